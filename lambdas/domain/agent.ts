@@ -1,0 +1,67 @@
+import type { ConfirmationReason, Money } from './order.ts';
+
+/** The action an agent must be trusted with for autopay to pay without asking the user. */
+export const AUTO_PAY_ACTION = 'submit_payment';
+
+/** What the user allows one agent to do; limits are minor units of `limitCurrency`. */
+export interface AgentProfile {
+  readonly agentId: string;
+  readonly trustedActions: readonly string[];
+  readonly limitCurrency: string;
+  readonly perOrderLimit: number;
+  readonly dailyLimit: number;
+}
+
+/** A claim on an agent's auto-pay budget for one UTC day, applied atomically with the order. */
+export interface DailySpend {
+  readonly agentId: string;
+  /** UTC day, `YYYY-MM-DD`. */
+  readonly day: string;
+  readonly amount: number;
+  readonly dailyLimit: number;
+}
+
+export type AutoPayDecision =
+  | { readonly autoPay: true; readonly spend: DailySpend }
+  | { readonly autoPay: false; readonly reason: ConfirmationReason };
+
+/**
+ * Whether an order may be paid without asking the user. The daily limit is only checked here
+ * against the order alone; the running total is enforced by the conditional write of `spend`.
+ */
+export function decideAutoPay(
+  agent: AgentProfile | undefined,
+  action: string,
+  price: Money,
+  now: Date,
+): AutoPayDecision {
+  if (
+    agent === undefined ||
+    !agent.trustedActions.includes(action) ||
+    !agent.trustedActions.includes(AUTO_PAY_ACTION)
+  ) {
+    return { autoPay: false, reason: 'ACTION_NOT_TRUSTED' };
+  }
+  if (agent.limitCurrency !== price.currency) {
+    return { autoPay: false, reason: 'LIMIT_CURRENCY_MISMATCH' };
+  }
+  if (price.amount > agent.perOrderLimit) {
+    return { autoPay: false, reason: 'OVER_ORDER_LIMIT' };
+  }
+  if (price.amount > agent.dailyLimit) {
+    return { autoPay: false, reason: 'OVER_DAILY_LIMIT' };
+  }
+  return {
+    autoPay: true,
+    spend: {
+      agentId: agent.agentId,
+      day: utcDay(now),
+      amount: price.amount,
+      dailyLimit: agent.dailyLimit,
+    },
+  };
+}
+
+export function utcDay(at: Date): string {
+  return at.toISOString().slice(0, 10);
+}

@@ -1,0 +1,108 @@
+/**
+ * The one catalogue of error codes autopay answers with. A code is a stable contract with the
+ * agents that call us: add codes, never rename or reuse one.
+ */
+export const errorCatalogue = {
+  MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON.' },
+  VALIDATION_FAILED: { status: 400, message: 'The request is not valid.' },
+  INVALID_AMOUNT: {
+    status: 400,
+    message: 'amount must be a positive integer in minor units, at most the maximum.',
+  },
+  UNSUPPORTED_CURRENCY: { status: 400, message: 'The currency is not supported.' },
+  INVALID_PAYMENT_METHOD: { status: 400, message: 'The payment method is not supported.' },
+  IDEMPOTENCY_KEY_REQUIRED: {
+    status: 400,
+    message: 'The Idempotency-Key header is required: 1 to 255 visible ASCII characters.',
+  },
+  UNAUTHENTICATED: { status: 401, message: 'A valid bearer token is required.' },
+  FORBIDDEN: { status: 403, message: 'The caller may not do this.' },
+  ORDER_NOT_FOUND: { status: 404, message: 'No such order.' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'The route does not accept this method.' },
+  ILLEGAL_TRANSITION: { status: 409, message: 'The order is not in a state that allows this.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be application/json.' },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    message: 'This Idempotency-Key was already used with a different request.',
+  },
+  THROTTLED: { status: 429, message: 'Too many requests: retry later.' },
+  INTERNAL_ERROR: { status: 500, message: 'Something went wrong on our side: retry later.' },
+  SERVICE_UNAVAILABLE: { status: 503, message: 'A dependency is unavailable: retry later.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export interface ErrorDetail {
+  /** The field the error is about, as a dotted path (`items.0.quantity`). */
+  readonly field?: string;
+  readonly [key: string]: unknown;
+}
+
+/** The base of every error autopay raises on purpose; anything else is a bug (a 500). */
+export class AutopayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: ErrorDetail | undefined;
+
+  constructor(code: ErrorCode, message?: string, details?: ErrorDetail, options?: ErrorOptions) {
+    super(message ?? errorCatalogue[code].message, options);
+    this.name = 'AutopayError';
+    this.code = code;
+    this.status = errorCatalogue[code].status;
+    this.details = details;
+  }
+
+  /** Whether the message may be shown to the caller: never for our own failures. */
+  get exposable(): boolean {
+    return this.status < 500;
+  }
+}
+
+export class ValidationError extends AutopayError {
+  constructor(code: ErrorCode, message?: string, details?: ErrorDetail) {
+    super(code, message, details);
+    this.name = 'ValidationError';
+  }
+}
+
+export class OrderNotFoundError extends AutopayError {
+  constructor(orderId: string) {
+    super('ORDER_NOT_FOUND', `No order ${orderId}.`);
+    this.name = 'OrderNotFoundError';
+  }
+}
+
+export class IllegalTransitionError extends AutopayError {
+  readonly from: string;
+  readonly event: string;
+
+  constructor(from: string, event: string) {
+    super('ILLEGAL_TRANSITION', `An order in ${from} cannot take the event ${event}.`, {
+      currentStatus: from,
+      event,
+    });
+    this.name = 'IllegalTransitionError';
+    this.from = from;
+    this.event = event;
+  }
+}
+
+export class IdempotencyKeyReusedError extends AutopayError {
+  constructor(orderId: string) {
+    super('IDEMPOTENCY_KEY_REUSED', undefined, { orderId });
+    this.name = 'IdempotencyKeyReusedError';
+  }
+}
+
+/** A dependency of ours failed in a way a retry may fix (throttled, timed out, unreachable). */
+export class TransientDependencyError extends AutopayError {
+  readonly dependency: string;
+
+  constructor(dependency: string, options?: ErrorOptions) {
+    super('SERVICE_UNAVAILABLE', undefined, { dependency }, options);
+    this.name = 'TransientDependencyError';
+    this.dependency = dependency;
+  }
+}

@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { decideAutoPay } from './agent.ts';
+import { IdempotencyKeyReusedError, TransientDependencyError, ValidationError } from './errors.ts';
+import { type NewOrder, type Order, openOrder } from './order.ts';
+import type { AgentDirectory, Clock, OrderRepository, PaymentQueue } from './ports.ts';
+import {
+  type CreateOrderRequest,
+  createOrderSchema,
+  type IntakePolicy,
+  idempotencyKeySchema,
+  parseWith,
+} from './schemas.ts';
+
+export interface PlaceOrderDeps {
+  readonly orders: OrderRepository;
+  readonly agents: AgentDirectory;
+  readonly payments: PaymentQueue;
+  readonly clock: Clock;
+  readonly policy: IntakePolicy;
+}
+
+export interface PlaceOrderCommand {
+  readonly agentId: string;
+  readonly idempotencyKey: string | undefined;
+  /** The parsed JSON body, not yet validated. */
+  readonly body: unknown;
+}
+
+export interface PlaceOrderResult {
+  readonly order: Order;
+  /** True when the order existed already and this call changed nothing. */
+  readonly replayed: boolean;
+}
+
+/** The order id is a function of (agent, key): intake needs no lookup to be idempotent. */
+export function orderIdFor(agentId: string, idempotencyKey: string): string {
+  const digest = createHash('sha256').update(`${agentId}\n${idempotencyKey}`).digest('hex');
+  return `ord_${digest.slice(0, 32)}`;
+}
+
+export function requestHashOf(request: CreateOrderRequest): string {
+  return createHash('sha256').update(JSON.stringify(request)).digest('hex');
+}
+
+/**
+ * Places an order once per (agent, Idempotency-Key). Trusted orders within the agent's limits
+ * are stored as PENDING_PAYMENT and queued for payment; the rest wait for the user.
+ */
+export function makePlaceOrder(deps: PlaceOrderDeps) {
+  const schema = createOrderSchema(deps.policy);
+
+  return async function placeOrder(command: PlaceOrderCommand): Promise<PlaceOrderResult> {
+    const idempotencyKey = command.idempotencyKey;
+    if (idempotencyKey === undefined || !idempotencyKeySchema.safeParse(idempotencyKey).success) {
+      throw new ValidationError('IDEMPOTENCY_KEY_REQUIRED');
+    }
+    const request = parseWith(schema, command.body);
+    const now = deps.clock.now();
+    const base = {
+      orderId: orderIdFor(command.agentId, idempotencyKey),
+      agentId: command.agentId,
+      idempotencyKey,
+      requestHash: requestHashOf(request),
+      ...request,
+      attempts: 0,
+      createdAt: now.toISOString(),
+    };
+
+    const agent = await deps.agents.get(command.agentId);
+    const decision = decideAutoPay(agent, request.action, request, now);
+    if (decision.autoPay) {
+      const order = openOrder({ ...base, status: 'PENDING_PAYMENT' });
+      const outcome = await deps.orders.create(order, decision.spend);
+      if (outcome.kind === 'created') {
+        await enqueue(order);
+        return { order, replayed: false };
+      }
+      if (outcome.kind === 'exists') {
+        return replay(outcome.existing, order.requestHash);
+      }
+    }
+    const reason = decision.autoPay ? 'OVER_DAILY_LIMIT' : decision.reason;
+    const confirmBy = new Date(now.getTime() + deps.policy.confirmationWindowSeconds * 1000);
+    const waiting: NewOrder = {
+      ...base,
+      status: 'AWAITING_CONFIRMATION',
+      confirmationReason: reason,
+      confirmBy: confirmBy.toISOString(),
+    };
+    const order = openOrder(waiting);
+    const outcome = await deps.orders.create(order);
+    if (outcome.kind === 'exists') {
+      return replay(outcome.existing, order.requestHash);
+    }
+    return { order, replayed: false };
+  };
+
+  async function replay(existing: Order, requestHash: string): Promise<PlaceOrderResult> {
+    if (existing.requestHash !== requestHash) {
+      throw new IdempotencyKeyReusedError(existing.orderId);
+    }
+    // The first call may have stored the order and then failed to queue it: queue it again.
+    // Payment submission is idempotent per order, so a second message costs nothing more.
+    if (existing.status === 'PENDING_PAYMENT' && existing.attempts === 0) {
+      await enqueue(existing);
+    }
+    return { order: existing, replayed: true };
+  }
+
+  async function enqueue(order: Order): Promise<void> {
+    try {
+      await deps.payments.enqueue({ orderId: order.orderId, agentId: order.agentId });
+    } catch (error) {
+      throw new TransientDependencyError('payment-queue', { cause: error });
+    }
+  }
+}

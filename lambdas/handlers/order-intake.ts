@@ -1,0 +1,55 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { dynamodb, sqs } from '#adapters/aws-clients.ts';
+import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
+import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
+import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
+import { AutopayError } from '#domain/errors.ts';
+import { makeGetOrder } from '#domain/get-order.ts';
+import { orderView } from '#domain/order.ts';
+import { makePlaceOrder, type PlaceOrderDeps } from '#domain/place-order.ts';
+import { systemClock } from '#domain/ports.ts';
+import { readIntakeEnvironment } from '#shared/config.ts';
+import { callerOf, type HttpEvent, httpHandler, json, jsonBody } from '#shared/http.ts';
+import { logger, metrics } from '#shared/observability.ts';
+
+/** `POST /v1/orders` and `GET /v1/orders/{id}`: HTTP in, one use case, HTTP out. */
+export function buildHandler(deps: PlaceOrderDeps) {
+  const placeOrder = makePlaceOrder(deps);
+  const getOrder = makeGetOrder(deps);
+
+  return httpHandler(async (event: HttpEvent) => {
+    const agentId = callerOf(event);
+    if (event.routeKey === 'GET /v1/orders/{id}') {
+      const order = await getOrder(agentId, event.pathParameters?.id ?? '');
+      return json(200, orderView(order));
+    }
+    if (event.routeKey === 'POST /v1/orders') {
+      const { order, replayed } = await placeOrder({
+        agentId,
+        idempotencyKey: event.headers['idempotency-key'],
+        body: jsonBody(event),
+      });
+      logger.appendKeys({ orderId: order.orderId });
+      logger.info(replayed ? 'Order replayed' : 'Order placed', { status: order.status });
+      metrics.addMetric(replayed ? 'OrderReplayed' : 'OrderPlaced', MetricUnit.Count, 1);
+      return replayed
+        ? json(200, orderView(order), { 'idempotent-replayed': 'true' })
+        : json(202, orderView(order));
+    }
+    throw new AutopayError('ROUTE_NOT_FOUND');
+  });
+}
+
+const environment = readIntakeEnvironment();
+
+export const handler = buildHandler({
+  orders: new DynamoDbOrderRepository(dynamodb, environment.TABLE_NAME),
+  agents: new DynamoDbAgentDirectory(dynamodb, environment.TABLE_NAME),
+  payments: new SqsPaymentQueue(sqs, environment.PAYMENT_SUBMISSION_QUEUE_URL),
+  clock: systemClock,
+  policy: {
+    supportedCurrencies: environment.SUPPORTED_CURRENCIES,
+    maxOrderAmount: environment.MAX_ORDER_AMOUNT,
+    confirmationWindowSeconds: environment.CONFIRMATION_WINDOW_SECONDS,
+  },
+});

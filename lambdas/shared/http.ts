@@ -1,0 +1,124 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy, { type MiddlewareObj } from '@middy/core';
+import type {
+  APIGatewayProxyEventV2WithJWTAuthorizer,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
+import { AutopayError, type ErrorCode, errorCatalogue, ValidationError } from '#domain/errors.ts';
+import { logger, metrics } from './observability.ts';
+
+export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+/** The largest body any route accepts; API Gateway itself allows far more. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const jsonHeaders = { 'content-type': 'application/json' };
+
+export function json(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): HttpResult {
+  return { statusCode, headers: { ...jsonHeaders, ...headers }, body: JSON.stringify(body) };
+}
+
+/** The agent the JWT authorizer admitted: its token's `sub`. */
+export function callerOf(event: HttpEvent): string {
+  const subject = event.requestContext.authorizer?.jwt?.claims?.sub;
+  if (typeof subject !== 'string' || subject.length === 0) {
+    throw new AutopayError('UNAUTHENTICATED');
+  }
+  return subject;
+}
+
+/** The body as JSON: oversized or malformed bodies are refused before anything else looks. */
+export function jsonBody(event: HttpEvent): unknown {
+  const raw = event.body ?? '';
+  const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (bytes.byteLength > MAX_BODY_BYTES) {
+    throw new ValidationError(
+      'PAYLOAD_TOO_LARGE',
+      `The body is ${bytes.byteLength} bytes; at most ${MAX_BODY_BYTES} are accepted.`,
+    );
+  }
+  if (bytes.byteLength === 0) {
+    throw new ValidationError('MALFORMED_JSON', 'The request body is empty.');
+  }
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new ValidationError('MALFORMED_JSON');
+  }
+}
+
+/** SDK errors that mean "try again", so the caller gets 503 rather than 500. */
+function isTransient(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) {
+    return false;
+  }
+  const candidate = error as { $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  const status = candidate.$metadata?.httpStatusCode ?? 0;
+  return candidate.$retryable !== undefined || status === 429 || status >= 500;
+}
+
+function errorBody(code: ErrorCode, message: string, requestId: string, details?: object) {
+  return { error: { code, message, requestId, ...details } };
+}
+
+/**
+ * The one place errors become HTTP answers. Our own 4xx errors carry their code, message and
+ * details; anything else is logged in full and answered without a word of its internals.
+ */
+export function httpErrors(): MiddlewareObj<HttpEvent, HttpResult> {
+  return {
+    onError: async (request) => {
+      const error = request.error;
+      const requestId = request.event.requestContext?.requestId ?? 'unknown';
+      if (error instanceof AutopayError && error.exposable) {
+        logger.info('Request refused', { code: error.code, status: error.status });
+        request.response = json(
+          error.status,
+          errorBody(error.code, error.message, requestId, error.details),
+        );
+        return;
+      }
+      const code: ErrorCode =
+        error instanceof AutopayError
+          ? error.code
+          : isTransient(error)
+            ? 'SERVICE_UNAVAILABLE'
+            : 'INTERNAL_ERROR';
+      logger.error('Request failed', { code, error: error as Error });
+      const retryAfter: Record<string, string> =
+        code === 'SERVICE_UNAVAILABLE' ? { 'retry-after': '1' } : {};
+      request.response = json(
+        errorCatalogue[code].status,
+        errorBody(code, errorCatalogue[code].message, requestId),
+        retryAfter,
+      );
+    },
+  };
+}
+
+/** Puts the API request id on every log line of the invocation. */
+function requestIdInLogs(): MiddlewareObj<HttpEvent, HttpResult> {
+  return {
+    before: async (request) => {
+      logger.appendKeys({ requestId: request.event.requestContext?.requestId });
+    },
+  };
+}
+
+export type HttpRoute = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+
+/** The middy chain every HTTP function shares: logging, metrics, then error mapping. */
+export function httpHandler(route: HttpRoute) {
+  return middy<HttpEvent, HttpResult>(route)
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(requestIdInLogs())
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .use(httpErrors());
+}

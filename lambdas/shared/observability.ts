@@ -1,0 +1,9 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+
+/**
+ * One logger and one metrics sink per function instance. Service name, namespace and level come
+ * from the POWERTOOLS_* variables set in the wiring, so they match between local and AWS.
+ */
+export const logger = new Logger();
+export const metrics = new Metrics();

@@ -1,0 +1,105 @@
+/**
+ * The one description of how autopay is wired: its functions, their HTTP routes, the queues and
+ * the event source mappings between them. `infra/` builds the CDK stack from it and `local/`
+ * builds the local API and queue pollers from it, so the two cannot drift apart.
+ *
+ * It is plain data: no CDK and no SDK imports, so both sides can read it cheaply.
+ */
+
+export type HttpMethod = 'GET' | 'POST';
+
+export interface RouteSpec {
+  readonly method: HttpMethod;
+  /** API Gateway route path, with `{name}` path parameters. */
+  readonly path: string;
+  /** `jwt`: the HTTP API's JWT authorizer (locally: the local token verifier) admits the caller. */
+  readonly auth: 'jwt' | 'none';
+}
+
+export interface QueueSpec {
+  /** Longer than six times the timeout of the function that consumes it (the AWS guidance). */
+  readonly visibilityTimeoutSeconds: number;
+  /** Deliveries before a message moves to the queue's dead-letter queue. */
+  readonly maxReceiveCount: number;
+  readonly retentionDays: number;
+  readonly dlqRetentionDays: number;
+}
+
+export interface EventSourceSpec {
+  readonly queue: QueueName;
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+  /** Upper bound of concurrent invocations this mapping makes (2 to 1000 in AWS). */
+  readonly maxConcurrency: number;
+  readonly reportBatchItemFailures: true;
+}
+
+export interface FunctionSpec {
+  /** The handler file, relative to the project root; its export is always `handler`. */
+  readonly entry: string;
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  /** Static settings; the platform adds TABLE_NAME and the queue URLs named in `sendsTo`. */
+  readonly environment: Readonly<Record<string, string>>;
+  readonly routes: readonly RouteSpec[];
+  readonly table: 'none' | 'read' | 'readWrite';
+  /** Environment variable name → the queue whose URL it carries; the function may send to it. */
+  readonly sendsTo: Readonly<Record<string, QueueName>>;
+  readonly consumes?: EventSourceSpec;
+}
+
+export interface TableSpec {
+  readonly partitionKey: string;
+  readonly ttlAttribute: string;
+}
+
+export const queueNames = ['paymentSubmission'] as const;
+export type QueueName = (typeof queueNames)[number];
+
+export interface Wiring {
+  readonly service: string;
+  readonly table: TableSpec;
+  readonly queues: Readonly<Record<QueueName, QueueSpec>>;
+  readonly functions: Readonly<Record<string, FunctionSpec>>;
+}
+
+/** Settings every function shares (Powertools reads these names). */
+const common = {
+  POWERTOOLS_SERVICE_NAME: 'autopay',
+  POWERTOOLS_METRICS_NAMESPACE: 'Autopay',
+  POWERTOOLS_LOG_LEVEL: 'INFO',
+} as const;
+
+export const wiring = {
+  service: 'autopay',
+  table: { partitionKey: 'pk', ttlAttribute: 'expiresAt' },
+  queues: {
+    paymentSubmission: {
+      visibilityTimeoutSeconds: 180,
+      maxReceiveCount: 8,
+      retentionDays: 4,
+      dlqRetentionDays: 14,
+    },
+  },
+  functions: {
+    orderIntake: {
+      entry: 'lambdas/handlers/order-intake.ts',
+      memoryMb: 512,
+      timeoutSeconds: 10,
+      environment: {
+        ...common,
+        SUPPORTED_CURRENCIES: 'CNY,USD,EUR,GBP,JPY,HKD,SGD',
+        MAX_ORDER_AMOUNT: '1000000',
+        CONFIRMATION_WINDOW_SECONDS: '300',
+      },
+      routes: [
+        { method: 'POST', path: '/v1/orders', auth: 'jwt' },
+        { method: 'GET', path: '/v1/orders/{id}', auth: 'jwt' },
+      ],
+      table: 'readWrite',
+      sendsTo: { PAYMENT_SUBMISSION_QUEUE_URL: 'paymentSubmission' },
+    },
+  },
+} as const satisfies Wiring;
+
+export type FunctionName = keyof typeof wiring.functions;

@@ -1,0 +1,236 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { makeGetOrder } from '#domain/get-order.ts';
+import { makePlaceOrder, orderIdFor, type PlaceOrderDeps } from '#domain/place-order.ts';
+import {
+  FixedClock,
+  InMemoryAgents,
+  InMemoryOrders,
+  RecordingPaymentQueue,
+} from '../fakes/in-memory.ts';
+import { cautiousAgent, demoAgent, intakePolicy, latteOrder } from '../fixtures/orders.ts';
+
+describe('placing an order', () => {
+  let orders: InMemoryOrders;
+  let payments: RecordingPaymentQueue;
+  let clock: FixedClock;
+  let placeOrder: ReturnType<typeof makePlaceOrder>;
+
+  beforeEach(() => {
+    orders = new InMemoryOrders();
+    payments = new RecordingPaymentQueue();
+    clock = new FixedClock(new Date('2026-11-23T09:30:00Z'));
+    const deps: PlaceOrderDeps = {
+      orders,
+      payments,
+      clock,
+      agents: new InMemoryAgents([
+        demoAgent,
+        cautiousAgent,
+        { ...demoAgent, agentId: 'usd-agent', limitCurrency: 'USD' },
+      ]),
+      policy: intakePolicy,
+    };
+    placeOrder = makePlaceOrder(deps);
+  });
+
+  const place = (agentId: string, key: string, body: unknown = latteOrder) =>
+    placeOrder({ agentId, idempotencyKey: key, body });
+
+  it('stores a trusted order within limits as PENDING_PAYMENT and queues it once', async () => {
+    // Act
+    const { order, replayed } = await place('demo-agent', 'key-1');
+
+    // Assess
+    expect(replayed).toBe(false);
+    expect(order).toMatchObject({
+      orderId: orderIdFor('demo-agent', 'key-1'),
+      status: 'PENDING_PAYMENT',
+      amount: 450,
+      currency: 'CNY',
+      attempts: 0,
+      version: 1,
+    });
+    expect(order.history).toEqual([
+      { from: null, to: 'PENDING_PAYMENT', at: '2026-11-23T09:30:00.000Z', cause: 'INTAKE' },
+    ]);
+    expect(payments.sent).toEqual([{ orderId: order.orderId, agentId: 'demo-agent' }]);
+    expect(orders.writes).toBe(2);
+  });
+
+  it('answers a replay with the stored order and writes nothing', async () => {
+    // Prepare
+    const first = await place('demo-agent', 'key-1');
+    const writesBefore = orders.writes;
+
+    // Act
+    const second = await place('demo-agent', 'key-1');
+
+    // Assess
+    expect(second.replayed).toBe(true);
+    expect(second.order).toEqual(first.order);
+    expect(orders.writes).toBe(writesBefore);
+    expect(orders.orders.size).toBe(1);
+  });
+
+  it('refuses the same key with another body and changes nothing', async () => {
+    // Prepare
+    const first = await place('demo-agent', 'key-1');
+
+    // Act
+    const attempt = place('demo-agent', 'key-1', { ...latteOrder, amount: 451 });
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', status: 422 });
+    expect(await orders.get(first.order.orderId)).toEqual(first.order);
+    expect(payments.sent).toHaveLength(1);
+  });
+
+  it('keys orders by agent: two agents may use the same key', async () => {
+    // Act
+    const a = await place('demo-agent', 'shared-key');
+    const b = await place('cautious-agent', 'shared-key');
+
+    // Assess
+    expect(a.order.orderId).not.toBe(b.order.orderId);
+  });
+
+  it('holds an order of an agent not trusted to pay until its user confirms', async () => {
+    // Act
+    const { order } = await place('cautious-agent', 'key-1');
+
+    // Assess
+    expect(order).toMatchObject({
+      status: 'AWAITING_CONFIRMATION',
+      confirmationReason: 'ACTION_NOT_TRUSTED',
+      confirmBy: '2026-11-23T09:35:00.000Z',
+    });
+    expect(payments.sent).toEqual([]);
+    expect(orders.writes).toBe(1);
+  });
+
+  it('holds an order of an unknown agent as not trusted', async () => {
+    const { order } = await place('nobody', 'key-1');
+    expect(order.confirmationReason).toBe('ACTION_NOT_TRUSTED');
+  });
+
+  it('holds an order for an action the agent is not trusted with', async () => {
+    const { order } = await place('demo-agent', 'key-1', { ...latteOrder, action: 'book_flight' });
+    expect(order).toMatchObject({
+      status: 'AWAITING_CONFIRMATION',
+      confirmationReason: 'ACTION_NOT_TRUSTED',
+    });
+  });
+
+  it('holds an order over the per-order limit', async () => {
+    const { order } = await place('demo-agent', 'key-1', { ...latteOrder, amount: 5001 });
+    expect(order.confirmationReason).toBe('OVER_ORDER_LIMIT');
+    expect(payments.sent).toEqual([]);
+  });
+
+  it('holds an order in a currency the limits are not set in', async () => {
+    const { order } = await place('usd-agent', 'key-1');
+    expect(order.confirmationReason).toBe('LIMIT_CURRENCY_MISMATCH');
+  });
+
+  it('enforces the daily limit over the running total, without counting the refused order', async () => {
+    // Prepare: four orders of 50.00 use the whole 200.00 day.
+    for (const key of ['d1', 'd2', 'd3', 'd4']) {
+      const { order } = await place('demo-agent', key, { ...latteOrder, amount: 5000 });
+      expect(order.status).toBe('PENDING_PAYMENT');
+    }
+
+    // Act
+    const { order } = await place('demo-agent', 'd5', { ...latteOrder, amount: 1 });
+
+    // Assess
+    expect(order).toMatchObject({
+      status: 'AWAITING_CONFIRMATION',
+      confirmationReason: 'OVER_DAILY_LIMIT',
+    });
+    expect(orders.spent.get('demo-agent#2026-11-23')).toBe(20000);
+    expect(payments.sent).toHaveLength(4);
+  });
+
+  it('starts a new daily budget on the next UTC day', async () => {
+    // Prepare
+    for (const key of ['d1', 'd2', 'd3', 'd4']) {
+      await place('demo-agent', key, { ...latteOrder, amount: 5000 });
+    }
+    clock.advance(24 * 3600);
+
+    // Act
+    const { order } = await place('demo-agent', 'd5');
+
+    // Assess
+    expect(order.status).toBe('PENDING_PAYMENT');
+  });
+
+  it('queues the order again on a retry when the first send failed after the write', async () => {
+    // Prepare
+    payments.failNext = 1;
+
+    // Act
+    const first = place('demo-agent', 'key-1');
+    await expect(first).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE', status: 503 });
+    const retry = await place('demo-agent', 'key-1');
+
+    // Assess
+    expect(retry.replayed).toBe(true);
+    expect(retry.order.status).toBe('PENDING_PAYMENT');
+    expect(payments.sent).toEqual([{ orderId: retry.order.orderId, agentId: 'demo-agent' }]);
+    expect(orders.orders.size).toBe(1);
+  });
+
+  it('does not queue a replay of an order waiting for confirmation', async () => {
+    await place('cautious-agent', 'key-1');
+    await place('cautious-agent', 'key-1');
+    expect(payments.sent).toEqual([]);
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['empty', ''],
+    ['too long', 'k'.repeat(256)],
+    ['with a space', 'my key'],
+    ['with a non-ASCII character', 'clé'],
+  ])('refuses an Idempotency-Key that is %s', async (_, key) => {
+    const attempt = placeOrder({ agentId: 'demo-agent', idempotencyKey: key, body: latteOrder });
+    await expect(attempt).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REQUIRED', status: 400 });
+    expect(orders.writes).toBe(0);
+  });
+
+  it('accepts a 255-character Idempotency-Key', async () => {
+    const { order } = await place('demo-agent', 'k'.repeat(255));
+    expect(order.status).toBe('PENDING_PAYMENT');
+  });
+});
+
+describe('reading an order', () => {
+  it("answers another agent's order as not found", async () => {
+    // Prepare
+    const orders = new InMemoryOrders();
+    const placeOrder = makePlaceOrder({
+      orders,
+      payments: new RecordingPaymentQueue(),
+      clock: new FixedClock(new Date('2026-11-23T09:30:00Z')),
+      agents: new InMemoryAgents([demoAgent]),
+      policy: intakePolicy,
+    });
+    const { order } = await placeOrder({
+      agentId: 'demo-agent',
+      idempotencyKey: 'k',
+      body: latteOrder,
+    });
+    const getOrder = makeGetOrder({ orders });
+
+    // Act & Assess
+    await expect(getOrder('demo-agent', order.orderId)).resolves.toEqual(order);
+    await expect(getOrder('other-agent', order.orderId)).rejects.toMatchObject({
+      code: 'ORDER_NOT_FOUND',
+      status: 404,
+    });
+    await expect(getOrder('demo-agent', 'ord_unknown')).rejects.toMatchObject({
+      code: 'ORDER_NOT_FOUND',
+    });
+  });
+});
