@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
     // The emulators and CDK synth are slow on a loaded two-core machine; tests assert outcomes,
     // never durations, so a generous ceiling costs nothing when all is well.
     testTimeout: 60_000,

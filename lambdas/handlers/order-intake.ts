@@ -21,6 +21,7 @@ export function buildHandler(deps: PlaceOrderDeps) {
     const agentId = callerOf(event);
     if (event.routeKey === 'GET /v1/orders/{id}') {
       const order = await getOrder(agentId, event.pathParameters?.id ?? '');
+      metrics.addMetric('OrderRead', MetricUnit.Count, 1);
       return json(200, orderView(order));
     }
     if (event.routeKey === 'POST /v1/orders') {

@@ -1,4 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type {
@@ -79,6 +80,7 @@ export function httpErrors(): MiddlewareObj<HttpEvent, HttpResult> {
       const requestId = request.event.requestContext?.requestId ?? 'unknown';
       if (error instanceof AutopayError && error.exposable) {
         logger.info('Request refused', { code: error.code, status: error.status });
+        metrics.addMetric('RequestRefused', MetricUnit.Count, 1);
         request.response = json(
           error.status,
           errorBody(error.code, error.message, requestId, error.details),
@@ -92,6 +94,7 @@ export function httpErrors(): MiddlewareObj<HttpEvent, HttpResult> {
             ? 'SERVICE_UNAVAILABLE'
             : 'INTERNAL_ERROR';
       logger.error('Request failed', { code, error: error as Error });
+      metrics.addMetric('RequestFailed', MetricUnit.Count, 1);
       const retryAfter: Record<string, string> =
         code === 'SERVICE_UNAVAILABLE' ? { 'retry-after': '1' } : {};
       request.response = json(

@@ -6,4 +6,5 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
  * from the POWERTOOLS_* variables set in the wiring, so they match between local and AWS.
  */
 export const logger = new Logger();
-export const metrics = new Metrics();
+// Metrics' own warnings (an empty flush, a bad dimension) go through the structured logger too.
+export const metrics = new Metrics({ logger });

@@ -103,3 +103,6 @@ export const wiring = {
 } as const satisfies Wiring;
 
 export type FunctionName = keyof typeof wiring.functions;
+
+/** The functions seen through their general shape, for code that loops over all of them. */
+export const functionSpecs: Readonly<Record<string, FunctionSpec>> = wiring.functions;

@@ -1,0 +1,139 @@
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { type LambdaHandler, lambdaContext } from './lambda-context.ts';
+
+export type SqsHandler = LambdaHandler<SQSEvent, SQSBatchResponse | undefined>;
+
+export interface QueuePollerOptions {
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly functionName: string;
+  readonly timeoutSeconds: number;
+  readonly handler: SqsHandler;
+  readonly batchSize: number;
+  /** Concurrent invocations, as the event source mapping's maximum concurrency bounds them. */
+  readonly concurrency: number;
+  readonly onInvokeError?: (error: unknown) => void;
+}
+
+export interface QueuePoller {
+  stop(): Promise<void>;
+}
+
+/**
+ * Lambda's SQS event source mapping, locally: receive a batch, invoke the handler with Lambda's
+ * event shape, then delete every message except the ones the handler reported as failed. A
+ * handler that throws fails the whole batch, which comes back after its visibility timeout.
+ */
+export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
+  const controller = new AbortController();
+  const workers = Array.from({ length: Math.max(1, options.concurrency) }, () =>
+    work(options, controller.signal),
+  );
+  return {
+    async stop() {
+      controller.abort();
+      await Promise.allSettled(workers);
+    },
+  };
+}
+
+async function work(options: QueuePollerOptions, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    let messages: Message[];
+    try {
+      const received = await options.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: options.queueUrl,
+          MaxNumberOfMessages: Math.min(options.batchSize, 10),
+          WaitTimeSeconds: 1,
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+        { abortSignal: signal },
+      );
+      messages = received.Messages ?? [];
+    } catch (error) {
+      if (signal.aborted) return;
+      options.onInvokeError?.(error);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      continue;
+    }
+    if (messages.length > 0) {
+      await invoke(options, messages);
+    }
+  }
+}
+
+/** Invokes the handler with one batch and settles each message as Lambda would. */
+export async function invoke(options: QueuePollerOptions, messages: Message[]): Promise<void> {
+  const event: SQSEvent = { Records: messages.map((message) => toRecord(message, options)) };
+  let failed: ReadonlySet<string>;
+  try {
+    const response = await options.handler(
+      event,
+      lambdaContext(options.functionName, options.timeoutSeconds),
+    );
+    failed = failedIds(response, event);
+  } catch (error) {
+    options.onInvokeError?.(error);
+    return;
+  }
+  const done = messages.filter((message) => !failed.has(message.MessageId ?? ''));
+  if (done.length === 0) return;
+  await options.sqs.send(
+    new DeleteMessageBatchCommand({
+      QueueUrl: options.queueUrl,
+      Entries: done.map((message, index) => ({
+        Id: String(index),
+        ReceiptHandle: message.ReceiptHandle ?? '',
+      })),
+    }),
+  );
+}
+
+/** As in Lambda, a failure entry that names no message of the batch fails the whole batch. */
+function failedIds(response: SQSBatchResponse | undefined, event: SQSEvent): Set<string> {
+  const all = new Set(event.Records.map((record) => record.messageId));
+  const ids = (response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier);
+  return ids.every((id) => typeof id === 'string' && all.has(id)) ? new Set(ids) : all;
+}
+
+function toRecord(message: Message, options: QueuePollerOptions): SQSRecord {
+  const attributes = message.Attributes ?? {};
+  const messageAttributes: SQSRecord['messageAttributes'] = {};
+  for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
+    messageAttributes[name] = {
+      dataType: value.DataType ?? 'String',
+      ...(value.StringValue !== undefined ? { stringValue: value.StringValue } : {}),
+      ...(value.BinaryValue !== undefined
+        ? { binaryValue: Buffer.from(value.BinaryValue).toString('base64') }
+        : {}),
+      stringListValues: [],
+      binaryListValues: [],
+    };
+  }
+  return {
+    messageId: message.MessageId ?? '',
+    receiptHandle: message.ReceiptHandle ?? '',
+    body: message.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
+      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+      SenderId: attributes.SenderId ?? 'local',
+      ApproximateFirstReceiveTimestamp:
+        attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+    },
+    messageAttributes,
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: options.queueArn,
+    awsRegion: options.queueArn.split(':')[3] ?? 'us-east-1',
+  };
+}

@@ -1,0 +1,253 @@
+import type { Server } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
+import { functionSpecs, type QueueName, queueNames, wiring } from '#shared/wiring.ts';
+import {
+  type Emulator,
+  freePort,
+  localCredentials,
+  localRegion,
+  startDynamoDbLocal,
+  startSqsLocal,
+} from './emulators.ts';
+import { type LocalRoute, type StaticResponder, startLocalHttpApi } from './http-api.ts';
+import { type QueuePoller, type SqsHandler, startQueuePoller } from './queue-poller.ts';
+import { seedAgents } from './seed.ts';
+
+export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface LocalStackOptions {
+  /** Port of the local HTTP API; 0 picks a free one. */
+  readonly apiPort?: number;
+  /** POWERTOOLS_LOG_LEVEL for the functions (the wiring's level when not given). */
+  readonly logLevel?: string;
+  /** Whether to start the queue pollers (tests of one function may run without them). */
+  readonly pollers?: boolean;
+  readonly staticResponder?: StaticResponder;
+}
+
+export interface LocalStack {
+  readonly apiUrl: string;
+  readonly dynamodbEndpoint: string;
+  readonly sqsEndpoint: string;
+  readonly tableName: string;
+  readonly queueUrls: Readonly<Record<QueueName, { url: string; arn: string; dlqUrl: string }>>;
+  /** Clients bound to the emulators, for tests and operator tools. */
+  readonly dynamodb: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+  stop(): Promise<void>;
+}
+
+const tableName = `${wiring.service}-orders`;
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
+
+export function localQueueName(queue: QueueName): string {
+  return `${wiring.service}-${kebab(queue)}`;
+}
+
+/**
+ * Starts everything `npm start` runs, in this process: DynamoDB Local (a Java child process),
+ * fauxqs, the table and queues of the wiring, the seed agents, the local HTTP API and the queue
+ * pollers. The handlers are the same modules Lambda runs, loaded after their environment is set.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const started: Emulator[] = [];
+  let server: Server | undefined;
+  const pollers: QueuePoller[] = [];
+  const stop = async () => {
+    await Promise.allSettled(pollers.map((poller) => poller.stop()));
+    if (server) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server?.close(resolve));
+    }
+    await Promise.allSettled(started.reverse().map((emulator) => emulator.stop()));
+  };
+
+  try {
+    const [dynamo, sqsEmulator] = await Promise.all([startDynamoDbLocal(), startSqsLocal()]);
+    started.push(dynamo, sqsEmulator);
+
+    Object.assign(process.env, {
+      AWS_REGION: localRegion,
+      AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqsEmulator.endpoint,
+    });
+    const clientConfig = { region: localRegion, credentials: localCredentials };
+    const rawDynamo = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
+    const dynamodb = DynamoDBDocumentClient.from(rawDynamo, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+    const sqs = new SQSClient({
+      ...clientConfig,
+      endpoint: sqsEmulator.endpoint,
+      useQueueUrlAsEndpoint: false,
+    });
+
+    await createTable(rawDynamo);
+    const queueUrls = await createQueues(sqs);
+    const agents = new DynamoDbAgentDirectory(dynamodb, tableName);
+    await Promise.all(seedAgents.map((agent) => agents.put(agent)));
+
+    setFunctionEnvironment(queueUrls, options.logLevel);
+    const handlers = await loadHandlers();
+
+    const routes: LocalRoute[] = Object.entries(functionSpecs).flatMap(([name, spec]) =>
+      spec.routes.map((route) => ({
+        ...route,
+        functionName: name,
+        timeoutSeconds: spec.timeoutSeconds,
+        handler: handlers[name] as LocalRoute['handler'],
+      })),
+    );
+    const apiPort = options.apiPort ?? 0;
+    server = await startLocalHttpApi(
+      routes,
+      apiPort === 0 ? await freePort() : apiPort,
+      options.staticResponder,
+    );
+    const address = server.address();
+    const apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : apiPort}`;
+
+    if (options.pollers ?? true) {
+      for (const [name, spec] of Object.entries(functionSpecs)) {
+        const source = spec.consumes;
+        if (!source) continue;
+        const queue = queueUrls[source.queue];
+        pollers.push(
+          startQueuePoller({
+            sqs,
+            queueUrl: queue.url,
+            queueArn: queue.arn,
+            functionName: name,
+            timeoutSeconds: spec.timeoutSeconds,
+            handler: handlers[name] as SqsHandler,
+            batchSize: source.batchSize,
+            concurrency: Math.min(source.maxConcurrency, 4),
+            onInvokeError: (error) => process.stderr.write(`${name}: ${String(error)}\n`),
+          }),
+        );
+      }
+    }
+
+    return {
+      apiUrl,
+      dynamodbEndpoint: dynamo.endpoint,
+      sqsEndpoint: sqsEmulator.endpoint,
+      tableName,
+      queueUrls,
+      dynamodb,
+      sqs,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function createTable(client: DynamoDBClient): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: wiring.table.partitionKey, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: wiring.table.partitionKey, KeyType: 'HASH' }],
+    }),
+  );
+  await client.send(
+    new UpdateTimeToLiveCommand({
+      TableName: tableName,
+      TimeToLiveSpecification: { AttributeName: wiring.table.ttlAttribute, Enabled: true },
+    }),
+  );
+}
+
+async function createQueues(sqs: SQSClient): Promise<LocalStack['queueUrls']> {
+  const entries = await Promise.all(
+    queueNames.map(async (queue) => {
+      const spec = wiring.queues[queue];
+      const dlq = await sqs.send(
+        new CreateQueueCommand({
+          QueueName: `${localQueueName(queue)}-dlq`,
+          Attributes: { MessageRetentionPeriod: String(spec.dlqRetentionDays * 86_400) },
+        }),
+      );
+      const dlqArn = await queueArn(sqs, dlq.QueueUrl ?? '');
+      const main = await sqs.send(
+        new CreateQueueCommand({
+          QueueName: localQueueName(queue),
+          Attributes: {
+            VisibilityTimeout: String(spec.visibilityTimeoutSeconds),
+            MessageRetentionPeriod: String(spec.retentionDays * 86_400),
+            RedrivePolicy: JSON.stringify({
+              deadLetterTargetArn: dlqArn,
+              maxReceiveCount: spec.maxReceiveCount,
+            }),
+          },
+        }),
+      );
+      const url = main.QueueUrl ?? '';
+      return [queue, { url, arn: await queueArn(sqs, url), dlqUrl: dlq.QueueUrl ?? '' }] as const;
+    }),
+  );
+  return Object.fromEntries(entries) as LocalStack['queueUrls'];
+}
+
+async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
+  const result = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  const arn = result.Attributes?.QueueArn;
+  if (!arn) throw new Error(`No ARN for ${queueUrl}`);
+  return arn;
+}
+
+/**
+ * Every function runs in this one process, so their environments merge into process.env; two
+ * functions giving one variable different values would make local differ from AWS, so refuse.
+ */
+function setFunctionEnvironment(queueUrls: LocalStack['queueUrls'], logLevel?: string): void {
+  const merged: Record<string, string> = { TABLE_NAME: tableName };
+  for (const [name, spec] of Object.entries(functionSpecs)) {
+    const own: Record<string, string> = { ...spec.environment };
+    for (const [variable, queue] of Object.entries(spec.sendsTo)) {
+      own[variable] = queueUrls[queue].url;
+    }
+    for (const [variable, value] of Object.entries(own)) {
+      if (merged[variable] !== undefined && merged[variable] !== value) {
+        throw new Error(`${name} sets ${variable} differently from another function`);
+      }
+      merged[variable] = value;
+    }
+  }
+  if (logLevel) merged.POWERTOOLS_LOG_LEVEL = logLevel;
+  Object.assign(process.env, merged);
+}
+
+async function loadHandlers(): Promise<Record<string, unknown>> {
+  const entries = await Promise.all(
+    Object.entries(functionSpecs).map(async ([name, spec]) => {
+      const module = (await import(pathToFileURL(join(projectRoot, spec.entry)).href)) as {
+        handler?: unknown;
+      };
+      if (typeof module.handler !== 'function') {
+        throw new Error(`${spec.entry} exports no handler`);
+      }
+      return [name, module.handler] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}

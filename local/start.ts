@@ -1,0 +1,39 @@
+import { functionSpecs } from '#shared/wiring.ts';
+import { seedAgents } from './seed.ts';
+import { startLocalStack } from './stack.ts';
+
+/** `npm start`: the whole pipeline on this machine until Ctrl-C. */
+const apiPort = Number(process.env.PORT ?? process.env.AUTOPAY_PORT ?? 3000);
+const stack = await startLocalStack({ apiPort });
+
+const routes = Object.values(functionSpecs).flatMap((spec) =>
+  spec.routes.map((route) => `    ${route.method.padEnd(5)} ${stack.apiUrl}${route.path}`),
+);
+process.stdout.write(
+  [
+    'autopay is running locally:',
+    `  HTTP API        ${stack.apiUrl}`,
+    ...routes,
+    `  DynamoDB Local  ${stack.dynamodbEndpoint}  (table ${stack.tableName})`,
+    `  SQS (fauxqs)    ${stack.sqsEndpoint}`,
+    ...Object.entries(stack.queueUrls).map(
+      ([name, queue]) => `    ${name}: ${queue.url}  (DLQ ${queue.dlqUrl})`,
+    ),
+    `  Agents          ${seedAgents.map((agent) => agent.agentId).join(', ')}`,
+    '  Token           npm run -s token -- demo-agent',
+    'Press Ctrl-C to stop.',
+    '',
+  ].join('\n'),
+);
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  process.stdout.write(`\n${signal}: stopping the local stack...\n`);
+  await stack.stop();
+  process.stdout.write('Stopped.\n');
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

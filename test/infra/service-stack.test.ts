@@ -1,0 +1,304 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Wiring, wiring } from '../../lambdas/shared/wiring.ts';
+import {
+  allowedActions,
+  crossStackReference,
+  logicalId,
+  propertiesOf,
+  removeAssembly,
+  type Synthesized,
+  synthesize,
+} from './synth.ts';
+
+/** Widened so the checks below also cover what future wiring entries may declare. */
+const functions: Wiring['functions'] = wiring.functions;
+
+const DAY_SECONDS = 24 * 60 * 60;
+
+describe('ServiceStack', () => {
+  let synth: Synthesized;
+
+  beforeAll(() => {
+    synth = synthesize({ jwtIssuer: 'https://issuer.test/', jwtAudience: 'autopay-test' });
+  }, 120_000);
+
+  afterAll(() => removeAssembly(synth.outdir));
+
+  describe('queues', () => {
+    it('moves a message to its dead-letter queue after the wiring maxReceiveCount', () => {
+      for (const [name, { queue, deadLetterQueue }] of synth.service.queues.all) {
+        // Act
+        const properties = propertiesOf(synth.serviceTemplate, queue);
+
+        // Assess
+        expect(properties.RedrivePolicy, name).toEqual({
+          deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(deadLetterQueue), 'Arn'] },
+          maxReceiveCount: wiring.queues[name].maxReceiveCount,
+        });
+      }
+    });
+
+    it('keeps dead letters for 14 days', () => {
+      for (const [name, { deadLetterQueue }] of synth.service.queues.all) {
+        // Act
+        const properties = propertiesOf(synth.serviceTemplate, deadLetterQueue);
+
+        // Assess
+        expect(properties.MessageRetentionPeriod, name).toBe(14 * DAY_SECONDS);
+      }
+    });
+
+    it('encrypts every queue and refuses it any request not over TLS', () => {
+      // Prepare
+      const queues = synth.serviceTemplate.findResources('AWS::SQS::Queue');
+      const policies = Object.values(synth.serviceTemplate.findResources('AWS::SQS::QueuePolicy'));
+
+      for (const [id, queue] of Object.entries(queues)) {
+        // Act
+        const policy = policies.find(
+          (candidate) =>
+            JSON.stringify(candidate.Properties.Queues) === JSON.stringify([{ Ref: id }]),
+        );
+
+        // Assess
+        expect(queue.Properties.SqsManagedSseEnabled, id).toBe(true);
+        expect(policy?.Properties.PolicyDocument.Statement, id).toContainEqual(
+          expect.objectContaining({
+            Effect: 'Deny',
+            Action: 'sqs:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        );
+      }
+    });
+
+    it('hides a message from other consumers for at least six times its consumer timeout', () => {
+      for (const [name, spec] of Object.entries(functions)) {
+        if (!spec.consumes) {
+          continue;
+        }
+        // Prepare
+        const { queue } = synth.service.queues.get(spec.consumes.queue);
+        const fn = synth.service.functions.get(name);
+
+        // Act
+        const visibilityTimeout = propertiesOf(synth.serviceTemplate, queue).VisibilityTimeout;
+        const timeout = propertiesOf(synth.serviceTemplate, fn).Timeout;
+
+        // Assess
+        expect(visibilityTimeout, name).toBeGreaterThanOrEqual(6 * Number(timeout));
+      }
+    });
+  });
+
+  describe('functions', () => {
+    it('runs every function on Node.js 22 on arm64 with active tracing', () => {
+      for (const name of Object.keys(functions)) {
+        // Act
+        const properties = propertiesOf(synth.serviceTemplate, synth.service.functions.get(name));
+
+        // Assess
+        expect(properties.Runtime, name).toBe('nodejs22.x');
+        expect(properties.Architectures, name).toEqual(['arm64']);
+        expect(properties.TracingConfig, name).toEqual({ Mode: 'Active' });
+      }
+    });
+
+    it('gives every function the memory and timeout of the wiring', () => {
+      for (const [name, spec] of Object.entries(functions)) {
+        // Act
+        const properties = propertiesOf(synth.serviceTemplate, synth.service.functions.get(name));
+
+        // Assess
+        expect(properties.MemorySize, name).toBe(spec.memoryMb);
+        expect(properties.Timeout, name).toBe(spec.timeoutSeconds);
+      }
+    });
+
+    it('gives every function its wiring environment, the table name and its queue URLs', () => {
+      // Prepare
+      const tableName = crossStackReference(synth.stateful, synth.statefulTemplate, {
+        Ref: logicalId(synth.stateful.table),
+      });
+
+      for (const [name, spec] of Object.entries(functions)) {
+        const queueUrls = Object.fromEntries(
+          Object.entries(spec.sendsTo).map(([variable, queueName]) => [
+            variable,
+            { Ref: logicalId(synth.service.queues.get(queueName).queue) },
+          ]),
+        );
+
+        // Act
+        const properties = propertiesOf(synth.serviceTemplate, synth.service.functions.get(name));
+
+        // Assess
+        expect(properties.Environment, name).toEqual({
+          Variables: {
+            NODE_OPTIONS: '--enable-source-maps',
+            ...spec.environment,
+            TABLE_NAME: tableName,
+            ...queueUrls,
+          },
+        });
+      }
+    });
+
+    it('keeps every function log for a month', () => {
+      for (const name of Object.keys(functions)) {
+        // Prepare
+        const fn = synth.service.functions.get(name);
+
+        // Act
+        const logging = propertiesOf(synth.serviceTemplate, fn).LoggingConfig;
+        const retention = propertiesOf(synth.serviceTemplate, fn.logGroup).RetentionInDays;
+
+        // Assess
+        expect(logging, name).toEqual({ LogGroup: { Ref: logicalId(fn.logGroup) } });
+        expect(retention, name).toBe(30);
+      }
+    });
+
+    it('bundles every handler as an ES module that can still require CommonJS dependencies', () => {
+      for (const name of Object.keys(functions)) {
+        // Prepare
+        const fn = synth.service.functions.get(name);
+        const asset = fn.node.findChild('Code') as Asset;
+
+        // Act
+        const bundle = readFileSync(path.join(synth.outdir, asset.assetPath, 'index.mjs'), 'utf8');
+
+        // Assess
+        expect(propertiesOf(synth.serviceTemplate, fn).Handler, name).toBe('index.handler');
+        expect(bundle.startsWith('import { createRequire }'), name).toBe(true);
+        expect(bundle, name).toMatch(/export\s*\{[^}]*\bas handler\b/);
+      }
+    });
+  });
+
+  describe('order intake permissions', () => {
+    it('may read and write the table and send to the payment-submission queue, nothing else', () => {
+      // Prepare
+      const intake = synth.service.functions.get('orderIntake');
+      const tableArn = JSON.stringify(
+        crossStackReference(synth.stateful, synth.statefulTemplate, {
+          'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'],
+        }),
+      );
+      const queueArn = JSON.stringify({
+        'Fn::GetAtt': [logicalId(synth.service.queues.get('paymentSubmission').queue), 'Arn'],
+      });
+      const expected = [
+        ...[
+          'dynamodb:BatchGetItem',
+          'dynamodb:BatchWriteItem',
+          'dynamodb:ConditionCheckItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:DescribeTable',
+          'dynamodb:GetItem',
+          'dynamodb:GetRecords',
+          'dynamodb:GetShardIterator',
+          'dynamodb:PutItem',
+          'dynamodb:Query',
+          'dynamodb:Scan',
+          'dynamodb:UpdateItem',
+        ].map((action) => `${action} on ${tableArn}`),
+        ...['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'].map(
+          (action) => `${action} on ${queueArn}`,
+        ),
+        // Active tracing sends segments to X-Ray, which grants only on '*'.
+        ...['xray:PutTelemetryRecords', 'xray:PutTraceSegments'].map(
+          (action) => `${action} on "*"`,
+        ),
+      ].sort();
+
+      // Act
+      const actions = allowedActions(synth.serviceTemplate, intake);
+
+      // Assess
+      expect(actions).toEqual(expected);
+    });
+  });
+
+  describe('HTTP API', () => {
+    it('serves POST /v1/orders and GET /v1/orders/{id} behind the JWT authorizer', () => {
+      // Prepare
+      const authorizer = synth.serviceTemplate.findResources('AWS::ApiGatewayV2::Authorizer');
+      const [authorizerId] = Object.keys(authorizer);
+
+      for (const routeKey of ['POST /v1/orders', 'GET /v1/orders/{id}']) {
+        // Act
+        const routes = synth.serviceTemplate.findResources('AWS::ApiGatewayV2::Route', {
+          Properties: { RouteKey: routeKey },
+        });
+
+        // Assess
+        expect(
+          Object.values(routes).map((route) => route.Properties),
+          routeKey,
+        ).toEqual([
+          expect.objectContaining({
+            AuthorizationType: 'JWT',
+            AuthorizerId: { Ref: authorizerId },
+          }),
+        ]);
+      }
+    });
+
+    it('routes every wiring route to its function with the authorization it names', () => {
+      // Prepare
+      const integrations = synth.serviceTemplate.findResources('AWS::ApiGatewayV2::Integration');
+
+      for (const [name, spec] of Object.entries(functions)) {
+        const functionArn = { 'Fn::GetAtt': [logicalId(synth.service.functions.get(name)), 'Arn'] };
+        for (const route of spec.routes) {
+          const routeKey = `${route.method} ${route.path}`;
+
+          // Act
+          const [resource] = Object.values(
+            synth.serviceTemplate.findResources('AWS::ApiGatewayV2::Route', {
+              Properties: { RouteKey: routeKey },
+            }),
+          );
+          const target = resource?.Properties.Target['Fn::Join'][1][1].Ref;
+
+          // Assess
+          expect(resource?.Properties.AuthorizationType, routeKey).toBe(
+            route.auth === 'jwt' ? 'JWT' : 'NONE',
+          );
+          expect(integrations[target]?.Properties, routeKey).toMatchObject({
+            IntegrationType: 'AWS_PROXY',
+            IntegrationUri: functionArn,
+          });
+        }
+      }
+    });
+
+    it('accepts only tokens from the configured issuer for the configured audience', () => {
+      // Act
+      const authorizers = synth.serviceTemplate.findResources('AWS::ApiGatewayV2::Authorizer');
+
+      // Assess
+      expect(Object.values(authorizers).map((authorizer) => authorizer.Properties)).toEqual([
+        expect.objectContaining({
+          AuthorizerType: 'JWT',
+          IdentitySource: ['$request.header.Authorization'],
+          JwtConfiguration: { Issuer: 'https://issuer.test/', Audience: ['autopay-test'] },
+        }),
+      ]);
+    });
+
+    it('publishes the API URL as a stack output', () => {
+      // Act
+      const outputs = synth.serviceTemplate.toJSON().Outputs;
+
+      // Assess
+      expect(outputs.ApiUrl.Value).toEqual({
+        'Fn::GetAtt': [logicalId(synth.service.httpApi.api), 'ApiEndpoint'],
+      });
+    });
+  });
+});

@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { wiring } from '../../lambdas/shared/wiring.ts';
+import {
+  propertiesOf,
+  removeAssembly,
+  resourceOf,
+  type Synthesized,
+  synthesize,
+  withoutBundling,
+} from './synth.ts';
+
+describe('StatefulStack', () => {
+  let dev: Synthesized;
+  let prod: Synthesized;
+
+  beforeAll(() => {
+    dev = synthesize(withoutBundling);
+    prod = synthesize({ ...withoutBundling, stage: 'prod' });
+  }, 120_000);
+
+  afterAll(() => {
+    removeAssembly(dev.outdir);
+    removeAssembly(prod.outdir);
+  });
+
+  it('names the stacks after the stage', () => {
+    // Assess
+    expect([dev.stateful.stackName, dev.service.stackName]).toEqual([
+      'Autopay-dev-Stateful',
+      'Autopay-dev-Service',
+    ]);
+    expect([prod.stateful.stackName, prod.service.stackName]).toEqual([
+      'Autopay-prod-Stateful',
+      'Autopay-prod-Service',
+    ]);
+  });
+
+  it('keys the table on the wiring partition key, as a string, billed on demand', () => {
+    // Act
+    const table = propertiesOf(dev.statefulTemplate, dev.stateful.table);
+
+    // Assess
+    expect(table.KeySchema).toEqual([
+      { AttributeName: wiring.table.partitionKey, KeyType: 'HASH' },
+    ]);
+    expect(table.AttributeDefinitions).toEqual([
+      { AttributeName: wiring.table.partitionKey, AttributeType: 'S' },
+    ]);
+    expect(table.BillingMode).toBe('PAY_PER_REQUEST');
+  });
+
+  it('expires items through TTL on expiresAt', () => {
+    // Act
+    const table = propertiesOf(dev.statefulTemplate, dev.stateful.table);
+
+    // Assess
+    expect(table.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+  });
+
+  it('keeps point-in-time recovery on', () => {
+    // Act
+    const table = propertiesOf(dev.statefulTemplate, dev.stateful.table);
+
+    // Assess
+    expect(table.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+  });
+
+  it('retains the table when it is removed from the stack or replaced', () => {
+    // Act
+    const resource = resourceOf(dev.statefulTemplate, dev.stateful.table);
+
+    // Assess
+    expect(resource.DeletionPolicy).toBe('Retain');
+    expect(resource.UpdateReplacePolicy).toBe('Retain');
+  });
+
+  it('turns deletion protection on in prod only', () => {
+    // Act
+    const prodTable = propertiesOf(prod.statefulTemplate, prod.stateful.table);
+    const devTable = propertiesOf(dev.statefulTemplate, dev.stateful.table);
+
+    // Assess
+    expect(prodTable.DeletionProtectionEnabled).toBe(true);
+    expect(devTable.DeletionProtectionEnabled).toBe(false);
+  });
+});

@@ -1,0 +1,207 @@
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
+import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
+import type { DailySpend } from '#domain/agent.ts';
+import { type Order, openOrder } from '#domain/order.ts';
+import {
+  type Emulator,
+  localCredentials,
+  localRegion,
+  startDynamoDbLocal,
+} from '../../local/emulators.ts';
+import { demoAgent, latteOrder } from '../fixtures/orders.ts';
+import { CallCounter } from '../support/calls.ts';
+
+const tableName = 'orders-integration';
+let emulator: Emulator;
+let client: DynamoDBDocumentClient;
+let repository: DynamoDbOrderRepository;
+const counter = new CallCounter();
+let sequence = 0;
+
+function newOrder(overrides: Partial<Order> = {}): Order {
+  sequence++;
+  return {
+    ...openOrder({
+      ...latteOrder,
+      orderId: `ord_${String(sequence).padStart(32, '0')}`,
+      agentId: 'demo-agent',
+      idempotencyKey: `key-${sequence}`,
+      requestHash: 'hash',
+      status: 'PENDING_PAYMENT',
+      attempts: 0,
+      createdAt: '2026-11-23T09:30:00.000Z',
+      items: [...latteOrder.items],
+    }),
+    ...overrides,
+  };
+}
+
+function spend(amount: number, agentId = `agent-${sequence}`): DailySpend {
+  return { agentId, day: '2026-11-23', amount, dailyLimit: 1000 };
+}
+
+beforeAll(async () => {
+  emulator = await startDynamoDbLocal();
+  const raw = new DynamoDBClient({
+    endpoint: emulator.endpoint,
+    region: localRegion,
+    credentials: localCredentials,
+  });
+  await raw.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    }),
+  );
+  client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  counter.attach(client, 'DynamoDB');
+  repository = new DynamoDbOrderRepository(client, tableName);
+});
+
+afterAll(async () => {
+  await emulator?.stop();
+});
+
+describe('DynamoDB order repository (DynamoDB Local)', () => {
+  it('creates an order with one PutItem and reads it back unchanged', async () => {
+    // Prepare
+    const order = newOrder({ status: 'AWAITING_CONFIRMATION', confirmBy: '2026-11-23T09:35:00Z' });
+    counter.reset();
+
+    // Act
+    const outcome = await repository.create(order);
+
+    // Assess
+    expect(outcome).toEqual({ kind: 'created' });
+    expect(counter.calls).toEqual(['DynamoDB.PutItem']);
+    expect(await repository.get(order.orderId)).toEqual(order);
+  });
+
+  it('returns the stored order, untouched, when the id exists already', async () => {
+    // Prepare
+    const order = newOrder();
+    await repository.create(order);
+
+    // Act
+    const outcome = await repository.create({ ...order, requestHash: 'another' });
+
+    // Assess
+    expect(outcome).toEqual({ kind: 'exists', existing: order });
+    expect(await repository.get(order.orderId)).toEqual(order);
+  });
+
+  it('writes the order and the daily spend in one transaction', async () => {
+    // Prepare
+    const order = newOrder();
+    const claim = spend(450);
+    counter.reset();
+
+    // Act
+    const outcome = await repository.create(order, claim);
+
+    // Assess
+    expect(outcome).toEqual({ kind: 'created' });
+    expect(counter.calls).toEqual(['DynamoDB.TransactWriteItems']);
+    const stored = await client.send(
+      new GetCommand({
+        TableName: tableName,
+        Key: { pk: `AGENT#${claim.agentId}#SPEND#2026-11-23` },
+      }),
+    );
+    expect(stored.Item?.spent).toBe(450);
+    expect(stored.Item?.expiresAt).toBeGreaterThan(Date.parse('2026-11-24T00:00:00Z') / 1000);
+  });
+
+  it('writes neither order nor spend when the spend would pass the daily limit', async () => {
+    // Prepare
+    const agentId = 'daily-limit-agent';
+    await repository.create(newOrder(), spend(900, agentId));
+    const refused = newOrder();
+
+    // Act
+    const outcome = await repository.create(refused, spend(101, agentId));
+
+    // Assess
+    expect(outcome).toEqual({ kind: 'over-daily-limit' });
+    expect(await repository.get(refused.orderId)).toBeUndefined();
+    const stored = await client.send(
+      new GetCommand({ TableName: tableName, Key: { pk: `AGENT#${agentId}#SPEND#2026-11-23` } }),
+    );
+    expect(stored.Item?.spent).toBe(900);
+  });
+
+  it('fills the daily limit exactly', async () => {
+    const agentId = 'exact-limit-agent';
+    await repository.create(newOrder(), spend(600, agentId));
+    await expect(repository.create(newOrder(), spend(400, agentId))).resolves.toEqual({
+      kind: 'created',
+    });
+  });
+
+  it('counts a replayed transactional create once: the existing order wins, spend unchanged', async () => {
+    // Prepare
+    const agentId = 'replay-agent';
+    const order = newOrder();
+    await repository.create(order, spend(300, agentId));
+
+    // Act
+    const outcome = await repository.create(order, spend(300, agentId));
+
+    // Assess
+    expect(outcome).toEqual({ kind: 'exists', existing: order });
+    const stored = await client.send(
+      new GetCommand({ TableName: tableName, Key: { pk: `AGENT#${agentId}#SPEND#2026-11-23` } }),
+    );
+    expect(stored.Item?.spent).toBe(300);
+  });
+
+  it('lets exactly one of many concurrent creates of one order through', async () => {
+    // Prepare
+    const order = newOrder();
+
+    // Act
+    const outcomes = await Promise.all(
+      Array.from({ length: 8 }, () => repository.create(order, spend(10, 'race-agent'))),
+    );
+
+    // Assess
+    expect(outcomes.filter((outcome) => outcome.kind === 'created')).toHaveLength(1);
+    expect(outcomes.filter((outcome) => outcome.kind === 'exists')).toHaveLength(7);
+    const stored = await client.send(
+      new GetCommand({ TableName: tableName, Key: { pk: 'AGENT#race-agent#SPEND#2026-11-23' } }),
+    );
+    expect(stored.Item?.spent).toBe(10);
+  });
+
+  it('never lets concurrent orders of one agent overspend its day', async () => {
+    // Prepare: ten orders of 150 against a limit of 1000: at most six fit.
+    const agentId = 'concurrent-spend-agent';
+
+    // Act
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, () => repository.create(newOrder(), spend(150, agentId))),
+    );
+
+    // Assess
+    const created = outcomes.filter((outcome) => outcome.kind === 'created').length;
+    const stored = await client.send(
+      new GetCommand({ TableName: tableName, Key: { pk: `AGENT#${agentId}#SPEND#2026-11-23` } }),
+    );
+    expect(stored.Item?.spent).toBe(created * 150);
+    expect(stored.Item?.spent).toBeLessThanOrEqual(1000);
+  });
+});
+
+describe('DynamoDB agent directory (DynamoDB Local)', () => {
+  it('stores and reads an agent, and answers undefined for an unknown one', async () => {
+    const agents = new DynamoDbAgentDirectory(client, tableName);
+    await agents.put(demoAgent);
+    await expect(agents.get('demo-agent')).resolves.toEqual(demoAgent);
+    await expect(agents.get('nobody')).resolves.toBeUndefined();
+  });
+});

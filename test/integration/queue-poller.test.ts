@@ -1,0 +1,224 @@
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Emulator,
+  localCredentials,
+  localRegion,
+  startSqsLocal,
+} from '../../local/emulators.ts';
+import { invoke, type QueuePollerOptions, startQueuePoller } from '../../local/queue-poller.ts';
+
+let emulator: Emulator;
+let sqs: SQSClient;
+let counter = 0;
+
+async function queue(maxReceiveCount = 5): Promise<{ url: string; arn: string; dlqUrl: string }> {
+  counter++;
+  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `poller-dlq-${counter}` }));
+  const dlqArn = await arnOf(dlq.QueueUrl ?? '');
+  const main = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `poller-${counter}`,
+      Attributes: {
+        VisibilityTimeout: '1',
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount }),
+      },
+    }),
+  );
+  const url = main.QueueUrl ?? '';
+  return { url, arn: await arnOf(url), dlqUrl: dlq.QueueUrl ?? '' };
+}
+
+async function arnOf(url: string): Promise<string> {
+  const result = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+  );
+  return result.Attributes?.QueueArn ?? '';
+}
+
+async function receiveAll(url: string, waitSeconds = 2): Promise<string[]> {
+  const result = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: url,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: waitSeconds,
+    }),
+  );
+  return (result.Messages ?? []).map((message) => message.Body ?? '');
+}
+
+async function sendBodies(url: string, bodies: string[]): Promise<void> {
+  for (const body of bodies) {
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body }));
+  }
+}
+
+function options(
+  q: { url: string; arn: string },
+  handler: QueuePollerOptions['handler'],
+): QueuePollerOptions {
+  return {
+    sqs,
+    queueUrl: q.url,
+    queueArn: q.arn,
+    functionName: 'test-consumer',
+    timeoutSeconds: 5,
+    handler,
+    batchSize: 10,
+    concurrency: 1,
+  };
+}
+
+beforeAll(async () => {
+  emulator = await startSqsLocal();
+  sqs = new SQSClient({
+    endpoint: emulator.endpoint,
+    region: localRegion,
+    credentials: localCredentials,
+    useQueueUrlAsEndpoint: false,
+  });
+});
+
+afterAll(async () => {
+  await emulator?.stop();
+});
+
+describe('local queue poller (fauxqs)', () => {
+  it("gives the handler Lambda's SQS event shape", async () => {
+    // Prepare
+    const q = await queue();
+    await sendBodies(q.url, ['{"orderId":"ord_1"}']);
+    const received = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: q.url,
+        MessageSystemAttributeNames: ['All'],
+        WaitTimeSeconds: 2,
+      }),
+    );
+    let seen: SQSEvent | undefined;
+
+    // Act
+    await invoke(
+      options(q, async (event) => {
+        seen = event;
+        return { batchItemFailures: [] };
+      }),
+      received.Messages ?? [],
+    );
+
+    // Assess
+    expect(seen?.Records).toHaveLength(1);
+    expect(seen?.Records[0]).toMatchObject({
+      body: '{"orderId":"ord_1"}',
+      eventSource: 'aws:sqs',
+      eventSourceARN: q.arn,
+      attributes: { ApproximateReceiveCount: '1' },
+    });
+  });
+
+  it('deletes the messages that succeeded and returns only the reported failure', async () => {
+    // Prepare
+    const q = await queue();
+    await sendBodies(q.url, ['ok-1', 'fail', 'ok-2']);
+    const received = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: q.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }),
+    );
+    expect(received.Messages).toHaveLength(3);
+
+    // Act
+    await invoke(
+      options(q, async (event) => ({
+        batchItemFailures: event.Records.filter((record) => record.body === 'fail').map(
+          (record) => ({ itemIdentifier: record.messageId }),
+        ),
+      })),
+      received.Messages ?? [],
+    );
+
+    // Assess: after the visibility timeout only the failure is back.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(await receiveAll(q.url)).toEqual(['fail']);
+  });
+
+  it('returns the whole batch when the handler throws', async () => {
+    // Prepare
+    const q = await queue();
+    await sendBodies(q.url, ['a', 'b']);
+    const received = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: q.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }),
+    );
+    const errors: unknown[] = [];
+
+    // Act
+    await invoke(
+      {
+        ...options(q, async () => {
+          throw new Error('boom');
+        }),
+        onInvokeError: (error) => errors.push(error),
+      },
+      received.Messages ?? [],
+    );
+
+    // Assess
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect((await receiveAll(q.url)).sort()).toEqual(['a', 'b']);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('fails the whole batch when a failure names no message of it, as Lambda does', async () => {
+    // Prepare
+    const q = await queue();
+    await sendBodies(q.url, ['x', 'y']);
+    const received = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: q.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }),
+    );
+
+    // Act
+    await invoke(
+      options(q, async () => ({ batchItemFailures: [{ itemIdentifier: 'not-a-message' }] })),
+      received.Messages ?? [],
+    );
+
+    // Assess
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect((await receiveAll(q.url)).sort()).toEqual(['x', 'y']);
+  });
+
+  it('moves a message that always fails to the DLQ after maxReceiveCount, keeping the others', async () => {
+    // Prepare
+    const q = await queue(2);
+    await sendBodies(q.url, ['poison', 'good']);
+    const handled: string[] = [];
+    const poller = startQueuePoller(
+      options(q, async (event) => {
+        handled.push(...event.Records.map((record) => record.body));
+        return {
+          batchItemFailures: event.Records.filter((record) => record.body === 'poison').map(
+            (record) => ({ itemIdentifier: record.messageId }),
+          ),
+        };
+      }),
+    );
+
+    // Act: wait for the poison to be seen twice, then for it to reach the DLQ.
+    const deadline = Date.now() + 30_000;
+    let dead: string[] = [];
+    while (Date.now() < deadline && dead.length === 0) {
+      dead = await receiveAll(q.dlqUrl, 1);
+    }
+    await poller.stop();
+
+    // Assess
+    expect(dead).toEqual(['poison']);
+    expect(handled.filter((body) => body === 'good')).toEqual(['good']);
+    expect(handled.filter((body) => body === 'poison')).toHaveLength(2);
+  });
+});

@@ -1,0 +1,39 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+type AnyClient = DynamoDBClient | DynamoDBDocumentClient | SQSClient;
+
+/**
+ * Counts the AWS requests a client sends, by operation, through an SDK middleware: the real
+ * client still talks to the emulator, nothing is mocked.
+ */
+export class CallCounter {
+  readonly calls: string[] = [];
+
+  attach(client: AnyClient, service: string): this {
+    const stack = client.middlewareStack as {
+      add: (middleware: unknown, options: { step: string; name: string }) => void;
+      remove: (name: string) => boolean;
+    };
+    const name = `callCounter-${service}`;
+    stack.remove(name);
+    stack.add(
+      (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) =>
+        async (args: unknown) => {
+          this.calls.push(`${service}.${(context.commandName ?? '?').replace(/Command$/, '')}`);
+          return next(args);
+        },
+      { step: 'initialize', name },
+    );
+    return this;
+  }
+
+  reset(): void {
+    this.calls.length = 0;
+  }
+
+  count(prefix = ''): number {
+    return this.calls.filter((call) => call.startsWith(prefix)).length;
+  }
+}
