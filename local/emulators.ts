@@ -131,3 +131,50 @@ export async function startSqsLocal(port?: number): Promise<Emulator> {
   const server = await startFauxqs({ port: port ?? 0, logger: false, host: 'localhost' });
   return { endpoint: `http://127.0.0.1:${server.port}`, stop: () => server.stop() };
 }
+
+/**
+ * Starts moto's server as a local Secrets Manager. moto comes from the machine's Python
+ * (`pip install 'moto[server]'`); no npm package emulates Secrets Manager.
+ */
+export async function startSecretsManagerLocal(port?: number): Promise<Emulator> {
+  const python = process.env.AUTOPAY_PYTHON ?? 'python3';
+  const chosen = port ?? (await freePort());
+  const child = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(chosen)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  const exited = new Promise<never>((_, reject) => {
+    child.once('error', (error) =>
+      reject(new Error(`Cannot run ${python} for moto's Secrets Manager: ${error.message}`)),
+    );
+    child.once('exit', (code) =>
+      reject(
+        new Error(
+          `moto's server exited with ${code} before it was ready. Is moto installed ` +
+            `(${python} -m pip install 'moto[server]')?\n${output.join('')}`,
+        ),
+      ),
+    );
+  });
+  const endpoint = `http://127.0.0.1:${chosen}`;
+  await Promise.race([waitForHttp(`${endpoint}/moto-api/`), exited]);
+  exited.catch(() => {});
+  return { endpoint, stop: () => stopChild(child) };
+}
+
+async function waitForHttp(url: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) {
+        throw new Error(`Nothing answered at ${url} within 60 s`, { cause: error });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}

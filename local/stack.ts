@@ -6,20 +6,44 @@ import {
   DynamoDBClient,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
-import { functionSpecs, type QueueName, queueNames, wiring } from '#shared/wiring.ts';
+import {
+  type ExternalService,
+  functionSpecs,
+  type QueueName,
+  queueNames,
+  queueVariables,
+  type SecretName,
+  secretNames,
+  wiring,
+} from '#shared/wiring.ts';
 import {
   type Emulator,
   freePort,
   localCredentials,
   localRegion,
   startDynamoDbLocal,
+  startSecretsManagerLocal,
   startSqsLocal,
 } from './emulators.ts';
+import type { FaultPatch } from './faults.ts';
+import {
+  defaultGatewayApiKeys,
+  type GatewayFaults,
+  type GatewaySimulator,
+  startGatewaySimulator,
+} from './gateway-simulator.ts';
 import { type LocalRoute, type StaticResponder, startLocalHttpApi } from './http-api.ts';
 import { type QueuePoller, type SqsHandler, startQueuePoller } from './queue-poller.ts';
+import {
+  type RiskFaults,
+  type RiskRules,
+  type RiskSimulator,
+  startRiskSimulator,
+} from './risk-simulator.ts';
 import { seedAgents } from './seed.ts';
 
 export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,17 +56,34 @@ export interface LocalStackOptions {
   /** Whether to start the queue pollers (tests of one function may run without them). */
   readonly pollers?: boolean;
   readonly staticResponder?: StaticResponder;
+  readonly gatewayFaults?: FaultPatch<GatewayFaults>;
+  readonly riskFaults?: FaultPatch<RiskFaults>;
+  readonly riskRules?: RiskRules;
+  /** Fixes the simulators' random draws, for repeatable runs. */
+  readonly seed?: number;
 }
+
+/** The local secret values: obviously fake, and the ones the simulators expect. */
+const localSecretValues: Readonly<Record<SecretName, string>> = {
+  gatewayApiKey: defaultGatewayApiKeys[0] ?? 'sk_local_gateway_key_not_secret',
+  webhookSigningSecret: process.env.AUTOPAY_WEBHOOK_SECRET ?? 'whsec_autopay_local',
+};
 
 export interface LocalStack {
   readonly apiUrl: string;
   readonly dynamodbEndpoint: string;
   readonly sqsEndpoint: string;
+  readonly secretsManagerEndpoint: string;
+  readonly gateway: GatewaySimulator;
+  readonly risk: RiskSimulator;
+  /** Secret name → the id the functions read it by. */
+  readonly secretIds: Readonly<Record<SecretName, string>>;
   readonly tableName: string;
   readonly queueUrls: Readonly<Record<QueueName, { url: string; arn: string; dlqUrl: string }>>;
   /** Clients bound to the emulators, for tests and operator tools. */
   readonly dynamodb: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
+  readonly secretsManager: SecretsManagerClient;
   stop(): Promise<void>;
 }
 
@@ -62,7 +103,7 @@ export function localQueueName(queue: QueueName): string {
  * pollers. The handlers are the same modules Lambda runs, loaded after their environment is set.
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
-  const started: Emulator[] = [];
+  const started: Array<{ stop(): Promise<void> }> = [];
   let server: Server | undefined;
   const pollers: QueuePoller[] = [];
   const stop = async () => {
@@ -75,8 +116,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
 
   try {
-    const [dynamo, sqsEmulator] = await Promise.all([startDynamoDbLocal(), startSqsLocal()]);
-    started.push(dynamo, sqsEmulator);
+    const [dynamo, sqsEmulator, secrets, gateway, risk] = await Promise.all([
+      startDynamoDbLocal(),
+      startSqsLocal(),
+      startSecretsManagerLocal(),
+      startGatewaySimulator({
+        ...(options.gatewayFaults ? { faults: options.gatewayFaults } : {}),
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      }),
+      startRiskSimulator({
+        ...(options.riskFaults ? { faults: options.riskFaults } : {}),
+        ...(options.riskRules ? { rules: options.riskRules } : {}),
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      }),
+    ]);
+    started.push(dynamo, sqsEmulator, secrets, gateway, risk);
 
     Object.assign(process.env, {
       AWS_REGION: localRegion,
@@ -84,6 +138,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_SQS: sqsEmulator.endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
     });
     const clientConfig = { region: localRegion, credentials: localCredentials };
     const rawDynamo = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
@@ -96,12 +151,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       useQueueUrlAsEndpoint: false,
     });
 
+    const secretsManager = new SecretsManagerClient({
+      ...clientConfig,
+      endpoint: secrets.endpoint,
+    });
+
     await createTable(rawDynamo);
     const queueUrls = await createQueues(sqs);
+    const secretIds = await createSecrets(secretsManager);
     const agents = new DynamoDbAgentDirectory(dynamodb, tableName);
     await Promise.all(seedAgents.map((agent) => agents.put(agent)));
 
-    setFunctionEnvironment(queueUrls, options.logLevel);
+    setFunctionEnvironment(
+      queueUrls,
+      secretIds,
+      { paymentGateway: gateway.url, riskEngine: risk.url },
+      options.logLevel,
+    );
     const handlers = await loadHandlers();
 
     const routes: LocalRoute[] = Object.entries(functionSpecs).flatMap(([name, spec]) =>
@@ -146,6 +212,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       apiUrl,
       dynamodbEndpoint: dynamo.endpoint,
       sqsEndpoint: sqsEmulator.endpoint,
+      secretsManagerEndpoint: secrets.endpoint,
+      gateway,
+      risk,
+      secretIds,
+      secretsManager,
       tableName,
       queueUrls,
       dynamodb,
@@ -206,6 +277,21 @@ async function createQueues(sqs: SQSClient): Promise<LocalStack['queueUrls']> {
   return Object.fromEntries(entries) as LocalStack['queueUrls'];
 }
 
+async function createSecrets(client: SecretsManagerClient): Promise<LocalStack['secretIds']> {
+  const entries = await Promise.all(
+    secretNames.map(async (secret) => {
+      const created = await client.send(
+        new CreateSecretCommand({
+          Name: `${wiring.service}/local/${secret}`,
+          SecretString: localSecretValues[secret],
+        }),
+      );
+      return [secret, created.ARN ?? ''] as const;
+    }),
+  );
+  return Object.fromEntries(entries) as LocalStack['secretIds'];
+}
+
 async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
   const result = await sqs.send(
     new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
@@ -219,12 +305,28 @@ async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
  * Every function runs in this one process, so their environments merge into process.env; two
  * functions giving one variable different values would make local differ from AWS, so refuse.
  */
-function setFunctionEnvironment(queueUrls: LocalStack['queueUrls'], logLevel?: string): void {
+function setFunctionEnvironment(
+  queueUrls: LocalStack['queueUrls'],
+  secretIds: LocalStack['secretIds'],
+  endpoints: Readonly<Record<ExternalService, string>>,
+  logLevel?: string,
+): void {
   const merged: Record<string, string> = { TABLE_NAME: tableName };
   for (const [name, spec] of Object.entries(functionSpecs)) {
     const own: Record<string, string> = { ...spec.environment };
     for (const [variable, queue] of Object.entries(spec.sendsTo)) {
       own[variable] = queueUrls[queue].url;
+    }
+    if (spec.consumes) {
+      const variables = queueVariables(spec.consumes.queue);
+      own[variables.url] = queueUrls[spec.consumes.queue].url;
+      own[variables.maxReceiveCount] = String(wiring.queues[spec.consumes.queue].maxReceiveCount);
+    }
+    for (const [variable, secret] of Object.entries(spec.secrets ?? {})) {
+      own[variable] = secretIds[secret];
+    }
+    for (const [variable, service] of Object.entries(spec.endpoints ?? {})) {
+      own[variable] = endpoints[service];
     }
     for (const [variable, value] of Object.entries(own)) {
       if (merged[variable] !== undefined && merged[variable] !== value) {

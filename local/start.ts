@@ -19,6 +19,9 @@ process.stdout.write(
     ...Object.entries(stack.queueUrls).map(
       ([name, queue]) => `    ${name}: ${queue.url}  (DLQ ${queue.dlqUrl})`,
     ),
+    `  Secrets (moto)  ${stack.secretsManagerEndpoint}`,
+    `  Gateway sim     ${stack.gateway.url}  (ledger: GET ${stack.gateway.url}/admin/ledger)`,
+    `  Risk sim        ${stack.risk.url}`,
     `  Agents          ${seedAgents.map((agent) => agent.agentId).join(', ')}`,
     '  Token           npm run -s token -- demo-agent',
     'Press Ctrl-C to stop.',

@@ -7,11 +7,18 @@ import {
   GetCommand,
   PutCommand,
   TransactWriteCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DailySpend } from '#domain/agent.ts';
-import type { Order } from '#domain/order.ts';
-import type { CreateOrderOutcome, OrderRepository } from '#domain/ports.ts';
+import type { HistoryEntry, Order, PaymentFields } from '#domain/order.ts';
+import type { OrderStatus } from '#domain/order-state.ts';
+import type {
+  CreateOrderOutcome,
+  OrderRepository,
+  OrderTransition,
+  TransitionOutcome,
+} from '#domain/ports.ts';
 import { orderKey, spendKey } from './keys.ts';
 
 /** Concurrent orders of one agent contend on its daily spend item; a few retries absorb it. */
@@ -64,6 +71,76 @@ export class DynamoDbOrderRepository implements OrderRepository {
     return result.Item ? toOrder(result.Item) : undefined;
   }
 
+  async transition(move: OrderTransition): Promise<TransitionOutcome> {
+    const entry: HistoryEntry = {
+      from: move.from,
+      to: move.to,
+      at: move.at,
+      cause: move.event,
+      ...(move.errorCode ? { errorCode: move.errorCode } : {}),
+    };
+    const fields = changeExpression(move.changes ?? {});
+    try {
+      const result = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: orderKey(move.orderId),
+          UpdateExpression:
+            `SET #status = :to, version = version + :one, updatedAt = :at, ` +
+            `history = list_append(history, :entry)${fields.set}${fields.remove}`,
+          ConditionExpression: '#status = :from',
+          ExpressionAttributeNames: { '#status': 'status', ...fields.names },
+          ExpressionAttributeValues: {
+            ':to': move.to,
+            ':from': move.from,
+            ':one': 1,
+            ':at': move.at,
+            ':entry': [entry],
+            ...fields.values,
+          },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { kind: 'applied', order: toOrder(result.Attributes ?? {}) };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        return { kind: 'stale', current: error.Item ? toOrder(unmarshall(error.Item)) : undefined };
+      }
+      throw error;
+    }
+  }
+
+  async annotate(
+    orderId: string,
+    status: OrderStatus,
+    changes: Partial<PaymentFields>,
+  ): Promise<boolean> {
+    const fields = changeExpression(changes);
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: orderKey(orderId),
+          UpdateExpression: `SET updatedAt = :now${fields.set}${fields.remove}`,
+          ConditionExpression: '#status = :status',
+          ExpressionAttributeNames: { '#status': 'status', ...fields.names },
+          ExpressionAttributeValues: {
+            ':status': status,
+            ':now': new Date().toISOString(),
+            ...fields.values,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        return false;
+      }
+      throw error;
+    }
+  }
+
   private async putOrder(order: Order): Promise<CreateOrderOutcome> {
     try {
       await this.client.send(new PutCommand(this.orderPut(order)));
@@ -102,6 +179,29 @@ export class DynamoDbOrderRepository implements OrderRepository {
       },
     };
   }
+}
+
+/** SET for the fields given a value, REMOVE for the ones given `undefined`. */
+function changeExpression(changes: Partial<PaymentFields>) {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const sets: string[] = [];
+  const removes: string[] = [];
+  for (const [field, value] of Object.entries(changes)) {
+    names[`#f_${field}`] = field;
+    if (value === undefined) {
+      removes.push(`#f_${field}`);
+    } else {
+      values[`:f_${field}`] = value;
+      sets.push(`#f_${field} = :f_${field}`);
+    }
+  }
+  return {
+    names,
+    values,
+    set: sets.length > 0 ? `, ${sets.join(', ')}` : '',
+    remove: removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : '',
+  };
 }
 
 function toOrder(item: Record<string, unknown>): Order {

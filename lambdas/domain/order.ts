@@ -30,7 +30,34 @@ export interface HistoryEntry {
   readonly errorCode?: string;
 }
 
-export interface Order extends Money {
+/** What the risk check said, or that it was bypassed because the engine did not answer. */
+export interface RiskRecord {
+  readonly level: 'pass' | 'review' | 'reject';
+  readonly bypassed: boolean;
+  readonly requestId?: string | undefined;
+  readonly errorCode?: string | undefined;
+}
+
+/** Why an order waits for an operator or its user after the payment step. */
+export type HoldReason = 'RISK_REVIEW' | 'RISK_UNAVAILABLE';
+
+/** Fields the payment steps may change, beside the status. */
+export interface PaymentFields {
+  readonly attempts: number;
+  readonly lastError?: string | undefined;
+  /** The last gateway call ended without knowing whether money moved: ask before resending. */
+  readonly outcomeUnknown?: boolean | undefined;
+  /** The payment message ran out of deliveries and went to the dead-letter queue. */
+  readonly deadLettered?: boolean | undefined;
+  readonly gatewayRef?: string | undefined;
+  readonly declineCode?: string | undefined;
+  readonly risk?: RiskRecord | undefined;
+  readonly holdReason?: HoldReason | undefined;
+  /** ISO time by which a pending payment must settle, or be voided. */
+  readonly settleBy?: string | undefined;
+}
+
+export interface Order extends Money, PaymentFields {
   readonly orderId: string;
   readonly agentId: string;
   readonly idempotencyKey: string;
@@ -45,8 +72,6 @@ export interface Order extends Money {
   readonly confirmationReason?: ConfirmationReason | undefined;
   /** ISO time after which an unconfirmed order expires. */
   readonly confirmBy?: string | undefined;
-  readonly attempts: number;
-  readonly lastError?: string | undefined;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly history: readonly HistoryEntry[];
@@ -81,6 +106,10 @@ export function orderView(order: Order) {
     ...(order.confirmBy ? { confirmBy: order.confirmBy } : {}),
     attempts: order.attempts,
     ...(order.lastError ? { lastError: order.lastError } : {}),
+    ...(order.declineCode ? { declineCode: order.declineCode } : {}),
+    ...(order.holdReason ? { holdReason: order.holdReason } : {}),
+    ...(order.risk ? { risk: order.risk } : {}),
+    ...(order.settleBy ? { settleBy: order.settleBy } : {}),
     createdAt: order.createdAt,
     updatedAt: order.updatedAt,
     history: order.history,

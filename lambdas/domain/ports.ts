@@ -1,5 +1,6 @@
 import type { AgentProfile, DailySpend } from './agent.ts';
-import type { Order } from './order.ts';
+import type { Order, PaymentFields } from './order.ts';
+import type { OrderEvent, OrderStatus } from './order-state.ts';
 
 /** What happened to a conditional create of an order. */
 export type CreateOrderOutcome =
@@ -9,6 +10,22 @@ export type CreateOrderOutcome =
   /** The agent's daily auto-pay budget has no room for it; nothing was written. */
   | { readonly kind: 'over-daily-limit' };
 
+/** One move of the state machine, applied only if the order is still in `from`. */
+export interface OrderTransition {
+  readonly orderId: string;
+  readonly from: OrderStatus;
+  readonly to: OrderStatus;
+  readonly event: OrderEvent;
+  readonly at: string;
+  readonly errorCode?: string | undefined;
+  readonly changes?: Partial<PaymentFields>;
+}
+
+export type TransitionOutcome =
+  | { readonly kind: 'applied'; readonly order: Order }
+  /** The order was not in `from` (another delivery got there first); nothing was written. */
+  | { readonly kind: 'stale'; readonly current: Order | undefined };
+
 export interface OrderRepository {
   /**
    * Creates the order only if no order has its id, together with the daily spend when one is
@@ -16,6 +33,10 @@ export interface OrderRepository {
    */
   create(order: Order, spend?: DailySpend): Promise<CreateOrderOutcome>;
   get(orderId: string): Promise<Order | undefined>;
+  /** One conditional write: the status, the history entry and the changes, or nothing. */
+  transition(transition: OrderTransition): Promise<TransitionOutcome>;
+  /** Updates payment fields of an order still in `status`, without a state change. */
+  annotate(orderId: string, status: OrderStatus, changes: Partial<PaymentFields>): Promise<boolean>;
 }
 
 export interface AgentDirectory {
@@ -30,6 +51,14 @@ export interface PaymentRequest {
 
 export interface PaymentQueue {
   enqueue(request: PaymentRequest): Promise<void>;
+}
+
+/** Delayed checks of a payment the gateway has not settled yet. */
+export interface SettlementCheckQueue {
+  schedule(
+    request: PaymentRequest & { readonly check: number },
+    delaySeconds: number,
+  ): Promise<void>;
 }
 
 export interface Clock {

@@ -14,9 +14,13 @@ const intakeEnvironment = z.object({
 });
 export type IntakeEnvironment = z.infer<typeof intakeEnvironment>;
 
-/** Reads the intake function's settings; a missing or wrong one stops the cold start loudly. */
 export function readIntakeEnvironment(env: NodeJS.ProcessEnv = process.env): IntakeEnvironment {
-  const result = intakeEnvironment.safeParse(env);
+  return parseEnvironment(intakeEnvironment, env);
+}
+
+/** A missing or wrong setting stops the cold start loudly, naming every problem. */
+function parseEnvironment<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv): T {
+  const result = schema.safeParse(env);
   if (!result.success) {
     const problems = result.error.issues.map(
       (issue) => `${issue.path.join('.')}: ${issue.message}`,
@@ -24,4 +28,38 @@ export function readIntakeEnvironment(env: NodeJS.ProcessEnv = process.env): Int
     throw new Error(`Invalid environment: ${problems.join('; ')}`);
   }
   return result.data;
+}
+
+const seconds = z.coerce.number().int().nonnegative();
+const positive = z.coerce.number().int().positive();
+
+const paymentEnvironment = z.object({
+  TABLE_NAME: z.string().min(3),
+  PAYMENT_SUBMISSION_QUEUE_URL: z.url(),
+  PAYMENT_SUBMISSION_MAX_RECEIVE_COUNT: positive,
+  SETTLEMENT_CHECK_QUEUE_URL: z.url(),
+  GATEWAY_NAME: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
+  GATEWAY_URL: z.url(),
+  GATEWAY_TIMEOUT_MS: positive,
+  GATEWAY_API_KEY_SECRET_ID: z.string().min(1),
+  RISK_ENGINE_URL: z.url(),
+  RISK_TIMEOUT_MS: positive,
+  RISK_MAX_ATTEMPTS: positive,
+  RISK_RETRY_DELAY_MS: seconds,
+  RISK_FAIL_OPEN_LIMIT: seconds,
+  BACKOFF_BASE_SECONDS: positive,
+  BACKOFF_MAX_SECONDS: positive,
+  BREAKER_WINDOW_SECONDS: positive,
+  BREAKER_FAILURE_RATE: z.coerce.number().gt(0).lte(1),
+  BREAKER_MINIMUM_VOLUME: positive,
+  BREAKER_OPEN_SECONDS: positive,
+  SETTLEMENT_FIRST_CHECK_SECONDS: positive,
+  SETTLEMENT_INTERVAL_SECONDS: positive,
+  SETTLEMENT_CHECKS: positive,
+  SECRET_MAX_AGE_SECONDS: positive,
+});
+export type PaymentEnvironment = z.infer<typeof paymentEnvironment>;
+
+export function readPaymentEnvironment(env: NodeJS.ProcessEnv = process.env): PaymentEnvironment {
+  return parseEnvironment(paymentEnvironment, env);
 }

@@ -45,15 +45,30 @@ export interface FunctionSpec {
   readonly table: 'none' | 'read' | 'readWrite';
   /** Environment variable name → the queue whose URL it carries; the function may send to it. */
   readonly sendsTo: Readonly<Record<string, QueueName>>;
+  /**
+   * The queue the function consumes. The platform also sets the queue's URL and its
+   * maxReceiveCount (see `queueVariables`), since a consumer returns its own messages for later.
+   */
   readonly consumes?: EventSourceSpec;
+  /** Environment variable name → the secret whose id it carries; the function may read it. */
+  readonly secrets?: Readonly<Record<string, SecretName>>;
+  /** Environment variable name → the third-party service whose base URL it carries. */
+  readonly endpoints?: Readonly<Record<string, ExternalService>>;
 }
+
+export const secretNames = ['gatewayApiKey', 'webhookSigningSecret'] as const;
+export type SecretName = (typeof secretNames)[number];
+
+/** Services outside autopay; their URLs come from CDK context, or from the local simulators. */
+export const externalServices = ['paymentGateway', 'riskEngine'] as const;
+export type ExternalService = (typeof externalServices)[number];
 
 export interface TableSpec {
   readonly partitionKey: string;
   readonly ttlAttribute: string;
 }
 
-export const queueNames = ['paymentSubmission'] as const;
+export const queueNames = ['paymentSubmission', 'settlementCheck'] as const;
 export type QueueName = (typeof queueNames)[number];
 
 export interface Wiring {
@@ -80,6 +95,12 @@ export const wiring = {
       retentionDays: 4,
       dlqRetentionDays: 14,
     },
+    settlementCheck: {
+      visibilityTimeoutSeconds: 180,
+      maxReceiveCount: 8,
+      retentionDays: 4,
+      dlqRetentionDays: 14,
+    },
   },
   functions: {
     orderIntake: {
@@ -99,10 +120,52 @@ export const wiring = {
       table: 'readWrite',
       sendsTo: { PAYMENT_SUBMISSION_QUEUE_URL: 'paymentSubmission' },
     },
+    paymentSubmission: {
+      entry: 'lambdas/handlers/payment-submission.ts',
+      memoryMb: 512,
+      timeoutSeconds: 30,
+      environment: {
+        ...common,
+        GATEWAY_NAME: 'simulator',
+        GATEWAY_TIMEOUT_MS: '2000',
+        RISK_TIMEOUT_MS: '1000',
+        RISK_MAX_ATTEMPTS: '3',
+        RISK_RETRY_DELAY_MS: '100',
+        RISK_FAIL_OPEN_LIMIT: '5000',
+        BACKOFF_BASE_SECONDS: '1',
+        BACKOFF_MAX_SECONDS: '300',
+        BREAKER_WINDOW_SECONDS: '10',
+        BREAKER_FAILURE_RATE: '0.5',
+        BREAKER_MINIMUM_VOLUME: '20',
+        BREAKER_OPEN_SECONDS: '30',
+        SETTLEMENT_FIRST_CHECK_SECONDS: '60',
+        SETTLEMENT_INTERVAL_SECONDS: '300',
+        SETTLEMENT_CHECKS: '5',
+        SECRET_MAX_AGE_SECONDS: '300',
+      },
+      routes: [],
+      table: 'readWrite',
+      sendsTo: { SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck' },
+      consumes: {
+        queue: 'paymentSubmission',
+        batchSize: 10,
+        maxBatchingWindowSeconds: 0,
+        maxConcurrency: 5,
+        reportBatchItemFailures: true,
+      },
+      secrets: { GATEWAY_API_KEY_SECRET_ID: 'gatewayApiKey' },
+      endpoints: { GATEWAY_URL: 'paymentGateway', RISK_ENGINE_URL: 'riskEngine' },
+    },
   },
 } as const satisfies Wiring;
 
 export type FunctionName = keyof typeof wiring.functions;
+
+/** `paymentSubmission` → `PAYMENT_SUBMISSION_QUEUE_URL` and `PAYMENT_SUBMISSION_MAX_RECEIVE_COUNT`. */
+export function queueVariables(queue: QueueName) {
+  const stem = queue.replace(/[A-Z]/g, (letter) => `_${letter}`).toUpperCase();
+  return { url: `${stem}_QUEUE_URL`, maxReceiveCount: `${stem}_MAX_RECEIVE_COUNT` };
+}
 
 /** The functions seen through their general shape, for code that loops over all of them. */
 export const functionSpecs: Readonly<Record<string, FunctionSpec>> = wiring.functions;

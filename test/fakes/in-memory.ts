@@ -1,12 +1,16 @@
 import type { AgentProfile, DailySpend } from '#domain/agent.ts';
-import type { Order } from '#domain/order.ts';
+import type { Order, PaymentFields } from '#domain/order.ts';
+import type { OrderStatus } from '#domain/order-state.ts';
 import type {
   AgentDirectory,
   Clock,
   CreateOrderOutcome,
   OrderRepository,
+  OrderTransition,
   PaymentQueue,
   PaymentRequest,
+  SettlementCheckQueue,
+  TransitionOutcome,
 } from '#domain/ports.ts';
 
 /** Keeps the adapter's contract: create is all-or-nothing and never overwrites an order. */
@@ -37,6 +41,68 @@ export class InMemoryOrders implements OrderRepository {
   async get(orderId: string): Promise<Order | undefined> {
     const order = this.orders.get(orderId);
     return order ? structuredClone(order) : undefined;
+  }
+
+  async transition(move: OrderTransition): Promise<TransitionOutcome> {
+    const current = this.orders.get(move.orderId);
+    if (current === undefined || current.status !== move.from) {
+      return { kind: 'stale', current: current ? structuredClone(current) : undefined };
+    }
+    const entry = {
+      from: move.from,
+      to: move.to,
+      at: move.at,
+      cause: move.event,
+      ...(move.errorCode ? { errorCode: move.errorCode } : {}),
+    };
+    const next = withChanges(
+      {
+        ...current,
+        status: move.to,
+        version: current.version + 1,
+        updatedAt: move.at,
+        history: [...current.history, entry],
+      },
+      move.changes ?? {},
+    );
+    this.orders.set(move.orderId, next);
+    this.writes++;
+    return { kind: 'applied', order: structuredClone(next) };
+  }
+
+  async annotate(
+    orderId: string,
+    status: OrderStatus,
+    changes: Partial<PaymentFields>,
+  ): Promise<boolean> {
+    const current = this.orders.get(orderId);
+    if (current === undefined || current.status !== status) {
+      return false;
+    }
+    this.orders.set(orderId, withChanges(current, changes));
+    this.writes++;
+    return true;
+  }
+}
+
+/** As the DynamoDB adapter does: a field given `undefined` is removed. */
+function withChanges(order: Order, changes: Partial<PaymentFields>): Order {
+  const next: Record<string, unknown> = { ...order };
+  for (const [field, value] of Object.entries(changes)) {
+    if (value === undefined) delete next[field];
+    else next[field] = value;
+  }
+  return next as unknown as Order;
+}
+
+export class RecordingSettlementChecks implements SettlementCheckQueue {
+  readonly scheduled: Array<{ orderId: string; check: number; delaySeconds: number }> = [];
+
+  async schedule(
+    request: PaymentRequest & { readonly check: number },
+    delaySeconds: number,
+  ): Promise<void> {
+    this.scheduled.push({ orderId: request.orderId, check: request.check, delaySeconds });
   }
 }
 

@@ -1,0 +1,108 @@
+import type { Money, PaymentMethod } from './order.ts';
+
+/** What autopay asks the gateway to charge; the idempotency key is always the orderId. */
+export interface ChargeRequest extends Money {
+  readonly idempotencyKey: string;
+  readonly paymentMethod: PaymentMethod;
+}
+
+/**
+ * Every answer a gateway call can have, classified once in the adapter. Only `succeeded`,
+ * `pending` and `declined` say what happened to the money; `unknown` means the request may have
+ * reached the gateway and nobody knows, so the gateway must be asked before anything is resent.
+ */
+export type GatewayOutcome =
+  | { readonly kind: 'succeeded'; readonly paymentId: string }
+  | { readonly kind: 'pending'; readonly paymentId: string }
+  | { readonly kind: 'declined'; readonly paymentId?: string; readonly declineCode: string }
+  | { readonly kind: 'unauthorized' }
+  | { readonly kind: 'throttled'; readonly retryAfterSeconds: number }
+  | { readonly kind: 'unavailable'; readonly detail: string }
+  | { readonly kind: 'unknown'; readonly detail: string };
+
+export type TransientOutcome = Extract<
+  GatewayOutcome,
+  { kind: 'unauthorized' | 'throttled' | 'unavailable' | 'unknown' }
+>;
+
+/** The gateway's record of a payment made under an idempotency key, if it has one. */
+export type PaymentLookup =
+  | { readonly kind: 'found'; readonly outcome: Extract<GatewayOutcome, { paymentId?: string }> }
+  | { readonly kind: 'not-found' }
+  | TransientOutcome;
+
+export interface PaymentGateway {
+  /** The gateway's name, as in `/v1/callbacks/{gateway}` and the circuit breaker's key. */
+  readonly name: string;
+  charge(request: ChargeRequest): Promise<GatewayOutcome>;
+  findByIdempotencyKey(idempotencyKey: string): Promise<PaymentLookup>;
+  /** Drops the cached API key so the next call fetches the current one (after a 401). */
+  refreshCredentials(): Promise<void>;
+}
+
+export type RiskLevel = 'pass' | 'review' | 'reject';
+
+export interface RiskRequest extends Money {
+  readonly orderId: string;
+  readonly agentId: string;
+  readonly paymentMethod: PaymentMethod;
+}
+
+/** One answer of the risk engine: a level, or an error (retryable or not). */
+export type RiskAnswer =
+  | { readonly kind: 'assessed'; readonly level: RiskLevel; readonly requestId: string }
+  | {
+      readonly kind: 'error';
+      readonly code: string;
+      readonly requestId?: string | undefined;
+      readonly retryable: boolean;
+    };
+
+export interface RiskEngine {
+  assess(request: RiskRequest): Promise<RiskAnswer>;
+}
+
+/** The circuit breaker's shared state, as every instance sees it. */
+export type BreakerState = 'closed' | 'open' | 'half_open';
+
+export interface BreakerSnapshot {
+  readonly state: BreakerState;
+  /** When the breaker last opened (ms since the epoch); 0 if never. */
+  readonly openedAt: number;
+  /** Until when the current half-open probe holds its lease (ms since the epoch). */
+  readonly probeUntil: number;
+  /** Bumped each time the breaker opens, so counts from before it never trip it again. */
+  readonly epoch: number;
+  readonly windowId: number;
+  readonly windowSuccesses: number;
+  readonly windowFailures: number;
+}
+
+/** Shared storage for a breaker: every write is conditional, so instances never race it wrong. */
+export interface BreakerStore {
+  /** The state, and the counts of `windowId` if `epochHint` is still the current epoch. */
+  read(gateway: string, windowId: number, epochHint: number): Promise<BreakerSnapshot>;
+  /** Adds outcomes to a window and answers the window's totals after the addition. */
+  count(
+    gateway: string,
+    epoch: number,
+    windowId: number,
+    successes: number,
+    failures: number,
+  ): Promise<{ successes: number; failures: number }>;
+  /** Opens the breaker if it is still in `from` (and, for `open`, still opened at `openedAt`). */
+  open(
+    gateway: string,
+    from: BreakerState,
+    at: number,
+    expectedOpenedAt?: number,
+  ): Promise<boolean>;
+  /** Takes the single half-open probe lease, if nobody holds it. */
+  acquireProbe(
+    gateway: string,
+    now: number,
+    leaseUntil: number,
+    openedAt: number,
+  ): Promise<boolean>;
+  close(gateway: string): Promise<boolean>;
+}

@@ -1,0 +1,285 @@
+import { type BackoffPolicy, backoffSeconds } from './backoff.ts';
+import type { CircuitBreaker } from './circuit-breaker.ts';
+import type { Order, PaymentFields, RiskRecord } from './order.ts';
+import { type OrderEvent, transition } from './order-state.ts';
+import type {
+  GatewayOutcome,
+  PaymentGateway,
+  RiskEngine,
+  TransientOutcome,
+} from './payment-ports.ts';
+import type { Clock, OrderRepository, PaymentRequest, SettlementCheckQueue } from './ports.ts';
+import { checkRisk, type RiskPolicy, type RiskVerdict } from './risk-policy.ts';
+
+export interface SettlementSchedule {
+  /** The first status query after a PENDING answer. */
+  readonly firstCheckSeconds: number;
+  readonly intervalSeconds: number;
+  /** Status queries before the payment is voided and the order fails. */
+  readonly checks: number;
+}
+
+export const defaultSettlementSchedule: SettlementSchedule = {
+  firstCheckSeconds: 60,
+  intervalSeconds: 300,
+  checks: 5,
+};
+
+export interface PaymentPolicy {
+  readonly risk: RiskPolicy;
+  readonly backoff: BackoffPolicy;
+  readonly settlement: SettlementSchedule;
+}
+
+/** What payment submission tells the outside world about; the handler logs and counts it. */
+export interface PaymentObserver {
+  gatewayCall(
+    operation: 'charge' | 'lookup',
+    outcome: GatewayOutcome['kind'] | 'not-found' | 'found',
+    ms: number,
+  ): void;
+  riskBypassed(order: Order, verdict: RiskVerdict): void;
+}
+
+export interface SubmitPaymentDeps {
+  readonly orders: OrderRepository;
+  readonly gateway: PaymentGateway;
+  readonly risk: RiskEngine;
+  readonly breaker: CircuitBreaker;
+  readonly settlementChecks: SettlementCheckQueue;
+  readonly clock: Clock;
+  readonly policy: PaymentPolicy;
+  readonly observer: PaymentObserver;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+/** How this delivery of the payment message came to us. */
+export interface Delivery {
+  readonly receiveCount: number;
+  readonly maxReceiveCount: number;
+  readonly remainingMs: () => number;
+}
+
+export type SubmitResult =
+  | { readonly kind: 'done'; readonly detail: string }
+  /** Return the message to the queue, to come back after the delay. */
+  | { readonly kind: 'retry'; readonly delaySeconds: number; readonly reason: string };
+
+const transientCodes: Readonly<Record<TransientOutcome['kind'], string>> = {
+  unauthorized: 'GATEWAY_UNAUTHORIZED',
+  throttled: 'GATEWAY_THROTTLED',
+  unavailable: 'GATEWAY_UNAVAILABLE',
+  unknown: 'GATEWAY_OUTCOME_UNKNOWN',
+};
+
+/** Whether an answer speaks for a healthy gateway; a 401 is our credentials' fault, not its. */
+function answeredWell(kind: GatewayOutcome['kind'] | 'found' | 'not-found'): boolean {
+  return kind !== 'throttled' && kind !== 'unavailable' && kind !== 'unknown';
+}
+
+type Settled = Extract<GatewayOutcome, { kind: 'succeeded' | 'pending' | 'declined' }>;
+
+function isSettled(outcome: GatewayOutcome): outcome is Settled {
+  return outcome.kind === 'succeeded' || outcome.kind === 'pending' || outcome.kind === 'declined';
+}
+
+/**
+ * Pays one PENDING_PAYMENT order. No claim is written first: the gateway is idempotent on the
+ * orderId, so two deliveries racing each other charge once, and the result is applied with one
+ * conditional write that only the first of them wins. Whenever an earlier attempt may have
+ * reached the gateway, the gateway is asked before anything is sent again.
+ */
+export function makeSubmitPayment(deps: SubmitPaymentDeps) {
+  const { orders, gateway, breaker, clock, policy, observer } = deps;
+
+  return async function submitPayment(
+    request: PaymentRequest,
+    delivery: Delivery,
+  ): Promise<SubmitResult> {
+    const order = await orders.get(request.orderId);
+    if (order === undefined) {
+      return { kind: 'done', detail: 'no such order' };
+    }
+    if (order.status !== 'PENDING_PAYMENT') {
+      return { kind: 'done', detail: `already ${order.status}` };
+    }
+    const permit = await breaker.permit();
+    if (!permit.allowed) {
+      // Not the order's fault and not an attempt: no write, just come back when it may pass.
+      const delaySeconds = Math.ceil(permit.retryInMs / 1000) + Math.ceil(Math.random() * 5);
+      return { kind: 'retry', delaySeconds, reason: 'CIRCUIT_OPEN' };
+    }
+
+    // Set by each gateway call; a delivery that never reached the gateway says nothing of it.
+    let gatewayHealthy: boolean | undefined;
+    try {
+      const mayHaveReachedGateway =
+        delivery.receiveCount > 1 || order.attempts > 0 || order.outcomeUnknown === true;
+      if (mayHaveReachedGateway) {
+        const started = Date.now();
+        const lookup = await gateway.findByIdempotencyKey(order.orderId);
+        observer.gatewayCall('lookup', lookup.kind, Date.now() - started);
+        gatewayHealthy = answeredWell(lookup.kind);
+        if (lookup.kind === 'found') {
+          return await apply(order, lookup.outcome, order.risk);
+        }
+        if (lookup.kind !== 'not-found') {
+          return await retryLater(order, lookup, delivery);
+        }
+      }
+
+      const verdict = await checkRisk(
+        deps.risk,
+        {
+          orderId: order.orderId,
+          agentId: order.agentId,
+          amount: order.amount,
+          currency: order.currency,
+          paymentMethod: order.paymentMethod,
+        },
+        policy.risk,
+        delivery.remainingMs,
+        deps.sleep,
+      );
+      const risk: RiskRecord = {
+        level: verdict.level,
+        bypassed: verdict.bypassed,
+        requestId: verdict.requestId,
+        errorCode: verdict.errorCode,
+      };
+      if (verdict.bypassed) {
+        observer.riskBypassed(order, verdict);
+      }
+      if (verdict.level === 'reject') {
+        return await move(order, 'RISK_REJECTED', { risk }, 'RISK_REJECTED');
+      }
+      if (verdict.level === 'review') {
+        return await move(order, 'HELD_FOR_REVIEW', { risk, holdReason: 'RISK_REVIEW' });
+      }
+      if (verdict.bypassed && order.amount > policy.risk.failOpenLimit) {
+        return await move(order, 'HELD_FOR_REVIEW', { risk, holdReason: 'RISK_UNAVAILABLE' });
+      }
+
+      let outcome = await charge(order);
+      if (outcome.kind === 'unauthorized') {
+        // The key may have rotated under us: fetch the current one and try once more.
+        await gateway.refreshCredentials();
+        outcome = await charge(order);
+      }
+      gatewayHealthy = answeredWell(outcome.kind);
+      if (isSettled(outcome)) {
+        return await apply(order, outcome, risk);
+      }
+      return await retryLater(order, outcome, delivery, risk);
+    } finally {
+      if (gatewayHealthy !== undefined) {
+        await breaker.record(gatewayHealthy, permit.probe);
+      }
+    }
+  };
+
+  async function charge(order: Order): Promise<GatewayOutcome> {
+    const started = Date.now();
+    const outcome = await gateway.charge({
+      idempotencyKey: order.orderId,
+      amount: order.amount,
+      currency: order.currency,
+      paymentMethod: order.paymentMethod,
+    });
+    observer.gatewayCall('charge', outcome.kind, Date.now() - started);
+    return outcome;
+  }
+
+  async function apply(
+    order: Order,
+    outcome: Settled,
+    risk: RiskRecord | undefined,
+  ): Promise<SubmitResult> {
+    const attempt = {
+      attempts: order.attempts + 1,
+      outcomeUnknown: undefined,
+      lastError: undefined,
+    };
+    switch (outcome.kind) {
+      case 'succeeded':
+        return move(order, 'GATEWAY_SUCCEEDED', {
+          ...attempt,
+          risk,
+          gatewayRef: outcome.paymentId,
+        });
+      case 'declined':
+        return move(
+          order,
+          'GATEWAY_DECLINED',
+          {
+            ...attempt,
+            risk,
+            gatewayRef: outcome.paymentId,
+            declineCode: outcome.declineCode,
+            lastError: 'GATEWAY_DECLINED',
+          },
+          'GATEWAY_DECLINED',
+        );
+      case 'pending': {
+        const { firstCheckSeconds, intervalSeconds, checks } = policy.settlement;
+        const deadline = firstCheckSeconds + intervalSeconds * (checks - 1);
+        const settleBy = new Date(clock.now().getTime() + deadline * 1000).toISOString();
+        // Scheduled before the write: a check of an order that is not waiting is a no-op, while
+        // an order waiting with no check scheduled would wait for the sweep.
+        await deps.settlementChecks.schedule(
+          { orderId: order.orderId, agentId: order.agentId, check: 1 },
+          firstCheckSeconds,
+        );
+        return move(order, 'GATEWAY_PENDING', {
+          ...attempt,
+          risk,
+          gatewayRef: outcome.paymentId,
+          settleBy,
+        });
+      }
+    }
+  }
+
+  async function move(
+    order: Order,
+    event: OrderEvent,
+    changes: Partial<PaymentFields>,
+    errorCode?: string,
+  ): Promise<SubmitResult> {
+    const to = transition(order.status, event);
+    const result = await orders.transition({
+      orderId: order.orderId,
+      from: order.status,
+      to,
+      event,
+      at: clock.now().toISOString(),
+      errorCode,
+      changes,
+    });
+    if (result.kind === 'stale') {
+      return { kind: 'done', detail: `already ${result.current?.status ?? 'gone'}` };
+    }
+    return { kind: 'done', detail: to };
+  }
+
+  async function retryLater(
+    order: Order,
+    outcome: TransientOutcome,
+    delivery: Delivery,
+    risk?: RiskRecord,
+  ): Promise<SubmitResult> {
+    const code = transientCodes[outcome.kind];
+    const lastDelivery = delivery.receiveCount >= delivery.maxReceiveCount;
+    await orders.annotate(order.orderId, 'PENDING_PAYMENT', {
+      attempts: order.attempts + 1,
+      lastError: code,
+      outcomeUnknown: order.outcomeUnknown === true || outcome.kind === 'unknown' || undefined,
+      ...(risk ? { risk } : {}),
+      ...(lastDelivery ? { deadLettered: true } : {}),
+    });
+    const backoff = backoffSeconds(delivery.receiveCount, policy.backoff);
+    const delaySeconds =
+      outcome.kind === 'throttled' ? Math.max(backoff, outcome.retryAfterSeconds) : backoff;
+    return { kind: 'retry', delaySeconds, reason: code };
+  }
+}

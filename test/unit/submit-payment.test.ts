@@ -1,0 +1,278 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { CircuitBreaker, defaultBreakerPolicy } from '#domain/circuit-breaker.ts';
+import { type Order, openOrder } from '#domain/order.ts';
+import { defaultRiskPolicy } from '#domain/risk-policy.ts';
+import {
+  defaultSettlementSchedule,
+  makeSubmitPayment,
+  type PaymentObserver,
+} from '#domain/submit-payment.ts';
+import { FixedClock, InMemoryOrders, RecordingSettlementChecks } from '../fakes/in-memory.ts';
+import { FakeGateway, FakeRiskEngine, InMemoryBreakerStore } from '../fakes/payments.ts';
+import { latteOrder } from '../fixtures/orders.ts';
+
+const firstDelivery = { receiveCount: 1, maxReceiveCount: 8, remainingMs: () => 30_000 };
+const redelivery = { ...firstDelivery, receiveCount: 2 };
+
+describe('payment submission', () => {
+  let orders: InMemoryOrders;
+  let gateway: FakeGateway;
+  let risk: FakeRiskEngine;
+  let breakerStore: InMemoryBreakerStore;
+  let checks: RecordingSettlementChecks;
+  let clock: FixedClock;
+  let bypasses: number;
+  let submit: ReturnType<typeof makeSubmitPayment>;
+  let order: Order;
+
+  beforeEach(async () => {
+    orders = new InMemoryOrders();
+    gateway = new FakeGateway();
+    risk = new FakeRiskEngine();
+    breakerStore = new InMemoryBreakerStore();
+    checks = new RecordingSettlementChecks();
+    clock = new FixedClock(new Date('2026-11-23T09:30:00Z'));
+    bypasses = 0;
+    const observer: PaymentObserver = {
+      gatewayCall: () => {},
+      riskBypassed: () => {
+        bypasses++;
+      },
+    };
+    submit = makeSubmitPayment({
+      orders,
+      gateway,
+      risk,
+      breaker: new CircuitBreaker(breakerStore, 'fake', clock, defaultBreakerPolicy),
+      settlementChecks: checks,
+      clock,
+      observer,
+      sleep: async () => {},
+      policy: {
+        risk: { ...defaultRiskPolicy, failOpenLimit: 1000 },
+        backoff: { baseSeconds: 1, maxSeconds: 300 },
+        settlement: defaultSettlementSchedule,
+      },
+    });
+    order = openOrder({
+      ...latteOrder,
+      items: [...latteOrder.items],
+      orderId: 'ord_1',
+      agentId: 'demo-agent',
+      idempotencyKey: 'k',
+      requestHash: 'h',
+      status: 'PENDING_PAYMENT',
+      attempts: 0,
+      createdAt: '2026-11-23T09:29:00.000Z',
+    });
+    await orders.create(order);
+    orders.writes = 0;
+  });
+
+  const request = { orderId: 'ord_1', agentId: 'demo-agent' };
+
+  it('pays a PENDING_PAYMENT order with one charge and one write', async () => {
+    // Act
+    const result = await submit(request, firstDelivery);
+
+    // Assess
+    expect(result).toEqual({ kind: 'done', detail: 'PAID' });
+    const paid = await orders.get('ord_1');
+    expect(paid).toMatchObject({ status: 'PAID', gatewayRef: 'pay_1', attempts: 1 });
+    expect(paid?.history.map((entry) => entry.to)).toEqual(['PENDING_PAYMENT', 'PAID']);
+    expect(gateway.calls).toEqual(['charge:ord_1']);
+    expect(orders.writes).toBe(1);
+    expect(breakerStore.writes).toBe(0);
+  });
+
+  it('acknowledges and skips an order that is no longer PENDING_PAYMENT', async () => {
+    await submit(request, firstDelivery);
+    gateway.calls.length = 0;
+
+    const again = await submit(request, redelivery);
+
+    expect(again).toEqual({ kind: 'done', detail: 'already PAID' });
+    expect(gateway.calls).toEqual([]);
+  });
+
+  it('acknowledges a message for an order that does not exist', async () => {
+    const result = await submit({ orderId: 'ord_missing', agentId: 'x' }, firstDelivery);
+    expect(result).toEqual({ kind: 'done', detail: 'no such order' });
+  });
+
+  it('never charges twice after a charge whose answer was lost: it asks the gateway first', async () => {
+    // Prepare: the first attempt charges, then its answer never arrives.
+    gateway.chargeScript.push('charge-then-unknown');
+    const first = await submit(request, firstDelivery);
+    expect(first).toMatchObject({ kind: 'retry', reason: 'GATEWAY_OUTCOME_UNKNOWN' });
+    expect(await orders.get('ord_1')).toMatchObject({
+      status: 'PENDING_PAYMENT',
+      outcomeUnknown: true,
+      lastError: 'GATEWAY_OUTCOME_UNKNOWN',
+      attempts: 1,
+    });
+
+    // Act
+    const second = await submit(request, redelivery);
+
+    // Assess
+    expect(second).toEqual({ kind: 'done', detail: 'PAID' });
+    expect(gateway.calls).toEqual(['charge:ord_1', 'lookup:ord_1']);
+    expect(gateway.chargeCount()).toBe(1);
+    const paid = await orders.get('ord_1');
+    expect(paid).toMatchObject({ status: 'PAID', attempts: 2 });
+    expect(paid?.outcomeUnknown).toBeUndefined();
+    expect(paid?.lastError).toBeUndefined();
+  });
+
+  it('submits on a redelivery only when the gateway has no payment for the order', async () => {
+    const result = await submit(request, redelivery);
+    expect(result).toEqual({ kind: 'done', detail: 'PAID' });
+    expect(gateway.calls).toEqual(['lookup:ord_1', 'charge:ord_1']);
+  });
+
+  it('moves a pending payment to AWAITING_SETTLEMENT and schedules its first check', async () => {
+    gateway.nextStatus = 'pending';
+    const result = await submit(request, firstDelivery);
+    expect(result).toEqual({ kind: 'done', detail: 'AWAITING_SETTLEMENT' });
+    expect(await orders.get('ord_1')).toMatchObject({
+      status: 'AWAITING_SETTLEMENT',
+      gatewayRef: 'pay_1',
+      settleBy: '2026-11-23T09:51:00.000Z',
+    });
+    expect(checks.scheduled).toEqual([{ orderId: 'ord_1', check: 1, delaySeconds: 60 }]);
+  });
+
+  it('fails a declined payment with its decline code', async () => {
+    gateway.nextStatus = 'declined';
+    await submit(request, firstDelivery);
+    const failed = await orders.get('ord_1');
+    expect(failed).toMatchObject({ status: 'FAILED', declineCode: 'card_declined' });
+    expect(failed?.history.at(-1)).toMatchObject({ to: 'FAILED', errorCode: 'GATEWAY_DECLINED' });
+  });
+
+  it.each([
+    [{ kind: 'unavailable', detail: 'http 503' } as const, 'GATEWAY_UNAVAILABLE'],
+    [{ kind: 'unknown', detail: 'timed out' } as const, 'GATEWAY_OUTCOME_UNKNOWN'],
+  ])(
+    'keeps the order PENDING_PAYMENT after %o and returns the message for later',
+    async (outcome, code) => {
+      gateway.chargeScript.push(outcome);
+      const result = await submit(request, firstDelivery);
+      expect(result).toMatchObject({ kind: 'retry', reason: code });
+      expect(await orders.get('ord_1')).toMatchObject({
+        status: 'PENDING_PAYMENT',
+        lastError: code,
+      });
+    },
+  );
+
+  it('honours Retry-After when the gateway throttles', async () => {
+    gateway.chargeScript.push({ kind: 'throttled', retryAfterSeconds: 42 });
+    const result = await submit(request, firstDelivery);
+    expect(result).toEqual({ kind: 'retry', delaySeconds: 42, reason: 'GATEWAY_THROTTLED' });
+  });
+
+  it('backs off exponentially with each delivery, within the cap', async () => {
+    const delays: number[] = [];
+    for (const receiveCount of [1, 2, 3, 4, 12]) {
+      gateway.chargeScript.push({ kind: 'unavailable', detail: 'reset' });
+      const result = await submit(request, { ...firstDelivery, receiveCount });
+      if (result.kind === 'retry') delays.push(result.delaySeconds);
+    }
+    expect(delays[0]).toBe(1);
+    expect(delays[1]).toBeGreaterThanOrEqual(1);
+    expect(delays[1]).toBeLessThanOrEqual(2);
+    expect(delays[2]).toBeGreaterThanOrEqual(2);
+    expect(delays[2]).toBeLessThanOrEqual(4);
+    expect(delays[3]).toBeGreaterThanOrEqual(4);
+    expect(delays[3]).toBeLessThanOrEqual(8);
+    expect(delays[4]).toBeGreaterThanOrEqual(150);
+    expect(delays[4]).toBeLessThanOrEqual(300);
+  });
+
+  it('refreshes the API key once after a 401 and retries at once', async () => {
+    gateway.chargeScript.push({ kind: 'unauthorized' });
+    const result = await submit(request, firstDelivery);
+    expect(result).toEqual({ kind: 'done', detail: 'PAID' });
+    expect(gateway.refreshes).toBe(1);
+    expect(gateway.calls).toEqual(['charge:ord_1', 'charge:ord_1']);
+  });
+
+  it('marks the order dead-lettered on the last delivery, saying why', async () => {
+    gateway.chargeScript.push({ kind: 'unavailable', detail: 'http 502' });
+    await submit(request, { ...firstDelivery, receiveCount: 8 });
+    expect(await orders.get('ord_1')).toMatchObject({
+      status: 'PENDING_PAYMENT',
+      deadLettered: true,
+      lastError: 'GATEWAY_UNAVAILABLE',
+    });
+  });
+
+  it('fails an order the risk engine rejects, without calling the gateway', async () => {
+    risk.script.push({ kind: 'assessed', level: 'reject', requestId: 'r-1' });
+    await submit(request, firstDelivery);
+    const failed = await orders.get('ord_1');
+    expect(failed).toMatchObject({ status: 'FAILED', risk: { level: 'reject', bypassed: false } });
+    expect(failed?.history.at(-1)?.errorCode).toBe('RISK_REJECTED');
+    expect(gateway.calls).toEqual([]);
+  });
+
+  it('holds an order the risk engine wants reviewed', async () => {
+    risk.script.push({ kind: 'assessed', level: 'review', requestId: 'r-1' });
+    await submit(request, firstDelivery);
+    expect(await orders.get('ord_1')).toMatchObject({
+      status: 'HELD_FOR_REVIEW',
+      holdReason: 'RISK_REVIEW',
+    });
+  });
+
+  it('fails open for a small order when the risk engine keeps failing, and records the bypass', async () => {
+    risk.fallback = {
+      kind: 'error',
+      code: 'InternalServerError',
+      requestId: 'r-9',
+      retryable: true,
+    };
+    await submit(request, firstDelivery);
+    expect(risk.calls).toBe(3);
+    expect(bypasses).toBe(1);
+    expect(await orders.get('ord_1')).toMatchObject({
+      status: 'PAID',
+      risk: { level: 'pass', bypassed: true, requestId: 'r-9', errorCode: 'InternalServerError' },
+    });
+  });
+
+  it('holds an order above the fail-open limit when the risk engine keeps failing', async () => {
+    risk.fallback = {
+      kind: 'error',
+      code: 'InternalServerError',
+      requestId: 'r-9',
+      retryable: true,
+    };
+    orders.orders.set('ord_1', { ...order, amount: 1001 });
+    await submit(request, firstDelivery);
+    expect(await orders.get('ord_1')).toMatchObject({
+      status: 'HELD_FOR_REVIEW',
+      holdReason: 'RISK_UNAVAILABLE',
+      risk: { bypassed: true },
+    });
+    expect(gateway.calls).toEqual([]);
+  });
+
+  it('returns the message without calling the gateway or writing while the breaker is open', async () => {
+    // Prepare
+    breakerStore.state = 'open';
+    breakerStore.openedAt = clock.now().getTime();
+
+    // Act
+    const result = await submit(request, firstDelivery);
+
+    // Assess
+    expect(result).toMatchObject({ kind: 'retry', reason: 'CIRCUIT_OPEN' });
+    expect(result.kind === 'retry' && result.delaySeconds).toBeGreaterThanOrEqual(30);
+    expect(gateway.calls).toEqual([]);
+    expect(orders.writes).toBe(0);
+    expect((await orders.get('ord_1'))?.status).toBe('PENDING_PAYMENT');
+  });
+});
