@@ -1,7 +1,9 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import type { Wiring } from '../lambdas/shared/wiring.ts';
+import type { ExternalService, SecretName, Wiring } from '../lambdas/shared/wiring.ts';
 import { PipelineFunctions } from './constructs/functions.ts';
 import { PipelineHttpApi } from './constructs/http-api.ts';
 import { PipelineQueues } from './constructs/queues.ts';
@@ -9,6 +11,9 @@ import { PipelineQueues } from './constructs/queues.ts';
 export interface ServiceStackProps extends StackProps {
   readonly wiring: Wiring;
   readonly table: dynamodb.ITable;
+  readonly secrets: ReadonlyMap<SecretName, secretsmanager.ISecret>;
+  readonly secretsKey: kms.IKey;
+  readonly endpoints: Readonly<Record<ExternalService, string>>;
   readonly jwtIssuer: string;
   readonly jwtAudience: string;
 }
@@ -27,6 +32,9 @@ export class ServiceStack extends Stack {
       functions: props.wiring.functions,
       table: props.table,
       queues: this.queues,
+      queueSpecs: props.wiring.queues,
+      ...this.importSecrets(props),
+      endpoints: props.endpoints,
     });
     this.httpApi = new PipelineHttpApi(this, 'HttpApi', {
       functions: props.wiring.functions,
@@ -36,5 +44,24 @@ export class ServiceStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.httpApi.api.apiEndpoint });
+  }
+
+  /**
+   * Grants on the stateful stack's own secret and key objects would write this stack's roles
+   * into their resource policies, and the two stacks would depend on each other. Imported
+   * references put every grant in the roles' own policies instead.
+   */
+  private importSecrets(props: ServiceStackProps) {
+    const secretsKey = kms.Key.fromKeyArn(this, 'SecretsKey', props.secretsKey.keyArn);
+    const secrets: ReadonlyMap<SecretName, secretsmanager.ISecret> = new Map(
+      [...props.secrets].map(([name, secret]) => [
+        name,
+        secretsmanager.Secret.fromSecretAttributes(this, `Secret-${name}`, {
+          secretCompleteArn: secret.secretArn,
+          encryptionKey: secretsKey,
+        }),
+      ]),
+    );
+    return { secrets, secretsKey };
   }
 }

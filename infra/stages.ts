@@ -1,5 +1,5 @@
 import type { Construct, Node } from 'constructs';
-import { wiring } from '../lambdas/shared/wiring.ts';
+import { type ExternalService, externalServices, wiring } from '../lambdas/shared/wiring.ts';
 import { ServiceStack } from './service-stack.ts';
 import { StatefulStack } from './stateful-stack.ts';
 
@@ -8,6 +8,8 @@ export interface StageSettings {
   readonly stage: string;
   readonly jwtIssuer: string;
   readonly jwtAudience: string;
+  /** Base URLs of the third-party services the functions call. */
+  readonly endpoints: Readonly<Record<ExternalService, string>>;
 }
 
 export interface AutopayStacks {
@@ -30,7 +32,16 @@ export function stageSettingsFromContext(node: Node): StageSettings {
   if (!jwtAudience) {
     throw new Error(`Context 'jwtAudience' must be set`);
   }
-  return { stage, jwtIssuer, jwtAudience };
+  const endpoints = Object.fromEntries(
+    externalServices.map((service) => {
+      const url = contextString(node, `${service}Url`);
+      if (!url?.startsWith('https://')) {
+        throw new Error(`Context '${service}Url' must be an https URL, got '${url}'`);
+      }
+      return [service, url];
+    }),
+  ) as Record<ExternalService, string>;
+  return { stage, jwtIssuer, jwtAudience, endpoints };
 }
 
 /** The one place the stacks are assembled, so the tests synthesize exactly what is deployed. */
@@ -39,7 +50,7 @@ export function createStacks(scope: Construct, settings: StageSettings): Autopay
   const tags = { service: wiring.service, stage: settings.stage };
 
   const stateful = new StatefulStack(scope, `${prefix}-Stateful`, {
-    description: 'autopay: the orders table',
+    description: 'autopay: the orders table and the secrets',
     stage: settings.stage,
     table: wiring.table,
     tags,
@@ -48,6 +59,9 @@ export function createStacks(scope: Construct, settings: StageSettings): Autopay
     description: 'autopay: HTTP API, queues and Lambda functions',
     wiring,
     table: stateful.table,
+    secrets: stateful.secrets,
+    secretsKey: stateful.secretsKey,
+    endpoints: settings.endpoints,
     jwtIssuer: settings.jwtIssuer,
     jwtAudience: settings.jwtAudience,
     tags,

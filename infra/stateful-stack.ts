@@ -1,7 +1,9 @@
 import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import type { TableSpec } from '../lambdas/shared/wiring.ts';
+import { type SecretName, secretNames, type TableSpec } from '../lambdas/shared/wiring.ts';
 
 export interface StatefulStackProps extends StackProps {
   readonly stage: string;
@@ -9,11 +11,14 @@ export interface StatefulStackProps extends StackProps {
 }
 
 /**
- * What must outlive any deployment of the code: the orders table. It lives in its own stack so
- * that the service stack can be destroyed and recreated without touching the data.
+ * What must outlive any deployment of the code: the orders table, the secrets and their key. It
+ * lives in its own stack so that the service stack can be destroyed and recreated without
+ * touching the data.
  */
 export class StatefulStack extends Stack {
   readonly table: dynamodb.Table;
+  readonly secretsKey: kms.Key;
+  readonly secrets: ReadonlyMap<SecretName, secretsmanager.Secret>;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -26,5 +31,24 @@ export class StatefulStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
       deletionProtection: props.stage === 'prod',
     });
+
+    this.secretsKey = new kms.Key(this, 'SecretsKey', {
+      description: 'Encrypts the autopay gateway API key and webhook signing secret',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // The initial values are random placeholders: the first rotation, or an operator, sets the
+    // real gateway key; no secret value ever appears in the template.
+    this.secrets = new Map(
+      secretNames.map((name) => [
+        name,
+        new secretsmanager.Secret(this, `${name[0]?.toUpperCase()}${name.slice(1)}`, {
+          description: `autopay ${props.stage}: ${name}`,
+          encryptionKey: this.secretsKey,
+          generateSecretString: { passwordLength: 48, excludePunctuation: true },
+          removalPolicy: RemovalPolicy.RETAIN,
+        }),
+      ]),
+    );
   }
 }

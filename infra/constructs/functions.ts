@@ -2,12 +2,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import type { FunctionSpec } from '../../lambdas/shared/wiring.ts';
+import {
+  type ExternalService,
+  type FunctionSpec,
+  type QueueName,
+  type QueueSpec,
+  queueVariables,
+  type SecretName,
+} from '../../lambdas/shared/wiring.ts';
 import type { PipelineQueues } from './queues.ts';
 
 /** Wiring entries are relative to the project root, wherever the CDK app is run from. */
@@ -17,6 +26,11 @@ export interface PipelineFunctionsProps {
   readonly functions: Readonly<Record<string, FunctionSpec>>;
   readonly table: dynamodb.ITable;
   readonly queues: PipelineQueues;
+  readonly queueSpecs: Readonly<Record<QueueName, QueueSpec>>;
+  readonly secrets: ReadonlyMap<SecretName, secretsmanager.ISecret>;
+  /** The key the secrets are encrypted with; readers of a secret may decrypt with it. */
+  readonly secretsKey: kms.IKey;
+  readonly endpoints: Readonly<Record<ExternalService, string>>;
 }
 
 /** One Lambda per wiring function, with exactly the grants and event sources its spec names. */
@@ -31,6 +45,15 @@ export class PipelineFunctions extends Construct {
       const queueUrls = Object.entries(spec.sendsTo).map(([variable, queueName]) => [
         variable,
         props.queues.get(queueName).queue.queueUrl,
+      ]);
+      const consumed = spec.consumes ? consumerEnvironment(spec.consumes.queue, props) : {};
+      const secretIds = Object.entries(spec.secrets ?? {}).map(([variable, secret]) => [
+        variable,
+        secretOf(props, secret).secretArn,
+      ]);
+      const endpoints = Object.entries(spec.endpoints ?? {}).map(([variable, service]) => [
+        variable,
+        props.endpoints[service],
       ]);
       const fn = new NodejsFunction(this, name, {
         entry: path.join(projectRoot, spec.entry),
@@ -48,6 +71,9 @@ export class PipelineFunctions extends Construct {
           ...spec.environment,
           TABLE_NAME: props.table.tableName,
           ...Object.fromEntries(queueUrls),
+          ...consumed,
+          ...Object.fromEntries(secretIds),
+          ...Object.fromEntries(endpoints),
         },
         logGroup: new logs.LogGroup(this, `${name}Logs`, {
           retention: logs.RetentionDays.ONE_MONTH,
@@ -67,6 +93,13 @@ export class PipelineFunctions extends Construct {
       grantTableAccess(props.table, fn, spec.table);
       for (const queueName of Object.values(spec.sendsTo)) {
         props.queues.get(queueName).queue.grantSendMessages(fn);
+      }
+      const readSecrets = Object.values(spec.secrets ?? {});
+      for (const secret of readSecrets) {
+        secretOf(props, secret).grantRead(fn);
+      }
+      if (readSecrets.length > 0) {
+        props.secretsKey.grantDecrypt(fn);
       }
       if (spec.consumes) {
         const source = spec.consumes;
@@ -94,6 +127,26 @@ export class PipelineFunctions extends Construct {
     }
     return fn;
   }
+}
+
+/** A consumer returns its own messages for later, so it needs its queue's URL and redrive limit. */
+function consumerEnvironment(
+  queue: QueueName,
+  props: PipelineFunctionsProps,
+): Record<string, string> {
+  const variables = queueVariables(queue);
+  return {
+    [variables.url]: props.queues.get(queue).queue.queueUrl,
+    [variables.maxReceiveCount]: String(props.queueSpecs[queue].maxReceiveCount),
+  };
+}
+
+function secretOf(props: PipelineFunctionsProps, name: SecretName): secretsmanager.ISecret {
+  const secret = props.secrets.get(name);
+  if (!secret) {
+    throw new Error(`No secret named '${name}'`);
+  }
+  return secret;
 }
 
 function grantTableAccess(

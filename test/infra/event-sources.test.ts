@@ -65,6 +65,9 @@ describe('queue consumers', () => {
     service = new ServiceStack(app, 'Service', {
       wiring: consumerWiring,
       table: stateful.table,
+      secrets: stateful.secrets,
+      secretsKey: stateful.secretsKey,
+      endpoints: { paymentGateway: 'https://gateway.test/', riskEngine: 'https://risk.test/' },
       jwtIssuer: 'https://issuer.test/',
       jwtAudience: 'autopay-test',
     });

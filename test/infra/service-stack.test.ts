@@ -1,8 +1,15 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
+import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Wiring, wiring } from '../../lambdas/shared/wiring.ts';
+import cdkJson from '../../cdk.json' with { type: 'json' };
+import {
+  type QueueName,
+  queueVariables,
+  type Wiring,
+  wiring,
+} from '../../lambdas/shared/wiring.ts';
 import {
   allowedActions,
   crossStackReference,
@@ -17,6 +24,22 @@ import {
 const functions: Wiring['functions'] = wiring.functions;
 
 const DAY_SECONDS = 24 * 60 * 60;
+
+/** What `grantReadWriteData` allows on a table. */
+const tableActions = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:DescribeTable',
+  'dynamodb:GetItem',
+  'dynamodb:GetRecords',
+  'dynamodb:GetShardIterator',
+  'dynamodb:PutItem',
+  'dynamodb:Query',
+  'dynamodb:Scan',
+  'dynamodb:UpdateItem',
+];
 
 describe('ServiceStack', () => {
   let synth: Synthesized;
@@ -118,17 +141,42 @@ describe('ServiceStack', () => {
       }
     });
 
-    it('gives every function its wiring environment, the table name and its queue URLs', () => {
+    it('gives every function its wiring environment, table, queue URLs, secrets and endpoints', () => {
       // Prepare
       const tableName = crossStackReference(synth.stateful, synth.statefulTemplate, {
         Ref: logicalId(synth.stateful.table),
+      });
+      const queueRef = (queueName: QueueName) => ({
+        Ref: logicalId(synth.service.queues.get(queueName).queue),
       });
 
       for (const [name, spec] of Object.entries(functions)) {
         const queueUrls = Object.fromEntries(
           Object.entries(spec.sendsTo).map(([variable, queueName]) => [
             variable,
-            { Ref: logicalId(synth.service.queues.get(queueName).queue) },
+            queueRef(queueName),
+          ]),
+        );
+        const consumed = spec.consumes
+          ? {
+              [queueVariables(spec.consumes.queue).url]: queueRef(spec.consumes.queue),
+              [queueVariables(spec.consumes.queue).maxReceiveCount]: String(
+                wiring.queues[spec.consumes.queue].maxReceiveCount,
+              ),
+            }
+          : {};
+        const secrets = Object.fromEntries(
+          Object.entries(spec.secrets ?? {}).map(([variable, secret]) => [
+            variable,
+            crossStackReference(synth.stateful, synth.statefulTemplate, {
+              Ref: logicalId(synth.stateful.secrets.get(secret) as IConstruct),
+            }),
+          ]),
+        );
+        const endpoints = Object.fromEntries(
+          Object.entries(spec.endpoints ?? {}).map(([variable, service]) => [
+            variable,
+            cdkJson.context[`${service}Url`],
           ]),
         );
 
@@ -142,6 +190,9 @@ describe('ServiceStack', () => {
             ...spec.environment,
             TABLE_NAME: tableName,
             ...queueUrls,
+            ...consumed,
+            ...secrets,
+            ...endpoints,
           },
         });
       }
@@ -192,20 +243,7 @@ describe('ServiceStack', () => {
         'Fn::GetAtt': [logicalId(synth.service.queues.get('paymentSubmission').queue), 'Arn'],
       });
       const expected = [
-        ...[
-          'dynamodb:BatchGetItem',
-          'dynamodb:BatchWriteItem',
-          'dynamodb:ConditionCheckItem',
-          'dynamodb:DeleteItem',
-          'dynamodb:DescribeTable',
-          'dynamodb:GetItem',
-          'dynamodb:GetRecords',
-          'dynamodb:GetShardIterator',
-          'dynamodb:PutItem',
-          'dynamodb:Query',
-          'dynamodb:Scan',
-          'dynamodb:UpdateItem',
-        ].map((action) => `${action} on ${tableArn}`),
+        ...tableActions.map((action) => `${action} on ${tableArn}`),
         ...['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'].map(
           (action) => `${action} on ${queueArn}`,
         ),
@@ -220,6 +258,80 @@ describe('ServiceStack', () => {
 
       // Assess
       expect(actions).toEqual(expected);
+    });
+  });
+
+  describe('payment submission permissions', () => {
+    it('may use the table, consume its queue, send settlement checks and read the gateway key, nothing else', () => {
+      // Prepare
+      const submission = synth.service.functions.get('paymentSubmission');
+      const ref = (value: unknown) =>
+        JSON.stringify(crossStackReference(synth.stateful, synth.statefulTemplate, value));
+      const tableArn = ref({ 'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'] });
+      const secretArn = ref({
+        Ref: logicalId(synth.stateful.secrets.get('gatewayApiKey') as IConstruct),
+      });
+      const keyArn = ref({ 'Fn::GetAtt': [logicalId(synth.stateful.secretsKey), 'Arn'] });
+      const queueArn = (queue: QueueName) =>
+        JSON.stringify({ 'Fn::GetAtt': [logicalId(synth.service.queues.get(queue).queue), 'Arn'] });
+      const expected = [
+        ...tableActions.map((action) => `${action} on ${tableArn}`),
+        ...[
+          'sqs:ChangeMessageVisibility',
+          'sqs:DeleteMessage',
+          'sqs:GetQueueAttributes',
+          'sqs:GetQueueUrl',
+          'sqs:ReceiveMessage',
+        ].map((action) => `${action} on ${queueArn('paymentSubmission')}`),
+        ...['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'].map(
+          (action) => `${action} on ${queueArn('settlementCheck')}`,
+        ),
+        ...['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'].map(
+          (action) => `${action} on ${secretArn}`,
+        ),
+        `kms:Decrypt on ${keyArn}`,
+        ...['xray:PutTelemetryRecords', 'xray:PutTraceSegments'].map(
+          (action) => `${action} on "*"`,
+        ),
+      ].sort();
+
+      // Act
+      const actions = allowedActions(synth.serviceTemplate, submission);
+
+      // Assess
+      expect(actions).toEqual(expected);
+    });
+
+    it('consumes in batches of the wiring size, bounded concurrency, reporting failures per message', () => {
+      // Prepare
+      const spec = wiring.functions.paymentSubmission.consumes;
+      const submission = synth.service.functions.get('paymentSubmission');
+
+      // Act
+      const mappings = synth.serviceTemplate.findResources('AWS::Lambda::EventSourceMapping', {
+        Properties: { FunctionName: { Ref: logicalId(submission) } },
+      });
+
+      // Assess
+      expect(Object.values(mappings).map((mapping) => mapping.Properties)).toEqual([
+        expect.objectContaining({
+          BatchSize: spec.batchSize,
+          ScalingConfig: { MaximumConcurrency: spec.maxConcurrency },
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+          EventSourceArn: {
+            'Fn::GetAtt': [logicalId(synth.service.queues.get('paymentSubmission').queue), 'Arn'],
+          },
+        }),
+      ]);
+    });
+
+    it('gives no other function the gateway key', () => {
+      const readers = Object.keys(functions).filter((name) =>
+        allowedActions(synth.serviceTemplate, synth.service.functions.get(name)).some((line) =>
+          line.startsWith('secretsmanager:GetSecretValue'),
+        ),
+      );
+      expect(readers).toEqual(['paymentSubmission']);
     });
   });
 

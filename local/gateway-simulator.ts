@@ -1,0 +1,982 @@
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import {
+  between,
+  chance,
+  checkFaultPatch,
+  closeServer,
+  createSimulatorServer,
+  FaultConfigError,
+  type FaultPatch,
+  FaultScript,
+  freezeDeep,
+  hangUp,
+  isRecord,
+  listen,
+  mergeFaults,
+  oneOf,
+  optionalInteger,
+  optionalString,
+  parseJson,
+  parseScript,
+  pick,
+  type Random,
+  readBody,
+  resetConnection,
+  resolveFaults,
+  SimulatorError,
+  scriptItem,
+  seededRandom,
+  sendJson,
+  serveAdmin,
+  sleep,
+  unixNow,
+} from './faults.ts';
+
+// ---------------------------------------------------------------------------------------------
+// The contract (docs/GATEWAY.md describes it for autopay's adapter).
+// ---------------------------------------------------------------------------------------------
+
+export type PaymentStatus = 'SUCCESS' | 'PENDING' | 'FAILED' | 'VOIDED';
+export type PaymentMethod = 'wallet' | 'card';
+
+export interface GatewayPayment {
+  id: string;
+  idempotencyKey: string;
+  status: PaymentStatus;
+  amount: number;
+  currency: string;
+  paymentMethod: PaymentMethod;
+  reference?: string;
+  declineCode?: string;
+  created: number;
+  amountRefunded: number;
+  amountVoided: number;
+}
+
+export interface GatewayRefund {
+  id: string;
+  paymentId: string;
+  idempotencyKey: string;
+  amount: number;
+  currency: string;
+  status: 'SUCCEEDED';
+  created: number;
+}
+
+export type GatewayEventType =
+  | 'payment.pending'
+  | 'payment.succeeded'
+  | 'payment.failed'
+  | 'refund.succeeded';
+
+export interface GatewayEvent {
+  id: string;
+  type: GatewayEventType;
+  created: number;
+  data: {
+    paymentId: string;
+    idempotencyKey: string;
+    amount: number;
+    currency: string;
+    declineCode?: string;
+    refundId?: string;
+  };
+}
+
+/** What one Idempotency-Key led to; `payments` above 1 would mean a double charge. */
+export interface ChargeSummary {
+  payments: number;
+  captured: number;
+  refunded: number;
+  voided: boolean;
+  /** Null while the key has been seen on a valid create request but charged nothing. */
+  status: PaymentStatus | null;
+}
+
+export interface Ledger {
+  payments: GatewayPayment[];
+  refunds: GatewayRefund[];
+  charges: Record<string, ChargeSummary>;
+  requests: { total: number; byRoute: Record<string, number> };
+  /** Callback POSTs made, retries and duplicates included. */
+  callbacksSent: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults.
+// ---------------------------------------------------------------------------------------------
+
+export interface GatewayCallbackFaults {
+  enabled: boolean;
+  delayMs: number;
+  duplicateRate: number;
+  outOfOrderRate: number;
+  lostRate: number;
+}
+
+export interface GatewayFaults {
+  latencyMs: { min: number; max: number };
+  hangRate: number;
+  hangMs: number;
+  errorRate: number;
+  errorStatuses: number[];
+  throttleRate: number;
+  retryAfterSeconds: number;
+  resetRate: number;
+  transportFaultsOnlyOnCreate: boolean;
+  pendingRate: number;
+  declineRate: number;
+  declineCode: string;
+  chargeThenTimeoutRate: number;
+  settleAfterMs: number;
+  pendingSuccessRate: number;
+  autoSettle: boolean;
+  callbacks: GatewayCallbackFaults;
+}
+
+export const defaultGatewayFaults: GatewayFaults = freezeDeep({
+  latencyMs: { min: 0, max: 0 },
+  hangRate: 0,
+  hangMs: 30_000,
+  errorRate: 0,
+  errorStatuses: [500, 502, 503],
+  throttleRate: 0,
+  retryAfterSeconds: 1,
+  resetRate: 0,
+  transportFaultsOnlyOnCreate: false,
+  pendingRate: 0,
+  declineRate: 0,
+  declineCode: 'card_declined',
+  chargeThenTimeoutRate: 0,
+  settleAfterMs: 1_000,
+  pendingSuccessRate: 1,
+  autoSettle: true,
+  callbacks: { enabled: true, delayMs: 0, duplicateRate: 0, outOfOrderRate: 0, lostRate: 0 },
+});
+
+const transportFaultNames = ['hang', 'error', 'throttle', 'reset'] as const;
+const chargeFaultNames = ['pending', 'decline', 'charge_then_timeout'] as const;
+const scriptedFaultNames = ['none', ...transportFaultNames, ...chargeFaultNames] as const;
+const scriptedRoutes = ['create', 'lookup', 'any'] as const;
+
+export interface ScriptedGatewayFault {
+  fault: (typeof scriptedFaultNames)[number];
+  /** For `error`: the status to answer (default 500). */
+  status?: number;
+  /** For `throttle` (default: the configured retryAfterSeconds). */
+  retryAfterSeconds?: number;
+  /** For `decline` (default: the configured declineCode). */
+  declineCode?: string;
+  /** Which request takes the fault (default `create`); charge faults always wait for a create. */
+  route?: (typeof scriptedRoutes)[number];
+}
+
+function checkScriptedFault(value: unknown, where: string): ScriptedGatewayFault {
+  const item = scriptItem(value, where);
+  const fault = oneOf(item.fault, scriptedFaultNames, `${where}.fault`);
+  if (fault === undefined) throw new FaultConfigError(`${where} needs a fault.`);
+  const status = optionalInteger(item.status, `${where}.status`, 400, 599);
+  const retryAfterSeconds = optionalInteger(
+    item.retryAfterSeconds,
+    `${where}.retryAfterSeconds`,
+    0,
+    86_400,
+  );
+  const declineCode = optionalString(item.declineCode, `${where}.declineCode`);
+  const route = oneOf(item.route, scriptedRoutes, `${where}.route`);
+  return {
+    fault,
+    ...(status === undefined ? {} : { status }),
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+    ...(declineCode === undefined ? {} : { declineCode }),
+    ...(route === undefined ? {} : { route }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The simulator's public face.
+// ---------------------------------------------------------------------------------------------
+
+export interface GatewaySimulatorOptions {
+  /** 0 or absent: a free port. */
+  port?: number;
+  apiKeys?: string[];
+  callbackUrl?: string;
+  /** Every secret signs every callback, so autopay can rotate its secret without a gap. */
+  webhookSecrets?: string[];
+  /** When given, GATEWAY_FAULTS and GATEWAY_FAULTS_FILE are ignored. */
+  faults?: FaultPatch<GatewayFaults>;
+  /** Fixes every random draw; absent, a random seed (see `seed` on the simulator). */
+  seed?: number;
+}
+
+export interface GatewaySimulator {
+  readonly url: string;
+  readonly port: number;
+  readonly seed: number;
+  ledger(): Ledger;
+  setFaults(patch: FaultPatch<GatewayFaults>): void;
+  faults(): GatewayFaults;
+  scriptNext(faults: ScriptedGatewayFault[]): void;
+  setCallbackUrl(url: string | undefined): void;
+  setWebhookSecrets(secrets: string[]): void;
+  /** Replaces the accepted API keys, as a key rotation at the gateway would. */
+  setApiKeys(keys: string[]): void;
+  /** Settles a PENDING payment and resolves once its callbacks are delivered or given up. */
+  settle(paymentId: string, status: 'SUCCESS' | 'FAILED'): Promise<void>;
+  /** Forgets every payment, refund and count, and restores the configured faults and seed. */
+  reset(): void;
+  /** Drops every connection (hung ones too), stops every timer and callback. */
+  stop(): Promise<void>;
+}
+
+export const defaultGatewayApiKeys: readonly string[] = ['sk_local_gateway_key_not_secret'];
+export const defaultWebhookSecrets: readonly string[] = ['whsec_autopay_local'];
+
+/** Stripe's scheme: `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, one v1 per secret. */
+export function stripeSignatureHeader(
+  body: string,
+  secrets: readonly string[],
+  timestamp: number,
+): string {
+  const signatures = secrets.map(
+    (secret) => `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`,
+  );
+  return [`t=${timestamp}`, ...signatures].join(',');
+}
+
+export async function startGatewaySimulator(
+  options: GatewaySimulatorOptions = {},
+): Promise<GatewaySimulator> {
+  const gateway = new Gateway(options);
+  const server = createSimulatorServer('gateway simulator', (req, res) => gateway.serve(req, res));
+  const port = await listen(server, options.port ?? 0);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    seed: gateway.seed,
+    ledger: () => gateway.ledger(),
+    setFaults: (patch) => gateway.setFaults(patch),
+    faults: () => gateway.faults(),
+    scriptNext: (faults) => gateway.scriptNext(faults),
+    setCallbackUrl: (url) => gateway.setCallbackUrl(url),
+    setWebhookSecrets: (secrets) => gateway.setWebhookSecrets(secrets),
+    setApiKeys: (keys) => gateway.setApiKeys(keys),
+    settle: (paymentId, status) => gateway.settle(paymentId, status),
+    reset: () => gateway.reset(),
+    stop: async () => {
+      gateway.stop();
+      await closeServer(server);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inside the simulator.
+// ---------------------------------------------------------------------------------------------
+
+/** Stripe retries for days; three quick retries keep local runs and tests short. */
+const CALLBACK_RETRY_BACKOFF_MS = [500, 1_000, 2_000] as const;
+const CALLBACK_TIMEOUT_MS = 5_000;
+/** Callback draws use their own stream, so callback timing cannot shift the request draws. */
+const CALLBACK_STREAM = 0x9e3779b9;
+
+type RouteKind = 'create' | 'lookup' | 'other';
+
+type TransportFault =
+  | { kind: 'hang' }
+  | { kind: 'reset' }
+  | { kind: 'error'; status: number }
+  | { kind: 'throttle'; retryAfterSeconds: number };
+
+/** How a new charge turns out; decided when the request arrives, applied if it is new. */
+interface ChargePlan {
+  status: 'SUCCESS' | 'PENDING' | 'FAILED';
+  declineCode?: string;
+  /** The charge is made but its answer never leaves. */
+  timeout: boolean;
+  /** Where a PENDING charge ends when it settles by itself. */
+  settlesAs: 'SUCCESS' | 'FAILED';
+}
+
+interface Decision {
+  latencyMs: number;
+  transport?: TransportFault;
+  charge: ChargePlan;
+}
+
+type Answer = { status: number; body: unknown; headers?: Record<string, string> } | 'hang';
+type Operation = (charge: ChargePlan) => Answer;
+
+interface RequestContext {
+  req: IncomingMessage;
+  url: URL;
+  pathId: string;
+  body: unknown;
+}
+
+interface Route {
+  name: string;
+  method: string;
+  pattern: RegExp;
+  kind: RouteKind;
+  /** Rejects a bad request at once, before any fault, or says what to do once faults pass. */
+  prepare: (context: RequestContext) => Answer | Operation;
+}
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
+
+interface PaymentRequest {
+  amount: number;
+  currency: string;
+  paymentMethod: PaymentMethod;
+  reference?: string;
+}
+
+interface RefundRequest {
+  paymentId: string;
+  amount?: number;
+}
+
+function ok(body: unknown, headers?: Record<string, string>): Answer {
+  return { status: 200, body, ...(headers ? { headers } : {}) };
+}
+
+function failure(status: number, type: string, message: string): Answer {
+  return { status, body: { error: { type, message } } };
+}
+
+function notFound(id: string): Answer {
+  return failure(404, 'not_found', `No payment ${id}.`);
+}
+
+const replayed = { 'Idempotent-Replayed': 'true' };
+
+function newId(prefix: string): string {
+  return `${prefix}_${randomBytes(12).toString('hex')}`;
+}
+
+function idempotencyKey(req: IncomingMessage): string | undefined {
+  const key = req.headers['idempotency-key'];
+  return typeof key === 'string' && key.length > 0 && key.length <= 255 ? key : undefined;
+}
+
+function parsePaymentRequest(body: unknown): Parsed<PaymentRequest> {
+  if (!isRecord(body)) return { ok: false, message: 'The body must be a JSON object.' };
+  const { amount, currency, paymentMethod, reference } = body;
+  if (!Number.isSafeInteger(amount) || (amount as number) <= 0) {
+    return { ok: false, message: 'amount must be a positive integer in minor units.' };
+  }
+  if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) {
+    return { ok: false, message: 'currency must be three upper-case letters, such as CNY.' };
+  }
+  if (paymentMethod !== 'wallet' && paymentMethod !== 'card') {
+    return { ok: false, message: 'paymentMethod must be wallet or card.' };
+  }
+  if (reference !== undefined && typeof reference !== 'string') {
+    return { ok: false, message: 'reference must be a string.' };
+  }
+  const value: PaymentRequest = { amount: amount as number, currency, paymentMethod };
+  return { ok: true, value: reference === undefined ? value : { ...value, reference } };
+}
+
+function parseRefundRequest(body: unknown): Parsed<RefundRequest> {
+  if (!isRecord(body)) return { ok: false, message: 'The body must be a JSON object.' };
+  const { paymentId, amount } = body;
+  if (typeof paymentId !== 'string' || paymentId.length === 0) {
+    return { ok: false, message: 'paymentId is required.' };
+  }
+  if (amount !== undefined && (!Number.isSafeInteger(amount) || (amount as number) <= 0)) {
+    return { ok: false, message: 'amount must be a positive integer in minor units.' };
+  }
+  return {
+    ok: true,
+    value: amount === undefined ? { paymentId } : { paymentId, amount: amount as number },
+  };
+}
+
+function scriptApplies(fault: ScriptedGatewayFault, kind: RouteKind): boolean {
+  if ((chargeFaultNames as readonly string[]).includes(fault.fault)) return kind === 'create';
+  const route = fault.route ?? 'create';
+  return route === 'any' || route === kind;
+}
+
+function postCallback(
+  url: string,
+  body: string,
+  signature: string,
+  signal: AbortSignal,
+): Promise<boolean> {
+  return new Promise((resolve) => {
+    try {
+      const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+      const request = send(
+        url,
+        {
+          method: 'POST',
+          agent: false,
+          signal,
+          timeout: CALLBACK_TIMEOUT_MS,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            'stripe-signature': signature,
+          },
+        },
+        (response) => {
+          response.resume();
+          const status = response.statusCode ?? 0;
+          resolve(status >= 200 && status < 300);
+        },
+      );
+      request.on('timeout', () => request.destroy());
+      request.on('error', () => resolve(false));
+      request.end(body);
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
+class Gateway {
+  readonly seed: number;
+  readonly #configuredFaults: GatewayFaults;
+  #faults: GatewayFaults;
+  #random: Random;
+  #callbackRandom: Random;
+  readonly #script = new FaultScript<ScriptedGatewayFault>();
+  readonly #routes: readonly Route[];
+  #apiKeys: readonly string[];
+  #webhookSecrets: readonly string[];
+  #callbackUrl: string | undefined;
+  /** Aborted by stop(): ends latency waits and hangs. */
+  readonly #life = new AbortController();
+  /** Aborted by reset() and stop(): ends settlements and callbacks of the old ledger. */
+  #epoch = new AbortController();
+  readonly #payments = new Map<string, GatewayPayment>();
+  readonly #paymentsByKey = new Map<string, GatewayPayment>();
+  readonly #refundsByKey = new Map<string, GatewayRefund>();
+  readonly #keysSeen = new Set<string>();
+  readonly #heldPendingEvents = new Map<string, GatewayEvent>();
+  #requests = { total: 0, byRoute: {} as Record<string, number> };
+  #callbacksSent = 0;
+
+  constructor(options: GatewaySimulatorOptions) {
+    this.seed = options.seed ?? randomInt(2 ** 31);
+    this.#configuredFaults = resolveFaults(defaultGatewayFaults, options.faults, {
+      json: 'GATEWAY_FAULTS',
+      file: 'GATEWAY_FAULTS_FILE',
+    });
+    this.#faults = structuredClone(this.#configuredFaults);
+    this.#random = seededRandom(this.seed);
+    this.#callbackRandom = seededRandom(this.seed ^ CALLBACK_STREAM);
+    this.#apiKeys = [...(options.apiKeys ?? defaultGatewayApiKeys)];
+    this.#webhookSecrets = [...(options.webhookSecrets ?? defaultWebhookSecrets)];
+    this.setCallbackUrl(options.callbackUrl);
+    this.#routes = [
+      this.#route('POST', '/v1/payments', 'create', (c) => this.#prepareCreate(c)),
+      this.#route('GET', '/v1/payments', 'lookup', (c) => this.#prepareFind(c)),
+      this.#route('GET', '/v1/payments/{id}', 'lookup', (c) => () => this.#get(c.pathId)),
+      this.#route('POST', '/v1/payments/{id}/void', 'other', (c) => () => this.#void(c.pathId)),
+      this.#route('POST', '/v1/refunds', 'other', (c) => this.#prepareRefund(c)),
+    ];
+  }
+
+  #route(method: string, path: string, kind: RouteKind, prepare: Route['prepare']): Route {
+    const pattern = new RegExp(`^${path.replace('{id}', '([^/]+)')}$`);
+    return { name: `${method} ${path}`, method, pattern, kind, prepare };
+  }
+
+  // -- configuration -----------------------------------------------------------------------
+
+  faults(): GatewayFaults {
+    return structuredClone(this.#faults);
+  }
+
+  setFaults(patch: FaultPatch<GatewayFaults>): void {
+    this.#faults = mergeFaults(this.#faults, checkFaultPatch(defaultGatewayFaults, patch));
+  }
+
+  scriptNext(faults: ScriptedGatewayFault[]): void {
+    this.#script.push(parseScript(faults, checkScriptedFault));
+  }
+
+  setCallbackUrl(url: string | undefined): void {
+    if (url !== undefined && !URL.canParse(url)) {
+      throw new SimulatorError(400, 'invalid_request_error', `${url} is not a URL.`);
+    }
+    this.#callbackUrl = url;
+  }
+
+  setWebhookSecrets(secrets: string[]): void {
+    this.#webhookSecrets = [...secrets];
+  }
+
+  setApiKeys(keys: string[]): void {
+    this.#apiKeys = [...keys];
+  }
+
+  reset(): void {
+    this.#epoch.abort();
+    this.#epoch = new AbortController();
+    this.#payments.clear();
+    this.#paymentsByKey.clear();
+    this.#refundsByKey.clear();
+    this.#keysSeen.clear();
+    this.#heldPendingEvents.clear();
+    this.#requests = { total: 0, byRoute: {} };
+    this.#callbacksSent = 0;
+    this.#script.clear();
+    this.#faults = structuredClone(this.#configuredFaults);
+    this.#random = seededRandom(this.seed);
+    this.#callbackRandom = seededRandom(this.seed ^ CALLBACK_STREAM);
+  }
+
+  stop(): void {
+    this.#life.abort();
+    this.#epoch.abort();
+  }
+
+  ledger(): Ledger {
+    const payments = [...this.#payments.values()];
+    return structuredClone({
+      payments,
+      refunds: [...this.#refundsByKey.values()],
+      charges: this.#charges(payments),
+      requests: this.#requests,
+      callbacksSent: this.#callbacksSent,
+    });
+  }
+
+  /** Counted from the payments themselves, so a double charge would show, not be hidden. */
+  #charges(payments: readonly GatewayPayment[]): Record<string, ChargeSummary> {
+    const charges: Record<string, ChargeSummary> = {};
+    const empty = (): ChargeSummary => ({
+      payments: 0,
+      captured: 0,
+      refunded: 0,
+      voided: false,
+      status: null,
+    });
+    for (const key of this.#keysSeen) charges[key] = empty();
+    for (const payment of payments) {
+      const charge = charges[payment.idempotencyKey] ?? empty();
+      charge.payments += 1;
+      charge.captured += payment.status === 'SUCCESS' ? payment.amount : 0;
+      charge.refunded += payment.amountRefunded;
+      charge.voided ||= payment.status === 'VOIDED';
+      charge.status = payment.status;
+      charges[payment.idempotencyKey] = charge;
+    }
+    return charges;
+  }
+
+  async settle(paymentId: string, status: 'SUCCESS' | 'FAILED'): Promise<void> {
+    const payment = this.#payments.get(paymentId);
+    if (payment === undefined) {
+      throw new SimulatorError(404, 'not_found', `No payment ${paymentId}.`);
+    }
+    if (payment.status === status) return;
+    if (payment.status !== 'PENDING') {
+      throw new SimulatorError(409, 'invalid_state', `Payment ${paymentId} is ${payment.status}.`);
+    }
+    await this.#settle(payment, status);
+  }
+
+  // -- serving -----------------------------------------------------------------------------
+
+  async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname.startsWith('/admin/')) {
+      await serveAdmin(req, res, (route, body) => this.#admin(route, body));
+      return;
+    }
+    await this.#serveApi(req, res, url);
+  }
+
+  async #serveApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const match = this.#match(req.method ?? 'GET', url.pathname);
+    this.#count(match?.route.name ?? 'unmatched');
+    if (match === undefined) {
+      this.#write(res, failure(404, 'not_found', `No route ${req.method} ${url.pathname}.`));
+      return;
+    }
+    if (!this.#authorized(req)) {
+      this.#write(res, failure(401, 'authentication_error', 'Send Authorization: Bearer <key>.'));
+      return;
+    }
+    const text = await readBody(req);
+    const body = text === undefined ? undefined : parseJson(text);
+    const prepared = match.route.prepare({ req, url, pathId: match.pathId, body });
+    if (typeof prepared !== 'function') {
+      this.#write(res, prepared);
+      return;
+    }
+    const decision = this.#decide(match.route.kind);
+    if (!(await sleep(decision.latencyMs, this.#life.signal))) return;
+    if (decision.transport) {
+      this.#injectTransportFault(decision.transport, req, res);
+      return;
+    }
+    this.#write(res, prepared(decision.charge));
+  }
+
+  #match(method: string, path: string): { route: Route; pathId: string } | undefined {
+    for (const route of this.#routes) {
+      const found = route.method === method ? route.pattern.exec(path) : null;
+      if (found) return { route, pathId: decodeURIComponent(found[1] ?? '') };
+    }
+    return undefined;
+  }
+
+  #count(routeName: string): void {
+    this.#requests.total += 1;
+    this.#requests.byRoute[routeName] = (this.#requests.byRoute[routeName] ?? 0) + 1;
+  }
+
+  #authorized(req: IncomingMessage): boolean {
+    const header = req.headers.authorization ?? '';
+    return this.#apiKeys.some((key) => header === `Bearer ${key}`);
+  }
+
+  #write(res: ServerResponse, answer: Answer): void {
+    if (answer === 'hang') {
+      hangUp(res, this.#faults.hangMs, this.#life.signal);
+    } else {
+      sendJson(res, answer.status, answer.body, answer.headers);
+    }
+  }
+
+  #injectTransportFault(fault: TransportFault, req: IncomingMessage, res: ServerResponse): void {
+    switch (fault.kind) {
+      case 'hang':
+        this.#write(res, 'hang');
+        return;
+      case 'reset':
+        resetConnection(req);
+        return;
+      case 'error':
+        this.#write(
+          res,
+          failure(fault.status, 'api_error', 'The gateway failed; nothing was done.'),
+        );
+        return;
+      case 'throttle':
+        sendJson(
+          res,
+          429,
+          { error: { type: 'rate_limit_error', message: 'Too many requests; nothing was done.' } },
+          { 'Retry-After': String(fault.retryAfterSeconds) },
+        );
+    }
+  }
+
+  // -- fault decisions (all draws happen on arrival, so their order is the arrival order) ------
+
+  #decide(kind: RouteKind): Decision {
+    const latencyMs = between(this.#random, this.#faults.latencyMs);
+    const scripted = this.#script.take((fault) => scriptApplies(fault, kind));
+    if (scripted) return { latencyMs, ...this.#fromScript(scripted) };
+    const mayFail = kind === 'create' || !this.#faults.transportFaultsOnlyOnCreate;
+    const transport = mayFail ? this.#drawTransportFault() : undefined;
+    if (transport) return { latencyMs, transport, charge: this.#plainCharge() };
+    return { latencyMs, charge: kind === 'create' ? this.#drawCharge() : this.#plainCharge() };
+  }
+
+  #drawTransportFault(): TransportFault | undefined {
+    const faults = this.#faults;
+    const random = this.#random;
+    if (chance(random, faults.resetRate)) return { kind: 'reset' };
+    if (chance(random, faults.hangRate)) return { kind: 'hang' };
+    if (chance(random, faults.errorRate)) {
+      return { kind: 'error', status: pick(random, faults.errorStatuses) ?? 500 };
+    }
+    if (chance(random, faults.throttleRate)) {
+      return { kind: 'throttle', retryAfterSeconds: faults.retryAfterSeconds };
+    }
+    return undefined;
+  }
+
+  #drawCharge(): ChargePlan {
+    const faults = this.#faults;
+    const random = this.#random;
+    if (chance(random, faults.chargeThenTimeoutRate)) return this.#timedOutCharge();
+    if (chance(random, faults.declineRate)) return this.#declinedCharge(faults.declineCode);
+    if (chance(random, faults.pendingRate)) return this.#pendingCharge();
+    return this.#plainCharge();
+  }
+
+  #fromScript(scripted: ScriptedGatewayFault): Omit<Decision, 'latencyMs'> {
+    const charge = this.#plainCharge();
+    switch (scripted.fault) {
+      case 'none':
+        return { charge };
+      case 'hang':
+      case 'reset':
+        return { transport: { kind: scripted.fault }, charge };
+      case 'error':
+        return { transport: { kind: 'error', status: scripted.status ?? 500 }, charge };
+      case 'throttle': {
+        const retryAfterSeconds = scripted.retryAfterSeconds ?? this.#faults.retryAfterSeconds;
+        return { transport: { kind: 'throttle', retryAfterSeconds }, charge };
+      }
+      case 'pending':
+        return { charge: this.#pendingCharge() };
+      case 'decline':
+        return { charge: this.#declinedCharge(scripted.declineCode ?? this.#faults.declineCode) };
+      case 'charge_then_timeout':
+        return { charge: this.#timedOutCharge() };
+    }
+  }
+
+  #plainCharge(): ChargePlan {
+    return { status: 'SUCCESS', timeout: false, settlesAs: 'SUCCESS' };
+  }
+
+  #declinedCharge(declineCode: string): ChargePlan {
+    return { status: 'FAILED', declineCode, timeout: false, settlesAs: 'FAILED' };
+  }
+
+  #pendingCharge(): ChargePlan {
+    const settlesAs = chance(this.#random, this.#faults.pendingSuccessRate) ? 'SUCCESS' : 'FAILED';
+    return { status: 'PENDING', timeout: false, settlesAs };
+  }
+
+  #timedOutCharge(): ChargePlan {
+    const pending = chance(this.#random, this.#faults.pendingRate);
+    return { ...(pending ? this.#pendingCharge() : this.#plainCharge()), timeout: true };
+  }
+
+  // -- payments ----------------------------------------------------------------------------
+
+  #prepareCreate({ req, body }: RequestContext): Answer | Operation {
+    const key = idempotencyKey(req);
+    if (key === undefined) {
+      return failure(400, 'invalid_request_error', 'The Idempotency-Key header is required.');
+    }
+    const parsed = parsePaymentRequest(body);
+    if (!parsed.ok) return failure(400, 'invalid_request_error', parsed.message);
+    this.#keysSeen.add(key);
+    return (charge) => this.#create(key, parsed.value, charge);
+  }
+
+  /** Runs without an await between the key check and the insert: one key, one charge. */
+  #create(key: string, request: PaymentRequest, charge: ChargePlan): Answer {
+    const existing = this.#paymentsByKey.get(key);
+    if (existing) {
+      const sameCharge =
+        existing.amount === request.amount && existing.currency === request.currency;
+      return sameCharge
+        ? ok(existing, replayed)
+        : failure(422, 'idempotency_error', 'This Idempotency-Key was used for another charge.');
+    }
+    const payment: GatewayPayment = {
+      id: newId('pay'),
+      idempotencyKey: key,
+      status: charge.status,
+      ...request,
+      ...(charge.declineCode === undefined ? {} : { declineCode: charge.declineCode }),
+      created: unixNow(),
+      amountRefunded: 0,
+      amountVoided: 0,
+    };
+    this.#payments.set(payment.id, payment);
+    this.#paymentsByKey.set(key, payment);
+    this.#afterCreate(payment, charge.settlesAs);
+    return charge.timeout ? 'hang' : ok(payment);
+  }
+
+  #afterCreate(payment: GatewayPayment, settlesAs: 'SUCCESS' | 'FAILED'): void {
+    if (payment.status !== 'PENDING') {
+      void this.#announce([this.#paymentEvent(payment)]);
+      return;
+    }
+    const pending = this.#event('payment.pending', payment);
+    if (chance(this.#callbackRandom, this.#faults.callbacks.outOfOrderRate)) {
+      this.#heldPendingEvents.set(payment.id, pending);
+    } else {
+      void this.#announce([pending]);
+    }
+    if (this.#faults.autoSettle) {
+      const epoch = this.#epoch.signal;
+      void sleep(this.#faults.settleAfterMs, epoch).then((elapsed) =>
+        elapsed ? this.#settle(payment, settlesAs) : undefined,
+      );
+    }
+  }
+
+  /** The later event goes first when `payment.pending` was held back to arrive out of order. */
+  #settle(payment: GatewayPayment, status: 'SUCCESS' | 'FAILED'): Promise<void> {
+    if (payment.status !== 'PENDING') return Promise.resolve();
+    payment.status = status;
+    if (status === 'FAILED') payment.declineCode = 'settlement_failed';
+    return this.#announce([this.#paymentEvent(payment), ...this.#releaseHeldPending(payment)]);
+  }
+
+  #releaseHeldPending(payment: GatewayPayment): GatewayEvent[] {
+    const held = this.#heldPendingEvents.get(payment.id);
+    this.#heldPendingEvents.delete(payment.id);
+    return held ? [held] : [];
+  }
+
+  #get(id: string): Answer {
+    const payment = this.#payments.get(id);
+    return payment ? ok(payment) : notFound(id);
+  }
+
+  #prepareFind({ url }: RequestContext): Answer | Operation {
+    const key = url.searchParams.get('idempotencyKey');
+    if (!key) return failure(400, 'invalid_request_error', 'Query by ?idempotencyKey=<key>.');
+    return () => {
+      const payment = this.#paymentsByKey.get(key);
+      return ok({ data: payment ? [payment] : [] });
+    };
+  }
+
+  #void(id: string): Answer {
+    const payment = this.#payments.get(id);
+    if (payment === undefined) return notFound(id);
+    if (payment.status === 'SUCCESS') {
+      return failure(409, 'invalid_state', 'A captured payment cannot be voided; refund it.');
+    }
+    if (payment.status === 'PENDING') {
+      payment.status = 'VOIDED';
+      payment.amountVoided = payment.amount;
+      void this.#announce(this.#releaseHeldPending(payment));
+    }
+    return ok(payment);
+  }
+
+  // -- refunds -----------------------------------------------------------------------------
+
+  #prepareRefund({ req, body }: RequestContext): Answer | Operation {
+    const key = idempotencyKey(req);
+    if (key === undefined) {
+      return failure(400, 'invalid_request_error', 'The Idempotency-Key header is required.');
+    }
+    const parsed = parseRefundRequest(body);
+    if (!parsed.ok) return failure(400, 'invalid_request_error', parsed.message);
+    return () => this.#refund(key, parsed.value);
+  }
+
+  #refund(key: string, request: RefundRequest): Answer {
+    const earlier = this.#refundsByKey.get(key);
+    if (earlier) {
+      const same =
+        earlier.paymentId === request.paymentId &&
+        (request.amount === undefined || request.amount === earlier.amount);
+      return same
+        ? ok(earlier, replayed)
+        : failure(422, 'idempotency_error', 'This Idempotency-Key was used for another refund.');
+    }
+    const payment = this.#payments.get(request.paymentId);
+    if (payment === undefined) return notFound(request.paymentId);
+    if (payment.status !== 'SUCCESS') {
+      return failure(409, 'invalid_state', `A ${payment.status} payment cannot be refunded.`);
+    }
+    const left = payment.amount - payment.amountRefunded;
+    const amount = request.amount ?? left;
+    if (left === 0 || amount > left) {
+      return failure(409, 'invalid_state', `Only ${left} of the payment is left to refund.`);
+    }
+    const refund: GatewayRefund = {
+      id: newId('re'),
+      paymentId: payment.id,
+      idempotencyKey: key,
+      amount,
+      currency: payment.currency,
+      status: 'SUCCEEDED',
+      created: unixNow(),
+    };
+    this.#refundsByKey.set(key, refund);
+    payment.amountRefunded += amount;
+    void this.#announce([this.#event('refund.succeeded', payment, refund)]);
+    return ok(refund);
+  }
+
+  // -- callbacks ---------------------------------------------------------------------------
+
+  #paymentEvent(payment: GatewayPayment): GatewayEvent {
+    return this.#event(
+      payment.status === 'FAILED' ? 'payment.failed' : 'payment.succeeded',
+      payment,
+    );
+  }
+
+  #event(type: GatewayEventType, payment: GatewayPayment, refund?: GatewayRefund): GatewayEvent {
+    return {
+      id: newId('evt'),
+      type,
+      created: unixNow(),
+      data: {
+        paymentId: payment.id,
+        idempotencyKey: payment.idempotencyKey,
+        amount: refund?.amount ?? payment.amount,
+        currency: payment.currency,
+        ...(payment.declineCode === undefined ? {} : { declineCode: payment.declineCode }),
+        ...(refund === undefined ? {} : { refundId: refund.id }),
+      },
+    };
+  }
+
+  /** Draws the callback faults now, then delivers one event after another, in order. */
+  #announce(events: readonly GatewayEvent[]): Promise<void> {
+    const { callbacks } = this.#faults;
+    if (!callbacks.enabled || this.#callbackUrl === undefined) return Promise.resolve();
+    const deliveries = events.flatMap((event) => {
+      const lost = chance(this.#callbackRandom, callbacks.lostRate);
+      const duplicated = chance(this.#callbackRandom, callbacks.duplicateRate);
+      if (lost) return [];
+      return duplicated ? [event, event] : [event];
+    });
+    return this.#deliverAll(deliveries, this.#epoch.signal);
+  }
+
+  async #deliverAll(events: readonly GatewayEvent[], signal: AbortSignal): Promise<void> {
+    for (const event of events) await this.#deliver(event, signal);
+  }
+
+  /** Signs afresh on every attempt, as Stripe does, so a retry is never stale. */
+  async #deliver(event: GatewayEvent, signal: AbortSignal): Promise<void> {
+    if (!(await sleep(this.#faults.callbacks.delayMs, signal))) return;
+    const body = JSON.stringify(event);
+    for (let attempt = 0; ; attempt += 1) {
+      const url = this.#callbackUrl;
+      if (url === undefined || signal.aborted) return;
+      this.#callbacksSent += 1;
+      const signature = stripeSignatureHeader(body, this.#webhookSecrets, unixNow());
+      if (await postCallback(url, body, signature, signal)) return;
+      const backoff = CALLBACK_RETRY_BACKOFF_MS[attempt];
+      if (backoff === undefined || !(await sleep(backoff, signal))) return;
+    }
+  }
+
+  // -- admin -------------------------------------------------------------------------------
+
+  async #admin(route: string, body: unknown): Promise<unknown> {
+    switch (route) {
+      case 'GET /admin/ledger':
+        return this.ledger();
+      case 'GET /admin/faults':
+        return this.faults();
+      case 'PUT /admin/faults':
+        this.setFaults(checkFaultPatch(defaultGatewayFaults, body));
+        return this.faults();
+      case 'POST /admin/faults/next':
+        this.#script.push(parseScript(body, checkScriptedFault));
+        return { queued: this.#script.size };
+      case 'POST /admin/reset':
+        this.reset();
+        return undefined;
+    }
+    const settle = /^POST \/admin\/payments\/([^/]+)\/settle$/.exec(route);
+    if (settle?.[1] === undefined) throw new SimulatorError(404, 'not_found', `No ${route}.`);
+    const id = decodeURIComponent(settle[1]);
+    const status = oneOf(isRecord(body) ? body.status : undefined, ['SUCCESS', 'FAILED'], 'status');
+    if (status === undefined) throw new FaultConfigError('Send {"status": "SUCCESS" | "FAILED"}.');
+    await this.settle(id, status);
+    return this.#payments.get(id);
+  }
+}

@@ -1,0 +1,451 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  between,
+  chance,
+  checkFaultPatch,
+  closeServer,
+  createSimulatorServer,
+  FaultConfigError,
+  type FaultPatch,
+  FaultScript,
+  freezeDeep,
+  hangUp,
+  isRecord,
+  listen,
+  mergeFaults,
+  oneOf,
+  parseJson,
+  parseScript,
+  pick,
+  type Random,
+  readBody,
+  resetConnection,
+  resolveFaults,
+  SimulatorError,
+  scriptItem,
+  seededRandom,
+  sendJson,
+  serveAdmin,
+  sleep,
+} from './faults.ts';
+
+// ---------------------------------------------------------------------------------------------
+// The contract: a Tencent Cloud API 3.0 style action (docs/GATEWAY.md, "Risk engine").
+// ---------------------------------------------------------------------------------------------
+
+export const riskAction = 'AssessPaymentRisk';
+
+export type RiskLevel = 'pass' | 'review' | 'reject';
+
+export type RiskErrorCode =
+  | 'InternalServerError'
+  | 'RequestLimitExceeded'
+  | 'InvalidParameter'
+  | 'AuthFailure';
+
+export interface RiskRequest {
+  OrderId: string;
+  AgentId: string;
+  Amount: number;
+  Currency: string;
+  PaymentMethod: string;
+}
+
+export interface RiskRules {
+  reviewAtOrAbove?: number;
+  rejectAtOrAbove?: number;
+  /** Wins over the amount thresholds. */
+  byAgent?: Record<string, RiskLevel>;
+}
+
+const riskLevels = ['pass', 'review', 'reject'] as const;
+
+// ---------------------------------------------------------------------------------------------
+// Faults.
+// ---------------------------------------------------------------------------------------------
+
+export interface RiskFaults {
+  latencyMs: { min: number; max: number };
+  internalErrorRate: number;
+  throttleRate: number;
+  hangRate: number;
+  hangMs: number;
+  malformedRate: number;
+  resetRate: number;
+}
+
+export const defaultRiskFaults: RiskFaults = freezeDeep({
+  latencyMs: { min: 0, max: 0 },
+  internalErrorRate: 0,
+  throttleRate: 0,
+  hangRate: 0,
+  hangMs: 30_000,
+  malformedRate: 0,
+  resetRate: 0,
+});
+
+const scriptedFaultNames = [
+  'none',
+  'internal_error',
+  'throttle',
+  'hang',
+  'malformed',
+  'reset',
+] as const;
+const malformedBodies = ['not_json', 'no_result'] as const;
+
+type MalformedBody = (typeof malformedBodies)[number];
+
+export interface ScriptedRiskFault {
+  fault: (typeof scriptedFaultNames)[number];
+  /**
+   * For `malformed`: `not_json` (a truncated body) or `no_result` (JSON with neither RiskLevel
+   * nor Error). Absent, one of the two is drawn.
+   */
+  body?: MalformedBody;
+}
+
+function checkScriptedFault(value: unknown, where: string): ScriptedRiskFault {
+  const item = scriptItem(value, where);
+  const fault = oneOf(item.fault, scriptedFaultNames, `${where}.fault`);
+  if (fault === undefined) throw new FaultConfigError(`${where} needs a fault.`);
+  const body = oneOf(item.body, malformedBodies, `${where}.body`);
+  return body === undefined ? { fault } : { fault, body };
+}
+
+const ruleNames = ['reviewAtOrAbove', 'rejectAtOrAbove', 'byAgent'];
+
+function checkThreshold(value: unknown, name: string): number | undefined {
+  if (value === undefined || (Number.isSafeInteger(value) && (value as number) >= 0)) {
+    return value as number | undefined;
+  }
+  throw new FaultConfigError(`${name} must be an amount in minor units.`);
+}
+
+function checkAgentRules(value: unknown): Record<string, RiskLevel> | undefined {
+  if (value === undefined) return undefined;
+  if (!isRecord(value)) throw new FaultConfigError('byAgent must map agent ids to levels.');
+  const rules: Record<string, RiskLevel> = {};
+  for (const [agent, level] of Object.entries(value)) {
+    rules[agent] = oneOf(level, riskLevels, `byAgent.${agent}`) ?? 'pass';
+  }
+  return rules;
+}
+
+function checkRules(value: unknown): RiskRules {
+  if (!isRecord(value)) throw new FaultConfigError('Rules must be a JSON object.');
+  const unknown = Object.keys(value).find((name) => !ruleNames.includes(name));
+  if (unknown !== undefined) throw new FaultConfigError(`${unknown} is not a rule.`);
+  const reviewAtOrAbove = checkThreshold(value.reviewAtOrAbove, 'reviewAtOrAbove');
+  const rejectAtOrAbove = checkThreshold(value.rejectAtOrAbove, 'rejectAtOrAbove');
+  const byAgent = checkAgentRules(value.byAgent);
+  return {
+    ...(reviewAtOrAbove === undefined ? {} : { reviewAtOrAbove }),
+    ...(rejectAtOrAbove === undefined ? {} : { rejectAtOrAbove }),
+    ...(byAgent === undefined ? {} : { byAgent }),
+  };
+}
+
+/** The agent's own rule first, then the higher threshold, then the lower one. */
+export function assessRisk(rules: RiskRules, request: RiskRequest): RiskLevel {
+  const forAgent = rules.byAgent?.[request.AgentId];
+  if (forAgent !== undefined) return forAgent;
+  if (rules.rejectAtOrAbove !== undefined && request.Amount >= rules.rejectAtOrAbove) {
+    return 'reject';
+  }
+  if (rules.reviewAtOrAbove !== undefined && request.Amount >= rules.reviewAtOrAbove) {
+    return 'review';
+  }
+  return 'pass';
+}
+
+// ---------------------------------------------------------------------------------------------
+// The simulator's public face.
+// ---------------------------------------------------------------------------------------------
+
+export interface RiskSimulatorOptions {
+  /** 0 or absent: a free port. */
+  port?: number;
+  /** When given, RISK_FAULTS and RISK_FAULTS_FILE are ignored. */
+  faults?: FaultPatch<RiskFaults>;
+  rules?: RiskRules;
+  /** Fixes every random draw; absent, a random seed (see `seed` on the simulator). */
+  seed?: number;
+}
+
+export interface RiskRequests {
+  total: number;
+  /** Requests per OrderId, for every request whose body named one. */
+  byOrder: Record<string, number>;
+}
+
+export interface RiskSimulator {
+  readonly url: string;
+  readonly port: number;
+  readonly seed: number;
+  setFaults(patch: FaultPatch<RiskFaults>): void;
+  faults(): RiskFaults;
+  /** Replaces the rules as a whole. */
+  setRules(rules: RiskRules): void;
+  scriptNext(faults: ScriptedRiskFault[]): void;
+  requests(): RiskRequests;
+  /** Forgets the counts, and restores the configured faults, rules and seed. */
+  reset(): void;
+  /** Drops every connection (hung ones too) and stops every timer. */
+  stop(): Promise<void>;
+}
+
+export async function startRiskSimulator(
+  options: RiskSimulatorOptions = {},
+): Promise<RiskSimulator> {
+  const engine = new RiskEngine(options);
+  const server = createSimulatorServer('risk simulator', (req, res) => engine.serve(req, res));
+  const port = await listen(server, options.port ?? 0);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    seed: engine.seed,
+    setFaults: (patch) => engine.setFaults(patch),
+    faults: () => engine.faults(),
+    setRules: (rules) => engine.setRules(rules),
+    scriptNext: (faults) => engine.scriptNext(faults),
+    requests: () => engine.requests(),
+    reset: () => engine.reset(),
+    stop: async () => {
+      engine.stop();
+      await closeServer(server);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inside the simulator.
+// ---------------------------------------------------------------------------------------------
+
+type Fault =
+  | { kind: 'none' }
+  | { kind: 'hang' }
+  | { kind: 'reset' }
+  | { kind: 'error'; code: RiskErrorCode }
+  | { kind: 'malformed'; body: MalformedBody };
+
+const errorMessages: Record<RiskErrorCode, string> = {
+  InternalServerError: 'An internal error occurred; try again later.',
+  RequestLimitExceeded: 'The request rate exceeds the limit.',
+  InvalidParameter: 'A parameter is missing or invalid.',
+  AuthFailure: 'The request is not signed (Authorization: TC3-HMAC-SHA256 ...).',
+};
+
+/** Tencent Cloud answers errors with HTTP 200 and an Error object, never a 4xx or 5xx. */
+function errorAnswer(code: RiskErrorCode, message = errorMessages[code]) {
+  return { Response: { Error: { Code: code, Message: message }, RequestId: randomUUID() } };
+}
+
+type Checked =
+  | { ok: true; request: RiskRequest }
+  | { ok: false; code: RiskErrorCode; message: string };
+
+/**
+ * Requests are not authenticated: autopay's adapter does not sign them yet (see
+ * docs/GATEWAY.md), and the simulator holds no credentials to verify a signature with.
+ */
+function checkRequest(req: IncomingMessage, body: unknown): Checked {
+  if (req.method !== 'POST' || req.url !== '/') {
+    return { ok: false, code: 'InvalidParameter', message: 'Send POST / with X-TC-Action.' };
+  }
+  const action = req.headers['x-tc-action'];
+  if (action !== riskAction) {
+    return { ok: false, code: 'InvalidParameter', message: `Unknown X-TC-Action ${action}.` };
+  }
+  const parsed = parseRiskRequest(body);
+  if (typeof parsed === 'string') return { ok: false, code: 'InvalidParameter', message: parsed };
+  return { ok: true, request: parsed };
+}
+
+/** Either an answer cut short, or JSON that carries neither a RiskLevel nor an Error. */
+function sendMalformed(res: ServerResponse, body: MalformedBody): void {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(
+    body === 'not_json'
+      ? '{"Response":{"RiskLev'
+      : JSON.stringify({ Response: { RequestId: randomUUID() } }),
+  );
+}
+
+function parseRiskRequest(body: unknown): RiskRequest | string {
+  if (!isRecord(body)) return 'The body must be a JSON object.';
+  const { OrderId, AgentId, Amount, Currency, PaymentMethod } = body;
+  const text = (value: unknown) => typeof value === 'string' && value.length > 0;
+  if (!text(OrderId)) return 'OrderId is required.';
+  if (!text(AgentId)) return 'AgentId is required.';
+  if (!Number.isSafeInteger(Amount) || (Amount as number) <= 0) {
+    return 'Amount must be a positive integer in minor units.';
+  }
+  if (typeof Currency !== 'string' || !/^[A-Z]{3}$/.test(Currency)) {
+    return 'Currency must be three upper-case letters.';
+  }
+  if (!text(PaymentMethod)) return 'PaymentMethod is required.';
+  return body as unknown as RiskRequest;
+}
+
+class RiskEngine {
+  readonly seed: number;
+  readonly #configuredFaults: RiskFaults;
+  readonly #configuredRules: RiskRules;
+  #faults: RiskFaults;
+  #rules: RiskRules;
+  #random: Random;
+  readonly #script = new FaultScript<ScriptedRiskFault>();
+  readonly #life = new AbortController();
+  #requests: RiskRequests = { total: 0, byOrder: {} };
+
+  constructor(options: RiskSimulatorOptions) {
+    this.seed = options.seed ?? randomInt(2 ** 31);
+    this.#configuredFaults = resolveFaults(defaultRiskFaults, options.faults, {
+      json: 'RISK_FAULTS',
+      file: 'RISK_FAULTS_FILE',
+    });
+    this.#configuredRules = checkRules(options.rules ?? {});
+    this.#faults = structuredClone(this.#configuredFaults);
+    this.#rules = structuredClone(this.#configuredRules);
+    this.#random = seededRandom(this.seed);
+  }
+
+  faults(): RiskFaults {
+    return structuredClone(this.#faults);
+  }
+
+  setFaults(patch: FaultPatch<RiskFaults>): void {
+    this.#faults = mergeFaults(this.#faults, checkFaultPatch(defaultRiskFaults, patch));
+  }
+
+  setRules(rules: RiskRules): void {
+    this.#rules = checkRules(rules);
+  }
+
+  scriptNext(faults: ScriptedRiskFault[]): void {
+    this.#script.push(parseScript(faults, checkScriptedFault));
+  }
+
+  requests(): RiskRequests {
+    return structuredClone(this.#requests);
+  }
+
+  reset(): void {
+    this.#requests = { total: 0, byOrder: {} };
+    this.#script.clear();
+    this.#faults = structuredClone(this.#configuredFaults);
+    this.#rules = structuredClone(this.#configuredRules);
+    this.#random = seededRandom(this.seed);
+  }
+
+  stop(): void {
+    this.#life.abort();
+  }
+
+  async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.url?.startsWith('/admin/')) {
+      await serveAdmin(req, res, (route, body) => this.#admin(route, body));
+      return;
+    }
+    const body = parseJson((await readBody(req)) ?? '');
+    this.#count(body);
+    const checked = checkRequest(req, body);
+    if (!checked.ok) {
+      sendJson(res, 200, errorAnswer(checked.code, checked.message));
+      return;
+    }
+    const latencyMs = between(this.#random, this.#faults.latencyMs);
+    const fault = this.#decide();
+    if (!(await sleep(latencyMs, this.#life.signal))) return;
+    this.#answer(req, res, fault, checked.request);
+  }
+
+  /** Draws on arrival, in the gateway simulator's order: reset, hang, error, throttle, body. */
+  #decide(): Fault {
+    const scripted = this.#script.take(() => true);
+    if (scripted) return this.#fromScript(scripted);
+    const faults = this.#faults;
+    const random = this.#random;
+    if (chance(random, faults.resetRate)) return { kind: 'reset' };
+    if (chance(random, faults.hangRate)) return { kind: 'hang' };
+    if (chance(random, faults.internalErrorRate)) {
+      return { kind: 'error', code: 'InternalServerError' };
+    }
+    if (chance(random, faults.throttleRate)) return { kind: 'error', code: 'RequestLimitExceeded' };
+    if (chance(random, faults.malformedRate)) return { kind: 'malformed', body: this.#malformed() };
+    return { kind: 'none' };
+  }
+
+  #fromScript(scripted: ScriptedRiskFault): Fault {
+    switch (scripted.fault) {
+      case 'none':
+      case 'hang':
+      case 'reset':
+        return { kind: scripted.fault };
+      case 'internal_error':
+        return { kind: 'error', code: 'InternalServerError' };
+      case 'throttle':
+        return { kind: 'error', code: 'RequestLimitExceeded' };
+      case 'malformed':
+        return { kind: 'malformed', body: scripted.body ?? this.#malformed() };
+    }
+  }
+
+  #malformed(): MalformedBody {
+    return pick(this.#random, malformedBodies) ?? 'not_json';
+  }
+
+  #answer(req: IncomingMessage, res: ServerResponse, fault: Fault, request: RiskRequest): void {
+    switch (fault.kind) {
+      case 'hang':
+        hangUp(res, this.#faults.hangMs, this.#life.signal);
+        return;
+      case 'reset':
+        resetConnection(req);
+        return;
+      case 'error':
+        sendJson(res, 200, errorAnswer(fault.code));
+        return;
+      case 'malformed':
+        sendMalformed(res, fault.body);
+        return;
+      case 'none': {
+        const level = assessRisk(this.#rules, request);
+        sendJson(res, 200, { Response: { RiskLevel: level, RequestId: randomUUID() } });
+      }
+    }
+  }
+
+  #count(body: unknown): void {
+    this.#requests.total += 1;
+    const orderId = isRecord(body) ? body.OrderId : undefined;
+    if (typeof orderId === 'string') {
+      this.#requests.byOrder[orderId] = (this.#requests.byOrder[orderId] ?? 0) + 1;
+    }
+  }
+
+  #admin(route: string, body: unknown): unknown {
+    switch (route) {
+      case 'GET /admin/faults':
+        return this.faults();
+      case 'PUT /admin/faults':
+        this.setFaults(checkFaultPatch(defaultRiskFaults, body));
+        return this.faults();
+      case 'PUT /admin/rules':
+        this.setRules(checkRules(body));
+        return this.#rules;
+      case 'POST /admin/faults/next':
+        this.#script.push(parseScript(body, checkScriptedFault));
+        return { queued: this.#script.size };
+      case 'GET /admin/requests':
+        return this.requests();
+      case 'POST /admin/reset':
+        this.reset();
+        return undefined;
+      default:
+        throw new SimulatorError(404, 'not_found', `No ${route}.`);
+    }
+  }
+}

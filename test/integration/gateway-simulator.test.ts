@@ -1,0 +1,670 @@
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type GatewayEvent,
+  type GatewayPayment,
+  type GatewayRefund,
+  type GatewaySimulator,
+  type Ledger,
+  type ScriptedGatewayFault,
+  startGatewaySimulator,
+} from '../../local/gateway-simulator.ts';
+
+const apiKey = 'sk_test_gateway';
+const secrets = ['whsec_previous', 'whsec_current'];
+const coffee = { amount: 1250, currency: 'CNY', paymentMethod: 'wallet' };
+
+interface Delivery {
+  body: string;
+  signature: string;
+  event: GatewayEvent;
+}
+
+/** A stand-in for autopay's callback endpoint: records what arrives, answers as told. */
+class CallbackReceiver {
+  readonly deliveries: Delivery[] = [];
+  /** Statuses for the next deliveries, then 200. */
+  readonly statuses: number[] = [];
+  readonly #server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    // A reset of the gateway aborts deliveries in flight; that is not this test's concern.
+    req.on('error', () => undefined);
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const signature = String(req.headers['stripe-signature'] ?? '');
+      this.deliveries.push({ body, signature, event: JSON.parse(body) as GatewayEvent });
+      res.writeHead(this.statuses.shift() ?? 200).end();
+    });
+  });
+  url = '';
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    const address = this.#server.address();
+    this.url = `http://127.0.0.1:${typeof address === 'object' ? address?.port : ''}/callbacks`;
+  }
+
+  async waitFor(count: number): Promise<Delivery[]> {
+    for (let waited = 0; this.deliveries.length < count; waited += 10) {
+      if (waited > 5_000) throw new Error(`Got ${this.deliveries.length} of ${count} callbacks.`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return this.deliveries;
+  }
+
+  types(): string[] {
+    return this.deliveries.map((delivery) => delivery.event.type);
+  }
+
+  clear(): void {
+    this.deliveries.length = 0;
+    this.statuses.length = 0;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+}
+
+/** Verifies a Stripe-Signature header the way autopay must: any v1 made with the secret. */
+function signedWith(header: string, body: string, secret: string): boolean {
+  const fields = header.split(',').map((field) => field.split('=') as [string, string]);
+  const timestamp = fields.find(([name]) => name === 't')?.[1];
+  const expected = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+  return fields.some(([name, value]) => name === 'v1' && value === expected);
+}
+
+let gateway: GatewaySimulator;
+const receiver = new CallbackReceiver();
+let keys = 0;
+
+function newKey(): string {
+  keys += 1;
+  return `order-${keys}`;
+}
+
+function call(path: string, init: RequestInit = {}, timeoutMs = 5_000): Promise<Response> {
+  return fetch(`${gateway.url}${path}`, {
+    ...init,
+    headers: {
+      authorization: `Bearer ${apiKey}`,
+      'content-type': 'application/json',
+      ...init.headers,
+    },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+}
+
+function create(key: string, body: object = coffee, timeoutMs = 5_000): Promise<Response> {
+  const init = { method: 'POST', headers: { 'idempotency-key': key }, body: JSON.stringify(body) };
+  return call('/v1/payments', init, timeoutMs);
+}
+
+function refund(key: string, body: object): Promise<Response> {
+  const init = { method: 'POST', headers: { 'idempotency-key': key }, body: JSON.stringify(body) };
+  return call('/v1/refunds', init);
+}
+
+async function createPending(key: string): Promise<GatewayPayment> {
+  gateway.scriptNext([{ fault: 'pending' }]);
+  return (await (await create(key)).json()) as GatewayPayment;
+}
+
+function chargesFor(key: string): number {
+  return gateway.ledger().charges[key]?.payments ?? 0;
+}
+
+beforeAll(async () => {
+  await receiver.start();
+  gateway = await startGatewaySimulator({
+    apiKeys: [apiKey],
+    webhookSecrets: secrets,
+    callbackUrl: receiver.url,
+    seed: 7,
+    faults: { hangMs: 2_000, settleAfterMs: 50 },
+  });
+});
+
+afterEach(() => {
+  gateway.reset();
+  receiver.clear();
+});
+
+afterAll(async () => {
+  await gateway.stop();
+  await receiver.stop();
+});
+
+describe('gateway simulator: authentication and validation', () => {
+  it('answers 401 authentication_error without a valid API key, and charges nothing', async () => {
+    // Prepare
+    const key = newKey();
+    const init = { method: 'POST', headers: { 'idempotency-key': key }, body: '{}' };
+
+    // Act
+    const missing = await fetch(`${gateway.url}/v1/payments`, init);
+    const wrong = await fetch(`${gateway.url}/v1/payments`, {
+      ...init,
+      headers: { ...init.headers, authorization: 'Bearer sk_wrong' },
+    });
+
+    // Assess
+    expect(missing.status).toBe(401);
+    expect(wrong.status).toBe(401);
+    expect(await missing.json()).toMatchObject({ error: { type: 'authentication_error' } });
+    expect(chargesFor(key)).toBe(0);
+  });
+
+  it('answers 400 invalid_request_error without an Idempotency-Key or with a bad body', async () => {
+    // Act
+    const noKey = await call('/v1/payments', { method: 'POST', body: JSON.stringify(coffee) });
+    const floatAmount = await create(newKey(), { ...coffee, amount: 12.5 });
+    const badCurrency = await create(newKey(), { ...coffee, currency: 'cny' });
+
+    // Assess
+    expect([noKey.status, floatAmount.status, badCurrency.status]).toEqual([400, 400, 400]);
+    expect(await floatAmount.json()).toMatchObject({ error: { type: 'invalid_request_error' } });
+    expect(gateway.ledger().payments).toEqual([]);
+  });
+});
+
+describe('gateway simulator: payments and idempotency', () => {
+  it('creates a SUCCESS payment and sends a signed payment.succeeded callback', async () => {
+    // Prepare
+    const key = newKey();
+
+    // Act
+    const response = await create(key, { ...coffee, reference: 'coffee-1' });
+
+    // Assess
+    expect(response.status).toBe(200);
+    const payment = (await response.json()) as GatewayPayment;
+    expect(payment).toMatchObject({ idempotencyKey: key, status: 'SUCCESS', ...coffee });
+    expect(payment.id).toMatch(/^pay_/);
+    expect(payment.created).toBeCloseTo(Date.now() / 1000, -1);
+    const [delivery] = await receiver.waitFor(1);
+    expect(delivery?.event).toMatchObject({
+      type: 'payment.succeeded',
+      data: { paymentId: payment.id, idempotencyKey: key, amount: 1250, currency: 'CNY' },
+    });
+    expect(gateway.ledger().charges[key]).toEqual({
+      payments: 1,
+      captured: 1250,
+      refunded: 0,
+      voided: false,
+      status: 'SUCCESS',
+    });
+  });
+
+  it('replays the stored payment for a repeated key, concurrent repeats included', async () => {
+    // Prepare
+    const key = newKey();
+    const first = (await (await create(key)).json()) as GatewayPayment;
+
+    // Act
+    const repeats = await Promise.all([create(key), create(key), create(key)]);
+
+    // Assess
+    for (const repeat of repeats) {
+      expect(repeat.status).toBe(200);
+      expect(repeat.headers.get('idempotent-replayed')).toBe('true');
+      expect(((await repeat.json()) as GatewayPayment).id).toBe(first.id);
+    }
+    expect(chargesFor(key)).toBe(1);
+    expect(gateway.ledger().payments).toHaveLength(1);
+  });
+
+  it('answers 422 idempotency_error for a known key with another amount', async () => {
+    // Prepare
+    const key = newKey();
+    await create(key);
+
+    // Act
+    const response = await create(key, { ...coffee, amount: 9_900 });
+
+    // Assess
+    expect(response.status).toBe(422);
+    expect(await response.json()).toMatchObject({ error: { type: 'idempotency_error' } });
+    expect(chargesFor(key)).toBe(1);
+  });
+
+  it('finds a payment by id and by idempotency key, and answers 404 or [] otherwise', async () => {
+    // Prepare
+    const key = newKey();
+    const payment = (await (await create(key)).json()) as GatewayPayment;
+
+    // Act
+    const byId = await call(`/v1/payments/${payment.id}`);
+    const byKey = await call(`/v1/payments?idempotencyKey=${key}`);
+    const unknownId = await call('/v1/payments/pay_unknown');
+    const unknownKey = await call('/v1/payments?idempotencyKey=never-used');
+
+    // Assess
+    expect(await byId.json()).toEqual(payment);
+    expect(await byKey.json()).toEqual({ data: [payment] });
+    expect(unknownId.status).toBe(404);
+    expect(await unknownId.json()).toMatchObject({ error: { type: 'not_found' } });
+    expect(await unknownKey.json()).toEqual({ data: [] });
+  });
+
+  it('answers a scripted decline with FAILED, its decline code and payment.failed', async () => {
+    // Prepare
+    const key = newKey();
+    gateway.scriptNext([{ fault: 'decline', declineCode: 'insufficient_funds' }]);
+
+    // Act
+    const payment = (await (await create(key)).json()) as GatewayPayment;
+
+    // Assess
+    expect(payment).toMatchObject({ status: 'FAILED', declineCode: 'insufficient_funds' });
+    const [delivery] = await receiver.waitFor(1);
+    expect(delivery?.event).toMatchObject({
+      type: 'payment.failed',
+      data: { declineCode: 'insufficient_funds' },
+    });
+    expect(gateway.ledger().charges[key]).toMatchObject({ payments: 1, captured: 0 });
+  });
+});
+
+describe('gateway simulator: charge then timeout', () => {
+  it('charges once although the client times out, and a retry with the key replays it', async () => {
+    // Prepare
+    const key = newKey();
+    gateway.scriptNext([{ fault: 'charge_then_timeout' }]);
+
+    // Act
+    const lost = create(key, coffee, 1_000);
+    await expect(lost).rejects.toThrow(/timeout|abort/i);
+    const chargedMeanwhile = gateway.ledger().charges[key];
+    const retry = await create(key);
+
+    // Assess
+    expect(chargedMeanwhile).toMatchObject({ payments: 1, captured: 1250, status: 'SUCCESS' });
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(await retry.json()).toMatchObject({ idempotencyKey: key, status: 'SUCCESS' });
+    expect(chargesFor(key)).toBe(1);
+  });
+});
+
+describe('gateway simulator: transport faults charge nothing', () => {
+  it.each<{
+    name: string;
+    fault: ScriptedGatewayFault;
+    status: number;
+    type: string;
+    retryAfter: string | null;
+  }>([
+    {
+      name: 'an error',
+      fault: { fault: 'error', status: 503 },
+      status: 503,
+      type: 'api_error',
+      retryAfter: null,
+    },
+    {
+      name: 'a throttle',
+      fault: { fault: 'throttle', retryAfterSeconds: 7 },
+      status: 429,
+      type: 'rate_limit_error',
+      retryAfter: '7',
+    },
+  ])('answers $name with its status and no charge', async ({ fault, status, type, retryAfter }) => {
+    // Prepare
+    const key = newKey();
+    gateway.scriptNext([fault]);
+
+    // Act
+    const response = await create(key);
+
+    // Assess
+    expect(response.status).toBe(status);
+    expect(await response.json()).toMatchObject({ error: { type } });
+    expect(response.headers.get('retry-after')).toBe(retryAfter);
+    expect(gateway.ledger().charges[key]).toMatchObject({ payments: 0, status: null });
+  });
+
+  it('drops the connection on a reset: fetch rejects and nothing is charged', async () => {
+    // Prepare
+    const key = newKey();
+    gateway.scriptNext([{ fault: 'reset' }]);
+
+    // Act
+    const attempt = create(key);
+
+    // Assess
+    await expect(attempt).rejects.toThrow(TypeError);
+    expect(chargesFor(key)).toBe(0);
+  });
+
+  it('never answers a hung request: the client aborts and nothing is charged', async () => {
+    // Prepare
+    const key = newKey();
+    gateway.scriptNext([{ fault: 'hang' }]);
+
+    // Act
+    const attempt = create(key, coffee, 300);
+
+    // Assess
+    await expect(attempt).rejects.toThrow(/timeout|abort/i);
+    expect(chargesFor(key)).toBe(0);
+  });
+
+  it('draws transport faults for lookups too, unless they are kept to creates', async () => {
+    // Prepare
+    const key = newKey();
+    await create(key);
+    gateway.setFaults({ errorRate: 1, errorStatuses: [502] });
+
+    // Act
+    const everywhere = await call(`/v1/payments?idempotencyKey=${key}`);
+    gateway.setFaults({ transportFaultsOnlyOnCreate: true });
+    const createsOnly = await call(`/v1/payments?idempotencyKey=${key}`);
+    const failedCreate = await create(newKey());
+
+    // Assess
+    expect(everywhere.status).toBe(502);
+    expect(createsOnly.status).toBe(200);
+    expect(failedCreate.status).toBe(502);
+    expect(gateway.ledger().payments).toHaveLength(1);
+  });
+
+  it('draws the same faults again from the same seed', async () => {
+    // Prepare
+    gateway.setFaults({ errorRate: 0.5 });
+    const draw = async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i += 1) statuses.push((await create(newKey())).status);
+      return statuses;
+    };
+
+    // Act
+    const first = await draw();
+    gateway.reset();
+    gateway.setFaults({ errorRate: 0.5 });
+    const second = await draw();
+
+    // Assess
+    expect(second).toEqual(first);
+    expect(new Set(first).size).toBeGreaterThan(1);
+  });
+});
+
+describe('gateway simulator: pending payments, voids and callbacks', () => {
+  it('settles a PENDING payment by itself and signs its callbacks with every secret', async () => {
+    // Prepare
+    const key = newKey();
+
+    // Act
+    const payment = await createPending(key);
+    const deliveries = await receiver.waitFor(2);
+    const settled = (await (await call(`/v1/payments/${payment.id}`)).json()) as GatewayPayment;
+
+    // Assess
+    expect(payment.status).toBe('PENDING');
+    expect(settled.status).toBe('SUCCESS');
+    // Separate events travel independently: on a busy machine the later one may overtake.
+    expect(receiver.types().sort()).toEqual(['payment.pending', 'payment.succeeded']);
+    for (const { signature, body } of deliveries) {
+      expect(signature).toMatch(/^t=\d+,v1=[0-9a-f]{64},v1=[0-9a-f]{64}$/);
+      expect(secrets.every((secret) => signedWith(signature, body, secret))).toBe(true);
+      expect(signedWith(signature, body, 'whsec_someone_else')).toBe(false);
+      const timestamp = Number(/^t=(\d+)/.exec(signature)?.[1]);
+      expect(Math.abs(timestamp - Date.now() / 1000)).toBeLessThan(300);
+    }
+  });
+
+  it('settles as FAILED with settlement_failed when pendingSuccessRate is 0', async () => {
+    // Prepare
+    gateway.setFaults({ pendingSuccessRate: 0 });
+
+    // Act
+    const payment = await createPending(newKey());
+    await receiver.waitFor(2);
+
+    // Assess
+    expect(gateway.ledger().payments[0]).toMatchObject({
+      id: payment.id,
+      status: 'FAILED',
+      declineCode: 'settlement_failed',
+    });
+    expect(receiver.types().sort()).toEqual(['payment.failed', 'payment.pending']);
+  });
+
+  it('voids a PENDING payment, idempotently, and it never settles afterwards', async () => {
+    // Prepare
+    gateway.setFaults({ autoSettle: false });
+    const key = newKey();
+    const payment = await createPending(key);
+
+    // Act
+    const first = await call(`/v1/payments/${payment.id}/void`, { method: 'POST' });
+    const again = await call(`/v1/payments/${payment.id}/void`, { method: 'POST' });
+    const lateSettlement = gateway.settle(payment.id, 'SUCCESS');
+
+    // Assess
+    expect(await first.json()).toMatchObject({ status: 'VOIDED', amountVoided: 1250 });
+    expect(again.status).toBe(200);
+    await expect(lateSettlement).rejects.toMatchObject({ type: 'invalid_state' });
+    expect(gateway.ledger().charges[key]).toMatchObject({ voided: true, captured: 0 });
+  });
+
+  it('refuses to void a captured payment, and answers 404 for an unknown one', async () => {
+    // Prepare
+    const payment = (await (await create(newKey())).json()) as GatewayPayment;
+
+    // Act
+    const captured = await call(`/v1/payments/${payment.id}/void`, { method: 'POST' });
+    const unknown = await call('/v1/payments/pay_unknown/void', { method: 'POST' });
+
+    // Assess
+    expect(captured.status).toBe(409);
+    expect(await captured.json()).toMatchObject({ error: { type: 'invalid_state' } });
+    expect(unknown.status).toBe(404);
+  });
+
+  it('delivers every callback twice when duplicateRate is 1', async () => {
+    // Prepare
+    gateway.setFaults({ autoSettle: false, callbacks: { duplicateRate: 1 } });
+    const payment = await createPending(newKey());
+    await receiver.waitFor(2);
+
+    // Act
+    await gateway.settle(payment.id, 'SUCCESS');
+    await receiver.waitFor(4);
+
+    // Assess
+    const ids = receiver.deliveries.map((delivery) => delivery.event.id);
+    expect(receiver.types()).toEqual([
+      'payment.pending',
+      'payment.pending',
+      'payment.succeeded',
+      'payment.succeeded',
+    ]);
+    expect(new Set(ids).size).toBe(2);
+    expect(gateway.ledger().callbacksSent).toBe(4);
+  });
+
+  it('sends no callback at all when lostRate is 1', async () => {
+    // Prepare
+    gateway.setFaults({ autoSettle: false, callbacks: { lostRate: 1 } });
+    const payment = await createPending(newKey());
+
+    // Act
+    await gateway.settle(payment.id, 'SUCCESS');
+
+    // Assess
+    expect(receiver.deliveries).toEqual([]);
+    expect(gateway.ledger().callbacksSent).toBe(0);
+  });
+
+  it('delivers the settlement before payment.pending when outOfOrderRate is 1', async () => {
+    // Prepare
+    gateway.setFaults({ autoSettle: false, callbacks: { outOfOrderRate: 1 } });
+    const payment = await createPending(newKey());
+
+    // Act
+    await gateway.settle(payment.id, 'SUCCESS');
+
+    // Assess
+    expect(receiver.types()).toEqual(['payment.succeeded', 'payment.pending']);
+  });
+
+  it('retries a callback the receiver refused, signed afresh', async () => {
+    // Prepare
+    gateway.setFaults({ autoSettle: false });
+    const payment = await createPending(newKey());
+    await receiver.waitFor(1);
+    receiver.statuses.push(500);
+
+    // Act
+    await gateway.settle(payment.id, 'SUCCESS');
+
+    // Assess
+    expect(receiver.types()).toEqual(['payment.pending', 'payment.succeeded', 'payment.succeeded']);
+    const [, refused, retried] = receiver.deliveries;
+    expect(retried?.body).toBe(refused?.body);
+    expect(gateway.ledger().callbacksSent).toBe(3);
+  });
+});
+
+describe('gateway simulator: refunds', () => {
+  it('refunds idempotently, up to the captured amount and never beyond', async () => {
+    // Prepare
+    const key = newKey();
+    const payment = (await (await create(key)).json()) as GatewayPayment;
+
+    // Act
+    const part = await refund('refund-1', { paymentId: payment.id, amount: 500 });
+    const replay = await refund('refund-1', { paymentId: payment.id, amount: 500 });
+    const rest = await refund('refund-2', { paymentId: payment.id });
+    const beyond = await refund('refund-3', { paymentId: payment.id, amount: 1 });
+
+    // Assess
+    const first = (await part.json()) as GatewayRefund;
+    expect(first).toMatchObject({ paymentId: payment.id, amount: 500, status: 'SUCCEEDED' });
+    expect(first.id).toMatch(/^re_/);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await replay.json()) as GatewayRefund).id).toBe(first.id);
+    expect(await rest.json()).toMatchObject({ amount: 750, currency: 'CNY' });
+    expect(beyond.status).toBe(409);
+    const ledger = gateway.ledger();
+    expect(ledger.refunds).toHaveLength(2);
+    expect(ledger.charges[key]).toMatchObject({ captured: 1250, refunded: 1250 });
+    // Callbacks for separate events travel independently, so they may arrive in any order.
+    const deliveries = await receiver.waitFor(3);
+    const refunded = deliveries.find((delivery) => delivery.event.data.refundId === first.id);
+    expect(refunded?.event).toMatchObject({
+      type: 'refund.succeeded',
+      data: { paymentId: payment.id, amount: 500, idempotencyKey: key },
+    });
+  });
+
+  it('refuses to refund a payment that is not SUCCESS', async () => {
+    // Prepare
+    gateway.setFaults({ autoSettle: false });
+    const payment = await createPending(newKey());
+
+    // Act
+    const response = await refund('refund-pending', { paymentId: payment.id });
+
+    // Assess
+    expect(response.status).toBe(409);
+    expect(await response.json()).toMatchObject({ error: { type: 'invalid_state' } });
+    expect(gateway.ledger().refunds).toEqual([]);
+  });
+});
+
+describe('gateway simulator: administration and configuration', () => {
+  it('serves the ledger, faults, scripted faults, settlement and reset over HTTP', async () => {
+    // Prepare
+    const admin = (path: string, method = 'GET', body?: unknown) =>
+      fetch(`${gateway.url}/admin/${path}`, {
+        method,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(5_000),
+      });
+    const put = await admin('faults', 'PUT', { autoSettle: false, callbacks: { delayMs: 5 } });
+    const queued = await admin('faults/next', 'POST', [{ fault: 'pending' }]);
+    const payment = (await (await create(newKey())).json()) as GatewayPayment;
+
+    // Act
+    const settled = await admin(`payments/${payment.id}/settle`, 'POST', { status: 'FAILED' });
+    const ledger = (await (await admin('ledger')).json()) as Ledger;
+    const misspelt = await admin('faults', 'PUT', { hangrate: 1 });
+    const reset = await admin('reset', 'POST');
+    const faults = await (await admin('faults')).json();
+
+    // Assess
+    expect(await put.json()).toMatchObject({ autoSettle: false, callbacks: { delayMs: 5 } });
+    expect(await queued.json()).toEqual({ queued: 1 });
+    expect(await settled.json()).toMatchObject({ status: 'FAILED' });
+    expect(ledger.requests).toEqual({ total: 1, byRoute: { 'POST /v1/payments': 1 } });
+    expect(misspelt.status).toBe(400);
+    expect(reset.status).toBe(204);
+    expect(faults).toMatchObject({ autoSettle: true, settleAfterMs: 50 });
+    expect(gateway.ledger().payments).toEqual([]);
+  });
+
+  it('takes faults from options over GATEWAY_FAULTS over GATEWAY_FAULTS_FILE', async () => {
+    // Prepare
+    const directory = mkdtempSync(join(tmpdir(), 'gateway-faults-'));
+    const file = join(directory, 'faults.json');
+    writeFileSync(file, JSON.stringify({ declineCode: 'from_file', retryAfterSeconds: 9 }));
+    const saved = { json: process.env.GATEWAY_FAULTS, file: process.env.GATEWAY_FAULTS_FILE };
+    process.env.GATEWAY_FAULTS_FILE = file;
+    process.env.GATEWAY_FAULTS = JSON.stringify({ declineCode: 'from_env' });
+
+    try {
+      // Act
+      const fromEnvironment = await startGatewaySimulator();
+      const fromOptions = await startGatewaySimulator({ faults: { declineCode: 'from_options' } });
+      const environmentFaults = fromEnvironment.faults();
+      const optionFaults = fromOptions.faults();
+      await Promise.all([fromEnvironment.stop(), fromOptions.stop()]);
+
+      // Assess
+      expect(environmentFaults).toMatchObject({ declineCode: 'from_env', retryAfterSeconds: 9 });
+      expect(environmentFaults.hangMs).toBe(30_000);
+      expect(optionFaults).toMatchObject({ declineCode: 'from_options', retryAfterSeconds: 1 });
+    } finally {
+      for (const [name, value] of [
+        ['GATEWAY_FAULTS', saved.json],
+        ['GATEWAY_FAULTS_FILE', saved.file],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      rmSync(directory, { recursive: true });
+    }
+  });
+
+  it('drops hung connections and stops promptly when stopped', async () => {
+    // Prepare
+    const own = await startGatewaySimulator({ apiKeys: [apiKey], seed: 1 });
+    own.scriptNext([{ fault: 'hang' }]);
+    const hung = fetch(`${own.url}/v1/payments`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'idempotency-key': 'hung' },
+      body: JSON.stringify(coffee),
+      signal: AbortSignal.timeout(10_000),
+    });
+    while (own.ledger().requests.total === 0) await new Promise((r) => setTimeout(r, 10));
+
+    // Act
+    const started = Date.now();
+    await own.stop();
+
+    // Assess
+    await expect(hung).rejects.toThrow(TypeError);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
