@@ -14,6 +14,7 @@ import {
   type ExternalService,
   functionSpecs,
   type QueueName,
+  type QueueSpec,
   queueNames,
   queueVariables,
   type SecretName,
@@ -61,6 +62,10 @@ export interface LocalStackOptions {
   readonly riskRules?: RiskRules;
   /** Fixes the simulators' random draws, for repeatable runs. */
   readonly seed?: number;
+  /** Settings that replace the wiring's for every function (tests shorten backoffs with it). */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** Queue settings that replace the wiring's (tests lower maxReceiveCount with it). */
+  readonly queues?: Partial<Record<QueueName, Partial<QueueSpec>>>;
 }
 
 /** The local secret values: obviously fake, and the ones the simulators expect. */
@@ -157,16 +162,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
 
     await createTable(rawDynamo);
-    const queueUrls = await createQueues(sqs);
+    const queueSpecs = Object.fromEntries(
+      queueNames.map((queue) => [queue, { ...wiring.queues[queue], ...options.queues?.[queue] }]),
+    ) as Record<QueueName, QueueSpec>;
+    const queueUrls = await createQueues(sqs, queueSpecs);
     const secretIds = await createSecrets(secretsManager);
     const agents = new DynamoDbAgentDirectory(dynamodb, tableName);
     await Promise.all(seedAgents.map((agent) => agents.put(agent)));
 
     setFunctionEnvironment(
       queueUrls,
+      queueSpecs,
       secretIds,
       { paymentGateway: gateway.url, riskEngine: risk.url },
-      options.logLevel,
+      {
+        ...options.environment,
+        ...(options.logLevel ? { POWERTOOLS_LOG_LEVEL: options.logLevel } : {}),
+      },
     );
     const handlers = await loadHandlers();
 
@@ -246,10 +258,13 @@ async function createTable(client: DynamoDBClient): Promise<void> {
   );
 }
 
-async function createQueues(sqs: SQSClient): Promise<LocalStack['queueUrls']> {
+async function createQueues(
+  sqs: SQSClient,
+  specs: Readonly<Record<QueueName, QueueSpec>>,
+): Promise<LocalStack['queueUrls']> {
   const entries = await Promise.all(
     queueNames.map(async (queue) => {
-      const spec = wiring.queues[queue];
+      const spec = specs[queue];
       const dlq = await sqs.send(
         new CreateQueueCommand({
           QueueName: `${localQueueName(queue)}-dlq`,
@@ -307,9 +322,10 @@ async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
  */
 function setFunctionEnvironment(
   queueUrls: LocalStack['queueUrls'],
+  queueSpecs: Readonly<Record<QueueName, QueueSpec>>,
   secretIds: LocalStack['secretIds'],
   endpoints: Readonly<Record<ExternalService, string>>,
-  logLevel?: string,
+  overrides: Readonly<Record<string, string>>,
 ): void {
   const merged: Record<string, string> = { TABLE_NAME: tableName };
   for (const [name, spec] of Object.entries(functionSpecs)) {
@@ -320,7 +336,7 @@ function setFunctionEnvironment(
     if (spec.consumes) {
       const variables = queueVariables(spec.consumes.queue);
       own[variables.url] = queueUrls[spec.consumes.queue].url;
-      own[variables.maxReceiveCount] = String(wiring.queues[spec.consumes.queue].maxReceiveCount);
+      own[variables.maxReceiveCount] = String(queueSpecs[spec.consumes.queue].maxReceiveCount);
     }
     for (const [variable, secret] of Object.entries(spec.secrets ?? {})) {
       own[variable] = secretIds[secret];
@@ -335,8 +351,7 @@ function setFunctionEnvironment(
       merged[variable] = value;
     }
   }
-  if (logLevel) merged.POWERTOOLS_LOG_LEVEL = logLevel;
-  Object.assign(process.env, merged);
+  Object.assign(process.env, merged, overrides);
 }
 
 async function loadHandlers(): Promise<Record<string, unknown>> {

@@ -106,6 +106,7 @@ export function orderView(order: Order) {
     ...(order.confirmBy ? { confirmBy: order.confirmBy } : {}),
     attempts: order.attempts,
     ...(order.lastError ? { lastError: order.lastError } : {}),
+    ...(order.deadLettered ? { deadLettered: true } : {}),
     ...(order.declineCode ? { declineCode: order.declineCode } : {}),
     ...(order.holdReason ? { holdReason: order.holdReason } : {}),
     ...(order.risk ? { risk: order.risk } : {}),

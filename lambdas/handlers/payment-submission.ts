@@ -47,8 +47,10 @@ export function buildHandler(deps: PaymentHandlerDeps) {
   async function handleRecord(record: SQSRecord, context: Context): Promise<void> {
     const parsed = paymentMessage.safeParse(safeJson(record.body));
     if (!parsed.success) {
-      // Never deleted: it will reach the DLQ, where an operator can read it.
+      // No delivery will ever read it: send it on its way to the DLQ, where an operator can.
       metrics.addMetric('PoisonMessage', MetricUnit.Count, 1);
+      logger.error('Unreadable payment message', { messageId: record.messageId });
+      await returnForLater(record, 1);
       throw new Error(`Unreadable payment message ${record.messageId}`);
     }
     const log = logger.createChild({ persistentKeys: { orderId: parsed.data.orderId } });
@@ -64,14 +66,19 @@ export function buildHandler(deps: PaymentHandlerDeps) {
     }
     log.warn('Payment returned for later', result);
     metrics.addMetric('PaymentRetryScheduled', MetricUnit.Count, 1);
+    await returnForLater(record, result.delaySeconds);
+    throw new RetryLaterError(result.reason);
+  }
+
+  /** The backoff is the message's visibility timeout: it comes back after `delaySeconds`. */
+  async function returnForLater(record: SQSRecord, delaySeconds: number): Promise<void> {
     await deps.sqs.send(
       new ChangeMessageVisibilityCommand({
         QueueUrl: deps.queueUrl,
         ReceiptHandle: record.receiptHandle,
-        VisibilityTimeout: result.delaySeconds,
+        VisibilityTimeout: delaySeconds,
       }),
     );
-    throw new RetryLaterError(result.reason);
   }
 
   return middy(

@@ -1,0 +1,188 @@
+import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { CallCounter } from '../support/calls.ts';
+import { AgentClient } from '../support/http.ts';
+
+let stack: LocalStack;
+let agent: AgentClient;
+const counter = new CallCounter();
+
+beforeAll(async () => {
+  stack = await startLocalStack({
+    logLevel: 'ERROR',
+    seed: 7,
+    // Short backoffs keep the retries of these tests within seconds.
+    environment: { BACKOFF_MAX_SECONDS: '1', RISK_FAIL_OPEN_LIMIT: '1000' },
+    gatewayFaults: { autoSettle: false, hangMs: 5_000 },
+  });
+  agent = await AgentClient.for(stack, 'demo-agent');
+  // The functions' own clients: every DynamoDB and SQS request they make is counted.
+  const clients = await import('#adapters/aws-clients.ts');
+  counter.attach(clients.dynamodb, 'DynamoDB').attach(clients.sqs, 'SQS');
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+beforeEach(() => {
+  stack.risk.setFaults({ internalErrorRate: 0 });
+});
+
+function chargesFor(orderId: string) {
+  return stack.gateway.ledger().charges[orderId];
+}
+
+describe('payment submission on the local stack', () => {
+  it('pays a trusted order within seconds, with one charge', async () => {
+    // Act
+    const placed = await agent.place();
+    const paid = await agent.waitForStatus(placed.orderId, 'PAID', 10_000);
+
+    // Assess
+    expect(paid).toMatchObject({ attempts: 1, risk: { level: 'pass', bypassed: false } });
+    expect(paid.history.map((entry) => entry.to)).toEqual(['PENDING_PAYMENT', 'PAID']);
+    expect(chargesFor(placed.orderId)).toMatchObject({ payments: 1, captured: 450 });
+  });
+
+  it('costs two DynamoDB writes and one SQS send of ours per paid order', async () => {
+    // Prepare: a first order warms the caches (secret, breaker state).
+    await agent.waitForStatus((await agent.place()).orderId, 'PAID');
+    counter.reset();
+
+    // Act: wait through the stack's own client, so the waiting costs none of the counted calls.
+    const placed = await agent.place();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const item = await stack.dynamodb.send(
+        new GetCommand({ TableName: stack.tableName, Key: { pk: `ORDER#${placed.orderId}` } }),
+      );
+      if (item.Item?.status === 'PAID' || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+
+    // Assess: intake reads the agent, writes order + daily spend in one transaction, queues;
+    // submission reads the order and writes PAID. The breaker's state is read at most once a
+    // second per instance and written only while the gateway fails.
+    const calls = counter.calls.filter((call) => call !== 'DynamoDB.BatchGetItem').sort();
+    expect(calls).toEqual([
+      'DynamoDB.GetItem',
+      'DynamoDB.GetItem',
+      'DynamoDB.TransactWriteItems',
+      'DynamoDB.UpdateItem',
+      'SQS.SendMessage',
+    ]);
+    expect(counter.count('DynamoDB.BatchGetItem')).toBeLessThanOrEqual(1);
+  });
+
+  it('never charges twice when a charge succeeds but its answer never arrives', async () => {
+    // Prepare
+    stack.gateway.scriptNext([{ fault: 'charge_then_timeout' }]);
+
+    // Act
+    const placed = await agent.place();
+    const paid = await agent.waitForStatus(placed.orderId, 'PAID');
+
+    // Assess
+    expect(chargesFor(placed.orderId)).toMatchObject({ payments: 1, captured: 450 });
+    expect(paid.attempts).toBe(2);
+    expect(paid.lastError).toBeUndefined();
+  });
+
+  it.each([
+    ['a 503', { fault: 'error', status: 503 }],
+    ['a 500', { fault: 'error', status: 500 }],
+    ['a 429 with Retry-After', { fault: 'throttle', retryAfterSeconds: 1 }],
+    ['a connection reset', { fault: 'reset' }],
+    ['a hang past the client timeout', { fault: 'hang' }],
+  ] as const)('retries after %s and pays once', async (_, fault) => {
+    // Prepare
+    stack.gateway.scriptNext([fault]);
+
+    // Act
+    const placed = await agent.place();
+    const paid = await agent.waitForStatus(placed.orderId, 'PAID');
+
+    // Assess
+    expect(chargesFor(placed.orderId)).toMatchObject({ payments: 1, captured: 450 });
+    expect(paid.attempts).toBe(2);
+  });
+
+  it('fails a declined payment with the decline code', async () => {
+    stack.gateway.scriptNext([{ fault: 'decline', declineCode: 'insufficient_funds' }]);
+    const placed = await agent.place();
+    const failed = await agent.waitForStatus(placed.orderId, 'FAILED');
+    expect(failed).toMatchObject({
+      declineCode: 'insufficient_funds',
+      lastError: 'GATEWAY_DECLINED',
+    });
+    expect(chargesFor(placed.orderId)?.captured).toBe(0);
+  });
+
+  it('waits for settlement on a PENDING answer and schedules a settlement check', async () => {
+    // Prepare
+    stack.gateway.scriptNext([{ fault: 'pending' }]);
+
+    // Act
+    const placed = await agent.place();
+    const waiting = await agent.waitForStatus(placed.orderId, 'AWAITING_SETTLEMENT');
+
+    // Assess
+    expect(typeof waiting.settleBy).toBe('string');
+    const check = await stack.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: stack.queueUrls.settlementCheck.url,
+        WaitTimeSeconds: 0,
+        MaxNumberOfMessages: 10,
+      }),
+    );
+    // The check is delayed by a minute, so it is not visible yet.
+    expect(check.Messages ?? []).toEqual([]);
+  });
+
+  it('fetches the current gateway key after a 401 and pays without failing the order', async () => {
+    // Prepare: the key rotates at the gateway and in Secrets Manager; functions still cache the old.
+    const newKey = 'sk_local_rotated_key_not_secret';
+    stack.gateway.setApiKeys([newKey]);
+    await stack.secretsManager.send(
+      new PutSecretValueCommand({ SecretId: stack.secretIds.gatewayApiKey, SecretString: newKey }),
+    );
+
+    // Act
+    const placed = await agent.place();
+    const paid = await agent.waitForStatus(placed.orderId, 'PAID');
+
+    // Assess
+    expect(paid.attempts).toBe(1);
+    expect(chargesFor(placed.orderId)).toMatchObject({ payments: 1 });
+  });
+
+  it('lets a small order through with the bypass recorded when the risk engine always fails', async () => {
+    // Prepare
+    stack.risk.setFaults({ internalErrorRate: 1 });
+
+    // Act
+    const placed = await agent.place({ amount: 800 });
+    const paid = await agent.waitForStatus(placed.orderId, 'PAID');
+
+    // Assess
+    expect(paid.risk).toMatchObject({
+      level: 'pass',
+      bypassed: true,
+      errorCode: 'InternalServerError',
+      requestId: expect.any(String),
+    });
+    expect(stack.risk.requests().byOrder[placed.orderId]).toBe(3);
+  });
+
+  it('holds a large order for review when the risk engine always fails', async () => {
+    stack.risk.setFaults({ internalErrorRate: 1 });
+    const placed = await agent.place({ amount: 1500 });
+    const held = await agent.waitForStatus(placed.orderId, 'HELD_FOR_REVIEW');
+    expect(held).toMatchObject({ holdReason: 'RISK_UNAVAILABLE', risk: { bypassed: true } });
+    expect(chargesFor(placed.orderId)).toBeUndefined();
+  });
+});

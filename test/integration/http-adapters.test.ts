@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { HttpPaymentGateway } from '#adapters/http-payment-gateway.ts';
+import { HttpRiskEngine } from '#adapters/http-risk-engine.ts';
+import { freePort } from '../../local/emulators.ts';
+import {
+  defaultGatewayApiKeys,
+  type GatewaySimulator,
+  type ScriptedGatewayFault,
+  startGatewaySimulator,
+} from '../../local/gateway-simulator.ts';
+import { type RiskSimulator, startRiskSimulator } from '../../local/risk-simulator.ts';
+
+let simulator: GatewaySimulator;
+let risk: RiskSimulator;
+let sequence = 0;
+const key = defaultGatewayApiKeys[0] ?? '';
+
+function gateway(options: { apiKey?: string; timeoutMs?: number; baseUrl?: string } = {}) {
+  return new HttpPaymentGateway({
+    name: 'simulator',
+    baseUrl: options.baseUrl ?? simulator.url,
+    timeoutMs: options.timeoutMs ?? 500,
+    apiKey: { get: async () => options.apiKey ?? key, refresh: async () => {} },
+  });
+}
+
+const charge = (idempotencyKey = `ord_${++sequence}`) => ({
+  idempotencyKey,
+  amount: 450,
+  currency: 'CNY',
+  paymentMethod: 'wallet' as const,
+});
+
+beforeAll(async () => {
+  [simulator, risk] = await Promise.all([
+    startGatewaySimulator({ seed: 3, faults: { hangMs: 2_000, autoSettle: false } }),
+    startRiskSimulator({ seed: 3, faults: { hangMs: 2_000 } }),
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.allSettled([simulator?.stop(), risk?.stop()]);
+});
+
+beforeEach(() => {
+  simulator.reset();
+  risk.reset();
+});
+
+describe('HTTP payment gateway adapter (gateway simulator)', () => {
+  it.each<[string, ScriptedGatewayFault | undefined, Record<string, unknown>]>([
+    ['a success', undefined, { kind: 'succeeded', paymentId: expect.stringMatching(/^pay_/) }],
+    ['a pending payment', { fault: 'pending' }, { kind: 'pending' }],
+    [
+      'a decline',
+      { fault: 'decline', declineCode: 'do_not_honor' },
+      { kind: 'declined', declineCode: 'do_not_honor' },
+    ],
+    [
+      'a 429',
+      { fault: 'throttle', retryAfterSeconds: 7 },
+      { kind: 'throttled', retryAfterSeconds: 7 },
+    ],
+    ['a 502', { fault: 'error', status: 502 }, { kind: 'unavailable' }],
+    ['a reset connection', { fault: 'reset' }, { kind: 'unavailable' }],
+    ['a hang', { fault: 'hang' }, { kind: 'unknown' }],
+    ['a charge whose answer never comes', { fault: 'charge_then_timeout' }, { kind: 'unknown' }],
+  ])('classifies %s', async (_, fault, expected) => {
+    // Prepare
+    if (fault) simulator.scriptNext([fault]);
+
+    // Act
+    const outcome = await gateway().charge(charge());
+
+    // Assess
+    expect(outcome).toMatchObject(expected);
+  });
+
+  it('classifies a wrong key as unauthorized', async () => {
+    await expect(gateway({ apiKey: 'sk_wrong' }).charge(charge())).resolves.toEqual({
+      kind: 'unauthorized',
+    });
+  });
+
+  it('classifies a gateway that is not listening as unavailable, after one quick retry', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    await expect(gateway({ baseUrl: closed }).charge(charge())).resolves.toMatchObject({
+      kind: 'unavailable',
+      detail: 'ECONNREFUSED',
+    });
+  });
+
+  it('finds the payment a lost answer made, and nothing for an unknown key', async () => {
+    // Prepare
+    simulator.scriptNext([{ fault: 'charge_then_timeout' }]);
+    const request = charge();
+    await gateway().charge(request);
+
+    // Act
+    const found = await gateway().findByIdempotencyKey(request.idempotencyKey);
+    const missing = await gateway().findByIdempotencyKey('ord_never');
+
+    // Assess
+    expect(found).toMatchObject({ kind: 'found', outcome: { kind: 'succeeded' } });
+    expect(missing).toEqual({ kind: 'not-found' });
+    expect(simulator.ledger().charges[request.idempotencyKey]?.payments).toBe(1);
+  });
+
+  it('classifies a failed lookup as transient', async () => {
+    simulator.scriptNext([{ fault: 'error', status: 503, route: 'lookup' }]);
+    await expect(gateway().findByIdempotencyKey('ord_x')).resolves.toMatchObject({
+      kind: 'unavailable',
+    });
+  });
+});
+
+describe('HTTP risk engine adapter (risk simulator)', () => {
+  const request = {
+    orderId: 'ord_r',
+    agentId: 'demo-agent',
+    amount: 450,
+    currency: 'CNY',
+    paymentMethod: 'wallet' as const,
+  };
+  const engine = () => new HttpRiskEngine({ url: risk.url, timeoutMs: 500 });
+
+  it.each([
+    [{}, 'pass'],
+    [{ reviewAtOrAbove: 400 }, 'review'],
+    [{ rejectAtOrAbove: 400 }, 'reject'],
+  ] as const)('reads the level the rules %o give', async (rules, level) => {
+    risk.setRules(rules);
+    await expect(engine().assess(request)).resolves.toMatchObject({
+      kind: 'assessed',
+      level,
+      requestId: expect.any(String),
+    });
+  });
+
+  it.each([
+    ['internal_error', 'InternalServerError'],
+    ['throttle', 'RequestLimitExceeded'],
+    ['malformed', 'MalformedResponse'],
+    ['hang', 'Timeout'],
+    ['reset', 'Unreachable'],
+  ] as const)('classifies %s as the retryable error %s', async (fault, code) => {
+    risk.setRules({});
+    risk.scriptNext([{ fault }]);
+    await expect(engine().assess(request)).resolves.toMatchObject({
+      kind: 'error',
+      code,
+      retryable: true,
+    });
+  });
+});
