@@ -22,7 +22,6 @@ import {
   wiring,
 } from '#shared/wiring.ts';
 import {
-  type Emulator,
   freePort,
   localCredentials,
   localRegion,

@@ -1,5 +1,4 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbBreakerStore } from '#adapters/dynamodb-breaker.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
@@ -8,16 +7,12 @@ import { CircuitBreaker, defaultBreakerPolicy } from '#domain/circuit-breaker.ts
 import { openOrder } from '#domain/order.ts';
 import { defaultRiskPolicy } from '#domain/risk-policy.ts';
 import { defaultSettlementSchedule, makeSubmitPayment } from '#domain/submit-payment.ts';
-import {
-  type Emulator,
-  localCredentials,
-  localRegion,
-  startDynamoDbLocal,
-} from '../../local/emulators.ts';
+import { type Emulator, startDynamoDbLocal } from '../../local/emulators.ts';
 import { type GatewaySimulator, startGatewaySimulator } from '../../local/gateway-simulator.ts';
 import { FixedClock, RecordingSettlementChecks } from '../fakes/in-memory.ts';
 import { FakeRiskEngine } from '../fakes/payments.ts';
 import { latteOrder } from '../fixtures/orders.ts';
+import { createTestTable } from '../support/table.ts';
 
 const tableName = 'breaker-integration';
 let dynamo: Emulator;
@@ -95,20 +90,7 @@ beforeAll(async () => {
     startDynamoDbLocal(),
     startGatewaySimulator({ seed: 1, faults: { errorStatuses: [503] } }),
   ]);
-  const raw = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: localRegion,
-    credentials: localCredentials,
-  });
-  await raw.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    }),
-  );
-  client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  client = await createTestTable(dynamo.endpoint, tableName);
   orders = new DynamoDbOrderRepository(client, tableName);
 });
 

@@ -1,18 +1,13 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import type { DailySpend } from '#domain/agent.ts';
 import { type Order, openOrder } from '#domain/order.ts';
-import {
-  type Emulator,
-  localCredentials,
-  localRegion,
-  startDynamoDbLocal,
-} from '../../local/emulators.ts';
+import { type Emulator, startDynamoDbLocal } from '../../local/emulators.ts';
 import { demoAgent, latteOrder } from '../fixtures/orders.ts';
 import { CallCounter } from '../support/calls.ts';
+import { createTestTable } from '../support/table.ts';
 
 const tableName = 'orders-integration';
 let emulator: Emulator;
@@ -45,20 +40,7 @@ function spend(amount: number, agentId = `agent-${sequence}`): DailySpend {
 
 beforeAll(async () => {
   emulator = await startDynamoDbLocal();
-  const raw = new DynamoDBClient({
-    endpoint: emulator.endpoint,
-    region: localRegion,
-    credentials: localCredentials,
-  });
-  await raw.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    }),
-  );
-  client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  client = await createTestTable(emulator.endpoint, tableName);
   counter.attach(client, 'DynamoDB');
   repository = new DynamoDbOrderRepository(client, tableName);
 });

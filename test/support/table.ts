@@ -1,0 +1,20 @@
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { localCredentials, localRegion } from '../../local/emulators.ts';
+
+/** A table shaped like autopay's, on a DynamoDB Local endpoint, and a document client for it. */
+export async function createTestTable(
+  endpoint: string,
+  tableName: string,
+): Promise<DynamoDBDocumentClient> {
+  const raw = new DynamoDBClient({ endpoint, region: localRegion, credentials: localCredentials });
+  await raw.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    }),
+  );
+  return DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+}
