@@ -31,6 +31,14 @@ export class StatefulStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
       deletionProtection: props.stage === 'prod',
     });
+    for (const index of props.table.indexes) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.ALL,
+      });
+    }
 
     this.secretsKey = new kms.Key(this, 'SecretsKey', {
       description: 'Encrypts the autopay gateway API key and webhook signing secret',

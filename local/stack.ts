@@ -37,6 +37,7 @@ import {
   startGatewaySimulator,
 } from './gateway-simulator.ts';
 import { type LocalRoute, type StaticResponder, startLocalHttpApi } from './http-api.ts';
+import { lambdaContext } from './lambda-context.ts';
 import { type QueuePoller, type SqsHandler, startQueuePoller } from './queue-poller.ts';
 import {
   type RiskFaults,
@@ -65,6 +66,10 @@ export interface LocalStackOptions {
   readonly environment?: Readonly<Record<string, string>>;
   /** Queue settings that replace the wiring's (tests lower maxReceiveCount with it). */
   readonly queues?: Partial<Record<QueueName, Partial<QueueSpec>>>;
+  /** How often scheduled functions run locally (AWS runs them every few minutes). */
+  readonly scheduleSeconds?: number;
+  /** Whether the gateway simulator sends its callbacks to the local API (default: yes). */
+  readonly callbacks?: boolean;
 }
 
 /** The local secret values: obviously fake, and the ones the simulators expect. */
@@ -110,7 +115,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const started: Array<{ stop(): Promise<void> }> = [];
   let server: Server | undefined;
   const pollers: QueuePoller[] = [];
+  const timers: NodeJS.Timeout[] = [];
   const stop = async () => {
+    for (const timer of timers) clearInterval(timer);
     await Promise.allSettled(pollers.map((poller) => poller.stop()));
     if (server) {
       server.closeAllConnections();
@@ -198,7 +205,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const address = server.address();
     const apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : apiPort}`;
 
+    if (options.callbacks ?? true) {
+      gateway.setCallbackUrl(`${apiUrl}/v1/callbacks/${process.env.GATEWAY_NAME ?? 'simulator'}`);
+    }
+    gateway.setWebhookSecrets([localSecretValues.webhookSigningSecret]);
+
     if (options.pollers ?? true) {
+      const every = (options.scheduleSeconds ?? 30) * 1000;
+      for (const [name, spec] of Object.entries(functionSpecs)) {
+        if (!spec.schedule) continue;
+        const run = handlers[name] as (event: unknown, context: unknown) => Promise<unknown>;
+        timers.push(
+          setInterval(() => {
+            run(scheduledEvent(name), lambdaContext(name, spec.timeoutSeconds)).catch(
+              (error: unknown) => process.stderr.write(`${name}: ${String(error)}\n`),
+            );
+          }, every),
+        );
+      }
       for (const [name, spec] of Object.entries(functionSpecs)) {
         const source = spec.consumes;
         if (!source) continue;
@@ -241,20 +265,36 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 }
 
 async function createTable(client: DynamoDBClient): Promise<void> {
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: wiring.table.partitionKey, AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: wiring.table.partitionKey, KeyType: 'HASH' }],
-    }),
-  );
+  await client.send(createTableCommand(tableName));
   await client.send(
     new UpdateTimeToLiveCommand({
       TableName: tableName,
       TimeToLiveSpecification: { AttributeName: wiring.table.ttlAttribute, Enabled: true },
     }),
   );
+}
+
+/** The table of the wiring, with its indexes, as CreateTable input. */
+export function createTableCommand(name: string): CreateTableCommand {
+  const { partitionKey, indexes } = wiring.table;
+  const keys = new Set([
+    partitionKey,
+    ...indexes.flatMap((index) => [index.partitionKey, index.sortKey]),
+  ]);
+  return new CreateTableCommand({
+    TableName: name,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [...keys].map((key) => ({ AttributeName: key, AttributeType: 'S' })),
+    KeySchema: [{ AttributeName: partitionKey, KeyType: 'HASH' }],
+    GlobalSecondaryIndexes: indexes.map((index) => ({
+      IndexName: index.name,
+      KeySchema: [
+        { AttributeName: index.partitionKey, KeyType: 'HASH' },
+        { AttributeName: index.sortKey, KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    })),
+  });
 }
 
 async function createQueues(
@@ -289,6 +329,21 @@ async function createQueues(
     }),
   );
   return Object.fromEntries(entries) as LocalStack['queueUrls'];
+}
+
+/** The event an EventBridge schedule rule sends its target function. */
+function scheduledEvent(name: string) {
+  return {
+    version: '0',
+    id: crypto.randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region: localRegion,
+    resources: [`arn:aws:events:${localRegion}:000000000000:rule/${name}`],
+    detail: {},
+  };
 }
 
 async function createSecrets(client: SecretsManagerClient): Promise<LocalStack['secretIds']> {

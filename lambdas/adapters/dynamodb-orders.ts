@@ -6,6 +6,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -20,6 +21,9 @@ import type {
   TransitionOutcome,
 } from '#domain/ports.ts';
 import { orderKey, spendKey } from './keys.ts';
+
+export const DUE_SHARDS = 4;
+export const DUE_INDEX = 'due';
 
 /** Concurrent orders of one agent contend on its daily spend item; a few retries absorb it. */
 const TRANSACTION_CONFLICT_RETRIES = 3;
@@ -79,7 +83,7 @@ export class DynamoDbOrderRepository implements OrderRepository {
       cause: move.event,
       ...(move.errorCode ? { errorCode: move.errorCode } : {}),
     };
-    const fields = changeExpression(move.changes ?? {});
+    const fields = changeExpression(move.orderId, move.changes ?? {});
     try {
       const result = await this.client.send(
         new UpdateCommand({
@@ -111,12 +115,33 @@ export class DynamoDbOrderRepository implements OrderRepository {
     }
   }
 
+  async findDue(before: string, limit: number): Promise<Order[]> {
+    const shards = Array.from({ length: DUE_SHARDS }, (_, shard) => `DUE#${shard}`);
+    const pages = await Promise.all(
+      shards.map((shard) =>
+        this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: DUE_INDEX,
+            KeyConditionExpression: 'dueShard = :shard AND dueAt <= :before',
+            ExpressionAttributeValues: { ':shard': shard, ':before': before },
+            Limit: limit,
+          }),
+        ),
+      ),
+    );
+    return pages
+      .flatMap((page) => (page.Items ?? []).map(toOrder))
+      .sort((a, b) => (a.dueAt ?? '').localeCompare(b.dueAt ?? ''))
+      .slice(0, limit);
+  }
+
   async annotate(
     orderId: string,
     status: OrderStatus,
     changes: Partial<PaymentFields>,
   ): Promise<boolean> {
-    const fields = changeExpression(changes);
+    const fields = changeExpression(orderId, changes);
     try {
       await this.client.send(
         new UpdateCommand({
@@ -156,7 +181,11 @@ export class DynamoDbOrderRepository implements OrderRepository {
   private orderPut(order: Order) {
     return {
       TableName: this.tableName,
-      Item: { ...orderKey(order.orderId), ...order },
+      Item: {
+        ...orderKey(order.orderId),
+        ...order,
+        ...(order.dueAt ? { dueShard: dueShardOf(order.orderId) } : {}),
+      },
       ConditionExpression: 'attribute_not_exists(pk)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
     };
@@ -181,8 +210,15 @@ export class DynamoDbOrderRepository implements OrderRepository {
   }
 }
 
-/** SET for the fields given a value, REMOVE for the ones given `undefined`. */
-function changeExpression(changes: Partial<PaymentFields>) {
+/**
+ * SET for the fields given a value, REMOVE for the ones given `undefined`. A deadline also sets
+ * or removes the order's shard of the sparse due index, so only waiting orders are in it.
+ */
+function changeExpression(orderId: string, given: Partial<PaymentFields>) {
+  const changes: Record<string, unknown> = { ...given };
+  if ('dueAt' in given) {
+    changes.dueShard = given.dueAt === undefined ? undefined : dueShardOf(orderId);
+  }
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {};
   const sets: string[] = [];
@@ -204,8 +240,15 @@ function changeExpression(changes: Partial<PaymentFields>) {
   };
 }
 
+/** Spreads the due index over a few partitions, so no single one runs hot. */
+export function dueShardOf(orderId: string): string {
+  let hash = 0;
+  for (const char of orderId) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
+  return `DUE#${hash % DUE_SHARDS}`;
+}
+
 function toOrder(item: Record<string, unknown>): Order {
-  const { pk: _pk, ...order } = item;
+  const { pk: _pk, dueShard: _dueShard, ...order } = item;
   return order as unknown as Order;
 }
 

@@ -3,7 +3,10 @@ import type {
   GatewayOutcome,
   PaymentGateway,
   PaymentLookup,
+  RefundOutcome,
+  RefundRequest,
   TransientOutcome,
+  VoidOutcome,
 } from '#domain/payment-ports.ts';
 import type { SecretSource } from './secret-source.ts';
 
@@ -72,6 +75,40 @@ export class HttpPaymentGateway implements PaymentGateway {
     return isTransient(outcome) ? outcome : { kind: 'found', outcome };
   }
 
+  async void(paymentId: string): Promise<VoidOutcome> {
+    const exchange = await this.exchange(
+      'POST',
+      `/v1/payments/${encodeURIComponent(paymentId)}/void`,
+    );
+    if (exchange.kind !== 'response') return exchange;
+    if (exchange.status === 409) {
+      // Settled before the void: ask what it settled as.
+      const current = await this.exchange('GET', `/v1/payments/${encodeURIComponent(paymentId)}`);
+      if (current.kind !== 'response') return current;
+      const outcome = classifyPayment(current.status, current.headers, current.body);
+      return isTransient(outcome) ? outcome : settledOrUnknown(outcome);
+    }
+    const outcome = classifyPayment(exchange.status, exchange.headers, exchange.body);
+    if (isTransient(outcome)) return outcome;
+    if (outcome.kind === 'declined') return { kind: 'voided' };
+    return settledOrUnknown(outcome);
+  }
+
+  async refund(request: RefundRequest): Promise<RefundOutcome> {
+    const exchange = await this.exchange('POST', '/v1/refunds', request.idempotencyKey, {
+      paymentId: request.paymentId,
+      amount: request.amount,
+    });
+    if (exchange.kind !== 'response') return exchange;
+    const body = exchange.body as { id?: unknown; status?: unknown; error?: { type?: string } };
+    if (exchange.status === 200 && typeof body?.id === 'string' && body.status === 'SUCCEEDED') {
+      return { kind: 'refunded', refundId: body.id };
+    }
+    const outcome = classifyPayment(exchange.status, exchange.headers, exchange.body);
+    if (isTransient(outcome)) return outcome;
+    return { kind: 'rejected', reason: body?.error?.type ?? `http ${exchange.status}` };
+  }
+
   refreshCredentials(): Promise<void> {
     return this.options.apiKey.refresh();
   }
@@ -113,6 +150,15 @@ export class HttpPaymentGateway implements PaymentGateway {
     }
     return { kind: 'response', status: response.status, headers: response.headers, body: parsed };
   }
+}
+
+function settledOrUnknown(outcome: GatewayOutcome): VoidOutcome {
+  if (outcome.kind === 'succeeded' || outcome.kind === 'pending' || outcome.kind === 'declined') {
+    return outcome.kind === 'pending'
+      ? { kind: 'unavailable', detail: 'payment still pending after void' }
+      : { kind: 'settled', outcome };
+  }
+  return { kind: 'unknown', detail: 'unreadable void answer' };
 }
 
 function isTransient(outcome: GatewayOutcome): outcome is TransientOutcome {

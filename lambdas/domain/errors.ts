@@ -15,12 +15,26 @@ export const errorCatalogue = {
     status: 400,
     message: 'The Idempotency-Key header is required: 1 to 255 visible ASCII characters.',
   },
+  SIGNATURE_MISSING: {
+    status: 400,
+    message: 'The Stripe-Signature header is missing or malformed (t=<unix>,v1=<hex>).',
+  },
+  SIGNATURE_INVALID: { status: 400, message: 'No signature matches the payload.' },
+  TIMESTAMP_OUT_OF_TOLERANCE: {
+    status: 400,
+    message: 'The signature timestamp is outside the tolerance window.',
+  },
   UNAUTHENTICATED: { status: 401, message: 'A valid bearer token is required.' },
   FORBIDDEN: { status: 403, message: 'The caller may not do this.' },
   ORDER_NOT_FOUND: { status: 404, message: 'No such order.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
+  UNKNOWN_GATEWAY: { status: 404, message: 'No gateway of that name sends callbacks here.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'The route does not accept this method.' },
   ILLEGAL_TRANSITION: { status: 409, message: 'The order is not in a state that allows this.' },
+  CONFIRMATION_EXPIRED: {
+    status: 409,
+    message: 'The confirmation window of this order has passed; it has expired.',
+  },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be application/json.' },
   IDEMPOTENCY_KEY_REUSED: {

@@ -55,6 +55,14 @@ export interface PaymentFields {
   readonly holdReason?: HoldReason | undefined;
   /** ISO time by which a pending payment must settle, or be voided. */
   readonly settleBy?: string | undefined;
+  /** When the order is overdue in its current state; absent once it waits for nothing. */
+  readonly dueAt?: string | undefined;
+  /** The Idempotency-Key and request hash of the user's refund request, if any. */
+  readonly refundKey?: string | undefined;
+  readonly refundRequestHash?: string | undefined;
+  readonly refundId?: string | undefined;
+  /** Money was taken for an order the user does not get; it is being given back. */
+  readonly compensation?: boolean | undefined;
 }
 
 export interface Order extends Money, PaymentFields {

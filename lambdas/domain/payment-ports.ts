@@ -31,11 +31,36 @@ export type PaymentLookup =
   | { readonly kind: 'not-found' }
   | TransientOutcome;
 
+export type SettledOutcome = Extract<
+  GatewayOutcome,
+  { kind: 'succeeded' | 'pending' | 'declined' }
+>;
+
+/** What voiding a payment that never settled came to. */
+export type VoidOutcome =
+  | { readonly kind: 'voided' }
+  /** Too late: the payment settled first; here is how. */
+  | { readonly kind: 'settled'; readonly outcome: SettledOutcome }
+  | TransientOutcome;
+
+export interface RefundRequest extends Money {
+  readonly paymentId: string;
+  readonly idempotencyKey: string;
+}
+
+export type RefundOutcome =
+  | { readonly kind: 'refunded'; readonly refundId: string }
+  /** The gateway will never do it (not refundable, more than was captured). */
+  | { readonly kind: 'rejected'; readonly reason: string }
+  | TransientOutcome;
+
 export interface PaymentGateway {
   /** The gateway's name, as in `/v1/callbacks/{gateway}` and the circuit breaker's key. */
   readonly name: string;
   charge(request: ChargeRequest): Promise<GatewayOutcome>;
   findByIdempotencyKey(idempotencyKey: string): Promise<PaymentLookup>;
+  void(paymentId: string): Promise<VoidOutcome>;
+  refund(request: RefundRequest): Promise<RefundOutcome>;
   /** Drops the cached API key so the next call fetches the current one (after a 401). */
   refreshCredentials(): Promise<void>;
 }

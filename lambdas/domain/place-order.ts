@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { decideAutoPay } from './agent.ts';
 import { IdempotencyKeyReusedError, TransientDependencyError, ValidationError } from './errors.ts';
 import { type NewOrder, type Order, openOrder } from './order.ts';
+import { type DeadlinePolicy, defaultDeadlinePolicy, dueAtFor } from './order-moves.ts';
 import type { AgentDirectory, Clock, OrderRepository, PaymentQueue } from './ports.ts';
 import {
   type CreateOrderRequest,
@@ -17,6 +18,7 @@ export interface PlaceOrderDeps {
   readonly payments: PaymentQueue;
   readonly clock: Clock;
   readonly policy: IntakePolicy;
+  readonly deadlines?: DeadlinePolicy;
 }
 
 export interface PlaceOrderCommand {
@@ -68,8 +70,10 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
 
     const agent = await deps.agents.get(command.agentId);
     const decision = decideAutoPay(agent, request.action, request, now);
+    const deadlines = deps.deadlines ?? defaultDeadlinePolicy;
     if (decision.autoPay) {
-      const order = openOrder({ ...base, status: 'PENDING_PAYMENT' });
+      const dueAt = dueAtFor('PENDING_PAYMENT', now, {}, deadlines);
+      const order = openOrder({ ...base, status: 'PENDING_PAYMENT', dueAt });
       const outcome = await deps.orders.create(order, decision.spend);
       if (outcome.kind === 'created') {
         await enqueue(order);
@@ -86,6 +90,7 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
       status: 'AWAITING_CONFIRMATION',
       confirmationReason: reason,
       confirmBy: confirmBy.toISOString(),
+      dueAt: confirmBy.toISOString(),
     };
     const order = openOrder(waiting);
     const outcome = await deps.orders.create(order);

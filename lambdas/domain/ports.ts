@@ -35,6 +35,8 @@ export interface OrderRepository {
   get(orderId: string): Promise<Order | undefined>;
   /** One conditional write: the status, the history entry and the changes, or nothing. */
   transition(transition: OrderTransition): Promise<TransitionOutcome>;
+  /** Orders whose deadline in their current state is at or before `before`, oldest first. */
+  findDue(before: string, limit: number): Promise<Order[]>;
   /** Updates payment fields of an order still in `status`, without a state change. */
   annotate(orderId: string, status: OrderStatus, changes: Partial<PaymentFields>): Promise<boolean>;
 }

@@ -1,38 +1,32 @@
 import { type BackoffPolicy, backoffSeconds } from './backoff.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { Order, PaymentFields, RiskRecord } from './order.ts';
-import { type OrderEvent, transition } from './order-state.ts';
+import { type DeadlinePolicy, moveOrder } from './order-moves.ts';
+import type { OrderEvent } from './order-state.ts';
 import type {
   GatewayOutcome,
   PaymentGateway,
   RiskEngine,
+  SettledOutcome,
   TransientOutcome,
 } from './payment-ports.ts';
 import type { Clock, OrderRepository, PaymentRequest, SettlementCheckQueue } from './ports.ts';
 import { checkRisk, type RiskPolicy, type RiskVerdict } from './risk-policy.ts';
-
-export interface SettlementSchedule {
-  /** The first status query after a PENDING answer. */
-  readonly firstCheckSeconds: number;
-  readonly intervalSeconds: number;
-  /** Status queries before the payment is voided and the order fails. */
-  readonly checks: number;
-}
-
-export const defaultSettlementSchedule: SettlementSchedule = {
-  firstCheckSeconds: 60,
-  intervalSeconds: 300,
-  checks: 5,
-};
+import {
+  applyGatewayOutcome,
+  type SettlementObserver,
+  type SettlementSchedule,
+} from './settlement.ts';
 
 export interface PaymentPolicy {
   readonly risk: RiskPolicy;
   readonly backoff: BackoffPolicy;
   readonly settlement: SettlementSchedule;
+  readonly deadlines: DeadlinePolicy;
 }
 
 /** What payment submission tells the outside world about; the handler logs and counts it. */
-export interface PaymentObserver {
+export interface PaymentObserver extends SettlementObserver {
   gatewayCall(
     operation: 'charge' | 'lookup',
     outcome: GatewayOutcome['kind'] | 'not-found' | 'found',
@@ -77,9 +71,7 @@ function answeredWell(kind: GatewayOutcome['kind'] | 'found' | 'not-found'): boo
   return kind !== 'throttled' && kind !== 'unavailable' && kind !== 'unknown';
 }
 
-type Settled = Extract<GatewayOutcome, { kind: 'succeeded' | 'pending' | 'declined' }>;
-
-function isSettled(outcome: GatewayOutcome): outcome is Settled {
+function isSettled(outcome: GatewayOutcome): outcome is SettledOutcome {
   return outcome.kind === 'succeeded' || outcome.kind === 'pending' || outcome.kind === 'declined';
 }
 
@@ -90,7 +82,15 @@ function isSettled(outcome: GatewayOutcome): outcome is Settled {
  * reached the gateway, the gateway is asked before anything is sent again.
  */
 export function makeSubmitPayment(deps: SubmitPaymentDeps) {
-  const { orders, gateway, breaker, clock, policy, observer } = deps;
+  const { orders, gateway, breaker, policy, observer } = deps;
+  const settleDeps = {
+    orders,
+    clock: deps.clock,
+    deadlines: policy.deadlines,
+    settlementChecks: deps.settlementChecks,
+    schedule: policy.settlement,
+    observer,
+  };
 
   return async function submitPayment(
     request: PaymentRequest,
@@ -192,52 +192,19 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
 
   async function apply(
     order: Order,
-    outcome: Settled,
+    outcome: SettledOutcome,
     risk: RiskRecord | undefined,
   ): Promise<SubmitResult> {
-    const attempt = {
+    const result = await applyGatewayOutcome(settleDeps, order, outcome, {
       attempts: order.attempts + 1,
       outcomeUnknown: undefined,
       lastError: undefined,
+      risk,
+    });
+    return {
+      kind: 'done',
+      detail: result.kind === 'applied' ? result.status : `already ${result.status}`,
     };
-    switch (outcome.kind) {
-      case 'succeeded':
-        return move(order, 'GATEWAY_SUCCEEDED', {
-          ...attempt,
-          risk,
-          gatewayRef: outcome.paymentId,
-        });
-      case 'declined':
-        return move(
-          order,
-          'GATEWAY_DECLINED',
-          {
-            ...attempt,
-            risk,
-            gatewayRef: outcome.paymentId,
-            declineCode: outcome.declineCode,
-            lastError: 'GATEWAY_DECLINED',
-          },
-          'GATEWAY_DECLINED',
-        );
-      case 'pending': {
-        const { firstCheckSeconds, intervalSeconds, checks } = policy.settlement;
-        const deadline = firstCheckSeconds + intervalSeconds * (checks - 1);
-        const settleBy = new Date(clock.now().getTime() + deadline * 1000).toISOString();
-        // Scheduled before the write: a check of an order that is not waiting is a no-op, while
-        // an order waiting with no check scheduled would wait for the sweep.
-        await deps.settlementChecks.schedule(
-          { orderId: order.orderId, agentId: order.agentId, check: 1 },
-          firstCheckSeconds,
-        );
-        return move(order, 'GATEWAY_PENDING', {
-          ...attempt,
-          risk,
-          gatewayRef: outcome.paymentId,
-          settleBy,
-        });
-      }
-    }
   }
 
   async function move(
@@ -246,20 +213,11 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
     changes: Partial<PaymentFields>,
     errorCode?: string,
   ): Promise<SubmitResult> {
-    const to = transition(order.status, event);
-    const result = await orders.transition({
-      orderId: order.orderId,
-      from: order.status,
-      to,
-      event,
-      at: clock.now().toISOString(),
-      errorCode,
-      changes,
-    });
+    const result = await moveOrder(settleDeps, order, event, changes, errorCode);
     if (result.kind === 'stale') {
       return { kind: 'done', detail: `already ${result.current?.status ?? 'gone'}` };
     }
-    return { kind: 'done', detail: to };
+    return { kind: 'done', detail: result.order.status };
   }
 
   async function retryLater(

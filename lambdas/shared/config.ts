@@ -5,7 +5,37 @@ const csv = z
   .transform((value) => value.split(',').map((part) => part.trim()))
   .pipe(z.array(z.string().regex(/^[A-Z]{3}$/)).min(1));
 
+const seconds = z.coerce.number().int().nonnegative();
+const positive = z.coerce.number().int().positive();
+
+const deadlineEnvironment = {
+  PAYMENT_DEADLINE_SECONDS: positive,
+  REFUND_DEADLINE_SECONDS: positive,
+  REVIEW_DEADLINE_SECONDS: positive,
+};
+
+const settlementScheduleEnvironment = {
+  SETTLEMENT_CHECK_QUEUE_URL: z.url(),
+  SETTLEMENT_FIRST_CHECK_SECONDS: positive,
+  SETTLEMENT_INTERVAL_SECONDS: positive,
+  SETTLEMENT_CHECKS: positive,
+};
+
+/** The deadlines every function that moves orders applies, from the same settings. */
+export function deadlinesOf(environment: {
+  PAYMENT_DEADLINE_SECONDS: number;
+  REFUND_DEADLINE_SECONDS: number;
+  REVIEW_DEADLINE_SECONDS: number;
+}) {
+  return {
+    paymentSeconds: environment.PAYMENT_DEADLINE_SECONDS,
+    refundSeconds: environment.REFUND_DEADLINE_SECONDS,
+    reviewSeconds: environment.REVIEW_DEADLINE_SECONDS,
+  };
+}
+
 const intakeEnvironment = z.object({
+  ...deadlineEnvironment,
   TABLE_NAME: z.string().min(3),
   PAYMENT_SUBMISSION_QUEUE_URL: z.url(),
   SUPPORTED_CURRENCIES: csv,
@@ -30,14 +60,12 @@ function parseEnvironment<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv): T {
   return result.data;
 }
 
-const seconds = z.coerce.number().int().nonnegative();
-const positive = z.coerce.number().int().positive();
-
 const paymentEnvironment = z.object({
+  ...deadlineEnvironment,
+  ...settlementScheduleEnvironment,
   TABLE_NAME: z.string().min(3),
   PAYMENT_SUBMISSION_QUEUE_URL: z.url(),
   PAYMENT_SUBMISSION_MAX_RECEIVE_COUNT: positive,
-  SETTLEMENT_CHECK_QUEUE_URL: z.url(),
   GATEWAY_NAME: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
   GATEWAY_URL: z.url(),
   GATEWAY_TIMEOUT_MS: positive,
@@ -53,13 +81,67 @@ const paymentEnvironment = z.object({
   BREAKER_FAILURE_RATE: z.coerce.number().gt(0).lte(1),
   BREAKER_MINIMUM_VOLUME: positive,
   BREAKER_OPEN_SECONDS: positive,
-  SETTLEMENT_FIRST_CHECK_SECONDS: positive,
-  SETTLEMENT_INTERVAL_SECONDS: positive,
-  SETTLEMENT_CHECKS: positive,
   SECRET_MAX_AGE_SECONDS: positive,
 });
 export type PaymentEnvironment = z.infer<typeof paymentEnvironment>;
 
 export function readPaymentEnvironment(env: NodeJS.ProcessEnv = process.env): PaymentEnvironment {
   return parseEnvironment(paymentEnvironment, env);
+}
+
+const callbackEnvironment = z.object({
+  ...deadlineEnvironment,
+  ...settlementScheduleEnvironment,
+  TABLE_NAME: z.string().min(3),
+  GATEWAY_NAME: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
+  WEBHOOK_SECRET_ID: z.string().min(1),
+  WEBHOOK_TOLERANCE_SECONDS: positive,
+  SECRET_MAX_AGE_SECONDS: positive,
+});
+
+export function readCallbackEnvironment(env: NodeJS.ProcessEnv = process.env) {
+  return parseEnvironment(callbackEnvironment, env);
+}
+
+const reconcilerEnvironment = z.object({
+  ...deadlineEnvironment,
+  ...settlementScheduleEnvironment,
+  TABLE_NAME: z.string().min(3),
+  PAYMENT_SUBMISSION_QUEUE_URL: z.url(),
+  SETTLEMENT_CHECK_MAX_RECEIVE_COUNT: positive,
+  GATEWAY_NAME: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
+  GATEWAY_URL: z.url(),
+  GATEWAY_TIMEOUT_MS: positive,
+  GATEWAY_API_KEY_SECRET_ID: z.string().min(1),
+  SECRET_MAX_AGE_SECONDS: positive,
+  BACKOFF_BASE_SECONDS: positive,
+  BACKOFF_MAX_SECONDS: positive,
+});
+
+export function readReconcilerEnvironment(env: NodeJS.ProcessEnv = process.env) {
+  return parseEnvironment(reconcilerEnvironment, env);
+}
+
+const lifecycleEnvironment = z.object({
+  ...deadlineEnvironment,
+  TABLE_NAME: z.string().min(3),
+  PAYMENT_SUBMISSION_QUEUE_URL: z.url(),
+  SETTLEMENT_CHECK_QUEUE_URL: z.url(),
+});
+
+export function readLifecycleEnvironment(env: NodeJS.ProcessEnv = process.env) {
+  return parseEnvironment(lifecycleEnvironment, env);
+}
+
+const sweepEnvironment = z.object({
+  ...deadlineEnvironment,
+  TABLE_NAME: z.string().min(3),
+  PAYMENT_SUBMISSION_QUEUE_URL: z.url(),
+  SETTLEMENT_CHECK_QUEUE_URL: z.url(),
+  SETTLEMENT_CHECKS: positive,
+  SWEEP_BATCH_SIZE: positive,
+});
+
+export function readSweepEnvironment(env: NodeJS.ProcessEnv = process.env) {
+  return parseEnvironment(sweepEnvironment, env);
 }

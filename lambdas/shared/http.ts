@@ -35,8 +35,8 @@ export function callerOf(event: HttpEvent): string {
   return subject;
 }
 
-/** The body as JSON: oversized or malformed bodies are refused before anything else looks. */
-export function jsonBody(event: HttpEvent): unknown {
+/** The body's exact bytes, as a signature covers them; oversized bodies are refused. */
+export function rawBody(event: HttpEvent): Buffer {
   const raw = event.body ?? '';
   const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
   if (bytes.byteLength > MAX_BODY_BYTES) {
@@ -45,6 +45,12 @@ export function jsonBody(event: HttpEvent): unknown {
       `The body is ${bytes.byteLength} bytes; at most ${MAX_BODY_BYTES} are accepted.`,
     );
   }
+  return bytes;
+}
+
+/** The body as JSON: oversized or malformed bodies are refused before anything else looks. */
+export function jsonBody(event: HttpEvent): unknown {
+  const bytes = rawBody(event);
   if (bytes.byteLength === 0) {
     throw new ValidationError('MALFORMED_JSON', 'The request body is empty.');
   }

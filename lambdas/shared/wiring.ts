@@ -54,6 +54,8 @@ export interface FunctionSpec {
   readonly secrets?: Readonly<Record<string, SecretName>>;
   /** Environment variable name → the third-party service whose base URL it carries. */
   readonly endpoints?: Readonly<Record<string, ExternalService>>;
+  /** Run on a schedule (EventBridge in AWS, a timer locally). */
+  readonly schedule?: { readonly rateMinutes: number };
 }
 
 export const secretNames = ['gatewayApiKey', 'webhookSigningSecret'] as const;
@@ -63,9 +65,17 @@ export type SecretName = (typeof secretNames)[number];
 export const externalServices = ['paymentGateway', 'riskEngine'] as const;
 export type ExternalService = (typeof externalServices)[number];
 
+export interface IndexSpec {
+  readonly name: string;
+  readonly partitionKey: string;
+  readonly sortKey: string;
+}
+
 export interface TableSpec {
   readonly partitionKey: string;
   readonly ttlAttribute: string;
+  /** Global secondary indexes, all with string keys and every attribute projected. */
+  readonly indexes: readonly IndexSpec[];
 }
 
 export const queueNames = ['paymentSubmission', 'settlementCheck'] as const;
@@ -79,15 +89,39 @@ export interface Wiring {
 }
 
 /** Settings every function shares (Powertools reads these names). */
+/** How the settlement of a PENDING payment is checked; read by every function that settles. */
+const settlement = {
+  SETTLEMENT_FIRST_CHECK_SECONDS: '60',
+  SETTLEMENT_INTERVAL_SECONDS: '300',
+  SETTLEMENT_CHECKS: '5',
+} as const;
+
+const gateway = {
+  GATEWAY_NAME: 'simulator',
+  GATEWAY_TIMEOUT_MS: '2000',
+  SECRET_MAX_AGE_SECONDS: '300',
+} as const;
+
+const retries = { BACKOFF_BASE_SECONDS: '1', BACKOFF_MAX_SECONDS: '300' } as const;
+
 const common = {
   POWERTOOLS_SERVICE_NAME: 'autopay',
   POWERTOOLS_METRICS_NAMESPACE: 'Autopay',
   POWERTOOLS_LOG_LEVEL: 'INFO',
+  // How long an order may wait in each state before the sweep treats it as stuck.
+  PAYMENT_DEADLINE_SECONDS: '900',
+  REFUND_DEADLINE_SECONDS: '900',
+  REVIEW_DEADLINE_SECONDS: '86400',
 } as const;
 
 export const wiring = {
   service: 'autopay',
-  table: { partitionKey: 'pk', ttlAttribute: 'expiresAt' },
+  table: {
+    partitionKey: 'pk',
+    ttlAttribute: 'expiresAt',
+    // Sparse: only orders waiting for something carry dueShard, so the sweep never scans.
+    indexes: [{ name: 'due', partitionKey: 'dueShard', sortKey: 'dueAt' }],
+  },
   queues: {
     paymentSubmission: {
       visibilityTimeoutSeconds: 180,
@@ -126,22 +160,17 @@ export const wiring = {
       timeoutSeconds: 30,
       environment: {
         ...common,
-        GATEWAY_NAME: 'simulator',
-        GATEWAY_TIMEOUT_MS: '2000',
+        ...gateway,
+        ...settlement,
+        ...retries,
         RISK_TIMEOUT_MS: '1000',
         RISK_MAX_ATTEMPTS: '3',
         RISK_RETRY_DELAY_MS: '100',
         RISK_FAIL_OPEN_LIMIT: '5000',
-        BACKOFF_BASE_SECONDS: '1',
-        BACKOFF_MAX_SECONDS: '300',
         BREAKER_WINDOW_SECONDS: '10',
         BREAKER_FAILURE_RATE: '0.5',
         BREAKER_MINIMUM_VOLUME: '20',
         BREAKER_OPEN_SECONDS: '30',
-        SETTLEMENT_FIRST_CHECK_SECONDS: '60',
-        SETTLEMENT_INTERVAL_SECONDS: '300',
-        SETTLEMENT_CHECKS: '5',
-        SECRET_MAX_AGE_SECONDS: '300',
       },
       routes: [],
       table: 'readWrite',
@@ -155,6 +184,77 @@ export const wiring = {
       },
       secrets: { GATEWAY_API_KEY_SECRET_ID: 'gatewayApiKey' },
       endpoints: { GATEWAY_URL: 'paymentGateway', RISK_ENGINE_URL: 'riskEngine' },
+    },
+    orderLifecycle: {
+      entry: 'lambdas/handlers/order-lifecycle.ts',
+      memoryMb: 512,
+      timeoutSeconds: 10,
+      environment: { ...common },
+      routes: [
+        { method: 'POST', path: '/v1/orders/{id}/confirm', auth: 'jwt' },
+        { method: 'POST', path: '/v1/orders/{id}/cancel', auth: 'jwt' },
+        { method: 'POST', path: '/v1/orders/{id}/refund', auth: 'jwt' },
+      ],
+      table: 'readWrite',
+      sendsTo: {
+        PAYMENT_SUBMISSION_QUEUE_URL: 'paymentSubmission',
+        SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck',
+      },
+    },
+    settlementCallback: {
+      entry: 'lambdas/handlers/settlement-callback.ts',
+      memoryMb: 512,
+      timeoutSeconds: 10,
+      environment: {
+        ...common,
+        ...settlement,
+        GATEWAY_NAME: gateway.GATEWAY_NAME,
+        SECRET_MAX_AGE_SECONDS: gateway.SECRET_MAX_AGE_SECONDS,
+        WEBHOOK_TOLERANCE_SECONDS: '300',
+      },
+      // Authenticated by its signature alone: the gateway holds no token of ours.
+      routes: [{ method: 'POST', path: '/v1/callbacks/{gateway}', auth: 'none' }],
+      table: 'readWrite',
+      sendsTo: { SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck' },
+      secrets: { WEBHOOK_SECRET_ID: 'webhookSigningSecret' },
+    },
+    settlementReconciler: {
+      entry: 'lambdas/handlers/settlement-reconciler.ts',
+      memoryMb: 512,
+      timeoutSeconds: 30,
+      environment: { ...common, ...gateway, ...settlement, ...retries },
+      routes: [],
+      table: 'readWrite',
+      sendsTo: {
+        PAYMENT_SUBMISSION_QUEUE_URL: 'paymentSubmission',
+        SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck',
+      },
+      consumes: {
+        queue: 'settlementCheck',
+        batchSize: 10,
+        maxBatchingWindowSeconds: 0,
+        maxConcurrency: 5,
+        reportBatchItemFailures: true,
+      },
+      secrets: { GATEWAY_API_KEY_SECRET_ID: 'gatewayApiKey' },
+      endpoints: { GATEWAY_URL: 'paymentGateway' },
+    },
+    sweep: {
+      entry: 'lambdas/handlers/sweep.ts',
+      memoryMb: 512,
+      timeoutSeconds: 60,
+      environment: {
+        ...common,
+        SETTLEMENT_CHECKS: settlement.SETTLEMENT_CHECKS,
+        SWEEP_BATCH_SIZE: '500',
+      },
+      routes: [],
+      table: 'readWrite',
+      sendsTo: {
+        PAYMENT_SUBMISSION_QUEUE_URL: 'paymentSubmission',
+        SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck',
+      },
+      schedule: { rateMinutes: 5 },
     },
   },
 } as const satisfies Wiring;

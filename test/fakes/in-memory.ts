@@ -70,6 +70,14 @@ export class InMemoryOrders implements OrderRepository {
     return { kind: 'applied', order: structuredClone(next) };
   }
 
+  async findDue(before: string, limit: number): Promise<Order[]> {
+    return [...this.orders.values()]
+      .filter((order) => order.dueAt !== undefined && order.dueAt <= before)
+      .sort((a, b) => (a.dueAt ?? '').localeCompare(b.dueAt ?? ''))
+      .slice(0, limit)
+      .map((order) => structuredClone(order));
+  }
+
   async annotate(
     orderId: string,
     status: OrderStatus,

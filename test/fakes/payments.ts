@@ -6,9 +6,12 @@ import type {
   GatewayOutcome,
   PaymentGateway,
   PaymentLookup,
+  RefundOutcome,
+  RefundRequest,
   RiskAnswer,
   RiskEngine,
   RiskRequest,
+  VoidOutcome,
 } from '#domain/payment-ports.ts';
 
 /**
@@ -49,6 +52,45 @@ export class FakeGateway implements PaymentGateway {
 
   async refreshCredentials(): Promise<void> {
     this.refreshes++;
+  }
+
+  readonly refunds = new Map<string, { paymentId: string; amount: number }>();
+  readonly voided = new Set<string>();
+
+  /** Voids a pending payment; one that settled first answers how it settled. */
+  async void(paymentId: string): Promise<VoidOutcome> {
+    this.calls.push(`void:${paymentId}`);
+    for (const [key, outcome] of this.charges) {
+      if (outcome.paymentId !== paymentId) continue;
+      if (outcome.kind !== 'pending') return { kind: 'settled', outcome };
+      this.charges.set(key, { kind: 'declined', paymentId, declineCode: 'voided' });
+      this.voided.add(paymentId);
+      return { kind: 'voided' };
+    }
+    return { kind: 'unavailable', detail: 'no such payment' };
+  }
+
+  async refund(request: RefundRequest): Promise<RefundOutcome> {
+    this.calls.push(`refund:${request.paymentId}`);
+    const existing = this.refunds.get(request.idempotencyKey);
+    if (existing) return { kind: 'refunded', refundId: `re_${request.idempotencyKey}` };
+    this.refunds.set(request.idempotencyKey, {
+      paymentId: request.paymentId,
+      amount: request.amount,
+    });
+    return { kind: 'refunded', refundId: `re_${request.idempotencyKey}` };
+  }
+
+  /** Settles a pending payment, as the gateway does on its own time. */
+  settle(idempotencyKey: string, kind: 'succeeded' | 'declined'): void {
+    const outcome = this.charges.get(idempotencyKey);
+    if (outcome?.kind !== 'pending' || outcome.paymentId === undefined) return;
+    this.charges.set(
+      idempotencyKey,
+      kind === 'succeeded'
+        ? { kind, paymentId: outcome.paymentId }
+        : { kind, paymentId: outcome.paymentId, declineCode: 'settlement_failed' },
+    );
   }
 
   chargeCount(): number {

@@ -5,8 +5,10 @@ import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { HttpPaymentGateway } from '#adapters/http-payment-gateway.ts';
 import { CircuitBreaker, defaultBreakerPolicy } from '#domain/circuit-breaker.ts';
 import { openOrder } from '#domain/order.ts';
+import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
 import { defaultRiskPolicy } from '#domain/risk-policy.ts';
-import { defaultSettlementSchedule, makeSubmitPayment } from '#domain/submit-payment.ts';
+import { defaultSettlementSchedule } from '#domain/settlement.ts';
+import { makeSubmitPayment } from '#domain/submit-payment.ts';
 import { type Emulator, startDynamoDbLocal } from '../../local/emulators.ts';
 import { type GatewaySimulator, startGatewaySimulator } from '../../local/gateway-simulator.ts';
 import { FixedClock, RecordingSettlementChecks } from '../fakes/in-memory.ts';
@@ -44,12 +46,18 @@ function instance() {
     breaker,
     settlementChecks: new RecordingSettlementChecks(),
     clock,
-    observer: { gatewayCall: () => {}, riskBypassed: () => {} },
+    observer: {
+      gatewayCall: () => {},
+      riskBypassed: () => {},
+      lateSuccess: () => {},
+      ignored: () => {},
+    },
     sleep: async () => {},
     policy: {
       risk: defaultRiskPolicy,
       backoff: { baseSeconds: 1, maxSeconds: 1 },
       settlement: defaultSettlementSchedule,
+      deadlines: defaultDeadlinePolicy,
     },
   });
 }

@@ -1,6 +1,7 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { localCredentials, localRegion } from '../../local/emulators.ts';
+import { createTableCommand } from '../../local/stack.ts';
 
 /** A table shaped like autopay's, on a DynamoDB Local endpoint, and a document client for it. */
 export async function createTestTable(
@@ -8,13 +9,6 @@ export async function createTestTable(
   tableName: string,
 ): Promise<DynamoDBDocumentClient> {
   const raw = new DynamoDBClient({ endpoint, region: localRegion, credentials: localCredentials });
-  await raw.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    }),
-  );
+  await raw.send(createTableCommand(tableName));
   return DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
 }

@@ -1,12 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CircuitBreaker, defaultBreakerPolicy } from '#domain/circuit-breaker.ts';
 import { type Order, openOrder } from '#domain/order.ts';
+import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
 import { defaultRiskPolicy } from '#domain/risk-policy.ts';
-import {
-  defaultSettlementSchedule,
-  makeSubmitPayment,
-  type PaymentObserver,
-} from '#domain/submit-payment.ts';
+import { defaultSettlementSchedule } from '#domain/settlement.ts';
+import { makeSubmitPayment, type PaymentObserver } from '#domain/submit-payment.ts';
 import { FixedClock, InMemoryOrders, RecordingSettlementChecks } from '../fakes/in-memory.ts';
 import { FakeGateway, FakeRiskEngine, InMemoryBreakerStore } from '../fakes/payments.ts';
 import { latteOrder } from '../fixtures/orders.ts';
@@ -38,6 +36,8 @@ describe('payment submission', () => {
       riskBypassed: () => {
         bypasses++;
       },
+      lateSuccess: () => {},
+      ignored: () => {},
     };
     submit = makeSubmitPayment({
       orders,
@@ -52,6 +52,7 @@ describe('payment submission', () => {
         risk: { ...defaultRiskPolicy, failOpenLimit: 1000 },
         backoff: { baseSeconds: 1, maxSeconds: 300 },
         settlement: defaultSettlementSchedule,
+        deadlines: defaultDeadlinePolicy,
       },
     });
     order = openOrder({

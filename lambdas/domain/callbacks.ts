@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import type { Order } from './order.ts';
+import { moveOrder } from './order-moves.ts';
+import type { SettledOutcome } from './payment-ports.ts';
+import { applyGatewayOutcome, type SettleDeps } from './settlement.ts';
+
+export const gatewayEventTypes = [
+  'payment.succeeded',
+  'payment.failed',
+  'payment.pending',
+  'refund.succeeded',
+] as const;
+
+/** A gateway's event, as its signed body says; fields we do not use are allowed and ignored. */
+export const gatewayEventSchema = z.looseObject({
+  id: z.string().min(1).max(255),
+  type: z.enum(gatewayEventTypes),
+  created: z.number().int().nonnegative(),
+  data: z.looseObject({
+    paymentId: z.string().min(1).max(255),
+    idempotencyKey: z.string().min(1).max(255),
+    amount: z.number().int().nonnegative(),
+    currency: z.string().regex(/^[A-Z]{3}$/),
+    declineCode: z.string().max(255).optional(),
+    refundId: z.string().max(255).optional(),
+  }),
+});
+export type GatewayEvent = z.infer<typeof gatewayEventSchema>;
+
+export interface CallbackObserver {
+  unknownOrder(event: GatewayEvent): void;
+  amountMismatch(event: GatewayEvent, order: Order): void;
+}
+
+export type CallbackOutcome =
+  /** The event moved the order. */
+  | { readonly result: 'applied'; readonly status: Order['status'] }
+  /** The event was already applied, or the order is past it: nothing changed. */
+  | { readonly result: 'unchanged'; readonly status: Order['status'] }
+  /** No such order here: acknowledged so the gateway stops, counted so operators see it. */
+  | { readonly result: 'ignored' }
+  /** The amount or currency differs from the order's: nothing changed, an alarm goes off. */
+  | { readonly result: 'mismatch'; readonly status: Order['status'] };
+
+function outcomeOf(event: GatewayEvent): SettledOutcome | undefined {
+  const paymentId = event.data.paymentId;
+  switch (event.type) {
+    case 'payment.succeeded':
+      return { kind: 'succeeded', paymentId };
+    case 'payment.pending':
+      return { kind: 'pending', paymentId };
+    case 'payment.failed':
+      return { kind: 'declined', paymentId, declineCode: event.data.declineCode ?? 'declined' };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * settlement-callback's use case: one verified event, at most one transition. Duplicates, late
+ * and out-of-order events are recognised by the order's state, never by remembering event ids.
+ */
+export function makeHandleGatewayEvent(
+  deps: SettleDeps & { readonly callbacks: CallbackObserver },
+) {
+  return async function handleGatewayEvent(event: GatewayEvent): Promise<CallbackOutcome> {
+    const order = /^ord_[0-9a-f]{32}$/.test(event.data.idempotencyKey)
+      ? await deps.orders.get(event.data.idempotencyKey)
+      : undefined;
+    if (order === undefined) {
+      deps.callbacks.unknownOrder(event);
+      return { result: 'ignored' };
+    }
+    const isRefund = event.type === 'refund.succeeded';
+    const amountMatches = isRefund
+      ? event.data.amount <= order.amount
+      : event.data.amount === order.amount;
+    if (!amountMatches || event.data.currency !== order.currency) {
+      deps.callbacks.amountMismatch(event, order);
+      return { result: 'mismatch', status: order.status };
+    }
+    const outcome = outcomeOf(event);
+    if (outcome !== undefined) {
+      const result = await applyGatewayOutcome(deps, order, outcome);
+      return { result: result.kind, status: result.status };
+    }
+    if (order.status !== 'REFUND_PENDING') {
+      deps.observer.ignored(order, `${event.type} while ${order.status}`);
+      return { result: 'unchanged', status: order.status };
+    }
+    const moved = await moveOrder(deps, order, 'REFUND_SUCCEEDED', {
+      refundId: event.data.refundId,
+      lastError: undefined,
+    });
+    return moved.kind === 'applied'
+      ? { result: 'applied', status: moved.order.status }
+      : { result: 'unchanged', status: moved.current?.status ?? order.status };
+  };
+}

@@ -1,0 +1,155 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import {
+  AutopayError,
+  IdempotencyKeyReusedError,
+  OrderNotFoundError,
+  ValidationError,
+} from './errors.ts';
+import type { Order } from './order.ts';
+import { type MoveDeps, moveOrder } from './order-moves.ts';
+import type { OrderEvent } from './order-state.ts';
+import type { PaymentQueue, SettlementCheckQueue } from './ports.ts';
+import { idempotencyKeySchema, parseWith } from './schemas.ts';
+
+export interface LifecycleDeps extends MoveDeps {
+  readonly payments: PaymentQueue;
+  readonly settlementChecks: SettlementCheckQueue;
+}
+
+export interface LifecycleResult {
+  readonly order: Order;
+  /** True when the same request had already been applied and nothing changed now. */
+  readonly replayed: boolean;
+}
+
+export const refundRequestSchema = z.strictObject({
+  reason: z.string().min(1).max(500).optional().describe('Why the user wants the money back'),
+});
+
+const orderIdPattern = /^ord_[0-9a-f]{32}$/;
+
+function conflict(order: Order, action: string): AutopayError {
+  return new AutopayError(
+    'ILLEGAL_TRANSITION',
+    `An order in ${order.status} cannot be ${action}.`,
+    {
+      currentStatus: order.status,
+    },
+  );
+}
+
+/**
+ * The user's (or an operator's) moves on an order: confirm, cancel, refund. Each is one
+ * conditional write, answers 409 with the current status when the order has moved on, and is
+ * safe to repeat.
+ */
+export function makeLifecycle(deps: LifecycleDeps) {
+  async function load(agentId: string, orderId: string): Promise<Order> {
+    const order = orderIdPattern.test(orderId) ? await deps.orders.get(orderId) : undefined;
+    if (order === undefined || order.agentId !== agentId) {
+      throw new OrderNotFoundError(orderId);
+    }
+    return order;
+  }
+
+  /** Moves the order on `event`, or throws 409 with the status that won the race. */
+  async function apply(order: Order, event: OrderEvent, action: string): Promise<Order> {
+    const result = await moveOrder(deps, order, event);
+    if (result.kind === 'stale') {
+      throw conflict(result.current ?? order, action);
+    }
+    return result.order;
+  }
+
+  const lastCause = (order: Order) => order.history.at(-1)?.cause;
+
+  async function confirm(agentId: string, orderId: string): Promise<LifecycleResult> {
+    const order = await load(agentId, orderId);
+    if (order.status === 'PENDING_PAYMENT' && lastCause(order) === 'CONFIRM') {
+      // Confirmed before; its payment may not have been queued if that call failed half-way.
+      if (order.attempts === 0) await deps.payments.enqueue(paymentOf(order));
+      return { order, replayed: true };
+    }
+    if (order.status === 'AWAITING_CONFIRMATION' && isPast(order.confirmBy, deps)) {
+      const expired = await moveOrder(deps, order, 'CONFIRMATION_WINDOW_PASSED');
+      const current = expired.kind === 'applied' ? expired.order : (expired.current ?? order);
+      throw new AutopayError('CONFIRMATION_EXPIRED', undefined, { currentStatus: current.status });
+    }
+    if (order.status !== 'AWAITING_CONFIRMATION' && order.status !== 'HELD_FOR_REVIEW') {
+      throw conflict(order, 'confirmed');
+    }
+    const confirmed = await apply(order, 'CONFIRM', 'confirmed');
+    await deps.payments.enqueue(paymentOf(confirmed));
+    return { order: confirmed, replayed: false };
+  }
+
+  async function cancel(agentId: string, orderId: string): Promise<LifecycleResult> {
+    const order = await load(agentId, orderId);
+    if (order.status === 'CANCELLED') {
+      return { order, replayed: true };
+    }
+    if (order.status !== 'AWAITING_CONFIRMATION' && order.status !== 'HELD_FOR_REVIEW') {
+      throw conflict(order, 'cancelled');
+    }
+    return { order: await apply(order, 'CANCEL', 'cancelled'), replayed: false };
+  }
+
+  async function refund(
+    agentId: string,
+    orderId: string,
+    idempotencyKey: string | undefined,
+    body: unknown,
+  ): Promise<LifecycleResult> {
+    if (idempotencyKey === undefined || !idempotencyKeySchema.safeParse(idempotencyKey).success) {
+      throw new ValidationError('IDEMPOTENCY_KEY_REQUIRED');
+    }
+    const request = parseWith(refundRequestSchema, body ?? {});
+    const requestHash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
+    const order = await load(agentId, orderId);
+    if (order.refundKey !== undefined) {
+      if (order.refundKey !== idempotencyKey || order.refundRequestHash !== requestHash) {
+        throw order.refundKey === idempotencyKey
+          ? new IdempotencyKeyReusedError(order.orderId)
+          : conflict(order, 'refunded again');
+      }
+      if (order.status === 'REFUND_PENDING') {
+        // The first call may have failed before the refund was queued: queue it again.
+        await deps.settlementChecks.schedule(
+          { orderId: order.orderId, agentId: order.agentId, check: 0 },
+          0,
+        );
+      }
+      return { order, replayed: true };
+    }
+    if (order.status !== 'PAID') {
+      throw conflict(order, 'refunded');
+    }
+    const result = await moveOrder(deps, order, 'REFUND_REQUESTED', {
+      refundKey: idempotencyKey,
+      refundRequestHash: requestHash,
+    });
+    if (result.kind === 'stale') {
+      const current = result.current ?? order;
+      if (current.refundKey === idempotencyKey && current.refundRequestHash === requestHash) {
+        return { order: current, replayed: true };
+      }
+      throw conflict(current, 'refunded');
+    }
+    await deps.settlementChecks.schedule(
+      { orderId: order.orderId, agentId: order.agentId, check: 0 },
+      0,
+    );
+    return { order: result.order, replayed: false };
+  }
+
+  return { confirm, cancel, refund };
+}
+
+function paymentOf(order: Order) {
+  return { orderId: order.orderId, agentId: order.agentId };
+}
+
+function isPast(iso: string | undefined, deps: MoveDeps): boolean {
+  return iso !== undefined && deps.clock.now().toISOString() >= iso;
+}

@@ -1,0 +1,62 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { dynamodb, sqs } from '#adapters/aws-clients.ts';
+import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
+import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
+import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
+import { AutopayError } from '#domain/errors.ts';
+import { type LifecycleDeps, makeLifecycle } from '#domain/lifecycle.ts';
+import { orderView } from '#domain/order.ts';
+import { systemClock } from '#domain/ports.ts';
+import { deadlinesOf, readLifecycleEnvironment } from '#shared/config.ts';
+import { callerOf, type HttpEvent, httpHandler, json, rawBody } from '#shared/http.ts';
+import { logger, metrics } from '#shared/observability.ts';
+
+/** Refund bodies are optional: an empty one means `{}`. */
+function optionalJson(event: HttpEvent): unknown {
+  const bytes = rawBody(event);
+  if (bytes.byteLength === 0) return {};
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new AutopayError('MALFORMED_JSON');
+  }
+}
+
+/** confirm, cancel and refund: `POST /v1/orders/{id}/<action>`. */
+export function buildHandler(deps: LifecycleDeps) {
+  const lifecycle = makeLifecycle(deps);
+  return httpHandler(async (event: HttpEvent) => {
+    const agentId = callerOf(event);
+    const orderId = event.pathParameters?.id ?? '';
+    logger.appendKeys({ orderId });
+    const action = event.routeKey.split('/').at(-1);
+    let result: Awaited<ReturnType<typeof lifecycle.confirm>>;
+    if (action === 'confirm') {
+      result = await lifecycle.confirm(agentId, orderId);
+    } else if (action === 'cancel') {
+      result = await lifecycle.cancel(agentId, orderId);
+    } else if (action === 'refund') {
+      const key = event.headers['idempotency-key'];
+      result = await lifecycle.refund(agentId, orderId, key, optionalJson(event));
+    } else {
+      throw new AutopayError('ROUTE_NOT_FOUND');
+    }
+    metrics.addMetric(`Order_${action}`, MetricUnit.Count, 1);
+    logger.info('Lifecycle request applied', { action, status: result.order.status, ...result });
+    if (result.replayed) {
+      return json(200, orderView(result.order), { 'idempotent-replayed': 'true' });
+    }
+    // Confirm and refund set work going; a cancel is done when it answers.
+    return json(action === 'cancel' ? 200 : 202, orderView(result.order));
+  });
+}
+
+const environment = readLifecycleEnvironment();
+
+export const handler = buildHandler({
+  orders: new DynamoDbOrderRepository(dynamodb, environment.TABLE_NAME),
+  payments: new SqsPaymentQueue(sqs, environment.PAYMENT_SUBMISSION_QUEUE_URL),
+  settlementChecks: new SqsSettlementCheckQueue(sqs, environment.SETTLEMENT_CHECK_QUEUE_URL),
+  clock: systemClock,
+  deadlines: deadlinesOf(environment),
+});

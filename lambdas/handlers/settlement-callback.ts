@@ -1,0 +1,106 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { dynamodb, sqs } from '#adapters/aws-clients.ts';
+import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
+import { WebhookSecrets } from '#adapters/secret-source.ts';
+import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
+import { gatewayEventSchema, makeHandleGatewayEvent } from '#domain/callbacks.ts';
+import { AutopayError, ValidationError } from '#domain/errors.ts';
+import { systemClock } from '#domain/ports.ts';
+import { parseWith } from '#domain/schemas.ts';
+import { verifyWebhookSignature, WebhookSignatureError } from '#domain/webhook-signature.ts';
+import { deadlinesOf, readCallbackEnvironment } from '#shared/config.ts';
+import { type HttpEvent, httpHandler, json, rawBody } from '#shared/http.ts';
+import { logger, metrics } from '#shared/observability.ts';
+import { settlementObserver } from '#shared/observers.ts';
+
+export interface CallbackHandlerDeps {
+  readonly gatewayName: string;
+  readonly toleranceSeconds: number;
+  readonly secrets: Pick<WebhookSecrets, 'list' | 'refresh'>;
+  readonly handleEvent: ReturnType<typeof makeHandleGatewayEvent>;
+}
+
+/**
+ * `POST /v1/callbacks/{gateway}`: the raw body's signature is verified before anything reads
+ * it; then one event, at most one transition. 200 tells the gateway to stop sending it.
+ */
+export function buildHandler(deps: CallbackHandlerDeps) {
+  return httpHandler(async (event: HttpEvent) => {
+    if (event.pathParameters?.gateway !== deps.gatewayName) {
+      throw new AutopayError('UNKNOWN_GATEWAY');
+    }
+    const body = rawBody(event);
+    const header = event.headers['stripe-signature'];
+    const verify = async () =>
+      verifyWebhookSignature({
+        header,
+        body,
+        secrets: await deps.secrets.list(),
+        nowSeconds: Math.floor(Date.now() / 1000),
+        toleranceSeconds: deps.toleranceSeconds,
+      });
+    try {
+      await verify();
+    } catch (error) {
+      if (!(error instanceof WebhookSignatureError) || error.code !== 'SIGNATURE_INVALID') {
+        throw error;
+      }
+      // The secret may have rotated since it was cached: look once more with fresh values.
+      metrics.addMetric('CallbackSignatureMismatch', MetricUnit.Count, 1);
+      await deps.secrets.refresh();
+      await verify();
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new ValidationError('MALFORMED_JSON');
+    }
+    const gatewayEvent = parseWith(gatewayEventSchema, parsed);
+    logger.appendKeys({ orderId: gatewayEvent.data.idempotencyKey, eventId: gatewayEvent.id });
+    const outcome = await deps.handleEvent(gatewayEvent);
+    logger.info('Callback handled', { type: gatewayEvent.type, ...outcome });
+    metrics.addMetric(`Callback_${outcome.result}`, MetricUnit.Count, 1);
+    return json(200, { received: true, ...outcome });
+  });
+}
+
+const environment = readCallbackEnvironment();
+const orders = new DynamoDbOrderRepository(dynamodb, environment.TABLE_NAME);
+
+export const handler = buildHandler({
+  gatewayName: environment.GATEWAY_NAME,
+  toleranceSeconds: environment.WEBHOOK_TOLERANCE_SECONDS,
+  secrets: new WebhookSecrets({
+    secretId: environment.WEBHOOK_SECRET_ID,
+    maxAgeSeconds: environment.SECRET_MAX_AGE_SECONDS,
+    minRefreshIntervalMs: 5_000,
+  }),
+  handleEvent: makeHandleGatewayEvent({
+    orders,
+    clock: systemClock,
+    deadlines: deadlinesOf(environment),
+    settlementChecks: new SqsSettlementCheckQueue(sqs, environment.SETTLEMENT_CHECK_QUEUE_URL),
+    schedule: {
+      firstCheckSeconds: environment.SETTLEMENT_FIRST_CHECK_SECONDS,
+      intervalSeconds: environment.SETTLEMENT_INTERVAL_SECONDS,
+      checks: environment.SETTLEMENT_CHECKS,
+    },
+    observer: settlementObserver(logger),
+    callbacks: {
+      unknownOrder(gatewayEvent) {
+        metrics.addMetric('CallbackUnknownOrder', MetricUnit.Count, 1);
+        logger.warn('Callback for an order we do not have', { type: gatewayEvent.type });
+      },
+      amountMismatch(gatewayEvent, order) {
+        metrics.addMetric('SettlementAmountMismatch', MetricUnit.Count, 1);
+        logger.error('Callback amount or currency differs from the order: nothing changed', {
+          eventAmount: gatewayEvent.data.amount,
+          eventCurrency: gatewayEvent.data.currency,
+          orderAmount: order.amount,
+          orderCurrency: order.currency,
+        });
+      },
+    },
+  }),
+});

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { dynamodb, sqs } from '#adapters/aws-clients.ts';
+import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
+import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
+import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
+import { systemClock } from '#domain/ports.ts';
+import { makeReconcile, type ReconcileDeps } from '#domain/settlement.ts';
+import { deadlinesOf, readReconcilerEnvironment } from '#shared/config.ts';
+import { gatewayFrom } from '#shared/gateway.ts';
+import { settlementObserver } from '#shared/observers.ts';
+import { sqsConsumer } from '#shared/sqs-consumer.ts';
+
+const checkMessage = z.object({
+  orderId: z.string().min(1),
+  agentId: z.string().min(1),
+  check: z.number().int().nonnegative(),
+});
+
+const environment = readReconcilerEnvironment();
+const deps: Omit<ReconcileDeps, 'observer'> = {
+  orders: new DynamoDbOrderRepository(dynamodb, environment.TABLE_NAME),
+  gateway: gatewayFrom(environment),
+  payments: new SqsPaymentQueue(sqs, environment.PAYMENT_SUBMISSION_QUEUE_URL),
+  settlementChecks: new SqsSettlementCheckQueue(sqs, environment.SETTLEMENT_CHECK_QUEUE_URL),
+  clock: systemClock,
+  deadlines: deadlinesOf(environment),
+  schedule: {
+    firstCheckSeconds: environment.SETTLEMENT_FIRST_CHECK_SECONDS,
+    intervalSeconds: environment.SETTLEMENT_INTERVAL_SECONDS,
+    checks: environment.SETTLEMENT_CHECKS,
+  },
+  backoff: {
+    baseSeconds: environment.BACKOFF_BASE_SECONDS,
+    maxSeconds: environment.BACKOFF_MAX_SECONDS,
+  },
+};
+
+/** settlement-reconciler: delayed checks in, the gateway's truth applied to each order. */
+export const handler = sqsConsumer({
+  name: 'Settlement',
+  schema: checkMessage,
+  sqs,
+  queueUrl: environment.SETTLEMENT_CHECK_QUEUE_URL,
+  handle: (message, delivery) =>
+    makeReconcile({ ...deps, observer: settlementObserver(delivery.log) })(
+      message,
+      delivery.receiveCount,
+    ),
+});

@@ -1,0 +1,23 @@
+import { HttpPaymentGateway } from '#adapters/http-payment-gateway.ts';
+import { SecretsManagerSource } from '#adapters/secret-source.ts';
+
+/** The payment gateway as every function that calls it is configured: one place, one way. */
+export function gatewayFrom(environment: {
+  GATEWAY_NAME: string;
+  GATEWAY_URL: string;
+  GATEWAY_TIMEOUT_MS: number;
+  GATEWAY_API_KEY_SECRET_ID: string;
+  SECRET_MAX_AGE_SECONDS: number;
+}): HttpPaymentGateway {
+  return new HttpPaymentGateway({
+    name: environment.GATEWAY_NAME,
+    baseUrl: environment.GATEWAY_URL,
+    timeoutMs: environment.GATEWAY_TIMEOUT_MS,
+    apiKey: new SecretsManagerSource({
+      secretId: environment.GATEWAY_API_KEY_SECRET_ID,
+      maxAgeSeconds: environment.SECRET_MAX_AGE_SECONDS,
+      // A burst of 401s is one fetch.
+      minRefreshIntervalMs: 5_000,
+    }),
+  });
+}

@@ -1,0 +1,101 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { z } from 'zod';
+import { logger, metrics } from './observability.ts';
+
+/** What a consumer did with one message: finished with it, or wants it back after a delay. */
+export type MessageResult =
+  | { readonly kind: 'done'; readonly detail: string }
+  | { readonly kind: 'retry'; readonly delaySeconds: number; readonly reason: string };
+
+export interface Delivery {
+  readonly receiveCount: number;
+  readonly record: SQSRecord;
+  readonly context: Context;
+  readonly log: typeof logger;
+}
+
+export interface SqsConsumerOptions<T extends { orderId: string }> {
+  readonly name: string;
+  readonly schema: z.ZodType<T>;
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  readonly handle: (message: T, delivery: Delivery) => Promise<MessageResult>;
+}
+
+/** A message returned to its queue on purpose; the batch reports it as failed. */
+class ReturnedForLater extends Error {
+  constructor(reason: string) {
+    super(`returned for later: ${reason}`);
+    this.name = 'ReturnedForLater';
+  }
+}
+
+/**
+ * The SQS side of every queue consumer: partial batch failures through Powertools, and the
+ * retry backoff set as the message's visibility timeout, so a message comes back exactly when
+ * its consumer asked and Lambda's redrive to the DLQ still counts every delivery.
+ */
+export function sqsConsumer<T extends { orderId: string }>(options: SqsConsumerOptions<T>) {
+  const processor = new BatchProcessor(EventType.SQS);
+
+  async function returnForLater(record: SQSRecord, delaySeconds: number): Promise<void> {
+    await options.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: options.queueUrl,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: Math.max(0, Math.min(43_200, Math.round(delaySeconds))),
+      }),
+    );
+  }
+
+  async function handleRecord(record: SQSRecord, context: Context): Promise<void> {
+    const parsed = options.schema.safeParse(safeJson(record.body));
+    if (!parsed.success) {
+      // No delivery will ever read it: send it on its way to the DLQ, where an operator can.
+      metrics.addMetric('PoisonMessage', MetricUnit.Count, 1);
+      logger.error('Unreadable message', { queue: options.name, messageId: record.messageId });
+      await returnForLater(record, 1);
+      throw new Error(`Unreadable message ${record.messageId}`);
+    }
+    const log = logger.createChild({ persistentKeys: { orderId: parsed.data.orderId } });
+    const result = await options.handle(parsed.data, {
+      receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1'),
+      record,
+      context,
+      log,
+    });
+    if (result.kind === 'done') {
+      log.info('Message handled', { queue: options.name, detail: result.detail });
+      return;
+    }
+    log.warn('Message returned for later', { queue: options.name, ...result });
+    metrics.addMetric(`${options.name}RetryScheduled`, MetricUnit.Count, 1);
+    await returnForLater(record, result.delaySeconds);
+    throw new ReturnedForLater(result.reason);
+  }
+
+  return middy(
+    async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
+      processPartialResponse(event, handleRecord, processor, {
+        context,
+        // Returning every message of a batch on purpose (an open breaker) is not an error.
+        throwOnFullBatchFailure: false,
+      }),
+  )
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
