@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -114,6 +116,13 @@ export class PipelineFunctions extends Construct {
             reportBatchItemFailures: source.reportBatchItemFailures,
           }),
         );
+      }
+      if (spec.schedule) {
+        new events.Rule(this, `${name}Schedule`, {
+          description: `Runs ${name} every ${spec.schedule.rateMinutes} minutes`,
+          schedule: events.Schedule.rate(Duration.minutes(spec.schedule.rateMinutes)),
+          targets: [new targets.LambdaFunction(fn, { retryAttempts: 2 })],
+        });
       }
       all.set(name, fn);
     }

@@ -13,6 +13,7 @@ import {
   appWithProjectContext,
   crossStackReference,
   logicalId,
+  onTableAndIndexes,
   removeAssembly,
   withoutBundling,
 } from './synth.ts';
@@ -119,25 +120,26 @@ describe('queue consumers', () => {
   it('lets a consumer take messages off its queue and a read-only function only read the table', () => {
     // Prepare
     const fn = service.functions.get('submitter');
-    const tableArn = JSON.stringify(
-      crossStackReference(stateful, statefulTemplate, {
-        'Fn::GetAtt': [logicalId(stateful.table), 'Arn'],
-      }),
-    );
+    const tableArn = crossStackReference(stateful, statefulTemplate, {
+      'Fn::GetAtt': [logicalId(stateful.table), 'Arn'],
+    });
     const queueArn = JSON.stringify({
       'Fn::GetAtt': [logicalId(service.queues.get('paymentSubmission').queue), 'Arn'],
     });
     const expected = [
-      ...[
-        'dynamodb:BatchGetItem',
-        'dynamodb:ConditionCheckItem',
-        'dynamodb:DescribeTable',
-        'dynamodb:GetItem',
-        'dynamodb:GetRecords',
-        'dynamodb:GetShardIterator',
-        'dynamodb:Query',
-        'dynamodb:Scan',
-      ].map((action) => `${action} on ${tableArn}`),
+      ...onTableAndIndexes(
+        [
+          'dynamodb:BatchGetItem',
+          'dynamodb:ConditionCheckItem',
+          'dynamodb:DescribeTable',
+          'dynamodb:GetItem',
+          'dynamodb:GetRecords',
+          'dynamodb:GetShardIterator',
+          'dynamodb:Query',
+          'dynamodb:Scan',
+        ],
+        tableArn,
+      ),
       ...[
         'sqs:ChangeMessageVisibility',
         'sqs:DeleteMessage',

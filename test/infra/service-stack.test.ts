@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import {
   allowedActions,
   crossStackReference,
   logicalId,
+  onTableAndIndexes,
   propertiesOf,
   removeAssembly,
   type Synthesized,
@@ -234,16 +236,14 @@ describe('ServiceStack', () => {
     it('may read and write the table and send to the payment-submission queue, nothing else', () => {
       // Prepare
       const intake = synth.service.functions.get('orderIntake');
-      const tableArn = JSON.stringify(
-        crossStackReference(synth.stateful, synth.statefulTemplate, {
-          'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'],
-        }),
-      );
+      const tableArn = crossStackReference(synth.stateful, synth.statefulTemplate, {
+        'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'],
+      });
       const queueArn = JSON.stringify({
         'Fn::GetAtt': [logicalId(synth.service.queues.get('paymentSubmission').queue), 'Arn'],
       });
       const expected = [
-        ...tableActions.map((action) => `${action} on ${tableArn}`),
+        ...onTableAndIndexes(tableActions, tableArn),
         ...['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'].map(
           (action) => `${action} on ${queueArn}`,
         ),
@@ -267,7 +267,9 @@ describe('ServiceStack', () => {
       const submission = synth.service.functions.get('paymentSubmission');
       const ref = (value: unknown) =>
         JSON.stringify(crossStackReference(synth.stateful, synth.statefulTemplate, value));
-      const tableArn = ref({ 'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'] });
+      const tableArn = crossStackReference(synth.stateful, synth.statefulTemplate, {
+        'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'],
+      });
       const secretArn = ref({
         Ref: logicalId(synth.stateful.secrets.get('gatewayApiKey') as IConstruct),
       });
@@ -275,7 +277,7 @@ describe('ServiceStack', () => {
       const queueArn = (queue: QueueName) =>
         JSON.stringify({ 'Fn::GetAtt': [logicalId(synth.service.queues.get(queue).queue), 'Arn'] });
       const expected = [
-        ...tableActions.map((action) => `${action} on ${tableArn}`),
+        ...onTableAndIndexes(tableActions, tableArn),
         ...[
           'sqs:ChangeMessageVisibility',
           'sqs:DeleteMessage',
@@ -325,13 +327,49 @@ describe('ServiceStack', () => {
       ]);
     });
 
-    it('gives no other function the gateway key', () => {
-      const readers = Object.keys(functions).filter((name) =>
-        allowedActions(synth.serviceTemplate, synth.service.functions.get(name)).some((line) =>
-          line.startsWith('secretsmanager:GetSecretValue'),
-        ),
-      );
-      expect(readers).toEqual(['paymentSubmission']);
+    it('gives each secret only to the functions the wiring names', () => {
+      for (const secret of ['gatewayApiKey', 'webhookSigningSecret'] as const) {
+        // Prepare
+        const arn = JSON.stringify(
+          crossStackReference(synth.stateful, synth.statefulTemplate, {
+            Ref: logicalId(synth.stateful.secrets.get(secret) as IConstruct),
+          }),
+        );
+        const named = Object.entries(functions)
+          .filter(([, spec]) => Object.values(spec.secrets ?? {}).includes(secret))
+          .map(([name]) => name)
+          .sort();
+
+        // Act
+        const readers = Object.keys(functions)
+          .filter((name) =>
+            allowedActions(synth.serviceTemplate, synth.service.functions.get(name)).includes(
+              `secretsmanager:GetSecretValue on ${arn}`,
+            ),
+          )
+          .sort();
+
+        // Assess
+        expect(readers, secret).toEqual(named);
+        expect(readers.length, secret).toBeGreaterThan(0);
+      }
+    });
+
+    it('runs every scheduled function on its wiring rate', () => {
+      expect(Object.values(functions).some((spec) => spec.schedule)).toBe(true);
+      for (const [name, spec] of Object.entries(functions)) {
+        if (!spec.schedule) continue;
+        const fn = synth.service.functions.get(name);
+        const rules = synth.serviceTemplate.findResources('AWS::Events::Rule', {
+          Properties: {
+            ScheduleExpression: `rate(${spec.schedule.rateMinutes} minutes)`,
+            Targets: Match.arrayWith([
+              Match.objectLike({ Arn: { 'Fn::GetAtt': [logicalId(fn), 'Arn'] } }),
+            ]),
+          },
+        });
+        expect(Object.keys(rules), name).toHaveLength(1);
+      }
     });
   });
 

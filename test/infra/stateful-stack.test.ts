@@ -45,8 +45,24 @@ describe('StatefulStack', () => {
     ]);
     expect(table.AttributeDefinitions).toEqual([
       { AttributeName: wiring.table.partitionKey, AttributeType: 'S' },
+      { AttributeName: 'dueShard', AttributeType: 'S' },
+      { AttributeName: 'dueAt', AttributeType: 'S' },
     ]);
     expect(table.BillingMode).toBe('PAY_PER_REQUEST');
+  });
+
+  it('has the sparse due index the sweep queries, with every attribute projected', () => {
+    const table = propertiesOf(dev.statefulTemplate, dev.stateful.table);
+    expect(table.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: 'due',
+        KeySchema: [
+          { AttributeName: 'dueShard', KeyType: 'HASH' },
+          { AttributeName: 'dueAt', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ]);
   });
 
   it('expires items through TTL on expiresAt', () => {

@@ -114,3 +114,12 @@ export function crossStackReference(producer: Stack, producerTemplate: Template,
     },
   };
 }
+
+/** Table grants cover the table and its indexes: `action on arn` lines for both. */
+export function onTableAndIndexes(actions: readonly string[], tableArn: unknown): string[] {
+  const indexArn = { 'Fn::Join': ['', [tableArn, '/index/*']] };
+  return actions.flatMap((action) => [
+    `${action} on ${JSON.stringify(tableArn)}`,
+    `${action} on ${JSON.stringify(indexArn)}`,
+  ]);
+}
