@@ -115,6 +115,7 @@ export function orderView(order: Order) {
     attempts: order.attempts,
     ...(order.lastError ? { lastError: order.lastError } : {}),
     ...(order.deadLettered ? { deadLettered: true } : {}),
+    ...(order.gatewayRef ? { gatewayRef: order.gatewayRef } : {}),
     ...(order.declineCode ? { declineCode: order.declineCode } : {}),
     ...(order.holdReason ? { holdReason: order.holdReason } : {}),
     ...(order.risk ? { risk: order.risk } : {}),
