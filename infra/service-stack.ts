@@ -35,6 +35,7 @@ export class ServiceStack extends Stack {
       queueSpecs: props.wiring.queues,
       ...this.importSecrets(props),
       endpoints: props.endpoints,
+      rotationDays: props.wiring.rotationDays,
     });
     this.httpApi = new PipelineHttpApi(this, 'HttpApi', {
       functions: props.wiring.functions,

@@ -93,6 +93,10 @@ export interface LocalStack {
   readonly dynamodb: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
   readonly secretsManager: SecretsManagerClient;
+  /** Invokes one of the wiring's functions directly, as the Lambda Invoke API would. */
+  invoke(functionName: string, event: unknown): Promise<unknown>;
+  /** The environment the functions run with: endpoints, resource names, settings. */
+  readonly environment: Readonly<Record<string, string>>;
   stop(): Promise<void>;
 }
 
@@ -176,7 +180,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const agents = new DynamoDbAgentDirectory(dynamodb, tableName);
     await Promise.all(seedAgents.map((agent) => agents.put(agent)));
 
-    setFunctionEnvironment(
+    const environment = setFunctionEnvironment(
       queueUrls,
       queueSpecs,
       secretIds,
@@ -256,6 +260,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       queueUrls,
       dynamodb,
       sqs,
+      environment: {
+        ...environment,
+        AWS_REGION: localRegion,
+        AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
+        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+        AWS_ENDPOINT_URL_SQS: sqsEmulator.endpoint,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+      },
+      invoke: async (functionName, event) => {
+        const spec = functionSpecs[functionName];
+        const run = handlers[functionName] as
+          | ((event: unknown, context: unknown) => Promise<unknown>)
+          | undefined;
+        if (!spec || !run) throw new Error(`No function named ${functionName}`);
+        return run(event, lambdaContext(functionName, spec.timeoutSeconds));
+      },
       stop,
     };
   } catch (error) {
@@ -380,7 +401,7 @@ function setFunctionEnvironment(
   secretIds: LocalStack['secretIds'],
   endpoints: Readonly<Record<ExternalService, string>>,
   overrides: Readonly<Record<string, string>>,
-): void {
+): Record<string, string> {
   const merged: Record<string, string> = { TABLE_NAME: tableName };
   for (const [name, spec] of Object.entries(functionSpecs)) {
     const own: Record<string, string> = { ...spec.environment };
@@ -406,6 +427,7 @@ function setFunctionEnvironment(
     }
   }
   Object.assign(process.env, merged, overrides);
+  return { ...merged, ...overrides };
 }
 
 async function loadHandlers(): Promise<Record<string, unknown>> {

@@ -1,10 +1,16 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { functionSpecs } from '#shared/wiring.ts';
+import { type LocalState, localStateFile } from './ops.ts';
 import { seedAgents } from './seed.ts';
 import { startLocalStack } from './stack.ts';
 
 /** `npm start`: the whole pipeline on this machine until Ctrl-C. */
 const apiPort = Number(process.env.PORT ?? process.env.AUTOPAY_PORT ?? 3000);
 const stack = await startLocalStack({ apiPort });
+const state: LocalState = { environment: stack.environment, secretIds: stack.secretIds };
+mkdirSync(dirname(localStateFile), { recursive: true });
+writeFileSync(localStateFile, JSON.stringify(state, null, 2));
 
 const routes = Object.values(functionSpecs).flatMap((spec) =>
   spec.routes.map((route) => `    ${route.method.padEnd(5)} ${stack.apiUrl}${route.path}`),
@@ -35,6 +41,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   process.stdout.write(`\n${signal}: stopping the local stack...\n`);
   await stack.stop();
+  rmSync(localStateFile, { force: true });
   process.stdout.write('Stopped.\n');
   process.exit(0);
 }

@@ -1,15 +1,15 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import {
   type ExternalService,
@@ -32,6 +32,8 @@ export interface PipelineFunctionsProps {
   readonly secrets: ReadonlyMap<SecretName, secretsmanager.ISecret>;
   /** The key the secrets are encrypted with; readers of a secret may decrypt with it. */
   readonly secretsKey: kms.IKey;
+  /** Days between automatic rotations of the secrets a function rotates. */
+  readonly rotationDays: number;
   readonly endpoints: Readonly<Record<ExternalService, string>>;
 }
 
@@ -102,6 +104,17 @@ export class PipelineFunctions extends Construct {
       }
       if (readSecrets.length > 0) {
         props.secretsKey.grantDecrypt(fn);
+      }
+      for (const secret of spec.rotates ?? []) {
+        // Grants the rotation steps' reads and writes and lets Secrets Manager invoke fn.
+        new secretsmanager.RotationSchedule(this, `${name}Rotates${secret}`, {
+          secret: secretOf(props, secret),
+          rotationLambda: fn,
+          automaticallyAfter: Duration.days(props.rotationDays),
+        });
+      }
+      if ((spec.rotates ?? []).length > 0) {
+        props.secretsKey.grantEncryptDecrypt(fn);
       }
       if (spec.consumes) {
         const source = spec.consumes;

@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
@@ -13,3 +14,5 @@ export const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
 // Queue URLs are used as given; the SDK would otherwise send each call to the host named in the
 // queue URL, which bypasses an endpoint set through AWS_ENDPOINT_URL_SQS.
 export const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
+
+export const secretsManager = new SecretsManagerClient({});

@@ -4,6 +4,9 @@ import { type MoveDeps, moveOrder } from './order-moves.ts';
 import type { PaymentGateway, SettledOutcome, TransientOutcome } from './payment-ports.ts';
 import type { PaymentQueue, SettlementCheckQueue } from './ports.ts';
 
+/** The decline code a gateway gives a payment that was voided before it settled. */
+export const VOIDED = 'voided';
+
 export interface SettlementSchedule {
   /** The first status query after a PENDING answer. */
   readonly firstCheckSeconds: number;
@@ -80,6 +83,19 @@ export async function applyGatewayOutcome(
       }
       break;
     case 'declined':
+      if (status === 'AWAITING_SETTLEMENT' && outcome.declineCode === VOIDED) {
+        // Only autopay voids, and only at the settlement deadline: whichever run sees the void
+        // first records it as the timeout it is, not as the card's decline.
+        return moved(
+          await moveOrder(
+            deps,
+            order,
+            'SETTLEMENT_DEADLINE_PASSED',
+            { ...extra, ...ref, lastError: 'SETTLEMENT_TIMEOUT' },
+            'SETTLEMENT_TIMEOUT',
+          ),
+        );
+      }
       if (status === 'PENDING_PAYMENT' || status === 'AWAITING_SETTLEMENT') {
         const declined = {
           ...extra,

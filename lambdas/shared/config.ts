@@ -145,3 +145,14 @@ const sweepEnvironment = z.object({
 export function readSweepEnvironment(env: NodeJS.ProcessEnv = process.env) {
   return parseEnvironment(sweepEnvironment, env);
 }
+
+const rotationEnvironment = z.object({
+  GATEWAY_URL: z.url(),
+  GATEWAY_TIMEOUT_MS: positive,
+  GATEWAY_API_KEY_SECRET_ID: z.string().min(1),
+  WEBHOOK_SECRET_ID: z.string().min(1),
+});
+
+export function readRotationEnvironment(env: NodeJS.ProcessEnv = process.env) {
+  return parseEnvironment(rotationEnvironment, env);
+}

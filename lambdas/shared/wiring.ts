@@ -56,6 +56,8 @@ export interface FunctionSpec {
   readonly endpoints?: Readonly<Record<string, ExternalService>>;
   /** Run on a schedule (EventBridge in AWS, a timer locally). */
   readonly schedule?: { readonly rateMinutes: number };
+  /** Secrets this function rotates (it is their Secrets Manager rotation function). */
+  readonly rotates?: readonly SecretName[];
 }
 
 export const secretNames = ['gatewayApiKey', 'webhookSigningSecret'] as const;
@@ -83,6 +85,8 @@ export type QueueName = (typeof queueNames)[number];
 
 export interface Wiring {
   readonly service: string;
+  /** Days between automatic rotations of every secret. */
+  readonly rotationDays: number;
   readonly table: TableSpec;
   readonly queues: Readonly<Record<QueueName, QueueSpec>>;
   readonly functions: Readonly<Record<string, FunctionSpec>>;
@@ -116,6 +120,7 @@ const common = {
 
 export const wiring = {
   service: 'autopay',
+  rotationDays: 30,
   table: {
     partitionKey: 'pk',
     ttlAttribute: 'expiresAt',
@@ -237,6 +242,21 @@ export const wiring = {
         reportBatchItemFailures: true,
       },
       secrets: { GATEWAY_API_KEY_SECRET_ID: 'gatewayApiKey' },
+      endpoints: { GATEWAY_URL: 'paymentGateway' },
+    },
+    keyRotation: {
+      entry: 'lambdas/handlers/key-rotation.ts',
+      memoryMb: 256,
+      timeoutSeconds: 30,
+      environment: { ...common, GATEWAY_TIMEOUT_MS: gateway.GATEWAY_TIMEOUT_MS },
+      routes: [],
+      table: 'none',
+      sendsTo: {},
+      secrets: {
+        GATEWAY_API_KEY_SECRET_ID: 'gatewayApiKey',
+        WEBHOOK_SECRET_ID: 'webhookSigningSecret',
+      },
+      rotates: ['gatewayApiKey', 'webhookSigningSecret'],
       endpoints: { GATEWAY_URL: 'paymentGateway' },
     },
     sweep: {

@@ -355,6 +355,35 @@ describe('ServiceStack', () => {
       }
     });
 
+    it('rotates every secret on the wiring schedule with the key-rotation function', () => {
+      const rotation = synth.service.functions.get('keyRotation');
+      for (const secret of ['gatewayApiKey', 'webhookSigningSecret'] as const) {
+        const secretRef = crossStackReference(synth.stateful, synth.statefulTemplate, {
+          Ref: logicalId(synth.stateful.secrets.get(secret) as IConstruct),
+        });
+        const schedules = synth.serviceTemplate.findResources(
+          'AWS::SecretsManager::RotationSchedule',
+          {
+            Properties: {
+              SecretId: secretRef,
+              RotationLambdaARN: { 'Fn::GetAtt': [logicalId(rotation), 'Arn'] },
+              RotationRules: { ScheduleExpression: `rate(${wiring.rotationDays} days)` },
+            },
+          },
+        );
+        expect(Object.keys(schedules), secret).toHaveLength(1);
+      }
+    });
+
+    it('lets only the key-rotation function write secrets', () => {
+      const writers = Object.keys(functions).filter((name) =>
+        allowedActions(synth.serviceTemplate, synth.service.functions.get(name)).some((line) =>
+          line.startsWith('secretsmanager:PutSecretValue'),
+        ),
+      );
+      expect(writers).toEqual(['keyRotation']);
+    });
+
     it('runs every scheduled function on its wiring rate', () => {
       expect(Object.values(functions).some((spec) => spec.schedule)).toBe(true);
       for (const [name, spec] of Object.entries(functions)) {
