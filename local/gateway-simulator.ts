@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, randomInt } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomInt } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import {
@@ -102,6 +102,32 @@ export interface Ledger {
   requests: { total: number; byRoute: Record<string, number> };
   /** Callback POSTs made, retries and duplicates included. */
   callbacksSent: number;
+  /** API keys: valid ones, and those revoked since the start (or the last reset). */
+  keys: { active: number; revoked: number };
+}
+
+/** A valid API key as `GET /v1/keys` lists it: never its secret. */
+export interface GatewayApiKey {
+  id: string;
+  /** The first 16 hex digits of SHA-256(secret): safe to log and compare. */
+  fingerprint: string;
+  created: number;
+  active: true;
+}
+
+/** What `POST /v1/keys` answers, the only time a key's secret is shown. */
+export interface GatewayNewApiKey {
+  id: string;
+  secret: string;
+  fingerprint: string;
+  created: number;
+}
+
+/** A registered webhook signing secret as the API shows it: never its value. */
+export interface GatewayWebhookSecret {
+  id: string;
+  fingerprint: string;
+  created: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,9 +228,13 @@ function checkScriptedFault(value: unknown, where: string): ScriptedGatewayFault
 export interface GatewaySimulatorOptions {
   /** 0 or absent: a free port. */
   port?: number;
+  /** The valid API keys at the start; `/v1/keys` lists and revokes them like any other. */
   apiKeys?: string[];
   callbackUrl?: string;
-  /** Every secret signs every callback, so autopay can rotate its secret without a gap. */
+  /**
+   * Every secret signs every callback, so autopay can rotate its secret without a gap; each is a
+   * registered entry of `/v1/webhook-secrets`.
+   */
   webhookSecrets?: string[];
   /** When given, GATEWAY_FAULTS and GATEWAY_FAULTS_FILE are ignored. */
   faults?: FaultPatch<GatewayFaults>;
@@ -221,8 +251,12 @@ export interface GatewaySimulator {
   faults(): GatewayFaults;
   scriptNext(faults: ScriptedGatewayFault[]): void;
   setCallbackUrl(url: string | undefined): void;
+  /** Replaces the registered signing secrets; those already registered keep their ids. */
   setWebhookSecrets(secrets: string[]): void;
-  /** Replaces the accepted API keys, as a key rotation at the gateway would. */
+  /**
+   * Replaces the valid API keys, as a key rotation at the gateway would: keys left out are
+   * revoked, keys already valid keep their ids.
+   */
   setApiKeys(keys: string[]): void;
   /** Settles a PENDING payment and resolves once its callbacks are delivered or given up. */
   settle(paymentId: string, status: 'SUCCESS' | 'FAILED'): Promise<void>;
@@ -283,7 +317,8 @@ const CALLBACK_TIMEOUT_MS = 5_000;
 /** Callback draws use their own stream, so callback timing cannot shift the request draws. */
 const CALLBACK_STREAM = 0x9e3779b9;
 
-type RouteKind = 'create' | 'lookup' | 'other';
+/** `manage`: key and webhook-secret management, which never takes latency or a fault. */
+type RouteKind = 'create' | 'lookup' | 'other' | 'manage';
 
 type TransportFault =
   | { kind: 'hang' }
@@ -397,6 +432,98 @@ function parseRefundRequest(body: unknown): Parsed<RefundRequest> {
   };
 }
 
+/** The first 16 hex digits of SHA-256(secret), as autopay's rotation computes it too. */
+function fingerprint(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex').slice(0, 16);
+}
+
+/** An API key or a webhook signing secret held by the gateway. */
+interface Credential {
+  readonly id: string;
+  readonly secret: string;
+  readonly fingerprint: string;
+  readonly created: number;
+  /** The Idempotency-Key of the `POST /v1/keys` that made it, if one did. */
+  readonly idempotencyKey?: string;
+  retired: boolean;
+}
+
+/**
+ * The API keys, or the webhook secrets. Retired entries are kept until a reset, so their ids stay
+ * known (a repeated DELETE answers 200) and a replayed creation answers the same key.
+ */
+class Credentials {
+  #all: Credential[] = [];
+
+  constructor(readonly prefix: string) {}
+
+  active(): Credential[] {
+    return this.#all.filter((entry) => !entry.retired);
+  }
+
+  byId(id: string): Credential | undefined {
+    return this.#all.find((entry) => entry.id === id);
+  }
+
+  activeBySecret(secret: string): Credential | undefined {
+    return this.#all.find((entry) => !entry.retired && entry.secret === secret);
+  }
+
+  byIdempotencyKey(key: string): Credential | undefined {
+    return this.#all.find((entry) => entry.idempotencyKey === key);
+  }
+
+  add(secret: string, idempotencyKey?: string): Credential {
+    const entry: Credential = {
+      id: newId(this.prefix),
+      secret,
+      fingerprint: fingerprint(secret),
+      created: unixNow(),
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      retired: false,
+    };
+    this.#all.push(entry);
+    return entry;
+  }
+
+  retire(entry: Credential): void {
+    entry.retired = true;
+  }
+
+  /** Makes `secrets` exactly the active set: entries already active keep their id. */
+  replace(secrets: readonly string[]): void {
+    const wanted = new Set(secrets);
+    for (const entry of this.active()) if (!wanted.has(entry.secret)) this.retire(entry);
+    for (const secret of wanted) if (!this.activeBySecret(secret)) this.add(secret);
+  }
+
+  forgetRetired(): void {
+    this.#all = this.active();
+  }
+
+  counts(): { active: number; retired: number } {
+    const active = this.active().length;
+    return { active, retired: this.#all.length - active };
+  }
+}
+
+/** At most this many API keys are valid at once: the current one and its successor. */
+const MAX_VALID_API_KEYS = 2;
+const WEBHOOK_SECRET_LENGTH = { min: 16, max: 200 } as const;
+
+function keyView(entry: Credential): GatewayApiKey {
+  return { id: entry.id, fingerprint: entry.fingerprint, created: entry.created, active: true };
+}
+
+function newKeyView(entry: Credential): GatewayNewApiKey {
+  const { id, secret, fingerprint, created } = entry;
+  return { id, secret, fingerprint, created };
+}
+
+function secretView(entry: Credential): GatewayWebhookSecret {
+  return { id: entry.id, fingerprint: entry.fingerprint, created: entry.created };
+}
+
 function scriptApplies(fault: ScriptedGatewayFault, kind: RouteKind): boolean {
   if ((chargeFaultNames as readonly string[]).includes(fault.fault)) return kind === 'create';
   const route = fault.route ?? 'create';
@@ -448,8 +575,8 @@ class Gateway {
   #callbackRandom: Random;
   readonly #script = new FaultScript<ScriptedGatewayFault>();
   readonly #routes: readonly Route[];
-  #apiKeys: readonly string[];
-  #webhookSecrets: readonly string[];
+  readonly #apiKeys = new Credentials('key');
+  readonly #webhookSecrets = new Credentials('whs');
   #callbackUrl: string | undefined;
   /** Aborted by stop(): ends latency waits and hangs. */
   readonly #life = new AbortController();
@@ -472,8 +599,8 @@ class Gateway {
     this.#faults = structuredClone(this.#configuredFaults);
     this.#random = seededRandom(this.seed);
     this.#callbackRandom = seededRandom(this.seed ^ CALLBACK_STREAM);
-    this.#apiKeys = [...(options.apiKeys ?? defaultGatewayApiKeys)];
-    this.#webhookSecrets = [...(options.webhookSecrets ?? defaultWebhookSecrets)];
+    this.#apiKeys.replace(options.apiKeys ?? defaultGatewayApiKeys);
+    this.#webhookSecrets.replace(options.webhookSecrets ?? defaultWebhookSecrets);
     this.setCallbackUrl(options.callbackUrl);
     this.#routes = [
       this.#route('POST', '/v1/payments', 'create', (c) => this.#prepareCreate(c)),
@@ -481,12 +608,26 @@ class Gateway {
       this.#route('GET', '/v1/payments/{id}', 'lookup', (c) => () => this.#get(c.pathId)),
       this.#route('POST', '/v1/payments/{id}/void', 'other', (c) => () => this.#void(c.pathId)),
       this.#route('POST', '/v1/refunds', 'other', (c) => this.#prepareRefund(c)),
+      this.#manage('POST', '/v1/keys', (c) => this.#createKey(c)),
+      this.#manage('GET', '/v1/keys', () => this.#listKeys()),
+      this.#manage('DELETE', '/v1/keys/{id}', (c) => this.#revokeKey(c.pathId)),
+      this.#manage('POST', '/v1/webhook-secrets', (c) => this.#registerSecret(c)),
+      this.#manage('GET', '/v1/webhook-secrets', () => this.#listSecrets()),
+      this.#manage('DELETE', '/v1/webhook-secrets/{id}', (c) => this.#deleteSecret(c.pathId)),
     ];
   }
 
   #route(method: string, path: string, kind: RouteKind, prepare: Route['prepare']): Route {
     const pattern = new RegExp(`^${path.replace('{id}', '([^/]+)')}$`);
     return { name: `${method} ${path}`, method, pattern, kind, prepare };
+  }
+
+  /**
+   * A management route answers from `prepare`, never with an operation, so it skips the fault
+   * stage: no latency, no transport fault, no scripted fault taken (not even `route: any`).
+   */
+  #manage(method: string, path: string, answer: (context: RequestContext) => Answer): Route {
+    return this.#route(method, path, 'manage', answer);
   }
 
   // -- configuration -----------------------------------------------------------------------
@@ -511,11 +652,11 @@ class Gateway {
   }
 
   setWebhookSecrets(secrets: string[]): void {
-    this.#webhookSecrets = [...secrets];
+    this.#webhookSecrets.replace(secrets);
   }
 
   setApiKeys(keys: string[]): void {
-    this.#apiKeys = [...keys];
+    this.#apiKeys.replace(keys);
   }
 
   reset(): void {
@@ -528,6 +669,8 @@ class Gateway {
     this.#heldPendingEvents.clear();
     this.#requests = { total: 0, byRoute: {} };
     this.#callbacksSent = 0;
+    this.#apiKeys.forgetRetired();
+    this.#webhookSecrets.forgetRetired();
     this.#script.clear();
     this.#faults = structuredClone(this.#configuredFaults);
     this.#random = seededRandom(this.seed);
@@ -541,12 +684,14 @@ class Gateway {
 
   ledger(): Ledger {
     const payments = [...this.#payments.values()];
+    const keys = this.#apiKeys.counts();
     return structuredClone({
       payments,
       refunds: [...this.#refundsByKey.values()],
       charges: this.#charges(payments),
       requests: this.#requests,
       callbacksSent: this.#callbacksSent,
+      keys: { active: keys.active, revoked: keys.retired },
     });
   }
 
@@ -638,7 +783,8 @@ class Gateway {
 
   #authorized(req: IncomingMessage): boolean {
     const header = req.headers.authorization ?? '';
-    return this.#apiKeys.some((key) => header === `Bearer ${key}`);
+    if (!header.startsWith('Bearer ')) return false;
+    return this.#apiKeys.activeBySecret(header.slice('Bearer '.length)) !== undefined;
   }
 
   #write(res: ServerResponse, answer: Answer): void {
@@ -896,6 +1042,70 @@ class Gateway {
     return ok(refund);
   }
 
+  // -- API keys and webhook secrets (each runs without an await: no race between check and change)
+
+  #createKey({ req }: RequestContext): Answer {
+    const key = idempotencyKey(req);
+    if (key === undefined) {
+      return failure(400, 'invalid_request_error', 'The Idempotency-Key header is required.');
+    }
+    const earlier = this.#apiKeys.byIdempotencyKey(key);
+    if (earlier) return ok(newKeyView(earlier), replayed);
+    if (this.#apiKeys.active().length >= MAX_VALID_API_KEYS) {
+      return failure(
+        409,
+        'key_limit',
+        `${MAX_VALID_API_KEYS} API keys are valid already; revoke one before creating another.`,
+      );
+    }
+    const secret = `sk_local_${randomBytes(24).toString('hex')}`;
+    return ok(newKeyView(this.#apiKeys.add(secret, key)));
+  }
+
+  #listKeys(): Answer {
+    return ok({ data: this.#apiKeys.active().map(keyView) });
+  }
+
+  #revokeKey(id: string): Answer {
+    const entry = this.#apiKeys.byId(id);
+    if (entry === undefined) return failure(404, 'not_found', `No API key ${id}.`);
+    this.#apiKeys.retire(entry);
+    return ok({ id, revoked: true });
+  }
+
+  #registerSecret({ body }: RequestContext): Answer {
+    const secret = isRecord(body) ? body.secret : undefined;
+    const { min, max } = WEBHOOK_SECRET_LENGTH;
+    if (typeof secret !== 'string' || secret.length < min || secret.length > max) {
+      return failure(
+        400,
+        'invalid_request_error',
+        `Send {"secret": "<${min} to ${max} characters>"}.`,
+      );
+    }
+    const existing = this.#webhookSecrets.activeBySecret(secret);
+    if (existing) return ok(secretView(existing), replayed);
+    return ok(secretView(this.#webhookSecrets.add(secret)));
+  }
+
+  #listSecrets(): Answer {
+    return ok({ data: this.#webhookSecrets.active().map(secretView) });
+  }
+
+  #deleteSecret(id: string): Answer {
+    const entry = this.#webhookSecrets.byId(id);
+    if (entry === undefined) return failure(404, 'not_found', `No webhook secret ${id}.`);
+    if (!entry.retired && this.#webhookSecrets.active().length === 1) {
+      return failure(
+        409,
+        'last_secret',
+        'This is the last signing secret; register its successor before deleting it.',
+      );
+    }
+    this.#webhookSecrets.retire(entry);
+    return ok({ id, deleted: true });
+  }
+
   // -- callbacks ---------------------------------------------------------------------------
 
   #paymentEvent(payment: GatewayPayment): GatewayEvent {
@@ -946,7 +1156,8 @@ class Gateway {
       const url = this.#callbackUrl;
       if (url === undefined || signal.aborted) return;
       this.#callbacksSent += 1;
-      const signature = stripeSignatureHeader(body, this.#webhookSecrets, unixNow());
+      const secrets = this.#webhookSecrets.active().map((entry) => entry.secret);
+      const signature = stripeSignatureHeader(body, secrets, unixNow());
       if (await postCallback(url, body, signature, signal)) return;
       const backoff = CALLBACK_RETRY_BACKOFF_MS[attempt];
       if (backoff === undefined || !(await sleep(backoff, signal))) return;

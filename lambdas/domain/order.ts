@@ -36,6 +36,8 @@ export interface RiskRecord {
   readonly bypassed: boolean;
   readonly requestId?: string | undefined;
   readonly errorCode?: string | undefined;
+  /** A person confirmed the order after the check held it; it was not asked again. */
+  readonly approvedAfterReview?: boolean | undefined;
 }
 
 /** Why an order waits for an operator or its user after the payment step. */

@@ -17,6 +17,8 @@ beforeAll(async () => {
     // Short backoffs keep the retries of these tests within seconds.
     environment: { BACKOFF_MAX_SECONDS: '1', RISK_FAIL_OPEN_LIMIT: '1000' },
     gatewayFaults: { autoSettle: false, hangMs: 5_000 },
+    // Submission alone is under test: callbacks would settle orders behind its back.
+    callbacks: false,
   });
   agent = await AgentClient.for(stack, 'demo-agent');
   // The functions' own clients: every DynamoDB and SQS request they make is counted.

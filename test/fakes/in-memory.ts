@@ -1,6 +1,7 @@
 import type { AgentProfile, DailySpend } from '#domain/agent.ts';
-import type { Order, PaymentFields } from '#domain/order.ts';
-import type { OrderStatus } from '#domain/order-state.ts';
+import { type Order, openOrder, type PaymentFields } from '#domain/order.ts';
+import { dueAtFor, type MoveDeps, moveOrder } from '#domain/order-moves.ts';
+import type { InitialStatus, OrderEvent, OrderStatus } from '#domain/order-state.ts';
 import type {
   AgentDirectory,
   Clock,
@@ -12,6 +13,7 @@ import type {
   SettlementCheckQueue,
   TransitionOutcome,
 } from '#domain/ports.ts';
+import { latteOrder } from '../fixtures/orders.ts';
 
 /** Keeps the adapter's contract: create is all-or-nothing and never overwrites an order. */
 export class InMemoryOrders implements OrderRepository {
@@ -146,4 +148,65 @@ export class FixedClock implements Clock {
   advance(seconds: number): void {
     this.current = new Date(this.current.getTime() + seconds * 1000);
   }
+}
+
+/** How intake and the pipeline bring an order to each status, one legal move at a time. */
+const pathTo: Readonly<Record<OrderStatus, readonly [InitialStatus, ...OrderEvent[]]>> = {
+  AWAITING_CONFIRMATION: ['AWAITING_CONFIRMATION'],
+  PENDING_PAYMENT: ['PENDING_PAYMENT'],
+  AWAITING_SETTLEMENT: ['PENDING_PAYMENT', 'GATEWAY_PENDING'],
+  HELD_FOR_REVIEW: ['PENDING_PAYMENT', 'HELD_FOR_REVIEW'],
+  PAID: ['PENDING_PAYMENT', 'GATEWAY_SUCCEEDED'],
+  FAILED: ['PENDING_PAYMENT', 'GATEWAY_DECLINED'],
+  CANCELLED: ['AWAITING_CONFIRMATION', 'CANCEL'],
+  EXPIRED: ['AWAITING_CONFIRMATION', 'CONFIRMATION_WINDOW_PASSED'],
+  REFUND_PENDING: ['PENDING_PAYMENT', 'GATEWAY_SUCCEEDED', 'REFUND_REQUESTED'],
+  REFUNDED: ['PENDING_PAYMENT', 'GATEWAY_SUCCEEDED', 'REFUND_REQUESTED', 'REFUND_SUCCEEDED'],
+};
+
+export interface SeedOrder extends Partial<PaymentFields> {
+  readonly orderId: string;
+  readonly agentId?: string;
+  /** Defaults to the confirmation window of 300 s from now for an order that starts unconfirmed. */
+  readonly confirmBy?: string;
+}
+
+/**
+ * Creates a 4.50 CNY latte order and walks it to `status` through the state machine at the
+ * clock's current time, so its history and due date are the ones the pipeline would write.
+ * `fields` are set at intake and kept along the way (`dueAt` is always recomputed).
+ */
+export async function seedOrder(
+  deps: MoveDeps,
+  status: OrderStatus,
+  { orderId, agentId = 'demo-agent', confirmBy, ...fields }: SeedOrder,
+): Promise<Order> {
+  const [initial, ...events] = pathTo[status];
+  const now = deps.clock.now();
+  const window =
+    initial === 'AWAITING_CONFIRMATION'
+      ? (confirmBy ?? new Date(now.getTime() + 300_000).toISOString())
+      : confirmBy;
+  let order = openOrder({
+    ...latteOrder,
+    items: [...latteOrder.items],
+    orderId,
+    agentId,
+    idempotencyKey: `key-${orderId}`,
+    requestHash: 'hash',
+    status: initial,
+    attempts: 0,
+    ...fields,
+    confirmBy: window,
+    createdAt: now.toISOString(),
+    dueAt: dueAtFor(initial, now, { ...fields, confirmBy: window }, deps.deadlines),
+  });
+  const created = await deps.orders.create(order);
+  if (created.kind !== 'created') throw new Error(`seedOrder: ${orderId} ${created.kind}`);
+  for (const event of events) {
+    const moved = await moveOrder(deps, order, event);
+    if (moved.kind !== 'applied') throw new Error(`seedOrder: ${orderId} stale on ${event}`);
+    order = moved.order;
+  }
+  return order;
 }

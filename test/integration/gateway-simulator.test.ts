@@ -1,14 +1,17 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  type GatewayApiKey,
   type GatewayEvent,
+  type GatewayNewApiKey,
   type GatewayPayment,
   type GatewayRefund,
   type GatewaySimulator,
+  type GatewayWebhookSecret,
   type Ledger,
   type ScriptedGatewayFault,
   startGatewaySimulator,
@@ -666,5 +669,301 @@ describe('gateway simulator: administration and configuration', () => {
     // Assess
     await expect(hung).rejects.toThrow(TypeError);
     expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe('gateway simulator: API keys and webhook secrets', () => {
+  const originalSecret = 'whsec_original_0123456789';
+  const successor = 'whsec_successor_0123456789';
+  const fingerprintOf = (secret: string) =>
+    createHash('sha256').update(secret).digest('hex').slice(0, 16);
+  /** Its own simulator, so keys and secrets changed here never reach the other tests. */
+  let own: GatewaySimulator;
+
+  beforeEach(async () => {
+    own = await startGatewaySimulator({
+      apiKeys: [apiKey],
+      webhookSecrets: [originalSecret],
+      callbackUrl: receiver.url,
+      seed: 11,
+    });
+  });
+
+  afterEach(async () => {
+    await own.stop();
+  });
+
+  function manage(path: string, init: RequestInit = {}, key = apiKey): Promise<Response> {
+    return fetch(`${own.url}${path}`, {
+      ...init,
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        ...init.headers,
+      },
+      signal: AbortSignal.timeout(5_000),
+    });
+  }
+
+  function createKey(idempotencyKey: string, key = apiKey): Promise<Response> {
+    return manage(
+      '/v1/keys',
+      { method: 'POST', headers: { 'idempotency-key': idempotencyKey } },
+      key,
+    );
+  }
+
+  function registerSecret(secret: string): Promise<Response> {
+    return manage('/v1/webhook-secrets', { method: 'POST', body: JSON.stringify({ secret }) });
+  }
+
+  async function listSecrets(): Promise<GatewayWebhookSecret[]> {
+    return (
+      (await (await manage('/v1/webhook-secrets')).json()) as { data: GatewayWebhookSecret[] }
+    ).data;
+  }
+
+  function charge(): Promise<Response> {
+    return manage('/v1/payments', {
+      method: 'POST',
+      headers: { 'idempotency-key': newKey() },
+      body: JSON.stringify(coffee),
+    });
+  }
+
+  it('creates a key idempotently, and the new key authenticates a payment lookup', async () => {
+    // Prepare
+    const idempotencyKey = 'rotation-token-1';
+
+    // Act
+    const [first, concurrent] = await Promise.all([
+      createKey(idempotencyKey),
+      createKey(idempotencyKey),
+    ]);
+    const replay = await createKey(idempotencyKey);
+    const created = (await first.json()) as GatewayNewApiKey;
+    const lookup = await manage('/v1/payments?idempotencyKey=never-used', {}, created.secret);
+    const withoutKey = await manage('/v1/keys', { method: 'POST' });
+
+    // Assess
+    expect(first.status).toBe(200);
+    expect(created.id).toMatch(/^key_[0-9a-f]+$/);
+    expect(created.secret).toMatch(/^sk_local_[0-9a-f]{32,}$/);
+    expect(created.fingerprint).toBe(fingerprintOf(created.secret));
+    expect(created.created).toBeCloseTo(Date.now() / 1000, -1);
+    expect(await concurrent.json()).toEqual(created);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(await replay.json()).toEqual(created);
+    expect(lookup.status).toBe(200);
+    expect(await lookup.json()).toEqual({ data: [] });
+    expect(withoutKey.status).toBe(400);
+    expect(await withoutKey.json()).toMatchObject({ error: { type: 'invalid_request_error' } });
+    expect(own.ledger().keys).toEqual({ active: 2, revoked: 0 });
+  });
+
+  it('refuses a third valid key with 409 key_limit and creates nothing', async () => {
+    // Prepare
+    const second = (await (await createKey('rotation-token-1')).json()) as GatewayNewApiKey;
+
+    // Act
+    const third = await createKey('rotation-token-2');
+    const replayOfSecond = await createKey('rotation-token-1');
+
+    // Assess
+    expect(third.status).toBe(409);
+    expect(await third.json()).toMatchObject({ error: { type: 'key_limit' } });
+    expect(((await replayOfSecond.json()) as GatewayNewApiKey).id).toBe(second.id);
+    expect(own.ledger().keys).toEqual({ active: 2, revoked: 0 });
+  });
+
+  it('lists the valid keys, the configured one included, with fingerprints and no secrets', async () => {
+    // Prepare
+    const created = (await (await createKey('rotation-token-1')).json()) as GatewayNewApiKey;
+
+    // Act
+    const response = await manage('/v1/keys');
+    const text = await response.text();
+
+    // Assess
+    const { data } = JSON.parse(text) as { data: GatewayApiKey[] };
+    expect(data).toEqual([
+      {
+        id: expect.stringMatching(/^key_/),
+        fingerprint: fingerprintOf(apiKey),
+        created: expect.any(Number),
+        active: true,
+      },
+      { id: created.id, fingerprint: created.fingerprint, created: created.created, active: true },
+    ]);
+    expect(text).not.toContain(apiKey);
+    expect(text).not.toContain(created.secret);
+    expect(text).not.toContain('"secret"');
+  });
+
+  it('revokes a key at once, the one making the request included, and idempotently', async () => {
+    // Prepare
+    const created = (await (await createKey('rotation-token-1')).json()) as GatewayNewApiKey;
+
+    // Act
+    const revoked = await manage(`/v1/keys/${created.id}`, { method: 'DELETE' }, created.secret);
+    const afterwards = await manage('/v1/payments?idempotencyKey=never-used', {}, created.secret);
+    const again = await manage(`/v1/keys/${created.id}`, { method: 'DELETE' });
+    const unknown = await manage('/v1/keys/key_unknown', { method: 'DELETE' });
+    const listed = (await (await manage('/v1/keys')).json()) as { data: GatewayApiKey[] };
+    const successorKey = await createKey('rotation-token-2');
+    const ledger = (await (await fetch(`${own.url}/admin/ledger`)).json()) as Ledger;
+
+    // Assess
+    expect(revoked.status).toBe(200);
+    expect(await revoked.json()).toEqual({ id: created.id, revoked: true });
+    expect(afterwards.status).toBe(401);
+    expect(await afterwards.json()).toMatchObject({ error: { type: 'authentication_error' } });
+    expect(again.status).toBe(200);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ error: { type: 'not_found' } });
+    expect(listed.data.map((key) => key.fingerprint)).toEqual([fingerprintOf(apiKey)]);
+    expect(successorKey.status).toBe(200);
+    expect(ledger.keys).toEqual({ active: 2, revoked: 1 });
+  });
+
+  it('answers 401 on the management routes without a valid key', async () => {
+    // Act
+    const statuses = await Promise.all([
+      fetch(`${own.url}/v1/keys`),
+      createKey('rotation-token-1', 'sk_wrong'),
+      manage('/v1/webhook-secrets', {}, 'sk_wrong'),
+    ]).then((responses) => responses.map((response) => response.status));
+
+    // Assess
+    expect(statuses).toEqual([401, 401, 401]);
+    expect(own.ledger().keys).toEqual({ active: 1, revoked: 0 });
+  });
+
+  it('treats setApiKeys as a replacement: keys left out are revoked, kept ones keep their id', async () => {
+    // Prepare
+    const before = (await (await manage('/v1/keys')).json()) as { data: GatewayApiKey[] };
+    const rotated = 'sk_local_rotated_key_not_secret';
+
+    // Act
+    own.setApiKeys([apiKey, rotated]);
+    const both = (await (await manage('/v1/keys')).json()) as { data: GatewayApiKey[] };
+    own.setApiKeys([rotated]);
+    const oldKey = await manage('/v1/keys');
+    const newKeyAnswer = await manage('/v1/keys', {}, rotated);
+
+    // Assess
+    expect(both.data.map((key) => key.id)[0]).toBe(before.data[0]?.id);
+    expect(both.data.map((key) => key.fingerprint)).toEqual([
+      fingerprintOf(apiKey),
+      fingerprintOf(rotated),
+    ]);
+    expect(oldKey.status).toBe(401);
+    expect(newKeyAnswer.status).toBe(200);
+    expect(own.ledger().keys).toEqual({ active: 1, revoked: 1 });
+  });
+
+  it('signs every callback with each registered secret, registering idempotently', async () => {
+    // Prepare
+    const first = await registerSecret(successor);
+
+    // Act
+    const again = await registerSecret(successor);
+    const listed = await listSecrets();
+    await charge();
+    const [delivery] = await receiver.waitFor(1);
+
+    // Assess
+    const registered = (await first.json()) as GatewayWebhookSecret;
+    expect(registered).toEqual({
+      id: expect.stringMatching(/^whs_/),
+      fingerprint: fingerprintOf(successor),
+      created: expect.any(Number),
+    });
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.json()).toEqual(registered);
+    expect(listed.map((secret) => secret.fingerprint)).toEqual([
+      fingerprintOf(originalSecret),
+      fingerprintOf(successor),
+    ]);
+    expect(JSON.stringify(listed)).not.toContain(successor);
+    expect(delivery?.signature).toMatch(/^t=\d+,v1=[0-9a-f]{64},v1=[0-9a-f]{64}$/);
+    expect(signedWith(delivery?.signature ?? '', delivery?.body ?? '', originalSecret)).toBe(true);
+    expect(signedWith(delivery?.signature ?? '', delivery?.body ?? '', successor)).toBe(true);
+  });
+
+  it('stops signing with a deleted secret, and refuses to delete the last one', async () => {
+    // Prepare
+    const added = (await (await registerSecret(successor)).json()) as GatewayWebhookSecret;
+    const original = (await listSecrets()).find((secret) => secret.id !== added.id);
+
+    // Act
+    const deleted = await manage(`/v1/webhook-secrets/${original?.id}`, { method: 'DELETE' });
+    const again = await manage(`/v1/webhook-secrets/${original?.id}`, { method: 'DELETE' });
+    await charge();
+    const [delivery] = await receiver.waitFor(1);
+    const last = await manage(`/v1/webhook-secrets/${added.id}`, { method: 'DELETE' });
+    const unknown = await manage('/v1/webhook-secrets/whs_unknown', { method: 'DELETE' });
+    const tooShort = await registerSecret('short');
+
+    // Assess
+    expect(deleted.status).toBe(200);
+    expect(await deleted.json()).toEqual({ id: original?.id, deleted: true });
+    expect(again.status).toBe(200);
+    expect(delivery?.signature).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+    expect(signedWith(delivery?.signature ?? '', delivery?.body ?? '', successor)).toBe(true);
+    expect(signedWith(delivery?.signature ?? '', delivery?.body ?? '', originalSecret)).toBe(false);
+    expect(last.status).toBe(409);
+    expect(await last.json()).toMatchObject({ error: { type: 'last_secret' } });
+    expect(unknown.status).toBe(404);
+    expect(tooShort.status).toBe(400);
+    expect((await listSecrets()).map((secret) => secret.id)).toEqual([added.id]);
+  });
+
+  it('keeps the management routes free of transport faults, scripted ones for any route too', async () => {
+    // Prepare
+    own.scriptNext([{ fault: 'error', status: 503, route: 'any' }]);
+    own.setFaults({ latencyMs: { min: 2_000, max: 2_000 } });
+
+    // Act
+    const started = Date.now();
+    const listed = await manage('/v1/keys');
+    const created = await createKey('rotation-token-1');
+    const registered = await registerSecret(successor);
+    const elapsed = Date.now() - started;
+    own.setFaults({ latencyMs: { min: 0, max: 0 } });
+    const lookup = await manage('/v1/payments?idempotencyKey=never-used');
+    own.setFaults({ errorRate: 1, resetRate: 1 });
+    const revoked = await manage(`/v1/keys/${((await created.json()) as GatewayNewApiKey).id}`, {
+      method: 'DELETE',
+    });
+
+    // Assess
+    expect([listed.status, created.status, registered.status, revoked.status]).toEqual([
+      200, 200, 200, 200,
+    ]);
+    expect(elapsed).toBeLessThan(1_000);
+    expect(lookup.status).toBe(503);
+    expect(own.ledger().requests.byRoute).toMatchObject({
+      'POST /v1/keys': 1,
+      'DELETE /v1/keys/{id}': 1,
+    });
+  });
+
+  it('keeps the valid keys and secrets over a reset, and forgets the revoked ones', async () => {
+    // Prepare
+    const created = (await (await createKey('rotation-token-1')).json()) as GatewayNewApiKey;
+    await manage(`/v1/keys/${created.id}`, { method: 'DELETE' });
+    const secret = (await (await registerSecret(successor)).json()) as GatewayWebhookSecret;
+
+    // Act
+    own.reset();
+    const listed = (await (await manage('/v1/keys')).json()) as { data: GatewayApiKey[] };
+    const revokedAgain = await manage(`/v1/keys/${created.id}`, { method: 'DELETE' });
+
+    // Assess
+    expect(listed.data.map((key) => key.fingerprint)).toEqual([fingerprintOf(apiKey)]);
+    expect(revokedAgain.status).toBe(404);
+    expect((await listSecrets()).map((entry) => entry.id)).toContain(secret.id);
+    expect(own.ledger().keys).toEqual({ active: 1, revoked: 0 });
   });
 });

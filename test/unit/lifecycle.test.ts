@@ -1,0 +1,309 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { makeLifecycle } from '#domain/lifecycle.ts';
+import { defaultDeadlinePolicy, type MoveDeps } from '#domain/order-moves.ts';
+import type { OrderStatus } from '#domain/order-state.ts';
+import {
+  FixedClock,
+  InMemoryOrders,
+  RecordingPaymentQueue,
+  RecordingSettlementChecks,
+  type SeedOrder,
+  seedOrder,
+} from '../fakes/in-memory.ts';
+
+const orderId = `ord_${'0'.repeat(31)}1`;
+const agentId = 'demo-agent';
+const refundKey = 'refund-key-1';
+
+describe('confirm, cancel and refund', () => {
+  let orders: InMemoryOrders;
+  let payments: RecordingPaymentQueue;
+  let checks: RecordingSettlementChecks;
+  let clock: FixedClock;
+  let deps: MoveDeps;
+  let lifecycle: ReturnType<typeof makeLifecycle>;
+
+  beforeEach(() => {
+    orders = new InMemoryOrders();
+    payments = new RecordingPaymentQueue();
+    checks = new RecordingSettlementChecks();
+    clock = new FixedClock(new Date('2026-11-23T09:30:00Z'));
+    deps = { orders, clock, deadlines: defaultDeadlinePolicy };
+    lifecycle = makeLifecycle({ ...deps, payments, settlementChecks: checks });
+  });
+
+  /** Unconfirmed orders wait 300 s from now. */
+  const seed = (status: OrderStatus, fields: Omit<SeedOrder, 'orderId'> = {}) =>
+    seedOrder(deps, status, { orderId, agentId, gatewayRef: 'pay_1', ...fields });
+
+  const stored = async () => {
+    const order = await orders.get(orderId);
+    if (order === undefined) throw new Error('the order is gone');
+    return order;
+  };
+
+  describe('confirm', () => {
+    it('moves an unconfirmed order to PENDING_PAYMENT and queues its payment', async () => {
+      // Prepare
+      await seed('AWAITING_CONFIRMATION');
+
+      // Act
+      const result = await lifecycle.confirm(agentId, orderId);
+
+      // Assess
+      expect(result.replayed).toBe(false);
+      expect(result.order).toMatchObject({ orderId, status: 'PENDING_PAYMENT' });
+      expect(await stored()).toMatchObject({
+        status: 'PENDING_PAYMENT',
+        dueAt: '2026-11-23T09:45:00.000Z',
+      });
+      expect(payments.sent).toEqual([{ orderId, agentId }]);
+    });
+
+    it('answers a second confirm as a replay without moving the order again', async () => {
+      // Prepare
+      await seed('AWAITING_CONFIRMATION');
+      await lifecycle.confirm(agentId, orderId);
+
+      // Act
+      const again = await lifecycle.confirm(agentId, orderId);
+
+      // Assess: the payment is queued again, in case the first call stopped before queuing it.
+      expect(again.replayed).toBe(true);
+      expect(again.order.status).toBe('PENDING_PAYMENT');
+      expect((await stored()).history).toHaveLength(2);
+      expect(payments.sent).toEqual([
+        { orderId, agentId },
+        { orderId, agentId },
+      ]);
+    });
+
+    it('does not queue the payment again once submission has tried it', async () => {
+      // Prepare
+      await seed('AWAITING_CONFIRMATION');
+      await lifecycle.confirm(agentId, orderId);
+      await orders.annotate(orderId, 'PENDING_PAYMENT', { attempts: 1 });
+
+      // Act
+      const again = await lifecycle.confirm(agentId, orderId);
+
+      // Assess
+      expect(again.replayed).toBe(true);
+      expect(payments.sent).toHaveLength(1);
+    });
+
+    it('expires an order confirmed after its confirmation window', async () => {
+      // Prepare
+      await seed('AWAITING_CONFIRMATION');
+      clock.advance(301);
+
+      // Act
+      const confirming = lifecycle.confirm(agentId, orderId);
+
+      // Assess
+      await expect(confirming).rejects.toMatchObject({
+        code: 'CONFIRMATION_EXPIRED',
+        status: 409,
+        details: { currentStatus: 'EXPIRED' },
+      });
+      expect((await stored()).status).toBe('EXPIRED');
+      expect(payments.sent).toEqual([]);
+    });
+
+    it('refuses to confirm a paid order, saying it is PAID', async () => {
+      await seed('PAID');
+
+      await expect(lifecycle.confirm(agentId, orderId)).rejects.toMatchObject({
+        code: 'ILLEGAL_TRANSITION',
+        status: 409,
+        details: { currentStatus: 'PAID' },
+      });
+      expect(payments.sent).toEqual([]);
+    });
+
+    it('sends an order held for review on to payment', async () => {
+      await seed('HELD_FOR_REVIEW');
+
+      const result = await lifecycle.confirm(agentId, orderId);
+
+      expect(result).toMatchObject({ replayed: false, order: { status: 'PENDING_PAYMENT' } });
+      expect(payments.sent).toEqual([{ orderId, agentId }]);
+    });
+  });
+
+  describe('cancel', () => {
+    it('cancels an unconfirmed order, and answers a second cancel as a replay', async () => {
+      // Prepare
+      await seed('AWAITING_CONFIRMATION');
+
+      // Act
+      const first = await lifecycle.cancel(agentId, orderId);
+      const second = await lifecycle.cancel(agentId, orderId);
+
+      // Assess
+      expect(first).toMatchObject({ replayed: false, order: { status: 'CANCELLED' } });
+      expect(second).toMatchObject({ replayed: true, order: { status: 'CANCELLED' } });
+      const cancelled = await stored();
+      expect(cancelled.history).toHaveLength(2);
+      expect(cancelled.dueAt).toBeUndefined();
+    });
+
+    it('refuses to cancel an order whose payment has started', async () => {
+      await seed('PENDING_PAYMENT');
+
+      await expect(lifecycle.cancel(agentId, orderId)).rejects.toMatchObject({
+        code: 'ILLEGAL_TRANSITION',
+        status: 409,
+        details: { currentStatus: 'PENDING_PAYMENT' },
+      });
+      expect((await stored()).status).toBe('PENDING_PAYMENT');
+    });
+  });
+
+  describe('refund', () => {
+    it('moves a paid order to REFUND_PENDING and schedules the refund at once', async () => {
+      // Prepare
+      await seed('PAID');
+
+      // Act
+      const result = await lifecycle.refund(agentId, orderId, refundKey, { reason: 'cold' });
+
+      // Assess
+      expect(result).toMatchObject({ replayed: false, order: { status: 'REFUND_PENDING' } });
+      expect(await stored()).toMatchObject({ status: 'REFUND_PENDING', refundKey });
+      expect(checks.scheduled).toEqual([{ orderId, check: 0, delaySeconds: 0 }]);
+    });
+
+    it('replays the same request and schedules the refund again while it is pending', async () => {
+      // Prepare
+      await seed('PAID');
+      await lifecycle.refund(agentId, orderId, refundKey, {});
+      const pending = await stored();
+
+      // Act
+      const again = await lifecycle.refund(agentId, orderId, refundKey, undefined);
+
+      // Assess
+      expect(again).toMatchObject({ replayed: true, order: { status: 'REFUND_PENDING' } });
+      expect(await stored()).toEqual(pending);
+      expect(checks.scheduled).toEqual([
+        { orderId, check: 0, delaySeconds: 0 },
+        { orderId, check: 0, delaySeconds: 0 },
+      ]);
+    });
+
+    it('replays the same request after the refund without scheduling another', async () => {
+      await seed('PAID');
+      await lifecycle.refund(agentId, orderId, refundKey, {});
+      await orders.transition({
+        orderId,
+        from: 'REFUND_PENDING',
+        to: 'REFUNDED',
+        event: 'REFUND_SUCCEEDED',
+        at: clock.now().toISOString(),
+      });
+
+      const again = await lifecycle.refund(agentId, orderId, refundKey, {});
+
+      expect(again).toMatchObject({ replayed: true, order: { status: 'REFUNDED' } });
+      expect(checks.scheduled).toHaveLength(1);
+    });
+
+    it('refuses the same key with another body', async () => {
+      await seed('PAID');
+      await lifecycle.refund(agentId, orderId, refundKey, { reason: 'x' });
+
+      await expect(lifecycle.refund(agentId, orderId, refundKey, {})).rejects.toMatchObject({
+        code: 'IDEMPOTENCY_KEY_REUSED',
+        status: 422,
+      });
+      expect(checks.scheduled).toHaveLength(1);
+    });
+
+    it('refuses a second refund under another key', async () => {
+      await seed('PAID');
+      await lifecycle.refund(agentId, orderId, refundKey, {});
+
+      await expect(lifecycle.refund(agentId, orderId, 'refund-key-2', {})).rejects.toMatchObject({
+        code: 'ILLEGAL_TRANSITION',
+        status: 409,
+        details: { currentStatus: 'REFUND_PENDING' },
+      });
+      expect((await stored()).refundKey).toBe(refundKey);
+    });
+
+    it.each([
+      ['no key', undefined],
+      ['an empty key', ''],
+      ['a key with a space', 'refund key'],
+    ])('asks for an Idempotency-Key when given %s', async (_case, key) => {
+      await seed('PAID');
+
+      await expect(lifecycle.refund(agentId, orderId, key, {})).rejects.toMatchObject({
+        code: 'IDEMPOTENCY_KEY_REQUIRED',
+        status: 400,
+      });
+      expect((await stored()).status).toBe('PAID');
+    });
+
+    it('refuses to refund an order that was never paid', async () => {
+      await seed('AWAITING_CONFIRMATION');
+
+      await expect(lifecycle.refund(agentId, orderId, refundKey, {})).rejects.toMatchObject({
+        code: 'ILLEGAL_TRANSITION',
+        status: 409,
+        details: { currentStatus: 'AWAITING_CONFIRMATION' },
+      });
+      expect(checks.scheduled).toEqual([]);
+    });
+  });
+
+  describe('whose order', () => {
+    const actions = {
+      confirm: (agent: string, id: string) => lifecycle.confirm(agent, id),
+      cancel: (agent: string, id: string) => lifecycle.cancel(agent, id),
+      refund: (agent: string, id: string) => lifecycle.refund(agent, id, refundKey, {}),
+    };
+    const cases = [
+      ['confirm', 'AWAITING_CONFIRMATION'],
+      ['cancel', 'AWAITING_CONFIRMATION'],
+      ['refund', 'PAID'],
+    ] as const;
+
+    it.each(cases)("answers 404 to %s of another agent's order", async (action, status) => {
+      // Prepare
+      const order = await seed(status);
+
+      // Act
+      const acting = actions[action]('cautious-agent', orderId);
+
+      // Assess
+      await expect(acting).rejects.toMatchObject({ code: 'ORDER_NOT_FOUND', status: 404 });
+      expect(await stored()).toEqual(order);
+      expect(payments.sent).toEqual([]);
+      expect(checks.scheduled).toEqual([]);
+    });
+
+    it.each(cases)(
+      'answers 404 to %s of an id that is not an order id, without looking it up',
+      async (action, status) => {
+        // Prepare: even a record stored under such an id is out of reach.
+        await seedOrder(deps, status, { orderId: 'ord_1', agentId, gatewayRef: 'pay_1' });
+
+        // Act
+        const acting = actions[action](agentId, 'ord_1');
+
+        // Assess
+        await expect(acting).rejects.toMatchObject({ code: 'ORDER_NOT_FOUND', status: 404 });
+        expect((await orders.get('ord_1'))?.status).toBe(status);
+      },
+    );
+
+    it.each(cases)('answers 404 to %s of a well-formed id of no order', async (action) => {
+      await expect(actions[action](agentId, orderId)).rejects.toMatchObject({
+        code: 'ORDER_NOT_FOUND',
+        status: 404,
+      });
+    });
+  });
+});

@@ -1,0 +1,228 @@
+import { beforeEach, describe, expect, it, type Mock, vi } from 'vitest';
+import { defaultDeadlinePolicy, type MoveDeps } from '#domain/order-moves.ts';
+import type { OrderStatus } from '#domain/order-state.ts';
+import { makeSweep, type SweepObserver } from '#domain/sweep.ts';
+import {
+  FixedClock,
+  InMemoryOrders,
+  RecordingPaymentQueue,
+  RecordingSettlementChecks,
+  seedOrder,
+} from '../fakes/in-memory.ts';
+
+const agentId = 'demo-agent';
+const finalCheck = 5;
+const idOf = (n: number) => `ord_${n.toString(16).padStart(32, '0')}`;
+const day = 24 * 3600;
+
+describe('sweep of overdue orders', () => {
+  let orders: InMemoryOrders;
+  let payments: RecordingPaymentQueue;
+  let checks: RecordingSettlementChecks;
+  let clock: FixedClock;
+  let observer: { [K in keyof SweepObserver]: Mock<SweepObserver[K]> };
+  let deps: MoveDeps;
+  let sweep: ReturnType<typeof makeSweep>;
+  let next: number;
+
+  beforeEach(() => {
+    orders = new InMemoryOrders();
+    payments = new RecordingPaymentQueue();
+    checks = new RecordingSettlementChecks();
+    clock = new FixedClock(new Date('2026-11-23T09:30:00Z'));
+    observer = { pastDeadline: vi.fn(), expired: vi.fn() };
+    deps = { orders, clock, deadlines: defaultDeadlinePolicy };
+    next = 0;
+    sweep = makeSweep({
+      ...deps,
+      payments,
+      settlementChecks: checks,
+      finalCheck,
+      observer,
+      batchSize: 25,
+    });
+  });
+
+  /**
+   * A new order in `status`, due as the pipeline would have made it at the clock's time: a
+   * pending payment must settle within 21 minutes, as with the default settlement schedule.
+   */
+  const seed = async (status: OrderStatus) => {
+    next++;
+    const settleBy =
+      status === 'AWAITING_SETTLEMENT'
+        ? new Date(clock.now().getTime() + 1260_000).toISOString()
+        : undefined;
+    return seedOrder(deps, status, { orderId: idOf(next), agentId, gatewayRef: 'pay_1', settleBy });
+  };
+
+  const stored = async (orderId: string) => {
+    const order = await orders.get(orderId);
+    if (order === undefined) throw new Error(`${orderId} is gone`);
+    return order;
+  };
+
+  it('expires an unconfirmed order past its confirmation window', async () => {
+    // Prepare
+    const order = await seed('AWAITING_CONFIRMATION');
+    clock.advance(301);
+
+    // Act
+    const report = await sweep();
+
+    // Assess
+    expect(report).toEqual({ expired: 1, requeued: 0, pastDeadline: 0 });
+    const expired = await stored(order.orderId);
+    expect(expired.status).toBe('EXPIRED');
+    expect(expired.dueAt).toBeUndefined();
+    expect(observer.expired).toHaveBeenCalledOnce();
+    expect(observer.pastDeadline).not.toHaveBeenCalled();
+  });
+
+  it('leaves an order that is not due yet untouched', async () => {
+    // Prepare: the first order's window closes at 09:35, the second's at 09:38:20.
+    const overdue = await seed('AWAITING_CONFIRMATION');
+    clock.advance(200);
+    const waiting = await seed('AWAITING_CONFIRMATION');
+    clock.advance(150);
+
+    // Act
+    const report = await sweep();
+
+    // Assess
+    expect(report).toEqual({ expired: 1, requeued: 0, pastDeadline: 0 });
+    expect((await stored(overdue.orderId)).status).toBe('EXPIRED');
+    expect(await stored(waiting.orderId)).toEqual(waiting);
+  });
+
+  it('queues the payment of an order stuck in PENDING_PAYMENT again, and looks again later', async () => {
+    // Prepare
+    const order = await seed('PENDING_PAYMENT');
+    clock.advance(901);
+
+    // Act
+    const first = await sweep();
+    const second = await sweep();
+
+    // Assess
+    expect(first).toEqual({ expired: 0, requeued: 1, pastDeadline: 1 });
+    expect(second).toEqual({ expired: 0, requeued: 0, pastDeadline: 0 });
+    expect(payments.sent).toEqual([{ orderId: order.orderId, agentId }]);
+    expect(observer.pastDeadline).toHaveBeenCalledOnce();
+    expect(await stored(order.orderId)).toMatchObject({
+      status: 'PENDING_PAYMENT',
+      dueAt: '2026-11-23T10:00:01.000Z',
+    });
+  });
+
+  it('schedules the final check, at once, of a payment past its settlement deadline', async () => {
+    const order = await seed('AWAITING_SETTLEMENT');
+    clock.advance(1260);
+
+    const report = await sweep();
+
+    expect(report).toEqual({ expired: 0, requeued: 1, pastDeadline: 1 });
+    expect(checks.scheduled).toEqual([
+      { orderId: order.orderId, check: finalCheck, delaySeconds: 0 },
+    ]);
+    expect(payments.sent).toEqual([]);
+  });
+
+  it('schedules the refund, at once, of an order stuck in REFUND_PENDING', async () => {
+    const order = await seed('REFUND_PENDING');
+    clock.advance(900);
+
+    const report = await sweep();
+
+    expect(report).toEqual({ expired: 0, requeued: 1, pastDeadline: 1 });
+    expect(checks.scheduled).toEqual([{ orderId: order.orderId, check: 0, delaySeconds: 0 }]);
+  });
+
+  it('only counts an order held for review too long, and looks again a review period later', async () => {
+    // Prepare
+    const order = await seed('HELD_FOR_REVIEW');
+    clock.advance(day);
+
+    // Act
+    const report = await sweep();
+
+    // Assess
+    expect(report).toEqual({ expired: 0, requeued: 0, pastDeadline: 1 });
+    expect(observer.pastDeadline).toHaveBeenCalledOnce();
+    expect(payments.sent).toEqual([]);
+    expect(checks.scheduled).toEqual([]);
+    expect(await stored(order.orderId)).toMatchObject({
+      status: 'HELD_FOR_REVIEW',
+      dueAt: '2026-11-25T09:30:00.000Z',
+    });
+  });
+
+  it('never finds an order that waits for nothing', async () => {
+    // Prepare
+    const terminal: OrderStatus[] = ['PAID', 'FAILED', 'CANCELLED', 'EXPIRED', 'REFUNDED'];
+    for (const status of terminal) await seed(status);
+    const before = structuredClone([...orders.orders.values()]);
+    clock.advance(30 * day);
+
+    // Act
+    const report = await sweep();
+
+    // Assess
+    expect(report).toEqual({ expired: 0, requeued: 0, pastDeadline: 0 });
+    expect(before.map((order) => order.dueAt)).toEqual(terminal.map(() => undefined));
+    expect([...orders.orders.values()]).toEqual(before);
+    expect(observer.expired).not.toHaveBeenCalled();
+    expect(observer.pastDeadline).not.toHaveBeenCalled();
+  });
+
+  it('reports what it did with each kind of overdue order', async () => {
+    // Prepare
+    const statuses: OrderStatus[] = [
+      'AWAITING_CONFIRMATION',
+      'PENDING_PAYMENT',
+      'AWAITING_SETTLEMENT',
+      'REFUND_PENDING',
+      'HELD_FOR_REVIEW',
+      'PAID',
+    ];
+    for (const status of statuses) await seed(status);
+    clock.advance(2 * day);
+
+    // Act
+    const report = await sweep();
+
+    // Assess
+    expect(report).toEqual({ expired: 1, requeued: 3, pastDeadline: 4 });
+    expect(observer.expired).toHaveBeenCalledTimes(1);
+    expect(observer.pastDeadline).toHaveBeenCalledTimes(4);
+    expect(payments.sent).toHaveLength(1);
+    expect(checks.scheduled.map((check) => check.check).sort()).toEqual([0, finalCheck]);
+  });
+
+  it('handles at most batchSize orders in one run, the oldest first, and the rest in the next', async () => {
+    // Prepare
+    const small = makeSweep({
+      ...deps,
+      payments,
+      settlementChecks: checks,
+      finalCheck,
+      observer,
+      batchSize: 2,
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push((await seed('PENDING_PAYMENT')).orderId);
+      clock.advance(10);
+    }
+    clock.advance(900);
+
+    // Act
+    const first = await small();
+    const second = await small();
+    const third = await small();
+
+    // Assess
+    expect([first, second, third].map((report) => report.requeued)).toEqual([2, 1, 0]);
+    expect(payments.sent.map((request) => request.orderId)).toEqual(ids);
+  });
+});
