@@ -1,8 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RotationEvent } from '#domain/rotation.ts';
-import { functionSpecs, type SecretName, secretNames } from '#shared/wiring.ts';
+import { functionSpecs, type QueueName, queueNames, type SecretName } from '#shared/wiring.ts';
+import { localCredentials, localRegion } from './emulators.ts';
+import { OpsError, type OpsTarget, opsUsage, redriveByResending, runOps } from './ops-commands.ts';
 import { driveRotation } from './rotation.ts';
 import { projectRoot } from './stack.ts';
 
@@ -11,49 +18,149 @@ export const localStateFile = join(projectRoot, '.local', 'stack.json');
 
 export interface LocalState {
   readonly environment: Readonly<Record<string, string>>;
+  readonly tableName: string;
+  readonly queueUrls: Readonly<Record<QueueName, { url: string; dlqUrl: string }>>;
   readonly secretIds: Readonly<Record<SecretName, string>>;
 }
 
-const usage = `usage: npm run ops -- <command> [args]
-
-commands:
-  rotate <secret>    rotate ${secretNames.join(' or ')} now, running the four rotation steps
-`;
-
-function fail(message: string): never {
-  process.stderr.write(`${message}\n`);
-  process.exit(2);
-}
-
-function readLocalState(): LocalState {
-  try {
-    return JSON.parse(readFileSync(localStateFile, 'utf8')) as LocalState;
-  } catch {
-    return fail(`No local stack found (${localStateFile}). Start one with: npm start`);
-  }
-}
-
-async function rotate(secret: string | undefined): Promise<void> {
-  if (!secretNames.includes(secret as SecretName)) {
-    fail(`rotate needs one of: ${secretNames.join(', ')}`);
-  }
-  const state = readLocalState();
-  Object.assign(process.env, state.environment);
-  const entry = functionSpecs.keyRotation?.entry;
-  if (!entry) fail('The wiring has no keyRotation function');
-  const module = (await import(pathToFileURL(join(projectRoot, entry)).href)) as {
-    handler: (event: RotationEvent, context: unknown) => Promise<unknown>;
+/** The local stack as an ops target; `invoke` runs a function of the wiring in this process. */
+export function localTarget(
+  state: LocalState,
+  invoke: (functionName: string, event: unknown) => Promise<unknown>,
+): OpsTarget {
+  const env = state.environment;
+  const config = { region: localRegion, credentials: localCredentials };
+  const sqs = new SQSClient({
+    ...config,
+    endpoint: env.AWS_ENDPOINT_URL_SQS,
+    useQueueUrlAsEndpoint: false,
+  });
+  return {
+    name: 'the local stack',
+    dynamodb: DynamoDBDocumentClient.from(
+      new DynamoDBClient({ ...config, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB }),
+    ),
+    sqs,
+    tableName: state.tableName,
+    queues: state.queueUrls,
+    async redrive(queue) {
+      const { url, dlqUrl } = state.queueUrls[queue];
+      // The local SQS has no StartMessageMoveTask: receive and re-send instead.
+      const moved = await redriveByResending(sqs, dlqUrl, url);
+      return `Moved ${moved} message(s) from the ${queue} DLQ back to its queue.`;
+    },
+    async rotate(secret) {
+      const token = await driveRotation(
+        (event: RotationEvent) => invoke('keyRotation', event),
+        state.secretIds[secret],
+      );
+      return `Rotated ${secret}: version ${token} is now AWSCURRENT.`;
+    },
   };
-  const secretId = state.secretIds[secret as SecretName];
-  const token = await driveRotation((event) => module.handler(event, {}), secretId);
-  process.stdout.write(`Rotated ${secret}: version ${token} is now AWSCURRENT.\n`);
 }
 
-const [command, ...args] = process.argv.slice(2);
-switch (command) {
-  case 'rotate':
-    await rotate(args[0]);
-    break;
-  default:
-    fail(usage);
+/** Output names of the service stack that the tools read; the stack publishes them. */
+export const opsOutputs = {
+  tableName: 'TableName',
+  queueUrl: (queue: QueueName) => `${queue}QueueUrl`,
+  queueArn: (queue: QueueName) => `${queue}QueueArn`,
+  dlqUrl: (queue: QueueName) => `${queue}DlqUrl`,
+  dlqArn: (queue: QueueName) => `${queue}DlqArn`,
+  secretArn: (secret: SecretName) => `${secret}SecretArn`,
+} as const;
+
+/** A deployed stage as an ops target, found through its service stack's outputs. */
+export async function stageTarget(stage: string): Promise<OpsTarget> {
+  const stackName = `Autopay-${stage}-Service`;
+  let outputs: Record<string, string>;
+  try {
+    const described = await new CloudFormationClient({}).send(
+      new DescribeStacksCommand({ StackName: stackName }),
+    );
+    outputs = Object.fromEntries(
+      (described.Stacks?.[0]?.Outputs ?? []).map((output) => [
+        output.OutputKey ?? '',
+        output.OutputValue ?? '',
+      ]),
+    );
+  } catch (error) {
+    const name = (error as { name?: string }).name ?? '';
+    if (name === 'CredentialsProviderError' || /credential/i.test(String(error))) {
+      throw new OpsError('No AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID.');
+    }
+    if (/does not exist/.test(String(error))) {
+      throw new OpsError(`No stage '${stage}': stack ${stackName} does not exist.`);
+    }
+    throw error;
+  }
+  const output = (key: string) => {
+    const value = outputs[key];
+    if (!value) throw new OpsError(`${stackName} has no output ${key}: deploy the current code.`);
+    return value;
+  };
+  const sqs = new SQSClient({});
+  return {
+    name: `stage ${stage}`,
+    dynamodb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+    sqs,
+    tableName: output(opsOutputs.tableName),
+    queues: Object.fromEntries(
+      queueNames.map((queue) => [
+        queue,
+        { url: output(opsOutputs.queueUrl(queue)), dlqUrl: output(opsOutputs.dlqUrl(queue)) },
+      ]),
+    ) as OpsTarget['queues'],
+    async redrive(queue) {
+      const task = await sqs.send(
+        new StartMessageMoveTaskCommand({
+          SourceArn: output(opsOutputs.dlqArn(queue)),
+          DestinationArn: output(opsOutputs.queueArn(queue)),
+        }),
+      );
+      return `Started move task ${task.TaskHandle} from the ${queue} DLQ back to its queue.`;
+    },
+    async rotate(secret) {
+      const rotated = await new SecretsManagerClient({}).send(
+        new RotateSecretCommand({ SecretId: output(opsOutputs.secretArn(secret)) }),
+      );
+      return `Rotation of ${secret} started: version ${rotated.VersionId}.`;
+    },
+  };
+}
+
+async function localTargetFromFile(): Promise<OpsTarget> {
+  let state: LocalState;
+  try {
+    state = JSON.parse(readFileSync(localStateFile, 'utf8')) as LocalState;
+  } catch {
+    throw new OpsError(`No local stack is running (${localStateFile} is missing): npm start`);
+  }
+  Object.assign(process.env, state.environment);
+  return localTarget(state, async (functionName, event) => {
+    const entry = functionSpecs[functionName]?.entry;
+    if (!entry) throw new OpsError(`The wiring has no function ${functionName}`);
+    const module = (await import(pathToFileURL(join(projectRoot, entry)).href)) as {
+      handler: (event: unknown, context: unknown) => Promise<unknown>;
+    };
+    return module.handler(event, {});
+  });
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const stageAt = argv.indexOf('--stage');
+  const stage = stageAt >= 0 ? argv[stageAt + 1] : undefined;
+  if (stageAt >= 0 && !stage) throw new OpsError('--stage needs a stage name, e.g. --stage dev');
+  const args = stageAt >= 0 ? argv.filter((_, i) => i !== stageAt && i !== stageAt + 1) : argv;
+  if (args.length === 0) throw new OpsError(opsUsage);
+  const target = stage ? await stageTarget(stage) : await localTargetFromFile();
+  await runOps(args, target, (line) => process.stdout.write(`${line}\n`));
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  try {
+    await main(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`${error instanceof OpsError ? error.message : String(error)}\n`);
+    process.exit(error instanceof OpsError ? 2 : 1);
+  }
 }

@@ -8,7 +8,12 @@ import { startLocalStack } from './stack.ts';
 /** `npm start`: the whole pipeline on this machine until Ctrl-C. */
 const apiPort = Number(process.env.PORT ?? process.env.AUTOPAY_PORT ?? 3000);
 const stack = await startLocalStack({ apiPort });
-const state: LocalState = { environment: stack.environment, secretIds: stack.secretIds };
+const state: LocalState = {
+  environment: stack.environment,
+  tableName: stack.tableName,
+  queueUrls: stack.queueUrls,
+  secretIds: stack.secretIds,
+};
 mkdirSync(dirname(localStateFile), { recursive: true });
 writeFileSync(localStateFile, JSON.stringify(state, null, 2));
 

@@ -8,7 +8,7 @@ import { makeGetOrder } from '#domain/get-order.ts';
 import { orderView } from '#domain/order.ts';
 import { makePlaceOrder, type PlaceOrderDeps } from '#domain/place-order.ts';
 import { systemClock } from '#domain/ports.ts';
-import { readIntakeEnvironment } from '#shared/config.ts';
+import { deadlinesOf, readIntakeEnvironment } from '#shared/config.ts';
 import { callerOf, type HttpEvent, httpHandler, json, jsonBody } from '#shared/http.ts';
 import { logger, metrics } from '#shared/observability.ts';
 
@@ -48,6 +48,7 @@ export const handler = buildHandler({
   agents: new DynamoDbAgentDirectory(dynamodb, environment.TABLE_NAME),
   payments: new SqsPaymentQueue(sqs, environment.PAYMENT_SUBMISSION_QUEUE_URL),
   clock: systemClock,
+  deadlines: deadlinesOf(environment),
   policy: {
     supportedCurrencies: environment.SUPPORTED_CURRENCIES,
     maxOrderAmount: environment.MAX_ORDER_AMOUNT,

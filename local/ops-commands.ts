@@ -1,0 +1,193 @@
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
+import { orderView } from '#domain/order.ts';
+import { type QueueName, queueNames, type SecretName, secretNames } from '#shared/wiring.ts';
+
+/** Where the operator tools act: the local stack, or a deployed stage. */
+export interface OpsTarget {
+  readonly name: string;
+  readonly dynamodb: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+  readonly tableName: string;
+  readonly queues: Readonly<Record<QueueName, { readonly url: string; readonly dlqUrl: string }>>;
+  /** Moves every message of a queue's DLQ back to the queue; answers how many. */
+  redrive(queue: QueueName): Promise<string>;
+  /** Rotates a secret now; answers what happened. */
+  rotate(secret: SecretName): Promise<string>;
+}
+
+export class OpsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OpsError';
+  }
+}
+
+export const opsUsage = `usage: npm run ops -- [--stage <stage>] <command> [args]
+
+Without --stage the tools act on the local stack of \`npm start\`; with it, on that deployed
+stage, through the standard AWS credential chain.
+
+commands:
+  order <orderId>     the order, its status and its history
+  stuck               orders past their deadline in their current state
+  dlq                 what each dead-letter queue holds, and why
+  redrive <queue>     move a dead-letter queue's messages back (${queueNames.join(', ')})
+  rotate <secret>     rotate a secret now (${secretNames.join(', ')})
+`;
+
+type Print = (line: string) => void;
+
+/** Runs one operator command against a target, printing what an operator needs to read. */
+export async function runOps(
+  args: readonly string[],
+  target: OpsTarget,
+  print: Print,
+): Promise<void> {
+  const [command, argument] = args;
+  const orders = new DynamoDbOrderRepository(target.dynamodb, target.tableName);
+  switch (command) {
+    case 'order': {
+      if (!argument) throw new OpsError('order needs an order id');
+      const order = await orders.get(argument);
+      if (order === undefined) throw new OpsError(`No order ${argument} in ${target.name}`);
+      print(
+        JSON.stringify(
+          { ...orderView(order), agentId: order.agentId, dueAt: order.dueAt },
+          null,
+          2,
+        ),
+      );
+      return;
+    }
+    case 'stuck': {
+      const now = new Date().toISOString();
+      const stuck = await orders.findDue(now, 1000);
+      print(`${stuck.length} order(s) past their deadline in ${target.name} at ${now}`);
+      for (const order of stuck) {
+        const why = order.lastError ? `  lastError=${order.lastError}` : '';
+        print(
+          `${order.orderId}  ${order.status.padEnd(21)} due ${order.dueAt}  attempts=${order.attempts}${why}`,
+        );
+      }
+      return;
+    }
+    case 'dlq':
+      for (const queue of queueNames) {
+        await describeDeadLetters(target, orders, queue, print);
+      }
+      return;
+    case 'redrive': {
+      const queue = queueOf(argument);
+      print(await target.redrive(queue));
+      return;
+    }
+    case 'rotate': {
+      if (!secretNames.includes(argument as SecretName)) {
+        throw new OpsError(`rotate needs one of: ${secretNames.join(', ')}`);
+      }
+      print(await target.rotate(argument as SecretName));
+      return;
+    }
+    default:
+      throw new OpsError(opsUsage);
+  }
+}
+
+function queueOf(argument: string | undefined): QueueName {
+  if (!queueNames.includes(argument as QueueName)) {
+    throw new OpsError(`redrive needs one of: ${queueNames.join(', ')}`);
+  }
+  return argument as QueueName;
+}
+
+async function describeDeadLetters(
+  target: OpsTarget,
+  orders: DynamoDbOrderRepository,
+  queue: QueueName,
+  print: Print,
+): Promise<void> {
+  const url = target.queues[queue].dlqUrl;
+  const attributes = await target.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: ['ApproximateNumberOfMessages'],
+    }),
+  );
+  const depth = Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0);
+  print(`${queue} DLQ: ${depth} message(s)`);
+  if (depth === 0) return;
+  // A peek: a zero visibility timeout leaves the messages where they are.
+  const peeked = await target.sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }),
+  );
+  for (const message of peeked.Messages ?? []) {
+    const orderId = readOrderId(message.Body);
+    const order = orderId ? await orders.get(orderId) : undefined;
+    const why = order
+      ? `order ${order.status}, lastError=${order.lastError ?? '-'}, attempts=${order.attempts}`
+      : 'no such order (an unreadable or foreign message)';
+    print(`  ${message.MessageId}  ${orderId ?? '?'}  ${why}`);
+  }
+}
+
+function readOrderId(body: string | undefined): string | undefined {
+  try {
+    const parsed = JSON.parse(body ?? '') as { orderId?: unknown };
+    return typeof parsed.orderId === 'string' ? parsed.orderId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Redrive for an SQS that has no StartMessageMoveTask (the local emulator): receive from the
+ * DLQ, send to the queue, then delete from the DLQ, in batches of ten. A crash midway leaves
+ * duplicates, never losses; every consumer is idempotent per order.
+ */
+export async function redriveByResending(
+  sqs: SQSClient,
+  from: string,
+  to: string,
+): Promise<number> {
+  let moved = 0;
+  for (;;) {
+    const received = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: from,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    const messages = received.Messages ?? [];
+    if (messages.length === 0) return moved;
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: to,
+        Entries: messages.map((message, index) => ({
+          Id: String(index),
+          MessageBody: message.Body ?? '',
+          ...(message.MessageAttributes ? { MessageAttributes: message.MessageAttributes } : {}),
+        })),
+      }),
+    );
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: from,
+        Entries: messages.map((message, index) => ({
+          Id: String(index),
+          ReceiptHandle: message.ReceiptHandle ?? '',
+        })),
+      }),
+    );
+    moved += messages.length;
+  }
+}

@@ -1,0 +1,130 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localTarget } from '../../local/ops.ts';
+import { OpsError, runOps } from '../../local/ops-commands.ts';
+import { type LocalStack, projectRoot, startLocalStack } from '../../local/stack.ts';
+import { AgentClient } from '../support/http.ts';
+
+const run = promisify(execFile);
+let stack: LocalStack;
+let agent: AgentClient;
+
+async function ops(...args: string[]): Promise<string> {
+  const lines: string[] = [];
+  const target = localTarget(
+    {
+      environment: stack.environment,
+      tableName: stack.tableName,
+      queueUrls: stack.queueUrls,
+      secretIds: stack.secretIds,
+    },
+    (functionName, event) => stack.invoke(functionName, event),
+  );
+  await runOps(args, target, (line) => lines.push(line));
+  return lines.join('\n');
+}
+
+beforeAll(async () => {
+  stack = await startLocalStack({
+    logLevel: 'ERROR',
+    // Orders fall due within a second; no scheduled sweep runs to move them on.
+    scheduleSeconds: 3600,
+    environment: { BACKOFF_MAX_SECONDS: '1', PAYMENT_DEADLINE_SECONDS: '1' },
+    queues: { paymentSubmission: { maxReceiveCount: 2 } },
+  });
+  agent = await AgentClient.for(stack, 'demo-agent');
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('operator tools against the local stack', () => {
+  it('shows an order with its history, and says so when there is none', async () => {
+    const placed = await agent.place();
+    await agent.waitForStatus(placed.orderId, 'PAID');
+
+    const shown = JSON.parse(await ops('order', placed.orderId));
+
+    expect(shown).toMatchObject({ orderId: placed.orderId, status: 'PAID', agentId: 'demo-agent' });
+    expect(shown.history).toHaveLength(2);
+    await expect(ops('order', 'ord_missing')).rejects.toThrow(OpsError);
+  });
+
+  it('lists what is stuck and in the DLQ with why, then redrives it to payment', async () => {
+    // Prepare: the gateway refuses everything, so the payment runs out of deliveries.
+    stack.gateway.setFaults({ errorRate: 1, errorStatuses: [503] });
+    const placed = await agent.place();
+    await agent.waitFor(placed.orderId, (order) => order.deadLettered === true, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+
+    // Act
+    const stuck = await ops('stuck');
+    const dlq = await ops('dlq');
+    stack.gateway.setFaults({ errorRate: 0 });
+    const redrive = await ops('redrive', 'paymentSubmission');
+
+    // Assess
+    expect(stuck).toContain(placed.orderId);
+    expect(stuck).toContain('PENDING_PAYMENT');
+    expect(dlq).toMatch(/paymentSubmission DLQ: 1 message/);
+    expect(dlq).toContain('lastError=GATEWAY_UNAVAILABLE');
+    expect(redrive).toBe('Moved 1 message(s) from the paymentSubmission DLQ back to its queue.');
+    await agent.waitForStatus(placed.orderId, 'PAID', 20_000);
+    expect(await ops('dlq')).toMatch(/paymentSubmission DLQ: 0 message/);
+  });
+
+  it('rotates a secret', async () => {
+    const before = await current(stack.secretIds.webhookSigningSecret);
+    const said = await ops('rotate', 'webhookSigningSecret');
+    expect(said).toMatch(/^Rotated webhookSigningSecret: version .+ is now AWSCURRENT\.$/);
+    expect(await current(stack.secretIds.webhookSigningSecret)).not.toBe(before);
+  });
+
+  it('refuses an unknown command or argument with the usage', async () => {
+    await expect(ops('frobnicate')).rejects.toThrow(/usage: npm run ops/);
+    await expect(ops('redrive', 'nowhere')).rejects.toThrow(/redrive needs one of/);
+    await expect(ops('rotate', 'password')).rejects.toThrow(/rotate needs one of/);
+  });
+});
+
+describe('the ops command line', () => {
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    run('npx', ['tsx', 'local/ops.ts', ...args], {
+      cwd: projectRoot,
+      env: { ...process.env, ...env },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+    );
+
+  it('says clearly when a stage name is missing', async () => {
+    const result = await cli(['--stage']);
+    expect(result).toMatchObject({ code: 2 });
+    expect(result.stderr).toContain('--stage needs a stage name');
+  });
+
+  it('says clearly when there are no AWS credentials for a stage', async () => {
+    const result = await cli(['--stage', 'dev', 'stuck'], {
+      AWS_REGION: 'us-east-1',
+      // Nothing may leave this machine: no instance metadata lookups, no profiles.
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_ACCESS_KEY_ID: '',
+      AWS_SECRET_ACCESS_KEY: '',
+      AWS_PROFILE: 'autopay-test-profile-that-does-not-exist',
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('No AWS credentials found');
+  });
+});
+
+async function current(secretId: string): Promise<string> {
+  const value = await stack.secretsManager.send(
+    new GetSecretValueCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT' }),
+  );
+  return value.SecretString ?? '';
+}
