@@ -20,6 +20,11 @@ export interface QueuePollerOptions {
   /** Concurrent invocations, as the event source mapping's maximum concurrency bounds them. */
   readonly concurrency: number;
   readonly onInvokeError?: (error: unknown) => void;
+  /**
+   * Asked after each invocation: true plays a consumer killed mid-batch. Its work is done but
+   * nothing is deleted, so every message of the batch comes back after its visibility timeout.
+   */
+  readonly crashAfterInvoke?: () => boolean;
 }
 
 export interface QueuePoller {
@@ -83,6 +88,9 @@ export async function invoke(options: QueuePollerOptions, messages: Message[]): 
     failed = failedIds(response, event);
   } catch (error) {
     options.onInvokeError?.(error);
+    return;
+  }
+  if (options.crashAfterInvoke?.()) {
     return;
   }
   const done = messages.filter((message) => !failed.has(message.MessageId ?? ''));

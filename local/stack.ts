@@ -70,6 +70,8 @@ export interface LocalStackOptions {
   readonly scheduleSeconds?: number;
   /** Whether the gateway simulator sends its callbacks to the local API (default: yes). */
   readonly callbacks?: boolean;
+  /** Asked after each queue consumer invocation: true plays the consumer killed mid-batch. */
+  readonly crashAfterInvoke?: () => boolean;
 }
 
 /** The local secret values: obviously fake, and the ones the simulators expect. */
@@ -242,6 +244,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             batchSize: source.batchSize,
             concurrency: Math.min(source.maxConcurrency, 4),
             onInvokeError: (error) => process.stderr.write(`${name}: ${String(error)}\n`),
+            ...(options.crashAfterInvoke ? { crashAfterInvoke: options.crashAfterInvoke } : {}),
           }),
         );
       }
