@@ -52,6 +52,11 @@ export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
 async function work(options: QueuePollerOptions, signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
     let messages: Message[];
+    // One signal per call, tied to the poller's: listeners the SDK leaves on a signal then go
+    // with it, instead of piling up on one that lives as long as the poller.
+    const call = new AbortController();
+    const stop = () => call.abort();
+    signal.addEventListener('abort', stop, { once: true });
     try {
       const received = await options.sqs.send(
         new ReceiveMessageCommand({
@@ -61,7 +66,7 @@ async function work(options: QueuePollerOptions, signal: AbortSignal): Promise<v
           MessageSystemAttributeNames: ['All'],
           MessageAttributeNames: ['All'],
         }),
-        { abortSignal: signal },
+        { abortSignal: call.signal },
       );
       messages = received.Messages ?? [];
     } catch (error) {
@@ -69,6 +74,8 @@ async function work(options: QueuePollerOptions, signal: AbortSignal): Promise<v
       options.onInvokeError?.(error);
       await new Promise((resolve) => setTimeout(resolve, 500));
       continue;
+    } finally {
+      signal.removeEventListener('abort', stop);
     }
     if (messages.length > 0) {
       await invoke(options, messages);
