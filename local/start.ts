@@ -1,13 +1,19 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { functionSpecs } from '#shared/wiring.ts';
+import { renderOpenApi } from './openapi.ts';
 import { type LocalState, localStateFile } from './ops.ts';
 import { seedAgents } from './seed.ts';
 import { startLocalStack } from './stack.ts';
 
 /** `npm start`: the whole pipeline on this machine until Ctrl-C. */
 const apiPort = Number(process.env.PORT ?? process.env.AUTOPAY_PORT ?? 3000);
-const stack = await startLocalStack({ apiPort });
+const openApi = renderOpenApi();
+const stack = await startLocalStack({
+  apiPort,
+  staticResponder: (path) =>
+    path === '/openapi.json' ? { type: 'application/json', body: openApi } : undefined,
+});
 const state: LocalState = {
   environment: stack.environment,
   tableName: stack.tableName,

@@ -25,23 +25,19 @@ export const errorCatalogue = {
     message: 'The signature timestamp is outside the tolerance window.',
   },
   UNAUTHENTICATED: { status: 401, message: 'A valid bearer token is required.' },
-  FORBIDDEN: { status: 403, message: 'The caller may not do this.' },
   ORDER_NOT_FOUND: { status: 404, message: 'No such order.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
   UNKNOWN_GATEWAY: { status: 404, message: 'No gateway of that name sends callbacks here.' },
-  METHOD_NOT_ALLOWED: { status: 405, message: 'The route does not accept this method.' },
   ILLEGAL_TRANSITION: { status: 409, message: 'The order is not in a state that allows this.' },
   CONFIRMATION_EXPIRED: {
     status: 409,
     message: 'The confirmation window of this order has passed; it has expired.',
   },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be application/json.' },
   IDEMPOTENCY_KEY_REUSED: {
     status: 422,
     message: 'This Idempotency-Key was already used with a different request.',
   },
-  THROTTLED: { status: 429, message: 'Too many requests: retry later.' },
   INTERNAL_ERROR: { status: 500, message: 'Something went wrong on our side: retry later.' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'A dependency is unavailable: retry later.' },
 } as const satisfies Record<string, { status: number; message: string }>;

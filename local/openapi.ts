@@ -1,0 +1,720 @@
+/**
+ * `npm run openapi`: writes docs/openapi.json (OpenAPI 3.1) from the code itself. Paths come from
+ * the wiring's routes, request bodies and headers from the zod schemas the handlers validate
+ * with (built with the intake policy the wiring configures), and error responses from the error
+ * catalogue. test/unit/openapi.test.ts fails when the committed file differs from what this
+ * builds, so the document cannot drift from the code.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import { type CallbackOutcome, gatewayEventSchema } from '#domain/callbacks.ts';
+import { type ErrorCode, errorCatalogue } from '#domain/errors.ts';
+import { refundRequestSchema } from '#domain/lifecycle.ts';
+import {
+  type ConfirmationReason,
+  type HoldReason,
+  type OrderView,
+  paymentMethods,
+  type RiskRecord,
+} from '#domain/order.ts';
+import { orderEvents, orderStatuses } from '#domain/order-state.ts';
+import {
+  createOrderSchema,
+  type IntakePolicy,
+  idempotencyKeySchema,
+  orderItemSchema,
+} from '#domain/schemas.ts';
+import { readIntakeEnvironment } from '#shared/config.ts';
+import { MAX_BODY_BYTES } from '#shared/http.ts';
+import { functionSpecs, type RouteSpec, wiring } from '#shared/wiring.ts';
+
+const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const openApiFile = join(projectRoot, 'docs', 'openapi.json');
+
+// ---------------------------------------------------------------------------------------------
+// Settings as the running functions read them.
+
+/** The intake policy exactly as order-intake parses it from the wiring's environment. */
+export function intakePolicyFromWiring(): IntakePolicy {
+  const environment = readIntakeEnvironment({
+    ...wiring.functions.orderIntake.environment,
+    // Set by the platform, not by the wiring; the schemas do not depend on them.
+    TABLE_NAME: 'autopay',
+    PAYMENT_SUBMISSION_QUEUE_URL: 'https://sqs.invalid/paymentSubmission',
+  });
+  return {
+    supportedCurrencies: environment.SUPPORTED_CURRENCIES,
+    maxOrderAmount: environment.MAX_ORDER_AMOUNT,
+    confirmationWindowSeconds: environment.CONFIRMATION_WINDOW_SECONDS,
+  };
+}
+
+const callbackEnvironment = wiring.functions.settlementCallback.environment;
+
+// ---------------------------------------------------------------------------------------------
+// Response shapes. The domain has no schemas for them (it builds them with plain functions), so
+// they are written here and checked against the domain's types at compile time below.
+
+const exampleOrderId = 'ord_5f2c9a1e7b3d4c6a8e0f1a2b3c4d5e6f';
+const exampleRequestId = '3f9c1b2e-8d4a-4c7b-9e1f-0a2b3c4d5e6f';
+
+const confirmationReasons = [
+  'ACTION_NOT_TRUSTED',
+  'OVER_ORDER_LIMIT',
+  'OVER_DAILY_LIMIT',
+  'LIMIT_CURRENCY_MISMATCH',
+] as const;
+const holdReasons = ['RISK_REVIEW', 'RISK_UNAVAILABLE'] as const;
+const riskLevels = ['pass', 'review', 'reject'] as const;
+const callbackResults = ['applied', 'unchanged', 'ignored', 'mismatch'] as const;
+
+const isoTime = (description: string) =>
+  z.string().meta({ format: 'date-time', description: `${description} (ISO 8601, UTC)` });
+const orderStatusSchema = z.enum(orderStatuses);
+
+const historyEntrySchema = z.object({
+  from: orderStatusSchema.nullable().describe('null for the first entry, made by intake'),
+  to: orderStatusSchema,
+  at: isoTime('When the order moved'),
+  cause: z.enum([...orderEvents, 'INTAKE']),
+  errorCode: z.string().optional(),
+});
+
+const riskRecordSchema = z.object({
+  level: z.enum(riskLevels),
+  bypassed: z
+    .boolean()
+    .describe('The risk engine did not answer and the order was paid without its check'),
+  requestId: z.string().optional(),
+  errorCode: z.string().optional(),
+  approvedAfterReview: z
+    .boolean()
+    .optional()
+    .describe('A person confirmed the order after the check held it'),
+});
+
+/** Mirrors `orderView` in lambdas/domain/order.ts field by field. */
+export const orderViewSchema = z.object({
+  orderId: z.string().meta({ description: 'ord_ and 32 hex digits', examples: [exampleOrderId] }),
+  status: orderStatusSchema,
+  action: z.string(),
+  sessionId: z.string(),
+  items: z.array(orderItemSchema),
+  amount: z.number().int().positive().describe('Integer amount in minor units of the currency'),
+  currency: z.string(),
+  paymentMethod: z.enum(paymentMethods),
+  reason: z
+    .enum(confirmationReasons)
+    .optional()
+    .describe('Why the order waits for confirmation (AWAITING_CONFIRMATION only)'),
+  confirmBy: isoTime('When an unconfirmed order expires').optional(),
+  attempts: z.number().int().nonnegative().describe('Payment attempts made so far'),
+  lastError: z.string().optional().describe('The code of the last failed attempt'),
+  deadLettered: z
+    .boolean()
+    .optional()
+    .describe('Present (true) when the payment ran out of retries and awaits an operator'),
+  gatewayRef: z.string().optional().describe("The gateway's payment id"),
+  declineCode: z.string().optional(),
+  holdReason: z.enum(holdReasons).optional(),
+  risk: riskRecordSchema.optional(),
+  settleBy: isoTime('When a pending payment must settle, or be voided').optional(),
+  createdAt: isoTime('When the order was placed'),
+  updatedAt: isoTime('When the order last changed'),
+  history: z.array(historyEntrySchema).describe('Every status change, oldest first'),
+});
+
+const callbackAckSchema = z.object({
+  received: z.literal(true),
+  result: z
+    .enum(callbackResults)
+    .describe(
+      'applied: the order moved; unchanged: already applied or superseded; ignored: no such ' +
+        'order here; mismatch: amount or currency differ from the order, nothing changed',
+    ),
+  status: orderStatusSchema.optional().describe("The order's status after the event"),
+});
+
+const errorCodes = Object.keys(errorCatalogue) as [ErrorCode, ...ErrorCode[]];
+
+const errorSchema = z.object({
+  error: z.object({
+    code: z
+      .enum(errorCodes)
+      .describe(
+        `A stable code from the one catalogue; never renamed or reused:\n${errorCodes
+          .map(
+            (code) => `- ${code} (${errorCatalogue[code].status}): ${errorCatalogue[code].message}`,
+          )
+          .join('\n')}`,
+      ),
+    message: z.string().describe('For people; may change. Branch on `code`.'),
+    requestId: z.string().describe('The API request id, also on every log line of the request'),
+    field: z
+      .string()
+      .optional()
+      .describe('The offending field as a dotted path (items.0.quantity), or (body)'),
+    issues: z
+      .array(z.object({ field: z.string(), problem: z.string() }))
+      .optional()
+      .describe('Every validation problem found'),
+    currentStatus: orderStatusSchema.optional().describe('409 only: the status the order is in'),
+    orderId: z.string().optional().describe('422 only: the order the key belongs to'),
+  }),
+});
+
+const gatewayMessageSchema = z
+  .object({ message: z.string() })
+  .describe('An answer of API Gateway itself, made before any function runs (locally too)');
+
+// Compile-time checks that the shapes above say what the domain returns.
+type Writable<T> = T extends readonly (infer U)[]
+  ? Writable<U>[]
+  : T extends object
+    ? { -readonly [K in keyof T]: Writable<T[K]> }
+    : T;
+/** Identical types, optional fields and all (readonly aside). */
+type Same<A, B> =
+  (<T>() => T extends Writable<A> ? 1 : 2) extends <T>() => T extends Writable<B> ? 1 : 2
+    ? true
+    : false;
+export const shapesMatchTheDomain: readonly true[] = [
+  true satisfies Same<z.output<typeof orderViewSchema>, OrderView>,
+  true satisfies Same<(typeof confirmationReasons)[number], ConfirmationReason>,
+  true satisfies Same<(typeof holdReasons)[number], HoldReason>,
+  true satisfies Same<z.output<typeof riskRecordSchema>, RiskRecord>,
+  true satisfies Same<(typeof callbackResults)[number], CallbackOutcome['result']>,
+];
+
+// ---------------------------------------------------------------------------------------------
+// What each route is: every wiring route needs an entry, and every entry a wiring route.
+
+type SchemaName =
+  | 'CreateOrderRequest'
+  | 'RefundRequest'
+  | 'GatewayEvent'
+  | 'Order'
+  | 'CallbackAck'
+  | 'Error'
+  | 'GatewayMessage';
+
+interface SuccessDoc {
+  readonly description: string;
+  readonly schema: SchemaName;
+  /** The answer may be a replay, marked `Idempotent-Replayed: true`. */
+  readonly replayed?: true;
+}
+
+interface RouteDoc {
+  readonly operationId: string;
+  readonly tag: 'Orders' | 'Callbacks';
+  readonly summary: string;
+  readonly description: string;
+  readonly headers?: readonly ('IdempotencyKey' | 'StripeSignature')[];
+  readonly body?: {
+    readonly schema: SchemaName;
+    readonly required: boolean;
+    /** Checked against the schema by test/unit/openapi.test.ts. */
+    readonly example: unknown;
+  };
+  readonly responses: Readonly<Record<string, SuccessDoc>>;
+  /** The codes the route itself can answer; 500 and 503 are added to every route. */
+  readonly errors: readonly ErrorCode[];
+}
+
+export const routeDocs: Readonly<Record<string, RouteDoc>> = {
+  'POST /v1/orders': {
+    operationId: 'createOrder',
+    tag: 'Orders',
+    summary: 'Place an order',
+    description:
+      'Places an order once per (agent, Idempotency-Key). It is paid automatically ' +
+      "(PENDING_PAYMENT) when the agent trusts its action and it is within the agent's limits; " +
+      'otherwise it waits for the user (AWAITING_CONFIRMATION, with `reason` and `confirmBy`). ' +
+      'The same key and body again answers 200 with the stored order; the same key with another ' +
+      'body answers 422. After a 4xx nothing was stored and the key may be reused.',
+    headers: ['IdempotencyKey'],
+    body: {
+      schema: 'CreateOrderRequest',
+      required: true,
+      example: {
+        action: 'order_coffee',
+        sessionId: 'sess_7d1e',
+        items: [{ sku: 'latte', size: 'grande', quantity: 1 }],
+        amount: 450,
+        currency: 'CNY',
+        paymentMethod: 'wallet',
+      },
+    },
+    responses: {
+      '202': { description: 'The order was placed', schema: 'Order' },
+      '200': {
+        description: 'A replay: the order this key placed before, unchanged',
+        schema: 'Order',
+        replayed: true,
+      },
+    },
+    errors: [
+      'MALFORMED_JSON',
+      'VALIDATION_FAILED',
+      'INVALID_AMOUNT',
+      'UNSUPPORTED_CURRENCY',
+      'INVALID_PAYMENT_METHOD',
+      'IDEMPOTENCY_KEY_REQUIRED',
+      'PAYLOAD_TOO_LARGE',
+      'IDEMPOTENCY_KEY_REUSED',
+    ],
+  },
+  'GET /v1/orders/{id}': {
+    operationId: 'getOrder',
+    tag: 'Orders',
+    summary: 'Read an order',
+    description:
+      "The order with its status, history and last error code. Another agent's order is " +
+      'answered as not found.',
+    responses: { '200': { description: 'The order', schema: 'Order' } },
+    errors: ['ORDER_NOT_FOUND'],
+  },
+  'POST /v1/orders/{id}/confirm': {
+    operationId: 'confirmOrder',
+    tag: 'Orders',
+    summary: 'Confirm an order that waits for the user',
+    description:
+      'Confirms an order in AWAITING_CONFIRMATION or HELD_FOR_REVIEW and queues its payment ' +
+      '(PENDING_PAYMENT). Safe to repeat: confirming again answers 200. After `confirmBy` the ' +
+      'order expires and confirming answers 409 CONFIRMATION_EXPIRED; in any other state, 409 ' +
+      'ILLEGAL_TRANSITION with `currentStatus`. No body is read.',
+    responses: {
+      '202': { description: 'Confirmed; the payment is queued', schema: 'Order' },
+      '200': {
+        description: 'A replay: the order was confirmed before',
+        schema: 'Order',
+        replayed: true,
+      },
+    },
+    errors: ['ORDER_NOT_FOUND', 'ILLEGAL_TRANSITION', 'CONFIRMATION_EXPIRED'],
+  },
+  'POST /v1/orders/{id}/cancel': {
+    operationId: 'cancelOrder',
+    tag: 'Orders',
+    summary: 'Cancel an order that waits for the user',
+    description:
+      'Cancels an order in AWAITING_CONFIRMATION or HELD_FOR_REVIEW. Safe to repeat: a ' +
+      'cancelled order answers 200 with `Idempotent-Replayed: true`; in any other state, 409 ' +
+      'ILLEGAL_TRANSITION with `currentStatus`. No body is read.',
+    responses: {
+      '200': {
+        description: 'The order is CANCELLED (now, or before: then Idempotent-Replayed is true)',
+        schema: 'Order',
+        replayed: true,
+      },
+    },
+    errors: ['ORDER_NOT_FOUND', 'ILLEGAL_TRANSITION'],
+  },
+  'POST /v1/orders/{id}/refund': {
+    operationId: 'refundOrder',
+    tag: 'Orders',
+    summary: 'Refund a paid order',
+    description:
+      "Asks the gateway to give a PAID order's money back (REFUND_PENDING, then REFUNDED when " +
+      'the gateway confirms). One refund per order: the same Idempotency-Key and body again ' +
+      'answers 200; the same key with another body 422; another key, or an order not PAID, 409 ' +
+      'with `currentStatus`. The body is optional (empty means `{}`).',
+    headers: ['IdempotencyKey'],
+    body: {
+      schema: 'RefundRequest',
+      required: false,
+      example: { reason: 'The coffee shop was closed' },
+    },
+    responses: {
+      '202': { description: 'The refund is under way (REFUND_PENDING)', schema: 'Order' },
+      '200': {
+        description: 'A replay: this refund was requested before',
+        schema: 'Order',
+        replayed: true,
+      },
+    },
+    errors: [
+      'IDEMPOTENCY_KEY_REQUIRED',
+      'MALFORMED_JSON',
+      'VALIDATION_FAILED',
+      'ORDER_NOT_FOUND',
+      'ILLEGAL_TRANSITION',
+      'PAYLOAD_TOO_LARGE',
+      'IDEMPOTENCY_KEY_REUSED',
+    ],
+  },
+  'POST /v1/callbacks/{gateway}': {
+    operationId: 'gatewayCallback',
+    tag: 'Callbacks',
+    summary: "The payment gateway's signed event",
+    description:
+      "For the payment gateway, not for agents. The raw body's Stripe-style signature is " +
+      'verified before anything reads it; then one event makes at most one transition. ' +
+      "Duplicate, late and out-of-order events are recognised by the order's state and answered " +
+      '200, which tells the gateway to stop sending the event; any other answer asks it to retry.',
+    headers: ['StripeSignature'],
+    body: {
+      schema: 'GatewayEvent',
+      required: true,
+      example: {
+        id: 'evt_1PQx2a',
+        type: 'payment.succeeded',
+        created: 1717243200,
+        data: {
+          paymentId: 'pay_9c2f41',
+          idempotencyKey: exampleOrderId,
+          amount: 450,
+          currency: 'CNY',
+        },
+      },
+    },
+    responses: {
+      '200': { description: 'The event was received and handled', schema: 'CallbackAck' },
+    },
+    errors: [
+      'SIGNATURE_MISSING',
+      'SIGNATURE_INVALID',
+      'TIMESTAMP_OUT_OF_TOLERANCE',
+      'MALFORMED_JSON',
+      'VALIDATION_FAILED',
+      'UNKNOWN_GATEWAY',
+      'PAYLOAD_TOO_LARGE',
+    ],
+  },
+};
+
+/** Answers every route can give: our own failures, and a dependency that is down. */
+const everyRouteErrors: readonly ErrorCode[] = ['INTERNAL_ERROR', 'SERVICE_UNAVAILABLE'];
+
+const pathParameters: Readonly<Record<string, object>> = {
+  id: {
+    description: 'The order id: ord_ and 32 hex digits. Any other value answers 404.',
+    schema: { type: 'string' },
+    example: exampleOrderId,
+  },
+  gateway: {
+    description:
+      'The name of the gateway that sends callbacks here (GATEWAY_NAME). Any other name ' +
+      'answers 404 UNKNOWN_GATEWAY.',
+    schema: { type: 'string' },
+    example: callbackEnvironment.GATEWAY_NAME,
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// The document.
+
+function componentSchemas(policy: IntakePolicy): Record<string, object> {
+  const registry = z.registry<{ id: string }>();
+  const schemas: Record<SchemaName | 'OrderItem' | 'IdempotencyKey', z.ZodType> = {
+    CreateOrderRequest: createOrderSchema(policy),
+    OrderItem: orderItemSchema,
+    IdempotencyKey: idempotencyKeySchema,
+    RefundRequest: refundRequestSchema,
+    GatewayEvent: gatewayEventSchema,
+    Order: orderViewSchema,
+    CallbackAck: callbackAckSchema,
+    Error: errorSchema,
+    GatewayMessage: gatewayMessageSchema,
+  };
+  for (const [id, schema] of Object.entries(schemas)) {
+    registry.add(schema, { id });
+  }
+  const converted = z.toJSONSchema(registry, {
+    target: 'draft-2020-12',
+    // Requests are strict objects, as the handlers parse them (additionalProperties: false);
+    // the answers' objects are not, so clients accept fields added later.
+    io: 'input',
+    uri: (id) => `#/components/schemas/${id}`,
+  });
+  const out: Record<string, object> = {};
+  for (const id of Object.keys(schemas)) {
+    const { $schema: _dialect, $id: _id, ...schema } = converted.schemas[id] ?? {};
+    if (Object.keys(schema).length === 0) {
+      throw new Error(`zod produced no JSON Schema for ${id}`);
+    }
+    out[id] = schema;
+  }
+  return out;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const jsonContent = (schema: object, extra: object = {}) => ({
+  'application/json': { schema, ...extra },
+});
+
+/** What some errors add to their body, for the examples. */
+const exampleDetails: Partial<Record<ErrorCode, object>> = {
+  VALIDATION_FAILED: { field: 'items.0.quantity' },
+  INVALID_AMOUNT: { field: 'amount' },
+  UNSUPPORTED_CURRENCY: { field: 'currency' },
+  INVALID_PAYMENT_METHOD: { field: 'paymentMethod' },
+  ILLEGAL_TRANSITION: { currentStatus: 'FAILED' },
+  CONFIRMATION_EXPIRED: { currentStatus: 'EXPIRED' },
+  IDEMPOTENCY_KEY_REUSED: { orderId: exampleOrderId },
+};
+
+function errorResponse(status: number, codes: readonly ErrorCode[]) {
+  const names = codes.map((code) => `\`${code}\``).join(', ');
+  const examples = Object.fromEntries(
+    codes.map((code) => [
+      code,
+      {
+        summary: errorCatalogue[code].message,
+        value: {
+          error: {
+            code,
+            message: errorCatalogue[code].message,
+            requestId: exampleRequestId,
+            ...exampleDetails[code],
+          },
+        },
+      },
+    ]),
+  );
+  const schema = {
+    allOf: [ref('Error'), { properties: { error: { properties: { code: { enum: codes } } } } }],
+  };
+  return {
+    description: `${statusText(status)}: ${names}`,
+    ...(status === 503
+      ? { headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } }
+      : {}),
+    content: jsonContent(schema, { examples }),
+  };
+}
+
+function statusText(status: number): string {
+  const texts: Record<number, string> = {
+    400: 'Bad request',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not found',
+    405: 'Method not allowed',
+    409: 'Conflict',
+    413: 'Payload too large',
+    415: 'Unsupported media type',
+    422: 'Unprocessable',
+    429: 'Too many requests',
+    500: 'Internal error',
+    503: 'Service unavailable',
+  };
+  const text = texts[status];
+  if (text === undefined) throw new Error(`No text for HTTP status ${status}`);
+  return text;
+}
+
+function responsesOf(route: RouteSpec, doc: RouteDoc): Record<string, object> {
+  const responses: Record<string, object> = {};
+  for (const [status, success] of Object.entries(doc.responses)) {
+    responses[status] = {
+      description: success.description,
+      ...(success.replayed
+        ? {
+            headers: { 'Idempotent-Replayed': { $ref: '#/components/headers/IdempotentReplayed' } },
+          }
+        : {}),
+      content: jsonContent(ref(success.schema)),
+    };
+  }
+  const byStatus = new Map<number, object>();
+  for (const code of [...doc.errors, ...everyRouteErrors]) {
+    const status = errorCatalogue[code].status;
+    if (!byStatus.has(status)) {
+      const codes = [...doc.errors, ...everyRouteErrors].filter(
+        (other) => errorCatalogue[other].status === status,
+      );
+      byStatus.set(status, errorResponse(status, codes));
+    }
+  }
+  // Answered by API Gateway itself, before any function runs.
+  if (route.auth === 'jwt') {
+    byStatus.set(401, { $ref: '#/components/responses/Unauthorized' });
+  }
+  byStatus.set(429, { $ref: '#/components/responses/Throttled' });
+  for (const status of [...byStatus.keys()].sort((a, b) => a - b)) {
+    responses[String(status)] = byStatus.get(status) ?? {};
+  }
+  return responses;
+}
+
+function operationOf(route: RouteSpec, doc: RouteDoc): object {
+  const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((found) => found[1] ?? '');
+  const parameters: object[] = names.map((name) => {
+    const parameter = pathParameters[name];
+    if (parameter === undefined) {
+      throw new Error(`Path parameter {${name}} of ${route.path} has no description in openapi.ts`);
+    }
+    return { name, in: 'path', required: true, ...parameter };
+  });
+  for (const header of doc.headers ?? []) {
+    parameters.push({ $ref: `#/components/parameters/${header}` });
+  }
+  return {
+    operationId: doc.operationId,
+    tags: [doc.tag],
+    summary: doc.summary,
+    description: doc.description,
+    security: route.auth === 'jwt' ? [{ bearerJwt: [] }] : [],
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(doc.body
+      ? {
+          requestBody: {
+            required: doc.body.required,
+            content: jsonContent(ref(doc.body.schema), { example: doc.body.example }),
+          },
+        }
+      : {}),
+    responses: responsesOf(route, doc),
+  };
+}
+
+function pathsOf(): Record<string, Record<string, object>> {
+  const paths: Record<string, Record<string, object>> = {};
+  const documented = new Set<string>();
+  for (const spec of Object.values(functionSpecs)) {
+    for (const route of spec.routes) {
+      const key = `${route.method} ${route.path}`;
+      const doc = routeDocs[key];
+      if (doc === undefined) {
+        throw new Error(
+          `The wiring has the route ${key} but local/openapi.ts does not document it: add it to routeDocs.`,
+        );
+      }
+      documented.add(key);
+      const item = paths[route.path] ?? {};
+      item[route.method.toLowerCase()] = operationOf(route, doc);
+      paths[route.path] = item;
+    }
+  }
+  const stale = Object.keys(routeDocs).filter((key) => !documented.has(key));
+  if (stale.length > 0) {
+    throw new Error(
+      `local/openapi.ts documents routes the wiring does not have: ${stale.join(', ')}`,
+    );
+  }
+  return paths;
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as {
+    version?: unknown;
+  };
+  if (typeof pkg.version !== 'string') throw new Error('package.json has no version');
+  return pkg.version;
+}
+
+/** The OpenAPI 3.1 document of autopay's HTTP API, built from the code; deterministic. */
+export function buildOpenApi(): object {
+  const policy = intakePolicyFromWiring();
+  const tolerance = callbackEnvironment.WEBHOOK_TOLERANCE_SECONDS;
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'autopay',
+      version: packageVersion(),
+      summary: 'A serverless payment pipeline for AI agents.',
+      description:
+        'Agents place orders that are paid automatically within the limits their users set, or ' +
+        'wait for the user to confirm them. Amounts are integers in minor units of the ' +
+        `currency (450 = 4.50 CNY), at most ${policy.maxOrderAmount}; currencies: ` +
+        `${policy.supportedCurrencies.join(', ')}. Bodies are JSON, at most ${MAX_BODY_BYTES} ` +
+        'bytes. Every error answered by a function has the shape of the `Error` schema with a ' +
+        'stable `code`; 401 and throttling are answered by API Gateway itself as ' +
+        '`{"message": ...}`. This document is generated by `npm run openapi` from the schemas ' +
+        'the handlers validate with: do not edit it by hand.',
+    },
+    tags: [
+      { name: 'Orders', description: "An agent's orders: place, read, confirm, cancel, refund" },
+      { name: 'Callbacks', description: "The payment gateway's signed settlement events" },
+    ],
+    paths: pathsOf(),
+    components: {
+      schemas: componentSchemas(policy),
+      securitySchemes: {
+        bearerJwt: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description:
+            "A JWT admitted by the HTTP API's JWT authorizer (locally: `npm run -s token -- " +
+            '<agent>`). Its `sub` claim is the agent id; an agent sees only its own orders.',
+        },
+      },
+      parameters: {
+        IdempotencyKey: {
+          name: 'Idempotency-Key',
+          in: 'header',
+          required: true,
+          description:
+            'Makes the request safe to retry: the same key and body answer the stored result ' +
+            '(200, `Idempotent-Replayed: true`); the same key with another body answers 422 ' +
+            'IDEMPOTENCY_KEY_REUSED. Missing or invalid: 400 IDEMPOTENCY_KEY_REQUIRED.',
+          schema: ref('IdempotencyKey'),
+          example: 'coffee-2024-06-01-0001',
+        },
+        StripeSignature: {
+          name: 'Stripe-Signature',
+          in: 'header',
+          required: true,
+          description:
+            '`t=<unix>,v1=<hex>`: `t` is the signing time in Unix seconds and each `v1` the hex ' +
+            'HMAC-SHA256 of `"<t>.<raw body>"` under a webhook signing secret. Several `v1` ' +
+            'values are accepted (one per secret while a secret rotates); other schemes are ' +
+            `ignored. \`t\` must be within ${tolerance} s of our clock. Missing or malformed: ` +
+            '400 SIGNATURE_MISSING; no v1 matches: SIGNATURE_INVALID; too old or new: ' +
+            'TIMESTAMP_OUT_OF_TOLERANCE.',
+          schema: { type: 'string' },
+          example:
+            't=1717243200,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd',
+        },
+      },
+      headers: {
+        IdempotentReplayed: {
+          description:
+            '`true` when the answer is a replay of an earlier request with the same ' +
+            'Idempotency-Key and body (or of the same confirm or cancel): nothing changed now.',
+          schema: { type: 'string', const: 'true' },
+        },
+        RetryAfter: {
+          description: 'Seconds to wait before retrying with the same Idempotency-Key.',
+          schema: { type: 'string', pattern: '^\\d+$' },
+        },
+      },
+      responses: {
+        Unauthorized: {
+          description:
+            'No token, or a bad or expired one: the JWT authorizer answers before any function ' +
+            'runs, with `{"message":"Unauthorized"}` and no error code.',
+          headers: {
+            'WWW-Authenticate': { schema: { type: 'string' }, example: 'Bearer' },
+          },
+          content: jsonContent(ref('GatewayMessage'), { example: { message: 'Unauthorized' } }),
+        },
+        Throttled: {
+          description:
+            'Too many requests: API Gateway\'s route throttling answers `{"message":"Too Many ' +
+            'Requests"}` before any function runs. Retry later with the same Idempotency-Key.',
+          content: jsonContent(ref('GatewayMessage'), {
+            example: { message: 'Too Many Requests' },
+          }),
+        },
+      },
+    },
+  };
+}
+
+/** The document as written to docs/openapi.json and served locally at GET /openapi.json. */
+export function renderOpenApi(): string {
+  return `${JSON.stringify(buildOpenApi(), null, 2)}\n`;
+}
+
+const runAsScript =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (runAsScript) {
+  writeFileSync(openApiFile, renderOpenApi());
+  process.stdout.write(`Wrote ${openApiFile}\n`);
+}
