@@ -254,7 +254,11 @@ export function makeReconcile(deps: ReconcileDeps) {
     return { kind: 'done' as const, detail: result.kind === 'applied' ? 'REFUNDED' : 'raced' };
   }
 
-  function later(outcome: TransientOutcome, receiveCount: number): ReconcileResult {
+  async function later(outcome: TransientOutcome, receiveCount: number): Promise<ReconcileResult> {
+    if (outcome.kind === 'unauthorized') {
+      // The key may have rotated under us: the next delivery uses the current one.
+      await gateway.refreshCredentials();
+    }
     const delay = backoffSeconds(receiveCount, deps.backoff);
     return {
       kind: 'retry',

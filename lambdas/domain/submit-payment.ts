@@ -105,7 +105,14 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
     }
     const permit = await breaker.permit();
     if (!permit.allowed) {
-      // Not the order's fault and not an attempt: no write, just come back when it may pass.
+      // Not the order's fault and not an attempt: no write, just come back when it may pass;
+      // unless this is the last delivery, and the order must say why its message is gone.
+      if (delivery.receiveCount >= delivery.maxReceiveCount) {
+        await orders.annotate(order.orderId, 'PENDING_PAYMENT', {
+          lastError: 'CIRCUIT_OPEN',
+          deadLettered: true,
+        });
+      }
       const delaySeconds = Math.ceil(permit.retryInMs / 1000) + Math.ceil(Math.random() * 5);
       return { kind: 'retry', delaySeconds, reason: 'CIRCUIT_OPEN' };
     }

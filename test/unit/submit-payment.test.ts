@@ -261,6 +261,18 @@ describe('payment submission', () => {
     expect(gateway.calls).toEqual([]);
   });
 
+  it('says why on the order when the last delivery meets an open breaker', async () => {
+    breakerStore.state = 'open';
+    breakerStore.openedAt = clock.now().getTime();
+    const result = await submit(request, { ...firstDelivery, receiveCount: 8 });
+    expect(result).toMatchObject({ kind: 'retry', reason: 'CIRCUIT_OPEN' });
+    expect(await orders.get('ord_1')).toMatchObject({
+      status: 'PENDING_PAYMENT',
+      deadLettered: true,
+      lastError: 'CIRCUIT_OPEN',
+    });
+  });
+
   it('returns the message without calling the gateway or writing while the breaker is open', async () => {
     // Prepare
     breakerStore.state = 'open';
