@@ -1,11 +1,13 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { ExternalService, SecretName, Wiring } from '../lambdas/shared/wiring.ts';
 import { PipelineFunctions } from './constructs/functions.ts';
 import { PipelineHttpApi } from './constructs/http-api.ts';
+import { PipelineObservability } from './constructs/observability.ts';
 import { PipelineQueues } from './constructs/queues.ts';
 
 export interface ServiceStackProps extends StackProps {
@@ -16,6 +18,11 @@ export interface ServiceStackProps extends StackProps {
   readonly endpoints: Readonly<Record<ExternalService, string>>;
   readonly jwtIssuer: string;
   readonly jwtAudience: string;
+  readonly logRetention: logs.RetentionDays;
+  /** Steady requests per second and burst the HTTP API admits across its routes. */
+  readonly apiThrottle: { readonly rateLimit: number; readonly burstLimit: number };
+  /** Subscribed to the alarm topic when set. */
+  readonly alarmEmail?: string;
 }
 
 /** The code and everything stateless around it, built from the wiring. */
@@ -23,6 +30,7 @@ export class ServiceStack extends Stack {
   readonly queues: PipelineQueues;
   readonly functions: PipelineFunctions;
   readonly httpApi: PipelineHttpApi;
+  readonly observability: PipelineObservability;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -36,12 +44,23 @@ export class ServiceStack extends Stack {
       ...this.importSecrets(props),
       endpoints: props.endpoints,
       rotationDays: props.wiring.rotationDays,
+      logRetention: props.logRetention,
     });
     this.httpApi = new PipelineHttpApi(this, 'HttpApi', {
       functions: props.wiring.functions,
       handlers: this.functions,
       jwtIssuer: props.jwtIssuer,
       jwtAudience: props.jwtAudience,
+      throttle: props.apiThrottle,
+      logRetention: props.logRetention,
+    });
+    this.observability = new PipelineObservability(this, 'Observability', {
+      service: props.wiring.service,
+      queues: this.queues,
+      functions: this.functions,
+      functionSpecs: props.wiring.functions,
+      httpApi: this.httpApi,
+      alarmEmail: props.alarmEmail,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.httpApi.api.apiEndpoint });

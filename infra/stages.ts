@@ -1,5 +1,7 @@
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct, Node } from 'constructs';
 import { type ExternalService, externalServices, wiring } from '../lambdas/shared/wiring.ts';
+import { acknowledgeNagFindings } from './nag.ts';
 import { ServiceStack } from './service-stack.ts';
 import { StatefulStack } from './stateful-stack.ts';
 
@@ -10,6 +12,15 @@ export interface StageSettings {
   readonly jwtAudience: string;
   /** Base URLs of the third-party services the functions call. */
   readonly endpoints: Readonly<Record<ExternalService, string>>;
+  /** Days every log group keeps its events (`logRetentionDays`, cdk.json: 30). */
+  readonly logRetention: logs.RetentionDays;
+  /**
+   * Steady requests per second and burst the HTTP API admits across all routes before it answers
+   * 429 (`apiRateLimit` / `apiBurstLimit`, cdk.json: 50 and 100).
+   */
+  readonly apiThrottle: { readonly rateLimit: number; readonly burstLimit: number };
+  /** Who is emailed when an alarm fires (`alarmEmail`); unset: nobody is subscribed. */
+  readonly alarmEmail?: string;
 }
 
 export interface AutopayStacks {
@@ -41,7 +52,30 @@ export function stageSettingsFromContext(node: Node): StageSettings {
       return [service, url];
     }),
   ) as Record<ExternalService, string>;
-  return { stage, jwtIssuer, jwtAudience, endpoints };
+  const logRetentionDays = contextNumber(node, 'logRetentionDays');
+  if (!Object.values(logs.RetentionDays).includes(logRetentionDays)) {
+    // CloudWatch Logs accepts only its own list of retention periods.
+    throw new Error(
+      `Context 'logRetentionDays' must be a CloudWatch Logs retention period, got ${logRetentionDays}`,
+    );
+  }
+  const apiThrottle = {
+    rateLimit: contextNumber(node, 'apiRateLimit'),
+    burstLimit: contextNumber(node, 'apiBurstLimit'),
+  };
+  const alarmEmail = contextString(node, 'alarmEmail');
+  if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+$/.test(alarmEmail)) {
+    throw new Error(`Context 'alarmEmail' must be an email address, got '${alarmEmail}'`);
+  }
+  return {
+    stage,
+    jwtIssuer,
+    jwtAudience,
+    endpoints,
+    logRetention: logRetentionDays as logs.RetentionDays,
+    apiThrottle,
+    ...(alarmEmail ? { alarmEmail } : {}),
+  };
 }
 
 /** The one place the stacks are assembled, so the tests synthesize exactly what is deployed. */
@@ -64,8 +98,12 @@ export function createStacks(scope: Construct, settings: StageSettings): Autopay
     endpoints: settings.endpoints,
     jwtIssuer: settings.jwtIssuer,
     jwtAudience: settings.jwtAudience,
+    logRetention: settings.logRetention,
+    apiThrottle: settings.apiThrottle,
+    alarmEmail: settings.alarmEmail,
     tags,
   });
+  acknowledgeNagFindings({ stateful, service }, wiring);
   return { stateful, service };
 }
 
@@ -78,4 +116,14 @@ function contextString(node: Node, key: string): string | undefined {
     throw new Error(`Context '${key}' must be a string`);
   }
   return value;
+}
+
+/** A positive number, from cdk.json or from `-c key=value` (where it arrives as a string). */
+function contextNumber(node: Node, key: string): number {
+  const value: unknown = node.tryGetContext(key);
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isFinite(number) || number <= 0) {
+    throw new Error(`Context '${key}' must be a positive number, got '${String(value)}'`);
+  }
+  return number;
 }

@@ -4,6 +4,7 @@ import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -35,6 +36,7 @@ export interface PipelineFunctionsProps {
   /** Days between automatic rotations of the secrets a function rotates. */
   readonly rotationDays: number;
   readonly endpoints: Readonly<Record<ExternalService, string>>;
+  readonly logRetention: logs.RetentionDays;
 }
 
 /** One Lambda per wiring function, with exactly the grants and event sources its spec names. */
@@ -59,6 +61,14 @@ export class PipelineFunctions extends Construct {
         variable,
         props.endpoints[service],
       ]);
+      const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: props.logRetention });
+      // Its own role, not the managed basic-execution policy, which would let it create and write
+      // every log group in the account: it writes only to its own.
+      const role = new iam.Role(this, `${name}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `Runs the autopay ${name} function`,
+      });
+      logGroup.grantWrite(role);
       const fn = new NodejsFunction(this, name, {
         entry: path.join(projectRoot, spec.entry),
         handler: 'handler',
@@ -79,9 +89,8 @@ export class PipelineFunctions extends Construct {
           ...Object.fromEntries(secretIds),
           ...Object.fromEntries(endpoints),
         },
-        logGroup: new logs.LogGroup(this, `${name}Logs`, {
-          retention: logs.RetentionDays.ONE_MONTH,
-        }),
+        role,
+        logGroup,
         bundling: {
           format: OutputFormat.ESM,
           minify: true,
@@ -114,7 +123,10 @@ export class PipelineFunctions extends Construct {
         });
       }
       if ((spec.rotates ?? []).length > 0) {
-        props.secretsKey.grantEncryptDecrypt(fn);
+        // The schedule's own key grant is lost on an imported key. Writing a version encrypts it
+        // with a data key the writer must be allowed to generate; nothing needs Encrypt or
+        // ReEncrypt.
+        props.secretsKey.grant(fn, 'kms:Decrypt', 'kms:GenerateDataKey');
       }
       if (spec.consumes) {
         const source = spec.consumes;

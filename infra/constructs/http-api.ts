@@ -1,6 +1,8 @@
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { FunctionSpec } from '../../lambdas/shared/wiring.ts';
 import type { PipelineFunctions } from './functions.ts';
@@ -11,31 +13,71 @@ export interface PipelineHttpApiProps {
   /** The identity provider's issuer URL; API Gateway fetches its JWKS from there. */
   readonly jwtIssuer: string;
   readonly jwtAudience: string;
+  /** Requests per second (steady and burst) every route admits before API Gateway answers 429. */
+  readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  readonly logRetention: logs.RetentionDays;
 }
+
+/**
+ * One JSON line per request. `integrationError` says why API Gateway could not reach or use a
+ * function, which the function's own logs cannot tell.
+ */
+export const accessLogFields = {
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTime',
+  ip: '$context.identity.sourceIp',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  latency: '$context.responseLatency',
+  integrationLatency: '$context.integrationLatency',
+  integrationError: '$context.integrationErrorMessage',
+} as const;
 
 /** The public HTTP API: every wiring route, behind the JWT authorizer unless it says `none`. */
 export class PipelineHttpApi extends Construct {
   readonly api: apigwv2.HttpApi;
+  readonly stage: apigwv2.HttpStage;
+  readonly accessLogs: logs.LogGroup;
+  /** The routes open to anyone; each must authenticate its callers itself. */
+  readonly unauthenticatedRoutes: readonly apigwv2.HttpRoute[];
 
   constructor(scope: Construct, id: string, props: PipelineHttpApiProps) {
     super(scope, id);
 
     this.api = new apigwv2.HttpApi(this, 'Api', {
       description: 'autopay: order intake, confirmation and gateway callbacks',
+      // The stage below replaces the default one, which takes no logging or throttling settings.
+      createDefaultStage: false,
     });
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention });
+    this.stage = new apigwv2.HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttle.rateLimit, burstLimit: props.throttle.burstLimit },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(accessLogFields)),
+      },
+    });
+
     const jwtAuthorizer = new HttpJwtAuthorizer('JwtAuthorizer', props.jwtIssuer, {
       jwtAudience: [props.jwtAudience],
     });
-
+    const unauthenticated: apigwv2.HttpRoute[] = [];
     for (const [name, spec] of Object.entries(props.functions)) {
       for (const route of spec.routes) {
-        this.api.addRoutes({
+        const routes = this.api.addRoutes({
           path: route.path,
           methods: [apigwv2.HttpMethod[route.method]],
           integration: new HttpLambdaIntegration(`${name}Integration`, props.handlers.get(name)),
           authorizer: route.auth === 'jwt' ? jwtAuthorizer : new apigwv2.HttpNoneAuthorizer(),
         });
+        if (route.auth === 'none') {
+          unauthenticated.push(...routes);
+        }
       }
     }
+    this.unauthenticatedRoutes = unauthenticated;
   }
 }

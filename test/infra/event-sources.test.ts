@@ -1,4 +1,5 @@
 import { Template } from 'aws-cdk-lib/assertions';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceStack } from '../../infra/service-stack.ts';
 import { StatefulStack } from '../../infra/stateful-stack.ts';
@@ -13,6 +14,7 @@ import {
   appWithProjectContext,
   crossStackReference,
   logicalId,
+  onOwnLogGroup,
   onTableAndIndexes,
   removeAssembly,
   withoutBundling,
@@ -71,6 +73,8 @@ describe('queue consumers', () => {
       endpoints: { paymentGateway: 'https://gateway.test/', riskEngine: 'https://risk.test/' },
       jwtIssuer: 'https://issuer.test/',
       jwtAudience: 'autopay-test',
+      logRetention: RetentionDays.ONE_MONTH,
+      apiThrottle: { rateLimit: 50, burstLimit: 100 },
     });
     statefulTemplate = Template.fromStack(stateful);
     template = Template.fromStack(service);
@@ -147,6 +151,7 @@ describe('queue consumers', () => {
         'sqs:GetQueueUrl',
         'sqs:ReceiveMessage',
       ].map((action) => `${action} on ${queueArn}`),
+      ...onOwnLogGroup(fn),
       ...['xray:PutTelemetryRecords', 'xray:PutTraceSegments'].map((action) => `${action} on "*"`),
     ].sort();
 

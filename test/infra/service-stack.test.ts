@@ -15,6 +15,7 @@ import {
   allowedActions,
   crossStackReference,
   logicalId,
+  onOwnLogGroup,
   onTableAndIndexes,
   propertiesOf,
   removeAssembly,
@@ -200,18 +201,34 @@ describe('ServiceStack', () => {
       }
     });
 
-    it('keeps every function log for a month', () => {
+    it('logs every function to its own log group', () => {
       for (const name of Object.keys(functions)) {
         // Prepare
         const fn = synth.service.functions.get(name);
 
         // Act
         const logging = propertiesOf(synth.serviceTemplate, fn).LoggingConfig;
-        const retention = propertiesOf(synth.serviceTemplate, fn.logGroup).RetentionInDays;
 
         // Assess
         expect(logging, name).toEqual({ LogGroup: { Ref: logicalId(fn.logGroup) } });
-        expect(retention, name).toBe(30);
+      }
+    });
+
+    it('keeps every log group, function and API access logs alike, for logRetentionDays', () => {
+      // Act
+      const logGroups = synth.serviceTemplate.findResources('AWS::Logs::LogGroup');
+
+      // Assess
+      expect(Object.keys(logGroups)).toEqual(
+        expect.arrayContaining([
+          ...Object.keys(functions).map((name) =>
+            logicalId(synth.service.functions.get(name).logGroup),
+          ),
+          logicalId(synth.service.httpApi.accessLogs),
+        ]),
+      );
+      for (const [id, logGroup] of Object.entries(logGroups)) {
+        expect(logGroup.Properties.RetentionInDays, id).toBe(cdkJson.context.logRetentionDays);
       }
     });
 
@@ -247,6 +264,7 @@ describe('ServiceStack', () => {
         ...['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'].map(
           (action) => `${action} on ${queueArn}`,
         ),
+        ...onOwnLogGroup(intake),
         // Active tracing sends segments to X-Ray, which grants only on '*'.
         ...['xray:PutTelemetryRecords', 'xray:PutTraceSegments'].map(
           (action) => `${action} on "*"`,
@@ -292,6 +310,7 @@ describe('ServiceStack', () => {
           (action) => `${action} on ${secretArn}`,
         ),
         `kms:Decrypt on ${keyArn}`,
+        ...onOwnLogGroup(submission),
         ...['xray:PutTelemetryRecords', 'xray:PutTraceSegments'].map(
           (action) => `${action} on "*"`,
         ),
@@ -468,6 +487,50 @@ describe('ServiceStack', () => {
           JwtConfiguration: { Issuer: 'https://issuer.test/', Audience: ['autopay-test'] },
         }),
       ]);
+    });
+
+    it('serves every route from a single $default stage that deploys every change', () => {
+      // Act
+      const stages = synth.serviceTemplate.findResources('AWS::ApiGatewayV2::Stage');
+
+      // Assess
+      expect(Object.values(stages).map((stage) => stage.Properties)).toEqual([
+        expect.objectContaining({
+          ApiId: { Ref: logicalId(synth.service.httpApi.api) },
+          StageName: '$default',
+          AutoDeploy: true,
+        }),
+      ]);
+    });
+
+    it('logs every request as a JSON line: request, caller, route, status, latency, integration error', () => {
+      // Act
+      const stage = propertiesOf(synth.serviceTemplate, synth.service.httpApi.stage);
+      const settings = stage.AccessLogSettings as { DestinationArn: unknown; Format: string };
+
+      // Assess
+      expect(settings.DestinationArn).toEqual({
+        'Fn::GetAtt': [logicalId(synth.service.httpApi.accessLogs), 'Arn'],
+      });
+      expect(JSON.parse(settings.Format)).toMatchObject({
+        requestId: '$context.requestId',
+        ip: '$context.identity.sourceIp',
+        routeKey: '$context.routeKey',
+        status: '$context.status',
+        latency: '$context.responseLatency',
+        integrationError: '$context.integrationErrorMessage',
+      });
+    });
+
+    it('throttles every route to the apiRateLimit and apiBurstLimit of the context', () => {
+      // Act
+      const stage = propertiesOf(synth.serviceTemplate, synth.service.httpApi.stage);
+
+      // Assess
+      expect(stage.DefaultRouteSettings).toEqual({
+        ThrottlingRateLimit: cdkJson.context.apiRateLimit,
+        ThrottlingBurstLimit: cdkJson.context.apiBurstLimit,
+      });
     });
 
     it('publishes the API URL as a stack output', () => {

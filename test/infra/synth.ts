@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { IConstruct } from 'constructs';
 import cdkJson from '../../cdk.json' with { type: 'json' };
 import { type AutopayStacks, createStacks, stageSettingsFromContext } from '../../infra/stages.ts';
@@ -122,4 +123,45 @@ export function onTableAndIndexes(actions: readonly string[], tableArn: unknown)
     `${action} on ${JSON.stringify(tableArn)}`,
     `${action} on ${JSON.stringify(indexArn)}`,
   ]);
+}
+
+/** A function writes its logs to its own log group and to no other: `action on arn` lines. */
+export function onOwnLogGroup(fn: NodejsFunction): string[] {
+  const logGroupArn = JSON.stringify({ 'Fn::GetAtt': [logicalId(fn.logGroup), 'Arn'] });
+  return ['logs:CreateLogStream', 'logs:PutLogEvents'].map(
+    (action) => `${action} on ${logGroupArn}`,
+  );
+}
+
+export interface Grant {
+  readonly action: string;
+  /** The resource as JSON, as in `allowedActions`. */
+  readonly resource: string;
+  readonly condition?: unknown;
+}
+
+/** Every Allow of a function's role, one action on one resource at a time, with its condition. */
+export function grantsOf(template: Template, fn: IFunction): Grant[] {
+  if (!fn.role) {
+    throw new Error(`${fn.node.path} has no role`);
+  }
+  const policies = template.findResources('AWS::IAM::Policy', {
+    Properties: { Roles: Match.arrayWith([{ Ref: logicalId(fn.role) }]) },
+  });
+  return Object.values(policies).flatMap((policy) =>
+    (policy.Properties.PolicyDocument.Statement as Record<string, unknown>[])
+      .filter((statement) => statement.Effect === 'Allow')
+      .flatMap((statement) =>
+        [statement.Action].flat().flatMap((action) =>
+          [statement.Resource]
+            .flat()
+            .filter((resource) => (resource as { Ref?: string })?.Ref !== 'AWS::NoValue')
+            .map((resource) => ({
+              action: String(action),
+              resource: JSON.stringify(resource),
+              ...(statement.Condition ? { condition: statement.Condition } : {}),
+            })),
+        ),
+      ),
+  );
 }

@@ -1,0 +1,497 @@
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import type { FunctionSpec, QueueName } from '../../lambdas/shared/wiring.ts';
+import type { PipelineFunctions } from './functions.ts';
+import type { PipelineHttpApi } from './http-api.ts';
+import type { PipelineQueues } from './queues.ts';
+
+/**
+ * The custom metrics the functions publish through Powertools (EMF): its namespace, the dimension
+ * it adds (POWERTOOLS_SERVICE_NAME) and the metric names the handlers pass to `addMetric`. The
+ * alarms, the dashboard and the tests all read them from here.
+ */
+export const pipelineMetrics = {
+  namespace: 'Autopay',
+  serviceDimension: 'service',
+  names: {
+    orderPlaced: 'OrderPlaced',
+    chargeSucceeded: 'Gateway_charge_succeeded',
+    chargePending: 'Gateway_charge_pending',
+    chargeDeclined: 'Gateway_charge_declined',
+    chargeUnavailable: 'Gateway_charge_unavailable',
+    chargeUnknown: 'Gateway_charge_unknown',
+    chargeThrottled: 'Gateway_charge_throttled',
+    chargeUnauthorized: 'Gateway_charge_unauthorized',
+    gatewayLatency: 'GatewayLatency',
+    breakerOpen: 'Breaker_open',
+    breakerHalfOpen: 'Breaker_half_open',
+    breakerClosed: 'Breaker_closed',
+    riskCheckBypassed: 'RiskCheckBypassed',
+    ordersPastDeadline: 'OrdersPastDeadline',
+    ordersExpired: 'OrdersExpired',
+    lateSuccessRefund: 'LateSuccessRefund',
+    settlementAmountMismatch: 'SettlementAmountMismatch',
+    sweepRuns: 'SweepRuns',
+  },
+} as const;
+
+export type PipelineMetric = keyof typeof pipelineMetrics.names;
+
+/** Charge outcomes where the gateway failed us: nobody learnt what happened to the money. */
+export const gatewayFailures = [
+  'chargeUnavailable',
+  'chargeUnknown',
+  'chargeThrottled',
+] as const satisfies readonly PipelineMetric[];
+
+/** Charge outcomes where the gateway answered for the money, whatever the answer. */
+export const gatewayAnswers = [
+  'chargeSucceeded',
+  'chargePending',
+  'chargeDeclined',
+] as const satisfies readonly PipelineMetric[];
+
+/** The thresholds, exported so the tests check the same numbers the descriptions give. */
+export const alarmThresholds = {
+  /** Per cent of charge calls that failed in five minutes. */
+  gatewayErrorRatePercent: 50,
+  /**
+   * Below this many charge calls in five minutes the rate is not computed: one failure out of
+   * one call is 100 % and would page someone for a blip.
+   */
+  gatewayErrorRateMinimumCalls: 5,
+  /**
+   * Bypasses in five minutes. The risk engine may time out now and then, and a small order then
+   * goes through unchecked by design; five in five minutes means the engine is down.
+   */
+  riskCheckBypassed: 5,
+  /** Scheduled runs in a row that did not happen before a scheduled function is reported. */
+  missedScheduledRuns: 3,
+} as const;
+
+export interface PipelineObservabilityProps {
+  /** The value of the `service` dimension: the functions' POWERTOOLS_SERVICE_NAME. */
+  readonly service: string;
+  readonly queues: PipelineQueues;
+  readonly functions: PipelineFunctions;
+  readonly httpApi: PipelineHttpApi;
+  /** The wiring's functions, for their schedules. */
+  readonly functionSpecs: Readonly<Record<string, FunctionSpec>>;
+  /** Subscribed to the alarm topic when set. */
+  readonly alarmEmail?: string;
+}
+
+export interface PipelineAlarms {
+  readonly deadLetters: ReadonlyMap<QueueName, cloudwatch.Alarm>;
+  readonly functionErrors: ReadonlyMap<string, cloudwatch.Alarm>;
+  readonly functionThrottles: ReadonlyMap<string, cloudwatch.Alarm>;
+  readonly gatewayErrorRate: cloudwatch.Alarm;
+  readonly riskCheckBypassed: cloudwatch.Alarm;
+  readonly ordersPastDeadline: cloudwatch.Alarm;
+  readonly lateSuccessRefund: cloudwatch.Alarm;
+  readonly settlementAmountMismatch: cloudwatch.Alarm;
+  readonly apiServerErrors: cloudwatch.Alarm;
+  /** One per scheduled function of the wiring. */
+  readonly scheduleMissed: ReadonlyMap<string, cloudwatch.Alarm>;
+}
+
+const period = Duration.minutes(5);
+
+/** The alarms that say when the pipeline needs a person, where they go, and one dashboard. */
+export class PipelineObservability extends Construct {
+  readonly topic: sns.Topic;
+  readonly topicKey: kms.Key;
+  readonly alarms: PipelineAlarms;
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: PipelineObservabilityProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const metric = (name: PipelineMetric, options: cloudwatch.MetricOptions = {}) =>
+      new cloudwatch.Metric({
+        namespace: pipelineMetrics.namespace,
+        metricName: pipelineMetrics.names[name],
+        dimensionsMap: { [pipelineMetrics.serviceDimension]: props.service },
+        statistic: cloudwatch.Stats.SUM,
+        period,
+        ...options,
+      });
+
+    // CloudWatch cannot use the AWS managed key of SNS, so the topic has a key of its own whose
+    // policy lets CloudWatch encrypt what it publishes.
+    this.topicKey = new kms.Key(this, 'AlarmTopicKey', {
+      description: 'Encrypts the autopay alarm notifications',
+      enableKeyRotation: true,
+      // Notifications are not stored: nothing is left to decrypt once the topic is gone.
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+    });
+    const cloudwatchService = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
+    this.topicKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [cloudwatchService],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
+    this.topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'autopay alarms',
+      masterKey: this.topicKey,
+      enforceSSL: true,
+    });
+    // The topic policy that enforces TLS replaces the default one, so CloudWatch is let in
+    // explicitly, and only for this account's alarms.
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [cloudwatchService],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: {
+            'aws:SourceArn': stack.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
+    );
+    if (props.alarmEmail) {
+      this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    }
+    const notify = new SnsAction(this.topic);
+    const alarm = (
+      alarmId: string,
+      options: Omit<cloudwatch.AlarmProps, 'evaluationPeriods'> & {
+        readonly evaluationPeriods?: number;
+      },
+    ) => {
+      const created = new cloudwatch.Alarm(this, alarmId, {
+        evaluationPeriods: 1,
+        datapointsToAlarm: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        ...options,
+      });
+      created.addAlarmAction(notify);
+      created.addOkAction(notify);
+      return created;
+    };
+
+    const consumersOf = (queue: QueueName) =>
+      Object.entries(props.functionSpecs)
+        .filter(([, spec]) => spec.consumes?.queue === queue)
+        .map(([name]) => name)
+        .join(' and ') || 'its consumer';
+    const deadLetters = new Map(
+      [...props.queues.all].map(([name, { deadLetterQueue }]) => [
+        name,
+        alarm(`${name}DeadLetters`, {
+          alarmDescription:
+            `A ${name} message failed every delivery and is in its dead-letter queue: an order ` +
+            'may be stuck. See why with npm run ops -- --stage <stage> dlq and in the logs of ' +
+            `${consumersOf(name)}; once the cause is fixed, move the messages back with ` +
+            `npm run ops -- --stage <stage> redrive ${name}.`,
+          metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            statistic: cloudwatch.Stats.MAXIMUM,
+            period,
+          }),
+          threshold: 1,
+        }),
+      ]),
+    );
+
+    // Each outcome is missing from a period in which it did not happen: FILL counts it as 0.
+    const sumOf = (label: string, names: readonly PipelineMetric[]) =>
+      new cloudwatch.MathExpression({
+        label,
+        expression: names.map((name) => `FILL(${name}, 0)`).join(' + '),
+        usingMetrics: Object.fromEntries(names.map((name) => [name, metric(name)])),
+        period,
+      });
+    const gatewayErrorRate = new cloudwatch.MathExpression({
+      label: 'Gateway charge error rate (%)',
+      expression:
+        `IF(failures + answers >= ${alarmThresholds.gatewayErrorRateMinimumCalls}, ` +
+        '100 * failures / (failures + answers), 0)',
+      usingMetrics: {
+        failures: sumOf('Charges the gateway failed', gatewayFailures),
+        answers: sumOf('Charges the gateway answered', gatewayAnswers),
+      },
+      period,
+    });
+
+    const functionErrors = new Map<string, cloudwatch.Alarm>();
+    const functionThrottles = new Map<string, cloudwatch.Alarm>();
+    for (const [name, fn] of props.functions.all) {
+      functionErrors.set(
+        name,
+        alarm(`${name}Errors`, {
+          alarmDescription:
+            `The ${name} function failed an invocation (an uncaught error or a timeout): an ` +
+            'HTTP caller got a 5xx, a queue message will be retried and ends in the DLQ after ' +
+            'maxReceiveCount failures, a scheduled run is retried twice. Read its log group for ' +
+            'the error and its X-Ray traces for the slow call.',
+          metric: fn.metricErrors({ statistic: cloudwatch.Stats.SUM, period }),
+          threshold: 1,
+        }),
+      );
+      functionThrottles.set(
+        name,
+        alarm(`${name}Throttles`, {
+          alarmDescription:
+            `Lambda refused to run ${name}: the account or function concurrency limit is ` +
+            'reached. Requests get 5xx or messages wait in their queue; raise the concurrency ' +
+            'limit or lower the queue maxConcurrency of the busy consumers.',
+          metric: fn.metricThrottles({ statistic: cloudwatch.Stats.SUM, period }),
+          threshold: 1,
+        }),
+      );
+    }
+
+    const scheduleMissed = new Map<string, cloudwatch.Alarm>();
+    for (const [name, spec] of Object.entries(props.functionSpecs)) {
+      if (!spec.schedule) continue;
+      const runs = alarmThresholds.missedScheduledRuns;
+      scheduleMissed.set(
+        name,
+        alarm(`${name}NotRunning`, {
+          alarmDescription:
+            `${name} should run every ${spec.schedule.rateMinutes} minutes and has not run for ` +
+            `${runs * spec.schedule.rateMinutes}: the work it does on a schedule (finding stuck ` +
+            'orders) is not being done. Check that its EventBridge rule is enabled and that ' +
+            'Lambda is not throttling it.',
+          metric: props.functions.get(name).metricInvocations({
+            statistic: cloudwatch.Stats.SUM,
+            period: Duration.minutes(spec.schedule.rateMinutes),
+          }),
+          threshold: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+          evaluationPeriods: runs,
+          datapointsToAlarm: runs,
+          // No invocations at all is exactly what a stopped schedule looks like.
+          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        }),
+      );
+    }
+
+    this.alarms = {
+      deadLetters,
+      functionErrors,
+      functionThrottles,
+      gatewayErrorRate: alarm('GatewayErrorRate', {
+        alarmDescription:
+          `At least ${alarmThresholds.gatewayErrorRatePercent} % of payment gateway charge ` +
+          'calls in five minutes were unavailable, unknown or throttled (counted from ' +
+          `${alarmThresholds.gatewayErrorRateMinimumCalls} calls). Payments are being retried ` +
+          "and the circuit breaker may open: check the gateway's status page and the " +
+          'payment-submission logs; unknown outcomes are settled by lookups, not resent.',
+        metric: gatewayErrorRate,
+        threshold: alarmThresholds.gatewayErrorRatePercent,
+      }),
+      riskCheckBypassed: alarm('RiskCheckBypassed', {
+        alarmDescription:
+          `The risk engine did not answer for ${alarmThresholds.riskCheckBypassed} or more ` +
+          'orders in five minutes: those up to RISK_FAIL_OPEN_LIMIT were paid without a risk ' +
+          'check, larger ones are held for review. Check the risk engine, then review the ' +
+          'bypassed orders listed in the payment-submission logs.',
+        metric: metric('riskCheckBypassed'),
+        threshold: alarmThresholds.riskCheckBypassed,
+      }),
+      ordersPastDeadline: alarm('OrdersPastDeadline', {
+        alarmDescription:
+          'The sweep found orders waiting past their payment, refund or review deadline. ' +
+          'Something upstream lost them (a DLQ, a stopped consumer, a gateway that never ' +
+          'answered): list them with npm run ops -- --stage <stage> stuck and check the DLQs.',
+        metric: metric('ordersPastDeadline'),
+        threshold: 1,
+      }),
+      lateSuccessRefund: alarm('LateSuccessRefund', {
+        alarmDescription:
+          'The gateway took money for an order that had already failed or been cancelled, and ' +
+          'autopay is refunding it. Confirm the refund settled with the gateway for the orderId ' +
+          'in the logs, and tell the customer if it did not.',
+        metric: metric('lateSuccessRefund'),
+        threshold: 1,
+      }),
+      settlementAmountMismatch: alarm('SettlementAmountMismatch', {
+        alarmDescription:
+          'A signed gateway callback reported an amount or currency that differs from the ' +
+          'order, and the order was left unchanged. This needs a person: compare the order ' +
+          "with the gateway's record and settle it by hand.",
+        metric: metric('settlementAmountMismatch'),
+        threshold: 1,
+      }),
+      apiServerErrors: alarm('ApiServerErrors', {
+        alarmDescription:
+          'The HTTP API answered 5xx: a function failed, timed out or could not be invoked. ' +
+          'Read integrationError in the API access logs, then the function logs.',
+        metric: props.httpApi.stage.metricServerError({ statistic: cloudwatch.Stats.SUM, period }),
+        threshold: 1,
+      }),
+      scheduleMissed,
+    };
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.hours(3),
+      widgets: dashboardRows({
+        props,
+        metric,
+        gatewayErrorRate,
+        alarms: allAlarms(this.alarms),
+      }),
+    });
+  }
+}
+
+/** Every alarm of the pipeline, in the order the dashboard lists them. */
+export function allAlarms(alarms: PipelineAlarms): cloudwatch.Alarm[] {
+  return [
+    alarms.gatewayErrorRate,
+    alarms.apiServerErrors,
+    alarms.ordersPastDeadline,
+    alarms.lateSuccessRefund,
+    alarms.settlementAmountMismatch,
+    alarms.riskCheckBypassed,
+    ...alarms.scheduleMissed.values(),
+    ...alarms.deadLetters.values(),
+    ...alarms.functionErrors.values(),
+    ...alarms.functionThrottles.values(),
+  ];
+}
+
+interface DashboardInput {
+  readonly props: PipelineObservabilityProps;
+  readonly metric: (name: PipelineMetric, options?: cloudwatch.MetricOptions) => cloudwatch.Metric;
+  readonly gatewayErrorRate: cloudwatch.IMetric;
+  readonly alarms: cloudwatch.Alarm[];
+}
+
+function dashboardRows({
+  props,
+  metric,
+  gatewayErrorRate,
+  alarms,
+}: DashboardInput): cloudwatch.IWidget[][] {
+  const functions = [...props.functions.all];
+  const stage = props.httpApi.stage;
+  const sum = { statistic: cloudwatch.Stats.SUM, period };
+  const chargeOutcomes: PipelineMetric[] = [
+    ...gatewayAnswers,
+    ...gatewayFailures,
+    'chargeUnauthorized',
+  ];
+  const graph = (title: string, left: cloudwatch.IMetric[], options = {}) =>
+    new cloudwatch.GraphWidget({ title, left, width: 8, height: 6, ...options });
+
+  return [
+    [
+      new cloudwatch.AlarmStatusWidget({
+        title: 'Alarms',
+        alarms,
+        width: 24,
+        height: 4,
+        sortBy: cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
+      }),
+    ],
+    [
+      graph('Orders placed and paid', [
+        metric('orderPlaced', { label: 'Placed' }),
+        metric('chargeSucceeded', { label: 'Paid (charge succeeded)' }),
+      ]),
+      graph(
+        'Gateway charge outcomes',
+        chargeOutcomes.map((name) => metric(name, { label: pipelineMetrics.names[name] })),
+        { stacked: true },
+      ),
+      graph('Gateway error rate (%) and latency', [gatewayErrorRate], {
+        right: [
+          metric('gatewayLatency', { statistic: cloudwatch.Stats.p(50), label: 'Latency p50' }),
+          metric('gatewayLatency', { statistic: cloudwatch.Stats.p(99), label: 'Latency p99' }),
+        ],
+      }),
+    ],
+    [
+      graph('Circuit breaker transitions', [
+        metric('breakerOpen', { label: 'Opened' }),
+        metric('breakerHalfOpen', { label: 'Half-open (probing)' }),
+        metric('breakerClosed', { label: 'Closed' }),
+      ]),
+      graph('Risk checks bypassed', [metric('riskCheckBypassed', { label: 'Bypassed' })], {
+        leftAnnotations: [
+          { value: alarmThresholds.riskCheckBypassed, label: 'Alarm', color: '#d62728' },
+        ],
+      }),
+      graph('Stuck orders and settlement exceptions', [
+        metric('ordersPastDeadline', { label: 'Past deadline' }),
+        metric('ordersExpired', { label: 'Expired' }),
+        metric('lateSuccessRefund', { label: 'Late-success refunds' }),
+        metric('settlementAmountMismatch', { label: 'Amount mismatches' }),
+      ]),
+    ],
+    [
+      graph(
+        'Dead-letter queue depth',
+        [...props.queues.all].map(([name, { deadLetterQueue }]) =>
+          deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            statistic: cloudwatch.Stats.MAXIMUM,
+            period,
+            label: `${name} DLQ`,
+          }),
+        ),
+      ),
+      graph(
+        'Oldest message waiting (s)',
+        [...props.queues.all].map(([name, { queue }]) =>
+          queue.metricApproximateAgeOfOldestMessage({
+            statistic: cloudwatch.Stats.MAXIMUM,
+            period,
+            label: name,
+          }),
+        ),
+      ),
+      graph('Sweep runs', [metric('sweepRuns', { label: 'Completed sweeps' })]),
+    ],
+    [
+      graph(
+        'Lambda errors',
+        functions.map(([name, fn]) => fn.metricErrors({ ...sum, label: name })),
+      ),
+      graph(
+        'Lambda throttles',
+        functions.map(([name, fn]) => fn.metricThrottles({ ...sum, label: name })),
+      ),
+      graph(
+        'Lambda duration p99 (ms)',
+        functions.map(([name, fn]) =>
+          fn.metricDuration({ statistic: cloudwatch.Stats.p(99), period, label: name }),
+        ),
+      ),
+    ],
+    [
+      graph('API requests', [stage.metricCount({ ...sum, label: 'Requests' })]),
+      graph('API errors', [
+        stage.metricClientError({ ...sum, label: '4xx' }),
+        stage.metricServerError({ ...sum, label: '5xx' }),
+      ]),
+      graph('API latency (ms)', [
+        stage.metricLatency({ statistic: cloudwatch.Stats.p(50), period, label: 'p50' }),
+        stage.metricLatency({ statistic: cloudwatch.Stats.p(99), period, label: 'p99' }),
+        stage.metricIntegrationLatency({
+          statistic: cloudwatch.Stats.p(99),
+          period,
+          label: 'Integration p99',
+        }),
+      ]),
+    ],
+  ];
+}

@@ -1,0 +1,104 @@
+import { Aspects, CfnElement, Stack } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, NagSuppressions } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import type { Wiring } from '../lambdas/shared/wiring.ts';
+import type { AutopayStacks } from './stages.ts';
+
+/**
+ * Runs the AwsSolutions checks on everything under `scope` when it is synthesized: a finding is
+ * an error or warning annotation on its resource, which fails `cdk synth` for an error.
+ */
+export function applyNagChecks(scope: IConstruct): void {
+  Aspects.of(scope).add(new AwsSolutionsChecks({ verbose: true }));
+}
+
+/**
+ * The AwsSolutions findings autopay accepts, each on the resources it concerns and, for IAM
+ * wildcards, on the one wildcard it concerns; anything new still fails `nag.test.ts` and
+ * `cdk synth -c nag=true`. test/infra/least-privilege.test.ts checks that the wildcards stay
+ * where these reasons say they are.
+ */
+export function acknowledgeNagFindings(stacks: AutopayStacks, wiring: Wiring): void {
+  for (const [name, secret] of stacks.stateful.secrets) {
+    const rotator = Object.entries(wiring.functions).find(([, spec]) =>
+      spec.rotates?.includes(name),
+    )?.[0];
+    // A secret nothing rotates keeps the finding.
+    if (rotator) {
+      NagSuppressions.addResourceSuppressions(secret, [
+        {
+          id: 'AwsSolutions-SMG4',
+          reason:
+            `Rotated every ${wiring.rotationDays} days by the ${rotator} function: its ` +
+            'RotationSchedule lives in the service stack, next to the function, so the data ' +
+            'stack never depends on the code.',
+        },
+      ]);
+    }
+  }
+
+  const tableId = logicalIdOf(stacks.stateful.table);
+  for (const [name, fn] of stacks.service.functions.all) {
+    const spec = wiring.functions[name];
+    NagSuppressions.addResourceSuppressions(fn, [
+      {
+        id: 'AwsSolutions-L1',
+        reason:
+          'Node.js 22 is a supported Lambda runtime. Moving to a newer one changes the bundle ' +
+          'target and the local runtime with it: an upgrade of its own, not a finding.',
+      },
+    ]);
+    if (!fn.role) {
+      throw new Error(`${fn.node.path} has no role`);
+    }
+    NagSuppressions.addResourceSuppressions(
+      fn.role,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'X-Ray PutTraceSegments and PutTelemetryRecords (active tracing) and Secrets Manager ' +
+            'GetRandomPassword (added by RotationSchedule) have no resource-level permissions: ' +
+            'they take only Resource "*".',
+          appliesTo: ['Resource::*'],
+        },
+        ...(spec?.table === 'none'
+          ? []
+          : [
+              {
+                id: 'AwsSolutions-IAM5',
+                reason:
+                  'Table grants cover the orders table indexes as <table arn>/index/*: the ' +
+                  'indexes of this one table (the sparse due index the sweep queries), nothing ' +
+                  'else.',
+                // The finding names the table by its logical ID, before and after the cross-stack
+                // reference is resolved.
+                appliesTo: [{ regex: `/^Resource::.*${tableId}.*\\/index\\/\\*$/` }],
+              },
+            ]),
+      ],
+      true,
+    );
+  }
+
+  NagSuppressions.addResourceSuppressions(
+    [...stacks.service.httpApi.unauthenticatedRoutes],
+    [
+      {
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'The payment gateway calls this webhook and holds no token of ours: the function ' +
+          'authenticates every call by its HMAC signature over the body with the webhook signing ' +
+          'secret, and refuses old timestamps.',
+      },
+    ],
+  );
+}
+
+function logicalIdOf(construct: IConstruct): string {
+  const resource = construct.node.defaultChild;
+  if (!(resource instanceof CfnElement)) {
+    throw new Error(`${construct.node.path} has no CloudFormation resource of its own`);
+  }
+  return Stack.of(construct).resolve(resource.logicalId) as string;
+}

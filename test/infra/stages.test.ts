@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import cdkJson from '../../cdk.json' with { type: 'json' };
+import { stageSettingsFromContext } from '../../infra/stages.ts';
+import {
+  appWithProjectContext,
+  propertiesOf,
+  removeAssembly,
+  type Synthesized,
+  synthesize,
+  withoutBundling,
+} from './synth.ts';
+
+/** The settings `cdk synth` would read, with `-c key=value` overrides (which arrive as strings). */
+function settingsWith(overrides: Readonly<Record<string, unknown>> = {}) {
+  return stageSettingsFromContext(appWithProjectContext(overrides).node);
+}
+
+describe('stage settings from the CDK context', () => {
+  it('takes log retention and API throttling from cdk.json, and subscribes nobody by default', () => {
+    // Act
+    const settings = settingsWith();
+
+    // Assess
+    expect(settings.logRetention).toBe(cdkJson.context.logRetentionDays);
+    expect(settings.apiThrottle).toEqual({
+      rateLimit: cdkJson.context.apiRateLimit,
+      burstLimit: cdkJson.context.apiBurstLimit,
+    });
+    expect(settings).not.toHaveProperty('alarmEmail');
+    expect([cdkJson.context.logRetentionDays, cdkJson.context.apiRateLimit]).toEqual([30, 50]);
+    expect(cdkJson.context.apiBurstLimit).toBe(100);
+  });
+
+  it('reads numbers given on the command line, where they arrive as strings', () => {
+    // Act
+    const settings = settingsWith({
+      logRetentionDays: '180',
+      apiRateLimit: '20',
+      apiBurstLimit: '40',
+      alarmEmail: 'oncall@example.com',
+    });
+
+    // Assess
+    expect(settings.logRetention).toBe(180);
+    expect(settings.apiThrottle).toEqual({ rateLimit: 20, burstLimit: 40 });
+    expect(settings.alarmEmail).toBe('oncall@example.com');
+  });
+
+  it('refuses a retention CloudWatch Logs does not offer', () => {
+    expect(() => settingsWith({ logRetentionDays: 45 })).toThrow(/logRetentionDays/);
+  });
+
+  it('refuses a throttle that is not a positive number', () => {
+    expect(() => settingsWith({ apiRateLimit: 'fast' })).toThrow(/apiRateLimit/);
+    expect(() => settingsWith({ apiBurstLimit: 0 })).toThrow(/apiBurstLimit/);
+    expect(() => settingsWith({ apiRateLimit: '' })).toThrow(/apiRateLimit/);
+  });
+
+  it('refuses an alarm email that is not an address', () => {
+    expect(() => settingsWith({ alarmEmail: 'oncall' })).toThrow(/alarmEmail/);
+  });
+});
+
+describe('a prod synth with its own retention and throttling', () => {
+  let prod: Synthesized;
+
+  beforeAll(() => {
+    prod = synthesize({
+      ...withoutBundling,
+      stage: 'prod',
+      logRetentionDays: '180',
+      apiRateLimit: '200',
+      apiBurstLimit: '400',
+    });
+  }, 120_000);
+
+  afterAll(() => removeAssembly(prod.outdir));
+
+  it('keeps every log group for the retention of the context', () => {
+    // Act
+    const logGroups = prod.serviceTemplate.findResources('AWS::Logs::LogGroup');
+
+    // Assess
+    expect(Object.keys(logGroups).length).toBeGreaterThan(0);
+    for (const [id, logGroup] of Object.entries(logGroups)) {
+      expect(logGroup.Properties.RetentionInDays, id).toBe(180);
+    }
+  });
+
+  it('throttles the API to the rate and burst of the context', () => {
+    // Act
+    const stage = propertiesOf(prod.serviceTemplate, prod.service.httpApi.stage);
+
+    // Assess
+    expect(stage.DefaultRouteSettings).toEqual({
+      ThrottlingRateLimit: 200,
+      ThrottlingBurstLimit: 400,
+    });
+  });
+
+  it('keeps dead letters for 14 days in prod too', () => {
+    for (const [name, { deadLetterQueue }] of prod.service.queues.all) {
+      expect(propertiesOf(prod.serviceTemplate, deadLetterQueue).MessageRetentionPeriod, name).toBe(
+        14 * 24 * 60 * 60,
+      );
+    }
+  });
+});
