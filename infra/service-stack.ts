@@ -4,7 +4,12 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import type { ExternalService, SecretName, Wiring } from '../lambdas/shared/wiring.ts';
+import {
+  type ExternalService,
+  type SecretName,
+  stackOutputs,
+  type Wiring,
+} from '../lambdas/shared/wiring.ts';
 import { PipelineFunctions } from './constructs/functions.ts';
 import { PipelineHttpApi } from './constructs/http-api.ts';
 import { PipelineObservability } from './constructs/observability.ts';
@@ -64,6 +69,24 @@ export class ServiceStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.httpApi.api.apiEndpoint });
+    this.publishOperatorOutputs(props);
+  }
+
+  /** What `npm run ops -- --stage <stage>` needs to find this stage's resources. */
+  private publishOperatorOutputs(props: ServiceStackProps): void {
+    const outputs: Record<string, string> = { [stackOutputs.tableName]: props.table.tableName };
+    for (const [name, { queue, deadLetterQueue }] of this.queues.all) {
+      outputs[stackOutputs.queueUrl(name)] = queue.queueUrl;
+      outputs[stackOutputs.queueArn(name)] = queue.queueArn;
+      outputs[stackOutputs.dlqUrl(name)] = deadLetterQueue.queueUrl;
+      outputs[stackOutputs.dlqArn(name)] = deadLetterQueue.queueArn;
+    }
+    for (const [name, secret] of props.secrets) {
+      outputs[stackOutputs.secretArn(name)] = secret.secretArn;
+    }
+    for (const [id, value] of Object.entries(outputs)) {
+      new CfnOutput(this, id, { value });
+    }
   }
 
   /**

@@ -7,7 +7,13 @@ import { RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RotationEvent } from '#domain/rotation.ts';
-import { functionSpecs, type QueueName, queueNames, type SecretName } from '#shared/wiring.ts';
+import {
+  functionSpecs,
+  type QueueName,
+  queueNames,
+  type SecretName,
+  stackOutputs,
+} from '#shared/wiring.ts';
 import { localCredentials, localRegion } from './emulators.ts';
 import { OpsError, type OpsTarget, opsUsage, redriveByResending, runOps } from './ops-commands.ts';
 import { driveRotation } from './rotation.ts';
@@ -59,16 +65,6 @@ export function localTarget(
   };
 }
 
-/** Output names of the service stack that the tools read; the stack publishes them. */
-export const opsOutputs = {
-  tableName: 'TableName',
-  queueUrl: (queue: QueueName) => `${queue}QueueUrl`,
-  queueArn: (queue: QueueName) => `${queue}QueueArn`,
-  dlqUrl: (queue: QueueName) => `${queue}DlqUrl`,
-  dlqArn: (queue: QueueName) => `${queue}DlqArn`,
-  secretArn: (secret: SecretName) => `${secret}SecretArn`,
-} as const;
-
 /** A deployed stage as an ops target, found through its service stack's outputs. */
 export async function stageTarget(stage: string): Promise<OpsTarget> {
   const stackName = `Autopay-${stage}-Service`;
@@ -103,25 +99,25 @@ export async function stageTarget(stage: string): Promise<OpsTarget> {
     name: `stage ${stage}`,
     dynamodb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
     sqs,
-    tableName: output(opsOutputs.tableName),
+    tableName: output(stackOutputs.tableName),
     queues: Object.fromEntries(
       queueNames.map((queue) => [
         queue,
-        { url: output(opsOutputs.queueUrl(queue)), dlqUrl: output(opsOutputs.dlqUrl(queue)) },
+        { url: output(stackOutputs.queueUrl(queue)), dlqUrl: output(stackOutputs.dlqUrl(queue)) },
       ]),
     ) as OpsTarget['queues'],
     async redrive(queue) {
       const task = await sqs.send(
         new StartMessageMoveTaskCommand({
-          SourceArn: output(opsOutputs.dlqArn(queue)),
-          DestinationArn: output(opsOutputs.queueArn(queue)),
+          SourceArn: output(stackOutputs.dlqArn(queue)),
+          DestinationArn: output(stackOutputs.queueArn(queue)),
         }),
       );
       return `Started move task ${task.TaskHandle} from the ${queue} DLQ back to its queue.`;
     },
     async rotate(secret) {
       const rotated = await new SecretsManagerClient({}).send(
-        new RotateSecretCommand({ SecretId: output(opsOutputs.secretArn(secret)) }),
+        new RotateSecretCommand({ SecretId: output(stackOutputs.secretArn(secret)) }),
       );
       return `Rotation of ${secret} started: version ${rotated.VersionId}.`;
     },

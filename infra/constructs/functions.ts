@@ -120,6 +120,9 @@ export class PipelineFunctions extends Construct {
           secret: secretOf(props, secret),
           rotationLambda: fn,
           automaticallyAfter: Duration.days(props.rotationDays),
+          // The first rotation needs the gateway's real key in place (an operator step after
+          // the first deploy); rotating the generated placeholder at once would only fail.
+          rotateImmediatelyOnUpdate: false,
         });
       }
       if ((spec.rotates ?? []).length > 0) {

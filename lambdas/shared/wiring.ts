@@ -281,6 +281,16 @@ export const wiring = {
 
 export type FunctionName = keyof typeof wiring.functions;
 
+/** Outputs the service stack publishes, by which the operator tools find a deployed stage. */
+export const stackOutputs = {
+  tableName: 'TableName',
+  queueUrl: (queue: QueueName) => `${queue}QueueUrl`,
+  queueArn: (queue: QueueName) => `${queue}QueueArn`,
+  dlqUrl: (queue: QueueName) => `${queue}DlqUrl`,
+  dlqArn: (queue: QueueName) => `${queue}DlqArn`,
+  secretArn: (secret: SecretName) => `${secret}SecretArn`,
+} as const;
+
 /** `paymentSubmission` → `PAYMENT_SUBMISSION_QUEUE_URL` and `PAYMENT_SUBMISSION_MAX_RECEIVE_COUNT`. */
 export function queueVariables(queue: QueueName) {
   const stem = queue.replace(/[A-Z]/g, (letter) => `_${letter}`).toUpperCase();

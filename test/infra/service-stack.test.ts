@@ -7,7 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import cdkJson from '../../cdk.json' with { type: 'json' };
 import {
   type QueueName,
+  queueNames,
   queueVariables,
+  secretNames,
+  stackOutputs,
   type Wiring,
   wiring,
 } from '../../lambdas/shared/wiring.ts';
@@ -531,6 +534,21 @@ describe('ServiceStack', () => {
         ThrottlingRateLimit: cdkJson.context.apiRateLimit,
         ThrottlingBurstLimit: cdkJson.context.apiBurstLimit,
       });
+    });
+
+    it('publishes every output the operator tools read to find a stage', () => {
+      const outputs = Object.keys(synth.serviceTemplate.toJSON().Outputs ?? {});
+      const expected = [
+        stackOutputs.tableName,
+        ...queueNames.flatMap((queue) => [
+          stackOutputs.queueUrl(queue),
+          stackOutputs.queueArn(queue),
+          stackOutputs.dlqUrl(queue),
+          stackOutputs.dlqArn(queue),
+        ]),
+        ...secretNames.map((secret) => stackOutputs.secretArn(secret)),
+      ];
+      expect(outputs).toEqual(expect.arrayContaining(expected));
     });
 
     it('publishes the API URL as a stack output', () => {
