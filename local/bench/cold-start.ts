@@ -1,0 +1,334 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { functionSpecs, queueVariables, wiring } from '#shared/wiring.ts';
+import { projectRoot } from '../stack.ts';
+import { benchOrder } from './pipeline.ts';
+import { median, progress } from './stats.ts';
+
+const run = promisify(execFile);
+
+/** The banner of infra/constructs/functions.ts: an ESM bundle has no `require` otherwise. */
+export const cdkBanner =
+  "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+
+const sdkPackages = [
+  ['@aws-sdk/client-dynamodb', 'DynamoDBClient'],
+  ['@aws-sdk/lib-dynamodb', 'DynamoDBDocumentClient'],
+  ['@aws-sdk/client-sqs', 'SQSClient'],
+  ['@aws-sdk/client-secrets-manager', 'SecretsManagerClient'],
+] as const;
+
+export interface FunctionColdStart {
+  readonly name: string;
+  readonly memoryMb: number;
+  readonly sdkClients: string[];
+  readonly bundleKb: number;
+  readonly baselineKb: number;
+  readonly loadMs: number;
+  readonly baselineLoadMs: number;
+  /** Load + init + first invocation with faked I/O; only for the intake function. */
+  readonly firstInvokeMs?: number;
+  readonly firstInvokeStatus?: number;
+}
+
+/**
+ * A stand-in for every AWS endpoint: answers each request with a minimal success in the
+ * protocol the SDK expects (JSON 1.0 for DynamoDB and SQS, 1.1 for Secrets Manager).
+ */
+export async function startFakeAws(): Promise<{ url: string; server: Server }> {
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const target = String(request.headers['x-amz-target'] ?? '');
+      let input: Record<string, unknown> = {};
+      try {
+        input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as typeof input;
+      } catch {}
+      let body: unknown = {};
+      let type = 'application/x-amz-json-1.0';
+      if (target === 'DynamoDB_20120810.GetItem') {
+        const key = JSON.stringify(input.Key ?? {});
+        body = key.includes('AGENT#') ? { Item: agentItem } : {};
+      } else if (target === 'DynamoDB_20120810.BatchGetItem') {
+        body = { Responses: {}, UnprocessedKeys: {} };
+      } else if (target === 'AmazonSQS.SendMessage') {
+        const message = String(input.MessageBody ?? '');
+        body = {
+          MessageId: randomUUID(),
+          MD5OfMessageBody: createHash('md5').update(message).digest('hex'),
+        };
+      } else if (target === 'secretsmanager.GetSecretValue') {
+        type = 'application/x-amz-json-1.1';
+        body = {
+          ARN: String(input.SecretId ?? 'arn'),
+          Name: 'bench',
+          SecretString: 'bench-secret-value',
+          VersionId: randomUUID(),
+          VersionStages: ['AWSCURRENT'],
+          CreatedDate: 1_700_000_000,
+        };
+      } else if (target.startsWith('secretsmanager.')) {
+        type = 'application/x-amz-json-1.1';
+      }
+      response.writeHead(200, { 'content-type': type });
+      response.end(JSON.stringify(body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+const agentItem = {
+  pk: { S: 'AGENT#bench-agent' },
+  agentId: { S: 'bench-agent' },
+  trustedActions: { L: [{ S: 'order_coffee' }, { S: 'submit_payment' }] },
+  limitCurrency: { S: 'CNY' },
+  perOrderLimit: { N: '5000' },
+  dailyLimit: { N: '1000000000' },
+};
+
+/** An API Gateway HTTP API (payload 2.0) event for POST /v1/orders, as the JWT authorizer passes. */
+export function intakeEvent(idempotencyKey: string, agentId = 'bench-agent') {
+  const now = Date.now();
+  return {
+    version: '2.0',
+    routeKey: 'POST /v1/orders',
+    rawPath: '/v1/orders',
+    rawQueryString: '',
+    headers: {
+      'content-type': 'application/json',
+      'idempotency-key': idempotencyKey,
+    },
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'bench',
+      domainName: 'bench.local',
+      domainPrefix: 'bench',
+      http: {
+        method: 'POST',
+        path: '/v1/orders',
+        protocol: 'HTTP/1.1',
+        sourceIp: '127.0.0.1',
+        userAgent: 'bench',
+      },
+      requestId: randomUUID(),
+      routeKey: 'POST /v1/orders',
+      stage: '$default',
+      time: new Date(now).toISOString(),
+      timeEpoch: now,
+      authorizer: {
+        principalId: '',
+        integrationLatency: 0,
+        jwt: { claims: { sub: agentId }, scopes: [] },
+      },
+    },
+    body: JSON.stringify(benchOrder),
+    isBase64Encoded: false,
+  };
+}
+
+/** The environment a function gets in AWS, with every endpoint pointing at the fake. */
+function functionEnvironment(name: string, fake: string): Record<string, string> {
+  const spec = functionSpecs[name];
+  if (!spec) throw new Error(`No function ${name}`);
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    ...spec.environment,
+    TABLE_NAME: `${wiring.service}-orders`,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'bench',
+    AWS_SECRET_ACCESS_KEY: 'bench',
+    AWS_ENDPOINT_URL_DYNAMODB: fake,
+    AWS_ENDPOINT_URL_SQS: fake,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: fake,
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  };
+  for (const [variable, queue] of Object.entries(spec.sendsTo)) {
+    env[variable] = `${fake}/000000000000/${wiring.service}-${queue}`;
+  }
+  if (spec.consumes) {
+    const variables = queueVariables(spec.consumes.queue);
+    env[variables.url] = `${fake}/000000000000/${wiring.service}-${spec.consumes.queue}`;
+    env[variables.maxReceiveCount] = String(wiring.queues[spec.consumes.queue].maxReceiveCount);
+  }
+  for (const [variable, secret] of Object.entries(spec.secrets ?? {})) {
+    env[variable] = `arn:aws:secretsmanager:us-east-1:000000000000:secret:autopay/${secret}`;
+  }
+  for (const [variable] of Object.entries(spec.endpoints ?? {})) {
+    env[variable] = fake;
+  }
+  return env;
+}
+
+/** Records the time of `await import(bundle)` and of a first invocation, in a fresh process. */
+const runnerSource = `
+import { performance } from 'node:perf_hooks';
+const bundle = process.argv[2];
+const t0 = performance.now();
+const mod = await import(bundle);
+const t1 = performance.now();
+let invokeMs = null;
+let status = null;
+if (process.env.BENCH_EVENT) {
+  const context = {
+    functionName: 'bench', functionVersion: '$LATEST', memoryLimitInMB: '512',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:bench',
+    awsRequestId: 'bench-request', logGroupName: 'bench', logStreamName: 'bench',
+    callbackWaitsForEmptyEventLoop: false, getRemainingTimeInMillis: () => 10000,
+    done() {}, fail() {}, succeed() {},
+  };
+  const result = await mod.handler(JSON.parse(process.env.BENCH_EVENT), context);
+  invokeMs = performance.now() - t0;
+  status = result && typeof result === 'object' ? result.statusCode ?? null : null;
+}
+process.stdout.write(JSON.stringify({ loadMs: t1 - t0, invokeMs, status }));
+process.exit(0);
+`;
+
+interface RunnerOutput {
+  loadMs: number;
+  invokeMs: number | null;
+  status: number | null;
+}
+
+async function measure(
+  runner: string,
+  bundle: string,
+  env: Record<string, string>,
+): Promise<RunnerOutput> {
+  const { stdout } = await run(process.execPath, [runner, pathToFileURL(bundle).href], {
+    env,
+    timeout: 60_000,
+  });
+  return JSON.parse(stdout) as RunnerOutput;
+}
+
+async function bundle(
+  options: { entry: string } | { contents: string },
+  outfile: string,
+): Promise<string[]> {
+  const result = await build({
+    ...('entry' in options
+      ? { entryPoints: [options.entry] }
+      : { stdin: { contents: options.contents, resolveDir: projectRoot, loader: 'ts' as const } }),
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    minify: true,
+    mainFields: ['module', 'main'],
+    banner: { js: cdkBanner },
+    metafile: true,
+    logLevel: 'silent',
+  });
+  const inputs = Object.keys(result.metafile?.inputs ?? {});
+  return sdkPackages
+    .filter(([pkg]) => inputs.some((input) => input.includes(`node_modules/${pkg}/`)))
+    .map(([pkg]) => pkg);
+}
+
+function baselineSource(packages: readonly string[]): string {
+  const lines: string[] = [];
+  const has = (pkg: string) => packages.includes(pkg);
+  if (has('@aws-sdk/client-dynamodb')) {
+    lines.push("import { DynamoDBClient } from '@aws-sdk/client-dynamodb';");
+  }
+  if (has('@aws-sdk/lib-dynamodb')) {
+    lines.push("import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';");
+  }
+  if (has('@aws-sdk/client-sqs')) lines.push("import { SQSClient } from '@aws-sdk/client-sqs';");
+  if (has('@aws-sdk/client-secrets-manager')) {
+    lines.push("import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';");
+  }
+  const clients: string[] = [];
+  if (has('@aws-sdk/lib-dynamodb')) {
+    clients.push('DynamoDBDocumentClient.from(new DynamoDBClient({}))');
+  } else if (has('@aws-sdk/client-dynamodb')) {
+    clients.push('new DynamoDBClient({})');
+  }
+  if (has('@aws-sdk/client-sqs')) clients.push('new SQSClient({})');
+  if (has('@aws-sdk/client-secrets-manager')) clients.push('new SecretsManagerClient({})');
+  lines.push(`export const clients = [${clients.join(', ')}];`);
+  lines.push('export const handler = async () => ({ statusCode: 200 });');
+  return lines.join('\n');
+}
+
+export async function runColdStarts(runs: number): Promise<FunctionColdStart[]> {
+  const directory = await mkdtemp(join(tmpdir(), 'autopay-bench-'));
+  const fake = await startFakeAws();
+  try {
+    const runner = join(directory, 'runner.mjs');
+    await writeFile(runner, runnerSource);
+    const results: FunctionColdStart[] = [];
+    const baselines = new Map<string, { kb: number; loadMs: number }>();
+    for (const [name, spec] of Object.entries(functionSpecs)) {
+      const outfile = join(directory, `${name}.mjs`);
+      const packages = await bundle({ entry: join(projectRoot, spec.entry) }, outfile);
+      const bundleKb = (await stat(outfile)).size / 1024;
+      const key = packages.join('+');
+      let baseline = baselines.get(key);
+      if (!baseline) {
+        const baseFile = join(directory, `baseline-${baselines.size}.mjs`);
+        await bundle({ contents: baselineSource(packages) }, baseFile);
+        const env = functionEnvironment(name, fake.url);
+        const loads: number[] = [];
+        for (let index = 0; index < runs; index += 1) {
+          loads.push((await measure(runner, baseFile, env)).loadMs);
+        }
+        baseline = { kb: (await stat(baseFile)).size / 1024, loadMs: median(loads) };
+        baselines.set(key, baseline);
+      }
+      const env = functionEnvironment(name, fake.url);
+      const loads: number[] = [];
+      for (let index = 0; index < runs; index += 1) {
+        loads.push((await measure(runner, outfile, env)).loadMs);
+      }
+      let firstInvokeMs: number | undefined;
+      let firstInvokeStatus: number | undefined;
+      if (name === 'orderIntake') {
+        const invokes: number[] = [];
+        for (let index = 0; index < runs; index += 1) {
+          const output = await measure(runner, outfile, {
+            ...env,
+            BENCH_EVENT: JSON.stringify(intakeEvent(`cold-${index}-${randomUUID()}`)),
+          });
+          firstInvokeStatus = output.status ?? undefined;
+          if (output.invokeMs !== null) invokes.push(output.invokeMs);
+        }
+        firstInvokeMs = median(invokes);
+      }
+      const result: FunctionColdStart = {
+        name,
+        memoryMb: spec.memoryMb,
+        sdkClients: packages,
+        bundleKb,
+        baselineKb: baseline.kb,
+        loadMs: median(loads),
+        baselineLoadMs: baseline.loadMs,
+        ...(firstInvokeMs !== undefined ? { firstInvokeMs } : {}),
+        ...(firstInvokeStatus !== undefined ? { firstInvokeStatus } : {}),
+      };
+      results.push(result);
+      progress(
+        `cold start ${name}: ${bundleKb.toFixed(0)} KB, load+init ${result.loadMs.toFixed(1)} ms ` +
+          `(baseline ${baseline.loadMs.toFixed(1)} ms)`,
+      );
+    }
+    return results;
+  } finally {
+    fake.server.closeAllConnections();
+    await new Promise((resolve) => fake.server.close(resolve));
+    await rm(directory, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,478 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  ResourceInUseException,
+} from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
+import { wiring } from '#shared/wiring.ts';
+import { signLocalToken } from '../auth.ts';
+import { localCredentials, localRegion } from '../emulators.ts';
+import { type LocalStack, startLocalStack } from '../stack.ts';
+import { AwsMeter } from './aws-meter.ts';
+import { median, percentile, progress, sleep } from './stats.ts';
+
+/** The README's example order: one medium latte, 4.50 CNY from the wallet. */
+export const benchOrder = {
+  action: 'order_coffee',
+  sessionId: 's-bench',
+  items: [{ sku: 'latte', size: 'medium', quantity: 1 }],
+  amount: 450,
+  currency: 'CNY',
+  paymentMethod: 'wallet',
+} as const;
+
+/** Trusted agents with a daily limit no benchmark reaches (the seed agents allow 44 lattes). */
+const agentCount = 8;
+const agentIds = Array.from({ length: agentCount }, (_, index) => `bench-agent-${index}`);
+
+interface EsmQueueStats {
+  batches: number;
+  messages: number;
+  deletes: number;
+  /** Receive (non-empty) to DeleteMessageBatch of the same batch: the handler's time, ms. */
+  durationsMs: number[];
+  inFlight: number;
+}
+
+/**
+ * Watches the local event source mappings (the queue pollers use the stack's own SQS client):
+ * counts non-empty receives (= invocations) and deletes, and times each batch from its receive
+ * to its delete, which brackets the handler invocation.
+ */
+class EsmMeter {
+  readonly queues = new Map<string, EsmQueueStats>();
+  readonly #received = new Map<string, number>();
+
+  constructor(sqs: LocalStack['sqs']) {
+    const stack = sqs.middlewareStack as unknown as {
+      add: (middleware: unknown, options: Record<string, unknown>) => void;
+    };
+    stack.add(
+      (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) =>
+        async (args: {
+          input?: { QueueUrl?: string; Entries?: Array<{ ReceiptHandle?: string }> };
+        }) => {
+          const url = args.input?.QueueUrl ?? '?';
+          const command = context.commandName ?? '';
+          if (command === 'DeleteMessageBatchCommand') {
+            const stats = this.#stats(url);
+            stats.deletes += 1;
+            const handle = args.input?.Entries?.[0]?.ReceiptHandle ?? '';
+            const started = this.#received.get(handle);
+            if (started !== undefined) stats.durationsMs.push(performance.now() - started);
+            for (const entry of args.input?.Entries ?? []) {
+              this.#received.delete(entry.ReceiptHandle ?? '');
+            }
+            stats.inFlight = Math.max(0, stats.inFlight - 1);
+          }
+          const result = (await next(args)) as {
+            output?: { Messages?: Array<{ ReceiptHandle?: string }> };
+          };
+          if (command === 'ReceiveMessageCommand') {
+            const messages = result.output?.Messages ?? [];
+            if (messages.length > 0) {
+              const stats = this.#stats(url);
+              stats.batches += 1;
+              stats.messages += messages.length;
+              stats.inFlight += 1;
+              const now = performance.now();
+              for (const message of messages) this.#received.set(message.ReceiptHandle ?? '', now);
+            }
+          }
+          return result;
+        },
+      { step: 'initialize', name: 'benchEsmMeter', priority: 'high' },
+    );
+  }
+
+  #stats(url: string): EsmQueueStats {
+    let stats = this.queues.get(url);
+    if (!stats) {
+      stats = { batches: 0, messages: 0, deletes: 0, durationsMs: [], inFlight: 0 };
+      this.queues.set(url, stats);
+    }
+    return stats;
+  }
+
+  inFlight(): number {
+    return [...this.queues.values()].reduce((sum, stats) => sum + stats.inFlight, 0);
+  }
+
+  reset(): void {
+    this.queues.clear();
+    this.#received.clear();
+  }
+}
+
+/**
+ * A counting, timing proxy in front of the local API for the gateway's callbacks: each one is
+ * an API Gateway request and a settlementCallback invocation in AWS.
+ */
+class CallbackProxy {
+  count = 0;
+  inFlight = 0;
+  readonly latenciesMs: number[] = [];
+  readonly statuses = new Map<number, number>();
+  server: Server | undefined;
+
+  async start(target: string): Promise<string> {
+    this.server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        this.count += 1;
+        this.inFlight += 1;
+        const started = performance.now();
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(request.headers)) {
+          if (typeof value === 'string' && name !== 'host' && name !== 'content-length') {
+            headers[name] = value;
+          }
+        }
+        fetch(`${target}${request.url ?? '/'}`, {
+          method: request.method ?? 'POST',
+          headers,
+          body: Buffer.concat(chunks),
+        })
+          .then(async (answer) => {
+            const body = Buffer.from(await answer.arrayBuffer());
+            this.latenciesMs.push(performance.now() - started);
+            this.statuses.set(answer.status, (this.statuses.get(answer.status) ?? 0) + 1);
+            response.writeHead(answer.status, { 'content-type': 'application/json' });
+            response.end(body);
+          })
+          .catch(() => {
+            response.writeHead(502);
+            response.end();
+          })
+          .finally(() => {
+            this.inFlight -= 1;
+          });
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  reset(): void {
+    this.count = 0;
+    this.latenciesMs.length = 0;
+    this.statuses.clear();
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+}
+
+export interface PlacedRun {
+  readonly orderIds: string[];
+  readonly latenciesMs: number[];
+  readonly startedAt: number;
+}
+
+class Bench {
+  readonly meter = new AwsMeter();
+  readonly proxy = new CallbackProxy();
+  esm!: EsmMeter;
+  tokens: string[] = [];
+  #sequence = 0;
+
+  constructor(readonly stack: LocalStack) {}
+
+  async prepare(): Promise<void> {
+    const agents = new DynamoDbAgentDirectory(this.stack.dynamodb, this.stack.tableName);
+    await Promise.all(
+      agentIds.map((agentId) =>
+        agents.put({
+          agentId,
+          trustedActions: ['order_coffee', 'submit_payment'],
+          limitCurrency: 'CNY',
+          perOrderLimit: 5000,
+          dailyLimit: 1_000_000_000,
+        }),
+      ),
+    );
+    this.tokens = await Promise.all(agentIds.map((agentId) => signLocalToken(agentId)));
+    const proxyUrl = await this.proxy.start(this.stack.apiUrl);
+    this.stack.gateway.setCallbackUrl(
+      `${proxyUrl}/v1/callbacks/${process.env.GATEWAY_NAME ?? 'simulator'}`,
+    );
+    this.esm = new EsmMeter(this.stack.sqs);
+    const clients = await import('#adapters/aws-clients.ts');
+    this.meter
+      .attach(clients.dynamodb, 'DynamoDB')
+      .attach(clients.sqs, 'SQS')
+      .attach(clients.secretsManager, 'SecretsManager');
+  }
+
+  async place(count: number, concurrency: number): Promise<PlacedRun> {
+    const orderIds: string[] = [];
+    const latenciesMs: number[] = [];
+    let next = 0;
+    const startedAt = performance.now();
+    const lane = async (laneIndex: number) => {
+      const token = this.tokens[laneIndex % this.tokens.length] ?? '';
+      while (next < count) {
+        next += 1;
+        const key = `bench-${randomUUID()}-${++this.#sequence}`;
+        const started = performance.now();
+        const response = await fetch(`${this.stack.apiUrl}/v1/orders`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            'idempotency-key': key,
+          },
+          body: JSON.stringify(benchOrder),
+        });
+        const text = await response.text();
+        latenciesMs.push(performance.now() - started);
+        if (response.status !== 202) {
+          throw new Error(`placing an order answered ${response.status}: ${text}`);
+        }
+        const body = JSON.parse(text) as { orderId: string; status: string };
+        if (body.status !== 'PENDING_PAYMENT') {
+          throw new Error(`order ${body.orderId} is ${body.status}, not PENDING_PAYMENT`);
+        }
+        orderIds.push(body.orderId);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, (_, index) => lane(index)));
+    return { orderIds, latenciesMs, startedAt };
+  }
+
+  /** Polls through the stack's own client (not counted) until every order is PAID. */
+  async waitPaid(orderIds: readonly string[], timeoutMs = 120_000): Promise<number> {
+    const pending = new Set(orderIds);
+    const deadline = Date.now() + timeoutMs;
+    while (pending.size > 0) {
+      const ids = [...pending];
+      for (let start = 0; start < ids.length; start += 100) {
+        const chunk = ids.slice(start, start + 100);
+        const result = await this.stack.dynamodb.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.stack.tableName]: {
+                Keys: chunk.map((id) => ({ pk: `ORDER#${id}` })),
+                ProjectionExpression: 'pk, #status',
+                ExpressionAttributeNames: { '#status': 'status' },
+              },
+            },
+          }),
+        );
+        for (const item of result.Responses?.[this.stack.tableName] ?? []) {
+          if (item.status === 'PAID') pending.delete(String(item.pk).slice('ORDER#'.length));
+          else if (item.status === 'FAILED' || item.status === 'PAYMENT_UNKNOWN') {
+            throw new Error(`order ${String(item.pk)} ended ${String(item.status)}`);
+          }
+        }
+      }
+      if (pending.size === 0) break;
+      if (Date.now() > deadline) throw new Error(`${pending.size} orders not PAID in time`);
+      await sleep(50);
+    }
+    return performance.now();
+  }
+
+  /** Waits for the gateway's callbacks and the pollers to finish what the orders started. */
+  async waitQuiet(expectedCallbacks: number, timeoutMs = 20_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (
+        this.proxy.count >= expectedCallbacks &&
+        this.proxy.inFlight === 0 &&
+        this.esm.inFlight() === 0
+      ) {
+        await sleep(500);
+        if (this.proxy.inFlight === 0 && this.esm.inFlight() === 0) return true;
+      }
+      await sleep(50);
+    }
+    return false;
+  }
+
+  resetMeters(): void {
+    this.meter.reset();
+    this.esm.reset();
+    this.proxy.reset();
+  }
+}
+
+export interface RequestRun {
+  readonly orders: number;
+  readonly calls: Record<string, number>;
+  readonly rcu: number;
+  readonly wcu: number;
+  readonly unreportedCapacity: number;
+  /** DynamoDB operation → [RRU, WRU] DynamoDB Local reported for it over the run. */
+  readonly capacity: Record<string, [number, number]>;
+  readonly apiPosts: number;
+  readonly callbacks: number;
+  readonly callbackStatuses: Record<string, number>;
+  readonly submissionBatches: number;
+  readonly submissionMessages: number;
+  readonly submissionDeletes: number;
+  readonly reconcilerBatches: number;
+  readonly reconcilerDeletes: number;
+  readonly intakeLatencyMs: number;
+  readonly submissionBatchMs: number;
+  readonly callbackLatencyMs: number;
+  readonly quiet: boolean;
+}
+
+export interface ThroughputRun {
+  readonly orders: number;
+  readonly concurrency: number;
+  readonly seconds: number;
+  readonly ordersPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly rawWrites: number;
+  readonly rawWritesPerSecond: number;
+}
+
+export interface PipelineResults {
+  readonly requests: RequestRun[];
+  readonly throughput: ThroughputRun[];
+}
+
+export interface PipelineOptions {
+  readonly requestRuns: number;
+  readonly ordersPerRequestRun: number;
+  readonly throughputRuns: number;
+  readonly throughputOrders: number;
+  readonly concurrency: number;
+  readonly rawWrites: number;
+}
+
+export async function runPipelineBenchmarks(options: PipelineOptions): Promise<PipelineResults> {
+  progress('starting the local stack');
+  const stack = await startLocalStack({
+    logLevel: 'SILENT',
+    callbacks: true,
+    seed: 2026,
+    // The sweep runs every 5 minutes in AWS; kept out of the per-order counts.
+    scheduleSeconds: 24 * 3600,
+    environment: { POWERTOOLS_METRICS_DISABLED: 'true' },
+  });
+  const bench = new Bench(stack);
+  try {
+    await bench.prepare();
+    progress('warming up (10 orders)');
+    const warm = await bench.place(10, 2);
+    await bench.waitPaid(warm.orderIds);
+    await bench.waitQuiet(warm.orderIds.length);
+
+    const submissionUrl = stack.queueUrls.paymentSubmission.url;
+    const reconcilerUrl = stack.queueUrls.settlementCheck.url;
+    const requests: RequestRun[] = [];
+    for (let run = 1; run <= options.requestRuns; run += 1) {
+      bench.resetMeters();
+      const placed = await bench.place(options.ordersPerRequestRun, 4);
+      await bench.waitPaid(placed.orderIds);
+      const quiet = await bench.waitQuiet(placed.orderIds.length);
+      const snapshot = bench.meter.snapshot();
+      const submission = bench.esm.queues.get(submissionUrl);
+      const reconciler = bench.esm.queues.get(reconcilerUrl);
+      requests.push({
+        orders: placed.orderIds.length,
+        calls: snapshot.calls,
+        rcu: snapshot.rcu,
+        wcu: snapshot.wcu,
+        unreportedCapacity: snapshot.unreported,
+        capacity: snapshot.capacity,
+        apiPosts: placed.latenciesMs.length,
+        callbacks: bench.proxy.count,
+        callbackStatuses: Object.fromEntries(
+          [...bench.proxy.statuses].map(([status, n]) => [String(status), n]),
+        ),
+        submissionBatches: submission?.batches ?? 0,
+        submissionMessages: submission?.messages ?? 0,
+        submissionDeletes: submission?.deletes ?? 0,
+        reconcilerBatches: reconciler?.batches ?? 0,
+        reconcilerDeletes: reconciler?.deletes ?? 0,
+        intakeLatencyMs: median(placed.latenciesMs),
+        submissionBatchMs: median(submission?.durationsMs ?? []),
+        callbackLatencyMs: median(bench.proxy.latenciesMs),
+        quiet,
+      });
+      progress(
+        `requests run ${run}/${options.requestRuns}: ${placed.orderIds.length} orders PAID, ` +
+          `${Object.values(snapshot.calls).reduce((a, b) => a + b, 0)} AWS calls`,
+      );
+    }
+
+    const rawClient = new DynamoDBClient({
+      region: localRegion,
+      credentials: localCredentials,
+      endpoint: stack.dynamodbEndpoint,
+    });
+    const scratchTable = `${wiring.service}-bench-scratch`;
+    try {
+      await rawClient.send(
+        new CreateTableCommand({
+          TableName: scratchTable,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    }
+
+    const throughput: ThroughputRun[] = [];
+    for (let run = 1; run <= options.throughputRuns; run += 1) {
+      bench.resetMeters();
+      const placed = await bench.place(options.throughputOrders, options.concurrency);
+      const paidAt = await bench.waitPaid(placed.orderIds);
+      const seconds = (paidAt - placed.startedAt) / 1000;
+      await bench.waitQuiet(placed.orderIds.length);
+
+      const writesStarted = performance.now();
+      for (let index = 0; index < options.rawWrites; index += 1) {
+        await rawClient.send(
+          new PutItemCommand({
+            TableName: scratchTable,
+            Item: {
+              pk: { S: `scratch-${run}-${index}-${randomUUID()}` },
+              status: { S: 'PENDING_PAYMENT' },
+              amount: { N: '450' },
+            },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+      }
+      const writeSeconds = (performance.now() - writesStarted) / 1000;
+      const result: ThroughputRun = {
+        orders: placed.orderIds.length,
+        concurrency: options.concurrency,
+        seconds,
+        ordersPerSecond: placed.orderIds.length / seconds,
+        p50Ms: percentile(placed.latenciesMs, 50),
+        p99Ms: percentile(placed.latenciesMs, 99),
+        rawWrites: options.rawWrites,
+        rawWritesPerSecond: options.rawWrites / writeSeconds,
+      };
+      throughput.push(result);
+      progress(
+        `throughput run ${run}/${options.throughputRuns}: ${result.ordersPerSecond.toFixed(1)} ` +
+          `orders/s, raw ${result.rawWritesPerSecond.toFixed(0)} writes/s`,
+      );
+    }
+    rawClient.destroy();
+    return { requests, throughput };
+  } finally {
+    progress('stopping the local stack');
+    await bench.proxy.stop();
+    await stack.stop();
+  }
+}
