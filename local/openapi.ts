@@ -24,10 +24,10 @@ import {
   createOrderSchema,
   type IntakePolicy,
   idempotencyKeySchema,
+  MAX_BODY_BYTES,
   orderItemSchema,
 } from '#domain/schemas.ts';
 import { readIntakeEnvironment } from '#shared/config.ts';
-import { MAX_BODY_BYTES } from '#shared/http.ts';
 import { functionSpecs, type RouteSpec, wiring } from '#shared/wiring.ts';
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');

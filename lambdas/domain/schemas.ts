@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { type ErrorCode, ValidationError } from './errors.ts';
 import { paymentMethods } from './order.ts';
 
+/** The largest body any route accepts; API Gateway itself allows far more. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
 /** Settings of intake that an operator may change; every one has a default (see wiring). */
 export interface IntakePolicy {
   readonly supportedCurrencies: readonly string[];

@@ -8,13 +8,11 @@ import type {
   Context,
 } from 'aws-lambda';
 import { AutopayError, type ErrorCode, errorCatalogue, ValidationError } from '#domain/errors.ts';
+import { MAX_BODY_BYTES } from '#domain/schemas.ts';
 import { logger, metrics } from './observability.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
-
-/** The largest body any route accepts; API Gateway itself allows far more. */
-export const MAX_BODY_BYTES = 64 * 1024;
 
 const jsonHeaders = { 'content-type': 'application/json' };
 

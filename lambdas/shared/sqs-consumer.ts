@@ -72,6 +72,7 @@ export function sqsConsumer<T extends { orderId: string }>(options: SqsConsumerO
     });
     if (result.kind === 'done') {
       log.info('Message handled', { queue: options.name, detail: result.detail });
+      metrics.addMetric(`${options.name}MessageHandled`, MetricUnit.Count, 1);
       return;
     }
     log.warn('Message returned for later', { queue: options.name, ...result });
