@@ -121,9 +121,16 @@ async function serve(
     }
     claims = verified;
   }
-  const pathParameters = Object.fromEntries(
-    names.map((name, index) => [name, decodeURIComponent(match.found?.[index + 1] ?? '')]),
-  );
+  let pathParameters: Record<string, string>;
+  try {
+    pathParameters = Object.fromEntries(
+      names.map((name, index) => [name, decodeURIComponent(match.found?.[index + 1] ?? '')]),
+    );
+  } catch {
+    // A malformed percent-encoding: API Gateway refuses such a path itself.
+    gatewayAnswer(res, 400, 'Bad Request');
+    return;
+  }
   const event = toEvent(req, url, route, headers, body, pathParameters, claims);
   const context = lambdaContext(route.functionName, route.timeoutSeconds);
   let result: APIGatewayProxyResultV2;

@@ -76,22 +76,16 @@ export class HttpPaymentGateway implements PaymentGateway {
   }
 
   async void(paymentId: string): Promise<VoidOutcome> {
-    const exchange = await this.exchange(
-      'POST',
-      `/v1/payments/${encodeURIComponent(paymentId)}/void`,
-    );
+    const path = `/v1/payments/${encodeURIComponent(paymentId)}`;
+    const exchange = await this.exchange('POST', `${path}/void`);
     if (exchange.kind !== 'response') return exchange;
     if (exchange.status === 409) {
       // Settled before the void: ask what it settled as.
-      const current = await this.exchange('GET', `/v1/payments/${encodeURIComponent(paymentId)}`);
+      const current = await this.exchange('GET', path);
       if (current.kind !== 'response') return current;
-      const outcome = classifyPayment(current.status, current.headers, current.body);
-      return isTransient(outcome) ? outcome : settledOrUnknown(outcome);
+      return voidOutcomeOf(current.status, current.headers, current.body, 'after a refused void');
     }
-    const outcome = classifyPayment(exchange.status, exchange.headers, exchange.body);
-    if (isTransient(outcome)) return outcome;
-    if (outcome.kind === 'declined') return { kind: 'voided' };
-    return settledOrUnknown(outcome);
+    return voidOutcomeOf(exchange.status, exchange.headers, exchange.body, 'void');
   }
 
   async refund(request: RefundRequest): Promise<RefundOutcome> {
@@ -152,13 +146,21 @@ export class HttpPaymentGateway implements PaymentGateway {
   }
 }
 
-function settledOrUnknown(outcome: GatewayOutcome): VoidOutcome {
-  if (outcome.kind === 'succeeded' || outcome.kind === 'pending' || outcome.kind === 'declined') {
-    return outcome.kind === 'pending'
-      ? { kind: 'unavailable', detail: 'payment still pending after void' }
-      : { kind: 'settled', outcome };
+/**
+ * Only a payment the gateway shows as VOIDED was voided. A payment that settled either way is
+ * `settled`; anything else (a 404, a 4xx we did not expect, an unreadable answer) is unknown
+ * and retried, since failing the order on it could leave money taken with nobody watching.
+ */
+function voidOutcomeOf(status: number, headers: Headers, body: unknown, what: string): VoidOutcome {
+  const outcome = classifyPayment(status, headers, body);
+  if (isTransient(outcome)) return outcome;
+  if (status !== 200) return { kind: 'unknown', detail: `${what} answered ${status}` };
+  const paymentStatus = (body as { status?: unknown } | undefined)?.status;
+  if (paymentStatus === 'VOIDED') return { kind: 'voided' };
+  if (outcome.kind === 'succeeded' || outcome.kind === 'declined') {
+    return { kind: 'settled', outcome };
   }
-  return { kind: 'unknown', detail: 'unreadable void answer' };
+  return { kind: 'unknown', detail: `${what}: payment still ${String(paymentStatus)}` };
 }
 
 function isTransient(outcome: GatewayOutcome): outcome is TransientOutcome {

@@ -92,7 +92,16 @@ export function makeLifecycle(deps: LifecycleDeps) {
     if (order.status !== 'AWAITING_CONFIRMATION' && order.status !== 'HELD_FOR_REVIEW') {
       throw conflict(order, 'cancelled');
     }
-    return { order: await apply(order, 'CANCEL', 'cancelled'), replayed: false };
+    const cancelled = await apply(order, 'CANCEL', 'cancelled');
+    if (order.attempts > 0) {
+      // A charge may have gone out before the hold: let the reconciler ask, so money taken for
+      // a cancelled order is found and given back.
+      await deps.settlementChecks.schedule(
+        { orderId: order.orderId, agentId: order.agentId, check: 0 },
+        0,
+      );
+    }
+    return { order: cancelled, replayed: false };
   }
 
   async function refund(

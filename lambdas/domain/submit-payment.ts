@@ -124,7 +124,12 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
         delivery.receiveCount > 1 || order.attempts > 0 || order.outcomeUnknown === true;
       if (mayHaveReachedGateway) {
         const started = Date.now();
-        const lookup = await gateway.findByIdempotencyKey(order.orderId);
+        let lookup = await gateway.findByIdempotencyKey(order.orderId);
+        if (lookup.kind === 'unauthorized') {
+          // As for a charge: the key may have rotated under us.
+          await gateway.refreshCredentials();
+          lookup = await gateway.findByIdempotencyKey(order.orderId);
+        }
         observer.gatewayCall('lookup', lookup.kind, Date.now() - started);
         gatewayHealthy = answeredWell(lookup.kind);
         if (lookup.kind === 'found') {
@@ -139,21 +144,31 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
       // hold it again. Their approval stands in for the check.
       const reviewed = order.history.at(-1);
       const approved = reviewed?.from === 'HELD_FOR_REVIEW' && reviewed.cause === 'CONFIRM';
-      const verdict: RiskVerdict = approved
-        ? { level: 'pass', bypassed: false, requestId: order.risk?.requestId, attempts: 0 }
-        : await checkRisk(
-            deps.risk,
-            {
-              orderId: order.orderId,
-              agentId: order.agentId,
-              amount: order.amount,
-              currency: order.currency,
-              paymentMethod: order.paymentMethod,
-            },
-            policy.risk,
-            delivery.remainingMs,
-            deps.sleep,
-          );
+      // Once a charge may be out, the verdict that let it out stands: a second opinion that
+      // held the order now would strand a payment the gateway may yet complete.
+      const alreadyPassed = order.risk?.level === 'pass' && mayHaveReachedGateway;
+      const verdict: RiskVerdict =
+        approved || alreadyPassed
+          ? {
+              level: 'pass',
+              bypassed: alreadyPassed ? (order.risk?.bypassed ?? false) : false,
+              requestId: order.risk?.requestId,
+              errorCode: alreadyPassed ? order.risk?.errorCode : undefined,
+              attempts: 0,
+            }
+          : await checkRisk(
+              deps.risk,
+              {
+                orderId: order.orderId,
+                agentId: order.agentId,
+                amount: order.amount,
+                currency: order.currency,
+                paymentMethod: order.paymentMethod,
+              },
+              policy.risk,
+              delivery.remainingMs,
+              deps.sleep,
+            );
       const risk: RiskRecord = {
         level: verdict.level,
         bypassed: verdict.bypassed,
@@ -161,7 +176,7 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
         errorCode: verdict.errorCode,
         ...(approved ? { approvedAfterReview: true } : {}),
       };
-      if (verdict.bypassed) {
+      if (verdict.bypassed && verdict.attempts > 0) {
         observer.riskBypassed(order, verdict);
       }
       if (verdict.level === 'reject') {

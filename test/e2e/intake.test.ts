@@ -265,6 +265,11 @@ describe('order intake over HTTP on the local stack', () => {
     expect(answer.body).toEqual({ message: 'Unauthorized' });
   });
 
+  it('answers a malformed percent-encoding in the path with 400, as API Gateway does', async () => {
+    const answer = await call('POST', '/v1/callbacks/%ZZ', { body: '{}' });
+    expect(answer.status).toBe(400);
+  });
+
   it("answers another agent's order, and an unknown one, as 404 ORDER_NOT_FOUND", async () => {
     // Prepare
     const placed = await placeOrder(latteOrder);

@@ -106,6 +106,22 @@ describe('HTTP payment gateway adapter (gateway simulator)', () => {
     expect(simulator.ledger().charges[request.idempotencyKey]?.payments).toBe(1);
   });
 
+  it('voids only what the gateway shows as voided', async () => {
+    // Prepare
+    simulator.scriptNext([{ fault: 'pending' }]);
+    const pending = await gateway().charge(charge());
+    const settledFirst = await gateway().charge(charge());
+    const paymentId = (outcome: { kind: string; paymentId?: string }) => outcome.paymentId ?? '';
+
+    // Act & Assess
+    await expect(gateway().void(paymentId(pending))).resolves.toEqual({ kind: 'voided' });
+    await expect(gateway().void(paymentId(settledFirst))).resolves.toMatchObject({
+      kind: 'settled',
+      outcome: { kind: 'succeeded' },
+    });
+    await expect(gateway().void('pay_unknown')).resolves.toMatchObject({ kind: 'unknown' });
+  });
+
   it('classifies a failed lookup as transient', async () => {
     simulator.scriptNext([{ fault: 'error', status: 503, route: 'lookup' }]);
     await expect(gateway().findByIdempotencyKey('ord_x')).resolves.toMatchObject({

@@ -148,6 +148,23 @@ describe('confirm, cancel and refund', () => {
       expect(cancelled.dueAt).toBeUndefined();
     });
 
+    it('has the reconciler look for money taken when a held order that was attempted is cancelled', async () => {
+      // Prepare: held for review after an attempt whose outcome was unknown.
+      await seed('HELD_FOR_REVIEW', { attempts: 1 });
+
+      // Act
+      await lifecycle.cancel(agentId, orderId);
+
+      // Assess
+      expect(checks.scheduled).toEqual([{ orderId, check: 0, delaySeconds: 0 }]);
+    });
+
+    it('schedules no check when a cancelled order was never attempted', async () => {
+      await seed('AWAITING_CONFIRMATION');
+      await lifecycle.cancel(agentId, orderId);
+      expect(checks.scheduled).toEqual([]);
+    });
+
     it('refuses to cancel an order whose payment has started', async () => {
       await seed('PENDING_PAYMENT');
 

@@ -126,6 +126,22 @@ describe('payment submission', () => {
     expect(paid?.lastError).toBeUndefined();
   });
 
+  it('keeps the risk verdict that let a charge out, instead of holding the order on a retry', async () => {
+    // Prepare: the first attempt passed the risk check and its charge's answer was lost; the
+    // engine would now say "review", and the slow charge has not landed yet.
+    gateway.chargeScript.push({ kind: 'unknown', detail: 'timed out' });
+    await submit(request, firstDelivery);
+    risk.fallback = { kind: 'assessed', level: 'review', requestId: 'r-2' };
+
+    // Act
+    const second = await submit(request, redelivery);
+
+    // Assess
+    expect(second).toEqual({ kind: 'done', detail: 'PAID' });
+    expect(risk.calls).toBe(1);
+    expect(gateway.chargeCount()).toBe(1);
+  });
+
   it('submits on a redelivery only when the gateway has no payment for the order', async () => {
     const result = await submit(request, redelivery);
     expect(result).toEqual({ kind: 'done', detail: 'PAID' });
