@@ -8,8 +8,16 @@ const localKey = new TextEncoder().encode('autopay-local-signing-key-not-a-secre
 export const localIssuer = 'autopay-local';
 export const localAudience = 'autopay';
 
-export async function signLocalToken(agentId: string, ttlSeconds = 24 * 3600): Promise<string> {
-  return new SignJWT({ scope: 'orders' })
+/**
+ * A token for `agentId`. An agent's own token carries the `orders` scope; the user's app, which
+ * may confirm the agent's orders, also carries the scopes given in `extraScopes`.
+ */
+export async function signLocalToken(
+  agentId: string,
+  extraScopes: readonly string[] = [],
+  ttlSeconds = 24 * 3600,
+): Promise<string> {
+  return new SignJWT({ scope: ['orders', ...extraScopes].join(' ') })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(agentId)
     .setIssuer(localIssuer)

@@ -4,6 +4,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import type { Order } from '#domain/order.ts';
 import { type OrderStatus, terminalStatuses, transition } from '#domain/order-state.ts';
+import { CONFIRM_SCOPE } from '#shared/wiring.ts';
 import { signLocalToken } from './auth.ts';
 import { seededRandom } from './faults.ts';
 import { driveRotation } from './rotation.ts';
@@ -112,8 +113,10 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
   try {
     const { trusted, cautious } = await seedChaosAgents(stack, options.agents);
     const tokens = new Map<string, string>();
+    const userTokens = new Map<string, string>();
     for (const agentId of [...trusted, ...cautious]) {
       tokens.set(agentId, await signLocalToken(agentId));
+      userTokens.set(agentId, await signLocalToken(agentId, [CONFIRM_SCOPE]));
     }
     const placed: Placed[] = [];
     const replayViolations: string[] = [];
@@ -146,7 +149,8 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         const choice = random();
         const action = choice < 0.5 ? 'confirm' : choice < 0.75 ? 'cancel' : undefined;
         if (action) {
-          await post(stack, tokens.get(agentId) ?? '', `/v1/orders/${order.orderId}/${action}`);
+          // The user decides, with the user's token.
+          await post(stack, userTokens.get(agentId) ?? '', `/v1/orders/${order.orderId}/${action}`);
         }
       }
       await placeOne();

@@ -119,6 +119,12 @@ async function serve(
       res.end(JSON.stringify({ message: 'Unauthorized' }));
       return;
     }
+    const granted = scopesOf(verified);
+    if (!(route.scopes ?? []).every((scope) => granted.has(scope))) {
+      // API Gateway's answer when a valid token lacks a scope the route requires.
+      gatewayAnswer(res, 403, 'Forbidden');
+      return;
+    }
     claims = verified;
   }
   let pathParameters: Record<string, string>;
@@ -143,6 +149,13 @@ async function serve(
     return;
   }
   writeResult(res, result);
+}
+
+/** The scopes a token grants: `scope` (space-separated) or `scp` (a list), as authorizers read them. */
+function scopesOf(claims: Record<string, unknown>): Set<string> {
+  const scope = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
+  const scp = Array.isArray(claims.scp) ? claims.scp.map(String) : [];
+  return new Set([...scope, ...scp].filter(Boolean));
 }
 
 function normaliseHeaders(req: IncomingMessage): Record<string, string> {

@@ -534,6 +534,9 @@ function responsesOf(route: RouteSpec, doc: RouteDoc): Record<string, object> {
   if (route.auth === 'jwt') {
     byStatus.set(401, { $ref: '#/components/responses/Unauthorized' });
   }
+  if ((route.scopes ?? []).length > 0) {
+    byStatus.set(403, { $ref: '#/components/responses/Forbidden' });
+  }
   byStatus.set(429, { $ref: '#/components/responses/Throttled' });
   for (const status of [...byStatus.keys()].sort((a, b) => a - b)) {
     responses[String(status)] = byStatus.get(status) ?? {};
@@ -558,7 +561,7 @@ function operationOf(route: RouteSpec, doc: RouteDoc): object {
     tags: [doc.tag],
     summary: doc.summary,
     description: doc.description,
-    security: route.auth === 'jwt' ? [{ bearerJwt: [] }] : [],
+    security: route.auth === 'jwt' ? [{ bearerJwt: [...(route.scopes ?? [])] }] : [],
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(doc.body
       ? {
@@ -693,6 +696,13 @@ export function buildOpenApi(): object {
             'WWW-Authenticate': { schema: { type: 'string' }, example: 'Bearer' },
           },
           content: jsonContent(ref('GatewayMessage'), { example: { message: 'Unauthorized' } }),
+        },
+        Forbidden: {
+          description:
+            'A valid token without the scope the route requires (`orders:confirm` for a ' +
+            "confirmation: the user's app has it, an agent does not): the JWT authorizer " +
+            'answers `{"message":"Forbidden"}` before any function runs.',
+          content: jsonContent(ref('GatewayMessage'), { example: { message: 'Forbidden' } }),
         },
         Throttled: {
           description:

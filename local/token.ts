@@ -1,9 +1,14 @@
+import { CONFIRM_SCOPE } from '#shared/wiring.ts';
 import { signLocalToken } from './auth.ts';
 
-/** `npm run token -- <agentId>`: a bearer token the local API accepts for that agent. */
-const agentId = process.argv[2];
-if (!agentId) {
-  process.stderr.write('usage: npm run token -- <agentId>   (e.g. demo-agent)\n');
+/**
+ * `npm run token -- <agentId>`: a bearer token the local API accepts for that agent.
+ * `npm run token -- <agentId> --user`: the token of the agent's user, which may also confirm.
+ */
+const [agentId, flag] = process.argv.slice(2);
+if (!agentId || (flag !== undefined && flag !== '--user')) {
+  process.stderr.write('usage: npm run token -- <agentId> [--user]   (e.g. demo-agent)\n');
   process.exit(2);
 }
-process.stdout.write(`${await signLocalToken(agentId)}\n`);
+const scopes = flag === '--user' ? [CONFIRM_SCOPE] : [];
+process.stdout.write(`${await signLocalToken(agentId, scopes)}\n`);

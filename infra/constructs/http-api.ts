@@ -72,6 +72,7 @@ export class PipelineHttpApi extends Construct {
           methods: [apigwv2.HttpMethod[route.method]],
           integration: new HttpLambdaIntegration(`${name}Integration`, props.handlers.get(name)),
           authorizer: route.auth === 'jwt' ? jwtAuthorizer : new apigwv2.HttpNoneAuthorizer(),
+          ...(route.scopes ? { authorizationScopes: [...route.scopes] } : {}),
         });
         if (route.auth === 'none') {
           unauthenticated.push(...routes);

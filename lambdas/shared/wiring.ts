@@ -14,7 +14,15 @@ export interface RouteSpec {
   readonly path: string;
   /** `jwt`: the HTTP API's JWT authorizer (locally: the local token verifier) admits the caller. */
   readonly auth: 'jwt' | 'none';
+  /** OAuth scopes the token must carry besides being valid (the authorizer checks them). */
+  readonly scopes?: readonly string[];
 }
+
+/**
+ * The scope of the user's own app. An agent's token lacks it: an agent that may not pay on its
+ * own must not be able to approve its own order either.
+ */
+export const CONFIRM_SCOPE = 'orders:confirm';
 
 export interface QueueSpec {
   /** Longer than six times the timeout of the function that consumes it (the AWS guidance). */
@@ -196,7 +204,7 @@ export const wiring = {
       timeoutSeconds: 10,
       environment: { ...common },
       routes: [
-        { method: 'POST', path: '/v1/orders/{id}/confirm', auth: 'jwt' },
+        { method: 'POST', path: '/v1/orders/{id}/confirm', auth: 'jwt', scopes: [CONFIRM_SCOPE] },
         { method: 'POST', path: '/v1/orders/{id}/cancel', auth: 'jwt' },
         { method: 'POST', path: '/v1/orders/{id}/refund', auth: 'jwt' },
       ],

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
+import { CONFIRM_SCOPE } from '#shared/wiring.ts';
 import { defaultGatewayApiKeys } from '../../local/gateway-simulator.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
@@ -131,7 +132,7 @@ describe('settlement on the local stack', () => {
     expect(placed.status).toBe('AWAITING_CONFIRMATION');
     const confirm = await fetch(`${stack.apiUrl}/v1/orders/${placed.orderId}/confirm`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${await tokenOf('cautious-agent')}` },
+      headers: { authorization: `Bearer ${await userTokenOf('cautious-agent')}` },
     });
     const paid = await cautious.waitForStatus(placed.orderId, 'PAID');
 
@@ -144,12 +145,29 @@ describe('settlement on the local stack', () => {
     ]);
   });
 
+  it('lets only the user confirm: an agent confirming its own order gets 403 and nothing changes', async () => {
+    // Prepare
+    const placed = await cautious.place();
+    const { signLocalToken } = await import('../../local/auth.ts');
+
+    // Act
+    const byAgent = await fetch(`${stack.apiUrl}/v1/orders/${placed.orderId}/confirm`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await signLocalToken('cautious-agent')}` },
+    });
+
+    // Assess
+    expect(byAgent.status).toBe(403);
+    expect(await byAgent.json()).toEqual({ message: 'Forbidden' });
+    expect((await cautious.get(placed.orderId)).status).toBe('AWAITING_CONFIRMATION');
+  });
+
   it('refuses a confirmation after the window has passed, with 409 and the order EXPIRED', async () => {
     const placed = await cautious.place();
     await new Promise((resolve) => setTimeout(resolve, 3_200));
     const confirm = await fetch(`${stack.apiUrl}/v1/orders/${placed.orderId}/confirm`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${await tokenOf('cautious-agent')}` },
+      headers: { authorization: `Bearer ${await userTokenOf('cautious-agent')}` },
     });
     expect(confirm.status).toBe(409);
     expect(await confirm.json()).toMatchObject({
@@ -261,7 +279,8 @@ function sign(body: string, secret = 'whsec_autopay_local', skewSeconds = 0): st
   return signWebhookPayload(body, [secret], Math.floor(Date.now() / 1000) + skewSeconds);
 }
 
-async function tokenOf(agentId: string): Promise<string> {
+/** The token of the agent's user, who may confirm the agent's orders. */
+async function userTokenOf(agentId: string): Promise<string> {
   const { signLocalToken } = await import('../../local/auth.ts');
-  return signLocalToken(agentId);
+  return signLocalToken(agentId, [CONFIRM_SCOPE]);
 }

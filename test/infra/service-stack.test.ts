@@ -6,6 +6,7 @@ import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import cdkJson from '../../cdk.json' with { type: 'json' };
 import {
+  CONFIRM_SCOPE,
   type QueueName,
   queueNames,
   queueVariables,
@@ -470,12 +471,24 @@ describe('ServiceStack', () => {
           expect(resource?.Properties.AuthorizationType, routeKey).toBe(
             route.auth === 'jwt' ? 'JWT' : 'NONE',
           );
+          expect(resource?.Properties.AuthorizationScopes, routeKey).toEqual(
+            route.scopes ? [...route.scopes] : undefined,
+          );
           expect(integrations[target]?.Properties, routeKey).toMatchObject({
             IntegrationType: 'AWS_PROXY',
             IntegrationUri: functionArn,
           });
         }
       }
+    });
+
+    it('lets only a token with the confirm scope confirm an order', () => {
+      const [route] = Object.values(
+        synth.serviceTemplate.findResources('AWS::ApiGatewayV2::Route', {
+          Properties: { RouteKey: 'POST /v1/orders/{id}/confirm' },
+        }),
+      );
+      expect(route?.Properties.AuthorizationScopes).toEqual([CONFIRM_SCOPE]);
     });
 
     it('accepts only tokens from the configured issuer for the configured audience', () => {

@@ -86,8 +86,11 @@ describe('docs/openapi.json', () => {
       expect(declared).toEqual(pathNames);
       expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['500', '503']));
       if (route.auth === 'jwt') {
-        expect(operation.security).toEqual([{ bearerJwt: [] }]);
+        expect(operation.security).toEqual([{ bearerJwt: [...(route.scopes ?? [])] }]);
         expect(operation.responses['401']).toEqual({ $ref: '#/components/responses/Unauthorized' });
+        if (route.scopes?.length) {
+          expect(operation.responses['403']).toEqual({ $ref: '#/components/responses/Forbidden' });
+        }
       } else {
         expect(operation.security).toEqual([]);
         expect(operation.responses['401']).toBeUndefined();
