@@ -187,3 +187,38 @@ describe('DynamoDB agent directory (DynamoDB Local)', () => {
     await expect(agents.get('nobody')).resolves.toBeUndefined();
   });
 });
+
+describe('the sparse due index (DynamoDB Local)', () => {
+  it('holds an order while it waits, drops it when it is done, and takes it back when annotated', async () => {
+    // Prepare
+    const order = newOrder({ dueAt: '2026-11-23T09:45:00.000Z' });
+    await repository.create(order);
+    const dueIds = async () =>
+      (await repository.findDue('2026-11-23T10:00:00.000Z', 100)).map((due) => due.orderId);
+
+    // Act & Assess: waiting, it is found once its deadline has passed.
+    expect(await dueIds()).toContain(order.orderId);
+    expect(
+      (await repository.findDue('2026-11-23T09:40:00.000Z', 100)).map((o) => o.orderId),
+    ).not.toContain(order.orderId);
+
+    // A terminal move removes the deadline, and with it the index entry.
+    await repository.transition({
+      orderId: order.orderId,
+      from: 'PENDING_PAYMENT',
+      to: 'PAID',
+      event: 'GATEWAY_SUCCEEDED',
+      at: '2026-11-23T09:31:00.000Z',
+      changes: { dueAt: undefined },
+    });
+    expect(await dueIds()).not.toContain(order.orderId);
+    const raw = await client.send(
+      new GetCommand({ TableName: tableName, Key: { pk: `ORDER#${order.orderId}` } }),
+    );
+    expect(raw.Item?.dueShard).toBeUndefined();
+
+    // An annotation that sets a deadline puts it back.
+    await repository.annotate(order.orderId, 'PAID', { dueAt: '2026-11-23T09:50:00.000Z' });
+    expect(await dueIds()).toContain(order.orderId);
+  });
+});
