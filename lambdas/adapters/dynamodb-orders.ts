@@ -92,11 +92,17 @@ export class DynamoDbOrderRepository implements OrderRepository {
           UpdateExpression:
             `SET #status = :to, version = version + :one, updatedAt = :at, ` +
             `history = list_append(history, :entry)${fields.set}${fields.remove}`,
-          ConditionExpression: '#status = :from',
+          ConditionExpression:
+            move.expectedVersion === undefined
+              ? '#status = :from'
+              : '#status = :from AND version = :expectedVersion',
           ExpressionAttributeNames: { '#status': 'status', ...fields.names },
           ExpressionAttributeValues: {
             ':to': move.to,
             ':from': move.from,
+            ...(move.expectedVersion === undefined
+              ? {}
+              : { ':expectedVersion': move.expectedVersion }),
             ':one': 1,
             ':at': move.at,
             ':entry': [entry],

@@ -74,5 +74,6 @@ export async function moveOrder(
     at: now.toISOString(),
     errorCode,
     changes: { ...changes, dueAt },
+    expectedVersion: order.version,
   });
 }

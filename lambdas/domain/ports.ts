@@ -19,6 +19,11 @@ export interface OrderTransition {
   readonly at: string;
   readonly errorCode?: string | undefined;
   readonly changes?: Partial<PaymentFields>;
+  /**
+   * The version the caller read. Given, the move also fails if the order has moved meanwhile
+   * and come back to `from` (PENDING_PAYMENT → HELD_FOR_REVIEW → PENDING_PAYMENT).
+   */
+  readonly expectedVersion?: number;
 }
 
 export type TransitionOutcome =

@@ -47,7 +47,11 @@ export class InMemoryOrders implements OrderRepository {
 
   async transition(move: OrderTransition): Promise<TransitionOutcome> {
     const current = this.orders.get(move.orderId);
-    if (current === undefined || current.status !== move.from) {
+    const moved =
+      current === undefined ||
+      current.status !== move.from ||
+      (move.expectedVersion !== undefined && current.version !== move.expectedVersion);
+    if (moved) {
       return { kind: 'stale', current: current ? structuredClone(current) : undefined };
     }
     const entry = {
