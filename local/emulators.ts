@@ -50,19 +50,59 @@ function dynamoDbLocalJarDirectory(): string {
 export async function startDynamoDbLocal(port?: number): Promise<Emulator> {
   const chosen = port ?? (await freePort());
   const directory = dynamoDbLocalJarDirectory();
-  const args = [
-    `-Djava.library.path=${join(directory, 'DynamoDBLocal_lib')}`,
-    '-jar',
-    join(directory, 'DynamoDBLocal.jar'),
-    '-inMemory',
-    '-sharedDb',
-    '-disableTelemetry',
-    '-port',
-    String(chosen),
-  ];
-  const child = spawn('java', args, {
-    cwd: directory,
-    env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' },
+  const endpoint = `http://127.0.0.1:${chosen}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: localRegion,
+    credentials: localCredentials,
+    maxAttempts: 1,
+  });
+  try {
+    return await startChild({
+      name: 'DynamoDB Local',
+      hint: 'is Java 17+ installed?',
+      command: 'java',
+      args: [
+        `-Djava.library.path=${join(directory, 'DynamoDBLocal_lib')}`,
+        '-jar',
+        join(directory, 'DynamoDBLocal.jar'),
+        '-inMemory',
+        '-sharedDb',
+        '-disableTelemetry',
+        '-port',
+        String(chosen),
+      ],
+      cwd: directory,
+      env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' },
+      endpoint,
+      ready: () => client.send(new ListTablesCommand({})),
+    });
+  } finally {
+    client.destroy();
+  }
+}
+
+interface ChildEmulator {
+  readonly name: string;
+  /** What to check when the process will not start or dies at once. */
+  readonly hint: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly endpoint: string;
+  /** Resolves once the emulator answers; polled until it does, for at most 60 s. */
+  readonly ready: () => Promise<unknown>;
+}
+
+/**
+ * Starts an emulator as a child process and waits until it answers. A child that exits first
+ * fails the start with its output; one that never answers is stopped, not left behind.
+ */
+async function startChild(spec: ChildEmulator): Promise<Emulator> {
+  const child = spawn(spec.command, spec.args, {
+    ...(spec.cwd ? { cwd: spec.cwd } : {}),
+    ...(spec.env ? { env: spec.env } : {}),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -70,48 +110,40 @@ export async function startDynamoDbLocal(port?: number): Promise<Emulator> {
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   const exited = new Promise<never>((_, reject) => {
     child.once('error', (error) =>
-      reject(
-        new Error(
-          `Cannot start Java for DynamoDB Local (is Java 17+ installed?): ${error.message}`,
-        ),
-      ),
+      reject(new Error(`Cannot start ${spec.name} (${spec.hint}): ${error.message}`)),
     );
     child.once('exit', (code) =>
       reject(
-        new Error(`DynamoDB Local exited with ${code} before it was ready:\n${output.join('')}`),
+        new Error(
+          `${spec.name} exited with ${code} before it was ready (${spec.hint})\n${output.join('')}`,
+        ),
       ),
     );
   });
-  const endpoint = `http://127.0.0.1:${chosen}`;
-  await Promise.race([waitForDynamoDb(endpoint), exited]);
   exited.catch(() => {});
-  return { endpoint, stop: () => stopChild(child) };
+  try {
+    await Promise.race([pollUntilReady(spec), exited]);
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  return { endpoint: spec.endpoint, stop: () => stopChild(child) };
 }
 
-async function waitForDynamoDb(endpoint: string): Promise<void> {
-  const client = new DynamoDBClient({
-    endpoint,
-    region: localRegion,
-    credentials: localCredentials,
-    maxAttempts: 1,
-  });
+async function pollUntilReady(spec: ChildEmulator): Promise<void> {
   const deadline = Date.now() + 60_000;
-  try {
-    for (;;) {
-      try {
-        await client.send(new ListTablesCommand({}));
-        return;
-      } catch (error) {
-        if (Date.now() > deadline) {
-          throw new Error(`DynamoDB Local did not answer at ${endpoint} within 60 s`, {
-            cause: error,
-          });
-        }
-        await new Promise((resolve) => setTimeout(resolve, 100));
+  for (;;) {
+    try {
+      await spec.ready();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) {
+        throw new Error(`${spec.name} did not answer at ${spec.endpoint} within 60 s`, {
+          cause: error,
+        });
       }
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-  } finally {
-    client.destroy();
   }
 }
 
@@ -139,42 +171,13 @@ export async function startSqsLocal(port?: number): Promise<Emulator> {
 export async function startSecretsManagerLocal(port?: number): Promise<Emulator> {
   const python = process.env.AUTOPAY_PYTHON ?? 'python3';
   const chosen = port ?? (await freePort());
-  const child = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(chosen)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  const exited = new Promise<never>((_, reject) => {
-    child.once('error', (error) =>
-      reject(new Error(`Cannot run ${python} for moto's Secrets Manager: ${error.message}`)),
-    );
-    child.once('exit', (code) =>
-      reject(
-        new Error(
-          `moto's server exited with ${code} before it was ready. Is moto installed ` +
-            `(${python} -m pip install 'moto[server]')?\n${output.join('')}`,
-        ),
-      ),
-    );
-  });
   const endpoint = `http://127.0.0.1:${chosen}`;
-  await Promise.race([waitForHttp(`${endpoint}/moto-api/`), exited]);
-  exited.catch(() => {});
-  return { endpoint, stop: () => stopChild(child) };
-}
-
-async function waitForHttp(url: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      await fetch(url, { signal: AbortSignal.timeout(1_000) });
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) {
-        throw new Error(`Nothing answered at ${url} within 60 s`, { cause: error });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  return startChild({
+    name: "moto's Secrets Manager",
+    hint: `is moto installed? ${python} -m pip install 'moto[server]'`,
+    command: python,
+    args: ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(chosen)],
+    endpoint,
+    ready: () => fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(1_000) }),
+  });
 }

@@ -1,10 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /**
- * AWS clients, created once per instance and reused by every invocation. Endpoints come from the
+ * AWS clients, created once per instance and reused by every invocation (Secrets Manager's is
+ * in its own module, so functions that never read a secret do not load its SDK). Endpoints come from the
  * SDK's standard AWS_ENDPOINT_URL_* variables, which the local stack sets to its emulators.
  */
 export const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
@@ -14,5 +14,3 @@ export const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
 // Queue URLs are used as given; the SDK would otherwise send each call to the host named in the
 // queue URL, which bypasses an endpoint set through AWS_ENDPOINT_URL_SQS.
 export const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
-
-export const secretsManager = new SecretsManagerClient({});

@@ -1,4 +1,5 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 /** A secret value cached with a TTL, which a caller may force to refresh after an auth failure. */
 export interface SecretSource {
@@ -9,6 +10,8 @@ export interface SecretSource {
 export type VersionStage = 'AWSCURRENT' | 'AWSPREVIOUS' | 'AWSPENDING';
 
 export interface SecretsManagerSourceOptions {
+  /** The function's own client, so every Secrets Manager call goes through one place. */
+  readonly client: SecretsManagerClient;
   readonly secretId: string;
   /** Always named: a read without a stage may not return AWSCURRENT in every implementation. */
   readonly stage?: VersionStage;
@@ -23,12 +26,14 @@ export interface SecretsManagerSourceOptions {
  * provider, because Powertools keys its cache by secret name only, not by version stage.
  */
 export class SecretsManagerSource implements SecretSource {
-  private readonly provider = new SecretsProvider();
+  private readonly provider: SecretsProvider;
   private lastForcedAt = Number.NEGATIVE_INFINITY;
   /** Powertools caches values, not absences: a missing stage is remembered here instead. */
   private missingUntil = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly options: SecretsManagerSourceOptions) {}
+  constructor(private readonly options: SecretsManagerSourceOptions) {
+    this.provider = new SecretsProvider({ awsSdkV3Client: options.client });
+  }
 
   async get(): Promise<string> {
     return this.fetch(false);

@@ -8,19 +8,8 @@ import { type LifecycleDeps, makeLifecycle } from '#domain/lifecycle.ts';
 import { orderView } from '#domain/order.ts';
 import { systemClock } from '#domain/ports.ts';
 import { deadlinesOf, readLifecycleEnvironment } from '#shared/config.ts';
-import { callerOf, type HttpEvent, httpHandler, json, rawBody } from '#shared/http.ts';
+import { callerOf, type HttpEvent, httpHandler, json, jsonBody } from '#shared/http.ts';
 import { logger, metrics } from '#shared/observability.ts';
-
-/** Refund bodies are optional: an empty one means `{}`. */
-function optionalJson(event: HttpEvent): unknown {
-  const bytes = rawBody(event);
-  if (bytes.byteLength === 0) return {};
-  try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new AutopayError('MALFORMED_JSON');
-  }
-}
 
 /** confirm, cancel and refund: `POST /v1/orders/{id}/<action>`. */
 export function buildHandler(deps: LifecycleDeps) {
@@ -37,7 +26,7 @@ export function buildHandler(deps: LifecycleDeps) {
       result = await lifecycle.cancel(agentId, orderId);
     } else if (action === 'refund') {
       const key = event.headers['idempotency-key'];
-      result = await lifecycle.refund(agentId, orderId, key, optionalJson(event));
+      result = await lifecycle.refund(agentId, orderId, key, jsonBody(event, { value: {} }));
     } else {
       throw new AutopayError('ROUTE_NOT_FOUND');
     }

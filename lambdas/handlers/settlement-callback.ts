@@ -2,14 +2,15 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { WebhookSecrets } from '#adapters/secret-source.ts';
+import { secretsManager } from '#adapters/secrets-manager-client.ts';
 import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
 import { gatewayEventSchema, makeHandleGatewayEvent } from '#domain/callbacks.ts';
-import { AutopayError, ValidationError } from '#domain/errors.ts';
+import { AutopayError } from '#domain/errors.ts';
 import { systemClock } from '#domain/ports.ts';
 import { parseWith } from '#domain/schemas.ts';
 import { verifyWebhookSignature, WebhookSignatureError } from '#domain/webhook-signature.ts';
 import { deadlinesOf, readCallbackEnvironment } from '#shared/config.ts';
-import { type HttpEvent, httpHandler, json, rawBody } from '#shared/http.ts';
+import { type HttpEvent, httpHandler, json, parseJson, rawBody } from '#shared/http.ts';
 import { logger, metrics } from '#shared/observability.ts';
 import { settlementObserver } from '#shared/observers.ts';
 
@@ -50,13 +51,7 @@ export function buildHandler(deps: CallbackHandlerDeps) {
       await deps.secrets.refresh();
       await verify();
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      throw new ValidationError('MALFORMED_JSON');
-    }
-    const gatewayEvent = parseWith(gatewayEventSchema, parsed);
+    const gatewayEvent = parseWith(gatewayEventSchema, parseJson(body));
     logger.appendKeys({ orderId: gatewayEvent.data.idempotencyKey, eventId: gatewayEvent.id });
     const outcome = await deps.handleEvent(gatewayEvent);
     logger.info('Callback handled', { type: gatewayEvent.type, ...outcome });
@@ -72,6 +67,7 @@ export const handler = buildHandler({
   gatewayName: environment.GATEWAY_NAME,
   toleranceSeconds: environment.WEBHOOK_TOLERANCE_SECONDS,
   secrets: new WebhookSecrets({
+    client: secretsManager,
     secretId: environment.WEBHOOK_SECRET_ID,
     maxAgeSeconds: environment.SECRET_MAX_AGE_SECONDS,
     minRefreshIntervalMs: 5_000,

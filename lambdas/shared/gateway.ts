@@ -1,5 +1,6 @@
 import { HttpPaymentGateway } from '#adapters/http-payment-gateway.ts';
 import { SecretsManagerSource } from '#adapters/secret-source.ts';
+import { secretsManager } from '#adapters/secrets-manager-client.ts';
 
 /** The payment gateway as every function that calls it is configured: one place, one way. */
 export function gatewayFrom(environment: {
@@ -14,6 +15,7 @@ export function gatewayFrom(environment: {
     baseUrl: environment.GATEWAY_URL,
     timeoutMs: environment.GATEWAY_TIMEOUT_MS,
     apiKey: new SecretsManagerSource({
+      client: secretsManager,
       secretId: environment.GATEWAY_API_KEY_SECRET_ID,
       maxAgeSeconds: environment.SECRET_MAX_AGE_SECONDS,
       // A burst of 401s is one fetch.

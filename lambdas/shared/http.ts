@@ -46,10 +46,13 @@ export function rawBody(event: HttpEvent): Buffer {
   return bytes;
 }
 
-/** The body as JSON: oversized or malformed bodies are refused before anything else looks. */
-export function jsonBody(event: HttpEvent): unknown {
-  const bytes = rawBody(event);
+/**
+ * Bytes as JSON, or MALFORMED_JSON. An empty body is malformed unless `whenEmpty` says what it
+ * stands for (a route whose body is optional).
+ */
+export function parseJson(bytes: Buffer, whenEmpty?: { readonly value: unknown }): unknown {
   if (bytes.byteLength === 0) {
+    if (whenEmpty) return whenEmpty.value;
     throw new ValidationError('MALFORMED_JSON', 'The request body is empty.');
   }
   try {
@@ -57,6 +60,11 @@ export function jsonBody(event: HttpEvent): unknown {
   } catch {
     throw new ValidationError('MALFORMED_JSON');
   }
+}
+
+/** The body as JSON: oversized or malformed bodies are refused before anything else looks. */
+export function jsonBody(event: HttpEvent, whenEmpty?: { readonly value: unknown }): unknown {
+  return parseJson(rawBody(event), whenEmpty);
 }
 
 /** SDK errors that mean "try again", so the caller gets 503 rather than 500. */

@@ -207,10 +207,11 @@ class Bench {
     );
     this.esm = new EsmMeter(this.stack.sqs);
     const clients = await import('#adapters/aws-clients.ts');
+    const { secretsManager } = await import('#adapters/secrets-manager-client.ts');
     this.meter
       .attach(clients.dynamodb, 'DynamoDB')
       .attach(clients.sqs, 'SQS')
-      .attach(clients.secretsManager, 'SecretsManager');
+      .attach(secretsManager, 'SecretsManager');
   }
 
   async place(count: number, concurrency: number): Promise<PlacedRun> {
