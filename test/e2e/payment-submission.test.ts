@@ -1,5 +1,5 @@
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
@@ -141,8 +141,15 @@ describe('payment submission on the local stack', () => {
         MaxNumberOfMessages: 10,
       }),
     );
-    // The check is delayed by a minute, so it is not visible yet.
+    // The check is delayed by a minute: it is in the queue, not visible yet.
     expect(check.Messages ?? []).toEqual([]);
+    const attributes = await stack.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: stack.queueUrls.settlementCheck.url,
+        AttributeNames: ['ApproximateNumberOfMessagesDelayed'],
+      }),
+    );
+    expect(Number(attributes.Attributes?.ApproximateNumberOfMessagesDelayed)).toBeGreaterThan(0);
   });
 
   it('fetches the current gateway key after a 401 and pays without failing the order', async () => {
