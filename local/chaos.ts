@@ -4,7 +4,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import type { Order } from '#domain/order.ts';
 import { type OrderStatus, terminalStatuses, transition } from '#domain/order-state.ts';
-import { CONFIRM_SCOPE } from '#shared/wiring.ts';
+import { USER_SCOPES } from '#shared/wiring.ts';
 import { signLocalToken } from './auth.ts';
 import { seededRandom } from './faults.ts';
 import { driveRotation } from './rotation.ts';
@@ -116,7 +116,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     const userTokens = new Map<string, string>();
     for (const agentId of [...trusted, ...cautious]) {
       tokens.set(agentId, await signLocalToken(agentId));
-      userTokens.set(agentId, await signLocalToken(agentId, [CONFIRM_SCOPE]));
+      userTokens.set(agentId, await signLocalToken(agentId, [...USER_SCOPES]));
     }
     const placed: Placed[] = [];
     const replayViolations: string[] = [];

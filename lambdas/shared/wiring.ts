@@ -24,6 +24,12 @@ export interface RouteSpec {
  */
 export const CONFIRM_SCOPE = 'orders:confirm';
 
+/** The scope that lets the user (never the agent) ask for an order's money back. */
+export const REFUND_SCOPE = 'orders:refund';
+
+/** Every scope the user's own app holds. */
+export const USER_SCOPES: readonly string[] = [CONFIRM_SCOPE, REFUND_SCOPE];
+
 export interface QueueSpec {
   /** Longer than six times the timeout of the function that consumes it (the AWS guidance). */
   readonly visibilityTimeoutSeconds: number;
