@@ -8,7 +8,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type CallbackOutcome, gatewayEventSchema } from '#domain/callbacks.ts';
 import { type ErrorCode, errorCatalogue } from '#domain/errors.ts';
 import { refundRequestSchema } from '#domain/lifecycle.ts';

@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AgentProfile } from '#domain/agent.ts';
 import type { AgentDirectory } from '#domain/ports.ts';
 import { agentKey } from './keys.ts';

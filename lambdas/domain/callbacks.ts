@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Order } from './order.ts';
 import { moveOrder } from './order-moves.ts';
 import type { SettledOutcome } from './payment-ports.ts';

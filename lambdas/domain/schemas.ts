@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type ErrorCode, ValidationError } from './errors.ts';
 import { paymentMethods } from './order.ts';
 

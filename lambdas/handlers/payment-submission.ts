@@ -1,5 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
+import * as z from 'zod';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
 import { DynamoDbBreakerStore } from '#adapters/dynamodb-breaker.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';

@@ -236,19 +236,33 @@ describe('ServiceStack', () => {
       }
     });
 
+    /** A file of the function's bundle, as CDK wrote it into the cloud assembly. */
+    const bundleFile = (name: string, file: string) => {
+      const asset = synth.service.functions.get(name).node.findChild('Code') as Asset;
+      return readFileSync(path.join(synth.outdir, asset.assetPath, file), 'utf8');
+    };
+
     it('bundles every handler as an ES module that can still require CommonJS dependencies', () => {
       for (const name of Object.keys(functions)) {
-        // Prepare
-        const fn = synth.service.functions.get(name);
-        const asset = fn.node.findChild('Code') as Asset;
-
         // Act
-        const bundle = readFileSync(path.join(synth.outdir, asset.assetPath, 'index.mjs'), 'utf8');
+        const bundle = bundleFile(name, 'index.mjs');
 
         // Assess
+        const fn = synth.service.functions.get(name);
         expect(propertiesOf(synth.serviceTemplate, fn).Handler, name).toBe('index.handler');
         expect(bundle.startsWith('import { createRequire }'), name).toBe(true);
         expect(bundle, name).toMatch(/export\s*\{[^}]*\bas handler\b/);
+      }
+    });
+
+    it("leaves zod's translations out of every bundle: its messages stay in English", () => {
+      for (const name of Object.keys(functions)) {
+        // Act
+        const { sources } = JSON.parse(bundleFile(name, 'index.mjs.map')) as { sources: string[] };
+
+        // Assess
+        const locales = sources.filter((source) => /\/zod\/.*\/locales\//.test(source));
+        expect(locales, name).toEqual([expect.stringMatching(/\/locales\/en\.js$/)]);
       }
     });
   });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { gatewayEventSchema, gatewayEventTypes } from '#domain/callbacks.ts';
 import { errorCatalogue } from '#domain/errors.ts';
 import { refundRequestSchema } from '#domain/lifecycle.ts';
