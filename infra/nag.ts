@@ -40,14 +40,6 @@ export function acknowledgeNagFindings(stacks: AutopayStacks, wiring: Wiring): v
   const tableId = logicalIdOf(stacks.stateful.table);
   for (const [name, fn] of stacks.service.functions.all) {
     const spec = wiring.functions[name];
-    NagSuppressions.addResourceSuppressions(fn, [
-      {
-        id: 'AwsSolutions-L1',
-        reason:
-          'Node.js 22 is a supported Lambda runtime. Moving to a newer one changes the bundle ' +
-          'target and the local runtime with it: an upgrade of its own, not a finding.',
-      },
-    ]);
     if (!fn.role) {
       throw new Error(`${fn.node.path} has no role`);
     }

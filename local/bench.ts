@@ -236,11 +236,10 @@ function coldSection(results: readonly FunctionColdStart[]): string {
 
 Each function's entry bundled with esbuild as CDK's NodejsFunction does in
 infra/constructs/functions.ts (format esm, platform node, minify, bundle, mainFields
-['module','main'], the same \`createRequire\` banner) but with target node20 (the Node running
-here; Lambda runs node22) and **with the AWS SDK included**, since a Lambda cold start loads the
-SDK either way; no source maps. The baseline is a bundle made the same way of a file that only
-imports and constructs the same AWS SDK clients as the function's bundle contains and exports a
-no-op handler.
+['module','main'], target node24, the same \`createRequire\` banner) but **with the AWS SDK
+included**, since a Lambda cold start loads the SDK either way; no source maps. The baseline is
+a bundle made the same way of a file that only imports and constructs the same AWS SDK clients
+as the function's bundle contains and exports a no-op handler.
 
 Cold start here is **load + module-scope init only**: in a fresh \`node\` process per measurement,
 the time of \`await import(bundle)\` (parse, evaluate, read the environment, build clients and

@@ -74,7 +74,7 @@ export class PipelineFunctions extends Construct {
         handler: 'handler',
         projectRoot,
         depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
-        runtime: lambda.Runtime.NODEJS_22_X,
+        runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: spec.memoryMb,
         timeout: Duration.seconds(spec.timeoutSeconds),
@@ -95,7 +95,7 @@ export class PipelineFunctions extends Construct {
           format: OutputFormat.ESM,
           minify: true,
           sourceMap: true,
-          target: 'node22',
+          target: 'node24',
           mainFields: ['module', 'main'],
           // An ESM bundle has no `require`, which the CommonJS dependencies inlined into it call.
           banner:

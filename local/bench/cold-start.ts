@@ -225,7 +225,7 @@ async function bundle(
     bundle: true,
     format: 'esm',
     platform: 'node',
-    target: 'node20',
+    target: 'node24',
     minify: true,
     mainFields: ['module', 'main'],
     banner: { js: cdkBanner },

@@ -101,7 +101,6 @@ describe('cdk-nag AwsSolutions checks, stage prod', () => {
     expect([...ids].sort()).toEqual([
       'AwsSolutions-APIG4',
       'AwsSolutions-IAM5',
-      'AwsSolutions-L1',
       'AwsSolutions-SMG4',
     ]);
     for (const { resource, id, reason } of acknowledged) {

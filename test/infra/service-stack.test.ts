@@ -125,13 +125,13 @@ describe('ServiceStack', () => {
   });
 
   describe('functions', () => {
-    it('runs every function on Node.js 22 on arm64 with active tracing', () => {
+    it('runs every function on Node.js 24 on arm64 with active tracing', () => {
       for (const name of Object.keys(functions)) {
         // Act
         const properties = propertiesOf(synth.serviceTemplate, synth.service.functions.get(name));
 
         // Assess
-        expect(properties.Runtime, name).toBe('nodejs22.x');
+        expect(properties.Runtime, name).toBe('nodejs24.x');
         expect(properties.Architectures, name).toEqual(['arm64']);
         expect(properties.TracingConfig, name).toEqual({ Mode: 'Active' });
       }
