@@ -262,12 +262,22 @@ export function optionalString(value: unknown, where: string): string | undefine
 /** Far above any real request to a simulator; only a runaway client gets near it. */
 const MAX_BODY_BYTES = 1024 * 1024;
 
+/**
+ * A signal of one wait or request alone that aborts with `shared`. A simulator's signals live as
+ * long as the simulator or its ledger and serve every concurrent wait and webhook request: each
+ * one's abort listener on them piled up with the load (past ten, Node warned of a leak).
+ * AbortSignal.any follows `shared` without a listener on it.
+ */
+export function ownSignal(shared: AbortSignal): AbortSignal {
+  return AbortSignal.any([shared]);
+}
+
 /** Resolves true once the time has passed, false if the signal aborted first. */
 export async function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted) return false;
   if (ms <= 0) return true;
   try {
-    await delay(ms, undefined, { signal });
+    await delay(ms, undefined, { signal: ownSignal(signal) });
     return true;
   } catch {
     return false;

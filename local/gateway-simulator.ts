@@ -18,6 +18,7 @@ import {
   oneOf,
   optionalInteger,
   optionalString,
+  ownSignal,
   parseJson,
   parseScript,
   pick,
@@ -544,7 +545,7 @@ function postCallback(
         {
           method: 'POST',
           agent: false,
-          signal,
+          signal: ownSignal(signal),
           timeout: CALLBACK_TIMEOUT_MS,
           headers: {
             'content-type': 'application/json',
