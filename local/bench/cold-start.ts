@@ -19,6 +19,12 @@ const run = promisify(execFile);
 export const cdkBanner =
   "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
+/**
+ * What CDK leaves out of a Lambda bundle for the runtime to provide, with cdk.json's
+ * `@aws-cdk/aws-lambda-nodejs:sdkV3ExcludeSmithyPackages`.
+ */
+const runtimeProvided = ['@aws-sdk/*', '@smithy/*'];
+
 const sdkPackages = [
   ['@aws-sdk/client-dynamodb', 'DynamoDBClient'],
   ['@aws-sdk/lib-dynamodb', 'DynamoDBDocumentClient'],
@@ -31,6 +37,8 @@ export interface FunctionColdStart {
   readonly memoryMb: number;
   readonly sdkClients: string[];
   readonly bundleKb: number;
+  /** The same bundle as CDK deploys it, with the AWS SDK left to the runtime. */
+  readonly deployedKb: number;
   readonly baselineKb: number;
   readonly loadMs: number;
   readonly baselineLoadMs: number;
@@ -216,6 +224,7 @@ async function measure(
 async function bundle(
   options: { entry: string } | { contents: string },
   outfile: string,
+  external: readonly string[] = [],
 ): Promise<string[]> {
   const result = await build({
     ...('entry' in options
@@ -229,6 +238,7 @@ async function bundle(
     minify: true,
     mainFields: ['module', 'main'],
     banner: { js: cdkBanner },
+    external: [...external],
     metafile: true,
     logLevel: 'silent',
   });
@@ -276,6 +286,9 @@ export async function runColdStarts(runs: number): Promise<FunctionColdStart[]> 
       const outfile = join(directory, `${name}.mjs`);
       const packages = await bundle({ entry: join(projectRoot, spec.entry) }, outfile);
       const bundleKb = (await stat(outfile)).size / 1024;
+      const deployedFile = join(directory, `${name}.deployed.mjs`);
+      await bundle({ entry: join(projectRoot, spec.entry) }, deployedFile, runtimeProvided);
+      const deployedKb = (await stat(deployedFile)).size / 1024;
       const key = packages.join('+');
       let baseline = baselines.get(key);
       if (!baseline) {
@@ -313,6 +326,7 @@ export async function runColdStarts(runs: number): Promise<FunctionColdStart[]> 
         memoryMb: spec.memoryMb,
         sdkClients: packages,
         bundleKb,
+        deployedKb,
         baselineKb: baseline.kb,
         loadMs: median(loads),
         baselineLoadMs: baseline.loadMs,
@@ -321,7 +335,7 @@ export async function runColdStarts(runs: number): Promise<FunctionColdStart[]> 
       };
       results.push(result);
       progress(
-        `cold start ${name}: ${bundleKb.toFixed(0)} KB, load+init ${result.loadMs.toFixed(1)} ms ` +
+        `cold start ${name}: ${bundleKb.toFixed(0)} KB (${deployedKb.toFixed(0)} KB deployed), load+init ${result.loadMs.toFixed(1)} ms ` +
           `(baseline ${baseline.loadMs.toFixed(1)} ms)`,
       );
     }
