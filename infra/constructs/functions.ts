@@ -12,6 +12,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { promotionTags } from '../../lambdas/shared/secret-tags.ts';
 import {
   type ExternalService,
   type FunctionSpec,
@@ -123,6 +124,15 @@ export class PipelineFunctions extends Construct {
           // The first rotation needs the gateway's real key in place (an operator step after
           // the first deploy); rotating the generated placeholder at once would only fail.
           rotateImmediatelyOnUpdate: false,
+        });
+        // finishSecret records when it moves AWSCURRENT, and may write only that record.
+        iam.Grant.addToPrincipal({
+          grantee: fn,
+          actions: ['secretsmanager:TagResource'],
+          resourceArns: [secretOf(props, secret).secretArn],
+          conditions: {
+            'ForAllValues:StringEquals': { 'aws:TagKeys': Object.values(promotionTags) },
+          },
         });
       }
       if ((spec.rotates ?? []).length > 0) {

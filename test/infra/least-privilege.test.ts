@@ -1,5 +1,6 @@
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { promotionTags } from '../../lambdas/shared/secret-tags.ts';
 import { type FunctionSpec, type QueueName, wiring } from '../../lambdas/shared/wiring.ts';
 import {
   crossStackReference,
@@ -42,6 +43,7 @@ const consumeActions = new Set([
 ]);
 const secretWriteActions = new Set([
   'secretsmanager:PutSecretValue',
+  'secretsmanager:TagResource',
   'secretsmanager:UpdateSecretVersionStage',
 ]);
 
@@ -223,6 +225,28 @@ describe('least privilege, for every function of the wiring', () => {
         if (secretWriteActions.has(action)) {
           expect(rotated, `${name}: ${action}`).toContain(resource);
         }
+      }
+    }
+  });
+
+  it('lets a rotation function tag the secrets it rotates with the promotion record only', () => {
+    for (const [name, spec] of Object.entries(functions)) {
+      // Prepare
+      const rotated = (spec.rotates ?? []).map((secret) =>
+        ref({ Ref: logicalId(synth.stateful.secrets.get(secret) as IConstruct) }),
+      );
+
+      // Act
+      const tagging = grantsTo(name, 'secretsmanager').filter(
+        ({ action }) => action === 'secretsmanager:TagResource',
+      );
+
+      // Assess
+      expect(tagging.map(({ resource }) => resource).sort(), name).toEqual(rotated.sort());
+      for (const { condition } of tagging) {
+        expect(condition, name).toEqual({
+          'ForAllValues:StringEquals': { 'aws:TagKeys': Object.values(promotionTags) },
+        });
       }
     }
   });

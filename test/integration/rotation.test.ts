@@ -2,6 +2,7 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayApiKeyKind, WebhookSecretKind } from '#adapters/gateway-secret-kinds.ts';
 import { SecretsManagerStore } from '#adapters/secrets-manager-store.ts';
+import { type Clock, systemClock } from '#domain/ports.ts';
 import { makeRotateSecret, type RotationStep, rotationSteps } from '#domain/rotation.ts';
 import {
   type Emulator,
@@ -14,6 +15,8 @@ import {
   type GatewaySimulator,
   startGatewaySimulator,
 } from '../../local/gateway-simulator.ts';
+import { driveRotation } from '../../local/rotation.ts';
+import { FixedClock } from '../fakes/in-memory.ts';
 
 let moto: Emulator;
 let gateway: GatewaySimulator;
@@ -30,7 +33,7 @@ async function secret(value: string): Promise<string> {
 }
 
 /** A rotation function over moto and the gateway simulator, as deployed but for its wiring. */
-function rotator(gatewayKeyId: string, webhookId: string) {
+function rotationFunction(gatewayKeyId: string, webhookId: string, clock: Clock = systemClock) {
   const kinds = {
     [gatewayKeyId]: new GatewayApiKeyKind(gateway.url, 2_000),
     [webhookId]: new WebhookSecretKind(gateway.url, 2_000, async () => {
@@ -38,7 +41,12 @@ function rotator(gatewayKeyId: string, webhookId: string) {
       return key ?? '';
     }),
   };
-  const rotate = makeRotateSecret({ store, kindOf: (id) => kinds[id] });
+  return makeRotateSecret({ store, kindOf: (id) => kinds[id], clock });
+}
+
+/** Runs the given steps of one rotation in order. */
+function rotator(gatewayKeyId: string, webhookId: string) {
+  const rotate = rotationFunction(gatewayKeyId, webhookId);
   return (secretId: string, version: string, steps: readonly RotationStep[] = rotationSteps) =>
     steps.reduce<Promise<unknown>>(
       (previous, step) =>
@@ -177,6 +185,30 @@ describe('webhook signing secret rotation (moto, gateway simulator)', () => {
     expect(await stage(webhookId, 'AWSPREVIOUS')).toBe('whsec_autopay_local');
     expect(duringOverlap).toHaveLength(2);
     expect(await listWebhookSecrets()).toHaveLength(2);
+  });
+
+  it('records on the secret which version finishSecret made current, and when', async () => {
+    // Prepare
+    gateway.setApiKeys([firstKey]);
+    gateway.setWebhookSecrets(['whsec_autopay_local']);
+    const keyId = await secret(firstKey);
+    const webhookId = await secret('whsec_autopay_local');
+    const movedAt = new Date('2030-06-01T12:00:00.000Z');
+    const version = token('w2');
+
+    // Act: the rotation, then a retried finishSecret a day later.
+    await driveRotation(
+      rotationFunction(keyId, webhookId, new FixedClock(movedAt)),
+      webhookId,
+      version,
+    );
+    const retried = rotationFunction(keyId, webhookId, new FixedClock(new Date('2030-06-02')));
+    await retried({ SecretId: webhookId, ClientRequestToken: version, Step: 'finishSecret' });
+
+    // Assess
+    const { stages, promotion } = await store.describe(webhookId);
+    expect(stages[version]).toContain('AWSCURRENT');
+    expect(promotion).toEqual({ versionId: version, at: movedAt });
   });
 });
 
