@@ -1,6 +1,7 @@
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
+  type GetSecretValueCommandOutput,
   PutSecretValueCommand,
   ResourceNotFoundException,
   type SecretsManagerClient,
@@ -18,7 +19,16 @@ export interface SecretDescription {
   readonly promotion?: { readonly versionId: string; readonly at: Date };
 }
 
-/** Secrets Manager for rotation: stages are always named and checked with DescribeSecret. */
+export interface StoredVersion {
+  readonly value: string;
+  /** Set by Secrets Manager when the version was written. */
+  readonly createdAt: Date;
+}
+
+/**
+ * Secrets Manager as rotation and the signing-secret reader use it. Every read names its version
+ * or its stage: a read naming neither may not return AWSCURRENT in every implementation.
+ */
 export class SecretsManagerStore implements SecretStore {
   constructor(private readonly client: SecretsManagerClient) {}
 
@@ -41,19 +51,14 @@ export class SecretsManagerStore implements SecretStore {
     secretId: string,
     selector: { readonly versionId?: string; readonly stage: VersionStage },
   ): Promise<string | undefined> {
-    try {
-      const result = await this.client.send(
-        new GetSecretValueCommand({
-          SecretId: secretId,
-          VersionStage: selector.stage,
-          ...(selector.versionId ? { VersionId: selector.versionId } : {}),
-        }),
-      );
-      return result.SecretString;
-    } catch (error) {
-      if (error instanceof ResourceNotFoundException) return undefined;
-      throw error;
-    }
+    return (await this.read(secretId, selector))?.SecretString;
+  }
+
+  /** A version's value and creation date, or undefined when there is no such version. */
+  async version(secretId: string, versionId: string): Promise<StoredVersion | undefined> {
+    const result = await this.read(secretId, { versionId });
+    if (result?.SecretString === undefined || result.CreatedDate === undefined) return undefined;
+    return { value: result.SecretString, createdAt: result.CreatedDate };
   }
 
   async putPending(secretId: string, token: string, value: string): Promise<void> {
@@ -96,5 +101,23 @@ export class SecretsManagerStore implements SecretStore {
         RemoveFromVersionId: token,
       }),
     );
+  }
+
+  private async read(
+    secretId: string,
+    selector: { readonly versionId?: string; readonly stage?: VersionStage },
+  ): Promise<GetSecretValueCommandOutput | undefined> {
+    try {
+      return await this.client.send(
+        new GetSecretValueCommand({
+          SecretId: secretId,
+          ...(selector.stage ? { VersionStage: selector.stage } : {}),
+          ...(selector.versionId ? { VersionId: selector.versionId } : {}),
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) return undefined;
+      throw error;
+    }
   }
 }

@@ -96,6 +96,9 @@ const callbackEnvironment = z.object({
   GATEWAY_NAME: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
   WEBHOOK_SECRET_ID: z.string().min(1),
   WEBHOOK_TOLERANCE_SECONDS: positive,
+  // 0 turns the grace off: only AWSCURRENT verifies.
+  WEBHOOK_PREVIOUS_GRACE_SECONDS: seconds,
+  WEBHOOK_PENDING_GRACE_SECONDS: seconds,
   SECRET_MAX_AGE_SECONDS: positive,
 });
 

@@ -230,6 +230,10 @@ export const wiring = {
         GATEWAY_NAME: gateway.GATEWAY_NAME,
         SECRET_MAX_AGE_SECONDS: gateway.SECRET_MAX_AGE_SECONDS,
         WEBHOOK_TOLERANCE_SECONDS: '300',
+        // How long a replaced signing secret still verifies after its rotation finished, and the
+        // new one of a rotation that never finished after its creation.
+        WEBHOOK_PREVIOUS_GRACE_SECONDS: '86400',
+        WEBHOOK_PENDING_GRACE_SECONDS: '3600',
       },
       // Authenticated by its signature alone: the gateway holds no token of ours.
       routes: [{ method: 'POST', path: '/v1/callbacks/{gateway}', auth: 'none' }],

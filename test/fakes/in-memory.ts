@@ -13,6 +13,7 @@ import type {
   SettlementCheckQueue,
   TransitionOutcome,
 } from '#domain/ports.ts';
+import type { SigningSecretSource, SigningSecretVersions } from '#domain/webhook-secrets.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 
 /** Keeps the adapter's contract: create is all-or-nothing and never overwrites an order. */
@@ -151,6 +152,28 @@ export class FixedClock implements Clock {
 
   advance(seconds: number): void {
     this.current = new Date(this.current.getTime() + seconds * 1000);
+  }
+}
+
+/**
+ * The signing secret's versions as a cache holds them: `stored` is what Secrets Manager holds now,
+ * and only a refresh brings it into what `versions()` answers.
+ */
+export class InMemorySigningSecrets implements SigningSecretSource {
+  refreshes = 0;
+  private cached: SigningSecretVersions;
+
+  constructor(public stored: SigningSecretVersions) {
+    this.cached = stored;
+  }
+
+  async versions(): Promise<SigningSecretVersions> {
+    return this.cached;
+  }
+
+  async refresh(): Promise<void> {
+    this.refreshes += 1;
+    this.cached = this.stored;
   }
 }
 
