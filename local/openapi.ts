@@ -603,6 +603,15 @@ function pathsOf(): Record<string, Record<string, object>> {
   return paths;
 }
 
+/** `orders:confirm` for POST /v1/orders/{id}/confirm, and so on for every route with scopes. */
+function scopedRoutes(): string {
+  return Object.values(functionSpecs)
+    .flatMap((spec) => spec.routes)
+    .filter((route) => (route.scopes ?? []).length > 0)
+    .map((route) => `\`${(route.scopes ?? []).join(' ')}\` for ${route.method} ${route.path}`)
+    .join(', ');
+}
+
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as {
     version?: unknown;
@@ -701,9 +710,9 @@ export function buildOpenApi(): object {
         },
         Forbidden: {
           description:
-            'A valid token without the scope the route requires (`orders:confirm` for a ' +
-            "confirmation: the user's app has it, an agent does not): the JWT authorizer " +
-            'answers `{"message":"Forbidden"}` before any function runs.',
+            `A valid token without the scope the route requires (${scopedRoutes()}: the ` +
+            "user's app has them, an agent does not): the JWT authorizer answers " +
+            '`{"message":"Forbidden"}` before any function runs.',
           content: jsonContent(ref('GatewayMessage'), { example: { message: 'Forbidden' } }),
         },
         Throttled: {

@@ -212,7 +212,7 @@ export const wiring = {
       routes: [
         { method: 'POST', path: '/v1/orders/{id}/confirm', auth: 'jwt', scopes: [CONFIRM_SCOPE] },
         { method: 'POST', path: '/v1/orders/{id}/cancel', auth: 'jwt' },
-        { method: 'POST', path: '/v1/orders/{id}/refund', auth: 'jwt' },
+        { method: 'POST', path: '/v1/orders/{id}/refund', auth: 'jwt', scopes: [REFUND_SCOPE] },
       ],
       table: 'readWrite',
       sendsTo: {

@@ -8,6 +8,7 @@ import cdkJson from '../../cdk.json' with { type: 'json' };
 import {
   CONFIRM_SCOPE,
   type QueueName,
+  REFUND_SCOPE,
   queueNames,
   queueVariables,
   secretNames,
@@ -482,13 +483,16 @@ describe('ServiceStack', () => {
       }
     });
 
-    it('lets only a token with the confirm scope confirm an order', () => {
+    it.each([
+      ['confirm', CONFIRM_SCOPE],
+      ['refund', REFUND_SCOPE],
+    ])("lets only a token with the user's scope %s an order", (action, scope) => {
       const [route] = Object.values(
         synth.serviceTemplate.findResources('AWS::ApiGatewayV2::Route', {
-          Properties: { RouteKey: 'POST /v1/orders/{id}/confirm' },
+          Properties: { RouteKey: `POST /v1/orders/{id}/${action}` },
         }),
       );
-      expect(route?.Properties.AuthorizationScopes).toEqual([CONFIRM_SCOPE]);
+      expect(route?.Properties.AuthorizationScopes).toEqual([scope]);
     });
 
     it('accepts only tokens from the configured issuer for the configured audience', () => {
