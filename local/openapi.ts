@@ -17,7 +17,6 @@ import {
   type HoldReason,
   type OrderView,
   paymentMethods,
-  type RiskRecord,
 } from '#domain/order.ts';
 import { orderEvents, orderStatuses } from '#domain/order-state.ts';
 import {
@@ -68,7 +67,6 @@ const confirmationReasons = [
   'LIMIT_CURRENCY_MISMATCH',
 ] as const;
 const holdReasons = ['RISK_REVIEW', 'RISK_UNAVAILABLE'] as const;
-const riskLevels = ['pass', 'review', 'reject'] as const;
 const callbackResults = ['applied', 'unchanged', 'ignored', 'mismatch'] as const;
 
 const isoTime = (description: string) =>
@@ -81,19 +79,6 @@ const historyEntrySchema = z.object({
   at: isoTime('When the order moved'),
   cause: z.enum([...orderEvents, 'INTAKE']),
   errorCode: z.string().optional(),
-});
-
-const riskRecordSchema = z.object({
-  level: z.enum(riskLevels),
-  bypassed: z
-    .boolean()
-    .describe('The risk engine did not answer and the order was paid without its check'),
-  requestId: z.string().optional(),
-  errorCode: z.string().optional(),
-  approvedAfterReview: z
-    .boolean()
-    .optional()
-    .describe('A person confirmed the order after the check held it'),
 });
 
 /** Mirrors `orderView` in lambdas/domain/order.ts field by field. */
@@ -119,8 +104,10 @@ export const orderViewSchema = z.object({
     .describe('Present (true) when the payment ran out of retries and awaits an operator'),
   gatewayRef: z.string().optional().describe("The gateway's payment id"),
   declineCode: z.string().optional(),
-  holdReason: z.enum(holdReasons).optional(),
-  risk: riskRecordSchema.optional(),
+  holdReason: z
+    .enum(holdReasons)
+    .optional()
+    .describe('Why the order is HELD_FOR_REVIEW; the risk check itself is not shown'),
   settleBy: isoTime('When a pending payment must settle, or be voided').optional(),
   createdAt: isoTime('When the order was placed'),
   updatedAt: isoTime('When the order last changed'),
@@ -185,7 +172,6 @@ export const shapesMatchTheDomain: readonly true[] = [
   true satisfies Same<z.output<typeof orderViewSchema>, OrderView>,
   true satisfies Same<(typeof confirmationReasons)[number], ConfirmationReason>,
   true satisfies Same<(typeof holdReasons)[number], HoldReason>,
-  true satisfies Same<z.output<typeof riskRecordSchema>, RiskRecord>,
   true satisfies Same<(typeof callbackResults)[number], CallbackOutcome['result']>,
 ];
 

@@ -44,7 +44,7 @@ Without --stage the tools act on the local stack of \`npm start\`; with it, on t
 stage, through the standard AWS credential chain.
 
 commands:
-  order <orderId>     the order, its status and its history
+  order <orderId>     the order, its status, its history and its risk verdict
   refund <orderId> [reason]
                       ask for a PAID order's money back, as its user would
   stuck               orders past their deadline in their current state
@@ -68,13 +68,14 @@ export async function runOps(
       if (!argument) throw new OpsError('order needs an order id');
       const order = await orders.get(argument);
       if (order === undefined) throw new OpsError(`No order ${argument} in ${target.name}`);
-      print(
-        JSON.stringify(
-          { ...orderView(order), agentId: order.agentId, dueAt: order.dueAt },
-          null,
-          2,
-        ),
-      );
+      // Beyond what the agent sees: whose order it is, the risk verdict and the deadline.
+      const shown = {
+        ...orderView(order),
+        agentId: order.agentId,
+        risk: order.risk,
+        dueAt: order.dueAt,
+      };
+      print(JSON.stringify(shown, null, 2));
       return;
     }
     case 'refund': {

@@ -42,14 +42,23 @@ afterAll(async () => {
 });
 
 describe('operator tools against the local stack', () => {
-  it('shows an order with its history, and says so when there is none', async () => {
+  it('shows an order with its history and the risk verdict its agent does not see', async () => {
     const placed = await agent.place();
-    await agent.waitForStatus(placed.orderId, 'PAID');
+    const seenByAgent = await agent.waitForStatus(placed.orderId, 'PAID');
 
     const shown = JSON.parse(await ops('order', placed.orderId));
 
-    expect(shown).toMatchObject({ orderId: placed.orderId, status: 'PAID', agentId: 'demo-agent' });
+    expect(shown).toMatchObject({
+      orderId: placed.orderId,
+      status: 'PAID',
+      agentId: 'demo-agent',
+      risk: { level: 'pass', bypassed: false, requestId: expect.any(String) },
+    });
     expect(shown.history).toHaveLength(2);
+    expect(seenByAgent).not.toHaveProperty('risk');
+  });
+
+  it('says so when there is no such order', async () => {
     await expect(ops('order', 'ord_missing')).rejects.toThrow(OpsError);
   });
 

@@ -8,9 +8,9 @@ import cdkJson from '../../cdk.json' with { type: 'json' };
 import {
   CONFIRM_SCOPE,
   type QueueName,
-  REFUND_SCOPE,
   queueNames,
   queueVariables,
+  REFUND_SCOPE,
   secretNames,
   stackOutputs,
   type Wiring,
