@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Order } from './order.ts';
 import { moveOrder } from './order-moves.ts';
 import type { SettledOutcome } from './payment-ports.ts';
+import { text } from './schemas.ts';
 import { applyGatewayOutcome, type SettleDeps } from './settlement.ts';
 
 export const gatewayEventTypes = [
@@ -13,16 +14,16 @@ export const gatewayEventTypes = [
 
 /** A gateway's event, as its signed body says; fields we do not use are allowed and ignored. */
 export const gatewayEventSchema = z.looseObject({
-  id: z.string().min(1).max(255),
+  id: text({ max: 255 }),
   type: z.enum(gatewayEventTypes),
   created: z.number().int().nonnegative(),
   data: z.looseObject({
-    paymentId: z.string().min(1).max(255),
-    idempotencyKey: z.string().min(1).max(255),
+    paymentId: text({ max: 255 }),
+    idempotencyKey: text({ max: 255 }),
     amount: z.number().int().nonnegative(),
-    currency: z.string().regex(/^[A-Z]{3}$/),
-    declineCode: z.string().max(255).optional(),
-    refundId: z.string().max(255).optional(),
+    currency: text({ min: 3, max: 3 }).regex(/^[A-Z]{3}$/),
+    declineCode: text({ min: 0, max: 255 }).optional(),
+    refundId: text({ min: 0, max: 255 }).optional(),
   }),
 });
 export type GatewayEvent = z.infer<typeof gatewayEventSchema>;

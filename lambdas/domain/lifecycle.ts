@@ -10,7 +10,7 @@ import type { Order } from './order.ts';
 import { type MoveDeps, moveOrder } from './order-moves.ts';
 import type { OrderEvent } from './order-state.ts';
 import type { PaymentQueue, SettlementCheckQueue } from './ports.ts';
-import { idempotencyKeySchema, parseWith } from './schemas.ts';
+import { idempotencyKeySchema, parseWith, text } from './schemas.ts';
 
 export interface LifecycleDeps extends MoveDeps {
   readonly payments: PaymentQueue;
@@ -24,7 +24,7 @@ export interface LifecycleResult {
 }
 
 export const refundRequestSchema = z.strictObject({
-  reason: z.string().min(1).max(500).optional().describe('Why the user wants the money back'),
+  reason: text({ max: 500 }).optional().describe('Why the user wants the money back'),
 });
 
 const orderIdPattern = /^ord_[0-9a-f]{32}$/;

@@ -101,7 +101,12 @@ export function openOrder(order: NewOrder): Order {
   };
 }
 
-/** What an agent sees of its order: everything but the internals used for idempotency. */
+/**
+ * What an agent (and its user) sees of an order: status, amounts, history and stable codes. Not
+ * the internals used for idempotency, and not the risk engine's verdict or request id: an agent
+ * that could read them could learn to pass the risk rules. Operators read those with
+ * `npm run ops -- order`.
+ */
 export function orderView(order: Order) {
   return {
     orderId: order.orderId,
@@ -120,7 +125,6 @@ export function orderView(order: Order) {
     ...(order.gatewayRef ? { gatewayRef: order.gatewayRef } : {}),
     ...(order.declineCode ? { declineCode: order.declineCode } : {}),
     ...(order.holdReason ? { holdReason: order.holdReason } : {}),
-    ...(order.risk ? { risk: order.risk } : {}),
     ...(order.settleBy ? { settleBy: order.settleBy } : {}),
     createdAt: order.createdAt,
     updatedAt: order.updatedAt,

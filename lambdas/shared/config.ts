@@ -60,6 +60,11 @@ function parseEnvironment<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv): T {
   return result.data;
 }
 
+/** The deadlines alone, for a tool that moves orders outside the functions (the operator CLI). */
+export function readDeadlines(env: NodeJS.ProcessEnv = process.env) {
+  return deadlinesOf(parseEnvironment(z.object(deadlineEnvironment), env));
+}
+
 const paymentEnvironment = z.object({
   ...deadlineEnvironment,
   ...settlementScheduleEnvironment,

@@ -6,6 +6,8 @@
  * It is plain data: no CDK and no SDK imports, so both sides can read it cheaply.
  */
 
+import type { ItemKind } from '../adapters/keys.ts';
+
 export type HttpMethod = 'GET' | 'POST';
 
 export interface RouteSpec {
@@ -29,6 +31,10 @@ export const REFUND_SCOPE = 'orders:refund';
 
 /** Every scope the user's own app holds. */
 export const USER_SCOPES: readonly string[] = [CONFIRM_SCOPE, REFUND_SCOPE];
+
+export interface TableAccess {
+  readonly writes: readonly ItemKind[];
+}
 
 export interface QueueSpec {
   /** Longer than six times the timeout of the function that consumes it (the AWS guidance). */
@@ -56,7 +62,11 @@ export interface FunctionSpec {
   /** Static settings; the platform adds TABLE_NAME and the queue URLs named in `sendsTo`. */
   readonly environment: Readonly<Record<string, string>>;
   readonly routes: readonly RouteSpec[];
-  readonly table: 'none' | 'read' | 'readWrite';
+  /**
+   * `none`, or read access to the whole table and write access (PutItem, UpdateItem) to the items
+   * of the kinds listed, by their key prefix (lambdas/adapters/keys.ts) and nothing else.
+   */
+  readonly table: 'none' | TableAccess;
   /** Environment variable name → the queue whose URL it carries; the function may send to it. */
   readonly sendsTo: Readonly<Record<string, QueueName>>;
   /**
@@ -132,6 +142,13 @@ const common = {
   REVIEW_DEADLINE_SECONDS: '86400',
 } as const;
 
+/**
+ * Orders, and the agent's spend of the day: each function that can end an unpaid order (FAILED,
+ * CANCELLED, EXPIRED, REFUNDED) may give its amount back to the daily auto-pay budget. Never an
+ * agent's profile.
+ */
+const movesOrders: TableAccess = { writes: ['order', 'spend'] };
+
 export const wiring = {
   service: 'autopay',
   rotationDays: 30,
@@ -170,7 +187,8 @@ export const wiring = {
         { method: 'POST', path: '/v1/orders', auth: 'jwt' },
         { method: 'GET', path: '/v1/orders/{id}', auth: 'jwt' },
       ],
-      table: 'readWrite',
+      // The order, and in the same transaction the agent's spend of the day.
+      table: { writes: ['order', 'spend'] },
       sendsTo: { PAYMENT_SUBMISSION_QUEUE_URL: 'paymentSubmission' },
     },
     paymentSubmission: {
@@ -192,7 +210,8 @@ export const wiring = {
         BREAKER_OPEN_SECONDS: '30',
       },
       routes: [],
-      table: 'readWrite',
+      // The circuit breaker's state is shared by every instance, in the table.
+      table: { writes: [...movesOrders.writes, 'breaker'] },
       sendsTo: { SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck' },
       consumes: {
         queue: 'paymentSubmission',
@@ -212,9 +231,9 @@ export const wiring = {
       routes: [
         { method: 'POST', path: '/v1/orders/{id}/confirm', auth: 'jwt', scopes: [CONFIRM_SCOPE] },
         { method: 'POST', path: '/v1/orders/{id}/cancel', auth: 'jwt' },
-        { method: 'POST', path: '/v1/orders/{id}/refund', auth: 'jwt' },
+        { method: 'POST', path: '/v1/orders/{id}/refund', auth: 'jwt', scopes: [REFUND_SCOPE] },
       ],
-      table: 'readWrite',
+      table: movesOrders,
       sendsTo: {
         PAYMENT_SUBMISSION_QUEUE_URL: 'paymentSubmission',
         SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck',
@@ -237,7 +256,7 @@ export const wiring = {
       },
       // Authenticated by its signature alone: the gateway holds no token of ours.
       routes: [{ method: 'POST', path: '/v1/callbacks/{gateway}', auth: 'none' }],
-      table: 'readWrite',
+      table: movesOrders,
       sendsTo: { SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck' },
       secrets: { WEBHOOK_SECRET_ID: 'webhookSigningSecret' },
     },
@@ -247,7 +266,7 @@ export const wiring = {
       timeoutSeconds: 30,
       environment: { ...common, ...gateway, ...settlement, ...retries },
       routes: [],
-      table: 'readWrite',
+      table: movesOrders,
       sendsTo: {
         PAYMENT_SUBMISSION_QUEUE_URL: 'paymentSubmission',
         SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck',
@@ -287,7 +306,7 @@ export const wiring = {
         SWEEP_BATCH_SIZE: '500',
       },
       routes: [],
-      table: 'readWrite',
+      table: movesOrders,
       sendsTo: {
         PAYMENT_SUBMISSION_QUEUE_URL: 'paymentSubmission',
         SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck',

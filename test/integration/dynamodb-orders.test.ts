@@ -2,6 +2,7 @@ import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
+import { spendKey } from '#adapters/keys.ts';
 import type { DailySpend } from '#domain/agent.ts';
 import { type Order, openOrder } from '#domain/order.ts';
 import { type Emulator, startDynamoDbLocal } from '../../local/emulators.ts';
@@ -92,7 +93,7 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     const stored = await client.send(
       new GetCommand({
         TableName: tableName,
-        Key: { pk: `AGENT#${claim.agentId}#SPEND#2026-11-23` },
+        Key: spendKey(claim.agentId, '2026-11-23'),
       }),
     );
     expect(stored.Item?.spent).toBe(450);
@@ -112,7 +113,7 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     expect(outcome).toEqual({ kind: 'over-daily-limit' });
     expect(await repository.get(refused.orderId)).toBeUndefined();
     const stored = await client.send(
-      new GetCommand({ TableName: tableName, Key: { pk: `AGENT#${agentId}#SPEND#2026-11-23` } }),
+      new GetCommand({ TableName: tableName, Key: spendKey(agentId, '2026-11-23') }),
     );
     expect(stored.Item?.spent).toBe(900);
   });
@@ -137,7 +138,7 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     // Assess
     expect(outcome).toEqual({ kind: 'exists', existing: order });
     const stored = await client.send(
-      new GetCommand({ TableName: tableName, Key: { pk: `AGENT#${agentId}#SPEND#2026-11-23` } }),
+      new GetCommand({ TableName: tableName, Key: spendKey(agentId, '2026-11-23') }),
     );
     expect(stored.Item?.spent).toBe(300);
   });
@@ -155,7 +156,7 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     expect(outcomes.filter((outcome) => outcome.kind === 'created')).toHaveLength(1);
     expect(outcomes.filter((outcome) => outcome.kind === 'exists')).toHaveLength(7);
     const stored = await client.send(
-      new GetCommand({ TableName: tableName, Key: { pk: 'AGENT#race-agent#SPEND#2026-11-23' } }),
+      new GetCommand({ TableName: tableName, Key: spendKey('race-agent', '2026-11-23') }),
     );
     expect(stored.Item?.spent).toBe(10);
   });
@@ -172,7 +173,7 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     // Assess
     const created = outcomes.filter((outcome) => outcome.kind === 'created').length;
     const stored = await client.send(
-      new GetCommand({ TableName: tableName, Key: { pk: `AGENT#${agentId}#SPEND#2026-11-23` } }),
+      new GetCommand({ TableName: tableName, Key: spendKey(agentId, '2026-11-23') }),
     );
     expect(stored.Item?.spent).toBe(created * 150);
     expect(stored.Item?.spent).toBeLessThanOrEqual(1000);
