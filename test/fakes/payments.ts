@@ -56,6 +56,10 @@ export class FakeGateway implements PaymentGateway {
 
   readonly refunds = new Map<string, { paymentId: string; amount: number }>();
   readonly voided = new Set<string>();
+  /** Scripted answers for the next refunds, before any refund is made. */
+  readonly refundScript: RefundOutcome[] = [];
+  /** The next void answers `voided` and the payment captures anyway (a misbehaving gateway). */
+  captureDespiteVoid = false;
 
   /** Voids a pending payment; one that settled first answers how it settled. */
   async void(paymentId: string): Promise<VoidOutcome> {
@@ -63,6 +67,11 @@ export class FakeGateway implements PaymentGateway {
     for (const [key, outcome] of this.charges) {
       if (outcome.paymentId !== paymentId) continue;
       if (outcome.kind !== 'pending') return { kind: 'settled', outcome };
+      if (this.captureDespiteVoid) {
+        this.captureDespiteVoid = false;
+        this.charges.set(key, { kind: 'succeeded', paymentId });
+        return { kind: 'voided' };
+      }
       this.charges.set(key, { kind: 'declined', paymentId, declineCode: 'voided' });
       this.voided.add(paymentId);
       return { kind: 'voided' };
@@ -72,6 +81,8 @@ export class FakeGateway implements PaymentGateway {
 
   async refund(request: RefundRequest): Promise<RefundOutcome> {
     this.calls.push(`refund:${request.paymentId}`);
+    const scripted = this.refundScript.shift();
+    if (scripted !== undefined) return scripted;
     const existing = this.refunds.get(request.idempotencyKey);
     if (existing) return { kind: 'refunded', refundId: `re_${request.idempotencyKey}` };
     this.refunds.set(request.idempotencyKey, {

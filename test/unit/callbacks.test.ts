@@ -46,7 +46,12 @@ describe('gateway callbacks', () => {
   beforeEach(() => {
     orders = new InMemoryOrders();
     checks = new RecordingSettlementChecks();
-    observer = { lateSuccess: vi.fn(), ignored: vi.fn() };
+    observer = {
+      lateSuccess: vi.fn(),
+      ignored: vi.fn(),
+      refundRejected: vi.fn(),
+      paymentWindowExpired: vi.fn(),
+    };
     callbacks = { unknownOrder: vi.fn(), amountMismatch: vi.fn() };
     deps = {
       orders,

@@ -33,7 +33,14 @@ describe('an order held for review', () => {
       breaker: new CircuitBreaker(new InMemoryBreakerStore(), 'fake', clock, defaultBreakerPolicy),
       settlementChecks: checks,
       clock,
-      observer: { gatewayCall() {}, riskBypassed() {}, lateSuccess() {}, ignored() {} },
+      observer: {
+        gatewayCall() {},
+        riskBypassed() {},
+        lateSuccess() {},
+        ignored() {},
+        refundRejected() {},
+        paymentWindowExpired() {},
+      },
       sleep: async () => {},
       policy: {
         risk: defaultRiskPolicy,

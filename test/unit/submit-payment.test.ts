@@ -38,6 +38,8 @@ describe('payment submission', () => {
       },
       lateSuccess: () => {},
       ignored: () => {},
+      refundRejected: () => {},
+      paymentWindowExpired: () => {},
     };
     submit = makeSubmitPayment({
       orders,
