@@ -141,7 +141,12 @@ interface World {
   readonly gateway: EmittingGateway;
   readonly checks: RecordingSettlementChecks;
   readonly clock: FixedClock;
-  readonly counts: { lateSuccess: number; unknownOrder: number; amountMismatch: number };
+  readonly counts: {
+    lateSuccess: number;
+    unknownOrder: number;
+    amountMismatch: number;
+    foreignRefund: number;
+  };
   readonly deps: ReconcileDeps & { readonly callbacks: CallbackObserver };
 }
 
@@ -150,7 +155,7 @@ function world(copies: readonly number[]): World {
   const orders = new InMemoryOrders();
   const gateway = new EmittingGateway(clock, copies);
   const checks = new RecordingSettlementChecks();
-  const counts = { lateSuccess: 0, unknownOrder: 0, amountMismatch: 0 };
+  const counts = { lateSuccess: 0, unknownOrder: 0, amountMismatch: 0, foreignRefund: 0 };
   const observer: SettlementObserver = {
     lateSuccess: () => {
       counts.lateSuccess++;
@@ -165,6 +170,9 @@ function world(copies: readonly number[]): World {
     },
     amountMismatch: () => {
       counts.amountMismatch++;
+    },
+    foreignRefund: () => {
+      counts.foreignRefund++;
     },
   };
   const deps = {
@@ -417,6 +425,8 @@ describe('settlement convergence (property)', () => {
         expect(final.dueAt).toBeUndefined();
         expect(counts.unknownOrder).toBe(0);
         expect(counts.amountMismatch).toBe(0);
+        // Every refund the gateway announces is the order's own, and recognised as such.
+        expect(counts.foreignRefund).toBe(0);
 
         // (2) Every entry of the history is a legal move of the state machine, in one chain.
         const [intake, ...moves] = final.history;
