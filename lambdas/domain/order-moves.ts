@@ -53,6 +53,11 @@ export function secondsAfter(at: Date, seconds: number): string {
   return new Date(at.getTime() + seconds * 1000).toISOString();
 }
 
+/** Whether an optional ISO deadline has come. */
+export function isPast(iso: string | undefined, clock: Clock): boolean {
+  return iso !== undefined && clock.now().toISOString() >= iso;
+}
+
 /** The earlier of two ISO times, the second being optional. */
 export function earliest(time: string, other: string | undefined): string {
   return other !== undefined && other < time ? other : time;

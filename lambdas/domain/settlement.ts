@@ -1,6 +1,6 @@
 import { type BackoffPolicy, backoffSeconds } from './backoff.ts';
 import type { Order, PaymentFields } from './order.ts';
-import { type Move, type MoveDeps, moveAsDecided, secondsAfter } from './order-moves.ts';
+import { isPast, type Move, type MoveDeps, moveAsDecided, secondsAfter } from './order-moves.ts';
 import type { OrderStatus } from './order-state.ts';
 import type { PaymentGateway, SettledOutcome, TransientOutcome } from './payment-ports.ts';
 import type { PaymentQueue, SettlementCheckQueue } from './ports.ts';
@@ -190,7 +190,7 @@ export function makeReconcile(deps: ReconcileDeps) {
       case 'AWAITING_SETTLEMENT':
         return settle(order, request.check, receiveCount);
       case 'PENDING_PAYMENT':
-        return isPast(order.payBy, deps)
+        return isPast(order.payBy, deps.clock)
           ? closeWindow(order, receiveCount)
           : lookUp(order, receiveCount);
       case 'HELD_FOR_REVIEW':
@@ -213,7 +213,7 @@ export function makeReconcile(deps: ReconcileDeps) {
     if (lookup.kind === 'found' && lookup.outcome.kind !== 'pending') {
       return done(await applyGatewayOutcome(deps, order, lookup.outcome));
     }
-    const overdue = check >= schedule.checks || isPast(order.settleBy, deps);
+    const overdue = check >= schedule.checks || isPast(order.settleBy, deps.clock);
     const paymentId = lookup.kind === 'found' ? lookup.outcome.paymentId : order.gatewayRef;
     if (!overdue || paymentId === undefined) {
       await deps.settlementChecks.schedule(checkOf(order, check + 1), schedule.intervalSeconds);
@@ -397,8 +397,4 @@ export function makeReconcile(deps: ReconcileDeps) {
 
 function done(result: SettleResult): ReconcileResult {
   return { kind: 'done', detail: `${result.kind} ${result.status}` };
-}
-
-function isPast(iso: string | undefined, deps: MoveDeps): boolean {
-  return iso !== undefined && deps.clock.now().toISOString() >= iso;
 }

@@ -30,6 +30,24 @@ export class FakeGateway implements PaymentGateway {
   readonly lookupScript: PaymentLookup[] = [];
   refreshes = 0;
   nextStatus: 'succeeded' | 'pending' | 'declined' = 'succeeded';
+  private held: { readonly charged: () => void; readonly released: Promise<void> } | undefined;
+
+  /**
+   * The next charge is made at once and answered only once `release` is called: a slow answer,
+   * during which other deliveries run.
+   */
+  holdNextAnswer(): { readonly charged: Promise<void>; release(): void } {
+    let release = () => {};
+    let charged = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const made = new Promise<void>((resolve) => {
+      charged = resolve;
+    });
+    this.held = { charged, released };
+    return { charged: made, release };
+  }
 
   async charge(request: ChargeRequest): Promise<GatewayOutcome> {
     this.calls.push(`charge:${request.idempotencyKey}`);
@@ -39,6 +57,12 @@ export class FakeGateway implements PaymentGateway {
     }
     const existing = this.charges.get(request.idempotencyKey);
     const outcome = existing ?? this.newCharge(request.idempotencyKey);
+    const held = this.held;
+    if (held) {
+      this.held = undefined;
+      held.charged();
+      await held.released;
+    }
     return scripted === 'charge-then-unknown' ? { kind: 'unknown', detail: 'timed out' } : outcome;
   }
 
