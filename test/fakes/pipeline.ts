@@ -11,6 +11,7 @@ import { makePlaceOrder } from '#domain/place-order.ts';
 import { defaultRiskPolicy } from '#domain/risk-policy.ts';
 import { defaultSettlementSchedule, makeReconcile } from '#domain/settlement.ts';
 import { type Delivery, makeSubmitPayment, type PaymentObserver } from '#domain/submit-payment.ts';
+import { makeSweep } from '#domain/sweep.ts';
 import { demoAgent, intakePolicy } from '../fixtures/orders.ts';
 import {
   FixedClock,
@@ -115,6 +116,17 @@ export function fakePipeline(
       },
     }),
     lifecycle: makeLifecycle({ orders, clock, deadlines, payments, settlementChecks: checks }),
+    sweep: makeSweep({
+      orders,
+      clock,
+      deadlines,
+      payments,
+      settlementChecks: checks,
+      finalCheck: schedule.checks,
+      batchSize: 100,
+      redriveLimit: 10,
+      observer: { pastDeadline: () => {}, expired: () => {}, redriveLimitReached: () => {} },
+    }),
     handleEvent: makeHandleGatewayEvent({ ...settle, callbacks }),
     reconcile,
 
