@@ -65,6 +65,17 @@ export interface PaymentFields {
   readonly refundId?: string | undefined;
   /** Money was taken for an order the user does not get; it is being given back. */
   readonly compensation?: boolean | undefined;
+  /**
+   * ISO time after which a PENDING_PAYMENT order is charged no more: it is looked up, voided if
+   * need be, and failed with PAYMENT_WINDOW_EXPIRED. Set each time the order enters the state.
+   */
+  readonly payBy?: string | undefined;
+  /** How many times the sweep set the overdue order moving again; bounded by a budget. */
+  readonly redrives?: number | undefined;
+  /** The order's claim on its agent-day's auto-pay budget was given back (exactly once). */
+  readonly spendReleased?: boolean | undefined;
+  /** Gateway refunds recorded in the history as not the order's own full refund, by id. */
+  readonly observedRefunds?: readonly string[] | undefined;
 }
 
 export interface Order extends Money, PaymentFields {
@@ -82,6 +93,11 @@ export interface Order extends Money, PaymentFields {
   readonly confirmationReason?: ConfirmationReason | undefined;
   /** ISO time after which an unconfirmed order expires. */
   readonly confirmBy?: string | undefined;
+  /**
+   * The UTC day (`YYYY-MM-DD`) of the agent's auto-pay budget this order counted against. Only
+   * orders paid without asking the user have one: it says both that and which agent-day item.
+   */
+  readonly spendDay?: string | undefined;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly history: readonly HistoryEntry[];

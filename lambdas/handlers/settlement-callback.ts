@@ -86,6 +86,15 @@ export const handler = buildHandler({
           orderCurrency: order.currency,
         });
       },
+      foreignRefund(gatewayEvent, order) {
+        metrics.addMetric('ForeignRefund', MetricUnit.Count, 1);
+        logger.error('A refund that is not the order’s own full refund: recorded, not applied', {
+          refundId: gatewayEvent.data.refundId,
+          refundAmount: gatewayEvent.data.amount,
+          orderAmount: order.amount,
+          status: order.status,
+        });
+      },
     },
   }),
 });

@@ -12,6 +12,7 @@ const deadlineEnvironment = {
   PAYMENT_DEADLINE_SECONDS: positive,
   REFUND_DEADLINE_SECONDS: positive,
   REVIEW_DEADLINE_SECONDS: positive,
+  PAYMENT_WINDOW_SECONDS: positive,
 };
 
 const settlementScheduleEnvironment = {
@@ -26,11 +27,13 @@ export function deadlinesOf(environment: {
   PAYMENT_DEADLINE_SECONDS: number;
   REFUND_DEADLINE_SECONDS: number;
   REVIEW_DEADLINE_SECONDS: number;
+  PAYMENT_WINDOW_SECONDS: number;
 }) {
   return {
     paymentSeconds: environment.PAYMENT_DEADLINE_SECONDS,
     refundSeconds: environment.REFUND_DEADLINE_SECONDS,
     reviewSeconds: environment.REVIEW_DEADLINE_SECONDS,
+    paymentWindowSeconds: environment.PAYMENT_WINDOW_SECONDS,
   };
 }
 
@@ -148,6 +151,7 @@ const sweepEnvironment = z.object({
   SETTLEMENT_CHECK_QUEUE_URL: z.url(),
   SETTLEMENT_CHECKS: positive,
   SWEEP_BATCH_SIZE: positive,
+  SWEEP_REDRIVE_LIMIT: positive,
 });
 
 export function readSweepEnvironment(env: NodeJS.ProcessEnv = process.env) {

@@ -140,6 +140,8 @@ const common = {
   PAYMENT_DEADLINE_SECONDS: '900',
   REFUND_DEADLINE_SECONDS: '900',
   REVIEW_DEADLINE_SECONDS: '86400',
+  // How long after entering PENDING_PAYMENT an order may still be charged; then it fails.
+  PAYMENT_WINDOW_SECONDS: '86400',
 } as const;
 
 /**
@@ -304,6 +306,8 @@ export const wiring = {
         ...common,
         SETTLEMENT_CHECKS: settlement.SETTLEMENT_CHECKS,
         SWEEP_BATCH_SIZE: '500',
+        // Times one order is set moving again before it is left, with its reason, to a person.
+        SWEEP_REDRIVE_LIMIT: '10',
       },
       routes: [],
       table: movesOrders,

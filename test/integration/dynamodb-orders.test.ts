@@ -180,6 +180,94 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
   });
 });
 
+describe('giving an auto-pay budget back (DynamoDB Local)', () => {
+  const spentBy = async (agentId: string) =>
+    (
+      await client.send(
+        new GetCommand({ TableName: tableName, Key: spendKey(agentId, '2026-11-23') }),
+      )
+    ).Item?.spent;
+
+  /** An auto-paid order of 450 that took its budget, and the move that fails it. */
+  async function failing(agentId: string) {
+    const order = newOrder({ agentId, spendDay: '2026-11-23' });
+    await repository.create(order, spend(450, agentId));
+    return {
+      order,
+      move: {
+        orderId: order.orderId,
+        from: 'PENDING_PAYMENT',
+        to: 'FAILED',
+        event: 'GATEWAY_DECLINED',
+        at: '2026-11-23T09:31:00.000Z',
+        changes: { spendReleased: true, lastError: 'GATEWAY_DECLINED' },
+        expectedVersion: order.version,
+        release: { agentId, day: '2026-11-23', amount: 450 },
+      } as const,
+    };
+  }
+
+  it('moves the order and lowers the day’s spend in one transaction', async () => {
+    // Prepare
+    const agentId = 'release-agent';
+    const { order, move } = await failing(agentId);
+    counter.reset();
+
+    // Act
+    const outcome = await repository.transition(move);
+
+    // Assess: the transaction answers no item, so the order is read back.
+    expect(counter.calls).toEqual(['DynamoDB.TransactWriteItems', 'DynamoDB.GetItem']);
+    expect(outcome.kind === 'applied' && outcome.order).toMatchObject({
+      status: 'FAILED',
+      version: order.version + 1,
+      spendReleased: true,
+      lastError: 'GATEWAY_DECLINED',
+    });
+    expect(await spentBy(agentId)).toBe(0);
+  });
+
+  it('gives the budget back once, however the give-back is repeated or raced', async () => {
+    // Prepare
+    const agentId = 'release-race-agent';
+    const { move } = await failing(agentId);
+
+    // Act: four writers race the same move, then one repeats it without a version.
+    const outcomes = await Promise.all(
+      Array.from({ length: 4 }, () => repository.transition(move)),
+    );
+    const repeated = await repository.transition({
+      ...move,
+      from: 'FAILED',
+      to: 'FAILED',
+      expectedVersion: undefined,
+    });
+
+    // Assess
+    expect(outcomes.filter((outcome) => outcome.kind === 'applied')).toHaveLength(1);
+    expect(repeated).toMatchObject({ kind: 'stale', current: { status: 'FAILED' } });
+    expect(await spentBy(agentId)).toBe(0);
+  });
+
+  it('writes neither the order nor the spend when the order moved since it was read', async () => {
+    const agentId = 'release-stale-agent';
+    const { order, move } = await failing(agentId);
+    await repository.transition({
+      ...move,
+      to: 'PAID',
+      event: 'GATEWAY_SUCCEEDED',
+      changes: {},
+      release: undefined,
+    });
+
+    const outcome = await repository.transition(move);
+
+    expect(outcome).toMatchObject({ kind: 'stale', current: { status: 'PAID' } });
+    expect(await spentBy(agentId)).toBe(450);
+    expect((await repository.get(order.orderId))?.spendReleased).toBeUndefined();
+  });
+});
+
 describe('DynamoDB agent directory (DynamoDB Local)', () => {
   it('stores and reads an agent, and answers undefined for an unknown one', async () => {
     const agents = new DynamoDbAgentDirectory(client, tableName);
