@@ -34,8 +34,8 @@ export interface QueuePollerOptions {
    */
   readonly crashAfterInvoke?: () => boolean;
   /**
-   * Asked for each message received, copies excepted: a duplicate delivery to play, or none.
-   * Standard queues deliver at least once; this makes "more than once" happen on purpose.
+   * Asked for each message on its first receive, copies excepted: a duplicate delivery to play,
+   * or none. Standard queues deliver at least once; this makes "more than once" happen.
    */
   readonly duplicate?: () => DuplicateDelivery | undefined;
 }
@@ -104,7 +104,8 @@ async function work(
 /**
  * The batch as the handler gets it once the duplicate deliveries are played: a message carried
  * twice keeps its id and receipt handle (it is one message, delivered twice), while a later
- * copy is a message of its own, remembered so that it is not copied in turn.
+ * copy is a message of its own, remembered so that it is not copied in turn. A message returned
+ * for later is not asked about again: SQS keeps copies of a message, not of each receive.
  */
 async function duplicated(
   options: QueuePollerOptions,
@@ -115,7 +116,8 @@ async function duplicated(
   const batch: Message[] = [];
   for (const message of messages) {
     batch.push(message);
-    if (copies.has(message.MessageId ?? '')) continue;
+    const firstReceive = (message.Attributes?.ApproximateReceiveCount ?? '1') === '1';
+    if (!firstReceive || copies.has(message.MessageId ?? '')) continue;
     const plan = options.duplicate();
     if (plan?.kind === 'same-batch') {
       batch.push(message);

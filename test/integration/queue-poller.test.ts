@@ -278,4 +278,33 @@ describe('local queue poller (fauxqs)', () => {
     expect(asked).toBe(1);
     expect(await receiveAll(q.url, 2)).toEqual([]);
   });
+
+  it('asks about duplicating a message on its first receive only, not when it comes back', async () => {
+    // Prepare
+    const q = await queue();
+    await sendBodies(q.url, ['retried']);
+    let handled = 0;
+    let asked = 0;
+    const poller = startQueuePoller({
+      ...options(q, async (event) => {
+        handled++;
+        const failures = handled === 1 ? event.Records : [];
+        return { batchItemFailures: failures.map((r) => ({ itemIdentifier: r.messageId })) };
+      }),
+      duplicate: () => {
+        asked++;
+        return undefined;
+      },
+    });
+
+    // Act: the first delivery fails, so the message comes back after its visibility timeout.
+    for (const deadline = Date.now() + 30_000; handled < 2 && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await poller.stop();
+
+    // Assess
+    expect(handled).toBe(2);
+    expect(asked).toBe(1);
+  });
 });
