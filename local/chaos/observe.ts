@@ -7,7 +7,7 @@ import type { LocalStack } from '../stack.ts';
 import type { Users } from './users.ts';
 
 /** Where an order may rest once nothing more happens to it by itself. */
-export function isSettled(order: Order): boolean {
+export function isSettled(order: Pick<Order, 'status'>): boolean {
   return terminalStatuses.has(order.status) || order.status === 'HELD_FOR_REVIEW';
 }
 
@@ -15,6 +15,7 @@ async function scan(
   stack: LocalStack,
   filter: string,
   values: Record<string, string>,
+  attributes?: readonly string[],
 ): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;
@@ -24,6 +25,14 @@ async function scan(
         TableName: stack.tableName,
         FilterExpression: filter,
         ExpressionAttributeValues: values,
+        ...(attributes
+          ? {
+              ProjectionExpression: attributes.map((_, index) => `#a${index}`).join(', '),
+              ExpressionAttributeNames: Object.fromEntries(
+                attributes.map((name, index) => [`#a${index}`, name]),
+              ),
+            }
+          : {}),
         ConsistentRead: true,
         ...(start ? { ExclusiveStartKey: start } : {}),
       }),
@@ -34,9 +43,19 @@ async function scan(
   return items;
 }
 
+/** What watching needs of an order: reading whole orders every look would load DynamoDB Local. */
+export type OrderGlance = Pick<Order, 'orderId' | 'agentId' | 'status' | 'version'>;
+
+const glanced: readonly (keyof OrderGlance)[] = ['orderId', 'agentId', 'status', 'version'];
+
 export async function scanOrders(stack: LocalStack): Promise<Map<string, Order>> {
   const items = await scan(stack, 'begins_with(pk, :order)', { ':order': 'ORDER#' });
   return new Map(items.map((item) => [String(item.orderId), item as unknown as Order]));
+}
+
+async function glanceAtOrders(stack: LocalStack): Promise<Map<string, OrderGlance>> {
+  const items = await scan(stack, 'begins_with(pk, :order)', { ':order': 'ORDER#' }, glanced);
+  return new Map(items.map((item) => [String(item.orderId), item as unknown as OrderGlance]));
 }
 
 /** `<agentId> <YYYY-MM-DD>` → what the agent's daily spend item says it spent that day. */
@@ -78,6 +97,7 @@ export interface WatchOptions {
   readonly placed: () => readonly string[];
   /** True while orders are still being placed: no quiescence before that ends. */
   readonly placing: () => boolean;
+  /** From the end of placing. */
   readonly timeoutMs: number;
   /** Unsettled orders with no transition for this long are stuck: stop waiting for them. */
   readonly stallMs: number;
@@ -88,6 +108,7 @@ export interface WatchOptions {
 }
 
 export interface Watched {
+  /** Read whole once the wait is over. */
   readonly orders: Map<string, Order>;
   /** quiet: everything settled and nothing left to happen; otherwise why the wait ended. */
   readonly outcome: 'quiet' | 'stalled' | 'timed out';
@@ -104,13 +125,13 @@ export async function watchUntilQuiet(
   users: Users,
   options: WatchOptions,
 ): Promise<Watched> {
-  const deadline = Date.now() + options.timeoutMs;
+  let deadline: number | undefined;
   let progress = -1;
   let progressAt = Date.now();
   let quietLooks = 0;
   let toldAt = Date.now();
   for (;;) {
-    const orders = await scanOrders(stack);
+    const orders = await glanceAtOrders(stack);
     const acted = users.look(orders.values());
     const versions = [...orders.values()].reduce((sum, order) => sum + order.version, 0);
     if (versions !== progress) {
@@ -118,6 +139,7 @@ export async function watchUntilQuiet(
       progressAt = Date.now();
     }
     if (!options.placing()) {
+      deadline ??= Date.now() + options.timeoutMs;
       const open = options.placed().filter((orderId) => {
         const order = orders.get(orderId);
         return order === undefined || !isSettled(order);
@@ -137,11 +159,15 @@ export async function watchUntilQuiet(
         );
       }
       quietLooks = idle ? quietLooks + 1 : 0;
-      if (quietLooks >= 2) return { orders, outcome: 'quiet' };
-      if (!settled && Date.now() - progressAt > options.stallMs) {
-        return { orders, outcome: 'stalled' };
-      }
-      if (Date.now() > deadline) return { orders, outcome: 'timed out' };
+      const outcome =
+        quietLooks >= 2
+          ? 'quiet'
+          : !settled && Date.now() - progressAt > options.stallMs
+            ? 'stalled'
+            : Date.now() > deadline
+              ? 'timed out'
+              : undefined;
+      if (outcome) return { orders: await scanOrders(stack), outcome };
     }
     await new Promise((resolve) => setTimeout(resolve, options.pollMs));
   }

@@ -84,7 +84,7 @@ export class Users {
   }
 
   /** Decides, once per order, on those now held for review or paid. Returns the requests sent. */
-  look(orders: Iterable<Order>): number {
+  look(orders: Iterable<Pick<Order, 'orderId' | 'agentId' | 'status'>>): number {
     const before = this.#running.size;
     for (const order of orders) {
       if (this.#decided.has(order.orderId)) continue;
@@ -108,7 +108,7 @@ export class Users {
     while (this.#running.size > 0) await Promise.all(this.#running);
   }
 
-  #review(order: Order): void {
+  #review(order: Pick<Order, 'orderId' | 'agentId'>): void {
     const { confirmRate, cancelRate } = this.behaviour.held;
     const decision = this.#decide(confirmRate, cancelRate);
     this.counts.held[decision] += 1;
@@ -116,7 +116,7 @@ export class Users {
       this.#track(this.#act(order, decision === 'confirmed' ? 'confirm' : 'cancel'));
   }
 
-  #maybeRefund(order: Order): void {
+  #maybeRefund(order: Pick<Order, 'orderId' | 'agentId'>): void {
     const { rate, sameKeyTwiceRate, otherKeyRate } = this.behaviour.refund;
     const refunds = chance(this.random, rate);
     const variant = this.random();
