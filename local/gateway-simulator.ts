@@ -168,6 +168,7 @@ export interface GatewayFaults {
   autoSettle: boolean;
   lateSuccessRate: number;
   lateSuccessAfterMs: number;
+  refundThenTimeoutRate: number;
   callbacks: GatewayCallbackFaults;
 }
 
@@ -191,6 +192,7 @@ export const defaultGatewayFaults: GatewayFaults = freezeDeep({
   autoSettle: true,
   lateSuccessRate: 0,
   lateSuccessAfterMs: 500,
+  refundThenTimeoutRate: 0,
   callbacks: {
     enabled: true,
     delayMs: 0,
@@ -208,6 +210,7 @@ const scriptedFaultNames = [
   ...transportFaultNames,
   ...chargeFaultNames,
   'late_success',
+  'refund_then_timeout',
   'stray_refund',
 ] as const;
 const scriptedRoutes = ['create', 'lookup', 'any'] as const;
@@ -396,6 +399,8 @@ interface Decision {
   charge: ChargePlan;
   /** For a void: the payment captures anyway, after the void answered. */
   lateSuccess: boolean;
+  /** For a refund: it is made, but its answer never leaves. */
+  refundTimeout: boolean;
   /** For a refund: a second, false `refund.succeeded` goes with the real one. */
   stray?: StrayRefund;
 }
@@ -585,7 +590,9 @@ function secretView(entry: Credential): GatewayWebhookSecret {
 function scriptApplies(fault: ScriptedGatewayFault, kind: RouteKind): boolean {
   if ((chargeFaultNames as readonly string[]).includes(fault.fault)) return kind === 'create';
   if (fault.fault === 'late_success') return kind === 'void';
-  if (fault.fault === 'stray_refund') return kind === 'refund';
+  if (fault.fault === 'stray_refund' || fault.fault === 'refund_then_timeout') {
+    return kind === 'refund';
+  }
   const route = fault.route ?? 'create';
   return route === 'any' || route === kind;
 }
@@ -896,7 +903,7 @@ class Gateway {
     const latencyMs = between(this.#random, this.#faults.latencyMs);
     const scripted = this.#script.take((fault) => scriptApplies(fault, kind));
     if (scripted) return { latencyMs, ...this.#fromScript(scripted) };
-    const plain = { charge: this.#plainCharge(), lateSuccess: false };
+    const plain = { charge: this.#plainCharge(), lateSuccess: false, refundTimeout: false };
     const mayFail = kind === 'create' || !this.#faults.transportFaultsOnlyOnCreate;
     const transport = mayFail ? this.#drawTransportFault() : undefined;
     if (transport) return { latencyMs, transport, ...plain };
@@ -910,8 +917,9 @@ class Gateway {
           lateSuccess: chance(this.#random, this.#faults.lateSuccessRate),
         };
       case 'refund': {
+        const refundTimeout = chance(this.#random, this.#faults.refundThenTimeoutRate);
         const stray = this.#drawStrayRefund();
-        return { latencyMs, ...plain, ...(stray ? { stray } : {}) };
+        return { latencyMs, ...plain, refundTimeout, ...(stray ? { stray } : {}) };
       }
       default:
         return { latencyMs, ...plain };
@@ -951,7 +959,7 @@ class Gateway {
   }
 
   #fromScript(scripted: ScriptedGatewayFault): Omit<Decision, 'latencyMs'> {
-    const plain = { charge: this.#plainCharge(), lateSuccess: false };
+    const plain = { charge: this.#plainCharge(), lateSuccess: false, refundTimeout: false };
     switch (scripted.fault) {
       case 'none':
         return plain;
@@ -975,6 +983,8 @@ class Gateway {
         return { ...plain, charge: this.#timedOutCharge() };
       case 'late_success':
         return { ...plain, lateSuccess: true };
+      case 'refund_then_timeout':
+        return { ...plain, refundTimeout: true };
       case 'stray_refund':
         return {
           ...plain,
@@ -1142,10 +1152,10 @@ class Gateway {
     }
     const parsed = parseRefundRequest(body);
     if (!parsed.ok) return failure(400, 'invalid_request_error', parsed.message);
-    return ({ stray }) => this.#refund(key, parsed.value, stray);
+    return (decision) => this.#refund(key, parsed.value, decision);
   }
 
-  #refund(key: string, request: RefundRequest, stray: StrayRefund | undefined): Answer {
+  #refund(key: string, request: RefundRequest, { stray, refundTimeout }: Decision): Answer {
     const earlier = this.#refundsByKey.get(key);
     if (earlier) {
       const same =
@@ -1184,7 +1194,7 @@ class Gateway {
       this.#strayRefundEvents += 1;
       void this.#announce(stray.first ? [fake, real] : [real, fake]);
     }
-    return ok(refund);
+    return refundTimeout ? 'hang' : ok(refund);
   }
 
   /** Signed like any other event, and not in the ledger: no such refund was made. */

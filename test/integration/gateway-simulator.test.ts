@@ -296,6 +296,30 @@ describe('gateway simulator: charge then timeout', () => {
     expect(await retry.json()).toMatchObject({ idempotencyKey: key, status: 'SUCCESS' });
     expect(chargesFor(key)).toBe(1);
   });
+
+  it('refunds although the client times out when refundThenTimeoutRate is 1, and the key replays it', async () => {
+    // Prepare
+    const key = newKey();
+    const payment = (await (await create(key)).json()) as GatewayPayment;
+    gateway.setFaults({ refundThenTimeoutRate: 1 });
+    const init = {
+      method: 'POST',
+      headers: { 'idempotency-key': 'refund-lost' },
+      body: JSON.stringify({ paymentId: payment.id }),
+    };
+
+    // Act
+    const lost = call('/v1/refunds', init, 1_000);
+    await expect(lost).rejects.toThrow(/timeout|abort/i);
+    const refundedMeanwhile = gateway.ledger().charges[key];
+    gateway.setFaults({ refundThenTimeoutRate: 0 });
+    const retry = await call('/v1/refunds', init);
+
+    // Assess
+    expect(refundedMeanwhile).toMatchObject({ captured: 1250, refunded: 1250 });
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(gateway.ledger().refunds).toHaveLength(1);
+  });
 });
 
 describe('gateway simulator: transport faults charge nothing', () => {
