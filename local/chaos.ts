@@ -74,6 +74,8 @@ export const chaosFaults = {
     neverSettleRate: 0.2,
     lateSuccessRate: 0.3,
     lateSuccessAfterMs: 1_000,
+    // A refund whose answer is lost leaves its callbacks, stray ones included, the first word.
+    refundThenTimeoutRate: 0.1,
     callbacks: { duplicateRate: 0.2, outOfOrderRate: 0.1, lostRate: 0.1, strayRefundRate: 0.3 },
   },
   risk: {
