@@ -140,11 +140,14 @@ export async function watchUntilQuiet(
     }
     if (!options.placing()) {
       deadline ??= Date.now() + options.timeoutMs;
-      const open = options.placed().filter((orderId) => {
+      const open = new Map<string, number>();
+      for (const orderId of options.placed()) {
         const order = orders.get(orderId);
-        return order === undefined || !isSettled(order);
-      }).length;
-      const settled = open === 0;
+        if (order !== undefined && isSettled(order)) continue;
+        const status = order?.status ?? 'not found';
+        open.set(status, (open.get(status) ?? 0) + 1);
+      }
+      const settled = open.size === 0;
       const queued = await queuedMessages(stack);
       const idle =
         settled &&
@@ -154,8 +157,9 @@ export async function watchUntilQuiet(
         queued === 0;
       if (Date.now() - toldAt >= options.progressMs) {
         toldAt = Date.now();
+        const waiting = [...open].map(([status, count]) => `${status} ${count}`).join(', ');
         options.log(
-          `  ${open} order(s) not settled, ${queued} message(s) queued, gateway busy with ${stack.gateway.inFlight()}, ${users.inFlight()} user request(s) out`,
+          `  not settled: ${waiting || 'none'}; ${queued} message(s) queued, gateway busy with ${stack.gateway.inFlight()}, ${users.inFlight()} user request(s) out`,
         );
       }
       quietLooks = idle ? quietLooks + 1 : 0;
