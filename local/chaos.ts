@@ -16,8 +16,6 @@ import type { DuplicateDelivery } from './queue-poller.ts';
 import { driveRotation } from './rotation.ts';
 import { type LocalStack, startLocalStack } from './stack.ts';
 
-export type { Check, Violation } from './chaos/checks.ts';
-
 export interface ChaosOptions {
   readonly orders: number;
   /** Trusted agents placing orders at once; a tenth as many more that need confirmation. */
