@@ -224,6 +224,8 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       log: options.log,
       progressMs: 15_000,
     });
+    // Should placing fail, the watch ends by itself once the stack is stopped.
+    watching.catch(() => undefined);
     await Promise.all(Array.from({ length: options.concurrency }, placeOne));
     placing = false;
     const placingSeconds = secondsSince(started);
