@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -261,6 +262,16 @@ export function optionalString(value: unknown, where: string): string | undefine
 
 /** Far above any real request to a simulator; only a runaway client gets near it. */
 const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * The controller of a simulator's lifetime: every pending sleep, hang and callback listens on its
+ * signal, so hundreds of listeners at once are the load, not a leak to warn about.
+ */
+export function lifetime(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
 
 /** Resolves true once the time has passed, false if the signal aborted first. */
 export async function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
