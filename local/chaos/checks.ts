@@ -1,3 +1,4 @@
+import { spendKey } from '#adapters/keys.ts';
 import type { Order } from '#domain/order.ts';
 import { type OrderStatus, transition } from '#domain/order-state.ts';
 import type { GatewayPayment, GatewayRefund, Ledger } from '../gateway-simulator.ts';
@@ -56,7 +57,7 @@ export interface Evidence {
   readonly placed: readonly Placed[];
   readonly orders: ReadonlyMap<string, Order>;
   readonly ledger: Ledger;
-  /** `<agentId> <day>` → the spend the agent's daily item holds. */
+  /** Each agent-day spend item's key → the spend it holds. */
   readonly spend: ReadonlyMap<string, number>;
   readonly replayViolations: readonly Violation[];
 }
@@ -177,7 +178,8 @@ function budgetMismatches({ placed, orders, spend }: Evidence): Violation[] {
   for (const p of placed) {
     const order = orders.get(p.orderId);
     if (order === undefined || order.history[0]?.to !== 'PENDING_PAYMENT') continue;
-    const agentDay = `${order.agentId} ${order.createdAt.slice(0, 10)}`;
+    // Intake counts an auto-paid order against the UTC day it was placed on.
+    const agentDay = spendKey(order.agentId, order.createdAt.slice(0, 10)).pk;
     if (order.status === 'PAID') {
       kept.set(agentDay, (kept.get(agentDay) ?? 0) + order.amount);
     } else {

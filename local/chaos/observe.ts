@@ -1,5 +1,6 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { itemPrefixes } from '#adapters/keys.ts';
 import type { Order } from '#domain/order.ts';
 import { terminalStatuses } from '#domain/order-state.ts';
 import { queueNames } from '#shared/wiring.ts';
@@ -58,18 +59,10 @@ async function glanceAtOrders(stack: LocalStack): Promise<Map<string, OrderGlanc
   return new Map(items.map((item) => [String(item.orderId), item as unknown as OrderGlance]));
 }
 
-/** `<agentId> <YYYY-MM-DD>` → what the agent's daily spend item says it spent that day. */
+/** Each agent-day spend item's key → what it says the agent spent that day. */
 export async function scanSpend(stack: LocalStack): Promise<Map<string, number>> {
-  const items = await scan(stack, 'begins_with(pk, :agent) AND contains(pk, :spend)', {
-    ':agent': 'AGENT#',
-    ':spend': '#SPEND#',
-  });
-  return new Map(
-    items.map((item) => {
-      const [, agentId, , day] = String(item.pk).split('#');
-      return [`${agentId} ${day}`, Number(item.spent ?? 0)];
-    }),
-  );
+  const items = await scan(stack, 'begins_with(pk, :spend)', { ':spend': itemPrefixes.spend });
+  return new Map(items.map((item) => [String(item.pk), Number(item.spent ?? 0)]));
 }
 
 /** Messages in the main queues: visible, in flight (returned for later included) and delayed. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { spendKey } from '#adapters/keys.ts';
 import type { HistoryEntry, Order } from '#domain/order.ts';
 import { type OrderEvent, type OrderStatus, transition } from '#domain/order-state.ts';
 import { type Check, checkInvariants, type Evidence } from '../../local/chaos/checks.ts';
@@ -138,7 +139,7 @@ describe('the chaos run checks', () => {
         [paid, { ...refunded, refundId: made.id }, confirmed, held],
         ledger([payment(paid, 'SUCCESS'), refundedPayment, payment(confirmed, 'SUCCESS')], [made]),
         // Only the auto-paid order that kept its money holds budget.
-        { [`chaos-agent-1 ${day}`]: 500 },
+        { [spendKey('chaos-agent-1', day).pk]: 500 },
       ),
     );
 
@@ -222,14 +223,14 @@ describe('the chaos run checks', () => {
     // Act
     const checks = checkInvariants(
       evidence([paid, declined], ledger([payment(paid, 'SUCCESS')]), {
-        [`chaos-agent-1 ${day}`]: 800,
+        [spendKey('chaos-agent-1', day).pk]: 800,
       }),
     );
 
     // Assess
     expect(violated(checks)).toEqual({
       "each agent-day's spent budget = its auto-paid orders that kept the money": [
-        `${declined.orderId} chaos-agent-1 ${day}: spent 800, its PAID auto-paid orders hold 500; 1 auto-paid order(s) did not keep the money (${declined.orderId} FAILED 300)`,
+        `${declined.orderId} ${spendKey('chaos-agent-1', day).pk}: spent 800, its PAID auto-paid orders hold 500; 1 auto-paid order(s) did not keep the money (${declined.orderId} FAILED 300)`,
       ],
     });
   });
@@ -244,7 +245,7 @@ describe('the chaos run checks', () => {
     const checks = checkInvariants({
       ...run,
       orders: new Map([...run.orders, [extra.orderId, extra]]),
-      spend: new Map([[`chaos-agent-1 ${day}`, 500]]),
+      spend: new Map([[spendKey('chaos-agent-1', day).pk, 500]]),
     });
 
     // Assess
