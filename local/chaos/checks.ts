@@ -170,7 +170,7 @@ function unknownRefund(order: Order, entry: LedgerEntry): Violation[] {
 
 /**
  * An auto-paid order (one intake queued for payment at once) claims its amount of the agent's
- * daily budget; only those that kept the money may still hold it at the end.
+ * daily budget; only those that kept the money, or are still held for review, may hold it at the end.
  */
 function budgetMismatches({ placed, orders, spend }: Evidence): Violation[] {
   const kept = new Map<string, number>();
@@ -180,7 +180,8 @@ function budgetMismatches({ placed, orders, spend }: Evidence): Violation[] {
     if (order === undefined || order.history[0]?.to !== 'PENDING_PAYMENT') continue;
     // Intake counts an auto-paid order against the UTC day it was placed on.
     const agentDay = spendKey(order.agentId, order.createdAt.slice(0, 10)).pk;
-    if (order.status === 'PAID') {
+    // A held order has not ended: its claim stands until its user decides.
+    if (order.status === 'PAID' || order.status === 'HELD_FOR_REVIEW') {
       kept.set(agentDay, (kept.get(agentDay) ?? 0) + order.amount);
     } else {
       released.set(agentDay, [...(released.get(agentDay) ?? []), order]);
@@ -198,7 +199,7 @@ function budgetMismatches({ placed, orders, spend }: Evidence): Violation[] {
       .join(', ');
     violations.push({
       ...(others[0] ? { orderId: others[0].orderId } : {}),
-      detail: `${agentDay}: spent ${spent}, its PAID auto-paid orders hold ${expected}; ${others.length} auto-paid order(s) did not keep the money${sample ? ` (${sample}${others.length > 4 ? ', ...' : ''})` : ''}`,
+      detail: `${agentDay}: spent ${spent}, its PAID and held auto-paid orders hold ${expected}; ${others.length} auto-paid order(s) did not keep the money${sample ? ` (${sample}${others.length > 4 ? ', ...' : ''})` : ''}`,
     });
   }
   return violations;

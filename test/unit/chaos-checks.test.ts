@@ -138,8 +138,9 @@ describe('the chaos run checks', () => {
       evidence(
         [paid, { ...refunded, refundId: made.id }, confirmed, held],
         ledger([payment(paid, 'SUCCESS'), refundedPayment, payment(confirmed, 'SUCCESS')], [made]),
-        // Only the auto-paid order that kept its money holds budget.
-        { [spendKey('chaos-agent-1', day).pk]: 500 },
+        // The auto-paid order that kept its money holds budget, and so does the one still held:
+        // it has not ended.
+        { [spendKey('chaos-agent-1', day).pk]: 1000 },
       ),
     );
 
@@ -230,9 +231,30 @@ describe('the chaos run checks', () => {
     // Assess
     expect(violated(checks)).toEqual({
       "each agent-day's spent budget = its auto-paid orders that kept the money": [
-        `${declined.orderId} ${spendKey('chaos-agent-1', day).pk}: spent 800, its PAID auto-paid orders hold 500; 1 auto-paid order(s) did not keep the money (${declined.orderId} FAILED 300)`,
+        `${declined.orderId} ${spendKey('chaos-agent-1', day).pk}: spent 800, its PAID and held auto-paid orders hold 500; 1 auto-paid order(s) did not keep the money (${declined.orderId} FAILED 300)`,
       ],
     });
+  });
+
+  it('count an auto-paid order still held for review as holding its budget', () => {
+    // Prepare
+    const paid = order('PENDING_PAYMENT', ['GATEWAY_SUCCEEDED']);
+    const held = order('PENDING_PAYMENT', ['HELD_FOR_REVIEW'], {
+      amount: 300,
+      holdReason: 'RISK_REVIEW',
+    });
+    const spend = (spent: number) => ({ [spendKey('chaos-agent-1', day).pk]: spent });
+    const payments = ledger([payment(paid, 'SUCCESS')]);
+
+    // Act
+    const holding = checkInvariants(evidence([paid, held], payments, spend(800)));
+    const released = checkInvariants(evidence([paid, held], payments, spend(500)));
+
+    // Assess
+    expect(violated(holding)).toEqual({});
+    expect(Object.keys(violated(released))).toEqual([
+      "each agent-day's spent budget = its auto-paid orders that kept the money",
+    ]);
   });
 
   it('flag orders of the run beyond the keys it used', () => {
