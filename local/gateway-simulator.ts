@@ -103,6 +103,10 @@ export interface Ledger {
   requests: { total: number; byRoute: Record<string, number> };
   /** Callback POSTs made, retries and duplicates included. */
   callbacksSent: number;
+  /** Payments captured after a void answered `VOIDED` (the `lateSuccessRate` fault). */
+  lateSuccesses: number;
+  /** `refund.succeeded` events sent for refunds the gateway never made (`strayRefundRate`). */
+  strayRefundEvents: number;
   /** API keys: valid ones, and those revoked since the start (or the last reset). */
   keys: { active: number; revoked: number };
 }
@@ -141,6 +145,7 @@ export interface GatewayCallbackFaults {
   duplicateRate: number;
   outOfOrderRate: number;
   lostRate: number;
+  strayRefundRate: number;
 }
 
 export interface GatewayFaults {
@@ -159,7 +164,11 @@ export interface GatewayFaults {
   chargeThenTimeoutRate: number;
   settleAfterMs: number;
   pendingSuccessRate: number;
+  neverSettleRate: number;
   autoSettle: boolean;
+  lateSuccessRate: number;
+  lateSuccessAfterMs: number;
+  refundThenTimeoutRate: number;
   callbacks: GatewayCallbackFaults;
 }
 
@@ -179,14 +188,43 @@ export const defaultGatewayFaults: GatewayFaults = freezeDeep({
   chargeThenTimeoutRate: 0,
   settleAfterMs: 1_000,
   pendingSuccessRate: 1,
+  neverSettleRate: 0,
   autoSettle: true,
-  callbacks: { enabled: true, delayMs: 0, duplicateRate: 0, outOfOrderRate: 0, lostRate: 0 },
+  lateSuccessRate: 0,
+  lateSuccessAfterMs: 500,
+  refundThenTimeoutRate: 0,
+  callbacks: {
+    enabled: true,
+    delayMs: 0,
+    duplicateRate: 0,
+    outOfOrderRate: 0,
+    lostRate: 0,
+    strayRefundRate: 0,
+  },
 });
 
 const transportFaultNames = ['hang', 'error', 'throttle', 'reset'] as const;
 const chargeFaultNames = ['pending', 'decline', 'charge_then_timeout'] as const;
-const scriptedFaultNames = ['none', ...transportFaultNames, ...chargeFaultNames] as const;
+const scriptedFaultNames = [
+  'none',
+  ...transportFaultNames,
+  ...chargeFaultNames,
+  'late_success',
+  'refund_then_timeout',
+  'stray_refund',
+] as const;
 const scriptedRoutes = ['create', 'lookup', 'any'] as const;
+const strayRefundKinds = ['foreign', 'partial', 'both'] as const;
+
+/**
+ * A `refund.succeeded` the gateway sends beside the real one, for a refund it never made:
+ * another refund id (`foreign`), a smaller amount (`partial`), or both.
+ */
+export interface StrayRefund {
+  kind: (typeof strayRefundKinds)[number];
+  /** Delivered before the real refund's event. */
+  first: boolean;
+}
 
 export interface ScriptedGatewayFault {
   fault: (typeof scriptedFaultNames)[number];
@@ -198,6 +236,10 @@ export interface ScriptedGatewayFault {
   declineCode?: string;
   /** Which request takes the fault (default `create`); charge faults always wait for a create. */
   route?: (typeof scriptedRoutes)[number];
+  /** For `stray_refund` (default `foreign`). */
+  stray?: StrayRefund['kind'];
+  /** For `stray_refund`: the stray event goes before the real one (default false). */
+  first?: boolean;
 }
 
 function checkScriptedFault(value: unknown, where: string): ScriptedGatewayFault {
@@ -213,12 +255,18 @@ function checkScriptedFault(value: unknown, where: string): ScriptedGatewayFault
   );
   const declineCode = optionalString(item.declineCode, `${where}.declineCode`);
   const route = oneOf(item.route, scriptedRoutes, `${where}.route`);
+  const stray = oneOf(item.stray, strayRefundKinds, `${where}.stray`);
+  if (item.first !== undefined && typeof item.first !== 'boolean') {
+    throw new FaultConfigError(`${where}.first must be true or false.`);
+  }
   return {
     fault,
     ...(status === undefined ? {} : { status }),
     ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
     ...(declineCode === undefined ? {} : { declineCode }),
     ...(route === undefined ? {} : { route }),
+    ...(stray === undefined ? {} : { stray }),
+    ...(item.first === undefined ? {} : { first: item.first }),
   };
 }
 
@@ -261,6 +309,11 @@ export interface GatewaySimulator {
   setApiKeys(keys: string[]): void;
   /** Settles a PENDING payment and resolves once its callbacks are delivered or given up. */
   settle(paymentId: string, status: 'SUCCESS' | 'FAILED'): Promise<void>;
+  /**
+   * Work the simulator will still do by itself: settlements and late captures waiting for their
+   * time, and callbacks not yet delivered or given up. 0 once it will send nothing more unasked.
+   */
+  inFlight(): number;
   /** Forgets every payment, refund and count, and restores the configured faults and seed. */
   reset(): void;
   /** Drops every connection (hung ones too), stops every timer and callback. */
@@ -300,6 +353,7 @@ export async function startGatewaySimulator(
     setWebhookSecrets: (secrets) => gateway.setWebhookSecrets(secrets),
     setApiKeys: (keys) => gateway.setApiKeys(keys),
     settle: (paymentId, status) => gateway.settle(paymentId, status),
+    inFlight: () => gateway.inFlight(),
     reset: () => gateway.reset(),
     stop: async () => {
       gateway.stop();
@@ -319,7 +373,7 @@ const CALLBACK_TIMEOUT_MS = 5_000;
 const CALLBACK_STREAM = 0x9e3779b9;
 
 /** `manage`: key and webhook-secret management, which never takes latency or a fault. */
-type RouteKind = 'create' | 'lookup' | 'other' | 'manage';
+type RouteKind = 'create' | 'lookup' | 'void' | 'refund' | 'manage';
 
 type TransportFault =
   | { kind: 'hang' }
@@ -335,16 +389,24 @@ interface ChargePlan {
   timeout: boolean;
   /** Where a PENDING charge ends when it settles by itself. */
   settlesAs: 'SUCCESS' | 'FAILED';
+  /** False: a PENDING charge waits for `settle()` or a void. */
+  settlesByItself: boolean;
 }
 
 interface Decision {
   latencyMs: number;
   transport?: TransportFault;
   charge: ChargePlan;
+  /** For a void: the payment captures anyway, after the void answered. */
+  lateSuccess: boolean;
+  /** For a refund: it is made, but its answer never leaves. */
+  refundTimeout: boolean;
+  /** For a refund: a second, false `refund.succeeded` goes with the real one. */
+  stray?: StrayRefund;
 }
 
 type Answer = { status: number; body: unknown; headers?: Record<string, string> } | 'hang';
-type Operation = (charge: ChargePlan) => Answer;
+type Operation = (decision: Decision) => Answer;
 
 interface RequestContext {
   req: IncomingMessage;
@@ -527,6 +589,10 @@ function secretView(entry: Credential): GatewayWebhookSecret {
 
 function scriptApplies(fault: ScriptedGatewayFault, kind: RouteKind): boolean {
   if ((chargeFaultNames as readonly string[]).includes(fault.fault)) return kind === 'create';
+  if (fault.fault === 'late_success') return kind === 'void';
+  if (fault.fault === 'stray_refund' || fault.fault === 'refund_then_timeout') {
+    return kind === 'refund';
+  }
   const route = fault.route ?? 'create';
   return route === 'any' || route === kind;
 }
@@ -590,6 +656,9 @@ class Gateway {
   readonly #heldPendingEvents = new Map<string, GatewayEvent>();
   #requests = { total: 0, byRoute: {} as Record<string, number> };
   #callbacksSent = 0;
+  #lateSuccesses = 0;
+  #strayRefundEvents = 0;
+  #inFlight = 0;
 
   constructor(options: GatewaySimulatorOptions) {
     this.seed = options.seed ?? randomInt(2 ** 31);
@@ -607,8 +676,8 @@ class Gateway {
       this.#route('POST', '/v1/payments', 'create', (c) => this.#prepareCreate(c)),
       this.#route('GET', '/v1/payments', 'lookup', (c) => this.#prepareFind(c)),
       this.#route('GET', '/v1/payments/{id}', 'lookup', (c) => () => this.#get(c.pathId)),
-      this.#route('POST', '/v1/payments/{id}/void', 'other', (c) => () => this.#void(c.pathId)),
-      this.#route('POST', '/v1/refunds', 'other', (c) => this.#prepareRefund(c)),
+      this.#route('POST', '/v1/payments/{id}/void', 'void', (c) => (d) => this.#void(c.pathId, d)),
+      this.#route('POST', '/v1/refunds', 'refund', (c) => this.#prepareRefund(c)),
       this.#manage('POST', '/v1/keys', (c) => this.#createKey(c)),
       this.#manage('GET', '/v1/keys', () => this.#listKeys()),
       this.#manage('DELETE', '/v1/keys/{id}', (c) => this.#revokeKey(c.pathId)),
@@ -670,6 +739,8 @@ class Gateway {
     this.#heldPendingEvents.clear();
     this.#requests = { total: 0, byRoute: {} };
     this.#callbacksSent = 0;
+    this.#lateSuccesses = 0;
+    this.#strayRefundEvents = 0;
     this.#apiKeys.forgetRetired();
     this.#webhookSecrets.forgetRetired();
     this.#script.clear();
@@ -692,6 +763,8 @@ class Gateway {
       charges: this.#charges(payments),
       requests: this.#requests,
       callbacksSent: this.#callbacksSent,
+      lateSuccesses: this.#lateSuccesses,
+      strayRefundEvents: this.#strayRefundEvents,
       keys: { active: keys.active, revoked: keys.retired },
     });
   }
@@ -731,6 +804,10 @@ class Gateway {
     await this.#settle(payment, status);
   }
 
+  inFlight(): number {
+    return this.#inFlight;
+  }
+
   // -- serving -----------------------------------------------------------------------------
 
   async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -766,7 +843,7 @@ class Gateway {
       this.#injectTransportFault(decision.transport, req, res);
       return;
     }
-    this.#write(res, prepared(decision.charge));
+    this.#write(res, prepared(decision));
   }
 
   #match(method: string, path: string): { route: Route; pathId: string } | undefined {
@@ -826,10 +903,36 @@ class Gateway {
     const latencyMs = between(this.#random, this.#faults.latencyMs);
     const scripted = this.#script.take((fault) => scriptApplies(fault, kind));
     if (scripted) return { latencyMs, ...this.#fromScript(scripted) };
+    const plain = { charge: this.#plainCharge(), lateSuccess: false, refundTimeout: false };
     const mayFail = kind === 'create' || !this.#faults.transportFaultsOnlyOnCreate;
     const transport = mayFail ? this.#drawTransportFault() : undefined;
-    if (transport) return { latencyMs, transport, charge: this.#plainCharge() };
-    return { latencyMs, charge: kind === 'create' ? this.#drawCharge() : this.#plainCharge() };
+    if (transport) return { latencyMs, transport, ...plain };
+    switch (kind) {
+      case 'create':
+        return { latencyMs, ...plain, charge: this.#drawCharge() };
+      case 'void':
+        return {
+          latencyMs,
+          ...plain,
+          lateSuccess: chance(this.#random, this.#faults.lateSuccessRate),
+        };
+      case 'refund': {
+        const refundTimeout = chance(this.#random, this.#faults.refundThenTimeoutRate);
+        const stray = this.#drawStrayRefund();
+        return { latencyMs, ...plain, refundTimeout, ...(stray ? { stray } : {}) };
+      }
+      default:
+        return { latencyMs, ...plain };
+    }
+  }
+
+  /** From the callback stream, as the event it adds is a callback fault; all three always draw. */
+  #drawStrayRefund(): StrayRefund | undefined {
+    const random = this.#callbackRandom;
+    const stray = chance(random, this.#faults.callbacks.strayRefundRate);
+    const kind = pick(random, strayRefundKinds) ?? 'foreign';
+    const first = chance(random, 0.5);
+    return stray ? { kind, first } : undefined;
   }
 
   #drawTransportFault(): TransportFault | undefined {
@@ -856,39 +959,58 @@ class Gateway {
   }
 
   #fromScript(scripted: ScriptedGatewayFault): Omit<Decision, 'latencyMs'> {
-    const charge = this.#plainCharge();
+    const plain = { charge: this.#plainCharge(), lateSuccess: false, refundTimeout: false };
     switch (scripted.fault) {
       case 'none':
-        return { charge };
+        return plain;
       case 'hang':
       case 'reset':
-        return { transport: { kind: scripted.fault }, charge };
+        return { transport: { kind: scripted.fault }, ...plain };
       case 'error':
-        return { transport: { kind: 'error', status: scripted.status ?? 500 }, charge };
+        return { transport: { kind: 'error', status: scripted.status ?? 500 }, ...plain };
       case 'throttle': {
         const retryAfterSeconds = scripted.retryAfterSeconds ?? this.#faults.retryAfterSeconds;
-        return { transport: { kind: 'throttle', retryAfterSeconds }, charge };
+        return { transport: { kind: 'throttle', retryAfterSeconds }, ...plain };
       }
       case 'pending':
-        return { charge: this.#pendingCharge() };
+        return { ...plain, charge: this.#pendingCharge() };
       case 'decline':
-        return { charge: this.#declinedCharge(scripted.declineCode ?? this.#faults.declineCode) };
+        return {
+          ...plain,
+          charge: this.#declinedCharge(scripted.declineCode ?? this.#faults.declineCode),
+        };
       case 'charge_then_timeout':
-        return { charge: this.#timedOutCharge() };
+        return { ...plain, charge: this.#timedOutCharge() };
+      case 'late_success':
+        return { ...plain, lateSuccess: true };
+      case 'refund_then_timeout':
+        return { ...plain, refundTimeout: true };
+      case 'stray_refund':
+        return {
+          ...plain,
+          stray: { kind: scripted.stray ?? 'foreign', first: scripted.first ?? false },
+        };
     }
   }
 
   #plainCharge(): ChargePlan {
-    return { status: 'SUCCESS', timeout: false, settlesAs: 'SUCCESS' };
+    return { status: 'SUCCESS', timeout: false, settlesAs: 'SUCCESS', settlesByItself: true };
   }
 
   #declinedCharge(declineCode: string): ChargePlan {
-    return { status: 'FAILED', declineCode, timeout: false, settlesAs: 'FAILED' };
+    return {
+      status: 'FAILED',
+      declineCode,
+      timeout: false,
+      settlesAs: 'FAILED',
+      settlesByItself: true,
+    };
   }
 
   #pendingCharge(): ChargePlan {
     const settlesAs = chance(this.#random, this.#faults.pendingSuccessRate) ? 'SUCCESS' : 'FAILED';
-    return { status: 'PENDING', timeout: false, settlesAs };
+    const stuck = chance(this.#random, this.#faults.neverSettleRate);
+    return { status: 'PENDING', timeout: false, settlesAs, settlesByItself: !stuck };
   }
 
   #timedOutCharge(): ChargePlan {
@@ -906,7 +1028,7 @@ class Gateway {
     const parsed = parsePaymentRequest(body);
     if (!parsed.ok) return failure(400, 'invalid_request_error', parsed.message);
     this.#keysSeen.add(key);
-    return (charge) => this.#create(key, parsed.value, charge);
+    return ({ charge }) => this.#create(key, parsed.value, charge);
   }
 
   /** Runs without an await between the key check and the insert: one key, one charge. */
@@ -931,11 +1053,11 @@ class Gateway {
     };
     this.#payments.set(payment.id, payment);
     this.#paymentsByKey.set(key, payment);
-    this.#afterCreate(payment, charge.settlesAs);
+    this.#afterCreate(payment, charge);
     return charge.timeout ? 'hang' : ok(payment);
   }
 
-  #afterCreate(payment: GatewayPayment, settlesAs: 'SUCCESS' | 'FAILED'): void {
+  #afterCreate(payment: GatewayPayment, charge: ChargePlan): void {
     if (payment.status !== 'PENDING') {
       void this.#announce([this.#paymentEvent(payment)]);
       return;
@@ -946,11 +1068,23 @@ class Gateway {
     } else {
       void this.#announce([pending]);
     }
-    if (this.#faults.autoSettle) {
-      const epoch = this.#epoch.signal;
-      void sleep(this.#faults.settleAfterMs, epoch).then((elapsed) =>
-        elapsed ? this.#settle(payment, settlesAs) : undefined,
-      );
+    if (this.#faults.autoSettle && charge.settlesByItself) {
+      this.#later(this.#faults.settleAfterMs, () => this.#settle(payment, charge.settlesAs));
+    }
+  }
+
+  /** Runs `work` after `ms` unless a reset or stop comes first; counted in `inFlight()`. */
+  #later(ms: number, work: () => Promise<void>): void {
+    const epoch = this.#epoch.signal;
+    void this.#track(sleep(ms, epoch).then((elapsed) => (elapsed ? work() : undefined)));
+  }
+
+  async #track(work: Promise<void>): Promise<void> {
+    this.#inFlight += 1;
+    try {
+      await work;
+    } finally {
+      this.#inFlight -= 1;
     }
   }
 
@@ -982,7 +1116,7 @@ class Gateway {
     };
   }
 
-  #void(id: string): Answer {
+  #void(id: string, { lateSuccess }: Decision): Answer {
     const payment = this.#payments.get(id);
     if (payment === undefined) return notFound(id);
     if (payment.status === 'SUCCESS') {
@@ -992,8 +1126,21 @@ class Gateway {
       payment.status = 'VOIDED';
       payment.amountVoided = payment.amount;
       void this.#announce(this.#releaseHeldPending(payment));
+      // Serialised now, so the caller is told VOIDED whatever happens to the payment next.
+      const answer = ok(structuredClone(payment));
+      if (lateSuccess) this.#later(this.#faults.lateSuccessAfterMs, () => this.#capture(payment));
+      return answer;
     }
     return ok(payment);
+  }
+
+  /** The void did not hold after all: the money is taken and the gateway says so. */
+  #capture(payment: GatewayPayment): Promise<void> {
+    if (payment.status !== 'VOIDED') return Promise.resolve();
+    payment.status = 'SUCCESS';
+    payment.amountVoided = 0;
+    this.#lateSuccesses += 1;
+    return this.#announce([this.#paymentEvent(payment)]);
   }
 
   // -- refunds -----------------------------------------------------------------------------
@@ -1005,10 +1152,10 @@ class Gateway {
     }
     const parsed = parseRefundRequest(body);
     if (!parsed.ok) return failure(400, 'invalid_request_error', parsed.message);
-    return () => this.#refund(key, parsed.value);
+    return (decision) => this.#refund(key, parsed.value, decision);
   }
 
-  #refund(key: string, request: RefundRequest): Answer {
+  #refund(key: string, request: RefundRequest, { stray, refundTimeout }: Decision): Answer {
     const earlier = this.#refundsByKey.get(key);
     if (earlier) {
       const same =
@@ -1039,8 +1186,30 @@ class Gateway {
     };
     this.#refundsByKey.set(key, refund);
     payment.amountRefunded += amount;
-    void this.#announce([this.#event('refund.succeeded', payment, refund)]);
-    return ok(refund);
+    const real = this.#event('refund.succeeded', payment, refund);
+    if (stray === undefined) {
+      void this.#announce([real]);
+    } else {
+      const fake = this.#strayRefundEvent(payment, refund, stray.kind);
+      this.#strayRefundEvents += 1;
+      void this.#announce(stray.first ? [fake, real] : [real, fake]);
+    }
+    return refundTimeout ? 'hang' : ok(refund);
+  }
+
+  /** Signed like any other event, and not in the ledger: no such refund was made. */
+  #strayRefundEvent(
+    payment: GatewayPayment,
+    refund: GatewayRefund,
+    kind: StrayRefund['kind'],
+  ): GatewayEvent {
+    const foreign = kind !== 'partial';
+    const partial = kind !== 'foreign';
+    return this.#event('refund.succeeded', payment, {
+      ...refund,
+      id: foreign ? newId('re') : refund.id,
+      amount: partial ? Math.max(1, Math.floor(refund.amount / 2)) : refund.amount,
+    });
   }
 
   // -- API keys and webhook secrets (each runs without an await: no race between check and change)
@@ -1142,7 +1311,7 @@ class Gateway {
       if (lost) return [];
       return duplicated ? [event, event] : [event];
     });
-    return this.#deliverAll(deliveries, this.#epoch.signal);
+    return this.#track(this.#deliverAll(deliveries, this.#epoch.signal));
   }
 
   async #deliverAll(events: readonly GatewayEvent[], signal: AbortSignal): Promise<void> {

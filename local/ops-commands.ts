@@ -7,7 +7,13 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
+import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
+import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
+import { AutopayError } from '#domain/errors.ts';
+import { makeLifecycle } from '#domain/lifecycle.ts';
 import { orderView } from '#domain/order.ts';
+import type { DeadlinePolicy } from '#domain/order-moves.ts';
+import { systemClock } from '#domain/ports.ts';
 import { type QueueName, queueNames, type SecretName, secretNames } from '#shared/wiring.ts';
 
 /** Where the operator tools act: the local stack, or a deployed stage. */
@@ -17,6 +23,8 @@ export interface OpsTarget {
   readonly sqs: SQSClient;
   readonly tableName: string;
   readonly queues: Readonly<Record<QueueName, { readonly url: string; readonly dlqUrl: string }>>;
+  /** The deadlines the functions apply, so an order an operator moves is due when theirs are. */
+  readonly deadlines: DeadlinePolicy;
   /** Moves every message of a queue's DLQ back to the queue; answers how many. */
   redrive(queue: QueueName): Promise<string>;
   /** Rotates a secret now; answers what happened. */
@@ -36,7 +44,9 @@ Without --stage the tools act on the local stack of \`npm start\`; with it, on t
 stage, through the standard AWS credential chain.
 
 commands:
-  order <orderId>     the order, its status and its history
+  order <orderId>     the order, its status, its history and its risk verdict
+  refund <orderId> [reason]
+                      ask for a PAID order's money back, as its user would
   stuck               orders past their deadline in their current state
   dlq                 what each dead-letter queue holds, and why
   redrive <queue>     move a dead-letter queue's messages back (${queueNames.join(', ')})
@@ -58,13 +68,20 @@ export async function runOps(
       if (!argument) throw new OpsError('order needs an order id');
       const order = await orders.get(argument);
       if (order === undefined) throw new OpsError(`No order ${argument} in ${target.name}`);
-      print(
-        JSON.stringify(
-          { ...orderView(order), agentId: order.agentId, dueAt: order.dueAt },
-          null,
-          2,
-        ),
-      );
+      // Beyond what the agent sees: whose order it is, the risk verdict and the deadline.
+      const shown = {
+        ...orderView(order),
+        agentId: order.agentId,
+        risk: order.risk,
+        dueAt: order.dueAt,
+      };
+      print(JSON.stringify(shown, null, 2));
+      return;
+    }
+    case 'refund': {
+      if (!argument) throw new OpsError('refund needs an order id');
+      const reason = args.slice(2).join(' ');
+      await refund(target, orders, argument, reason === '' ? {} : { reason }, print);
       return;
     }
     case 'stuck': {
@@ -98,6 +115,44 @@ export async function runOps(
     }
     default:
       throw new OpsError(opsUsage);
+  }
+}
+
+/**
+ * One Idempotency-Key for every operator refund: the order carries the key of its one refund, so
+ * running the same command again is a replay, never a second refund.
+ */
+const OPERATOR_REFUND_KEY = 'operator-refund';
+
+/** The user's refund use case, as the order-lifecycle function runs it, for the order's agent. */
+async function refund(
+  target: OpsTarget,
+  orders: DynamoDbOrderRepository,
+  orderId: string,
+  body: { readonly reason?: string },
+  print: Print,
+): Promise<void> {
+  const order = await orders.get(orderId);
+  if (order === undefined) throw new OpsError(`No order ${orderId} in ${target.name}`);
+  const lifecycle = makeLifecycle({
+    orders,
+    payments: new SqsPaymentQueue(target.sqs, target.queues.paymentSubmission.url),
+    settlementChecks: new SqsSettlementCheckQueue(target.sqs, target.queues.settlementCheck.url),
+    clock: systemClock,
+    deadlines: target.deadlines,
+  });
+  try {
+    const result = await lifecycle.refund(order.agentId, orderId, OPERATOR_REFUND_KEY, body);
+    print(
+      result.replayed
+        ? `The refund of ${orderId} was asked for before; the order is ${result.order.status}.`
+        : `Refund of ${orderId} asked for: the order is ${result.order.status} until the gateway confirms.`,
+    );
+  } catch (error) {
+    if (error instanceof AutopayError && error.exposable) {
+      throw new OpsError(`${orderId}: ${error.code}: ${error.message}`);
+    }
+    throw error;
   }
 }
 

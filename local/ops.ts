@@ -7,12 +7,14 @@ import { RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RotationEvent } from '#domain/rotation.ts';
+import { readDeadlines } from '#shared/config.ts';
 import {
   functionSpecs,
   type QueueName,
   queueNames,
   type SecretName,
   stackOutputs,
+  wiring,
 } from '#shared/wiring.ts';
 import { localCredentials, localRegion } from './emulators.ts';
 import { OpsError, type OpsTarget, opsUsage, redriveByResending, runOps } from './ops-commands.ts';
@@ -28,6 +30,9 @@ export interface LocalState {
   readonly queueUrls: Readonly<Record<QueueName, { url: string; dlqUrl: string }>>;
   readonly secretIds: Readonly<Record<SecretName, string>>;
 }
+
+/** As the functions' own client: a field left undefined is not written, rather than refused. */
+const marshalling = { marshallOptions: { removeUndefinedValues: true } };
 
 /** The local stack as an ops target; `invoke` runs a function of the wiring in this process. */
 export function localTarget(
@@ -45,10 +50,12 @@ export function localTarget(
     name: 'the local stack',
     dynamodb: DynamoDBDocumentClient.from(
       new DynamoDBClient({ ...config, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB }),
+      marshalling,
     ),
     sqs,
     tableName: state.tableName,
     queues: state.queueUrls,
+    deadlines: readDeadlines(env),
     async redrive(queue) {
       const { url, dlqUrl } = state.queueUrls[queue];
       // The local SQS has no StartMessageMoveTask: receive and re-send instead.
@@ -97,7 +104,7 @@ export async function stageTarget(stage: string): Promise<OpsTarget> {
   const sqs = new SQSClient({});
   return {
     name: `stage ${stage}`,
-    dynamodb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+    dynamodb: DynamoDBDocumentClient.from(new DynamoDBClient({}), marshalling),
     sqs,
     tableName: output(stackOutputs.tableName),
     queues: Object.fromEntries(
@@ -106,6 +113,8 @@ export async function stageTarget(stage: string): Promise<OpsTarget> {
         { url: output(stackOutputs.queueUrl(queue)), dlqUrl: output(stackOutputs.dlqUrl(queue)) },
       ]),
     ) as OpsTarget['queues'],
+    // A deployed function runs with the wiring's settings.
+    deadlines: readDeadlines(wiring.functions.orderLifecycle.environment),
     async redrive(queue) {
       const task = await sqs.send(
         new StartMessageMoveTaskCommand({

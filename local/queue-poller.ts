@@ -2,12 +2,20 @@ import {
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
+  SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type LambdaHandler, lambdaContext } from './lambda-context.ts';
 
 export type SqsHandler = LambdaHandler<SQSEvent, SQSBatchResponse | undefined>;
+
+/** How SQS's at-least-once delivery plays out for one message received. */
+export type DuplicateDelivery =
+  /** The batch carries the message twice, so two runs of the handler race on it. */
+  | { readonly kind: 'same-batch' }
+  /** A copy of the message comes back by itself, this many seconds later (at most 900). */
+  | { readonly kind: 'later'; readonly delaySeconds: number };
 
 export interface QueuePollerOptions {
   readonly sqs: SQSClient;
@@ -25,6 +33,11 @@ export interface QueuePollerOptions {
    * nothing is deleted, so every message of the batch comes back after its visibility timeout.
    */
   readonly crashAfterInvoke?: () => boolean;
+  /**
+   * Asked for each message on its first receive, copies excepted: a duplicate delivery to play,
+   * or none. Standard queues deliver at least once; this makes "more than once" happen.
+   */
+  readonly duplicate?: () => DuplicateDelivery | undefined;
 }
 
 export interface QueuePoller {
@@ -38,8 +51,9 @@ export interface QueuePoller {
  */
 export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
   const controller = new AbortController();
+  const copies = new Set<string>();
   const workers = Array.from({ length: Math.max(1, options.concurrency) }, () =>
-    work(options, controller.signal),
+    work(options, controller.signal, copies),
   );
   return {
     async stop() {
@@ -49,7 +63,11 @@ export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
   };
 }
 
-async function work(options: QueuePollerOptions, signal: AbortSignal): Promise<void> {
+async function work(
+  options: QueuePollerOptions,
+  signal: AbortSignal,
+  copies: Set<string>,
+): Promise<void> {
   while (!signal.aborted) {
     let messages: Message[];
     // One signal per call, tied to the poller's: listeners the SDK leaves on a signal then go
@@ -78,9 +96,48 @@ async function work(options: QueuePollerOptions, signal: AbortSignal): Promise<v
       signal.removeEventListener('abort', stop);
     }
     if (messages.length > 0) {
-      await invoke(options, messages);
+      await invoke(options, await duplicated(options, messages, copies));
     }
   }
+}
+
+/**
+ * The batch as the handler gets it once the duplicate deliveries are played: a message carried
+ * twice keeps its id and receipt handle (it is one message, delivered twice), while a later
+ * copy is a message of its own, remembered so that it is not copied in turn. A message returned
+ * for later is not asked about again: SQS keeps copies of a message, not of each receive.
+ */
+async function duplicated(
+  options: QueuePollerOptions,
+  messages: Message[],
+  copies: Set<string>,
+): Promise<Message[]> {
+  if (options.duplicate === undefined) return messages;
+  const batch: Message[] = [];
+  for (const message of messages) {
+    batch.push(message);
+    const firstReceive = (message.Attributes?.ApproximateReceiveCount ?? '1') === '1';
+    if (!firstReceive || copies.has(message.MessageId ?? '')) continue;
+    const plan = options.duplicate();
+    if (plan?.kind === 'same-batch') {
+      batch.push(message);
+    } else if (plan?.kind === 'later') {
+      try {
+        const sent = await options.sqs.send(
+          new SendMessageCommand({
+            QueueUrl: options.queueUrl,
+            MessageBody: message.Body,
+            MessageAttributes: message.MessageAttributes,
+            DelaySeconds: Math.min(900, Math.max(0, Math.round(plan.delaySeconds))),
+          }),
+        );
+        if (sent.MessageId) copies.add(sent.MessageId);
+      } catch (error) {
+        options.onInvokeError?.(error);
+      }
+    }
+  }
+  return batch;
 }
 
 /** Invokes the handler with one batch and settles each message as Lambda would. */
@@ -100,7 +157,9 @@ export async function invoke(options: QueuePollerOptions, messages: Message[]): 
   if (options.crashAfterInvoke?.()) {
     return;
   }
-  const done = messages.filter((message) => !failed.has(message.MessageId ?? ''));
+  // A message the batch carries twice is deleted once.
+  const unique = new Map(messages.map((message) => [message.ReceiptHandle, message]));
+  const done = [...unique.values()].filter((message) => !failed.has(message.MessageId ?? ''));
   if (done.length === 0) return;
   await options.sqs.send(
     new DeleteMessageBatchCommand({

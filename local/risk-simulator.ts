@@ -73,6 +73,9 @@ export interface RiskFaults {
   hangMs: number;
   malformedRate: number;
   resetRate: number;
+  /** A verdict drawn instead of the rules' (reject first, then review), when no fault hit. */
+  rejectRate: number;
+  reviewRate: number;
 }
 
 export const defaultRiskFaults: RiskFaults = freezeDeep({
@@ -83,6 +86,8 @@ export const defaultRiskFaults: RiskFaults = freezeDeep({
   hangMs: 30_000,
   malformedRate: 0,
   resetRate: 0,
+  rejectRate: 0,
+  reviewRate: 0,
 });
 
 const scriptedFaultNames = [
@@ -174,10 +179,25 @@ export interface RiskSimulatorOptions {
   seed?: number;
 }
 
+type ScriptedFaultName = (typeof scriptedFaultNames)[number];
+
 export interface RiskRequests {
   total: number;
   /** Requests per OrderId, for every request whose body named one. */
   byOrder: Record<string, number>;
+  /** Verdicts answered, drawn or by the rules. */
+  verdicts: Record<RiskLevel, number>;
+  /** Faults injected into valid requests, drawn or scripted, by their scripted name. */
+  faults: Record<Exclude<ScriptedFaultName, 'none'>, number>;
+}
+
+function noRequests(): RiskRequests {
+  return {
+    total: 0,
+    byOrder: {},
+    verdicts: { pass: 0, review: 0, reject: 0 },
+    faults: { internal_error: 0, throttle: 0, hang: 0, malformed: 0, reset: 0 },
+  };
 }
 
 export interface RiskSimulator {
@@ -224,7 +244,7 @@ export async function startRiskSimulator(
 // ---------------------------------------------------------------------------------------------
 
 type Fault =
-  | { kind: 'none' }
+  | { kind: 'none'; verdict?: RiskLevel }
   | { kind: 'hang' }
   | { kind: 'reset' }
   | { kind: 'error'; code: RiskErrorCode }
@@ -298,7 +318,7 @@ class RiskEngine {
   #random: Random;
   readonly #script = new FaultScript<ScriptedRiskFault>();
   readonly #life = new AbortController();
-  #requests: RiskRequests = { total: 0, byOrder: {} };
+  #requests: RiskRequests = noRequests();
 
   constructor(options: RiskSimulatorOptions) {
     this.seed = options.seed ?? randomInt(2 ** 31);
@@ -333,7 +353,7 @@ class RiskEngine {
   }
 
   reset(): void {
-    this.#requests = { total: 0, byOrder: {} };
+    this.#requests = noRequests();
     this.#script.clear();
     this.#faults = structuredClone(this.#configuredFaults);
     this.#rules = structuredClone(this.#configuredRules);
@@ -358,6 +378,7 @@ class RiskEngine {
     }
     const latencyMs = between(this.#random, this.#faults.latencyMs);
     const fault = this.#decide();
+    this.#countFault(fault);
     if (!(await sleep(latencyMs, this.#life.signal))) return;
     this.#answer(req, res, fault, checked.request);
   }
@@ -375,6 +396,8 @@ class RiskEngine {
     }
     if (chance(random, faults.throttleRate)) return { kind: 'error', code: 'RequestLimitExceeded' };
     if (chance(random, faults.malformedRate)) return { kind: 'malformed', body: this.#malformed() };
+    if (chance(random, faults.rejectRate)) return { kind: 'none', verdict: 'reject' };
+    if (chance(random, faults.reviewRate)) return { kind: 'none', verdict: 'review' };
     return { kind: 'none' };
   }
 
@@ -412,9 +435,23 @@ class RiskEngine {
         sendMalformed(res, fault.body);
         return;
       case 'none': {
-        const level = assessRisk(this.#rules, request);
+        const level = fault.verdict ?? assessRisk(this.#rules, request);
+        this.#requests.verdicts[level] += 1;
         sendJson(res, 200, { Response: { RiskLevel: level, RequestId: randomUUID() } });
       }
+    }
+  }
+
+  #countFault(fault: Fault): void {
+    const { faults } = this.#requests;
+    switch (fault.kind) {
+      case 'none':
+        return;
+      case 'error':
+        faults[fault.code === 'RequestLimitExceeded' ? 'throttle' : 'internal_error'] += 1;
+        return;
+      default:
+        faults[fault.kind] += 1;
     }
   }
 

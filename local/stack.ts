@@ -38,7 +38,12 @@ import {
 } from './gateway-simulator.ts';
 import { type LocalRoute, type StaticResponder, startLocalHttpApi } from './http-api.ts';
 import { lambdaContext } from './lambda-context.ts';
-import { type QueuePoller, type SqsHandler, startQueuePoller } from './queue-poller.ts';
+import {
+  type DuplicateDelivery,
+  type QueuePoller,
+  type SqsHandler,
+  startQueuePoller,
+} from './queue-poller.ts';
 import {
   type RiskFaults,
   type RiskRules,
@@ -72,6 +77,8 @@ export interface LocalStackOptions {
   readonly callbacks?: boolean;
   /** Asked after each queue consumer invocation: true plays the consumer killed mid-batch. */
   readonly crashAfterInvoke?: () => boolean;
+  /** Asked for each message a queue poller receives: a duplicate delivery to play, or none. */
+  readonly duplicateDelivery?: (queue: QueueName) => DuplicateDelivery | undefined;
 }
 
 /** The local secret values: obviously fake, and the ones the simulators expect. */
@@ -229,6 +236,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           }, every),
         );
       }
+      const duplicateDelivery = options.duplicateDelivery;
       for (const [name, spec] of Object.entries(functionSpecs)) {
         const source = spec.consumes;
         if (!source) continue;
@@ -245,6 +253,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             concurrency: Math.min(source.maxConcurrency, 4),
             onInvokeError: (error) => process.stderr.write(`${name}: ${String(error)}\n`),
             ...(options.crashAfterInvoke ? { crashAfterInvoke: options.crashAfterInvoke } : {}),
+            ...(duplicateDelivery ? { duplicate: () => duplicateDelivery(source.queue) } : {}),
           }),
         );
       }

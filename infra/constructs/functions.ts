@@ -12,6 +12,8 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { itemPrefixes } from '../../lambdas/adapters/keys.ts';
+import { promotionTags } from '../../lambdas/shared/secret-tags.ts';
 import {
   type ExternalService,
   type FunctionSpec,
@@ -124,6 +126,15 @@ export class PipelineFunctions extends Construct {
           // the first deploy); rotating the generated placeholder at once would only fail.
           rotateImmediatelyOnUpdate: false,
         });
+        // finishSecret records when it moves AWSCURRENT, and may write only that record.
+        iam.Grant.addToPrincipal({
+          grantee: fn,
+          actions: ['secretsmanager:TagResource'],
+          resourceArns: [secretOf(props, secret).secretArn],
+          conditions: {
+            'ForAllValues:StringEquals': { 'aws:TagKeys': Object.values(promotionTags) },
+          },
+        });
       }
       if ((spec.rotates ?? []).length > 0) {
         // The schedule's own key grant is lost on an imported key. Writing a version encrypts it
@@ -186,19 +197,39 @@ function secretOf(props: PipelineFunctionsProps, name: SecretName): secretsmanag
   return secret;
 }
 
+/**
+ * Every write the adapters make: single-item puts and updates, and TransactWriteItems, which IAM
+ * authorises item by item as these same actions.
+ */
+const tableWriteActions = ['dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
+
+/**
+ * Reads of the whole table and its indexes, unconditioned: the sweep and the operator tools query
+ * the due index, whose partition key is a shard rather than an item's key, and no read can move
+ * money. Writes only on the table, and only to items whose partition key starts with a prefix of
+ * the kinds `access` lists. ForAllValues is safe with Allow here: every PutItem and UpdateItem
+ * names its key, so dynamodb:LeadingKeys is never empty.
+ */
 function grantTableAccess(
   table: dynamodb.ITable,
   fn: NodejsFunction,
   access: FunctionSpec['table'],
 ): void {
-  switch (access) {
-    case 'none':
-      return;
-    case 'read':
-      table.grantReadData(fn);
-      return;
-    case 'readWrite':
-      table.grantReadWriteData(fn);
-      return;
+  if (access === 'none') {
+    return;
   }
+  table.grantReadData(fn);
+  if (access.writes.length === 0) {
+    return;
+  }
+  iam.Grant.addToPrincipal({
+    grantee: fn,
+    actions: [...tableWriteActions],
+    resourceArns: [table.tableArn],
+    conditions: {
+      'ForAllValues:StringLike': {
+        'dynamodb:LeadingKeys': access.writes.map((kind) => `${itemPrefixes[kind]}*`),
+      },
+    },
+  });
 }

@@ -38,6 +38,10 @@ export const pipelineMetrics = {
     lateSuccessRefund: 'LateSuccessRefund',
     settlementAmountMismatch: 'SettlementAmountMismatch',
     sweepRuns: 'SweepRuns',
+    refundRejected: 'RefundRejected',
+    foreignRefund: 'ForeignRefund',
+    redriveLimitReached: 'RedriveLimitReached',
+    paymentWindowExpired: 'PaymentWindowExpired',
   },
 } as const;
 
@@ -96,6 +100,10 @@ export interface PipelineAlarms {
   readonly ordersPastDeadline: cloudwatch.Alarm;
   readonly lateSuccessRefund: cloudwatch.Alarm;
   readonly settlementAmountMismatch: cloudwatch.Alarm;
+  readonly refundRejected: cloudwatch.Alarm;
+  readonly foreignRefund: cloudwatch.Alarm;
+  readonly redriveLimitReached: cloudwatch.Alarm;
+  readonly paymentWindowExpired: cloudwatch.Alarm;
   readonly apiServerErrors: cloudwatch.Alarm;
   /** One per scheduled function of the wiring. */
   readonly scheduleMissed: ReadonlyMap<string, cloudwatch.Alarm>;
@@ -331,6 +339,43 @@ export class PipelineObservability extends Construct {
         metric: metric('settlementAmountMismatch'),
         threshold: 1,
       }),
+      refundRejected: alarm('RefundRejected', {
+        alarmDescription:
+          'The gateway refused a refund for good (the payment is not captured, or nothing of it ' +
+          'is left) and autopay will not send it again. A refund the user asked for put the ' +
+          'order back to PAID; a compensation leaves it REFUND_PENDING, still owing the money. ' +
+          "Compare the order (npm run ops -- --stage <stage> order <id>) with the gateway's " +
+          'payment and refunds, and settle it by hand.',
+        metric: metric('refundRejected'),
+        threshold: 1,
+      }),
+      foreignRefund: alarm('ForeignRefund', {
+        alarmDescription:
+          "The gateway announced a refund that is not the order's own full refund (another " +
+          'party refunded it, or only part of it). It is recorded in the order history ' +
+          '(REFUND_OBSERVED) and changed nothing else. Find who refunded it at the gateway, ' +
+          'and whether the order still holds the money it says it does.',
+        metric: metric('foreignRefund'),
+        threshold: 1,
+      }),
+      redriveLimitReached: alarm('RedriveLimitReached', {
+        alarmDescription:
+          'The sweep set an order moving as often as SWEEP_REDRIVE_LIMIT allows and has stopped: ' +
+          'its payment, settlement check or refund keeps failing. The order carries lastError ' +
+          'REDRIVE_LIMIT_REACHED (an unpaid one is still closed at the end of its payment ' +
+          'window). Find why in the DLQs and function logs, fix it, then redrive the order.',
+        metric: metric('redriveLimitReached'),
+        threshold: 1,
+      }),
+      paymentWindowExpired: alarm('PaymentWindowExpired', {
+        alarmDescription:
+          'An order could not be paid within PAYMENT_WINDOW_SECONDS of entering PENDING_PAYMENT ' +
+          'and failed with PAYMENT_WINDOW_EXPIRED: nothing was charged, or what was open was ' +
+          'voided. Several mean the gateway or the payment queue has been down for long: check ' +
+          'the gateway error rate, the breaker and the payment DLQ.',
+        metric: metric('paymentWindowExpired'),
+        threshold: 1,
+      }),
       apiServerErrors: alarm('ApiServerErrors', {
         alarmDescription:
           'The HTTP API answered 5xx: a function failed, timed out or could not be invoked. ' +
@@ -361,6 +406,10 @@ export function allAlarms(alarms: PipelineAlarms): cloudwatch.Alarm[] {
     alarms.ordersPastDeadline,
     alarms.lateSuccessRefund,
     alarms.settlementAmountMismatch,
+    alarms.refundRejected,
+    alarms.foreignRefund,
+    alarms.redriveLimitReached,
+    alarms.paymentWindowExpired,
     alarms.riskCheckBypassed,
     ...alarms.scheduleMissed.values(),
     ...alarms.deadLetters.values(),
@@ -436,6 +485,10 @@ function dashboardRows({
         metric('ordersExpired', { label: 'Expired' }),
         metric('lateSuccessRefund', { label: 'Late-success refunds' }),
         metric('settlementAmountMismatch', { label: 'Amount mismatches' }),
+        metric('refundRejected', { label: 'Refunds refused' }),
+        metric('foreignRefund', { label: 'Foreign or partial refunds' }),
+        metric('redriveLimitReached', { label: 'Redrive budget spent' }),
+        metric('paymentWindowExpired', { label: 'Payment window expired' }),
       ]),
     ],
     [

@@ -11,7 +11,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { DailySpend } from '#domain/agent.ts';
+import type { AgentDay, DailySpend, SpendClaim } from '#domain/agent.ts';
 import type { HistoryEntry, Order, PaymentFields } from '#domain/order.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
 import type {
@@ -59,8 +59,7 @@ export class DynamoDbOrderRepository implements OrderRepository {
         if (spendReason?.Code === 'ConditionalCheckFailed') {
           return { kind: 'over-daily-limit' };
         }
-        const conflict = error.CancellationReasons?.some((r) => r.Code === 'TransactionConflict');
-        if (!conflict || attempt >= TRANSACTION_CONFLICT_RETRIES) {
+        if (!isConflict(error) || attempt >= TRANSACTION_CONFLICT_RETRIES) {
           throw error;
         }
         await sleep(jitteredBackoffMs(attempt));
@@ -76,41 +75,12 @@ export class DynamoDbOrderRepository implements OrderRepository {
   }
 
   async transition(move: OrderTransition): Promise<TransitionOutcome> {
-    const entry: HistoryEntry = {
-      from: move.from,
-      to: move.to,
-      at: move.at,
-      cause: move.event,
-      ...(move.errorCode ? { errorCode: move.errorCode } : {}),
-    };
-    const fields = changeExpression(move.orderId, move.changes ?? {});
+    if (move.release !== undefined) {
+      return this.transitionReleasing(move, move.release);
+    }
     try {
       const result = await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: orderKey(move.orderId),
-          UpdateExpression:
-            `SET #status = :to, version = version + :one, updatedAt = :at, ` +
-            `history = list_append(history, :entry)${fields.set}${fields.remove}`,
-          ConditionExpression:
-            move.expectedVersion === undefined
-              ? '#status = :from'
-              : '#status = :from AND version = :expectedVersion',
-          ExpressionAttributeNames: { '#status': 'status', ...fields.names },
-          ExpressionAttributeValues: {
-            ':to': move.to,
-            ':from': move.from,
-            ...(move.expectedVersion === undefined
-              ? {}
-              : { ':expectedVersion': move.expectedVersion }),
-            ':one': 1,
-            ':at': move.at,
-            ':entry': [entry],
-            ...fields.values,
-          },
-          ReturnValues: 'ALL_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
+        new UpdateCommand({ ...this.orderUpdate(move), ReturnValues: 'ALL_NEW' }),
       );
       return { kind: 'applied', order: toOrder(result.Attributes ?? {}) };
     } catch (error) {
@@ -119,6 +89,86 @@ export class DynamoDbOrderRepository implements OrderRepository {
       }
       throw error;
     }
+  }
+
+  /**
+   * The move and the give-back of the order's auto-pay budget in one transaction, conditioned on
+   * the order not having given it back before: whatever retries, the day's spend drops once.
+   * Only orders that end without the money take this path, so the happy path never pays for it.
+   */
+  private async transitionReleasing(
+    move: OrderTransition,
+    release: SpendClaim,
+  ): Promise<TransitionOutcome> {
+    const update = this.orderUpdate(move);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  ...update,
+                  ConditionExpression: `${update.ConditionExpression} AND attribute_not_exists(spendReleased)`,
+                },
+              },
+              { Update: this.spendChange(release, -release.amount) },
+            ],
+          }),
+        );
+        // A transaction answers no item: read back what it wrote.
+        const order = await this.get(move.orderId);
+        if (order === undefined) throw new Error(`Order ${move.orderId} vanished after its move`);
+        return { kind: 'applied', order };
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) {
+          throw error;
+        }
+        const [orderReason] = error.CancellationReasons ?? [];
+        if (orderReason?.Code === 'ConditionalCheckFailed') {
+          const item = orderReason.Item;
+          return { kind: 'stale', current: item ? toOrder(unmarshall(item)) : undefined };
+        }
+        if (!isConflict(error) || attempt >= TRANSACTION_CONFLICT_RETRIES) {
+          throw error;
+        }
+        await sleep(jitteredBackoffMs(attempt));
+      }
+    }
+  }
+
+  /** The conditional update of one move: its status, history entry, version and changes. */
+  private orderUpdate(move: OrderTransition) {
+    const entry: HistoryEntry = {
+      from: move.from,
+      to: move.to,
+      at: move.at,
+      cause: move.event,
+      ...(move.errorCode ? { errorCode: move.errorCode } : {}),
+    };
+    const fields = changeExpression(move.orderId, move.changes ?? {});
+    return {
+      TableName: this.tableName,
+      Key: orderKey(move.orderId),
+      UpdateExpression:
+        `SET #status = :to, version = version + :one, updatedAt = :at, ` +
+        `history = list_append(history, :entry)${fields.set}${fields.remove}`,
+      ConditionExpression:
+        move.expectedVersion === undefined
+          ? '#status = :from'
+          : '#status = :from AND version = :expectedVersion',
+      ExpressionAttributeNames: { '#status': 'status', ...fields.names },
+      ExpressionAttributeValues: {
+        ':to': move.to,
+        ':from': move.from,
+        ...(move.expectedVersion === undefined ? {} : { ':expectedVersion': move.expectedVersion }),
+        ':one': 1,
+        ':at': move.at,
+        ':entry': [entry],
+        ...fields.values,
+      },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    };
   }
 
   async findDue(before: string, limit: number): Promise<Order[]> {
@@ -198,22 +248,42 @@ export class DynamoDbOrderRepository implements OrderRepository {
   }
 
   private spendUpdate(spend: DailySpend) {
-    const dayEnd = Date.parse(`${spend.day}T00:00:00Z`) / 1000 + 24 * 3600;
+    const change = this.spendChange(spend, spend.amount);
     return {
-      TableName: this.tableName,
-      Key: spendKey(spend.agentId, spend.day),
-      UpdateExpression:
-        'ADD spent :amount SET agentId = :agentId, expiresAt = if_not_exists(expiresAt, :expiresAt)',
+      ...change,
       // Room for this order means the total before it is at most the limit minus its amount.
       ConditionExpression: 'attribute_not_exists(spent) OR spent <= :headroom',
       ExpressionAttributeValues: {
-        ':amount': spend.amount,
-        ':agentId': spend.agentId,
-        ':expiresAt': dayEnd + SPEND_RETENTION_SECONDS,
+        ...change.ExpressionAttributeValues,
         ':headroom': spend.dailyLimit - spend.amount,
       },
     };
   }
+
+  /**
+   * Adds `amount` (negative to give it back) to an agent-day's spend. A day's item that expired
+   * already is recreated by a give-back, and expires again.
+   */
+  private spendChange(day: AgentDay, amount: number) {
+    const dayEnd = Date.parse(`${day.day}T00:00:00Z`) / 1000 + 24 * 3600;
+    return {
+      TableName: this.tableName,
+      Key: spendKey(day.agentId, day.day),
+      UpdateExpression:
+        'ADD spent :amount SET agentId = :agentId, expiresAt = if_not_exists(expiresAt, :expiresAt)',
+      ExpressionAttributeValues: {
+        ':amount': amount,
+        ':agentId': day.agentId,
+        ':expiresAt': dayEnd + SPEND_RETENTION_SECONDS,
+      } as Record<string, unknown>,
+    };
+  }
+}
+
+function isConflict(error: TransactionCanceledException): boolean {
+  return (
+    error.CancellationReasons?.some((reason) => reason.Code === 'TransactionConflict') ?? false
+  );
 }
 
 /**

@@ -98,6 +98,10 @@ export class HttpPaymentGateway implements PaymentGateway {
     if (exchange.status === 200 && typeof body?.id === 'string' && body.status === 'SUCCEEDED') {
       return { kind: 'refunded', refundId: body.id };
     }
+    if (exchange.status === 409 && body?.error?.type === 'invalid_state') {
+      // The payment cannot be refunded (not captured, or nothing left of it): no retry will.
+      return { kind: 'rejected', reason: 'invalid_state' };
+    }
     const outcome = classifyPayment(exchange.status, exchange.headers, exchange.body);
     if (isTransient(outcome)) return outcome;
     return { kind: 'rejected', reason: body?.error?.type ?? `http ${exchange.status}` };

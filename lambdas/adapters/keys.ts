@@ -1,8 +1,28 @@
-/** The single-table key layout: one place, so no adapter invents its own. */
-export const orderKey = (orderId: string) => ({ pk: `ORDER#${orderId}` });
-export const agentKey = (agentId: string) => ({ pk: `AGENT#${agentId}` });
-export const spendKey = (agentId: string, day: string) => ({ pk: `AGENT#${agentId}#SPEND#${day}` });
-export const breakerKey = (gateway: string) => ({ pk: `BREAKER#${gateway}` });
+/**
+ * The single-table key layout: one place, so no adapter invents its own. Each kind of item has
+ * its own partition-key prefix, and no prefix starts another, so a prefix names exactly one kind:
+ * the IAM policy of each function allows writes only under the prefixes its wiring lists.
+ */
+export const itemPrefixes = {
+  order: 'ORDER#',
+  /** An agent's profile: its owner, trust and limits. No function writes one. */
+  agent: 'AGENT#',
+  /**
+   * An agent's spend of one UTC day. Not under AGENT#, so a function that may give back a day's
+   * budget cannot also rewrite what the agent is trusted with.
+   */
+  spend: 'SPEND#',
+  breaker: 'BREAKER#',
+} as const;
+
+export type ItemKind = keyof typeof itemPrefixes;
+
+export const orderKey = (orderId: string) => ({ pk: `${itemPrefixes.order}${orderId}` });
+export const agentKey = (agentId: string) => ({ pk: `${itemPrefixes.agent}${agentId}` });
+export const spendKey = (agentId: string, day: string) => ({
+  pk: `${itemPrefixes.spend}${agentId}#${day}`,
+});
+export const breakerKey = (gateway: string) => ({ pk: `${itemPrefixes.breaker}${gateway}` });
 export const breakerWindowKey = (gateway: string, epoch: number, windowId: number) => ({
-  pk: `BREAKER#${gateway}#E#${epoch}#W#${windowId}`,
+  pk: `${itemPrefixes.breaker}${gateway}#E#${epoch}#W#${windowId}`,
 });

@@ -1,4 +1,4 @@
-import type { ConfirmationReason, Money } from './order.ts';
+import type { ConfirmationReason, Money, Order } from './order.ts';
 
 /** The action an agent must be trusted with for autopay to pay without asking the user. */
 export const AUTO_PAY_ACTION = 'submit_payment';
@@ -12,13 +12,30 @@ export interface AgentProfile {
   readonly dailyLimit: number;
 }
 
-/** A claim on an agent's auto-pay budget for one UTC day, applied atomically with the order. */
-export interface DailySpend {
+/** One agent's auto-pay budget for one UTC day: what the daily spend item is kept for. */
+export interface AgentDay {
   readonly agentId: string;
   /** UTC day, `YYYY-MM-DD`. */
   readonly day: string;
+}
+
+/** What one order took from an agent-day's budget. */
+export interface SpendClaim extends AgentDay {
   readonly amount: number;
+}
+
+/** A claim on an agent's auto-pay budget for one UTC day, applied atomically with the order. */
+export interface DailySpend extends SpendClaim {
   readonly dailyLimit: number;
+}
+
+/** What an order took from its agent-day's budget; undefined for an order the user confirmed. */
+export function spendClaimOf(
+  order: Pick<Order, 'agentId' | 'spendDay' | 'amount'>,
+): SpendClaim | undefined {
+  return order.spendDay === undefined
+    ? undefined
+    : { agentId: order.agentId, day: order.spendDay, amount: order.amount };
 }
 
 export type AutoPayDecision =

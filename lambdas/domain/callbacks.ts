@@ -1,7 +1,8 @@
 import * as z from 'zod';
 import type { Order } from './order.ts';
-import { moveOrder } from './order-moves.ts';
+import { moveAsDecided } from './order-moves.ts';
 import type { SettledOutcome } from './payment-ports.ts';
+import { text } from './schemas.ts';
 import { applyGatewayOutcome, type SettleDeps } from './settlement.ts';
 
 export const gatewayEventTypes = [
@@ -13,16 +14,16 @@ export const gatewayEventTypes = [
 
 /** A gateway's event, as its signed body says; fields we do not use are allowed and ignored. */
 export const gatewayEventSchema = z.looseObject({
-  id: z.string().min(1).max(255),
+  id: text({ max: 255 }),
   type: z.enum(gatewayEventTypes),
   created: z.number().int().nonnegative(),
   data: z.looseObject({
-    paymentId: z.string().min(1).max(255),
-    idempotencyKey: z.string().min(1).max(255),
+    paymentId: text({ max: 255 }),
+    idempotencyKey: text({ max: 255 }),
     amount: z.number().int().nonnegative(),
-    currency: z.string().regex(/^[A-Z]{3}$/),
-    declineCode: z.string().max(255).optional(),
-    refundId: z.string().max(255).optional(),
+    currency: text({ min: 3, max: 3 }).regex(/^[A-Z]{3}$/),
+    declineCode: text({ min: 0, max: 255 }).optional(),
+    refundId: text({ min: 0, max: 255 }).optional(),
   }),
 });
 export type GatewayEvent = z.infer<typeof gatewayEventSchema>;
@@ -30,10 +31,12 @@ export type GatewayEvent = z.infer<typeof gatewayEventSchema>;
 export interface CallbackObserver {
   unknownOrder(event: GatewayEvent): void;
   amountMismatch(event: GatewayEvent, order: Order): void;
+  /** A refund that is not the order's own full refund: recorded in its history, nothing more. */
+  foreignRefund(event: GatewayEvent, order: Order): void;
 }
 
 export type CallbackOutcome =
-  /** The event moved the order. */
+  /** The event moved the order, or was recorded in its history. */
   | { readonly result: 'applied'; readonly status: Order['status'] }
   /** The event was already applied, or the order is past it: nothing changed. */
   | { readonly result: 'unchanged'; readonly status: Order['status'] }
@@ -84,16 +87,37 @@ export function makeHandleGatewayEvent(
       const result = await applyGatewayOutcome(deps, order, outcome);
       return { result: result.kind, status: result.status };
     }
-    if (order.status !== 'REFUND_PENDING') {
+    return refunded(order, event);
+  };
+
+  /**
+   * Only the reconciler that made the order's refund knows its id, and it records the refund
+   * with it. An event for that refund changes nothing; any other refund (another party's, or
+   * part of the amount) is written into the history once and counted, and never makes the
+   * order REFUNDED while money may still be taken.
+   */
+  async function refunded(order: Order, event: GatewayEvent): Promise<CallbackOutcome> {
+    const { refundId, amount } = event.data;
+    const full = amount === order.amount;
+    const ours = full && refundId !== undefined && refundId === order.refundId;
+    if (ours || (full && order.status === 'REFUND_PENDING' && order.refundId === undefined)) {
+      // Ours, or, while our refund is out and unrecorded, most likely ours: its answer records it.
       deps.observer.ignored(order, `${event.type} while ${order.status}`);
       return { result: 'unchanged', status: order.status };
     }
-    const moved = await moveOrder(deps, order, 'REFUND_SUCCEEDED', {
-      refundId: event.data.refundId,
-      lastError: undefined,
-    });
-    return moved.kind === 'applied'
-      ? { result: 'applied', status: moved.order.status }
-      : { result: 'unchanged', status: moved.current?.status ?? order.status };
-  };
+    const seen = refundId ?? event.id;
+    const result = await moveAsDecided(deps, order, (current) =>
+      current.observedRefunds?.includes(seen)
+        ? undefined
+        : {
+            event: 'REFUND_OBSERVED',
+            changes: { observedRefunds: [...(current.observedRefunds ?? []), seen] },
+            errorCode: full ? 'FOREIGN_REFUND' : 'PARTIAL_REFUND',
+          },
+    );
+    if (result.kind === 'applied') {
+      deps.callbacks.foreignRefund(event, result.order);
+    }
+    return { result: result.kind, status: result.order.status };
+  }
 }

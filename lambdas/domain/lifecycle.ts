@@ -7,10 +7,10 @@ import {
   ValidationError,
 } from './errors.ts';
 import type { Order } from './order.ts';
-import { type MoveDeps, moveOrder } from './order-moves.ts';
+import { isPast, type MoveDeps, moveOrder } from './order-moves.ts';
 import type { OrderEvent } from './order-state.ts';
 import type { PaymentQueue, SettlementCheckQueue } from './ports.ts';
-import { idempotencyKeySchema, parseWith } from './schemas.ts';
+import { idempotencyKeySchema, parseWith, text } from './schemas.ts';
 
 export interface LifecycleDeps extends MoveDeps {
   readonly payments: PaymentQueue;
@@ -24,7 +24,7 @@ export interface LifecycleResult {
 }
 
 export const refundRequestSchema = z.strictObject({
-  reason: z.string().min(1).max(500).optional().describe('Why the user wants the money back'),
+  reason: text({ max: 500 }).optional().describe('Why the user wants the money back'),
 });
 
 const orderIdPattern = /^ord_[0-9a-f]{32}$/;
@@ -67,11 +67,12 @@ export function makeLifecycle(deps: LifecycleDeps) {
   async function confirm(agentId: string, orderId: string): Promise<LifecycleResult> {
     const order = await load(agentId, orderId);
     if (order.status === 'PENDING_PAYMENT' && lastCause(order) === 'CONFIRM') {
-      // Confirmed before; its payment may not have been queued if that call failed half-way.
-      if (order.attempts === 0) await deps.payments.enqueue(paymentOf(order));
+      // Confirmed before; its payment may not have been queued if that call failed half-way,
+      // and attempts made before a hold say nothing of that. A second message costs a lookup.
+      await deps.payments.enqueue(paymentOf(order));
       return { order, replayed: true };
     }
-    if (order.status === 'AWAITING_CONFIRMATION' && isPast(order.confirmBy, deps)) {
+    if (order.status === 'AWAITING_CONFIRMATION' && isPast(order.confirmBy, deps.clock)) {
       const expired = await moveOrder(deps, order, 'CONFIRMATION_WINDOW_PASSED');
       const current = expired.kind === 'applied' ? expired.order : (expired.current ?? order);
       throw new AutopayError('CONFIRMATION_EXPIRED', undefined, { currentStatus: current.status });
@@ -87,21 +88,29 @@ export function makeLifecycle(deps: LifecycleDeps) {
   async function cancel(agentId: string, orderId: string): Promise<LifecycleResult> {
     const order = await load(agentId, orderId);
     if (order.status === 'CANCELLED') {
+      // The first call may have stopped before it asked for the lookup: ask again.
+      if (wasHeld(order)) await askReconciler(order);
       return { order, replayed: true };
     }
     if (order.status !== 'AWAITING_CONFIRMATION' && order.status !== 'HELD_FOR_REVIEW') {
       throw conflict(order, 'cancelled');
     }
     const cancelled = await apply(order, 'CANCEL', 'cancelled');
-    if (order.attempts > 0) {
-      // A charge may have gone out before the hold: let the reconciler ask, so money taken for
-      // a cancelled order is found and given back.
-      await deps.settlementChecks.schedule(
-        { orderId: order.orderId, agentId: order.agentId, check: 0 },
-        0,
-      );
+    if (order.status === 'HELD_FOR_REVIEW') {
+      // A charge may have gone out before the hold, by this order's attempts or by a racing
+      // delivery that attempts knows nothing of: let the reconciler ask, so money taken for a
+      // cancelled order is found and given back.
+      await askReconciler(order);
     }
     return { order: cancelled, replayed: false };
+  }
+
+  /** Has the reconciler act on the order now: a lookup, or the refund it owes. */
+  async function askReconciler(order: Order): Promise<void> {
+    await deps.settlementChecks.schedule(
+      { orderId: order.orderId, agentId: order.agentId, check: 0 },
+      0,
+    );
   }
 
   async function refund(
@@ -124,10 +133,7 @@ export function makeLifecycle(deps: LifecycleDeps) {
       }
       if (order.status === 'REFUND_PENDING') {
         // The first call may have failed before the refund was queued: queue it again.
-        await deps.settlementChecks.schedule(
-          { orderId: order.orderId, agentId: order.agentId, check: 0 },
-          0,
-        );
+        await askReconciler(order);
       }
       return { order, replayed: true };
     }
@@ -145,20 +151,20 @@ export function makeLifecycle(deps: LifecycleDeps) {
       }
       throw conflict(current, 'refunded');
     }
-    await deps.settlementChecks.schedule(
-      { orderId: order.orderId, agentId: order.agentId, check: 0 },
-      0,
-    );
+    await askReconciler(order);
     return { order: result.order, replayed: false };
   }
 
   return { confirm, cancel, refund };
 }
 
-function paymentOf(order: Order) {
-  return { orderId: order.orderId, agentId: order.agentId };
+/** Cancelled from HELD_FOR_REVIEW, where a charge may have gone out. */
+function wasHeld(order: Order): boolean {
+  return order.history.some(
+    (entry) => entry.from === 'HELD_FOR_REVIEW' && entry.cause === 'CANCEL',
+  );
 }
 
-function isPast(iso: string | undefined, deps: MoveDeps): boolean {
-  return iso !== undefined && deps.clock.now().toISOString() >= iso;
+function paymentOf(order: Order) {
+  return { orderId: order.orderId, agentId: order.agentId };
 }

@@ -1,3 +1,5 @@
+import { spendClaimOf } from './agent.ts';
+import { TransientDependencyError } from './errors.ts';
 import type { Order, PaymentFields } from './order.ts';
 import { type OrderEvent, type OrderStatus, transition } from './order-state.ts';
 import type { Clock, OrderRepository, TransitionOutcome } from './ports.ts';
@@ -10,12 +12,15 @@ export interface DeadlinePolicy {
   readonly refundSeconds: number;
   /** HELD_FOR_REVIEW before an operator is alarmed. */
   readonly reviewSeconds: number;
+  /** From entering PENDING_PAYMENT to the last moment a charge may go out (`payBy`). */
+  readonly paymentWindowSeconds: number;
 }
 
 export const defaultDeadlinePolicy: DeadlinePolicy = {
   paymentSeconds: 900,
   refundSeconds: 900,
   reviewSeconds: 24 * 3600,
+  paymentWindowSeconds: 24 * 3600,
 };
 
 /**
@@ -25,25 +30,46 @@ export const defaultDeadlinePolicy: DeadlinePolicy = {
 export function dueAtFor(
   status: OrderStatus,
   at: Date,
-  order: Pick<PaymentFields, 'settleBy'> & { readonly confirmBy?: string | undefined },
+  order: Pick<PaymentFields, 'settleBy' | 'payBy'> & { readonly confirmBy?: string | undefined },
   policy: DeadlinePolicy,
 ): string | undefined {
-  const after = (seconds: number) => new Date(at.getTime() + seconds * 1000).toISOString();
   switch (status) {
     case 'AWAITING_CONFIRMATION':
       return order.confirmBy;
     case 'PENDING_PAYMENT':
-      return after(policy.paymentSeconds);
+      return earliest(secondsAfter(at, policy.paymentSeconds), order.payBy);
     case 'AWAITING_SETTLEMENT':
       return order.settleBy;
     case 'HELD_FOR_REVIEW':
-      return after(policy.reviewSeconds);
+      return secondsAfter(at, policy.reviewSeconds);
     case 'REFUND_PENDING':
-      return after(policy.refundSeconds);
+      return secondsAfter(at, policy.refundSeconds);
     default:
       return undefined;
   }
 }
+
+export function secondsAfter(at: Date, seconds: number): string {
+  return new Date(at.getTime() + seconds * 1000).toISOString();
+}
+
+/** Whether an optional ISO deadline has come. */
+export function isPast(iso: string | undefined, clock: Clock): boolean {
+  return iso !== undefined && clock.now().toISOString() >= iso;
+}
+
+/** The earlier of two ISO times, the second being optional. */
+export function earliest(time: string, other: string | undefined): string {
+  return other !== undefined && other < time ? other : time;
+}
+
+/** Where an order ends without keeping the money: its auto-pay budget is given back. */
+const givesBudgetBack: ReadonlySet<OrderStatus> = new Set([
+  'FAILED',
+  'CANCELLED',
+  'EXPIRED',
+  'REFUNDED',
+]);
 
 export interface MoveDeps {
   readonly orders: OrderRepository;
@@ -54,7 +80,9 @@ export interface MoveDeps {
 /**
  * Applies one event of the state machine to an order with one conditional write: the new
  * status, its history entry, its deadline and the given changes, or nothing if another writer
- * moved the order first.
+ * moved the order first. Entering PENDING_PAYMENT opens a payment window; ending without the
+ * money gives the order's auto-pay budget back, in the same write, once. A self-loop keeps the
+ * deadline; `changes.dueAt`, when given, replaces the computed one.
  */
 export async function moveOrder(
   deps: MoveDeps,
@@ -65,7 +93,20 @@ export async function moveOrder(
 ): Promise<TransitionOutcome> {
   const to = transition(order.status, event);
   const now = deps.clock.now();
-  const dueAt = dueAtFor(to, now, { ...order, ...changes }, deps.deadlines);
+  const entering = to !== order.status;
+  const window =
+    entering && to === 'PENDING_PAYMENT'
+      ? { payBy: secondsAfter(now, deps.deadlines.paymentWindowSeconds) }
+      : {};
+  const release =
+    entering && givesBudgetBack.has(to) && order.spendReleased !== true
+      ? spendClaimOf(order)
+      : undefined;
+  const fields = { ...window, ...changes, ...(release ? { spendReleased: true } : {}) };
+  const deadline =
+    'dueAt' in changes || !entering
+      ? {}
+      : { dueAt: dueAtFor(to, now, { ...order, ...fields }, deps.deadlines) };
   return deps.orders.transition({
     orderId: order.orderId,
     from: order.status,
@@ -73,7 +114,47 @@ export async function moveOrder(
     event,
     at: now.toISOString(),
     errorCode,
-    changes: { ...changes, dueAt },
+    changes: { ...fields, ...deadline },
     expectedVersion: order.version,
+    ...(release ? { release } : {}),
   });
+}
+
+/** One move an order should make, decided from the order as it is. */
+export interface Move {
+  readonly event: OrderEvent;
+  readonly changes?: Partial<PaymentFields>;
+  readonly errorCode?: string;
+}
+
+export type DecidedMove =
+  | { readonly kind: 'applied'; readonly order: Order }
+  /** The order, as it now is, needed no move. */
+  | { readonly kind: 'unchanged'; readonly order: Order };
+
+/** An order that loses this many races in a row is left for a retry of the whole step. */
+const RACES = 8;
+
+/**
+ * Decides a move from the order and applies it; each time another writer moved the order first,
+ * decides again from what that writer left. A lost race never drops what the caller knows.
+ */
+export async function moveAsDecided(
+  deps: MoveDeps,
+  order: Order,
+  decide: (order: Order) => Move | undefined | Promise<Move | undefined>,
+): Promise<DecidedMove> {
+  let current = order;
+  for (let race = 0; race < RACES; race++) {
+    const move = await decide(current);
+    if (move === undefined) {
+      return { kind: 'unchanged', order: current };
+    }
+    const result = await moveOrder(deps, current, move.event, move.changes, move.errorCode);
+    if (result.kind === 'applied' || result.current === undefined) {
+      return result.kind === 'applied' ? result : { kind: 'unchanged', order: current };
+    }
+    current = result.current;
+  }
+  throw new TransientDependencyError('orders');
 }

@@ -31,21 +31,35 @@ export const orderEvents = [
   'SETTLEMENT_DEADLINE_PASSED',
   'REFUND_REQUESTED',
   'REFUND_SUCCEEDED',
+  'PAYMENT_WINDOW_PASSED',
+  'REFUND_REJECTED',
+  'COMPENSATION_REJECTED',
+  'REFUND_OBSERVED',
 ] as const;
 export type OrderEvent = (typeof orderEvents)[number];
 
 /** How intake starts an order: the only way into the machine. */
 export type InitialStatus = Extract<OrderStatus, 'PENDING_PAYMENT' | 'AWAITING_CONFIRMATION'>;
 
-type Table = { readonly [S in OrderStatus]: Partial<Readonly<Record<OrderEvent, OrderStatus>>> };
+type Moves = Partial<Readonly<Record<OrderEvent, OrderStatus>>>;
+type Table = { readonly [S in OrderStatus]: Moves };
+
+/**
+ * A refund at the gateway that is not the order's own full refund (another party's, or part of
+ * the amount) is written into the history and changes nothing else, whatever the state.
+ */
+const recordsRefund = <S extends OrderStatus>(status: S, moves: Moves): Moves => ({
+  ...moves,
+  REFUND_OBSERVED: status,
+});
 
 const transitions: Table = {
-  AWAITING_CONFIRMATION: {
+  AWAITING_CONFIRMATION: recordsRefund('AWAITING_CONFIRMATION', {
     CONFIRM: 'PENDING_PAYMENT',
     CANCEL: 'CANCELLED',
     CONFIRMATION_WINDOW_PASSED: 'EXPIRED',
-  },
-  PENDING_PAYMENT: {
+  }),
+  PENDING_PAYMENT: recordsRefund('PENDING_PAYMENT', {
     GATEWAY_SUCCEEDED: 'PAID',
     GATEWAY_PENDING: 'AWAITING_SETTLEMENT',
     GATEWAY_DECLINED: 'FAILED',
@@ -53,27 +67,38 @@ const transitions: Table = {
     HELD_FOR_REVIEW: 'HELD_FOR_REVIEW',
     // The outcome is unknown until the gateway says: the order stays where it is.
     OUTCOME_UNKNOWN: 'PENDING_PAYMENT',
-  },
-  HELD_FOR_REVIEW: {
+    // Nobody is charged long after ordering: the order is looked up, voided if need be, failed.
+    PAYMENT_WINDOW_PASSED: 'FAILED',
+  }),
+  // A racing delivery may have charged before the hold was written: the money it took (or is
+  // taking) is the order's payment, and the review stays in the history.
+  HELD_FOR_REVIEW: recordsRefund('HELD_FOR_REVIEW', {
     CONFIRM: 'PENDING_PAYMENT',
     CANCEL: 'CANCELLED',
-  },
-  AWAITING_SETTLEMENT: {
+    GATEWAY_SUCCEEDED: 'PAID',
+    GATEWAY_PENDING: 'AWAITING_SETTLEMENT',
+  }),
+  AWAITING_SETTLEMENT: recordsRefund('AWAITING_SETTLEMENT', {
     GATEWAY_SUCCEEDED: 'PAID',
     GATEWAY_DECLINED: 'FAILED',
     SETTLEMENT_DEADLINE_PASSED: 'FAILED',
-  },
-  PAID: {
+  }),
+  PAID: recordsRefund('PAID', {
     REFUND_REQUESTED: 'REFUND_PENDING',
-  },
+  }),
   // Money taken for an order the user does not get is given back automatically.
-  FAILED: { GATEWAY_SUCCEEDED: 'REFUND_PENDING' },
-  CANCELLED: { GATEWAY_SUCCEEDED: 'REFUND_PENDING' },
-  EXPIRED: { GATEWAY_SUCCEEDED: 'REFUND_PENDING' },
-  REFUND_PENDING: {
+  FAILED: recordsRefund('FAILED', { GATEWAY_SUCCEEDED: 'REFUND_PENDING' }),
+  CANCELLED: recordsRefund('CANCELLED', { GATEWAY_SUCCEEDED: 'REFUND_PENDING' }),
+  EXPIRED: recordsRefund('EXPIRED', { GATEWAY_SUCCEEDED: 'REFUND_PENDING' }),
+  REFUND_PENDING: recordsRefund('REFUND_PENDING', {
     REFUND_SUCCEEDED: 'REFUNDED',
-  },
-  REFUNDED: {},
+    // The gateway refused the user's refund: the money stays taken, and so the order is PAID.
+    REFUND_REJECTED: 'PAID',
+    // The gateway refused to give back money taken for an order the user does not get: the
+    // order keeps owing it, stops retrying, and waits for a person.
+    COMPENSATION_REJECTED: 'REFUND_PENDING',
+  }),
+  REFUNDED: recordsRefund('REFUNDED', {}),
 };
 
 /** The status an order in `from` moves to on `event`; throws when the move is illegal. */

@@ -65,6 +65,17 @@ export interface PaymentFields {
   readonly refundId?: string | undefined;
   /** Money was taken for an order the user does not get; it is being given back. */
   readonly compensation?: boolean | undefined;
+  /**
+   * ISO time after which a PENDING_PAYMENT order is charged no more: it is looked up, voided if
+   * need be, and failed with PAYMENT_WINDOW_EXPIRED. Set each time the order enters the state.
+   */
+  readonly payBy?: string | undefined;
+  /** How many times the sweep set the overdue order moving again; bounded by a budget. */
+  readonly redrives?: number | undefined;
+  /** The order's claim on its agent-day's auto-pay budget was given back (exactly once). */
+  readonly spendReleased?: boolean | undefined;
+  /** Gateway refunds recorded in the history as not the order's own full refund, by id. */
+  readonly observedRefunds?: readonly string[] | undefined;
 }
 
 export interface Order extends Money, PaymentFields {
@@ -82,6 +93,11 @@ export interface Order extends Money, PaymentFields {
   readonly confirmationReason?: ConfirmationReason | undefined;
   /** ISO time after which an unconfirmed order expires. */
   readonly confirmBy?: string | undefined;
+  /**
+   * The UTC day (`YYYY-MM-DD`) of the agent's auto-pay budget this order counted against. Only
+   * orders paid without asking the user have one: it says both that and which agent-day item.
+   */
+  readonly spendDay?: string | undefined;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly history: readonly HistoryEntry[];
@@ -101,7 +117,12 @@ export function openOrder(order: NewOrder): Order {
   };
 }
 
-/** What an agent sees of its order: everything but the internals used for idempotency. */
+/**
+ * What an agent (and its user) sees of an order: status, amounts, history and stable codes. Not
+ * the internals used for idempotency, and not the risk engine's verdict or request id: an agent
+ * that could read them could learn to pass the risk rules. Operators read those with
+ * `npm run ops -- order`.
+ */
 export function orderView(order: Order) {
   return {
     orderId: order.orderId,
@@ -120,7 +141,6 @@ export function orderView(order: Order) {
     ...(order.gatewayRef ? { gatewayRef: order.gatewayRef } : {}),
     ...(order.declineCode ? { declineCode: order.declineCode } : {}),
     ...(order.holdReason ? { holdReason: order.holdReason } : {}),
-    ...(order.risk ? { risk: order.risk } : {}),
     ...(order.settleBy ? { settleBy: order.settleBy } : {}),
     createdAt: order.createdAt,
     updatedAt: order.updatedAt,

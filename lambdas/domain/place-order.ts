@@ -2,7 +2,12 @@ import { createHash } from 'node:crypto';
 import { decideAutoPay } from './agent.ts';
 import { IdempotencyKeyReusedError, TransientDependencyError, ValidationError } from './errors.ts';
 import { type NewOrder, type Order, openOrder } from './order.ts';
-import { type DeadlinePolicy, defaultDeadlinePolicy, dueAtFor } from './order-moves.ts';
+import {
+  type DeadlinePolicy,
+  defaultDeadlinePolicy,
+  dueAtFor,
+  secondsAfter,
+} from './order-moves.ts';
 import type { AgentDirectory, Clock, OrderRepository, PaymentQueue } from './ports.ts';
 import {
   type CreateOrderRequest,
@@ -72,8 +77,15 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
     const decision = decideAutoPay(agent, request.action, request, now);
     const deadlines = deps.deadlines ?? defaultDeadlinePolicy;
     if (decision.autoPay) {
-      const dueAt = dueAtFor('PENDING_PAYMENT', now, {}, deadlines);
-      const order = openOrder({ ...base, status: 'PENDING_PAYMENT', dueAt });
+      const payBy = secondsAfter(now, deadlines.paymentWindowSeconds);
+      const dueAt = dueAtFor('PENDING_PAYMENT', now, { payBy }, deadlines);
+      const order = openOrder({
+        ...base,
+        status: 'PENDING_PAYMENT',
+        payBy,
+        spendDay: decision.spend.day,
+        dueAt,
+      });
       const outcome = await deps.orders.create(order, decision.spend);
       if (outcome.kind === 'created') {
         await enqueue(order);

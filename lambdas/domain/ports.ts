@@ -1,4 +1,4 @@
-import type { AgentProfile, DailySpend } from './agent.ts';
+import type { AgentProfile, DailySpend, SpendClaim } from './agent.ts';
 import type { Order, PaymentFields } from './order.ts';
 import type { OrderEvent, OrderStatus } from './order-state.ts';
 
@@ -24,6 +24,11 @@ export interface OrderTransition {
    * and come back to `from` (PENDING_PAYMENT → HELD_FOR_REVIEW → PENDING_PAYMENT).
    */
   readonly expectedVersion?: number;
+  /**
+   * Given back to its agent-day's budget in the same atomic write, which also sets
+   * `spendReleased`; refused (stale) if the order has given it back already.
+   */
+  readonly release?: SpendClaim;
 }
 
 export type TransitionOutcome =

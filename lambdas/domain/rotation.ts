@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Clock } from './ports.ts';
 
 /** The four steps of the Secrets Manager rotation protocol, in the order they run. */
 export const rotationSteps = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
@@ -23,6 +24,11 @@ export interface SecretStore {
   ): Promise<string | undefined>;
   /** Stores `value` as version `token` labelled AWSPENDING; repeating it is harmless. */
   putPending(secretId: string, token: string, value: string): Promise<void>;
+  /**
+   * Records that `token` is being made AWSCURRENT at `at`: the moment the previous value's grace
+   * starts from (docs/ARCHITECTURE.md, §6). Recording it again replaces the record.
+   */
+  recordPromotion(secretId: string, token: string, at: Date): Promise<void>;
   /** Moves AWSCURRENT to `token` (the old current becomes AWSPREVIOUS) and drops AWSPENDING. */
   promote(secretId: string, token: string, currentVersionId: string): Promise<void>;
 }
@@ -58,6 +64,7 @@ export interface RotationDeps {
   readonly store: SecretStore;
   /** The kind of each secret this function rotates, by secret id (ARN or name). */
   readonly kindOf: (secretId: string) => SecretKind | undefined;
+  readonly clock: Clock;
 }
 
 /**
@@ -113,6 +120,9 @@ export function makeRotateSecret(deps: RotationDeps) {
         if (currentVersion === undefined) {
           throw new RotationError(`${secretId} has no AWSCURRENT version`);
         }
+        // Recorded before the move, so the record exists whenever the move happened and is never
+        // later than it: a retry after a failed move records again, just before moving.
+        await store.recordPromotion(secretId, token, deps.clock.now());
         await store.promote(secretId, token, currentVersion);
         await kind.finish(pending, current);
         return 'finishSecret: finished';

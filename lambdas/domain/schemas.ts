@@ -13,15 +13,35 @@ export interface IntakePolicy {
   readonly confirmationWindowSeconds: number;
 }
 
+/**
+ * What no string we accept may hold: control characters (C0, DEL, C1); UTF-16 surrogates that
+ * are not part of a pair, which JSON can carry as `\ud800` but DynamoDB refuses to store (a 5xx
+ * instead of a 400); and the invisible bidirectional marks, embeddings, overrides and isolates
+ * that make a string display otherwise than it reads. In `u` mode a paired surrogate is one code
+ * point, so `\p{Cs}` matches only an unpaired one.
+ */
+const forbiddenInText = /[\p{Cc}\p{Cs}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+
+export const textRule =
+  'no control characters, unpaired surrogates or bidirectional controls (U+061C, U+200E, ' +
+  'U+200F, U+202A-U+202E, U+2066-U+2069)';
+
+/** Every string a request may carry is built here, so the rule above holds for all of them. */
+export function text({ min = 1, max }: { readonly min?: number; readonly max: number }) {
+  const bounded = min > 0 ? z.string().min(min).max(max) : z.string().max(max);
+  return bounded.refine((value) => !forbiddenInText.test(value), {
+    message: `must have ${textRule}`,
+  });
+}
+
 /** Idempotency-Key: 1 to 255 visible ASCII characters, as for Stripe's keys. */
-export const idempotencyKeySchema = z
-  .string()
-  .regex(/^[\x21-\x7e]{1,255}$/)
+export const idempotencyKeySchema = text({ max: 255 })
+  .regex(/^[\x21-\x7e]+$/)
   .describe('1 to 255 visible ASCII characters, unique per order attempt of one agent');
 
 export const orderItemSchema = z.strictObject({
-  sku: z.string().min(1).max(64).describe('The merchant stock-keeping unit'),
-  size: z.string().min(1).max(32).optional(),
+  sku: text({ max: 64 }).describe('The merchant stock-keeping unit'),
+  size: text({ max: 32 }).optional(),
   quantity: z.number().int().min(1).max(100),
 });
 
@@ -31,11 +51,10 @@ export function createOrderSchema(policy: IntakePolicy) {
     throw new Error('At least one currency must be supported.');
   }
   return z.strictObject({
-    action: z
-      .string()
-      .regex(/^[a-z][a-z0-9_]{0,63}$/)
+    action: text({ max: 64 })
+      .regex(/^[a-z][a-z0-9_]*$/)
       .describe('What the agent does for its user, e.g. order_coffee'),
-    sessionId: z.string().min(1).max(128),
+    sessionId: text({ max: 128 }),
     items: z.array(orderItemSchema).min(1).max(50),
     amount: z
       .number()

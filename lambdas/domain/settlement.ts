@@ -1,6 +1,7 @@
 import { type BackoffPolicy, backoffSeconds } from './backoff.ts';
 import type { Order, PaymentFields } from './order.ts';
-import { type MoveDeps, moveOrder } from './order-moves.ts';
+import { isPast, type Move, type MoveDeps, moveAsDecided, secondsAfter } from './order-moves.ts';
+import type { OrderStatus } from './order-state.ts';
 import type { PaymentGateway, SettledOutcome, TransientOutcome } from './payment-ports.ts';
 import type { PaymentQueue, SettlementCheckQueue } from './ports.ts';
 
@@ -27,6 +28,10 @@ export interface SettlementObserver {
   lateSuccess(order: Order): void;
   /** A gateway event or answer that this order's state has already moved past. */
   ignored(order: Order, why: string): void;
+  /** The gateway refused a refund for good: it is not sent again, and a person must look. */
+  refundRejected(order: Order, reason: string): void;
+  /** The order was not paid within its payment window: it failed, nothing is charged. */
+  paymentWindowExpired(order: Order): void;
 }
 
 export interface SettleDeps extends MoveDeps {
@@ -39,10 +44,22 @@ export type SettleResult =
   | { readonly kind: 'applied'; readonly status: Order['status'] }
   | { readonly kind: 'unchanged'; readonly status: Order['status'] };
 
+/** Orders that may be paying: whatever the gateway says of their money is theirs. */
+const paying: ReadonlySet<OrderStatus> = new Set([
+  'PENDING_PAYMENT',
+  'AWAITING_SETTLEMENT',
+  'HELD_FOR_REVIEW',
+]);
+
+/** Orders our side closed before the gateway's answer: money it took for them goes back. */
+export const closedStatuses: ReadonlySet<OrderStatus> = new Set(['FAILED', 'CANCELLED', 'EXPIRED']);
+
 /**
  * Brings an order in line with what the gateway says happened to its money: the one place that
  * decides, for every state, what a success, a pending payment or a decline means. Whatever
- * arrives twice, late or out of order changes nothing or moves the order forward, never back.
+ * arrives twice, late or out of order changes nothing or moves the order forward, never back;
+ * when another writer moved the order first, the outcome is applied to what it left. A success
+ * always ends PAID, or refunded by a compensation, or is found already accounted for.
  */
 export async function applyGatewayOutcome(
   deps: SettleDeps,
@@ -51,72 +68,78 @@ export async function applyGatewayOutcome(
   extra: Partial<PaymentFields> = {},
 ): Promise<SettleResult> {
   const ref = outcome.paymentId ? { gatewayRef: outcome.paymentId } : {};
+  const result = await moveAsDecided(deps, order, (current) =>
+    decide(deps, current, outcome, { ...extra, ...ref }),
+  );
+  const { status } = result.order;
+  if (result.kind === 'applied') {
+    if (outcome.kind === 'succeeded' && status === 'REFUND_PENDING') {
+      deps.observer.lateSuccess(result.order);
+      await deps.settlementChecks.schedule(checkOf(result.order, 0), 0);
+    }
+    return { kind: 'applied', status };
+  }
+  if (outcome.kind === 'pending' && closedStatuses.has(status)) {
+    // A payment still open at the gateway for an order we closed: the reconciler voids it.
+    await deps.settlementChecks.schedule(checkOf(result.order, 0), 0);
+  } else {
+    deps.observer.ignored(result.order, `${outcome.kind} while ${status}`);
+  }
+  return { kind: 'unchanged', status };
+}
+
+/** The move an outcome makes of an order in its current state, if any. */
+async function decide(
+  deps: SettleDeps,
+  order: Order,
+  outcome: SettledOutcome,
+  changes: Partial<PaymentFields>,
+): Promise<Move | undefined> {
   const status = order.status;
   switch (outcome.kind) {
     case 'succeeded':
-      if (status === 'PENDING_PAYMENT' || status === 'AWAITING_SETTLEMENT') {
-        return moved(await moveOrder(deps, order, 'GATEWAY_SUCCEEDED', { ...extra, ...ref }));
+      if (paying.has(status)) {
+        return { event: 'GATEWAY_SUCCEEDED', changes };
       }
-      if (status === 'FAILED' || status === 'CANCELLED' || status === 'EXPIRED') {
-        const result = await moveOrder(deps, order, 'GATEWAY_SUCCEEDED', {
-          ...ref,
-          compensation: true,
-        });
-        if (result.kind === 'applied') {
-          deps.observer.lateSuccess(result.order);
-          await deps.settlementChecks.schedule(checkOf(order, 0), 0);
-        }
-        return moved(result);
+      if (closedStatuses.has(status)) {
+        const { gatewayRef } = changes;
+        return { event: 'GATEWAY_SUCCEEDED', changes: { gatewayRef, compensation: true } };
       }
-      break;
+      return undefined;
     case 'pending':
-      if (status === 'PENDING_PAYMENT') {
+      if (status === 'PENDING_PAYMENT' || status === 'HELD_FOR_REVIEW') {
         const { firstCheckSeconds, intervalSeconds, checks } = deps.schedule;
         const deadline = firstCheckSeconds + intervalSeconds * (checks - 1);
-        const settleBy = new Date(deps.clock.now().getTime() + deadline * 1000).toISOString();
+        const settleBy = secondsAfter(deps.clock.now(), deadline);
         // Scheduled before the write: a check of an order that no longer waits is a no-op,
         // while an order waiting with no check scheduled would wait for the sweep.
         await deps.settlementChecks.schedule(checkOf(order, 1), firstCheckSeconds);
-        return moved(
-          await moveOrder(deps, order, 'GATEWAY_PENDING', { ...extra, ...ref, settleBy }),
-        );
+        return { event: 'GATEWAY_PENDING', changes: { ...changes, settleBy } };
       }
-      break;
+      return undefined;
     case 'declined':
       if (status === 'AWAITING_SETTLEMENT' && outcome.declineCode === VOIDED) {
         // Only autopay voids, and only at the settlement deadline: whichever run sees the void
         // first records it as the timeout it is, not as the card's decline.
-        return moved(
-          await moveOrder(
-            deps,
-            order,
-            'SETTLEMENT_DEADLINE_PASSED',
-            { ...extra, ...ref, lastError: 'SETTLEMENT_TIMEOUT' },
-            'SETTLEMENT_TIMEOUT',
-          ),
-        );
+        return settlementTimeout(changes);
       }
       if (status === 'PENDING_PAYMENT' || status === 'AWAITING_SETTLEMENT') {
-        const declined = {
-          ...extra,
-          ...ref,
-          declineCode: outcome.declineCode,
-          lastError: 'GATEWAY_DECLINED',
+        return {
+          event: 'GATEWAY_DECLINED',
+          changes: { ...changes, declineCode: outcome.declineCode, lastError: 'GATEWAY_DECLINED' },
+          errorCode: 'GATEWAY_DECLINED',
         };
-        return moved(
-          await moveOrder(deps, order, 'GATEWAY_DECLINED', declined, 'GATEWAY_DECLINED'),
-        );
       }
-      break;
+      return undefined;
   }
-  deps.observer.ignored(order, `${outcome.kind} while ${status}`);
-  return { kind: 'unchanged', status };
 }
 
-function moved(result: Awaited<ReturnType<typeof moveOrder>>): SettleResult {
-  return result.kind === 'applied'
-    ? { kind: 'applied', status: result.order.status }
-    : { kind: 'unchanged', status: result.current?.status ?? 'FAILED' };
+function settlementTimeout(changes: Partial<PaymentFields>): Move {
+  return {
+    event: 'SETTLEMENT_DEADLINE_PASSED',
+    changes: { ...changes, lastError: 'SETTLEMENT_TIMEOUT' },
+    errorCode: 'SETTLEMENT_TIMEOUT',
+  };
 }
 
 export function checkOf(order: Order, check: number) {
@@ -129,9 +152,15 @@ export interface ReconcileDeps extends SettleDeps {
   readonly backoff: BackoffPolicy;
 }
 
+/** How the reconciler closes an order, and what it tells once it has. */
+interface Closing {
+  readonly decide: (current: Order) => Move | undefined;
+  readonly closed?: (order: Order) => void;
+}
+
 export interface ReconcileRequest {
   readonly orderId: string;
-  /** Which status query this is (1-based); 0 for a compensation or refund, which is no query. */
+  /** Which status query this is (1-based); 0 for a lookup, a compensation or a refund. */
   readonly check: number;
 }
 
@@ -141,8 +170,10 @@ export type ReconcileResult =
 
 /**
  * settlement-reconciler's use case: asks the gateway for the truth about one order and acts on
- * it. Pending payments are queried on a schedule and voided at the deadline; refunds (a user's,
- * or the compensation of a late success) are sent until the gateway confirms them.
+ * it. Pending payments are queried on a schedule and voided at the deadline; orders past their
+ * payment window are looked up, voided if need be, and failed; closed orders money may have
+ * reached are looked up and anything still open voided; refunds (a user's, or the compensation
+ * of a late success) are sent until the gateway confirms or refuses them.
  */
 export function makeReconcile(deps: ReconcileDeps) {
   const { orders, gateway, schedule } = deps;
@@ -159,6 +190,10 @@ export function makeReconcile(deps: ReconcileDeps) {
       case 'AWAITING_SETTLEMENT':
         return settle(order, request.check, receiveCount);
       case 'PENDING_PAYMENT':
+        return isPast(order.payBy, deps.clock)
+          ? closeWindow(order, receiveCount)
+          : lookUp(order, receiveCount);
+      case 'HELD_FOR_REVIEW':
       case 'FAILED':
       case 'CANCELLED':
       case 'EXPIRED':
@@ -178,36 +213,54 @@ export function makeReconcile(deps: ReconcileDeps) {
     if (lookup.kind === 'found' && lookup.outcome.kind !== 'pending') {
       return done(await applyGatewayOutcome(deps, order, lookup.outcome));
     }
-    const overdue =
-      check >= schedule.checks ||
-      (order.settleBy !== undefined && deps.clock.now().toISOString() >= order.settleBy);
+    const overdue = check >= schedule.checks || isPast(order.settleBy, deps.clock);
     const paymentId = lookup.kind === 'found' ? lookup.outcome.paymentId : order.gatewayRef;
     if (!overdue || paymentId === undefined) {
       await deps.settlementChecks.schedule(checkOf(order, check + 1), schedule.intervalSeconds);
       return { kind: 'done' as const, detail: `still pending after check ${check}` };
     }
-    const voided = await gateway.void(paymentId);
-    if (voided.kind === 'settled') {
-      return done(await applyGatewayOutcome(deps, order, voided.outcome));
-    }
-    if (voided.kind !== 'voided') {
-      return later(voided, receiveCount);
-    }
-    const result = await moveOrder(
-      deps,
-      order,
-      'SETTLEMENT_DEADLINE_PASSED',
-      { lastError: 'SETTLEMENT_TIMEOUT' },
-      'SETTLEMENT_TIMEOUT',
-    );
-    return { kind: 'done' as const, detail: result.kind === 'applied' ? 'voided' : 'raced' };
+    return voidPayment(order, paymentId, receiveCount, {
+      decide: (current) =>
+        current.status === 'AWAITING_SETTLEMENT' ? settlementTimeout({}) : undefined,
+    });
   }
 
-  /** A PENDING_PAYMENT order whose outcome is unknown, or a closed order money may have reached. */
+  /** An order past its payment window: nothing more is charged, what is open is voided. */
+  async function closeWindow(order: Order, receiveCount: number) {
+    const lookup = await gateway.findByIdempotencyKey(order.orderId);
+    if (lookup.kind !== 'found' && lookup.kind !== 'not-found') {
+      return later(lookup, receiveCount);
+    }
+    const windowPassed: Closing = {
+      decide: (current) =>
+        current.status === 'PENDING_PAYMENT'
+          ? {
+              event: 'PAYMENT_WINDOW_PASSED',
+              changes: { lastError: 'PAYMENT_WINDOW_EXPIRED' },
+              errorCode: 'PAYMENT_WINDOW_EXPIRED',
+            }
+          : undefined,
+      closed: (closed) => deps.observer.paymentWindowExpired(closed),
+    };
+    if (lookup.kind === 'found' && lookup.outcome.kind === 'pending') {
+      return voidPayment(order, lookup.outcome.paymentId, receiveCount, windowPassed);
+    }
+    if (lookup.kind === 'found') {
+      return done(await applyGatewayOutcome(deps, order, lookup.outcome));
+    }
+    return closeAndVerify(order, windowPassed, 'payment window passed');
+  }
+
+  /** An order whose outcome is unknown, or that money may have reached while held or closed. */
   async function lookUp(order: Order, receiveCount: number) {
     const lookup = await gateway.findByIdempotencyKey(order.orderId);
     if (lookup.kind === 'found') {
-      return done(await applyGatewayOutcome(deps, order, lookup.outcome));
+      const { outcome } = lookup;
+      if (outcome.kind === 'pending' && closedStatuses.has(order.status)) {
+        // Still open for an order we closed: cancel it before it can take the money.
+        return voidPayment(order, outcome.paymentId, receiveCount, { decide: () => undefined });
+      }
+      return done(await applyGatewayOutcome(deps, order, outcome));
     }
     if (lookup.kind !== 'not-found') {
       return later(lookup, receiveCount);
@@ -218,6 +271,52 @@ export function makeReconcile(deps: ReconcileDeps) {
       return { kind: 'done' as const, detail: 'requeued for payment' };
     }
     return { kind: 'done' as const, detail: 'no payment at the gateway' };
+  }
+
+  /**
+   * Voids a payment that has not settled and closes the order as `closing` says. A payment
+   * that settled first has that outcome applied instead.
+   */
+  async function voidPayment(
+    order: Order,
+    paymentId: string,
+    receiveCount: number,
+    closing: Closing,
+  ): Promise<ReconcileResult> {
+    const voided = await gateway.void(paymentId);
+    if (voided.kind === 'settled') {
+      return done(await applyGatewayOutcome(deps, order, voided.outcome));
+    }
+    if (voided.kind !== 'voided') {
+      return later(voided, receiveCount);
+    }
+    const withRef: Closing = {
+      ...closing,
+      decide: (current) => {
+        const move = closing.decide(current);
+        return move && { ...move, changes: { ...move.changes, gatewayRef: paymentId } };
+      },
+    };
+    return closeAndVerify(order, withRef, 'voided');
+  }
+
+  /**
+   * Closes the order as `closing` decides, then has it looked up once more a little later: a
+   * capture that lands after a void or a lookup, and whose callback is lost, is still found and
+   * given back.
+   */
+  async function closeAndVerify(
+    order: Order,
+    closing: Closing,
+    what: string,
+  ): Promise<ReconcileResult> {
+    const result = await moveAsDecided(deps, order, closing.decide);
+    if (result.kind === 'applied') {
+      closing.closed?.(result.order);
+    }
+    await deps.settlementChecks.schedule(checkOf(order, 0), schedule.intervalSeconds);
+    const raced = result.kind === 'unchanged' && result.order.status !== order.status;
+    return { kind: 'done', detail: raced ? `${what}, raced to ${result.order.status}` : what };
   }
 
   async function sendRefund(order: Order, receiveCount: number) {
@@ -240,18 +339,45 @@ export function makeReconcile(deps: ReconcileDeps) {
       idempotencyKey: `refund_${order.orderId}`,
     });
     if (refund.kind === 'rejected') {
-      await orders.annotate(order.orderId, 'REFUND_PENDING', { lastError: 'REFUND_REJECTED' });
-      return { kind: 'done' as const, detail: `refund rejected: ${refund.reason}` };
+      return refundRejected(order, paymentId, refund.reason);
     }
     if (refund.kind !== 'refunded') {
       return later(refund, receiveCount);
     }
-    const result = await moveOrder(deps, order, 'REFUND_SUCCEEDED', {
-      refundId: refund.refundId,
-      gatewayRef: paymentId,
-      lastError: undefined,
-    });
+    const result = await moveAsDecided(deps, order, (current) =>
+      current.status === 'REFUND_PENDING'
+        ? {
+            event: 'REFUND_SUCCEEDED',
+            changes: { refundId: refund.refundId, gatewayRef: paymentId, lastError: undefined },
+          }
+        : undefined,
+    );
     return { kind: 'done' as const, detail: result.kind === 'applied' ? 'REFUNDED' : 'raced' };
+  }
+
+  /**
+   * A refund the gateway will never make is not sent again. A user's refund leaves the money
+   * taken, so the order is PAID again; a compensation still owes the money back, so the order
+   * stays REFUND_PENDING, out of the sweep's reach. Either way a person is alarmed.
+   */
+  async function refundRejected(order: Order, paymentId: string, reason: string) {
+    const result = await moveAsDecided(deps, order, (current): Move | undefined => {
+      if (current.status !== 'REFUND_PENDING') return undefined;
+      const compensation = current.compensation === true;
+      return {
+        event: compensation ? 'COMPENSATION_REJECTED' : 'REFUND_REJECTED',
+        changes: {
+          lastError: 'REFUND_REJECTED',
+          gatewayRef: paymentId,
+          ...(compensation ? { dueAt: undefined } : {}),
+        },
+        errorCode: 'REFUND_REJECTED',
+      };
+    });
+    if (result.kind === 'applied') {
+      deps.observer.refundRejected(result.order, reason);
+    }
+    return { kind: 'done' as const, detail: `refund rejected: ${reason}` };
   }
 
   async function later(outcome: TransientOutcome, receiveCount: number): Promise<ReconcileResult> {

@@ -1,19 +1,27 @@
 import { type BackoffPolicy, backoffSeconds } from './backoff.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { Order, PaymentFields, RiskRecord } from './order.ts';
-import { type DeadlinePolicy, moveOrder } from './order-moves.ts';
-import type { OrderEvent } from './order-state.ts';
+import { type DeadlinePolicy, isPast, moveOrder } from './order-moves.ts';
+import type { OrderEvent, OrderStatus } from './order-state.ts';
 import type {
   GatewayOutcome,
   PaymentGateway,
+  PaymentLookup,
   RiskEngine,
   SettledOutcome,
   TransientOutcome,
 } from './payment-ports.ts';
-import type { Clock, OrderRepository, PaymentRequest, SettlementCheckQueue } from './ports.ts';
+import type {
+  Clock,
+  OrderRepository,
+  PaymentRequest,
+  SettlementCheckQueue,
+  TransitionOutcome,
+} from './ports.ts';
 import { checkRisk, type RiskPolicy, type RiskVerdict } from './risk-policy.ts';
 import {
   applyGatewayOutcome,
+  checkOf,
   type SettlementObserver,
   type SettlementSchedule,
 } from './settlement.ts';
@@ -75,6 +83,21 @@ function isSettled(outcome: GatewayOutcome): outcome is SettledOutcome {
   return outcome.kind === 'succeeded' || outcome.kind === 'pending' || outcome.kind === 'declined';
 }
 
+/** Whether an earlier delivery of this order's payment may have reached the gateway. */
+function mayHaveReachedGateway(order: Order, delivery: Delivery): boolean {
+  return delivery.receiveCount > 1 || order.attempts > 0 || order.outcomeUnknown === true;
+}
+
+/**
+ * Where a racing delivery may leave an order while its own charge is out: held or failed by its
+ * risk verdict, or cancelled by the user after the hold. Only the gateway knows what happened.
+ */
+const mayHideACharge: ReadonlySet<OrderStatus> = new Set([
+  'HELD_FOR_REVIEW',
+  'FAILED',
+  'CANCELLED',
+]);
+
 /**
  * Pays one PENDING_PAYMENT order. No claim is written first: the gateway is idempotent on the
  * orderId, so two deliveries racing each other charge once, and the result is applied with one
@@ -101,7 +124,15 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
       return { kind: 'done', detail: 'no such order' };
     }
     if (order.status !== 'PENDING_PAYMENT') {
-      return { kind: 'done', detail: `already ${order.status}` };
+      return mayHaveReachedGateway(order, delivery) && mayHideACharge.has(order.status)
+        ? findRacingCharge(order, delivery)
+        : { kind: 'done', detail: `already ${order.status}` };
+    }
+    if (isPast(order.payBy, deps.clock)) {
+      // Nobody is charged long after ordering: the reconciler looks the order up, voids what is
+      // open, and fails it.
+      await deps.settlementChecks.schedule(checkOf(order, 0), 0);
+      return { kind: 'done', detail: 'payment window passed' };
     }
     const permit = await breaker.permit();
     if (!permit.allowed) {
@@ -120,17 +151,9 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
     // Set by each gateway call; a delivery that never reached the gateway says nothing of it.
     let gatewayHealthy: boolean | undefined;
     try {
-      const mayHaveReachedGateway =
-        delivery.receiveCount > 1 || order.attempts > 0 || order.outcomeUnknown === true;
-      if (mayHaveReachedGateway) {
-        const started = Date.now();
-        let lookup = await gateway.findByIdempotencyKey(order.orderId);
-        if (lookup.kind === 'unauthorized') {
-          // As for a charge: the key may have rotated under us.
-          await gateway.refreshCredentials();
-          lookup = await gateway.findByIdempotencyKey(order.orderId);
-        }
-        observer.gatewayCall('lookup', lookup.kind, Date.now() - started);
+      const reachedGateway = mayHaveReachedGateway(order, delivery);
+      if (reachedGateway) {
+        const lookup = await lookUp(order);
         gatewayHealthy = answeredWell(lookup.kind);
         if (lookup.kind === 'found') {
           return await apply(order, lookup.outcome, order.risk);
@@ -146,7 +169,7 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
       const approved = reviewed?.from === 'HELD_FOR_REVIEW' && reviewed.cause === 'CONFIRM';
       // Once a charge may be out, the verdict that let it out stands: a second opinion that
       // held the order now would strand a payment the gateway may yet complete.
-      const alreadyPassed = order.risk?.level === 'pass' && mayHaveReachedGateway;
+      const alreadyPassed = order.risk?.level === 'pass' && reachedGateway;
       const verdict: RiskVerdict =
         approved || alreadyPassed
           ? {
@@ -180,7 +203,7 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
         observer.riskBypassed(order, verdict);
       }
       if (verdict.level === 'reject') {
-        return await move(order, 'RISK_REJECTED', { risk }, 'RISK_REJECTED');
+        return await reject(order, risk);
       }
       if (verdict.level === 'review') {
         return await move(order, 'HELD_FOR_REVIEW', { risk, holdReason: 'RISK_REVIEW' });
@@ -206,6 +229,34 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
       }
     }
   };
+
+  async function lookUp(order: Order): Promise<PaymentLookup> {
+    const started = Date.now();
+    let lookup = await gateway.findByIdempotencyKey(order.orderId);
+    if (lookup.kind === 'unauthorized') {
+      // As for a charge: the key may have rotated under us.
+      await gateway.refreshCredentials();
+      lookup = await gateway.findByIdempotencyKey(order.orderId);
+    }
+    observer.gatewayCall('lookup', lookup.kind, Date.now() - started);
+    return lookup;
+  }
+
+  /**
+   * A redelivery for an order a racing delivery held, failed or that was cancelled since: the
+   * charge this message's earlier delivery sent may have landed with nobody to write it.
+   */
+  async function findRacingCharge(order: Order, delivery: Delivery): Promise<SubmitResult> {
+    const lookup = await lookUp(order);
+    if (lookup.kind === 'found') {
+      return apply(order, lookup.outcome, order.risk);
+    }
+    if (lookup.kind === 'not-found') {
+      return { kind: 'done', detail: `already ${order.status}, no payment at the gateway` };
+    }
+    const code = transientCodes[lookup.kind];
+    return { kind: 'retry', delaySeconds: delayFor(lookup, delivery), reason: code };
+  }
 
   async function charge(order: Order): Promise<GatewayOutcome> {
     const started = Date.now();
@@ -242,11 +293,17 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
     changes: Partial<PaymentFields>,
     errorCode?: string,
   ): Promise<SubmitResult> {
-    const result = await moveOrder(settleDeps, order, event, changes, errorCode);
-    if (result.kind === 'stale') {
-      return { kind: 'done', detail: `already ${result.current?.status ?? 'gone'}` };
+    return doneWith(await moveOrder(settleDeps, order, event, changes, errorCode));
+  }
+
+  async function reject(order: Order, risk: RiskRecord): Promise<SubmitResult> {
+    const result = await moveOrder(settleDeps, order, 'RISK_REJECTED', { risk }, 'RISK_REJECTED');
+    if (result.kind === 'applied') {
+      // A duplicate delivery of this message may have passed the check and charged, and died
+      // with its answer: one lookup a little later finds that money and gives it back.
+      await deps.settlementChecks.schedule(checkOf(order, 0), policy.settlement.intervalSeconds);
     }
-    return { kind: 'done', detail: result.order.status };
+    return doneWith(result);
   }
 
   async function retryLater(
@@ -264,9 +321,17 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
       ...(risk ? { risk } : {}),
       ...(lastDelivery ? { deadLettered: true } : {}),
     });
-    const backoff = backoffSeconds(delivery.receiveCount, policy.backoff);
-    const delaySeconds =
-      outcome.kind === 'throttled' ? Math.max(backoff, outcome.retryAfterSeconds) : backoff;
-    return { kind: 'retry', delaySeconds, reason: code };
+    return { kind: 'retry', delaySeconds: delayFor(outcome, delivery), reason: code };
   }
+
+  function delayFor(outcome: TransientOutcome, delivery: Delivery): number {
+    const backoff = backoffSeconds(delivery.receiveCount, policy.backoff);
+    return outcome.kind === 'throttled' ? Math.max(backoff, outcome.retryAfterSeconds) : backoff;
+  }
+}
+
+function doneWith(result: TransitionOutcome): SubmitResult {
+  return result.kind === 'applied'
+    ? { kind: 'done', detail: result.order.status }
+    : { kind: 'done', detail: `already ${result.current?.status ?? 'gone'}` };
 }

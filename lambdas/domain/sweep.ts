@@ -1,11 +1,13 @@
 import type { Order } from './order.ts';
-import { type MoveDeps, moveOrder } from './order-moves.ts';
+import { earliest, isPast, type MoveDeps, moveOrder, secondsAfter } from './order-moves.ts';
 import type { PaymentQueue, SettlementCheckQueue } from './ports.ts';
 
 export interface SweepObserver {
   /** An order past its deadline: counted, so an alarm can say that something is stuck. */
   pastDeadline(order: Order): void;
   expired(order: Order): void;
+  /** An order set moving as often as its budget allows: it is left, with its reason, to a person. */
+  redriveLimitReached(order: Order): void;
 }
 
 export interface SweepDeps extends MoveDeps {
@@ -16,6 +18,8 @@ export interface SweepDeps extends MoveDeps {
   readonly observer: SweepObserver;
   /** How many overdue orders one run handles; the next run takes the rest. */
   readonly batchSize: number;
+  /** How many times one order is set moving again before it is left to a person. */
+  readonly redriveLimit: number;
 }
 
 export interface SweepReport {
@@ -24,11 +28,16 @@ export interface SweepReport {
   readonly pastDeadline: number;
 }
 
+/** Why an order the sweep stopped setting moving waits: its redrive budget is spent. */
+export const REDRIVE_LIMIT_REACHED = 'REDRIVE_LIMIT_REACHED';
+
 /**
  * Finds every order past its deadline through the sparse due index and sets it moving again:
- * unconfirmed orders expire, lost payment messages are sent again, settlements and refunds get
- * a check now. Each one it finds is counted; its deadline moves on so the next run counts it
- * again only if it is still stuck then.
+ * unconfirmed orders expire, lost payment messages are sent again, orders past their payment
+ * window are closed, settlements and refunds get a check now, held orders a lookup. Each one it
+ * finds is counted; its deadline moves on so the next run counts it again only if it is still
+ * stuck then. Each order has a budget of redrives: past it, the order keeps its reason and is
+ * left to a person, except that an unpaid order is still closed at the end of its window.
  */
 export function makeSweep(deps: SweepDeps) {
   return async function sweep(): Promise<SweepReport> {
@@ -48,29 +57,56 @@ export function makeSweep(deps: SweepDeps) {
       }
       pastDeadline++;
       deps.observer.pastDeadline(order);
-      if (order.status === 'PENDING_PAYMENT') {
-        await deps.payments.enqueue({ orderId: order.orderId, agentId: order.agentId });
-        requeued++;
-      } else if (order.status === 'AWAITING_SETTLEMENT' || order.status === 'REFUND_PENDING') {
-        const check = order.status === 'AWAITING_SETTLEMENT' ? deps.finalCheck : 0;
-        await deps.settlementChecks.schedule(
-          { orderId: order.orderId, agentId: order.agentId, check },
-          0,
-        );
-        requeued++;
+      const closing = order.status === 'PENDING_PAYMENT' && isPast(order.payBy, deps.clock);
+      const redrives = order.redrives ?? 0;
+      if (!closing && redrives >= deps.redriveLimit) {
+        await giveUp(order);
+        continue;
       }
+      await redrive(order, closing);
+      requeued++;
       await deps.orders.annotate(order.orderId, order.status, {
-        dueAt: nextLook(now, order, deps),
+        redrives: redrives + 1,
+        dueAt: nextLook(now, order, closing),
       });
     }
     return { expired, requeued, pastDeadline };
   };
-}
 
-function nextLook(now: Date, order: Order, deps: SweepDeps): string {
-  const seconds =
-    order.status === 'HELD_FOR_REVIEW'
-      ? deps.deadlines.reviewSeconds
-      : Math.min(deps.deadlines.paymentSeconds, deps.deadlines.refundSeconds);
-  return new Date(now.getTime() + seconds * 1000).toISOString();
+  async function redrive(order: Order, closing: boolean): Promise<void> {
+    const check = (n: number) =>
+      deps.settlementChecks.schedule(
+        { orderId: order.orderId, agentId: order.agentId, check: n },
+        0,
+      );
+    if (order.status === 'PENDING_PAYMENT' && !closing) {
+      await deps.payments.enqueue({ orderId: order.orderId, agentId: order.agentId });
+    } else if (order.status === 'AWAITING_SETTLEMENT') {
+      await check(deps.finalCheck);
+    } else {
+      // Closing an unpaid order, sending a refund, or looking for a charge a racing delivery
+      // made before the hold: the reconciler's lookup or refund does each.
+      await check(0);
+    }
+  }
+
+  /** Stops setting the order moving; an unpaid order still comes back to be closed on time. */
+  async function giveUp(order: Order): Promise<void> {
+    await deps.orders.annotate(order.orderId, order.status, {
+      lastError: REDRIVE_LIMIT_REACHED,
+      dueAt: order.status === 'PENDING_PAYMENT' ? order.payBy : undefined,
+    });
+    deps.observer.redriveLimitReached(order);
+  }
+
+  function nextLook(now: Date, order: Order, closing: boolean): string {
+    if (order.status === 'HELD_FOR_REVIEW') {
+      return secondsAfter(now, deps.deadlines.reviewSeconds);
+    }
+    const again = secondsAfter(
+      now,
+      Math.min(deps.deadlines.paymentSeconds, deps.deadlines.refundSeconds),
+    );
+    return order.status === 'PENDING_PAYMENT' && !closing ? earliest(again, order.payBy) : again;
+  }
 }

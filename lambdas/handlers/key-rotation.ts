@@ -5,6 +5,7 @@ import middy from '@middy/core';
 import { GatewayApiKeyKind, WebhookSecretKind } from '#adapters/gateway-secret-kinds.ts';
 import { secretsManager } from '#adapters/secrets-manager-client.ts';
 import { SecretsManagerStore } from '#adapters/secrets-manager-store.ts';
+import { systemClock } from '#domain/ports.ts';
 import { makeRotateSecret, type RotationEvent, type SecretKind } from '#domain/rotation.ts';
 import { readRotationEnvironment } from '#shared/config.ts';
 import { logger, metrics } from '#shared/observability.ts';
@@ -40,6 +41,7 @@ const kinds: Array<[string, SecretKind]> = [
 const rotate = makeRotateSecret({
   store,
   kindOf: (secretId) => kinds.find(([configured]) => sameSecret(secretId, configured))?.[1],
+  clock: systemClock,
 });
 
 /** key-rotation: one step of the Secrets Manager rotation protocol per invocation. */

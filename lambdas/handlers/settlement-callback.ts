@@ -1,14 +1,15 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
-import { WebhookSecrets } from '#adapters/secret-source.ts';
 import { secretsManager } from '#adapters/secrets-manager-client.ts';
+import { SecretsManagerStore } from '#adapters/secrets-manager-store.ts';
 import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
+import { WebhookSigningSecrets } from '#adapters/webhook-signing-secrets.ts';
 import { gatewayEventSchema, makeHandleGatewayEvent } from '#domain/callbacks.ts';
 import { AutopayError } from '#domain/errors.ts';
 import { systemClock } from '#domain/ports.ts';
 import { parseWith } from '#domain/schemas.ts';
-import { verifyWebhookSignature, WebhookSignatureError } from '#domain/webhook-signature.ts';
+import { makeVerifyCallbackSignature } from '#domain/webhook-secrets.ts';
 import { deadlinesOf, readCallbackEnvironment } from '#shared/config.ts';
 import { type HttpEvent, httpHandler, json, parseJson, rawBody } from '#shared/http.ts';
 import { logger, metrics } from '#shared/observability.ts';
@@ -16,8 +17,7 @@ import { settlementObserver } from '#shared/observers.ts';
 
 export interface CallbackHandlerDeps {
   readonly gatewayName: string;
-  readonly toleranceSeconds: number;
-  readonly secrets: Pick<WebhookSecrets, 'list' | 'refresh'>;
+  readonly verifySignature: ReturnType<typeof makeVerifyCallbackSignature>;
   readonly handleEvent: ReturnType<typeof makeHandleGatewayEvent>;
 }
 
@@ -31,26 +31,7 @@ export function buildHandler(deps: CallbackHandlerDeps) {
       throw new AutopayError('UNKNOWN_GATEWAY');
     }
     const body = rawBody(event);
-    const header = event.headers['stripe-signature'];
-    const verify = async () =>
-      verifyWebhookSignature({
-        header,
-        body,
-        secrets: await deps.secrets.list(),
-        nowSeconds: Math.floor(Date.now() / 1000),
-        toleranceSeconds: deps.toleranceSeconds,
-      });
-    try {
-      await verify();
-    } catch (error) {
-      if (!(error instanceof WebhookSignatureError) || error.code !== 'SIGNATURE_INVALID') {
-        throw error;
-      }
-      // The secret may have rotated since it was cached: look once more with fresh values.
-      metrics.addMetric('CallbackSignatureMismatch', MetricUnit.Count, 1);
-      await deps.secrets.refresh();
-      await verify();
-    }
+    await deps.verifySignature(event.headers['stripe-signature'], body);
     const gatewayEvent = parseWith(gatewayEventSchema, parseJson(body));
     logger.appendKeys({ orderId: gatewayEvent.data.idempotencyKey, eventId: gatewayEvent.id });
     const outcome = await deps.handleEvent(gatewayEvent);
@@ -65,12 +46,20 @@ const orders = new DynamoDbOrderRepository(dynamodb, environment.TABLE_NAME);
 
 export const handler = buildHandler({
   gatewayName: environment.GATEWAY_NAME,
-  toleranceSeconds: environment.WEBHOOK_TOLERANCE_SECONDS,
-  secrets: new WebhookSecrets({
-    client: secretsManager,
-    secretId: environment.WEBHOOK_SECRET_ID,
-    maxAgeSeconds: environment.SECRET_MAX_AGE_SECONDS,
-    minRefreshIntervalMs: 5_000,
+  verifySignature: makeVerifyCallbackSignature({
+    secrets: new WebhookSigningSecrets({
+      store: new SecretsManagerStore(secretsManager),
+      secretId: environment.WEBHOOK_SECRET_ID,
+      maxAgeSeconds: environment.SECRET_MAX_AGE_SECONDS,
+      minRefreshIntervalMs: 5_000,
+    }),
+    clock: systemClock,
+    grace: {
+      previousSeconds: environment.WEBHOOK_PREVIOUS_GRACE_SECONDS,
+      pendingSeconds: environment.WEBHOOK_PENDING_GRACE_SECONDS,
+    },
+    toleranceSeconds: environment.WEBHOOK_TOLERANCE_SECONDS,
+    onMismatch: () => metrics.addMetric('CallbackSignatureMismatch', MetricUnit.Count, 1),
   }),
   handleEvent: makeHandleGatewayEvent({
     orders,
@@ -95,6 +84,15 @@ export const handler = buildHandler({
           eventCurrency: gatewayEvent.data.currency,
           orderAmount: order.amount,
           orderCurrency: order.currency,
+        });
+      },
+      foreignRefund(gatewayEvent, order) {
+        metrics.addMetric('ForeignRefund', MetricUnit.Count, 1);
+        logger.error('A refund that is not the order’s own full refund: recorded, not applied', {
+          refundId: gatewayEvent.data.refundId,
+          refundAmount: gatewayEvent.data.amount,
+          orderAmount: order.amount,
+          status: order.status,
         });
       },
     },

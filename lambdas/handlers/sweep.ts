@@ -21,6 +21,7 @@ const sweep = makeSweep({
   deadlines: deadlinesOf(environment),
   finalCheck: environment.SETTLEMENT_CHECKS,
   batchSize: environment.SWEEP_BATCH_SIZE,
+  redriveLimit: environment.SWEEP_REDRIVE_LIMIT,
   observer: {
     pastDeadline(order) {
       metrics.addMetric('OrdersPastDeadline', MetricUnit.Count, 1);
@@ -33,6 +34,16 @@ const sweep = makeSweep({
     expired(order) {
       metrics.addMetric('OrdersExpired', MetricUnit.Count, 1);
       logger.info('Order expired unconfirmed', { orderId: order.orderId });
+    },
+    redriveLimitReached(order) {
+      metrics.addMetric('RedriveLimitReached', MetricUnit.Count, 1);
+      logger.error('Order set moving as often as its budget allows: left to a person', {
+        orderId: order.orderId,
+        status: order.status,
+        redrives: order.redrives,
+        lastError: order.lastError,
+        payBy: order.payBy,
+      });
     },
   },
 });

@@ -12,6 +12,7 @@ const deadlineEnvironment = {
   PAYMENT_DEADLINE_SECONDS: positive,
   REFUND_DEADLINE_SECONDS: positive,
   REVIEW_DEADLINE_SECONDS: positive,
+  PAYMENT_WINDOW_SECONDS: positive,
 };
 
 const settlementScheduleEnvironment = {
@@ -26,11 +27,13 @@ export function deadlinesOf(environment: {
   PAYMENT_DEADLINE_SECONDS: number;
   REFUND_DEADLINE_SECONDS: number;
   REVIEW_DEADLINE_SECONDS: number;
+  PAYMENT_WINDOW_SECONDS: number;
 }) {
   return {
     paymentSeconds: environment.PAYMENT_DEADLINE_SECONDS,
     refundSeconds: environment.REFUND_DEADLINE_SECONDS,
     reviewSeconds: environment.REVIEW_DEADLINE_SECONDS,
+    paymentWindowSeconds: environment.PAYMENT_WINDOW_SECONDS,
   };
 }
 
@@ -58,6 +61,11 @@ function parseEnvironment<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv): T {
     throw new Error(`Invalid environment: ${problems.join('; ')}`);
   }
   return result.data;
+}
+
+/** The deadlines alone, for a tool that moves orders outside the functions (the operator CLI). */
+export function readDeadlines(env: NodeJS.ProcessEnv = process.env) {
+  return deadlinesOf(parseEnvironment(z.object(deadlineEnvironment), env));
 }
 
 const paymentEnvironment = z.object({
@@ -96,6 +104,9 @@ const callbackEnvironment = z.object({
   GATEWAY_NAME: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
   WEBHOOK_SECRET_ID: z.string().min(1),
   WEBHOOK_TOLERANCE_SECONDS: positive,
+  // 0 turns the grace off: only AWSCURRENT verifies.
+  WEBHOOK_PREVIOUS_GRACE_SECONDS: seconds,
+  WEBHOOK_PENDING_GRACE_SECONDS: seconds,
   SECRET_MAX_AGE_SECONDS: positive,
 });
 
@@ -140,6 +151,7 @@ const sweepEnvironment = z.object({
   SETTLEMENT_CHECK_QUEUE_URL: z.url(),
   SETTLEMENT_CHECKS: positive,
   SWEEP_BATCH_SIZE: positive,
+  SWEEP_REDRIVE_LIMIT: positive,
 });
 
 export function readSweepEnvironment(env: NodeJS.ProcessEnv = process.env) {

@@ -19,5 +19,25 @@ export function settlementObserver(log: typeof logger): SettlementObserver {
       metrics.addMetric('SettlementEventIgnored', MetricUnit.Count, 1);
       log.info('Gateway outcome changes nothing', { orderId: order.orderId, why });
     },
+    refundRejected(order: Order, reason: string) {
+      metrics.addMetric('RefundRejected', MetricUnit.Count, 1);
+      log.error('The gateway refused a refund: it is not sent again', {
+        orderId: order.orderId,
+        status: order.status,
+        compensation: order.compensation === true,
+        amount: order.amount,
+        currency: order.currency,
+        gatewayRef: order.gatewayRef,
+        reason,
+      });
+    },
+    paymentWindowExpired(order: Order) {
+      metrics.addMetric('PaymentWindowExpired', MetricUnit.Count, 1);
+      log.warn('Not paid within its payment window: the order failed', {
+        orderId: order.orderId,
+        payBy: order.payBy,
+        attempts: order.attempts,
+      });
+    },
   };
 }

@@ -6,6 +6,8 @@
  * It is plain data: no CDK and no SDK imports, so both sides can read it cheaply.
  */
 
+import type { ItemKind } from '../adapters/keys.ts';
+
 export type HttpMethod = 'GET' | 'POST';
 
 export interface RouteSpec {
@@ -29,6 +31,10 @@ export const REFUND_SCOPE = 'orders:refund';
 
 /** Every scope the user's own app holds. */
 export const USER_SCOPES: readonly string[] = [CONFIRM_SCOPE, REFUND_SCOPE];
+
+export interface TableAccess {
+  readonly writes: readonly ItemKind[];
+}
 
 export interface QueueSpec {
   /** Longer than six times the timeout of the function that consumes it (the AWS guidance). */
@@ -56,7 +62,11 @@ export interface FunctionSpec {
   /** Static settings; the platform adds TABLE_NAME and the queue URLs named in `sendsTo`. */
   readonly environment: Readonly<Record<string, string>>;
   readonly routes: readonly RouteSpec[];
-  readonly table: 'none' | 'read' | 'readWrite';
+  /**
+   * `none`, or read access to the whole table and write access (PutItem, UpdateItem) to the items
+   * of the kinds listed, by their key prefix (lambdas/adapters/keys.ts) and nothing else.
+   */
+  readonly table: 'none' | TableAccess;
   /** Environment variable name → the queue whose URL it carries; the function may send to it. */
   readonly sendsTo: Readonly<Record<string, QueueName>>;
   /**
@@ -130,7 +140,16 @@ const common = {
   PAYMENT_DEADLINE_SECONDS: '900',
   REFUND_DEADLINE_SECONDS: '900',
   REVIEW_DEADLINE_SECONDS: '86400',
+  // How long after entering PENDING_PAYMENT an order may still be charged; then it fails.
+  PAYMENT_WINDOW_SECONDS: '86400',
 } as const;
+
+/**
+ * Orders, and the agent's spend of the day: each function that can end an unpaid order (FAILED,
+ * CANCELLED, EXPIRED, REFUNDED) may give its amount back to the daily auto-pay budget. Never an
+ * agent's profile.
+ */
+const movesOrders: TableAccess = { writes: ['order', 'spend'] };
 
 export const wiring = {
   service: 'autopay',
@@ -170,7 +189,8 @@ export const wiring = {
         { method: 'POST', path: '/v1/orders', auth: 'jwt' },
         { method: 'GET', path: '/v1/orders/{id}', auth: 'jwt' },
       ],
-      table: 'readWrite',
+      // The order, and in the same transaction the agent's spend of the day.
+      table: { writes: ['order', 'spend'] },
       sendsTo: { PAYMENT_SUBMISSION_QUEUE_URL: 'paymentSubmission' },
     },
     paymentSubmission: {
@@ -192,7 +212,8 @@ export const wiring = {
         BREAKER_OPEN_SECONDS: '30',
       },
       routes: [],
-      table: 'readWrite',
+      // The circuit breaker's state is shared by every instance, in the table.
+      table: { writes: [...movesOrders.writes, 'breaker'] },
       sendsTo: { SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck' },
       consumes: {
         queue: 'paymentSubmission',
@@ -212,9 +233,9 @@ export const wiring = {
       routes: [
         { method: 'POST', path: '/v1/orders/{id}/confirm', auth: 'jwt', scopes: [CONFIRM_SCOPE] },
         { method: 'POST', path: '/v1/orders/{id}/cancel', auth: 'jwt' },
-        { method: 'POST', path: '/v1/orders/{id}/refund', auth: 'jwt' },
+        { method: 'POST', path: '/v1/orders/{id}/refund', auth: 'jwt', scopes: [REFUND_SCOPE] },
       ],
-      table: 'readWrite',
+      table: movesOrders,
       sendsTo: {
         PAYMENT_SUBMISSION_QUEUE_URL: 'paymentSubmission',
         SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck',
@@ -230,10 +251,14 @@ export const wiring = {
         GATEWAY_NAME: gateway.GATEWAY_NAME,
         SECRET_MAX_AGE_SECONDS: gateway.SECRET_MAX_AGE_SECONDS,
         WEBHOOK_TOLERANCE_SECONDS: '300',
+        // How long a replaced signing secret still verifies after its rotation finished, and the
+        // new one of a rotation that never finished after its creation.
+        WEBHOOK_PREVIOUS_GRACE_SECONDS: '86400',
+        WEBHOOK_PENDING_GRACE_SECONDS: '3600',
       },
       // Authenticated by its signature alone: the gateway holds no token of ours.
       routes: [{ method: 'POST', path: '/v1/callbacks/{gateway}', auth: 'none' }],
-      table: 'readWrite',
+      table: movesOrders,
       sendsTo: { SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck' },
       secrets: { WEBHOOK_SECRET_ID: 'webhookSigningSecret' },
     },
@@ -243,7 +268,7 @@ export const wiring = {
       timeoutSeconds: 30,
       environment: { ...common, ...gateway, ...settlement, ...retries },
       routes: [],
-      table: 'readWrite',
+      table: movesOrders,
       sendsTo: {
         PAYMENT_SUBMISSION_QUEUE_URL: 'paymentSubmission',
         SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck',
@@ -281,9 +306,11 @@ export const wiring = {
         ...common,
         SETTLEMENT_CHECKS: settlement.SETTLEMENT_CHECKS,
         SWEEP_BATCH_SIZE: '500',
+        // Times one order is set moving again before it is left, with its reason, to a person.
+        SWEEP_REDRIVE_LIMIT: '10',
       },
       routes: [],
-      table: 'readWrite',
+      table: movesOrders,
       sendsTo: {
         PAYMENT_SUBMISSION_QUEUE_URL: 'paymentSubmission',
         SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck',

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { runChaos } from '../../local/chaos.ts';
 
 describe('the chaos run, small', () => {
-  it('loses no order, charges nobody twice and makes only legal moves under every fault at once', async () => {
-    // Act
+  it('keeps every invariant under every fault at once, users and duplicate deliveries included', async () => {
+    // Act: too small to reach every final state and fault, so that check is left to the full run.
     const lines: string[] = [];
     const report = await runChaos({
       orders: 120,
@@ -11,15 +11,19 @@ describe('the chaos run, small', () => {
       concurrency: 8,
       kills: 2,
       settleTimeoutMs: 120_000,
+      stallMs: 50_000,
+      coverage: false,
       log: (line) => lines.push(line),
     });
 
     // Assess
+    const output = lines.join('\n');
     for (const check of report.checks) {
-      expect(check.violations, check.name).toEqual([]);
+      expect(check.violations, `${check.name}\n${output}`).toEqual([]);
     }
     expect(report.orders).toBe(120);
     expect(report.byStatus.PAID).toBeGreaterThan(0);
-    expect(lines.join('\n')).toContain('| no history holds an illegal transition | ok |');
+    expect(output).toContain('| every history is a legal path | ok |');
+    expect(output).toContain('| final state | orders |');
   }, 240_000);
 });

@@ -204,6 +204,27 @@ describe('order intake over HTTP on the local stack', () => {
       400,
       'INVALID_PAYMENT_METHOD',
     ],
+    [
+      'a lone surrogate in the sessionId (JSON "\\ud800")',
+      JSON.stringify({ ...latteOrder, sessionId: 's-\ud800' }),
+      400,
+      'VALIDATION_FAILED',
+    ],
+    [
+      'a control character in an item',
+      JSON.stringify({ ...latteOrder, items: [{ sku: 'latte\u0007', quantity: 1 }] }),
+      400,
+      'VALIDATION_FAILED',
+    ],
+    [
+      'a right-to-left override in an item size',
+      JSON.stringify({
+        ...latteOrder,
+        items: [{ sku: 'latte', size: '\u202emuidem', quantity: 1 }],
+      }),
+      400,
+      'VALIDATION_FAILED',
+    ],
     ['malformed JSON', '{"action": "order_coffee",', 400, 'MALFORMED_JSON'],
     ['an empty body', '', 400, 'MALFORMED_JSON'],
     ['an unknown field', JSON.stringify({ ...latteOrder, discount: 5 }), 400, 'VALIDATION_FAILED'],

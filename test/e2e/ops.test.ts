@@ -42,14 +42,23 @@ afterAll(async () => {
 });
 
 describe('operator tools against the local stack', () => {
-  it('shows an order with its history, and says so when there is none', async () => {
+  it('shows an order with its history and the risk verdict its agent does not see', async () => {
     const placed = await agent.place();
-    await agent.waitForStatus(placed.orderId, 'PAID');
+    const seenByAgent = await agent.waitForStatus(placed.orderId, 'PAID');
 
     const shown = JSON.parse(await ops('order', placed.orderId));
 
-    expect(shown).toMatchObject({ orderId: placed.orderId, status: 'PAID', agentId: 'demo-agent' });
+    expect(shown).toMatchObject({
+      orderId: placed.orderId,
+      status: 'PAID',
+      agentId: 'demo-agent',
+      risk: { level: 'pass', bypassed: false, requestId: expect.any(String) },
+    });
     expect(shown.history).toHaveLength(2);
+    expect(seenByAgent).not.toHaveProperty('risk');
+  });
+
+  it('says so when there is no such order', async () => {
     await expect(ops('order', 'ord_missing')).rejects.toThrow(OpsError);
   });
 
@@ -76,6 +85,53 @@ describe('operator tools against the local stack', () => {
     expect(await ops('dlq')).toMatch(/paymentSubmission DLQ: 0 message/);
   });
 
+  it('refunds a paid order through the refund use case; the same command again is a replay', async () => {
+    // Prepare
+    const placed = await agent.place();
+    await agent.waitForStatus(placed.orderId, 'PAID');
+
+    // Act
+    const said = await ops('refund', placed.orderId, 'charged', 'twice');
+    const refunded = await agent.waitForStatus(placed.orderId, 'REFUNDED', 20_000);
+    const again = await ops('refund', placed.orderId, 'charged', 'twice');
+
+    // Assess
+    expect(said).toContain('the order is REFUND_PENDING');
+    expect(refunded.history.map((entry) => entry.to)).toEqual([
+      'PENDING_PAYMENT',
+      'PAID',
+      'REFUND_PENDING',
+      'REFUNDED',
+    ]);
+    expect(stack.gateway.ledger().charges[placed.orderId]).toMatchObject({
+      captured: 450,
+      refunded: 450,
+    });
+    expect(again).toContain('asked for before; the order is REFUNDED');
+  });
+
+  it('refuses to refund an order that is not paid, or with a reason it cannot store', async () => {
+    // Prepare
+    const cautious = await AgentClient.for(stack, 'cautious-agent');
+    const waiting = await cautious.place();
+    const paid = await agent.place();
+    await agent.waitForStatus(paid.orderId, 'PAID');
+
+    // Act
+    const unpaid = await ops('refund', waiting.orderId).catch((error: unknown) => error);
+    const badReason = await ops('refund', paid.orderId, 'a\u202ereason').catch((error) => error);
+    const missing = await ops('refund', 'ord_missing').catch((error: unknown) => error);
+
+    // Assess
+    expect(unpaid).toBeInstanceOf(OpsError);
+    expect(String(unpaid)).toContain('ILLEGAL_TRANSITION');
+    expect(badReason).toBeInstanceOf(OpsError);
+    expect(String(badReason)).toContain('VALIDATION_FAILED');
+    expect(missing).toBeInstanceOf(OpsError);
+    expect((await cautious.get(waiting.orderId)).status).toBe('AWAITING_CONFIRMATION');
+    expect((await agent.get(paid.orderId)).status).toBe('PAID');
+  });
+
   it('rotates a secret', async () => {
     const before = await current(stack.secretIds.webhookSigningSecret);
     const said = await ops('rotate', 'webhookSigningSecret');
@@ -87,6 +143,7 @@ describe('operator tools against the local stack', () => {
     await expect(ops('frobnicate')).rejects.toThrow(/usage: npm run ops/);
     await expect(ops('redrive', 'nowhere')).rejects.toThrow(/redrive needs one of/);
     await expect(ops('rotate', 'password')).rejects.toThrow(/rotate needs one of/);
+    await expect(ops('refund')).rejects.toThrow(/refund needs an order id/);
   });
 });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
-import { CONFIRM_SCOPE } from '#shared/wiring.ts';
+import { USER_SCOPES } from '#shared/wiring.ts';
 import { defaultGatewayApiKeys } from '../../local/gateway-simulator.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
@@ -177,6 +177,58 @@ describe('settlement on the local stack', () => {
   });
 });
 
+describe('refunds over HTTP', () => {
+  const refund = (orderId: string, token: string, key: string) =>
+    fetch(`${stack.apiUrl}/v1/orders/${orderId}/refund`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'idempotency-key': key,
+      },
+      body: JSON.stringify({ reason: 'The coffee shop was closed' }),
+    });
+
+  it('refunds a paid order for its user, and the gateway gives all the money back', async () => {
+    // Prepare
+    const placed = await agent.place();
+    await agent.waitForStatus(placed.orderId, 'PAID');
+
+    // Act
+    const answer = await refund(placed.orderId, await userTokenOf('demo-agent'), 'refund-1');
+    const refunded = await agent.waitForStatus(placed.orderId, 'REFUNDED', 20_000);
+
+    // Assess
+    expect(answer.status).toBe(202);
+    expect(await answer.json()).toMatchObject({ status: 'REFUND_PENDING' });
+    expect(refunded.history.map((entry) => entry.to)).toEqual([
+      'PENDING_PAYMENT',
+      'PAID',
+      'REFUND_PENDING',
+      'REFUNDED',
+    ]);
+    expect(chargesFor(placed.orderId)).toMatchObject({ captured: 450, refunded: 450 });
+  });
+
+  it('lets only the user refund: an agent refunding its own order gets 403 and nothing changes', async () => {
+    // Prepare
+    const placed = await agent.place();
+    await agent.waitForStatus(placed.orderId, 'PAID');
+    const { signLocalToken } = await import('../../local/auth.ts');
+
+    // Act
+    const byAgent = await refund(placed.orderId, await signLocalToken('demo-agent'), 'refund-1');
+
+    // Assess
+    expect(byAgent.status).toBe(403);
+    expect(await byAgent.json()).toEqual({ message: 'Forbidden' });
+    const after = await agent.get(placed.orderId);
+    expect(after.status).toBe('PAID');
+    expect(after.history.map((entry) => entry.to)).toEqual(['PENDING_PAYMENT', 'PAID']);
+    expect(chargesFor(placed.orderId)).toMatchObject({ captured: 450, refunded: 0 });
+  });
+});
+
 describe('the callback endpoint over HTTP', () => {
   const post = (body: string, headers: Record<string, string>, gateway = 'simulator') =>
     fetch(`${stack.apiUrl}/v1/callbacks/${gateway}`, {
@@ -282,5 +334,5 @@ function sign(body: string, secret = 'whsec_autopay_local', skewSeconds = 0): st
 /** The token of the agent's user, who may confirm the agent's orders. */
 async function userTokenOf(agentId: string): Promise<string> {
   const { signLocalToken } = await import('../../local/auth.ts');
-  return signLocalToken(agentId, [CONFIRM_SCOPE]);
+  return signLocalToken(agentId, [...USER_SCOPES]);
 }

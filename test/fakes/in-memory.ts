@@ -1,4 +1,4 @@
-import type { AgentProfile, DailySpend } from '#domain/agent.ts';
+import type { AgentDay, AgentProfile, DailySpend } from '#domain/agent.ts';
 import { type Order, openOrder, type PaymentFields } from '#domain/order.ts';
 import { dueAtFor, type MoveDeps, moveOrder } from '#domain/order-moves.ts';
 import type { InitialStatus, OrderEvent, OrderStatus } from '#domain/order-state.ts';
@@ -13,6 +13,7 @@ import type {
   SettlementCheckQueue,
   TransitionOutcome,
 } from '#domain/ports.ts';
+import type { SigningSecretSource, SigningSecretVersions } from '#domain/webhook-secrets.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 
 /** Keeps the adapter's contract: create is all-or-nothing and never overwrites an order. */
@@ -27,7 +28,7 @@ export class InMemoryOrders implements OrderRepository {
       return { kind: 'exists', existing: structuredClone(existing) };
     }
     if (spend) {
-      const key = `${spend.agentId}#${spend.day}`;
+      const key = spendKeyOf(spend);
       const before = this.spent.get(key) ?? 0;
       if (before + spend.amount > spend.dailyLimit) {
         return { kind: 'over-daily-limit' };
@@ -50,9 +51,15 @@ export class InMemoryOrders implements OrderRepository {
     const moved =
       current === undefined ||
       current.status !== move.from ||
-      (move.expectedVersion !== undefined && current.version !== move.expectedVersion);
+      (move.expectedVersion !== undefined && current.version !== move.expectedVersion) ||
+      (move.release !== undefined && current.spendReleased === true);
     if (moved) {
       return { kind: 'stale', current: current ? structuredClone(current) : undefined };
+    }
+    if (move.release) {
+      const key = spendKeyOf(move.release);
+      this.spent.set(key, (this.spent.get(key) ?? 0) - move.release.amount);
+      this.writes++;
     }
     const entry = {
       from: move.from,
@@ -97,6 +104,11 @@ export class InMemoryOrders implements OrderRepository {
     this.writes++;
     return true;
   }
+}
+
+/** The key of an agent-day's spend in `InMemoryOrders.spent`. */
+export function spendKeyOf(day: AgentDay): string {
+  return `${day.agentId}#${day.day}`;
 }
 
 /** As the DynamoDB adapter does: a field given `undefined` is removed. */
@@ -154,6 +166,28 @@ export class FixedClock implements Clock {
   }
 }
 
+/**
+ * The signing secret's versions as a cache holds them: `stored` is what Secrets Manager holds now,
+ * and only a refresh brings it into what `versions()` answers.
+ */
+export class InMemorySigningSecrets implements SigningSecretSource {
+  refreshes = 0;
+  private cached: SigningSecretVersions;
+
+  constructor(public stored: SigningSecretVersions) {
+    this.cached = stored;
+  }
+
+  async versions(): Promise<SigningSecretVersions> {
+    return this.cached;
+  }
+
+  async refresh(): Promise<void> {
+    this.refreshes += 1;
+    this.cached = this.stored;
+  }
+}
+
 /** How intake and the pipeline bring an order to each status, one legal move at a time. */
 const pathTo: Readonly<Record<OrderStatus, readonly [InitialStatus, ...OrderEvent[]]>> = {
   AWAITING_CONFIRMATION: ['AWAITING_CONFIRMATION'],
@@ -173,6 +207,8 @@ export interface SeedOrder extends Partial<PaymentFields> {
   readonly agentId?: string;
   /** Defaults to the confirmation window of 300 s from now for an order that starts unconfirmed. */
   readonly confirmBy?: string;
+  /** The agent-day an auto-paid order counted against. */
+  readonly spendDay?: string;
 }
 
 /**

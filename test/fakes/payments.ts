@@ -30,6 +30,24 @@ export class FakeGateway implements PaymentGateway {
   readonly lookupScript: PaymentLookup[] = [];
   refreshes = 0;
   nextStatus: 'succeeded' | 'pending' | 'declined' = 'succeeded';
+  private held: { readonly charged: () => void; readonly released: Promise<void> } | undefined;
+
+  /**
+   * The next charge is made at once and answered only once `release` is called: a slow answer,
+   * during which other deliveries run.
+   */
+  holdNextAnswer(): { readonly charged: Promise<void>; release(): void } {
+    let release = () => {};
+    let charged = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const made = new Promise<void>((resolve) => {
+      charged = resolve;
+    });
+    this.held = { charged, released };
+    return { charged: made, release };
+  }
 
   async charge(request: ChargeRequest): Promise<GatewayOutcome> {
     this.calls.push(`charge:${request.idempotencyKey}`);
@@ -39,6 +57,12 @@ export class FakeGateway implements PaymentGateway {
     }
     const existing = this.charges.get(request.idempotencyKey);
     const outcome = existing ?? this.newCharge(request.idempotencyKey);
+    const held = this.held;
+    if (held) {
+      this.held = undefined;
+      held.charged();
+      await held.released;
+    }
     return scripted === 'charge-then-unknown' ? { kind: 'unknown', detail: 'timed out' } : outcome;
   }
 
@@ -56,6 +80,10 @@ export class FakeGateway implements PaymentGateway {
 
   readonly refunds = new Map<string, { paymentId: string; amount: number }>();
   readonly voided = new Set<string>();
+  /** Scripted answers for the next refunds, before any refund is made. */
+  readonly refundScript: RefundOutcome[] = [];
+  /** The next void answers `voided` and the payment captures anyway (a misbehaving gateway). */
+  captureDespiteVoid = false;
 
   /** Voids a pending payment; one that settled first answers how it settled. */
   async void(paymentId: string): Promise<VoidOutcome> {
@@ -63,6 +91,11 @@ export class FakeGateway implements PaymentGateway {
     for (const [key, outcome] of this.charges) {
       if (outcome.paymentId !== paymentId) continue;
       if (outcome.kind !== 'pending') return { kind: 'settled', outcome };
+      if (this.captureDespiteVoid) {
+        this.captureDespiteVoid = false;
+        this.charges.set(key, { kind: 'succeeded', paymentId });
+        return { kind: 'voided' };
+      }
       this.charges.set(key, { kind: 'declined', paymentId, declineCode: 'voided' });
       this.voided.add(paymentId);
       return { kind: 'voided' };
@@ -72,6 +105,8 @@ export class FakeGateway implements PaymentGateway {
 
   async refund(request: RefundRequest): Promise<RefundOutcome> {
     this.calls.push(`refund:${request.paymentId}`);
+    const scripted = this.refundScript.shift();
+    if (scripted !== undefined) return scripted;
     const existing = this.refunds.get(request.idempotencyKey);
     if (existing) return { kind: 'refunded', refundId: `re_${request.idempotencyKey}` };
     this.refunds.set(request.idempotencyKey, {

@@ -33,7 +33,7 @@ const consumer: FunctionSpec = {
   timeoutSeconds: 30,
   environment: {},
   routes: [],
-  table: 'read',
+  table: { writes: [] },
   sendsTo: {},
   consumes: fromSubmissionQueue,
 };

@@ -1,5 +1,7 @@
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentKey, orderKey, spendKey } from '../../lambdas/adapters/keys.ts';
+import { promotionTags } from '../../lambdas/shared/secret-tags.ts';
 import { type FunctionSpec, type QueueName, wiring } from '../../lambdas/shared/wiring.ts';
 import {
   crossStackReference,
@@ -42,8 +44,50 @@ const consumeActions = new Set([
 ]);
 const secretWriteActions = new Set([
   'secretsmanager:PutSecretValue',
+  'secretsmanager:TagResource',
   'secretsmanager:UpdateSecretVersionStage',
 ]);
+
+/**
+ * The partition-key patterns each function may write, written out here rather than derived from
+ * the wiring, so that widening a function's writes takes a change in both places.
+ */
+const expectedWrites: Readonly<Record<string, readonly string[]>> = {
+  orderIntake: ['ORDER#*', 'SPEND#*'],
+  paymentSubmission: ['BREAKER#*', 'ORDER#*', 'SPEND#*'],
+  orderLifecycle: ['ORDER#*', 'SPEND#*'],
+  settlementCallback: ['ORDER#*', 'SPEND#*'],
+  settlementReconciler: ['ORDER#*', 'SPEND#*'],
+  sweep: ['ORDER#*', 'SPEND#*'],
+  keyRotation: [],
+};
+
+/** The functions that move orders to FAILED, CANCELLED, EXPIRED or REFUNDED. */
+const endsOrders = [
+  'paymentSubmission',
+  'settlementCallback',
+  'settlementReconciler',
+  'orderLifecycle',
+  'sweep',
+];
+
+/** The patterns of a grant's `ForAllValues:StringLike` condition on dynamodb:LeadingKeys. */
+function leadingKeysOf(condition: unknown): string[] {
+  expect(Object.keys(condition ?? {})).toEqual(['ForAllValues:StringLike']);
+  const like = (condition as Record<string, Record<string, unknown>>)['ForAllValues:StringLike'];
+  expect(Object.keys(like ?? {})).toEqual(['dynamodb:LeadingKeys']);
+  return [like?.['dynamodb:LeadingKeys']].flat().map(String).sort();
+}
+
+/** IAM's StringLike: `*` is any run of characters, `?` any one; everything else is literal. */
+function stringLike(pattern: string, value: string): boolean {
+  const source = [...pattern]
+    .map((char) =>
+      char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[.+^${}()|[\]\\]/g, '\\$&'),
+    )
+    .join('');
+  return new RegExp(`^${source}$`, 's').test(value);
+}
 
 describe('least privilege, for every function of the wiring', () => {
   let synth: Synthesized;
@@ -65,6 +109,19 @@ describe('least privilege, for every function of the wiring', () => {
     (grants.get(name) ?? []).filter(({ action }) => action.startsWith(`${service}:`));
   const ref = (value: unknown) =>
     JSON.stringify(crossStackReference(synth.stateful, synth.statefulTemplate, value));
+  const tableArn = () => ref({ 'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'] });
+  const indexArn = () =>
+    JSON.stringify({
+      'Fn::Join': [
+        '',
+        [
+          crossStackReference(synth.stateful, synth.statefulTemplate, {
+            'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'],
+          }),
+          '/index/*',
+        ],
+      ],
+    });
   const queueArn = (queue: QueueName) =>
     JSON.stringify({ 'Fn::GetAtt': [logicalId(synth.service.queues.get(queue).queue), 'Arn'] });
 
@@ -136,29 +193,76 @@ describe('least privilege, for every function of the wiring', () => {
     }
   });
 
-  it('uses DynamoDB only on the orders table and its indexes, and only reads if told to read', () => {
-    // Prepare
-    const tableArn = crossStackReference(synth.stateful, synth.statefulTemplate, {
-      'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'],
-    });
-    const onTable = [
-      JSON.stringify(tableArn),
-      JSON.stringify({ 'Fn::Join': ['', [tableArn, '/index/*']] }),
-    ];
-
+  it('uses DynamoDB only on the orders table and its indexes, and writes only on the table', () => {
     for (const [name, spec] of Object.entries(functions)) {
       // Act
       const dynamodb = grantsTo(name, 'dynamodb');
 
       // Assess
       for (const { action, resource } of dynamodb) {
-        expect(onTable, `${name}: ${action}`).toContain(resource);
-        if (spec.table === 'read') {
-          expect(readTableActions.has(action), `${name}: ${action}`).toBe(true);
-        }
+        expect(
+          readTableActions.has(action) ? [tableArn(), indexArn()] : [tableArn()],
+          `${name}: ${action}`,
+        ).toContain(resource);
       }
       expect(dynamodb.length > 0, name).toBe(spec.table !== 'none');
     }
+  });
+
+  it('writes only the kinds of item it needs, by their key prefix, with PutItem and UpdateItem', () => {
+    // Prepare
+    const expected = Object.keys(expectedWrites).sort();
+
+    for (const name of Object.keys(functions)) {
+      // Act
+      const writes = grantsTo(name, 'dynamodb').filter(
+        ({ action }) => !readTableActions.has(action),
+      );
+
+      // Assess
+      const prefixes = expectedWrites[name] ?? [];
+      expect(writes.map(({ action }) => action).sort(), name).toEqual(
+        prefixes.length > 0 ? ['dynamodb:PutItem', 'dynamodb:UpdateItem'] : [],
+      );
+      for (const { action, condition } of writes) {
+        expect(leadingKeysOf(condition), `${name}: ${action}`).toEqual([...prefixes].sort());
+      }
+    }
+    expect(Object.keys(functions).sort()).toEqual(expected);
+  });
+
+  it("lets no function write an agent's profile: the webhook's writes orders and day budgets only", () => {
+    // Prepare: keys as the adapters build them, and a profile whose id mimics another kind.
+    const profiles = [agentKey('demo-agent'), agentKey(`x#${spendKey('demo-agent', 'd').pk}`)];
+    const order = orderKey(`ord_${'a'.repeat(32)}`);
+    const spend = spendKey('demo-agent', '2026-11-23');
+
+    for (const name of Object.keys(functions)) {
+      // Act
+      const writable = (key: { pk: string }) =>
+        grantsTo(name, 'dynamodb')
+          .filter(({ action }) => !readTableActions.has(action))
+          .some(({ condition }) =>
+            leadingKeysOf(condition).some((like) => stringLike(like, key.pk)),
+          );
+
+      // Assess
+      for (const profile of profiles) {
+        expect(writable(profile), `${name}: ${profile.pk}`).toBe(false);
+      }
+      if (endsOrders.includes(name)) {
+        expect(writable(order), `${name}: ${order.pk}`).toBe(true);
+        expect(writable(spend), `${name}: ${spend.pk}`).toBe(true);
+      }
+    }
+    expect(
+      grantsTo('settlementCallback', 'dynamodb')
+        .filter(({ action }) => !readTableActions.has(action))
+        .map(({ condition }) => leadingKeysOf(condition)),
+    ).toEqual([
+      ['ORDER#*', 'SPEND#*'],
+      ['ORDER#*', 'SPEND#*'],
+    ]);
   });
 
   it('uses SQS only on the queues its spec names: sends to sendsTo, consumes only consumes', () => {
@@ -223,6 +327,28 @@ describe('least privilege, for every function of the wiring', () => {
         if (secretWriteActions.has(action)) {
           expect(rotated, `${name}: ${action}`).toContain(resource);
         }
+      }
+    }
+  });
+
+  it('lets a rotation function tag the secrets it rotates with the promotion record only', () => {
+    for (const [name, spec] of Object.entries(functions)) {
+      // Prepare
+      const rotated = (spec.rotates ?? []).map((secret) =>
+        ref({ Ref: logicalId(synth.stateful.secrets.get(secret) as IConstruct) }),
+      );
+
+      // Act
+      const tagging = grantsTo(name, 'secretsmanager').filter(
+        ({ action }) => action === 'secretsmanager:TagResource',
+      );
+
+      // Assess
+      expect(tagging.map(({ resource }) => resource).sort(), name).toEqual(rotated.sort());
+      for (const { condition } of tagging) {
+        expect(condition, name).toEqual({
+          'ForAllValues:StringEquals': { 'aws:TagKeys': Object.values(promotionTags) },
+        });
       }
     }
   });

@@ -232,6 +232,10 @@ describe('PipelineObservability', () => {
         [alarms.ordersPastDeadline, 'ordersPastDeadline', 1],
         [alarms.lateSuccessRefund, 'lateSuccessRefund', 1],
         [alarms.settlementAmountMismatch, 'settlementAmountMismatch', 1],
+        [alarms.refundRejected, 'refundRejected', 1],
+        [alarms.foreignRefund, 'foreignRefund', 1],
+        [alarms.redriveLimitReached, 'redriveLimitReached', 1],
+        [alarms.paymentWindowExpired, 'paymentWindowExpired', 1],
       ];
 
       for (const [alarm, metric, threshold] of expected) {
@@ -384,6 +388,10 @@ describe('PipelineObservability', () => {
         'ordersPastDeadline',
         'lateSuccessRefund',
         'settlementAmountMismatch',
+        'refundRejected',
+        'foreignRefund',
+        'redriveLimitReached',
+        'paymentWindowExpired',
       ];
 
       for (const metric of shown) {

@@ -51,6 +51,8 @@ function instance() {
       riskBypassed: () => {},
       lateSuccess: () => {},
       ignored: () => {},
+      refundRejected: () => {},
+      paymentWindowExpired: () => {},
     },
     sleep: async () => {},
     policy: {

@@ -2,6 +2,7 @@ import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
+import { spendKey } from '#adapters/keys.ts';
 import type { DailySpend } from '#domain/agent.ts';
 import { type Order, openOrder } from '#domain/order.ts';
 import { type Emulator, startDynamoDbLocal } from '../../local/emulators.ts';
@@ -92,7 +93,7 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     const stored = await client.send(
       new GetCommand({
         TableName: tableName,
-        Key: { pk: `AGENT#${claim.agentId}#SPEND#2026-11-23` },
+        Key: spendKey(claim.agentId, '2026-11-23'),
       }),
     );
     expect(stored.Item?.spent).toBe(450);
@@ -112,7 +113,7 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     expect(outcome).toEqual({ kind: 'over-daily-limit' });
     expect(await repository.get(refused.orderId)).toBeUndefined();
     const stored = await client.send(
-      new GetCommand({ TableName: tableName, Key: { pk: `AGENT#${agentId}#SPEND#2026-11-23` } }),
+      new GetCommand({ TableName: tableName, Key: spendKey(agentId, '2026-11-23') }),
     );
     expect(stored.Item?.spent).toBe(900);
   });
@@ -137,7 +138,7 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     // Assess
     expect(outcome).toEqual({ kind: 'exists', existing: order });
     const stored = await client.send(
-      new GetCommand({ TableName: tableName, Key: { pk: `AGENT#${agentId}#SPEND#2026-11-23` } }),
+      new GetCommand({ TableName: tableName, Key: spendKey(agentId, '2026-11-23') }),
     );
     expect(stored.Item?.spent).toBe(300);
   });
@@ -155,7 +156,7 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     expect(outcomes.filter((outcome) => outcome.kind === 'created')).toHaveLength(1);
     expect(outcomes.filter((outcome) => outcome.kind === 'exists')).toHaveLength(7);
     const stored = await client.send(
-      new GetCommand({ TableName: tableName, Key: { pk: 'AGENT#race-agent#SPEND#2026-11-23' } }),
+      new GetCommand({ TableName: tableName, Key: spendKey('race-agent', '2026-11-23') }),
     );
     expect(stored.Item?.spent).toBe(10);
   });
@@ -172,10 +173,98 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     // Assess
     const created = outcomes.filter((outcome) => outcome.kind === 'created').length;
     const stored = await client.send(
-      new GetCommand({ TableName: tableName, Key: { pk: `AGENT#${agentId}#SPEND#2026-11-23` } }),
+      new GetCommand({ TableName: tableName, Key: spendKey(agentId, '2026-11-23') }),
     );
     expect(stored.Item?.spent).toBe(created * 150);
     expect(stored.Item?.spent).toBeLessThanOrEqual(1000);
+  });
+});
+
+describe('giving an auto-pay budget back (DynamoDB Local)', () => {
+  const spentBy = async (agentId: string) =>
+    (
+      await client.send(
+        new GetCommand({ TableName: tableName, Key: spendKey(agentId, '2026-11-23') }),
+      )
+    ).Item?.spent;
+
+  /** An auto-paid order of 450 that took its budget, and the move that fails it. */
+  async function failing(agentId: string) {
+    const order = newOrder({ agentId, spendDay: '2026-11-23' });
+    await repository.create(order, spend(450, agentId));
+    return {
+      order,
+      move: {
+        orderId: order.orderId,
+        from: 'PENDING_PAYMENT',
+        to: 'FAILED',
+        event: 'GATEWAY_DECLINED',
+        at: '2026-11-23T09:31:00.000Z',
+        changes: { spendReleased: true, lastError: 'GATEWAY_DECLINED' },
+        expectedVersion: order.version,
+        release: { agentId, day: '2026-11-23', amount: 450 },
+      } as const,
+    };
+  }
+
+  it('moves the order and lowers the day’s spend in one transaction', async () => {
+    // Prepare
+    const agentId = 'release-agent';
+    const { order, move } = await failing(agentId);
+    counter.reset();
+
+    // Act
+    const outcome = await repository.transition(move);
+
+    // Assess: the transaction answers no item, so the order is read back.
+    expect(counter.calls).toEqual(['DynamoDB.TransactWriteItems', 'DynamoDB.GetItem']);
+    expect(outcome.kind === 'applied' && outcome.order).toMatchObject({
+      status: 'FAILED',
+      version: order.version + 1,
+      spendReleased: true,
+      lastError: 'GATEWAY_DECLINED',
+    });
+    expect(await spentBy(agentId)).toBe(0);
+  });
+
+  it('gives the budget back once, however the give-back is repeated or raced', async () => {
+    // Prepare
+    const agentId = 'release-race-agent';
+    const { move } = await failing(agentId);
+
+    // Act: four writers race the same move, then one repeats it without a version.
+    const outcomes = await Promise.all(
+      Array.from({ length: 4 }, () => repository.transition(move)),
+    );
+    const repeated = await repository.transition({
+      ...move,
+      from: 'FAILED',
+      to: 'FAILED',
+      expectedVersion: undefined,
+    });
+
+    // Assess
+    expect(outcomes.filter((outcome) => outcome.kind === 'applied')).toHaveLength(1);
+    expect(repeated).toMatchObject({ kind: 'stale', current: { status: 'FAILED' } });
+    expect(await spentBy(agentId)).toBe(0);
+  });
+
+  it('writes neither the order nor the spend when the order moved since it was read', async () => {
+    const agentId = 'release-stale-agent';
+    const { order, move } = await failing(agentId);
+    await repository.transition({
+      ...move,
+      to: 'PAID',
+      event: 'GATEWAY_SUCCEEDED',
+      changes: {},
+      release: undefined,
+    });
+
+    const outcome = await repository.transition(move);
+
+    expect(outcome).toMatchObject({ kind: 'stale', current: { status: 'PAID' } });
+    expect(await spentBy(agentId)).toBe(450);
+    expect((await repository.get(order.orderId))?.spendReleased).toBeUndefined();
   });
 });
 

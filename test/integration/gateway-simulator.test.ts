@@ -296,6 +296,30 @@ describe('gateway simulator: charge then timeout', () => {
     expect(await retry.json()).toMatchObject({ idempotencyKey: key, status: 'SUCCESS' });
     expect(chargesFor(key)).toBe(1);
   });
+
+  it('refunds although the client times out when refundThenTimeoutRate is 1, and the key replays it', async () => {
+    // Prepare
+    const key = newKey();
+    const payment = (await (await create(key)).json()) as GatewayPayment;
+    gateway.setFaults({ refundThenTimeoutRate: 1 });
+    const init = {
+      method: 'POST',
+      headers: { 'idempotency-key': 'refund-lost' },
+      body: JSON.stringify({ paymentId: payment.id }),
+    };
+
+    // Act
+    const lost = call('/v1/refunds', init, 1_000);
+    await expect(lost).rejects.toThrow(/timeout|abort/i);
+    const refundedMeanwhile = gateway.ledger().charges[key];
+    gateway.setFaults({ refundThenTimeoutRate: 0 });
+    const retry = await call('/v1/refunds', init);
+
+    // Assess
+    expect(refundedMeanwhile).toMatchObject({ captured: 1250, refunded: 1250 });
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(gateway.ledger().refunds).toHaveLength(1);
+  });
 });
 
 describe('gateway simulator: transport faults charge nothing', () => {
@@ -583,6 +607,173 @@ describe('gateway simulator: refunds', () => {
     expect(response.status).toBe(409);
     expect(await response.json()).toMatchObject({ error: { type: 'invalid_state' } });
     expect(gateway.ledger().refunds).toEqual([]);
+  });
+});
+
+describe('gateway simulator: late successes, stuck payments and stray refund events', () => {
+  async function voidPayment(id: string): Promise<GatewayPayment> {
+    return (await (
+      await call(`/v1/payments/${id}/void`, { method: 'POST' })
+    ).json()) as GatewayPayment;
+  }
+
+  async function lookUp(id: string): Promise<GatewayPayment> {
+    return (await (await call(`/v1/payments/${id}`)).json()) as GatewayPayment;
+  }
+
+  it('captures a voided payment anyway when lateSuccessRate is 1, and says so', async () => {
+    // Prepare
+    gateway.setFaults({ autoSettle: false, lateSuccessRate: 1, lateSuccessAfterMs: 20 });
+    const key = newKey();
+    const payment = await createPending(key);
+    await receiver.waitFor(1);
+
+    // Act
+    const voided = await voidPayment(payment.id);
+    await receiver.waitFor(2);
+
+    // Assess: the void answered VOIDED, then the money was taken and announced.
+    expect(voided).toMatchObject({ status: 'VOIDED', amountVoided: 1250 });
+    expect(receiver.types()).toEqual(['payment.pending', 'payment.succeeded']);
+    expect(await lookUp(payment.id)).toMatchObject({ status: 'SUCCESS', amountVoided: 0 });
+    const ledger = gateway.ledger();
+    expect(ledger.charges[key]).toMatchObject({ captured: 1250, voided: false, status: 'SUCCESS' });
+    expect(ledger.lateSuccesses).toBe(1);
+  });
+
+  it('captures after a scripted late_success only, the next void holding', async () => {
+    // Prepare
+    gateway.setFaults({ autoSettle: false, lateSuccessAfterMs: 20 });
+    const held = await createPending(newKey());
+    const late = await createPending(newKey());
+    await receiver.waitFor(2);
+
+    // Act
+    await voidPayment(held.id);
+    gateway.scriptNext([{ fault: 'late_success' }]);
+    await voidPayment(late.id);
+    await receiver.waitFor(3);
+
+    // Assess
+    expect(receiver.deliveries[2]?.event).toMatchObject({
+      type: 'payment.succeeded',
+      data: { paymentId: late.id },
+    });
+    expect(await lookUp(held.id)).toMatchObject({ status: 'VOIDED' });
+    expect(gateway.ledger().lateSuccesses).toBe(1);
+  });
+
+  it('leaves a pending payment to settle() or a void when neverSettleRate is 1', async () => {
+    // Prepare: the stuck payment's timer would fire before the second one's.
+    gateway.setFaults({ neverSettleRate: 1 });
+    const stuck = await createPending(newKey());
+    gateway.setFaults({ neverSettleRate: 0 });
+    const settling = await createPending(newKey());
+
+    // Act
+    await receiver.waitFor(3);
+    const types = receiver.types();
+    const voided = await voidPayment(stuck.id);
+
+    // Assess
+    expect(types.sort()).toEqual(['payment.pending', 'payment.pending', 'payment.succeeded']);
+    expect(
+      receiver.deliveries.find((d) => d.event.type === 'payment.succeeded')?.event,
+    ).toMatchObject({ data: { paymentId: settling.id } });
+    expect(voided).toMatchObject({ status: 'VOIDED' });
+  });
+
+  it.each([
+    { stray: 'foreign', first: true, sameId: false, amount: 1250 },
+    { stray: 'partial', first: false, sameId: true, amount: 625 },
+    { stray: 'both', first: true, sameId: false, amount: 625 },
+  ] as const)(
+    'sends a $stray stray refund.succeeded (first: $first) beside the real one, not in the ledger',
+    async ({ stray, first, sameId, amount }) => {
+      // Prepare
+      const key = newKey();
+      const payment = (await (await create(key)).json()) as GatewayPayment;
+      gateway.scriptNext([{ fault: 'stray_refund', stray, first }]);
+
+      // Act
+      const real = (await (
+        await refund(newKey(), { paymentId: payment.id })
+      ).json()) as GatewayRefund;
+      await receiver.waitFor(3);
+
+      // Assess
+      const refunds = receiver.deliveries.filter((d) => d.event.type === 'refund.succeeded');
+      const [fake, genuine] = first ? refunds : [...refunds].reverse();
+      expect(genuine?.event.data).toMatchObject({ refundId: real.id, amount: 1250 });
+      expect(fake?.event.id).not.toBe(genuine?.event.id);
+      expect(fake?.event.data.refundId === real.id).toBe(sameId);
+      expect(fake?.event.data).toMatchObject({
+        paymentId: payment.id,
+        amount,
+        idempotencyKey: key,
+      });
+      expect(
+        secrets.every((secret) => signedWith(fake?.signature ?? '', fake?.body ?? '', secret)),
+      ).toBe(true);
+      const ledger = gateway.ledger();
+      expect(ledger.refunds).toEqual([real]);
+      expect(ledger.charges[key]).toMatchObject({ captured: 1250, refunded: 1250 });
+      expect(ledger.strayRefundEvents).toBe(1);
+    },
+  );
+
+  it('draws a stray refund event for every refund when strayRefundRate is 1', async () => {
+    // Prepare
+    gateway.setFaults({ callbacks: { strayRefundRate: 1 } });
+    const payment = (await (await create(newKey())).json()) as GatewayPayment;
+
+    // Act
+    const real = (await (
+      await refund(newKey(), { paymentId: payment.id })
+    ).json()) as GatewayRefund;
+    await receiver.waitFor(3);
+
+    // Assess: one event is the real refund, the other is not what the ledger holds.
+    const refunds = receiver.deliveries
+      .filter((d) => d.event.type === 'refund.succeeded')
+      .map((d) => d.event.data);
+    expect(refunds).toContainEqual(expect.objectContaining({ refundId: real.id, amount: 1250 }));
+    expect(refunds.filter((r) => r.refundId !== real.id || r.amount !== 1250)).toHaveLength(1);
+    expect(gateway.ledger().strayRefundEvents).toBe(1);
+  });
+
+  it('counts settlements and callbacks still to come in inFlight, but not a stuck payment', async () => {
+    // Prepare
+    gateway.setFaults({ neverSettleRate: 1, callbacks: { enabled: false } });
+    await createPending(newKey());
+    gateway.setFaults({ neverSettleRate: 0, callbacks: { enabled: true } });
+
+    // Act
+    await createPending(newKey());
+    const busy = gateway.inFlight();
+    await receiver.waitFor(2);
+    for (const deadline = Date.now() + 5_000; gateway.inFlight() > 0 && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+
+    // Assess
+    expect(busy).toBeGreaterThan(0);
+    expect(gateway.inFlight()).toBe(0);
+  });
+
+  it('refuses a scripted stray_refund whose first is not a boolean', async () => {
+    // Act
+    const response = await fetch(`${gateway.url}/admin/faults/next`, {
+      method: 'POST',
+      body: JSON.stringify([{ fault: 'stray_refund', first: 'yes' }]),
+      signal: AbortSignal.timeout(5_000),
+    });
+
+    // Assess
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      error: { message: expect.stringMatching(/first/) },
+    });
   });
 });
 

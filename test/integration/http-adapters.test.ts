@@ -122,6 +122,32 @@ describe('HTTP payment gateway adapter (gateway simulator)', () => {
     await expect(gateway().void('pay_unknown')).resolves.toMatchObject({ kind: 'unknown' });
   });
 
+  it('refunds a captured payment once, and classifies a refund the gateway refuses as rejected', async () => {
+    // Prepare
+    const captured = await gateway().charge(charge());
+    simulator.scriptNext([{ fault: 'pending' }]);
+    const pending = await gateway().charge(charge());
+    const refund = (outcome: { kind: string; paymentId?: string }, key: string) =>
+      gateway().refund({
+        paymentId: outcome.paymentId ?? '',
+        amount: 450,
+        currency: 'CNY',
+        idempotencyKey: key,
+      });
+
+    // Act
+    const first = await refund(captured, 'refund_a');
+    const again = await refund(captured, 'refund_a');
+    const nothingLeft = await refund(captured, 'refund_b');
+    const notCaptured = await refund(pending, 'refund_c');
+
+    // Assess
+    expect(first).toMatchObject({ kind: 'refunded', refundId: expect.stringMatching(/^re_/) });
+    expect(again).toEqual(first);
+    expect(nothingLeft).toEqual({ kind: 'rejected', reason: 'invalid_state' });
+    expect(notCaptured).toEqual({ kind: 'rejected', reason: 'invalid_state' });
+  });
+
   it('classifies a failed lookup as transient', async () => {
     simulator.scriptNext([{ fault: 'error', status: 503, route: 'lookup' }]);
     await expect(gateway().findByIdempotencyKey('ord_x')).resolves.toMatchObject({

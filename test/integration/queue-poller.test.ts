@@ -221,4 +221,90 @@ describe('local queue poller (fauxqs)', () => {
     expect(handled.filter((body) => body === 'good')).toEqual(['good']);
     expect(handled.filter((body) => body === 'poison')).toHaveLength(2);
   });
+
+  it('carries a message twice in one batch when told same-batch, and deletes it once', async () => {
+    // Prepare
+    const q = await queue();
+    await sendBodies(q.url, ['twice']);
+    const batches: string[][] = [];
+    const poller = startQueuePoller({
+      ...options(q, async (event) => {
+        batches.push(event.Records.map((record) => record.messageId));
+        return { batchItemFailures: [] };
+      }),
+      duplicate: () => ({ kind: 'same-batch' }),
+    });
+
+    // Act
+    for (const deadline = Date.now() + 30_000; batches.length === 0 && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await poller.stop();
+
+    // Assess: one message, handled twice at once, gone afterwards.
+    expect(batches).toHaveLength(1);
+    const [first, second] = batches[0] ?? [];
+    expect(first).toBeDefined();
+    expect(second).toBe(first);
+    expect(await receiveAll(q.url, 2)).toEqual([]);
+  });
+
+  it('sends a later copy with its delay when told later, and never copies a copy', async () => {
+    // Prepare
+    const q = await queue();
+    await sendBodies(q.url, ['once more']);
+    const handled: string[] = [];
+    let asked = 0;
+    const poller = startQueuePoller({
+      ...options(q, async (event) => {
+        handled.push(...event.Records.map((record) => record.messageId));
+        return { batchItemFailures: [] };
+      }),
+      duplicate: () => {
+        asked++;
+        return { kind: 'later', delaySeconds: 1 };
+      },
+    });
+
+    // Act
+    for (const deadline = Date.now() + 30_000; handled.length < 2 && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await poller.stop();
+
+    // Assess: the original and its copy, each a message of its own; the copy was not asked about.
+    expect(handled).toHaveLength(2);
+    expect(new Set(handled).size).toBe(2);
+    expect(asked).toBe(1);
+    expect(await receiveAll(q.url, 2)).toEqual([]);
+  });
+
+  it('asks about duplicating a message on its first receive only, not when it comes back', async () => {
+    // Prepare
+    const q = await queue();
+    await sendBodies(q.url, ['retried']);
+    let handled = 0;
+    let asked = 0;
+    const poller = startQueuePoller({
+      ...options(q, async (event) => {
+        handled++;
+        const failures = handled === 1 ? event.Records : [];
+        return { batchItemFailures: failures.map((r) => ({ itemIdentifier: r.messageId })) };
+      }),
+      duplicate: () => {
+        asked++;
+        return undefined;
+      },
+    });
+
+    // Act: the first delivery fails, so the message comes back after its visibility timeout.
+    for (const deadline = Date.now() + 30_000; handled < 2 && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await poller.stop();
+
+    // Assess
+    expect(handled).toBe(2);
+    expect(asked).toBe(1);
+  });
 });

@@ -108,6 +108,48 @@ describe('risk simulator: assessments', () => {
     expect(risk.requests()).toEqual({
       total: 3,
       byOrder: { [repeated.OrderId]: 2, [`order-${orders}`]: 1 },
+      verdicts: { pass: 3, review: 0, reject: 0 },
+      faults: { internal_error: 0, throttle: 0, hang: 0, malformed: 0, reset: 0 },
+    });
+  });
+
+  it('draws reject and review verdicts from their rates over the rules, and counts them', async () => {
+    // Prepare
+    risk.setFaults({ rejectRate: 1, reviewRate: 1 });
+
+    // Act
+    const rejected = await answer(order());
+    risk.setFaults({ rejectRate: 0 });
+    const reviewed = await answer(order());
+    risk.setFaults({ reviewRate: 0 });
+    const byRules = await answer(order({ Amount: 10_000 }));
+    const passed = await answer(order());
+
+    // Assess
+    expect(rejected).toMatchObject({ Response: { RiskLevel: 'reject' } });
+    expect(reviewed).toMatchObject({ Response: { RiskLevel: 'review' } });
+    expect(byRules).toMatchObject({ Response: { RiskLevel: 'review' } });
+    expect(passed).toMatchObject({ Response: { RiskLevel: 'pass' } });
+    expect(risk.requests().verdicts).toEqual({ pass: 1, review: 2, reject: 1 });
+  });
+
+  it('counts the faults it injects by name, and no verdict for them', async () => {
+    // Prepare
+    risk.setFaults({ rejectRate: 1 });
+    risk.scriptNext([{ fault: 'internal_error' }, { fault: 'throttle' }, { fault: 'malformed' }]);
+
+    // Act
+    const faulty = [await answer(order()), await answer(order())];
+    await assess(order());
+
+    // Assess
+    expect(faulty).toMatchObject([
+      { Response: { Error: { Code: 'InternalServerError' } } },
+      { Response: { Error: { Code: 'RequestLimitExceeded' } } },
+    ]);
+    expect(risk.requests()).toMatchObject({
+      verdicts: { pass: 0, review: 0, reject: 0 },
+      faults: { internal_error: 1, throttle: 1, malformed: 1, hang: 0, reset: 0 },
     });
   });
 });

@@ -1,8 +1,9 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
-type AnyClient = DynamoDBClient | DynamoDBDocumentClient | SQSClient;
+type AnyClient = DynamoDBClient | DynamoDBDocumentClient | SQSClient | SecretsManagerClient;
 
 /**
  * Counts the AWS requests a client sends, by operation, through an SDK middleware: the real

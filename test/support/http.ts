@@ -11,7 +11,6 @@ export interface OrderBody {
   declineCode?: string;
   holdReason?: string;
   gatewayRef?: string;
-  risk?: { level: string; bypassed: boolean; requestId?: string; errorCode?: string };
   history: Array<{ from: string | null; to: string; cause: string; errorCode?: string }>;
   [key: string]: unknown;
 }

@@ -46,8 +46,13 @@ describe('gateway callbacks', () => {
   beforeEach(() => {
     orders = new InMemoryOrders();
     checks = new RecordingSettlementChecks();
-    observer = { lateSuccess: vi.fn(), ignored: vi.fn() };
-    callbacks = { unknownOrder: vi.fn(), amountMismatch: vi.fn() };
+    observer = {
+      lateSuccess: vi.fn(),
+      ignored: vi.fn(),
+      refundRejected: vi.fn(),
+      paymentWindowExpired: vi.fn(),
+    };
+    callbacks = { unknownOrder: vi.fn(), amountMismatch: vi.fn(), foreignRefund: vi.fn() };
     deps = {
       orders,
       clock: new FixedClock(new Date('2026-11-23T09:30:00Z')),
@@ -117,28 +122,73 @@ describe('gateway callbacks', () => {
     expect(await stored()).toMatchObject({ status: 'FAILED', declineCode: 'insufficient_funds' });
   });
 
-  it('marks a refund done on refund.succeeded', async () => {
+  it('leaves a refund that is out and unrecorded to the reconciler that made it', async () => {
     // Prepare
-    await seed('REFUND_PENDING', { lastError: 'REFUND_REJECTED' });
+    const pending = await seed('REFUND_PENDING');
 
     // Act
     const outcome = await handle(gatewayEvent('refund.succeeded', { refundId: 're_1' }));
 
-    // Assess
-    expect(outcome).toEqual({ result: 'applied', status: 'REFUNDED' });
-    const refunded = await stored();
-    expect(refunded).toMatchObject({ status: 'REFUNDED', refundId: 're_1' });
-    expect(refunded.lastError).toBeUndefined();
+    // Assess: the reconciler records it, under the id its refund call answers.
+    expect(outcome).toEqual({ result: 'unchanged', status: 'REFUND_PENDING' });
+    expect(await stored()).toEqual(pending);
+    expect(callbacks.foreignRefund).not.toHaveBeenCalled();
   });
 
-  it('ignores refund.succeeded for an order nobody asked to refund', async () => {
-    const paid = await seed('PAID');
+  it('changes nothing on the event of the refund the order recorded', async () => {
+    const refunded = await seed('REFUNDED', { refundId: 're_1' });
 
     const outcome = await handle(gatewayEvent('refund.succeeded', { refundId: 're_1' }));
 
-    expect(outcome).toEqual({ result: 'unchanged', status: 'PAID' });
-    expect(await stored()).toEqual(paid);
-    expect(observer.ignored).toHaveBeenCalledOnce();
+    expect(outcome).toEqual({ result: 'unchanged', status: 'REFUNDED' });
+    expect(await stored()).toEqual(refunded);
+    expect(callbacks.foreignRefund).not.toHaveBeenCalled();
+  });
+
+  it.each<[string, OrderStatus, Partial<GatewayEvent['data']>, string]>([
+    ['a refund of an order nobody asked to refund', 'PAID', { refundId: 're_9' }, 'FOREIGN_REFUND'],
+    ['a second refund of a refunded order', 'REFUNDED', { refundId: 're_9' }, 'FOREIGN_REFUND'],
+    [
+      'a partial refund while our refund is out',
+      'REFUND_PENDING',
+      { refundId: 're_9', amount: 200 },
+      'PARTIAL_REFUND',
+    ],
+    ['a partial refund of a paid order', 'PAID', { refundId: 're_9', amount: 1 }, 'PARTIAL_REFUND'],
+  ])('records %s in the history, once, and counts it', async (_case, status, data, code) => {
+    // Prepare
+    await seed(status, { refundId: status === 'REFUNDED' ? 're_1' : undefined });
+    const event = gatewayEvent('refund.succeeded', data);
+
+    // Act
+    const first = await handle(event);
+    const duplicate = await handle(event);
+
+    // Assess: the status does not move; the refund is in the history exactly once.
+    expect(first).toEqual({ result: 'applied', status });
+    expect(duplicate).toEqual({ result: 'unchanged', status });
+    const recorded = await stored();
+    expect(recorded.status).toBe(status);
+    expect(recorded.observedRefunds).toEqual(['re_9']);
+    expect(recorded.history.filter((entry) => entry.cause === 'REFUND_OBSERVED')).toEqual([
+      {
+        from: status,
+        to: status,
+        at: expect.any(String),
+        cause: 'REFUND_OBSERVED',
+        errorCode: code,
+      },
+    ]);
+    expect(callbacks.foreignRefund).toHaveBeenCalledOnce();
+  });
+
+  it('pays an order held for review on payment.succeeded: a racing delivery charged it', async () => {
+    await seed('HELD_FOR_REVIEW', { gatewayRef: undefined });
+
+    const outcome = await handle(gatewayEvent('payment.succeeded'));
+
+    expect(outcome).toEqual({ result: 'applied', status: 'PAID' });
+    expect(await stored()).toMatchObject({ status: 'PAID', gatewayRef: 'pay_1' });
   });
 
   it('acknowledges and counts an event for a well-formed id of no order', async () => {

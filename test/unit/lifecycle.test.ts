@@ -78,18 +78,18 @@ describe('confirm, cancel and refund', () => {
       ]);
     });
 
-    it('does not queue the payment again once submission has tried it', async () => {
-      // Prepare
-      await seed('AWAITING_CONFIRMATION');
-      await lifecycle.confirm(agentId, orderId);
-      await orders.annotate(orderId, 'PENDING_PAYMENT', { attempts: 1 });
+    it('queues the payment again on a replay, even when the order was attempted before a hold', async () => {
+      // Prepare: attempted, held, then confirmed by a call that failed to queue the payment.
+      await seed('HELD_FOR_REVIEW', { attempts: 1 });
+      payments.failNext = 1;
+      await expect(lifecycle.confirm(agentId, orderId)).rejects.toThrow('queue unavailable');
 
       // Act
       const again = await lifecycle.confirm(agentId, orderId);
 
       // Assess
-      expect(again.replayed).toBe(true);
-      expect(payments.sent).toHaveLength(1);
+      expect(again).toMatchObject({ replayed: true, order: { status: 'PENDING_PAYMENT' } });
+      expect(payments.sent).toEqual([{ orderId, agentId }]);
     });
 
     it('expires an order confirmed after its confirmation window', async () => {
@@ -159,8 +159,36 @@ describe('confirm, cancel and refund', () => {
       expect(checks.scheduled).toEqual([{ orderId, check: 0, delaySeconds: 0 }]);
     });
 
-    it('schedules no check when a cancelled order was never attempted', async () => {
+    it('has the reconciler look for a racing charge when a held order never attempted is cancelled', async () => {
+      // Prepare: another delivery of its payment may have passed the risk check and charged.
+      await seed('HELD_FOR_REVIEW', { attempts: 0 });
+
+      // Act
+      await lifecycle.cancel(agentId, orderId);
+
+      // Assess
+      expect(checks.scheduled).toEqual([{ orderId, check: 0, delaySeconds: 0 }]);
+    });
+
+    it('asks for the lookup again when the cancel of a held order is replayed', async () => {
+      // Prepare: the first call cancelled the order and may have died before asking.
+      await seed('HELD_FOR_REVIEW');
+      await lifecycle.cancel(agentId, orderId);
+
+      // Act
+      const again = await lifecycle.cancel(agentId, orderId);
+
+      // Assess
+      expect(again).toMatchObject({ replayed: true, order: { status: 'CANCELLED' } });
+      expect(checks.scheduled).toEqual([
+        { orderId, check: 0, delaySeconds: 0 },
+        { orderId, check: 0, delaySeconds: 0 },
+      ]);
+    });
+
+    it('schedules no check, first or replayed, when an order never sent to payment is cancelled', async () => {
       await seed('AWAITING_CONFIRMATION');
+      await lifecycle.cancel(agentId, orderId);
       await lifecycle.cancel(agentId, orderId);
       expect(checks.scheduled).toEqual([]);
     });

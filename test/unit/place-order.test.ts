@@ -49,6 +49,10 @@ describe('placing an order', () => {
       currency: 'CNY',
       attempts: 0,
       version: 1,
+      // The agent-day it took budget from, and a day to pay it in.
+      spendDay: '2026-11-23',
+      payBy: '2026-11-24T09:30:00.000Z',
+      dueAt: '2026-11-23T09:45:00.000Z',
     });
     expect(order.history).toEqual([
       { from: null, to: 'PENDING_PAYMENT', at: '2026-11-23T09:30:00.000Z', cause: 'INTAKE' },
@@ -104,6 +108,9 @@ describe('placing an order', () => {
       confirmationReason: 'ACTION_NOT_TRUSTED',
       confirmBy: '2026-11-23T09:35:00.000Z',
     });
+    // It takes no auto-pay budget, and its payment window opens only once it is confirmed.
+    expect(order.spendDay).toBeUndefined();
+    expect(order.payBy).toBeUndefined();
     expect(payments.sent).toEqual([]);
     expect(orders.writes).toBe(1);
   });

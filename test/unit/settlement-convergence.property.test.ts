@@ -141,7 +141,12 @@ interface World {
   readonly gateway: EmittingGateway;
   readonly checks: RecordingSettlementChecks;
   readonly clock: FixedClock;
-  readonly counts: { lateSuccess: number; unknownOrder: number; amountMismatch: number };
+  readonly counts: {
+    lateSuccess: number;
+    unknownOrder: number;
+    amountMismatch: number;
+    foreignRefund: number;
+  };
   readonly deps: ReconcileDeps & { readonly callbacks: CallbackObserver };
 }
 
@@ -150,12 +155,14 @@ function world(copies: readonly number[]): World {
   const orders = new InMemoryOrders();
   const gateway = new EmittingGateway(clock, copies);
   const checks = new RecordingSettlementChecks();
-  const counts = { lateSuccess: 0, unknownOrder: 0, amountMismatch: 0 };
+  const counts = { lateSuccess: 0, unknownOrder: 0, amountMismatch: 0, foreignRefund: 0 };
   const observer: SettlementObserver = {
     lateSuccess: () => {
       counts.lateSuccess++;
     },
     ignored: () => {},
+    refundRejected: () => {},
+    paymentWindowExpired: () => {},
   };
   const callbacks: CallbackObserver = {
     unknownOrder: () => {
@@ -163,6 +170,9 @@ function world(copies: readonly number[]): World {
     },
     amountMismatch: () => {
       counts.amountMismatch++;
+    },
+    foreignRefund: () => {
+      counts.foreignRefund++;
     },
   };
   const deps = {
@@ -380,10 +390,11 @@ describe('settlement convergence (property)', () => {
             expect(refunds).toEqual([{ paymentId, amount: latteOrder.amount }]);
             expect(counts.lateSuccess).toBe(1);
           } else {
-            // Declined, or still pending (nothing captured): our side stays closed, untouched.
+            // Declined, or voided by the reconciler before it could take the money (a payment
+            // left open for a closed order is never ignored): our side stays closed, untouched.
+            expect(ledger.kind).toBe('declined');
             expect(final.status).toBe(startStatus);
             expect(final.history).toHaveLength(setUpHistory);
-            expect(wasVoided).toBe(false);
             expect(counts.lateSuccess).toBe(0);
           }
         } else {
@@ -414,6 +425,8 @@ describe('settlement convergence (property)', () => {
         expect(final.dueAt).toBeUndefined();
         expect(counts.unknownOrder).toBe(0);
         expect(counts.amountMismatch).toBe(0);
+        // Every refund the gateway announces is the order's own, and recognised as such.
+        expect(counts.foreignRefund).toBe(0);
 
         // (2) Every entry of the history is a legal move of the state machine, in one chain.
         const [intake, ...moves] = final.history;

@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it, type Mock, vi } from 'vitest';
 import type { Order } from '#domain/order.ts';
 import { defaultDeadlinePolicy, moveOrder } from '#domain/order-moves.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
+import type { OrderRepository } from '#domain/ports.ts';
 import {
   applyGatewayOutcome,
   defaultSettlementSchedule,
@@ -40,7 +41,12 @@ describe('settlement', () => {
     payments = new RecordingPaymentQueue();
     gateway = new FakeGateway();
     clock = new FixedClock(new Date('2026-11-23T09:30:00Z'));
-    observer = { lateSuccess: vi.fn(), ignored: vi.fn() };
+    observer = {
+      lateSuccess: vi.fn(),
+      ignored: vi.fn(),
+      refundRejected: vi.fn(),
+      paymentWindowExpired: vi.fn(),
+    };
     deps = {
       orders,
       clock,
@@ -235,6 +241,94 @@ describe('settlement', () => {
     });
   });
 
+  describe('applyGatewayOutcome on a race', () => {
+    it('pays an order held for review when a racing delivery charged, keeping the review in the history', async () => {
+      // Prepare
+      const order = await seed('HELD_FOR_REVIEW', { holdReason: 'RISK_REVIEW' });
+
+      // Act
+      const result = await applyGatewayOutcome(deps, order, {
+        kind: 'succeeded',
+        paymentId: 'pay_9',
+      });
+
+      // Assess
+      expect(result).toEqual({ kind: 'applied', status: 'PAID' });
+      const paid = await stored();
+      expect(paid).toMatchObject({ status: 'PAID', gatewayRef: 'pay_9' });
+      expect(paid.history.map((entry) => `${entry.cause}>${entry.to}`)).toEqual([
+        'INTAKE>PENDING_PAYMENT',
+        'HELD_FOR_REVIEW>HELD_FOR_REVIEW',
+        'GATEWAY_SUCCEEDED>PAID',
+      ]);
+      expect(observer.lateSuccess).not.toHaveBeenCalled();
+    });
+
+    it('waits for the settlement of a charge a racing delivery left pending on a held order', async () => {
+      const order = await seed('HELD_FOR_REVIEW');
+
+      const result = await applyGatewayOutcome(deps, order, {
+        kind: 'pending',
+        paymentId: 'pay_9',
+      });
+
+      expect(result).toEqual({ kind: 'applied', status: 'AWAITING_SETTLEMENT' });
+      expect(await stored()).toMatchObject({ gatewayRef: 'pay_9', dueAt: expect.any(String) });
+      expect(checks.scheduled).toEqual([
+        { orderId, check: 1, delaySeconds: schedule.firstCheckSeconds },
+      ]);
+    });
+
+    it('leaves a held order held on a decline: no money moved, the reviewer decides', async () => {
+      const order = await seed('HELD_FOR_REVIEW');
+
+      const result = await applyGatewayOutcome(deps, order, {
+        kind: 'declined',
+        paymentId: 'pay_9',
+        declineCode: 'card_declined',
+      });
+
+      expect(result).toEqual({ kind: 'unchanged', status: 'HELD_FOR_REVIEW' });
+      expect(await stored()).toEqual(order);
+    });
+
+    it.each<[string, Parameters<typeof moveOrder>[2], string]>([
+      ['held it for review', 'HELD_FOR_REVIEW', 'PAID'],
+      ['failed it on a risk reject', 'RISK_REJECTED', 'REFUND_PENDING'],
+    ])(
+      'applies a success read before a racing delivery %s to what that delivery left: %s',
+      async (_case, racing, expected) => {
+        // Prepare: this delivery read the order, charged, and another delivery wrote first.
+        const snapshot = await seed('PENDING_PAYMENT');
+        await moveOrder(deps, snapshot, racing);
+
+        // Act
+        const result = await applyGatewayOutcome(deps, snapshot, {
+          kind: 'succeeded',
+          paymentId: 'pay_9',
+        });
+
+        // Assess: never "unchanged" while the money would rest on an order that is not PAID.
+        expect(result).toEqual({ kind: 'applied', status: expected });
+        expect((await stored()).gatewayRef).toBe('pay_9');
+        expect(observer.lateSuccess).toHaveBeenCalledTimes(expected === 'PAID' ? 0 : 1);
+      },
+    );
+
+    it('has the reconciler void a payment still open for an order we closed', async () => {
+      const order = await seed('CANCELLED');
+
+      const result = await applyGatewayOutcome(deps, order, {
+        kind: 'pending',
+        paymentId: 'pay_9',
+      });
+
+      expect(result).toEqual({ kind: 'unchanged', status: 'CANCELLED' });
+      expect(checks.scheduled).toEqual([{ orderId, check: 0, delaySeconds: 0 }]);
+      expect(observer.ignored).not.toHaveBeenCalled();
+    });
+  });
+
   describe('reconcile', () => {
     /** An order the gateway answered PENDING for, as payment submission leaves it. */
     async function awaitingSettlement(): Promise<Order> {
@@ -280,7 +374,10 @@ describe('settlement', () => {
         cause: 'SETTLEMENT_DEADLINE_PASSED',
         errorCode: 'SETTLEMENT_TIMEOUT',
       });
-      expect(checks.scheduled).toEqual([]);
+      // One lookup an interval later, for a capture that lands after the void.
+      expect(checks.scheduled).toEqual([
+        { orderId, check: 0, delaySeconds: schedule.intervalSeconds },
+      ]);
     });
 
     it('voids an early check once the settlement deadline has passed', async () => {
@@ -452,6 +549,242 @@ describe('settlement', () => {
       expect(refunded.lastError).toBeUndefined();
       expect(refunded.dueAt).toBeUndefined();
       expect(gateway.refunds.get(`refund_${orderId}`)).toEqual({ paymentId: 'pay_7', amount: 450 });
+    });
+
+    it.each<OrderStatus>(['FAILED', 'CANCELLED', 'EXPIRED'])(
+      'voids a payment still open at the gateway for an order in %s, and looks once more later',
+      async (status) => {
+        // Prepare
+        await chargeAtGateway('pending');
+        const order = await seed(status);
+
+        // Act
+        const result = await reconcile({ orderId, check: 0 }, 1);
+
+        // Assess
+        expect(result).toEqual({ kind: 'done', detail: 'voided' });
+        expect(gateway.calls).toEqual([`lookup:${orderId}`, 'void:pay_1']);
+        expect(gateway.voided).toEqual(new Set(['pay_1']));
+        expect(await stored()).toEqual(order);
+        expect(checks.scheduled).toEqual([
+          { orderId, check: 0, delaySeconds: schedule.intervalSeconds },
+        ]);
+      },
+    );
+
+    it('gives back money a payment took before its void on a closed order arrived', async () => {
+      // Prepare: the lookup still saw it pending; it captured before the void.
+      await chargeAtGateway('pending');
+      await seed('CANCELLED');
+      gateway.lookupScript.push({
+        kind: 'found',
+        outcome: { kind: 'pending', paymentId: 'pay_1' },
+      });
+      gateway.settle(orderId, 'succeeded');
+
+      // Act
+      const result = await reconcile({ orderId, check: 0 }, 1);
+
+      // Assess
+      expect(result).toEqual({ kind: 'done', detail: 'applied REFUND_PENDING' });
+      expect(await stored()).toMatchObject({ compensation: true, gatewayRef: 'pay_1' });
+      expect(observer.lateSuccess).toHaveBeenCalledOnce();
+    });
+
+    it('finds the charge of a racing delivery for an order held for review, and pays it', async () => {
+      await chargeAtGateway('succeeded');
+      await seed('HELD_FOR_REVIEW');
+
+      const result = await reconcile({ orderId, check: 0 }, 1);
+
+      expect(result).toEqual({ kind: 'done', detail: 'applied PAID' });
+      expect(payments.sent).toEqual([]);
+    });
+
+    it('leaves a held order no payment reached as it is', async () => {
+      const order = await seed('HELD_FOR_REVIEW');
+
+      const result = await reconcile({ orderId, check: 0 }, 1);
+
+      expect(result).toEqual({ kind: 'done', detail: 'no payment at the gateway' });
+      expect(await stored()).toEqual(order);
+      expect(payments.sent).toEqual([]);
+    });
+
+    it('refunds a capture that landed after a void answered voided, found by the lookup after it', async () => {
+      // Prepare: a payment that never settles, and a gateway that captures it despite the void.
+      await awaitingSettlement();
+      gateway.captureDespiteVoid = true;
+      const voided = await reconcile({ orderId, check: schedule.checks }, 1);
+      expect(voided).toEqual({ kind: 'done', detail: 'voided' });
+      expect((await stored()).status).toBe('FAILED');
+
+      // Act: the verification lookup, then the refund it schedules.
+      clock.advance(schedule.intervalSeconds);
+      const found = await reconcile({ orderId, check: 0 }, 1);
+      const refunded = await reconcile({ orderId, check: 0 }, 1);
+
+      // Assess
+      expect(found).toEqual({ kind: 'done', detail: 'applied REFUND_PENDING' });
+      expect(refunded).toEqual({ kind: 'done', detail: 'REFUNDED' });
+      expect(observer.lateSuccess).toHaveBeenCalledOnce();
+      expect([...gateway.refunds.values()]).toEqual([{ paymentId: 'pay_1', amount: 450 }]);
+    });
+
+    describe('past the payment window', () => {
+      const payBy = '2026-11-23T09:00:00.000Z';
+
+      it('fails an order the gateway never saw, says so, and looks once more later', async () => {
+        // Prepare
+        await seed('PENDING_PAYMENT', { payBy, attempts: 3, lastError: 'GATEWAY_UNAVAILABLE' });
+
+        // Act
+        const result = await reconcile({ orderId, check: 0 }, 1);
+
+        // Assess: failed, not charged, not handed back to payment submission.
+        expect(result).toEqual({ kind: 'done', detail: 'payment window passed' });
+        const failed = await stored();
+        expect(failed).toMatchObject({ status: 'FAILED', lastError: 'PAYMENT_WINDOW_EXPIRED' });
+        expect(failed.history.at(-1)).toMatchObject({
+          from: 'PENDING_PAYMENT',
+          to: 'FAILED',
+          cause: 'PAYMENT_WINDOW_PASSED',
+          errorCode: 'PAYMENT_WINDOW_EXPIRED',
+        });
+        expect(failed.dueAt).toBeUndefined();
+        expect(observer.paymentWindowExpired).toHaveBeenCalledOnce();
+        expect(payments.sent).toEqual([]);
+        expect(gateway.calls).toEqual([`lookup:${orderId}`]);
+        expect(checks.scheduled).toEqual([
+          { orderId, check: 0, delaySeconds: schedule.intervalSeconds },
+        ]);
+      });
+
+      it('voids a payment still pending, then fails the order', async () => {
+        await chargeAtGateway('pending');
+        await seed('PENDING_PAYMENT', { payBy });
+
+        const result = await reconcile({ orderId, check: 0 }, 1);
+
+        expect(result).toEqual({ kind: 'done', detail: 'voided' });
+        expect(gateway.voided).toEqual(new Set(['pay_1']));
+        expect(await stored()).toMatchObject({
+          status: 'FAILED',
+          lastError: 'PAYMENT_WINDOW_EXPIRED',
+          gatewayRef: 'pay_1',
+        });
+      });
+
+      it.each([
+        ['found settled', 'succeeded' as const, 'applied PAID'],
+        ['settled as it was voided', 'pending' as const, 'applied PAID'],
+      ])('pays an order whose charge the gateway %s', async (_case, kind, detail) => {
+        // Prepare: money taken within the window is the order's payment, whenever it is found.
+        await chargeAtGateway(kind);
+        await seed('PENDING_PAYMENT', { payBy });
+        if (kind === 'pending') {
+          gateway.lookupScript.push({
+            kind: 'found',
+            outcome: { kind: 'pending', paymentId: 'pay_1' },
+          });
+          gateway.settle(orderId, 'succeeded');
+        }
+
+        // Act
+        const result = await reconcile({ orderId, check: 0 }, 1);
+
+        // Assess
+        expect(result).toEqual({ kind: 'done', detail });
+        expect((await stored()).status).toBe('PAID');
+        expect(observer.paymentWindowExpired).not.toHaveBeenCalled();
+      });
+
+      it('retries later when the gateway cannot be asked, leaving the order as it is', async () => {
+        const order = await seed('PENDING_PAYMENT', { payBy });
+        gateway.lookupScript.push({ kind: 'unavailable', detail: 'http 503' });
+
+        const result = await reconcile({ orderId, check: 0 }, 1);
+
+        expect(result).toMatchObject({ kind: 'retry', reason: 'unavailable' });
+        expect(await stored()).toEqual(order);
+      });
+    });
+
+    describe('a refund the gateway refuses', () => {
+      it("puts a user's refund back to PAID, says why, and does not send it again", async () => {
+        // Prepare
+        await seed('REFUND_PENDING', { gatewayRef: 'pay_7' });
+        gateway.refundScript.push({ kind: 'rejected', reason: 'invalid_state' });
+
+        // Act
+        const result = await reconcile({ orderId, check: 0 }, 1);
+
+        // Assess
+        expect(result).toEqual({ kind: 'done', detail: 'refund rejected: invalid_state' });
+        const paid = await stored();
+        expect(paid).toMatchObject({ status: 'PAID', lastError: 'REFUND_REJECTED' });
+        expect(paid.history.at(-1)).toMatchObject({
+          from: 'REFUND_PENDING',
+          to: 'PAID',
+          cause: 'REFUND_REJECTED',
+          errorCode: 'REFUND_REJECTED',
+        });
+        expect(paid.dueAt).toBeUndefined();
+        expect(observer.refundRejected).toHaveBeenCalledExactlyOnceWith(
+          expect.objectContaining({ status: 'PAID' }),
+          'invalid_state',
+        );
+        expect(await reconcile({ orderId, check: 0 }, 1)).toEqual({
+          kind: 'done',
+          detail: 'nothing to do while PAID',
+        });
+      });
+
+      it('keeps a compensation owing the money, out of the sweep, and alarms', async () => {
+        // Prepare
+        await chargeAtGateway('succeeded');
+        await seed('EXPIRED');
+        await reconcile({ orderId, check: 0 }, 1);
+        gateway.refundScript.push({ kind: 'rejected', reason: 'invalid_state' });
+
+        // Act
+        const result = await reconcile({ orderId, check: 0 }, 1);
+
+        // Assess
+        expect(result).toEqual({ kind: 'done', detail: 'refund rejected: invalid_state' });
+        const owing = await stored();
+        expect(owing).toMatchObject({
+          status: 'REFUND_PENDING',
+          compensation: true,
+          lastError: 'REFUND_REJECTED',
+        });
+        expect(owing.history.at(-1)).toMatchObject({ cause: 'COMPENSATION_REJECTED' });
+        expect(owing.dueAt).toBeUndefined();
+        expect(observer.refundRejected).toHaveBeenCalledOnce();
+      });
+    });
+
+    it('marks the refund done even when a refund was recorded on the order meanwhile', async () => {
+      // Prepare: read while REFUND_PENDING; then a foreign refund is recorded on the order.
+      const snapshot = await seed('REFUND_PENDING', { gatewayRef: 'pay_7' });
+      await moveOrder(deps, snapshot, 'REFUND_OBSERVED', { observedRefunds: ['re_other'] });
+      const readsSnapshot: OrderRepository = {
+        create: orders.create.bind(orders),
+        get: async () => snapshot,
+        transition: orders.transition.bind(orders),
+        findDue: orders.findDue.bind(orders),
+        annotate: orders.annotate.bind(orders),
+      };
+
+      // Act
+      const result = await makeReconcile({ ...deps, orders: readsSnapshot })(
+        { orderId, check: 0 },
+        1,
+      );
+
+      // Assess
+      expect(result).toEqual({ kind: 'done', detail: 'REFUNDED' });
+      expect((await stored()).status).toBe('REFUNDED');
     });
 
     it('acknowledges a check of an order that does not exist', async () => {

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CircuitBreaker, defaultBreakerPolicy } from '#domain/circuit-breaker.ts';
 import { type Order, openOrder } from '#domain/order.ts';
-import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
+import { defaultDeadlinePolicy, type MoveDeps, moveOrder } from '#domain/order-moves.ts';
 import { defaultRiskPolicy } from '#domain/risk-policy.ts';
 import { defaultSettlementSchedule } from '#domain/settlement.ts';
 import { makeSubmitPayment, type PaymentObserver } from '#domain/submit-payment.ts';
@@ -22,6 +22,7 @@ describe('payment submission', () => {
   let bypasses: number;
   let submit: ReturnType<typeof makeSubmitPayment>;
   let order: Order;
+  let moveDeps: MoveDeps;
 
   beforeEach(async () => {
     orders = new InMemoryOrders();
@@ -38,6 +39,8 @@ describe('payment submission', () => {
       },
       lateSuccess: () => {},
       ignored: () => {},
+      refundRejected: () => {},
+      paymentWindowExpired: () => {},
     };
     submit = makeSubmitPayment({
       orders,
@@ -68,6 +71,7 @@ describe('payment submission', () => {
     });
     await orders.create(order);
     orders.writes = 0;
+    moveDeps = { orders, clock, deadlines: defaultDeadlinePolicy };
   });
 
   const request = { orderId: 'ord_1', agentId: 'demo-agent' };
@@ -233,6 +237,82 @@ describe('payment submission', () => {
     expect(failed).toMatchObject({ status: 'FAILED', risk: { level: 'reject', bypassed: false } });
     expect(failed?.history.at(-1)?.errorCode).toBe('RISK_REJECTED');
     expect(gateway.calls).toEqual([]);
+    // A duplicate delivery may have charged: the order is looked up once more, a little later.
+    expect(checks.scheduled).toEqual([{ orderId: 'ord_1', check: 0, delaySeconds: 300 }]);
+  });
+
+  describe('a redelivery for an order a racing delivery moved on', () => {
+    /** Another delivery charged (and died); a third one wrote `event` meanwhile. */
+    async function movedOnAfterACharge(event: 'HELD_FOR_REVIEW' | 'RISK_REJECTED') {
+      await gateway.charge({ ...latteOrder, idempotencyKey: 'ord_1' });
+      gateway.calls.length = 0;
+      await moveOrder(moveDeps, order, event);
+    }
+
+    it.each([
+      ['held it for review', 'HELD_FOR_REVIEW', 'PAID'],
+      ['failed it on a risk reject', 'RISK_REJECTED', 'REFUND_PENDING'],
+    ] as const)(
+      'asks the gateway when a racing delivery %s, and applies what it took: %s',
+      async (_case, event, expected) => {
+        // Prepare
+        await movedOnAfterACharge(event);
+
+        // Act
+        const result = await submit(request, redelivery);
+
+        // Assess: nothing is charged again.
+        expect(result).toEqual({ kind: 'done', detail: expected });
+        expect(gateway.calls).toEqual(['lookup:ord_1']);
+        expect(gateway.chargeCount()).toBe(1);
+      },
+    );
+
+    it('acknowledges it when the gateway has no payment for the order', async () => {
+      await moveOrder(moveDeps, order, 'HELD_FOR_REVIEW');
+
+      const result = await submit(request, redelivery);
+
+      expect(result).toEqual({
+        kind: 'done',
+        detail: 'already HELD_FOR_REVIEW, no payment at the gateway',
+      });
+      expect(gateway.calls).toEqual(['lookup:ord_1']);
+    });
+
+    it('returns it for later when the gateway cannot be asked', async () => {
+      await moveOrder(moveDeps, order, 'HELD_FOR_REVIEW');
+      gateway.lookupScript.push({ kind: 'unavailable', detail: 'http 503' });
+
+      const result = await submit(request, redelivery);
+
+      expect(result).toMatchObject({ kind: 'retry', reason: 'GATEWAY_UNAVAILABLE' });
+      expect((await orders.get('ord_1'))?.status).toBe('HELD_FOR_REVIEW');
+    });
+
+    it('asks nothing for a first delivery of an order held before any charge', async () => {
+      await moveOrder(moveDeps, order, 'HELD_FOR_REVIEW');
+
+      const result = await submit(request, firstDelivery);
+
+      expect(result).toEqual({ kind: 'done', detail: 'already HELD_FOR_REVIEW' });
+      expect(gateway.calls).toEqual([]);
+    });
+  });
+
+  it('charges nothing past the payment window, and has the reconciler close the order', async () => {
+    // Prepare
+    orders.orders.set('ord_1', { ...order, payBy: '2026-11-23T09:30:00.000Z' });
+
+    // Act
+    const result = await submit(request, redelivery);
+
+    // Assess
+    expect(result).toEqual({ kind: 'done', detail: 'payment window passed' });
+    expect(gateway.calls).toEqual([]);
+    expect(risk.calls).toBe(0);
+    expect(checks.scheduled).toEqual([{ orderId: 'ord_1', check: 0, delaySeconds: 0 }]);
+    expect((await orders.get('ord_1'))?.status).toBe('PENDING_PAYMENT');
   });
 
   it('holds an order the risk engine wants reviewed', async () => {

@@ -14,6 +14,7 @@ const agentId = 'demo-agent';
 const finalCheck = 5;
 const idOf = (n: number) => `ord_${n.toString(16).padStart(32, '0')}`;
 const day = 24 * 3600;
+const redriveLimit = 3;
 
 describe('sweep of overdue orders', () => {
   let orders: InMemoryOrders;
@@ -30,7 +31,7 @@ describe('sweep of overdue orders', () => {
     payments = new RecordingPaymentQueue();
     checks = new RecordingSettlementChecks();
     clock = new FixedClock(new Date('2026-11-23T09:30:00Z'));
-    observer = { pastDeadline: vi.fn(), expired: vi.fn() };
+    observer = { pastDeadline: vi.fn(), expired: vi.fn(), redriveLimitReached: vi.fn() };
     deps = { orders, clock, deadlines: defaultDeadlinePolicy };
     next = 0;
     sweep = makeSweep({
@@ -40,6 +41,7 @@ describe('sweep of overdue orders', () => {
       finalCheck,
       observer,
       batchSize: 25,
+      redriveLimit,
     });
   });
 
@@ -138,7 +140,7 @@ describe('sweep of overdue orders', () => {
     expect(checks.scheduled).toEqual([{ orderId: order.orderId, check: 0, delaySeconds: 0 }]);
   });
 
-  it('only counts an order held for review too long, and looks again a review period later', async () => {
+  it('has a held order looked up once its review is overdue, and looks again a review period later', async () => {
     // Prepare
     const order = await seed('HELD_FOR_REVIEW');
     clock.advance(day);
@@ -146,14 +148,100 @@ describe('sweep of overdue orders', () => {
     // Act
     const report = await sweep();
 
-    // Assess
-    expect(report).toEqual({ expired: 0, requeued: 0, pastDeadline: 1 });
+    // Assess: a charge a racing delivery made before the hold is found even if nobody reviews.
+    expect(report).toEqual({ expired: 0, requeued: 1, pastDeadline: 1 });
     expect(observer.pastDeadline).toHaveBeenCalledOnce();
     expect(payments.sent).toEqual([]);
-    expect(checks.scheduled).toEqual([]);
+    expect(checks.scheduled).toEqual([{ orderId: order.orderId, check: 0, delaySeconds: 0 }]);
     expect(await stored(order.orderId)).toMatchObject({
       status: 'HELD_FOR_REVIEW',
       dueAt: '2026-11-25T09:30:00.000Z',
+    });
+  });
+
+  it('has the reconciler close an unpaid order past its payment window, instead of paying it', async () => {
+    // Prepare
+    const order = await seedOrder(deps, 'PENDING_PAYMENT', {
+      orderId: idOf(99),
+      agentId,
+      payBy: '2026-11-23T09:40:00.000Z',
+    });
+    clock.advance(900);
+
+    // Act
+    const report = await sweep();
+
+    // Assess: looked at again a payment deadline later, in case the close did not happen.
+    expect(report).toEqual({ expired: 0, requeued: 1, pastDeadline: 1 });
+    expect(payments.sent).toEqual([]);
+    expect(checks.scheduled).toEqual([{ orderId: order.orderId, check: 0, delaySeconds: 0 }]);
+    expect((await stored(order.orderId)).dueAt).toBe('2026-11-23T10:00:00.000Z');
+  });
+
+  it('looks at an unpaid order again no later than the end of its payment window', async () => {
+    const order = await seedOrder(deps, 'PENDING_PAYMENT', {
+      orderId: idOf(99),
+      agentId,
+      payBy: '2026-11-23T09:50:00.000Z',
+    });
+    clock.advance(900);
+
+    await sweep();
+
+    expect(payments.sent).toEqual([{ orderId: order.orderId, agentId }]);
+    expect((await stored(order.orderId)).dueAt).toBe('2026-11-23T09:50:00.000Z');
+  });
+
+  describe('the redrive budget', () => {
+    /** Runs the sweep each time the order is due again, `times` times. */
+    async function sweepEachTimeDue(orderId: string, times: number) {
+      for (let run = 0; run < times; run++) {
+        const dueAt = (await stored(orderId)).dueAt;
+        if (dueAt === undefined) return;
+        clock.advance((Date.parse(dueAt) - clock.now().getTime()) / 1000);
+        await sweep();
+      }
+    }
+
+    it('counts each redrive, and past the budget leaves the order with its reason and an alarm', async () => {
+      // Prepare
+      const order = await seed('REFUND_PENDING');
+
+      // Act: the refund never gets through.
+      await sweepEachTimeDue(order.orderId, 10);
+
+      // Assess: three redrives, then left out of the index, told once.
+      expect(checks.scheduled).toHaveLength(redriveLimit);
+      const left = await stored(order.orderId);
+      expect(left).toMatchObject({
+        status: 'REFUND_PENDING',
+        redrives: redriveLimit,
+        lastError: 'REDRIVE_LIMIT_REACHED',
+      });
+      expect(left.dueAt).toBeUndefined();
+      expect(observer.redriveLimitReached).toHaveBeenCalledOnce();
+    });
+
+    it('still closes an unpaid order past its budget once its payment window ends', async () => {
+      // Prepare: payments that never get through, a window of two hours.
+      const order = await seedOrder(deps, 'PENDING_PAYMENT', {
+        orderId: idOf(99),
+        agentId,
+        payBy: '2026-11-23T11:30:00.000Z',
+      });
+
+      // Act
+      await sweepEachTimeDue(order.orderId, redriveLimit + 2);
+
+      // Assess: three payments sent again, left until the window's end, then closed.
+      expect(payments.sent).toHaveLength(redriveLimit);
+      expect(observer.redriveLimitReached).toHaveBeenCalledOnce();
+      expect(clock.now().toISOString()).toBe('2026-11-23T11:30:00.000Z');
+      expect(checks.scheduled).toEqual([{ orderId: order.orderId, check: 0, delaySeconds: 0 }]);
+      expect(await stored(order.orderId)).toMatchObject({
+        status: 'PENDING_PAYMENT',
+        lastError: 'REDRIVE_LIMIT_REACHED',
+      });
     });
   });
 
@@ -192,11 +280,11 @@ describe('sweep of overdue orders', () => {
     const report = await sweep();
 
     // Assess
-    expect(report).toEqual({ expired: 1, requeued: 3, pastDeadline: 4 });
+    expect(report).toEqual({ expired: 1, requeued: 4, pastDeadline: 4 });
     expect(observer.expired).toHaveBeenCalledTimes(1);
     expect(observer.pastDeadline).toHaveBeenCalledTimes(4);
     expect(payments.sent).toHaveLength(1);
-    expect(checks.scheduled.map((check) => check.check).sort()).toEqual([0, finalCheck]);
+    expect(checks.scheduled.map((check) => check.check).sort()).toEqual([0, 0, finalCheck]);
   });
 
   it('handles at most batchSize orders in one run, the oldest first, and the rest in the next', async () => {
@@ -208,6 +296,7 @@ describe('sweep of overdue orders', () => {
       finalCheck,
       observer,
       batchSize: 2,
+      redriveLimit,
     });
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {

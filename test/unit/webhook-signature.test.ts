@@ -1,12 +1,18 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '#domain/errors.ts';
+import { errorCatalogue, ValidationError } from '#domain/errors.ts';
+import {
+  makeVerifyCallbackSignature,
+  type SigningSecretGrace,
+  type SigningSecretVersions,
+} from '#domain/webhook-secrets.ts';
 import {
   parseSignatureHeader,
   signWebhookPayload,
   verifyWebhookSignature,
   WebhookSignatureError,
 } from '#domain/webhook-signature.ts';
+import { FixedClock, InMemorySigningSecrets } from '../fakes/in-memory.ts';
 
 const now = 1_700_000_000;
 const secret = 'whsec_current';
@@ -322,5 +328,148 @@ describe('signing a webhook payload', () => {
     expect(header).toBe(`t=${now},v1=${v1(secret, now, body)},v1=${v1(previousSecret, now, body)}`);
     expect(header.match(/v1=/g)).toHaveLength(2);
     expect(verified).toEqual({ timestamp: now, secretIndex: 0 });
+  });
+});
+
+describe('how long a rotated signing secret verifies', () => {
+  const hour = 3600;
+  const day = 24 * hour;
+  const createdAt = new Date('2030-01-01T00:00:00Z');
+  const at = (seconds: number) => new Date(createdAt.getTime() + seconds * 1000);
+  const defaults: SigningSecretGrace = { previousSeconds: day, pendingSeconds: hour };
+  const pendingSecret = 'whsec_pending';
+
+  /** After a rotation whose finishSecret ran `finishedAfter` seconds after createSecret. */
+  function rotated(finishedAfter: number, overrides: Partial<SigningSecretVersions> = {}) {
+    return {
+      current: { value: secret, createdAt },
+      previous: { value: previousSecret, createdAt: at(-30 * day) },
+      currentSince: at(finishedAfter),
+      ...overrides,
+    };
+  }
+
+  /** Verifies as the callback function does, against `versions`, by a clock the test moves. */
+  function setUp(versions: SigningSecretVersions, grace: SigningSecretGrace = defaults) {
+    const clock = new FixedClock(createdAt);
+    const secrets = new InMemorySigningSecrets(versions);
+    const verify = makeVerifyCallbackSignature({ secrets, clock, grace, toleranceSeconds: 300 });
+    const signedWith = async (key: string) => {
+      const header = signWebhookPayload(body, [key], Math.floor(clock.now().getTime() / 1000));
+      try {
+        return await verify(header, body);
+      } catch (error) {
+        expect(error).toBeInstanceOf(WebhookSignatureError);
+        const { code, status } = error as WebhookSignatureError;
+        return { code, status };
+      }
+    };
+    const moveTo = (date: Date) => clock.advance((date.getTime() - clock.now().getTime()) / 1000);
+    /** The answers to a callback signed with `key` one second before `bound`, and at it. */
+    const around = async (key: string, bound: Date) => {
+      moveTo(new Date(bound.getTime() - 1000));
+      const before = await signedWith(key);
+      moveTo(bound);
+      return [before, await signedWith(key)];
+    };
+    return { secrets, signedWith, moveTo, around };
+  }
+
+  const accepted = (secretIndex: number) => ({ secretIndex });
+
+  const refused = {
+    code: 'SIGNATURE_INVALID',
+    status: errorCatalogue.SIGNATURE_INVALID.status,
+  };
+
+  it('accepts the previous secret until the grace after the rotation finished, then refuses it', async () => {
+    // Prepare
+    const { signedWith, around } = setUp(rotated(60));
+
+    // Act
+    const previous = await around(previousSecret, at(60 + day));
+    const current = await signedWith(secret);
+
+    // Assess
+    expect(previous).toMatchObject([accepted(1), refused]);
+    expect(current).toMatchObject(accepted(0));
+  });
+
+  it('counts the grace from the recorded finish, not from when the new value was created', async () => {
+    // Prepare: the rotation stalled for two hours before its finishSecret step moved AWSCURRENT.
+    const { around } = setUp(rotated(2 * hour));
+
+    // Act
+    const previous = await around(previousSecret, at(day + 2 * hour));
+
+    // Assess: still accepted two hours past a day after the creation.
+    expect(previous).toMatchObject([accepted(1), refused]);
+  });
+
+  it.each([
+    ['no record', undefined],
+    ['a record before the version was created', at(-hour)],
+    ['a record in the future', at(10 * day)],
+  ])('counts the grace from the creation when there is %s', async (_, currentSince) => {
+    // Prepare
+    const { around } = setUp(rotated(0, { currentSince }));
+
+    // Act
+    const previous = await around(previousSecret, at(day));
+
+    // Assess
+    expect(previous).toMatchObject([accepted(1), refused]);
+  });
+
+  it('accepts the pending secret of an abandoned rotation for an hour after its creation only', async () => {
+    // Prepare: createSecret and setSecret ran, finishSecret never came.
+    const { signedWith, around } = setUp({
+      current: { value: secret, createdAt: at(-90 * day) },
+      pending: { value: pendingSecret, createdAt },
+    });
+
+    // Act
+    const pending = await around(pendingSecret, at(hour));
+    const current = await signedWith(secret);
+
+    // Assess
+    expect(pending).toMatchObject([accepted(1), refused]);
+    expect(current).toMatchObject(accepted(0));
+  });
+
+  it('honours configured grace periods, and 0 leaves only the current secret', async () => {
+    // Prepare
+    const { signedWith, around } = setUp(
+      rotated(0, { pending: { value: pendingSecret, createdAt } }),
+      { previousSeconds: 0, pendingSeconds: 60 },
+    );
+
+    // Act
+    const previousAtOnce = await signedWith(previousSecret);
+    const pending = await around(pendingSecret, at(60));
+
+    // Assess
+    expect(previousAtOnce).toEqual(refused);
+    expect(pending).toMatchObject([accepted(1), refused]);
+  });
+
+  it('reads the secrets afresh once when none matches, and accepts one rotated in since', async () => {
+    // Prepare: the cache holds the versions from before a rotation that has since finished.
+    const { secrets, signedWith, moveTo } = setUp(rotated(0));
+    secrets.stored = {
+      current: { value: 'whsec_next', createdAt: at(2 * day) },
+      previous: { value: secret, createdAt },
+      currentSince: at(2 * day),
+    };
+    moveTo(at(2 * day + 60));
+
+    // Act
+    const rotatedIn = await signedWith('whsec_next');
+    const replacedTwice = await signedWith(previousSecret);
+
+    // Assess
+    expect(rotatedIn).toMatchObject(accepted(0));
+    expect(replacedTwice).toEqual(refused);
+    expect(secrets.refreshes).toBe(2);
   });
 });

@@ -1,0 +1,177 @@
+import {
+  type CallbackObserver,
+  type GatewayEvent,
+  makeHandleGatewayEvent,
+} from '#domain/callbacks.ts';
+import { CircuitBreaker, defaultBreakerPolicy } from '#domain/circuit-breaker.ts';
+import { makeLifecycle } from '#domain/lifecycle.ts';
+import type { Order } from '#domain/order.ts';
+import { type DeadlinePolicy, defaultDeadlinePolicy } from '#domain/order-moves.ts';
+import { makePlaceOrder } from '#domain/place-order.ts';
+import { defaultRiskPolicy } from '#domain/risk-policy.ts';
+import { defaultSettlementSchedule, makeReconcile } from '#domain/settlement.ts';
+import { type Delivery, makeSubmitPayment, type PaymentObserver } from '#domain/submit-payment.ts';
+import { makeSweep } from '#domain/sweep.ts';
+import { demoAgent, intakePolicy } from '../fixtures/orders.ts';
+import {
+  FixedClock,
+  InMemoryAgents,
+  InMemoryOrders,
+  RecordingPaymentQueue,
+  RecordingSettlementChecks,
+} from './in-memory.ts';
+import { FakeGateway, FakeRiskEngine, InMemoryBreakerStore } from './payments.ts';
+
+/** What the observers of the pipeline were told, by kind. */
+export interface Told {
+  lateSuccess: number;
+  refundRejected: number;
+  paymentWindowExpired: number;
+  foreignRefund: number;
+}
+
+export const firstDelivery: Delivery = {
+  receiveCount: 1,
+  maxReceiveCount: 8,
+  remainingMs: () => 30_000,
+};
+
+/**
+ * Every use case of the pipeline over one set of fakes, as the functions wire them: intake,
+ * payment submission, the user's moves, gateway callbacks and the reconciler, on one clock.
+ */
+export function fakePipeline(
+  options: { readonly failOpenLimit?: number; readonly deadlines?: DeadlinePolicy } = {},
+) {
+  const orders = new InMemoryOrders();
+  const gateway = new FakeGateway();
+  const risk = new FakeRiskEngine();
+  const checks = new RecordingSettlementChecks();
+  const payments = new RecordingPaymentQueue();
+  const clock = new FixedClock(new Date('2026-11-23T09:30:00Z'));
+  const deadlines = options.deadlines ?? defaultDeadlinePolicy;
+  const told: Told = {
+    lateSuccess: 0,
+    refundRejected: 0,
+    paymentWindowExpired: 0,
+    foreignRefund: 0,
+  };
+  const observer: PaymentObserver = {
+    gatewayCall: () => {},
+    riskBypassed: () => {},
+    ignored: () => {},
+    lateSuccess: () => {
+      told.lateSuccess++;
+    },
+    refundRejected: () => {
+      told.refundRejected++;
+    },
+    paymentWindowExpired: () => {
+      told.paymentWindowExpired++;
+    },
+  };
+  const callbacks: CallbackObserver = {
+    unknownOrder: () => {},
+    amountMismatch: () => {},
+    foreignRefund: () => {
+      told.foreignRefund++;
+    },
+  };
+  const schedule = defaultSettlementSchedule;
+  const backoff = { baseSeconds: 1, maxSeconds: 300 };
+  const settle = { orders, clock, deadlines, settlementChecks: checks, schedule, observer };
+  const reconcile = makeReconcile({ ...settle, gateway, payments, backoff });
+  let handled = 0;
+
+  return {
+    orders,
+    gateway,
+    risk,
+    checks,
+    payments,
+    clock,
+    told,
+    placeOrder: makePlaceOrder({
+      orders,
+      agents: new InMemoryAgents([demoAgent]),
+      payments,
+      clock,
+      deadlines,
+      policy: intakePolicy,
+    }),
+    submit: makeSubmitPayment({
+      orders,
+      gateway,
+      risk,
+      breaker: new CircuitBreaker(new InMemoryBreakerStore(), 'fake', clock, defaultBreakerPolicy),
+      settlementChecks: checks,
+      clock,
+      observer,
+      sleep: async () => {},
+      policy: {
+        risk: { ...defaultRiskPolicy, failOpenLimit: options.failOpenLimit ?? 1000 },
+        backoff,
+        settlement: schedule,
+        deadlines,
+      },
+    }),
+    lifecycle: makeLifecycle({ orders, clock, deadlines, payments, settlementChecks: checks }),
+    sweep: makeSweep({
+      orders,
+      clock,
+      deadlines,
+      payments,
+      settlementChecks: checks,
+      finalCheck: schedule.checks,
+      batchSize: 100,
+      redriveLimit: 10,
+      observer: { pastDeadline: () => {}, expired: () => {}, redriveLimitReached: () => {} },
+    }),
+    handleEvent: makeHandleGatewayEvent({ ...settle, callbacks }),
+    reconcile,
+
+    /** The gateway's signed `payment.succeeded` for the order's charge. */
+    succeeded(order: Order): GatewayEvent {
+      const payment = gateway.charges.get(order.orderId);
+      return {
+        id: `evt_${order.orderId}`,
+        type: 'payment.succeeded',
+        created: Math.floor(clock.now().getTime() / 1000),
+        data: {
+          paymentId: payment?.paymentId ?? 'pay_unknown',
+          idempotencyKey: order.orderId,
+          amount: order.amount,
+          currency: order.currency,
+        },
+      };
+    },
+
+    /**
+     * Delivers every settlement check scheduled so far, and those they schedule, each when its
+     * delay has passed; a check the reconciler returns for later comes back after its delay.
+     */
+    async runChecks(): Promise<void> {
+      for (let round = 0; round < 50 && handled < checks.scheduled.length; round++) {
+        const next = checks.scheduled[handled++];
+        if (next === undefined) break;
+        clock.advance(next.delaySeconds);
+        const result = await reconcile({ orderId: next.orderId, check: next.check }, 1);
+        if (result.kind === 'retry') {
+          await checks.schedule({ ...next, agentId: demoAgent.agentId }, result.delaySeconds);
+        }
+      }
+    },
+
+    /** Net money the gateway holds for the order: captured minus refunded. */
+    netCaptured(order: Order): number {
+      const payment = gateway.charges.get(order.orderId);
+      const captured = payment?.kind === 'succeeded' ? order.amount : 0;
+      const refunded = [...gateway.refunds.values()]
+        .filter((refund) => refund.paymentId === payment?.paymentId)
+        .reduce((sum, refund) => sum + refund.amount, 0);
+      return captured - refunded;
+    },
+  };
+}
+
+export type FakePipeline = ReturnType<typeof fakePipeline>;

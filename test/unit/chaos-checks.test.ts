@@ -1,0 +1,278 @@
+import { describe, expect, it } from 'vitest';
+import { spendKey } from '#adapters/keys.ts';
+import type { HistoryEntry, Order } from '#domain/order.ts';
+import { type OrderEvent, type OrderStatus, transition } from '#domain/order-state.ts';
+import { type Check, checkInvariants, type Evidence } from '../../local/chaos/checks.ts';
+import type { GatewayPayment, GatewayRefund, Ledger } from '../../local/gateway-simulator.ts';
+
+const day = '2026-01-02';
+let counter = 0;
+
+/** An order of `agentId` that went from its intake status through `events`, legally. */
+function order(
+  start: 'PENDING_PAYMENT' | 'AWAITING_CONFIRMATION',
+  events: readonly OrderEvent[],
+  fields: Partial<Order> = {},
+): Order {
+  counter++;
+  const history: HistoryEntry[] = [
+    { from: null, to: start, at: `${day}T10:00:00.000Z`, cause: 'INTAKE' },
+  ];
+  let status: OrderStatus = start;
+  for (const event of events) {
+    const to = transition(status, event);
+    history.push({ from: status, to, at: `${day}T10:00:01.000Z`, cause: event });
+    status = to;
+  }
+  return {
+    orderId: `ord_${String(counter).padStart(32, '0')}`,
+    agentId: 'chaos-agent-1',
+    idempotencyKey: `chaos-${counter}`,
+    requestHash: 'hash',
+    action: 'order_coffee',
+    sessionId: 'chaos',
+    items: [{ sku: 'latte', quantity: 1 }],
+    amount: 500,
+    currency: 'CNY',
+    paymentMethod: 'wallet',
+    status,
+    version: history.length,
+    attempts: 1,
+    createdAt: `${day}T10:00:00.000Z`,
+    updatedAt: `${day}T10:00:01.000Z`,
+    history,
+    ...fields,
+  };
+}
+
+function payment(of: Order, status: GatewayPayment['status'], amountRefunded = 0): GatewayPayment {
+  return {
+    id: `pay_${of.orderId}`,
+    idempotencyKey: of.orderId,
+    status,
+    amount: of.amount,
+    currency: of.currency,
+    paymentMethod: 'wallet',
+    created: 0,
+    amountRefunded,
+    amountVoided: status === 'VOIDED' ? of.amount : 0,
+  };
+}
+
+function refund(of: GatewayPayment, id: string): GatewayRefund {
+  return {
+    id,
+    paymentId: of.id,
+    idempotencyKey: `refund_${of.idempotencyKey}`,
+    amount: of.amountRefunded,
+    currency: of.currency,
+    status: 'SUCCEEDED',
+    created: 0,
+  };
+}
+
+function ledger(payments: GatewayPayment[], refunds: GatewayRefund[] = []): Ledger {
+  const charges: Ledger['charges'] = {};
+  for (const p of payments) {
+    charges[p.idempotencyKey] = {
+      payments: 1,
+      captured: p.status === 'SUCCESS' ? p.amount : 0,
+      refunded: p.amountRefunded,
+      voided: p.status === 'VOIDED',
+      status: p.status,
+    };
+  }
+  return {
+    payments,
+    refunds,
+    charges,
+    requests: { total: 0, byRoute: {} },
+    callbacksSent: 0,
+    lateSuccesses: 0,
+    strayRefundEvents: 0,
+    keys: { active: 1, revoked: 0 },
+  };
+}
+
+function evidence(orders: Order[], gateway: Ledger, spend: Record<string, number>): Evidence {
+  return {
+    placed: orders.map((o) => ({
+      agentId: o.agentId,
+      key: o.idempotencyKey,
+      orderId: o.orderId,
+      amount: o.amount,
+    })),
+    orders: new Map(orders.map((o) => [o.orderId, o])),
+    ledger: gateway,
+    spend: new Map(Object.entries(spend)),
+    replayViolations: [],
+  };
+}
+
+function violated(checks: Check[]): Record<string, string[]> {
+  return Object.fromEntries(
+    checks
+      .filter((check) => check.violations.length > 0)
+      .map((check) => [check.name, check.violations.map((v) => `${v.orderId ?? ''} ${v.detail}`)]),
+  );
+}
+
+describe('the chaos run checks', () => {
+  it('find nothing wrong when the money, the refunds and the budget agree with every order', () => {
+    // Prepare
+    const paid = order('PENDING_PAYMENT', ['GATEWAY_SUCCEEDED']);
+    const refunded = order('PENDING_PAYMENT', [
+      'GATEWAY_SUCCEEDED',
+      'REFUND_REQUESTED',
+      'REFUND_SUCCEEDED',
+    ]);
+    const refundedPayment = payment(refunded, 'SUCCESS', 500);
+    const made = refund(refundedPayment, 're_made');
+    const confirmed = order('AWAITING_CONFIRMATION', ['CONFIRM', 'GATEWAY_SUCCEEDED'], {
+      amount: 700,
+    });
+    const held = order('PENDING_PAYMENT', ['HELD_FOR_REVIEW'], { holdReason: 'RISK_REVIEW' });
+
+    // Act
+    const checks = checkInvariants(
+      evidence(
+        [paid, { ...refunded, refundId: made.id }, confirmed, held],
+        ledger([payment(paid, 'SUCCESS'), refundedPayment, payment(confirmed, 'SUCCESS')], [made]),
+        // The auto-paid order that kept its money holds budget, and so does the one still held:
+        // it has not ended.
+        { [spendKey('chaos-agent-1', day).pk]: 1000 },
+      ),
+    );
+
+    // Assess
+    expect(violated(checks)).toEqual({});
+  });
+
+  it('flag money kept by an order that is not PAID, and an order still waiting or held without a reason', () => {
+    // Prepare
+    const failed = order('PENDING_PAYMENT', ['RISK_REJECTED']);
+    const waiting = order('PENDING_PAYMENT', ['GATEWAY_PENDING']);
+    const held = order('PENDING_PAYMENT', ['HELD_FOR_REVIEW']);
+
+    // Act
+    const checks = checkInvariants(
+      evidence([failed, waiting, held], ledger([payment(failed, 'SUCCESS')]), {}),
+    );
+
+    // Assess
+    expect(violated(checks)).toMatchObject({
+      'captured - refunded = amount when PAID, 0 otherwise': [
+        `${failed.orderId} FAILED with 1 payment(s): captured 500 - refunded 0 = 500, expected 0`,
+      ],
+      'every order is terminal, or held for review with a reason': [
+        `${waiting.orderId} still AWAITING_SETTLEMENT`,
+        `${held.orderId} held without a reason`,
+      ],
+    });
+  });
+
+  it('flag a move the state machine does not allow', () => {
+    // Prepare
+    const paid = order('PENDING_PAYMENT', ['GATEWAY_SUCCEEDED']);
+    const jumped: Order = {
+      ...paid,
+      history: [
+        ...paid.history,
+        { from: 'PAID', to: 'CANCELLED', at: paid.updatedAt, cause: 'CANCEL' },
+      ],
+      status: 'CANCELLED',
+    };
+
+    // Act
+    const checks = checkInvariants(evidence([jumped], ledger([]), {}));
+
+    // Assess
+    expect(violated(checks)['every history is a legal path']).toEqual([
+      `${paid.orderId} PAID -CANCEL-> CANCELLED (entry 3)`,
+    ]);
+  });
+
+  it('flag a REFUNDED order whose refund id the gateway never made', () => {
+    // Prepare
+    const refunded = order(
+      'PENDING_PAYMENT',
+      ['GATEWAY_SUCCEEDED', 'REFUND_REQUESTED', 'REFUND_SUCCEEDED'],
+      {
+        refundId: 're_stray',
+      },
+    );
+    const captured = payment(refunded, 'SUCCESS', 500);
+
+    // Act
+    const checks = checkInvariants(
+      evidence([refunded], ledger([captured], [refund(captured, 're_made')]), {}),
+    );
+
+    // Assess
+    expect(violated(checks)).toEqual({
+      'every REFUNDED order names a refund the gateway made of it': [
+        `${refunded.orderId} records refund re_stray; the gateway made re_made (500)`,
+      ],
+    });
+  });
+
+  it('flag an agent-day whose spend still holds auto-paid orders that did not keep the money', () => {
+    // Prepare
+    const paid = order('PENDING_PAYMENT', ['GATEWAY_SUCCEEDED']);
+    const declined = order('PENDING_PAYMENT', ['GATEWAY_DECLINED'], { amount: 300 });
+
+    // Act
+    const checks = checkInvariants(
+      evidence([paid, declined], ledger([payment(paid, 'SUCCESS')]), {
+        [spendKey('chaos-agent-1', day).pk]: 800,
+      }),
+    );
+
+    // Assess
+    expect(violated(checks)).toEqual({
+      "each agent-day's spent budget = its auto-paid orders that kept the money": [
+        `${declined.orderId} ${spendKey('chaos-agent-1', day).pk}: spent 800, its PAID and held auto-paid orders hold 500; 1 auto-paid order(s) did not keep the money (${declined.orderId} FAILED 300)`,
+      ],
+    });
+  });
+
+  it('count an auto-paid order still held for review as holding its budget', () => {
+    // Prepare
+    const paid = order('PENDING_PAYMENT', ['GATEWAY_SUCCEEDED']);
+    const held = order('PENDING_PAYMENT', ['HELD_FOR_REVIEW'], {
+      amount: 300,
+      holdReason: 'RISK_REVIEW',
+    });
+    const spend = (spent: number) => ({ [spendKey('chaos-agent-1', day).pk]: spent });
+    const payments = ledger([payment(paid, 'SUCCESS')]);
+
+    // Act
+    const holding = checkInvariants(evidence([paid, held], payments, spend(800)));
+    const released = checkInvariants(evidence([paid, held], payments, spend(500)));
+
+    // Assess
+    expect(violated(holding)).toEqual({});
+    expect(Object.keys(violated(released))).toEqual([
+      "each agent-day's spent budget = its auto-paid orders that kept the money",
+    ]);
+  });
+
+  it('flag orders of the run beyond the keys it used', () => {
+    // Prepare
+    const placed = order('PENDING_PAYMENT', ['GATEWAY_SUCCEEDED']);
+    const extra = order('PENDING_PAYMENT', ['GATEWAY_SUCCEEDED']);
+    const run = evidence([placed], ledger([payment(placed, 'SUCCESS')]), {});
+
+    // Act
+    const checks = checkInvariants({
+      ...run,
+      orders: new Map([...run.orders, [extra.orderId, extra]]),
+      spend: new Map([[spendKey('chaos-agent-1', day).pk, 500]]),
+    });
+
+    // Assess
+    expect(violated(checks)).toEqual({
+      'no client replay created a second order': [' 1 order(s) beyond the keys used'],
+    });
+  });
+});
