@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderKey, spendKey } from '#adapters/keys.ts';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
@@ -8,6 +7,7 @@ import { USER_SCOPES } from '#shared/wiring.ts';
 import { signLocalToken } from '../../local/auth.ts';
 import { defaultGatewayApiKeys } from '../../local/gateway-simulator.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { sqsDelivery } from '../support/deliveries.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 
 /*
@@ -38,30 +38,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-/** One delivery of one message, as Lambda's event source mapping hands it over. */
-function delivery(body: object, receiveCount: number): SQSEvent {
-  return {
-    Records: [
-      {
-        messageId: randomUUID(),
-        receiptHandle: randomUUID(),
-        body: JSON.stringify(body),
-        attributes: {
-          ApproximateReceiveCount: String(receiveCount),
-          SentTimestamp: String(Date.now()),
-          SenderId: 'local',
-          ApproximateFirstReceiveTimestamp: String(Date.now()),
-        },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:local',
-        awsRegion: 'us-east-1',
-      },
-    ],
-  };
-}
 
 /** The charge of a delivery that passed the risk check, made at the gateway under the orderId. */
 async function chargeByADeliveryThatDied(orderId: string): Promise<string> {
@@ -130,9 +106,9 @@ describe('two deliveries of one payment message racing, on the local stack', () 
       { fault: 'internal_error' },
       { fault: 'internal_error' },
     ]);
-    await stack.invoke('paymentSubmission', delivery(message, 1));
+    await stack.invoke('paymentSubmission', sqsDelivery(message, 1));
     const held = await agent.get(placed.orderId);
-    await stack.invoke('paymentSubmission', delivery(message, 2));
+    await stack.invoke('paymentSubmission', sqsDelivery(message, 2));
     const callback = await successCallback(placed.orderId, paymentId);
     const cancel = await cancelByTheUser(placed.orderId);
 
@@ -162,10 +138,10 @@ describe('two deliveries of one payment message racing, on the local stack', () 
 
     // Act: the second delivery is rejected; the reconciler takes the check the first one asks.
     stack.risk.setRules({ rejectAtOrAbove: 400 });
-    await stack.invoke('paymentSubmission', delivery(message, 1));
+    await stack.invoke('paymentSubmission', sqsDelivery(message, 1));
     stack.risk.setRules({});
-    await stack.invoke('paymentSubmission', delivery(message, 2));
-    await stack.invoke('settlementReconciler', delivery({ ...message, check: 0 }, 1));
+    await stack.invoke('paymentSubmission', sqsDelivery(message, 2));
+    await stack.invoke('settlementReconciler', sqsDelivery({ ...message, check: 0 }, 1));
     const callback = await successCallback(placed.orderId, paymentId);
     const cancel = await cancelByTheUser(placed.orderId);
 

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import type { Order } from '#domain/order.ts';
+import { type FakePipeline, fakePipeline, firstDelivery } from '../fakes/pipeline.ts';
+import { latteOrder } from '../fixtures/orders.ts';
+
+/*
+ * The sweep's redrive budget (SWEEP_REDRIVE_LIMIT, 10) is counted over an order's whole life,
+ * never per state. A gateway outage of two and a half hours spends it while the order waits in
+ * PENDING_PAYMENT (one redrive each 15 minutes). The gateway comes back, the charge goes out
+ * PENDING, and the settlement checks are dead-lettered while the gateway's lookups fail for a
+ * few minutes more. At the settlement deadline the sweep, the backstop for exactly that, finds
+ * the budget spent and drops the order from the due index without a check: the payment is never
+ * voided, and when the gateway captures it with its callback lost, the money is kept on an order
+ * that waits for settlement for ever.
+ */
+
+const agentId = 'demo-agent';
+
+async function stored(p: FakePipeline, orderId: string): Promise<Order> {
+  const order = await p.orders.get(orderId);
+  if (order === undefined) throw new Error(`no order ${orderId}`);
+  return order;
+}
+
+/** Advances to the order's deadline and runs the sweep there, as its schedule would. */
+async function sweepWhenDue(p: FakePipeline, orderId: string): Promise<void> {
+  const { dueAt } = await stored(p, orderId);
+  if (dueAt !== undefined) {
+    p.clock.advance(Math.max(0, (Date.parse(dueAt) - p.clock.now().getTime()) / 1000));
+  }
+  await p.sweep();
+}
+
+describe('a redrive budget spent waiting for the gateway', () => {
+  it('still leaves the settlement of the payment that then went out to the sweep', async () => {
+    // Prepare: the order waits out the outage; every message the sweep sends meets it.
+    const p = fakePipeline();
+    const { order } = await p.placeOrder({ agentId, idempotencyKey: 'k-1', body: latteOrder });
+    for (let outage = 0; outage < 10; outage++) await sweepWhenDue(p, order.orderId);
+    expect(p.payments.sent).toHaveLength(11);
+
+    // The gateway is back: the payment goes out PENDING; its checks are dead-lettered.
+    p.gateway.nextStatus = 'pending';
+    await p.submit({ orderId: order.orderId, agentId }, { ...firstDelivery, receiveCount: 2 });
+    expect((await stored(p, order.orderId)).status).toBe('AWAITING_SETTLEMENT');
+    const deadLettered = p.checks.scheduled.length;
+
+    // Act: the sweep meets the overdue settlement; the gateway captures, the callback is lost;
+    // whatever the sweep asks of the reconciler is delivered, for a week.
+    await sweepWhenDue(p, order.orderId);
+    p.gateway.settle(order.orderId, 'succeeded');
+    for (let day = 0; day < 7; day++) {
+      for (const check of p.checks.scheduled.splice(deadLettered)) {
+        await p.reconcile({ orderId: check.orderId, check: check.check }, 1);
+      }
+      p.clock.advance(24 * 3600);
+      await p.sweep();
+    }
+
+    // Assess: the money the gateway took is the order's payment, and the order says so.
+    const end = await stored(p, order.orderId);
+    expect({ status: end.status, kept: p.netCaptured(end) }).toEqual({ status: 'PAID', kept: 450 });
+  });
+});
