@@ -81,8 +81,9 @@ export interface MoveDeps {
  * Applies one event of the state machine to an order with one conditional write: the new
  * status, its history entry, its deadline and the given changes, or nothing if another writer
  * moved the order first. Entering PENDING_PAYMENT opens a payment window; ending without the
- * money gives the order's auto-pay budget back, in the same write, once. A self-loop keeps the
- * deadline; `changes.dueAt`, when given, replaces the computed one.
+ * money gives the order's auto-pay budget back, in the same write, once; entering a state
+ * restarts the sweep's redrive count. A self-loop keeps the deadline; `changes.dueAt`, when
+ * given, replaces the computed one.
  */
 export async function moveOrder(
   deps: MoveDeps,
@@ -102,7 +103,15 @@ export async function moveOrder(
     entering && givesBudgetBack.has(to) && order.spendReleased !== true
       ? spendClaimOf(order)
       : undefined;
-  const fields = { ...window, ...changes, ...(release ? { spendReleased: true } : {}) };
+  // Each state has its own redrive budget: one spent waiting out an outage in PENDING_PAYMENT
+  // leaves the settlement that follows its backstop.
+  const budget = entering && order.redrives !== undefined ? { redrives: undefined } : {};
+  const fields = {
+    ...window,
+    ...budget,
+    ...changes,
+    ...(release ? { spendReleased: true } : {}),
+  };
   const deadline =
     'dueAt' in changes || !entering
       ? {}

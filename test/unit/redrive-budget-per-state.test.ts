@@ -4,14 +4,13 @@ import { type FakePipeline, fakePipeline, firstDelivery } from '../fakes/pipelin
 import { latteOrder } from '../fixtures/orders.ts';
 
 /*
- * The sweep's redrive budget (SWEEP_REDRIVE_LIMIT, 10) is counted over an order's whole life,
- * never per state. A gateway outage of two and a half hours spends it while the order waits in
- * PENDING_PAYMENT (one redrive each 15 minutes). The gateway comes back, the charge goes out
- * PENDING, and the settlement checks are dead-lettered while the gateway's lookups fail for a
- * few minutes more. At the settlement deadline the sweep, the backstop for exactly that, finds
- * the budget spent and drops the order from the due index without a check: the payment is never
- * voided, and when the gateway captures it with its callback lost, the money is kept on an order
- * that waits for settlement for ever.
+ * The sweep's redrive budget (SWEEP_REDRIVE_LIMIT, 10) is counted per state: it restarts when
+ * the order changes state. A gateway outage of two and a half hours spends the budget while the
+ * order waits in PENDING_PAYMENT (one redrive each 15 minutes). The gateway comes back, the
+ * charge goes out PENDING, and the settlement checks are dead-lettered while the gateway's
+ * lookups fail for a few minutes more. At the settlement deadline the sweep, the backstop for
+ * exactly that, still has the settlement's own budget: it asks for the final check, and the
+ * capture whose callback was lost is found and the order PAID.
  */
 
 const agentId = 'demo-agent';
@@ -31,8 +30,8 @@ async function sweepWhenDue(p: FakePipeline, orderId: string): Promise<void> {
   await p.sweep();
 }
 
-describe('a redrive budget spent waiting for the gateway', () => {
-  it('still leaves the settlement of the payment that then went out to the sweep', async () => {
+describe('a redrive budget spent waiting for the gateway in PENDING_PAYMENT', () => {
+  it('leaves the settlement of the payment that then went out its own budget, and the order ends PAID', async () => {
     // Prepare: the order waits out the outage; every message the sweep sends meets it.
     const p = fakePipeline();
     const { order } = await p.placeOrder({ agentId, idempotencyKey: 'k-1', body: latteOrder });
