@@ -72,7 +72,11 @@ export class HttpPaymentGateway implements PaymentGateway {
     const [payment] = data;
     if (payment === undefined) return { kind: 'not-found' };
     const outcome = classifyPayment(200, exchange.headers, payment);
-    return isTransient(outcome) ? outcome : { kind: 'found', outcome };
+    if (isTransient(outcome)) return outcome;
+    const { amountRefunded } = payment as { amountRefunded?: unknown };
+    return typeof amountRefunded === 'number'
+      ? { kind: 'found', outcome, amountRefunded }
+      : { kind: 'found', outcome };
   }
 
   async void(paymentId: string): Promise<VoidOutcome> {
@@ -104,7 +108,12 @@ export class HttpPaymentGateway implements PaymentGateway {
     }
     const outcome = classifyPayment(exchange.status, exchange.headers, exchange.body);
     if (isTransient(outcome)) return outcome;
-    return { kind: 'rejected', reason: body?.error?.type ?? `http ${exchange.status}` };
+    // Any other answer (a 404 or 400 from a proxy during a deploy, say) is not the gateway
+    // refusing: read as a refusal it would end the refund; it is retried within the budgets.
+    return {
+      kind: 'unavailable',
+      detail: `refund ${exchange.status} ${body?.error?.type ?? ''}`.trim(),
+    };
   }
 
   refreshCredentials(): Promise<void> {

@@ -125,7 +125,8 @@ export function makeLifecycle(deps: LifecycleDeps) {
     const request = parseWith(refundRequestSchema, body ?? {});
     const requestHash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
     const order = await load(agentId, orderId);
-    if (order.refundKey !== undefined) {
+    const askedAgain = order.refundKey !== idempotencyKey && refused(order);
+    if (order.refundKey !== undefined && !askedAgain) {
       if (order.refundKey !== idempotencyKey || order.refundRequestHash !== requestHash) {
         throw order.refundKey === idempotencyKey
           ? new IdempotencyKeyReusedError(order.orderId)
@@ -156,6 +157,14 @@ export function makeLifecycle(deps: LifecycleDeps) {
   }
 
   return { confirm, cancel, refund };
+}
+
+/**
+ * The gateway refused the order's last refund and the money is still taken: a request under a
+ * new key asks again (the cause may be gone), for the user and for an operator alike.
+ */
+function refused(order: Order): boolean {
+  return order.status === 'PAID' && order.lastError === 'REFUND_REJECTED';
 }
 
 /** Cancelled from HELD_FOR_REVIEW, where a charge may have gone out. */

@@ -27,7 +27,12 @@ export type TransientOutcome = Extract<
 
 /** The gateway's record of a payment made under an idempotency key, if it has one. */
 export type PaymentLookup =
-  | { readonly kind: 'found'; readonly outcome: Extract<GatewayOutcome, { paymentId?: string }> }
+  | {
+      readonly kind: 'found';
+      readonly outcome: Extract<GatewayOutcome, { paymentId?: string }>;
+      /** How much of the payment has been refunded, by anyone; absent if the gateway won't say. */
+      readonly amountRefunded?: number | undefined;
+    }
   | { readonly kind: 'not-found' }
   | TransientOutcome;
 
@@ -50,7 +55,10 @@ export interface RefundRequest extends Money {
 
 export type RefundOutcome =
   | { readonly kind: 'refunded'; readonly refundId: string }
-  /** The gateway will never do it (not refundable, more than was captured). */
+  /**
+   * The gateway said, explicitly, that it will never do it (not refundable, nothing left of
+   * it); an answer it did not explain is transient.
+   */
   | { readonly kind: 'rejected'; readonly reason: string }
   | TransientOutcome;
 

@@ -2,7 +2,12 @@ import { type BackoffPolicy, backoffSeconds } from './backoff.ts';
 import type { Order, PaymentFields } from './order.ts';
 import { isPast, type Move, type MoveDeps, moveAsDecided, secondsAfter } from './order-moves.ts';
 import type { OrderStatus } from './order-state.ts';
-import type { PaymentGateway, SettledOutcome, TransientOutcome } from './payment-ports.ts';
+import type {
+  PaymentGateway,
+  PaymentLookup,
+  SettledOutcome,
+  TransientOutcome,
+} from './payment-ports.ts';
 import type { PaymentQueue, SettlementCheckQueue } from './ports.ts';
 
 /** The decline code a gateway gives a payment that was voided before it settled. */
@@ -30,6 +35,8 @@ export interface SettlementObserver {
   ignored(order: Order, why: string): void;
   /** The gateway refused a refund for good: it is not sent again, and a person must look. */
   refundRejected(order: Order, reason: string): void;
+  /** The payment was refunded in full at the gateway by someone else: the order is REFUNDED. */
+  foreignRefund(order: Order): void;
   /** The order was not paid within its payment window: it failed, nothing is charged. */
   paymentWindowExpired(order: Order): void;
 }
@@ -321,12 +328,17 @@ export function makeReconcile(deps: ReconcileDeps) {
 
   async function sendRefund(order: Order, receiveCount: number) {
     let paymentId = order.gatewayRef;
-    if (paymentId === undefined) {
+    if (paymentId === undefined || order.compensation === true) {
+      // Before money taken for an order the user does not get is given back, the gateway is
+      // asked whether someone (the merchant's support, at its dashboard) gave it back already.
       const lookup = await gateway.findByIdempotencyKey(order.orderId);
       if (lookup.kind !== 'found' && lookup.kind !== 'not-found') {
         return later(lookup, receiveCount);
       }
-      paymentId = lookup.kind === 'found' ? lookup.outcome.paymentId : undefined;
+      if (lookup.kind === 'found' && refundedInFull(order, lookup)) {
+        return refundedElsewhere(order, lookup.outcome.paymentId);
+      }
+      paymentId = lookup.kind === 'found' ? (lookup.outcome.paymentId ?? paymentId) : paymentId;
     }
     if (paymentId === undefined) {
       return { kind: 'done' as const, detail: 'nothing to refund' };
@@ -335,11 +347,10 @@ export function makeReconcile(deps: ReconcileDeps) {
       paymentId,
       amount: order.amount,
       currency: order.currency,
-      // One refund per order, whoever asks and however often.
-      idempotencyKey: `refund_${order.orderId}`,
+      idempotencyKey: refundKeyOf(order),
     });
     if (refund.kind === 'rejected') {
-      return refundRejected(order, paymentId, refund.reason);
+      return refusedRefund(order, paymentId, refund.reason, receiveCount);
     }
     if (refund.kind !== 'refunded') {
       return later(refund, receiveCount);
@@ -353,6 +364,50 @@ export function makeReconcile(deps: ReconcileDeps) {
         : undefined,
     );
     return { kind: 'done' as const, detail: result.kind === 'applied' ? 'REFUNDED' : 'raced' };
+  }
+
+  /**
+   * The gateway refused our refund: most often because the payment was refunded already, outside
+   * autopay. One lookup tells that apart from a refund that can never be made.
+   */
+  async function refusedRefund(
+    order: Order,
+    paymentId: string,
+    reason: string,
+    receiveCount: number,
+  ): Promise<ReconcileResult> {
+    const lookup = await gateway.findByIdempotencyKey(order.orderId);
+    if (lookup.kind !== 'found' && lookup.kind !== 'not-found') {
+      return later(lookup, receiveCount);
+    }
+    return lookup.kind === 'found' && refundedInFull(order, lookup)
+      ? refundedElsewhere(order, paymentId)
+      : refundRejected(order, paymentId, reason);
+  }
+
+  /**
+   * The money is back with the user, by a refund that is not ours: the history says so (as for a
+   * foreign refund's event), then the order is REFUNDED, for it owes nothing any more.
+   */
+  async function refundedElsewhere(
+    order: Order,
+    paymentId: string | undefined,
+  ): Promise<ReconcileResult> {
+    const ref = paymentId === undefined ? {} : { gatewayRef: paymentId };
+    const noted = await moveAsDecided(deps, order, (current): Move | undefined =>
+      current.status === 'REFUND_PENDING' && !notedForeign(current)
+        ? { event: 'REFUND_OBSERVED', changes: ref, errorCode: 'FOREIGN_REFUND' }
+        : undefined,
+    );
+    const result = await moveAsDecided(deps, noted.order, (current): Move | undefined =>
+      current.status === 'REFUND_PENDING'
+        ? { event: 'REFUND_SUCCEEDED', changes: { ...ref, lastError: undefined } }
+        : undefined,
+    );
+    if (result.kind === 'applied') {
+      deps.observer.foreignRefund(result.order);
+    }
+    return { kind: 'done', detail: result.kind === 'applied' ? 'refunded elsewhere' : 'raced' };
   }
 
   /**
@@ -393,6 +448,26 @@ export function makeReconcile(deps: ReconcileDeps) {
       reason: outcome.kind,
     };
   }
+}
+
+/** Whether the gateway says the whole payment was given back already. */
+function refundedInFull(order: Order, lookup: Extract<PaymentLookup, { kind: 'found' }>): boolean {
+  return lookup.outcome.kind === 'succeeded' && (lookup.amountRefunded ?? 0) >= order.amount;
+}
+
+/** The last move recorded a refund that was not ours. */
+function notedForeign(order: Order): boolean {
+  const last = order.history.at(-1);
+  return last?.cause === 'REFUND_OBSERVED' && last.errorCode === 'FOREIGN_REFUND';
+}
+
+/**
+ * One gateway refund per refund request: a request after a refused one gets a key of its own, or
+ * the gateway would replay the refusal.
+ */
+export function refundKeyOf(order: Order): string {
+  const refused = order.history.filter((entry) => entry.cause === 'REFUND_REJECTED').length;
+  return refused === 0 ? `refund_${order.orderId}` : `refund_${order.orderId}_${refused + 1}`;
 }
 
 function done(result: SettleResult): ReconcileResult {

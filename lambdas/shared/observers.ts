@@ -31,6 +31,15 @@ export function settlementObserver(log: typeof logger): SettlementObserver {
         reason,
       });
     },
+    foreignRefund(order: Order) {
+      metrics.addMetric('ForeignRefund', MetricUnit.Count, 1);
+      log.error('The payment was refunded in full outside autopay: the order is REFUNDED', {
+        orderId: order.orderId,
+        amount: order.amount,
+        currency: order.currency,
+        gatewayRef: order.gatewayRef,
+      });
+    },
     paymentWindowExpired(order: Order) {
       metrics.addMetric('PaymentWindowExpired', MetricUnit.Count, 1);
       log.warn('Not paid within its payment window: the order failed', {

@@ -71,7 +71,11 @@ export class FakeGateway implements PaymentGateway {
     const scripted = this.lookupScript.shift();
     if (scripted !== undefined) return scripted;
     const outcome = this.charges.get(idempotencyKey);
-    return outcome ? { kind: 'found', outcome } : { kind: 'not-found' };
+    if (outcome === undefined) return { kind: 'not-found' };
+    const amountRefunded = [...this.refunds.values()]
+      .filter((refund) => refund.paymentId === outcome.paymentId)
+      .reduce((sum, refund) => sum + refund.amount, 0);
+    return { kind: 'found', outcome, amountRefunded };
   }
 
   async refreshCredentials(): Promise<void> {

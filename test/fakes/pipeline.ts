@@ -69,6 +69,9 @@ export function fakePipeline(
     paymentWindowExpired: () => {
       told.paymentWindowExpired++;
     },
+    foreignRefund: () => {
+      told.foreignRefund++;
+    },
   };
   const callbacks: CallbackObserver = {
     unknownOrder: () => {},

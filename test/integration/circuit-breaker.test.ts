@@ -53,6 +53,7 @@ function instance() {
       ignored: () => {},
       refundRejected: () => {},
       paymentWindowExpired: () => {},
+      foreignRefund: () => {},
     },
     sleep: async () => {},
     policy: {

@@ -148,6 +148,34 @@ describe('HTTP payment gateway adapter (gateway simulator)', () => {
     expect(notCaptured).toEqual({ kind: 'rejected', reason: 'invalid_state' });
   });
 
+  it('reads a 4xx the gateway does not explain as transient, and a lookup says what was refunded', async () => {
+    // Prepare: a captured payment; its first refund meets a 404 (a proxy during a deploy).
+    const request = charge();
+    const captured = await gateway().charge(request);
+    const refund = () =>
+      gateway().refund({
+        paymentId: 'paymentId' in captured ? (captured.paymentId ?? '') : '',
+        amount: 450,
+        currency: 'CNY',
+        idempotencyKey: 'refund_d',
+      });
+    simulator.scriptNext([{ fault: 'error', status: 404, route: 'any' }]);
+
+    // Act
+    const unexplained = await refund();
+    const before = await gateway().findByIdempotencyKey(request.idempotencyKey);
+    const made = await refund();
+    const after = await gateway().findByIdempotencyKey(request.idempotencyKey);
+
+    // Assess
+    expect(unexplained).toMatchObject({ kind: 'unavailable' });
+    expect(made).toMatchObject({ kind: 'refunded' });
+    expect([before, after]).toMatchObject([
+      { kind: 'found', amountRefunded: 0 },
+      { kind: 'found', amountRefunded: 450 },
+    ]);
+  });
+
   it('classifies a failed lookup as transient', async () => {
     simulator.scriptNext([{ fault: 'error', status: 503, route: 'lookup' }]);
     await expect(gateway().findByIdempotencyKey('ord_x')).resolves.toMatchObject({

@@ -51,6 +51,7 @@ describe('gateway callbacks', () => {
       ignored: vi.fn(),
       refundRejected: vi.fn(),
       paymentWindowExpired: vi.fn(),
+      foreignRefund: vi.fn(),
     };
     callbacks = { unknownOrder: vi.fn(), amountMismatch: vi.fn(), foreignRefund: vi.fn() };
     deps = {

@@ -163,6 +163,7 @@ function world(copies: readonly number[]): World {
     ignored: () => {},
     refundRejected: () => {},
     paymentWindowExpired: () => {},
+    foreignRefund: () => {},
   };
   const callbacks: CallbackObserver = {
     unknownOrder: () => {

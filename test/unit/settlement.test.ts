@@ -46,6 +46,7 @@ describe('settlement', () => {
       ignored: vi.fn(),
       refundRejected: vi.fn(),
       paymentWindowExpired: vi.fn(),
+      foreignRefund: vi.fn(),
     };
     deps = {
       orders,
@@ -762,6 +763,47 @@ describe('settlement', () => {
         expect(owing.dueAt).toBeUndefined();
         expect(observer.refundRejected).toHaveBeenCalledOnce();
       });
+
+      it("ends REFUNDED, as another's refund, when the gateway says the payment was refunded in full", async () => {
+        // Prepare: the payment was refunded at the gateway's dashboard before ours went out.
+        await chargeAtGateway('succeeded');
+        const paymentId = gateway.charges.get(orderId)?.paymentId ?? '';
+        gateway.refunds.set('dashboard', { paymentId, amount: 450 });
+        await seed('REFUND_PENDING', { gatewayRef: paymentId });
+        gateway.refundScript.push({ kind: 'rejected', reason: 'invalid_state' });
+
+        // Act
+        const result = await reconcile({ orderId, check: 0 }, 1);
+
+        // Assess
+        expect(result).toEqual({ kind: 'done', detail: 'refunded elsewhere' });
+        const end = await stored();
+        expect(end.status).toBe('REFUNDED');
+        expect(end.history.slice(-2)).toMatchObject([
+          { cause: 'REFUND_OBSERVED', errorCode: 'FOREIGN_REFUND' },
+          { from: 'REFUND_PENDING', to: 'REFUNDED', cause: 'REFUND_SUCCEEDED' },
+        ]);
+        expect(observer.foreignRefund).toHaveBeenCalledOnce();
+        expect(observer.refundRejected).not.toHaveBeenCalled();
+      });
+    });
+
+    it('sends no compensation for a payment someone refunded in full already: the order is REFUNDED', async () => {
+      // Prepare: money taken for an expired order, refunded since at the gateway's dashboard.
+      await chargeAtGateway('succeeded');
+      await seed('EXPIRED');
+      await reconcile({ orderId, check: 0 }, 1);
+      const paymentId = gateway.charges.get(orderId)?.paymentId ?? '';
+      gateway.refunds.set('dashboard', { paymentId, amount: 450 });
+
+      // Act
+      const result = await reconcile({ orderId, check: 0 }, 1);
+
+      // Assess
+      expect(result).toEqual({ kind: 'done', detail: 'refunded elsewhere' });
+      expect(await stored()).toMatchObject({ status: 'REFUNDED', compensation: true });
+      expect(gateway.calls.filter((call) => call.startsWith('refund:'))).toEqual([]);
+      expect(observer.foreignRefund).toHaveBeenCalledOnce();
     });
 
     it('marks the refund done even when a refund was recorded on the order meanwhile', async () => {

@@ -41,6 +41,7 @@ describe('payment submission', () => {
       ignored: () => {},
       refundRejected: () => {},
       paymentWindowExpired: () => {},
+      foreignRefund: () => {},
     };
     submit = makeSubmitPayment({
       orders,

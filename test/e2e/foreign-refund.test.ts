@@ -13,10 +13,11 @@ import { AgentClient } from '../support/http.ts';
 
 /*
  * A refund made at the gateway outside autopay (the merchant's support refunding from the
- * gateway's dashboard) is real money going back. autopay treats a full refund with an id it does
- * not know as "most likely ours" while the order's own refund is out, and does not look at
- * refunds already made before it sends its own or a compensation. The queues are not polled:
- * each delivery is handed to its function as Lambda would, so the order of events is the test's.
+ * gateway's dashboard) is real money going back. When the gateway refuses autopay's own refund,
+ * and before autopay sends a compensation, it asks the gateway how much of the payment was
+ * refunded already: a payment refunded in full leaves the order REFUNDED, recorded as another's
+ * refund. The queues are not polled: each delivery is handed to its function as Lambda would,
+ * so the order of events is the test's.
  */
 
 let stack: LocalStack;
@@ -101,7 +102,7 @@ function kept(orderId: string): number {
 }
 
 describe('a refund made at the gateway outside autopay', () => {
-  it("while the user's refund is out: the order does not end PAID with its money given back", async () => {
+  it("while the user's refund is out: the order ends REFUNDED, recorded as another's refund", async () => {
     // Prepare: a paid order whose user asks for the money back.
     const placed = await agent.place();
     const message = { orderId: placed.orderId, agentId };
@@ -123,9 +124,10 @@ describe('a refund made at the gateway outside autopay', () => {
       end.status === 'PAID' ? end.amount : 0,
     );
     expect(end.history.map((entry) => entry.cause)).toContain('REFUND_OBSERVED');
+    expect(end.status).toBe('REFUNDED');
   });
 
-  it('before the compensation of a late charge: the order is not left owing a refund for ever', async () => {
+  it('before the compensation of a late charge: the order ends REFUNDED, owing nothing', async () => {
     // Prepare: a delivery charged and died; a racing one failed the order on a risk reject.
     const placed = await agent.place();
     const message = { orderId: placed.orderId, agentId };
@@ -152,7 +154,8 @@ describe('a refund made at the gateway outside autopay', () => {
     // is not left REFUND_PENDING, out of the sweep, with an alarm for a refund nobody can make.
     const end = await stored(placed.orderId);
     expect(kept(placed.orderId)).toBe(0);
-    expect({ status: end.status, finished: terminalStatuses.has(end.status) }).toMatchObject({
+    expect({ status: end.status, finished: terminalStatuses.has(end.status) }).toEqual({
+      status: 'REFUNDED',
       finished: true,
     });
   });

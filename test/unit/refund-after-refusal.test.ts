@@ -3,23 +3,22 @@ import { fakePipeline, firstDelivery } from '../fakes/pipeline.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 
 /*
- * The gateway adapter reads any 4xx it did not expect (a 404 or a 400 from a proxy during the
- * gateway's deploy, say) as the refund refused for good. The order goes back to PAID with
- * REFUND_REJECTED and an alarm asks a person to settle it by hand; but the order keeps the
- * user's refund key, so every later refund through autopay, the operator's
- * `npm run ops -- refund` included, answers 409. What is left is a refund at the gateway's
- * dashboard, which autopay records as foreign while the order stays PAID with its money back.
+ * A refund the gateway refused leaves the order PAID with REFUND_REJECTED and an alarm. The
+ * cause may go away (a refusal the adapter could not tell from a proxy's 4xx once, a dispute
+ * settled since): the user, or an operator with `npm run ops -- refund`, asks again under a new
+ * Idempotency-Key, and the gateway is sent a refund under a key of its own, since the first
+ * key would have it replay the refusal.
  */
 
 const agentId = 'demo-agent';
 
 describe('a refund the gateway refused once', () => {
-  it('can be asked again, by the operator, once the cause is gone', async () => {
-    // Prepare: a paid order; the user's refund meets a 4xx the adapter reads as a refusal.
+  it('can be asked again under a new key, by the operator, and is sent under a gateway key of its own', async () => {
+    // Prepare: a paid order; the gateway refuses the user's refund.
     const p = fakePipeline();
     const { order } = await p.placeOrder({ agentId, idempotencyKey: 'k-1', body: latteOrder });
     await p.submit({ orderId: order.orderId, agentId }, firstDelivery);
-    p.gateway.refundScript.push({ kind: 'rejected', reason: 'http 404' });
+    p.gateway.refundScript.push({ kind: 'rejected', reason: 'invalid_state' });
     await p.lifecycle.refund(agentId, order.orderId, 'user-refund-1', {});
     await p.runChecks();
     expect((await p.orders.get(order.orderId))?.status).toBe('PAID');
@@ -33,9 +32,10 @@ describe('a refund the gateway refused once', () => {
 
     // Assess
     const end = await p.orders.get(order.orderId);
-    expect({ asked, status: end?.status }).toEqual({
+    expect({ asked, status: end?.status, gatewayKeys: [...p.gateway.refunds.keys()] }).toEqual({
       asked: 'REFUND_PENDING',
       status: 'REFUNDED',
+      gatewayKeys: [`refund_${order.orderId}_2`],
     });
   });
 });
