@@ -88,7 +88,15 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
       });
       const outcome = await deps.orders.create(order, decision.spend);
       if (outcome.kind === 'created') {
-        await enqueue(order);
+        await enqueue(order).catch(async (error: unknown) => {
+          // The client is told 503 and retries with the same key; the mark lets that replay, and
+          // only a replay that can help, queue the payment. If the mark is lost too, the sweep
+          // sends the payment once the order is overdue.
+          await deps.orders
+            .annotate(order.orderId, 'PENDING_PAYMENT', { unqueued: true })
+            .catch(() => false);
+          throw error;
+        });
         return { order, replayed: false };
       }
       if (outcome.kind === 'exists') {
@@ -116,10 +124,13 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
     if (existing.requestHash !== requestHash) {
       throw new IdempotencyKeyReusedError(existing.orderId);
     }
-    // The first call may have stored the order and then failed to queue it: queue it again.
-    // Payment submission is idempotent per order, so a second message costs nothing more.
-    if (existing.status === 'PENDING_PAYMENT' && existing.attempts === 0) {
+    // Only the replay of a placement that could not queue its payment queues it: one that did
+    // queue it would only multiply the deliveries, each asking the risk engine on its own.
+    if (existing.status === 'PENDING_PAYMENT' && existing.unqueued === true) {
       await enqueue(existing);
+      await deps.orders
+        .annotate(existing.orderId, 'PENDING_PAYMENT', { unqueued: undefined })
+        .catch(() => false);
     }
     return { order: existing, replayed: true };
   }

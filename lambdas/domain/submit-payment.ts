@@ -211,6 +211,14 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
       if (verdict.bypassed && order.amount > policy.risk.failOpenLimit) {
         return await move(order, 'HELD_FOR_REVIEW', { risk, holdReason: 'RISK_UNAVAILABLE' });
       }
+      if (verdict.bypassed && verdict.attempts > 0) {
+        // Failing open must not overrule a verdict the engine gave a racing delivery meanwhile:
+        // charge only an order still as this delivery read it. One read, on the bypass only.
+        const current = await orders.get(order.orderId);
+        if (current?.status !== 'PENDING_PAYMENT' || current.version !== order.version) {
+          return { kind: 'done', detail: `moved while the risk engine failed: ${current?.status}` };
+        }
+      }
 
       let outcome = await charge(order);
       if (outcome.kind === 'unauthorized') {
