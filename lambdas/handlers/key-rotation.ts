@@ -1,6 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { GatewayApiKeyKind, WebhookSecretKind } from '#adapters/gateway-secret-kinds.ts';
 import { secretsManager } from '#adapters/secrets-manager-client.ts';
@@ -8,7 +9,7 @@ import { SecretsManagerStore } from '#adapters/secrets-manager-store.ts';
 import { systemClock } from '#domain/ports.ts';
 import { makeRotateSecret, type RotationEvent, type SecretKind } from '#domain/rotation.ts';
 import { readRotationEnvironment } from '#shared/config.ts';
-import { logger, metrics } from '#shared/observability.ts';
+import { logger, metrics, tracer } from '#shared/observability.ts';
 
 const environment = readRotationEnvironment();
 const store = new SecretsManagerStore(secretsManager);
@@ -56,5 +57,6 @@ export const handler = middy(async (event: RotationEvent) => {
   metrics.addMetric(`Rotation_${event.Step}`, MetricUnit.Count, 1);
   logger.info('Rotation step done', { outcome });
 })
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics));

@@ -10,7 +10,7 @@ import { makePlaceOrder, type PlaceOrderDeps } from '#domain/place-order.ts';
 import { systemClock } from '#domain/ports.ts';
 import { deadlinesOf, readIntakeEnvironment } from '#shared/config.ts';
 import { callerOf, type HttpEvent, httpHandler, json, jsonBody } from '#shared/http.ts';
-import { logger, metrics } from '#shared/observability.ts';
+import { aboutOrder, logger, metrics } from '#shared/observability.ts';
 
 /** `POST /v1/orders` and `GET /v1/orders/{id}`: HTTP in, one use case, HTTP out. */
 export function buildHandler(deps: PlaceOrderDeps) {
@@ -30,7 +30,7 @@ export function buildHandler(deps: PlaceOrderDeps) {
         idempotencyKey: event.headers['idempotency-key'],
         body: jsonBody(event),
       });
-      logger.appendKeys({ orderId: order.orderId });
+      aboutOrder(order.orderId);
       logger.info(replayed ? 'Order replayed' : 'Order placed', { status: order.status });
       metrics.addMetric(replayed ? 'OrderReplayed' : 'OrderPlaced', MetricUnit.Count, 1);
       return replayed

@@ -9,7 +9,7 @@ import { orderView } from '#domain/order.ts';
 import { systemClock } from '#domain/ports.ts';
 import { deadlinesOf, readLifecycleEnvironment } from '#shared/config.ts';
 import { callerOf, type HttpEvent, httpHandler, json, jsonBody } from '#shared/http.ts';
-import { logger, metrics } from '#shared/observability.ts';
+import { aboutOrder, logger, metrics } from '#shared/observability.ts';
 
 /** confirm, cancel and refund: `POST /v1/orders/{id}/<action>`. */
 export function buildHandler(deps: LifecycleDeps) {
@@ -17,7 +17,7 @@ export function buildHandler(deps: LifecycleDeps) {
   return httpHandler(async (event: HttpEvent) => {
     const agentId = callerOf(event);
     const orderId = event.pathParameters?.id ?? '';
-    logger.appendKeys({ orderId });
+    aboutOrder(orderId);
     const action = event.routeKey.split('/').at(-1);
     let result: Awaited<ReturnType<typeof lifecycle.confirm>>;
     if (action === 'confirm') {

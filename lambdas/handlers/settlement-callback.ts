@@ -12,7 +12,7 @@ import { parseWith } from '#domain/schemas.ts';
 import { makeVerifyCallbackSignature } from '#domain/webhook-secrets.ts';
 import { deadlinesOf, readCallbackEnvironment } from '#shared/config.ts';
 import { type HttpEvent, httpHandler, json, parseJson, rawBody } from '#shared/http.ts';
-import { logger, metrics } from '#shared/observability.ts';
+import { aboutOrder, logger, metrics } from '#shared/observability.ts';
 import { settlementObserver } from '#shared/observers.ts';
 
 export interface CallbackHandlerDeps {
@@ -33,7 +33,8 @@ export function buildHandler(deps: CallbackHandlerDeps) {
     const body = rawBody(event);
     await deps.verifySignature(event.headers['stripe-signature'], body);
     const gatewayEvent = parseWith(gatewayEventSchema, parseJson(body));
-    logger.appendKeys({ orderId: gatewayEvent.data.idempotencyKey, eventId: gatewayEvent.id });
+    aboutOrder(gatewayEvent.data.idempotencyKey);
+    logger.appendKeys({ eventId: gatewayEvent.id });
     const outcome = await deps.handleEvent(gatewayEvent);
     logger.info('Callback handled', { type: gatewayEvent.type, ...outcome });
     metrics.addMetric(`Callback_${outcome.result}`, MetricUnit.Count, 1);

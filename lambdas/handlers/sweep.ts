@@ -1,6 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
@@ -9,7 +10,7 @@ import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
 import { systemClock } from '#domain/ports.ts';
 import { makeSweep } from '#domain/sweep.ts';
 import { deadlinesOf, readSweepEnvironment } from '#shared/config.ts';
-import { logger, metrics } from '#shared/observability.ts';
+import { logger, metrics, tracer } from '#shared/observability.ts';
 
 const environment = readSweepEnvironment();
 
@@ -56,5 +57,6 @@ export const handler = middy(async () => {
   logger.info('Sweep done', { ...report });
   return report;
 })
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics));
