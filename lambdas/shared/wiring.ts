@@ -6,7 +6,7 @@
  * It is plain data: no CDK and no SDK imports, so both sides can read it cheaply.
  */
 
-import type { ItemKind } from '../adapters/keys.ts';
+import type { ItemKind } from '../adapters/table-keys.ts';
 
 export type HttpMethod = 'GET' | 'POST';
 
@@ -64,7 +64,7 @@ export interface FunctionSpec {
   readonly routes: readonly RouteSpec[];
   /**
    * `none`, or read access to the whole table and write access (PutItem, UpdateItem) to the items
-   * of the kinds listed, by their key prefix (lambdas/adapters/keys.ts) and nothing else.
+   * of the kinds listed, by their key prefix (lambdas/adapters/table-keys.ts) and nothing else.
    */
   readonly table: 'none' | TableAccess;
   /** Environment variable name → the queue whose URL it carries; the function may send to it. */
