@@ -13,9 +13,9 @@ import {
   type SubmitPaymentDeps,
 } from '#domain/submit-payment.ts';
 import { deadlinesOf, type PaymentEnvironment, readPaymentEnvironment } from '#shared/config.ts';
-import { gatewayFrom } from '#shared/gateway.ts';
+import { settlementObserver } from '#shared/domain-events.ts';
 import { logger, metrics } from '#shared/observability.ts';
-import { settlementObserver } from '#shared/observers.ts';
+import { paymentGatewayFrom } from '#shared/payment-gateway.ts';
 import { sqsConsumer } from '#shared/sqs-consumer.ts';
 
 const paymentMessage = z.object({ orderId: z.string().min(1), agentId: z.string().min(1) });
@@ -61,7 +61,7 @@ function productionDeps(environment: PaymentEnvironment): Omit<SubmitPaymentDeps
   );
   return {
     orders: new DynamoDbOrderRepository(dynamodb, environment.TABLE_NAME),
-    gateway: gatewayFrom(environment),
+    gateway: paymentGatewayFrom(environment),
     breaker,
     risk: new HttpRiskEngine({
       url: environment.RISK_ENGINE_URL,

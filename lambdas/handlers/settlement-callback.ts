@@ -11,9 +11,9 @@ import { systemClock } from '#domain/ports.ts';
 import { parseWith } from '#domain/schemas.ts';
 import { makeVerifyCallbackSignature } from '#domain/webhook-secrets.ts';
 import { deadlinesOf, readCallbackEnvironment } from '#shared/config.ts';
+import { settlementObserver } from '#shared/domain-events.ts';
 import { type HttpEvent, httpHandler, json, parseJson, rawBody } from '#shared/http.ts';
 import { aboutOrder, logger, metrics } from '#shared/observability.ts';
-import { settlementObserver } from '#shared/observers.ts';
 
 export interface CallbackHandlerDeps {
   readonly gatewayName: string;

@@ -6,8 +6,8 @@ import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
 import { systemClock } from '#domain/ports.ts';
 import { makeReconcile, type ReconcileDeps } from '#domain/settlement.ts';
 import { deadlinesOf, readReconcilerEnvironment } from '#shared/config.ts';
-import { gatewayFrom } from '#shared/gateway.ts';
-import { settlementObserver } from '#shared/observers.ts';
+import { settlementObserver } from '#shared/domain-events.ts';
+import { paymentGatewayFrom } from '#shared/payment-gateway.ts';
 import { sqsConsumer } from '#shared/sqs-consumer.ts';
 
 const checkMessage = z.object({
@@ -19,7 +19,7 @@ const checkMessage = z.object({
 const environment = readReconcilerEnvironment();
 const deps: Omit<ReconcileDeps, 'observer'> = {
   orders: new DynamoDbOrderRepository(dynamodb, environment.TABLE_NAME),
-  gateway: gatewayFrom(environment),
+  gateway: paymentGatewayFrom(environment),
   payments: new SqsPaymentQueue(sqs, environment.PAYMENT_SUBMISSION_QUEUE_URL),
   settlementChecks: new SqsSettlementCheckQueue(sqs, environment.SETTLEMENT_CHECK_QUEUE_URL),
   clock: systemClock,

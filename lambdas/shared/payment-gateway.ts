@@ -2,8 +2,11 @@ import { HttpPaymentGateway } from '#adapters/http-payment-gateway.ts';
 import { SecretsManagerSource } from '#adapters/secret-source.ts';
 import { secretsManager } from '#adapters/secrets-manager-client.ts';
 
-/** The payment gateway as every function that calls it is configured: one place, one way. */
-export function gatewayFrom(environment: {
+/**
+ * The payment gateway (the payment service provider, not API Gateway) as every function that calls
+ * it is configured: one place, one way.
+ */
+export function paymentGatewayFrom(environment: {
   GATEWAY_NAME: string;
   GATEWAY_URL: string;
   GATEWAY_TIMEOUT_MS: number;
