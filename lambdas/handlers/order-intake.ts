@@ -8,7 +8,7 @@ import { makeGetOrder } from '#domain/get-order.ts';
 import { orderView } from '#domain/order.ts';
 import { makePlaceOrder, type PlaceOrderDeps } from '#domain/place-order.ts';
 import { systemClock } from '#domain/ports.ts';
-import { deadlinesOf, readIntakeEnvironment } from '#shared/config.ts';
+import { deadlinesOf, intakePolicyOf, readIntakeEnvironment } from '#shared/config.ts';
 import { callerOf, type HttpEvent, httpHandler, json, jsonBody } from '#shared/http.ts';
 import { aboutOrder, logger, metrics } from '#shared/observability.ts';
 
@@ -49,9 +49,5 @@ export const handler = buildHandler({
   payments: new SqsPaymentQueue(sqs, environment.PAYMENT_SUBMISSION_QUEUE_URL),
   clock: systemClock,
   deadlines: deadlinesOf(environment),
-  policy: {
-    supportedCurrencies: environment.SUPPORTED_CURRENCIES,
-    maxOrderAmount: environment.MAX_ORDER_AMOUNT,
-    confirmationWindowSeconds: environment.CONFIRMATION_WINDOW_SECONDS,
-  },
+  policy: intakePolicyOf(environment),
 });

@@ -10,6 +10,7 @@ import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
 import { systemClock } from '#domain/ports.ts';
 import { makeSweep } from '#domain/sweep.ts';
 import { deadlinesOf, readSweepEnvironment } from '#shared/config.ts';
+import { sweepObserver } from '#shared/domain-events.ts';
 import { logger, metrics, tracer } from '#shared/observability.ts';
 
 const environment = readSweepEnvironment();
@@ -23,30 +24,7 @@ const sweep = makeSweep({
   finalCheck: environment.SETTLEMENT_CHECKS,
   batchSize: environment.SWEEP_BATCH_SIZE,
   redriveLimit: environment.SWEEP_REDRIVE_LIMIT,
-  observer: {
-    pastDeadline(order) {
-      metrics.addMetric('OrdersPastDeadline', MetricUnit.Count, 1);
-      logger.warn('Order past its deadline', {
-        orderId: order.orderId,
-        status: order.status,
-        dueAt: order.dueAt,
-      });
-    },
-    expired(order) {
-      metrics.addMetric('OrdersExpired', MetricUnit.Count, 1);
-      logger.info('Order expired unconfirmed', { orderId: order.orderId });
-    },
-    redriveLimitReached(order) {
-      metrics.addMetric('RedriveLimitReached', MetricUnit.Count, 1);
-      logger.error('Order set moving as often as its budget allows: left to a person', {
-        orderId: order.orderId,
-        status: order.status,
-        redrives: order.redrives,
-        lastError: order.lastError,
-        payBy: order.payBy,
-      });
-    },
-  },
+  observer: sweepObserver,
 });
 
 /** The scheduled sweep: every order past its deadline is set moving again and counted. */

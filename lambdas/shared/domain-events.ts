@@ -1,7 +1,16 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { CallbackObserver } from '#domain/callbacks.ts';
+import type { BreakerListener } from '#domain/circuit-breaker.ts';
 import type { Order } from '#domain/order.ts';
 import type { SettlementObserver } from '#domain/settlement.ts';
-import { type logger, metrics } from './observability.ts';
+import type { PaymentObserver } from '#domain/submit-payment.ts';
+import type { SweepObserver } from '#domain/sweep.ts';
+import { logger, metrics } from './observability.ts';
+
+/*
+ * What the use cases tell their observers, as log lines and metrics: the same from every function
+ * that hears it, so a handler only passes them on.
+ */
 
 /** Settlement events as logs and metrics, the same from every function that settles orders. */
 export function settlementObserver(log: typeof logger): SettlementObserver {
@@ -41,3 +50,90 @@ export function settlementObserver(log: typeof logger): SettlementObserver {
     },
   };
 }
+
+/** Payment submission's events: the settlement ones, gateway timings and risk bypasses. */
+export function paymentObserver(log: typeof logger): PaymentObserver {
+  return {
+    ...settlementObserver(log),
+    gatewayCall(operation, outcome, ms) {
+      metrics.addMetric(`Gateway_${operation}_${outcome}`, MetricUnit.Count, 1);
+      metrics.addMetric('GatewayLatency', MetricUnit.Milliseconds, ms);
+      log.info('Gateway answered', { operation, outcome, ms });
+    },
+    riskBypassed(order, verdict) {
+      metrics.addMetric('RiskCheckBypassed', MetricUnit.Count, 1);
+      log.warn('Risk check bypassed: the engine did not answer', {
+        amount: order.amount,
+        currency: order.currency,
+        riskRequestId: verdict.requestId,
+        riskErrorCode: verdict.errorCode,
+        attempts: verdict.attempts,
+      });
+    },
+  };
+}
+
+/** A circuit breaker's moves between closed, open and half-open. */
+export function breakerMoves(gateway: string): BreakerListener {
+  return (from, to) => {
+    metrics.addMetric(`Breaker_${to}`, MetricUnit.Count, 1);
+    logger.warn('Circuit breaker moved', { gateway, from, to });
+  };
+}
+
+/** Callbacks that change nothing but must be seen. */
+export const callbackObserver: CallbackObserver = {
+  unknownOrder(gatewayEvent) {
+    metrics.addMetric('CallbackUnknownOrder', MetricUnit.Count, 1);
+    logger.warn('Callback for an order we do not have', { type: gatewayEvent.type });
+  },
+  amountMismatch(gatewayEvent, order) {
+    metrics.addMetric('SettlementAmountMismatch', MetricUnit.Count, 1);
+    logger.error('Callback amount or currency differs from the order: nothing changed', {
+      eventAmount: gatewayEvent.data.amount,
+      eventCurrency: gatewayEvent.data.currency,
+      orderAmount: order.amount,
+      orderCurrency: order.currency,
+    });
+  },
+  foreignRefund(gatewayEvent, order) {
+    metrics.addMetric('ForeignRefund', MetricUnit.Count, 1);
+    logger.error('A refund that is not the order’s own full refund: recorded, not applied', {
+      refundId: gatewayEvent.data.refundId,
+      refundAmount: gatewayEvent.data.amount,
+      orderAmount: order.amount,
+      status: order.status,
+    });
+  },
+};
+
+/** A callback whose signature matched no cached secret, just before they are read afresh. */
+export function signatureMismatch(): void {
+  metrics.addMetric('CallbackSignatureMismatch', MetricUnit.Count, 1);
+}
+
+/** What the sweep finds: orders past their deadline, expiries, orders left to a person. */
+export const sweepObserver: SweepObserver = {
+  pastDeadline(order) {
+    metrics.addMetric('OrdersPastDeadline', MetricUnit.Count, 1);
+    logger.warn('Order past its deadline', {
+      orderId: order.orderId,
+      status: order.status,
+      dueAt: order.dueAt,
+    });
+  },
+  expired(order) {
+    metrics.addMetric('OrdersExpired', MetricUnit.Count, 1);
+    logger.info('Order expired unconfirmed', { orderId: order.orderId });
+  },
+  redriveLimitReached(order) {
+    metrics.addMetric('RedriveLimitReached', MetricUnit.Count, 1);
+    logger.error('Order set moving as often as its budget allows: left to a person', {
+      orderId: order.orderId,
+      status: order.status,
+      redrives: order.redrives,
+      lastError: order.lastError,
+      payBy: order.payBy,
+    });
+  },
+};
