@@ -5,7 +5,7 @@ import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
 import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
 import { AutopayError } from '#domain/errors.ts';
 import { type LifecycleDeps, makeLifecycle } from '#domain/lifecycle.ts';
-import { orderView } from '#domain/order.ts';
+import { type OrderRequestResult, orderView } from '#domain/order.ts';
 import { systemClock } from '#domain/ports.ts';
 import { deadlinesOf, readLifecycleEnvironment } from '#shared/config.ts';
 import { callerOf, type HttpEvent, httpHandler, json, jsonBody } from '#shared/http.ts';
@@ -19,7 +19,7 @@ export function buildHandler(deps: LifecycleDeps) {
     const orderId = event.pathParameters?.id ?? '';
     aboutOrder(orderId);
     const action = event.routeKey.split('/').at(-1);
-    let result: Awaited<ReturnType<typeof lifecycle.confirm>>;
+    let result: OrderRequestResult;
     if (action === 'confirm') {
       result = await lifecycle.confirm(agentId, orderId);
     } else if (action === 'cancel') {
