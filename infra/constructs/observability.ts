@@ -6,42 +6,48 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import {
+  breakerMetric,
+  gatewayCallMetric,
+  metricNames,
+  metricNamespace,
+  serviceDimension,
+} from '../../lambdas/shared/metric-names.ts';
 import type { FunctionSpec, QueueName } from '../../lambdas/shared/wiring.ts';
 import type { PipelineFunctions } from './functions.ts';
 import type { PipelineHttpApi } from './http-api.ts';
 import type { PipelineQueues } from './queues.ts';
 
 /**
- * The custom metrics the functions publish through Powertools (EMF): its namespace, the dimension
- * it adds (POWERTOOLS_SERVICE_NAME) and the metric names the handlers pass to `addMetric`. The
- * alarms, the dashboard and the tests all read them from here.
+ * The custom metrics the alarms and the dashboard watch, named from the catalogue the functions
+ * publish by (lambdas/shared/metric-names.ts); the tests read them from here.
  */
 export const pipelineMetrics = {
-  namespace: 'Autopay',
-  serviceDimension: 'service',
+  namespace: metricNamespace,
+  serviceDimension,
   names: {
-    orderPlaced: 'OrderPlaced',
-    chargeSucceeded: 'Gateway_charge_succeeded',
-    chargePending: 'Gateway_charge_pending',
-    chargeDeclined: 'Gateway_charge_declined',
-    chargeUnavailable: 'Gateway_charge_unavailable',
-    chargeUnknown: 'Gateway_charge_unknown',
-    chargeThrottled: 'Gateway_charge_throttled',
-    chargeUnauthorized: 'Gateway_charge_unauthorized',
-    gatewayLatency: 'GatewayLatency',
-    breakerOpen: 'Breaker_open',
-    breakerHalfOpen: 'Breaker_half_open',
-    breakerClosed: 'Breaker_closed',
-    riskCheckBypassed: 'RiskCheckBypassed',
-    ordersPastDeadline: 'OrdersPastDeadline',
-    ordersExpired: 'OrdersExpired',
-    lateSuccessRefund: 'LateSuccessRefund',
-    settlementAmountMismatch: 'SettlementAmountMismatch',
-    sweepRuns: 'SweepRuns',
-    refundRejected: 'RefundRejected',
-    foreignRefund: 'ForeignRefund',
-    redriveLimitReached: 'RedriveLimitReached',
-    paymentWindowExpired: 'PaymentWindowExpired',
+    orderPlaced: metricNames.orderPlaced,
+    chargeSucceeded: gatewayCallMetric('charge', 'succeeded'),
+    chargePending: gatewayCallMetric('charge', 'pending'),
+    chargeDeclined: gatewayCallMetric('charge', 'declined'),
+    chargeUnavailable: gatewayCallMetric('charge', 'unavailable'),
+    chargeUnknown: gatewayCallMetric('charge', 'unknown'),
+    chargeThrottled: gatewayCallMetric('charge', 'throttled'),
+    chargeUnauthorized: gatewayCallMetric('charge', 'unauthorized'),
+    gatewayLatency: metricNames.gatewayLatency,
+    breakerOpen: breakerMetric('open'),
+    breakerHalfOpen: breakerMetric('half_open'),
+    breakerClosed: breakerMetric('closed'),
+    riskCheckBypassed: metricNames.riskCheckBypassed,
+    ordersPastDeadline: metricNames.ordersPastDeadline,
+    ordersExpired: metricNames.ordersExpired,
+    lateSuccessRefund: metricNames.lateSuccessRefund,
+    settlementAmountMismatch: metricNames.settlementAmountMismatch,
+    sweepRuns: metricNames.sweepRuns,
+    refundRejected: metricNames.refundRejected,
+    foreignRefund: metricNames.foreignRefund,
+    redriveLimitReached: metricNames.redriveLimitReached,
+    paymentWindowExpired: metricNames.paymentWindowExpired,
   },
 } as const;
 

@@ -9,6 +9,7 @@ import { systemClock } from '#domain/ports.ts';
 import { makeRotateSecret, type RotationEvent } from '#domain/rotation.ts';
 import { readRotationEnvironment } from '#shared/config.ts';
 import { rotatedSecretKinds } from '#shared/gateway-secret-rotation.ts';
+import { rotationMetric } from '#shared/metric-names.ts';
 import { logger, metrics, tracer } from '#shared/observability.ts';
 
 const environment = readRotationEnvironment();
@@ -29,7 +30,7 @@ export const handler = middy(async (event: RotationEvent) => {
     token: event.ClientRequestToken,
   });
   const outcome = await rotate(event);
-  metrics.addMetric(`Rotation_${event.Step}`, MetricUnit.Count, 1);
+  metrics.addMetric(rotationMetric(event.Step), MetricUnit.Count, 1);
   logger.info('Rotation step done', { outcome });
 })
   .use(captureLambdaHandler(tracer, { captureResponse: false }))

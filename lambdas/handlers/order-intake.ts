@@ -10,6 +10,7 @@ import { makePlaceOrder, type PlaceOrderDeps } from '#domain/place-order.ts';
 import { systemClock } from '#domain/ports.ts';
 import { deadlinesOf, intakePolicyOf, readIntakeEnvironment } from '#shared/config.ts';
 import { callerOf, type HttpEvent, httpHandler, json, jsonBody } from '#shared/http.ts';
+import { metricNames } from '#shared/metric-names.ts';
 import { aboutOrder, logger, metrics } from '#shared/observability.ts';
 
 /** `POST /v1/orders` and `GET /v1/orders/{id}`: HTTP in, one use case, HTTP out. */
@@ -21,7 +22,7 @@ export function buildHandler(deps: PlaceOrderDeps) {
     const agentId = callerOf(event);
     if (event.routeKey === 'GET /v1/orders/{id}') {
       const order = await getOrder(agentId, event.pathParameters?.id ?? '');
-      metrics.addMetric('OrderRead', MetricUnit.Count, 1);
+      metrics.addMetric(metricNames.orderRead, MetricUnit.Count, 1);
       return json(200, orderView(order));
     }
     if (event.routeKey === 'POST /v1/orders') {
@@ -32,7 +33,11 @@ export function buildHandler(deps: PlaceOrderDeps) {
       });
       aboutOrder(order.orderId);
       logger.info(replayed ? 'Order replayed' : 'Order placed', { status: order.status });
-      metrics.addMetric(replayed ? 'OrderReplayed' : 'OrderPlaced', MetricUnit.Count, 1);
+      metrics.addMetric(
+        replayed ? metricNames.orderReplayed : metricNames.orderPlaced,
+        MetricUnit.Count,
+        1,
+      );
       return replayed
         ? json(200, orderView(order), { 'idempotent-replayed': 'true' })
         : json(202, orderView(order));

@@ -9,6 +9,7 @@ import { type OrderRequestResult, orderView } from '#domain/order.ts';
 import { systemClock } from '#domain/ports.ts';
 import { deadlinesOf, readLifecycleEnvironment } from '#shared/config.ts';
 import { callerOf, type HttpEvent, httpHandler, json, jsonBody } from '#shared/http.ts';
+import { lifecycleMetric } from '#shared/metric-names.ts';
 import { aboutOrder, logger, metrics } from '#shared/observability.ts';
 
 /** confirm, cancel and refund: `POST /v1/orders/{id}/<action>`. */
@@ -30,7 +31,7 @@ export function buildHandler(deps: LifecycleDeps) {
     } else {
       throw new AutopayError('ROUTE_NOT_FOUND');
     }
-    metrics.addMetric(`Order_${action}`, MetricUnit.Count, 1);
+    metrics.addMetric(lifecycleMetric(action), MetricUnit.Count, 1);
     logger.info('Lifecycle request applied', { action, status: result.order.status, ...result });
     if (result.replayed) {
       return json(200, orderView(result.order), { 'idempotent-replayed': 'true' });

@@ -10,6 +10,7 @@ import type { makeVerifyCallbackSignature } from '#domain/webhook-secrets.ts';
 import { deadlinesOf, readCallbackEnvironment, settlementScheduleOf } from '#shared/config.ts';
 import { callbackObserver, settlementObserver } from '#shared/domain-events.ts';
 import { type HttpEvent, httpHandler, json, parseJson, rawBody } from '#shared/http.ts';
+import { callbackMetric } from '#shared/metric-names.ts';
 import { aboutOrder, logger, metrics } from '#shared/observability.ts';
 import { callbackSignatureCheckFrom } from '#shared/payment-gateway.ts';
 
@@ -35,7 +36,7 @@ export function buildHandler(deps: CallbackHandlerDeps) {
     logger.appendKeys({ eventId: gatewayEvent.id });
     const outcome = await deps.handleEvent(gatewayEvent);
     logger.info('Callback handled', { type: gatewayEvent.type, ...outcome });
-    metrics.addMetric(`Callback_${outcome.result}`, MetricUnit.Count, 1);
+    metrics.addMetric(callbackMetric(outcome.result), MetricUnit.Count, 1);
     return json(200, { received: true, ...outcome });
   });
 }

@@ -11,6 +11,7 @@ import { systemClock } from '#domain/ports.ts';
 import { makeSweep } from '#domain/sweep.ts';
 import { deadlinesOf, readSweepEnvironment } from '#shared/config.ts';
 import { sweepObserver } from '#shared/domain-events.ts';
+import { metricNames } from '#shared/metric-names.ts';
 import { logger, metrics, tracer } from '#shared/observability.ts';
 
 const environment = readSweepEnvironment();
@@ -31,7 +32,7 @@ const sweep = makeSweep({
 export const handler = middy(async () => {
   const report = await sweep();
   // Always published, so "no stuck orders" is a zero on the dashboard, not a gap.
-  metrics.addMetric('SweepRuns', MetricUnit.Count, 1);
+  metrics.addMetric(metricNames.sweepRuns, MetricUnit.Count, 1);
   logger.info('Sweep done', { ...report });
   return report;
 })

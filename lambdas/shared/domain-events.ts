@@ -5,6 +5,7 @@ import type { Order } from '#domain/order.ts';
 import type { SettlementObserver } from '#domain/settlement.ts';
 import type { PaymentObserver } from '#domain/submit-payment.ts';
 import type { SweepObserver } from '#domain/sweep.ts';
+import { breakerMetric, gatewayCallMetric, metricNames } from './metric-names.ts';
 import { logger, metrics } from './observability.ts';
 
 /*
@@ -16,7 +17,7 @@ import { logger, metrics } from './observability.ts';
 export function settlementObserver(log: typeof logger): SettlementObserver {
   return {
     lateSuccess(order: Order) {
-      metrics.addMetric('LateSuccessRefund', MetricUnit.Count, 1);
+      metrics.addMetric(metricNames.lateSuccessRefund, MetricUnit.Count, 1);
       log.error('Money taken for an order the user does not get: refunding it', {
         orderId: order.orderId,
         amount: order.amount,
@@ -25,11 +26,11 @@ export function settlementObserver(log: typeof logger): SettlementObserver {
       });
     },
     ignored(order: Order, why: string) {
-      metrics.addMetric('SettlementEventIgnored', MetricUnit.Count, 1);
+      metrics.addMetric(metricNames.settlementEventIgnored, MetricUnit.Count, 1);
       log.info('Gateway outcome changes nothing', { orderId: order.orderId, why });
     },
     refundRejected(order: Order, reason: string) {
-      metrics.addMetric('RefundRejected', MetricUnit.Count, 1);
+      metrics.addMetric(metricNames.refundRejected, MetricUnit.Count, 1);
       log.error('The gateway refused a refund: it is not sent again', {
         orderId: order.orderId,
         status: order.status,
@@ -41,7 +42,7 @@ export function settlementObserver(log: typeof logger): SettlementObserver {
       });
     },
     paymentWindowExpired(order: Order) {
-      metrics.addMetric('PaymentWindowExpired', MetricUnit.Count, 1);
+      metrics.addMetric(metricNames.paymentWindowExpired, MetricUnit.Count, 1);
       log.warn('Not paid within its payment window: the order failed', {
         orderId: order.orderId,
         payBy: order.payBy,
@@ -56,12 +57,12 @@ export function paymentObserver(log: typeof logger): PaymentObserver {
   return {
     ...settlementObserver(log),
     gatewayCall(operation, outcome, ms) {
-      metrics.addMetric(`Gateway_${operation}_${outcome}`, MetricUnit.Count, 1);
-      metrics.addMetric('GatewayLatency', MetricUnit.Milliseconds, ms);
+      metrics.addMetric(gatewayCallMetric(operation, outcome), MetricUnit.Count, 1);
+      metrics.addMetric(metricNames.gatewayLatency, MetricUnit.Milliseconds, ms);
       log.info('Gateway answered', { operation, outcome, ms });
     },
     riskBypassed(order, verdict) {
-      metrics.addMetric('RiskCheckBypassed', MetricUnit.Count, 1);
+      metrics.addMetric(metricNames.riskCheckBypassed, MetricUnit.Count, 1);
       log.warn('Risk check bypassed: the engine did not answer', {
         amount: order.amount,
         currency: order.currency,
@@ -76,7 +77,7 @@ export function paymentObserver(log: typeof logger): PaymentObserver {
 /** A circuit breaker's moves between closed, open and half-open. */
 export function breakerMoves(gateway: string): BreakerListener {
   return (from, to) => {
-    metrics.addMetric(`Breaker_${to}`, MetricUnit.Count, 1);
+    metrics.addMetric(breakerMetric(to), MetricUnit.Count, 1);
     logger.warn('Circuit breaker moved', { gateway, from, to });
   };
 }
@@ -84,11 +85,11 @@ export function breakerMoves(gateway: string): BreakerListener {
 /** Callbacks that change nothing but must be seen. */
 export const callbackObserver: CallbackObserver = {
   unknownOrder(gatewayEvent) {
-    metrics.addMetric('CallbackUnknownOrder', MetricUnit.Count, 1);
+    metrics.addMetric(metricNames.callbackUnknownOrder, MetricUnit.Count, 1);
     logger.warn('Callback for an order we do not have', { type: gatewayEvent.type });
   },
   amountMismatch(gatewayEvent, order) {
-    metrics.addMetric('SettlementAmountMismatch', MetricUnit.Count, 1);
+    metrics.addMetric(metricNames.settlementAmountMismatch, MetricUnit.Count, 1);
     logger.error('Callback amount or currency differs from the order: nothing changed', {
       eventAmount: gatewayEvent.data.amount,
       eventCurrency: gatewayEvent.data.currency,
@@ -97,7 +98,7 @@ export const callbackObserver: CallbackObserver = {
     });
   },
   foreignRefund(gatewayEvent, order) {
-    metrics.addMetric('ForeignRefund', MetricUnit.Count, 1);
+    metrics.addMetric(metricNames.foreignRefund, MetricUnit.Count, 1);
     logger.error('A refund that is not the order’s own full refund: recorded, not applied', {
       refundId: gatewayEvent.data.refundId,
       refundAmount: gatewayEvent.data.amount,
@@ -109,13 +110,13 @@ export const callbackObserver: CallbackObserver = {
 
 /** A callback whose signature matched no cached secret, just before they are read afresh. */
 export function signatureMismatch(): void {
-  metrics.addMetric('CallbackSignatureMismatch', MetricUnit.Count, 1);
+  metrics.addMetric(metricNames.callbackSignatureMismatch, MetricUnit.Count, 1);
 }
 
 /** What the sweep finds: orders past their deadline, expiries, orders left to a person. */
 export const sweepObserver: SweepObserver = {
   pastDeadline(order) {
-    metrics.addMetric('OrdersPastDeadline', MetricUnit.Count, 1);
+    metrics.addMetric(metricNames.ordersPastDeadline, MetricUnit.Count, 1);
     logger.warn('Order past its deadline', {
       orderId: order.orderId,
       status: order.status,
@@ -123,11 +124,11 @@ export const sweepObserver: SweepObserver = {
     });
   },
   expired(order) {
-    metrics.addMetric('OrdersExpired', MetricUnit.Count, 1);
+    metrics.addMetric(metricNames.ordersExpired, MetricUnit.Count, 1);
     logger.info('Order expired unconfirmed', { orderId: order.orderId });
   },
   redriveLimitReached(order) {
-    metrics.addMetric('RedriveLimitReached', MetricUnit.Count, 1);
+    metrics.addMetric(metricNames.redriveLimitReached, MetricUnit.Count, 1);
     logger.error('Order set moving as often as its budget allows: left to a person', {
       orderId: order.orderId,
       status: order.status,

@@ -10,6 +10,7 @@ import type {
 } from 'aws-lambda';
 import { AutopayError, type ErrorCode, errorCatalogue, ValidationError } from '#domain/errors.ts';
 import { MAX_BODY_BYTES } from '#domain/schemas.ts';
+import { metricNames } from './metric-names.ts';
 import { logger, metrics, tracer } from './observability.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
@@ -93,7 +94,7 @@ export function httpErrors(): MiddlewareObj<HttpEvent, HttpResult> {
       const requestId = request.event.requestContext?.requestId ?? 'unknown';
       if (error instanceof AutopayError && error.exposable) {
         logger.info('Request refused', { code: error.code, status: error.status });
-        metrics.addMetric('RequestRefused', MetricUnit.Count, 1);
+        metrics.addMetric(metricNames.requestRefused, MetricUnit.Count, 1);
         request.response = json(
           error.status,
           errorBody(error.code, error.message, requestId, error.details),
@@ -107,7 +108,7 @@ export function httpErrors(): MiddlewareObj<HttpEvent, HttpResult> {
             ? 'SERVICE_UNAVAILABLE'
             : 'INTERNAL_ERROR';
       logger.error('Request failed', { code, error: error as Error });
-      metrics.addMetric('RequestFailed', MetricUnit.Count, 1);
+      metrics.addMetric(metricNames.requestFailed, MetricUnit.Count, 1);
       const retryAfter: Record<string, string> =
         code === 'SERVICE_UNAVAILABLE' ? { 'retry-after': '1' } : {};
       request.response = json(

@@ -7,6 +7,7 @@ import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type * as z from 'zod';
+import { consumerMetric, metricNames } from './metric-names.ts';
 import { logger, metrics, traceOrder, tracer } from './observability.ts';
 
 /** What a consumer did with one message: finished with it, or wants it back after a delay. */
@@ -59,7 +60,7 @@ export function sqsConsumer<T extends { orderId: string }>(options: SqsConsumerO
     const parsed = options.schema.safeParse(safeJson(record.body));
     if (!parsed.success) {
       // No delivery will ever read it: send it on its way to the DLQ, where an operator can.
-      metrics.addMetric('PoisonMessage', MetricUnit.Count, 1);
+      metrics.addMetric(metricNames.poisonMessage, MetricUnit.Count, 1);
       logger.error('Unreadable message', { queue: options.name, messageId: record.messageId });
       await returnForLater(record, 1);
       throw new Error(`Unreadable message ${record.messageId}`);
@@ -76,11 +77,11 @@ export function sqsConsumer<T extends { orderId: string }>(options: SqsConsumerO
     );
     if (result.kind === 'done') {
       log.info('Message handled', { queue: options.name, detail: result.detail });
-      metrics.addMetric(`${options.name}MessageHandled`, MetricUnit.Count, 1);
+      metrics.addMetric(consumerMetric(options.name, 'MessageHandled'), MetricUnit.Count, 1);
       return;
     }
     log.warn('Message returned for later', { queue: options.name, ...result });
-    metrics.addMetric(`${options.name}RetryScheduled`, MetricUnit.Count, 1);
+    metrics.addMetric(consumerMetric(options.name, 'RetryScheduled'), MetricUnit.Count, 1);
     await returnForLater(record, result.delaySeconds);
     throw new ReturnedForLater(result.reason);
   }

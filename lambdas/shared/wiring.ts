@@ -7,6 +7,7 @@
  */
 
 import type { ItemKind } from '../adapters/table-keys.ts';
+import { metricNamespace } from './metric-names.ts';
 
 export type HttpMethod = 'GET' | 'POST';
 
@@ -134,7 +135,7 @@ const retries = { BACKOFF_BASE_SECONDS: '1', BACKOFF_MAX_SECONDS: '300' } as con
 
 const common = {
   POWERTOOLS_SERVICE_NAME: 'autopay',
-  POWERTOOLS_METRICS_NAMESPACE: 'Autopay',
+  POWERTOOLS_METRICS_NAMESPACE: metricNamespace,
   POWERTOOLS_LOG_LEVEL: 'INFO',
   // How long an order may wait in each state before the sweep treats it as stuck.
   PAYMENT_DEADLINE_SECONDS: '900',
