@@ -100,4 +100,32 @@ describe('tracing', () => {
     expect(response.statusCode).toBe(202);
     expect(annotations).toHaveBeenCalledWith('orderId', orderIdFor('demo-agent', 'trace-1'));
   });
+
+  it('traces each queue message in its own subsegment annotated with its order id', async () => {
+    // Prepare: the X-Ray SDK records only inside Lambda; its subsegment is a stand-in here.
+    vi.resetModules();
+    const { tracer, traceOrder } = await import('#shared/observability.ts');
+    const subsegment = { addAnnotation: vi.fn(), addError: vi.fn(), close: vi.fn() };
+    vi.spyOn(tracer, 'isTracingEnabled').mockReturnValue(true);
+    const opened = vi
+      .spyOn(tracer.provider, 'captureAsyncFunc')
+      .mockImplementation((_name, work) => work(subsegment as never));
+
+    // Act
+    const failure = traceOrder('ord_2', async () => {
+      throw new Error('gateway down');
+    });
+    const result = await traceOrder('ord_1', async () => 'done');
+
+    // Assess
+    await expect(failure).rejects.toThrow('gateway down');
+    expect(result).toBe('done');
+    expect(opened).toHaveBeenCalledTimes(2);
+    expect(subsegment.addAnnotation.mock.calls).toEqual([
+      ['orderId', 'ord_2'],
+      ['orderId', 'ord_1'],
+    ]);
+    expect(subsegment.addError).toHaveBeenCalledWith(new Error('gateway down'));
+    expect(subsegment.close).toHaveBeenCalledTimes(2);
+  });
 });
