@@ -27,7 +27,7 @@ import {
   orderItemSchema,
   textRule,
 } from '#domain/schemas.ts';
-import { readIntakeEnvironment } from '#shared/config.ts';
+import { intakePolicyOf, readIntakeEnvironment } from '#shared/config.ts';
 import { functionSpecs, type RouteSpec, wiring } from '#shared/wiring.ts';
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -44,11 +44,7 @@ export function intakePolicyFromWiring(): IntakePolicy {
     TABLE_NAME: 'autopay',
     PAYMENT_SUBMISSION_QUEUE_URL: 'https://sqs.invalid/paymentSubmission',
   });
-  return {
-    supportedCurrencies: environment.SUPPORTED_CURRENCIES,
-    maxOrderAmount: environment.MAX_ORDER_AMOUNT,
-    confirmationWindowSeconds: environment.CONFIRMATION_WINDOW_SECONDS,
-  };
+  return intakePolicyOf(environment);
 }
 
 const callbackEnvironment = wiring.functions.settlementCallback.environment;

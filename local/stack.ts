@@ -414,7 +414,11 @@ function setFunctionEnvironment(
   endpoints: Readonly<Record<ExternalService, string>>,
   overrides: Readonly<Record<string, string>>,
 ): Record<string, string> {
-  const merged: Record<string, string> = { TABLE_NAME: tableName };
+  // No X-Ray daemon runs locally: the tracer stays off, records nothing and patches no client.
+  const merged: Record<string, string> = {
+    TABLE_NAME: tableName,
+    POWERTOOLS_TRACE_ENABLED: 'false',
+  };
   for (const [name, spec] of Object.entries(functionSpecs)) {
     const own: Record<string, string> = { ...spec.environment };
     for (const [variable, queue] of Object.entries(spec.sendsTo)) {

@@ -12,7 +12,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { itemPrefixes } from '../../lambdas/adapters/keys.ts';
+import { itemPrefixes } from '../../lambdas/adapters/table-keys.ts';
 import { promotionTags } from '../../lambdas/shared/secret-tags.ts';
 import {
   type ExternalService,

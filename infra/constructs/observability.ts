@@ -6,42 +6,48 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import {
+  breakerMetric,
+  gatewayCallMetric,
+  metricNames,
+  metricNamespace,
+  serviceDimension,
+} from '../../lambdas/shared/metric-names.ts';
 import type { FunctionSpec, QueueName } from '../../lambdas/shared/wiring.ts';
 import type { PipelineFunctions } from './functions.ts';
 import type { PipelineHttpApi } from './http-api.ts';
 import type { PipelineQueues } from './queues.ts';
 
 /**
- * The custom metrics the functions publish through Powertools (EMF): its namespace, the dimension
- * it adds (POWERTOOLS_SERVICE_NAME) and the metric names the handlers pass to `addMetric`. The
- * alarms, the dashboard and the tests all read them from here.
+ * The custom metrics the alarms and the dashboard watch, named from the catalogue the functions
+ * publish by (lambdas/shared/metric-names.ts); the tests read them from here.
  */
 export const pipelineMetrics = {
-  namespace: 'Autopay',
-  serviceDimension: 'service',
+  namespace: metricNamespace,
+  serviceDimension,
   names: {
-    orderPlaced: 'OrderPlaced',
-    chargeSucceeded: 'Gateway_charge_succeeded',
-    chargePending: 'Gateway_charge_pending',
-    chargeDeclined: 'Gateway_charge_declined',
-    chargeUnavailable: 'Gateway_charge_unavailable',
-    chargeUnknown: 'Gateway_charge_unknown',
-    chargeThrottled: 'Gateway_charge_throttled',
-    chargeUnauthorized: 'Gateway_charge_unauthorized',
-    gatewayLatency: 'GatewayLatency',
-    breakerOpen: 'Breaker_open',
-    breakerHalfOpen: 'Breaker_half_open',
-    breakerClosed: 'Breaker_closed',
-    riskCheckBypassed: 'RiskCheckBypassed',
-    ordersPastDeadline: 'OrdersPastDeadline',
-    ordersExpired: 'OrdersExpired',
-    lateSuccessRefund: 'LateSuccessRefund',
-    settlementAmountMismatch: 'SettlementAmountMismatch',
-    sweepRuns: 'SweepRuns',
-    refundRejected: 'RefundRejected',
-    foreignRefund: 'ForeignRefund',
-    redriveLimitReached: 'RedriveLimitReached',
-    paymentWindowExpired: 'PaymentWindowExpired',
+    orderPlaced: metricNames.orderPlaced,
+    chargeSucceeded: gatewayCallMetric('charge', 'succeeded'),
+    chargePending: gatewayCallMetric('charge', 'pending'),
+    chargeDeclined: gatewayCallMetric('charge', 'declined'),
+    chargeUnavailable: gatewayCallMetric('charge', 'unavailable'),
+    chargeUnknown: gatewayCallMetric('charge', 'unknown'),
+    chargeThrottled: gatewayCallMetric('charge', 'throttled'),
+    chargeUnauthorized: gatewayCallMetric('charge', 'unauthorized'),
+    gatewayLatency: metricNames.gatewayLatency,
+    breakerOpen: breakerMetric('open'),
+    breakerHalfOpen: breakerMetric('half_open'),
+    breakerClosed: breakerMetric('closed'),
+    riskCheckBypassed: metricNames.riskCheckBypassed,
+    ordersPastDeadline: metricNames.ordersPastDeadline,
+    ordersExpired: metricNames.ordersExpired,
+    lateSuccessRefund: metricNames.lateSuccessRefund,
+    settlementAmountMismatch: metricNames.settlementAmountMismatch,
+    sweepRuns: metricNames.sweepRuns,
+    refundRejected: metricNames.refundRejected,
+    foreignRefund: metricNames.foreignRefund,
+    redriveLimitReached: metricNames.redriveLimitReached,
+    paymentWindowExpired: metricNames.paymentWindowExpired,
   },
 } as const;
 
@@ -111,6 +117,11 @@ export interface PipelineAlarms {
 
 const period = Duration.minutes(5);
 
+/** An alarm's settings; one evaluation period and one datapoint unless it says otherwise. */
+type AlarmOptions = Omit<cloudwatch.AlarmProps, 'evaluationPeriods'> & {
+  readonly evaluationPeriods?: number;
+};
+
 /** The alarms that say when the pipeline needs a person, where they go, and one dashboard. */
 export class PipelineObservability extends Construct {
   readonly topic: sns.Topic;
@@ -177,12 +188,7 @@ export class PipelineObservability extends Construct {
       this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
     }
     const notify = new SnsAction(this.topic);
-    const alarm = (
-      alarmId: string,
-      options: Omit<cloudwatch.AlarmProps, 'evaluationPeriods'> & {
-        readonly evaluationPeriods?: number;
-      },
-    ) => {
+    const alarm = (alarmId: string, options: AlarmOptions) => {
       const created = new cloudwatch.Alarm(this, alarmId, {
         evaluationPeriods: 1,
         datapointsToAlarm: 1,
@@ -195,107 +201,153 @@ export class PipelineObservability extends Construct {
       return created;
     };
 
-    const consumersOf = (queue: QueueName) =>
-      Object.entries(props.functionSpecs)
-        .filter(([, spec]) => spec.consumes?.queue === queue)
-        .map(([name]) => name)
-        .join(' and ') || 'its consumer';
-    const deadLetters = new Map(
-      [...props.queues.all].map(([name, { deadLetterQueue }]) => [
-        name,
-        alarm(`${name}DeadLetters`, {
-          alarmDescription:
-            `A ${name} message failed every delivery and is in its dead-letter queue: an order ` +
-            'may be stuck. See why with npm run ops -- --stage <stage> dlq and in the logs of ' +
-            `${consumersOf(name)}; once the cause is fixed, move the messages back with ` +
-            `npm run ops -- --stage <stage> redrive ${name}.`,
-          metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-            statistic: cloudwatch.Stats.MAXIMUM,
-            period,
-          }),
-          threshold: 1,
-        }),
-      ]),
-    );
+    const kit: AlarmKit = { alarm, metric, props };
+    const payments = paymentAlarms(kit);
+    this.alarms = {
+      ...platformAlarms(kit),
+      ...payments.alarms,
+      ...settlementAlarms(kit),
+      ...stuckOrderAlarms(kit),
+    };
 
-    // Each outcome is missing from a period in which it did not happen: FILL counts it as 0.
-    const sumOf = (label: string, names: readonly PipelineMetric[]) =>
-      new cloudwatch.MathExpression({
-        label,
-        expression: names.map((name) => `FILL(${name}, 0)`).join(' + '),
-        usingMetrics: Object.fromEntries(names.map((name) => [name, metric(name)])),
-        period,
-      });
-    const gatewayErrorRate = new cloudwatch.MathExpression({
-      label: 'Gateway charge error rate (%)',
-      expression:
-        `IF(failures + answers >= ${alarmThresholds.gatewayErrorRateMinimumCalls}, ` +
-        '100 * failures / (failures + answers), 0)',
-      usingMetrics: {
-        failures: sumOf('Charges the gateway failed', gatewayFailures),
-        answers: sumOf('Charges the gateway answered', gatewayAnswers),
-      },
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.hours(3),
+      widgets: dashboardRows({
+        props,
+        metric,
+        gatewayErrorRate: payments.gatewayErrorRate,
+        alarms: allAlarms(this.alarms),
+      }),
+    });
+  }
+}
+
+/** What each family of alarms is built with: the alarm and metric makers and the props. */
+interface AlarmKit {
+  readonly alarm: (alarmId: string, options: AlarmOptions) => cloudwatch.Alarm;
+  readonly metric: (name: PipelineMetric, options?: cloudwatch.MetricOptions) => cloudwatch.Metric;
+  readonly props: PipelineObservabilityProps;
+}
+
+/** The platform under the pipeline: queues, functions, schedules and the HTTP API. */
+function platformAlarms({ alarm, props }: AlarmKit) {
+  const consumersOf = (queue: QueueName) =>
+    Object.entries(props.functionSpecs)
+      .filter(([, spec]) => spec.consumes?.queue === queue)
+      .map(([name]) => name)
+      .join(' and ') || 'its consumer';
+  const deadLetters = new Map(
+    [...props.queues.all].map(([name, { deadLetterQueue }]) => [
+      name,
+      alarm(`${name}DeadLetters`, {
+        alarmDescription:
+          `A ${name} message failed every delivery and is in its dead-letter queue: an order ` +
+          'may be stuck. See why with npm run ops -- --stage <stage> dlq and in the logs of ' +
+          `${consumersOf(name)}; once the cause is fixed, move the messages back with ` +
+          `npm run ops -- --stage <stage> redrive ${name}.`,
+        metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          statistic: cloudwatch.Stats.MAXIMUM,
+          period,
+        }),
+        threshold: 1,
+      }),
+    ]),
+  );
+
+  const functionErrors = new Map<string, cloudwatch.Alarm>();
+  const functionThrottles = new Map<string, cloudwatch.Alarm>();
+  for (const [name, fn] of props.functions.all) {
+    functionErrors.set(
+      name,
+      alarm(`${name}Errors`, {
+        alarmDescription:
+          `The ${name} function failed an invocation (an uncaught error or a timeout): an ` +
+          'HTTP caller got a 5xx, a queue message will be retried and ends in the DLQ after ' +
+          'maxReceiveCount failures, a scheduled run is retried twice. Read its log group for ' +
+          'the error and its X-Ray traces for the slow call.',
+        metric: fn.metricErrors({ statistic: cloudwatch.Stats.SUM, period }),
+        threshold: 1,
+      }),
+    );
+    functionThrottles.set(
+      name,
+      alarm(`${name}Throttles`, {
+        alarmDescription:
+          `Lambda refused to run ${name}: the account or function concurrency limit is ` +
+          'reached. Requests get 5xx or messages wait in their queue; raise the concurrency ' +
+          'limit or lower the queue maxConcurrency of the busy consumers.',
+        metric: fn.metricThrottles({ statistic: cloudwatch.Stats.SUM, period }),
+        threshold: 1,
+      }),
+    );
+  }
+
+  const scheduleMissed = new Map<string, cloudwatch.Alarm>();
+  for (const [name, spec] of Object.entries(props.functionSpecs)) {
+    if (!spec.schedule) continue;
+    const runs = alarmThresholds.missedScheduledRuns;
+    scheduleMissed.set(
+      name,
+      alarm(`${name}NotRunning`, {
+        alarmDescription:
+          `${name} should run every ${spec.schedule.rateMinutes} minutes and has not run for ` +
+          `${runs * spec.schedule.rateMinutes}: the work it does on a schedule (finding stuck ` +
+          'orders) is not being done. Check that its EventBridge rule is enabled and that ' +
+          'Lambda is not throttling it.',
+        metric: props.functions.get(name).metricInvocations({
+          statistic: cloudwatch.Stats.SUM,
+          period: Duration.minutes(spec.schedule.rateMinutes),
+        }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: runs,
+        datapointsToAlarm: runs,
+        // No invocations at all is exactly what a stopped schedule looks like.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+    );
+  }
+
+  return {
+    deadLetters,
+    functionErrors,
+    functionThrottles,
+    scheduleMissed,
+    apiServerErrors: alarm('ApiServerErrors', {
+      alarmDescription:
+        'The HTTP API answered 5xx: a function failed, timed out or could not be invoked. ' +
+        'Read integrationError in the API access logs, then the function logs.',
+      metric: props.httpApi.stage.metricServerError({ statistic: cloudwatch.Stats.SUM, period }),
+      threshold: 1,
+    }),
+  };
+}
+
+/** Paying: the gateway failing us, the risk engine not answering, orders never paid. */
+function paymentAlarms({ alarm, metric }: AlarmKit) {
+  // Each outcome is missing from a period in which it did not happen: FILL counts it as 0.
+  const sumOf = (label: string, names: readonly PipelineMetric[]) =>
+    new cloudwatch.MathExpression({
+      label,
+      expression: names.map((name) => `FILL(${name}, 0)`).join(' + '),
+      usingMetrics: Object.fromEntries(names.map((name) => [name, metric(name)])),
       period,
     });
+  const gatewayErrorRate = new cloudwatch.MathExpression({
+    label: 'Gateway charge error rate (%)',
+    expression:
+      `IF(failures + answers >= ${alarmThresholds.gatewayErrorRateMinimumCalls}, ` +
+      '100 * failures / (failures + answers), 0)',
+    usingMetrics: {
+      failures: sumOf('Charges the gateway failed', gatewayFailures),
+      answers: sumOf('Charges the gateway answered', gatewayAnswers),
+    },
+    period,
+  });
 
-    const functionErrors = new Map<string, cloudwatch.Alarm>();
-    const functionThrottles = new Map<string, cloudwatch.Alarm>();
-    for (const [name, fn] of props.functions.all) {
-      functionErrors.set(
-        name,
-        alarm(`${name}Errors`, {
-          alarmDescription:
-            `The ${name} function failed an invocation (an uncaught error or a timeout): an ` +
-            'HTTP caller got a 5xx, a queue message will be retried and ends in the DLQ after ' +
-            'maxReceiveCount failures, a scheduled run is retried twice. Read its log group for ' +
-            'the error and its X-Ray traces for the slow call.',
-          metric: fn.metricErrors({ statistic: cloudwatch.Stats.SUM, period }),
-          threshold: 1,
-        }),
-      );
-      functionThrottles.set(
-        name,
-        alarm(`${name}Throttles`, {
-          alarmDescription:
-            `Lambda refused to run ${name}: the account or function concurrency limit is ` +
-            'reached. Requests get 5xx or messages wait in their queue; raise the concurrency ' +
-            'limit or lower the queue maxConcurrency of the busy consumers.',
-          metric: fn.metricThrottles({ statistic: cloudwatch.Stats.SUM, period }),
-          threshold: 1,
-        }),
-      );
-    }
-
-    const scheduleMissed = new Map<string, cloudwatch.Alarm>();
-    for (const [name, spec] of Object.entries(props.functionSpecs)) {
-      if (!spec.schedule) continue;
-      const runs = alarmThresholds.missedScheduledRuns;
-      scheduleMissed.set(
-        name,
-        alarm(`${name}NotRunning`, {
-          alarmDescription:
-            `${name} should run every ${spec.schedule.rateMinutes} minutes and has not run for ` +
-            `${runs * spec.schedule.rateMinutes}: the work it does on a schedule (finding stuck ` +
-            'orders) is not being done. Check that its EventBridge rule is enabled and that ' +
-            'Lambda is not throttling it.',
-          metric: props.functions.get(name).metricInvocations({
-            statistic: cloudwatch.Stats.SUM,
-            period: Duration.minutes(spec.schedule.rateMinutes),
-          }),
-          threshold: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-          evaluationPeriods: runs,
-          datapointsToAlarm: runs,
-          // No invocations at all is exactly what a stopped schedule looks like.
-          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-        }),
-      );
-    }
-
-    this.alarms = {
-      deadLetters,
-      functionErrors,
-      functionThrottles,
+  return {
+    gatewayErrorRate,
+    alarms: {
       gatewayErrorRate: alarm('GatewayErrorRate', {
         alarmDescription:
           `At least ${alarmThresholds.gatewayErrorRatePercent} % of payment gateway charge ` +
@@ -315,58 +367,6 @@ export class PipelineObservability extends Construct {
         metric: metric('riskCheckBypassed'),
         threshold: alarmThresholds.riskCheckBypassed,
       }),
-      ordersPastDeadline: alarm('OrdersPastDeadline', {
-        alarmDescription:
-          'The sweep found orders waiting past their payment, refund or review deadline. ' +
-          'Something upstream lost them (a DLQ, a stopped consumer, a gateway that never ' +
-          'answered): list them with npm run ops -- --stage <stage> stuck and check the DLQs.',
-        metric: metric('ordersPastDeadline'),
-        threshold: 1,
-      }),
-      lateSuccessRefund: alarm('LateSuccessRefund', {
-        alarmDescription:
-          'The gateway took money for an order that had already failed or been cancelled, and ' +
-          'autopay is refunding it. Confirm the refund settled with the gateway for the orderId ' +
-          'in the logs, and tell the customer if it did not.',
-        metric: metric('lateSuccessRefund'),
-        threshold: 1,
-      }),
-      settlementAmountMismatch: alarm('SettlementAmountMismatch', {
-        alarmDescription:
-          'A signed gateway callback reported an amount or currency that differs from the ' +
-          'order, and the order was left unchanged. This needs a person: compare the order ' +
-          "with the gateway's record and settle it by hand.",
-        metric: metric('settlementAmountMismatch'),
-        threshold: 1,
-      }),
-      refundRejected: alarm('RefundRejected', {
-        alarmDescription:
-          'The gateway refused a refund for good (the payment is not captured, or nothing of it ' +
-          'is left) and autopay will not send it again. A refund the user asked for put the ' +
-          'order back to PAID; a compensation leaves it REFUND_PENDING, still owing the money. ' +
-          "Compare the order (npm run ops -- --stage <stage> order <id>) with the gateway's " +
-          'payment and refunds, and settle it by hand.',
-        metric: metric('refundRejected'),
-        threshold: 1,
-      }),
-      foreignRefund: alarm('ForeignRefund', {
-        alarmDescription:
-          "The gateway announced a refund that is not the order's own full refund (another " +
-          'party refunded it, or only part of it). It is recorded in the order history ' +
-          '(REFUND_OBSERVED) and changed nothing else. Find who refunded it at the gateway, ' +
-          'and whether the order still holds the money it says it does.',
-        metric: metric('foreignRefund'),
-        threshold: 1,
-      }),
-      redriveLimitReached: alarm('RedriveLimitReached', {
-        alarmDescription:
-          'The sweep set an order moving as often as SWEEP_REDRIVE_LIMIT allows and has stopped: ' +
-          'its payment, settlement check or refund keeps failing. The order carries lastError ' +
-          'REDRIVE_LIMIT_REACHED (an unpaid one is still closed at the end of its payment ' +
-          'window). Find why in the DLQs and function logs, fix it, then redrive the order.',
-        metric: metric('redriveLimitReached'),
-        threshold: 1,
-      }),
       paymentWindowExpired: alarm('PaymentWindowExpired', {
         alarmDescription:
           'An order could not be paid within PAYMENT_WINDOW_SECONDS of entering PENDING_PAYMENT ' +
@@ -376,26 +376,73 @@ export class PipelineObservability extends Construct {
         metric: metric('paymentWindowExpired'),
         threshold: 1,
       }),
-      apiServerErrors: alarm('ApiServerErrors', {
-        alarmDescription:
-          'The HTTP API answered 5xx: a function failed, timed out or could not be invoked. ' +
-          'Read integrationError in the API access logs, then the function logs.',
-        metric: props.httpApi.stage.metricServerError({ statistic: cloudwatch.Stats.SUM, period }),
-        threshold: 1,
-      }),
-      scheduleMissed,
-    };
+    },
+  };
+}
 
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      defaultInterval: Duration.hours(3),
-      widgets: dashboardRows({
-        props,
-        metric,
-        gatewayErrorRate,
-        alarms: allAlarms(this.alarms),
-      }),
-    });
-  }
+/** Settling: money the gateway moved that the order does not account for. */
+function settlementAlarms({ alarm, metric }: AlarmKit) {
+  return {
+    lateSuccessRefund: alarm('LateSuccessRefund', {
+      alarmDescription:
+        'The gateway took money for an order that had already failed or been cancelled, and ' +
+        'autopay is refunding it. Confirm the refund settled with the gateway for the orderId ' +
+        'in the logs, and tell the customer if it did not.',
+      metric: metric('lateSuccessRefund'),
+      threshold: 1,
+    }),
+    settlementAmountMismatch: alarm('SettlementAmountMismatch', {
+      alarmDescription:
+        'A signed gateway callback reported an amount or currency that differs from the ' +
+        'order, and the order was left unchanged. This needs a person: compare the order ' +
+        "with the gateway's record and settle it by hand.",
+      metric: metric('settlementAmountMismatch'),
+      threshold: 1,
+    }),
+    refundRejected: alarm('RefundRejected', {
+      alarmDescription:
+        'The gateway refused a refund for good (the payment is not captured, or nothing of it ' +
+        'is left) and autopay will not send it again. A refund the user asked for put the ' +
+        'order back to PAID; a compensation leaves it REFUND_PENDING, still owing the money. ' +
+        "Compare the order (npm run ops -- --stage <stage> order <id>) with the gateway's " +
+        'payment and refunds, and settle it by hand.',
+      metric: metric('refundRejected'),
+      threshold: 1,
+    }),
+    foreignRefund: alarm('ForeignRefund', {
+      alarmDescription:
+        "The gateway announced a refund that is not the order's own full refund (another " +
+        'party refunded it, or only part of it). It is recorded in the order history ' +
+        '(REFUND_OBSERVED) and changed nothing else, unless a refund was due and the payment ' +
+        'turned out refunded in full: then the order is REFUNDED. Find who refunded it at the ' +
+        'gateway, and whether the order still holds the money it says it does.',
+      metric: metric('foreignRefund'),
+      threshold: 1,
+    }),
+  };
+}
+
+/** Stuck orders: what the sweep finds past its deadline or gives up setting moving. */
+function stuckOrderAlarms({ alarm, metric }: AlarmKit) {
+  return {
+    ordersPastDeadline: alarm('OrdersPastDeadline', {
+      alarmDescription:
+        'The sweep found orders waiting past their payment, refund or review deadline. ' +
+        'Something upstream lost them (a DLQ, a stopped consumer, a gateway that never ' +
+        'answered): list them with npm run ops -- --stage <stage> stuck and check the DLQs.',
+      metric: metric('ordersPastDeadline'),
+      threshold: 1,
+    }),
+    redriveLimitReached: alarm('RedriveLimitReached', {
+      alarmDescription:
+        'The sweep set an order moving as often as SWEEP_REDRIVE_LIMIT allows and has stopped: ' +
+        'its payment, settlement check or refund keeps failing. The order carries lastError ' +
+        'REDRIVE_LIMIT_REACHED (an unpaid one is still closed at the end of its payment ' +
+        'window). Find why in the DLQs and function logs, fix it, then redrive the order.',
+      metric: metric('redriveLimitReached'),
+      threshold: 1,
+    }),
+  };
 }
 
 /** Every alarm of the pipeline, in the order the dashboard lists them. */

@@ -2,7 +2,7 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/li
 import * as z from 'zod';
 import type { AgentProfile } from '#domain/agent.ts';
 import type { AgentDirectory } from '#domain/ports.ts';
-import { agentKey } from './keys.ts';
+import { agentKey } from './table-keys.ts';
 
 const agentItem = z.object({
   agentId: z.string(),

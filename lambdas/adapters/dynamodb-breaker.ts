@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { BreakerSnapshot, BreakerState, BreakerStore } from '#domain/payment-ports.ts';
-import { breakerKey, breakerWindowKey } from './keys.ts';
+import { breakerKey, breakerWindowKey } from './table-keys.ts';
 
 /** Window counters are only read while their window is current; TTL sweeps them away. */
 const WINDOW_RETENTION_SECONDS = 3600;

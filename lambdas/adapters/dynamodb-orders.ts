@@ -20,7 +20,7 @@ import type {
   OrderTransition,
   TransitionOutcome,
 } from '#domain/ports.ts';
-import { orderKey, spendKey } from './keys.ts';
+import { orderKey, spendKey } from './table-keys.ts';
 
 export const DUE_SHARDS = 4;
 export const DUE_INDEX = 'due';

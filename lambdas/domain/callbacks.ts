@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { Order } from './order.ts';
+import { isOrderId, type Order } from './order.ts';
 import { moveAsDecided } from './order-moves.ts';
 import type { SettledOutcome } from './payment-ports.ts';
 import { text } from './schemas.ts';
@@ -67,7 +67,7 @@ export function makeHandleGatewayEvent(
   deps: SettleDeps & { readonly callbacks: CallbackObserver },
 ) {
   return async function handleGatewayEvent(event: GatewayEvent): Promise<CallbackOutcome> {
-    const order = /^ord_[0-9a-f]{32}$/.test(event.data.idempotencyKey)
+    const order = isOrderId(event.data.idempotencyKey)
       ? await deps.orders.get(event.data.idempotencyKey)
       : undefined;
     if (order === undefined) {

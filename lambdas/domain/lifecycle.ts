@@ -1,12 +1,7 @@
-import { createHash } from 'node:crypto';
 import * as z from 'zod';
-import {
-  AutopayError,
-  IdempotencyKeyReusedError,
-  OrderNotFoundError,
-  ValidationError,
-} from './errors.ts';
-import type { Order } from './order.ts';
+import { AutopayError, IdempotencyKeyReusedError, ValidationError } from './errors.ts';
+import { findOwnOrder } from './get-order.ts';
+import { type Order, type OrderRequestResult, requestHashOf } from './order.ts';
 import { isPast, type MoveDeps, moveOrder } from './order-moves.ts';
 import type { OrderEvent } from './order-state.ts';
 import type { PaymentQueue, SettlementCheckQueue } from './ports.ts';
@@ -17,17 +12,9 @@ export interface LifecycleDeps extends MoveDeps {
   readonly settlementChecks: SettlementCheckQueue;
 }
 
-export interface LifecycleResult {
-  readonly order: Order;
-  /** True when the same request had already been applied and nothing changed now. */
-  readonly replayed: boolean;
-}
-
 export const refundRequestSchema = z.strictObject({
   reason: text({ max: 500 }).optional().describe('Why the user wants the money back'),
 });
-
-const orderIdPattern = /^ord_[0-9a-f]{32}$/;
 
 function conflict(order: Order, action: string): AutopayError {
   return new AutopayError(
@@ -45,13 +32,7 @@ function conflict(order: Order, action: string): AutopayError {
  * safe to repeat.
  */
 export function makeLifecycle(deps: LifecycleDeps) {
-  async function load(agentId: string, orderId: string): Promise<Order> {
-    const order = orderIdPattern.test(orderId) ? await deps.orders.get(orderId) : undefined;
-    if (order === undefined || order.agentId !== agentId) {
-      throw new OrderNotFoundError(orderId);
-    }
-    return order;
-  }
+  const load = (agentId: string, orderId: string) => findOwnOrder(deps.orders, agentId, orderId);
 
   /** Moves the order on `event`, or throws 409 with the status that won the race. */
   async function apply(order: Order, event: OrderEvent, action: string): Promise<Order> {
@@ -64,7 +45,7 @@ export function makeLifecycle(deps: LifecycleDeps) {
 
   const lastCause = (order: Order) => order.history.at(-1)?.cause;
 
-  async function confirm(agentId: string, orderId: string): Promise<LifecycleResult> {
+  async function confirm(agentId: string, orderId: string): Promise<OrderRequestResult> {
     const order = await load(agentId, orderId);
     if (order.status === 'PENDING_PAYMENT' && lastCause(order) === 'CONFIRM') {
       // Confirmed before; its payment may not have been queued if that call failed half-way,
@@ -85,7 +66,7 @@ export function makeLifecycle(deps: LifecycleDeps) {
     return { order: confirmed, replayed: false };
   }
 
-  async function cancel(agentId: string, orderId: string): Promise<LifecycleResult> {
+  async function cancel(agentId: string, orderId: string): Promise<OrderRequestResult> {
     const order = await load(agentId, orderId);
     if (order.status === 'CANCELLED') {
       // The first call may have stopped before it asked for the lookup: ask again.
@@ -118,12 +99,12 @@ export function makeLifecycle(deps: LifecycleDeps) {
     orderId: string,
     idempotencyKey: string | undefined,
     body: unknown,
-  ): Promise<LifecycleResult> {
+  ): Promise<OrderRequestResult> {
     if (idempotencyKey === undefined || !idempotencyKeySchema.safeParse(idempotencyKey).success) {
       throw new ValidationError('IDEMPOTENCY_KEY_REQUIRED');
     }
     const request = parseWith(refundRequestSchema, body ?? {});
-    const requestHash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
+    const requestHash = requestHashOf(request);
     const order = await load(agentId, orderId);
     const askedAgain = order.refundKey !== idempotencyKey && refused(order);
     if (order.refundKey !== undefined && !askedAgain) {

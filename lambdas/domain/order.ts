@@ -1,4 +1,22 @@
+import { createHash } from 'node:crypto';
 import type { InitialStatus, OrderEvent, OrderStatus } from './order-state.ts';
+
+/** The shape of every order id intake issues (`orderIdFor`): `ord_` and 32 hex digits. */
+export function isOrderId(candidate: string): boolean {
+  return /^ord_[0-9a-f]{32}$/.test(candidate);
+}
+
+/** What a request with an Idempotency-Key is remembered by: the hash of its parsed body. */
+export function requestHashOf(request: unknown): string {
+  return createHash('sha256').update(JSON.stringify(request)).digest('hex');
+}
+
+/** The answer to a request on an order: the order, and whether the request had been applied. */
+export interface OrderRequestResult {
+  readonly order: Order;
+  /** True when the same request had already been applied and nothing changed now. */
+  readonly replayed: boolean;
+}
 
 /** Money is an integer in minor units (fen, cents) with its ISO 4217 currency; never a float. */
 export interface Money {

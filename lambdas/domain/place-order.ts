@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { decideAutoPay } from './agent.ts';
 import { IdempotencyKeyReusedError, TransientDependencyError, ValidationError } from './errors.ts';
-import { type NewOrder, type Order, openOrder } from './order.ts';
+import {
+  type NewOrder,
+  type Order,
+  type OrderRequestResult,
+  openOrder,
+  requestHashOf,
+} from './order.ts';
 import {
   type DeadlinePolicy,
   defaultDeadlinePolicy,
@@ -10,7 +16,6 @@ import {
 } from './order-moves.ts';
 import type { AgentDirectory, Clock, OrderRepository, PaymentQueue } from './ports.ts';
 import {
-  type CreateOrderRequest,
   createOrderSchema,
   type IntakePolicy,
   idempotencyKeySchema,
@@ -33,20 +38,10 @@ export interface PlaceOrderCommand {
   readonly body: unknown;
 }
 
-export interface PlaceOrderResult {
-  readonly order: Order;
-  /** True when the order existed already and this call changed nothing. */
-  readonly replayed: boolean;
-}
-
 /** The order id is a function of (agent, key): intake needs no lookup to be idempotent. */
 export function orderIdFor(agentId: string, idempotencyKey: string): string {
   const digest = createHash('sha256').update(`${agentId}\n${idempotencyKey}`).digest('hex');
   return `ord_${digest.slice(0, 32)}`;
-}
-
-export function requestHashOf(request: CreateOrderRequest): string {
-  return createHash('sha256').update(JSON.stringify(request)).digest('hex');
 }
 
 /**
@@ -56,7 +51,7 @@ export function requestHashOf(request: CreateOrderRequest): string {
 export function makePlaceOrder(deps: PlaceOrderDeps) {
   const schema = createOrderSchema(deps.policy);
 
-  return async function placeOrder(command: PlaceOrderCommand): Promise<PlaceOrderResult> {
+  return async function placeOrder(command: PlaceOrderCommand): Promise<OrderRequestResult> {
     const idempotencyKey = command.idempotencyKey;
     if (idempotencyKey === undefined || !idempotencyKeySchema.safeParse(idempotencyKey).success) {
       throw new ValidationError('IDEMPOTENCY_KEY_REQUIRED');
@@ -120,7 +115,7 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
     return { order, replayed: false };
   };
 
-  async function replay(existing: Order, requestHash: string): Promise<PlaceOrderResult> {
+  async function replay(existing: Order, requestHash: string): Promise<OrderRequestResult> {
     if (existing.requestHash !== requestHash) {
       throw new IdempotencyKeyReusedError(existing.orderId);
     }

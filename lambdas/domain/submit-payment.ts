@@ -239,14 +239,14 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
   };
 
   async function lookUp(order: Order): Promise<PaymentLookup> {
-    const started = Date.now();
+    const started = deps.clock.now().getTime();
     let lookup = await gateway.findByIdempotencyKey(order.orderId);
     if (lookup.kind === 'unauthorized') {
       // As for a charge: the key may have rotated under us.
       await gateway.refreshCredentials();
       lookup = await gateway.findByIdempotencyKey(order.orderId);
     }
-    observer.gatewayCall('lookup', lookup.kind, Date.now() - started);
+    observer.gatewayCall('lookup', lookup.kind, deps.clock.now().getTime() - started);
     return lookup;
   }
 
@@ -267,14 +267,14 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
   }
 
   async function charge(order: Order): Promise<GatewayOutcome> {
-    const started = Date.now();
+    const started = deps.clock.now().getTime();
     const outcome = await gateway.charge({
       idempotencyKey: order.orderId,
       amount: order.amount,
       currency: order.currency,
       paymentMethod: order.paymentMethod,
     });
-    observer.gatewayCall('charge', outcome.kind, Date.now() - started);
+    observer.gatewayCall('charge', outcome.kind, deps.clock.now().getTime() - started);
     return outcome;
   }
 

@@ -1,46 +1,23 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
-import { GatewayApiKeyKind, WebhookSecretKind } from '#adapters/gateway-secret-kinds.ts';
 import { secretsManager } from '#adapters/secrets-manager-client.ts';
 import { SecretsManagerStore } from '#adapters/secrets-manager-store.ts';
 import { systemClock } from '#domain/ports.ts';
-import { makeRotateSecret, type RotationEvent, type SecretKind } from '#domain/rotation.ts';
+import { makeRotateSecret, type RotationEvent } from '#domain/rotation.ts';
 import { readRotationEnvironment } from '#shared/config.ts';
-import { logger, metrics } from '#shared/observability.ts';
+import { rotatedSecretKinds } from '#shared/gateway-secret-rotation.ts';
+import { rotationMetric } from '#shared/metric-names.ts';
+import { logger, metrics, tracer } from '#shared/observability.ts';
 
 const environment = readRotationEnvironment();
 const store = new SecretsManagerStore(secretsManager);
 
-/** Secrets Manager names a secret by ARN; an operator or the local tools may use its name. */
-function sameSecret(given: string, configured: string): boolean {
-  const name = (id: string) =>
-    id
-      .split(':secret:')
-      .at(-1)
-      ?.replace(/-[A-Za-z0-9]{6}$/, '') ?? id;
-  return given === configured || name(given) === name(configured);
-}
-
-const kinds: Array<[string, SecretKind]> = [
-  [
-    environment.GATEWAY_API_KEY_SECRET_ID,
-    new GatewayApiKeyKind(environment.GATEWAY_URL, environment.GATEWAY_TIMEOUT_MS),
-  ],
-  [
-    environment.WEBHOOK_SECRET_ID,
-    new WebhookSecretKind(environment.GATEWAY_URL, environment.GATEWAY_TIMEOUT_MS, async () => {
-      const key = await store.value(environment.GATEWAY_API_KEY_SECRET_ID, { stage: 'AWSCURRENT' });
-      if (key === undefined) throw new Error('The gateway API key has no current value');
-      return key;
-    }),
-  ],
-];
-
 const rotate = makeRotateSecret({
   store,
-  kindOf: (secretId) => kinds.find(([configured]) => sameSecret(secretId, configured))?.[1],
+  kindOf: rotatedSecretKinds(environment, store),
   clock: systemClock,
 });
 
@@ -53,8 +30,9 @@ export const handler = middy(async (event: RotationEvent) => {
     token: event.ClientRequestToken,
   });
   const outcome = await rotate(event);
-  metrics.addMetric(`Rotation_${event.Step}`, MetricUnit.Count, 1);
+  metrics.addMetric(rotationMetric(event.Step), MetricUnit.Count, 1);
   logger.info('Rotation step done', { outcome });
 })
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics));

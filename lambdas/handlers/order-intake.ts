@@ -8,9 +8,10 @@ import { makeGetOrder } from '#domain/get-order.ts';
 import { orderView } from '#domain/order.ts';
 import { makePlaceOrder, type PlaceOrderDeps } from '#domain/place-order.ts';
 import { systemClock } from '#domain/ports.ts';
-import { deadlinesOf, readIntakeEnvironment } from '#shared/config.ts';
+import { deadlinesOf, intakePolicyOf, readIntakeEnvironment } from '#shared/config.ts';
 import { callerOf, type HttpEvent, httpHandler, json, jsonBody } from '#shared/http.ts';
-import { logger, metrics } from '#shared/observability.ts';
+import { metricNames } from '#shared/metric-names.ts';
+import { aboutOrder, logger, metrics } from '#shared/observability.ts';
 
 /** `POST /v1/orders` and `GET /v1/orders/{id}`: HTTP in, one use case, HTTP out. */
 export function buildHandler(deps: PlaceOrderDeps) {
@@ -21,7 +22,7 @@ export function buildHandler(deps: PlaceOrderDeps) {
     const agentId = callerOf(event);
     if (event.routeKey === 'GET /v1/orders/{id}') {
       const order = await getOrder(agentId, event.pathParameters?.id ?? '');
-      metrics.addMetric('OrderRead', MetricUnit.Count, 1);
+      metrics.addMetric(metricNames.orderRead, MetricUnit.Count, 1);
       return json(200, orderView(order));
     }
     if (event.routeKey === 'POST /v1/orders') {
@@ -30,9 +31,13 @@ export function buildHandler(deps: PlaceOrderDeps) {
         idempotencyKey: event.headers['idempotency-key'],
         body: jsonBody(event),
       });
-      logger.appendKeys({ orderId: order.orderId });
+      aboutOrder(order.orderId);
       logger.info(replayed ? 'Order replayed' : 'Order placed', { status: order.status });
-      metrics.addMetric(replayed ? 'OrderReplayed' : 'OrderPlaced', MetricUnit.Count, 1);
+      metrics.addMetric(
+        replayed ? metricNames.orderReplayed : metricNames.orderPlaced,
+        MetricUnit.Count,
+        1,
+      );
       return replayed
         ? json(200, orderView(order), { 'idempotent-replayed': 'true' })
         : json(202, orderView(order));
@@ -49,9 +54,5 @@ export const handler = buildHandler({
   payments: new SqsPaymentQueue(sqs, environment.PAYMENT_SUBMISSION_QUEUE_URL),
   clock: systemClock,
   deadlines: deadlinesOf(environment),
-  policy: {
-    supportedCurrencies: environment.SUPPORTED_CURRENCIES,
-    maxOrderAmount: environment.MAX_ORDER_AMOUNT,
-    confirmationWindowSeconds: environment.CONFIRMATION_WINDOW_SECONDS,
-  },
+  policy: intakePolicyOf(environment),
 });

@@ -5,11 +5,12 @@ import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
 import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
 import { AutopayError } from '#domain/errors.ts';
 import { type LifecycleDeps, makeLifecycle } from '#domain/lifecycle.ts';
-import { orderView } from '#domain/order.ts';
+import { type OrderRequestResult, orderView } from '#domain/order.ts';
 import { systemClock } from '#domain/ports.ts';
 import { deadlinesOf, readLifecycleEnvironment } from '#shared/config.ts';
 import { callerOf, type HttpEvent, httpHandler, json, jsonBody } from '#shared/http.ts';
-import { logger, metrics } from '#shared/observability.ts';
+import { lifecycleMetric } from '#shared/metric-names.ts';
+import { aboutOrder, logger, metrics } from '#shared/observability.ts';
 
 /** confirm, cancel and refund: `POST /v1/orders/{id}/<action>`. */
 export function buildHandler(deps: LifecycleDeps) {
@@ -17,9 +18,9 @@ export function buildHandler(deps: LifecycleDeps) {
   return httpHandler(async (event: HttpEvent) => {
     const agentId = callerOf(event);
     const orderId = event.pathParameters?.id ?? '';
-    logger.appendKeys({ orderId });
+    aboutOrder(orderId);
     const action = event.routeKey.split('/').at(-1);
-    let result: Awaited<ReturnType<typeof lifecycle.confirm>>;
+    let result: OrderRequestResult;
     if (action === 'confirm') {
       result = await lifecycle.confirm(agentId, orderId);
     } else if (action === 'cancel') {
@@ -30,7 +31,7 @@ export function buildHandler(deps: LifecycleDeps) {
     } else {
       throw new AutopayError('ROUTE_NOT_FOUND');
     }
-    metrics.addMetric(`Order_${action}`, MetricUnit.Count, 1);
+    metrics.addMetric(lifecycleMetric(action), MetricUnit.Count, 1);
     logger.info('Lifecycle request applied', { action, status: result.order.status, ...result });
     if (result.replayed) {
       return json(200, orderView(result.order), { 'idempotent-replayed': 'true' });

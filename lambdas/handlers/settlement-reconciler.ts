@@ -5,9 +5,14 @@ import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
 import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
 import { systemClock } from '#domain/ports.ts';
 import { makeReconcile, type ReconcileDeps } from '#domain/settlement.ts';
-import { deadlinesOf, readReconcilerEnvironment } from '#shared/config.ts';
-import { gatewayFrom } from '#shared/gateway.ts';
-import { settlementObserver } from '#shared/observers.ts';
+import {
+  backoffOf,
+  deadlinesOf,
+  readReconcilerEnvironment,
+  settlementScheduleOf,
+} from '#shared/config.ts';
+import { settlementObserver } from '#shared/domain-events.ts';
+import { paymentGatewayFrom } from '#shared/payment-gateway.ts';
 import { sqsConsumer } from '#shared/sqs-consumer.ts';
 
 const checkMessage = z.object({
@@ -19,20 +24,13 @@ const checkMessage = z.object({
 const environment = readReconcilerEnvironment();
 const deps: Omit<ReconcileDeps, 'observer'> = {
   orders: new DynamoDbOrderRepository(dynamodb, environment.TABLE_NAME),
-  gateway: gatewayFrom(environment),
+  gateway: paymentGatewayFrom(environment),
   payments: new SqsPaymentQueue(sqs, environment.PAYMENT_SUBMISSION_QUEUE_URL),
   settlementChecks: new SqsSettlementCheckQueue(sqs, environment.SETTLEMENT_CHECK_QUEUE_URL),
   clock: systemClock,
   deadlines: deadlinesOf(environment),
-  schedule: {
-    firstCheckSeconds: environment.SETTLEMENT_FIRST_CHECK_SECONDS,
-    intervalSeconds: environment.SETTLEMENT_INTERVAL_SECONDS,
-    checks: environment.SETTLEMENT_CHECKS,
-  },
-  backoff: {
-    baseSeconds: environment.BACKOFF_BASE_SECONDS,
-    maxSeconds: environment.BACKOFF_MAX_SECONDS,
-  },
+  schedule: settlementScheduleOf(environment),
+  backoff: backoffOf(environment),
 };
 
 /** settlement-reconciler: delayed checks in, the gateway's truth applied to each order. */

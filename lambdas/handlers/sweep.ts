@@ -1,6 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
@@ -9,7 +10,9 @@ import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
 import { systemClock } from '#domain/ports.ts';
 import { makeSweep } from '#domain/sweep.ts';
 import { deadlinesOf, readSweepEnvironment } from '#shared/config.ts';
-import { logger, metrics } from '#shared/observability.ts';
+import { sweepObserver } from '#shared/domain-events.ts';
+import { metricNames } from '#shared/metric-names.ts';
+import { logger, metrics, tracer } from '#shared/observability.ts';
 
 const environment = readSweepEnvironment();
 
@@ -22,39 +25,17 @@ const sweep = makeSweep({
   finalCheck: environment.SETTLEMENT_CHECKS,
   batchSize: environment.SWEEP_BATCH_SIZE,
   redriveLimit: environment.SWEEP_REDRIVE_LIMIT,
-  observer: {
-    pastDeadline(order) {
-      metrics.addMetric('OrdersPastDeadline', MetricUnit.Count, 1);
-      logger.warn('Order past its deadline', {
-        orderId: order.orderId,
-        status: order.status,
-        dueAt: order.dueAt,
-      });
-    },
-    expired(order) {
-      metrics.addMetric('OrdersExpired', MetricUnit.Count, 1);
-      logger.info('Order expired unconfirmed', { orderId: order.orderId });
-    },
-    redriveLimitReached(order) {
-      metrics.addMetric('RedriveLimitReached', MetricUnit.Count, 1);
-      logger.error('Order set moving as often as its budget allows: left to a person', {
-        orderId: order.orderId,
-        status: order.status,
-        redrives: order.redrives,
-        lastError: order.lastError,
-        payBy: order.payBy,
-      });
-    },
-  },
+  observer: sweepObserver,
 });
 
 /** The scheduled sweep: every order past its deadline is set moving again and counted. */
 export const handler = middy(async () => {
   const report = await sweep();
   // Always published, so "no stuck orders" is a zero on the dashboard, not a gap.
-  metrics.addMetric('SweepRuns', MetricUnit.Count, 1);
+  metrics.addMetric(metricNames.sweepRuns, MetricUnit.Count, 1);
   logger.info('Sweep done', { ...report });
   return report;
 })
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics));

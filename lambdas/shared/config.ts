@@ -1,4 +1,9 @@
 import * as z from 'zod';
+import type { BackoffPolicy } from '#domain/backoff.ts';
+import type { BreakerPolicy } from '#domain/circuit-breaker.ts';
+import type { IntakePolicy } from '#domain/schemas.ts';
+import type { SettlementSchedule } from '#domain/settlement.ts';
+import type { PaymentPolicy } from '#domain/submit-payment.ts';
 
 const csv = z
   .string()
@@ -34,6 +39,39 @@ export function deadlinesOf(environment: {
     refundSeconds: environment.REFUND_DEADLINE_SECONDS,
     reviewSeconds: environment.REVIEW_DEADLINE_SECONDS,
     paymentWindowSeconds: environment.PAYMENT_WINDOW_SECONDS,
+  };
+}
+
+/** How the settlement of a PENDING payment is checked, the same in every function that settles. */
+export function settlementScheduleOf(environment: {
+  SETTLEMENT_FIRST_CHECK_SECONDS: number;
+  SETTLEMENT_INTERVAL_SECONDS: number;
+  SETTLEMENT_CHECKS: number;
+}): SettlementSchedule {
+  return {
+    firstCheckSeconds: environment.SETTLEMENT_FIRST_CHECK_SECONDS,
+    intervalSeconds: environment.SETTLEMENT_INTERVAL_SECONDS,
+    checks: environment.SETTLEMENT_CHECKS,
+  };
+}
+
+/** How long a message waits before it is delivered again, in every function that retries. */
+export function backoffOf(environment: {
+  BACKOFF_BASE_SECONDS: number;
+  BACKOFF_MAX_SECONDS: number;
+}): BackoffPolicy {
+  return {
+    baseSeconds: environment.BACKOFF_BASE_SECONDS,
+    maxSeconds: environment.BACKOFF_MAX_SECONDS,
+  };
+}
+
+/** What intake accepts: read by order-intake and by the tools that describe it (OpenAPI, bench). */
+export function intakePolicyOf(environment: IntakeEnvironment): IntakePolicy {
+  return {
+    supportedCurrencies: environment.SUPPORTED_CURRENCIES,
+    maxOrderAmount: environment.MAX_ORDER_AMOUNT,
+    confirmationWindowSeconds: environment.CONFIRMATION_WINDOW_SECONDS,
   };
 }
 
@@ -97,6 +135,31 @@ export function readPaymentEnvironment(env: NodeJS.ProcessEnv = process.env): Pa
   return parseEnvironment(paymentEnvironment, env);
 }
 
+export function paymentPolicyOf(environment: PaymentEnvironment): PaymentPolicy {
+  return {
+    risk: {
+      maxAttempts: environment.RISK_MAX_ATTEMPTS,
+      retryDelayMs: environment.RISK_RETRY_DELAY_MS,
+      reserveMs: environment.GATEWAY_TIMEOUT_MS * 2 + 1_000,
+      failOpenLimit: environment.RISK_FAIL_OPEN_LIMIT,
+    },
+    backoff: backoffOf(environment),
+    settlement: settlementScheduleOf(environment),
+    deadlines: deadlinesOf(environment),
+  };
+}
+
+export function breakerPolicyOf(environment: PaymentEnvironment): BreakerPolicy {
+  return {
+    windowMs: environment.BREAKER_WINDOW_SECONDS * 1000,
+    failureRate: environment.BREAKER_FAILURE_RATE,
+    minimumVolume: environment.BREAKER_MINIMUM_VOLUME,
+    openMs: environment.BREAKER_OPEN_SECONDS * 1000,
+    probeLeaseMs: environment.GATEWAY_TIMEOUT_MS * 5,
+    cacheMs: 1_000,
+  };
+}
+
 const callbackEnvironment = z.object({
   ...deadlineEnvironment,
   ...settlementScheduleEnvironment,
@@ -110,7 +173,9 @@ const callbackEnvironment = z.object({
   SECRET_MAX_AGE_SECONDS: positive,
 });
 
-export function readCallbackEnvironment(env: NodeJS.ProcessEnv = process.env) {
+export type CallbackEnvironment = z.infer<typeof callbackEnvironment>;
+
+export function readCallbackEnvironment(env: NodeJS.ProcessEnv = process.env): CallbackEnvironment {
   return parseEnvironment(callbackEnvironment, env);
 }
 
@@ -165,6 +230,8 @@ const rotationEnvironment = z.object({
   WEBHOOK_SECRET_ID: z.string().min(1),
 });
 
-export function readRotationEnvironment(env: NodeJS.ProcessEnv = process.env) {
+export type RotationEnvironment = z.infer<typeof rotationEnvironment>;
+
+export function readRotationEnvironment(env: NodeJS.ProcessEnv = process.env): RotationEnvironment {
   return parseEnvironment(rotationEnvironment, env);
 }

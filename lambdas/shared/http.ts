@@ -1,6 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type {
   APIGatewayProxyEventV2WithJWTAuthorizer,
@@ -9,7 +10,8 @@ import type {
 } from 'aws-lambda';
 import { AutopayError, type ErrorCode, errorCatalogue, ValidationError } from '#domain/errors.ts';
 import { MAX_BODY_BYTES } from '#domain/schemas.ts';
-import { logger, metrics } from './observability.ts';
+import { metricNames } from './metric-names.ts';
+import { logger, metrics, tracer } from './observability.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -92,7 +94,7 @@ export function httpErrors(): MiddlewareObj<HttpEvent, HttpResult> {
       const requestId = request.event.requestContext?.requestId ?? 'unknown';
       if (error instanceof AutopayError && error.exposable) {
         logger.info('Request refused', { code: error.code, status: error.status });
-        metrics.addMetric('RequestRefused', MetricUnit.Count, 1);
+        metrics.addMetric(metricNames.requestRefused, MetricUnit.Count, 1);
         request.response = json(
           error.status,
           errorBody(error.code, error.message, requestId, error.details),
@@ -106,7 +108,7 @@ export function httpErrors(): MiddlewareObj<HttpEvent, HttpResult> {
             ? 'SERVICE_UNAVAILABLE'
             : 'INTERNAL_ERROR';
       logger.error('Request failed', { code, error: error as Error });
-      metrics.addMetric('RequestFailed', MetricUnit.Count, 1);
+      metrics.addMetric(metricNames.requestFailed, MetricUnit.Count, 1);
       const retryAfter: Record<string, string> =
         code === 'SERVICE_UNAVAILABLE' ? { 'retry-after': '1' } : {};
       request.response = json(
@@ -129,9 +131,10 @@ function requestIdInLogs(): MiddlewareObj<HttpEvent, HttpResult> {
 
 export type HttpRoute = (event: HttpEvent, context: Context) => Promise<HttpResult>;
 
-/** The middy chain every HTTP function shares: logging, metrics, then error mapping. */
+/** The middy chain every HTTP function shares: tracing, logging, metrics, then error mapping. */
 export function httpHandler(route: HttpRoute) {
   return middy<HttpEvent, HttpResult>(route)
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(requestIdInLogs())
     .use(logMetrics(metrics, { captureColdStartMetric: true }))

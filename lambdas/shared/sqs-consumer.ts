@@ -2,11 +2,13 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type * as z from 'zod';
-import { logger, metrics } from './observability.ts';
+import { consumerMetric, metricNames } from './metric-names.ts';
+import { logger, metrics, traceOrder, tracer } from './observability.ts';
 
 /** What a consumer did with one message: finished with it, or wants it back after a delay. */
 export type MessageResult =
@@ -58,25 +60,28 @@ export function sqsConsumer<T extends { orderId: string }>(options: SqsConsumerO
     const parsed = options.schema.safeParse(safeJson(record.body));
     if (!parsed.success) {
       // No delivery will ever read it: send it on its way to the DLQ, where an operator can.
-      metrics.addMetric('PoisonMessage', MetricUnit.Count, 1);
+      metrics.addMetric(metricNames.poisonMessage, MetricUnit.Count, 1);
       logger.error('Unreadable message', { queue: options.name, messageId: record.messageId });
       await returnForLater(record, 1);
       throw new Error(`Unreadable message ${record.messageId}`);
     }
-    const log = logger.createChild({ persistentKeys: { orderId: parsed.data.orderId } });
-    const result = await options.handle(parsed.data, {
-      receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1'),
-      record,
-      context,
-      log,
-    });
+    const { orderId } = parsed.data;
+    const log = logger.createChild({ persistentKeys: { orderId } });
+    const result = await traceOrder(orderId, () =>
+      options.handle(parsed.data, {
+        receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1'),
+        record,
+        context,
+        log,
+      }),
+    );
     if (result.kind === 'done') {
       log.info('Message handled', { queue: options.name, detail: result.detail });
-      metrics.addMetric(`${options.name}MessageHandled`, MetricUnit.Count, 1);
+      metrics.addMetric(consumerMetric(options.name, 'MessageHandled'), MetricUnit.Count, 1);
       return;
     }
     log.warn('Message returned for later', { queue: options.name, ...result });
-    metrics.addMetric(`${options.name}RetryScheduled`, MetricUnit.Count, 1);
+    metrics.addMetric(consumerMetric(options.name, 'RetryScheduled'), MetricUnit.Count, 1);
     await returnForLater(record, result.delaySeconds);
     throw new ReturnedForLater(result.reason);
   }
@@ -89,6 +94,7 @@ export function sqsConsumer<T extends { orderId: string }>(options: SqsConsumerO
         throwOnFullBatchFailure: false,
       }),
   )
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }));
 }

@@ -6,7 +6,8 @@
  * It is plain data: no CDK and no SDK imports, so both sides can read it cheaply.
  */
 
-import type { ItemKind } from '../adapters/keys.ts';
+import type { ItemKind } from '../adapters/table-keys.ts';
+import { metricNamespace } from './metric-names.ts';
 
 export type HttpMethod = 'GET' | 'POST';
 
@@ -64,7 +65,7 @@ export interface FunctionSpec {
   readonly routes: readonly RouteSpec[];
   /**
    * `none`, or read access to the whole table and write access (PutItem, UpdateItem) to the items
-   * of the kinds listed, by their key prefix (lambdas/adapters/keys.ts) and nothing else.
+   * of the kinds listed, by their key prefix (lambdas/adapters/table-keys.ts) and nothing else.
    */
   readonly table: 'none' | TableAccess;
   /** Environment variable name → the queue whose URL it carries; the function may send to it. */
@@ -134,7 +135,7 @@ const retries = { BACKOFF_BASE_SECONDS: '1', BACKOFF_MAX_SECONDS: '300' } as con
 
 const common = {
   POWERTOOLS_SERVICE_NAME: 'autopay',
-  POWERTOOLS_METRICS_NAMESPACE: 'Autopay',
+  POWERTOOLS_METRICS_NAMESPACE: metricNamespace,
   POWERTOOLS_LOG_LEVEL: 'INFO',
   // How long an order may wait in each state before the sweep treats it as stuck.
   PAYMENT_DEADLINE_SECONDS: '900',

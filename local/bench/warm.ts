@@ -73,7 +73,7 @@ function setDummyIntakeEnvironment(): void {
 export async function runWarmIntake(invocations: number, batches: number): Promise<WarmResult> {
   setDummyIntakeEnvironment();
   const { buildHandler } = await import('../../lambdas/handlers/order-intake.ts');
-  const { deadlinesOf, readIntakeEnvironment } = await import('#shared/config.ts');
+  const { deadlinesOf, intakePolicyOf, readIntakeEnvironment } = await import('#shared/config.ts');
   const environment = readIntakeEnvironment();
   const orders = new MemoryOrders();
   const handler = buildHandler({
@@ -82,11 +82,7 @@ export async function runWarmIntake(invocations: number, batches: number): Promi
     payments: { enqueue: async () => {} },
     clock: systemClock,
     deadlines: deadlinesOf(environment),
-    policy: {
-      supportedCurrencies: environment.SUPPORTED_CURRENCIES,
-      maxOrderAmount: environment.MAX_ORDER_AMOUNT,
-      confirmationWindowSeconds: environment.CONFIRMATION_WINDOW_SECONDS,
-    },
+    policy: intakePolicyOf(environment),
   });
   const context: Context = lambdaContext('orderIntake', 10);
   type Event = Parameters<typeof handler>[0];

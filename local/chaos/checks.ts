@@ -1,4 +1,4 @@
-import { spendKey } from '#adapters/keys.ts';
+import { spendKey } from '#adapters/table-keys.ts';
 import type { Order } from '#domain/order.ts';
 import { type OrderStatus, transition } from '#domain/order-state.ts';
 import type { GatewayPayment, GatewayRefund, Ledger } from '../gateway-simulator.ts';

@@ -1,6 +1,6 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { itemPrefixes } from '#adapters/keys.ts';
+import { itemPrefixes } from '#adapters/table-keys.ts';
 import type { Order } from '#domain/order.ts';
 import { terminalStatuses } from '#domain/order-state.ts';
 import { queueNames } from '#shared/wiring.ts';

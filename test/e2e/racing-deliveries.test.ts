@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderKey, spendKey } from '#adapters/keys.ts';
+import { orderKey, spendKey } from '#adapters/table-keys.ts';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
 import { signLocalToken } from '../../local/auth.ts';

@@ -1,6 +1,6 @@
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentKey, orderKey, spendKey } from '../../lambdas/adapters/keys.ts';
+import { agentKey, orderKey, spendKey } from '../../lambdas/adapters/table-keys.ts';
 import { promotionTags } from '../../lambdas/shared/secret-tags.ts';
 import { type FunctionSpec, type QueueName, wiring } from '../../lambdas/shared/wiring.ts';
 import {

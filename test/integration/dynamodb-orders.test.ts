@@ -2,7 +2,7 @@ import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
-import { spendKey } from '#adapters/keys.ts';
+import { spendKey } from '#adapters/table-keys.ts';
 import type { DailySpend } from '#domain/agent.ts';
 import { type Order, openOrder } from '#domain/order.ts';
 import { type Emulator, startDynamoDbLocal } from '../../local/emulators.ts';

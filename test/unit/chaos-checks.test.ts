@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { spendKey } from '#adapters/keys.ts';
+import { spendKey } from '#adapters/table-keys.ts';
 import type { HistoryEntry, Order } from '#domain/order.ts';
 import { type OrderEvent, type OrderStatus, transition } from '#domain/order-state.ts';
 import { type Check, checkInvariants, type Evidence } from '../../local/chaos/checks.ts';

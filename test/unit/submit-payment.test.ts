@@ -20,6 +20,7 @@ describe('payment submission', () => {
   let checks: RecordingSettlementChecks;
   let clock: FixedClock;
   let bypasses: number;
+  let gatewayCalls: Array<[string, string, number]>;
   let submit: ReturnType<typeof makeSubmitPayment>;
   let order: Order;
   let moveDeps: MoveDeps;
@@ -32,8 +33,11 @@ describe('payment submission', () => {
     checks = new RecordingSettlementChecks();
     clock = new FixedClock(new Date('2026-11-23T09:30:00Z'));
     bypasses = 0;
+    gatewayCalls = [];
     const observer: PaymentObserver = {
-      gatewayCall: () => {},
+      gatewayCall: (operation, outcome, ms) => {
+        gatewayCalls.push([operation, outcome, ms]);
+      },
       riskBypassed: () => {
         bypasses++;
       },
@@ -76,6 +80,21 @@ describe('payment submission', () => {
   });
 
   const request = { orderId: 'ord_1', agentId: 'demo-agent' };
+
+  it('times the gateway call by the injected clock', async () => {
+    // Prepare
+    const answer = gateway.holdNextAnswer();
+    const submitted = submit(request, firstDelivery);
+    await answer.charged;
+
+    // Act
+    clock.advance(1.25);
+    answer.release();
+    await submitted;
+
+    // Assess
+    expect(gatewayCalls).toEqual([['charge', 'succeeded', 1250]]);
+  });
 
   it('pays a PENDING_PAYMENT order with one charge and one write', async () => {
     // Act

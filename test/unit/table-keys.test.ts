@@ -7,7 +7,7 @@ import {
   itemPrefixes,
   orderKey,
   spendKey,
-} from '#adapters/keys.ts';
+} from '#adapters/table-keys.ts';
 
 describe('the table key layout', () => {
   it('gives every kind of item a prefix that no other prefix starts', () => {

@@ -1,0 +1,149 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { CallbackObserver } from '#domain/callbacks.ts';
+import type { BreakerListener } from '#domain/circuit-breaker.ts';
+import type { Order } from '#domain/order.ts';
+import type { SettlementObserver } from '#domain/settlement.ts';
+import type { PaymentObserver } from '#domain/submit-payment.ts';
+import type { SweepObserver } from '#domain/sweep.ts';
+import { breakerMetric, gatewayCallMetric, metricNames } from './metric-names.ts';
+import { logger, metrics } from './observability.ts';
+
+/*
+ * What the use cases tell their observers, as log lines and metrics: the same from every function
+ * that hears it, so a handler only passes them on.
+ */
+
+/** Settlement events as logs and metrics, the same from every function that settles orders. */
+export function settlementObserver(log: typeof logger): SettlementObserver {
+  return {
+    lateSuccess(order: Order) {
+      metrics.addMetric(metricNames.lateSuccessRefund, MetricUnit.Count, 1);
+      log.error('Money taken for an order the user does not get: refunding it', {
+        orderId: order.orderId,
+        amount: order.amount,
+        currency: order.currency,
+        gatewayRef: order.gatewayRef,
+      });
+    },
+    ignored(order: Order, why: string) {
+      metrics.addMetric(metricNames.settlementEventIgnored, MetricUnit.Count, 1);
+      log.info('Gateway outcome changes nothing', { orderId: order.orderId, why });
+    },
+    refundRejected(order: Order, reason: string) {
+      metrics.addMetric(metricNames.refundRejected, MetricUnit.Count, 1);
+      log.error('The gateway refused a refund: it is not sent again', {
+        orderId: order.orderId,
+        status: order.status,
+        compensation: order.compensation === true,
+        amount: order.amount,
+        currency: order.currency,
+        gatewayRef: order.gatewayRef,
+        reason,
+      });
+    },
+    foreignRefund(order: Order) {
+      metrics.addMetric(metricNames.foreignRefund, MetricUnit.Count, 1);
+      log.error('The payment was refunded in full outside autopay: the order is REFUNDED', {
+        orderId: order.orderId,
+        amount: order.amount,
+        currency: order.currency,
+        gatewayRef: order.gatewayRef,
+      });
+    },
+    paymentWindowExpired(order: Order) {
+      metrics.addMetric(metricNames.paymentWindowExpired, MetricUnit.Count, 1);
+      log.warn('Not paid within its payment window: the order failed', {
+        orderId: order.orderId,
+        payBy: order.payBy,
+        attempts: order.attempts,
+      });
+    },
+  };
+}
+
+/** Payment submission's events: the settlement ones, gateway timings and risk bypasses. */
+export function paymentObserver(log: typeof logger): PaymentObserver {
+  return {
+    ...settlementObserver(log),
+    gatewayCall(operation, outcome, ms) {
+      metrics.addMetric(gatewayCallMetric(operation, outcome), MetricUnit.Count, 1);
+      metrics.addMetric(metricNames.gatewayLatency, MetricUnit.Milliseconds, ms);
+      log.info('Gateway answered', { operation, outcome, ms });
+    },
+    riskBypassed(order, verdict) {
+      metrics.addMetric(metricNames.riskCheckBypassed, MetricUnit.Count, 1);
+      log.warn('Risk check bypassed: the engine did not answer', {
+        amount: order.amount,
+        currency: order.currency,
+        riskRequestId: verdict.requestId,
+        riskErrorCode: verdict.errorCode,
+        attempts: verdict.attempts,
+      });
+    },
+  };
+}
+
+/** A circuit breaker's moves between closed, open and half-open. */
+export function breakerMoves(gateway: string): BreakerListener {
+  return (from, to) => {
+    metrics.addMetric(breakerMetric(to), MetricUnit.Count, 1);
+    logger.warn('Circuit breaker moved', { gateway, from, to });
+  };
+}
+
+/** Callbacks that change nothing but must be seen. */
+export const callbackObserver: CallbackObserver = {
+  unknownOrder(gatewayEvent) {
+    metrics.addMetric(metricNames.callbackUnknownOrder, MetricUnit.Count, 1);
+    logger.warn('Callback for an order we do not have', { type: gatewayEvent.type });
+  },
+  amountMismatch(gatewayEvent, order) {
+    metrics.addMetric(metricNames.settlementAmountMismatch, MetricUnit.Count, 1);
+    logger.error('Callback amount or currency differs from the order: nothing changed', {
+      eventAmount: gatewayEvent.data.amount,
+      eventCurrency: gatewayEvent.data.currency,
+      orderAmount: order.amount,
+      orderCurrency: order.currency,
+    });
+  },
+  foreignRefund(gatewayEvent, order) {
+    metrics.addMetric(metricNames.foreignRefund, MetricUnit.Count, 1);
+    logger.error('A refund that is not the order’s own full refund: recorded, not applied', {
+      refundId: gatewayEvent.data.refundId,
+      refundAmount: gatewayEvent.data.amount,
+      orderAmount: order.amount,
+      status: order.status,
+    });
+  },
+};
+
+/** A callback whose signature matched no cached secret, just before they are read afresh. */
+export function signatureMismatch(): void {
+  metrics.addMetric(metricNames.callbackSignatureMismatch, MetricUnit.Count, 1);
+}
+
+/** What the sweep finds: orders past their deadline, expiries, orders left to a person. */
+export const sweepObserver: SweepObserver = {
+  pastDeadline(order) {
+    metrics.addMetric(metricNames.ordersPastDeadline, MetricUnit.Count, 1);
+    logger.warn('Order past its deadline', {
+      orderId: order.orderId,
+      status: order.status,
+      dueAt: order.dueAt,
+    });
+  },
+  expired(order) {
+    metrics.addMetric(metricNames.ordersExpired, MetricUnit.Count, 1);
+    logger.info('Order expired unconfirmed', { orderId: order.orderId });
+  },
+  redriveLimitReached(order) {
+    metrics.addMetric(metricNames.redriveLimitReached, MetricUnit.Count, 1);
+    logger.error('Order set moving as often as its budget allows: left to a person', {
+      orderId: order.orderId,
+      status: order.status,
+      redrives: order.redrives,
+      lastError: order.lastError,
+      payBy: order.payBy,
+    });
+  },
+};

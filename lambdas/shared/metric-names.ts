@@ -1,0 +1,61 @@
+/**
+ * Every custom metric the functions publish through Powertools (EMF), and where: the handlers and
+ * observers name their metrics from here, and the alarms and dashboard of
+ * infra/constructs/observability.ts watch the same names, so a renamed metric cannot leave an
+ * alarm watching nothing. Plain data, so the functions and the CDK stack share it cheaply.
+ */
+import type { CallbackOutcome } from '#domain/callbacks.ts';
+import type { BreakerState } from '#domain/payment-ports.ts';
+import type { RotationStep } from '#domain/rotation.ts';
+import type { PaymentObserver } from '#domain/submit-payment.ts';
+
+/** The namespace (POWERTOOLS_METRICS_NAMESPACE) and the dimension Powertools adds to each. */
+export const metricNamespace = 'Autopay';
+export const serviceDimension = 'service';
+
+export const metricNames = {
+  orderPlaced: 'OrderPlaced',
+  orderReplayed: 'OrderReplayed',
+  orderRead: 'OrderRead',
+  requestRefused: 'RequestRefused',
+  requestFailed: 'RequestFailed',
+  poisonMessage: 'PoisonMessage',
+  gatewayLatency: 'GatewayLatency',
+  riskCheckBypassed: 'RiskCheckBypassed',
+  lateSuccessRefund: 'LateSuccessRefund',
+  settlementEventIgnored: 'SettlementEventIgnored',
+  refundRejected: 'RefundRejected',
+  paymentWindowExpired: 'PaymentWindowExpired',
+  callbackUnknownOrder: 'CallbackUnknownOrder',
+  callbackSignatureMismatch: 'CallbackSignatureMismatch',
+  settlementAmountMismatch: 'SettlementAmountMismatch',
+  foreignRefund: 'ForeignRefund',
+  ordersPastDeadline: 'OrdersPastDeadline',
+  ordersExpired: 'OrdersExpired',
+  redriveLimitReached: 'RedriveLimitReached',
+  sweepRuns: 'SweepRuns',
+} as const;
+
+type GatewayCall = Parameters<PaymentObserver['gatewayCall']>;
+
+/** One metric per gateway call and outcome kind: `Gateway_charge_succeeded`, … */
+export const gatewayCallMetric = <O extends GatewayCall[0], K extends GatewayCall[1]>(
+  operation: O,
+  outcome: K,
+) => `Gateway_${operation}_${outcome}` as const;
+
+/** One metric per state the circuit breaker moves to: `Breaker_open`, … */
+export const breakerMetric = <S extends BreakerState>(state: S) => `Breaker_${state}` as const;
+
+/** What a callback did: `Callback_applied`, `Callback_ignored`, … */
+export const callbackMetric = (result: CallbackOutcome['result']) => `Callback_${result}` as const;
+
+/** The user's moves on an order: `Order_confirm`, `Order_cancel`, `Order_refund`. */
+export const lifecycleMetric = (action: string) => `Order_${action}` as const;
+
+/** One metric per rotation step done: `Rotation_createSecret`, … */
+export const rotationMetric = (step: RotationStep) => `Rotation_${step}` as const;
+
+/** What a queue consumer did with a message: `PaymentMessageHandled`, `SettlementRetryScheduled`. */
+export const consumerMetric = (consumer: string, what: 'MessageHandled' | 'RetryScheduled') =>
+  `${consumer}${what}` as const;
