@@ -4,8 +4,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
-import { signLocalToken } from '../../local/auth.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { signLocalToken } from '../../local/runtime/auth.ts';
+import { type LocalStack, startLocalStack } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 import { AgentClient } from '../support/http.ts';
 

@@ -1,7 +1,7 @@
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signLocalToken } from '../../local/auth.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { signLocalToken } from '../../local/runtime/auth.ts';
+import { type LocalStack, startLocalStack } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 import { CallCounter } from '../support/calls.ts';
 

@@ -2,9 +2,13 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localTarget } from '../../local/ops.ts';
-import { OpsError, runOps } from '../../local/ops-commands.ts';
-import { type LocalStack, projectRoot, startLocalStack } from '../../local/stack.ts';
+import {
+  type LocalStack,
+  projectRoot,
+  startLocalStack,
+} from '../../local/runtime/local-runtime.ts';
+import { localTarget } from '../../ops/cli.ts';
+import { OpsError, runOps } from '../../ops/commands.ts';
 import { AgentClient } from '../support/http.ts';
 
 const run = promisify(execFile);
@@ -149,7 +153,7 @@ describe('operator tools against the local stack', () => {
 
 describe('the ops command line', () => {
   const cli = (args: string[], env: Record<string, string> = {}) =>
-    run('npx', ['tsx', 'local/ops.ts', ...args], {
+    run('npx', ['tsx', 'ops/cli.ts', ...args], {
       cwd: projectRoot,
       env: { ...process.env, ...env },
     }).then(

@@ -4,7 +4,7 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { type LocalStack, startLocalStack } from '../../local/runtime/local-runtime.ts';
 import { AgentClient } from '../support/http.ts';
 
 let stack: LocalStack;

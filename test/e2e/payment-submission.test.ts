@@ -3,7 +3,7 @@ import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/clien
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { type LocalStack, startLocalStack } from '../../local/runtime/local-runtime.ts';
 import { CallCounter } from '../support/calls.ts';
 import { AgentClient } from '../support/http.ts';
 

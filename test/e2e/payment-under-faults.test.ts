@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { type LocalStack, startLocalStack } from '../../local/runtime/local-runtime.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 
 let stack: LocalStack;

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderKey, spendKey } from '#adapters/keys.ts';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
-import { signLocalToken } from '../../local/auth.ts';
-import { defaultGatewayApiKeys } from '../../local/gateway-simulator.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { signLocalToken } from '../../local/runtime/auth.ts';
+import { type LocalStack, startLocalStack } from '../../local/runtime/local-runtime.ts';
+import { defaultGatewayApiKeys } from '../../local/simulators/gateway/simulator.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 
 /*

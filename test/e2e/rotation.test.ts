@@ -1,7 +1,7 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { driveRotation } from '../../local/rotation.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { type LocalStack, startLocalStack } from '../../local/runtime/local-runtime.ts';
+import { driveRotation } from '../../local/runtime/rotation.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 
 let stack: LocalStack;

@@ -15,7 +15,7 @@ import {
   type Ledger,
   type ScriptedGatewayFault,
   startGatewaySimulator,
-} from '../../local/gateway-simulator.ts';
+} from '../../local/simulators/gateway/simulator.ts';
 
 const apiKey = 'sk_test_gateway';
 const secrets = ['whsec_previous', 'whsec_current'];

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { signLocalToken } from '../../local/auth.ts';
-import type { LocalStack } from '../../local/stack.ts';
+import { signLocalToken } from '../../local/runtime/auth.ts';
+import type { LocalStack } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 
 export interface OrderBody {

@@ -16,10 +16,10 @@ import {
   stackOutputs,
   wiring,
 } from '#shared/wiring.ts';
-import { localCredentials, localRegion } from './emulators.ts';
-import { OpsError, type OpsTarget, opsUsage, redriveByResending, runOps } from './ops-commands.ts';
-import { driveRotation } from './rotation.ts';
-import { projectRoot } from './stack.ts';
+import { localCredentials, localRegion } from '../local/runtime/emulators.ts';
+import { projectRoot } from '../local/runtime/local-runtime.ts';
+import { driveRotation } from '../local/runtime/rotation.ts';
+import { OpsError, type OpsTarget, opsUsage, redriveByResending, runOps } from './commands.ts';
 
 /** Where `npm start` says what it runs, for the operator tools of another terminal. */
 export const localStateFile = join(projectRoot, '.local', 'stack.json');

@@ -4,7 +4,7 @@ import { itemPrefixes } from '#adapters/keys.ts';
 import type { Order } from '#domain/order.ts';
 import { terminalStatuses } from '#domain/order-state.ts';
 import { queueNames } from '#shared/wiring.ts';
-import type { LocalStack } from '../stack.ts';
+import type { LocalStack } from '../../runtime/local-runtime.ts';
 import type { Users } from './users.ts';
 
 /** Where an order may rest once nothing more happens to it by itself. */

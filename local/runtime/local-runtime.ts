@@ -21,6 +21,19 @@ import {
   secretNames,
   wiring,
 } from '#shared/wiring.ts';
+import type { FaultPatch } from '../simulators/faults.ts';
+import {
+  defaultGatewayApiKeys,
+  type GatewayFaults,
+  type GatewaySimulator,
+  startGatewaySimulator,
+} from '../simulators/gateway/simulator.ts';
+import {
+  type RiskFaults,
+  type RiskRules,
+  type RiskSimulator,
+  startRiskSimulator,
+} from '../simulators/risk-simulator.ts';
 import {
   freePort,
   localCredentials,
@@ -29,13 +42,6 @@ import {
   startSecretsManagerLocal,
   startSqsLocal,
 } from './emulators.ts';
-import type { FaultPatch } from './faults.ts';
-import {
-  defaultGatewayApiKeys,
-  type GatewayFaults,
-  type GatewaySimulator,
-  startGatewaySimulator,
-} from './gateway-simulator.ts';
 import { type LocalRoute, type StaticResponder, startLocalHttpApi } from './http-api.ts';
 import { lambdaContext } from './lambda-context.ts';
 import {
@@ -44,15 +50,9 @@ import {
   type SqsHandler,
   startQueuePoller,
 } from './queue-poller.ts';
-import {
-  type RiskFaults,
-  type RiskRules,
-  type RiskSimulator,
-  startRiskSimulator,
-} from './risk-simulator.ts';
 import { seedAgents } from './seed.ts';
 
-export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface LocalStackOptions {
   /** Port of the local HTTP API; 0 picks a free one. */

@@ -33,7 +33,7 @@ import {
   serveAdmin,
   sleep,
   unixNow,
-} from './faults.ts';
+} from '../faults.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The contract (docs/GATEWAY.md describes it for autopay's adapter).

@@ -1,10 +1,10 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { functionSpecs } from '#shared/wiring.ts';
-import { renderOpenApi } from './openapi.ts';
-import { type LocalState, localStateFile } from './ops.ts';
+import { type LocalState, localStateFile } from '../../ops/cli.ts';
+import { renderOpenApi } from '../tools/openapi.ts';
+import { startLocalStack } from './local-runtime.ts';
 import { seedAgents } from './seed.ts';
-import { startLocalStack } from './stack.ts';
 
 /** `npm start`: the whole pipeline on this machine until Ctrl-C. */
 const apiPort = Number(process.env.PORT ?? process.env.AUTOPAY_PORT ?? 3000);

@@ -5,16 +5,16 @@ import type { Order } from '#domain/order.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
 import type { QueueName } from '#shared/wiring.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
-import { signLocalToken } from './auth.ts';
+import { signLocalToken } from '../runtime/auth.ts';
+import { type LocalStack, startLocalStack } from '../runtime/local-runtime.ts';
+import type { DuplicateDelivery } from '../runtime/queue-poller.ts';
+import { driveRotation } from '../runtime/rotation.ts';
+import { between, chance, type Random, seededRandom } from '../simulators/faults.ts';
+import { defaultGatewayFaults } from '../simulators/gateway/simulator.ts';
 import { type Check, checkInvariants, type Placed, type Violation } from './chaos/checks.ts';
 import { scanSpend, watchUntilQuiet } from './chaos/observe.ts';
 import { printSummary } from './chaos/report.ts';
 import { type UserAnswer, type UserBehaviour, Users } from './chaos/users.ts';
-import { between, chance, type Random, seededRandom } from './faults.ts';
-import { defaultGatewayFaults } from './gateway-simulator.ts';
-import type { DuplicateDelivery } from './queue-poller.ts';
-import { driveRotation } from './rotation.ts';
-import { type LocalStack, startLocalStack } from './stack.ts';
 
 export interface ChaosOptions {
   readonly orders: number;

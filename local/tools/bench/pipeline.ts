@@ -11,9 +11,9 @@ import {
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { wiring } from '#shared/wiring.ts';
-import { signLocalToken } from '../auth.ts';
-import { localCredentials, localRegion } from '../emulators.ts';
-import { type LocalStack, startLocalStack } from '../stack.ts';
+import { signLocalToken } from '../../runtime/auth.ts';
+import { localCredentials, localRegion } from '../../runtime/emulators.ts';
+import { type LocalStack, startLocalStack } from '../../runtime/local-runtime.ts';
 import { AwsMeter } from './aws-meter.ts';
 import { median, percentile, progress, sleep } from './stats.ts';
 
