@@ -54,7 +54,7 @@ import { seedAgents } from './seed.ts';
 
 export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export interface LocalStackOptions {
+export interface LocalRuntimeOptions {
   /** Port of the local HTTP API; 0 picks a free one. */
   readonly apiPort?: number;
   /** POWERTOOLS_LOG_LEVEL for the functions (the wiring's level when not given). */
@@ -87,7 +87,7 @@ const localSecretValues: Readonly<Record<SecretName, string>> = {
   webhookSigningSecret: process.env.AUTOPAY_WEBHOOK_SECRET ?? 'whsec_autopay_local',
 };
 
-export interface LocalStack {
+export interface LocalRuntime {
   readonly apiUrl: string;
   readonly dynamodbEndpoint: string;
   readonly sqsEndpoint: string;
@@ -124,7 +124,7 @@ export function localQueueName(queue: QueueName): string {
  * fauxqs, the table and queues of the wiring, the seed agents, the local HTTP API and the queue
  * pollers. The handlers are the same modules Lambda runs, loaded after their environment is set.
  */
-export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const started: Array<{ stop(): Promise<void> }> = [];
   let server: Server | undefined;
   const pollers: QueuePoller[] = [];
@@ -333,7 +333,7 @@ export function createTableCommand(name: string): CreateTableCommand {
 async function createQueues(
   sqs: SQSClient,
   specs: Readonly<Record<QueueName, QueueSpec>>,
-): Promise<LocalStack['queueUrls']> {
+): Promise<LocalRuntime['queueUrls']> {
   const entries = await Promise.all(
     queueNames.map(async (queue) => {
       const spec = specs[queue];
@@ -361,7 +361,7 @@ async function createQueues(
       return [queue, { url, arn: await queueArn(sqs, url), dlqUrl: dlq.QueueUrl ?? '' }] as const;
     }),
   );
-  return Object.fromEntries(entries) as LocalStack['queueUrls'];
+  return Object.fromEntries(entries) as LocalRuntime['queueUrls'];
 }
 
 /** The event an EventBridge schedule rule sends its target function. */
@@ -379,7 +379,7 @@ function scheduledEvent(name: string) {
   };
 }
 
-async function createSecrets(client: SecretsManagerClient): Promise<LocalStack['secretIds']> {
+async function createSecrets(client: SecretsManagerClient): Promise<LocalRuntime['secretIds']> {
   const entries = await Promise.all(
     secretNames.map(async (secret) => {
       const created = await client.send(
@@ -391,7 +391,7 @@ async function createSecrets(client: SecretsManagerClient): Promise<LocalStack['
       return [secret, created.ARN ?? ''] as const;
     }),
   );
-  return Object.fromEntries(entries) as LocalStack['secretIds'];
+  return Object.fromEntries(entries) as LocalRuntime['secretIds'];
 }
 
 async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
@@ -408,9 +408,9 @@ async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
  * functions giving one variable different values would make local differ from AWS, so refuse.
  */
 function setFunctionEnvironment(
-  queueUrls: LocalStack['queueUrls'],
+  queueUrls: LocalRuntime['queueUrls'],
   queueSpecs: Readonly<Record<QueueName, QueueSpec>>,
-  secretIds: LocalStack['secretIds'],
+  secretIds: LocalRuntime['secretIds'],
   endpoints: Readonly<Record<ExternalService, string>>,
   overrides: Readonly<Record<string, string>>,
 ): Record<string, string> {

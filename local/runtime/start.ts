@@ -3,13 +3,13 @@ import { dirname } from 'node:path';
 import { functionSpecs } from '#shared/wiring.ts';
 import { type LocalState, localStateFile } from '../../ops/cli.ts';
 import { renderOpenApi } from '../tools/openapi.ts';
-import { startLocalStack } from './local-runtime.ts';
+import { startLocalRuntime } from './local-runtime.ts';
 import { seedAgents } from './seed.ts';
 
 /** `npm start`: the whole pipeline on this machine until Ctrl-C. */
 const apiPort = Number(process.env.PORT ?? process.env.AUTOPAY_PORT ?? 3000);
 const openApi = renderOpenApi();
-const stack = await startLocalStack({
+const stack = await startLocalRuntime({
   apiPort,
   staticResponder: (path) =>
     path === '/openapi.json' ? { type: 'application/json', body: openApi } : undefined,
@@ -50,7 +50,7 @@ let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  process.stdout.write(`\n${signal}: stopping the local stack...\n`);
+  process.stdout.write(`\n${signal}: stopping the local runtime...\n`);
   await stack.stop();
   rmSync(localStateFile, { force: true });
   process.stdout.write('Stopped.\n');

@@ -3,16 +3,16 @@ import { promisify } from 'node:util';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type LocalStack,
+  type LocalRuntime,
   projectRoot,
-  startLocalStack,
+  startLocalRuntime,
 } from '../../local/runtime/local-runtime.ts';
 import { localTarget } from '../../ops/cli.ts';
 import { OpsError, runOps } from '../../ops/commands.ts';
 import { AgentClient } from '../support/http.ts';
 
 const run = promisify(execFile);
-let stack: LocalStack;
+let stack: LocalRuntime;
 let agent: AgentClient;
 
 async function ops(...args: string[]): Promise<string> {
@@ -31,7 +31,7 @@ async function ops(...args: string[]): Promise<string> {
 }
 
 beforeAll(async () => {
-  stack = await startLocalStack({
+  stack = await startLocalRuntime({
     logLevel: 'ERROR',
     // Orders fall due within a second; no scheduled sweep runs to move them on.
     scheduleSeconds: 3600,

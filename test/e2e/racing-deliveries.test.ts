@@ -6,7 +6,7 @@ import { orderKey, spendKey } from '#adapters/keys.ts';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
 import { signLocalToken } from '../../local/runtime/auth.ts';
-import { type LocalStack, startLocalStack } from '../../local/runtime/local-runtime.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { defaultGatewayApiKeys } from '../../local/simulators/gateway/simulator.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 
@@ -18,12 +18,12 @@ import { AgentClient, type OrderBody } from '../support/http.ts';
  * first one's message comes back, the gateway's success callback arrives, and the user cancels.
  */
 
-let stack: LocalStack;
+let stack: LocalRuntime;
 let agent: AgentClient;
 const agentId = 'demo-agent';
 
 beforeAll(async () => {
-  stack = await startLocalStack({
+  stack = await startLocalRuntime({
     logLevel: 'ERROR',
     seed: 17,
     pollers: false,

@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
-import { type LocalStack, startLocalStack } from '../../local/runtime/local-runtime.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { defaultGatewayApiKeys } from '../../local/simulators/gateway/simulator.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 
-let stack: LocalStack;
+let stack: LocalRuntime;
 let agent: AgentClient;
 let cautious: AgentClient;
 
 beforeAll(async () => {
-  stack = await startLocalStack({
+  stack = await startLocalRuntime({
     logLevel: 'ERROR',
     seed: 11,
     scheduleSeconds: 1,
