@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
@@ -10,13 +9,12 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
+import { type BoundResources, functionEnvironment } from '#shared/function-environment.ts';
 import {
-  type ExternalService,
   functionSpecs,
   type QueueName,
   type QueueSpec,
   queueNames,
-  queueVariables,
   type SecretName,
   secretNames,
   wiring,
@@ -35,6 +33,7 @@ import {
   startRiskSimulator,
 } from '../simulators/risk-simulator.ts';
 import {
+  type Emulator,
   freePort,
   localCredentials,
   localRegion,
@@ -123,164 +122,54 @@ export function localQueueName(queue: QueueName): string {
  * Starts everything `npm start` runs, in this process: DynamoDB Local (a Java child process),
  * fauxqs, the table and queues of the wiring, the seed agents, the local HTTP API and the queue
  * pollers. The handlers are the same modules Lambda runs, loaded after their environment is set.
+ *
+ * Its steps: start the emulators and simulators, point the SDK at them, create the wiring's
+ * resources, set the functions' environment, load the handlers, serve the HTTP API, send the
+ * gateway's callbacks to it, and drive the schedules and queue consumers.
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
-  const started: Array<{ stop(): Promise<void> }> = [];
-  let server: Server | undefined;
-  const pollers: QueuePoller[] = [];
-  const timers: NodeJS.Timeout[] = [];
+  // What is running, in start order; stopping unwinds it from the last layer to the first.
+  const layers: Array<() => Promise<unknown>> = [];
   const stop = async () => {
-    for (const timer of timers) clearInterval(timer);
-    await Promise.allSettled(pollers.map((poller) => poller.stop()));
-    if (server) {
-      server.closeAllConnections();
-      await new Promise((resolve) => server?.close(resolve));
-    }
-    await Promise.allSettled(started.reverse().map((emulator) => emulator.stop()));
+    for (const stopLayer of layers.reverse()) await stopLayer();
   };
 
   try {
-    const [dynamo, sqsEmulator, secrets, gateway, risk] = await Promise.all([
-      startDynamoDbLocal(),
-      startSqsLocal(),
-      startSecretsManagerLocal(),
-      startGatewaySimulator({
-        ...(options.gatewayFaults ? { faults: options.gatewayFaults } : {}),
-        ...(options.seed !== undefined ? { seed: options.seed } : {}),
-      }),
-      startRiskSimulator({
-        ...(options.riskFaults ? { faults: options.riskFaults } : {}),
-        ...(options.riskRules ? { rules: options.riskRules } : {}),
-        ...(options.seed !== undefined ? { seed: options.seed } : {}),
-      }),
-    ]);
-    started.push(dynamo, sqsEmulator, secrets, gateway, risk);
-
-    Object.assign(process.env, {
-      AWS_REGION: localRegion,
-      AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_SQS: sqsEmulator.endpoint,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-    });
-    const clientConfig = { region: localRegion, credentials: localCredentials };
-    const rawDynamo = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
-    const dynamodb = DynamoDBDocumentClient.from(rawDynamo, {
-      marshallOptions: { removeUndefinedValues: true },
-    });
-    const sqs = new SQSClient({
-      ...clientConfig,
-      endpoint: sqsEmulator.endpoint,
-      useQueueUrlAsEndpoint: false,
-    });
-
-    const secretsManager = new SecretsManagerClient({
-      ...clientConfig,
-      endpoint: secrets.endpoint,
-    });
-
-    await createTable(rawDynamo);
-    const queueSpecs = Object.fromEntries(
-      queueNames.map((queue) => [queue, { ...wiring.queues[queue], ...options.queues?.[queue] }]),
-    ) as Record<QueueName, QueueSpec>;
-    const queueUrls = await createQueues(sqs, queueSpecs);
-    const secretIds = await createSecrets(secretsManager);
-    const agents = new DynamoDbAgentDirectory(dynamodb, tableName);
-    await Promise.all(seedAgents.map((agent) => agents.put(agent)));
-
-    const environment = setFunctionEnvironment(
-      queueUrls,
-      queueSpecs,
-      secretIds,
-      { paymentGateway: gateway.url, riskEngine: risk.url },
-      {
-        ...options.environment,
-        ...(options.logLevel ? { POWERTOOLS_LOG_LEVEL: options.logLevel } : {}),
-      },
-    );
+    const services = await startServices(options);
+    layers.push(() => Promise.allSettled(services.all.map((service) => service.stop())));
+    const clients = connectToEmulators(services);
+    const resources = await createResources(clients, options);
+    const environment = setFunctionEnvironment(resources, services, options);
     const handlers = await loadHandlers();
 
-    const routes: LocalRoute[] = Object.entries(functionSpecs).flatMap(([name, spec]) =>
-      spec.routes.map((route) => ({
-        ...route,
-        functionName: name,
-        timeoutSeconds: spec.timeoutSeconds,
-        handler: handlers[name] as LocalRoute['handler'],
-      })),
-    );
-    const apiPort = options.apiPort ?? 0;
-    server = await startLocalHttpApi(
-      routes,
-      apiPort === 0 ? await freePort() : apiPort,
-      options.staticResponder,
-    );
-    const address = server.address();
-    const apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : apiPort}`;
-
+    const api = await serveHttpApi(handlers, options);
+    layers.push(api.stop);
     if (options.callbacks ?? true) {
-      gateway.setCallbackUrl(`${apiUrl}/v1/callbacks/${process.env.GATEWAY_NAME ?? 'simulator'}`);
+      services.gateway.setCallbackUrl(
+        `${api.url}/v1/callbacks/${process.env.GATEWAY_NAME ?? 'simulator'}`,
+      );
     }
-    gateway.setWebhookSecrets([localSecretValues.webhookSigningSecret]);
+    services.gateway.setWebhookSecrets([localSecretValues.webhookSigningSecret]);
 
     if (options.pollers ?? true) {
-      const every = (options.scheduleSeconds ?? 30) * 1000;
-      for (const [name, spec] of Object.entries(functionSpecs)) {
-        if (!spec.schedule) continue;
-        const run = handlers[name] as (event: unknown, context: unknown) => Promise<unknown>;
-        timers.push(
-          setInterval(() => {
-            run(scheduledEvent(name), lambdaContext(name, spec.timeoutSeconds)).catch(
-              (error: unknown) => process.stderr.write(`${name}: ${String(error)}\n`),
-            );
-          }, every),
-        );
-      }
-      const duplicateDelivery = options.duplicateDelivery;
-      for (const [name, spec] of Object.entries(functionSpecs)) {
-        const source = spec.consumes;
-        if (!source) continue;
-        const queue = queueUrls[source.queue];
-        pollers.push(
-          startQueuePoller({
-            sqs,
-            queueUrl: queue.url,
-            queueArn: queue.arn,
-            functionName: name,
-            timeoutSeconds: spec.timeoutSeconds,
-            handler: handlers[name] as SqsHandler,
-            batchSize: source.batchSize,
-            concurrency: Math.min(source.maxConcurrency, 4),
-            onInvokeError: (error) => process.stderr.write(`${name}: ${String(error)}\n`),
-            ...(options.crashAfterInvoke ? { crashAfterInvoke: options.crashAfterInvoke } : {}),
-            ...(duplicateDelivery ? { duplicate: () => duplicateDelivery(source.queue) } : {}),
-          }),
-        );
-      }
+      layers.push(runSchedules(handlers, options));
+      layers.push(pollQueues(handlers, clients.sqs, resources.queueUrls, options));
     }
 
     return {
-      apiUrl,
-      dynamodbEndpoint: dynamo.endpoint,
-      sqsEndpoint: sqsEmulator.endpoint,
-      secretsManagerEndpoint: secrets.endpoint,
-      gateway,
-      risk,
-      secretIds,
-      secretsManager,
+      apiUrl: api.url,
+      dynamodbEndpoint: services.dynamo.endpoint,
+      sqsEndpoint: services.sqs.endpoint,
+      secretsManagerEndpoint: services.secrets.endpoint,
+      gateway: services.gateway,
+      risk: services.risk,
+      secretIds: resources.secretIds,
+      secretsManager: clients.secretsManager,
       tableName,
-      queueUrls,
-      dynamodb,
-      sqs,
-      environment: {
-        ...environment,
-        AWS_REGION: localRegion,
-        AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
-        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-        AWS_ENDPOINT_URL_SQS: sqsEmulator.endpoint,
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-      },
+      queueUrls: resources.queueUrls,
+      dynamodb: clients.dynamodb,
+      sqs: clients.sqs,
+      environment: { ...environment, ...emulatorEnvironment(services) },
       invoke: async (functionName, event) => {
         const spec = functionSpecs[functionName];
         const run = handlers[functionName] as
@@ -295,6 +184,181 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await stop();
     throw error;
   }
+}
+
+interface LocalServices {
+  readonly dynamo: Emulator;
+  readonly sqs: Emulator;
+  readonly secrets: Emulator;
+  readonly gateway: GatewaySimulator;
+  readonly risk: RiskSimulator;
+  readonly all: ReadonlyArray<{ stop(): Promise<void> }>;
+}
+
+/** The emulators of the AWS services and the simulators of the third-party ones, side by side. */
+async function startServices(options: LocalRuntimeOptions): Promise<LocalServices> {
+  const [dynamo, sqs, secrets, gateway, risk] = await Promise.all([
+    startDynamoDbLocal(),
+    startSqsLocal(),
+    startSecretsManagerLocal(),
+    startGatewaySimulator({
+      ...(options.gatewayFaults ? { faults: options.gatewayFaults } : {}),
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    }),
+    startRiskSimulator({
+      ...(options.riskFaults ? { faults: options.riskFaults } : {}),
+      ...(options.riskRules ? { rules: options.riskRules } : {}),
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    }),
+  ]);
+  return { dynamo, sqs, secrets, gateway, risk, all: [risk, gateway, secrets, sqs, dynamo] };
+}
+
+/** The SDK's standard settings that send every client of this process to the emulators. */
+function emulatorEnvironment(services: LocalServices): Record<string, string> {
+  return {
+    AWS_REGION: localRegion,
+    AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: services.dynamo.endpoint,
+    AWS_ENDPOINT_URL_SQS: services.sqs.endpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: services.secrets.endpoint,
+  };
+}
+
+interface EmulatorClients {
+  readonly rawDynamo: DynamoDBClient;
+  readonly dynamodb: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+  readonly secretsManager: SecretsManagerClient;
+}
+
+/** Points this process's SDK at the emulators, and makes the clients the runtime itself uses. */
+function connectToEmulators(services: LocalServices): EmulatorClients {
+  Object.assign(process.env, emulatorEnvironment(services));
+  const clientConfig = { region: localRegion, credentials: localCredentials };
+  const rawDynamo = new DynamoDBClient({ ...clientConfig, endpoint: services.dynamo.endpoint });
+  return {
+    rawDynamo,
+    dynamodb: DynamoDBDocumentClient.from(rawDynamo, {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
+    sqs: new SQSClient({
+      ...clientConfig,
+      endpoint: services.sqs.endpoint,
+      useQueueUrlAsEndpoint: false,
+    }),
+    secretsManager: new SecretsManagerClient({
+      ...clientConfig,
+      endpoint: services.secrets.endpoint,
+    }),
+  };
+}
+
+interface LocalResources {
+  readonly queueSpecs: Readonly<Record<QueueName, QueueSpec>>;
+  readonly queueUrls: LocalRuntime['queueUrls'];
+  readonly secretIds: LocalRuntime['secretIds'];
+}
+
+/** The wiring's table, queues and secrets on the emulators, and the seed agents in the table. */
+async function createResources(
+  clients: EmulatorClients,
+  options: LocalRuntimeOptions,
+): Promise<LocalResources> {
+  await createTable(clients.rawDynamo);
+  const queueSpecs = Object.fromEntries(
+    queueNames.map((queue) => [queue, { ...wiring.queues[queue], ...options.queues?.[queue] }]),
+  ) as Record<QueueName, QueueSpec>;
+  const queueUrls = await createQueues(clients.sqs, queueSpecs);
+  const secretIds = await createSecrets(clients.secretsManager);
+  const agents = new DynamoDbAgentDirectory(clients.dynamodb, tableName);
+  await Promise.all(seedAgents.map((agent) => agents.put(agent)));
+  return { queueSpecs, queueUrls, secretIds };
+}
+
+/** The local HTTP API in front of the functions with routes, and how to stop it. */
+async function serveHttpApi(
+  handlers: Readonly<Record<string, unknown>>,
+  options: LocalRuntimeOptions,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const routes: LocalRoute[] = Object.entries(functionSpecs).flatMap(([name, spec]) =>
+    spec.routes.map((route) => ({
+      ...route,
+      functionName: name,
+      timeoutSeconds: spec.timeoutSeconds,
+      handler: handlers[name] as LocalRoute['handler'],
+    })),
+  );
+  const apiPort = options.apiPort ?? 0;
+  const server = await startLocalHttpApi(
+    routes,
+    apiPort === 0 ? await freePort() : apiPort,
+    options.staticResponder,
+  );
+  const address = server.address();
+  return {
+    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : apiPort}`,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Runs each scheduled function on a timer, as EventBridge would; returns how to stop them. */
+function runSchedules(
+  handlers: Readonly<Record<string, unknown>>,
+  options: LocalRuntimeOptions,
+): () => Promise<void> {
+  const every = (options.scheduleSeconds ?? 30) * 1000;
+  const timers: NodeJS.Timeout[] = [];
+  for (const [name, spec] of Object.entries(functionSpecs)) {
+    if (!spec.schedule) continue;
+    const run = handlers[name] as (event: unknown, context: unknown) => Promise<unknown>;
+    timers.push(
+      setInterval(() => {
+        run(scheduledEvent(name), lambdaContext(name, spec.timeoutSeconds)).catch(
+          (error: unknown) => process.stderr.write(`${name}: ${String(error)}\n`),
+        );
+      }, every),
+    );
+  }
+  return async () => {
+    for (const timer of timers) clearInterval(timer);
+  };
+}
+
+/** One poller per queue consumer, as Lambda's event source mappings; returns how to stop them. */
+function pollQueues(
+  handlers: Readonly<Record<string, unknown>>,
+  sqs: SQSClient,
+  queueUrls: LocalRuntime['queueUrls'],
+  options: LocalRuntimeOptions,
+): () => Promise<unknown> {
+  const pollers: QueuePoller[] = [];
+  const duplicateDelivery = options.duplicateDelivery;
+  for (const [name, spec] of Object.entries(functionSpecs)) {
+    const source = spec.consumes;
+    if (!source) continue;
+    const queue = queueUrls[source.queue];
+    pollers.push(
+      startQueuePoller({
+        sqs,
+        queueUrl: queue.url,
+        queueArn: queue.arn,
+        functionName: name,
+        timeoutSeconds: spec.timeoutSeconds,
+        handler: handlers[name] as SqsHandler,
+        batchSize: source.batchSize,
+        concurrency: Math.min(source.maxConcurrency, 4),
+        onInvokeError: (error) => process.stderr.write(`${name}: ${String(error)}\n`),
+        ...(options.crashAfterInvoke ? { crashAfterInvoke: options.crashAfterInvoke } : {}),
+        ...(duplicateDelivery ? { duplicate: () => duplicateDelivery(source.queue) } : {}),
+      }),
+    );
+  }
+  return () => Promise.allSettled(pollers.map((poller) => poller.stop()));
 }
 
 async function createTable(client: DynamoDBClient): Promise<void> {
@@ -408,36 +472,34 @@ async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
  * functions giving one variable different values would make local differ from AWS, so refuse.
  */
 function setFunctionEnvironment(
-  queueUrls: LocalRuntime['queueUrls'],
-  queueSpecs: Readonly<Record<QueueName, QueueSpec>>,
-  secretIds: LocalRuntime['secretIds'],
-  endpoints: Readonly<Record<ExternalService, string>>,
-  overrides: Readonly<Record<string, string>>,
+  resources: LocalResources,
+  services: LocalServices,
+  options: LocalRuntimeOptions,
 ): Record<string, string> {
-  const merged: Record<string, string> = { TABLE_NAME: tableName };
+  const bound: BoundResources = {
+    tableName,
+    queueUrls: Object.fromEntries(
+      queueNames.map((queue) => [queue, resources.queueUrls[queue].url]),
+    ) as Record<QueueName, string>,
+    maxReceiveCounts: Object.fromEntries(
+      queueNames.map((queue) => [queue, resources.queueSpecs[queue].maxReceiveCount]),
+    ) as Record<QueueName, number>,
+    secretIds: resources.secretIds,
+    endpoints: { paymentGateway: services.gateway.url, riskEngine: services.risk.url },
+  };
+  const merged: Record<string, string> = {};
   for (const [name, spec] of Object.entries(functionSpecs)) {
-    const own: Record<string, string> = { ...spec.environment };
-    for (const [variable, queue] of Object.entries(spec.sendsTo)) {
-      own[variable] = queueUrls[queue].url;
-    }
-    if (spec.consumes) {
-      const variables = queueVariables(spec.consumes.queue);
-      own[variables.url] = queueUrls[spec.consumes.queue].url;
-      own[variables.maxReceiveCount] = String(queueSpecs[spec.consumes.queue].maxReceiveCount);
-    }
-    for (const [variable, secret] of Object.entries(spec.secrets ?? {})) {
-      own[variable] = secretIds[secret];
-    }
-    for (const [variable, service] of Object.entries(spec.endpoints ?? {})) {
-      own[variable] = endpoints[service];
-    }
-    for (const [variable, value] of Object.entries(own)) {
+    for (const [variable, value] of Object.entries(functionEnvironment(spec, bound))) {
       if (merged[variable] !== undefined && merged[variable] !== value) {
         throw new Error(`${name} sets ${variable} differently from another function`);
       }
       merged[variable] = value;
     }
   }
+  const overrides = {
+    ...options.environment,
+    ...(options.logLevel ? { POWERTOOLS_LOG_LEVEL: options.logLevel } : {}),
+  };
   Object.assign(process.env, merged, overrides);
   return { ...merged, ...overrides };
 }
