@@ -20,12 +20,9 @@ import {
   wiring,
 } from '#shared/wiring.ts';
 import type { FaultPatch } from '../simulators/faults.ts';
-import {
-  defaultGatewayApiKeys,
-  type GatewayFaults,
-  type GatewaySimulator,
-  startGatewaySimulator,
-} from '../simulators/gateway/simulator.ts';
+import type { GatewayFaults } from '../simulators/gateway/fault-settings.ts';
+import { defaultGatewayApiKeys } from '../simulators/gateway/keys.ts';
+import { type GatewaySimulator, startGatewaySimulator } from '../simulators/gateway/server.ts';
 import {
   type RiskFaults,
   type RiskRules,

@@ -10,7 +10,7 @@ import { type LocalRuntime, startLocalRuntime } from '../runtime/local-runtime.t
 import type { DuplicateDelivery } from '../runtime/queue-poller.ts';
 import { driveRotation } from '../runtime/rotation.ts';
 import { between, chance, type Random, seededRandom } from '../simulators/faults.ts';
-import { defaultGatewayFaults } from '../simulators/gateway/simulator.ts';
+import { defaultGatewayFaults } from '../simulators/gateway/fault-settings.ts';
 import { type Check, checkInvariants, type Placed, type Violation } from './chaos/checks.ts';
 import { scanSpend, watchUntilQuiet } from './chaos/observe.ts';
 import { printSummary } from './chaos/report.ts';

@@ -7,7 +7,7 @@ import { signWebhookPayload } from '#domain/webhook-signature.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
 import { signLocalToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
-import { defaultGatewayApiKeys } from '../../local/simulators/gateway/simulator.ts';
+import { defaultGatewayApiKeys } from '../../local/simulators/gateway/keys.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 
 /*

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
-import { defaultGatewayApiKeys } from '../../local/simulators/gateway/simulator.ts';
+import { defaultGatewayApiKeys } from '../../local/simulators/gateway/keys.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 
 let stack: LocalRuntime;

@@ -13,7 +13,7 @@ import { type Emulator, startDynamoDbLocal } from '../../local/runtime/emulators
 import {
   type GatewaySimulator,
   startGatewaySimulator,
-} from '../../local/simulators/gateway/simulator.ts';
+} from '../../local/simulators/gateway/server.ts';
 import { FixedClock, RecordingSettlementChecks } from '../fakes/in-memory.ts';
 import { FakeRiskEngine } from '../fakes/payments.ts';
 import { latteOrder } from '../fixtures/orders.ts';

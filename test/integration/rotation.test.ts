@@ -19,11 +19,11 @@ import {
   startSecretsManagerLocal,
 } from '../../local/runtime/emulators.ts';
 import { driveRotation } from '../../local/runtime/rotation.ts';
+import { defaultGatewayApiKeys } from '../../local/simulators/gateway/keys.ts';
 import {
-  defaultGatewayApiKeys,
   type GatewaySimulator,
   startGatewaySimulator,
-} from '../../local/simulators/gateway/simulator.ts';
+} from '../../local/simulators/gateway/server.ts';
 import { FixedClock } from '../fakes/in-memory.ts';
 import { CallCounter } from '../support/calls.ts';
 

@@ -6,7 +6,7 @@ import type {
   GatewayPayment,
   GatewayRefund,
   Ledger,
-} from '../../local/simulators/gateway/simulator.ts';
+} from '../../local/simulators/gateway/contract.ts';
 import { type Check, checkInvariants, type Evidence } from '../../local/tools/chaos/checks.ts';
 
 const day = '2026-01-02';
