@@ -1,11 +1,5 @@
-import {
-  FaultConfigError,
-  freezeDeep,
-  oneOf,
-  optionalInteger,
-  optionalString,
-  scriptItem,
-} from '../faults.ts';
+import * as z from 'zod';
+import { faultPatchSchema, faultSettings, freezeDeep } from '../faults.ts';
 
 export interface GatewayCallbackFaults {
   enabled: boolean;
@@ -110,30 +104,48 @@ export interface ScriptedGatewayFault {
   first?: boolean;
 }
 
-export function checkScriptedFault(value: unknown, where: string): ScriptedGatewayFault {
-  const item = scriptItem(value, where);
-  const fault = oneOf(item.fault, scriptedFaultNames, `${where}.fault`);
-  if (fault === undefined) throw new FaultConfigError(`${where} needs a fault.`);
-  const status = optionalInteger(item.status, `${where}.status`, 400, 599);
-  const retryAfterSeconds = optionalInteger(
-    item.retryAfterSeconds,
-    `${where}.retryAfterSeconds`,
-    0,
-    86_400,
-  );
-  const declineCode = optionalString(item.declineCode, `${where}.declineCode`);
-  const route = oneOf(item.route, scriptedRoutes, `${where}.route`);
-  const stray = oneOf(item.stray, strayRefundKinds, `${where}.stray`);
-  if (item.first !== undefined && typeof item.first !== 'boolean') {
-    throw new FaultConfigError(`${where}.first must be true or false.`);
-  }
-  return {
-    fault,
-    ...(status === undefined ? {} : { status }),
-    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
-    ...(declineCode === undefined ? {} : { declineCode }),
-    ...(route === undefined ? {} : { route }),
-    ...(stray === undefined ? {} : { stray }),
-    ...(item.first === undefined ? {} : { first: item.first }),
-  };
-}
+const { amount, rate, range, flag, text, statuses, integer, name, choice } = faultSettings;
+
+const gatewayFaultsSchema = z.strictObject({
+  latencyMs: range(),
+  hangRate: rate(),
+  hangMs: amount(),
+  errorRate: rate(),
+  errorStatuses: statuses(defaultGatewayFaults.errorStatuses),
+  throttleRate: rate(),
+  retryAfterSeconds: amount(),
+  resetRate: rate(),
+  transportFaultsOnlyOnCreate: flag(),
+  pendingRate: rate(),
+  declineRate: rate(),
+  declineCode: text(),
+  chargeThenTimeoutRate: rate(),
+  settleAfterMs: amount(),
+  pendingSuccessRate: rate(),
+  neverSettleRate: rate(),
+  autoSettle: flag(),
+  lateSuccessRate: rate(),
+  lateSuccessAfterMs: amount(),
+  refundThenTimeoutRate: rate(),
+  callbacks: z.strictObject({
+    enabled: flag(),
+    delayMs: amount(),
+    duplicateRate: rate(),
+    outOfOrderRate: rate(),
+    lostRate: rate(),
+    strayRefundRate: rate(),
+  }),
+}) satisfies z.ZodType<GatewayFaults>;
+
+/** A partial update of GatewayFaults, from code, the environment or `PUT /admin/faults`. */
+export const gatewayFaultPatchSchema = faultPatchSchema(gatewayFaultsSchema);
+
+export const scriptedGatewayFaultSchema = z.object({
+  fault: choice(scriptedFaultNames),
+  status: integer(400, 599).optional(),
+  retryAfterSeconds: integer(0, 86_400).optional(),
+  declineCode: name().optional(),
+  route: choice(scriptedRoutes).optional(),
+  stray: choice(strayRefundKinds).optional(),
+  first: flag().optional(),
+}) satisfies z.ZodType<ScriptedGatewayFault>;

@@ -39,11 +39,12 @@ import type {
 } from './contract.ts';
 import {
   chargeFaultNames,
-  checkScriptedFault,
   defaultGatewayFaults,
   type GatewayFaults,
+  gatewayFaultPatchSchema,
   type ScriptedGatewayFault,
   type StrayRefund,
+  scriptedGatewayFaultSchema,
   strayRefundKinds,
 } from './fault-settings.ts';
 import {
@@ -298,10 +299,15 @@ class Gateway {
 
   constructor(options: GatewaySimulatorOptions) {
     this.seed = options.seed ?? randomInt(2 ** 31);
-    this.#configuredFaults = resolveFaults(defaultGatewayFaults, options.faults, {
-      json: 'GATEWAY_FAULTS',
-      file: 'GATEWAY_FAULTS_FILE',
-    });
+    this.#configuredFaults = resolveFaults(
+      defaultGatewayFaults,
+      gatewayFaultPatchSchema,
+      options.faults,
+      {
+        json: 'GATEWAY_FAULTS',
+        file: 'GATEWAY_FAULTS_FILE',
+      },
+    );
     this.#faults = structuredClone(this.#configuredFaults);
     this.#random = seededRandom(this.seed);
     this.#callbackRandom = seededRandom(this.seed ^ CALLBACK_STREAM);
@@ -343,11 +349,11 @@ class Gateway {
   }
 
   setFaults(patch: FaultPatch<GatewayFaults>): void {
-    this.#faults = mergeFaults(this.#faults, checkFaultPatch(defaultGatewayFaults, patch));
+    this.#faults = mergeFaults(this.#faults, checkFaultPatch(gatewayFaultPatchSchema, patch));
   }
 
   scriptNext(faults: ScriptedGatewayFault[]): void {
-    this.#script.push(parseScript(faults, checkScriptedFault));
+    this.#script.push(parseScript(faults, scriptedGatewayFaultSchema));
   }
 
   setCallbackUrl(url: string | undefined): void {
@@ -956,10 +962,10 @@ class Gateway {
       case 'GET /admin/faults':
         return this.faults();
       case 'PUT /admin/faults':
-        this.setFaults(checkFaultPatch(defaultGatewayFaults, body));
+        this.setFaults(checkFaultPatch(gatewayFaultPatchSchema, body));
         return this.faults();
       case 'POST /admin/faults/next':
-        this.#script.push(parseScript(body, checkScriptedFault));
+        this.#script.push(parseScript(body, scriptedGatewayFaultSchema));
         return { queued: this.#script.size };
       case 'POST /admin/reset':
         this.reset();
