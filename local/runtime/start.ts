@@ -1,9 +1,9 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { functionSpecs } from '#shared/wiring.ts';
-import { type LocalState, localStateFile } from '../../ops/cli.ts';
 import { renderOpenApi } from '../tools/openapi.ts';
 import { startLocalRuntime } from './local-runtime.ts';
+import { type LocalState, localStateFile } from './local-state.ts';
 import { seedAgents } from './seed.ts';
 
 /** `npm start`: the whole pipeline on this machine until Ctrl-C. */
