@@ -2,7 +2,8 @@ import { Aspects, CfnElement, Stack } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NagSuppressions } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import type { Wiring } from '../lambdas/shared/wiring.ts';
-import type { AutopayStacks } from './stages.ts';
+import type { ServiceStack } from './service-stack.ts';
+import type { StatefulStack } from './stateful-stack.ts';
 
 /**
  * Runs the AwsSolutions checks on everything under `scope` when it is synthesized: a finding is
@@ -18,7 +19,10 @@ export function applyNagChecks(scope: IConstruct): void {
  * `cdk synth -c nag=true`. test/infra/least-privilege.test.ts checks that the wildcards stay
  * where these reasons say they are.
  */
-export function acknowledgeNagFindings(stacks: AutopayStacks, wiring: Wiring): void {
+export function acknowledgeNagFindings(
+  stacks: { readonly stateful: StatefulStack; readonly service: ServiceStack },
+  wiring: Wiring,
+): void {
   for (const [name, secret] of stacks.stateful.secrets) {
     const rotator = Object.entries(wiring.functions).find(([, spec]) =>
       spec.rotates?.includes(name),

@@ -45,9 +45,10 @@ export function stageSettingsFromContext(node: Node): StageSettings {
   }
   const endpoints = Object.fromEntries(
     externalServices.map((service) => {
-      const url = contextString(node, `${service}Url`);
+      const key = endpointKey(service);
+      const url = contextString(node, key);
       if (!url?.startsWith('https://')) {
-        throw new Error(`Context '${service}Url' must be an https URL, got '${url}'`);
+        throw new Error(`Context '${key}' must be an https URL, got '${url}'`);
       }
       return [service, url];
     }),
@@ -63,6 +64,9 @@ export function stageSettingsFromContext(node: Node): StageSettings {
     rateLimit: contextNumber(node, 'apiRateLimit'),
     burstLimit: contextNumber(node, 'apiBurstLimit'),
   };
+  if (stage !== 'dev') {
+    refusePlaceholders(stage, { jwtIssuer, ...endpointContext(endpoints) });
+  }
   const alarmEmail = contextString(node, 'alarmEmail');
   if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+$/.test(alarmEmail)) {
     throw new Error(`Context 'alarmEmail' must be an email address, got '${alarmEmail}'`);
@@ -105,6 +109,36 @@ export function createStacks(scope: Construct, settings: StageSettings): Autopay
   });
   acknowledgeNagFindings({ stateful, service }, wiring);
   return { stateful, service };
+}
+
+function endpointKey(service: ExternalService): string {
+  return `${service}Url`;
+}
+
+function endpointContext(endpoints: Readonly<Record<ExternalService, string>>) {
+  return Object.fromEntries(
+    externalServices.map((service) => [endpointKey(service), endpoints[service]]),
+  );
+}
+
+/**
+ * cdk.json ships example.com URLs so that `dev` synthesizes offline from a fresh clone; a stage
+ * that could be deployed must name the real identity provider, gateway and risk engine.
+ */
+function refusePlaceholders(stage: string, urls: Readonly<Record<string, string>>): void {
+  const placeholders = Object.entries(urls)
+    .filter(([, url]) => {
+      const host = new URL(url).hostname;
+      return host === 'example.com' || host.endsWith('.example.com');
+    })
+    .map(([key]) => key);
+  if (placeholders.length > 0) {
+    throw new Error(
+      `Stage '${stage}' still has example.com placeholders in its context: ` +
+        `${placeholders.join(', ')}. Set the real URLs in cdk.json or with -c key=value ` +
+        `(e.g. -c ${placeholders[0]}=https://...).`,
+    );
+  }
 }
 
 function contextString(node: Node, key: string): string | undefined {

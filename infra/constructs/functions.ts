@@ -13,14 +13,18 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { itemPrefixes } from '../../lambdas/adapters/table-keys.ts';
-import { promotionTags } from '../../lambdas/shared/secret-tags.ts';
 import {
-  type ExternalService,
-  type FunctionSpec,
-  type QueueName,
-  type QueueSpec,
-  queueVariables,
-  type SecretName,
+  type EnvironmentBinding,
+  environmentBindings,
+} from '../../lambdas/shared/function-environment.ts';
+import { promotionTags } from '../../lambdas/shared/secret-tags.ts';
+import type {
+  ExternalService,
+  FunctionSpec,
+  QueueName,
+  QueueSpec,
+  SecretName,
+  TableAccess,
 } from '../../lambdas/shared/wiring.ts';
 import type { PipelineQueues } from './queues.ts';
 
@@ -45,116 +49,26 @@ export interface PipelineFunctionsProps {
 export class PipelineFunctions extends Construct {
   readonly all: ReadonlyMap<string, NodejsFunction>;
 
+  private readonly props: PipelineFunctionsProps;
+
   constructor(scope: Construct, id: string, props: PipelineFunctionsProps) {
     super(scope, id);
+    this.props = props;
 
     const all = new Map<string, NodejsFunction>();
     for (const [name, spec] of Object.entries(props.functions)) {
-      const queueUrls = Object.entries(spec.sendsTo).map(([variable, queueName]) => [
-        variable,
-        props.queues.get(queueName).queue.queueUrl,
-      ]);
-      const consumed = spec.consumes ? consumerEnvironment(spec.consumes.queue, props) : {};
-      const secretIds = Object.entries(spec.secrets ?? {}).map(([variable, secret]) => [
-        variable,
-        secretOf(props, secret).secretArn,
-      ]);
-      const endpoints = Object.entries(spec.endpoints ?? {}).map(([variable, service]) => [
-        variable,
-        props.endpoints[service],
-      ]);
-      const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: props.logRetention });
-      // Its own role, not the managed basic-execution policy, which would let it create and write
-      // every log group in the account: it writes only to its own.
-      const role = new iam.Role(this, `${name}Role`, {
-        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-        description: `Runs the autopay ${name} function`,
-      });
-      logGroup.grantWrite(role);
-      const fn = new NodejsFunction(this, name, {
-        entry: path.join(projectRoot, spec.entry),
-        handler: 'handler',
-        projectRoot,
-        depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
-        runtime: lambda.Runtime.NODEJS_24_X,
-        architecture: lambda.Architecture.ARM_64,
-        memorySize: spec.memoryMb,
-        timeout: Duration.seconds(spec.timeoutSeconds),
-        tracing: lambda.Tracing.ACTIVE,
-        environment: {
-          // The bundle ships source maps; Node only applies them to stack traces when asked to.
-          NODE_OPTIONS: '--enable-source-maps',
-          ...spec.environment,
-          TABLE_NAME: props.table.tableName,
-          ...Object.fromEntries(queueUrls),
-          ...consumed,
-          ...Object.fromEntries(secretIds),
-          ...Object.fromEntries(endpoints),
-        },
-        role,
-        logGroup,
-        bundling: {
-          format: OutputFormat.ESM,
-          minify: true,
-          sourceMap: true,
-          target: 'node24',
-          mainFields: ['module', 'main'],
-          // An ESM bundle has no `require`, which the CommonJS dependencies inlined into it call.
-          banner:
-            "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-        },
-      });
-
-      grantTableAccess(props.table, fn, spec.table);
-      for (const queueName of Object.values(spec.sendsTo)) {
-        props.queues.get(queueName).queue.grantSendMessages(fn);
-      }
-      const readSecrets = Object.values(spec.secrets ?? {});
-      for (const secret of readSecrets) {
-        secretOf(props, secret).grantRead(fn);
-      }
-      if (readSecrets.length > 0) {
-        props.secretsKey.grantDecrypt(fn);
+      const fn = this.createFunction(name, spec);
+      for (const binding of environmentBindings(spec)) {
+        this.bind(fn, binding);
       }
       for (const secret of spec.rotates ?? []) {
-        // Grants the rotation steps' reads and writes and lets Secrets Manager invoke fn.
-        new secretsmanager.RotationSchedule(this, `${name}Rotates${secret}`, {
-          secret: secretOf(props, secret),
-          rotationLambda: fn,
-          automaticallyAfter: Duration.days(props.rotationDays),
-          // The first rotation needs the gateway's real key in place (an operator step after
-          // the first deploy); rotating the generated placeholder at once would only fail.
-          rotateImmediatelyOnUpdate: false,
-        });
-        // finishSecret records when it moves AWSCURRENT, and may write only that record.
-        iam.Grant.addToPrincipal({
-          grantee: fn,
-          actions: ['secretsmanager:TagResource'],
-          resourceArns: [secretOf(props, secret).secretArn],
-          conditions: {
-            'ForAllValues:StringEquals': { 'aws:TagKeys': Object.values(promotionTags) },
-          },
-        });
+        this.rotateWith(fn, name, secret);
       }
       if ((spec.rotates ?? []).length > 0) {
         // The schedule's own key grant is lost on an imported key. Writing a version encrypts it
         // with a data key the writer must be allowed to generate; nothing needs Encrypt or
         // ReEncrypt.
         props.secretsKey.grant(fn, 'kms:Decrypt', 'kms:GenerateDataKey');
-      }
-      if (spec.consumes) {
-        const source = spec.consumes;
-        fn.addEventSource(
-          new SqsEventSource(props.queues.get(source.queue).queue, {
-            batchSize: source.batchSize,
-            maxBatchingWindow:
-              source.maxBatchingWindowSeconds > 0
-                ? Duration.seconds(source.maxBatchingWindowSeconds)
-                : undefined,
-            maxConcurrency: source.maxConcurrency,
-            reportBatchItemFailures: source.reportBatchItemFailures,
-          }),
-        );
       }
       if (spec.schedule) {
         new events.Rule(this, `${name}Schedule`, {
@@ -168,6 +82,174 @@ export class PipelineFunctions extends Construct {
     this.all = all;
   }
 
+  private createFunction(name: string, spec: FunctionSpec): NodejsFunction {
+    const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: this.props.logRetention });
+    // Its own role, not the managed basic-execution policy, which would let it create and write
+    // every log group in the account: it writes only to its own.
+    const role = new iam.Role(this, `${name}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Runs the autopay ${name} function`,
+    });
+    logGroup.grantWrite(role);
+    return new NodejsFunction(this, name, {
+      entry: path.join(projectRoot, spec.entry),
+      handler: 'handler',
+      projectRoot,
+      depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: spec.memoryMb,
+      timeout: Duration.seconds(spec.timeoutSeconds),
+      tracing: lambda.Tracing.ACTIVE,
+      // The bundle ships source maps; Node only applies them to stack traces when asked to.
+      environment: { NODE_OPTIONS: '--enable-source-maps' },
+      role,
+      logGroup,
+      bundling: {
+        format: OutputFormat.ESM,
+        minify: true,
+        sourceMap: true,
+        target: 'node24',
+        mainFields: ['module', 'main'],
+        // An ESM bundle has no `require`, which the CommonJS dependencies inlined into it call.
+        banner:
+          "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+      },
+    });
+  }
+
+  /** Sets one variable of the function's environment, with the grant its value calls for. */
+  private bind(fn: NodejsFunction, binding: EnvironmentBinding): void {
+    switch (binding.kind) {
+      case 'setting':
+        fn.addEnvironment(binding.variable, binding.value);
+        return;
+      case 'table':
+        this.bindTable(fn, binding.variable, binding.access);
+        return;
+      case 'queue':
+        this.bindQueue(fn, binding);
+        return;
+      case 'maxReceiveCount':
+        fn.addEnvironment(
+          binding.variable,
+          String(this.props.queueSpecs[binding.queue].maxReceiveCount),
+        );
+        return;
+      case 'secret':
+        this.bindSecret(fn, binding.variable, binding.secret);
+        return;
+      case 'endpoint':
+        fn.addEnvironment(binding.variable, this.props.endpoints[binding.service]);
+        return;
+    }
+  }
+
+  /**
+   * Reads of the whole table and its indexes, unconditioned: the sweep and the operator tools
+   * query the due index, whose partition key is a shard rather than an item's key, and no read can
+   * move money. Writes only on the table, and only to items whose partition key starts with a
+   * prefix of the kinds `access` lists. ForAllValues is safe with Allow here: every PutItem and
+   * UpdateItem names its key, so dynamodb:LeadingKeys is never empty.
+   */
+  private bindTable(fn: NodejsFunction, variable: string, access: TableAccess): void {
+    const { table } = this.props;
+    fn.addEnvironment(variable, table.tableName);
+    table.grantReadData(fn);
+    if (access.writes.length === 0) {
+      return;
+    }
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: [...tableWriteActions],
+      resourceArns: [table.tableArn],
+      conditions: {
+        'ForAllValues:StringLike': {
+          'dynamodb:LeadingKeys': access.writes.map((kind) => `${itemPrefixes[kind]}*`),
+        },
+      },
+    });
+  }
+
+  /**
+   * A queue the function sends to, or the one it consumes: the event source mapping grants the
+   * consumer its receive, delete and visibility calls.
+   */
+  private bindQueue(
+    fn: NodejsFunction,
+    binding: Extract<EnvironmentBinding, { kind: 'queue' }>,
+  ): void {
+    const { queue } = this.props.queues.get(binding.queue);
+    fn.addEnvironment(binding.variable, queue.queueUrl);
+    if (binding.send) {
+      queue.grantSendMessages(fn);
+    }
+    if (!binding.consume) {
+      return;
+    }
+    const source = this.specOf(fn).consumes;
+    if (!source) {
+      throw new Error(`${fn.node.id} consumes ${binding.queue} without an event source`);
+    }
+    fn.addEventSource(
+      new SqsEventSource(queue, {
+        batchSize: source.batchSize,
+        maxBatchingWindow:
+          source.maxBatchingWindowSeconds > 0
+            ? Duration.seconds(source.maxBatchingWindowSeconds)
+            : undefined,
+        maxConcurrency: source.maxConcurrency,
+        reportBatchItemFailures: source.reportBatchItemFailures,
+      }),
+    );
+  }
+
+  /** A secret the function reads, and the key it is encrypted with. */
+  private bindSecret(fn: NodejsFunction, variable: string, name: SecretName): void {
+    const secret = this.secretOf(name);
+    fn.addEnvironment(variable, secret.secretArn);
+    secret.grantRead(fn);
+    this.props.secretsKey.grantDecrypt(fn);
+  }
+
+  private rotateWith(fn: NodejsFunction, name: string, secretName: SecretName): void {
+    const secret = this.secretOf(secretName);
+    // Grants the rotation steps' reads and writes and lets Secrets Manager invoke fn.
+    new secretsmanager.RotationSchedule(this, `${name}Rotates${secretName}`, {
+      secret,
+      rotationLambda: fn,
+      automaticallyAfter: Duration.days(this.props.rotationDays),
+      // The first rotation needs the gateway's real key in place (an operator step after the
+      // first deploy); rotating the generated placeholder at once would only fail.
+      rotateImmediatelyOnUpdate: false,
+    });
+    // finishSecret records when it moves AWSCURRENT, and may write only that record.
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['secretsmanager:TagResource'],
+      resourceArns: [secret.secretArn],
+      conditions: {
+        'ForAllValues:StringEquals': { 'aws:TagKeys': Object.values(promotionTags) },
+      },
+    });
+  }
+
+  private specOf(fn: NodejsFunction): FunctionSpec {
+    const spec = this.props.functions[fn.node.id];
+    if (!spec) {
+      throw new Error(`No function named '${fn.node.id}' in the wiring`);
+    }
+    return spec;
+  }
+
+  private secretOf(name: SecretName): secretsmanager.ISecret {
+    const secret = this.props.secrets.get(name);
+    if (!secret) {
+      throw new Error(`No secret named '${name}'`);
+    }
+    return secret;
+  }
+
   get(name: string): NodejsFunction {
     const fn = this.all.get(name);
     if (!fn) {
@@ -177,59 +259,8 @@ export class PipelineFunctions extends Construct {
   }
 }
 
-/** A consumer returns its own messages for later, so it needs its queue's URL and redrive limit. */
-function consumerEnvironment(
-  queue: QueueName,
-  props: PipelineFunctionsProps,
-): Record<string, string> {
-  const variables = queueVariables(queue);
-  return {
-    [variables.url]: props.queues.get(queue).queue.queueUrl,
-    [variables.maxReceiveCount]: String(props.queueSpecs[queue].maxReceiveCount),
-  };
-}
-
-function secretOf(props: PipelineFunctionsProps, name: SecretName): secretsmanager.ISecret {
-  const secret = props.secrets.get(name);
-  if (!secret) {
-    throw new Error(`No secret named '${name}'`);
-  }
-  return secret;
-}
-
 /**
  * Every write the adapters make: single-item puts and updates, and TransactWriteItems, which IAM
  * authorises item by item as these same actions.
  */
 const tableWriteActions = ['dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
-
-/**
- * Reads of the whole table and its indexes, unconditioned: the sweep and the operator tools query
- * the due index, whose partition key is a shard rather than an item's key, and no read can move
- * money. Writes only on the table, and only to items whose partition key starts with a prefix of
- * the kinds `access` lists. ForAllValues is safe with Allow here: every PutItem and UpdateItem
- * names its key, so dynamodb:LeadingKeys is never empty.
- */
-function grantTableAccess(
-  table: dynamodb.ITable,
-  fn: NodejsFunction,
-  access: FunctionSpec['table'],
-): void {
-  if (access === 'none') {
-    return;
-  }
-  table.grantReadData(fn);
-  if (access.writes.length === 0) {
-    return;
-  }
-  iam.Grant.addToPrincipal({
-    grantee: fn,
-    actions: [...tableWriteActions],
-    resourceArns: [table.tableArn],
-    conditions: {
-      'ForAllValues:StringLike': {
-        'dynamodb:LeadingKeys': access.writes.map((kind) => `${itemPrefixes[kind]}*`),
-      },
-    },
-  });
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runChaos } from '../../local/chaos.ts';
+import { runChaos } from '../../local/tools/chaos.ts';
 
 describe('the chaos run, small', () => {
   it('keeps every invariant under every fault at once, users and duplicate deliveries included', async () => {

@@ -5,9 +5,9 @@ import type { Order } from '#domain/order.ts';
 import { terminalStatuses } from '#domain/order-state.ts';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
-import { signLocalToken } from '../../local/auth.ts';
-import { defaultGatewayApiKeys } from '../../local/gateway-simulator.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { signLocalToken } from '../../local/runtime/auth.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
+import { defaultGatewayApiKeys } from '../../local/simulators/gateway/keys.ts';
 import { sqsDelivery } from '../support/deliveries.ts';
 import { AgentClient } from '../support/http.ts';
 
@@ -20,12 +20,12 @@ import { AgentClient } from '../support/http.ts';
  * so the order of events is the test's.
  */
 
-let stack: LocalStack;
+let stack: LocalRuntime;
 let agent: AgentClient;
 const agentId = 'demo-agent';
 
 beforeAll(async () => {
-  stack = await startLocalStack({
+  stack = await startLocalRuntime({
     logLevel: 'SILENT',
     seed: 23,
     pollers: false,

@@ -4,12 +4,12 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
-import { signLocalToken } from '../../local/auth.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { signLocalToken } from '../../local/runtime/auth.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 import { AgentClient } from '../support/http.ts';
 
-let stack: LocalStack;
+let stack: LocalRuntime;
 let token: string;
 let userToken: string;
 let existingOrderId: string;
@@ -25,7 +25,7 @@ async function stateFingerprint(): Promise<string> {
 
 beforeAll(async () => {
   // No consumers and no schedules: between two requests, only the request may change state.
-  stack = await startLocalStack({ logLevel: 'SILENT', pollers: false, callbacks: false });
+  stack = await startLocalRuntime({ logLevel: 'SILENT', pollers: false, callbacks: false });
   token = await signLocalToken('demo-agent');
   userToken = await signLocalToken('demo-agent', [...USER_SCOPES]);
   const agent = await AgentClient.for(stack, 'demo-agent');

@@ -1,11 +1,11 @@
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signLocalToken } from '../../local/auth.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { signLocalToken } from '../../local/runtime/auth.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 import { CallCounter } from '../support/calls.ts';
 
-let stack: LocalStack;
+let stack: LocalRuntime;
 let demoToken: string;
 let cautiousToken: string;
 const counter = new CallCounter();
@@ -60,7 +60,7 @@ async function queuedOrderIds(): Promise<string[]> {
 
 beforeAll(async () => {
   // No consumer of the payment queue runs here: the test reads the queue itself.
-  stack = await startLocalStack({ pollers: false, logLevel: 'WARN' });
+  stack = await startLocalRuntime({ pollers: false, logLevel: 'WARN' });
   demoToken = await signLocalToken('demo-agent');
   cautiousToken = await signLocalToken('cautious-agent');
   // The handler's own clients, loaded by the stack: count and fault-inject at the SDK boundary.

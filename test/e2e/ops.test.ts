@@ -2,13 +2,17 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localTarget } from '../../local/ops.ts';
-import { OpsError, runOps } from '../../local/ops-commands.ts';
-import { type LocalStack, projectRoot, startLocalStack } from '../../local/stack.ts';
+import {
+  type LocalRuntime,
+  projectRoot,
+  startLocalRuntime,
+} from '../../local/runtime/local-runtime.ts';
+import { localTarget } from '../../ops/cli.ts';
+import { OpsError, runOps } from '../../ops/commands.ts';
 import { AgentClient } from '../support/http.ts';
 
 const run = promisify(execFile);
-let stack: LocalStack;
+let stack: LocalRuntime;
 let agent: AgentClient;
 
 async function ops(...args: string[]): Promise<string> {
@@ -27,7 +31,7 @@ async function ops(...args: string[]): Promise<string> {
 }
 
 beforeAll(async () => {
-  stack = await startLocalStack({
+  stack = await startLocalRuntime({
     logLevel: 'ERROR',
     // Orders fall due within a second; no scheduled sweep runs to move them on.
     scheduleSeconds: 3600,
@@ -149,7 +153,7 @@ describe('operator tools against the local stack', () => {
 
 describe('the ops command line', () => {
   const cli = (args: string[], env: Record<string, string> = {}) =>
-    run('npx', ['tsx', 'local/ops.ts', ...args], {
+    run('npx', ['tsx', 'ops/cli.ts', ...args], {
       cwd: projectRoot,
       env: { ...process.env, ...env },
     }).then(

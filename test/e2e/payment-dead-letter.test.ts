@@ -4,14 +4,14 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { AgentClient } from '../support/http.ts';
 
-let stack: LocalStack;
+let stack: LocalRuntime;
 let agent: AgentClient;
 
 beforeAll(async () => {
-  stack = await startLocalStack({
+  stack = await startLocalRuntime({
     logLevel: 'ERROR',
     environment: { BACKOFF_MAX_SECONDS: '1' },
     queues: { paymentSubmission: { maxReceiveCount: 3 } },

@@ -3,16 +3,16 @@ import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/clien
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { CallCounter } from '../support/calls.ts';
 import { AgentClient } from '../support/http.ts';
 
-let stack: LocalStack;
+let stack: LocalRuntime;
 let agent: AgentClient;
 const counter = new CallCounter();
 
 beforeAll(async () => {
-  stack = await startLocalStack({
+  stack = await startLocalRuntime({
     logLevel: 'ERROR',
     seed: 7,
     // Short backoffs keep the retries of these tests within seconds.

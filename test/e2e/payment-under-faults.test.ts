@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 
-let stack: LocalStack;
+let stack: LocalRuntime;
 
 beforeAll(async () => {
-  stack = await startLocalStack({
+  stack = await startLocalRuntime({
     logLevel: 'ERROR',
     seed: 30,
     environment: { BACKOFF_MAX_SECONDS: '2' },

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderKey, spendKey } from '#adapters/table-keys.ts';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
-import { signLocalToken } from '../../local/auth.ts';
-import { defaultGatewayApiKeys } from '../../local/gateway-simulator.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { signLocalToken } from '../../local/runtime/auth.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
+import { defaultGatewayApiKeys } from '../../local/simulators/gateway/keys.ts';
 import { sqsDelivery } from '../support/deliveries.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 
@@ -18,12 +18,12 @@ import { AgentClient, type OrderBody } from '../support/http.ts';
  * first one's message comes back, the gateway's success callback arrives, and the user cancels.
  */
 
-let stack: LocalStack;
+let stack: LocalRuntime;
 let agent: AgentClient;
 const agentId = 'demo-agent';
 
 beforeAll(async () => {
-  stack = await startLocalStack({
+  stack = await startLocalRuntime({
     logLevel: 'ERROR',
     seed: 17,
     pollers: false,

@@ -1,10 +1,10 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { driveRotation } from '../../local/rotation.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
+import { driveRotation } from '../../local/runtime/rotation.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 
-let stack: LocalStack;
+let stack: LocalRuntime;
 const captured: string[] = [];
 const realWrite = process.stdout.write.bind(process.stdout);
 
@@ -14,7 +14,7 @@ beforeAll(async () => {
     captured.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
     return true;
   }) as typeof process.stdout.write;
-  stack = await startLocalStack({
+  stack = await startLocalRuntime({
     logLevel: 'DEBUG',
     seed: 5,
     environment: { BACKOFF_MAX_SECONDS: '1' },

@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
-import { defaultGatewayApiKeys } from '../../local/gateway-simulator.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
+import { defaultGatewayApiKeys } from '../../local/simulators/gateway/keys.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 
-let stack: LocalStack;
+let stack: LocalRuntime;
 let agent: AgentClient;
 let cautious: AgentClient;
 
 beforeAll(async () => {
-  stack = await startLocalStack({
+  stack = await startLocalRuntime({
     logLevel: 'ERROR',
     seed: 11,
     scheduleSeconds: 1,
@@ -148,7 +148,7 @@ describe('settlement on the local stack', () => {
   it('lets only the user confirm: an agent confirming its own order gets 403 and nothing changes', async () => {
     // Prepare
     const placed = await cautious.place();
-    const { signLocalToken } = await import('../../local/auth.ts');
+    const { signLocalToken } = await import('../../local/runtime/auth.ts');
 
     // Act
     const byAgent = await fetch(`${stack.apiUrl}/v1/orders/${placed.orderId}/confirm`, {
@@ -214,7 +214,7 @@ describe('refunds over HTTP', () => {
     // Prepare
     const placed = await agent.place();
     await agent.waitForStatus(placed.orderId, 'PAID');
-    const { signLocalToken } = await import('../../local/auth.ts');
+    const { signLocalToken } = await import('../../local/runtime/auth.ts');
 
     // Act
     const byAgent = await refund(placed.orderId, await signLocalToken('demo-agent'), 'refund-1');
@@ -333,6 +333,6 @@ function sign(body: string, secret = 'whsec_autopay_local', skewSeconds = 0): st
 
 /** The token of the agent's user, who may confirm the agent's orders. */
 async function userTokenOf(agentId: string): Promise<string> {
-  const { signLocalToken } = await import('../../local/auth.ts');
+  const { signLocalToken } = await import('../../local/runtime/auth.ts');
   return signLocalToken(agentId, [...USER_SCOPES]);
 }

@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyNagChecks } from '../../infra/nag.ts';
 import { type AutopayStacks, createStacks, stageSettingsFromContext } from '../../infra/stages.ts';
 import { type FunctionSpec, wiring } from '../../lambdas/shared/wiring.ts';
-import { appWithProjectContext, logicalId, removeAssembly, withoutBundling } from './synth.ts';
+import {
+  appWithProjectContext,
+  logicalId,
+  prodContext,
+  removeAssembly,
+  withoutBundling,
+} from './synth.ts';
 
 const functions: Readonly<Record<string, FunctionSpec>> = wiring.functions;
 
@@ -54,7 +60,7 @@ describe('cdk-nag AwsSolutions checks, stage prod', () => {
   let outdir: string;
 
   beforeAll(() => {
-    const app = appWithProjectContext({ ...withoutBundling, stage: 'prod' });
+    const app = appWithProjectContext({ ...withoutBundling, ...prodContext });
     stacks = createStacks(app, stageSettingsFromContext(app.node));
     applyNagChecks(app);
     const both = [stacks.stateful, stacks.service];

@@ -3,7 +3,7 @@ import { delimiter } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import cdkJson from '../../cdk.json' with { type: 'json' };
-import { projectRoot } from '../../local/stack.ts';
+import { projectRoot } from '../../local/runtime/local-runtime.ts';
 import packageJson from '../../package.json' with { type: 'json' };
 
 const run = promisify(execFile);

@@ -6,6 +6,10 @@ import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import cdkJson from '../../cdk.json' with { type: 'json' };
 import {
+  type BoundResources,
+  functionEnvironment,
+} from '../../lambdas/shared/function-environment.ts';
+import {
   CONFIRM_SCOPE,
   type QueueName,
   queueNames,
@@ -151,7 +155,7 @@ describe('ServiceStack', () => {
       }
     });
 
-    it('gives every function its wiring environment, table, queue URLs, secrets and endpoints', () => {
+    it('gives every function its wiring environment, queue URLs, secrets, endpoints and, when it may use the table, the table name', () => {
       // Prepare
       const tableName = crossStackReference(synth.stateful, synth.statefulTemplate, {
         Ref: logicalId(synth.stateful.table),
@@ -198,13 +202,36 @@ describe('ServiceStack', () => {
           Variables: {
             NODE_OPTIONS: '--enable-source-maps',
             ...spec.environment,
-            TABLE_NAME: tableName,
+            ...(spec.table === 'none' ? {} : { TABLE_NAME: tableName }),
             ...queueUrls,
             ...consumed,
             ...secrets,
             ...endpoints,
           },
         });
+      }
+    });
+
+    it('sets on every function exactly the variables the local runtime sets for it', () => {
+      // Prepare
+      const local: BoundResources = {
+        tableName: 'orders',
+        queueUrls: { paymentSubmission: 'http://q/p', settlementCheck: 'http://q/s' },
+        maxReceiveCounts: { paymentSubmission: 1, settlementCheck: 1 },
+        secretIds: { gatewayApiKey: 'g', webhookSigningSecret: 'w' },
+        endpoints: { paymentGateway: 'http://g', riskEngine: 'http://r' },
+      };
+
+      for (const [name, spec] of Object.entries(functions)) {
+        // Act
+        const properties = propertiesOf(synth.serviceTemplate, synth.service.functions.get(name));
+        const variables = (properties.Environment as { Variables: Record<string, unknown> })
+          .Variables;
+
+        // Assess
+        expect(Object.keys(variables).sort(), name).toEqual(
+          ['NODE_OPTIONS', ...Object.keys(functionEnvironment(spec, local))].sort(),
+        );
       }
     });
 

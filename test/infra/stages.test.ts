@@ -3,6 +3,7 @@ import cdkJson from '../../cdk.json' with { type: 'json' };
 import { stageSettingsFromContext } from '../../infra/stages.ts';
 import {
   appWithProjectContext,
+  prodContext,
   propertiesOf,
   removeAssembly,
   type Synthesized,
@@ -59,6 +60,53 @@ describe('stage settings from the CDK context', () => {
   it('refuses an alarm email that is not an address', () => {
     expect(() => settingsWith({ alarmEmail: 'oncall' })).toThrow(/alarmEmail/);
   });
+
+  it('synthesizes dev offline with the example.com placeholders of cdk.json', () => {
+    // Act
+    const settings = settingsWith();
+
+    // Assess
+    expect(settings.stage).toBe('dev');
+    expect(settings.jwtIssuer).toBe(cdkJson.context.jwtIssuer);
+    expect(new URL(settings.endpoints.paymentGateway).hostname).toMatch(/example\.com$/);
+  });
+
+  it('refuses another stage while any URL is still an example.com placeholder, naming each', () => {
+    // Act
+    const refusal = () => settingsWith({ stage: 'prod' });
+
+    // Assess
+    expect(refusal).toThrow(
+      "Stage 'prod' still has example.com placeholders in its context: jwtIssuer, " +
+        'paymentGatewayUrl, riskEngineUrl. Set the real URLs in cdk.json or with -c key=value ' +
+        '(e.g. -c jwtIssuer=https://...).',
+    );
+  });
+
+  it('names only the URLs still at their placeholder', () => {
+    // Act
+    const refusal = () =>
+      settingsWith({
+        stage: 'staging',
+        jwtIssuer: prodContext.jwtIssuer,
+        riskEngineUrl: prodContext.riskEngineUrl,
+      });
+
+    // Assess
+    expect(refusal).toThrow(/placeholders in its context: paymentGatewayUrl\. /);
+  });
+
+  it('accepts another stage once every URL is real', () => {
+    // Act
+    const settings = settingsWith(prodContext);
+
+    // Assess
+    expect(settings.stage).toBe('prod');
+    expect(settings.endpoints).toEqual({
+      paymentGateway: prodContext.paymentGatewayUrl,
+      riskEngine: prodContext.riskEngineUrl,
+    });
+  });
 });
 
 describe('a prod synth with its own retention and throttling', () => {
@@ -67,7 +115,7 @@ describe('a prod synth with its own retention and throttling', () => {
   beforeAll(() => {
     prod = synthesize({
       ...withoutBundling,
-      stage: 'prod',
+      ...prodContext,
       logRetentionDays: '180',
       apiRateLimit: '200',
       apiBurstLimit: '400',

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wiring } from '../../lambdas/shared/wiring.ts';
 import {
+  prodContext,
   propertiesOf,
   removeAssembly,
   resourceOf,
@@ -15,7 +16,7 @@ describe('StatefulStack', () => {
 
   beforeAll(() => {
     dev = synthesize(withoutBundling);
-    prod = synthesize({ ...withoutBundling, stage: 'prod' });
+    prod = synthesize({ ...withoutBundling, ...prodContext });
   }, 120_000);
 
   afterAll(() => {

@@ -17,6 +17,14 @@ export interface Synthesized extends AutopayStacks {
   readonly outdir: string;
 }
 
+/** A stage other than dev, with the real-looking URLs such a stage must have. */
+export const prodContext = {
+  stage: 'prod',
+  jwtIssuer: 'https://auth.autopay.test/',
+  paymentGatewayUrl: 'https://gateway.autopay.test/',
+  riskEngineUrl: 'https://risk.autopay.test/',
+} as const;
+
 /** An app with the context `cdk synth` gives it: cdk.json's, with `-c`-like overrides. */
 export function appWithProjectContext(overrides: Readonly<Record<string, unknown>> = {}): App {
   return new App({ context: { ...cdkJson.context, ...overrides } });

@@ -9,8 +9,11 @@ import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
 import { defaultRiskPolicy } from '#domain/risk-policy.ts';
 import { defaultSettlementSchedule } from '#domain/settlement.ts';
 import { makeSubmitPayment } from '#domain/submit-payment.ts';
-import { type Emulator, startDynamoDbLocal } from '../../local/emulators.ts';
-import { type GatewaySimulator, startGatewaySimulator } from '../../local/gateway-simulator.ts';
+import { type Emulator, startDynamoDbLocal } from '../../local/runtime/emulators.ts';
+import {
+  type GatewaySimulator,
+  startGatewaySimulator,
+} from '../../local/simulators/gateway/server.ts';
 import { FixedClock, RecordingSettlementChecks } from '../fakes/in-memory.ts';
 import { FakeRiskEngine } from '../fakes/payments.ts';
 import { latteOrder } from '../fixtures/orders.ts';

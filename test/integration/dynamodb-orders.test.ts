@@ -5,7 +5,7 @@ import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { spendKey } from '#adapters/table-keys.ts';
 import type { DailySpend } from '#domain/agent.ts';
 import { type Order, openOrder } from '#domain/order.ts';
-import { type Emulator, startDynamoDbLocal } from '../../local/emulators.ts';
+import { type Emulator, startDynamoDbLocal } from '../../local/runtime/emulators.ts';
 import { demoAgent, latteOrder } from '../fixtures/orders.ts';
 import { CallCounter } from '../support/calls.ts';
 import { createTestTable } from '../support/table.ts';

@@ -4,18 +4,20 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type {
+  GatewayApiKey,
+  GatewayEvent,
+  GatewayNewApiKey,
+  GatewayPayment,
+  GatewayRefund,
+  GatewayWebhookSecret,
+  Ledger,
+} from '../../local/simulators/gateway/contract.ts';
+import type { ScriptedGatewayFault } from '../../local/simulators/gateway/fault-settings.ts';
 import {
-  type GatewayApiKey,
-  type GatewayEvent,
-  type GatewayNewApiKey,
-  type GatewayPayment,
-  type GatewayRefund,
   type GatewaySimulator,
-  type GatewayWebhookSecret,
-  type Ledger,
-  type ScriptedGatewayFault,
   startGatewaySimulator,
-} from '../../local/gateway-simulator.ts';
+} from '../../local/simulators/gateway/server.ts';
 
 const apiKey = 'sk_test_gateway';
 const secrets = ['whsec_previous', 'whsec_current'];

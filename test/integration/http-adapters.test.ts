@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HttpPaymentGateway } from '#adapters/http-payment-gateway.ts';
 import { HttpRiskEngine } from '#adapters/http-risk-engine.ts';
-import { freePort } from '../../local/emulators.ts';
+import { freePort } from '../../local/runtime/emulators.ts';
+import type { ScriptedGatewayFault } from '../../local/simulators/gateway/fault-settings.ts';
+import { defaultGatewayApiKeys } from '../../local/simulators/gateway/keys.ts';
 import {
-  defaultGatewayApiKeys,
   type GatewaySimulator,
-  type ScriptedGatewayFault,
   startGatewaySimulator,
-} from '../../local/gateway-simulator.ts';
-import { type RiskSimulator, startRiskSimulator } from '../../local/risk-simulator.ts';
+} from '../../local/simulators/gateway/server.ts';
+import { type RiskSimulator, startRiskSimulator } from '../../local/simulators/risk-simulator.ts';
 
 let simulator: GatewaySimulator;
 let risk: RiskSimulator;

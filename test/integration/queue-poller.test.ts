@@ -12,8 +12,12 @@ import {
   localCredentials,
   localRegion,
   startSqsLocal,
-} from '../../local/emulators.ts';
-import { invoke, type QueuePollerOptions, startQueuePoller } from '../../local/queue-poller.ts';
+} from '../../local/runtime/emulators.ts';
+import {
+  invoke,
+  type QueuePollerOptions,
+  startQueuePoller,
+} from '../../local/runtime/queue-poller.ts';
 
 let emulator: Emulator;
 let sqs: SQSClient;

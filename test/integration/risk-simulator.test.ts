@@ -5,7 +5,7 @@ import {
   type RiskSimulator,
   type ScriptedRiskFault,
   startRiskSimulator,
-} from '../../local/risk-simulator.ts';
+} from '../../local/simulators/risk-simulator.ts';
 
 const signed = {
   authorization: 'TC3-HMAC-SHA256 Credential=AKIDlocal/2025-01-01/risk/tc3_request, Signature=x',

@@ -17,13 +17,13 @@ import {
   localCredentials,
   localRegion,
   startSecretsManagerLocal,
-} from '../../local/emulators.ts';
+} from '../../local/runtime/emulators.ts';
+import { driveRotation } from '../../local/runtime/rotation.ts';
+import { defaultGatewayApiKeys } from '../../local/simulators/gateway/keys.ts';
 import {
-  defaultGatewayApiKeys,
   type GatewaySimulator,
   startGatewaySimulator,
-} from '../../local/gateway-simulator.ts';
-import { driveRotation } from '../../local/rotation.ts';
+} from '../../local/simulators/gateway/server.ts';
 import { FixedClock } from '../fakes/in-memory.ts';
 import { CallCounter } from '../support/calls.ts';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { signLocalToken } from '../../local/auth.ts';
-import type { LocalStack } from '../../local/stack.ts';
+import { signLocalToken } from '../../local/runtime/auth.ts';
+import type { LocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 
 export interface OrderBody {
@@ -20,12 +20,12 @@ export class AgentClient {
   private sequence = 0;
 
   private constructor(
-    private readonly stack: LocalStack,
+    private readonly stack: LocalRuntime,
     private readonly token: string,
     private readonly prefix: string,
   ) {}
 
-  static async for(stack: LocalStack, agentId: string): Promise<AgentClient> {
+  static async for(stack: LocalRuntime, agentId: string): Promise<AgentClient> {
     return new AgentClient(stack, await signLocalToken(agentId), `${agentId}-${randomUUID()}`);
   }
 

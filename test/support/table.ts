@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { localCredentials, localRegion } from '../../local/emulators.ts';
-import { createTableCommand } from '../../local/stack.ts';
+import { localCredentials, localRegion } from '../../local/runtime/emulators.ts';
+import { createTableCommand } from '../../local/runtime/local-runtime.ts';
 
 /** A table shaped like autopay's, on a DynamoDB Local endpoint, and a document client for it. */
 export async function createTestTable(

@@ -2,8 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { spendKey } from '#adapters/table-keys.ts';
 import type { HistoryEntry, Order } from '#domain/order.ts';
 import { type OrderEvent, type OrderStatus, transition } from '#domain/order-state.ts';
-import { type Check, checkInvariants, type Evidence } from '../../local/chaos/checks.ts';
-import type { GatewayPayment, GatewayRefund, Ledger } from '../../local/gateway-simulator.ts';
+import type {
+  GatewayPayment,
+  GatewayRefund,
+  Ledger,
+} from '../../local/simulators/gateway/contract.ts';
+import { type Check, checkInvariants, type Evidence } from '../../local/tools/chaos/checks.ts';
 
 const day = '2026-01-02';
 let counter = 0;

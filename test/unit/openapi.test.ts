@@ -13,7 +13,7 @@ import {
   openApiFile,
   orderViewSchema,
   routeDocs,
-} from '../../local/openapi.ts';
+} from '../../local/tools/openapi.ts';
 
 interface Operation {
   readonly security?: readonly Record<string, readonly string[]>[];

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { ownSignal, sleep } from '../../local/faults.ts';
+import { ownSignal, sleep } from '../../local/simulators/faults.ts';
 
 describe("the simulators' waits", () => {
   it('add no listener each to the signal they share, and all end when it aborts', async () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { orderIdFor } from '#domain/place-order.ts';
 import { wiring } from '#shared/wiring.ts';
-import { lambdaContext } from '../../local/lambda-context.ts';
+import { lambdaContext } from '../../local/runtime/lambda-context.ts';
 import {
   FixedClock,
   InMemoryAgents,

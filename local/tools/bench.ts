@@ -2,11 +2,11 @@ import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { wiring } from '#shared/wiring.ts';
+import { projectRoot } from '../runtime/local-runtime.ts';
 import { type FunctionColdStart, runColdStarts } from './bench/cold-start.ts';
 import { type RequestRun, runPipelineBenchmarks } from './bench/pipeline.ts';
 import { fixed, median, progress } from './bench/stats.ts';
 import { runWarmIntake } from './bench/warm.ts';
-import { projectRoot } from './stack.ts';
 
 /**
  * `npm run bench`: measures AWS requests and cost per paid order, bundle sizes and cold starts,
@@ -286,7 +286,7 @@ async function main(): Promise<void> {
 
   const document = `# Benchmarks
 
-Written by \`${command}\` (local/bench.ts); do not edit by hand. Every figure below was produced
+Written by \`${command}\` (local/tools/bench.ts); do not edit by hand. Every figure below was produced
 by that command in one run.
 
 - Date: ${date}

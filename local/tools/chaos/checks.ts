@@ -1,7 +1,7 @@
 import { spendKey } from '#adapters/table-keys.ts';
 import type { Order } from '#domain/order.ts';
 import { type OrderStatus, transition } from '#domain/order-state.ts';
-import type { GatewayPayment, GatewayRefund, Ledger } from '../gateway-simulator.ts';
+import type { GatewayPayment, GatewayRefund, Ledger } from '../../simulators/gateway/contract.ts';
 import { isSettled } from './observe.ts';
 
 /** One thing that should not have happened; `orderId` lets the report show the whole story. */

@@ -4,7 +4,7 @@ import type { AgentProfile } from '#domain/agent.ts';
 import type { Order } from '#domain/order.ts';
 import type { CreateOrderOutcome, OrderRepository } from '#domain/ports.ts';
 import { systemClock } from '#domain/ports.ts';
-import { lambdaContext } from '../lambda-context.ts';
+import { lambdaContext } from '../../runtime/lambda-context.ts';
 import { intakeEvent } from './cold-start.ts';
 import { median, progress } from './stats.ts';
 
@@ -72,7 +72,7 @@ function setDummyIntakeEnvironment(): void {
 
 export async function runWarmIntake(invocations: number, batches: number): Promise<WarmResult> {
   setDummyIntakeEnvironment();
-  const { buildHandler } = await import('../../lambdas/handlers/order-intake.ts');
+  const { buildHandler } = await import('../../../lambdas/handlers/order-intake.ts');
   const { deadlinesOf, intakePolicyOf, readIntakeEnvironment } = await import('#shared/config.ts');
   const environment = readIntakeEnvironment();
   const orders = new MemoryOrders();

@@ -1,5 +1,5 @@
 import type { Order } from '#domain/order.ts';
-import type { Ledger } from '../gateway-simulator.ts';
+import type { Ledger } from '../../simulators/gateway/contract.ts';
 import { type Check, ledgerByOrder } from './checks.ts';
 
 export interface Summary {

@@ -1,6 +1,5 @@
-import { createHash, createHmac, randomBytes, randomInt } from 'node:crypto';
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { randomBytes, randomInt } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   between,
   chance,
@@ -10,15 +9,11 @@ import {
   FaultConfigError,
   type FaultPatch,
   FaultScript,
-  freezeDeep,
   hangUp,
   isRecord,
   listen,
   mergeFaults,
   oneOf,
-  optionalInteger,
-  optionalString,
-  ownSignal,
   parseJson,
   parseScript,
   pick,
@@ -27,249 +22,42 @@ import {
   resetConnection,
   resolveFaults,
   SimulatorError,
-  scriptItem,
   seededRandom,
   sendJson,
   serveAdmin,
   sleep,
   unixNow,
-} from './faults.ts';
-
-// ---------------------------------------------------------------------------------------------
-// The contract (docs/GATEWAY.md describes it for autopay's adapter).
-// ---------------------------------------------------------------------------------------------
-
-export type PaymentStatus = 'SUCCESS' | 'PENDING' | 'FAILED' | 'VOIDED';
-export type PaymentMethod = 'wallet' | 'card';
-
-export interface GatewayPayment {
-  id: string;
-  idempotencyKey: string;
-  status: PaymentStatus;
-  amount: number;
-  currency: string;
-  paymentMethod: PaymentMethod;
-  reference?: string;
-  declineCode?: string;
-  created: number;
-  amountRefunded: number;
-  amountVoided: number;
-}
-
-export interface GatewayRefund {
-  id: string;
-  paymentId: string;
-  idempotencyKey: string;
-  amount: number;
-  currency: string;
-  status: 'SUCCEEDED';
-  created: number;
-}
-
-export type GatewayEventType =
-  | 'payment.pending'
-  | 'payment.succeeded'
-  | 'payment.failed'
-  | 'refund.succeeded';
-
-export interface GatewayEvent {
-  id: string;
-  type: GatewayEventType;
-  created: number;
-  data: {
-    paymentId: string;
-    idempotencyKey: string;
-    amount: number;
-    currency: string;
-    declineCode?: string;
-    refundId?: string;
-  };
-}
-
-/** What one Idempotency-Key led to; `payments` above 1 would mean a double charge. */
-export interface ChargeSummary {
-  payments: number;
-  captured: number;
-  refunded: number;
-  voided: boolean;
-  /** Null while the key has been seen on a valid create request but charged nothing. */
-  status: PaymentStatus | null;
-}
-
-export interface Ledger {
-  payments: GatewayPayment[];
-  refunds: GatewayRefund[];
-  charges: Record<string, ChargeSummary>;
-  requests: { total: number; byRoute: Record<string, number> };
-  /** Callback POSTs made, retries and duplicates included. */
-  callbacksSent: number;
-  /** Payments captured after a void answered `VOIDED` (the `lateSuccessRate` fault). */
-  lateSuccesses: number;
-  /** `refund.succeeded` events sent for refunds the gateway never made (`strayRefundRate`). */
-  strayRefundEvents: number;
-  /** API keys: valid ones, and those revoked since the start (or the last reset). */
-  keys: { active: number; revoked: number };
-}
-
-/** A valid API key as `GET /v1/keys` lists it: never its secret. */
-export interface GatewayApiKey {
-  id: string;
-  /** The first 16 hex digits of SHA-256(secret): safe to log and compare. */
-  fingerprint: string;
-  created: number;
-  active: true;
-}
-
-/** What `POST /v1/keys` answers, the only time a key's secret is shown. */
-export interface GatewayNewApiKey {
-  id: string;
-  secret: string;
-  fingerprint: string;
-  created: number;
-}
-
-/** A registered webhook signing secret as the API shows it: never its value. */
-export interface GatewayWebhookSecret {
-  id: string;
-  fingerprint: string;
-  created: number;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Faults.
-// ---------------------------------------------------------------------------------------------
-
-export interface GatewayCallbackFaults {
-  enabled: boolean;
-  delayMs: number;
-  duplicateRate: number;
-  outOfOrderRate: number;
-  lostRate: number;
-  strayRefundRate: number;
-}
-
-export interface GatewayFaults {
-  latencyMs: { min: number; max: number };
-  hangRate: number;
-  hangMs: number;
-  errorRate: number;
-  errorStatuses: number[];
-  throttleRate: number;
-  retryAfterSeconds: number;
-  resetRate: number;
-  transportFaultsOnlyOnCreate: boolean;
-  pendingRate: number;
-  declineRate: number;
-  declineCode: string;
-  chargeThenTimeoutRate: number;
-  settleAfterMs: number;
-  pendingSuccessRate: number;
-  neverSettleRate: number;
-  autoSettle: boolean;
-  lateSuccessRate: number;
-  lateSuccessAfterMs: number;
-  refundThenTimeoutRate: number;
-  callbacks: GatewayCallbackFaults;
-}
-
-export const defaultGatewayFaults: GatewayFaults = freezeDeep({
-  latencyMs: { min: 0, max: 0 },
-  hangRate: 0,
-  hangMs: 30_000,
-  errorRate: 0,
-  errorStatuses: [500, 502, 503],
-  throttleRate: 0,
-  retryAfterSeconds: 1,
-  resetRate: 0,
-  transportFaultsOnlyOnCreate: false,
-  pendingRate: 0,
-  declineRate: 0,
-  declineCode: 'card_declined',
-  chargeThenTimeoutRate: 0,
-  settleAfterMs: 1_000,
-  pendingSuccessRate: 1,
-  neverSettleRate: 0,
-  autoSettle: true,
-  lateSuccessRate: 0,
-  lateSuccessAfterMs: 500,
-  refundThenTimeoutRate: 0,
-  callbacks: {
-    enabled: true,
-    delayMs: 0,
-    duplicateRate: 0,
-    outOfOrderRate: 0,
-    lostRate: 0,
-    strayRefundRate: 0,
-  },
-});
-
-const transportFaultNames = ['hang', 'error', 'throttle', 'reset'] as const;
-const chargeFaultNames = ['pending', 'decline', 'charge_then_timeout'] as const;
-const scriptedFaultNames = [
-  'none',
-  ...transportFaultNames,
-  ...chargeFaultNames,
-  'late_success',
-  'refund_then_timeout',
-  'stray_refund',
-] as const;
-const scriptedRoutes = ['create', 'lookup', 'any'] as const;
-const strayRefundKinds = ['foreign', 'partial', 'both'] as const;
-
-/**
- * A `refund.succeeded` the gateway sends beside the real one, for a refund it never made:
- * another refund id (`foreign`), a smaller amount (`partial`), or both.
- */
-export interface StrayRefund {
-  kind: (typeof strayRefundKinds)[number];
-  /** Delivered before the real refund's event. */
-  first: boolean;
-}
-
-export interface ScriptedGatewayFault {
-  fault: (typeof scriptedFaultNames)[number];
-  /** For `error`: the status to answer (default 500). */
-  status?: number;
-  /** For `throttle` (default: the configured retryAfterSeconds). */
-  retryAfterSeconds?: number;
-  /** For `decline` (default: the configured declineCode). */
-  declineCode?: string;
-  /** Which request takes the fault (default `create`); charge faults always wait for a create. */
-  route?: (typeof scriptedRoutes)[number];
-  /** For `stray_refund` (default `foreign`). */
-  stray?: StrayRefund['kind'];
-  /** For `stray_refund`: the stray event goes before the real one (default false). */
-  first?: boolean;
-}
-
-function checkScriptedFault(value: unknown, where: string): ScriptedGatewayFault {
-  const item = scriptItem(value, where);
-  const fault = oneOf(item.fault, scriptedFaultNames, `${where}.fault`);
-  if (fault === undefined) throw new FaultConfigError(`${where} needs a fault.`);
-  const status = optionalInteger(item.status, `${where}.status`, 400, 599);
-  const retryAfterSeconds = optionalInteger(
-    item.retryAfterSeconds,
-    `${where}.retryAfterSeconds`,
-    0,
-    86_400,
-  );
-  const declineCode = optionalString(item.declineCode, `${where}.declineCode`);
-  const route = oneOf(item.route, scriptedRoutes, `${where}.route`);
-  const stray = oneOf(item.stray, strayRefundKinds, `${where}.stray`);
-  if (item.first !== undefined && typeof item.first !== 'boolean') {
-    throw new FaultConfigError(`${where}.first must be true or false.`);
-  }
-  return {
-    fault,
-    ...(status === undefined ? {} : { status }),
-    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
-    ...(declineCode === undefined ? {} : { declineCode }),
-    ...(route === undefined ? {} : { route }),
-    ...(stray === undefined ? {} : { stray }),
-    ...(item.first === undefined ? {} : { first: item.first }),
-  };
-}
-
+} from '../faults.ts';
+import { CALLBACK_RETRY_BACKOFF_MS, postCallback, stripeSignatureHeader } from './callbacks.ts';
+import type {
+  GatewayEvent,
+  GatewayEventType,
+  GatewayPayment,
+  GatewayRefund,
+  Ledger,
+  PaymentMethod,
+} from './contract.ts';
+import {
+  chargeFaultNames,
+  defaultGatewayFaults,
+  type GatewayFaults,
+  gatewayFaultPatchSchema,
+  type ScriptedGatewayFault,
+  type StrayRefund,
+  scriptedGatewayFaultSchema,
+  strayRefundKinds,
+} from './fault-settings.ts';
+import {
+  Credentials,
+  defaultGatewayApiKeys,
+  defaultWebhookSecrets,
+  keyView,
+  MAX_VALID_API_KEYS,
+  newKeyView,
+  secretView,
+  WEBHOOK_SECRET_LENGTH,
+} from './keys.ts';
+import { chargeSummaries, newId } from './ledger.ts';
 // ---------------------------------------------------------------------------------------------
 // The simulator's public face.
 // ---------------------------------------------------------------------------------------------
@@ -320,21 +108,6 @@ export interface GatewaySimulator {
   stop(): Promise<void>;
 }
 
-export const defaultGatewayApiKeys: readonly string[] = ['sk_local_gateway_key_not_secret'];
-export const defaultWebhookSecrets: readonly string[] = ['whsec_autopay_local'];
-
-/** Stripe's scheme: `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, one v1 per secret. */
-export function stripeSignatureHeader(
-  body: string,
-  secrets: readonly string[],
-  timestamp: number,
-): string {
-  const signatures = secrets.map(
-    (secret) => `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`,
-  );
-  return [`t=${timestamp}`, ...signatures].join(',');
-}
-
 export async function startGatewaySimulator(
   options: GatewaySimulatorOptions = {},
 ): Promise<GatewaySimulator> {
@@ -366,9 +139,6 @@ export async function startGatewaySimulator(
 // Inside the simulator.
 // ---------------------------------------------------------------------------------------------
 
-/** Stripe retries for days; three quick retries keep local runs and tests short. */
-const CALLBACK_RETRY_BACKOFF_MS = [500, 1_000, 2_000] as const;
-const CALLBACK_TIMEOUT_MS = 5_000;
 /** Callback draws use their own stream, so callback timing cannot shift the request draws. */
 const CALLBACK_STREAM = 0x9e3779b9;
 
@@ -452,10 +222,6 @@ function notFound(id: string): Answer {
 
 const replayed = { 'Idempotent-Replayed': 'true' };
 
-function newId(prefix: string): string {
-  return `${prefix}_${randomBytes(12).toString('hex')}`;
-}
-
 function idempotencyKey(req: IncomingMessage): string | undefined {
   const key = req.headers['idempotency-key'];
   return typeof key === 'string' && key.length > 0 && key.length <= 255 ? key : undefined;
@@ -495,98 +261,6 @@ function parseRefundRequest(body: unknown): Parsed<RefundRequest> {
   };
 }
 
-/** The first 16 hex digits of SHA-256(secret), as autopay's rotation computes it too. */
-function fingerprint(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex').slice(0, 16);
-}
-
-/** An API key or a webhook signing secret held by the gateway. */
-interface Credential {
-  readonly id: string;
-  readonly secret: string;
-  readonly fingerprint: string;
-  readonly created: number;
-  /** The Idempotency-Key of the `POST /v1/keys` that made it, if one did. */
-  readonly idempotencyKey?: string;
-  retired: boolean;
-}
-
-/**
- * The API keys, or the webhook secrets. Retired entries are kept until a reset, so their ids stay
- * known (a repeated DELETE answers 200) and a replayed creation answers the same key.
- */
-class Credentials {
-  #all: Credential[] = [];
-
-  constructor(readonly prefix: string) {}
-
-  active(): Credential[] {
-    return this.#all.filter((entry) => !entry.retired);
-  }
-
-  byId(id: string): Credential | undefined {
-    return this.#all.find((entry) => entry.id === id);
-  }
-
-  activeBySecret(secret: string): Credential | undefined {
-    return this.#all.find((entry) => !entry.retired && entry.secret === secret);
-  }
-
-  byIdempotencyKey(key: string): Credential | undefined {
-    return this.#all.find((entry) => entry.idempotencyKey === key);
-  }
-
-  add(secret: string, idempotencyKey?: string): Credential {
-    const entry: Credential = {
-      id: newId(this.prefix),
-      secret,
-      fingerprint: fingerprint(secret),
-      created: unixNow(),
-      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
-      retired: false,
-    };
-    this.#all.push(entry);
-    return entry;
-  }
-
-  retire(entry: Credential): void {
-    entry.retired = true;
-  }
-
-  /** Makes `secrets` exactly the active set: entries already active keep their id. */
-  replace(secrets: readonly string[]): void {
-    const wanted = new Set(secrets);
-    for (const entry of this.active()) if (!wanted.has(entry.secret)) this.retire(entry);
-    for (const secret of wanted) if (!this.activeBySecret(secret)) this.add(secret);
-  }
-
-  forgetRetired(): void {
-    this.#all = this.active();
-  }
-
-  counts(): { active: number; retired: number } {
-    const active = this.active().length;
-    return { active, retired: this.#all.length - active };
-  }
-}
-
-/** At most this many API keys are valid at once: the current one and its successor. */
-const MAX_VALID_API_KEYS = 2;
-const WEBHOOK_SECRET_LENGTH = { min: 16, max: 200 } as const;
-
-function keyView(entry: Credential): GatewayApiKey {
-  return { id: entry.id, fingerprint: entry.fingerprint, created: entry.created, active: true };
-}
-
-function newKeyView(entry: Credential): GatewayNewApiKey {
-  const { id, secret, fingerprint, created } = entry;
-  return { id, secret, fingerprint, created };
-}
-
-function secretView(entry: Credential): GatewayWebhookSecret {
-  return { id: entry.id, fingerprint: entry.fingerprint, created: entry.created };
-}
-
 function scriptApplies(fault: ScriptedGatewayFault, kind: RouteKind): boolean {
   if ((chargeFaultNames as readonly string[]).includes(fault.fault)) return kind === 'create';
   if (fault.fault === 'late_success') return kind === 'void';
@@ -595,43 +269,6 @@ function scriptApplies(fault: ScriptedGatewayFault, kind: RouteKind): boolean {
   }
   const route = fault.route ?? 'create';
   return route === 'any' || route === kind;
-}
-
-function postCallback(
-  url: string,
-  body: string,
-  signature: string,
-  signal: AbortSignal,
-): Promise<boolean> {
-  return new Promise((resolve) => {
-    try {
-      const send = url.startsWith('https:') ? httpsRequest : httpRequest;
-      const request = send(
-        url,
-        {
-          method: 'POST',
-          agent: false,
-          signal: ownSignal(signal),
-          timeout: CALLBACK_TIMEOUT_MS,
-          headers: {
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(body),
-            'stripe-signature': signature,
-          },
-        },
-        (response) => {
-          response.resume();
-          const status = response.statusCode ?? 0;
-          resolve(status >= 200 && status < 300);
-        },
-      );
-      request.on('timeout', () => request.destroy());
-      request.on('error', () => resolve(false));
-      request.end(body);
-    } catch {
-      resolve(false);
-    }
-  });
 }
 
 class Gateway {
@@ -662,10 +299,15 @@ class Gateway {
 
   constructor(options: GatewaySimulatorOptions) {
     this.seed = options.seed ?? randomInt(2 ** 31);
-    this.#configuredFaults = resolveFaults(defaultGatewayFaults, options.faults, {
-      json: 'GATEWAY_FAULTS',
-      file: 'GATEWAY_FAULTS_FILE',
-    });
+    this.#configuredFaults = resolveFaults(
+      defaultGatewayFaults,
+      gatewayFaultPatchSchema,
+      options.faults,
+      {
+        json: 'GATEWAY_FAULTS',
+        file: 'GATEWAY_FAULTS_FILE',
+      },
+    );
     this.#faults = structuredClone(this.#configuredFaults);
     this.#random = seededRandom(this.seed);
     this.#callbackRandom = seededRandom(this.seed ^ CALLBACK_STREAM);
@@ -707,11 +349,11 @@ class Gateway {
   }
 
   setFaults(patch: FaultPatch<GatewayFaults>): void {
-    this.#faults = mergeFaults(this.#faults, checkFaultPatch(defaultGatewayFaults, patch));
+    this.#faults = mergeFaults(this.#faults, checkFaultPatch(gatewayFaultPatchSchema, patch));
   }
 
   scriptNext(faults: ScriptedGatewayFault[]): void {
-    this.#script.push(parseScript(faults, checkScriptedFault));
+    this.#script.push(parseScript(faults, scriptedGatewayFaultSchema));
   }
 
   setCallbackUrl(url: string | undefined): void {
@@ -760,36 +402,13 @@ class Gateway {
     return structuredClone({
       payments,
       refunds: [...this.#refundsByKey.values()],
-      charges: this.#charges(payments),
+      charges: chargeSummaries(this.#keysSeen, payments),
       requests: this.#requests,
       callbacksSent: this.#callbacksSent,
       lateSuccesses: this.#lateSuccesses,
       strayRefundEvents: this.#strayRefundEvents,
       keys: { active: keys.active, revoked: keys.retired },
     });
-  }
-
-  /** Counted from the payments themselves, so a double charge would show, not be hidden. */
-  #charges(payments: readonly GatewayPayment[]): Record<string, ChargeSummary> {
-    const charges: Record<string, ChargeSummary> = {};
-    const empty = (): ChargeSummary => ({
-      payments: 0,
-      captured: 0,
-      refunded: 0,
-      voided: false,
-      status: null,
-    });
-    for (const key of this.#keysSeen) charges[key] = empty();
-    for (const payment of payments) {
-      const charge = charges[payment.idempotencyKey] ?? empty();
-      charge.payments += 1;
-      charge.captured += payment.status === 'SUCCESS' ? payment.amount : 0;
-      charge.refunded += payment.amountRefunded;
-      charge.voided ||= payment.status === 'VOIDED';
-      charge.status = payment.status;
-      charges[payment.idempotencyKey] = charge;
-    }
-    return charges;
   }
 
   async settle(paymentId: string, status: 'SUCCESS' | 'FAILED'): Promise<void> {
@@ -1343,10 +962,10 @@ class Gateway {
       case 'GET /admin/faults':
         return this.faults();
       case 'PUT /admin/faults':
-        this.setFaults(checkFaultPatch(defaultGatewayFaults, body));
+        this.setFaults(checkFaultPatch(gatewayFaultPatchSchema, body));
         return this.faults();
       case 'POST /admin/faults/next':
-        this.#script.push(parseScript(body, checkScriptedFault));
+        this.#script.push(parseScript(body, scriptedGatewayFaultSchema));
         return { queued: this.#script.size };
       case 'POST /admin/reset':
         this.reset();

@@ -1,5 +1,5 @@
 import type { Order } from '#domain/order.ts';
-import { between, chance, type Random } from '../faults.ts';
+import { between, chance, type Random } from '../../simulators/faults.ts';
 import type { Violation } from './checks.ts';
 
 /** What the users of the run's agents do while payments run; every rate is of the orders seen. */

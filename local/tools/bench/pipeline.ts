@@ -11,9 +11,9 @@ import {
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { wiring } from '#shared/wiring.ts';
-import { signLocalToken } from '../auth.ts';
-import { localCredentials, localRegion } from '../emulators.ts';
-import { type LocalStack, startLocalStack } from '../stack.ts';
+import { signLocalToken } from '../../runtime/auth.ts';
+import { localCredentials, localRegion } from '../../runtime/emulators.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../runtime/local-runtime.ts';
 import { AwsMeter } from './aws-meter.ts';
 import { median, percentile, progress, sleep } from './stats.ts';
 
@@ -49,7 +49,7 @@ class EsmMeter {
   readonly queues = new Map<string, EsmQueueStats>();
   readonly #received = new Map<string, number>();
 
-  constructor(sqs: LocalStack['sqs']) {
+  constructor(sqs: LocalRuntime['sqs']) {
     const stack = sqs.middlewareStack as unknown as {
       add: (middleware: unknown, options: Record<string, unknown>) => void;
     };
@@ -185,7 +185,7 @@ class Bench {
   tokens: string[] = [];
   #sequence = 0;
 
-  constructor(readonly stack: LocalStack) {}
+  constructor(readonly stack: LocalRuntime) {}
 
   async prepare(): Promise<void> {
     const agents = new DynamoDbAgentDirectory(this.stack.dynamodb, this.stack.tableName);
@@ -356,7 +356,7 @@ export interface PipelineOptions {
 
 export async function runPipelineBenchmarks(options: PipelineOptions): Promise<PipelineResults> {
   progress('starting the local stack');
-  const stack = await startLocalStack({
+  const stack = await startLocalRuntime({
     logLevel: 'SILENT',
     callbacks: true,
     seed: 2026,

@@ -8,28 +8,12 @@ import { SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RotationEvent } from '#domain/rotation.ts';
 import { readDeadlines } from '#shared/config.ts';
-import {
-  functionSpecs,
-  type QueueName,
-  queueNames,
-  type SecretName,
-  stackOutputs,
-  wiring,
-} from '#shared/wiring.ts';
-import { localCredentials, localRegion } from './emulators.ts';
-import { OpsError, type OpsTarget, opsUsage, redriveByResending, runOps } from './ops-commands.ts';
-import { driveRotation } from './rotation.ts';
-import { projectRoot } from './stack.ts';
-
-/** Where `npm start` says what it runs, for the operator tools of another terminal. */
-export const localStateFile = join(projectRoot, '.local', 'stack.json');
-
-export interface LocalState {
-  readonly environment: Readonly<Record<string, string>>;
-  readonly tableName: string;
-  readonly queueUrls: Readonly<Record<QueueName, { url: string; dlqUrl: string }>>;
-  readonly secretIds: Readonly<Record<SecretName, string>>;
-}
+import { functionSpecs, queueNames, stackOutputs, wiring } from '#shared/wiring.ts';
+import { localCredentials, localRegion } from '../local/runtime/emulators.ts';
+import { projectRoot } from '../local/runtime/local-runtime.ts';
+import { type LocalState, localStateFile } from '../local/runtime/local-state.ts';
+import { driveRotation } from '../local/runtime/rotation.ts';
+import { OpsError, type OpsTarget, opsUsage, redriveByResending, runOps } from './commands.ts';
 
 /** As the functions' own client: a field left undefined is not written, rather than refused. */
 const marshalling = { marshallOptions: { removeUndefinedValues: true } };

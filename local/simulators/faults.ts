@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
+import * as z from 'zod';
 
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness: every fault draw comes from here, so a fixed seed replays the same faults.
@@ -81,44 +82,75 @@ export function freezeDeep<T extends object>(value: T): T {
   return Object.freeze(value);
 }
 
+/** Zod's view of the settings, with the words an operator reads when one is wrong. */
+export const faultSettings = {
+  /** A duration, a count or a size: a number of at least 0. */
+  amount: () =>
+    z
+      .number({ error: 'must be a number of at least 0.' })
+      .min(0, { error: 'must be a number of at least 0.' }),
+  /** A probability: a rate of 50 meant as 50 % must fail loudly, not inject every fault. */
+  rate: () => faultSettings.amount().max(1, { error: 'is a probability: between 0 and 1.' }),
+  range: () => z.strictObject({ min: faultSettings.amount(), max: faultSettings.amount() }),
+  flag: () => z.boolean({ error: 'must be true or false.' }),
+  text: () => z.string({ error: 'must be a string.' }),
+  /** A list replaced whole, never patched item by item. */
+  statuses: (example: readonly number[]) =>
+    z
+      .array(z.number({ error: `must be a non-empty list like ${JSON.stringify(example)}.` }), {
+        error: `must be a non-empty list like ${JSON.stringify(example)}.`,
+      })
+      .min(1, { error: `must be a non-empty list like ${JSON.stringify(example)}.` }),
+  integer: (min: number, max: number) => {
+    const error = `must be an integer from ${min} to ${max}.`;
+    return z.int({ error }).min(min, { error }).max(max, { error });
+  },
+  name: () =>
+    z.string({ error: 'must be a non-empty string.' }).min(1, {
+      error: 'must be a non-empty string.',
+    }),
+  choice: <const T extends readonly [string, ...string[]]>(names: T) =>
+    z.enum(names, {
+      error: (issue) =>
+        `${issue.input === undefined ? 'is required: one' : 'must be one'} of ${names.join(', ')}.`,
+    }),
+} as const;
+
 /**
- * Checks a patch against the shape of the defaults, so that a misspelt knob or a rate of 50
- * (meant as 50 %) fails loudly instead of silently injecting nothing, or everything.
+ * Checks a value against its schema: a misspelt knob or a rate of 50 (meant as 50 %) fails
+ * loudly, naming where it is, instead of silently injecting nothing, or everything.
  */
+export function checkSetting<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = [where, ...(issue?.path ?? []).map(String)].join('.');
+  if (issue?.code === 'unrecognized_keys') {
+    throw new FaultConfigError(`${path}.${issue.keys[0]} is not a setting.`);
+  }
+  if (issue?.code === 'invalid_type' && issue.expected === 'object') {
+    throw new FaultConfigError(`${path} must be a JSON object.`);
+  }
+  throw new FaultConfigError(`${path} ${issue?.message ?? 'is not valid.'}`);
+}
+
+/** The schema of a partial update: every setting optional, nested groups too. */
+export function faultPatchSchema(settings: { readonly shape: Record<string, z.ZodType> }) {
+  const shape = Object.fromEntries(
+    Object.entries(settings.shape).map(([key, setting]) => [
+      key,
+      (setting instanceof z.ZodObject ? setting.partial() : setting).optional(),
+    ]),
+  );
+  return z.strictObject(shape);
+}
+
 export function checkFaultPatch<T extends object>(
-  defaults: T,
+  schema: z.ZodType,
   patch: unknown,
   where = 'faults',
 ): FaultPatch<T> {
-  if (!isRecord(patch)) throw new FaultConfigError(`${where} must be a JSON object.`);
-  for (const [key, value] of Object.entries(patch)) {
-    const expected: unknown = (defaults as Record<string, unknown>)[key];
-    if (expected === undefined) throw new FaultConfigError(`${where}.${key} is not a setting.`);
-    checkSetting(expected, value, `${where}.${key}`);
-  }
-  return patch as FaultPatch<T>;
-}
-
-function checkSetting(expected: unknown, value: unknown, where: string): void {
-  if (Array.isArray(expected)) {
-    const sameKind = (item: unknown) => typeof item === typeof expected[0];
-    if (!Array.isArray(value) || value.length === 0 || !value.every(sameKind)) {
-      throw new FaultConfigError(
-        `${where} must be a non-empty list like ${JSON.stringify(expected)}.`,
-      );
-    }
-  } else if (isRecord(expected)) {
-    checkFaultPatch(expected, value, where);
-  } else if (typeof expected === 'number') {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new FaultConfigError(`${where} must be a number of at least 0.`);
-    }
-    if (where.endsWith('Rate') && value > 1) {
-      throw new FaultConfigError(`${where} is a probability: between 0 and 1.`);
-    }
-  } else if (typeof value !== typeof expected) {
-    throw new FaultConfigError(`${where} must be a ${typeof expected}.`);
-  }
+  return checkSetting(schema, patch, where) as FaultPatch<T>;
 }
 
 export function mergeFaults<T extends object>(base: T, patch: FaultPatch<T>): T {
@@ -144,11 +176,14 @@ export interface FaultEnvironment {
  */
 export function resolveFaults<T extends object>(
   defaults: T,
+  patchSchema: z.ZodType,
   given: FaultPatch<T> | undefined,
   environment: FaultEnvironment,
 ): T {
   const base = structuredClone(defaults);
-  if (given !== undefined) return mergeFaults(base, checkFaultPatch(defaults, given, 'faults'));
+  if (given !== undefined) {
+    return mergeFaults(base, checkFaultPatch<T>(patchSchema, given, 'faults'));
+  }
   const fileName = process.env[environment.file];
   const json = process.env[environment.json];
   const layers = [
@@ -164,7 +199,7 @@ export function resolveFaults<T extends object>(
   ];
   return layers.reduce(
     (faults, layer) =>
-      mergeFaults(faults, checkFaultPatch(defaults, parseLayer(layer), layer.where)),
+      mergeFaults(faults, checkFaultPatch<T>(patchSchema, parseLayer(layer), layer.where)),
     base,
   );
 }
@@ -211,18 +246,10 @@ export class FaultScript<F> {
   }
 }
 
-/** Reads a JSON list of scripted faults, checking each item with the simulator's own rules. */
-export function parseScript<F>(
-  value: unknown,
-  checkItem: (item: unknown, where: string) => F,
-): F[] {
+/** Reads a JSON list of scripted faults, checking each item against the simulator's schema. */
+export function parseScript<F>(value: unknown, item: z.ZodType<F>): F[] {
   if (!Array.isArray(value)) throw new FaultConfigError('Scripted faults must be a JSON list.');
-  return value.map((item, index) => checkItem(item, `fault ${index}`));
-}
-
-export function scriptItem(value: unknown, where: string): Record<string, unknown> {
-  if (!isRecord(value)) throw new FaultConfigError(`${where} must be a JSON object.`);
-  return value;
+  return value.map((entry, index) => checkSetting(item, entry, `fault ${index}`));
 }
 
 export function oneOf<T extends string>(
@@ -235,24 +262,6 @@ export function oneOf<T extends string>(
     return value as T;
   }
   throw new FaultConfigError(`${where} must be one of ${allowed.join(', ')}.`);
-}
-
-export function optionalInteger(
-  value: unknown,
-  where: string,
-  min: number,
-  max: number,
-): number | undefined {
-  if (value === undefined) return undefined;
-  if (Number.isInteger(value) && (value as number) >= min && (value as number) <= max) {
-    return value as number;
-  }
-  throw new FaultConfigError(`${where} must be an integer from ${min} to ${max}.`);
-}
-
-export function optionalString(value: unknown, where: string): string | undefined {
-  if (value === undefined || (typeof value === 'string' && value.length > 0)) return value;
-  throw new FaultConfigError(`${where} must be a non-empty string.`);
 }
 
 // ---------------------------------------------------------------------------------------------

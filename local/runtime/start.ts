@@ -1,15 +1,15 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { functionSpecs } from '#shared/wiring.ts';
-import { renderOpenApi } from './openapi.ts';
-import { type LocalState, localStateFile } from './ops.ts';
+import { renderOpenApi } from '../tools/openapi.ts';
+import { startLocalRuntime } from './local-runtime.ts';
+import { type LocalState, localStateFile } from './local-state.ts';
 import { seedAgents } from './seed.ts';
-import { startLocalStack } from './stack.ts';
 
 /** `npm start`: the whole pipeline on this machine until Ctrl-C. */
 const apiPort = Number(process.env.PORT ?? process.env.AUTOPAY_PORT ?? 3000);
 const openApi = renderOpenApi();
-const stack = await startLocalStack({
+const stack = await startLocalRuntime({
   apiPort,
   staticResponder: (path) =>
     path === '/openapi.json' ? { type: 'application/json', body: openApi } : undefined,
@@ -50,7 +50,7 @@ let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  process.stdout.write(`\n${signal}: stopping the local stack...\n`);
+  process.stdout.write(`\n${signal}: stopping the local runtime...\n`);
   await stack.stop();
   rmSync(localStateFile, { force: true });
   process.stdout.write('Stopped.\n');

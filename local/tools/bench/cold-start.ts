@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { functionSpecs, queueVariables, wiring } from '#shared/wiring.ts';
-import { projectRoot } from '../stack.ts';
+import { projectRoot } from '../../runtime/local-runtime.ts';
 import { benchOrder } from './pipeline.ts';
 import { median, progress } from './stats.ts';
 

@@ -1,5 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as z from 'zod';
 import {
   between,
   chance,
@@ -9,6 +10,8 @@ import {
   FaultConfigError,
   type FaultPatch,
   FaultScript,
+  faultPatchSchema,
+  faultSettings,
   freezeDeep,
   hangUp,
   isRecord,
@@ -23,7 +26,6 @@ import {
   resetConnection,
   resolveFaults,
   SimulatorError,
-  scriptItem,
   seededRandom,
   sendJson,
   serveAdmin,
@@ -111,13 +113,27 @@ export interface ScriptedRiskFault {
   body?: MalformedBody;
 }
 
-function checkScriptedFault(value: unknown, where: string): ScriptedRiskFault {
-  const item = scriptItem(value, where);
-  const fault = oneOf(item.fault, scriptedFaultNames, `${where}.fault`);
-  if (fault === undefined) throw new FaultConfigError(`${where} needs a fault.`);
-  const body = oneOf(item.body, malformedBodies, `${where}.body`);
-  return body === undefined ? { fault } : { fault, body };
-}
+const { amount, rate, range, choice } = faultSettings;
+
+/** A partial update of RiskFaults, from code, the environment or `PUT /admin/faults`. */
+const riskFaultPatchSchema = faultPatchSchema(
+  z.strictObject({
+    latencyMs: range(),
+    internalErrorRate: rate(),
+    throttleRate: rate(),
+    hangRate: rate(),
+    hangMs: amount(),
+    malformedRate: rate(),
+    resetRate: rate(),
+    rejectRate: rate(),
+    reviewRate: rate(),
+  }) satisfies z.ZodType<RiskFaults>,
+);
+
+const scriptedRiskFaultSchema = z.object({
+  fault: choice(scriptedFaultNames),
+  body: choice(malformedBodies).optional(),
+}) satisfies z.ZodType<ScriptedRiskFault>;
 
 const ruleNames = ['reviewAtOrAbove', 'rejectAtOrAbove', 'byAgent'];
 
@@ -322,10 +338,15 @@ class RiskEngine {
 
   constructor(options: RiskSimulatorOptions) {
     this.seed = options.seed ?? randomInt(2 ** 31);
-    this.#configuredFaults = resolveFaults(defaultRiskFaults, options.faults, {
-      json: 'RISK_FAULTS',
-      file: 'RISK_FAULTS_FILE',
-    });
+    this.#configuredFaults = resolveFaults(
+      defaultRiskFaults,
+      riskFaultPatchSchema,
+      options.faults,
+      {
+        json: 'RISK_FAULTS',
+        file: 'RISK_FAULTS_FILE',
+      },
+    );
     this.#configuredRules = checkRules(options.rules ?? {});
     this.#faults = structuredClone(this.#configuredFaults);
     this.#rules = structuredClone(this.#configuredRules);
@@ -337,7 +358,7 @@ class RiskEngine {
   }
 
   setFaults(patch: FaultPatch<RiskFaults>): void {
-    this.#faults = mergeFaults(this.#faults, checkFaultPatch(defaultRiskFaults, patch));
+    this.#faults = mergeFaults(this.#faults, checkFaultPatch(riskFaultPatchSchema, patch));
   }
 
   setRules(rules: RiskRules): void {
@@ -345,7 +366,7 @@ class RiskEngine {
   }
 
   scriptNext(faults: ScriptedRiskFault[]): void {
-    this.#script.push(parseScript(faults, checkScriptedFault));
+    this.#script.push(parseScript(faults, scriptedRiskFaultSchema));
   }
 
   requests(): RiskRequests {
@@ -468,13 +489,13 @@ class RiskEngine {
       case 'GET /admin/faults':
         return this.faults();
       case 'PUT /admin/faults':
-        this.setFaults(checkFaultPatch(defaultRiskFaults, body));
+        this.setFaults(checkFaultPatch(riskFaultPatchSchema, body));
         return this.faults();
       case 'PUT /admin/rules':
         this.setRules(checkRules(body));
         return this.#rules;
       case 'POST /admin/faults/next':
-        this.#script.push(parseScript(body, checkScriptedFault));
+        this.#script.push(parseScript(body, scriptedRiskFaultSchema));
         return { queued: this.#script.size };
       case 'GET /admin/requests':
         return this.requests();

@@ -30,7 +30,7 @@ import {
 import { intakePolicyOf, readIntakeEnvironment } from '#shared/config.ts';
 import { functionSpecs, type RouteSpec, wiring } from '#shared/wiring.ts';
 
-const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const openApiFile = join(projectRoot, 'docs', 'openapi.json');
 
 // ---------------------------------------------------------------------------------------------
@@ -567,7 +567,7 @@ function pathsOf(): Record<string, Record<string, object>> {
       const doc = routeDocs[key];
       if (doc === undefined) {
         throw new Error(
-          `The wiring has the route ${key} but local/openapi.ts does not document it: add it to routeDocs.`,
+          `The wiring has the route ${key} but local/tools/openapi.ts does not document it: add it to routeDocs.`,
         );
       }
       documented.add(key);
@@ -579,7 +579,7 @@ function pathsOf(): Record<string, Record<string, object>> {
   const stale = Object.keys(routeDocs).filter((key) => !documented.has(key));
   if (stale.length > 0) {
     throw new Error(
-      `local/openapi.ts documents routes the wiring does not have: ${stale.join(', ')}`,
+      `local/tools/openapi.ts documents routes the wiring does not have: ${stale.join(', ')}`,
     );
   }
   return paths;

@@ -5,16 +5,16 @@ import type { Order } from '#domain/order.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
 import type { QueueName } from '#shared/wiring.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
-import { signLocalToken } from './auth.ts';
+import { signLocalToken } from '../runtime/auth.ts';
+import { type LocalRuntime, startLocalRuntime } from '../runtime/local-runtime.ts';
+import type { DuplicateDelivery } from '../runtime/queue-poller.ts';
+import { driveRotation } from '../runtime/rotation.ts';
+import { between, chance, type Random, seededRandom } from '../simulators/faults.ts';
+import { defaultGatewayFaults } from '../simulators/gateway/fault-settings.ts';
 import { type Check, checkInvariants, type Placed, type Violation } from './chaos/checks.ts';
 import { scanSpend, watchUntilQuiet } from './chaos/observe.ts';
 import { printSummary } from './chaos/report.ts';
 import { type UserAnswer, type UserBehaviour, Users } from './chaos/users.ts';
-import { between, chance, type Random, seededRandom } from './faults.ts';
-import { defaultGatewayFaults } from './gateway-simulator.ts';
-import type { DuplicateDelivery } from './queue-poller.ts';
-import { driveRotation } from './rotation.ts';
-import { type LocalStack, startLocalStack } from './stack.ts';
 
 export interface ChaosOptions {
   readonly orders: number;
@@ -127,7 +127,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
   const consumerRandom = random(streams.consumers);
   const started = Date.now();
   const injected = { kills: 0, duplicates: {} as Record<string, number>, rotations: 0 };
-  const stack = await startLocalStack({
+  const stack = await startLocalRuntime({
     logLevel: 'SILENT',
     seed: options.seed,
     scheduleSeconds: 2,
@@ -288,7 +288,7 @@ function drawDuplicate(random: Random): DuplicateDelivery | undefined {
   return undefined;
 }
 
-async function seedChaosAgents(stack: LocalStack, count: number) {
+async function seedChaosAgents(stack: LocalRuntime, count: number) {
   const agents = new DynamoDbAgentDirectory(stack.dynamodb, stack.tableName);
   const trusted = Array.from({ length: count }, (_, i) => `chaos-agent-${i}`);
   const cautious = Array.from(
@@ -328,7 +328,7 @@ function orderBody(amount: number) {
 }
 
 async function send(
-  stack: LocalStack,
+  stack: LocalRuntime,
   token: string,
   path: string,
   key?: string,
@@ -348,7 +348,7 @@ async function send(
 
 /** A 5xx is safe to retry with the same key: that is what the key is for. */
 async function placeOrder(
-  stack: LocalStack,
+  stack: LocalRuntime,
   token: string,
   key: string,
   body: unknown,
@@ -362,7 +362,7 @@ async function placeOrder(
   }
 }
 
-async function rotateBoth(stack: LocalStack): Promise<void> {
+async function rotateBoth(stack: LocalRuntime): Promise<void> {
   for (const secretId of [stack.secretIds.gatewayApiKey, stack.secretIds.webhookSigningSecret]) {
     await driveRotation((event) => stack.invoke('keyRotation', event), secretId);
   }
@@ -390,7 +390,7 @@ function countStatuses(
 
 /** What the run did to the pipeline, counted where it happened; each must happen at least once. */
 function faultsInjected(
-  stack: LocalStack,
+  stack: LocalRuntime,
   orders: ReadonlyMap<string, Order>,
   users: Users,
   injected: { kills: number; duplicates: Record<string, number>; rotations: number },

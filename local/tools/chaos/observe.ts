@@ -4,7 +4,7 @@ import { itemPrefixes } from '#adapters/table-keys.ts';
 import type { Order } from '#domain/order.ts';
 import { terminalStatuses } from '#domain/order-state.ts';
 import { queueNames } from '#shared/wiring.ts';
-import type { LocalStack } from '../stack.ts';
+import type { LocalRuntime } from '../../runtime/local-runtime.ts';
 import type { Users } from './users.ts';
 
 /** Where an order may rest once nothing more happens to it by itself. */
@@ -13,7 +13,7 @@ export function isSettled(order: Pick<Order, 'status'>): boolean {
 }
 
 async function scan(
-  stack: LocalStack,
+  stack: LocalRuntime,
   filter: string,
   values: Record<string, string>,
   attributes?: readonly string[],
@@ -49,24 +49,24 @@ export type OrderGlance = Pick<Order, 'orderId' | 'agentId' | 'status' | 'versio
 
 const glanced: readonly (keyof OrderGlance)[] = ['orderId', 'agentId', 'status', 'version'];
 
-export async function scanOrders(stack: LocalStack): Promise<Map<string, Order>> {
+export async function scanOrders(stack: LocalRuntime): Promise<Map<string, Order>> {
   const items = await scan(stack, 'begins_with(pk, :order)', { ':order': 'ORDER#' });
   return new Map(items.map((item) => [String(item.orderId), item as unknown as Order]));
 }
 
-async function glanceAtOrders(stack: LocalStack): Promise<Map<string, OrderGlance>> {
+async function glanceAtOrders(stack: LocalRuntime): Promise<Map<string, OrderGlance>> {
   const items = await scan(stack, 'begins_with(pk, :order)', { ':order': 'ORDER#' }, glanced);
   return new Map(items.map((item) => [String(item.orderId), item as unknown as OrderGlance]));
 }
 
 /** Each agent-day spend item's key → what it says the agent spent that day. */
-export async function scanSpend(stack: LocalStack): Promise<Map<string, number>> {
+export async function scanSpend(stack: LocalRuntime): Promise<Map<string, number>> {
   const items = await scan(stack, 'begins_with(pk, :spend)', { ':spend': itemPrefixes.spend });
   return new Map(items.map((item) => [String(item.pk), Number(item.spent ?? 0)]));
 }
 
 /** Messages in the main queues: visible, in flight (returned for later included) and delayed. */
-export async function queuedMessages(stack: LocalStack): Promise<number> {
+export async function queuedMessages(stack: LocalRuntime): Promise<number> {
   const counts = await Promise.all(
     queueNames.map(async (queue) => {
       const { Attributes = {} } = await stack.sqs.send(
@@ -114,7 +114,7 @@ export interface Watched {
  * A late duplicate or callback could still move an order otherwise, after it was checked.
  */
 export async function watchUntilQuiet(
-  stack: LocalStack,
+  stack: LocalRuntime,
   users: Users,
   options: WatchOptions,
 ): Promise<Watched> {

@@ -1,0 +1,115 @@
+/**
+ * What a function's environment is made of, derived from its wiring entry once: CDK turns each
+ * binding into an environment variable and its grant in one call, and the local runtime resolves
+ * the same bindings against its emulators and simulators.
+ *
+ * Plain data, like the wiring: no CDK and no SDK imports.
+ */
+
+import {
+  type ExternalService,
+  type FunctionSpec,
+  type QueueName,
+  queueVariables,
+  type SecretName,
+  type TableAccess,
+} from './wiring.ts';
+
+export const tableVariable = 'TABLE_NAME';
+
+export type EnvironmentBinding =
+  /** A value known before anything is deployed, from the wiring. */
+  | { readonly kind: 'setting'; readonly variable: string; readonly value: string }
+  /** The table's name; the function reads the table and writes the items `access` names. */
+  | { readonly kind: 'table'; readonly variable: string; readonly access: TableAccess }
+  /**
+   * A queue's URL: `send`, the function may send to it; `consume`, it is the queue the function
+   * consumes, whose URL it needs to return its own messages for later. A reconciler does both.
+   */
+  | {
+      readonly kind: 'queue';
+      readonly variable: string;
+      readonly queue: QueueName;
+      readonly send: boolean;
+      readonly consume: boolean;
+    }
+  /** A secret's id; the function may read the secret. */
+  | { readonly kind: 'secret'; readonly variable: string; readonly secret: SecretName }
+  /** The base URL of a service outside autopay. */
+  | { readonly kind: 'endpoint'; readonly variable: string; readonly service: ExternalService }
+  /** How many deliveries the consumed queue makes before its dead-letter queue. */
+  | { readonly kind: 'maxReceiveCount'; readonly variable: string; readonly queue: QueueName };
+
+/** Every variable of the function's environment, each with where its value comes from. */
+export function environmentBindings(spec: FunctionSpec): EnvironmentBinding[] {
+  const bindings: EnvironmentBinding[] = Object.entries(spec.environment).map(
+    ([variable, value]) => ({ kind: 'setting', variable, value }),
+  );
+  if (spec.table !== 'none') {
+    bindings.push({ kind: 'table', variable: tableVariable, access: spec.table });
+  }
+  const consumed = spec.consumes ? queueVariables(spec.consumes.queue) : undefined;
+  for (const [variable, queue] of Object.entries(spec.sendsTo)) {
+    bindings.push({
+      kind: 'queue',
+      variable,
+      queue,
+      send: true,
+      consume: variable === consumed?.url,
+    });
+  }
+  if (spec.consumes && consumed) {
+    const { queue } = spec.consumes;
+    if (spec.sendsTo[consumed.url] === undefined) {
+      bindings.push({ kind: 'queue', variable: consumed.url, queue, send: false, consume: true });
+    }
+    bindings.push({ kind: 'maxReceiveCount', variable: consumed.maxReceiveCount, queue });
+  }
+  for (const [variable, secret] of Object.entries(spec.secrets ?? {})) {
+    bindings.push({ kind: 'secret', variable, secret });
+  }
+  for (const [variable, service] of Object.entries(spec.endpoints ?? {})) {
+    bindings.push({ kind: 'endpoint', variable, service });
+  }
+  return bindings;
+}
+
+/** Where the resources a function is bound to are, once they exist. */
+export interface BoundResources {
+  readonly tableName: string;
+  readonly queueUrls: Readonly<Record<QueueName, string>>;
+  readonly maxReceiveCounts: Readonly<Record<QueueName, number>>;
+  readonly secretIds: Readonly<Record<SecretName, string>>;
+  readonly endpoints: Readonly<Record<ExternalService, string>>;
+}
+
+/** The value each binding gives its variable. */
+export function bindingValue(binding: EnvironmentBinding, resources: BoundResources): string {
+  switch (binding.kind) {
+    case 'setting':
+      return binding.value;
+    case 'table':
+      return resources.tableName;
+    case 'queue':
+      return resources.queueUrls[binding.queue];
+    case 'maxReceiveCount':
+      return String(resources.maxReceiveCounts[binding.queue]);
+    case 'secret':
+      return resources.secretIds[binding.secret];
+    case 'endpoint':
+      return resources.endpoints[binding.service];
+  }
+}
+
+/** The function's whole environment, for a runtime that has every resource's value at hand. */
+export function functionEnvironment(
+  spec: FunctionSpec,
+  resources: BoundResources,
+): Record<string, string> {
+  return Object.fromEntries(
+    environmentBindings(spec).map((binding) => [
+      binding.variable,
+      bindingValue(binding, resources),
+    ]),
+  );
+}

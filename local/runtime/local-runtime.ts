@@ -1,0 +1,518 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
+import { type BoundResources, functionEnvironment } from '#shared/function-environment.ts';
+import {
+  functionSpecs,
+  type QueueName,
+  type QueueSpec,
+  queueNames,
+  type SecretName,
+  secretNames,
+  wiring,
+} from '#shared/wiring.ts';
+import type { FaultPatch } from '../simulators/faults.ts';
+import type { GatewayFaults } from '../simulators/gateway/fault-settings.ts';
+import { defaultGatewayApiKeys } from '../simulators/gateway/keys.ts';
+import { type GatewaySimulator, startGatewaySimulator } from '../simulators/gateway/server.ts';
+import {
+  type RiskFaults,
+  type RiskRules,
+  type RiskSimulator,
+  startRiskSimulator,
+} from '../simulators/risk-simulator.ts';
+import {
+  type Emulator,
+  freePort,
+  localCredentials,
+  localRegion,
+  startDynamoDbLocal,
+  startSecretsManagerLocal,
+  startSqsLocal,
+} from './emulators.ts';
+import { type LocalRoute, type StaticResponder, startLocalHttpApi } from './http-api.ts';
+import { lambdaContext } from './lambda-context.ts';
+import {
+  type DuplicateDelivery,
+  type QueuePoller,
+  type SqsHandler,
+  startQueuePoller,
+} from './queue-poller.ts';
+import { seedAgents } from './seed.ts';
+
+export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface LocalRuntimeOptions {
+  /** Port of the local HTTP API; 0 picks a free one. */
+  readonly apiPort?: number;
+  /** POWERTOOLS_LOG_LEVEL for the functions (the wiring's level when not given). */
+  readonly logLevel?: string;
+  /** Whether to start the queue pollers (tests of one function may run without them). */
+  readonly pollers?: boolean;
+  readonly staticResponder?: StaticResponder;
+  readonly gatewayFaults?: FaultPatch<GatewayFaults>;
+  readonly riskFaults?: FaultPatch<RiskFaults>;
+  readonly riskRules?: RiskRules;
+  /** Fixes the simulators' random draws, for repeatable runs. */
+  readonly seed?: number;
+  /** Settings that replace the wiring's for every function (tests shorten backoffs with it). */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** Queue settings that replace the wiring's (tests lower maxReceiveCount with it). */
+  readonly queues?: Partial<Record<QueueName, Partial<QueueSpec>>>;
+  /** How often scheduled functions run locally (AWS runs them every few minutes). */
+  readonly scheduleSeconds?: number;
+  /** Whether the gateway simulator sends its callbacks to the local API (default: yes). */
+  readonly callbacks?: boolean;
+  /** Asked after each queue consumer invocation: true plays the consumer killed mid-batch. */
+  readonly crashAfterInvoke?: () => boolean;
+  /** Asked for each message a queue poller receives: a duplicate delivery to play, or none. */
+  readonly duplicateDelivery?: (queue: QueueName) => DuplicateDelivery | undefined;
+}
+
+/** The local secret values: obviously fake, and the ones the simulators expect. */
+const localSecretValues: Readonly<Record<SecretName, string>> = {
+  gatewayApiKey: defaultGatewayApiKeys[0] ?? 'sk_local_gateway_key_not_secret',
+  webhookSigningSecret: process.env.AUTOPAY_WEBHOOK_SECRET ?? 'whsec_autopay_local',
+};
+
+export interface LocalRuntime {
+  readonly apiUrl: string;
+  readonly dynamodbEndpoint: string;
+  readonly sqsEndpoint: string;
+  readonly secretsManagerEndpoint: string;
+  readonly gateway: GatewaySimulator;
+  readonly risk: RiskSimulator;
+  /** Secret name → the id the functions read it by. */
+  readonly secretIds: Readonly<Record<SecretName, string>>;
+  readonly tableName: string;
+  readonly queueUrls: Readonly<Record<QueueName, { url: string; arn: string; dlqUrl: string }>>;
+  /** Clients bound to the emulators, for tests and operator tools. */
+  readonly dynamodb: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+  readonly secretsManager: SecretsManagerClient;
+  /** Invokes one of the wiring's functions directly, as the Lambda Invoke API would. */
+  invoke(functionName: string, event: unknown): Promise<unknown>;
+  /** The environment the functions run with: endpoints, resource names, settings. */
+  readonly environment: Readonly<Record<string, string>>;
+  stop(): Promise<void>;
+}
+
+const tableName = `${wiring.service}-orders`;
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
+
+export function localQueueName(queue: QueueName): string {
+  return `${wiring.service}-${kebab(queue)}`;
+}
+
+/**
+ * Starts everything `npm start` runs, in this process: DynamoDB Local (a Java child process),
+ * fauxqs, the table and queues of the wiring, the seed agents, the local HTTP API and the queue
+ * pollers. The handlers are the same modules Lambda runs, loaded after their environment is set.
+ *
+ * Its steps: start the emulators and simulators, point the SDK at them, create the wiring's
+ * resources, set the functions' environment, load the handlers, serve the HTTP API, send the
+ * gateway's callbacks to it, and drive the schedules and queue consumers.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  // What is running, in start order; stopping unwinds it from the last layer to the first.
+  const layers: Array<() => Promise<unknown>> = [];
+  const stop = async () => {
+    for (const stopLayer of layers.reverse()) await stopLayer();
+  };
+
+  try {
+    const services = await startServices(options);
+    layers.push(() => Promise.allSettled(services.all.map((service) => service.stop())));
+    const clients = connectToEmulators(services);
+    const resources = await createResources(clients, options);
+    const environment = setFunctionEnvironment(resources, services, options);
+    const handlers = await loadHandlers();
+
+    const api = await serveHttpApi(handlers, options);
+    layers.push(api.stop);
+    if (options.callbacks ?? true) {
+      services.gateway.setCallbackUrl(
+        `${api.url}/v1/callbacks/${process.env.GATEWAY_NAME ?? 'simulator'}`,
+      );
+    }
+    services.gateway.setWebhookSecrets([localSecretValues.webhookSigningSecret]);
+
+    if (options.pollers ?? true) {
+      layers.push(runSchedules(handlers, options));
+      layers.push(pollQueues(handlers, clients.sqs, resources.queueUrls, options));
+    }
+
+    return {
+      apiUrl: api.url,
+      dynamodbEndpoint: services.dynamo.endpoint,
+      sqsEndpoint: services.sqs.endpoint,
+      secretsManagerEndpoint: services.secrets.endpoint,
+      gateway: services.gateway,
+      risk: services.risk,
+      secretIds: resources.secretIds,
+      secretsManager: clients.secretsManager,
+      tableName,
+      queueUrls: resources.queueUrls,
+      dynamodb: clients.dynamodb,
+      sqs: clients.sqs,
+      environment: { ...environment, ...emulatorEnvironment(services) },
+      invoke: async (functionName, event) => {
+        const spec = functionSpecs[functionName];
+        const run = handlers[functionName] as
+          | ((event: unknown, context: unknown) => Promise<unknown>)
+          | undefined;
+        if (!spec || !run) throw new Error(`No function named ${functionName}`);
+        return run(event, lambdaContext(functionName, spec.timeoutSeconds));
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+interface LocalServices {
+  readonly dynamo: Emulator;
+  readonly sqs: Emulator;
+  readonly secrets: Emulator;
+  readonly gateway: GatewaySimulator;
+  readonly risk: RiskSimulator;
+  readonly all: ReadonlyArray<{ stop(): Promise<void> }>;
+}
+
+/** The emulators of the AWS services and the simulators of the third-party ones, side by side. */
+async function startServices(options: LocalRuntimeOptions): Promise<LocalServices> {
+  const [dynamo, sqs, secrets, gateway, risk] = await Promise.all([
+    startDynamoDbLocal(),
+    startSqsLocal(),
+    startSecretsManagerLocal(),
+    startGatewaySimulator({
+      ...(options.gatewayFaults ? { faults: options.gatewayFaults } : {}),
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    }),
+    startRiskSimulator({
+      ...(options.riskFaults ? { faults: options.riskFaults } : {}),
+      ...(options.riskRules ? { rules: options.riskRules } : {}),
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    }),
+  ]);
+  return { dynamo, sqs, secrets, gateway, risk, all: [risk, gateway, secrets, sqs, dynamo] };
+}
+
+/** The SDK's standard settings that send every client of this process to the emulators. */
+function emulatorEnvironment(services: LocalServices): Record<string, string> {
+  return {
+    AWS_REGION: localRegion,
+    AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: services.dynamo.endpoint,
+    AWS_ENDPOINT_URL_SQS: services.sqs.endpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: services.secrets.endpoint,
+  };
+}
+
+interface EmulatorClients {
+  readonly rawDynamo: DynamoDBClient;
+  readonly dynamodb: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+  readonly secretsManager: SecretsManagerClient;
+}
+
+/** Points this process's SDK at the emulators, and makes the clients the runtime itself uses. */
+function connectToEmulators(services: LocalServices): EmulatorClients {
+  Object.assign(process.env, emulatorEnvironment(services));
+  const clientConfig = { region: localRegion, credentials: localCredentials };
+  const rawDynamo = new DynamoDBClient({ ...clientConfig, endpoint: services.dynamo.endpoint });
+  return {
+    rawDynamo,
+    dynamodb: DynamoDBDocumentClient.from(rawDynamo, {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
+    sqs: new SQSClient({
+      ...clientConfig,
+      endpoint: services.sqs.endpoint,
+      useQueueUrlAsEndpoint: false,
+    }),
+    secretsManager: new SecretsManagerClient({
+      ...clientConfig,
+      endpoint: services.secrets.endpoint,
+    }),
+  };
+}
+
+interface LocalResources {
+  readonly queueSpecs: Readonly<Record<QueueName, QueueSpec>>;
+  readonly queueUrls: LocalRuntime['queueUrls'];
+  readonly secretIds: LocalRuntime['secretIds'];
+}
+
+/** The wiring's table, queues and secrets on the emulators, and the seed agents in the table. */
+async function createResources(
+  clients: EmulatorClients,
+  options: LocalRuntimeOptions,
+): Promise<LocalResources> {
+  await createTable(clients.rawDynamo);
+  const queueSpecs = Object.fromEntries(
+    queueNames.map((queue) => [queue, { ...wiring.queues[queue], ...options.queues?.[queue] }]),
+  ) as Record<QueueName, QueueSpec>;
+  const queueUrls = await createQueues(clients.sqs, queueSpecs);
+  const secretIds = await createSecrets(clients.secretsManager);
+  const agents = new DynamoDbAgentDirectory(clients.dynamodb, tableName);
+  await Promise.all(seedAgents.map((agent) => agents.put(agent)));
+  return { queueSpecs, queueUrls, secretIds };
+}
+
+/** The local HTTP API in front of the functions with routes, and how to stop it. */
+async function serveHttpApi(
+  handlers: Readonly<Record<string, unknown>>,
+  options: LocalRuntimeOptions,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const routes: LocalRoute[] = Object.entries(functionSpecs).flatMap(([name, spec]) =>
+    spec.routes.map((route) => ({
+      ...route,
+      functionName: name,
+      timeoutSeconds: spec.timeoutSeconds,
+      handler: handlers[name] as LocalRoute['handler'],
+    })),
+  );
+  const apiPort = options.apiPort ?? 0;
+  const server = await startLocalHttpApi(
+    routes,
+    apiPort === 0 ? await freePort() : apiPort,
+    options.staticResponder,
+  );
+  const address = server.address();
+  return {
+    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : apiPort}`,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Runs each scheduled function on a timer, as EventBridge would; returns how to stop them. */
+function runSchedules(
+  handlers: Readonly<Record<string, unknown>>,
+  options: LocalRuntimeOptions,
+): () => Promise<void> {
+  const every = (options.scheduleSeconds ?? 30) * 1000;
+  const timers: NodeJS.Timeout[] = [];
+  for (const [name, spec] of Object.entries(functionSpecs)) {
+    if (!spec.schedule) continue;
+    const run = handlers[name] as (event: unknown, context: unknown) => Promise<unknown>;
+    timers.push(
+      setInterval(() => {
+        run(scheduledEvent(name), lambdaContext(name, spec.timeoutSeconds)).catch(
+          (error: unknown) => process.stderr.write(`${name}: ${String(error)}\n`),
+        );
+      }, every),
+    );
+  }
+  return async () => {
+    for (const timer of timers) clearInterval(timer);
+  };
+}
+
+/** One poller per queue consumer, as Lambda's event source mappings; returns how to stop them. */
+function pollQueues(
+  handlers: Readonly<Record<string, unknown>>,
+  sqs: SQSClient,
+  queueUrls: LocalRuntime['queueUrls'],
+  options: LocalRuntimeOptions,
+): () => Promise<unknown> {
+  const pollers: QueuePoller[] = [];
+  const duplicateDelivery = options.duplicateDelivery;
+  for (const [name, spec] of Object.entries(functionSpecs)) {
+    const source = spec.consumes;
+    if (!source) continue;
+    const queue = queueUrls[source.queue];
+    pollers.push(
+      startQueuePoller({
+        sqs,
+        queueUrl: queue.url,
+        queueArn: queue.arn,
+        functionName: name,
+        timeoutSeconds: spec.timeoutSeconds,
+        handler: handlers[name] as SqsHandler,
+        batchSize: source.batchSize,
+        concurrency: Math.min(source.maxConcurrency, 4),
+        onInvokeError: (error) => process.stderr.write(`${name}: ${String(error)}\n`),
+        ...(options.crashAfterInvoke ? { crashAfterInvoke: options.crashAfterInvoke } : {}),
+        ...(duplicateDelivery ? { duplicate: () => duplicateDelivery(source.queue) } : {}),
+      }),
+    );
+  }
+  return () => Promise.allSettled(pollers.map((poller) => poller.stop()));
+}
+
+async function createTable(client: DynamoDBClient): Promise<void> {
+  await client.send(createTableCommand(tableName));
+  await client.send(
+    new UpdateTimeToLiveCommand({
+      TableName: tableName,
+      TimeToLiveSpecification: { AttributeName: wiring.table.ttlAttribute, Enabled: true },
+    }),
+  );
+}
+
+/** The table of the wiring, with its indexes, as CreateTable input. */
+export function createTableCommand(name: string): CreateTableCommand {
+  const { partitionKey, indexes } = wiring.table;
+  const keys = new Set([
+    partitionKey,
+    ...indexes.flatMap((index) => [index.partitionKey, index.sortKey]),
+  ]);
+  return new CreateTableCommand({
+    TableName: name,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [...keys].map((key) => ({ AttributeName: key, AttributeType: 'S' })),
+    KeySchema: [{ AttributeName: partitionKey, KeyType: 'HASH' }],
+    GlobalSecondaryIndexes: indexes.map((index) => ({
+      IndexName: index.name,
+      KeySchema: [
+        { AttributeName: index.partitionKey, KeyType: 'HASH' },
+        { AttributeName: index.sortKey, KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    })),
+  });
+}
+
+async function createQueues(
+  sqs: SQSClient,
+  specs: Readonly<Record<QueueName, QueueSpec>>,
+): Promise<LocalRuntime['queueUrls']> {
+  const entries = await Promise.all(
+    queueNames.map(async (queue) => {
+      const spec = specs[queue];
+      const dlq = await sqs.send(
+        new CreateQueueCommand({
+          QueueName: `${localQueueName(queue)}-dlq`,
+          Attributes: { MessageRetentionPeriod: String(spec.dlqRetentionDays * 86_400) },
+        }),
+      );
+      const dlqArn = await queueArn(sqs, dlq.QueueUrl ?? '');
+      const main = await sqs.send(
+        new CreateQueueCommand({
+          QueueName: localQueueName(queue),
+          Attributes: {
+            VisibilityTimeout: String(spec.visibilityTimeoutSeconds),
+            MessageRetentionPeriod: String(spec.retentionDays * 86_400),
+            RedrivePolicy: JSON.stringify({
+              deadLetterTargetArn: dlqArn,
+              maxReceiveCount: spec.maxReceiveCount,
+            }),
+          },
+        }),
+      );
+      const url = main.QueueUrl ?? '';
+      return [queue, { url, arn: await queueArn(sqs, url), dlqUrl: dlq.QueueUrl ?? '' }] as const;
+    }),
+  );
+  return Object.fromEntries(entries) as LocalRuntime['queueUrls'];
+}
+
+/** The event an EventBridge schedule rule sends its target function. */
+function scheduledEvent(name: string) {
+  return {
+    version: '0',
+    id: crypto.randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region: localRegion,
+    resources: [`arn:aws:events:${localRegion}:000000000000:rule/${name}`],
+    detail: {},
+  };
+}
+
+async function createSecrets(client: SecretsManagerClient): Promise<LocalRuntime['secretIds']> {
+  const entries = await Promise.all(
+    secretNames.map(async (secret) => {
+      const created = await client.send(
+        new CreateSecretCommand({
+          Name: `${wiring.service}/local/${secret}`,
+          SecretString: localSecretValues[secret],
+        }),
+      );
+      return [secret, created.ARN ?? ''] as const;
+    }),
+  );
+  return Object.fromEntries(entries) as LocalRuntime['secretIds'];
+}
+
+async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
+  const result = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  const arn = result.Attributes?.QueueArn;
+  if (!arn) throw new Error(`No ARN for ${queueUrl}`);
+  return arn;
+}
+
+/**
+ * Every function runs in this one process, so their environments merge into process.env; two
+ * functions giving one variable different values would make local differ from AWS, so refuse.
+ */
+function setFunctionEnvironment(
+  resources: LocalResources,
+  services: LocalServices,
+  options: LocalRuntimeOptions,
+): Record<string, string> {
+  const bound: BoundResources = {
+    tableName,
+    queueUrls: Object.fromEntries(
+      queueNames.map((queue) => [queue, resources.queueUrls[queue].url]),
+    ) as Record<QueueName, string>,
+    maxReceiveCounts: Object.fromEntries(
+      queueNames.map((queue) => [queue, resources.queueSpecs[queue].maxReceiveCount]),
+    ) as Record<QueueName, number>,
+    secretIds: resources.secretIds,
+    endpoints: { paymentGateway: services.gateway.url, riskEngine: services.risk.url },
+  };
+  // No X-Ray daemon runs locally: the tracer stays off, records nothing and patches no client.
+  const merged: Record<string, string> = { POWERTOOLS_TRACE_ENABLED: 'false' };
+  for (const [name, spec] of Object.entries(functionSpecs)) {
+    for (const [variable, value] of Object.entries(functionEnvironment(spec, bound))) {
+      if (merged[variable] !== undefined && merged[variable] !== value) {
+        throw new Error(`${name} sets ${variable} differently from another function`);
+      }
+      merged[variable] = value;
+    }
+  }
+  const overrides = {
+    ...options.environment,
+    ...(options.logLevel ? { POWERTOOLS_LOG_LEVEL: options.logLevel } : {}),
+  };
+  Object.assign(process.env, merged, overrides);
+  return { ...merged, ...overrides };
+}
+
+async function loadHandlers(): Promise<Record<string, unknown>> {
+  const entries = await Promise.all(
+    Object.entries(functionSpecs).map(async ([name, spec]) => {
+      const module = (await import(pathToFileURL(join(projectRoot, spec.entry)).href)) as {
+        handler?: unknown;
+      };
+      if (typeof module.handler !== 'function') {
+        throw new Error(`${spec.entry} exports no handler`);
+      }
+      return [name, module.handler] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}

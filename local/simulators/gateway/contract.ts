@@ -1,0 +1,97 @@
+/** What the gateway's API sends and answers (docs/GATEWAY.md describes it for autopay's adapter). */
+
+export type PaymentStatus = 'SUCCESS' | 'PENDING' | 'FAILED' | 'VOIDED';
+export type PaymentMethod = 'wallet' | 'card';
+
+export interface GatewayPayment {
+  id: string;
+  idempotencyKey: string;
+  status: PaymentStatus;
+  amount: number;
+  currency: string;
+  paymentMethod: PaymentMethod;
+  reference?: string;
+  declineCode?: string;
+  created: number;
+  amountRefunded: number;
+  amountVoided: number;
+}
+
+export interface GatewayRefund {
+  id: string;
+  paymentId: string;
+  idempotencyKey: string;
+  amount: number;
+  currency: string;
+  status: 'SUCCEEDED';
+  created: number;
+}
+
+export type GatewayEventType =
+  | 'payment.pending'
+  | 'payment.succeeded'
+  | 'payment.failed'
+  | 'refund.succeeded';
+
+export interface GatewayEvent {
+  id: string;
+  type: GatewayEventType;
+  created: number;
+  data: {
+    paymentId: string;
+    idempotencyKey: string;
+    amount: number;
+    currency: string;
+    declineCode?: string;
+    refundId?: string;
+  };
+}
+
+/** What one Idempotency-Key led to; `payments` above 1 would mean a double charge. */
+export interface ChargeSummary {
+  payments: number;
+  captured: number;
+  refunded: number;
+  voided: boolean;
+  /** Null while the key has been seen on a valid create request but charged nothing. */
+  status: PaymentStatus | null;
+}
+
+export interface Ledger {
+  payments: GatewayPayment[];
+  refunds: GatewayRefund[];
+  charges: Record<string, ChargeSummary>;
+  requests: { total: number; byRoute: Record<string, number> };
+  /** Callback POSTs made, retries and duplicates included. */
+  callbacksSent: number;
+  /** Payments captured after a void answered `VOIDED` (the `lateSuccessRate` fault). */
+  lateSuccesses: number;
+  /** `refund.succeeded` events sent for refunds the gateway never made (`strayRefundRate`). */
+  strayRefundEvents: number;
+  /** API keys: valid ones, and those revoked since the start (or the last reset). */
+  keys: { active: number; revoked: number };
+}
+
+/** A valid API key as `GET /v1/keys` lists it: never its secret. */
+export interface GatewayApiKey {
+  id: string;
+  /** The first 16 hex digits of SHA-256(secret): safe to log and compare. */
+  fingerprint: string;
+  created: number;
+  active: true;
+}
+
+/** What `POST /v1/keys` answers, the only time a key's secret is shown. */
+export interface GatewayNewApiKey {
+  id: string;
+  secret: string;
+  fingerprint: string;
+  created: number;
+}
+
+/** A registered webhook signing secret as the API shows it: never its value. */
+export interface GatewayWebhookSecret {
+  id: string;
+  fingerprint: string;
+  created: number;
+}

@@ -1,0 +1,151 @@
+import * as z from 'zod';
+import { faultPatchSchema, faultSettings, freezeDeep } from '../faults.ts';
+
+export interface GatewayCallbackFaults {
+  enabled: boolean;
+  delayMs: number;
+  duplicateRate: number;
+  outOfOrderRate: number;
+  lostRate: number;
+  strayRefundRate: number;
+}
+
+export interface GatewayFaults {
+  latencyMs: { min: number; max: number };
+  hangRate: number;
+  hangMs: number;
+  errorRate: number;
+  errorStatuses: number[];
+  throttleRate: number;
+  retryAfterSeconds: number;
+  resetRate: number;
+  transportFaultsOnlyOnCreate: boolean;
+  pendingRate: number;
+  declineRate: number;
+  declineCode: string;
+  chargeThenTimeoutRate: number;
+  settleAfterMs: number;
+  pendingSuccessRate: number;
+  neverSettleRate: number;
+  autoSettle: boolean;
+  lateSuccessRate: number;
+  lateSuccessAfterMs: number;
+  refundThenTimeoutRate: number;
+  callbacks: GatewayCallbackFaults;
+}
+
+export const defaultGatewayFaults: GatewayFaults = freezeDeep({
+  latencyMs: { min: 0, max: 0 },
+  hangRate: 0,
+  hangMs: 30_000,
+  errorRate: 0,
+  errorStatuses: [500, 502, 503],
+  throttleRate: 0,
+  retryAfterSeconds: 1,
+  resetRate: 0,
+  transportFaultsOnlyOnCreate: false,
+  pendingRate: 0,
+  declineRate: 0,
+  declineCode: 'card_declined',
+  chargeThenTimeoutRate: 0,
+  settleAfterMs: 1_000,
+  pendingSuccessRate: 1,
+  neverSettleRate: 0,
+  autoSettle: true,
+  lateSuccessRate: 0,
+  lateSuccessAfterMs: 500,
+  refundThenTimeoutRate: 0,
+  callbacks: {
+    enabled: true,
+    delayMs: 0,
+    duplicateRate: 0,
+    outOfOrderRate: 0,
+    lostRate: 0,
+    strayRefundRate: 0,
+  },
+});
+
+export const transportFaultNames = ['hang', 'error', 'throttle', 'reset'] as const;
+export const chargeFaultNames = ['pending', 'decline', 'charge_then_timeout'] as const;
+export const scriptedFaultNames = [
+  'none',
+  ...transportFaultNames,
+  ...chargeFaultNames,
+  'late_success',
+  'refund_then_timeout',
+  'stray_refund',
+] as const;
+export const scriptedRoutes = ['create', 'lookup', 'any'] as const;
+export const strayRefundKinds = ['foreign', 'partial', 'both'] as const;
+
+/**
+ * A `refund.succeeded` the gateway sends beside the real one, for a refund it never made:
+ * another refund id (`foreign`), a smaller amount (`partial`), or both.
+ */
+export interface StrayRefund {
+  kind: (typeof strayRefundKinds)[number];
+  /** Delivered before the real refund's event. */
+  first: boolean;
+}
+
+export interface ScriptedGatewayFault {
+  fault: (typeof scriptedFaultNames)[number];
+  /** For `error`: the status to answer (default 500). */
+  status?: number;
+  /** For `throttle` (default: the configured retryAfterSeconds). */
+  retryAfterSeconds?: number;
+  /** For `decline` (default: the configured declineCode). */
+  declineCode?: string;
+  /** Which request takes the fault (default `create`); charge faults always wait for a create. */
+  route?: (typeof scriptedRoutes)[number];
+  /** For `stray_refund` (default `foreign`). */
+  stray?: StrayRefund['kind'];
+  /** For `stray_refund`: the stray event goes before the real one (default false). */
+  first?: boolean;
+}
+
+const { amount, rate, range, flag, text, statuses, integer, name, choice } = faultSettings;
+
+const gatewayFaultsSchema = z.strictObject({
+  latencyMs: range(),
+  hangRate: rate(),
+  hangMs: amount(),
+  errorRate: rate(),
+  errorStatuses: statuses(defaultGatewayFaults.errorStatuses),
+  throttleRate: rate(),
+  retryAfterSeconds: amount(),
+  resetRate: rate(),
+  transportFaultsOnlyOnCreate: flag(),
+  pendingRate: rate(),
+  declineRate: rate(),
+  declineCode: text(),
+  chargeThenTimeoutRate: rate(),
+  settleAfterMs: amount(),
+  pendingSuccessRate: rate(),
+  neverSettleRate: rate(),
+  autoSettle: flag(),
+  lateSuccessRate: rate(),
+  lateSuccessAfterMs: amount(),
+  refundThenTimeoutRate: rate(),
+  callbacks: z.strictObject({
+    enabled: flag(),
+    delayMs: amount(),
+    duplicateRate: rate(),
+    outOfOrderRate: rate(),
+    lostRate: rate(),
+    strayRefundRate: rate(),
+  }),
+}) satisfies z.ZodType<GatewayFaults>;
+
+/** A partial update of GatewayFaults, from code, the environment or `PUT /admin/faults`. */
+export const gatewayFaultPatchSchema = faultPatchSchema(gatewayFaultsSchema);
+
+export const scriptedGatewayFaultSchema = z.object({
+  fault: choice(scriptedFaultNames),
+  status: integer(400, 599).optional(),
+  retryAfterSeconds: integer(0, 86_400).optional(),
+  declineCode: name().optional(),
+  route: choice(scriptedRoutes).optional(),
+  stray: choice(strayRefundKinds).optional(),
+  first: flag().optional(),
+}) satisfies z.ZodType<ScriptedGatewayFault>;
