@@ -8,6 +8,7 @@ import { USER_SCOPES } from '#shared/wiring.ts';
 import { signLocalToken } from '../../local/auth.ts';
 import { defaultGatewayApiKeys } from '../../local/gateway-simulator.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { apiFetch } from '../support/contract.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 
 /*
@@ -90,7 +91,7 @@ async function successCallback(orderId: string, paymentId: string) {
     ['whsec_autopay_local'],
     Math.floor(Date.now() / 1000),
   );
-  const response = await fetch(`${stack.apiUrl}/v1/callbacks/simulator`, {
+  const response = await apiFetch(`${stack.apiUrl}/v1/callbacks/simulator`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'stripe-signature': signature },
     body,
@@ -100,7 +101,7 @@ async function successCallback(orderId: string, paymentId: string) {
 
 async function cancelByTheUser(orderId: string) {
   const token = await signLocalToken(agentId, [...USER_SCOPES]);
-  const response = await fetch(`${stack.apiUrl}/v1/orders/${orderId}/cancel`, {
+  const response = await apiFetch(`${stack.apiUrl}/v1/orders/${orderId}/cancel`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}` },
   });
