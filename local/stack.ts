@@ -81,11 +81,19 @@ export interface LocalStackOptions {
   readonly duplicateDelivery?: (queue: QueueName) => DuplicateDelivery | undefined;
 }
 
+/** The secret the gateway simulator signs its callbacks with, until a rotation replaces it. */
+export const localWebhookSecret = process.env.AUTOPAY_WEBHOOK_SECRET ?? 'whsec_autopay_local';
+
 /** The local secret values: obviously fake, and the ones the simulators expect. */
 const localSecretValues: Readonly<Record<SecretName, string>> = {
   gatewayApiKey: defaultGatewayApiKeys[0] ?? 'sk_local_gateway_key_not_secret',
-  webhookSigningSecret: process.env.AUTOPAY_WEBHOOK_SECRET ?? 'whsec_autopay_local',
+  webhookSigningSecret: localWebhookSecret,
 };
+
+/** Where the gateway simulator posts its events: the callback route under GATEWAY_NAME. */
+export function localCallbackUrl(apiUrl: string): string {
+  return `${apiUrl}/v1/callbacks/${process.env.GATEWAY_NAME ?? 'simulator'}`;
+}
 
 export interface LocalStack {
   readonly apiUrl: string;
@@ -219,7 +227,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : apiPort}`;
 
     if (options.callbacks ?? true) {
-      gateway.setCallbackUrl(`${apiUrl}/v1/callbacks/${process.env.GATEWAY_NAME ?? 'simulator'}`);
+      gateway.setCallbackUrl(localCallbackUrl(apiUrl));
     }
     gateway.setWebhookSecrets([localSecretValues.webhookSigningSecret]);
 
