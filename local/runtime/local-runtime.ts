@@ -77,11 +77,19 @@ export interface LocalRuntimeOptions {
   readonly duplicateDelivery?: (queue: QueueName) => DuplicateDelivery | undefined;
 }
 
+/** The secret the gateway simulator signs its callbacks with, until a rotation replaces it. */
+export const localWebhookSecret = process.env.AUTOPAY_WEBHOOK_SECRET ?? 'whsec_autopay_local';
+
 /** The local secret values: obviously fake, and the ones the simulators expect. */
 const localSecretValues: Readonly<Record<SecretName, string>> = {
   gatewayApiKey: defaultGatewayApiKeys[0] ?? 'sk_local_gateway_key_not_secret',
-  webhookSigningSecret: process.env.AUTOPAY_WEBHOOK_SECRET ?? 'whsec_autopay_local',
+  webhookSigningSecret: localWebhookSecret,
 };
+
+/** Where the gateway simulator posts its events: the callback route under GATEWAY_NAME. */
+export function localCallbackUrl(apiUrl: string): string {
+  return `${apiUrl}/v1/callbacks/${process.env.GATEWAY_NAME ?? 'simulator'}`;
+}
 
 export interface LocalRuntime {
   readonly apiUrl: string;
@@ -142,9 +150,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const api = await serveHttpApi(handlers, options);
     layers.push(api.stop);
     if (options.callbacks ?? true) {
-      services.gateway.setCallbackUrl(
-        `${api.url}/v1/callbacks/${process.env.GATEWAY_NAME ?? 'simulator'}`,
-      );
+      services.gateway.setCallbackUrl(localCallbackUrl(api.url));
     }
     services.gateway.setWebhookSecrets([localSecretValues.webhookSigningSecret]);
 

@@ -1,18 +1,34 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, relative } from 'node:path';
 import { functionSpecs } from '#shared/wiring.ts';
 import { renderOpenApi } from '../tools/openapi.ts';
 import { startLocalRuntime } from './local-runtime.ts';
 import { type LocalState, localStateFile } from './local-state.ts';
 import { seedAgents } from './seed.ts';
+import {
+  apiPortFrom,
+  endpointsFile,
+  endpointsOf,
+  ensurePortFree,
+  faultsLine,
+  portInUse,
+  startOrExplain,
+  writeEndpoints,
+} from './startup.ts';
 
 /** `npm start`: the whole pipeline on this machine until Ctrl-C. */
-const apiPort = Number(process.env.PORT ?? process.env.AUTOPAY_PORT ?? 3000);
-const openApi = renderOpenApi();
-const stack = await startLocalRuntime({
-  apiPort,
-  staticResponder: (path) =>
-    path === '/openapi.json' ? { type: 'application/json', body: openApi } : undefined,
+const stack = await startOrExplain(async () => {
+  const apiPort = apiPortFrom(process.env);
+  await ensurePortFree(apiPort);
+  const openApi = renderOpenApi();
+  return startLocalRuntime({
+    apiPort,
+    staticResponder: (path) =>
+      path === '/openapi.json' ? { type: 'application/json', body: openApi } : undefined,
+  }).catch((error: NodeJS.ErrnoException) => {
+    // Taken in the seconds the emulators took to start.
+    throw error.code === 'EADDRINUSE' ? portInUse(apiPort) : error;
+  });
 });
 const state: LocalState = {
   environment: stack.environment,
@@ -22,6 +38,8 @@ const state: LocalState = {
 };
 mkdirSync(dirname(localStateFile), { recursive: true });
 writeFileSync(localStateFile, JSON.stringify(state, null, 2));
+const endpoints = endpointsOf(stack);
+writeEndpoints(endpointsFile, endpoints);
 
 const routes = Object.values(functionSpecs).flatMap((spec) =>
   spec.routes.map((route) => `    ${route.method.padEnd(5)} ${stack.apiUrl}${route.path}`),
@@ -37,10 +55,16 @@ process.stdout.write(
       ([name, queue]) => `    ${name}: ${queue.url}  (DLQ ${queue.dlqUrl})`,
     ),
     `  Secrets (moto)  ${stack.secretsManagerEndpoint}`,
-    `  Gateway sim     ${stack.gateway.url}  (ledger: GET ${stack.gateway.url}/admin/ledger)`,
+    `  Gateway sim     ${stack.gateway.url}  (ledger: GET ${endpoints.gateway.ledger})`,
+    `    faults: ${faultsLine('GATEWAY_FAULTS', endpoints.gateway.faults, { errorRate: 0.1 })}`,
+    `    callbacks to ${endpoints.callbacks.url}, signed with ${endpoints.callbacks.secret}`,
     `  Risk sim        ${stack.risk.url}`,
+    `    faults: ${faultsLine('RISK_FAULTS', endpoints.risk.faults, { internalErrorRate: 0.1 })}`,
     `  Agents          ${seedAgents.map((agent) => agent.agentId).join(', ')}`,
-    '  Token           npm run -s token -- demo-agent',
+    '  Token           npm run token -- demo-agent',
+    '  Callback        npm run callback -- payment.succeeded <orderId> <amount>',
+    `For scripts (also in ${relative(process.cwd(), endpointsFile)}):`,
+    JSON.stringify(endpoints),
     'Press Ctrl-C to stop.',
     '',
   ].join('\n'),
@@ -53,6 +77,7 @@ async function shutdown(signal: string): Promise<void> {
   process.stdout.write(`\n${signal}: stopping the local runtime...\n`);
   await stack.stop();
   rmSync(localStateFile, { force: true });
+  rmSync(endpointsFile, { force: true });
   process.stdout.write('Stopped.\n');
   process.exit(0);
 }

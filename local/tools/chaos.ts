@@ -37,6 +37,8 @@ export interface ChaosOptions {
   /** Violations of each check printed in full, with the order's history and ledger entry. */
   readonly show: number;
   readonly log: (line: string) => void;
+  /** How the users' requests reach the local API (a test passes one that checks each answer). */
+  readonly fetch: (url: string, init: RequestInit) => Promise<Response>;
 }
 
 export const defaultChaosOptions: ChaosOptions = {
@@ -50,6 +52,7 @@ export const defaultChaosOptions: ChaosOptions = {
   coverage: true,
   show: 3,
   log: (line) => process.stdout.write(`${line}\n`),
+  fetch: (url, init) => fetch(url, init),
 };
 
 /** Above this amount an order whose risk check was bypassed is held instead of paid. */
@@ -169,6 +172,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
   });
   try {
     const { trusted, cautious } = await seedChaosAgents(stack, options.agents);
+    const api: LocalApi = { url: stack.apiUrl, fetch: options.fetch };
     const tokens = new Map<string, string>();
     const userTokens = new Map<string, string>();
     for (const agentId of [...trusted, ...cautious]) {
@@ -176,7 +180,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       userTokens.set(agentId, await signLocalToken(agentId, [...USER_SCOPES]));
     }
     const users = new Users(
-      (agentId, path, key, body) => send(stack, userTokens.get(agentId) ?? '', path, key, body),
+      (agentId, path, key, body) => send(api, userTokens.get(agentId) ?? '', path, key, body),
       random(streams.users),
       chaosFaults.users,
     );
@@ -201,10 +205,10 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       const key = `chaos-${index}-${randomUUID()}`;
       const amount = 100 + Math.floor(orderRandom() * 39) * 100;
       const body = orderBody(amount);
-      const order = await placeOrder(stack, tokens.get(agentId) ?? '', key, body);
+      const order = await placeOrder(api, tokens.get(agentId) ?? '', key, body);
       placed.push({ agentId, key, orderId: order.orderId, amount });
       if (replays) {
-        const replay = await placeOrder(stack, tokens.get(agentId) ?? '', key, body);
+        const replay = await placeOrder(api, tokens.get(agentId) ?? '', key, body);
         if (replay.orderId !== order.orderId) {
           replayViolations.push({
             orderId: order.orderId,
@@ -327,14 +331,19 @@ function orderBody(amount: number) {
   };
 }
 
+interface LocalApi {
+  readonly url: string;
+  readonly fetch: ChaosOptions['fetch'];
+}
+
 async function send(
-  stack: LocalRuntime,
+  api: LocalApi,
   token: string,
   path: string,
   key?: string,
   body?: unknown,
 ): Promise<UserAnswer> {
-  const response = await fetch(`${stack.apiUrl}${path}`, {
+  const response = await api.fetch(`${api.url}${path}`, {
     method: 'POST',
     headers: {
       authorization: `Bearer ${token}`,
@@ -348,13 +357,13 @@ async function send(
 
 /** A 5xx is safe to retry with the same key: that is what the key is for. */
 async function placeOrder(
-  stack: LocalRuntime,
+  api: LocalApi,
   token: string,
   key: string,
   body: unknown,
 ): Promise<{ orderId: string; status: OrderStatus }> {
   for (let attempt = 0; ; attempt++) {
-    const answer = await send(stack, token, '/v1/orders', key, body);
+    const answer = await send(api, token, '/v1/orders', key, body);
     if (answer.status < 500 || attempt >= 5) {
       return answer.body as { orderId: string; status: OrderStatus };
     }

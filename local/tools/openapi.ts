@@ -440,7 +440,16 @@ const exampleDetails: Partial<Record<ErrorCode, object>> = {
   IDEMPOTENCY_KEY_REUSED: { orderId: exampleOrderId },
 };
 
-function errorResponse(status: number, codes: readonly ErrorCode[]) {
+/** An answer in JSON, with named examples. */
+interface JsonResponse {
+  readonly description: string;
+  readonly headers?: object;
+  readonly content: {
+    readonly 'application/json': { readonly schema: object; readonly examples: object };
+  };
+}
+
+function errorResponse(status: number, codes: readonly ErrorCode[]): JsonResponse {
   const names = codes.map((code) => `\`${code}\``).join(', ');
   const examples = Object.fromEntries(
     codes.map((code) => [
@@ -466,7 +475,7 @@ function errorResponse(status: number, codes: readonly ErrorCode[]) {
     ...(status === 503
       ? { headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } }
       : {}),
-    content: jsonContent(schema, { examples }),
+    content: { 'application/json': { schema, examples } },
   };
 }
 
@@ -490,6 +499,53 @@ function statusText(status: number): string {
   return text;
 }
 
+/** What API Gateway answers itself, as `{"message": ...}`, whatever the function would say. */
+interface GatewayAnswer {
+  readonly status: number;
+  readonly message: string;
+  readonly when: string;
+  readonly onlyWithPathParameters?: true;
+}
+
+const gatewayAnswers: readonly GatewayAnswer[] = [
+  {
+    status: 400,
+    message: 'Bad Request',
+    when: 'the path holds a malformed percent-encoding',
+    onlyWithPathParameters: true,
+  },
+  { status: 413, message: 'Request Entity Too Large', when: 'the body is over 10 MB' },
+  { status: 500, message: 'Internal Server Error', when: 'the function itself failed' },
+];
+
+/** A status the function answers may also come from API Gateway, in its own shape. */
+function withGatewayAnswer(
+  functionAnswer: JsonResponse | undefined,
+  answer: GatewayAnswer,
+): JsonResponse {
+  const description = `API Gateway's own \`{"message":"${answer.message}"}\` when ${answer.when}`;
+  const example = {
+    [answer.message]: { summary: answer.when, value: { message: answer.message } },
+  };
+  if (functionAnswer === undefined) {
+    return {
+      description: `${statusText(answer.status)}: ${description}`,
+      content: { 'application/json': { schema: ref('GatewayMessage'), examples: example } },
+    };
+  }
+  const media = functionAnswer.content['application/json'];
+  return {
+    ...functionAnswer,
+    description: `${functionAnswer.description}; or ${description}`,
+    content: {
+      'application/json': {
+        schema: { anyOf: [media.schema, ref('GatewayMessage')] },
+        examples: { ...media.examples, ...example },
+      },
+    },
+  };
+}
+
 function responsesOf(route: RouteSpec, doc: RouteDoc): Record<string, object> {
   const responses: Record<string, object> = {};
   for (const [status, success] of Object.entries(doc.responses)) {
@@ -503,16 +559,21 @@ function responsesOf(route: RouteSpec, doc: RouteDoc): Record<string, object> {
       content: jsonContent(ref(success.schema)),
     };
   }
-  const byStatus = new Map<number, object>();
+  const answered = new Map<number, JsonResponse>();
   for (const code of [...doc.errors, ...everyRouteErrors]) {
     const status = errorCatalogue[code].status;
-    if (!byStatus.has(status)) {
+    if (!answered.has(status)) {
       const codes = [...doc.errors, ...everyRouteErrors].filter(
         (other) => errorCatalogue[other].status === status,
       );
-      byStatus.set(status, errorResponse(status, codes));
+      answered.set(status, errorResponse(status, codes));
     }
   }
+  for (const answer of gatewayAnswers) {
+    if (answer.onlyWithPathParameters && !route.path.includes('{')) continue;
+    answered.set(answer.status, withGatewayAnswer(answered.get(answer.status), answer));
+  }
+  const byStatus = new Map<number, object>(answered);
   // Answered by API Gateway itself, before any function runs.
   if (route.auth === 'jwt') {
     byStatus.set(401, { $ref: '#/components/responses/Unauthorized' });
@@ -594,23 +655,46 @@ function scopedRoutes(): string {
     .join(', ');
 }
 
-function packageVersion(): string {
+function packageInfo(): { version: string; license: string } {
   const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as {
     version?: unknown;
+    license?: unknown;
   };
   if (typeof pkg.version !== 'string') throw new Error('package.json has no version');
-  return pkg.version;
+  if (typeof pkg.license !== 'string') throw new Error('package.json has no license');
+  return { version: pkg.version, license: pkg.license };
+}
+
+/** The local API first: it is the one a reader can call without deploying anything. */
+function servers(): object[] {
+  return [
+    {
+      url: 'http://127.0.0.1:{port}',
+      description: '`npm start` on this machine (set PORT to change the port)',
+      variables: { port: { default: '3000' } },
+    },
+    {
+      url: 'https://{apiId}.execute-api.{region}.amazonaws.com',
+      description: "A deployed stage: the HTTP API's $default stage (the service stack's API id)",
+      variables: {
+        apiId: { default: 'your-api-id', description: 'The HTTP API id of the deployed stage' },
+        region: { default: 'us-east-1', description: 'The AWS region it is deployed in' },
+      },
+    },
+  ];
 }
 
 /** The OpenAPI 3.1 document of autopay's HTTP API, built from the code; deterministic. */
 export function buildOpenApi(): object {
   const policy = intakePolicyFromWiring();
   const tolerance = callbackEnvironment.WEBHOOK_TOLERANCE_SECONDS;
+  const { version, license } = packageInfo();
   return {
     openapi: '3.1.0',
     info: {
       title: 'autopay',
-      version: packageVersion(),
+      version,
+      license: { name: license },
       summary: 'A serverless payment pipeline for AI agents.',
       description:
         'Agents place orders that are paid automatically within the limits their users set, or ' +
@@ -620,9 +704,11 @@ export function buildOpenApi(): object {
         `bytes. Every string a request carries, header or body, must have ${textRule}: ` +
         'anything else answers 400 and changes nothing. Every error answered by a function has the shape of the `Error` schema with a ' +
         'stable `code`; 401 and throttling are answered by API Gateway itself as ' +
-        '`{"message": ...}`. This document is generated by `npm run openapi` from the schemas ' +
+        '`{"message": ...}`, and so is a path or method no operation here lists: 404 ' +
+        '`{"message":"Not Found"}` (the `GatewayMessage` schema). This document is generated by `npm run openapi` from the schemas ' +
         'the handlers validate with: do not edit it by hand.',
     },
+    servers: servers(),
     tags: [
       { name: 'Orders', description: "An agent's orders: place, read, confirm, cancel, refund" },
       { name: 'Callbacks', description: "The payment gateway's signed settlement events" },

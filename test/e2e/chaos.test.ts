@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runChaos } from '../../local/tools/chaos.ts';
+import { apiFetch } from '../support/contract.ts';
 
 describe('the chaos run, small', () => {
   it('keeps every invariant under every fault at once, users and duplicate deliveries included', async () => {
@@ -14,6 +15,7 @@ describe('the chaos run, small', () => {
       stallMs: 50_000,
       coverage: false,
       log: (line) => lines.push(line),
+      fetch: apiFetch,
     });
 
     // Assess

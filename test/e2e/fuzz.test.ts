@@ -7,6 +7,7 @@ import { USER_SCOPES } from '#shared/wiring.ts';
 import { signLocalToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
+import { apiFetch } from '../support/contract.ts';
 import { AgentClient } from '../support/http.ts';
 
 let stack: LocalRuntime;
@@ -102,7 +103,7 @@ async function send(
       (entry): entry is [string, string] => entry[1] !== undefined,
     ),
   );
-  const response = await fetch(`${stack.apiUrl}${path}`, {
+  const response = await apiFetch(`${stack.apiUrl}${path}`, {
     method: 'POST',
     headers,
     body: init.body,
@@ -164,7 +165,7 @@ describe('fuzzing the HTTP edges (real HTTP, local stack)', () => {
         const before = await stateFingerprint();
 
         // Act
-        const response = await fetch(`${stack.apiUrl}/v1/orders`, {
+        const response = await apiFetch(`${stack.apiUrl}/v1/orders`, {
           method: 'POST',
           headers: {
             authorization: `Bearer ${token}`,

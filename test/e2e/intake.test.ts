@@ -4,6 +4,7 @@ import { signLocalToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 import { CallCounter } from '../support/calls.ts';
+import { apiFetch } from '../support/contract.ts';
 
 let stack: LocalRuntime;
 let demoToken: string;
@@ -34,7 +35,7 @@ async function call(
   };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.key !== undefined) headers['idempotency-key'] = options.key;
-  const response = await fetch(`${stack.apiUrl}${path}`, {
+  const response = await apiFetch(`${stack.apiUrl}${path}`, {
     method,
     headers,
     ...(options.body !== undefined ? { body: options.body } : {}),

@@ -7,6 +7,7 @@ import { USER_SCOPES } from '#shared/wiring.ts';
 import { signLocalToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { defaultGatewayApiKeys } from '../../local/simulators/gateway/keys.ts';
+import { apiFetch } from '../support/contract.ts';
 import { sqsDelivery } from '../support/deliveries.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 
@@ -66,7 +67,7 @@ async function successCallback(orderId: string, paymentId: string) {
     ['whsec_autopay_local'],
     Math.floor(Date.now() / 1000),
   );
-  const response = await fetch(`${stack.apiUrl}/v1/callbacks/simulator`, {
+  const response = await apiFetch(`${stack.apiUrl}/v1/callbacks/simulator`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'stripe-signature': signature },
     body,
@@ -76,7 +77,7 @@ async function successCallback(orderId: string, paymentId: string) {
 
 async function cancelByTheUser(orderId: string) {
   const token = await signLocalToken(agentId, [...USER_SCOPES]);
-  const response = await fetch(`${stack.apiUrl}/v1/orders/${orderId}/cancel`, {
+  const response = await apiFetch(`${stack.apiUrl}/v1/orders/${orderId}/cancel`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}` },
   });

@@ -3,6 +3,7 @@ import { signWebhookPayload } from '#domain/webhook-signature.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { defaultGatewayApiKeys } from '../../local/simulators/gateway/keys.ts';
+import { apiFetch } from '../support/contract.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 
 let stack: LocalRuntime;
@@ -130,7 +131,7 @@ describe('settlement on the local stack', () => {
     // Act
     const placed = await cautious.place();
     expect(placed.status).toBe('AWAITING_CONFIRMATION');
-    const confirm = await fetch(`${stack.apiUrl}/v1/orders/${placed.orderId}/confirm`, {
+    const confirm = await apiFetch(`${stack.apiUrl}/v1/orders/${placed.orderId}/confirm`, {
       method: 'POST',
       headers: { authorization: `Bearer ${await userTokenOf('cautious-agent')}` },
     });
@@ -151,7 +152,7 @@ describe('settlement on the local stack', () => {
     const { signLocalToken } = await import('../../local/runtime/auth.ts');
 
     // Act
-    const byAgent = await fetch(`${stack.apiUrl}/v1/orders/${placed.orderId}/confirm`, {
+    const byAgent = await apiFetch(`${stack.apiUrl}/v1/orders/${placed.orderId}/confirm`, {
       method: 'POST',
       headers: { authorization: `Bearer ${await signLocalToken('cautious-agent')}` },
     });
@@ -165,7 +166,7 @@ describe('settlement on the local stack', () => {
   it('refuses a confirmation after the window has passed, with 409 and the order EXPIRED', async () => {
     const placed = await cautious.place();
     await new Promise((resolve) => setTimeout(resolve, 3_200));
-    const confirm = await fetch(`${stack.apiUrl}/v1/orders/${placed.orderId}/confirm`, {
+    const confirm = await apiFetch(`${stack.apiUrl}/v1/orders/${placed.orderId}/confirm`, {
       method: 'POST',
       headers: { authorization: `Bearer ${await userTokenOf('cautious-agent')}` },
     });
@@ -179,7 +180,7 @@ describe('settlement on the local stack', () => {
 
 describe('refunds over HTTP', () => {
   const refund = (orderId: string, token: string, key: string) =>
-    fetch(`${stack.apiUrl}/v1/orders/${orderId}/refund`, {
+    apiFetch(`${stack.apiUrl}/v1/orders/${orderId}/refund`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${token}`,
@@ -231,7 +232,7 @@ describe('refunds over HTTP', () => {
 
 describe('the callback endpoint over HTTP', () => {
   const post = (body: string, headers: Record<string, string>, gateway = 'simulator') =>
-    fetch(`${stack.apiUrl}/v1/callbacks/${gateway}`, {
+    apiFetch(`${stack.apiUrl}/v1/callbacks/${gateway}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
       body,

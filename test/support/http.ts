@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { signLocalToken } from '../../local/runtime/auth.ts';
 import type { LocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
+import { apiFetch } from './contract.ts';
 
 export interface OrderBody {
   orderId: string;
@@ -30,7 +31,7 @@ export class AgentClient {
   }
 
   async place(overrides: Record<string, unknown> = {}, key?: string): Promise<OrderBody> {
-    const response = await fetch(`${this.stack.apiUrl}/v1/orders`, {
+    const response = await apiFetch(`${this.stack.apiUrl}/v1/orders`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${this.token}`,
@@ -46,7 +47,7 @@ export class AgentClient {
   }
 
   async get(orderId: string): Promise<OrderBody> {
-    const response = await fetch(`${this.stack.apiUrl}/v1/orders/${orderId}`, {
+    const response = await apiFetch(`${this.stack.apiUrl}/v1/orders/${orderId}`, {
       headers: { authorization: `Bearer ${this.token}` },
     });
     return (await response.json()) as OrderBody;

@@ -24,7 +24,8 @@ interface Operation {
 
 interface Document {
   readonly openapi: string;
-  readonly info: { title: string; version: string };
+  readonly info: { title: string; version: string; license?: { name: string } };
+  readonly servers?: readonly { url: string; variables?: Record<string, { default: string }> }[];
   readonly paths: Record<string, Record<string, Operation>>;
   readonly components: {
     readonly schemas: Record<string, { properties?: Record<string, Record<string, unknown>> }>;
@@ -68,6 +69,15 @@ describe('docs/openapi.json', () => {
       }, document);
       expect(target, `#/${pointer} resolves`).toBeDefined();
     }
+  });
+
+  it('names where the API is served and under which license, as Redocly requires', () => {
+    const packageJson = JSON.parse(readFileSync('package.json', 'utf8')) as { license: string };
+    expect(document.info.license).toEqual({ name: packageJson.license });
+    const local = document.servers?.[0];
+    expect(local?.url.replace('{port}', local.variables?.port?.default ?? '')).toBe(
+      'http://127.0.0.1:3000',
+    );
   });
 
   it('documents every route of the wiring with its method, security and answers', () => {
