@@ -328,18 +328,17 @@ export function makeReconcile(deps: ReconcileDeps) {
 
   async function sendRefund(order: Order, receiveCount: number) {
     let paymentId = order.gatewayRef;
-    if (paymentId === undefined || order.compensation === true) {
-      // Before money taken for an order the user does not get is given back, the gateway is
-      // asked whether someone (the merchant's support, at its dashboard) gave it back already.
+    if (paymentId === undefined) {
       const lookup = await gateway.findByIdempotencyKey(order.orderId);
       if (lookup.kind !== 'found' && lookup.kind !== 'not-found') {
         return later(lookup, receiveCount);
       }
-      if (lookup.kind === 'found' && refundedInFull(order, lookup)) {
-        return refundedElsewhere(order, lookup.outcome.paymentId);
-      }
-      paymentId = lookup.kind === 'found' ? (lookup.outcome.paymentId ?? paymentId) : paymentId;
+      paymentId = lookup.kind === 'found' ? lookup.outcome.paymentId : undefined;
     }
+    // Sent even when the payment may be refunded already: a refund under our own key, made by a
+    // racing delivery, comes back as ours; one made by anyone else is refused, and the refusal
+    // is where the gateway is asked who gave the money back (refusedRefund).
+
     if (paymentId === undefined) {
       return { kind: 'done' as const, detail: 'nothing to refund' };
     }

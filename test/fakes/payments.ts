@@ -113,6 +113,12 @@ export class FakeGateway implements PaymentGateway {
     if (scripted !== undefined) return scripted;
     const existing = this.refunds.get(request.idempotencyKey);
     if (existing) return { kind: 'refunded', refundId: `re_${request.idempotencyKey}` };
+    // As a gateway does, it refuses to give back more than is left of the payment: a whole refund
+    // (autopay's only kind) is refused once anything was given back under another key.
+    const given = [...this.refunds.values()].some(
+      (refund) => refund.paymentId === request.paymentId,
+    );
+    if (given) return { kind: 'rejected', reason: 'charge_already_refunded' };
     this.refunds.set(request.idempotencyKey, {
       paymentId: request.paymentId,
       amount: request.amount,

@@ -788,7 +788,7 @@ describe('settlement', () => {
       });
     });
 
-    it('sends no compensation for a payment someone refunded in full already: the order is REFUNDED', async () => {
+    it("ends REFUNDED, as another's refund, when the compensation is refused for a payment someone refunded in full already", async () => {
       // Prepare: money taken for an expired order, refunded since at the gateway's dashboard.
       await chargeAtGateway('succeeded');
       await seed('EXPIRED');
@@ -802,7 +802,10 @@ describe('settlement', () => {
       // Assess
       expect(result).toEqual({ kind: 'done', detail: 'refunded elsewhere' });
       expect(await stored()).toMatchObject({ status: 'REFUNDED', compensation: true });
-      expect(gateway.calls.filter((call) => call.startsWith('refund:'))).toEqual([]);
+      expect(gateway.calls.filter((call) => call.startsWith('refund:'))).toEqual([
+        `refund:${paymentId}`,
+      ]);
+      expect(gateway.refunds.size).toBe(1);
       expect(observer.foreignRefund).toHaveBeenCalledOnce();
     });
 
