@@ -184,12 +184,9 @@ export class PipelineFunctions extends Construct {
     if (binding.send) {
       queue.grantSendMessages(fn);
     }
-    if (!binding.consume) {
-      return;
-    }
-    const source = this.specOf(fn).consumes;
+    const source = binding.eventSource;
     if (!source) {
-      throw new Error(`${fn.node.id} consumes ${binding.queue} without an event source`);
+      return;
     }
     fn.addEventSource(
       new SqsEventSource(queue, {
@@ -232,14 +229,6 @@ export class PipelineFunctions extends Construct {
         'ForAllValues:StringEquals': { 'aws:TagKeys': Object.values(promotionTags) },
       },
     });
-  }
-
-  private specOf(fn: NodejsFunction): FunctionSpec {
-    const spec = this.props.functions[fn.node.id];
-    if (!spec) {
-      throw new Error(`No function named '${fn.node.id}' in the wiring`);
-    }
-    return spec;
   }
 
   private secretOf(name: SecretName): secretsmanager.ISecret {

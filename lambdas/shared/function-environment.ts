@@ -7,6 +7,7 @@
  */
 
 import {
+  type EventSourceSpec,
   type ExternalService,
   type FunctionSpec,
   type QueueName,
@@ -23,15 +24,16 @@ export type EnvironmentBinding =
   /** The table's name; the function reads the table and writes the items `access` names. */
   | { readonly kind: 'table'; readonly variable: string; readonly access: TableAccess }
   /**
-   * A queue's URL: `send`, the function may send to it; `consume`, it is the queue the function
-   * consumes, whose URL it needs to return its own messages for later. A reconciler does both.
+   * A queue's URL: `send`, the function may send to it; `eventSource`, the function consumes it
+   * through that mapping, and needs its URL to return its own messages for later. A reconciler
+   * does both.
    */
   | {
       readonly kind: 'queue';
       readonly variable: string;
       readonly queue: QueueName;
       readonly send: boolean;
-      readonly consume: boolean;
+      readonly eventSource?: EventSourceSpec;
     }
   /** A secret's id; the function may read the secret. */
   | { readonly kind: 'secret'; readonly variable: string; readonly secret: SecretName }
@@ -48,20 +50,21 @@ export function environmentBindings(spec: FunctionSpec): EnvironmentBinding[] {
   if (spec.table !== 'none') {
     bindings.push({ kind: 'table', variable: tableVariable, access: spec.table });
   }
-  const consumed = spec.consumes ? queueVariables(spec.consumes.queue) : undefined;
+  const eventSource = spec.consumes;
+  const consumed = eventSource ? queueVariables(eventSource.queue) : undefined;
   for (const [variable, queue] of Object.entries(spec.sendsTo)) {
     bindings.push({
       kind: 'queue',
       variable,
       queue,
       send: true,
-      consume: variable === consumed?.url,
+      ...(variable === consumed?.url ? { eventSource } : {}),
     });
   }
-  if (spec.consumes && consumed) {
-    const { queue } = spec.consumes;
+  if (eventSource && consumed) {
+    const { queue } = eventSource;
     if (spec.sendsTo[consumed.url] === undefined) {
-      bindings.push({ kind: 'queue', variable: consumed.url, queue, send: false, consume: true });
+      bindings.push({ kind: 'queue', variable: consumed.url, queue, send: false, eventSource });
     }
     bindings.push({ kind: 'maxReceiveCount', variable: consumed.maxReceiveCount, queue });
   }

@@ -70,14 +70,13 @@ describe('the environment of a function, derived from its wiring', () => {
         variable: 'PAYMENT_SUBMISSION_QUEUE_URL',
         queue: 'paymentSubmission',
         send: true,
-        consume: false,
       },
       {
         kind: 'queue',
         variable: 'SETTLEMENT_CHECK_QUEUE_URL',
         queue: 'settlementCheck',
         send: true,
-        consume: true,
+        eventSource: wiring.functions.settlementReconciler.consumes,
       },
     ]);
   });
@@ -95,14 +94,13 @@ describe('the environment of a function, derived from its wiring', () => {
         variable: 'SETTLEMENT_CHECK_QUEUE_URL',
         queue: 'settlementCheck',
         send: true,
-        consume: false,
       },
       {
         kind: 'queue',
         variable: 'PAYMENT_SUBMISSION_QUEUE_URL',
         queue: 'paymentSubmission',
         send: false,
-        consume: true,
+        eventSource: wiring.functions.paymentSubmission.consumes,
       },
     ]);
   });
