@@ -1,8 +1,4 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { tracer } from '#shared/observability.ts';
 
-/**
- * Secrets Manager's client, created once per instance and captured by the tracer; its endpoint
- * may come from the environment.
- */
-export const secretsManager = tracer.captureAWSv3Client(new SecretsManagerClient({}));
+/** Secrets Manager's client, created once per instance; its endpoint may come from the environment. */
+export const secretsManager = new SecretsManagerClient({});
