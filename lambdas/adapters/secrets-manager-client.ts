@@ -1,4 +1,8 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { tracer } from '#shared/observability.ts';
 
-/** Secrets Manager's client, created once per instance; its endpoint may come from the environment. */
-export const secretsManager = new SecretsManagerClient({});
+/**
+ * Secrets Manager's client, created once per instance and captured by the tracer; its endpoint
+ * may come from the environment.
+ */
+export const secretsManager = tracer.captureAWSv3Client(new SecretsManagerClient({}));

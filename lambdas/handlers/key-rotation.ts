@@ -1,6 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { secretsManager } from '#adapters/secrets-manager-client.ts';
 import { SecretsManagerStore } from '#adapters/secrets-manager-store.ts';
@@ -9,7 +10,7 @@ import { makeRotateSecret, type RotationEvent } from '#domain/rotation.ts';
 import { readRotationEnvironment } from '#shared/config.ts';
 import { rotatedSecretKinds } from '#shared/gateway-secret-rotation.ts';
 import { rotationMetric } from '#shared/metric-names.ts';
-import { logger, metrics } from '#shared/observability.ts';
+import { logger, metrics, tracer } from '#shared/observability.ts';
 
 const environment = readRotationEnvironment();
 const store = new SecretsManagerStore(secretsManager);
@@ -32,5 +33,6 @@ export const handler = middy(async (event: RotationEvent) => {
   metrics.addMetric(rotationMetric(event.Step), MetricUnit.Count, 1);
   logger.info('Rotation step done', { outcome });
 })
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics));

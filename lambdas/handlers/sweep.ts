@@ -1,6 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
@@ -11,7 +12,7 @@ import { makeSweep } from '#domain/sweep.ts';
 import { deadlinesOf, readSweepEnvironment } from '#shared/config.ts';
 import { sweepObserver } from '#shared/domain-events.ts';
 import { metricNames } from '#shared/metric-names.ts';
-import { logger, metrics } from '#shared/observability.ts';
+import { logger, metrics, tracer } from '#shared/observability.ts';
 
 const environment = readSweepEnvironment();
 
@@ -35,5 +36,6 @@ export const handler = middy(async () => {
   logger.info('Sweep done', { ...report });
   return report;
 })
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics));

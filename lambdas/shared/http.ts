@@ -1,6 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type {
   APIGatewayProxyEventV2WithJWTAuthorizer,
@@ -10,7 +11,7 @@ import type {
 import { AutopayError, type ErrorCode, errorCatalogue, ValidationError } from '#domain/errors.ts';
 import { MAX_BODY_BYTES } from '#domain/schemas.ts';
 import { metricNames } from './metric-names.ts';
-import { logger, metrics } from './observability.ts';
+import { logger, metrics, tracer } from './observability.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -133,6 +134,7 @@ export type HttpRoute = (event: HttpEvent, context: Context) => Promise<HttpResu
 /** The middy chain every HTTP function shares: tracing, logging, metrics, then error mapping. */
 export function httpHandler(route: HttpRoute) {
   return middy<HttpEvent, HttpResult>(route)
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(requestIdInLogs())
     .use(logMetrics(metrics, { captureColdStartMetric: true }))

@@ -2,12 +2,13 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type * as z from 'zod';
 import { consumerMetric, metricNames } from './metric-names.ts';
-import { logger, metrics } from './observability.ts';
+import { logger, metrics, traceOrder, tracer } from './observability.ts';
 
 /** What a consumer did with one message: finished with it, or wants it back after a delay. */
 export type MessageResult =
@@ -66,12 +67,14 @@ export function sqsConsumer<T extends { orderId: string }>(options: SqsConsumerO
     }
     const { orderId } = parsed.data;
     const log = logger.createChild({ persistentKeys: { orderId } });
-    const result = await options.handle(parsed.data, {
-      receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1'),
-      record,
-      context,
-      log,
-    });
+    const result = await traceOrder(orderId, () =>
+      options.handle(parsed.data, {
+        receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1'),
+        record,
+        context,
+        log,
+      }),
+    );
     if (result.kind === 'done') {
       log.info('Message handled', { queue: options.name, detail: result.detail });
       metrics.addMetric(consumerMetric(options.name, 'MessageHandled'), MetricUnit.Count, 1);
@@ -91,6 +94,7 @@ export function sqsConsumer<T extends { orderId: string }>(options: SqsConsumerO
         throwOnFullBatchFailure: false,
       }),
   )
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }));
 }

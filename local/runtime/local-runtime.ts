@@ -490,7 +490,8 @@ function setFunctionEnvironment(
     secretIds: resources.secretIds,
     endpoints: { paymentGateway: services.gateway.url, riskEngine: services.risk.url },
   };
-  const merged: Record<string, string> = {};
+  // No X-Ray daemon runs locally: the tracer stays off, records nothing and patches no client.
+  const merged: Record<string, string> = { POWERTOOLS_TRACE_ENABLED: 'false' };
   for (const [name, spec] of Object.entries(functionSpecs)) {
     for (const [variable, value] of Object.entries(functionEnvironment(spec, bound))) {
       if (merged[variable] !== undefined && merged[variable] !== value) {
