@@ -11,6 +11,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { itemPrefixes } from '../../lambdas/adapters/table-keys.ts';
 import {
@@ -26,6 +27,7 @@ import type {
   SecretName,
   TableAccess,
 } from '../../lambdas/shared/wiring.ts';
+import { powertoolsLayerParameter, providedModules } from '../bundling.ts';
 import type { PipelineQueues } from './queues.ts';
 
 /** Wiring entries are relative to the project root, wherever the CDK app is run from. */
@@ -50,11 +52,17 @@ export class PipelineFunctions extends Construct {
   readonly all: ReadonlyMap<string, NodejsFunction>;
 
   private readonly props: PipelineFunctionsProps;
+  private readonly powertools: lambda.ILayerVersion;
 
   constructor(scope: Construct, id: string, props: PipelineFunctionsProps) {
     super(scope, id);
     this.props = props;
 
+    this.powertools = lambda.LayerVersion.fromLayerVersionArn(
+      this,
+      'PowertoolsLayer',
+      ssm.StringParameter.valueForStringParameter(this, powertoolsLayerParameter),
+    );
     const all = new Map<string, NodejsFunction>();
     for (const [name, spec] of Object.entries(props.functions)) {
       const fn = this.createFunction(name, spec);
@@ -105,7 +113,9 @@ export class PipelineFunctions extends Construct {
       environment: { NODE_OPTIONS: '--enable-source-maps' },
       role,
       logGroup,
+      layers: [this.powertools],
       bundling: {
+        externalModules: providedModules,
         format: OutputFormat.ESM,
         minify: true,
         sourceMap: true,

@@ -5,6 +5,7 @@ import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import cdkJson from '../../cdk.json' with { type: 'json' };
+import { powertoolsLayerParameter, powertoolsVersion } from '../../infra/bundling.ts';
 import {
   type BoundResources,
   functionEnvironment,
@@ -20,6 +21,7 @@ import {
   type Wiring,
   wiring,
 } from '../../lambdas/shared/wiring.ts';
+import packageJson from '../../package.json' with { type: 'json' };
 import {
   allowedActions,
   crossStackReference,
@@ -63,6 +65,12 @@ describe('ServiceStack', () => {
   }, 120_000);
 
   afterAll(() => removeAssembly(synth.outdir));
+
+  /** A file of the function's bundle, as CDK wrote it into the cloud assembly. */
+  const bundleFile = (name: string, file: string) => {
+    const asset = synth.service.functions.get(name).node.findChild('Code') as Asset;
+    return readFileSync(path.join(synth.outdir, asset.assetPath, file), 'utf8');
+  };
 
   describe('queues', () => {
     it('moves a message to its dead-letter queue after the wiring maxReceiveCount', () => {
@@ -266,12 +274,6 @@ describe('ServiceStack', () => {
       }
     });
 
-    /** A file of the function's bundle, as CDK wrote it into the cloud assembly. */
-    const bundleFile = (name: string, file: string) => {
-      const asset = synth.service.functions.get(name).node.findChild('Code') as Asset;
-      return readFileSync(path.join(synth.outdir, asset.assetPath, file), 'utf8');
-    };
-
     it('bundles every handler as an ES module that can still require CommonJS dependencies', () => {
       for (const name of Object.keys(functions)) {
         // Act
@@ -294,6 +296,56 @@ describe('ServiceStack', () => {
         const locales = sources.filter((source) => /\/zod\/.*\/locales\//.test(source));
         expect(locales, name).toEqual([expect.stringMatching(/\/locales\/en\.js$/)]);
       }
+    });
+  });
+
+  describe('the Powertools layer', () => {
+    it('gives every function the layer of the pinned Powertools release, and no bundle carries Powertools', () => {
+      // Prepare
+      const parameters = synth.serviceTemplate.findParameters('*', {
+        Type: 'AWS::SSM::Parameter::Value<String>',
+        Default: powertoolsLayerParameter,
+      });
+      const [layerParameter] = Object.keys(parameters);
+
+      for (const name of Object.keys(functions)) {
+        // Act
+        const fn = synth.service.functions.get(name);
+        const { sources } = JSON.parse(bundleFile(name, 'index.mjs.map')) as { sources: string[] };
+
+        // Assess
+        expect(propertiesOf(synth.serviceTemplate, fn).Layers, name).toEqual([
+          { Ref: layerParameter },
+        ]);
+        expect(
+          sources.filter((source) => source.includes('@aws-lambda-powertools/')),
+          name,
+        ).toEqual([]);
+        expect(
+          sources.filter((source) => source.includes('aws-xray-sdk')),
+          name,
+        ).toEqual([]);
+      }
+    });
+
+    it('pins every Powertools package to the release whose layer the functions get', () => {
+      // Prepare
+      const dependencies = Object.entries(packageJson.dependencies).filter(([name]) =>
+        name.startsWith('@aws-lambda-powertools/'),
+      );
+
+      // Assess
+      expect(dependencies.length).toBeGreaterThan(0);
+      for (const [name, range] of dependencies) {
+        expect(range, name).toBe(powertoolsVersion);
+        const installed = JSON.parse(
+          readFileSync(path.join('node_modules', name, 'package.json'), 'utf8'),
+        ) as { version: string };
+        expect(installed.version, name).toBe(powertoolsVersion);
+      }
+      expect(powertoolsLayerParameter).toBe(
+        `/aws/service/powertools/typescript/generic/all/${powertoolsVersion}`,
+      );
     });
   });
 

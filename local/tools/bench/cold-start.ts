@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { functionSpecs, queueVariables, wiring } from '#shared/wiring.ts';
+import { providedModules } from '../../../infra/bundling.ts';
 import { projectRoot } from '../../runtime/local-runtime.ts';
 import { benchOrder } from './pipeline.ts';
 import { median, progress } from './stats.ts';
@@ -19,11 +20,8 @@ const run = promisify(execFile);
 export const cdkBanner =
   "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
-/**
- * What CDK leaves out of a Lambda bundle for the runtime to provide, with cdk.json's
- * `@aws-cdk/aws-lambda-nodejs:sdkV3ExcludeSmithyPackages`.
- */
-const runtimeProvided = ['@aws-sdk/*', '@smithy/*'];
+/** What CDK leaves out of a Lambda bundle, for the runtime or the Powertools layer to provide. */
+const runtimeProvided = providedModules;
 
 const sdkPackages = [
   ['@aws-sdk/client-dynamodb', 'DynamoDBClient'],
