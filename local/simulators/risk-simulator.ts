@@ -5,9 +5,9 @@ import {
   between,
   chance,
   checkFaultPatch,
+  checkSetting,
   closeServer,
   createSimulatorServer,
-  FaultConfigError,
   type FaultPatch,
   FaultScript,
   faultPatchSchema,
@@ -17,7 +17,6 @@ import {
   isRecord,
   listen,
   mergeFaults,
-  oneOf,
   parseJson,
   parseScript,
   pick,
@@ -135,37 +134,22 @@ const scriptedRiskFaultSchema = z.object({
   body: choice(malformedBodies).optional(),
 }) satisfies z.ZodType<ScriptedRiskFault>;
 
-const ruleNames = ['reviewAtOrAbove', 'rejectAtOrAbove', 'byAgent'];
+/** A threshold is an amount of the order, so an integer in minor units, like the amount itself. */
+const threshold = () => {
+  const error = 'must be an amount in minor units: an integer of at least 0.';
+  return z.int({ error }).min(0, { error });
+};
 
-function checkThreshold(value: unknown, name: string): number | undefined {
-  if (value === undefined || (Number.isSafeInteger(value) && (value as number) >= 0)) {
-    return value as number | undefined;
-  }
-  throw new FaultConfigError(`${name} must be an amount in minor units.`);
-}
-
-function checkAgentRules(value: unknown): Record<string, RiskLevel> | undefined {
-  if (value === undefined) return undefined;
-  if (!isRecord(value)) throw new FaultConfigError('byAgent must map agent ids to levels.');
-  const rules: Record<string, RiskLevel> = {};
-  for (const [agent, level] of Object.entries(value)) {
-    rules[agent] = oneOf(level, riskLevels, `byAgent.${agent}`) ?? 'pass';
-  }
-  return rules;
-}
+const riskRulesSchema = z.strictObject({
+  reviewAtOrAbove: threshold().optional(),
+  rejectAtOrAbove: threshold().optional(),
+  byAgent: z
+    .record(z.string(), choice(riskLevels), { error: 'must map agent ids to levels.' })
+    .optional(),
+}) satisfies z.ZodType<RiskRules>;
 
 function checkRules(value: unknown): RiskRules {
-  if (!isRecord(value)) throw new FaultConfigError('Rules must be a JSON object.');
-  const unknown = Object.keys(value).find((name) => !ruleNames.includes(name));
-  if (unknown !== undefined) throw new FaultConfigError(`${unknown} is not a rule.`);
-  const reviewAtOrAbove = checkThreshold(value.reviewAtOrAbove, 'reviewAtOrAbove');
-  const rejectAtOrAbove = checkThreshold(value.rejectAtOrAbove, 'rejectAtOrAbove');
-  const byAgent = checkAgentRules(value.byAgent);
-  return {
-    ...(reviewAtOrAbove === undefined ? {} : { reviewAtOrAbove }),
-    ...(rejectAtOrAbove === undefined ? {} : { rejectAtOrAbove }),
-    ...(byAgent === undefined ? {} : { byAgent }),
-  };
+  return checkSetting(riskRulesSchema, value, 'rules');
 }
 
 /** The agent's own rule first, then the higher threshold, then the lower one. */
