@@ -4,7 +4,8 @@ import {
   gatewayFaultPatchSchema,
   scriptedGatewayFaultSchema,
 } from '../../local/simulators/gateway/fault-settings.ts';
-import { type RiskRules, startRiskSimulator } from '../../local/simulators/risk-simulator.ts';
+import type { RiskRules } from '../../local/simulators/risk/rules.ts';
+import { startRiskSimulator } from '../../local/simulators/risk/server.ts';
 
 const gatewayPatch = (patch: unknown) => () => checkFaultPatch(gatewayFaultPatchSchema, patch);
 const gatewayScript = (script: unknown) => () => parseScript(script, scriptedGatewayFaultSchema);
