@@ -1,14 +1,11 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  between,
-  chance,
   checkFaultPatch,
   closeServer,
   createSimulatorServer,
   FaultConfigError,
   type FaultPatch,
-  FaultScript,
   hangUp,
   isRecord,
   listen,
@@ -16,13 +13,10 @@ import {
   oneOf,
   parseJson,
   parseScript,
-  pick,
-  type Random,
   readBody,
   resetConnection,
   resolveFaults,
   SimulatorError,
-  seededRandom,
   sendJson,
   serveAdmin,
   sleep,
@@ -38,14 +32,19 @@ import type {
   PaymentMethod,
 } from './contract.ts';
 import {
-  chargeFaultNames,
+  type ChargePlan,
+  type Decision,
+  FaultDraws,
+  type RouteKind,
+  type TransportFault,
+} from './fault-drawing.ts';
+import {
   defaultGatewayFaults,
   type GatewayFaults,
   gatewayFaultPatchSchema,
   type ScriptedGatewayFault,
   type StrayRefund,
   scriptedGatewayFaultSchema,
-  strayRefundKinds,
 } from './fault-settings.ts';
 import {
   Credentials,
@@ -139,42 +138,6 @@ export async function startGatewaySimulator(
 // Inside the simulator.
 // ---------------------------------------------------------------------------------------------
 
-/** Callback draws use their own stream, so callback timing cannot shift the request draws. */
-const CALLBACK_STREAM = 0x9e3779b9;
-
-/** `manage`: key and webhook-secret management, which never takes latency or a fault. */
-type RouteKind = 'create' | 'lookup' | 'void' | 'refund' | 'manage';
-
-type TransportFault =
-  | { kind: 'hang' }
-  | { kind: 'reset' }
-  | { kind: 'error'; status: number }
-  | { kind: 'throttle'; retryAfterSeconds: number };
-
-/** How a new charge turns out; decided when the request arrives, applied if it is new. */
-interface ChargePlan {
-  status: 'SUCCESS' | 'PENDING' | 'FAILED';
-  declineCode?: string;
-  /** The charge is made but its answer never leaves. */
-  timeout: boolean;
-  /** Where a PENDING charge ends when it settles by itself. */
-  settlesAs: 'SUCCESS' | 'FAILED';
-  /** False: a PENDING charge waits for `settle()` or a void. */
-  settlesByItself: boolean;
-}
-
-interface Decision {
-  latencyMs: number;
-  transport?: TransportFault;
-  charge: ChargePlan;
-  /** For a void: the payment captures anyway, after the void answered. */
-  lateSuccess: boolean;
-  /** For a refund: it is made, but its answer never leaves. */
-  refundTimeout: boolean;
-  /** For a refund: a second, false `refund.succeeded` goes with the real one. */
-  stray?: StrayRefund;
-}
-
 type Answer = { status: number; body: unknown; headers?: Record<string, string> } | 'hang';
 type Operation = (decision: Decision) => Answer;
 
@@ -261,23 +224,11 @@ function parseRefundRequest(body: unknown): Parsed<RefundRequest> {
   };
 }
 
-function scriptApplies(fault: ScriptedGatewayFault, kind: RouteKind): boolean {
-  if ((chargeFaultNames as readonly string[]).includes(fault.fault)) return kind === 'create';
-  if (fault.fault === 'late_success') return kind === 'void';
-  if (fault.fault === 'stray_refund' || fault.fault === 'refund_then_timeout') {
-    return kind === 'refund';
-  }
-  const route = fault.route ?? 'create';
-  return route === 'any' || route === kind;
-}
-
 class Gateway {
   readonly seed: number;
   readonly #configuredFaults: GatewayFaults;
   #faults: GatewayFaults;
-  #random: Random;
-  #callbackRandom: Random;
-  readonly #script = new FaultScript<ScriptedGatewayFault>();
+  readonly #draws: FaultDraws;
   readonly #routes: readonly Route[];
   readonly #apiKeys = new Credentials('key');
   readonly #webhookSecrets = new Credentials('whs');
@@ -309,8 +260,7 @@ class Gateway {
       },
     );
     this.#faults = structuredClone(this.#configuredFaults);
-    this.#random = seededRandom(this.seed);
-    this.#callbackRandom = seededRandom(this.seed ^ CALLBACK_STREAM);
+    this.#draws = new FaultDraws(this.seed, () => this.#faults);
     this.#apiKeys.replace(options.apiKeys ?? defaultGatewayApiKeys);
     this.#webhookSecrets.replace(options.webhookSecrets ?? defaultWebhookSecrets);
     this.setCallbackUrl(options.callbackUrl);
@@ -353,7 +303,7 @@ class Gateway {
   }
 
   scriptNext(faults: ScriptedGatewayFault[]): void {
-    this.#script.push(parseScript(faults, scriptedGatewayFaultSchema));
+    this.#draws.scriptNext(parseScript(faults, scriptedGatewayFaultSchema));
   }
 
   setCallbackUrl(url: string | undefined): void {
@@ -385,10 +335,8 @@ class Gateway {
     this.#strayRefundEvents = 0;
     this.#apiKeys.forgetRetired();
     this.#webhookSecrets.forgetRetired();
-    this.#script.clear();
+    this.#draws.reset();
     this.#faults = structuredClone(this.#configuredFaults);
-    this.#random = seededRandom(this.seed);
-    this.#callbackRandom = seededRandom(this.seed ^ CALLBACK_STREAM);
   }
 
   stop(): void {
@@ -456,7 +404,7 @@ class Gateway {
       this.#write(res, prepared);
       return;
     }
-    const decision = this.#decide(match.route.kind);
+    const decision = this.#draws.decide(match.route.kind);
     if (!(await sleep(decision.latencyMs, this.#life.signal))) return;
     if (decision.transport) {
       this.#injectTransportFault(decision.transport, req, res);
@@ -516,127 +464,6 @@ class Gateway {
     }
   }
 
-  // -- fault decisions (all draws happen on arrival, so their order is the arrival order) ------
-
-  #decide(kind: RouteKind): Decision {
-    const latencyMs = between(this.#random, this.#faults.latencyMs);
-    const scripted = this.#script.take((fault) => scriptApplies(fault, kind));
-    if (scripted) return { latencyMs, ...this.#fromScript(scripted) };
-    const plain = { charge: this.#plainCharge(), lateSuccess: false, refundTimeout: false };
-    const mayFail = kind === 'create' || !this.#faults.transportFaultsOnlyOnCreate;
-    const transport = mayFail ? this.#drawTransportFault() : undefined;
-    if (transport) return { latencyMs, transport, ...plain };
-    switch (kind) {
-      case 'create':
-        return { latencyMs, ...plain, charge: this.#drawCharge() };
-      case 'void':
-        return {
-          latencyMs,
-          ...plain,
-          lateSuccess: chance(this.#random, this.#faults.lateSuccessRate),
-        };
-      case 'refund': {
-        const refundTimeout = chance(this.#random, this.#faults.refundThenTimeoutRate);
-        const stray = this.#drawStrayRefund();
-        return { latencyMs, ...plain, refundTimeout, ...(stray ? { stray } : {}) };
-      }
-      default:
-        return { latencyMs, ...plain };
-    }
-  }
-
-  /** From the callback stream, as the event it adds is a callback fault; all three always draw. */
-  #drawStrayRefund(): StrayRefund | undefined {
-    const random = this.#callbackRandom;
-    const stray = chance(random, this.#faults.callbacks.strayRefundRate);
-    const kind = pick(random, strayRefundKinds) ?? 'foreign';
-    const first = chance(random, 0.5);
-    return stray ? { kind, first } : undefined;
-  }
-
-  #drawTransportFault(): TransportFault | undefined {
-    const faults = this.#faults;
-    const random = this.#random;
-    if (chance(random, faults.resetRate)) return { kind: 'reset' };
-    if (chance(random, faults.hangRate)) return { kind: 'hang' };
-    if (chance(random, faults.errorRate)) {
-      return { kind: 'error', status: pick(random, faults.errorStatuses) ?? 500 };
-    }
-    if (chance(random, faults.throttleRate)) {
-      return { kind: 'throttle', retryAfterSeconds: faults.retryAfterSeconds };
-    }
-    return undefined;
-  }
-
-  #drawCharge(): ChargePlan {
-    const faults = this.#faults;
-    const random = this.#random;
-    if (chance(random, faults.chargeThenTimeoutRate)) return this.#timedOutCharge();
-    if (chance(random, faults.declineRate)) return this.#declinedCharge(faults.declineCode);
-    if (chance(random, faults.pendingRate)) return this.#pendingCharge();
-    return this.#plainCharge();
-  }
-
-  #fromScript(scripted: ScriptedGatewayFault): Omit<Decision, 'latencyMs'> {
-    const plain = { charge: this.#plainCharge(), lateSuccess: false, refundTimeout: false };
-    switch (scripted.fault) {
-      case 'none':
-        return plain;
-      case 'hang':
-      case 'reset':
-        return { transport: { kind: scripted.fault }, ...plain };
-      case 'error':
-        return { transport: { kind: 'error', status: scripted.status ?? 500 }, ...plain };
-      case 'throttle': {
-        const retryAfterSeconds = scripted.retryAfterSeconds ?? this.#faults.retryAfterSeconds;
-        return { transport: { kind: 'throttle', retryAfterSeconds }, ...plain };
-      }
-      case 'pending':
-        return { ...plain, charge: this.#pendingCharge() };
-      case 'decline':
-        return {
-          ...plain,
-          charge: this.#declinedCharge(scripted.declineCode ?? this.#faults.declineCode),
-        };
-      case 'charge_then_timeout':
-        return { ...plain, charge: this.#timedOutCharge() };
-      case 'late_success':
-        return { ...plain, lateSuccess: true };
-      case 'refund_then_timeout':
-        return { ...plain, refundTimeout: true };
-      case 'stray_refund':
-        return {
-          ...plain,
-          stray: { kind: scripted.stray ?? 'foreign', first: scripted.first ?? false },
-        };
-    }
-  }
-
-  #plainCharge(): ChargePlan {
-    return { status: 'SUCCESS', timeout: false, settlesAs: 'SUCCESS', settlesByItself: true };
-  }
-
-  #declinedCharge(declineCode: string): ChargePlan {
-    return {
-      status: 'FAILED',
-      declineCode,
-      timeout: false,
-      settlesAs: 'FAILED',
-      settlesByItself: true,
-    };
-  }
-
-  #pendingCharge(): ChargePlan {
-    const settlesAs = chance(this.#random, this.#faults.pendingSuccessRate) ? 'SUCCESS' : 'FAILED';
-    const stuck = chance(this.#random, this.#faults.neverSettleRate);
-    return { status: 'PENDING', timeout: false, settlesAs, settlesByItself: !stuck };
-  }
-
-  #timedOutCharge(): ChargePlan {
-    const pending = chance(this.#random, this.#faults.pendingRate);
-    return { ...(pending ? this.#pendingCharge() : this.#plainCharge()), timeout: true };
-  }
-
   // -- payments ----------------------------------------------------------------------------
 
   #prepareCreate({ req, body }: RequestContext): Answer | Operation {
@@ -682,7 +509,7 @@ class Gateway {
       return;
     }
     const pending = this.#event('payment.pending', payment);
-    if (chance(this.#callbackRandom, this.#faults.callbacks.outOfOrderRate)) {
+    if (this.#draws.holdsPendingBack()) {
       this.#heldPendingEvents.set(payment.id, pending);
     } else {
       void this.#announce([pending]);
@@ -924,12 +751,7 @@ class Gateway {
   #announce(events: readonly GatewayEvent[]): Promise<void> {
     const { callbacks } = this.#faults;
     if (!callbacks.enabled || this.#callbackUrl === undefined) return Promise.resolve();
-    const deliveries = events.flatMap((event) => {
-      const lost = chance(this.#callbackRandom, callbacks.lostRate);
-      const duplicated = chance(this.#callbackRandom, callbacks.duplicateRate);
-      if (lost) return [];
-      return duplicated ? [event, event] : [event];
-    });
+    const deliveries = this.#draws.deliveries(events);
     return this.#track(this.#deliverAll(deliveries, this.#epoch.signal));
   }
 
@@ -965,8 +787,7 @@ class Gateway {
         this.setFaults(checkFaultPatch(gatewayFaultPatchSchema, body));
         return this.faults();
       case 'POST /admin/faults/next':
-        this.#script.push(parseScript(body, scriptedGatewayFaultSchema));
-        return { queued: this.#script.size };
+        return { queued: this.#draws.scriptNext(parseScript(body, scriptedGatewayFaultSchema)) };
       case 'POST /admin/reset':
         this.reset();
         return undefined;
