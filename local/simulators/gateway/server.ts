@@ -22,6 +22,20 @@ import {
   sleep,
   unixNow,
 } from '../faults.ts';
+import {
+  type Answer,
+  failure,
+  idempotencyKey,
+  manage,
+  notFound,
+  type Operation,
+  ok,
+  type Parsed,
+  type RequestContext,
+  type Route,
+  replayed,
+  route,
+} from './api.ts';
 import { CALLBACK_RETRY_BACKOFF_MS, postCallback, stripeSignatureHeader } from './callbacks.ts';
 import type {
   GatewayEvent,
@@ -35,7 +49,6 @@ import {
   type ChargePlan,
   type Decision,
   FaultDraws,
-  type RouteKind,
   type TransportFault,
 } from './fault-drawing.ts';
 import {
@@ -138,27 +151,6 @@ export async function startGatewaySimulator(
 // Inside the simulator.
 // ---------------------------------------------------------------------------------------------
 
-type Answer = { status: number; body: unknown; headers?: Record<string, string> } | 'hang';
-type Operation = (decision: Decision) => Answer;
-
-interface RequestContext {
-  req: IncomingMessage;
-  url: URL;
-  pathId: string;
-  body: unknown;
-}
-
-interface Route {
-  name: string;
-  method: string;
-  pattern: RegExp;
-  kind: RouteKind;
-  /** Rejects a bad request at once, before any fault, or says what to do once faults pass. */
-  prepare: (context: RequestContext) => Answer | Operation;
-}
-
-type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
-
 interface PaymentRequest {
   amount: number;
   currency: string;
@@ -169,25 +161,6 @@ interface PaymentRequest {
 interface RefundRequest {
   paymentId: string;
   amount?: number;
-}
-
-function ok(body: unknown, headers?: Record<string, string>): Answer {
-  return { status: 200, body, ...(headers ? { headers } : {}) };
-}
-
-function failure(status: number, type: string, message: string): Answer {
-  return { status, body: { error: { type, message } } };
-}
-
-function notFound(id: string): Answer {
-  return failure(404, 'not_found', `No payment ${id}.`);
-}
-
-const replayed = { 'Idempotent-Replayed': 'true' };
-
-function idempotencyKey(req: IncomingMessage): string | undefined {
-  const key = req.headers['idempotency-key'];
-  return typeof key === 'string' && key.length > 0 && key.length <= 255 ? key : undefined;
 }
 
 function parsePaymentRequest(body: unknown): Parsed<PaymentRequest> {
@@ -265,31 +238,18 @@ class Gateway {
     this.#webhookSecrets.replace(options.webhookSecrets ?? defaultWebhookSecrets);
     this.setCallbackUrl(options.callbackUrl);
     this.#routes = [
-      this.#route('POST', '/v1/payments', 'create', (c) => this.#prepareCreate(c)),
-      this.#route('GET', '/v1/payments', 'lookup', (c) => this.#prepareFind(c)),
-      this.#route('GET', '/v1/payments/{id}', 'lookup', (c) => () => this.#get(c.pathId)),
-      this.#route('POST', '/v1/payments/{id}/void', 'void', (c) => (d) => this.#void(c.pathId, d)),
-      this.#route('POST', '/v1/refunds', 'refund', (c) => this.#prepareRefund(c)),
-      this.#manage('POST', '/v1/keys', (c) => this.#createKey(c)),
-      this.#manage('GET', '/v1/keys', () => this.#listKeys()),
-      this.#manage('DELETE', '/v1/keys/{id}', (c) => this.#revokeKey(c.pathId)),
-      this.#manage('POST', '/v1/webhook-secrets', (c) => this.#registerSecret(c)),
-      this.#manage('GET', '/v1/webhook-secrets', () => this.#listSecrets()),
-      this.#manage('DELETE', '/v1/webhook-secrets/{id}', (c) => this.#deleteSecret(c.pathId)),
+      route('POST', '/v1/payments', 'create', (c) => this.#prepareCreate(c)),
+      route('GET', '/v1/payments', 'lookup', (c) => this.#prepareFind(c)),
+      route('GET', '/v1/payments/{id}', 'lookup', (c) => () => this.#get(c.pathId)),
+      route('POST', '/v1/payments/{id}/void', 'void', (c) => (d) => this.#void(c.pathId, d)),
+      route('POST', '/v1/refunds', 'refund', (c) => this.#prepareRefund(c)),
+      manage('POST', '/v1/keys', (c) => this.#createKey(c)),
+      manage('GET', '/v1/keys', () => this.#listKeys()),
+      manage('DELETE', '/v1/keys/{id}', (c) => this.#revokeKey(c.pathId)),
+      manage('POST', '/v1/webhook-secrets', (c) => this.#registerSecret(c)),
+      manage('GET', '/v1/webhook-secrets', () => this.#listSecrets()),
+      manage('DELETE', '/v1/webhook-secrets/{id}', (c) => this.#deleteSecret(c.pathId)),
     ];
-  }
-
-  #route(method: string, path: string, kind: RouteKind, prepare: Route['prepare']): Route {
-    const pattern = new RegExp(`^${path.replace('{id}', '([^/]+)')}$`);
-    return { name: `${method} ${path}`, method, pattern, kind, prepare };
-  }
-
-  /**
-   * A management route answers from `prepare`, never with an operation, so it skips the fault
-   * stage: no latency, no transport fault, no scripted fault taken (not even `route: any`).
-   */
-  #manage(method: string, path: string, answer: (context: RequestContext) => Answer): Route {
-    return this.#route(method, path, 'manage', answer);
   }
 
   // -- configuration -----------------------------------------------------------------------
