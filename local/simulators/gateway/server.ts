@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   checkFaultPatch,
@@ -26,7 +26,6 @@ import {
   type Answer,
   failure,
   idempotencyKey,
-  manage,
   notFound,
   type Operation,
   ok,
@@ -59,16 +58,8 @@ import {
   type StrayRefund,
   scriptedGatewayFaultSchema,
 } from './fault-settings.ts';
-import {
-  Credentials,
-  defaultGatewayApiKeys,
-  defaultWebhookSecrets,
-  keyView,
-  MAX_VALID_API_KEYS,
-  newKeyView,
-  secretView,
-  WEBHOOK_SECRET_LENGTH,
-} from './keys.ts';
+import { credentialRoutes } from './key-management.ts';
+import { Credentials, defaultGatewayApiKeys, defaultWebhookSecrets } from './keys.ts';
 import { chargeSummaries, newId } from './ledger.ts';
 // ---------------------------------------------------------------------------------------------
 // The simulator's public face.
@@ -243,12 +234,7 @@ class Gateway {
       route('GET', '/v1/payments/{id}', 'lookup', (c) => () => this.#get(c.pathId)),
       route('POST', '/v1/payments/{id}/void', 'void', (c) => (d) => this.#void(c.pathId, d)),
       route('POST', '/v1/refunds', 'refund', (c) => this.#prepareRefund(c)),
-      manage('POST', '/v1/keys', (c) => this.#createKey(c)),
-      manage('GET', '/v1/keys', () => this.#listKeys()),
-      manage('DELETE', '/v1/keys/{id}', (c) => this.#revokeKey(c.pathId)),
-      manage('POST', '/v1/webhook-secrets', (c) => this.#registerSecret(c)),
-      manage('GET', '/v1/webhook-secrets', () => this.#listSecrets()),
-      manage('DELETE', '/v1/webhook-secrets/{id}', (c) => this.#deleteSecret(c.pathId)),
+      ...credentialRoutes(this.#apiKeys, this.#webhookSecrets),
     ];
   }
 
@@ -616,70 +602,6 @@ class Gateway {
       id: foreign ? newId('re') : refund.id,
       amount: partial ? Math.max(1, Math.floor(refund.amount / 2)) : refund.amount,
     });
-  }
-
-  // -- API keys and webhook secrets (each runs without an await: no race between check and change)
-
-  #createKey({ req }: RequestContext): Answer {
-    const key = idempotencyKey(req);
-    if (key === undefined) {
-      return failure(400, 'invalid_request_error', 'The Idempotency-Key header is required.');
-    }
-    const earlier = this.#apiKeys.byIdempotencyKey(key);
-    if (earlier) return ok(newKeyView(earlier), replayed);
-    if (this.#apiKeys.active().length >= MAX_VALID_API_KEYS) {
-      return failure(
-        409,
-        'key_limit',
-        `${MAX_VALID_API_KEYS} API keys are valid already; revoke one before creating another.`,
-      );
-    }
-    const secret = `sk_local_${randomBytes(24).toString('hex')}`;
-    return ok(newKeyView(this.#apiKeys.add(secret, key)));
-  }
-
-  #listKeys(): Answer {
-    return ok({ data: this.#apiKeys.active().map(keyView) });
-  }
-
-  #revokeKey(id: string): Answer {
-    const entry = this.#apiKeys.byId(id);
-    if (entry === undefined) return failure(404, 'not_found', `No API key ${id}.`);
-    this.#apiKeys.retire(entry);
-    return ok({ id, revoked: true });
-  }
-
-  #registerSecret({ body }: RequestContext): Answer {
-    const secret = isRecord(body) ? body.secret : undefined;
-    const { min, max } = WEBHOOK_SECRET_LENGTH;
-    if (typeof secret !== 'string' || secret.length < min || secret.length > max) {
-      return failure(
-        400,
-        'invalid_request_error',
-        `Send {"secret": "<${min} to ${max} characters>"}.`,
-      );
-    }
-    const existing = this.#webhookSecrets.activeBySecret(secret);
-    if (existing) return ok(secretView(existing), replayed);
-    return ok(secretView(this.#webhookSecrets.add(secret)));
-  }
-
-  #listSecrets(): Answer {
-    return ok({ data: this.#webhookSecrets.active().map(secretView) });
-  }
-
-  #deleteSecret(id: string): Answer {
-    const entry = this.#webhookSecrets.byId(id);
-    if (entry === undefined) return failure(404, 'not_found', `No webhook secret ${id}.`);
-    if (!entry.retired && this.#webhookSecrets.active().length === 1) {
-      return failure(
-        409,
-        'last_secret',
-        'This is the last signing secret; register its successor before deleting it.',
-      );
-    }
-    this.#webhookSecrets.retire(entry);
-    return ok({ id, deleted: true });
   }
 
   // -- callbacks ---------------------------------------------------------------------------
