@@ -1,7 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { ownSignal } from '../faults.ts';
+import { ownSignal, unixNow } from '../faults.ts';
+import type { GatewayEvent, GatewayEventType, GatewayPayment, GatewayRefund } from './contract.ts';
+import { newId } from './ledger.ts';
 
 /** Stripe retries for days; three quick retries keep local runs and tests short. */
 export const CALLBACK_RETRY_BACKOFF_MS = [500, 1_000, 2_000] as const;
@@ -54,4 +56,31 @@ export function postCallback(
       resolve(false);
     }
   });
+}
+
+export function paymentEvent(payment: GatewayPayment): GatewayEvent {
+  return gatewayEvent(
+    payment.status === 'FAILED' ? 'payment.failed' : 'payment.succeeded',
+    payment,
+  );
+}
+
+export function gatewayEvent(
+  type: GatewayEventType,
+  payment: GatewayPayment,
+  refund?: GatewayRefund,
+): GatewayEvent {
+  return {
+    id: newId('evt'),
+    type,
+    created: unixNow(),
+    data: {
+      paymentId: payment.id,
+      idempotencyKey: payment.idempotencyKey,
+      amount: refund?.amount ?? payment.amount,
+      currency: payment.currency,
+      ...(payment.declineCode === undefined ? {} : { declineCode: payment.declineCode }),
+      ...(refund === undefined ? {} : { refundId: refund.id }),
+    },
+  };
 }

@@ -35,10 +35,15 @@ import {
   replayed,
   route,
 } from './api.ts';
-import { CALLBACK_RETRY_BACKOFF_MS, postCallback, stripeSignatureHeader } from './callbacks.ts';
+import {
+  CALLBACK_RETRY_BACKOFF_MS,
+  gatewayEvent,
+  paymentEvent,
+  postCallback,
+  stripeSignatureHeader,
+} from './callbacks.ts';
 import type {
   GatewayEvent,
-  GatewayEventType,
   GatewayPayment,
   GatewayRefund,
   Ledger,
@@ -60,7 +65,7 @@ import {
 } from './fault-settings.ts';
 import { credentialRoutes } from './key-management.ts';
 import { Credentials, defaultGatewayApiKeys, defaultWebhookSecrets } from './keys.ts';
-import { chargeSummaries, newId } from './ledger.ts';
+import { GatewayBook, newId } from './ledger.ts';
 // ---------------------------------------------------------------------------------------------
 // The simulator's public face.
 // ---------------------------------------------------------------------------------------------
@@ -201,15 +206,7 @@ class Gateway {
   readonly #life = new AbortController();
   /** Aborted by reset() and stop(): ends settlements and callbacks of the old ledger. */
   #epoch = new AbortController();
-  readonly #payments = new Map<string, GatewayPayment>();
-  readonly #paymentsByKey = new Map<string, GatewayPayment>();
-  readonly #refundsByKey = new Map<string, GatewayRefund>();
-  readonly #keysSeen = new Set<string>();
-  readonly #heldPendingEvents = new Map<string, GatewayEvent>();
-  #requests = { total: 0, byRoute: {} as Record<string, number> };
-  #callbacksSent = 0;
-  #lateSuccesses = 0;
-  #strayRefundEvents = 0;
+  readonly #book = new GatewayBook();
   #inFlight = 0;
 
   constructor(options: GatewaySimulatorOptions) {
@@ -270,15 +267,7 @@ class Gateway {
   reset(): void {
     this.#epoch.abort();
     this.#epoch = new AbortController();
-    this.#payments.clear();
-    this.#paymentsByKey.clear();
-    this.#refundsByKey.clear();
-    this.#keysSeen.clear();
-    this.#heldPendingEvents.clear();
-    this.#requests = { total: 0, byRoute: {} };
-    this.#callbacksSent = 0;
-    this.#lateSuccesses = 0;
-    this.#strayRefundEvents = 0;
+    this.#book.clear();
     this.#apiKeys.forgetRetired();
     this.#webhookSecrets.forgetRetired();
     this.#draws.reset();
@@ -291,22 +280,12 @@ class Gateway {
   }
 
   ledger(): Ledger {
-    const payments = [...this.#payments.values()];
     const keys = this.#apiKeys.counts();
-    return structuredClone({
-      payments,
-      refunds: [...this.#refundsByKey.values()],
-      charges: chargeSummaries(this.#keysSeen, payments),
-      requests: this.#requests,
-      callbacksSent: this.#callbacksSent,
-      lateSuccesses: this.#lateSuccesses,
-      strayRefundEvents: this.#strayRefundEvents,
-      keys: { active: keys.active, revoked: keys.retired },
-    });
+    return this.#book.ledger({ active: keys.active, revoked: keys.retired });
   }
 
   async settle(paymentId: string, status: 'SUCCESS' | 'FAILED'): Promise<void> {
-    const payment = this.#payments.get(paymentId);
+    const payment = this.#book.payments.get(paymentId);
     if (payment === undefined) {
       throw new SimulatorError(404, 'not_found', `No payment ${paymentId}.`);
     }
@@ -334,7 +313,7 @@ class Gateway {
 
   async #serveApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const match = this.#match(req.method ?? 'GET', url.pathname);
-    this.#count(match?.route.name ?? 'unmatched');
+    this.#book.count(match?.route.name ?? 'unmatched');
     if (match === undefined) {
       this.#write(res, failure(404, 'not_found', `No route ${req.method} ${url.pathname}.`));
       return;
@@ -365,11 +344,6 @@ class Gateway {
       if (found) return { route, pathId: decodeURIComponent(found[1] ?? '') };
     }
     return undefined;
-  }
-
-  #count(routeName: string): void {
-    this.#requests.total += 1;
-    this.#requests.byRoute[routeName] = (this.#requests.byRoute[routeName] ?? 0) + 1;
   }
 
   #authorized(req: IncomingMessage): boolean {
@@ -419,13 +393,13 @@ class Gateway {
     }
     const parsed = parsePaymentRequest(body);
     if (!parsed.ok) return failure(400, 'invalid_request_error', parsed.message);
-    this.#keysSeen.add(key);
+    this.#book.keysSeen.add(key);
     return ({ charge }) => this.#create(key, parsed.value, charge);
   }
 
   /** Runs without an await between the key check and the insert: one key, one charge. */
   #create(key: string, request: PaymentRequest, charge: ChargePlan): Answer {
-    const existing = this.#paymentsByKey.get(key);
+    const existing = this.#book.paymentsByKey.get(key);
     if (existing) {
       const sameCharge =
         existing.amount === request.amount && existing.currency === request.currency;
@@ -443,20 +417,20 @@ class Gateway {
       amountRefunded: 0,
       amountVoided: 0,
     };
-    this.#payments.set(payment.id, payment);
-    this.#paymentsByKey.set(key, payment);
+    this.#book.payments.set(payment.id, payment);
+    this.#book.paymentsByKey.set(key, payment);
     this.#afterCreate(payment, charge);
     return charge.timeout ? 'hang' : ok(payment);
   }
 
   #afterCreate(payment: GatewayPayment, charge: ChargePlan): void {
     if (payment.status !== 'PENDING') {
-      void this.#announce([this.#paymentEvent(payment)]);
+      void this.#announce([paymentEvent(payment)]);
       return;
     }
-    const pending = this.#event('payment.pending', payment);
+    const pending = gatewayEvent('payment.pending', payment);
     if (this.#draws.holdsPendingBack()) {
-      this.#heldPendingEvents.set(payment.id, pending);
+      this.#book.heldPendingEvents.set(payment.id, pending);
     } else {
       void this.#announce([pending]);
     }
@@ -485,17 +459,17 @@ class Gateway {
     if (payment.status !== 'PENDING') return Promise.resolve();
     payment.status = status;
     if (status === 'FAILED') payment.declineCode = 'settlement_failed';
-    return this.#announce([this.#paymentEvent(payment), ...this.#releaseHeldPending(payment)]);
+    return this.#announce([paymentEvent(payment), ...this.#releaseHeldPending(payment)]);
   }
 
   #releaseHeldPending(payment: GatewayPayment): GatewayEvent[] {
-    const held = this.#heldPendingEvents.get(payment.id);
-    this.#heldPendingEvents.delete(payment.id);
+    const held = this.#book.heldPendingEvents.get(payment.id);
+    this.#book.heldPendingEvents.delete(payment.id);
     return held ? [held] : [];
   }
 
   #get(id: string): Answer {
-    const payment = this.#payments.get(id);
+    const payment = this.#book.payments.get(id);
     return payment ? ok(payment) : notFound(id);
   }
 
@@ -503,13 +477,13 @@ class Gateway {
     const key = url.searchParams.get('idempotencyKey');
     if (!key) return failure(400, 'invalid_request_error', 'Query by ?idempotencyKey=<key>.');
     return () => {
-      const payment = this.#paymentsByKey.get(key);
+      const payment = this.#book.paymentsByKey.get(key);
       return ok({ data: payment ? [payment] : [] });
     };
   }
 
   #void(id: string, { lateSuccess }: Decision): Answer {
-    const payment = this.#payments.get(id);
+    const payment = this.#book.payments.get(id);
     if (payment === undefined) return notFound(id);
     if (payment.status === 'SUCCESS') {
       return failure(409, 'invalid_state', 'A captured payment cannot be voided; refund it.');
@@ -531,8 +505,8 @@ class Gateway {
     if (payment.status !== 'VOIDED') return Promise.resolve();
     payment.status = 'SUCCESS';
     payment.amountVoided = 0;
-    this.#lateSuccesses += 1;
-    return this.#announce([this.#paymentEvent(payment)]);
+    this.#book.lateSuccesses += 1;
+    return this.#announce([paymentEvent(payment)]);
   }
 
   // -- refunds -----------------------------------------------------------------------------
@@ -548,7 +522,7 @@ class Gateway {
   }
 
   #refund(key: string, request: RefundRequest, { stray, refundTimeout }: Decision): Answer {
-    const earlier = this.#refundsByKey.get(key);
+    const earlier = this.#book.refundsByKey.get(key);
     if (earlier) {
       const same =
         earlier.paymentId === request.paymentId &&
@@ -557,7 +531,7 @@ class Gateway {
         ? ok(earlier, replayed)
         : failure(422, 'idempotency_error', 'This Idempotency-Key was used for another refund.');
     }
-    const payment = this.#payments.get(request.paymentId);
+    const payment = this.#book.payments.get(request.paymentId);
     if (payment === undefined) return notFound(request.paymentId);
     if (payment.status !== 'SUCCESS') {
       return failure(409, 'invalid_state', `A ${payment.status} payment cannot be refunded.`);
@@ -576,14 +550,14 @@ class Gateway {
       status: 'SUCCEEDED',
       created: unixNow(),
     };
-    this.#refundsByKey.set(key, refund);
+    this.#book.refundsByKey.set(key, refund);
     payment.amountRefunded += amount;
-    const real = this.#event('refund.succeeded', payment, refund);
+    const real = gatewayEvent('refund.succeeded', payment, refund);
     if (stray === undefined) {
       void this.#announce([real]);
     } else {
       const fake = this.#strayRefundEvent(payment, refund, stray.kind);
-      this.#strayRefundEvents += 1;
+      this.#book.strayRefundEvents += 1;
       void this.#announce(stray.first ? [fake, real] : [real, fake]);
     }
     return refundTimeout ? 'hang' : ok(refund);
@@ -597,7 +571,7 @@ class Gateway {
   ): GatewayEvent {
     const foreign = kind !== 'partial';
     const partial = kind !== 'foreign';
-    return this.#event('refund.succeeded', payment, {
+    return gatewayEvent('refund.succeeded', payment, {
       ...refund,
       id: foreign ? newId('re') : refund.id,
       amount: partial ? Math.max(1, Math.floor(refund.amount / 2)) : refund.amount,
@@ -605,29 +579,6 @@ class Gateway {
   }
 
   // -- callbacks ---------------------------------------------------------------------------
-
-  #paymentEvent(payment: GatewayPayment): GatewayEvent {
-    return this.#event(
-      payment.status === 'FAILED' ? 'payment.failed' : 'payment.succeeded',
-      payment,
-    );
-  }
-
-  #event(type: GatewayEventType, payment: GatewayPayment, refund?: GatewayRefund): GatewayEvent {
-    return {
-      id: newId('evt'),
-      type,
-      created: unixNow(),
-      data: {
-        paymentId: payment.id,
-        idempotencyKey: payment.idempotencyKey,
-        amount: refund?.amount ?? payment.amount,
-        currency: payment.currency,
-        ...(payment.declineCode === undefined ? {} : { declineCode: payment.declineCode }),
-        ...(refund === undefined ? {} : { refundId: refund.id }),
-      },
-    };
-  }
 
   /** Draws the callback faults now, then delivers one event after another, in order. */
   #announce(events: readonly GatewayEvent[]): Promise<void> {
@@ -648,7 +599,7 @@ class Gateway {
     for (let attempt = 0; ; attempt += 1) {
       const url = this.#callbackUrl;
       if (url === undefined || signal.aborted) return;
-      this.#callbacksSent += 1;
+      this.#book.callbacksSent += 1;
       const secrets = this.#webhookSecrets.active().map((entry) => entry.secret);
       const signature = stripeSignatureHeader(body, secrets, unixNow());
       if (await postCallback(url, body, signature, signal)) return;
@@ -680,6 +631,6 @@ class Gateway {
     const status = oneOf(isRecord(body) ? body.status : undefined, ['SUCCESS', 'FAILED'], 'status');
     if (status === undefined) throw new FaultConfigError('Send {"status": "SUCCESS" | "FAILED"}.');
     await this.settle(id, status);
-    return this.#payments.get(id);
+    return this.#book.payments.get(id);
   }
 }
