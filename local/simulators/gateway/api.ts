@@ -1,6 +1,9 @@
 /** What the gateway's API answers, and how a route turns a request into it. */
 import type { IncomingMessage } from 'node:http';
-import type { Decision, RouteKind } from './fault-drawing.ts';
+import type { GatewayEvent } from './contract.ts';
+import type { Decision, FaultDraws, RouteKind } from './fault-drawing.ts';
+import type { GatewayFaults } from './fault-settings.ts';
+import type { GatewayBook } from './ledger.ts';
 
 export type Answer = { status: number; body: unknown; headers?: Record<string, string> } | 'hang';
 export type Operation = (decision: Decision) => Answer;
@@ -62,4 +65,16 @@ export function manage(
   answer: (context: RequestContext) => Answer,
 ): Route {
   return route(method, path, 'manage', answer);
+}
+
+/** What the payments and refunds APIs share with the simulator around them. */
+export interface GatewayWork {
+  readonly book: GatewayBook;
+  readonly draws: FaultDraws;
+  /** The faults in force now, not a copy. */
+  faults(): GatewayFaults;
+  /** Sends the events as callbacks, in order, under the callback faults. */
+  announce(events: readonly GatewayEvent[]): Promise<void>;
+  /** Runs `work` after `ms` unless a reset or stop comes first. */
+  later(ms: number, work: () => Promise<void>): void;
 }

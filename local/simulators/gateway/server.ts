@@ -25,6 +25,7 @@ import {
 import {
   type Answer,
   failure,
+  type GatewayWork,
   idempotencyKey,
   notFound,
   type Operation,
@@ -38,23 +39,11 @@ import {
 import {
   CALLBACK_RETRY_BACKOFF_MS,
   gatewayEvent,
-  paymentEvent,
   postCallback,
   stripeSignatureHeader,
 } from './callbacks.ts';
-import type {
-  GatewayEvent,
-  GatewayPayment,
-  GatewayRefund,
-  Ledger,
-  PaymentMethod,
-} from './contract.ts';
-import {
-  type ChargePlan,
-  type Decision,
-  FaultDraws,
-  type TransportFault,
-} from './fault-drawing.ts';
+import type { GatewayEvent, GatewayPayment, GatewayRefund, Ledger } from './contract.ts';
+import { type Decision, FaultDraws, type TransportFault } from './fault-drawing.ts';
 import {
   defaultGatewayFaults,
   type GatewayFaults,
@@ -66,6 +55,7 @@ import {
 import { credentialRoutes } from './key-management.ts';
 import { Credentials, defaultGatewayApiKeys, defaultWebhookSecrets } from './keys.ts';
 import { GatewayBook, newId } from './ledger.ts';
+import { PaymentsApi } from './payments.ts';
 // ---------------------------------------------------------------------------------------------
 // The simulator's public face.
 // ---------------------------------------------------------------------------------------------
@@ -147,35 +137,9 @@ export async function startGatewaySimulator(
 // Inside the simulator.
 // ---------------------------------------------------------------------------------------------
 
-interface PaymentRequest {
-  amount: number;
-  currency: string;
-  paymentMethod: PaymentMethod;
-  reference?: string;
-}
-
 interface RefundRequest {
   paymentId: string;
   amount?: number;
-}
-
-function parsePaymentRequest(body: unknown): Parsed<PaymentRequest> {
-  if (!isRecord(body)) return { ok: false, message: 'The body must be a JSON object.' };
-  const { amount, currency, paymentMethod, reference } = body;
-  if (!Number.isSafeInteger(amount) || (amount as number) <= 0) {
-    return { ok: false, message: 'amount must be a positive integer in minor units.' };
-  }
-  if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) {
-    return { ok: false, message: 'currency must be three upper-case letters, such as CNY.' };
-  }
-  if (paymentMethod !== 'wallet' && paymentMethod !== 'card') {
-    return { ok: false, message: 'paymentMethod must be wallet or card.' };
-  }
-  if (reference !== undefined && typeof reference !== 'string') {
-    return { ok: false, message: 'reference must be a string.' };
-  }
-  const value: PaymentRequest = { amount: amount as number, currency, paymentMethod };
-  return { ok: true, value: reference === undefined ? value : { ...value, reference } };
 }
 
 function parseRefundRequest(body: unknown): Parsed<RefundRequest> {
@@ -207,6 +171,7 @@ class Gateway {
   /** Aborted by reset() and stop(): ends settlements and callbacks of the old ledger. */
   #epoch = new AbortController();
   readonly #book = new GatewayBook();
+  readonly #payments: PaymentsApi;
   #inFlight = 0;
 
   constructor(options: GatewaySimulatorOptions) {
@@ -225,11 +190,16 @@ class Gateway {
     this.#apiKeys.replace(options.apiKeys ?? defaultGatewayApiKeys);
     this.#webhookSecrets.replace(options.webhookSecrets ?? defaultWebhookSecrets);
     this.setCallbackUrl(options.callbackUrl);
+    const work: GatewayWork = {
+      book: this.#book,
+      draws: this.#draws,
+      faults: () => this.#faults,
+      announce: (events) => this.#announce(events),
+      later: (ms, work) => this.#later(ms, work),
+    };
+    this.#payments = new PaymentsApi(work);
     this.#routes = [
-      route('POST', '/v1/payments', 'create', (c) => this.#prepareCreate(c)),
-      route('GET', '/v1/payments', 'lookup', (c) => this.#prepareFind(c)),
-      route('GET', '/v1/payments/{id}', 'lookup', (c) => () => this.#get(c.pathId)),
-      route('POST', '/v1/payments/{id}/void', 'void', (c) => (d) => this.#void(c.pathId, d)),
+      ...this.#payments.routes(),
       route('POST', '/v1/refunds', 'refund', (c) => this.#prepareRefund(c)),
       ...credentialRoutes(this.#apiKeys, this.#webhookSecrets),
     ];
@@ -293,7 +263,7 @@ class Gateway {
     if (payment.status !== 'PENDING') {
       throw new SimulatorError(409, 'invalid_state', `Payment ${paymentId} is ${payment.status}.`);
     }
-    await this.#settle(payment, status);
+    await this.#payments.settle(payment, status);
   }
 
   inFlight(): number {
@@ -384,61 +354,6 @@ class Gateway {
     }
   }
 
-  // -- payments ----------------------------------------------------------------------------
-
-  #prepareCreate({ req, body }: RequestContext): Answer | Operation {
-    const key = idempotencyKey(req);
-    if (key === undefined) {
-      return failure(400, 'invalid_request_error', 'The Idempotency-Key header is required.');
-    }
-    const parsed = parsePaymentRequest(body);
-    if (!parsed.ok) return failure(400, 'invalid_request_error', parsed.message);
-    this.#book.keysSeen.add(key);
-    return ({ charge }) => this.#create(key, parsed.value, charge);
-  }
-
-  /** Runs without an await between the key check and the insert: one key, one charge. */
-  #create(key: string, request: PaymentRequest, charge: ChargePlan): Answer {
-    const existing = this.#book.paymentsByKey.get(key);
-    if (existing) {
-      const sameCharge =
-        existing.amount === request.amount && existing.currency === request.currency;
-      return sameCharge
-        ? ok(existing, replayed)
-        : failure(422, 'idempotency_error', 'This Idempotency-Key was used for another charge.');
-    }
-    const payment: GatewayPayment = {
-      id: newId('pay'),
-      idempotencyKey: key,
-      status: charge.status,
-      ...request,
-      ...(charge.declineCode === undefined ? {} : { declineCode: charge.declineCode }),
-      created: unixNow(),
-      amountRefunded: 0,
-      amountVoided: 0,
-    };
-    this.#book.payments.set(payment.id, payment);
-    this.#book.paymentsByKey.set(key, payment);
-    this.#afterCreate(payment, charge);
-    return charge.timeout ? 'hang' : ok(payment);
-  }
-
-  #afterCreate(payment: GatewayPayment, charge: ChargePlan): void {
-    if (payment.status !== 'PENDING') {
-      void this.#announce([paymentEvent(payment)]);
-      return;
-    }
-    const pending = gatewayEvent('payment.pending', payment);
-    if (this.#draws.holdsPendingBack()) {
-      this.#book.heldPendingEvents.set(payment.id, pending);
-    } else {
-      void this.#announce([pending]);
-    }
-    if (this.#faults.autoSettle && charge.settlesByItself) {
-      this.#later(this.#faults.settleAfterMs, () => this.#settle(payment, charge.settlesAs));
-    }
-  }
-
   /** Runs `work` after `ms` unless a reset or stop comes first; counted in `inFlight()`. */
   #later(ms: number, work: () => Promise<void>): void {
     const epoch = this.#epoch.signal;
@@ -452,61 +367,6 @@ class Gateway {
     } finally {
       this.#inFlight -= 1;
     }
-  }
-
-  /** The later event goes first when `payment.pending` was held back to arrive out of order. */
-  #settle(payment: GatewayPayment, status: 'SUCCESS' | 'FAILED'): Promise<void> {
-    if (payment.status !== 'PENDING') return Promise.resolve();
-    payment.status = status;
-    if (status === 'FAILED') payment.declineCode = 'settlement_failed';
-    return this.#announce([paymentEvent(payment), ...this.#releaseHeldPending(payment)]);
-  }
-
-  #releaseHeldPending(payment: GatewayPayment): GatewayEvent[] {
-    const held = this.#book.heldPendingEvents.get(payment.id);
-    this.#book.heldPendingEvents.delete(payment.id);
-    return held ? [held] : [];
-  }
-
-  #get(id: string): Answer {
-    const payment = this.#book.payments.get(id);
-    return payment ? ok(payment) : notFound(id);
-  }
-
-  #prepareFind({ url }: RequestContext): Answer | Operation {
-    const key = url.searchParams.get('idempotencyKey');
-    if (!key) return failure(400, 'invalid_request_error', 'Query by ?idempotencyKey=<key>.');
-    return () => {
-      const payment = this.#book.paymentsByKey.get(key);
-      return ok({ data: payment ? [payment] : [] });
-    };
-  }
-
-  #void(id: string, { lateSuccess }: Decision): Answer {
-    const payment = this.#book.payments.get(id);
-    if (payment === undefined) return notFound(id);
-    if (payment.status === 'SUCCESS') {
-      return failure(409, 'invalid_state', 'A captured payment cannot be voided; refund it.');
-    }
-    if (payment.status === 'PENDING') {
-      payment.status = 'VOIDED';
-      payment.amountVoided = payment.amount;
-      void this.#announce(this.#releaseHeldPending(payment));
-      // Serialised now, so the caller is told VOIDED whatever happens to the payment next.
-      const answer = ok(structuredClone(payment));
-      if (lateSuccess) this.#later(this.#faults.lateSuccessAfterMs, () => this.#capture(payment));
-      return answer;
-    }
-    return ok(payment);
-  }
-
-  /** The void did not hold after all: the money is taken and the gateway says so. */
-  #capture(payment: GatewayPayment): Promise<void> {
-    if (payment.status !== 'VOIDED') return Promise.resolve();
-    payment.status = 'SUCCESS';
-    payment.amountVoided = 0;
-    this.#book.lateSuccesses += 1;
-    return this.#announce([paymentEvent(payment)]);
   }
 
   // -- refunds -----------------------------------------------------------------------------
