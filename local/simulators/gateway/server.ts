@@ -22,40 +22,22 @@ import {
   sleep,
   unixNow,
 } from '../faults.ts';
-import {
-  type Answer,
-  failure,
-  type GatewayWork,
-  idempotencyKey,
-  notFound,
-  type Operation,
-  ok,
-  type Parsed,
-  type RequestContext,
-  type Route,
-  replayed,
-  route,
-} from './api.ts';
-import {
-  CALLBACK_RETRY_BACKOFF_MS,
-  gatewayEvent,
-  postCallback,
-  stripeSignatureHeader,
-} from './callbacks.ts';
-import type { GatewayEvent, GatewayPayment, GatewayRefund, Ledger } from './contract.ts';
-import { type Decision, FaultDraws, type TransportFault } from './fault-drawing.ts';
+import { type Answer, failure, type GatewayWork, type Route } from './api.ts';
+import { CALLBACK_RETRY_BACKOFF_MS, postCallback, stripeSignatureHeader } from './callbacks.ts';
+import type { GatewayEvent, Ledger } from './contract.ts';
+import { FaultDraws, type TransportFault } from './fault-drawing.ts';
 import {
   defaultGatewayFaults,
   type GatewayFaults,
   gatewayFaultPatchSchema,
   type ScriptedGatewayFault,
-  type StrayRefund,
   scriptedGatewayFaultSchema,
 } from './fault-settings.ts';
 import { credentialRoutes } from './key-management.ts';
 import { Credentials, defaultGatewayApiKeys, defaultWebhookSecrets } from './keys.ts';
-import { GatewayBook, newId } from './ledger.ts';
+import { GatewayBook } from './ledger.ts';
 import { PaymentsApi } from './payments.ts';
+import { RefundsApi } from './refunds.ts';
 // ---------------------------------------------------------------------------------------------
 // The simulator's public face.
 // ---------------------------------------------------------------------------------------------
@@ -137,26 +119,6 @@ export async function startGatewaySimulator(
 // Inside the simulator.
 // ---------------------------------------------------------------------------------------------
 
-interface RefundRequest {
-  paymentId: string;
-  amount?: number;
-}
-
-function parseRefundRequest(body: unknown): Parsed<RefundRequest> {
-  if (!isRecord(body)) return { ok: false, message: 'The body must be a JSON object.' };
-  const { paymentId, amount } = body;
-  if (typeof paymentId !== 'string' || paymentId.length === 0) {
-    return { ok: false, message: 'paymentId is required.' };
-  }
-  if (amount !== undefined && (!Number.isSafeInteger(amount) || (amount as number) <= 0)) {
-    return { ok: false, message: 'amount must be a positive integer in minor units.' };
-  }
-  return {
-    ok: true,
-    value: amount === undefined ? { paymentId } : { paymentId, amount: amount as number },
-  };
-}
-
 class Gateway {
   readonly seed: number;
   readonly #configuredFaults: GatewayFaults;
@@ -200,7 +162,7 @@ class Gateway {
     this.#payments = new PaymentsApi(work);
     this.#routes = [
       ...this.#payments.routes(),
-      route('POST', '/v1/refunds', 'refund', (c) => this.#prepareRefund(c)),
+      ...new RefundsApi(work).routes(),
       ...credentialRoutes(this.#apiKeys, this.#webhookSecrets),
     ];
   }
@@ -368,77 +330,6 @@ class Gateway {
       this.#inFlight -= 1;
     }
   }
-
-  // -- refunds -----------------------------------------------------------------------------
-
-  #prepareRefund({ req, body }: RequestContext): Answer | Operation {
-    const key = idempotencyKey(req);
-    if (key === undefined) {
-      return failure(400, 'invalid_request_error', 'The Idempotency-Key header is required.');
-    }
-    const parsed = parseRefundRequest(body);
-    if (!parsed.ok) return failure(400, 'invalid_request_error', parsed.message);
-    return (decision) => this.#refund(key, parsed.value, decision);
-  }
-
-  #refund(key: string, request: RefundRequest, { stray, refundTimeout }: Decision): Answer {
-    const earlier = this.#book.refundsByKey.get(key);
-    if (earlier) {
-      const same =
-        earlier.paymentId === request.paymentId &&
-        (request.amount === undefined || request.amount === earlier.amount);
-      return same
-        ? ok(earlier, replayed)
-        : failure(422, 'idempotency_error', 'This Idempotency-Key was used for another refund.');
-    }
-    const payment = this.#book.payments.get(request.paymentId);
-    if (payment === undefined) return notFound(request.paymentId);
-    if (payment.status !== 'SUCCESS') {
-      return failure(409, 'invalid_state', `A ${payment.status} payment cannot be refunded.`);
-    }
-    const left = payment.amount - payment.amountRefunded;
-    const amount = request.amount ?? left;
-    if (left === 0 || amount > left) {
-      return failure(409, 'invalid_state', `Only ${left} of the payment is left to refund.`);
-    }
-    const refund: GatewayRefund = {
-      id: newId('re'),
-      paymentId: payment.id,
-      idempotencyKey: key,
-      amount,
-      currency: payment.currency,
-      status: 'SUCCEEDED',
-      created: unixNow(),
-    };
-    this.#book.refundsByKey.set(key, refund);
-    payment.amountRefunded += amount;
-    const real = gatewayEvent('refund.succeeded', payment, refund);
-    if (stray === undefined) {
-      void this.#announce([real]);
-    } else {
-      const fake = this.#strayRefundEvent(payment, refund, stray.kind);
-      this.#book.strayRefundEvents += 1;
-      void this.#announce(stray.first ? [fake, real] : [real, fake]);
-    }
-    return refundTimeout ? 'hang' : ok(refund);
-  }
-
-  /** Signed like any other event, and not in the ledger: no such refund was made. */
-  #strayRefundEvent(
-    payment: GatewayPayment,
-    refund: GatewayRefund,
-    kind: StrayRefund['kind'],
-  ): GatewayEvent {
-    const foreign = kind !== 'partial';
-    const partial = kind !== 'foreign';
-    return gatewayEvent('refund.succeeded', payment, {
-      ...refund,
-      id: foreign ? newId('re') : refund.id,
-      amount: partial ? Math.max(1, Math.floor(refund.amount / 2)) : refund.amount,
-    });
-  }
-
-  // -- callbacks ---------------------------------------------------------------------------
 
   /** Draws the callback faults now, then delivers one event after another, in order. */
   #announce(events: readonly GatewayEvent[]): Promise<void> {
