@@ -45,6 +45,10 @@ export function idempotencyKey(req: IncomingMessage): string | undefined {
   return typeof key === 'string' && key.length > 0 && key.length <= 255 ? key : undefined;
 }
 
+export function keyRequired(): Answer {
+  return failure(400, 'invalid_request_error', 'The Idempotency-Key header is required.');
+}
+
 export function route(
   method: string,
   path: string,

@@ -4,6 +4,7 @@ import {
   type Answer,
   failure,
   idempotencyKey,
+  keyRequired,
   manage,
   ok,
   type RequestContext,
@@ -36,9 +37,7 @@ export function credentialRoutes(apiKeys: Credentials, webhookSecrets: Credentia
 
 function createKey(apiKeys: Credentials, { req }: RequestContext): Answer {
   const key = idempotencyKey(req);
-  if (key === undefined) {
-    return failure(400, 'invalid_request_error', 'The Idempotency-Key header is required.');
-  }
+  if (key === undefined) return keyRequired();
   const earlier = apiKeys.byIdempotencyKey(key);
   if (earlier) return ok(newKeyView(earlier), replayed);
   if (apiKeys.active().length >= MAX_VALID_API_KEYS) {

@@ -4,6 +4,7 @@ import {
   failure,
   type GatewayWork,
   idempotencyKey,
+  keyRequired,
   notFound,
   type Operation,
   ok,
@@ -63,9 +64,7 @@ export class PaymentsApi {
 
   #prepareCreate({ req, body }: RequestContext): Answer | Operation {
     const key = idempotencyKey(req);
-    if (key === undefined) {
-      return failure(400, 'invalid_request_error', 'The Idempotency-Key header is required.');
-    }
+    if (key === undefined) return keyRequired();
     const parsed = parsePaymentRequest(body);
     if (!parsed.ok) return failure(400, 'invalid_request_error', parsed.message);
     this.#work.book.keysSeen.add(key);

@@ -4,6 +4,7 @@ import {
   failure,
   type GatewayWork,
   idempotencyKey,
+  keyRequired,
   notFound,
   type Operation,
   ok,
@@ -53,9 +54,7 @@ export class RefundsApi {
 
   #prepareRefund({ req, body }: RequestContext): Answer | Operation {
     const key = idempotencyKey(req);
-    if (key === undefined) {
-      return failure(400, 'invalid_request_error', 'The Idempotency-Key header is required.');
-    }
+    if (key === undefined) return keyRequired();
     const parsed = parseRefundRequest(body);
     if (!parsed.ok) return failure(400, 'invalid_request_error', parsed.message);
     return (decision) => this.#refund(key, parsed.value, decision);
