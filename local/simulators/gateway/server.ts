@@ -4,13 +4,10 @@ import {
   checkFaultPatch,
   closeServer,
   createSimulatorServer,
-  FaultConfigError,
   type FaultPatch,
   hangUp,
-  isRecord,
   listen,
   mergeFaults,
-  oneOf,
   parseJson,
   parseScript,
   readBody,
@@ -22,9 +19,10 @@ import {
   sleep,
   unixNow,
 } from '../faults.ts';
+import { type AdminControls, answerAdmin } from './admin.ts';
 import { type Answer, failure, type GatewayWork, type Route } from './api.ts';
 import { CALLBACK_RETRY_BACKOFF_MS, postCallback, stripeSignatureHeader } from './callbacks.ts';
-import type { GatewayEvent, Ledger } from './contract.ts';
+import type { GatewayEvent, GatewayPayment, Ledger } from './contract.ts';
 import { FaultDraws, type TransportFault } from './fault-drawing.ts';
 import {
   defaultGatewayFaults,
@@ -119,7 +117,7 @@ export async function startGatewaySimulator(
 // Inside the simulator.
 // ---------------------------------------------------------------------------------------------
 
-class Gateway {
+class Gateway implements AdminControls {
   readonly seed: number;
   readonly #configuredFaults: GatewayFaults;
   #faults: GatewayFaults;
@@ -177,8 +175,9 @@ class Gateway {
     this.#faults = mergeFaults(this.#faults, checkFaultPatch(gatewayFaultPatchSchema, patch));
   }
 
-  scriptNext(faults: ScriptedGatewayFault[]): void {
-    this.#draws.scriptNext(parseScript(faults, scriptedGatewayFaultSchema));
+  /** Queues the faults and says how many wait now. */
+  scriptNext(faults: ScriptedGatewayFault[]): number {
+    return this.#draws.scriptNext(parseScript(faults, scriptedGatewayFaultSchema));
   }
 
   setCallbackUrl(url: string | undefined): void {
@@ -228,6 +227,10 @@ class Gateway {
     await this.#payments.settle(payment, status);
   }
 
+  payment(id: string): GatewayPayment | undefined {
+    return this.#book.payments.get(id);
+  }
+
   inFlight(): number {
     return this.#inFlight;
   }
@@ -237,7 +240,7 @@ class Gateway {
   async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (url.pathname.startsWith('/admin/')) {
-      await serveAdmin(req, res, (route, body) => this.#admin(route, body));
+      await serveAdmin(req, res, (route, body) => answerAdmin(this, route, body));
       return;
     }
     await this.#serveApi(req, res, url);
@@ -357,31 +360,5 @@ class Gateway {
       const backoff = CALLBACK_RETRY_BACKOFF_MS[attempt];
       if (backoff === undefined || !(await sleep(backoff, signal))) return;
     }
-  }
-
-  // -- admin -------------------------------------------------------------------------------
-
-  async #admin(route: string, body: unknown): Promise<unknown> {
-    switch (route) {
-      case 'GET /admin/ledger':
-        return this.ledger();
-      case 'GET /admin/faults':
-        return this.faults();
-      case 'PUT /admin/faults':
-        this.setFaults(checkFaultPatch(gatewayFaultPatchSchema, body));
-        return this.faults();
-      case 'POST /admin/faults/next':
-        return { queued: this.#draws.scriptNext(parseScript(body, scriptedGatewayFaultSchema)) };
-      case 'POST /admin/reset':
-        this.reset();
-        return undefined;
-    }
-    const settle = /^POST \/admin\/payments\/([^/]+)\/settle$/.exec(route);
-    if (settle?.[1] === undefined) throw new SimulatorError(404, 'not_found', `No ${route}.`);
-    const id = decodeURIComponent(settle[1]);
-    const status = oneOf(isRecord(body) ? body.status : undefined, ['SUCCESS', 'FAILED'], 'status');
-    if (status === undefined) throw new FaultConfigError('Send {"status": "SUCCESS" | "FAILED"}.');
-    await this.settle(id, status);
-    return this.#book.payments.get(id);
   }
 }
