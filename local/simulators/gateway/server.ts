@@ -21,6 +21,7 @@ import {
 } from '../faults.ts';
 import { type AdminControls, answerAdmin } from './admin.ts';
 import { type Answer, failure, type GatewayWork, type Route } from './api.ts';
+import { Background } from './background.ts';
 import { CALLBACK_RETRY_BACKOFF_MS, postCallback, stripeSignatureHeader } from './callbacks.ts';
 import type { GatewayEvent, GatewayPayment, Ledger } from './contract.ts';
 import { FaultDraws, type TransportFault } from './fault-drawing.ts';
@@ -128,11 +129,9 @@ class Gateway implements AdminControls {
   #callbackUrl: string | undefined;
   /** Aborted by stop(): ends latency waits and hangs. */
   readonly #life = new AbortController();
-  /** Aborted by reset() and stop(): ends settlements and callbacks of the old ledger. */
-  #epoch = new AbortController();
+  readonly #background = new Background();
   readonly #book = new GatewayBook();
   readonly #payments: PaymentsApi;
-  #inFlight = 0;
 
   constructor(options: GatewaySimulatorOptions) {
     this.seed = options.seed ?? randomInt(2 ** 31);
@@ -155,7 +154,7 @@ class Gateway implements AdminControls {
       draws: this.#draws,
       faults: () => this.#faults,
       announce: (events) => this.#announce(events),
-      later: (ms, work) => this.#later(ms, work),
+      later: (ms, work) => this.#background.later(ms, work),
     };
     this.#payments = new PaymentsApi(work);
     this.#routes = [
@@ -196,8 +195,7 @@ class Gateway implements AdminControls {
   }
 
   reset(): void {
-    this.#epoch.abort();
-    this.#epoch = new AbortController();
+    this.#background.restart();
     this.#book.clear();
     this.#apiKeys.forgetRetired();
     this.#webhookSecrets.forgetRetired();
@@ -207,7 +205,7 @@ class Gateway implements AdminControls {
 
   stop(): void {
     this.#life.abort();
-    this.#epoch.abort();
+    this.#background.stop();
   }
 
   ledger(): Ledger {
@@ -232,7 +230,7 @@ class Gateway implements AdminControls {
   }
 
   inFlight(): number {
-    return this.#inFlight;
+    return this.#background.inFlight;
   }
 
   // -- serving -----------------------------------------------------------------------------
@@ -319,27 +317,12 @@ class Gateway implements AdminControls {
     }
   }
 
-  /** Runs `work` after `ms` unless a reset or stop comes first; counted in `inFlight()`. */
-  #later(ms: number, work: () => Promise<void>): void {
-    const epoch = this.#epoch.signal;
-    void this.#track(sleep(ms, epoch).then((elapsed) => (elapsed ? work() : undefined)));
-  }
-
-  async #track(work: Promise<void>): Promise<void> {
-    this.#inFlight += 1;
-    try {
-      await work;
-    } finally {
-      this.#inFlight -= 1;
-    }
-  }
-
   /** Draws the callback faults now, then delivers one event after another, in order. */
   #announce(events: readonly GatewayEvent[]): Promise<void> {
     const { callbacks } = this.#faults;
     if (!callbacks.enabled || this.#callbackUrl === undefined) return Promise.resolve();
     const deliveries = this.#draws.deliveries(events);
-    return this.#track(this.#deliverAll(deliveries, this.#epoch.signal));
+    return this.#background.track(this.#deliverAll(deliveries, this.#background.signal));
   }
 
   async #deliverAll(events: readonly GatewayEvent[], signal: AbortSignal): Promise<void> {
