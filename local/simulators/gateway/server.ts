@@ -17,13 +17,12 @@ import {
   sendJson,
   serveAdmin,
   sleep,
-  unixNow,
 } from '../faults.ts';
 import { type AdminControls, answerAdmin } from './admin.ts';
 import { type Answer, failure, type GatewayWork, type Route } from './api.ts';
 import { Background } from './background.ts';
-import { CALLBACK_RETRY_BACKOFF_MS, postCallback, stripeSignatureHeader } from './callbacks.ts';
-import type { GatewayEvent, GatewayPayment, Ledger } from './contract.ts';
+import { CallbackSender } from './callbacks.ts';
+import type { GatewayPayment, Ledger } from './contract.ts';
 import { FaultDraws, type TransportFault } from './fault-drawing.ts';
 import {
   defaultGatewayFaults,
@@ -126,11 +125,11 @@ class Gateway implements AdminControls {
   readonly #routes: readonly Route[];
   readonly #apiKeys = new Credentials('key');
   readonly #webhookSecrets = new Credentials('whs');
-  #callbackUrl: string | undefined;
   /** Aborted by stop(): ends latency waits and hangs. */
   readonly #life = new AbortController();
   readonly #background = new Background();
   readonly #book = new GatewayBook();
+  readonly #callbacks: CallbackSender;
   readonly #payments: PaymentsApi;
 
   constructor(options: GatewaySimulatorOptions) {
@@ -148,12 +147,19 @@ class Gateway implements AdminControls {
     this.#draws = new FaultDraws(this.seed, () => this.#faults);
     this.#apiKeys.replace(options.apiKeys ?? defaultGatewayApiKeys);
     this.#webhookSecrets.replace(options.webhookSecrets ?? defaultWebhookSecrets);
+    this.#callbacks = new CallbackSender({
+      book: this.#book,
+      draws: this.#draws,
+      faults: () => this.#faults,
+      secrets: this.#webhookSecrets,
+      background: this.#background,
+    });
     this.setCallbackUrl(options.callbackUrl);
     const work: GatewayWork = {
       book: this.#book,
       draws: this.#draws,
       faults: () => this.#faults,
-      announce: (events) => this.#announce(events),
+      announce: (events) => this.#callbacks.announce(events),
       later: (ms, work) => this.#background.later(ms, work),
     };
     this.#payments = new PaymentsApi(work);
@@ -183,7 +189,7 @@ class Gateway implements AdminControls {
     if (url !== undefined && !URL.canParse(url)) {
       throw new SimulatorError(400, 'invalid_request_error', `${url} is not a URL.`);
     }
-    this.#callbackUrl = url;
+    this.#callbacks.url = url;
   }
 
   setWebhookSecrets(secrets: string[]): void {
@@ -314,34 +320,6 @@ class Gateway implements AdminControls {
           { error: { type: 'rate_limit_error', message: 'Too many requests; nothing was done.' } },
           { 'Retry-After': String(fault.retryAfterSeconds) },
         );
-    }
-  }
-
-  /** Draws the callback faults now, then delivers one event after another, in order. */
-  #announce(events: readonly GatewayEvent[]): Promise<void> {
-    const { callbacks } = this.#faults;
-    if (!callbacks.enabled || this.#callbackUrl === undefined) return Promise.resolve();
-    const deliveries = this.#draws.deliveries(events);
-    return this.#background.track(this.#deliverAll(deliveries, this.#background.signal));
-  }
-
-  async #deliverAll(events: readonly GatewayEvent[], signal: AbortSignal): Promise<void> {
-    for (const event of events) await this.#deliver(event, signal);
-  }
-
-  /** Signs afresh on every attempt, as Stripe does, so a retry is never stale. */
-  async #deliver(event: GatewayEvent, signal: AbortSignal): Promise<void> {
-    if (!(await sleep(this.#faults.callbacks.delayMs, signal))) return;
-    const body = JSON.stringify(event);
-    for (let attempt = 0; ; attempt += 1) {
-      const url = this.#callbackUrl;
-      if (url === undefined || signal.aborted) return;
-      this.#book.callbacksSent += 1;
-      const secrets = this.#webhookSecrets.active().map((entry) => entry.secret);
-      const signature = stripeSignatureHeader(body, secrets, unixNow());
-      if (await postCallback(url, body, signature, signal)) return;
-      const backoff = CALLBACK_RETRY_BACKOFF_MS[attempt];
-      if (backoff === undefined || !(await sleep(backoff, signal))) return;
     }
   }
 }
