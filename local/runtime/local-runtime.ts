@@ -23,12 +23,9 @@ import type { FaultPatch } from '../simulators/faults.ts';
 import type { GatewayFaults } from '../simulators/gateway/fault-settings.ts';
 import { defaultGatewayApiKeys } from '../simulators/gateway/keys.ts';
 import { type GatewaySimulator, startGatewaySimulator } from '../simulators/gateway/server.ts';
-import {
-  type RiskFaults,
-  type RiskRules,
-  type RiskSimulator,
-  startRiskSimulator,
-} from '../simulators/risk-simulator.ts';
+import type { RiskFaults } from '../simulators/risk/fault-settings.ts';
+import type { RiskRules } from '../simulators/risk/rules.ts';
+import { type RiskSimulator, startRiskSimulator } from '../simulators/risk/server.ts';
 import {
   type Emulator,
   freePort,

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { defaultGatewayFaults } from '../simulators/gateway/fault-settings.ts';
-import { defaultRiskFaults } from '../simulators/risk-simulator.ts';
+import { defaultRiskFaults } from '../simulators/risk/fault-settings.ts';
 import {
   type LocalRuntime,
   localCallbackUrl,

@@ -8,7 +8,7 @@ import {
   type GatewaySimulator,
   startGatewaySimulator,
 } from '../../local/simulators/gateway/server.ts';
-import { type RiskSimulator, startRiskSimulator } from '../../local/simulators/risk-simulator.ts';
+import { type RiskSimulator, startRiskSimulator } from '../../local/simulators/risk/server.ts';
 
 let simulator: GatewaySimulator;
 let risk: RiskSimulator;

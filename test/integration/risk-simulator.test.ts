@@ -1,11 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RiskRequest } from '../../local/simulators/risk/contract.ts';
+import type { ScriptedRiskFault } from '../../local/simulators/risk/fault-settings.ts';
 import {
-  type RiskRequest,
   type RiskRequests,
   type RiskSimulator,
-  type ScriptedRiskFault,
   startRiskSimulator,
-} from '../../local/simulators/risk-simulator.ts';
+} from '../../local/simulators/risk/server.ts';
 
 const signed = {
   authorization: 'TC3-HMAC-SHA256 Credential=AKIDlocal/2025-01-01/risk/tc3_request, Signature=x',

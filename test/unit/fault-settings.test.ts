@@ -4,7 +4,8 @@ import {
   gatewayFaultPatchSchema,
   scriptedGatewayFaultSchema,
 } from '../../local/simulators/gateway/fault-settings.ts';
-import { startRiskSimulator } from '../../local/simulators/risk-simulator.ts';
+import type { RiskRules } from '../../local/simulators/risk/rules.ts';
+import { startRiskSimulator } from '../../local/simulators/risk/server.ts';
 
 const gatewayPatch = (patch: unknown) => () => checkFaultPatch(gatewayFaultPatchSchema, patch);
 const gatewayScript = (script: unknown) => () => parseScript(script, scriptedGatewayFaultSchema);
@@ -62,5 +63,23 @@ describe('fault settings of the simulators', () => {
     await expect(startRiskSimulator({ faults: { hangRate: 5 } })).rejects.toThrow(
       'faults.hangRate is a probability: between 0 and 1.',
     );
+  });
+
+  it('refuse risk rules that are not amounts in minor units or levels, naming the rule', async () => {
+    const rules = (value: unknown) => startRiskSimulator({ rules: value as RiskRules });
+    await expect(rules({ reviewAtOrAbove: 10.5 })).rejects.toThrow(
+      'rules.reviewAtOrAbove must be an amount in minor units: an integer of at least 0.',
+    );
+    await expect(rules({ rejectAtOrAbove: -1 })).rejects.toThrow(
+      'rules.rejectAtOrAbove must be an amount in minor units: an integer of at least 0.',
+    );
+    await expect(rules({ byAgent: { 'agent-x': 'block' } })).rejects.toThrow(
+      'rules.byAgent.agent-x must be one of pass, review, reject.',
+    );
+    await expect(rules({ byAgent: ['agent-x'] })).rejects.toThrow(
+      'rules.byAgent must map agent ids to levels.',
+    );
+    await expect(rules({ rejectAbove: 5 })).rejects.toThrow('rules.rejectAbove is not a setting.');
+    await expect(rules('strict')).rejects.toThrow('rules must be a JSON object.');
   });
 });

@@ -1,7 +1,13 @@
 import { createHmac } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { ownSignal } from '../faults.ts';
+import { ownSignal, sleep, unixNow } from '../faults.ts';
+import type { Background } from './background.ts';
+import type { GatewayEvent, GatewayEventType, GatewayPayment, GatewayRefund } from './contract.ts';
+import type { FaultDraws } from './fault-drawing.ts';
+import type { GatewayFaults } from './fault-settings.ts';
+import type { Credentials } from './keys.ts';
+import { type GatewayBook, newId } from './ledger.ts';
 
 /** Stripe retries for days; three quick retries keep local runs and tests short. */
 export const CALLBACK_RETRY_BACKOFF_MS = [500, 1_000, 2_000] as const;
@@ -54,4 +60,86 @@ export function postCallback(
       resolve(false);
     }
   });
+}
+
+export function paymentEvent(payment: GatewayPayment): GatewayEvent {
+  return gatewayEvent(
+    payment.status === 'FAILED' ? 'payment.failed' : 'payment.succeeded',
+    payment,
+  );
+}
+
+export function gatewayEvent(
+  type: GatewayEventType,
+  payment: GatewayPayment,
+  refund?: GatewayRefund,
+): GatewayEvent {
+  return {
+    id: newId('evt'),
+    type,
+    created: unixNow(),
+    data: {
+      paymentId: payment.id,
+      idempotencyKey: payment.idempotencyKey,
+      amount: refund?.amount ?? payment.amount,
+      currency: payment.currency,
+      ...(payment.declineCode === undefined ? {} : { declineCode: payment.declineCode }),
+      ...(refund === undefined ? {} : { refundId: refund.id }),
+    },
+  };
+}
+
+/** Delivers the gateway's events to autopay's webhook, under the callback faults. */
+export class CallbackSender {
+  /** Absent: no callback is sent. */
+  url: string | undefined;
+  readonly #book: GatewayBook;
+  readonly #draws: FaultDraws;
+  readonly #faults: () => GatewayFaults;
+  readonly #secrets: Credentials;
+  readonly #background: Background;
+
+  constructor(parts: {
+    book: GatewayBook;
+    draws: FaultDraws;
+    /** The faults in force now, not a copy. */
+    faults: () => GatewayFaults;
+    /** Every active one signs every callback. */
+    secrets: Credentials;
+    background: Background;
+  }) {
+    this.#book = parts.book;
+    this.#draws = parts.draws;
+    this.#faults = parts.faults;
+    this.#secrets = parts.secrets;
+    this.#background = parts.background;
+  }
+
+  /** Draws the callback faults now, then delivers one event after another, in order. */
+  announce(events: readonly GatewayEvent[]): Promise<void> {
+    const { callbacks } = this.#faults();
+    if (!callbacks.enabled || this.url === undefined) return Promise.resolve();
+    const deliveries = this.#draws.deliveries(events);
+    return this.#background.track(this.#deliverAll(deliveries, this.#background.signal));
+  }
+
+  async #deliverAll(events: readonly GatewayEvent[], signal: AbortSignal): Promise<void> {
+    for (const event of events) await this.#deliver(event, signal);
+  }
+
+  /** Signs afresh on every attempt, as Stripe does, so a retry is never stale. */
+  async #deliver(event: GatewayEvent, signal: AbortSignal): Promise<void> {
+    if (!(await sleep(this.#faults().callbacks.delayMs, signal))) return;
+    const body = JSON.stringify(event);
+    for (let attempt = 0; ; attempt += 1) {
+      const url = this.url;
+      if (url === undefined || signal.aborted) return;
+      this.#book.callbacksSent += 1;
+      const secrets = this.#secrets.active().map((entry) => entry.secret);
+      const signature = stripeSignatureHeader(body, secrets, unixNow());
+      if (await postCallback(url, body, signature, signal)) return;
+      const backoff = CALLBACK_RETRY_BACKOFF_MS[attempt];
+      if (backoff === undefined || !(await sleep(backoff, signal))) return;
+    }
+  }
 }

@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import type { ChargeSummary, GatewayPayment } from './contract.ts';
+import type {
+  ChargeSummary,
+  GatewayEvent,
+  GatewayPayment,
+  GatewayRefund,
+  Ledger,
+} from './contract.ts';
 
 /**
  * What each Idempotency-Key led to, counted from the payments themselves, so a double charge
@@ -33,4 +39,50 @@ export function chargeSummaries(
 /** A fresh id for a payment, refund, key or secret: `<prefix>_<24 hex digits>`. */
 export function newId(prefix: string): string {
   return `${prefix}_${randomBytes(12).toString('hex')}`;
+}
+
+/** Everything the gateway did since it started or was last reset. */
+export class GatewayBook {
+  readonly payments = new Map<string, GatewayPayment>();
+  readonly paymentsByKey = new Map<string, GatewayPayment>();
+  readonly refundsByKey = new Map<string, GatewayRefund>();
+  readonly keysSeen = new Set<string>();
+  /** `payment.pending` events held back, to be sent after the event that settles the payment. */
+  readonly heldPendingEvents = new Map<string, GatewayEvent>();
+  requests = { total: 0, byRoute: {} as Record<string, number> };
+  callbacksSent = 0;
+  lateSuccesses = 0;
+  strayRefundEvents = 0;
+
+  clear(): void {
+    this.payments.clear();
+    this.paymentsByKey.clear();
+    this.refundsByKey.clear();
+    this.keysSeen.clear();
+    this.heldPendingEvents.clear();
+    this.requests = { total: 0, byRoute: {} };
+    this.callbacksSent = 0;
+    this.lateSuccesses = 0;
+    this.strayRefundEvents = 0;
+  }
+
+  count(routeName: string): void {
+    this.requests.total += 1;
+    this.requests.byRoute[routeName] = (this.requests.byRoute[routeName] ?? 0) + 1;
+  }
+
+  /** A copy: the caller may keep it while the gateway carries on. */
+  ledger(keys: Ledger['keys']): Ledger {
+    const payments = [...this.payments.values()];
+    return structuredClone({
+      payments,
+      refunds: [...this.refundsByKey.values()],
+      charges: chargeSummaries(this.keysSeen, payments),
+      requests: this.requests,
+      callbacksSent: this.callbacksSent,
+      lateSuccesses: this.lateSuccesses,
+      strayRefundEvents: this.strayRefundEvents,
+      keys,
+    });
+  }
 }

@@ -1,63 +1,41 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  between,
-  chance,
   checkFaultPatch,
   closeServer,
   createSimulatorServer,
-  FaultConfigError,
   type FaultPatch,
-  FaultScript,
   hangUp,
-  isRecord,
   listen,
   mergeFaults,
-  oneOf,
   parseJson,
   parseScript,
-  pick,
-  type Random,
   readBody,
   resetConnection,
   resolveFaults,
   SimulatorError,
-  seededRandom,
   sendJson,
   serveAdmin,
   sleep,
-  unixNow,
 } from '../faults.ts';
-import { CALLBACK_RETRY_BACKOFF_MS, postCallback, stripeSignatureHeader } from './callbacks.ts';
-import type {
-  GatewayEvent,
-  GatewayEventType,
-  GatewayPayment,
-  GatewayRefund,
-  Ledger,
-  PaymentMethod,
-} from './contract.ts';
+import { type AdminControls, answerAdmin } from './admin.ts';
+import { type Answer, failure, type GatewayWork, type Route } from './api.ts';
+import { Background } from './background.ts';
+import { CallbackSender } from './callbacks.ts';
+import type { GatewayPayment, Ledger } from './contract.ts';
+import { FaultDraws, type TransportFault } from './fault-drawing.ts';
 import {
-  chargeFaultNames,
   defaultGatewayFaults,
   type GatewayFaults,
   gatewayFaultPatchSchema,
   type ScriptedGatewayFault,
-  type StrayRefund,
   scriptedGatewayFaultSchema,
-  strayRefundKinds,
 } from './fault-settings.ts';
-import {
-  Credentials,
-  defaultGatewayApiKeys,
-  defaultWebhookSecrets,
-  keyView,
-  MAX_VALID_API_KEYS,
-  newKeyView,
-  secretView,
-  WEBHOOK_SECRET_LENGTH,
-} from './keys.ts';
-import { chargeSummaries, newId } from './ledger.ts';
+import { credentialRoutes } from './key-management.ts';
+import { Credentials, defaultGatewayApiKeys, defaultWebhookSecrets } from './keys.ts';
+import { GatewayBook } from './ledger.ts';
+import { PaymentsApi } from './payments.ts';
+import { RefundsApi } from './refunds.ts';
 // ---------------------------------------------------------------------------------------------
 // The simulator's public face.
 // ---------------------------------------------------------------------------------------------
@@ -139,163 +117,20 @@ export async function startGatewaySimulator(
 // Inside the simulator.
 // ---------------------------------------------------------------------------------------------
 
-/** Callback draws use their own stream, so callback timing cannot shift the request draws. */
-const CALLBACK_STREAM = 0x9e3779b9;
-
-/** `manage`: key and webhook-secret management, which never takes latency or a fault. */
-type RouteKind = 'create' | 'lookup' | 'void' | 'refund' | 'manage';
-
-type TransportFault =
-  | { kind: 'hang' }
-  | { kind: 'reset' }
-  | { kind: 'error'; status: number }
-  | { kind: 'throttle'; retryAfterSeconds: number };
-
-/** How a new charge turns out; decided when the request arrives, applied if it is new. */
-interface ChargePlan {
-  status: 'SUCCESS' | 'PENDING' | 'FAILED';
-  declineCode?: string;
-  /** The charge is made but its answer never leaves. */
-  timeout: boolean;
-  /** Where a PENDING charge ends when it settles by itself. */
-  settlesAs: 'SUCCESS' | 'FAILED';
-  /** False: a PENDING charge waits for `settle()` or a void. */
-  settlesByItself: boolean;
-}
-
-interface Decision {
-  latencyMs: number;
-  transport?: TransportFault;
-  charge: ChargePlan;
-  /** For a void: the payment captures anyway, after the void answered. */
-  lateSuccess: boolean;
-  /** For a refund: it is made, but its answer never leaves. */
-  refundTimeout: boolean;
-  /** For a refund: a second, false `refund.succeeded` goes with the real one. */
-  stray?: StrayRefund;
-}
-
-type Answer = { status: number; body: unknown; headers?: Record<string, string> } | 'hang';
-type Operation = (decision: Decision) => Answer;
-
-interface RequestContext {
-  req: IncomingMessage;
-  url: URL;
-  pathId: string;
-  body: unknown;
-}
-
-interface Route {
-  name: string;
-  method: string;
-  pattern: RegExp;
-  kind: RouteKind;
-  /** Rejects a bad request at once, before any fault, or says what to do once faults pass. */
-  prepare: (context: RequestContext) => Answer | Operation;
-}
-
-type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
-
-interface PaymentRequest {
-  amount: number;
-  currency: string;
-  paymentMethod: PaymentMethod;
-  reference?: string;
-}
-
-interface RefundRequest {
-  paymentId: string;
-  amount?: number;
-}
-
-function ok(body: unknown, headers?: Record<string, string>): Answer {
-  return { status: 200, body, ...(headers ? { headers } : {}) };
-}
-
-function failure(status: number, type: string, message: string): Answer {
-  return { status, body: { error: { type, message } } };
-}
-
-function notFound(id: string): Answer {
-  return failure(404, 'not_found', `No payment ${id}.`);
-}
-
-const replayed = { 'Idempotent-Replayed': 'true' };
-
-function idempotencyKey(req: IncomingMessage): string | undefined {
-  const key = req.headers['idempotency-key'];
-  return typeof key === 'string' && key.length > 0 && key.length <= 255 ? key : undefined;
-}
-
-function parsePaymentRequest(body: unknown): Parsed<PaymentRequest> {
-  if (!isRecord(body)) return { ok: false, message: 'The body must be a JSON object.' };
-  const { amount, currency, paymentMethod, reference } = body;
-  if (!Number.isSafeInteger(amount) || (amount as number) <= 0) {
-    return { ok: false, message: 'amount must be a positive integer in minor units.' };
-  }
-  if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) {
-    return { ok: false, message: 'currency must be three upper-case letters, such as CNY.' };
-  }
-  if (paymentMethod !== 'wallet' && paymentMethod !== 'card') {
-    return { ok: false, message: 'paymentMethod must be wallet or card.' };
-  }
-  if (reference !== undefined && typeof reference !== 'string') {
-    return { ok: false, message: 'reference must be a string.' };
-  }
-  const value: PaymentRequest = { amount: amount as number, currency, paymentMethod };
-  return { ok: true, value: reference === undefined ? value : { ...value, reference } };
-}
-
-function parseRefundRequest(body: unknown): Parsed<RefundRequest> {
-  if (!isRecord(body)) return { ok: false, message: 'The body must be a JSON object.' };
-  const { paymentId, amount } = body;
-  if (typeof paymentId !== 'string' || paymentId.length === 0) {
-    return { ok: false, message: 'paymentId is required.' };
-  }
-  if (amount !== undefined && (!Number.isSafeInteger(amount) || (amount as number) <= 0)) {
-    return { ok: false, message: 'amount must be a positive integer in minor units.' };
-  }
-  return {
-    ok: true,
-    value: amount === undefined ? { paymentId } : { paymentId, amount: amount as number },
-  };
-}
-
-function scriptApplies(fault: ScriptedGatewayFault, kind: RouteKind): boolean {
-  if ((chargeFaultNames as readonly string[]).includes(fault.fault)) return kind === 'create';
-  if (fault.fault === 'late_success') return kind === 'void';
-  if (fault.fault === 'stray_refund' || fault.fault === 'refund_then_timeout') {
-    return kind === 'refund';
-  }
-  const route = fault.route ?? 'create';
-  return route === 'any' || route === kind;
-}
-
-class Gateway {
+class Gateway implements AdminControls {
   readonly seed: number;
   readonly #configuredFaults: GatewayFaults;
   #faults: GatewayFaults;
-  #random: Random;
-  #callbackRandom: Random;
-  readonly #script = new FaultScript<ScriptedGatewayFault>();
+  readonly #draws: FaultDraws;
   readonly #routes: readonly Route[];
   readonly #apiKeys = new Credentials('key');
   readonly #webhookSecrets = new Credentials('whs');
-  #callbackUrl: string | undefined;
   /** Aborted by stop(): ends latency waits and hangs. */
   readonly #life = new AbortController();
-  /** Aborted by reset() and stop(): ends settlements and callbacks of the old ledger. */
-  #epoch = new AbortController();
-  readonly #payments = new Map<string, GatewayPayment>();
-  readonly #paymentsByKey = new Map<string, GatewayPayment>();
-  readonly #refundsByKey = new Map<string, GatewayRefund>();
-  readonly #keysSeen = new Set<string>();
-  readonly #heldPendingEvents = new Map<string, GatewayEvent>();
-  #requests = { total: 0, byRoute: {} as Record<string, number> };
-  #callbacksSent = 0;
-  #lateSuccesses = 0;
-  #strayRefundEvents = 0;
-  #inFlight = 0;
+  readonly #background = new Background();
+  readonly #book = new GatewayBook();
+  readonly #callbacks: CallbackSender;
+  readonly #payments: PaymentsApi;
 
   constructor(options: GatewaySimulatorOptions) {
     this.seed = options.seed ?? randomInt(2 ** 31);
@@ -309,37 +144,30 @@ class Gateway {
       },
     );
     this.#faults = structuredClone(this.#configuredFaults);
-    this.#random = seededRandom(this.seed);
-    this.#callbackRandom = seededRandom(this.seed ^ CALLBACK_STREAM);
+    this.#draws = new FaultDraws(this.seed, () => this.#faults);
     this.#apiKeys.replace(options.apiKeys ?? defaultGatewayApiKeys);
     this.#webhookSecrets.replace(options.webhookSecrets ?? defaultWebhookSecrets);
+    this.#callbacks = new CallbackSender({
+      book: this.#book,
+      draws: this.#draws,
+      faults: () => this.#faults,
+      secrets: this.#webhookSecrets,
+      background: this.#background,
+    });
     this.setCallbackUrl(options.callbackUrl);
+    const work: GatewayWork = {
+      book: this.#book,
+      draws: this.#draws,
+      faults: () => this.#faults,
+      announce: (events) => this.#callbacks.announce(events),
+      later: (ms, work) => this.#background.later(ms, work),
+    };
+    this.#payments = new PaymentsApi(work);
     this.#routes = [
-      this.#route('POST', '/v1/payments', 'create', (c) => this.#prepareCreate(c)),
-      this.#route('GET', '/v1/payments', 'lookup', (c) => this.#prepareFind(c)),
-      this.#route('GET', '/v1/payments/{id}', 'lookup', (c) => () => this.#get(c.pathId)),
-      this.#route('POST', '/v1/payments/{id}/void', 'void', (c) => (d) => this.#void(c.pathId, d)),
-      this.#route('POST', '/v1/refunds', 'refund', (c) => this.#prepareRefund(c)),
-      this.#manage('POST', '/v1/keys', (c) => this.#createKey(c)),
-      this.#manage('GET', '/v1/keys', () => this.#listKeys()),
-      this.#manage('DELETE', '/v1/keys/{id}', (c) => this.#revokeKey(c.pathId)),
-      this.#manage('POST', '/v1/webhook-secrets', (c) => this.#registerSecret(c)),
-      this.#manage('GET', '/v1/webhook-secrets', () => this.#listSecrets()),
-      this.#manage('DELETE', '/v1/webhook-secrets/{id}', (c) => this.#deleteSecret(c.pathId)),
+      ...this.#payments.routes(),
+      ...new RefundsApi(work).routes(),
+      ...credentialRoutes(this.#apiKeys, this.#webhookSecrets),
     ];
-  }
-
-  #route(method: string, path: string, kind: RouteKind, prepare: Route['prepare']): Route {
-    const pattern = new RegExp(`^${path.replace('{id}', '([^/]+)')}$`);
-    return { name: `${method} ${path}`, method, pattern, kind, prepare };
-  }
-
-  /**
-   * A management route answers from `prepare`, never with an operation, so it skips the fault
-   * stage: no latency, no transport fault, no scripted fault taken (not even `route: any`).
-   */
-  #manage(method: string, path: string, answer: (context: RequestContext) => Answer): Route {
-    return this.#route(method, path, 'manage', answer);
   }
 
   // -- configuration -----------------------------------------------------------------------
@@ -352,15 +180,16 @@ class Gateway {
     this.#faults = mergeFaults(this.#faults, checkFaultPatch(gatewayFaultPatchSchema, patch));
   }
 
-  scriptNext(faults: ScriptedGatewayFault[]): void {
-    this.#script.push(parseScript(faults, scriptedGatewayFaultSchema));
+  /** Queues the faults and says how many wait now. */
+  scriptNext(faults: ScriptedGatewayFault[]): number {
+    return this.#draws.scriptNext(parseScript(faults, scriptedGatewayFaultSchema));
   }
 
   setCallbackUrl(url: string | undefined): void {
     if (url !== undefined && !URL.canParse(url)) {
       throw new SimulatorError(400, 'invalid_request_error', `${url} is not a URL.`);
     }
-    this.#callbackUrl = url;
+    this.#callbacks.url = url;
   }
 
   setWebhookSecrets(secrets: string[]): void {
@@ -372,47 +201,26 @@ class Gateway {
   }
 
   reset(): void {
-    this.#epoch.abort();
-    this.#epoch = new AbortController();
-    this.#payments.clear();
-    this.#paymentsByKey.clear();
-    this.#refundsByKey.clear();
-    this.#keysSeen.clear();
-    this.#heldPendingEvents.clear();
-    this.#requests = { total: 0, byRoute: {} };
-    this.#callbacksSent = 0;
-    this.#lateSuccesses = 0;
-    this.#strayRefundEvents = 0;
+    this.#background.restart();
+    this.#book.clear();
     this.#apiKeys.forgetRetired();
     this.#webhookSecrets.forgetRetired();
-    this.#script.clear();
+    this.#draws.reset();
     this.#faults = structuredClone(this.#configuredFaults);
-    this.#random = seededRandom(this.seed);
-    this.#callbackRandom = seededRandom(this.seed ^ CALLBACK_STREAM);
   }
 
   stop(): void {
     this.#life.abort();
-    this.#epoch.abort();
+    this.#background.stop();
   }
 
   ledger(): Ledger {
-    const payments = [...this.#payments.values()];
     const keys = this.#apiKeys.counts();
-    return structuredClone({
-      payments,
-      refunds: [...this.#refundsByKey.values()],
-      charges: chargeSummaries(this.#keysSeen, payments),
-      requests: this.#requests,
-      callbacksSent: this.#callbacksSent,
-      lateSuccesses: this.#lateSuccesses,
-      strayRefundEvents: this.#strayRefundEvents,
-      keys: { active: keys.active, revoked: keys.retired },
-    });
+    return this.#book.ledger({ active: keys.active, revoked: keys.retired });
   }
 
   async settle(paymentId: string, status: 'SUCCESS' | 'FAILED'): Promise<void> {
-    const payment = this.#payments.get(paymentId);
+    const payment = this.#book.payments.get(paymentId);
     if (payment === undefined) {
       throw new SimulatorError(404, 'not_found', `No payment ${paymentId}.`);
     }
@@ -420,11 +228,15 @@ class Gateway {
     if (payment.status !== 'PENDING') {
       throw new SimulatorError(409, 'invalid_state', `Payment ${paymentId} is ${payment.status}.`);
     }
-    await this.#settle(payment, status);
+    await this.#payments.settle(payment, status);
+  }
+
+  payment(id: string): GatewayPayment | undefined {
+    return this.#book.payments.get(id);
   }
 
   inFlight(): number {
-    return this.#inFlight;
+    return this.#background.inFlight;
   }
 
   // -- serving -----------------------------------------------------------------------------
@@ -432,7 +244,7 @@ class Gateway {
   async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (url.pathname.startsWith('/admin/')) {
-      await serveAdmin(req, res, (route, body) => this.#admin(route, body));
+      await serveAdmin(req, res, (route, body) => answerAdmin(this, route, body));
       return;
     }
     await this.#serveApi(req, res, url);
@@ -440,7 +252,7 @@ class Gateway {
 
   async #serveApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const match = this.#match(req.method ?? 'GET', url.pathname);
-    this.#count(match?.route.name ?? 'unmatched');
+    this.#book.count(match?.route.name ?? 'unmatched');
     if (match === undefined) {
       this.#write(res, failure(404, 'not_found', `No route ${req.method} ${url.pathname}.`));
       return;
@@ -456,7 +268,7 @@ class Gateway {
       this.#write(res, prepared);
       return;
     }
-    const decision = this.#decide(match.route.kind);
+    const decision = this.#draws.decide(match.route.kind);
     if (!(await sleep(decision.latencyMs, this.#life.signal))) return;
     if (decision.transport) {
       this.#injectTransportFault(decision.transport, req, res);
@@ -471,11 +283,6 @@ class Gateway {
       if (found) return { route, pathId: decodeURIComponent(found[1] ?? '') };
     }
     return undefined;
-  }
-
-  #count(routeName: string): void {
-    this.#requests.total += 1;
-    this.#requests.byRoute[routeName] = (this.#requests.byRoute[routeName] ?? 0) + 1;
   }
 
   #authorized(req: IncomingMessage): boolean {
@@ -514,469 +321,5 @@ class Gateway {
           { 'Retry-After': String(fault.retryAfterSeconds) },
         );
     }
-  }
-
-  // -- fault decisions (all draws happen on arrival, so their order is the arrival order) ------
-
-  #decide(kind: RouteKind): Decision {
-    const latencyMs = between(this.#random, this.#faults.latencyMs);
-    const scripted = this.#script.take((fault) => scriptApplies(fault, kind));
-    if (scripted) return { latencyMs, ...this.#fromScript(scripted) };
-    const plain = { charge: this.#plainCharge(), lateSuccess: false, refundTimeout: false };
-    const mayFail = kind === 'create' || !this.#faults.transportFaultsOnlyOnCreate;
-    const transport = mayFail ? this.#drawTransportFault() : undefined;
-    if (transport) return { latencyMs, transport, ...plain };
-    switch (kind) {
-      case 'create':
-        return { latencyMs, ...plain, charge: this.#drawCharge() };
-      case 'void':
-        return {
-          latencyMs,
-          ...plain,
-          lateSuccess: chance(this.#random, this.#faults.lateSuccessRate),
-        };
-      case 'refund': {
-        const refundTimeout = chance(this.#random, this.#faults.refundThenTimeoutRate);
-        const stray = this.#drawStrayRefund();
-        return { latencyMs, ...plain, refundTimeout, ...(stray ? { stray } : {}) };
-      }
-      default:
-        return { latencyMs, ...plain };
-    }
-  }
-
-  /** From the callback stream, as the event it adds is a callback fault; all three always draw. */
-  #drawStrayRefund(): StrayRefund | undefined {
-    const random = this.#callbackRandom;
-    const stray = chance(random, this.#faults.callbacks.strayRefundRate);
-    const kind = pick(random, strayRefundKinds) ?? 'foreign';
-    const first = chance(random, 0.5);
-    return stray ? { kind, first } : undefined;
-  }
-
-  #drawTransportFault(): TransportFault | undefined {
-    const faults = this.#faults;
-    const random = this.#random;
-    if (chance(random, faults.resetRate)) return { kind: 'reset' };
-    if (chance(random, faults.hangRate)) return { kind: 'hang' };
-    if (chance(random, faults.errorRate)) {
-      return { kind: 'error', status: pick(random, faults.errorStatuses) ?? 500 };
-    }
-    if (chance(random, faults.throttleRate)) {
-      return { kind: 'throttle', retryAfterSeconds: faults.retryAfterSeconds };
-    }
-    return undefined;
-  }
-
-  #drawCharge(): ChargePlan {
-    const faults = this.#faults;
-    const random = this.#random;
-    if (chance(random, faults.chargeThenTimeoutRate)) return this.#timedOutCharge();
-    if (chance(random, faults.declineRate)) return this.#declinedCharge(faults.declineCode);
-    if (chance(random, faults.pendingRate)) return this.#pendingCharge();
-    return this.#plainCharge();
-  }
-
-  #fromScript(scripted: ScriptedGatewayFault): Omit<Decision, 'latencyMs'> {
-    const plain = { charge: this.#plainCharge(), lateSuccess: false, refundTimeout: false };
-    switch (scripted.fault) {
-      case 'none':
-        return plain;
-      case 'hang':
-      case 'reset':
-        return { transport: { kind: scripted.fault }, ...plain };
-      case 'error':
-        return { transport: { kind: 'error', status: scripted.status ?? 500 }, ...plain };
-      case 'throttle': {
-        const retryAfterSeconds = scripted.retryAfterSeconds ?? this.#faults.retryAfterSeconds;
-        return { transport: { kind: 'throttle', retryAfterSeconds }, ...plain };
-      }
-      case 'pending':
-        return { ...plain, charge: this.#pendingCharge() };
-      case 'decline':
-        return {
-          ...plain,
-          charge: this.#declinedCharge(scripted.declineCode ?? this.#faults.declineCode),
-        };
-      case 'charge_then_timeout':
-        return { ...plain, charge: this.#timedOutCharge() };
-      case 'late_success':
-        return { ...plain, lateSuccess: true };
-      case 'refund_then_timeout':
-        return { ...plain, refundTimeout: true };
-      case 'stray_refund':
-        return {
-          ...plain,
-          stray: { kind: scripted.stray ?? 'foreign', first: scripted.first ?? false },
-        };
-    }
-  }
-
-  #plainCharge(): ChargePlan {
-    return { status: 'SUCCESS', timeout: false, settlesAs: 'SUCCESS', settlesByItself: true };
-  }
-
-  #declinedCharge(declineCode: string): ChargePlan {
-    return {
-      status: 'FAILED',
-      declineCode,
-      timeout: false,
-      settlesAs: 'FAILED',
-      settlesByItself: true,
-    };
-  }
-
-  #pendingCharge(): ChargePlan {
-    const settlesAs = chance(this.#random, this.#faults.pendingSuccessRate) ? 'SUCCESS' : 'FAILED';
-    const stuck = chance(this.#random, this.#faults.neverSettleRate);
-    return { status: 'PENDING', timeout: false, settlesAs, settlesByItself: !stuck };
-  }
-
-  #timedOutCharge(): ChargePlan {
-    const pending = chance(this.#random, this.#faults.pendingRate);
-    return { ...(pending ? this.#pendingCharge() : this.#plainCharge()), timeout: true };
-  }
-
-  // -- payments ----------------------------------------------------------------------------
-
-  #prepareCreate({ req, body }: RequestContext): Answer | Operation {
-    const key = idempotencyKey(req);
-    if (key === undefined) {
-      return failure(400, 'invalid_request_error', 'The Idempotency-Key header is required.');
-    }
-    const parsed = parsePaymentRequest(body);
-    if (!parsed.ok) return failure(400, 'invalid_request_error', parsed.message);
-    this.#keysSeen.add(key);
-    return ({ charge }) => this.#create(key, parsed.value, charge);
-  }
-
-  /** Runs without an await between the key check and the insert: one key, one charge. */
-  #create(key: string, request: PaymentRequest, charge: ChargePlan): Answer {
-    const existing = this.#paymentsByKey.get(key);
-    if (existing) {
-      const sameCharge =
-        existing.amount === request.amount && existing.currency === request.currency;
-      return sameCharge
-        ? ok(existing, replayed)
-        : failure(422, 'idempotency_error', 'This Idempotency-Key was used for another charge.');
-    }
-    const payment: GatewayPayment = {
-      id: newId('pay'),
-      idempotencyKey: key,
-      status: charge.status,
-      ...request,
-      ...(charge.declineCode === undefined ? {} : { declineCode: charge.declineCode }),
-      created: unixNow(),
-      amountRefunded: 0,
-      amountVoided: 0,
-    };
-    this.#payments.set(payment.id, payment);
-    this.#paymentsByKey.set(key, payment);
-    this.#afterCreate(payment, charge);
-    return charge.timeout ? 'hang' : ok(payment);
-  }
-
-  #afterCreate(payment: GatewayPayment, charge: ChargePlan): void {
-    if (payment.status !== 'PENDING') {
-      void this.#announce([this.#paymentEvent(payment)]);
-      return;
-    }
-    const pending = this.#event('payment.pending', payment);
-    if (chance(this.#callbackRandom, this.#faults.callbacks.outOfOrderRate)) {
-      this.#heldPendingEvents.set(payment.id, pending);
-    } else {
-      void this.#announce([pending]);
-    }
-    if (this.#faults.autoSettle && charge.settlesByItself) {
-      this.#later(this.#faults.settleAfterMs, () => this.#settle(payment, charge.settlesAs));
-    }
-  }
-
-  /** Runs `work` after `ms` unless a reset or stop comes first; counted in `inFlight()`. */
-  #later(ms: number, work: () => Promise<void>): void {
-    const epoch = this.#epoch.signal;
-    void this.#track(sleep(ms, epoch).then((elapsed) => (elapsed ? work() : undefined)));
-  }
-
-  async #track(work: Promise<void>): Promise<void> {
-    this.#inFlight += 1;
-    try {
-      await work;
-    } finally {
-      this.#inFlight -= 1;
-    }
-  }
-
-  /** The later event goes first when `payment.pending` was held back to arrive out of order. */
-  #settle(payment: GatewayPayment, status: 'SUCCESS' | 'FAILED'): Promise<void> {
-    if (payment.status !== 'PENDING') return Promise.resolve();
-    payment.status = status;
-    if (status === 'FAILED') payment.declineCode = 'settlement_failed';
-    return this.#announce([this.#paymentEvent(payment), ...this.#releaseHeldPending(payment)]);
-  }
-
-  #releaseHeldPending(payment: GatewayPayment): GatewayEvent[] {
-    const held = this.#heldPendingEvents.get(payment.id);
-    this.#heldPendingEvents.delete(payment.id);
-    return held ? [held] : [];
-  }
-
-  #get(id: string): Answer {
-    const payment = this.#payments.get(id);
-    return payment ? ok(payment) : notFound(id);
-  }
-
-  #prepareFind({ url }: RequestContext): Answer | Operation {
-    const key = url.searchParams.get('idempotencyKey');
-    if (!key) return failure(400, 'invalid_request_error', 'Query by ?idempotencyKey=<key>.');
-    return () => {
-      const payment = this.#paymentsByKey.get(key);
-      return ok({ data: payment ? [payment] : [] });
-    };
-  }
-
-  #void(id: string, { lateSuccess }: Decision): Answer {
-    const payment = this.#payments.get(id);
-    if (payment === undefined) return notFound(id);
-    if (payment.status === 'SUCCESS') {
-      return failure(409, 'invalid_state', 'A captured payment cannot be voided; refund it.');
-    }
-    if (payment.status === 'PENDING') {
-      payment.status = 'VOIDED';
-      payment.amountVoided = payment.amount;
-      void this.#announce(this.#releaseHeldPending(payment));
-      // Serialised now, so the caller is told VOIDED whatever happens to the payment next.
-      const answer = ok(structuredClone(payment));
-      if (lateSuccess) this.#later(this.#faults.lateSuccessAfterMs, () => this.#capture(payment));
-      return answer;
-    }
-    return ok(payment);
-  }
-
-  /** The void did not hold after all: the money is taken and the gateway says so. */
-  #capture(payment: GatewayPayment): Promise<void> {
-    if (payment.status !== 'VOIDED') return Promise.resolve();
-    payment.status = 'SUCCESS';
-    payment.amountVoided = 0;
-    this.#lateSuccesses += 1;
-    return this.#announce([this.#paymentEvent(payment)]);
-  }
-
-  // -- refunds -----------------------------------------------------------------------------
-
-  #prepareRefund({ req, body }: RequestContext): Answer | Operation {
-    const key = idempotencyKey(req);
-    if (key === undefined) {
-      return failure(400, 'invalid_request_error', 'The Idempotency-Key header is required.');
-    }
-    const parsed = parseRefundRequest(body);
-    if (!parsed.ok) return failure(400, 'invalid_request_error', parsed.message);
-    return (decision) => this.#refund(key, parsed.value, decision);
-  }
-
-  #refund(key: string, request: RefundRequest, { stray, refundTimeout }: Decision): Answer {
-    const earlier = this.#refundsByKey.get(key);
-    if (earlier) {
-      const same =
-        earlier.paymentId === request.paymentId &&
-        (request.amount === undefined || request.amount === earlier.amount);
-      return same
-        ? ok(earlier, replayed)
-        : failure(422, 'idempotency_error', 'This Idempotency-Key was used for another refund.');
-    }
-    const payment = this.#payments.get(request.paymentId);
-    if (payment === undefined) return notFound(request.paymentId);
-    if (payment.status !== 'SUCCESS') {
-      return failure(409, 'invalid_state', `A ${payment.status} payment cannot be refunded.`);
-    }
-    const left = payment.amount - payment.amountRefunded;
-    const amount = request.amount ?? left;
-    if (left === 0 || amount > left) {
-      return failure(409, 'invalid_state', `Only ${left} of the payment is left to refund.`);
-    }
-    const refund: GatewayRefund = {
-      id: newId('re'),
-      paymentId: payment.id,
-      idempotencyKey: key,
-      amount,
-      currency: payment.currency,
-      status: 'SUCCEEDED',
-      created: unixNow(),
-    };
-    this.#refundsByKey.set(key, refund);
-    payment.amountRefunded += amount;
-    const real = this.#event('refund.succeeded', payment, refund);
-    if (stray === undefined) {
-      void this.#announce([real]);
-    } else {
-      const fake = this.#strayRefundEvent(payment, refund, stray.kind);
-      this.#strayRefundEvents += 1;
-      void this.#announce(stray.first ? [fake, real] : [real, fake]);
-    }
-    return refundTimeout ? 'hang' : ok(refund);
-  }
-
-  /** Signed like any other event, and not in the ledger: no such refund was made. */
-  #strayRefundEvent(
-    payment: GatewayPayment,
-    refund: GatewayRefund,
-    kind: StrayRefund['kind'],
-  ): GatewayEvent {
-    const foreign = kind !== 'partial';
-    const partial = kind !== 'foreign';
-    return this.#event('refund.succeeded', payment, {
-      ...refund,
-      id: foreign ? newId('re') : refund.id,
-      amount: partial ? Math.max(1, Math.floor(refund.amount / 2)) : refund.amount,
-    });
-  }
-
-  // -- API keys and webhook secrets (each runs without an await: no race between check and change)
-
-  #createKey({ req }: RequestContext): Answer {
-    const key = idempotencyKey(req);
-    if (key === undefined) {
-      return failure(400, 'invalid_request_error', 'The Idempotency-Key header is required.');
-    }
-    const earlier = this.#apiKeys.byIdempotencyKey(key);
-    if (earlier) return ok(newKeyView(earlier), replayed);
-    if (this.#apiKeys.active().length >= MAX_VALID_API_KEYS) {
-      return failure(
-        409,
-        'key_limit',
-        `${MAX_VALID_API_KEYS} API keys are valid already; revoke one before creating another.`,
-      );
-    }
-    const secret = `sk_local_${randomBytes(24).toString('hex')}`;
-    return ok(newKeyView(this.#apiKeys.add(secret, key)));
-  }
-
-  #listKeys(): Answer {
-    return ok({ data: this.#apiKeys.active().map(keyView) });
-  }
-
-  #revokeKey(id: string): Answer {
-    const entry = this.#apiKeys.byId(id);
-    if (entry === undefined) return failure(404, 'not_found', `No API key ${id}.`);
-    this.#apiKeys.retire(entry);
-    return ok({ id, revoked: true });
-  }
-
-  #registerSecret({ body }: RequestContext): Answer {
-    const secret = isRecord(body) ? body.secret : undefined;
-    const { min, max } = WEBHOOK_SECRET_LENGTH;
-    if (typeof secret !== 'string' || secret.length < min || secret.length > max) {
-      return failure(
-        400,
-        'invalid_request_error',
-        `Send {"secret": "<${min} to ${max} characters>"}.`,
-      );
-    }
-    const existing = this.#webhookSecrets.activeBySecret(secret);
-    if (existing) return ok(secretView(existing), replayed);
-    return ok(secretView(this.#webhookSecrets.add(secret)));
-  }
-
-  #listSecrets(): Answer {
-    return ok({ data: this.#webhookSecrets.active().map(secretView) });
-  }
-
-  #deleteSecret(id: string): Answer {
-    const entry = this.#webhookSecrets.byId(id);
-    if (entry === undefined) return failure(404, 'not_found', `No webhook secret ${id}.`);
-    if (!entry.retired && this.#webhookSecrets.active().length === 1) {
-      return failure(
-        409,
-        'last_secret',
-        'This is the last signing secret; register its successor before deleting it.',
-      );
-    }
-    this.#webhookSecrets.retire(entry);
-    return ok({ id, deleted: true });
-  }
-
-  // -- callbacks ---------------------------------------------------------------------------
-
-  #paymentEvent(payment: GatewayPayment): GatewayEvent {
-    return this.#event(
-      payment.status === 'FAILED' ? 'payment.failed' : 'payment.succeeded',
-      payment,
-    );
-  }
-
-  #event(type: GatewayEventType, payment: GatewayPayment, refund?: GatewayRefund): GatewayEvent {
-    return {
-      id: newId('evt'),
-      type,
-      created: unixNow(),
-      data: {
-        paymentId: payment.id,
-        idempotencyKey: payment.idempotencyKey,
-        amount: refund?.amount ?? payment.amount,
-        currency: payment.currency,
-        ...(payment.declineCode === undefined ? {} : { declineCode: payment.declineCode }),
-        ...(refund === undefined ? {} : { refundId: refund.id }),
-      },
-    };
-  }
-
-  /** Draws the callback faults now, then delivers one event after another, in order. */
-  #announce(events: readonly GatewayEvent[]): Promise<void> {
-    const { callbacks } = this.#faults;
-    if (!callbacks.enabled || this.#callbackUrl === undefined) return Promise.resolve();
-    const deliveries = events.flatMap((event) => {
-      const lost = chance(this.#callbackRandom, callbacks.lostRate);
-      const duplicated = chance(this.#callbackRandom, callbacks.duplicateRate);
-      if (lost) return [];
-      return duplicated ? [event, event] : [event];
-    });
-    return this.#track(this.#deliverAll(deliveries, this.#epoch.signal));
-  }
-
-  async #deliverAll(events: readonly GatewayEvent[], signal: AbortSignal): Promise<void> {
-    for (const event of events) await this.#deliver(event, signal);
-  }
-
-  /** Signs afresh on every attempt, as Stripe does, so a retry is never stale. */
-  async #deliver(event: GatewayEvent, signal: AbortSignal): Promise<void> {
-    if (!(await sleep(this.#faults.callbacks.delayMs, signal))) return;
-    const body = JSON.stringify(event);
-    for (let attempt = 0; ; attempt += 1) {
-      const url = this.#callbackUrl;
-      if (url === undefined || signal.aborted) return;
-      this.#callbacksSent += 1;
-      const secrets = this.#webhookSecrets.active().map((entry) => entry.secret);
-      const signature = stripeSignatureHeader(body, secrets, unixNow());
-      if (await postCallback(url, body, signature, signal)) return;
-      const backoff = CALLBACK_RETRY_BACKOFF_MS[attempt];
-      if (backoff === undefined || !(await sleep(backoff, signal))) return;
-    }
-  }
-
-  // -- admin -------------------------------------------------------------------------------
-
-  async #admin(route: string, body: unknown): Promise<unknown> {
-    switch (route) {
-      case 'GET /admin/ledger':
-        return this.ledger();
-      case 'GET /admin/faults':
-        return this.faults();
-      case 'PUT /admin/faults':
-        this.setFaults(checkFaultPatch(gatewayFaultPatchSchema, body));
-        return this.faults();
-      case 'POST /admin/faults/next':
-        this.#script.push(parseScript(body, scriptedGatewayFaultSchema));
-        return { queued: this.#script.size };
-      case 'POST /admin/reset':
-        this.reset();
-        return undefined;
-    }
-    const settle = /^POST \/admin\/payments\/([^/]+)\/settle$/.exec(route);
-    if (settle?.[1] === undefined) throw new SimulatorError(404, 'not_found', `No ${route}.`);
-    const id = decodeURIComponent(settle[1]);
-    const status = oneOf(isRecord(body) ? body.status : undefined, ['SUCCESS', 'FAILED'], 'status');
-    if (status === undefined) throw new FaultConfigError('Send {"status": "SUCCESS" | "FAILED"}.');
-    await this.settle(id, status);
-    return this.#payments.get(id);
   }
 }

@@ -1,23 +1,17 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import * as z from 'zod';
 import {
   between,
   chance,
   checkFaultPatch,
   closeServer,
   createSimulatorServer,
-  FaultConfigError,
   type FaultPatch,
   FaultScript,
-  faultPatchSchema,
-  faultSettings,
-  freezeDeep,
   hangUp,
   isRecord,
   listen,
   mergeFaults,
-  oneOf,
   parseJson,
   parseScript,
   pick,
@@ -30,156 +24,19 @@ import {
   sendJson,
   serveAdmin,
   sleep,
-} from './faults.ts';
-
-// ---------------------------------------------------------------------------------------------
-// The contract: a Tencent Cloud API 3.0 style action (docs/GATEWAY.md, "Risk engine").
-// ---------------------------------------------------------------------------------------------
-
-export const riskAction = 'AssessPaymentRisk';
-
-export type RiskLevel = 'pass' | 'review' | 'reject';
-
-export type RiskErrorCode =
-  | 'InternalServerError'
-  | 'RequestLimitExceeded'
-  | 'InvalidParameter'
-  | 'AuthFailure';
-
-export interface RiskRequest {
-  OrderId: string;
-  AgentId: string;
-  Amount: number;
-  Currency: string;
-  PaymentMethod: string;
-}
-
-export interface RiskRules {
-  reviewAtOrAbove?: number;
-  rejectAtOrAbove?: number;
-  /** Wins over the amount thresholds. */
-  byAgent?: Record<string, RiskLevel>;
-}
-
-const riskLevels = ['pass', 'review', 'reject'] as const;
-
-// ---------------------------------------------------------------------------------------------
-// Faults.
-// ---------------------------------------------------------------------------------------------
-
-export interface RiskFaults {
-  latencyMs: { min: number; max: number };
-  internalErrorRate: number;
-  throttleRate: number;
-  hangRate: number;
-  hangMs: number;
-  malformedRate: number;
-  resetRate: number;
-  /** A verdict drawn instead of the rules' (reject first, then review), when no fault hit. */
-  rejectRate: number;
-  reviewRate: number;
-}
-
-export const defaultRiskFaults: RiskFaults = freezeDeep({
-  latencyMs: { min: 0, max: 0 },
-  internalErrorRate: 0,
-  throttleRate: 0,
-  hangRate: 0,
-  hangMs: 30_000,
-  malformedRate: 0,
-  resetRate: 0,
-  rejectRate: 0,
-  reviewRate: 0,
-});
-
-const scriptedFaultNames = [
-  'none',
-  'internal_error',
-  'throttle',
-  'hang',
-  'malformed',
-  'reset',
-] as const;
-const malformedBodies = ['not_json', 'no_result'] as const;
-
-type MalformedBody = (typeof malformedBodies)[number];
-
-export interface ScriptedRiskFault {
-  fault: (typeof scriptedFaultNames)[number];
-  /**
-   * For `malformed`: `not_json` (a truncated body) or `no_result` (JSON with neither RiskLevel
-   * nor Error). Absent, one of the two is drawn.
-   */
-  body?: MalformedBody;
-}
-
-const { amount, rate, range, choice } = faultSettings;
-
-/** A partial update of RiskFaults, from code, the environment or `PUT /admin/faults`. */
-const riskFaultPatchSchema = faultPatchSchema(
-  z.strictObject({
-    latencyMs: range(),
-    internalErrorRate: rate(),
-    throttleRate: rate(),
-    hangRate: rate(),
-    hangMs: amount(),
-    malformedRate: rate(),
-    resetRate: rate(),
-    rejectRate: rate(),
-    reviewRate: rate(),
-  }) satisfies z.ZodType<RiskFaults>,
-);
-
-const scriptedRiskFaultSchema = z.object({
-  fault: choice(scriptedFaultNames),
-  body: choice(malformedBodies).optional(),
-}) satisfies z.ZodType<ScriptedRiskFault>;
-
-const ruleNames = ['reviewAtOrAbove', 'rejectAtOrAbove', 'byAgent'];
-
-function checkThreshold(value: unknown, name: string): number | undefined {
-  if (value === undefined || (Number.isSafeInteger(value) && (value as number) >= 0)) {
-    return value as number | undefined;
-  }
-  throw new FaultConfigError(`${name} must be an amount in minor units.`);
-}
-
-function checkAgentRules(value: unknown): Record<string, RiskLevel> | undefined {
-  if (value === undefined) return undefined;
-  if (!isRecord(value)) throw new FaultConfigError('byAgent must map agent ids to levels.');
-  const rules: Record<string, RiskLevel> = {};
-  for (const [agent, level] of Object.entries(value)) {
-    rules[agent] = oneOf(level, riskLevels, `byAgent.${agent}`) ?? 'pass';
-  }
-  return rules;
-}
-
-function checkRules(value: unknown): RiskRules {
-  if (!isRecord(value)) throw new FaultConfigError('Rules must be a JSON object.');
-  const unknown = Object.keys(value).find((name) => !ruleNames.includes(name));
-  if (unknown !== undefined) throw new FaultConfigError(`${unknown} is not a rule.`);
-  const reviewAtOrAbove = checkThreshold(value.reviewAtOrAbove, 'reviewAtOrAbove');
-  const rejectAtOrAbove = checkThreshold(value.rejectAtOrAbove, 'rejectAtOrAbove');
-  const byAgent = checkAgentRules(value.byAgent);
-  return {
-    ...(reviewAtOrAbove === undefined ? {} : { reviewAtOrAbove }),
-    ...(rejectAtOrAbove === undefined ? {} : { rejectAtOrAbove }),
-    ...(byAgent === undefined ? {} : { byAgent }),
-  };
-}
-
-/** The agent's own rule first, then the higher threshold, then the lower one. */
-export function assessRisk(rules: RiskRules, request: RiskRequest): RiskLevel {
-  const forAgent = rules.byAgent?.[request.AgentId];
-  if (forAgent !== undefined) return forAgent;
-  if (rules.rejectAtOrAbove !== undefined && request.Amount >= rules.rejectAtOrAbove) {
-    return 'reject';
-  }
-  if (rules.reviewAtOrAbove !== undefined && request.Amount >= rules.reviewAtOrAbove) {
-    return 'review';
-  }
-  return 'pass';
-}
+} from '../faults.ts';
+import { type RiskErrorCode, type RiskLevel, type RiskRequest, riskAction } from './contract.ts';
+import {
+  defaultRiskFaults,
+  type MalformedBody,
+  malformedBodies,
+  type RiskFaults,
+  riskFaultPatchSchema,
+  type ScriptedRiskFault,
+  type scriptedFaultNames,
+  scriptedRiskFaultSchema,
+} from './fault-settings.ts';
+import { assessRisk, checkRules, type RiskRules } from './rules.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The simulator's public face.

@@ -1,0 +1,224 @@
+import { between, chance, FaultScript, pick, type Random, seededRandom } from '../faults.ts';
+import type { GatewayEvent } from './contract.ts';
+import {
+  chargeFaultNames,
+  type GatewayFaults,
+  type ScriptedGatewayFault,
+  type StrayRefund,
+  strayRefundKinds,
+} from './fault-settings.ts';
+
+/** Callback draws use their own stream, so callback timing cannot shift the request draws. */
+const CALLBACK_STREAM = 0x9e3779b9;
+
+/** `manage`: key and webhook-secret management, which never takes latency or a fault. */
+export type RouteKind = 'create' | 'lookup' | 'void' | 'refund' | 'manage';
+
+export type TransportFault =
+  | { kind: 'hang' }
+  | { kind: 'reset' }
+  | { kind: 'error'; status: number }
+  | { kind: 'throttle'; retryAfterSeconds: number };
+
+/** How a new charge turns out; decided when the request arrives, applied if it is new. */
+export interface ChargePlan {
+  status: 'SUCCESS' | 'PENDING' | 'FAILED';
+  declineCode?: string;
+  /** The charge is made but its answer never leaves. */
+  timeout: boolean;
+  /** Where a PENDING charge ends when it settles by itself. */
+  settlesAs: 'SUCCESS' | 'FAILED';
+  /** False: a PENDING charge waits for `settle()` or a void. */
+  settlesByItself: boolean;
+}
+
+export interface Decision {
+  latencyMs: number;
+  transport?: TransportFault;
+  charge: ChargePlan;
+  /** For a void: the payment captures anyway, after the void answered. */
+  lateSuccess: boolean;
+  /** For a refund: it is made, but its answer never leaves. */
+  refundTimeout: boolean;
+  /** For a refund: a second, false `refund.succeeded` goes with the real one. */
+  stray?: StrayRefund;
+}
+
+function scriptApplies(fault: ScriptedGatewayFault, kind: RouteKind): boolean {
+  if ((chargeFaultNames as readonly string[]).includes(fault.fault)) return kind === 'create';
+  if (fault.fault === 'late_success') return kind === 'void';
+  if (fault.fault === 'stray_refund' || fault.fault === 'refund_then_timeout') {
+    return kind === 'refund';
+  }
+  const route = fault.route ?? 'create';
+  return route === 'any' || route === kind;
+}
+
+/**
+ * Every fault the gateway simulator injects, drawn from the seed or taken from the script. All
+ * draws happen on arrival, so their order is the arrival order.
+ */
+export class FaultDraws {
+  readonly #seed: number;
+  readonly #faults: () => GatewayFaults;
+  readonly #script = new FaultScript<ScriptedGatewayFault>();
+  #random: Random;
+  #callbackRandom: Random;
+
+  constructor(seed: number, faults: () => GatewayFaults) {
+    this.#seed = seed;
+    this.#faults = faults;
+    this.#random = seededRandom(seed);
+    this.#callbackRandom = seededRandom(seed ^ CALLBACK_STREAM);
+  }
+
+  /** Nothing scripted, and the draws start again from the seed. */
+  reset(): void {
+    this.#script.clear();
+    this.#random = seededRandom(this.#seed);
+    this.#callbackRandom = seededRandom(this.#seed ^ CALLBACK_STREAM);
+  }
+
+  /** Queues the faults and says how many wait now. */
+  scriptNext(faults: readonly ScriptedGatewayFault[]): number {
+    this.#script.push(faults);
+    return this.#script.size;
+  }
+
+  decide(kind: RouteKind): Decision {
+    const latencyMs = between(this.#random, this.#faults().latencyMs);
+    const scripted = this.#script.take((fault) => scriptApplies(fault, kind));
+    if (scripted) return { latencyMs, ...this.#fromScript(scripted) };
+    const plain = { charge: this.#plainCharge(), lateSuccess: false, refundTimeout: false };
+    const mayFail = kind === 'create' || !this.#faults().transportFaultsOnlyOnCreate;
+    const transport = mayFail ? this.#drawTransportFault() : undefined;
+    if (transport) return { latencyMs, transport, ...plain };
+    switch (kind) {
+      case 'create':
+        return { latencyMs, ...plain, charge: this.#drawCharge() };
+      case 'void':
+        return {
+          latencyMs,
+          ...plain,
+          lateSuccess: chance(this.#random, this.#faults().lateSuccessRate),
+        };
+      case 'refund': {
+        const refundTimeout = chance(this.#random, this.#faults().refundThenTimeoutRate);
+        const stray = this.#drawStrayRefund();
+        return { latencyMs, ...plain, refundTimeout, ...(stray ? { stray } : {}) };
+      }
+      default:
+        return { latencyMs, ...plain };
+    }
+  }
+
+  /** Whether a `payment.pending` is held back, to arrive after the event that settles it. */
+  holdsPendingBack(): boolean {
+    return chance(this.#callbackRandom, this.#faults().callbacks.outOfOrderRate);
+  }
+
+  /** The events as they will be delivered: each may be lost or sent twice. */
+  deliveries(events: readonly GatewayEvent[]): GatewayEvent[] {
+    const { callbacks } = this.#faults();
+    return events.flatMap((event) => {
+      const lost = chance(this.#callbackRandom, callbacks.lostRate);
+      const duplicated = chance(this.#callbackRandom, callbacks.duplicateRate);
+      if (lost) return [];
+      return duplicated ? [event, event] : [event];
+    });
+  }
+
+  /** From the callback stream, as the event it adds is a callback fault; all three always draw. */
+  #drawStrayRefund(): StrayRefund | undefined {
+    const random = this.#callbackRandom;
+    const stray = chance(random, this.#faults().callbacks.strayRefundRate);
+    const kind = pick(random, strayRefundKinds) ?? 'foreign';
+    const first = chance(random, 0.5);
+    return stray ? { kind, first } : undefined;
+  }
+
+  #drawTransportFault(): TransportFault | undefined {
+    const faults = this.#faults();
+    const random = this.#random;
+    if (chance(random, faults.resetRate)) return { kind: 'reset' };
+    if (chance(random, faults.hangRate)) return { kind: 'hang' };
+    if (chance(random, faults.errorRate)) {
+      return { kind: 'error', status: pick(random, faults.errorStatuses) ?? 500 };
+    }
+    if (chance(random, faults.throttleRate)) {
+      return { kind: 'throttle', retryAfterSeconds: faults.retryAfterSeconds };
+    }
+    return undefined;
+  }
+
+  #drawCharge(): ChargePlan {
+    const faults = this.#faults();
+    const random = this.#random;
+    if (chance(random, faults.chargeThenTimeoutRate)) return this.#timedOutCharge();
+    if (chance(random, faults.declineRate)) return this.#declinedCharge(faults.declineCode);
+    if (chance(random, faults.pendingRate)) return this.#pendingCharge();
+    return this.#plainCharge();
+  }
+
+  #fromScript(scripted: ScriptedGatewayFault): Omit<Decision, 'latencyMs'> {
+    const plain = { charge: this.#plainCharge(), lateSuccess: false, refundTimeout: false };
+    switch (scripted.fault) {
+      case 'none':
+        return plain;
+      case 'hang':
+      case 'reset':
+        return { transport: { kind: scripted.fault }, ...plain };
+      case 'error':
+        return { transport: { kind: 'error', status: scripted.status ?? 500 }, ...plain };
+      case 'throttle': {
+        const retryAfterSeconds = scripted.retryAfterSeconds ?? this.#faults().retryAfterSeconds;
+        return { transport: { kind: 'throttle', retryAfterSeconds }, ...plain };
+      }
+      case 'pending':
+        return { ...plain, charge: this.#pendingCharge() };
+      case 'decline':
+        return {
+          ...plain,
+          charge: this.#declinedCharge(scripted.declineCode ?? this.#faults().declineCode),
+        };
+      case 'charge_then_timeout':
+        return { ...plain, charge: this.#timedOutCharge() };
+      case 'late_success':
+        return { ...plain, lateSuccess: true };
+      case 'refund_then_timeout':
+        return { ...plain, refundTimeout: true };
+      case 'stray_refund':
+        return {
+          ...plain,
+          stray: { kind: scripted.stray ?? 'foreign', first: scripted.first ?? false },
+        };
+    }
+  }
+
+  #plainCharge(): ChargePlan {
+    return { status: 'SUCCESS', timeout: false, settlesAs: 'SUCCESS', settlesByItself: true };
+  }
+
+  #declinedCharge(declineCode: string): ChargePlan {
+    return {
+      status: 'FAILED',
+      declineCode,
+      timeout: false,
+      settlesAs: 'FAILED',
+      settlesByItself: true,
+    };
+  }
+
+  #pendingCharge(): ChargePlan {
+    const settlesAs = chance(this.#random, this.#faults().pendingSuccessRate)
+      ? 'SUCCESS'
+      : 'FAILED';
+    const stuck = chance(this.#random, this.#faults().neverSettleRate);
+    return { status: 'PENDING', timeout: false, settlesAs, settlesByItself: !stuck };
+  }
+
+  #timedOutCharge(): ChargePlan {
+    const pending = chance(this.#random, this.#faults().pendingRate);
+    return { ...(pending ? this.#pendingCharge() : this.#plainCharge()), timeout: true };
+  }
+}
