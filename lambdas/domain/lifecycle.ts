@@ -45,19 +45,17 @@ export function makeLifecycle(deps: LifecycleDeps) {
 
   const lastCause = (order: Order) => order.history.at(-1)?.cause;
 
+  /**
+   * Steps: load the order; replay a confirmation made before; expire a window that passed; check
+   * the order may be confirmed; confirm it; queue its payment.
+   */
   async function confirm(agentId: string, orderId: string): Promise<OrderRequestResult> {
     const order = await load(agentId, orderId);
-    if (order.status === 'PENDING_PAYMENT' && lastCause(order) === 'CONFIRM') {
-      // Confirmed before; its payment may not have been queued if that call failed half-way,
-      // and attempts made before a hold say nothing of that. A second message costs a lookup.
-      await deps.payments.enqueue(paymentOf(order));
-      return { order, replayed: true };
+    const replayed = await replayConfirmation(order);
+    if (replayed !== undefined) {
+      return replayed;
     }
-    if (order.status === 'AWAITING_CONFIRMATION' && isPast(order.confirmBy, deps.clock)) {
-      const expired = await moveOrder(deps, order, 'CONFIRMATION_WINDOW_PASSED');
-      const current = expired.kind === 'applied' ? expired.order : (expired.current ?? order);
-      throw new AutopayError('CONFIRMATION_EXPIRED', undefined, { currentStatus: current.status });
-    }
+    await expireIfLate(order);
     if (order.status !== 'AWAITING_CONFIRMATION' && order.status !== 'HELD_FOR_REVIEW') {
       throw conflict(order, 'confirmed');
     }
@@ -66,6 +64,29 @@ export function makeLifecycle(deps: LifecycleDeps) {
     return { order: confirmed, replayed: false };
   }
 
+  async function replayConfirmation(order: Order): Promise<OrderRequestResult | undefined> {
+    if (order.status !== 'PENDING_PAYMENT' || lastCause(order) !== 'CONFIRM') {
+      return undefined;
+    }
+    // Confirmed before; its payment may not have been queued if that call failed half-way,
+    // and attempts made before a hold say nothing of that. A second message costs a lookup.
+    await deps.payments.enqueue(paymentOf(order));
+    return { order, replayed: true };
+  }
+
+  /** Throws CONFIRMATION_EXPIRED for an order confirmed too late, once it is marked expired. */
+  async function expireIfLate(order: Order): Promise<void> {
+    if (order.status === 'AWAITING_CONFIRMATION' && isPast(order.confirmBy, deps.clock)) {
+      const expired = await moveOrder(deps, order, 'CONFIRMATION_WINDOW_PASSED');
+      const current = expired.kind === 'applied' ? expired.order : (expired.current ?? order);
+      throw new AutopayError('CONFIRMATION_EXPIRED', undefined, { currentStatus: current.status });
+    }
+  }
+
+  /**
+   * Steps: load the order; replay a cancellation made before; check the order may be cancelled;
+   * cancel it; have the reconciler look for a charge if it was held.
+   */
   async function cancel(agentId: string, orderId: string): Promise<OrderRequestResult> {
     const order = await load(agentId, orderId);
     if (order.status === 'CANCELLED') {
@@ -94,34 +115,52 @@ export function makeLifecycle(deps: LifecycleDeps) {
     );
   }
 
+  /**
+   * Steps: read the request; load the order; replay a refund asked for before; check the order
+   * may be refunded; record the request on it; have the reconciler send the refund.
+   */
   async function refund(
     agentId: string,
     orderId: string,
     idempotencyKey: string | undefined,
     body: unknown,
   ): Promise<OrderRequestResult> {
-    if (idempotencyKey === undefined || !idempotencyKeySchema.safeParse(idempotencyKey).success) {
-      throw new ValidationError('IDEMPOTENCY_KEY_REQUIRED');
-    }
-    const request = parseWith(refundRequestSchema, body ?? {});
-    const requestHash = requestHashOf(request);
+    const request = readRefundRequest(idempotencyKey, body);
     const order = await load(agentId, orderId);
-    const askedAgain = order.refundKey !== idempotencyKey && refused(order);
-    if (order.refundKey !== undefined && !askedAgain) {
-      if (order.refundKey !== idempotencyKey || order.refundRequestHash !== requestHash) {
-        throw order.refundKey === idempotencyKey
-          ? new IdempotencyKeyReusedError(order.orderId)
-          : conflict(order, 'refunded again');
-      }
-      if (order.status === 'REFUND_PENDING') {
-        // The first call may have failed before the refund was queued: queue it again.
-        await askReconciler(order);
-      }
-      return { order, replayed: true };
+    const replayed = await replayRefund(order, request);
+    if (replayed !== undefined) {
+      return replayed;
     }
     if (order.status !== 'PAID') {
       throw conflict(order, 'refunded');
     }
+    return requestRefund(order, request);
+  }
+
+  async function replayRefund(
+    order: Order,
+    { idempotencyKey, requestHash }: RefundRequest,
+  ): Promise<OrderRequestResult | undefined> {
+    const askedAgain = order.refundKey !== idempotencyKey && refused(order);
+    if (order.refundKey === undefined || askedAgain) {
+      return undefined;
+    }
+    if (order.refundKey !== idempotencyKey || order.refundRequestHash !== requestHash) {
+      throw order.refundKey === idempotencyKey
+        ? new IdempotencyKeyReusedError(order.orderId)
+        : conflict(order, 'refunded again');
+    }
+    if (order.status === 'REFUND_PENDING') {
+      // The first call may have failed before the refund was queued: queue it again.
+      await askReconciler(order);
+    }
+    return { order, replayed: true };
+  }
+
+  async function requestRefund(
+    order: Order,
+    { idempotencyKey, requestHash }: RefundRequest,
+  ): Promise<OrderRequestResult> {
     const result = await moveOrder(deps, order, 'REFUND_REQUESTED', {
       refundKey: idempotencyKey,
       refundRequestHash: requestHash,
@@ -138,6 +177,19 @@ export function makeLifecycle(deps: LifecycleDeps) {
   }
 
   return { confirm, cancel, refund };
+}
+
+interface RefundRequest {
+  readonly idempotencyKey: string;
+  readonly requestHash: string;
+}
+
+function readRefundRequest(idempotencyKey: string | undefined, body: unknown): RefundRequest {
+  if (idempotencyKey === undefined || !idempotencyKeySchema.safeParse(idempotencyKey).success) {
+    throw new ValidationError('IDEMPOTENCY_KEY_REQUIRED');
+  }
+  const request = parseWith(refundRequestSchema, body ?? {});
+  return { idempotencyKey, requestHash: requestHashOf(request) };
 }
 
 /**

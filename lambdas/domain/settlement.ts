@@ -185,6 +185,10 @@ export type ReconcileResult =
 export function makeReconcile(deps: ReconcileDeps) {
   const { orders, gateway, schedule } = deps;
 
+  /**
+   * Steps: read the order; then, by its status, settle a pending payment, close a payment window
+   * that passed, look up an order money may have reached, or send a refund.
+   */
   return async function reconcile(
     request: ReconcileRequest,
     receiveCount: number,
@@ -212,6 +216,10 @@ export function makeReconcile(deps: ReconcileDeps) {
     }
   };
 
+  /**
+   * Steps: look the payment up; apply an outcome that settled; check again later until the
+   * deadline; void at the deadline.
+   */
   async function settle(order: Order, check: number, receiveCount: number) {
     const lookup = await gateway.findByIdempotencyKey(order.orderId);
     if (lookup.kind !== 'found' && lookup.kind !== 'not-found') {
@@ -223,13 +231,17 @@ export function makeReconcile(deps: ReconcileDeps) {
     const overdue = check >= schedule.checks || isPast(order.settleBy, deps.clock);
     const paymentId = lookup.kind === 'found' ? lookup.outcome.paymentId : order.gatewayRef;
     if (!overdue || paymentId === undefined) {
-      await deps.settlementChecks.schedule(checkOf(order, check + 1), schedule.intervalSeconds);
-      return { kind: 'done' as const, detail: `still pending after check ${check}` };
+      return checkAgain(order, check);
     }
     return voidPayment(order, paymentId, receiveCount, {
       decide: (current) =>
         current.status === 'AWAITING_SETTLEMENT' ? settlementTimeout({}) : undefined,
     });
+  }
+
+  async function checkAgain(order: Order, check: number): Promise<ReconcileResult> {
+    await deps.settlementChecks.schedule(checkOf(order, check + 1), schedule.intervalSeconds);
+    return { kind: 'done', detail: `still pending after check ${check}` };
   }
 
   /** An order past its payment window: nothing more is charged, what is open is voided. */
@@ -326,22 +338,15 @@ export function makeReconcile(deps: ReconcileDeps) {
     return { kind: 'done', detail: raced ? `${what}, raced to ${result.order.status}` : what };
   }
 
-  async function sendRefund(order: Order, receiveCount: number) {
-    let paymentId = order.gatewayRef;
-    if (paymentId === undefined) {
-      const lookup = await gateway.findByIdempotencyKey(order.orderId);
-      if (lookup.kind !== 'found' && lookup.kind !== 'not-found') {
-        return later(lookup, receiveCount);
-      }
-      paymentId = lookup.kind === 'found' ? lookup.outcome.paymentId : undefined;
+  /** Steps: find the payment; send the refund under the order's own key; record it refunded. */
+  async function sendRefund(order: Order, receiveCount: number): Promise<ReconcileResult> {
+    const paymentId = await paymentToRefund(order, receiveCount);
+    if (typeof paymentId !== 'string') {
+      return paymentId;
     }
     // Sent even when the payment may be refunded already: a refund under our own key, made by a
     // racing delivery, comes back as ours; one made by anyone else is refused, and the refusal
     // is where the gateway is asked who gave the money back (refusedRefund).
-
-    if (paymentId === undefined) {
-      return { kind: 'done' as const, detail: 'nothing to refund' };
-    }
     const refund = await gateway.refund({
       paymentId,
       amount: order.amount,
@@ -354,15 +359,39 @@ export function makeReconcile(deps: ReconcileDeps) {
     if (refund.kind !== 'refunded') {
       return later(refund, receiveCount);
     }
+    return recordRefunded(order, paymentId, refund.refundId);
+  }
+
+  /** The payment's id, or what to answer when it cannot be had now or there is none. */
+  async function paymentToRefund(
+    order: Order,
+    receiveCount: number,
+  ): Promise<string | ReconcileResult> {
+    if (order.gatewayRef !== undefined) {
+      return order.gatewayRef;
+    }
+    const lookup = await gateway.findByIdempotencyKey(order.orderId);
+    if (lookup.kind !== 'found' && lookup.kind !== 'not-found') {
+      return later(lookup, receiveCount);
+    }
+    const paymentId = lookup.kind === 'found' ? lookup.outcome.paymentId : undefined;
+    return paymentId ?? { kind: 'done', detail: 'nothing to refund' };
+  }
+
+  async function recordRefunded(
+    order: Order,
+    paymentId: string,
+    refundId: string,
+  ): Promise<ReconcileResult> {
     const result = await moveAsDecided(deps, order, (current) =>
       current.status === 'REFUND_PENDING'
         ? {
             event: 'REFUND_SUCCEEDED',
-            changes: { refundId: refund.refundId, gatewayRef: paymentId, lastError: undefined },
+            changes: { refundId, gatewayRef: paymentId, lastError: undefined },
           }
         : undefined,
     );
-    return { kind: 'done' as const, detail: result.kind === 'applied' ? 'REFUNDED' : 'raced' };
+    return { kind: 'done', detail: result.kind === 'applied' ? 'REFUNDED' : 'raced' };
   }
 
   /**

@@ -79,6 +79,11 @@ function answeredWell(kind: GatewayOutcome['kind'] | 'found' | 'not-found'): boo
   return kind !== 'throttled' && kind !== 'unavailable' && kind !== 'unknown';
 }
 
+/** Set by each gateway call; a delivery that never reached the gateway says nothing of it. */
+interface GatewayHealth {
+  healthy: boolean | undefined;
+}
+
 function isSettled(outcome: GatewayOutcome): outcome is SettledOutcome {
   return outcome.kind === 'succeeded' || outcome.kind === 'pending' || outcome.kind === 'declined';
 }
@@ -115,6 +120,11 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
     observer,
   };
 
+  /**
+   * Steps: read the order; settle it without a charge when it is gone, no longer pending or past
+   * its window; ask the breaker; then, with the breaker told how the gateway answered: find an
+   * earlier charge, decide on risk, stop before charging if the verdict says so, and charge.
+   */
   return async function submitPayment(
     request: PaymentRequest,
     delivery: Delivery,
@@ -123,6 +133,28 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
     if (order === undefined) {
       return { kind: 'done', detail: 'no such order' };
     }
+    const settled = await settleWithoutCharging(order, delivery);
+    if (settled !== undefined) {
+      return settled;
+    }
+    const permit = await breaker.permit();
+    if (!permit.allowed) {
+      return waitForBreaker(order, delivery, permit.retryInMs);
+    }
+    const health: GatewayHealth = { healthy: undefined };
+    try {
+      return await pay(order, delivery, health);
+    } finally {
+      if (health.healthy !== undefined) {
+        await breaker.record(health.healthy, permit.probe);
+      }
+    }
+  };
+
+  async function settleWithoutCharging(
+    order: Order,
+    delivery: Delivery,
+  ): Promise<SubmitResult | undefined> {
     if (order.status !== 'PENDING_PAYMENT') {
       return mayHaveReachedGateway(order, delivery) && mayHideACharge.has(order.status)
         ? findRacingCharge(order, delivery)
@@ -134,109 +166,152 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
       await deps.settlementChecks.schedule(checkOf(order, 0), 0);
       return { kind: 'done', detail: 'payment window passed' };
     }
-    const permit = await breaker.permit();
-    if (!permit.allowed) {
-      // Not the order's fault and not an attempt: no write, just come back when it may pass;
-      // unless this is the last delivery, and the order must say why its message is gone.
-      if (delivery.receiveCount >= delivery.maxReceiveCount) {
-        await orders.annotate(order.orderId, 'PENDING_PAYMENT', {
-          lastError: 'CIRCUIT_OPEN',
-          deadLettered: true,
-        });
-      }
-      const delaySeconds = Math.ceil(permit.retryInMs / 1000) + Math.ceil(Math.random() * 5);
-      return { kind: 'retry', delaySeconds, reason: 'CIRCUIT_OPEN' };
+    return undefined;
+  }
+
+  async function waitForBreaker(
+    order: Order,
+    delivery: Delivery,
+    retryInMs: number,
+  ): Promise<SubmitResult> {
+    // Not the order's fault and not an attempt: no write, just come back when it may pass;
+    // unless this is the last delivery, and the order must say why its message is gone.
+    if (delivery.receiveCount >= delivery.maxReceiveCount) {
+      await orders.annotate(order.orderId, 'PENDING_PAYMENT', {
+        lastError: 'CIRCUIT_OPEN',
+        deadLettered: true,
+      });
     }
+    const delaySeconds = Math.ceil(retryInMs / 1000) + Math.ceil(Math.random() * 5);
+    return { kind: 'retry', delaySeconds, reason: 'CIRCUIT_OPEN' };
+  }
 
-    // Set by each gateway call; a delivery that never reached the gateway says nothing of it.
-    let gatewayHealthy: boolean | undefined;
-    try {
-      const reachedGateway = mayHaveReachedGateway(order, delivery);
-      if (reachedGateway) {
-        const lookup = await lookUp(order);
-        gatewayHealthy = answeredWell(lookup.kind);
-        if (lookup.kind === 'found') {
-          return await apply(order, lookup.outcome, order.risk);
-        }
-        if (lookup.kind !== 'not-found') {
-          return await retryLater(order, lookup, delivery);
-        }
-      }
-
-      // A person confirmed this order after the risk check held it: asking again would only
-      // hold it again. Their approval stands in for the check.
-      const reviewed = order.history.at(-1);
-      const approved = reviewed?.from === 'HELD_FOR_REVIEW' && reviewed.cause === 'CONFIRM';
-      // Once a charge may be out, the verdict that let it out stands: a second opinion that
-      // held the order now would strand a payment the gateway may yet complete.
-      const alreadyPassed = order.risk?.level === 'pass' && reachedGateway;
-      const verdict: RiskVerdict =
-        approved || alreadyPassed
-          ? {
-              level: 'pass',
-              bypassed: alreadyPassed ? (order.risk?.bypassed ?? false) : false,
-              requestId: order.risk?.requestId,
-              errorCode: alreadyPassed ? order.risk?.errorCode : undefined,
-              attempts: 0,
-            }
-          : await checkRisk(
-              deps.risk,
-              {
-                orderId: order.orderId,
-                agentId: order.agentId,
-                amount: order.amount,
-                currency: order.currency,
-                paymentMethod: order.paymentMethod,
-              },
-              policy.risk,
-              delivery.remainingMs,
-              deps.sleep,
-            );
-      const risk: RiskRecord = {
-        level: verdict.level,
-        bypassed: verdict.bypassed,
-        requestId: verdict.requestId,
-        errorCode: verdict.errorCode,
-        ...(approved ? { approvedAfterReview: true } : {}),
-      };
-      if (verdict.bypassed && verdict.attempts > 0) {
-        observer.riskBypassed(order, verdict);
-      }
-      if (verdict.level === 'reject') {
-        return await reject(order, risk);
-      }
-      if (verdict.level === 'review') {
-        return await move(order, 'HELD_FOR_REVIEW', { risk, holdReason: 'RISK_REVIEW' });
-      }
-      if (verdict.bypassed && order.amount > policy.risk.failOpenLimit) {
-        return await move(order, 'HELD_FOR_REVIEW', { risk, holdReason: 'RISK_UNAVAILABLE' });
-      }
-      if (verdict.bypassed && verdict.attempts > 0) {
-        // Failing open must not overrule a verdict the engine gave a racing delivery meanwhile:
-        // charge only an order still as this delivery read it. One read, on the bypass only.
-        const current = await orders.get(order.orderId);
-        if (current?.status !== 'PENDING_PAYMENT' || current.version !== order.version) {
-          return { kind: 'done', detail: `moved while the risk engine failed: ${current?.status}` };
-        }
-      }
-
-      let outcome = await charge(order);
-      if (outcome.kind === 'unauthorized') {
-        // The key may have rotated under us: fetch the current one and try once more.
-        await gateway.refreshCredentials();
-        outcome = await charge(order);
-      }
-      gatewayHealthy = answeredWell(outcome.kind);
-      if (isSettled(outcome)) {
-        return await apply(order, outcome, risk);
-      }
-      return await retryLater(order, outcome, delivery, risk);
-    } finally {
-      if (gatewayHealthy !== undefined) {
-        await breaker.record(gatewayHealthy, permit.probe);
+  async function pay(
+    order: Order,
+    delivery: Delivery,
+    health: GatewayHealth,
+  ): Promise<SubmitResult> {
+    const reachedGateway = mayHaveReachedGateway(order, delivery);
+    if (reachedGateway) {
+      const earlier = await findEarlierCharge(order, delivery, health);
+      if (earlier !== undefined) {
+        return earlier;
       }
     }
-  };
+    const { verdict, risk } = await decideRisk(order, delivery, reachedGateway);
+    const stopped = await stopBeforeCharging(order, verdict, risk);
+    if (stopped !== undefined) {
+      return stopped;
+    }
+    return chargeAndApply(order, delivery, risk, health);
+  }
+
+  async function findEarlierCharge(
+    order: Order,
+    delivery: Delivery,
+    health: GatewayHealth,
+  ): Promise<SubmitResult | undefined> {
+    const lookup = await lookUp(order);
+    health.healthy = answeredWell(lookup.kind);
+    if (lookup.kind === 'found') {
+      return apply(order, lookup.outcome, order.risk);
+    }
+    if (lookup.kind !== 'not-found') {
+      return retryLater(order, lookup, delivery);
+    }
+    return undefined;
+  }
+
+  async function decideRisk(
+    order: Order,
+    delivery: Delivery,
+    reachedGateway: boolean,
+  ): Promise<{ readonly verdict: RiskVerdict; readonly risk: RiskRecord }> {
+    // A person confirmed this order after the risk check held it: asking again would only
+    // hold it again. Their approval stands in for the check.
+    const reviewed = order.history.at(-1);
+    const approved = reviewed?.from === 'HELD_FOR_REVIEW' && reviewed.cause === 'CONFIRM';
+    // Once a charge may be out, the verdict that let it out stands: a second opinion that
+    // held the order now would strand a payment the gateway may yet complete.
+    const alreadyPassed = order.risk?.level === 'pass' && reachedGateway;
+    const verdict: RiskVerdict =
+      approved || alreadyPassed
+        ? {
+            level: 'pass',
+            bypassed: alreadyPassed ? (order.risk?.bypassed ?? false) : false,
+            requestId: order.risk?.requestId,
+            errorCode: alreadyPassed ? order.risk?.errorCode : undefined,
+            attempts: 0,
+          }
+        : await checkRisk(
+            deps.risk,
+            {
+              orderId: order.orderId,
+              agentId: order.agentId,
+              amount: order.amount,
+              currency: order.currency,
+              paymentMethod: order.paymentMethod,
+            },
+            policy.risk,
+            delivery.remainingMs,
+            deps.sleep,
+          );
+    const risk: RiskRecord = {
+      level: verdict.level,
+      bypassed: verdict.bypassed,
+      requestId: verdict.requestId,
+      errorCode: verdict.errorCode,
+      ...(approved ? { approvedAfterReview: true } : {}),
+    };
+    if (verdict.bypassed && verdict.attempts > 0) {
+      observer.riskBypassed(order, verdict);
+    }
+    return { verdict, risk };
+  }
+
+  async function stopBeforeCharging(
+    order: Order,
+    verdict: RiskVerdict,
+    risk: RiskRecord,
+  ): Promise<SubmitResult | undefined> {
+    if (verdict.level === 'reject') {
+      return await reject(order, risk);
+    }
+    if (verdict.level === 'review') {
+      return await move(order, 'HELD_FOR_REVIEW', { risk, holdReason: 'RISK_REVIEW' });
+    }
+    if (verdict.bypassed && order.amount > policy.risk.failOpenLimit) {
+      return await move(order, 'HELD_FOR_REVIEW', { risk, holdReason: 'RISK_UNAVAILABLE' });
+    }
+    if (verdict.bypassed && verdict.attempts > 0) {
+      // Failing open must not overrule a verdict the engine gave a racing delivery meanwhile:
+      // charge only an order still as this delivery read it. One read, on the bypass only.
+      const current = await orders.get(order.orderId);
+      if (current?.status !== 'PENDING_PAYMENT' || current.version !== order.version) {
+        return { kind: 'done', detail: `moved while the risk engine failed: ${current?.status}` };
+      }
+    }
+    return undefined;
+  }
+
+  async function chargeAndApply(
+    order: Order,
+    delivery: Delivery,
+    risk: RiskRecord,
+    health: GatewayHealth,
+  ): Promise<SubmitResult> {
+    let outcome = await charge(order);
+    if (outcome.kind === 'unauthorized') {
+      // The key may have rotated under us: fetch the current one and try once more.
+      await gateway.refreshCredentials();
+      outcome = await charge(order);
+    }
+    health.healthy = answeredWell(outcome.kind);
+    if (isSettled(outcome)) {
+      return apply(order, outcome, risk);
+    }
+    return retryLater(order, outcome, delivery, risk);
+  }
 
   async function lookUp(order: Order): Promise<PaymentLookup> {
     const started = deps.clock.now().getTime();
