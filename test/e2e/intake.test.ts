@@ -3,14 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signLocalToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
-import { CallCounter } from '../support/calls.ts';
+import { CallCounter, SendOutage } from '../support/calls.ts';
 import { apiFetch } from '../support/contract.ts';
 
 let stack: LocalRuntime;
 let demoToken: string;
 let cautiousToken: string;
 const counter = new CallCounter();
-let failNextSend = 0;
+let outage: SendOutage;
 let keySequence = 0;
 
 interface Answer {
@@ -67,16 +67,7 @@ beforeAll(async () => {
   // The handler's own clients, loaded by the stack: count and fault-inject at the SDK boundary.
   const clients = await import('#adapters/aws-clients.ts');
   counter.attach(clients.dynamodb, 'DynamoDB').attach(clients.sqs, 'SQS');
-  clients.sqs.middlewareStack.add(
-    (next) => async (args) => {
-      if (failNextSend > 0) {
-        failNextSend--;
-        throw Object.assign(new Error('injected: SQS unreachable'), { name: 'NetworkingError' });
-      }
-      return next(args);
-    },
-    { step: 'initialize', name: 'injectSendFailure' },
-  );
+  outage = new SendOutage(clients.sqs);
 });
 
 afterAll(async () => {
@@ -157,7 +148,7 @@ describe('order intake over HTTP on the local stack', () => {
 
   it('does not lose an order whose queue send failed: the retry with the same key queues it', async () => {
     // Prepare
-    failNextSend = 1;
+    outage.failing = 1;
 
     // Act
     const failed = await placeOrder(latteOrder, 'send-fails-once');

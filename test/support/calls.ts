@@ -38,3 +38,24 @@ export class CallCounter {
     return this.calls.filter((call) => call.startsWith(prefix)).length;
   }
 }
+
+/**
+ * Makes the next `failing` requests of an SQS client fail as an unreachable endpoint would, at
+ * the SDK boundary (the emulator itself stays up): an outage of the payment queue.
+ */
+export class SendOutage {
+  failing = 0;
+
+  constructor(client: SQSClient) {
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        if (this.failing > 0) {
+          this.failing--;
+          throw Object.assign(new Error('injected: SQS unreachable'), { name: 'NetworkingError' });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'injectSendFailure' },
+    );
+  }
+}

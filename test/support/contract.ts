@@ -142,3 +142,13 @@ export async function apiFetch(url: string, init: RequestInit = {}): Promise<Res
   }
   return response;
 }
+
+/** `apiFetch` for clients that fetch with a Request, as the typed client (openapi-fetch) does. */
+export async function apiFetchRequest(request: Request): Promise<Response> {
+  const body = request.body === null ? undefined : await request.text();
+  return apiFetch(request.url, {
+    method: request.method,
+    headers: request.headers,
+    ...(body !== undefined ? { body } : {}),
+  });
+}

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { AutopayClient, type CreateOrderRequest } from '../../client/autopay-client.ts';
 import { signLocalToken } from '../../local/runtime/auth.ts';
 import type { LocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
-import { apiFetch } from './contract.ts';
+import { apiFetchRequest } from './contract.ts';
 
 export interface OrderBody {
   orderId: string;
@@ -16,41 +17,37 @@ export interface OrderBody {
   [key: string]: unknown;
 }
 
-/** An agent talking to the local API over real HTTP, as an agent developer's code would. */
+/**
+ * An agent talking to the local API over real HTTP through the typed client, as an agent
+ * developer's code would; every answer is checked against docs/openapi.json on the way.
+ */
 export class AgentClient {
   private sequence = 0;
 
   private constructor(
-    private readonly stack: LocalRuntime,
-    private readonly token: string,
+    private readonly client: AutopayClient,
     private readonly prefix: string,
   ) {}
 
   static async for(stack: LocalRuntime, agentId: string): Promise<AgentClient> {
-    return new AgentClient(stack, await signLocalToken(agentId), `${agentId}-${randomUUID()}`);
+    const client = new AutopayClient({
+      baseUrl: stack.apiUrl,
+      token: await signLocalToken(agentId),
+      fetch: apiFetchRequest,
+      // A test sees each refusal itself: nothing is retried for it.
+      maxRetries: 0,
+    });
+    return new AgentClient(client, `${agentId}-${randomUUID()}`);
   }
 
   async place(overrides: Record<string, unknown> = {}, key?: string): Promise<OrderBody> {
-    const response = await apiFetch(`${this.stack.apiUrl}/v1/orders`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${this.token}`,
-        'content-type': 'application/json',
-        'idempotency-key': key ?? `${this.prefix}-${++this.sequence}`,
-      },
-      body: JSON.stringify({ ...latteOrder, ...overrides }),
-    });
-    if (response.status !== 202 && response.status !== 200) {
-      throw new Error(`placing an order answered ${response.status}: ${await response.text()}`);
-    }
-    return (await response.json()) as OrderBody;
+    const order = { ...latteOrder, ...overrides } as unknown as CreateOrderRequest;
+    const idempotencyKey = key ?? `${this.prefix}-${++this.sequence}`;
+    return (await this.client.placeOrder(order, { idempotencyKey })).order as OrderBody;
   }
 
   async get(orderId: string): Promise<OrderBody> {
-    const response = await apiFetch(`${this.stack.apiUrl}/v1/orders/${orderId}`, {
-      headers: { authorization: `Bearer ${this.token}` },
-    });
-    return (await response.json()) as OrderBody;
+    return (await this.client.getOrder(orderId)) as OrderBody;
   }
 
   /** Polls the order until `done` holds, or fails naming the last status seen. */

@@ -1,0 +1,131 @@
+/**
+ * What a tool tells the model: for an order, whether money was taken, whether the user must act
+ * (and by when), or why it failed, so that the model has no reason to call again; for a refusal,
+ * the API's stable code and what to do about it, as a tool error (`isError: true`).
+ */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { AutopayApiError, type Order } from '../client/autopay-client.ts';
+
+const money = (order: Order) => `${order.amount} ${order.currency} (minor units)`;
+
+const confirmationReasons: Readonly<Record<string, string>> = {
+  ACTION_NOT_TRUSTED: 'the user has not allowed this agent to pay for this on its own',
+  OVER_ORDER_LIMIT: "the amount is over this agent's per-order limit",
+  OVER_DAILY_LIMIT: 'it would take this agent over its daily limit',
+  LIMIT_CURRENCY_MISMATCH: "the order's currency is not the one the agent's limits are set in",
+  POSSIBLE_DUPLICATE: 'it looks like an order this agent placed moments ago',
+};
+
+/** One sentence per status, in the words a model should act on. */
+export function describeOrder(order: Order): string {
+  const extra = order as Order & { duplicateOf?: string };
+  switch (order.status) {
+    case 'PAID':
+      return `CHARGED: ${money(order)} was paid. The purchase is done; do not place it again.`;
+    case 'PENDING_PAYMENT':
+      return `ACCEPTED, NOT YET CHARGED: the payment of ${money(order)} is under way. Do not place it again; read it with get_order in a few seconds to see PAID or FAILED.`;
+    case 'AWAITING_SETTLEMENT':
+      return `PENDING SETTLEMENT: the payment of ${money(order)} was submitted and the payment gateway has not settled it yet${order.settleBy ? ` (it settles or is voided by ${order.settleBy})` : ''}; the money may already be held. Do not place it again; read it later with get_order.`;
+    case 'AWAITING_CONFIRMATION': {
+      const reason = confirmationReasons[order.reason ?? ''] ?? order.reason ?? 'not given';
+      const duplicate = extra.duplicateOf ? ` (the earlier order: ${extra.duplicateOf})` : '';
+      return `NOT CHARGED, WAITING FOR THE USER: ${money(order)} is charged only if the user confirms it in their app before ${order.confirmBy ?? 'its window closes'}; after that it expires. Reason: ${order.reason ?? 'none'}, ${reason}${duplicate}. Tell the user; you cannot confirm it yourself, and placing it again does not help.`;
+    }
+    case 'HELD_FOR_REVIEW':
+      return `NOT CHARGED, HELD FOR REVIEW (${order.holdReason ?? 'no reason given'}): the user or an operator decides whether it is paid. Tell the user; do not place it again.`;
+    case 'FAILED':
+      return `NOT CHARGED, FAILED: ${order.declineCode ? `the payment was declined (${order.declineCode})` : `the payment failed (${order.lastError ?? 'no code'})`}. Placing the same order again returns this same failed order: ask the user what to do (another payment method is a new order).`;
+    case 'CANCELLED':
+      return 'NOT CHARGED, CANCELLED: this order will not be paid.';
+    case 'EXPIRED':
+      return 'NOT CHARGED, EXPIRED: the user did not confirm it in time. If the user still wants it, ask them, then place it with repeatOf set to this orderId.';
+    case 'REFUND_PENDING':
+      return `CHARGED, REFUND UNDER WAY: ${money(order)} was taken and is being given back.`;
+    case 'REFUNDED':
+      return `REFUNDED: ${money(order)} was taken and given back.`;
+    default:
+      return `Status ${String(order.status)}: read the history for what happened.`;
+  }
+}
+
+export function orderResult(order: Order, lead = ''): CallToolResult {
+  return {
+    content: [
+      { type: 'text', text: `${lead}Order ${order.orderId}: ${describeOrder(order)}` },
+      { type: 'text', text: JSON.stringify(order) },
+    ],
+    structuredContent: { order },
+  };
+}
+
+/** Which call a refusal answered, so its advice fits. */
+export type Operation = 'place' | 'read' | 'list' | 'cancel';
+
+function advice(error: AutopayApiError, operation: Operation): string {
+  const field = error.field ? ` (${error.field})` : '';
+  switch (error.code) {
+    case 'MALFORMED_JSON':
+    case 'VALIDATION_FAILED':
+    case 'INVALID_AMOUNT':
+    case 'UNSUPPORTED_CURRENCY':
+    case 'INVALID_PAYMENT_METHOD':
+    case 'PAYLOAD_TOO_LARGE':
+      return `Nothing was placed or changed. Correct the input${field} and call again.`;
+    case 'UNAUTHENTICATED':
+      return "This server's autopay token is missing, invalid or expired. Calling again will not help: tell the user that the agent's autopay credentials must be renewed.";
+    case 'FORBIDDEN':
+      return operation === 'cancel'
+        ? 'This agent may not cancel orders: the user must cancel it in their own app. Tell the user.'
+        : 'This agent is not allowed to do this: only the user can, in their own app. Tell the user.';
+    case 'ORDER_NOT_FOUND':
+      return 'This agent has no order with that id. Use an orderId that place_order or list_orders gave.';
+    case 'ROUTE_NOT_FOUND':
+      return 'This autopay API does not offer this operation. Do not retry.';
+    case 'ILLEGAL_TRANSITION':
+      return operation === 'cancel'
+        ? `The order is ${error.currentStatus ?? 'in another state'}: only an order waiting for the user (AWAITING_CONFIRMATION) or held for review can be cancelled. Once payment has started, the user asks for a refund in their app.`
+        : `The order is ${error.currentStatus ?? 'in another state'}, which does not allow this. Read it with get_order.`;
+    case 'CONFIRMATION_EXPIRED':
+      return 'The confirmation window has passed and the order expired; it will not be paid.';
+    case 'IDEMPOTENCY_KEY_REQUIRED':
+      return 'This server sent the order without a valid key, a fault of the server: nothing was placed. Tell the user; do not retry.';
+    case 'IDEMPOTENCY_KEY_REUSED':
+      return `This intent was placed before with other details${error.body.orderId ? ` (order ${String(error.body.orderId)})` : ''}. Nothing new was placed. Read the earlier order with get_order or list_orders; do not retry.`;
+    case 'RATE_LIMITED':
+      return `Too many requests${error.retryAfterSeconds !== undefined ? `: wait ${error.retryAfterSeconds} s` : ''}, then call again with the same arguments${operation === 'place' ? ': the same order is never placed or charged twice' : ''}.`;
+    case 'SERVICE_UNAVAILABLE':
+    case 'INTERNAL_ERROR':
+    case 'NETWORK_ERROR':
+      return operation === 'place'
+        ? 'The outcome is unknown: the order may or may not have been placed. Calling place_order again with the same order later is safe: it returns the same order and never charges twice.'
+        : 'autopay is unavailable for now: try again in a little while.';
+    default:
+      return 'An unexpected refusal: do not retry; tell the user what happened.';
+  }
+}
+
+/** A refusal of the API as a tool error, or the error itself when it is not the API's. */
+export function errorResult(error: unknown, operation: Operation): CallToolResult {
+  if (!(error instanceof AutopayApiError)) throw error;
+  const status = error.status > 0 ? `HTTP ${error.status}, ` : '';
+  return {
+    content: [
+      {
+        type: 'text',
+        text: `${error.code}: ${error.message} (${status}request ${error.requestId ?? 'unknown'}). ${advice(error, operation)}`,
+      },
+    ],
+    structuredContent: {
+      error: {
+        code: error.code,
+        status: error.status,
+        message: error.message,
+        ...(error.retryAfterSeconds !== undefined
+          ? { retryAfterSeconds: error.retryAfterSeconds }
+          : {}),
+        ...error.body,
+      },
+    },
+    isError: true,
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * autopay's MCP server: the tools an LLM agent pays with. Each tool is one API call through the
+ * typed client; adding one is an entry in `tools` below. The Idempotency-Key of an order is
+ * never the model's: it is derived from the server's session and the order's canonical content
+ * (client/intent.ts), so a model that retries the same purchase, however it words the call,
+ * gets the first order back instead of a second charge.
+ */
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type * as z from 'zod';
+import type { AutopayClient } from '../client/autopay-client.ts';
+import { errorResult, type Operation, orderResult } from './outcomes.ts';
+import { cancelOrderInput, getOrderInput, listOrdersInput, placeOrderInput } from './schemas.ts';
+
+export interface ServerContext {
+  readonly client: AutopayClient;
+  /** The session every order of this server belongs to (the API's `sessionId`). */
+  readonly sessionId: string;
+}
+
+interface Tool<Input extends z.ZodObject> {
+  readonly title: string;
+  readonly description: string;
+  readonly input: Input;
+  readonly operation: Operation;
+  readonly annotations: ToolAnnotations;
+  readonly run: (args: z.infer<Input>, context: ServerContext) => Promise<CallToolResult>;
+}
+
+const tool = <Input extends z.ZodObject>(definition: Tool<Input>) => definition;
+
+const statusGuide =
+  'Statuses: PAID = charged, done. PENDING_PAYMENT = accepted, being paid. AWAITING_SETTLEMENT = submitted, the gateway settles it later. AWAITING_CONFIRMATION = not charged, the user must confirm in their app before confirmBy. HELD_FOR_REVIEW = not charged, a person decides. FAILED / CANCELLED / EXPIRED = not charged. REFUND_PENDING / REFUNDED = money being given back / given back.';
+
+export const tools = {
+  place_order: tool({
+    title: 'Place an order and pay for it',
+    description: `Places an order for the user and pays for it when the user lets this agent pay on its own; otherwise the order waits for the user to confirm it in their app. Calling again with the same order (same action, items, amount, currency and payment method, in any order or wording) NEVER places or charges a second time: it returns the first order. So if a call failed or its answer was lost, calling again is safe. To buy the very same thing a second time on purpose, only when the user asks, pass repeatOf. The answer says plainly whether money was taken, whether the user must act and by when, or why it failed: do not retry an order whose answer you have. ${statusGuide}`,
+    input: placeOrderInput,
+    operation: 'place',
+    annotations: { destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    async run({ repeatOf, ...order }, { client, sessionId }) {
+      if (repeatOf !== undefined) await client.getOrder(repeatOf);
+      const placed = await client.placeOrder({ ...order, sessionId }, { repeatOf });
+      const lead = placed.replayed
+        ? 'This is the order an earlier call already placed for the same request; nothing new was placed or charged. '
+        : '';
+      return orderResult(placed.order, lead);
+    },
+  }),
+  get_order: tool({
+    title: 'Read an order',
+    description: `Reads one of this agent's orders: its status, amount, items, history and last error. Use it to follow an order after place_order. ${statusGuide}`,
+    input: getOrderInput,
+    operation: 'read',
+    annotations: { readOnlyHint: true, openWorldHint: true },
+    async run({ orderId }, { client }) {
+      return orderResult(await client.getOrder(orderId));
+    },
+  }),
+  list_orders: tool({
+    title: "List this agent's orders",
+    description: `Lists this agent's own orders, newest first, optionally only those in one status, a page at a time (pass nextCursor back as cursor for the next page). Use it to find an order whose id you lost before placing anything again. ${statusGuide}`,
+    input: listOrdersInput,
+    operation: 'list',
+    annotations: { readOnlyHint: true, openWorldHint: true },
+    async run(query, { client }) {
+      const page = await client.listOrders(query);
+      const lines = page.orders.map(
+        (order) => `${order.orderId} ${order.status} ${order.amount} ${order.currency}`,
+      );
+      const more = page.nextCursor
+        ? `More: call again with cursor ${page.nextCursor}.`
+        : 'No more pages.';
+      return {
+        content: [
+          { type: 'text', text: `${page.orders.length} order(s). ${more}\n${lines.join('\n')}` },
+          { type: 'text', text: JSON.stringify(page) },
+        ],
+        structuredContent: { ...page },
+      };
+    },
+  }),
+  cancel_order: tool({
+    title: 'Cancel an order that waits for the user',
+    description:
+      'Cancels an order that is not paid and waits for the user (AWAITING_CONFIRMATION) or is held for review, for instance when the user changed their mind. Once payment has started it cannot be cancelled: the user asks for a refund in their app. Cancelling twice is harmless.',
+    input: cancelOrderInput,
+    operation: 'cancel',
+    annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    async run({ orderId }, { client }) {
+      const moved = await client.cancelOrder(orderId);
+      return orderResult(moved.order, moved.replayed ? 'It was already cancelled. ' : '');
+    },
+  }),
+};
+
+export function createAutopayMcpServer(context: ServerContext): McpServer {
+  const server = new McpServer({ name: 'autopay', version: '0.1.0' });
+  for (const [name, definition] of Object.entries(tools)) {
+    const { title, description, input, annotations, operation } = definition;
+    const run = definition.run as (
+      args: unknown,
+      context: ServerContext,
+    ) => Promise<CallToolResult>;
+    server.registerTool(
+      name,
+      { title, description, inputSchema: input, annotations },
+      async (args: unknown) => {
+        try {
+          return await run(args, context);
+        } catch (error) {
+          return errorResult(error, operation);
+        }
+      },
+    );
+  }
+  return server;
+}
