@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { AutopayApiError, type Order } from '../../client/autopay-client.ts';
+import { errorCatalogue } from '../../lambdas/domain/errors.ts';
+import { orderStatuses } from '../../lambdas/domain/order-state.ts';
+import { describeOrder, errorResult, type Operation } from '../../mcp/outcomes.ts';
+
+/** Codes only the gateway's callbacks get: an agent's tool never meets them. */
+const callbackOnly = new Set([
+  'SIGNATURE_MISSING',
+  'SIGNATURE_INVALID',
+  'TIMESTAMP_OUT_OF_TOLERANCE',
+  'UNKNOWN_GATEWAY',
+]);
+const agentCodes = [
+  ...Object.keys(errorCatalogue).filter((code) => !callbackOnly.has(code)),
+  'FORBIDDEN',
+  'RATE_LIMITED',
+  'NETWORK_ERROR',
+];
+const operations: Operation[] = ['place', 'read', 'list', 'cancel'];
+
+const textOf = (result: ReturnType<typeof errorResult>) =>
+  result.content.map((part) => (part.type === 'text' ? part.text : '')).join('\n');
+
+describe('what the MCP tools tell the model', () => {
+  it.each(agentCodes)(
+    'turns %s into a tool error with its code and a specific thing to do',
+    (code) => {
+      for (const operation of operations) {
+        const status = (errorCatalogue as Record<string, { status: number }>)[code]?.status ?? 429;
+        const error = new AutopayApiError(status, code, 'said', { requestId: 'req-9' }, 2);
+
+        const result = errorResult(error, operation);
+
+        expect(result.isError).toBe(true);
+        expect(textOf(result)).toMatch(new RegExp(`^${code}: said \\(.*request req-9\\)\\. `));
+        expect(textOf(result)).not.toMatch(/unexpected refusal/);
+        expect(result.structuredContent).toMatchObject({ error: { code, requestId: 'req-9' } });
+      }
+    },
+  );
+
+  it('tells the model that an order whose outcome is unknown may be placed again safely', () => {
+    const result = errorResult(new AutopayApiError(503, 'SERVICE_UNAVAILABLE', 'down'), 'place');
+
+    expect(textOf(result)).toMatch(/outcome is unknown.*safe.*never charges twice/);
+  });
+
+  it('says how long to wait when throttled', () => {
+    const result = errorResult(new AutopayApiError(429, 'RATE_LIMITED', 'slow', {}, 7), 'place');
+
+    expect(textOf(result)).toMatch(/wait 7 s, then call again with the same arguments/);
+  });
+
+  it('sends the user to their app when the agent may not cancel', () => {
+    const result = errorResult(new AutopayApiError(403, 'FORBIDDEN', 'Forbidden'), 'cancel');
+
+    expect(textOf(result)).toMatch(/the user must cancel it in their own app/);
+  });
+
+  it('lets anything that is not a refusal of the API through, for the SDK to report', () => {
+    expect(() => errorResult(new Error('bug'), 'read')).toThrow('bug');
+  });
+
+  it.each([...orderStatuses])('says plainly whether an order %s was charged', (status) => {
+    const order = {
+      orderId: 'ord_1',
+      status,
+      amount: 450,
+      currency: 'CNY',
+      confirmBy: '2026-11-29T12:05:00.000Z',
+      reason: 'OVER_DAILY_LIMIT',
+    } as Order;
+
+    const said = describeOrder(order);
+
+    expect(said).toMatch(
+      /^(CHARGED|NOT CHARGED|ACCEPTED, NOT YET CHARGED|PENDING SETTLEMENT|REFUNDED)/,
+    );
+    if (status === 'AWAITING_CONFIRMATION') {
+      expect(said).toContain('before 2026-11-29T12:05:00.000Z');
+      expect(said).toContain('it would take this agent over its daily limit');
+    }
+  });
+
+  it('names the earlier order when the API suspects a duplicate', () => {
+    const order = {
+      orderId: 'ord_2',
+      status: 'AWAITING_CONFIRMATION',
+      amount: 450,
+      currency: 'CNY',
+      reason: 'POSSIBLE_DUPLICATE',
+      duplicateOf: 'ord_1',
+    } as unknown as Order;
+
+    expect(describeOrder(order)).toMatch(/looks like an order .* \(the earlier order: ord_1\)/);
+  });
+});
