@@ -12,7 +12,8 @@
  * stdout belongs to the protocol: everything else is written to stderr.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -34,18 +35,25 @@ export function readSettings(env: NodeJS.ProcessEnv): McpSettings {
   if (transport !== 'stdio' && transport !== 'http') {
     throw new Error(`autopay MCP server: MCP_TRANSPORT is stdio or http, not ${transport}`);
   }
+  const port = Number(env.MCP_PORT ?? 3334);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new Error(`autopay MCP server: MCP_PORT is a port number, not ${env.MCP_PORT}`);
+  }
   return {
     apiUrl: env.AUTOPAY_API_URL as string,
     token: env.AUTOPAY_TOKEN as string,
     sessionId: env.AUTOPAY_SESSION_ID || undefined,
     transport,
-    port: Number(env.MCP_PORT ?? 3334),
+    port,
   };
 }
 
+export const clientFor = (settings: McpSettings) =>
+  new AutopayClient({ baseUrl: settings.apiUrl, token: settings.token });
+
 const newSessionId = () => `mcp_${randomUUID()}`;
 
-async function serveStdio(settings: McpSettings, client: AutopayClient): Promise<void> {
+export async function serveStdio(settings: McpSettings, client: AutopayClient): Promise<void> {
   const server = createAutopayMcpServer({
     client,
     sessionId: settings.sessionId ?? newSessionId(),
@@ -54,7 +62,7 @@ async function serveStdio(settings: McpSettings, client: AutopayClient): Promise
 }
 
 /** One MCP session per client, each its own autopay session unless AUTOPAY_SESSION_ID is set. */
-async function serveHttp(settings: McpSettings, client: AutopayClient): Promise<void> {
+export async function serveHttp(settings: McpSettings, client: AutopayClient): Promise<Server> {
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const http = createServer(async (request, response) => {
     const known = transports.get(String(request.headers['mcp-session-id']));
@@ -70,13 +78,15 @@ async function serveHttp(settings: McpSettings, client: AutopayClient): Promise<
     await transport.handleRequest(request, response);
   });
   await new Promise<void>((resolve) => http.listen(settings.port, '127.0.0.1', resolve));
-  console.error(`autopay MCP server on http://127.0.0.1:${settings.port}/mcp`);
+  const { port } = http.address() as AddressInfo;
+  console.error(`autopay MCP server on http://127.0.0.1:${port}/mcp`);
+  return http;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   try {
     const settings = readSettings(process.env);
-    const client = new AutopayClient({ baseUrl: settings.apiUrl, token: settings.token });
+    const client = clientFor(settings);
     await (settings.transport === 'http' ? serveHttp : serveStdio)(settings, client);
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);

@@ -1,8 +1,12 @@
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AutopayClient } from '../../client/autopay-client.ts';
 import { signLocalToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
+import { clientFor, readSettings, serveHttp } from '../../mcp/main.ts';
 import { SendOutage } from '../support/calls.ts';
 import { apiFetchRequest } from '../support/contract.ts';
 import { callTool, connectMcp, orderOf } from '../support/mcp.ts';
@@ -13,6 +17,7 @@ let cautious: Client;
 let demoApi: AutopayClient;
 const opened: Client[] = [];
 let outage: SendOutage;
+let httpServer: Server | undefined;
 
 async function server(agentId: string, env: Record<string, string> = {}): Promise<Client> {
   const client = await connectMcp({
@@ -51,7 +56,8 @@ const reworded = {
 const chargesOf = (orderId: string) => stack.gateway.ledger().charges[orderId];
 
 beforeAll(async () => {
-  stack = await startLocalRuntime({ logLevel: 'ERROR', seed: 16 });
+  // CRITICAL: the injected outage below would log an ERROR for each of its attempts.
+  stack = await startLocalRuntime({ logLevel: 'CRITICAL', seed: 16 });
   demoApi = new AutopayClient({
     baseUrl: stack.apiUrl,
     token: await signLocalToken('demo-agent'),
@@ -65,6 +71,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(opened.map((client) => client.close()));
+  httpServer?.closeAllConnections();
+  await new Promise((resolve) => httpServer?.close(resolve) ?? resolve(undefined));
   await stack?.stop();
 });
 
@@ -229,6 +237,37 @@ describe('the MCP server over stdio, driven by the SDK client, on the local stac
     const placed = orderOf(after);
     const paid = await waitForStatus(placed.orderId, 'PAID');
     expect(chargesOf(paid.orderId)).toMatchObject({ payments: 1, captured: 650 });
+  });
+});
+
+describe('the MCP server over streamable HTTP', () => {
+  it('serves the same tools, each MCP session an autopay session of its own', async () => {
+    // Prepare
+    const settings = readSettings({
+      AUTOPAY_API_URL: stack.apiUrl,
+      AUTOPAY_TOKEN: await signLocalToken('demo-agent'),
+      MCP_TRANSPORT: 'http',
+      MCP_PORT: '0',
+    });
+    httpServer = await serveHttp(settings, clientFor(settings));
+    const url = new URL(`http://127.0.0.1:${(httpServer.address() as AddressInfo).port}/mcp`);
+    const connect = async () => {
+      const client = new Client({ name: 'autopay-tests', version: '0.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(url));
+      opened.push(client);
+      return client;
+    };
+    const [one, other] = [await connect(), await connect()];
+    const order = { ...basket, amount: 700 };
+
+    // Act
+    const placed = orderOf(await callTool(one, 'place_order', order));
+    const replayed = orderOf(await callTool(one, 'place_order', { ...reworded, amount: 700 }));
+    const elsewhere = orderOf(await callTool(other, 'place_order', order));
+
+    // Assess
+    expect(replayed.orderId).toBe(placed.orderId);
+    expect(elsewhere.orderId).not.toBe(placed.orderId);
   });
 });
 
