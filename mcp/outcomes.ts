@@ -6,7 +6,13 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { AutopayApiError, type Order } from '../client/autopay-client.ts';
 
-const money = (order: Order) => `${order.amount} ${order.currency} (minor units)`;
+/** 450 CNY minor units as `4.50 CNY`: the currency's own number of decimals (JPY has none). */
+function money(order: Order): string {
+  const digits =
+    new Intl.NumberFormat('en', { style: 'currency', currency: order.currency }).resolvedOptions()
+      .maximumFractionDigits ?? 2;
+  return `${(order.amount / 10 ** digits).toFixed(digits)} ${order.currency}`;
+}
 
 const confirmationReasons: Readonly<Record<string, string>> = {
   ACTION_NOT_TRUSTED: 'the user has not allowed this agent to pay for this on its own',

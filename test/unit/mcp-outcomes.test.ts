@@ -83,6 +83,14 @@ describe('what the MCP tools tell the model', () => {
     }
   });
 
+  it("writes amounts in the currency's own units", () => {
+    const paid = (amount: number, currency: string) =>
+      describeOrder({ orderId: 'ord_1', status: 'PAID', amount, currency } as Order);
+
+    expect(paid(450, 'CNY')).toContain('4.50 CNY was paid');
+    expect(paid(450, 'JPY')).toContain('450 JPY was paid');
+  });
+
   it('names the earlier order when the API suspects a duplicate', () => {
     const order = {
       orderId: 'ord_2',
