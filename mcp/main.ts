@@ -65,8 +65,19 @@ export async function serveStdio(settings: McpSettings, client: AutopayClient): 
 export async function serveHttp(settings: McpSettings, client: AutopayClient): Promise<Server> {
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const http = createServer(async (request, response) => {
-    const known = transports.get(String(request.headers['mcp-session-id']));
-    if (known) return known.handleRequest(request, response);
+    const named = request.headers['mcp-session-id'];
+    if (typeof named === 'string') {
+      const known = transports.get(named);
+      if (known) return known.handleRequest(request, response);
+      // An ended or unknown session: 404 tells the client to start a new one.
+      const error = {
+        jsonrpc: '2.0',
+        error: { code: -32001, message: 'Session not found' },
+        id: null,
+      };
+      response.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify(error));
+      return;
+    }
     const sessionId = newSessionId();
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => sessionId,

@@ -67,9 +67,9 @@ export function orderResult(order: Order, lead = ''): CallToolResult {
 /** Which call a refusal answered, so its advice fits. */
 export type Operation = 'place' | 'read' | 'list' | 'cancel';
 
-function advice(error: AutopayApiError, operation: Operation): string {
+function advice(error: AutopayApiError, operation: Operation, code = error.code): string {
   const field = error.field ? ` (${error.field})` : '';
-  switch (error.code) {
+  switch (code) {
     case 'MALFORMED_JSON':
     case 'VALIDATION_FAILED':
     case 'INVALID_AMOUNT':
@@ -106,8 +106,16 @@ function advice(error: AutopayApiError, operation: Operation): string {
         ? 'The outcome is unknown: the order may or may not have been placed. Calling place_order again with the same order later is safe: it returns the same order and never charges twice.'
         : 'autopay is unavailable for now: try again in a little while.';
     default:
-      return 'An unexpected refusal: do not retry; tell the user what happened.';
+      return adviceByStatus(error, operation);
   }
+}
+
+/** For a code this server does not know yet (the catalogue grows), what its status implies. */
+function adviceByStatus(error: AutopayApiError, operation: Operation): string {
+  if (error.status === 403) return advice(error, operation, 'FORBIDDEN');
+  if (error.status === 429) return advice(error, operation, 'RATE_LIMITED');
+  if (error.status >= 500) return advice(error, operation, 'SERVICE_UNAVAILABLE');
+  return 'Nothing was done. Calling again with the same arguments gives the same answer: tell the user what happened.';
 }
 
 /** A refusal of the API as a tool error, or the error itself when it is not the API's. */

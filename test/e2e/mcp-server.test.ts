@@ -265,9 +265,20 @@ describe('the MCP server over streamable HTTP', () => {
     const replayed = orderOf(await callTool(one, 'place_order', { ...reworded, amount: 700 }));
     const elsewhere = orderOf(await callTool(other, 'place_order', order));
 
+    const stale = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'mcp-session-id': 'mcp_ended',
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+
     // Assess
     expect(replayed.orderId).toBe(placed.orderId);
     expect(elsewhere.orderId).not.toBe(placed.orderId);
+    expect(stale.status).toBe(404);
   });
 });
 

@@ -34,7 +34,7 @@ describe('what the MCP tools tell the model', () => {
 
         expect(result.isError).toBe(true);
         expect(textOf(result)).toMatch(new RegExp(`^${code}: said \\(.*request req-9\\)\\. `));
-        expect(textOf(result)).not.toMatch(/unexpected refusal/);
+        expect(textOf(result)).not.toMatch(/gives the same answer: tell the user/);
         expect(result.structuredContent).toMatchObject({ error: { code, requestId: 'req-9' } });
       }
     },
@@ -50,6 +50,18 @@ describe('what the MCP tools tell the model', () => {
     const result = errorResult(new AutopayApiError(429, 'RATE_LIMITED', 'slow', {}, 7), 'place');
 
     expect(textOf(result)).toMatch(/wait 7 s, then call again with the same arguments/);
+  });
+
+  it.each([
+    [403, /only the user can/],
+    [429, /then call again with the same arguments/],
+    [503, /outcome is unknown/],
+    [400, /Nothing was done\. Calling again with the same arguments gives the same answer/],
+  ])('reads a code it does not know by its status, %i', (status, said) => {
+    const result = errorResult(new AutopayApiError(status, 'NEW_CODE', 'new'), 'place');
+
+    expect(textOf(result)).toMatch(/^NEW_CODE: new /);
+    expect(textOf(result)).toMatch(said);
   });
 
   it('sends the user to their app when the agent may not cancel', () => {
