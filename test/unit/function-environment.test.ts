@@ -7,6 +7,7 @@ import {
 import { wiring } from '../../lambdas/shared/wiring.ts';
 
 const resources: BoundResources = {
+  stage: 'test',
   tableName: 'autopay-orders',
   queueUrls: {
     paymentSubmission: 'http://127.0.0.1:1/payment-submission',
