@@ -158,9 +158,16 @@ async function runPreflight(stage: string | undefined, args: readonly string[]):
   if (rotation !== 'on' && rotation !== 'off') {
     throw new OpsError(`--rotation is on or off, got '${rotation}'`);
   }
-  const { lines, ok } = preflightReport(
-    await preflight(defaultPreflightAws(), { stage, rotation: rotation === 'on' }),
-  );
+  let checks: Awaited<ReturnType<typeof preflight>>;
+  try {
+    checks = await preflight(defaultPreflightAws(), { stage, rotation: rotation === 'on' });
+  } catch (error) {
+    if (/credential/i.test(String(error))) {
+      throw new OpsError('No AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID.');
+    }
+    throw error;
+  }
+  const { lines, ok } = preflightReport(checks);
   for (const line of lines) process.stdout.write(`${line}\n`);
   if (!ok) throw new OpsError(`Stage ${stage} is not ready to deploy: see MISSING above.`);
 }

@@ -71,12 +71,27 @@ export async function preflight(
 ): Promise<PreflightCheck[]> {
   const serviceStack = `Autopay-${options.stage}-Service`;
   const outputs = await aws.stackOutputs(serviceStack);
-  return [
-    await bootstrapCheck(aws),
-    ...(await runtimeChecks(aws)),
-    await concurrencyCheck(aws, outputs !== undefined),
-    ...(await secretChecks(aws, options, serviceStack, outputs)),
-  ];
+  const checks = await Promise.all([
+    attempt('CDK bootstrap', () => bootstrapCheck(aws)),
+    attempt('Powertools layer', () => runtimeChecks(aws)),
+    attempt('Lambda concurrency', () => concurrencyCheck(aws, outputs !== undefined)),
+    attempt('Secrets', () => secretChecks(aws, options, serviceStack, outputs)),
+  ]);
+  return checks.flat();
+}
+
+/** A call that fails (access denied, throttled) fails its check, not the others. */
+async function attempt(
+  name: string,
+  check: () => Promise<PreflightCheck | PreflightCheck[]>,
+): Promise<PreflightCheck[]> {
+  try {
+    return [await check()].flat();
+  } catch (error) {
+    if (/credential/i.test(String(error))) throw error;
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return [{ name, ok: false, detail: `Could not check: ${reason}` }];
+  }
 }
 
 async function bootstrapCheck(aws: PreflightAws): Promise<PreflightCheck> {

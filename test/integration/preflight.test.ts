@@ -212,6 +212,31 @@ describe('preflight of a deploy', () => {
     expect(check.detail).toContain(`at least ${minimumUnreservedConcurrency} unreserved`);
   });
 
+  it('fails only the check whose call is refused, and says why', async () => {
+    // Prepare: a role without lambda:GetAccountSettings.
+    const refusing: PreflightAws = {
+      ...aws(),
+      accountConcurrency: async () => {
+        throw Object.assign(new Error('not authorized to perform lambda:GetAccountSettings'), {
+          name: 'AccessDeniedException',
+        });
+      },
+    };
+
+    // Act
+    const checks = await preflight(refusing, { stage, rotation: false });
+
+    // Assess
+    expect(byName(checks, 'Lambda concurrency')).toEqual({
+      name: 'Lambda concurrency',
+      ok: false,
+      detail:
+        'Could not check: AccessDeniedException: not authorized to perform ' +
+        'lambda:GetAccountSettings',
+    });
+    expect(byName(checks, 'Secrets').ok).toBe(true);
+  });
+
   it('counts a deployed stage’s reservation as already taken', async () => {
     // Prepare
     await deployStage();
