@@ -16,7 +16,7 @@ export interface StageSettings {
   /** Days every log group keeps its events (`logRetentionDays`, cdk.json: 30). */
   readonly logRetention: logs.RetentionDays;
   /**
-   * Steady requests per second and burst the HTTP API admits across all routes before it answers
+   * Steady requests per second and burst the HTTP API admits on each route before it answers
    * 429 (`apiRateLimit` / `apiBurstLimit`, cdk.json: 50 and 100).
    */
   readonly apiThrottle: { readonly rateLimit: number; readonly burstLimit: number };
