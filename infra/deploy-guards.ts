@@ -49,13 +49,17 @@ export class ServicePermissionsNameTheAccount implements IAspect {
   }
 }
 
-/** Whether an ARN, as the template will hold it, has this stack's account in its account field. */
-function namesAccount(stack: Stack, arn: string): boolean {
+/**
+ * Whether an ARN, as the template will hold it, is in this account: it is built from
+ * AWS::AccountId, or refers to a resource of this stack or an export of this account and region
+ * (Ref, Fn::GetAtt, Fn::ImportValue), or, written out, holds this stack's account.
+ */
+export function namesAccount(stack: Stack, arn: string): boolean {
   const rendered = JSON.stringify(stack.resolve(arn));
-  const account = Token.isUnresolved(stack.account)
-    ? JSON.stringify({ Ref: 'AWS::AccountId' })
-    : stack.account;
-  return rendered.includes(account);
+  if (/"Ref":"AWS::AccountId"|"Ref":"(?!AWS::)|"Fn::GetAtt"|"Fn::ImportValue"/.test(rendered)) {
+    return true;
+  }
+  return !Token.isUnresolved(stack.account) && rendered.includes(stack.account);
 }
 
 /**

@@ -2,6 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import cdkJson from '../../cdk.json' with { type: 'json' };
 import { ServicePermissionsNameTheAccount } from '../../infra/deploy-guards.ts';
@@ -38,7 +39,11 @@ const ofType = (resources: Resources, type: string) =>
   Object.entries(resources).filter(([, resource]) => resource.Type === type);
 
 const accountRef = { Ref: 'AWS::AccountId' };
-const namesAccount = (value: unknown) => JSON.stringify(value).includes(JSON.stringify(accountRef));
+/** Built from AWS::AccountId, or a resource of this stack or an export of this account. */
+const namesAccount = (value: unknown) =>
+  /"Ref":"AWS::AccountId"|"Ref":"(?!AWS::)|"Fn::GetAtt"|"Fn::ImportValue"/.test(
+    JSON.stringify(value),
+  );
 
 describe('a prod deploy, as CloudFormation will run it', () => {
   let prod: Synthesized;
@@ -282,29 +287,65 @@ describe('a prod deploy, as CloudFormation will run it', () => {
         }
       }
     });
+  });
 
-    it('fails the synth on a service permission that names neither account nor source', () => {
-      // Prepare
-      const stack = new Stack(new App(), 'Loose');
+  describe('4. the guard on every service permission, whoever adds it', () => {
+    const permissionFor = (principal: string, sourceArn?: (stack: Stack) => string) => {
+      const stack = new Stack(new App(), 'Guarded');
       const fn = new lambda.Function(stack, 'Fn', {
         runtime: lambda.Runtime.NODEJS_24_X,
         handler: 'index.handler',
         code: lambda.Code.fromInline('export const handler = async () => {};'),
       });
-      fn.addPermission('FromAnyTopic', {
-        principal: new iam.ServicePrincipal('sns.amazonaws.com'),
+      fn.addPermission('Invoked', {
+        principal: new iam.ServicePrincipal(principal),
+        ...(sourceArn ? { sourceArn: sourceArn(stack) } : {}),
       });
+      const permission = fn.node.findChild('Invoked') as lambda.CfnPermission;
+      new ServicePermissionsNameTheAccount().visit(permission);
+      return { stack, permission };
+    };
 
+    it('fails the synth on a service permission that names neither account nor source', () => {
       // Act
-      new ServicePermissionsNameTheAccount().visit(
-        fn.node.findChild('FromAnyTopic') as lambda.CfnPermission,
-      );
+      const { stack } = permissionFor('sns.amazonaws.com');
 
       // Assess
       Annotations.fromStack(stack).hasError(
         '*',
         Match.stringLikeRegexp('names neither a SourceAccount nor a SourceArn'),
       );
+    });
+
+    it('fails it on a source written out in another account', () => {
+      // Act
+      const { stack } = permissionFor(
+        'sns.amazonaws.com',
+        () => 'arn:aws:sns:eu-west-1:111122223333:someone-elses',
+      );
+
+      // Assess
+      Annotations.fromStack(stack).hasError('*', Match.stringLikeRegexp('names neither'));
+    });
+
+    it('accepts a source that is a resource of the stack, as a user pool trigger has', () => {
+      // Act
+      const { stack } = permissionFor(
+        'cognito-idp.amazonaws.com',
+        (scope) => new sqs.Queue(scope, 'Source').queueArn,
+      );
+
+      // Assess
+      Annotations.fromStack(stack).hasNoError('*', Match.anyValue());
+    });
+
+    it('adds the account to a service that passes it', () => {
+      // Act
+      const { stack, permission } = permissionFor('events.amazonaws.com');
+
+      // Assess
+      expect(stack.resolve(permission.sourceAccount)).toEqual(accountRef);
+      Annotations.fromStack(stack).hasNoError('*', Match.anyValue());
     });
   });
 
