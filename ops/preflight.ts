@@ -32,10 +32,15 @@ export interface PreflightAws {
   layerCompatibility(
     arn: string,
   ): Promise<{ readonly runtimes: readonly string[]; readonly architectures: readonly string[] }>;
-  /** CloudFormation DescribeStacks: a stack's outputs, or undefined when it does not exist. */
-  stackOutputs(stackName: string): Promise<Readonly<Record<string, string>> | undefined>;
+  /** CloudFormation DescribeStacks: a stack's status and outputs, or undefined if there is none. */
+  describeStack(stackName: string): Promise<DeployedStack | undefined>;
   /** Secrets Manager DescribeSecret: the staging labels of each version of a secret. */
   secretVersions(secretId: string): Promise<Readonly<Record<string, readonly string[]>>>;
+}
+
+export interface DeployedStack {
+  readonly status: string;
+  readonly outputs: Readonly<Record<string, string>>;
 }
 
 export interface PreflightCheck {
@@ -70,14 +75,49 @@ export async function preflight(
   options: PreflightOptions,
 ): Promise<PreflightCheck[]> {
   const serviceStack = `Autopay-${options.stage}-Service`;
-  const outputs = await aws.stackOutputs(serviceStack);
+  const stack = await aws.describeStack(serviceStack);
+  // A first deploy that failed leaves its stack behind with nothing in it.
+  const deployed = stack !== undefined && stack.status !== 'ROLLBACK_COMPLETE';
   const checks = await Promise.all([
     attempt('CDK bootstrap', () => bootstrapCheck(aws)),
     attempt('Powertools layer', () => runtimeChecks(aws)),
-    attempt('Lambda concurrency', () => concurrencyCheck(aws, outputs !== undefined)),
-    attempt('Secrets', () => secretChecks(aws, options, serviceStack, outputs)),
+    attempt('Lambda concurrency', () => concurrencyCheck(aws, deployed)),
+    serviceStackCheck(serviceStack, stack),
+    attempt('Secrets', () =>
+      secretChecks(aws, options, serviceStack, deployed ? stack.outputs : undefined),
+    ),
   ]);
   return checks.flat();
+}
+
+/** CloudFormation updates a stack only from a settled state, and never one a first deploy failed. */
+function serviceStackCheck(name: string, stack: DeployedStack | undefined): PreflightCheck {
+  const check = 'Service stack';
+  if (stack === undefined) {
+    return {
+      name: check,
+      ok: true,
+      detail: `${name} does not exist yet: this is its first deploy.`,
+    };
+  }
+  if (stack.status === 'ROLLBACK_COMPLETE') {
+    return {
+      name: check,
+      ok: false,
+      detail:
+        `${name} is ROLLBACK_COMPLETE, left by a first deploy that failed, and CloudFormation ` +
+        `cannot update it: read why in its events, then aws cloudformation delete-stack ` +
+        `--stack-name ${name} and deploy again.`,
+    };
+  }
+  if (stack.status.endsWith('_IN_PROGRESS') || stack.status.endsWith('_FAILED')) {
+    return {
+      name: check,
+      ok: false,
+      detail: `${name} is ${stack.status}: wait for it to settle, or fix what failed, first.`,
+    };
+  }
+  return { name: check, ok: true, detail: `${name} is ${stack.status}.` };
 }
 
 /** A call that fails (access denied, throttled) fails its check, not the others. */
@@ -265,17 +305,22 @@ export function sdkPreflightAws(clients: {
         architectures: layer.CompatibleArchitectures ?? [],
       };
     },
-    async stackOutputs(stackName) {
+    async describeStack(stackName) {
       try {
         const described = await clients.cloudformation.send(
           new DescribeStacksCommand({ StackName: stackName }),
         );
-        return Object.fromEntries(
-          (described.Stacks?.[0]?.Outputs ?? []).map((output) => [
-            output.OutputKey ?? '',
-            output.OutputValue ?? '',
-          ]),
-        );
+        const stack = described.Stacks?.[0];
+        if (!stack) return undefined;
+        return {
+          status: String(stack.StackStatus),
+          outputs: Object.fromEntries(
+            (stack.Outputs ?? []).map((output) => [
+              output.OutputKey ?? '',
+              output.OutputValue ?? '',
+            ]),
+          ),
+        };
       } catch (error) {
         if (/does not exist/.test(String(error))) return undefined;
         throw error;

@@ -237,6 +237,25 @@ describe('preflight of a deploy', () => {
     expect(byName(checks, 'Secrets').ok).toBe(true);
   });
 
+  it('says a service stack a failed first deploy left must be deleted before deploying again', async () => {
+    // Prepare: moto completes every stack it creates, so the failed one is described here.
+    const failed: PreflightAws = {
+      ...aws(),
+      describeStack: async () => ({ status: 'ROLLBACK_COMPLETE', outputs: {} }),
+    };
+
+    // Act
+    const checks = await preflight(failed, { stage, rotation: false });
+
+    // Assess
+    expect(byName(checks, 'Service stack').ok).toBe(false);
+    expect(byName(checks, 'Service stack').detail).toContain(
+      'aws cloudformation delete-stack --stack-name Autopay-prod-Service',
+    );
+    // Nothing of it is deployed: its reservation is still to be made.
+    expect(byName(checks, 'Lambda concurrency').detail).not.toContain('already deployed');
+  });
+
   it('counts a deployed stage’s reservation as already taken', async () => {
     // Prepare
     await deployStage();
@@ -248,6 +267,11 @@ describe('preflight of a deploy', () => {
     // Assess
     expect(check.ok).toBe(true);
     expect(check.detail).toContain('(already deployed)');
+    expect(byName(await preflight(aws(), { stage, rotation: false }), 'Service stack')).toEqual({
+      name: 'Service stack',
+      ok: true,
+      detail: 'Autopay-prod-Service is CREATE_COMPLETE.',
+    });
   });
 
   it('lets a first deploy go ahead with rotation off, and refuses rotation on', async () => {
