@@ -33,7 +33,8 @@ export function acknowledgeNagFindings(
         {
           id: 'AwsSolutions-SMG4',
           reason:
-            `Rotated every ${wiring.rotationDays} days by the ${rotator} function: its ` +
+            `Rotated every ${wiring.rotationDays} days by the ${rotator} function once the ` +
+            "stage's context says rotation=on (after the real keys are stored): its " +
             'RotationSchedule lives in the service stack, next to the function, so the data ' +
             'stack never depends on the code.',
         },

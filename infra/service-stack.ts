@@ -26,8 +26,18 @@ export interface ServiceStackProps extends StackProps {
   readonly logRetention: logs.RetentionDays;
   /** Steady requests per second and burst the HTTP API admits across its routes. */
   readonly apiThrottle: { readonly rateLimit: number; readonly burstLimit: number };
+  /** Requests per second (steady and burst) the unauthenticated routes each admit. */
+  readonly callbackThrottle: { readonly rateLimit: number; readonly burstLimit: number };
   /** Subscribed to the alarm topic when set. */
   readonly alarmEmail?: string;
+  /** An SNS topic every alarm also notifies, when set. */
+  readonly alarmTopicArn?: string;
+  /** The stage's name: the `stage` dimension of every custom metric. */
+  readonly stage: string;
+  /** Per-stage values that replace a wiring setting of every function that has it. */
+  readonly settingOverrides: Readonly<Record<string, string>>;
+  /** Whether the secrets get their rotation schedules (once their real values are stored). */
+  readonly rotation: boolean;
 }
 
 /** The code and everything stateless around it, built from the wiring. */
@@ -49,7 +59,10 @@ export class ServiceStack extends Stack {
       ...this.importSecrets(props),
       endpoints: props.endpoints,
       rotationDays: props.wiring.rotationDays,
+      rotation: props.rotation,
       logRetention: props.logRetention,
+      stage: props.stage,
+      settingOverrides: props.settingOverrides,
     });
     this.httpApi = new PipelineHttpApi(this, 'HttpApi', {
       functions: props.wiring.functions,
@@ -57,15 +70,18 @@ export class ServiceStack extends Stack {
       jwtIssuer: props.jwtIssuer,
       jwtAudience: props.jwtAudience,
       throttle: props.apiThrottle,
+      unauthenticatedThrottle: props.callbackThrottle,
       logRetention: props.logRetention,
     });
     this.observability = new PipelineObservability(this, 'Observability', {
       service: props.wiring.service,
+      stage: props.stage,
       queues: this.queues,
       functions: this.functions,
       functionSpecs: props.wiring.functions,
       httpApi: this.httpApi,
       alarmEmail: props.alarmEmail,
+      alarmTopicArn: props.alarmTopicArn,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.httpApi.api.apiEndpoint });

@@ -1,6 +1,7 @@
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct, Node } from 'constructs';
 import { type ExternalService, externalServices, wiring } from '../lambdas/shared/wiring.ts';
+import { applyDeployGuards } from './deploy-guards.ts';
 import { acknowledgeNagFindings } from './nag.ts';
 import { ServiceStack } from './service-stack.ts';
 import { StatefulStack } from './stateful-stack.ts';
@@ -15,12 +16,33 @@ export interface StageSettings {
   /** Days every log group keeps its events (`logRetentionDays`, cdk.json: 30). */
   readonly logRetention: logs.RetentionDays;
   /**
-   * Steady requests per second and burst the HTTP API admits across all routes before it answers
+   * Steady requests per second and burst the HTTP API admits on each route before it answers
    * 429 (`apiRateLimit` / `apiBurstLimit`, cdk.json: 50 and 100).
    */
   readonly apiThrottle: { readonly rateLimit: number; readonly burstLimit: number };
-  /** Who is emailed when an alarm fires (`alarmEmail`); unset: nobody is subscribed. */
+  /**
+   * Steady requests per second and burst the unauthenticated callback route admits, on its own,
+   * so a flood of webhooks cannot use up what the agents' routes are given
+   * (`callbackRateLimit` / `callbackBurstLimit`, cdk.json: 20 and 40).
+   */
+  readonly callbackThrottle: { readonly rateLimit: number; readonly burstLimit: number };
+  /** Who is emailed when an alarm fires (`alarmEmail`). */
   readonly alarmEmail?: string;
+  /** An SNS topic the alarms also publish to (`alarmTopicArn`), e.g. a paging service's. */
+  readonly alarmTopicArn?: string;
+  /**
+   * The payment gateway's name (`gatewayName`, cdk.json: `simulator`): the callback path
+   * `/v1/callbacks/<gatewayName>` and the functions' GATEWAY_NAME.
+   */
+  readonly gatewayName: string;
+  /**
+   * Whether the secrets have rotation schedules (`rotation=on`). Off until an operator has stored
+   * the real keys: Secrets Manager runs the rotation function's testSecret step when a schedule is
+   * created, and against a placeholder key that step fails and rolls the stack back.
+   */
+  readonly rotation: boolean;
+  /** Queues (and the table) outlive the stack: every stage but dev. */
+  readonly retainQueues: boolean;
 }
 
 export interface AutopayStacks {
@@ -67,9 +89,17 @@ export function stageSettingsFromContext(node: Node): StageSettings {
   if (stage !== 'dev') {
     refusePlaceholders(stage, { jwtIssuer, ...endpointContext(endpoints) });
   }
-  const alarmEmail = contextString(node, 'alarmEmail');
-  if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+$/.test(alarmEmail)) {
-    throw new Error(`Context 'alarmEmail' must be an email address, got '${alarmEmail}'`);
+  const callbackThrottle = {
+    rateLimit: contextNumber(node, 'callbackRateLimit'),
+    burstLimit: contextNumber(node, 'callbackBurstLimit'),
+  };
+  const { alarmEmail, alarmTopicArn } = alarmDestination(node, stage);
+  const gatewayName = contextString(node, 'gatewayName');
+  if (!gatewayName || !gatewayNamePattern.test(gatewayName)) {
+    throw new Error(
+      `Context 'gatewayName' must match ${gatewayNamePattern} (the callback path ` +
+        `/v1/callbacks/<gatewayName>), got '${gatewayName}'`,
+    );
   }
   return {
     stage,
@@ -78,8 +108,42 @@ export function stageSettingsFromContext(node: Node): StageSettings {
     endpoints,
     logRetention: logRetentionDays as logs.RetentionDays,
     apiThrottle,
+    callbackThrottle,
     ...(alarmEmail ? { alarmEmail } : {}),
+    ...(alarmTopicArn ? { alarmTopicArn } : {}),
+    gatewayName,
+    rotation: contextSwitch(node, 'rotation'),
+    retainQueues: stage !== 'dev',
   };
+}
+
+/** As the functions check GATEWAY_NAME at cold start (lambdas/shared/config.ts). */
+const gatewayNamePattern = /^[a-z][a-z0-9-]{0,31}$/;
+
+/**
+ * Where alarms go. Outside dev an alarm nobody receives is a page that never arrives, so a stage
+ * without `alarmEmail` or `alarmTopicArn` is refused.
+ */
+function alarmDestination(node: Node, stage: string) {
+  const alarmEmail = contextString(node, 'alarmEmail');
+  if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+$/.test(alarmEmail)) {
+    throw new Error(`Context 'alarmEmail' must be an email address, got '${alarmEmail}'`);
+  }
+  const alarmTopicArn = contextString(node, 'alarmTopicArn');
+  if (
+    alarmTopicArn !== undefined &&
+    !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/.test(alarmTopicArn)
+  ) {
+    throw new Error(`Context 'alarmTopicArn' must be an SNS topic ARN, got '${alarmTopicArn}'`);
+  }
+  if (stage !== 'dev' && !alarmEmail && !alarmTopicArn) {
+    throw new Error(
+      `Stage '${stage}' has no alarm destination: set alarmEmail (-c alarmEmail=oncall@...) ` +
+        'or alarmTopicArn (-c alarmTopicArn=arn:aws:sns:<region>:<account>:<topic>), or its ' +
+        'alarms reach nobody.',
+    );
+  }
+  return { alarmEmail, alarmTopicArn };
 }
 
 /** The one place the stacks are assembled, so the tests synthesize exactly what is deployed. */
@@ -104,9 +168,17 @@ export function createStacks(scope: Construct, settings: StageSettings): Autopay
     jwtAudience: settings.jwtAudience,
     logRetention: settings.logRetention,
     apiThrottle: settings.apiThrottle,
+    callbackThrottle: settings.callbackThrottle,
     alarmEmail: settings.alarmEmail,
+    alarmTopicArn: settings.alarmTopicArn,
+    stage: settings.stage,
+    settingOverrides: { GATEWAY_NAME: settings.gatewayName },
+    rotation: settings.rotation,
     tags,
   });
+  for (const stack of [stateful, service]) {
+    applyDeployGuards(stack, { retainQueues: settings.retainQueues });
+  }
   acknowledgeNagFindings({ stateful, service }, wiring);
   return { stateful, service };
 }
@@ -139,6 +211,15 @@ function refusePlaceholders(stage: string, urls: Readonly<Record<string, string>
         `(e.g. -c ${placeholders[0]}=https://...).`,
     );
   }
+}
+
+/** `on` or `off` (the default when unset). */
+function contextSwitch(node: Node, key: string): boolean {
+  const value = contextString(node, key) ?? 'off';
+  if (value !== 'on' && value !== 'off') {
+    throw new Error(`Context '${key}' must be 'on' or 'off', got '${value}'`);
+  }
+  return value === 'on';
 }
 
 function contextString(node: Node, key: string): string | undefined {

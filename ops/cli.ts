@@ -14,6 +14,7 @@ import { projectRoot } from '../local/runtime/local-runtime.ts';
 import { type LocalState, localStateFile } from '../local/runtime/local-state.ts';
 import { driveRotation } from '../local/runtime/rotation.ts';
 import { OpsError, type OpsTarget, opsUsage, redriveByResending, runOps } from './commands.ts';
+import { defaultPreflightAws, preflight, preflightReport } from './preflight.ts';
 
 /** As the functions' own client: a field left undefined is not written, rather than refused. */
 const marshalling = { marshallOptions: { removeUndefinedValues: true } };
@@ -141,8 +142,34 @@ async function main(argv: readonly string[]): Promise<void> {
   if (stageAt >= 0 && !stage) throw new OpsError('--stage needs a stage name, e.g. --stage dev');
   const args = stageAt >= 0 ? argv.filter((_, i) => i !== stageAt && i !== stageAt + 1) : argv;
   if (args.length === 0) throw new OpsError(opsUsage);
+  if (args[0] === 'preflight') {
+    await runPreflight(stage, args.slice(1));
+    return;
+  }
   const target = stage ? await stageTarget(stage) : await localTargetFromFile();
   await runOps(args, target, (line) => process.stdout.write(`${line}\n`));
+}
+
+/** `preflight [--rotation on]`: checks the account and region before a deploy of the stage. */
+async function runPreflight(stage: string | undefined, args: readonly string[]): Promise<void> {
+  if (!stage) throw new OpsError('preflight needs the stage it checks for: --stage <stage>');
+  const rotationAt = args.indexOf('--rotation');
+  const rotation = rotationAt >= 0 ? args[rotationAt + 1] : 'off';
+  if (rotation !== 'on' && rotation !== 'off') {
+    throw new OpsError(`--rotation is on or off, got '${rotation}'`);
+  }
+  let checks: Awaited<ReturnType<typeof preflight>>;
+  try {
+    checks = await preflight(defaultPreflightAws(), { stage, rotation: rotation === 'on' });
+  } catch (error) {
+    if (/credential/i.test(String(error))) {
+      throw new OpsError('No AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID.');
+    }
+    throw error;
+  }
+  const { lines, ok } = preflightReport(checks);
+  for (const line of lines) process.stdout.write(`${line}\n`);
+  if (!ok) throw new OpsError(`Stage ${stage} is not ready to deploy: see MISSING above.`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

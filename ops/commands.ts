@@ -51,6 +51,10 @@ commands:
   dlq                 what each dead-letter queue holds, and why
   redrive <queue>     move a dead-letter queue's messages back (${queueNames.join(', ')})
   rotate <secret>     rotate a secret now (${secretNames.join(', ')})
+  preflight [--rotation on]
+                      with --stage only: what a deploy of the stage needs from the account
+                      and region (read-only); --rotation on: also that the secrets hold real
+                      values, before a deploy with -c rotation=on
 `;
 
 type Print = (line: string) => void;

@@ -43,6 +43,16 @@ export interface PipelineFunctionsProps {
   readonly secretsKey: kms.IKey;
   /** Days between automatic rotations of the secrets a function rotates. */
   readonly rotationDays: number;
+  /**
+   * Whether the secrets get their rotation schedules. Secrets Manager runs the rotation
+   * function's testSecret step when a schedule is created, so a schedule on a secret still
+   * holding its generated placeholder fails and rolls the stack back.
+   */
+  readonly rotation: boolean;
+  /** The stage's name, given to every function for the `stage` dimension of its metrics. */
+  readonly stage: string;
+  /** Per-stage values that replace a wiring setting of every function that has it. */
+  readonly settingOverrides: Readonly<Record<string, string>>;
   readonly endpoints: Readonly<Record<ExternalService, string>>;
   readonly logRetention: logs.RetentionDays;
 }
@@ -69,10 +79,11 @@ export class PipelineFunctions extends Construct {
       for (const binding of environmentBindings(spec)) {
         this.bind(fn, binding);
       }
-      for (const secret of spec.rotates ?? []) {
+      const rotated = props.rotation ? (spec.rotates ?? []) : [];
+      for (const secret of rotated) {
         this.rotateWith(fn, name, secret);
       }
-      if ((spec.rotates ?? []).length > 0) {
+      if (rotated.length > 0) {
         // The schedule's own key grant is lost on an imported key. Writing a version encrypts it
         // with a data key the writer must be allowed to generate; nothing needs Encrypt or
         // ReEncrypt.
@@ -108,6 +119,8 @@ export class PipelineFunctions extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: spec.memoryMb,
       timeout: Duration.seconds(spec.timeoutSeconds),
+      // Capacity no other function can take; the account keeps 100 unreserved besides.
+      reservedConcurrentExecutions: spec.reservedConcurrency,
       tracing: lambda.Tracing.ACTIVE,
       // The bundle ships source maps; Node only applies them to stack traces when asked to.
       environment: { NODE_OPTIONS: '--enable-source-maps' },
@@ -132,7 +145,13 @@ export class PipelineFunctions extends Construct {
   private bind(fn: NodejsFunction, binding: EnvironmentBinding): void {
     switch (binding.kind) {
       case 'setting':
-        fn.addEnvironment(binding.variable, binding.value);
+        fn.addEnvironment(
+          binding.variable,
+          this.props.settingOverrides[binding.variable] ?? binding.value,
+        );
+        return;
+      case 'stage':
+        fn.addEnvironment(binding.variable, this.props.stage);
         return;
       case 'table':
         this.bindTable(fn, binding.variable, binding.access);
@@ -226,8 +245,8 @@ export class PipelineFunctions extends Construct {
       secret,
       rotationLambda: fn,
       automaticallyAfter: Duration.days(this.props.rotationDays),
-      // The first rotation needs the gateway's real key in place (an operator step after the
-      // first deploy); rotating the generated placeholder at once would only fail.
+      // Created only once the real keys are stored (rotation=on): even without rotating now,
+      // Secrets Manager runs testSecret on creation, and the first rotation needs the real key.
       rotateImmediatelyOnUpdate: false,
     });
     // finishSecret records when it moves AWSCURRENT, and may write only that record.

@@ -12,6 +12,7 @@ import {
   metricNames,
   metricNamespace,
   serviceDimension,
+  stageDimension,
 } from '../../lambdas/shared/metric-names.ts';
 import type { FunctionSpec, QueueName } from '../../lambdas/shared/wiring.ts';
 import type { PipelineFunctions } from './functions.ts';
@@ -25,6 +26,7 @@ import type { PipelineQueues } from './queues.ts';
 export const pipelineMetrics = {
   namespace: metricNamespace,
   serviceDimension,
+  stageDimension,
   names: {
     orderPlaced: metricNames.orderPlaced,
     chargeSucceeded: gatewayCallMetric('charge', 'succeeded'),
@@ -88,6 +90,8 @@ export const alarmThresholds = {
 export interface PipelineObservabilityProps {
   /** The value of the `service` dimension: the functions' POWERTOOLS_SERVICE_NAME. */
   readonly service: string;
+  /** The value of the `stage` dimension: the stage's name, which its functions publish under. */
+  readonly stage: string;
   readonly queues: PipelineQueues;
   readonly functions: PipelineFunctions;
   readonly httpApi: PipelineHttpApi;
@@ -95,6 +99,8 @@ export interface PipelineObservabilityProps {
   readonly functionSpecs: Readonly<Record<string, FunctionSpec>>;
   /** Subscribed to the alarm topic when set. */
   readonly alarmEmail?: string;
+  /** An existing SNS topic (a pager's, another account's) every alarm also notifies. */
+  readonly alarmTopicArn?: string;
 }
 
 export interface PipelineAlarms {
@@ -136,7 +142,10 @@ export class PipelineObservability extends Construct {
       new cloudwatch.Metric({
         namespace: pipelineMetrics.namespace,
         metricName: pipelineMetrics.names[name],
-        dimensionsMap: { [pipelineMetrics.serviceDimension]: props.service },
+        dimensionsMap: {
+          [pipelineMetrics.serviceDimension]: props.service,
+          [pipelineMetrics.stageDimension]: props.stage,
+        },
         statistic: cloudwatch.Stats.SUM,
         period,
         ...options,
@@ -152,11 +161,24 @@ export class PipelineObservability extends Construct {
       pendingWindow: Duration.days(7),
     });
     const cloudwatchService = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
+    // Only this account's alarms: CloudWatch passes the alarm's account and ARN to KMS too.
+    const fromOwnAlarms = {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: {
+        'aws:SourceArn': stack.formatArn({
+          service: 'cloudwatch',
+          resource: 'alarm',
+          resourceName: '*',
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      },
+    };
     this.topicKey.addToResourcePolicy(
       new iam.PolicyStatement({
         principals: [cloudwatchService],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
+        conditions: fromOwnAlarms,
       }),
     );
     this.topic = new sns.Topic(this, 'AlarmTopic', {
@@ -171,23 +193,18 @@ export class PipelineObservability extends Construct {
         principals: [cloudwatchService],
         actions: ['sns:Publish'],
         resources: [this.topic.topicArn],
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnLike: {
-            'aws:SourceArn': stack.formatArn({
-              service: 'cloudwatch',
-              resource: 'alarm',
-              resourceName: '*',
-              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-            }),
-          },
-        },
+        conditions: fromOwnAlarms,
       }),
     );
     if (props.alarmEmail) {
       this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
     }
-    const notify = new SnsAction(this.topic);
+    const destinations = [
+      new SnsAction(this.topic),
+      ...(props.alarmTopicArn
+        ? [new SnsAction(sns.Topic.fromTopicArn(this, 'AlarmDestination', props.alarmTopicArn))]
+        : []),
+    ];
     const alarm = (alarmId: string, options: AlarmOptions) => {
       const created = new cloudwatch.Alarm(this, alarmId, {
         evaluationPeriods: 1,
@@ -196,8 +213,8 @@ export class PipelineObservability extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         ...options,
       });
-      created.addAlarmAction(notify);
-      created.addOkAction(notify);
+      created.addAlarmAction(...destinations);
+      created.addOkAction(...destinations);
       return created;
     };
 

@@ -18,9 +18,14 @@ import {
 
 export const tableVariable = 'TABLE_NAME';
 
+/** The stage a function runs in: the `stage` dimension of every metric it publishes. */
+export const stageVariable = 'AUTOPAY_STAGE';
+
 export type EnvironmentBinding =
   /** A value known before anything is deployed, from the wiring. */
   | { readonly kind: 'setting'; readonly variable: string; readonly value: string }
+  /** The name of the stage (locally: `local`). */
+  | { readonly kind: 'stage'; readonly variable: string }
   /** The table's name; the function reads the table and writes the items `access` names. */
   | { readonly kind: 'table'; readonly variable: string; readonly access: TableAccess }
   /**
@@ -47,6 +52,7 @@ export function environmentBindings(spec: FunctionSpec): EnvironmentBinding[] {
   const bindings: EnvironmentBinding[] = Object.entries(spec.environment).map(
     ([variable, value]) => ({ kind: 'setting', variable, value }),
   );
+  bindings.push({ kind: 'stage', variable: stageVariable });
   if (spec.table !== 'none') {
     bindings.push({ kind: 'table', variable: tableVariable, access: spec.table });
   }
@@ -79,6 +85,7 @@ export function environmentBindings(spec: FunctionSpec): EnvironmentBinding[] {
 
 /** Where the resources a function is bound to are, once they exist. */
 export interface BoundResources {
+  readonly stage: string;
   readonly tableName: string;
   readonly queueUrls: Readonly<Record<QueueName, string>>;
   readonly maxReceiveCounts: Readonly<Record<QueueName, number>>;
@@ -91,6 +98,8 @@ export function bindingValue(binding: EnvironmentBinding, resources: BoundResour
   switch (binding.kind) {
     case 'setting':
       return binding.value;
+    case 'stage':
+      return resources.stage;
     case 'table':
       return resources.tableName;
     case 'queue':

@@ -12,6 +12,11 @@ import type { PaymentObserver } from '#domain/submit-payment.ts';
 /** The namespace (POWERTOOLS_METRICS_NAMESPACE) and the dimension Powertools adds to each. */
 export const metricNamespace = 'Autopay';
 export const serviceDimension = 'service';
+/**
+ * The dimension every function adds to each of its metrics (the stage it runs in), so that an
+ * alarm of one stage never counts another stage's traffic in the same account.
+ */
+export const stageDimension = 'stage';
 
 export const metricNames = {
   orderPlaced: 'OrderPlaced',

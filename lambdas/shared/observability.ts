@@ -1,6 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
+import { stageVariable } from './function-environment.ts';
+import { stageDimension } from './metric-names.ts';
 
 /**
  * One logger, one metrics sink and one tracer per function instance. Service name, namespace and
@@ -10,7 +12,12 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
  */
 export const logger = new Logger();
 // Metrics' own warnings (an empty flush, a bad dimension) go through the structured logger too.
-export const metrics = new Metrics({ logger });
+// Every metric carries the stage besides the service: the stage's alarms watch only their own.
+const stage = process.env[stageVariable];
+export const metrics = new Metrics({
+  logger,
+  ...(stage ? { defaultDimensions: { [stageDimension]: stage } } : {}),
+});
 export const tracer = new Tracer();
 
 /** The order an HTTP invocation is about, on its log lines and as a trace annotation to search by. */

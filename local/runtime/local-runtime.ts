@@ -477,6 +477,7 @@ function setFunctionEnvironment(
   options: LocalRuntimeOptions,
 ): Record<string, string> {
   const bound: BoundResources = {
+    stage: 'local',
     tableName,
     queueUrls: Object.fromEntries(
       queueNames.map((queue) => [queue, resources.queueUrls[queue].url]),

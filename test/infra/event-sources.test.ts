@@ -75,6 +75,10 @@ describe('queue consumers', () => {
       jwtAudience: 'autopay-test',
       logRetention: RetentionDays.ONE_MONTH,
       apiThrottle: { rateLimit: 50, burstLimit: 100 },
+      callbackThrottle: { rateLimit: 20, burstLimit: 40 },
+      stage: 'test',
+      settingOverrides: {},
+      rotation: false,
     });
     statefulTemplate = Template.fromStack(stateful);
     template = Template.fromStack(service);

@@ -26,7 +26,10 @@ function customMetric(name: PipelineMetric) {
   return {
     Namespace: pipelineMetrics.namespace,
     MetricName: pipelineMetrics.names[name],
-    Dimensions: [{ Name: pipelineMetrics.serviceDimension, Value: wiring.service }],
+    Dimensions: [
+      { Name: pipelineMetrics.serviceDimension, Value: wiring.service },
+      { Name: pipelineMetrics.stageDimension, Value: 'dev' },
+    ],
   };
 }
 
@@ -355,7 +358,7 @@ describe('PipelineObservability', () => {
       for (const metric of shown) {
         // Assess
         expect(body, metric).toContain(
-          `"${pipelineMetrics.namespace}","${pipelineMetrics.names[metric]}","${pipelineMetrics.serviceDimension}","${wiring.service}"`,
+          `"${pipelineMetrics.namespace}","${pipelineMetrics.names[metric]}","${pipelineMetrics.serviceDimension}","${wiring.service}","${pipelineMetrics.stageDimension}","dev"`,
         );
       }
     });

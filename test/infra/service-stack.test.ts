@@ -61,7 +61,11 @@ describe('ServiceStack', () => {
   let synth: Synthesized;
 
   beforeAll(() => {
-    synth = synthesize({ jwtIssuer: 'https://issuer.test/', jwtAudience: 'autopay-test' });
+    synth = synthesize({
+      jwtIssuer: 'https://issuer.test/',
+      jwtAudience: 'autopay-test',
+      rotation: 'on',
+    });
   }, 120_000);
 
   afterAll(() => removeAssembly(synth.outdir));
@@ -210,6 +214,7 @@ describe('ServiceStack', () => {
           Variables: {
             NODE_OPTIONS: '--enable-source-maps',
             ...spec.environment,
+            AUTOPAY_STAGE: 'dev',
             ...(spec.table === 'none' ? {} : { TABLE_NAME: tableName }),
             ...queueUrls,
             ...consumed,
@@ -223,6 +228,7 @@ describe('ServiceStack', () => {
     it('sets on every function exactly the variables the local runtime sets for it', () => {
       // Prepare
       const local: BoundResources = {
+        stage: 'local',
         tableName: 'orders',
         queueUrls: { paymentSubmission: 'http://q/p', settlementCheck: 'http://q/s' },
         maxReceiveCounts: { paymentSubmission: 1, settlementCheck: 1 },

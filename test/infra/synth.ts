@@ -17,12 +17,17 @@ export interface Synthesized extends AutopayStacks {
   readonly outdir: string;
 }
 
-/** A stage other than dev, with the real-looking URLs such a stage must have. */
+/**
+ * A stage other than dev, with the real-looking URLs and the alarm destination such a stage must
+ * have, and its own gateway name.
+ */
 export const prodContext = {
   stage: 'prod',
   jwtIssuer: 'https://auth.autopay.test/',
   paymentGatewayUrl: 'https://gateway.autopay.test/',
   riskEngineUrl: 'https://risk.autopay.test/',
+  alarmEmail: 'oncall@autopay.test',
+  gatewayName: 'stripe',
 } as const;
 
 /** An app with the context `cdk synth` gives it: cdk.json's, with `-c`-like overrides. */
@@ -106,22 +111,19 @@ export function allowedActions(template: Template, fn: IFunction): string[] {
   return [...lines].sort();
 }
 
-/** How a consumer stack refers to a value its producer publishes as an output. */
+/** How a consumer stack refers to a value its producer exports: `Fn::ImportValue` of the export. */
 export function crossStackReference(producer: Stack, producerTemplate: Template, value: unknown) {
-  const outputs = producerTemplate.toJSON().Outputs as Record<string, { Value: unknown }>;
-  const published = Object.entries(outputs).find(
-    ([, output]) => JSON.stringify(output.Value) === JSON.stringify(value),
+  const outputs = producerTemplate.toJSON().Outputs as Record<
+    string,
+    { Value: unknown; Export?: { Name: string } }
+  >;
+  const exported = Object.values(outputs).find(
+    (output) => output.Export && JSON.stringify(output.Value) === JSON.stringify(value),
   );
-  if (!published) {
-    throw new Error(`${producer.stackName} publishes no output for ${JSON.stringify(value)}`);
+  if (!exported?.Export) {
+    throw new Error(`${producer.stackName} exports nothing for ${JSON.stringify(value)}`);
   }
-  return {
-    'Fn::GetStackOutput': {
-      StackName: producer.stackName,
-      Region: { Ref: 'AWS::Region' },
-      OutputName: published[0],
-    },
-  };
+  return { 'Fn::ImportValue': exported.Export.Name };
 }
 
 /** Table grants cover the table and its indexes: `action on arn` lines for both. */

@@ -7,6 +7,7 @@ import {
 import { wiring } from '../../lambdas/shared/wiring.ts';
 
 const resources: BoundResources = {
+  stage: 'test',
   tableName: 'autopay-orders',
   queueUrls: {
     paymentSubmission: 'http://127.0.0.1:1/payment-submission',
@@ -25,6 +26,7 @@ describe('the environment of a function, derived from its wiring', () => {
     // Assess
     expect(environment).toEqual({
       ...wiring.functions.settlementReconciler.environment,
+      AUTOPAY_STAGE: 'test',
       TABLE_NAME: 'autopay-orders',
       PAYMENT_SUBMISSION_QUEUE_URL: 'http://127.0.0.1:1/payment-submission',
       SETTLEMENT_CHECK_QUEUE_URL: 'http://127.0.0.1:1/settlement-check',
