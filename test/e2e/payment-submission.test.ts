@@ -53,8 +53,11 @@ describe('payment submission on the local stack', () => {
     // Assess
     expect(paid.attempts).toBe(1);
     expect(paid).not.toHaveProperty('risk');
+    expect(paid).not.toHaveProperty('clientIp');
     expect(await stored(placed.orderId)).toMatchObject({
       risk: { level: 'pass', bypassed: false },
+      // The address the risk engine is sent as UserIp.
+      clientIp: '127.0.0.1',
     });
     expect(paid.history.map((entry) => entry.to)).toEqual(['PENDING_PAYMENT', 'PAID']);
     expect(chargesFor(placed.orderId)).toMatchObject({ payments: 1, captured: 450 });
