@@ -96,6 +96,13 @@ export const secretNames = [
 ] as const;
 export type SecretName = (typeof secretNames)[number];
 
+/** Secrets whose provider issues and replaces the value; why autopay cannot rotate each. */
+export const externallyRotatedSecrets: Readonly<Partial<Record<SecretName, string>>> = {
+  riskEngineCredentials:
+    'A Tencent Cloud CAM API key pair: CAM issues and disables it, and offers autopay no call to ' +
+    'issue its own replacement; an operator replaces it (docs/OPERATIONS.md).',
+};
+
 /** Services outside autopay; their URLs come from CDK context, or from the local simulators. */
 export const externalServices = ['paymentGateway', 'riskEngine'] as const;
 export type ExternalService = (typeof externalServices)[number];
