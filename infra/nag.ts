@@ -1,7 +1,7 @@
 import { Aspects, CfnElement, Stack } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NagSuppressions } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import type { Wiring } from '../lambdas/shared/wiring.ts';
+import { externallyRotatedSecrets, type Wiring } from '../lambdas/shared/wiring.ts';
 import type { ServiceStack } from './service-stack.ts';
 import type { StatefulStack } from './stateful-stack.ts';
 
@@ -27,6 +27,12 @@ export function acknowledgeNagFindings(
     const rotator = Object.entries(wiring.functions).find(([, spec]) =>
       spec.rotates?.includes(name),
     )?.[0];
+    const outside = externallyRotatedSecrets[name];
+    if (outside) {
+      NagSuppressions.addResourceSuppressions(secret, [
+        { id: 'AwsSolutions-SMG4', reason: `Rotated outside AWS. ${outside}` },
+      ]);
+    }
     // A secret nothing rotates keeps the finding.
     if (rotator) {
       NagSuppressions.addResourceSuppressions(secret, [

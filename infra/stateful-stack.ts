@@ -41,22 +41,38 @@ export class StatefulStack extends Stack {
     }
 
     this.secretsKey = new kms.Key(this, 'SecretsKey', {
-      description: 'Encrypts the autopay gateway API key and webhook signing secret',
+      description:
+        'Encrypts the autopay gateway API key, webhook signing secret and risk engine key pair',
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     // The initial values are random placeholders: the first rotation, or an operator, sets the
-    // real gateway key; no secret value ever appears in the template.
+    // real gateway key and the Tencent Cloud key pair; no secret value appears in the template.
     this.secrets = new Map(
       secretNames.map((name) => [
         name,
         new secretsmanager.Secret(this, `${name[0]?.toUpperCase()}${name.slice(1)}`, {
           description: `autopay ${props.stage}: ${name}`,
           encryptionKey: this.secretsKey,
-          generateSecretString: { passwordLength: 48, excludePunctuation: true },
+          generateSecretString: placeholderOf(name),
           removalPolicy: RemovalPolicy.RETAIN,
         }),
       ]),
     );
   }
+}
+
+/**
+ * A random value in the secret's shape: the risk engine's is the JSON key pair the adapter reads,
+ * with a SecretId Tencent does not know, so it answers AuthFailure (and alarms) until an operator
+ * puts the real pair in.
+ */
+function placeholderOf(name: SecretName): secretsmanager.SecretStringGenerator {
+  const random = { passwordLength: 48, excludePunctuation: true };
+  if (name !== 'riskEngineCredentials') return random;
+  return {
+    ...random,
+    secretStringTemplate: JSON.stringify({ SecretId: 'replace-with-a-cam-secret-id' }),
+    generateStringKey: 'SecretKey',
+  };
 }

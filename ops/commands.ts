@@ -14,7 +14,10 @@ import { makeLifecycle } from '#domain/lifecycle.ts';
 import { orderView } from '#domain/order.ts';
 import type { DeadlinePolicy } from '#domain/order-moves.ts';
 import { systemClock } from '#domain/ports.ts';
-import { type QueueName, queueNames, type SecretName, secretNames } from '#shared/wiring.ts';
+import { type QueueName, queueNames, type SecretName, wiring } from '#shared/wiring.ts';
+
+/** The secrets autopay rotates; the risk engine's key pair is replaced in Tencent Cloud CAM. */
+const rotatedSecrets: readonly SecretName[] = wiring.functions.keyRotation.rotates;
 
 /** Where the operator tools act: the local stack, or a deployed stage. */
 export interface OpsTarget {
@@ -50,7 +53,7 @@ commands:
   stuck               orders past their deadline in their current state
   dlq                 what each dead-letter queue holds, and why
   redrive <queue>     move a dead-letter queue's messages back (${queueNames.join(', ')})
-  rotate <secret>     rotate a secret now (${secretNames.join(', ')})
+  rotate <secret>     rotate a secret now (${rotatedSecrets.join(', ')})
   preflight [--rotation on]
                       with --stage only: what a deploy of the stage needs from the account
                       and region (read-only); --rotation on: also that the secrets hold real
@@ -111,8 +114,8 @@ export async function runOps(
       return;
     }
     case 'rotate': {
-      if (!secretNames.includes(argument as SecretName)) {
-        throw new OpsError(`rotate needs one of: ${secretNames.join(', ')}`);
+      if (!rotatedSecrets.includes(argument as SecretName)) {
+        throw new OpsError(`rotate needs one of: ${rotatedSecrets.join(', ')}`);
       }
       print(await target.rotate(argument as SecretName));
       return;

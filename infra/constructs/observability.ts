@@ -41,6 +41,7 @@ export const pipelineMetrics = {
     breakerHalfOpen: breakerMetric('half_open'),
     breakerClosed: breakerMetric('closed'),
     riskCheckBypassed: metricNames.riskCheckBypassed,
+    riskCheckRefused: metricNames.riskCheckRefused,
     ordersPastDeadline: metricNames.ordersPastDeadline,
     ordersExpired: metricNames.ordersExpired,
     lateSuccessRefund: metricNames.lateSuccessRefund,
@@ -109,6 +110,7 @@ export interface PipelineAlarms {
   readonly functionThrottles: ReadonlyMap<string, cloudwatch.Alarm>;
   readonly gatewayErrorRate: cloudwatch.Alarm;
   readonly riskCheckBypassed: cloudwatch.Alarm;
+  readonly riskCheckRefused: cloudwatch.Alarm;
   readonly ordersPastDeadline: cloudwatch.Alarm;
   readonly lateSuccessRefund: cloudwatch.Alarm;
   readonly settlementAmountMismatch: cloudwatch.Alarm;
@@ -384,6 +386,16 @@ function paymentAlarms({ alarm, metric }: AlarmKit) {
         metric: metric('riskCheckBypassed'),
         threshold: alarmThresholds.riskCheckBypassed,
       }),
+      riskCheckRefused: alarm('RiskCheckRefused', {
+        alarmDescription:
+          'The risk engine refused a request (AuthFailure.*: a wrong, disabled or expired ' +
+          'SecretId/SecretKey, or a clock more than five minutes off; or a parameter or account ' +
+          'error): every order fails open until it is fixed, so this fires on the first one. ' +
+          'Read riskErrorCode in the payment-submission logs; replace the credentials in the ' +
+          'riskEngineCredentials secret (docs/OPERATIONS.md), then review the bypassed orders.',
+        metric: metric('riskCheckRefused', { period: Duration.minutes(1) }),
+        threshold: 1,
+      }),
       paymentWindowExpired: alarm('PaymentWindowExpired', {
         alarmDescription:
           'An order could not be paid within PAYMENT_WINDOW_SECONDS of entering PENDING_PAYMENT ' +
@@ -475,6 +487,7 @@ export function allAlarms(alarms: PipelineAlarms): cloudwatch.Alarm[] {
     alarms.redriveLimitReached,
     alarms.paymentWindowExpired,
     alarms.riskCheckBypassed,
+    alarms.riskCheckRefused,
     ...alarms.scheduleMissed.values(),
     ...alarms.deadLetters.values(),
     ...alarms.functionErrors.values(),
@@ -539,11 +552,18 @@ function dashboardRows({
         metric('breakerHalfOpen', { label: 'Half-open (probing)' }),
         metric('breakerClosed', { label: 'Closed' }),
       ]),
-      graph('Risk checks bypassed', [metric('riskCheckBypassed', { label: 'Bypassed' })], {
-        leftAnnotations: [
-          { value: alarmThresholds.riskCheckBypassed, label: 'Alarm', color: '#d62728' },
+      graph(
+        'Risk checks bypassed',
+        [
+          metric('riskCheckBypassed', { label: 'Bypassed' }),
+          metric('riskCheckRefused', { label: 'Refused (credentials, parameters)' }),
         ],
-      }),
+        {
+          leftAnnotations: [
+            { value: alarmThresholds.riskCheckBypassed, label: 'Alarm', color: '#d62728' },
+          ],
+        },
+      ),
       graph('Stuck orders and settlement exceptions', [
         metric('ordersPastDeadline', { label: 'Past deadline' }),
         metric('ordersExpired', { label: 'Expired' }),

@@ -108,6 +108,8 @@ export interface Order extends Money, PaymentFields {
   readonly sessionId: string;
   readonly items: readonly OrderItem[];
   readonly paymentMethod: PaymentMethod;
+  /** The address the agent placed the order from, for the risk engine; never shown to it. */
+  readonly clientIp?: string | undefined;
   readonly status: OrderStatus;
   readonly version: number;
   readonly confirmationReason?: ConfirmationReason | undefined;

@@ -79,9 +79,17 @@ export interface RiskRequest extends Money {
   readonly orderId: string;
   readonly agentId: string;
   readonly paymentMethod: PaymentMethod;
+  /** The agent's address when it placed the order, if intake saw one. */
+  readonly clientIp?: string | undefined;
+  /** When the agent placed the order (ISO time): the operation the engine judges. */
+  readonly placedAt: string;
 }
 
-/** One answer of the risk engine: a level, or an error (retryable or not). */
+/**
+ * One answer of the risk engine: a level, or an error. A retryable error may pass (the engine
+ * failed, throttled us or did not answer); a refused request will not, since the engine judged
+ * the request itself: our credentials (`AuthFailure.*`), our parameters or our account.
+ */
 export type RiskAnswer =
   | { readonly kind: 'assessed'; readonly level: RiskLevel; readonly requestId: string }
   | {

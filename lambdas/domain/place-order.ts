@@ -36,6 +36,8 @@ export interface PlaceOrderCommand {
   readonly idempotencyKey: string | undefined;
   /** The parsed JSON body, not yet validated. */
   readonly body: unknown;
+  /** The caller's address as the API saw it; the risk engine weighs it. */
+  readonly clientIp?: string | undefined;
 }
 
 /** The order id is a function of (agent, key): intake needs no lookup to be idempotent. */
@@ -64,6 +66,7 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
       idempotencyKey,
       requestHash: requestHashOf(request),
       ...request,
+      ...(command.clientIp ? { clientIp: command.clientIp } : {}),
       attempts: 0,
       createdAt: now.toISOString(),
     };

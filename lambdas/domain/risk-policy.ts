@@ -26,12 +26,20 @@ export interface RiskVerdict {
   readonly requestId?: string | undefined;
   readonly errorCode?: string | undefined;
   readonly attempts: number;
+  /**
+   * The engine refused the request itself (`AuthFailure.*`, a parameter, our account): asking
+   * again would not help, and every order will fail open until someone fixes it.
+   */
+  readonly refused?: boolean | undefined;
 }
 
 /**
  * Asks the risk engine, retrying what may pass (internal errors, throttling, timeouts, garbled
  * answers) a bounded number of times within the time left; then fails open to `pass`, and says
- * so, so the caller records and counts the bypass.
+ * so, so the caller records and counts the bypass. A refused request (a wrong or expired
+ * credential, a parameter the engine rejects) is not asked again: it fails open at once, marked
+ * `refused`, so that the caller raises it as a fault to fix now rather than a passing outage;
+ * the fail-open limit still holds larger orders for review.
  */
 export async function checkRisk(
   engine: RiskEngine,
@@ -60,6 +68,7 @@ export async function checkRisk(
         requestId: answer.requestId,
         errorCode: answer.code,
         attempts: attempt,
+        ...(answer.retryable ? {} : { refused: true }),
       };
     }
     await sleep(delay);

@@ -7,6 +7,7 @@ import type {
   GatewayOutcome,
   PaymentGateway,
   PaymentLookup,
+  RiskAnswer,
   RiskEngine,
   SettledOutcome,
   TransientOutcome,
@@ -40,6 +41,9 @@ export interface PaymentObserver extends SettlementObserver {
     outcome: GatewayOutcome['kind'] | 'not-found' | 'found',
     ms: number,
   ): void;
+  /** Every answer of the risk engine, with its RequestId when it gave one. */
+  riskAnswered(order: Order, answer: RiskAnswer): void;
+  /** The check failed open; `verdict.refused` says the engine refused the request itself. */
   riskBypassed(order: Order, verdict: RiskVerdict): void;
 }
 
@@ -244,13 +248,21 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
             attempts: 0,
           }
         : await checkRisk(
-            deps.risk,
+            {
+              assess: async (request) => {
+                const answer = await deps.risk.assess(request);
+                observer.riskAnswered(order, answer);
+                return answer;
+              },
+            },
             {
               orderId: order.orderId,
               agentId: order.agentId,
               amount: order.amount,
               currency: order.currency,
               paymentMethod: order.paymentMethod,
+              clientIp: order.clientIp,
+              placedAt: order.createdAt,
             },
             policy.risk,
             delivery.remainingMs,

@@ -30,6 +30,7 @@ export function buildHandler(deps: PlaceOrderDeps) {
         agentId,
         idempotencyKey: event.headers['idempotency-key'],
         body: jsonBody(event),
+        clientIp: event.requestContext.http?.sourceIp,
       });
       aboutOrder(order.orderId);
       logger.info(replayed ? 'Order replayed' : 'Order placed', { status: order.status });

@@ -1,13 +1,13 @@
 import * as z from 'zod';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
-import { HttpRiskEngine } from '#adapters/http-risk-engine.ts';
 import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
 import { systemClock } from '#domain/ports.ts';
 import { makeSubmitPayment, type SubmitPaymentDeps } from '#domain/submit-payment.ts';
 import { paymentPolicyOf, readPaymentEnvironment } from '#shared/config.ts';
 import { paymentObserver } from '#shared/domain-events.ts';
 import { gatewayBreakerFrom, paymentGatewayFrom } from '#shared/payment-gateway.ts';
+import { riskEngineFrom } from '#shared/risk-engine.ts';
 import { sqsConsumer } from '#shared/sqs-consumer.ts';
 
 const paymentMessage = z.object({ orderId: z.string().min(1), agentId: z.string().min(1) });
@@ -17,10 +17,7 @@ const deps: Omit<SubmitPaymentDeps, 'observer'> = {
   orders: new DynamoDbOrderRepository(dynamodb, environment.TABLE_NAME),
   gateway: paymentGatewayFrom(environment),
   breaker: gatewayBreakerFrom(environment),
-  risk: new HttpRiskEngine({
-    url: environment.RISK_ENGINE_URL,
-    timeoutMs: environment.RISK_TIMEOUT_MS,
-  }),
+  risk: riskEngineFrom(environment),
   settlementChecks: new SqsSettlementCheckQueue(sqs, environment.SETTLEMENT_CHECK_QUEUE_URL),
   clock: systemClock,
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

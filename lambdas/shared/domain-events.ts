@@ -70,15 +70,31 @@ export function paymentObserver(log: typeof logger): PaymentObserver {
       metrics.addMetric(metricNames.gatewayLatency, MetricUnit.Milliseconds, ms);
       log.info('Gateway answered', { operation, outcome, ms });
     },
+    riskAnswered(_order, answer) {
+      log.info('Risk engine answered', {
+        riskRequestId: answer.requestId,
+        ...(answer.kind === 'assessed'
+          ? { riskLevel: answer.level }
+          : { riskErrorCode: answer.code, retryable: answer.retryable }),
+      });
+    },
     riskBypassed(order, verdict) {
       metrics.addMetric(metricNames.riskCheckBypassed, MetricUnit.Count, 1);
-      log.warn('Risk check bypassed: the engine did not answer', {
+      const fields = {
         amount: order.amount,
         currency: order.currency,
         riskRequestId: verdict.requestId,
         riskErrorCode: verdict.errorCode,
         attempts: verdict.attempts,
-      });
+      };
+      if (verdict.refused) {
+        // A wrong or expired credential, or a request the engine will never accept: every order
+        // fails open until someone fixes it, so it alarms at once.
+        metrics.addMetric(metricNames.riskCheckRefused, MetricUnit.Count, 1);
+        log.error('Risk check bypassed: the engine refused the request', fields);
+        return;
+      }
+      log.warn('Risk check bypassed: the engine did not answer', fields);
     },
   };
 }

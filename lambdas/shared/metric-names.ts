@@ -27,6 +27,7 @@ export const metricNames = {
   poisonMessage: 'PoisonMessage',
   gatewayLatency: 'GatewayLatency',
   riskCheckBypassed: 'RiskCheckBypassed',
+  riskCheckRefused: 'RiskCheckRefused',
   lateSuccessRefund: 'LateSuccessRefund',
   settlementEventIgnored: 'SettlementEventIgnored',
   refundRejected: 'RefundRejected',

@@ -91,8 +91,23 @@ export interface FunctionSpec {
   readonly reservedConcurrency?: number;
 }
 
-export const secretNames = ['gatewayApiKey', 'webhookSigningSecret'] as const;
+/**
+ * `riskEngineCredentials` is a JSON `{"SecretId", "SecretKey"}`: a Tencent Cloud CAM key pair,
+ * managed in CAM and replaced there by an operator, never rotated by autopay.
+ */
+export const secretNames = [
+  'gatewayApiKey',
+  'webhookSigningSecret',
+  'riskEngineCredentials',
+] as const;
 export type SecretName = (typeof secretNames)[number];
+
+/** Secrets whose provider issues and replaces the value; why autopay cannot rotate each. */
+export const externallyRotatedSecrets: Readonly<Partial<Record<SecretName, string>>> = {
+  riskEngineCredentials:
+    'A Tencent Cloud CAM API key pair: CAM issues and disables it, and offers autopay no call to ' +
+    'issue its own replacement; an operator replaces it (docs/OPERATIONS.md).',
+};
 
 /** Services outside autopay; their URLs come from CDK context, or from the local simulators. */
 export const externalServices = ['paymentGateway', 'riskEngine'] as const;
@@ -212,6 +227,10 @@ export const wiring = {
         ...gateway,
         ...settlement,
         ...retries,
+        // Tencent Cloud RCE: the region of the X-TC-Region header, and the scene (created in
+        // the RCE console) payments are judged under; e_activity_antirush is Tencent's default.
+        RISK_REGION: 'ap-guangzhou',
+        RISK_SCENE_CODE: 'e_activity_antirush',
         RISK_TIMEOUT_MS: '1000',
         RISK_MAX_ATTEMPTS: '3',
         RISK_RETRY_DELAY_MS: '100',
@@ -232,7 +251,10 @@ export const wiring = {
         maxConcurrency: 5,
         reportBatchItemFailures: true,
       },
-      secrets: { GATEWAY_API_KEY_SECRET_ID: 'gatewayApiKey' },
+      secrets: {
+        GATEWAY_API_KEY_SECRET_ID: 'gatewayApiKey',
+        RISK_CREDENTIALS_SECRET_ID: 'riskEngineCredentials',
+      },
       endpoints: { GATEWAY_URL: 'paymentGateway', RISK_ENGINE_URL: 'riskEngine' },
     },
     orderLifecycle: {

@@ -23,6 +23,7 @@ import type { FaultPatch } from '../simulators/faults.ts';
 import type { GatewayFaults } from '../simulators/gateway/fault-settings.ts';
 import { defaultGatewayApiKeys } from '../simulators/gateway/keys.ts';
 import { type GatewaySimulator, startGatewaySimulator } from '../simulators/gateway/server.ts';
+import { localRiskCredentials } from '../simulators/risk/contract.ts';
 import type { RiskFaults } from '../simulators/risk/fault-settings.ts';
 import type { RiskRules } from '../simulators/risk/rules.ts';
 import { type RiskSimulator, startRiskSimulator } from '../simulators/risk/server.ts';
@@ -81,6 +82,7 @@ export const localWebhookSecret = process.env.AUTOPAY_WEBHOOK_SECRET ?? 'whsec_a
 const localSecretValues: Readonly<Record<SecretName, string>> = {
   gatewayApiKey: defaultGatewayApiKeys[0] ?? 'sk_local_gateway_key_not_secret',
   webhookSigningSecret: localWebhookSecret,
+  riskEngineCredentials: JSON.stringify(localRiskCredentials),
 };
 
 /** Where the gateway simulator posts its events: the callback route under GATEWAY_NAME. */

@@ -11,6 +11,7 @@ import type { DuplicateDelivery } from '../runtime/queue-poller.ts';
 import { driveRotation } from '../runtime/rotation.ts';
 import { between, chance, type Random, seededRandom } from '../simulators/faults.ts';
 import { defaultGatewayFaults } from '../simulators/gateway/fault-settings.ts';
+import { localRiskCredentials } from '../simulators/risk/contract.ts';
 import { type Check, checkInvariants, type Placed, type Violation } from './chaos/checks.ts';
 import { scanSpend, watchUntilQuiet } from './chaos/observe.ts';
 import { printSummary } from './chaos/report.ts';
@@ -129,7 +130,12 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
   const random = (stream: number) => seededRandom(options.seed * 31 + stream);
   const consumerRandom = random(streams.consumers);
   const started = Date.now();
-  const injected = { kills: 0, duplicates: {} as Record<string, number>, rotations: 0 };
+  const injected = {
+    kills: 0,
+    duplicates: {} as Record<string, number>,
+    rotations: 0,
+    riskKeyDisabled: false,
+  };
   const stack = await startLocalRuntime({
     logLevel: 'SILENT',
     seed: options.seed,
@@ -190,9 +196,26 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     let placing = true;
     let next = 0;
 
+    let riskKeyRestored = false;
+    const keyRefusedLongEnough = (index: number) =>
+      stack.risk.requests().authFailures >= 6 || index >= options.orders / 2;
     const placeOne = async (): Promise<void> => {
       const index = next++;
       if (index >= options.orders) return;
+      // The risk engine's key pair disabled in CAM for a while: AuthFailure on every check,
+      // until a few were refused or the run is half placed.
+      if (!injected.riskKeyDisabled && index >= options.orders / 4) {
+        injected.riskKeyDisabled = true;
+        stack.risk.setCredentials({ AKIDchaosReplacement: 'not-the-local-key' });
+        options.log(`disabled the risk engine's key after ${index} orders`);
+      }
+      if (injected.riskKeyDisabled && !riskKeyRestored && keyRefusedLongEnough(index)) {
+        riskKeyRestored = true;
+        stack.risk.setCredentials({
+          [localRiskCredentials.SecretId]: localRiskCredentials.SecretKey,
+        });
+        options.log(`restored the risk engine's key after ${index} orders`);
+      }
       if (injected.rotations === 0 && index >= options.orders / 2) {
         injected.rotations++;
         await rotateBoth(stack);
@@ -422,6 +445,11 @@ function faultsInjected(
     ['risk verdict review', risk.verdicts.review],
     ['risk verdict reject', risk.verdicts.reject],
     ['risk engine timeout', risk.faults.hang],
+    [
+      'risk key refused (AuthFailure): failed open, alarmed',
+      [...orders.values()].filter((order) => order.risk?.errorCode?.startsWith('AuthFailure'))
+        .length,
+    ],
     [
       `held: risk engine silent on an amount above ${RISK_FAIL_OPEN_LIMIT}`,
       held.filter((order) => order.amount > RISK_FAIL_OPEN_LIMIT).length,

@@ -53,8 +53,11 @@ describe('payment submission on the local stack', () => {
     // Assess
     expect(paid.attempts).toBe(1);
     expect(paid).not.toHaveProperty('risk');
+    expect(paid).not.toHaveProperty('clientIp');
     expect(await stored(placed.orderId)).toMatchObject({
       risk: { level: 'pass', bypassed: false },
+      // The address the risk engine is sent as UserIp.
+      clientIp: '127.0.0.1',
     });
     expect(paid.history.map((entry) => entry.to)).toEqual(['PENDING_PAYMENT', 'PAID']);
     expect(chargesFor(placed.orderId)).toMatchObject({ payments: 1, captured: 450 });
@@ -207,4 +210,36 @@ describe('payment submission on the local stack', () => {
     expect(await stored(placed.orderId)).toMatchObject({ risk: { bypassed: true } });
     expect(chargesFor(placed.orderId)).toBeUndefined();
   });
+
+  it('fails open on AuthFailure once the key pair is disabled, and uses the pair an operator puts in', async () => {
+    // Prepare: the local pair disabled in CAM, a new one issued.
+    const replacement = { SecretId: 'AKIDautopayE2eReplacement', SecretKey: 'e2e-replacement-key' };
+    stack.risk.setCredentials({ [replacement.SecretId]: replacement.SecretKey });
+    const before = stack.risk.requests().authFailures;
+
+    // Act: an order checked with the disabled pair, then the operator stores the new one.
+    const refused = await agent.place({ amount: 800 });
+    await agent.waitForStatus(refused.orderId, 'PAID');
+    await stack.secretsManager.send(
+      new PutSecretValueCommand({
+        SecretId: stack.secretIds.riskEngineCredentials,
+        SecretString: JSON.stringify(replacement),
+      }),
+    );
+    // A forced re-read of the secret happens at most every 5 s per instance.
+    await new Promise((resolve) => setTimeout(resolve, 5_100));
+    const checked = await agent.place({ amount: 800 });
+    await agent.waitForStatus(checked.orderId, 'PAID');
+
+    // Assess
+    expect((await stored(refused.orderId))?.risk).toMatchObject({
+      level: 'pass',
+      bypassed: true,
+      errorCode: 'AuthFailure.SecretIdNotFound',
+      requestId: expect.any(String),
+    });
+    expect(stack.risk.requests().byOrder[refused.orderId]).toBe(2);
+    expect((await stored(checked.orderId))?.risk).toMatchObject({ level: 'pass', bypassed: false });
+    expect(stack.risk.requests().authFailures - before).toBe(3);
+  }, 30_000);
 });

@@ -58,6 +58,7 @@ export function fakePipeline(
   };
   const observer: PaymentObserver = {
     gatewayCall: () => {},
+    riskAnswered: () => {},
     riskBypassed: () => {},
     ignored: () => {},
     lateSuccess: () => {

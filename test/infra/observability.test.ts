@@ -247,6 +247,24 @@ describe('PipelineObservability', () => {
       expect(alarmThresholds.riskCheckBypassed).toBe(5);
     });
 
+    it('fires at once on the first risk check the engine refused (AuthFailure, parameters)', () => {
+      // Act
+      const properties = alarmProperties(observability().alarms.riskCheckRefused);
+
+      // Assess
+      expect(properties).toMatchObject({
+        ...customMetric('riskCheckRefused'),
+        Statistic: 'Sum',
+        Period: 60,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Threshold: 1,
+        EvaluationPeriods: 1,
+        DatapointsToAlarm: 1,
+        TreatMissingData: 'notBreaching',
+      });
+      expect(properties.AlarmActions).toHaveLength(1);
+    });
+
     it('fires on any error or throttle of any function', () => {
       for (const name of Object.keys(functions)) {
         // Prepare
@@ -346,6 +364,7 @@ describe('PipelineObservability', () => {
         'gatewayLatency',
         'breakerOpen',
         'riskCheckBypassed',
+        'riskCheckRefused',
         'ordersPastDeadline',
         'lateSuccessRefund',
         'settlementAmountMismatch',

@@ -232,7 +232,7 @@ describe('ServiceStack', () => {
         tableName: 'orders',
         queueUrls: { paymentSubmission: 'http://q/p', settlementCheck: 'http://q/s' },
         maxReceiveCounts: { paymentSubmission: 1, settlementCheck: 1 },
-        secretIds: { gatewayApiKey: 'g', webhookSigningSecret: 'w' },
+        secretIds: { gatewayApiKey: 'g', webhookSigningSecret: 'w', riskEngineCredentials: 'r' },
         endpoints: { paymentGateway: 'http://g', riskEngine: 'http://r' },
       };
 
@@ -387,7 +387,7 @@ describe('ServiceStack', () => {
   });
 
   describe('payment submission permissions', () => {
-    it('may use the table, consume its queue, send settlement checks and read the gateway key, nothing else', () => {
+    it('may use the table, consume its queue, send settlement checks and read the gateway key and the risk key pair, nothing else', () => {
       // Prepare
       const submission = synth.service.functions.get('paymentSubmission');
       const ref = (value: unknown) =>
@@ -395,9 +395,9 @@ describe('ServiceStack', () => {
       const tableArn = crossStackReference(synth.stateful, synth.statefulTemplate, {
         'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'],
       });
-      const secretArn = ref({
-        Ref: logicalId(synth.stateful.secrets.get('gatewayApiKey') as IConstruct),
-      });
+      const secretArns = (['gatewayApiKey', 'riskEngineCredentials'] as const).map((name) =>
+        ref({ Ref: logicalId(synth.stateful.secrets.get(name) as IConstruct) }),
+      );
       const keyArn = ref({ 'Fn::GetAtt': [logicalId(synth.stateful.secretsKey), 'Arn'] });
       const queueArn = (queue: QueueName) =>
         JSON.stringify({ 'Fn::GetAtt': [logicalId(synth.service.queues.get(queue).queue), 'Arn'] });
@@ -414,8 +414,10 @@ describe('ServiceStack', () => {
         ...['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'].map(
           (action) => `${action} on ${queueArn('settlementCheck')}`,
         ),
-        ...['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'].map(
-          (action) => `${action} on ${secretArn}`,
+        ...secretArns.flatMap((secretArn) =>
+          ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'].map(
+            (action) => `${action} on ${secretArn}`,
+          ),
         ),
         `kms:Decrypt on ${keyArn}`,
         ...onOwnLogGroup(submission),

@@ -78,7 +78,7 @@ describe('stage settings from the CDK context', () => {
     // Assess
     expect(refusal).toThrow(
       "Stage 'prod' still has example.com placeholders in its context: jwtIssuer, " +
-        'paymentGatewayUrl, riskEngineUrl. Set the real URLs in cdk.json or with -c key=value ' +
+        'paymentGatewayUrl. Set the real URLs in cdk.json or with -c key=value ' +
         '(e.g. -c jwtIssuer=https://...).',
     );
   });

@@ -1,3 +1,4 @@
+import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wiring } from '../../lambdas/shared/wiring.ts';
 import {
@@ -34,6 +35,21 @@ describe('StatefulStack', () => {
       'Autopay-prod-Stateful',
       'Autopay-prod-Service',
     ]);
+  });
+
+  it('creates the risk engine secret as a placeholder key pair in the shape the adapter reads', () => {
+    // Act
+    const secret = propertiesOf(
+      dev.statefulTemplate,
+      dev.stateful.secrets.get('riskEngineCredentials') as IConstruct,
+    );
+
+    // Assess
+    expect(secret.GenerateSecretString).toMatchObject({
+      SecretStringTemplate: JSON.stringify({ SecretId: 'replace-with-a-cam-secret-id' }),
+      GenerateStringKey: 'SecretKey',
+    });
+    expect(secret.SecretString).toBeUndefined();
   });
 
   it('keys the table on the wiring partition key, as a string, billed on demand', () => {

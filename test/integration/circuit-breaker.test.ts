@@ -51,6 +51,7 @@ function instance() {
     clock,
     observer: {
       gatewayCall: () => {},
+      riskAnswered: () => {},
       riskBypassed: () => {},
       lateSuccess: () => {},
       ignored: () => {},

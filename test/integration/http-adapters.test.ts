@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HttpPaymentGateway } from '#adapters/http-payment-gateway.ts';
-import { HttpRiskEngine } from '#adapters/http-risk-engine.ts';
 import { freePort } from '../../local/runtime/emulators.ts';
 import type { ScriptedGatewayFault } from '../../local/simulators/gateway/fault-settings.ts';
 import { defaultGatewayApiKeys } from '../../local/simulators/gateway/keys.ts';
@@ -180,46 +179,6 @@ describe('HTTP payment gateway adapter (gateway simulator)', () => {
     simulator.scriptNext([{ fault: 'error', status: 503, route: 'lookup' }]);
     await expect(gateway().findByIdempotencyKey('ord_x')).resolves.toMatchObject({
       kind: 'unavailable',
-    });
-  });
-});
-
-describe('HTTP risk engine adapter (risk simulator)', () => {
-  const request = {
-    orderId: 'ord_r',
-    agentId: 'demo-agent',
-    amount: 450,
-    currency: 'CNY',
-    paymentMethod: 'wallet' as const,
-  };
-  const engine = () => new HttpRiskEngine({ url: risk.url, timeoutMs: 500 });
-
-  it.each([
-    [{}, 'pass'],
-    [{ reviewAtOrAbove: 400 }, 'review'],
-    [{ rejectAtOrAbove: 400 }, 'reject'],
-  ] as const)('reads the level the rules %o give', async (rules, level) => {
-    risk.setRules(rules);
-    await expect(engine().assess(request)).resolves.toMatchObject({
-      kind: 'assessed',
-      level,
-      requestId: expect.any(String),
-    });
-  });
-
-  it.each([
-    ['internal_error', 'InternalServerError'],
-    ['throttle', 'RequestLimitExceeded'],
-    ['malformed', 'MalformedResponse'],
-    ['hang', 'Timeout'],
-    ['reset', 'Unreachable'],
-  ] as const)('classifies %s as the retryable error %s', async (fault, code) => {
-    risk.setRules({});
-    risk.scriptNext([{ fault }]);
-    await expect(engine().assess(request)).resolves.toMatchObject({
-      kind: 'error',
-      code,
-      retryable: true,
     });
   });
 });

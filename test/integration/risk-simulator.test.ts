@@ -1,51 +1,83 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RiskRequest } from '../../local/simulators/risk/contract.ts';
+import { type Tc3Credentials, tc3Authorization } from '../../lambdas/adapters/tc3-signature.ts';
+import { localRiskCredentials } from '../../local/simulators/risk/contract.ts';
 import type { ScriptedRiskFault } from '../../local/simulators/risk/fault-settings.ts';
 import {
   type RiskRequests,
   type RiskSimulator,
   startRiskSimulator,
 } from '../../local/simulators/risk/server.ts';
+import { levelOf, rceClient } from '../support/rce.ts';
 
-const signed = {
-  authorization: 'TC3-HMAC-SHA256 Credential=AKIDlocal/2025-01-01/risk/tc3_request, Signature=x',
-  'x-tc-action': 'AssessPaymentRisk',
-  'content-type': 'application/json',
+const localPair: Tc3Credentials = {
+  secretId: localRiskCredentials.SecretId,
+  secretKey: localRiskCredentials.SecretKey,
 };
 
 let risk: RiskSimulator;
 let orders = 0;
 
-function order(overrides: Partial<RiskRequest> = {}): RiskRequest {
+/** A ManageMarketingRisk body as autopay sends it: the order in Details. */
+function order(overrides: { orderId?: string; userId?: string; amount?: unknown } = {}) {
   orders += 1;
   return {
-    OrderId: `order-${orders}`,
-    AgentId: 'agent-coffee',
-    Amount: 1_250,
-    Currency: 'CNY',
-    PaymentMethod: 'wallet',
-    ...overrides,
+    BusinessSecurityData: {
+      Account: { AccountType: 10004, OtherAccount: { AccountId: 'a'.repeat(32) } },
+      SceneCode: 'e_activity_antirush',
+      UserIp: '203.0.113.7',
+      PostTime: Math.floor(Date.now() / 1000),
+      UserId: overrides.userId ?? 'agent-coffee',
+      Details: [
+        { FieldName: 'orderId', FieldValue: overrides.orderId ?? `order-${orders}` },
+        { FieldName: 'amount', FieldValue: String(overrides.amount ?? 1_250) },
+      ],
+    },
   };
 }
 
-function assess(
-  body: unknown,
-  headers: Record<string, string> = signed,
-  timeoutMs = 5_000,
-): Promise<Response> {
+const orderIdOf = (body: ReturnType<typeof order>) =>
+  body.BusinessSecurityData.Details[0]?.FieldValue ?? '';
+
+interface Signing {
+  readonly credentials?: Tc3Credentials;
+  readonly timestamp?: number;
+  readonly headers?: Record<string, string>;
+}
+
+/** Posts a body signed as autopay's adapter signs it, unless told otherwise. */
+function assess(body: unknown, signing: Signing = {}, timeoutMs = 5_000): Promise<Response> {
+  const payload = JSON.stringify(body);
+  const timestamp = signing.timestamp ?? Math.floor(Date.now() / 1000);
+  const contentType = 'application/json';
+  const authorization = tc3Authorization(
+    { service: 'rce', host: '127.0.0.1', contentType, payload, timestamp },
+    signing.credentials ?? localPair,
+  );
   return fetch(`${risk.url}/`, {
     method: 'POST',
-    headers,
-    body: JSON.stringify(body),
+    headers: {
+      authorization,
+      'content-type': contentType,
+      'x-tc-action': 'ManageMarketingRisk',
+      'x-tc-version': '2020-11-03',
+      'x-tc-timestamp': String(timestamp),
+      'x-tc-region': 'ap-guangzhou',
+      ...signing.headers,
+    },
+    body: payload,
     signal: AbortSignal.timeout(timeoutMs),
   });
 }
 
-async function answer(body: unknown, headers?: Record<string, string>): Promise<unknown> {
-  const response = await assess(body, headers);
+async function answer(body: unknown, signing?: Signing): Promise<unknown> {
+  const response = await assess(body, signing);
   expect(response.status).toBe(200);
   return response.json();
 }
+
+const verdict = (level: string) => ({
+  Response: { Data: { Code: 0, Value: { RiskLevel: level } } },
+});
 
 beforeAll(async () => {
   risk = await startRiskSimulator({
@@ -75,10 +107,25 @@ describe('risk simulator: assessments', () => {
     { amount: 100, agent: 'agent-rogue', level: 'reject' },
   ])('answers $level for $amount from $agent', async ({ amount, agent, level }) => {
     // Act
-    const body = await answer(order({ Amount: amount, AgentId: agent }));
+    const body = await answer(order({ amount, userId: agent }));
 
     // Assess
-    expect(body).toEqual({ Response: { RiskLevel: level, RequestId: expect.any(String) } });
+    expect(body).toEqual({
+      Response: {
+        Data: {
+          Code: 0,
+          Message: 'OK',
+          Value: expect.objectContaining({
+            RiskLevel: level,
+            UserId: agent,
+            UserIp: '203.0.113.7',
+            RiskType: expect.any(Array),
+          }),
+          UUid: expect.any(String),
+        },
+        RequestId: expect.any(String),
+      },
+    });
   });
 
   it('applies rules replaced at run time, and restores the configured ones on reset', async () => {
@@ -91,8 +138,8 @@ describe('risk simulator: assessments', () => {
     const restored = await answer(order());
 
     // Assess
-    expect(replaced).toMatchObject({ Response: { RiskLevel: 'review' } });
-    expect(restored).toMatchObject({ Response: { RiskLevel: 'pass' } });
+    expect(replaced).toMatchObject(verdict('review'));
+    expect(restored).toMatchObject(verdict('pass'));
   });
 
   it('counts requests in total and per order', async () => {
@@ -107,9 +154,17 @@ describe('risk simulator: assessments', () => {
     // Assess
     expect(risk.requests()).toEqual({
       total: 3,
-      byOrder: { [repeated.OrderId]: 2, [`order-${orders}`]: 1 },
+      byOrder: { [orderIdOf(repeated)]: 2, [`order-${orders}`]: 1 },
       verdicts: { pass: 3, review: 0, reject: 0 },
-      faults: { internal_error: 0, throttle: 0, hang: 0, malformed: 0, reset: 0 },
+      authFailures: 0,
+      faults: {
+        internal_error: 0,
+        throttle: 0,
+        hang: 0,
+        malformed: 0,
+        reset: 0,
+        business_error: 0,
+      },
     });
   });
 
@@ -122,14 +177,14 @@ describe('risk simulator: assessments', () => {
     risk.setFaults({ rejectRate: 0 });
     const reviewed = await answer(order());
     risk.setFaults({ reviewRate: 0 });
-    const byRules = await answer(order({ Amount: 10_000 }));
+    const byRules = await answer(order({ amount: 10_000 }));
     const passed = await answer(order());
 
     // Assess
-    expect(rejected).toMatchObject({ Response: { RiskLevel: 'reject' } });
-    expect(reviewed).toMatchObject({ Response: { RiskLevel: 'review' } });
-    expect(byRules).toMatchObject({ Response: { RiskLevel: 'review' } });
-    expect(passed).toMatchObject({ Response: { RiskLevel: 'pass' } });
+    expect(rejected).toMatchObject(verdict('reject'));
+    expect(reviewed).toMatchObject(verdict('review'));
+    expect(byRules).toMatchObject(verdict('review'));
+    expect(passed).toMatchObject(verdict('pass'));
     expect(risk.requests().verdicts).toEqual({ pass: 1, review: 2, reject: 1 });
   });
 
@@ -155,23 +210,59 @@ describe('risk simulator: assessments', () => {
 });
 
 describe('risk simulator: errors answer HTTP 200 with a Tencent Error object', () => {
-  it.each<{ name: string; headers: Record<string, string>; body: unknown; code: string }>([
+  it.each<{ name: string; signing: Signing; body: unknown; code: string }>([
     {
       name: 'another action',
-      headers: { ...signed, 'x-tc-action': 'DescribeRisk' },
+      signing: { headers: { 'x-tc-action': 'DescribeRisk' } },
       body: order(),
-      code: 'InvalidParameter',
+      code: 'InvalidAction',
     },
     {
-      name: 'an amount that is not an integer',
-      headers: signed,
-      body: { ...order(), Amount: 12.5 },
+      name: 'another version',
+      signing: { headers: { 'x-tc-version': '2019-07-22' } },
+      body: order(),
+      code: 'NoSuchVersion',
+    },
+    {
+      name: 'a missing SceneCode',
+      signing: {},
+      body: { BusinessSecurityData: { ...order().BusinessSecurityData, SceneCode: undefined } },
       code: 'InvalidParameter',
     },
-    { name: 'a missing OrderId', headers: signed, body: { Amount: 1 }, code: 'InvalidParameter' },
-  ])('answers $code for $name', async ({ headers, body, code }) => {
+    { name: 'no BusinessSecurityData', signing: {}, body: {}, code: 'InvalidParameter' },
+    {
+      name: 'a wrong SecretKey',
+      signing: { credentials: { ...localPair, secretKey: 'not-the-key' } },
+      body: order(),
+      code: 'AuthFailure.SignatureFailure',
+    },
+    {
+      name: 'an unknown SecretId',
+      signing: { credentials: { ...localPair, secretId: 'AKIDunknown' } },
+      body: order(),
+      code: 'AuthFailure.SecretIdNotFound',
+    },
+    {
+      name: 'a timestamp six minutes old',
+      signing: { timestamp: Math.floor(Date.now() / 1000) - 360 },
+      body: order(),
+      code: 'AuthFailure.SignatureExpire',
+    },
+    {
+      name: 'no Authorization header',
+      signing: { headers: { authorization: '' } },
+      body: order(),
+      code: 'AuthFailure.InvalidAuthorization',
+    },
+    {
+      name: 'a signed header changed after signing',
+      signing: { headers: { 'content-type': 'application/json; charset=utf-8' } },
+      body: order(),
+      code: 'AuthFailure.SignatureFailure',
+    },
+  ])('answers $code for $name', async ({ signing, body, code }) => {
     // Act
-    const result = await answer(body, headers);
+    const result = await answer(body, signing);
 
     // Assess
     expect(result).toEqual({
@@ -195,7 +286,7 @@ describe('risk simulator: errors answer HTTP 200 with a Tencent Error object', (
 
     // Assess
     expect(faulty).toMatchObject({ Response: { Error: { Code: code } } });
-    expect(next).toMatchObject({ Response: { RiskLevel: 'pass' } });
+    expect(next).toMatchObject(verdict('pass'));
   });
 
   it('draws errors from the configured rates', async () => {
@@ -223,7 +314,7 @@ describe('risk simulator: broken answers and connections', () => {
     await expect(response.json()).rejects.toThrow(SyntaxError);
   });
 
-  it('answers JSON with neither RiskLevel nor Error for malformed no_result', async () => {
+  it('answers JSON with neither Data nor Error for malformed no_result', async () => {
     // Prepare
     risk.scriptNext([{ fault: 'malformed', body: 'no_result' }]);
 
@@ -239,7 +330,7 @@ describe('risk simulator: broken answers and connections', () => {
     risk.scriptNext([{ fault: 'hang' }]);
 
     // Act
-    const attempt = assess(order(), signed, 300);
+    const attempt = assess(order(), {}, 300);
 
     // Assess
     await expect(attempt).rejects.toThrow(/timeout|abort/i);
@@ -278,10 +369,54 @@ describe('risk simulator: broken answers and connections', () => {
     expect(await faults.json()).toMatchObject({ latencyMs: { min: 0, max: 5 } });
     expect(await rules.json()).toEqual({ reviewAtOrAbove: 1 });
     expect(await queued.json()).toEqual({ queued: 2 });
-    expect(reviewed).toMatchObject({ Response: { RiskLevel: 'review' } });
+    expect(reviewed).toMatchObject(verdict('review'));
     expect(requests.total).toBe(1);
     expect(badRate.status).toBe(400);
     expect(reset.status).toBe(204);
     expect(risk.faults().latencyMs).toEqual({ min: 0, max: 0 });
+  });
+});
+
+describe('risk simulator: requests signed by the official Tencent Cloud SDK', () => {
+  it('accepts ManageMarketingRisk signed by tencentcloud-sdk-nodejs with the local key pair', async () => {
+    // Prepare
+    const client = rceClient(risk.port, localPair);
+
+    // Act
+    const result = await client.ManageMarketingRisk(order({ amount: 10_000 }));
+
+    // Assess
+    expect(levelOf(result)).toBe('review');
+    expect(result.RequestId).toEqual(expect.any(String));
+  });
+
+  it('refuses the same request signed with a wrong SecretKey: AuthFailure.SignatureFailure', async () => {
+    // Prepare
+    const client = rceClient(risk.port, { ...localPair, secretKey: 'a-wrong-secret-key' });
+
+    // Act
+    const attempt = client.ManageMarketingRisk(order());
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({
+      code: 'AuthFailure.SignatureFailure',
+      requestId: expect.any(String),
+    });
+    expect(risk.requests()).toMatchObject({
+      verdicts: { pass: 0, review: 0, reject: 0 },
+      authFailures: 1,
+    });
+  });
+
+  it('refuses every key once the pair is replaced, as after a key disabled in CAM', async () => {
+    // Prepare
+    risk.setCredentials({ AKIDreplacement: 'replacement-key' });
+    const client = rceClient(risk.port, localPair);
+
+    // Act
+    const attempt = client.ManageMarketingRisk(order());
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ code: 'AuthFailure.SecretIdNotFound' });
   });
 });

@@ -14,7 +14,11 @@ const resources: BoundResources = {
     settlementCheck: 'http://127.0.0.1:1/settlement-check',
   },
   maxReceiveCounts: { paymentSubmission: 3, settlementCheck: 4 },
-  secretIds: { gatewayApiKey: 'gateway-key-id', webhookSigningSecret: 'webhook-secret-id' },
+  secretIds: {
+    gatewayApiKey: 'gateway-key-id',
+    webhookSigningSecret: 'webhook-secret-id',
+    riskEngineCredentials: 'risk-credentials-id',
+  },
   endpoints: { paymentGateway: 'http://127.0.0.1:2', riskEngine: 'http://127.0.0.1:3' },
 };
 

@@ -9,6 +9,7 @@ const request = {
   amount: 450,
   currency: 'CNY',
   paymentMethod: 'wallet' as const,
+  placedAt: '2026-11-23T09:30:00.000Z',
 };
 
 describe('risk check policy', () => {
@@ -53,9 +54,9 @@ describe('risk check policy', () => {
     expect(slept).toEqual([100, 200]);
   });
 
-  it('does not retry an error that retrying cannot fix', async () => {
+  it('does not retry an AuthFailure, and marks the bypass as refused so that it alarms', async () => {
     const engine = new FakeRiskEngine();
-    engine.fallback = { kind: 'error', code: 'AuthFailure', retryable: false };
+    engine.fallback = { kind: 'error', code: 'AuthFailure.SignatureExpire', retryable: false };
     const verdict = await checkRisk(
       engine,
       request,
@@ -63,7 +64,13 @@ describe('risk check policy', () => {
       () => 30_000,
       async () => {},
     );
-    expect(verdict).toMatchObject({ bypassed: true, attempts: 1 });
+    expect(verdict).toMatchObject({
+      level: 'pass',
+      bypassed: true,
+      refused: true,
+      errorCode: 'AuthFailure.SignatureExpire',
+      attempts: 1,
+    });
   });
 
   it('stops retrying when the invocation has too little time left', async () => {

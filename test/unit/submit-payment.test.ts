@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { CircuitBreaker, defaultBreakerPolicy } from '#domain/circuit-breaker.ts';
 import { type Order, openOrder } from '#domain/order.ts';
 import { defaultDeadlinePolicy, type MoveDeps, moveOrder } from '#domain/order-moves.ts';
+import type { RiskAnswer } from '#domain/payment-ports.ts';
 import { defaultRiskPolicy } from '#domain/risk-policy.ts';
 import { defaultSettlementSchedule } from '#domain/settlement.ts';
 import { makeSubmitPayment, type PaymentObserver } from '#domain/submit-payment.ts';
@@ -20,6 +21,8 @@ describe('payment submission', () => {
   let checks: RecordingSettlementChecks;
   let clock: FixedClock;
   let bypasses: number;
+  let refusals: number;
+  let riskAnswers: RiskAnswer[];
   let gatewayCalls: Array<[string, string, number]>;
   let submit: ReturnType<typeof makeSubmitPayment>;
   let order: Order;
@@ -33,13 +36,19 @@ describe('payment submission', () => {
     checks = new RecordingSettlementChecks();
     clock = new FixedClock(new Date('2026-11-23T09:30:00Z'));
     bypasses = 0;
+    refusals = 0;
+    riskAnswers = [];
     gatewayCalls = [];
     const observer: PaymentObserver = {
       gatewayCall: (operation, outcome, ms) => {
         gatewayCalls.push([operation, outcome, ms]);
       },
-      riskBypassed: () => {
+      riskAnswered: (_order, answer) => {
+        riskAnswers.push(answer);
+      },
+      riskBypassed: (_order, verdict) => {
         bypasses++;
+        if (verdict.refused) refusals++;
       },
       lateSuccess: () => {},
       ignored: () => {},
@@ -357,6 +366,74 @@ describe('payment submission', () => {
     expect(await orders.get('ord_1')).toMatchObject({
       status: 'PAID',
       risk: { level: 'pass', bypassed: true, requestId: 'r-9', errorCode: 'InternalServerError' },
+    });
+  });
+
+  it('tells the observer every risk answer with its RequestId, failed ones included', async () => {
+    // Prepare
+    risk.script.push({
+      kind: 'error',
+      code: 'RequestLimitExceeded',
+      requestId: 'r-1',
+      retryable: true,
+    });
+    risk.script.push({ kind: 'assessed', level: 'pass', requestId: 'r-2' });
+
+    // Act
+    await submit(request, firstDelivery);
+
+    // Assess
+    expect(riskAnswers.map((answer) => answer.requestId)).toEqual(['r-1', 'r-2']);
+    expect(bypasses).toBe(0);
+  });
+
+  it('on AuthFailure asks once, fails open for a small order, and reports it as refused', async () => {
+    // Prepare
+    risk.fallback = {
+      kind: 'error',
+      code: 'AuthFailure.SignatureFailure',
+      requestId: 'r-auth',
+      retryable: false,
+    };
+
+    // Act
+    await submit(request, firstDelivery);
+
+    // Assess
+    expect(risk.calls).toBe(1);
+    expect(bypasses).toBe(1);
+    expect(refusals).toBe(1);
+    expect(await orders.get('ord_1')).toMatchObject({
+      status: 'PAID',
+      risk: {
+        level: 'pass',
+        bypassed: true,
+        requestId: 'r-auth',
+        errorCode: 'AuthFailure.SignatureFailure',
+      },
+    });
+  });
+
+  it('on AuthFailure holds an order above the fail-open limit, uncharged', async () => {
+    // Prepare
+    risk.fallback = {
+      kind: 'error',
+      code: 'AuthFailure.SecretIdNotFound',
+      requestId: 'r-auth',
+      retryable: false,
+    };
+    orders.orders.set('ord_1', { ...order, amount: 1001 });
+
+    // Act
+    await submit(request, firstDelivery);
+
+    // Assess
+    expect(refusals).toBe(1);
+    expect(gateway.calls).toEqual([]);
+    expect(await orders.get('ord_1')).toMatchObject({
+      status: 'HELD_FOR_REVIEW',
+      holdReason: 'RISK_UNAVAILABLE',
+      risk: { bypassed: true, errorCode: 'AuthFailure.SecretIdNotFound' },
     });
   });
 

@@ -33,7 +33,10 @@ export const scriptedFaultNames = [
   'hang',
   'malformed',
   'reset',
+  'business_error',
 ] as const;
+/** `Response.Data.Code` values of a business failure: internal, parameter, not activated, no product. */
+export const businessCodes = [6000, 1002, 4300, 4301] as const;
 export const malformedBodies = ['not_json', 'no_result'] as const;
 
 export type MalformedBody = (typeof malformedBodies)[number];
@@ -41,10 +44,12 @@ export type MalformedBody = (typeof malformedBodies)[number];
 export interface ScriptedRiskFault {
   fault: (typeof scriptedFaultNames)[number];
   /**
-   * For `malformed`: `not_json` (a truncated body) or `no_result` (JSON with neither RiskLevel
-   * nor Error). Absent, one of the two is drawn.
+   * For `malformed`: `not_json` (a truncated body) or `no_result` (JSON with neither Data nor
+   * Error). Absent, one of the two is drawn.
    */
   body?: MalformedBody;
+  /** For `business_error`: the non-zero `Response.Data.Code` under HTTP 200 (default 6000). */
+  dataCode?: (typeof businessCodes)[number];
 }
 
 const { amount, rate, range, choice } = faultSettings;
@@ -67,4 +72,5 @@ export const riskFaultPatchSchema = faultPatchSchema(
 export const scriptedRiskFaultSchema = z.object({
   fault: choice(scriptedFaultNames),
   body: choice(malformedBodies).optional(),
+  dataCode: z.union(businessCodes.map((code) => z.literal(code))).optional(),
 }) satisfies z.ZodType<ScriptedRiskFault>;

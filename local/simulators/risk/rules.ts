@@ -1,13 +1,13 @@
 import * as z from 'zod';
 import { checkSetting, faultSettings } from '../faults.ts';
-import { type RiskLevel, type RiskRequest, riskLevels } from './contract.ts';
+import { type AssessedOrder, type RiskLevel, riskLevels } from './contract.ts';
 
 const { choice } = faultSettings;
 
 export interface RiskRules {
   reviewAtOrAbove?: number;
   rejectAtOrAbove?: number;
-  /** Wins over the amount thresholds. */
+  /** By UserId (autopay sends the agent's id); wins over the amount thresholds. */
   byAgent?: Record<string, RiskLevel>;
 }
 
@@ -30,13 +30,14 @@ export function checkRules(value: unknown): RiskRules {
 }
 
 /** The agent's own rule first, then the higher threshold, then the lower one. */
-export function assessRisk(rules: RiskRules, request: RiskRequest): RiskLevel {
-  const forAgent = rules.byAgent?.[request.AgentId];
+export function assessRisk(rules: RiskRules, order: AssessedOrder): RiskLevel {
+  const forAgent = rules.byAgent?.[order.userId];
   if (forAgent !== undefined) return forAgent;
-  if (rules.rejectAtOrAbove !== undefined && request.Amount >= rules.rejectAtOrAbove) {
+  const amount = order.amount ?? 0;
+  if (rules.rejectAtOrAbove !== undefined && amount >= rules.rejectAtOrAbove) {
     return 'reject';
   }
-  if (rules.reviewAtOrAbove !== undefined && request.Amount >= rules.reviewAtOrAbove) {
+  if (rules.reviewAtOrAbove !== undefined && amount >= rules.reviewAtOrAbove) {
     return 'review';
   }
   return 'pass';

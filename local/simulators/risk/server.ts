@@ -25,7 +25,15 @@ import {
   serveAdmin,
   sleep,
 } from '../faults.ts';
-import { type RiskErrorCode, type RiskLevel, type RiskRequest, riskAction } from './contract.ts';
+import {
+  type AssessedOrder,
+  type BusinessSecurityData,
+  localRiskCredentials,
+  type RiskErrorCode,
+  type RiskLevel,
+  riskAction,
+  riskVersion,
+} from './contract.ts';
 import {
   defaultRiskFaults,
   type MalformedBody,
@@ -37,6 +45,7 @@ import {
   scriptedRiskFaultSchema,
 } from './fault-settings.ts';
 import { assessRisk, checkRules, type RiskRules } from './rules.ts';
+import { checkTc3Signature } from './signature.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The simulator's public face.
@@ -50,16 +59,20 @@ export interface RiskSimulatorOptions {
   rules?: RiskRules;
   /** Fixes every random draw; absent, a random seed (see `seed` on the simulator). */
   seed?: number;
+  /** The CAM key pairs it accepts, SecretId → SecretKey; absent, the local pair only. */
+  credentials?: Readonly<Record<string, string>>;
 }
 
 type ScriptedFaultName = (typeof scriptedFaultNames)[number];
 
 export interface RiskRequests {
   total: number;
-  /** Requests per OrderId, for every request whose body named one. */
+  /** Requests per order, for every request whose Details named an orderId. */
   byOrder: Record<string, number>;
   /** Verdicts answered, drawn or by the rules. */
   verdicts: Record<RiskLevel, number>;
+  /** Requests refused for their signature or key (`AuthFailure.*`). */
+  authFailures: number;
   /** Faults injected into valid requests, drawn or scripted, by their scripted name. */
   faults: Record<Exclude<ScriptedFaultName, 'none'>, number>;
 }
@@ -69,7 +82,15 @@ function noRequests(): RiskRequests {
     total: 0,
     byOrder: {},
     verdicts: { pass: 0, review: 0, reject: 0 },
-    faults: { internal_error: 0, throttle: 0, hang: 0, malformed: 0, reset: 0 },
+    authFailures: 0,
+    faults: {
+      internal_error: 0,
+      throttle: 0,
+      hang: 0,
+      malformed: 0,
+      reset: 0,
+      business_error: 0,
+    },
   };
 }
 
@@ -81,6 +102,8 @@ export interface RiskSimulator {
   faults(): RiskFaults;
   /** Replaces the rules as a whole. */
   setRules(rules: RiskRules): void;
+  /** Replaces the accepted key pairs (SecretId → SecretKey): a key disabled in CAM, say. */
+  setCredentials(credentials: Readonly<Record<string, string>>): void;
   scriptNext(faults: ScriptedRiskFault[]): void;
   requests(): RiskRequests;
   /** Forgets the counts, and restores the configured faults, rules and seed. */
@@ -102,6 +125,7 @@ export async function startRiskSimulator(
     setFaults: (patch) => engine.setFaults(patch),
     faults: () => engine.faults(),
     setRules: (rules) => engine.setRules(rules),
+    setCredentials: (credentials) => engine.setCredentials(credentials),
     scriptNext: (faults) => engine.scriptNext(faults),
     requests: () => engine.requests(),
     reset: () => engine.reset(),
@@ -121,65 +145,110 @@ type Fault =
   | { kind: 'hang' }
   | { kind: 'reset' }
   | { kind: 'error'; code: RiskErrorCode }
+  | { kind: 'business'; dataCode: number }
   | { kind: 'malformed'; body: MalformedBody };
 
-const errorMessages: Record<RiskErrorCode, string> = {
+const errorMessages: Partial<Record<RiskErrorCode, string>> = {
   InternalServerError: 'An internal error occurred; try again later.',
   RequestLimitExceeded: 'The request rate exceeds the limit.',
-  InvalidParameter: 'A parameter is missing or invalid.',
-  AuthFailure: 'The request is not signed (Authorization: TC3-HMAC-SHA256 ...).',
 };
 
 /** Tencent Cloud answers errors with HTTP 200 and an Error object, never a 4xx or 5xx. */
-function errorAnswer(code: RiskErrorCode, message = errorMessages[code]) {
+function errorAnswer(code: RiskErrorCode, message = errorMessages[code] ?? code) {
   return { Response: { Error: { Code: code, Message: message }, RequestId: randomUUID() } };
 }
 
 type Checked =
-  | { ok: true; request: RiskRequest }
+  | { ok: true; order: AssessedOrder; data: BusinessSecurityData }
   | { ok: false; code: RiskErrorCode; message: string };
 
-/**
- * Requests are not authenticated: autopay's adapter does not sign them yet (see
- * docs/GATEWAY.md), and the simulator holds no credentials to verify a signature with.
- */
-function checkRequest(req: IncomingMessage, body: unknown): Checked {
-  if (req.method !== 'POST' || req.url !== '/') {
-    return { ok: false, code: 'InvalidParameter', message: 'Send POST / with X-TC-Action.' };
-  }
-  const action = req.headers['x-tc-action'];
-  if (action !== riskAction) {
-    return { ok: false, code: 'InvalidParameter', message: `Unknown X-TC-Action ${action}.` };
-  }
-  const parsed = parseRiskRequest(body);
-  if (typeof parsed === 'string') return { ok: false, code: 'InvalidParameter', message: parsed };
-  return { ok: true, request: parsed };
+/** The verdict, where Tencent puts it: `Response.Data.Value.RiskLevel`, with `Data.Code` 0. */
+function verdictAnswer(level: RiskLevel, data: BusinessSecurityData) {
+  return {
+    Response: {
+      Data: {
+        Code: 0,
+        Message: 'OK',
+        Value: {
+          UserId: data.UserId ?? '',
+          PostTime: data.PostTime,
+          AssociateAccount: '',
+          UserIp: data.UserIp,
+          RiskLevel: level,
+          RiskType: level === 'pass' ? [] : [101],
+          ConstId: '',
+          RiskInformation: '',
+        },
+        UUid: randomUUID(),
+      },
+      RequestId: randomUUID(),
+    },
+  };
 }
 
-/** Either an answer cut short, or JSON that carries neither a RiskLevel nor an Error. */
+const businessMessages: Record<number, string> = {
+  1002: 'Parameter error.',
+  4300: 'The service is not activated.',
+  4301: 'No product is created for this account.',
+  6000: 'Internal system error.',
+};
+
+/** A business failure: HTTP 200, no Error, a non-zero `Data.Code` and no Value. */
+function businessFailure(dataCode: number) {
+  return {
+    Response: {
+      Data: { Code: dataCode, Message: businessMessages[dataCode] ?? 'Failed.', Value: null },
+      RequestId: randomUUID(),
+    },
+  };
+}
+
+/** Either an answer cut short, or JSON that carries neither a verdict nor an Error. */
 function sendMalformed(res: ServerResponse, body: MalformedBody): void {
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(
     body === 'not_json'
-      ? '{"Response":{"RiskLev'
+      ? '{"Response":{"Data":{"Co'
       : JSON.stringify({ Response: { RequestId: randomUUID() } }),
   );
 }
 
-function parseRiskRequest(body: unknown): RiskRequest | string {
-  if (!isRecord(body)) return 'The body must be a JSON object.';
-  const { OrderId, AgentId, Amount, Currency, PaymentMethod } = body;
-  const text = (value: unknown) => typeof value === 'string' && value.length > 0;
-  if (!text(OrderId)) return 'OrderId is required.';
-  if (!text(AgentId)) return 'AgentId is required.';
-  if (!Number.isSafeInteger(Amount) || (Amount as number) <= 0) {
-    return 'Amount must be a positive integer in minor units.';
+/** The fields Tencent requires in BusinessSecurityData, and autopay's order in Details. */
+function parseBusinessData(body: unknown): Checked {
+  const invalid = (message: string): Checked => ({ ok: false, code: 'InvalidParameter', message });
+  const data = isRecord(body) ? body.BusinessSecurityData : undefined;
+  if (!isRecord(data)) return invalid('BusinessSecurityData is required.');
+  const { Account, SceneCode, UserIp, PostTime, UserId, Details } = data;
+  if (!isRecord(Account) || !Number.isSafeInteger(Account.AccountType)) {
+    return invalid('BusinessSecurityData.Account.AccountType is required.');
   }
-  if (typeof Currency !== 'string' || !/^[A-Z]{3}$/.test(Currency)) {
-    return 'Currency must be three upper-case letters.';
+  if (typeof SceneCode !== 'string' || SceneCode.length === 0) {
+    return invalid('BusinessSecurityData.SceneCode is required.');
   }
-  if (!text(PaymentMethod)) return 'PaymentMethod is required.';
-  return body as unknown as RiskRequest;
+  if (typeof UserIp !== 'string' || UserIp.length === 0) {
+    return invalid('BusinessSecurityData.UserIp is required.');
+  }
+  if (!Number.isSafeInteger(PostTime)) return invalid('BusinessSecurityData.PostTime is required.');
+  if (Details !== undefined && !Array.isArray(Details)) {
+    return invalid('BusinessSecurityData.Details must be a list.');
+  }
+  const detail = (name: string) => detailOf(Details, name);
+  const amount = detail('amount');
+  return {
+    ok: true,
+    data: data as unknown as BusinessSecurityData,
+    order: {
+      userId: typeof UserId === 'string' ? UserId : '',
+      orderId: detail('orderId'),
+      amount: amount === undefined ? undefined : Number(amount),
+    },
+  };
+}
+
+function detailOf(details: unknown, name: string): string | undefined {
+  if (!Array.isArray(details)) return undefined;
+  const found = details.find((entry) => isRecord(entry) && entry.FieldName === name);
+  return isRecord(found) && typeof found.FieldValue === 'string' ? found.FieldValue : undefined;
 }
 
 class RiskEngine {
@@ -188,6 +257,8 @@ class RiskEngine {
   readonly #configuredRules: RiskRules;
   #faults: RiskFaults;
   #rules: RiskRules;
+  #keys: ReadonlyMap<string, string>;
+  readonly #configuredKeys: ReadonlyMap<string, string>;
   #random: Random;
   readonly #script = new FaultScript<ScriptedRiskFault>();
   readonly #life = new AbortController();
@@ -208,6 +279,16 @@ class RiskEngine {
     this.#faults = structuredClone(this.#configuredFaults);
     this.#rules = structuredClone(this.#configuredRules);
     this.#random = seededRandom(this.seed);
+    this.#configuredKeys = new Map(
+      Object.entries(
+        options.credentials ?? { [localRiskCredentials.SecretId]: localRiskCredentials.SecretKey },
+      ),
+    );
+    this.#keys = this.#configuredKeys;
+  }
+
+  setCredentials(credentials: Readonly<Record<string, string>>): void {
+    this.#keys = new Map(Object.entries(credentials));
   }
 
   faults(): RiskFaults {
@@ -235,6 +316,7 @@ class RiskEngine {
     this.#script.clear();
     this.#faults = structuredClone(this.#configuredFaults);
     this.#rules = structuredClone(this.#configuredRules);
+    this.#keys = this.#configuredKeys;
     this.#random = seededRandom(this.seed);
   }
 
@@ -247,10 +329,12 @@ class RiskEngine {
       await serveAdmin(req, res, (route, body) => this.#admin(route, body));
       return;
     }
-    const body = parseJson((await readBody(req)) ?? '');
+    const text = (await readBody(req)) ?? '';
+    const body = parseJson(text);
     this.#count(body);
-    const checked = checkRequest(req, body);
+    const checked = this.#check(req, text, body);
     if (!checked.ok) {
+      if (checked.code.startsWith('AuthFailure')) this.#requests.authFailures += 1;
       sendJson(res, 200, errorAnswer(checked.code, checked.message));
       return;
     }
@@ -258,7 +342,32 @@ class RiskEngine {
     const fault = this.#decide();
     this.#countFault(fault);
     if (!(await sleep(latencyMs, this.#life.signal))) return;
-    this.#answer(req, res, fault, checked.request);
+    this.#answer(req, res, fault, checked);
+  }
+
+  /** In Tencent's order: the request line, the signature, the action and version, the body. */
+  #check(req: IncomingMessage, text: string, body: unknown): Checked {
+    if (req.method !== 'POST' || req.url !== '/') {
+      return { ok: false, code: 'InvalidParameter', message: 'Send POST / with X-TC-Action.' };
+    }
+    const signature = checkTc3Signature({
+      method: req.method,
+      path: '/',
+      headers: req.headers,
+      body: text,
+      keys: this.#keys,
+      nowSeconds: Math.floor(Date.now() / 1000),
+    });
+    if (!signature.ok) return signature;
+    const action = req.headers['x-tc-action'];
+    if (action !== riskAction) {
+      return { ok: false, code: 'InvalidAction', message: `Unknown X-TC-Action ${action}.` };
+    }
+    const version = req.headers['x-tc-version'];
+    if (version !== riskVersion) {
+      return { ok: false, code: 'NoSuchVersion', message: `Unknown X-TC-Version ${version}.` };
+    }
+    return parseBusinessData(body);
   }
 
   /** Draws on arrival, in the gateway simulator's order: reset, hang, error, throttle, body. */
@@ -291,6 +400,8 @@ class RiskEngine {
         return { kind: 'error', code: 'RequestLimitExceeded' };
       case 'malformed':
         return { kind: 'malformed', body: scripted.body ?? this.#malformed() };
+      case 'business_error':
+        return { kind: 'business', dataCode: scripted.dataCode ?? 6000 };
     }
   }
 
@@ -298,7 +409,12 @@ class RiskEngine {
     return pick(this.#random, malformedBodies) ?? 'not_json';
   }
 
-  #answer(req: IncomingMessage, res: ServerResponse, fault: Fault, request: RiskRequest): void {
+  #answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    fault: Fault,
+    request: Extract<Checked, { ok: true }>,
+  ): void {
     switch (fault.kind) {
       case 'hang':
         hangUp(res, this.#faults.hangMs, this.#life.signal);
@@ -312,10 +428,13 @@ class RiskEngine {
       case 'malformed':
         sendMalformed(res, fault.body);
         return;
+      case 'business':
+        sendJson(res, 200, businessFailure(fault.dataCode));
+        return;
       case 'none': {
-        const level = fault.verdict ?? assessRisk(this.#rules, request);
+        const level = fault.verdict ?? assessRisk(this.#rules, request.order);
         this.#requests.verdicts[level] += 1;
-        sendJson(res, 200, { Response: { RiskLevel: level, RequestId: randomUUID() } });
+        sendJson(res, 200, verdictAnswer(level, request.data));
       }
     }
   }
@@ -328,6 +447,9 @@ class RiskEngine {
       case 'error':
         faults[fault.code === 'RequestLimitExceeded' ? 'throttle' : 'internal_error'] += 1;
         return;
+      case 'business':
+        faults.business_error += 1;
+        return;
       default:
         faults[fault.kind] += 1;
     }
@@ -335,8 +457,9 @@ class RiskEngine {
 
   #count(body: unknown): void {
     this.#requests.total += 1;
-    const orderId = isRecord(body) ? body.OrderId : undefined;
-    if (typeof orderId === 'string') {
+    const data = isRecord(body) ? body.BusinessSecurityData : undefined;
+    const orderId = isRecord(data) ? detailOf(data.Details, 'orderId') : undefined;
+    if (orderId !== undefined) {
       this.#requests.byOrder[orderId] = (this.#requests.byOrder[orderId] ?? 0) + 1;
     }
   }
@@ -351,6 +474,16 @@ class RiskEngine {
       case 'PUT /admin/rules':
         this.setRules(checkRules(body));
         return this.#rules;
+      case 'PUT /admin/credentials':
+        if (!isRecord(body) || !Object.values(body).every((key) => typeof key === 'string')) {
+          throw new SimulatorError(
+            400,
+            'invalid_credentials',
+            'Send {"<SecretId>": "<SecretKey>"}.',
+          );
+        }
+        this.setCredentials(body as Record<string, string>);
+        return { secretIds: Object.keys(body) };
       case 'POST /admin/faults/next':
         this.#script.push(parseScript(body, scriptedRiskFaultSchema));
         return { queued: this.#script.size };
