@@ -34,6 +34,8 @@ export const metricNames = {
   ordersExpired: 'OrdersExpired',
   redriveLimitReached: 'RedriveLimitReached',
   sweepRuns: 'SweepRuns',
+  webhookEndpointCreated: 'WebhookEndpointCreated',
+  notificationsQueued: 'NotificationsQueued',
 } as const;
 
 type GatewayCall = Parameters<PaymentObserver['gatewayCall']>;

@@ -224,9 +224,13 @@ describe('ServiceStack', () => {
       // Prepare
       const local: BoundResources = {
         tableName: 'orders',
-        queueUrls: { paymentSubmission: 'http://q/p', settlementCheck: 'http://q/s' },
-        maxReceiveCounts: { paymentSubmission: 1, settlementCheck: 1 },
-        secretIds: { gatewayApiKey: 'g', webhookSigningSecret: 'w' },
+        queueUrls: {
+          paymentSubmission: 'http://q/p',
+          settlementCheck: 'http://q/s',
+          notification: 'http://q/n',
+        },
+        maxReceiveCounts: { paymentSubmission: 1, settlementCheck: 1, notification: 1 },
+        secretIds: { gatewayApiKey: 'g', webhookSigningSecret: 'w', webhookEndpointKey: 'e' },
         endpoints: { paymentGateway: 'http://g', riskEngine: 'http://r' },
       };
 
