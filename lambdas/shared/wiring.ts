@@ -113,6 +113,14 @@ export interface FunctionSpec {
 export const secretNames = ['gatewayApiKey', 'webhookSigningSecret', 'webhookEndpointKey'] as const;
 export type SecretName = (typeof secretNames)[number];
 
+/** Secrets kept on purpose without scheduled rotation, and why (see `webhookEndpointKey`). */
+export const unrotatedSecrets: Readonly<Partial<Record<SecretName, string>>> = {
+  webhookEndpointKey:
+    'Every webhook endpoint signing secret is derived from this key, so rotating it on a ' +
+    'schedule would change every user endpoint secret at once and break their signature ' +
+    'checks; it is encrypted with the customer managed secrets key and read by two functions.',
+};
+
 /** Services outside autopay; their URLs come from CDK context, or from the local simulators. */
 export const externalServices = ['paymentGateway', 'riskEngine'] as const;
 export type ExternalService = (typeof externalServices)[number];
