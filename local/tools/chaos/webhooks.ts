@@ -120,9 +120,9 @@ const told: Partial<Record<OrderStatus, string>> = {
 
 /** Each order's events as its history says they must be, sorted, e.g. `order.paid`. */
 export function expectedEvents(order: Pick<Order, 'history'>): string[] {
+  // A refused refund takes it back to PAID, and a foreign refund of a refunded order is
+  // recorded without a move: neither tells the user anything new.
   return order.history
-    // A refused refund takes it back to PAID, and a foreign refund of a refunded order is
-    // recorded without a move: neither tells the user anything new.
     .filter((entry) => entry.from !== entry.to)
     .filter((entry) => !(entry.to === 'PAID' && entry.from === 'REFUND_PENDING'))
     .flatMap((entry) => told[entry.to] ?? [])
