@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import { dynamodb, sqs } from '#adapters/aws-clients.ts';
 import { DynamoDbWebhookEndpoints } from '#adapters/dynamodb-webhook-endpoints.ts';
 import { HttpWebhookSender } from '#adapters/http-webhook-sender.ts';
+import { notificationClients } from '#adapters/notification-clients.ts';
 import { notificationEventTypes } from '#domain/notifications.ts';
 import { systemClock } from '#domain/ports.ts';
 import { makeDeliverNotification } from '#domain/webhook-delivery.ts';
@@ -19,6 +19,7 @@ const notificationMessage = z.object({
 });
 
 const environment = readDeliveryEnvironment();
+const { dynamodb, sqs } = notificationClients;
 const deliver = makeDeliverNotification({
   endpoints: new DynamoDbWebhookEndpoints(dynamodb, environment.TABLE_NAME),
   sender: new HttpWebhookSender(environment.WEBHOOK_DELIVERY_TIMEOUT_MS),

@@ -10,9 +10,9 @@ import type {
   DynamoDBRecord,
   DynamoDBStreamEvent,
 } from 'aws-lambda';
-import { dynamodb, sqs } from '#adapters/aws-clients.ts';
 import { DynamoDbAgentOwners } from '#adapters/dynamodb-agent-owners.ts';
 import { DynamoDbWebhookEndpoints } from '#adapters/dynamodb-webhook-endpoints.ts';
+import { notificationClients } from '#adapters/notification-clients.ts';
 import { SqsNotificationOutbox } from '#adapters/sqs-notifications.ts';
 import { changeOf } from '#adapters/stream-changes.ts';
 import { makeFanOut } from '#domain/notifications.ts';
@@ -21,6 +21,7 @@ import { metricNames } from '#shared/metric-names.ts';
 import { logger, metrics, tracer } from '#shared/observability.ts';
 
 const environment = readFanOutEnvironment();
+const { dynamodb, sqs } = notificationClients;
 const fanOut = makeFanOut({
   owners: new DynamoDbAgentOwners(dynamodb, environment.TABLE_NAME),
   endpoints: new DynamoDbWebhookEndpoints(dynamodb, environment.TABLE_NAME),

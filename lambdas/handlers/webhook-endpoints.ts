@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { dynamodb } from '#adapters/aws-clients.ts';
 import { DynamoDbWebhookEndpoints } from '#adapters/dynamodb-webhook-endpoints.ts';
+import { notificationClients } from '#adapters/notification-clients.ts';
 import { AutopayError } from '#domain/errors.ts';
 import { systemClock } from '#domain/ports.ts';
 import {
@@ -51,7 +51,7 @@ export function buildHandler(deps: WebhookEndpointDeps) {
 const environment = readWebhookEndpointsEnvironment();
 
 export const handler = buildHandler({
-  store: new DynamoDbWebhookEndpoints(dynamodb, environment.TABLE_NAME),
+  store: new DynamoDbWebhookEndpoints(notificationClients.dynamodb, environment.TABLE_NAME),
   key: endpointKeyFrom(environment),
   clock: systemClock,
   policy: {

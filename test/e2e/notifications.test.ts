@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
 import { signLocalToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
+import { CallCounter } from '../support/calls.ts';
 import { apiFetch } from '../support/contract.ts';
 import { AgentClient } from '../support/http.ts';
 import { neverAnswer, WebhookReceiver } from '../support/webhook-receiver.ts';
@@ -85,6 +87,40 @@ class UserApp {
 }
 
 describe('webhook events on the local stack', () => {
+  it('costs the notification functions three GetItem and one SendMessageBatch per event delivered', async () => {
+    // Prepare: first of the file, so that no retry of another test's event is counted; an agent
+    // of its own, so that no other endpoint shares its user.
+    await new DynamoDbAgentDirectory(stack.dynamodb, stack.tableName).put({
+      agentId: 'cost-agent',
+      trustedActions: ['order_coffee', 'submit_payment'],
+      limitCurrency: 'CNY',
+      perOrderLimit: 5000,
+      dailyLimit: 20000,
+    });
+    const user = await UserApp.of('cost-agent');
+    const agent = await AgentClient.for(stack, 'cost-agent');
+    const path = '/cost';
+    await user.register(`${receiver.baseUrl}${path}`, ['order.paid']);
+    const { notificationClients } = await import('#adapters/notification-clients.ts');
+    const counter = new CallCounter()
+      .attach(notificationClients.dynamodb, 'DynamoDB')
+      .attach(notificationClients.sqs, 'SQS');
+
+    // Act
+    const placed = await agent.place();
+    await receiver.waitFor(path, (got) => got.length === 1);
+
+    // Assess: the fan-out reads the agent's owner and the owner's endpoints, and queues the
+    // event; the delivery reads the endpoint. The poller's receive and delete are Lambda's.
+    expect(counter.calls.sort()).toEqual([
+      'DynamoDB.GetItem',
+      'DynamoDB.GetItem',
+      'DynamoDB.GetItem',
+      'SQS.SendMessageBatch',
+    ]);
+    expect(receiver.received.at(-1)?.event.data.order?.orderId).toBe(placed.orderId);
+  });
+
   it('tells the user an order waits, and then that it is paid, each signed with the endpoint secret', async () => {
     // Prepare
     const user = await UserApp.of('cautious-agent');
