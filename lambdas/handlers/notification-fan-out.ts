@@ -36,6 +36,8 @@ const processor = new BatchProcessor(EventType.DynamoDBStreams);
  */
 export const handler = middy(async (event: DynamoDBStreamEvent, context: Context) => {
   const owners = new Map<string, Promise<string>>();
+  // Every invocation publishes this, so the stream's throughput is seen and no empty flush warns.
+  metrics.addMetric(metricNames.notificationChangesRead, MetricUnit.Count, event.Records.length);
   return processPartialResponse(
     event,
     async (record: DynamoDBRecord) => {

@@ -36,6 +36,7 @@ export const metricNames = {
   sweepRuns: 'SweepRuns',
   webhookEndpointCreated: 'WebhookEndpointCreated',
   notificationsQueued: 'NotificationsQueued',
+  notificationChangesRead: 'NotificationChangesRead',
 } as const;
 
 type GatewayCall = Parameters<PaymentObserver['gatewayCall']>;
