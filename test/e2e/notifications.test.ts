@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
@@ -206,6 +207,45 @@ describe('webhook events on the local stack', () => {
     expect(took).toBeLessThan(8_000);
     expect(receiver.received.filter((one) => one.path === path).length).toBeGreaterThanOrEqual(1);
     expect(await user.remove(String(hanging.body.id))).toBe(204);
+  });
+
+  it("tells the owner once when an agent's suspended flag goes from false to true", async () => {
+    // Prepare: the agent item as the suspend route leaves it; this stack has no such route.
+    const agents = new DynamoDbAgentDirectory(stack.dynamodb, stack.tableName);
+    await agents.put({
+      agentId: 'suspended-agent',
+      trustedActions: ['order_coffee'],
+      limitCurrency: 'CNY',
+      perOrderLimit: 5000,
+      dailyLimit: 20000,
+    });
+    const user = await UserApp.of('suspended-agent');
+    const path = '/suspended';
+    const registered = await user.register(`${receiver.baseUrl}${path}`, ['agent.suspended']);
+    const setSuspended = (suspended: boolean) =>
+      stack.dynamodb.send(
+        new UpdateCommand({
+          TableName: stack.tableName,
+          Key: { pk: 'AGENT#suspended-agent' },
+          UpdateExpression: 'SET suspended = :suspended',
+          ExpressionAttributeValues: { ':suspended': suspended },
+        }),
+      );
+
+    // Act
+    await setSuspended(false);
+    await setSuspended(true);
+    await setSuspended(true);
+    const got = await receiver.waitFor(path, (received) => received.length >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+
+    // Assess
+    expect(receiver.received.filter((one) => one.path === path)).toHaveLength(1);
+    expect(got[0]?.event).toMatchObject({
+      type: 'agent.suspended',
+      data: { agent: { agentId: 'suspended-agent', suspended: true } },
+    });
+    expect(receiver.verified(path, String(registered.body.secret))).toHaveLength(1);
   });
 
   it('registers, replays, lists without secrets and deletes endpoints', async () => {
