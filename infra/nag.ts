@@ -1,7 +1,7 @@
 import { Aspects, CfnElement, Stack } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NagSuppressions } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { externallyRotatedSecrets, type Wiring } from '../lambdas/shared/wiring.ts';
+import { unrotatedSecrets, type Wiring } from '../lambdas/shared/wiring.ts';
 import type { ServiceStack } from './service-stack.ts';
 import type { StatefulStack } from './stateful-stack.ts';
 
@@ -27,13 +27,13 @@ export function acknowledgeNagFindings(
     const rotator = Object.entries(wiring.functions).find(([, spec]) =>
       spec.rotates?.includes(name),
     )?.[0];
-    const outside = externallyRotatedSecrets[name];
-    if (outside) {
+    const unrotated = unrotatedSecrets[name];
+    if (unrotated) {
       NagSuppressions.addResourceSuppressions(secret, [
-        { id: 'AwsSolutions-SMG4', reason: `Rotated outside AWS. ${outside}` },
+        { id: 'AwsSolutions-SMG4', reason: unrotated },
       ]);
     }
-    // A secret nothing rotates keeps the finding.
+    // A secret nothing rotates, and not kept unrotated on purpose, keeps the finding.
     if (rotator) {
       NagSuppressions.addResourceSuppressions(secret, [
         {

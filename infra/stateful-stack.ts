@@ -27,6 +27,8 @@ export class StatefulStack extends Stack {
       partitionKey: { name: props.table.partitionKey, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: props.table.ttlAttribute,
+      // Every change with both images: the notifications are read from it, not written.
+      stream: dynamodb.StreamViewType[props.table.stream],
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: RemovalPolicy.RETAIN,
       deletionProtection: props.stage === 'prod',
@@ -42,7 +44,7 @@ export class StatefulStack extends Stack {
 
     this.secretsKey = new kms.Key(this, 'SecretsKey', {
       description:
-        'Encrypts the autopay gateway API key, webhook signing secret and risk engine key pair',
+        'Encrypts the autopay gateway API key, webhook signing secret, risk engine key pair and webhook endpoint key',
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });

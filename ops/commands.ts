@@ -14,10 +14,18 @@ import { makeLifecycle } from '#domain/lifecycle.ts';
 import { orderView } from '#domain/order.ts';
 import type { DeadlinePolicy } from '#domain/order-moves.ts';
 import { systemClock } from '#domain/ports.ts';
-import { type QueueName, queueNames, type SecretName, wiring } from '#shared/wiring.ts';
+import {
+  functionSpecs,
+  type QueueName,
+  queueNames,
+  type SecretName,
+  secretNames,
+} from '#shared/wiring.ts';
 
-/** The secrets autopay rotates; the risk engine's key pair is replaced in Tencent Cloud CAM. */
-const rotatedSecrets: readonly SecretName[] = wiring.functions.keyRotation.rotates;
+/** The secrets a function rotates; the webhook endpoint key is not one of them. */
+const rotatedSecrets: readonly SecretName[] = secretNames.filter((secret) =>
+  Object.values(functionSpecs).some((spec) => spec.rotates?.includes(secret)),
+);
 
 /** Where the operator tools act: the local stack, or a deployed stage. */
 export interface OpsTarget {
@@ -193,10 +201,26 @@ async function describeDeadLetters(
   for (const message of peeked.Messages ?? []) {
     const orderId = readOrderId(message.Body);
     const order = orderId ? await orders.get(orderId) : undefined;
-    const why = order
-      ? `order ${order.status}, lastError=${order.lastError ?? '-'}, attempts=${order.attempts}`
-      : 'no such order (an unreadable or foreign message)';
+    const event = readEvent(message.Body);
+    const why = event
+      ? `event ${event} (an endpoint that never answered 2xx)`
+      : order
+        ? `order ${order.status}, lastError=${order.lastError ?? '-'}, attempts=${order.attempts}`
+        : 'no such order (an unreadable or foreign message)';
     print(`  ${message.MessageId}  ${orderId ?? '?'}  ${why}`);
+  }
+}
+
+/** `<type> <eventId> to <endpointId>` for a notification message, else undefined. */
+function readEvent(body: string | undefined): string | undefined {
+  try {
+    const parsed = JSON.parse(body ?? '') as Record<string, unknown>;
+    const { eventType, eventId, endpointId } = parsed;
+    return typeof eventType === 'string'
+      ? `${eventType} ${String(eventId)} to ${String(endpointId)}`
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 

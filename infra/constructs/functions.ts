@@ -7,7 +7,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -25,6 +25,7 @@ import type {
   QueueName,
   QueueSpec,
   SecretName,
+  StreamSourceSpec,
   TableAccess,
 } from '../../lambdas/shared/wiring.ts';
 import { powertoolsLayerParameter, providedModules } from '../bundling.ts';
@@ -78,6 +79,9 @@ export class PipelineFunctions extends Construct {
       const fn = this.createFunction(name, spec);
       for (const binding of environmentBindings(spec)) {
         this.bind(fn, binding);
+      }
+      if (spec.streams) {
+        this.readStream(fn, spec.streams);
       }
       const rotated = props.rotation ? (spec.rotates ?? []) : [];
       for (const secret of rotated) {
@@ -226,6 +230,31 @@ export class PipelineFunctions extends Construct {
             : undefined,
         maxConcurrency: source.maxConcurrency,
         reportBatchItemFailures: source.reportBatchItemFailures,
+      }),
+    );
+  }
+
+  /**
+   * The table's change stream, filtered to the item kinds the function cares about (a change of
+   * any other item never invokes it, and is not billed). A failing change is retried, the batch
+   * halved around it, and at last its position goes to the on-failure queue; the stream grant
+   * (DescribeStream, GetRecords, GetShardIterator, ListStreams) comes with the mapping.
+   */
+  private readStream(fn: NodejsFunction, source: StreamSourceSpec): void {
+    fn.addEventSource(
+      new DynamoEventSource(this.props.table, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: source.batchSize,
+        maxBatchingWindow: Duration.seconds(source.maxBatchingWindowSeconds),
+        retryAttempts: source.retryAttempts,
+        bisectBatchOnError: source.bisectBatchOnError,
+        reportBatchItemFailures: source.reportBatchItemFailures,
+        onFailure: new SqsDlq(this.props.queues.get(source.onFailure).deadLetterQueue),
+        filters: source.itemKinds.map((kind) =>
+          lambda.FilterCriteria.filter({
+            dynamodb: { Keys: { pk: { S: lambda.FilterRule.beginsWith(itemPrefixes[kind]) } } },
+          }),
+        ),
       }),
     );
   }

@@ -8,6 +8,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import {
   breakerMetric,
+  consumerMetric,
   gatewayCallMetric,
   metricNames,
   metricNamespace,
@@ -51,6 +52,9 @@ export const pipelineMetrics = {
     foreignRefund: metricNames.foreignRefund,
     redriveLimitReached: metricNames.redriveLimitReached,
     paymentWindowExpired: metricNames.paymentWindowExpired,
+    notificationsQueued: metricNames.notificationsQueued,
+    notificationDelivered: consumerMetric('Notification', 'MessageHandled'),
+    notificationRetried: consumerMetric('Notification', 'RetryScheduled'),
   },
 } as const;
 
@@ -86,6 +90,12 @@ export const alarmThresholds = {
   riskCheckBypassed: 5,
   /** Scheduled runs in a row that did not happen before a scheduled function is reported. */
   missedScheduledRuns: 3,
+  /** Per cent of webhook deliveries in fifteen minutes that an endpoint did not take. */
+  notificationFailureRatePercent: 50,
+  /** Below this many deliveries in fifteen minutes the rate is not computed. */
+  notificationFailureRateMinimumDeliveries: 10,
+  /** How far (ms) the fan-out may lag behind the table's changes before someone is told. */
+  notificationLagMs: 300_000,
 } as const;
 
 export interface PipelineObservabilityProps {
@@ -118,6 +128,9 @@ export interface PipelineAlarms {
   readonly foreignRefund: cloudwatch.Alarm;
   readonly redriveLimitReached: cloudwatch.Alarm;
   readonly paymentWindowExpired: cloudwatch.Alarm;
+  readonly notificationFailureRate: cloudwatch.Alarm;
+  /** One per function that reads the table's change stream. */
+  readonly streamLag: ReadonlyMap<string, cloudwatch.Alarm>;
   readonly apiServerErrors: cloudwatch.Alarm;
   /** One per scheduled function of the wiring. */
   readonly scheduleMissed: ReadonlyMap<string, cloudwatch.Alarm>;
@@ -227,6 +240,7 @@ export class PipelineObservability extends Construct {
       ...payments.alarms,
       ...settlementAlarms(kit),
       ...stuckOrderAlarms(kit),
+      ...notificationAlarms(kit),
     };
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
@@ -248,6 +262,15 @@ interface AlarmKit {
   readonly props: PipelineObservabilityProps;
 }
 
+/** What a message in each dead-letter queue means for the people autopay serves. */
+const deadLetterMeaning: Readonly<Record<QueueName, string>> = {
+  paymentSubmission: 'an order may be stuck',
+  settlementCheck: 'an order may be stuck',
+  notification:
+    'a user was not told of an event, or (a record naming stream sequence numbers) a change ' +
+    'failed the fan-out',
+};
+
 /** The platform under the pipeline: queues, functions, schedules and the HTTP API. */
 function platformAlarms({ alarm, props }: AlarmKit) {
   const consumersOf = (queue: QueueName) =>
@@ -260,8 +283,8 @@ function platformAlarms({ alarm, props }: AlarmKit) {
       name,
       alarm(`${name}DeadLetters`, {
         alarmDescription:
-          `A ${name} message failed every delivery and is in its dead-letter queue: an order ` +
-          'may be stuck. See why with npm run ops -- --stage <stage> dlq and in the logs of ' +
+          `A ${name} message failed every delivery and is in its dead-letter queue: ` +
+          `${deadLetterMeaning[name]}. See why with npm run ops -- --stage <stage> dlq and in the logs of ` +
           `${consumersOf(name)}; once the cause is fixed, move the messages back with ` +
           `npm run ops -- --stage <stage> redrive ${name}.`,
         metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({
@@ -339,6 +362,53 @@ function platformAlarms({ alarm, props }: AlarmKit) {
       metric: props.httpApi.stage.metricServerError({ statistic: cloudwatch.Stats.SUM, period }),
       threshold: 1,
     }),
+  };
+}
+
+/** Telling users: endpoints refusing their events, and the fan-out falling behind the table. */
+function notificationAlarms({ alarm, metric, props }: AlarmKit) {
+  const window = Duration.minutes(15);
+  const failureRate = new cloudwatch.MathExpression({
+    label: 'Webhook delivery failure rate (%)',
+    expression:
+      `IF(failed + delivered >= ${alarmThresholds.notificationFailureRateMinimumDeliveries}, ` +
+      '100 * failed / (failed + delivered), 0)',
+    usingMetrics: {
+      failed: metric('notificationRetried', { period: window }),
+      delivered: metric('notificationDelivered', { period: window }),
+    },
+    period: window,
+  });
+  return {
+    notificationFailureRate: alarm('NotificationFailureRate', {
+      alarmDescription:
+        `At least ${alarmThresholds.notificationFailureRatePercent} % of webhook deliveries ` +
+        'in fifteen minutes were not taken (an answer other than 2xx, or none in time). ' +
+        'Payments are not affected. Many endpoints at once points at our side (the delivery ' +
+        "logs, its egress); one user's endpoint alone is theirs to fix, and its events reach " +
+        'the notification DLQ after about 40 minutes of tries.',
+      metric: failureRate,
+      threshold: alarmThresholds.notificationFailureRatePercent,
+    }),
+    streamLag: new Map(
+      Object.entries(props.functionSpecs)
+        .filter(([, spec]) => spec.streams !== undefined)
+        .map(([name]) => [
+          name,
+          alarm(`${name}StreamLag`, {
+            alarmDescription:
+              `${name} is more than five minutes behind the table's changes: users hear late ` +
+              'that an order waits for them. Read its logs and errors; the stream keeps ' +
+              'changes for 24 hours, and a change that failed every retry is in the ' +
+              'notification DLQ.',
+            metric: props.functions.get(name).metric('IteratorAge', {
+              statistic: cloudwatch.Stats.MAXIMUM,
+              period,
+            }),
+            threshold: alarmThresholds.notificationLagMs,
+          }),
+        ]),
+    ),
   };
 }
 
@@ -488,6 +558,8 @@ export function allAlarms(alarms: PipelineAlarms): cloudwatch.Alarm[] {
     alarms.paymentWindowExpired,
     alarms.riskCheckBypassed,
     alarms.riskCheckRefused,
+    alarms.notificationFailureRate,
+    ...alarms.streamLag.values(),
     ...alarms.scheduleMissed.values(),
     ...alarms.deadLetters.values(),
     ...alarms.functionErrors.values(),

@@ -1,21 +1,8 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { tracer } from '#shared/observability.ts';
+import { documentClient, sqsClient } from './client-factories.ts';
 
 /**
  * AWS clients, created once per instance and reused by every invocation (Secrets Manager's is
- * in its own module, so functions that never read a secret do not load its SDK). Endpoints come from the
- * SDK's standard AWS_ENDPOINT_URL_* variables, which the local stack sets to its emulators. Each
- * is captured by the tracer where it is made, so every call is a subsegment of the trace.
+ * in its own module, so functions that never read a secret do not load its SDK).
  */
-export const dynamodb = DynamoDBDocumentClient.from(
-  tracer.captureAWSv3Client(new DynamoDBClient({})),
-  {
-    marshallOptions: { removeUndefinedValues: true },
-  },
-);
-
-// Queue URLs are used as given; the SDK would otherwise send each call to the host named in the
-// queue URL, which bypasses an endpoint set through AWS_ENDPOINT_URL_SQS.
-export const sqs = tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false }));
+export const dynamodb = documentClient();
+export const sqs = sqsClient();

@@ -323,7 +323,7 @@ export function dueShardOf(orderId: string): string {
   return `DUE#${hash % DUE_SHARDS}`;
 }
 
-function toOrder(item: Record<string, unknown>): Order {
+export function toOrder(item: Record<string, unknown>): Order {
   const { pk: _pk, dueShard: _dueShard, ...order } = item;
   return order as unknown as Order;
 }

@@ -13,6 +13,8 @@ export const itemPrefixes = {
    */
   spend: 'SPEND#',
   breaker: 'BREAKER#',
+  /** A user's webhook endpoints, all in one item: the cap is a condition on one write. */
+  webhooks: 'WEBHOOKS#',
 } as const;
 
 export type ItemKind = keyof typeof itemPrefixes;
@@ -26,3 +28,4 @@ export const breakerKey = (gateway: string) => ({ pk: `${itemPrefixes.breaker}${
 export const breakerWindowKey = (gateway: string, epoch: number, windowId: number) => ({
   pk: `${itemPrefixes.breaker}${gateway}#E#${epoch}#W#${windowId}`,
 });
+export const webhooksKey = (userId: string) => ({ pk: `${itemPrefixes.webhooks}${userId}` });

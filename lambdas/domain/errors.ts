@@ -25,13 +25,27 @@ export const errorCatalogue = {
     message: 'The signature timestamp is outside the tolerance window.',
   },
   UNAUTHENTICATED: { status: 401, message: 'A valid bearer token is required.' },
+  INVALID_WEBHOOK_URL: {
+    status: 400,
+    message:
+      'url must be an absolute https URL without credentials (http only to loopback locally).',
+  },
+  INVALID_WEBHOOK_EVENTS: {
+    status: 400,
+    message: 'events must be a non-empty list of distinct known event types.',
+  },
   ORDER_NOT_FOUND: { status: 404, message: 'No such order.' },
+  WEBHOOK_ENDPOINT_NOT_FOUND: { status: 404, message: 'No such webhook endpoint.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
   UNKNOWN_GATEWAY: { status: 404, message: 'No gateway of that name sends callbacks here.' },
   ILLEGAL_TRANSITION: { status: 409, message: 'The order is not in a state that allows this.' },
   CONFIRMATION_EXPIRED: {
     status: 409,
     message: 'The confirmation window of this order has passed; it has expired.',
+  },
+  WEBHOOK_ENDPOINT_LIMIT_REACHED: {
+    status: 409,
+    message: 'The user has as many webhook endpoints as allowed: delete one first.',
   },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   IDEMPOTENCY_KEY_REUSED: {

@@ -73,6 +73,8 @@ const fieldCodes: Readonly<Record<string, ErrorCode>> = {
   amount: 'INVALID_AMOUNT',
   currency: 'UNSUPPORTED_CURRENCY',
   paymentMethod: 'INVALID_PAYMENT_METHOD',
+  url: 'INVALID_WEBHOOK_URL',
+  events: 'INVALID_WEBHOOK_EVENTS',
 };
 
 /**

@@ -238,3 +238,38 @@ export type RotationEnvironment = z.infer<typeof rotationEnvironment>;
 export function readRotationEnvironment(env: NodeJS.ProcessEnv = process.env): RotationEnvironment {
   return parseEnvironment(rotationEnvironment, env);
 }
+
+const webhookEndpointsEnvironment = z.object({
+  TABLE_NAME: z.string().min(3),
+  WEBHOOK_ENDPOINT_KEY_SECRET_ID: z.string().min(1),
+  WEBHOOK_URL_POLICY: z.enum(['https', 'https-or-loopback']),
+  WEBHOOK_ENDPOINTS_PER_USER: positive,
+  SECRET_MAX_AGE_SECONDS: positive,
+});
+
+export function readWebhookEndpointsEnvironment(env: NodeJS.ProcessEnv = process.env) {
+  return parseEnvironment(webhookEndpointsEnvironment, env);
+}
+
+const fanOutEnvironment = z.object({
+  TABLE_NAME: z.string().min(3),
+  NOTIFICATION_QUEUE_URL: z.url(),
+});
+
+export function readFanOutEnvironment(env: NodeJS.ProcessEnv = process.env) {
+  return parseEnvironment(fanOutEnvironment, env);
+}
+
+const deliveryEnvironment = z.object({
+  TABLE_NAME: z.string().min(3),
+  NOTIFICATION_QUEUE_URL: z.url(),
+  WEBHOOK_ENDPOINT_KEY_SECRET_ID: z.string().min(1),
+  WEBHOOK_DELIVERY_TIMEOUT_MS: positive,
+  NOTIFICATION_BACKOFF_BASE_SECONDS: positive,
+  NOTIFICATION_BACKOFF_MAX_SECONDS: positive,
+  SECRET_MAX_AGE_SECONDS: positive,
+});
+
+export function readDeliveryEnvironment(env: NodeJS.ProcessEnv = process.env) {
+  return parseEnvironment(deliveryEnvironment, env);
+}

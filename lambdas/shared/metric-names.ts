@@ -40,6 +40,9 @@ export const metricNames = {
   ordersExpired: 'OrdersExpired',
   redriveLimitReached: 'RedriveLimitReached',
   sweepRuns: 'SweepRuns',
+  webhookEndpointCreated: 'WebhookEndpointCreated',
+  notificationsQueued: 'NotificationsQueued',
+  notificationChangesRead: 'NotificationChangesRead',
 } as const;
 
 type GatewayCall = Parameters<PaymentObserver['gatewayCall']>;

@@ -22,7 +22,8 @@ export interface Delivery {
   readonly log: typeof logger;
 }
 
-export interface SqsConsumerOptions<T extends { orderId: string }> {
+/** A message names the order it is about, if any: its logs and trace carry the id. */
+export interface SqsConsumerOptions<T extends { orderId?: string | undefined }> {
   readonly name: string;
   readonly schema: z.ZodType<T>;
   readonly sqs: SQSClient;
@@ -43,7 +44,9 @@ class ReturnedForLater extends Error {
  * retry backoff set as the message's visibility timeout, so a message comes back exactly when
  * its consumer asked and Lambda's redrive to the DLQ still counts every delivery.
  */
-export function sqsConsumer<T extends { orderId: string }>(options: SqsConsumerOptions<T>) {
+export function sqsConsumer<T extends { orderId?: string | undefined }>(
+  options: SqsConsumerOptions<T>,
+) {
   const processor = new BatchProcessor(EventType.SQS);
 
   async function returnForLater(record: SQSRecord, delaySeconds: number): Promise<void> {
@@ -66,15 +69,15 @@ export function sqsConsumer<T extends { orderId: string }>(options: SqsConsumerO
       throw new Error(`Unreadable message ${record.messageId}`);
     }
     const { orderId } = parsed.data;
-    const log = logger.createChild({ persistentKeys: { orderId } });
-    const result = await traceOrder(orderId, () =>
+    const log = logger.createChild(orderId ? { persistentKeys: { orderId } } : {});
+    const handle = () =>
       options.handle(parsed.data, {
         receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1'),
         record,
         context,
         log,
-      }),
-    );
+      });
+    const result = orderId ? await traceOrder(orderId, handle) : await handle();
     if (result.kind === 'done') {
       log.info('Message handled', { queue: options.name, detail: result.detail });
       metrics.addMetric(consumerMetric(options.name, 'MessageHandled'), MetricUnit.Count, 1);

@@ -9,7 +9,7 @@
 import type { ItemKind } from '../adapters/table-keys.ts';
 import { metricNamespace } from './metric-names.ts';
 
-export type HttpMethod = 'GET' | 'POST';
+export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 
 export interface RouteSpec {
   readonly method: HttpMethod;
@@ -30,8 +30,11 @@ export const CONFIRM_SCOPE = 'orders:confirm';
 /** The scope that lets the user (never the agent) ask for an order's money back. */
 export const REFUND_SCOPE = 'orders:refund';
 
+/** The scope that lets the user register, list and delete their webhook endpoints. */
+export const WEBHOOKS_SCOPE = 'webhooks:manage';
+
 /** Every scope the user's own app holds. */
-export const USER_SCOPES: readonly string[] = [CONFIRM_SCOPE, REFUND_SCOPE];
+export const USER_SCOPES: readonly string[] = [CONFIRM_SCOPE, REFUND_SCOPE, WEBHOOKS_SCOPE];
 
 export interface TableAccess {
   readonly writes: readonly ItemKind[];
@@ -55,6 +58,22 @@ export interface EventSourceSpec {
   readonly reportBatchItemFailures: true;
 }
 
+/**
+ * The table's change stream as an event source (Lambda's DynamoDB Streams mapping): a change
+ * that keeps failing is retried, then bisected, then its record goes to an on-failure queue.
+ */
+export interface StreamSourceSpec {
+  /** Only changes of items of these kinds invoke the function (an event filter on `pk`). */
+  readonly itemKinds: readonly ItemKind[];
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+  readonly retryAttempts: number;
+  /** Records of changes that still fail go to this queue's dead-letter queue. */
+  readonly onFailure: QueueName;
+  readonly bisectBatchOnError: true;
+  readonly reportBatchItemFailures: true;
+}
+
 export interface FunctionSpec {
   /** The handler file, relative to the project root; its export is always `handler`. */
   readonly entry: string;
@@ -75,6 +94,8 @@ export interface FunctionSpec {
    * maxReceiveCount (see `queueVariables`), since a consumer returns its own messages for later.
    */
   readonly consumes?: EventSourceSpec;
+  /** The table's change stream, which the function reads. */
+  readonly streams?: StreamSourceSpec;
   /** Environment variable name → the secret whose id it carries; the function may read it. */
   readonly secrets?: Readonly<Record<string, SecretName>>;
   /** Environment variable name → the third-party service whose base URL it carries. */
@@ -94,19 +115,27 @@ export interface FunctionSpec {
 /**
  * `riskEngineCredentials` is a JSON `{"SecretId", "SecretKey"}`: a Tencent Cloud CAM key pair,
  * managed in CAM and replaced there by an operator, never rotated by autopay.
+ * `webhookEndpointKey` is the key every webhook endpoint's signing secret is derived from. It is
+ * never rotated on a schedule: a new key would change every endpoint's secret at once.
  */
 export const secretNames = [
   'gatewayApiKey',
   'webhookSigningSecret',
   'riskEngineCredentials',
+  'webhookEndpointKey',
 ] as const;
 export type SecretName = (typeof secretNames)[number];
 
-/** Secrets whose provider issues and replaces the value; why autopay cannot rotate each. */
-export const externallyRotatedSecrets: Readonly<Partial<Record<SecretName, string>>> = {
+/** Secrets kept on purpose without scheduled rotation by autopay, and why. */
+export const unrotatedSecrets: Readonly<Partial<Record<SecretName, string>>> = {
   riskEngineCredentials:
-    'A Tencent Cloud CAM API key pair: CAM issues and disables it, and offers autopay no call to ' +
-    'issue its own replacement; an operator replaces it (docs/OPERATIONS.md).',
+    'Rotated outside AWS. A Tencent Cloud CAM API key pair: CAM issues and disables it, and ' +
+    'offers autopay no call to issue its own replacement; an operator replaces it ' +
+    '(docs/OPERATIONS.md).',
+  webhookEndpointKey:
+    'Every webhook endpoint signing secret is derived from this key, so rotating it on a ' +
+    'schedule would change every user endpoint secret at once and break their signature ' +
+    'checks; it is encrypted with the customer managed secrets key and read by two functions.',
 };
 
 /** Services outside autopay; their URLs come from CDK context, or from the local simulators. */
@@ -124,9 +153,11 @@ export interface TableSpec {
   readonly ttlAttribute: string;
   /** Global secondary indexes, all with string keys and every attribute projected. */
   readonly indexes: readonly IndexSpec[];
+  /** The change stream the notifications are read from: each change with both its images. */
+  readonly stream: 'NEW_AND_OLD_IMAGES';
 }
 
-export const queueNames = ['paymentSubmission', 'settlementCheck'] as const;
+export const queueNames = ['paymentSubmission', 'settlementCheck', 'notification'] as const;
 export type QueueName = (typeof queueNames)[number];
 
 export interface Wiring {
@@ -150,6 +181,12 @@ const gateway = {
   GATEWAY_NAME: 'simulator',
   GATEWAY_TIMEOUT_MS: '2000',
   SECRET_MAX_AGE_SECONDS: '300',
+} as const;
+
+/** Where webhook endpoints may point in AWS, and how many one user may have. */
+const webhookEndpointSettings = {
+  WEBHOOK_URL_POLICY: 'https',
+  WEBHOOK_ENDPOINTS_PER_USER: '10',
 } as const;
 
 const retries = { BACKOFF_BASE_SECONDS: '1', BACKOFF_MAX_SECONDS: '300' } as const;
@@ -181,6 +218,7 @@ export const wiring = {
     ttlAttribute: 'expiresAt',
     // Sparse: only orders waiting for something carry dueShard, so the sweep never scans.
     indexes: [{ name: 'due', partitionKey: 'dueShard', sortKey: 'dueAt' }],
+    stream: 'NEW_AND_OLD_IMAGES',
   },
   queues: {
     paymentSubmission: {
@@ -192,6 +230,13 @@ export const wiring = {
     settlementCheck: {
       visibilityTimeoutSeconds: 180,
       maxReceiveCount: 8,
+      retentionDays: 4,
+      dlqRetentionDays: 14,
+    },
+    // With the delivery's backoff (2 s doubling to 15 min), about 40 minutes of tries.
+    notification: {
+      visibilityTimeoutSeconds: 180,
+      maxReceiveCount: 12,
       retentionDays: 4,
       dlqRetentionDays: 14,
     },
@@ -348,6 +393,71 @@ export const wiring = {
         SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck',
       },
       schedule: { rateMinutes: 5 },
+    },
+    webhookEndpoints: {
+      entry: 'lambdas/handlers/webhook-endpoints.ts',
+      memoryMb: 256,
+      timeoutSeconds: 10,
+      environment: {
+        ...common,
+        ...webhookEndpointSettings,
+        SECRET_MAX_AGE_SECONDS: gateway.SECRET_MAX_AGE_SECONDS,
+      },
+      routes: [
+        { method: 'POST', path: '/v1/webhook-endpoints', auth: 'jwt', scopes: [WEBHOOKS_SCOPE] },
+        { method: 'GET', path: '/v1/webhook-endpoints', auth: 'jwt', scopes: [WEBHOOKS_SCOPE] },
+        {
+          method: 'DELETE',
+          path: '/v1/webhook-endpoints/{id}',
+          auth: 'jwt',
+          scopes: [WEBHOOKS_SCOPE],
+        },
+      ],
+      table: { writes: ['webhooks'] },
+      sendsTo: {},
+      secrets: { WEBHOOK_ENDPOINT_KEY_SECRET_ID: 'webhookEndpointKey' },
+    },
+    // Reads the table's changes: the payment path writes nothing more for a notification.
+    notificationFanOut: {
+      entry: 'lambdas/handlers/notification-fan-out.ts',
+      memoryMb: 256,
+      timeoutSeconds: 30,
+      environment: { ...common },
+      routes: [],
+      table: { writes: [] },
+      sendsTo: { NOTIFICATION_QUEUE_URL: 'notification' },
+      streams: {
+        itemKinds: ['order', 'agent'],
+        batchSize: 100,
+        maxBatchingWindowSeconds: 1,
+        retryAttempts: 10,
+        onFailure: 'notification',
+        bisectBatchOnError: true,
+        reportBatchItemFailures: true,
+      },
+    },
+    notificationDelivery: {
+      entry: 'lambdas/handlers/notification-delivery.ts',
+      memoryMb: 256,
+      timeoutSeconds: 30,
+      environment: {
+        ...common,
+        SECRET_MAX_AGE_SECONDS: gateway.SECRET_MAX_AGE_SECONDS,
+        WEBHOOK_DELIVERY_TIMEOUT_MS: '5000',
+        NOTIFICATION_BACKOFF_BASE_SECONDS: '2',
+        NOTIFICATION_BACKOFF_MAX_SECONDS: '900',
+      },
+      routes: [],
+      table: { writes: [] },
+      sendsTo: {},
+      consumes: {
+        queue: 'notification',
+        batchSize: 10,
+        maxBatchingWindowSeconds: 0,
+        maxConcurrency: 5,
+        reportBatchItemFailures: true,
+      },
+      secrets: { WEBHOOK_ENDPOINT_KEY_SECRET_ID: 'webhookEndpointKey' },
     },
   },
 } as const satisfies Wiring;

@@ -5,10 +5,17 @@ import {
   DynamoDBClient,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
+import { itemPrefixes } from '#adapters/table-keys.ts';
 import { type BoundResources, functionEnvironment } from '#shared/function-environment.ts';
 import {
   functionSpecs,
@@ -45,6 +52,7 @@ import {
   startQueuePoller,
 } from './queue-poller.ts';
 import { seedAgents } from './seed.ts';
+import { type StreamHandler, type StreamPoller, startStreamPoller } from './stream-poller.ts';
 
 export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -83,7 +91,11 @@ const localSecretValues: Readonly<Record<SecretName, string>> = {
   gatewayApiKey: defaultGatewayApiKeys[0] ?? 'sk_local_gateway_key_not_secret',
   webhookSigningSecret: localWebhookSecret,
   riskEngineCredentials: JSON.stringify(localRiskCredentials),
+  webhookEndpointKey: 'whkey_autopay_local_not_secret',
 };
+
+/** Settings that differ locally from AWS: endpoints on this machine may speak plain http. */
+const localSettings: Readonly<Record<string, string>> = { WEBHOOK_URL_POLICY: 'https-or-loopback' };
 
 /** Where the gateway simulator posts its events: the callback route under GATEWAY_NAME. */
 export function localCallbackUrl(apiUrl: string): string {
@@ -156,6 +168,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     if (options.pollers ?? true) {
       layers.push(runSchedules(handlers, options));
       layers.push(pollQueues(handlers, clients.sqs, resources.queueUrls, options));
+      layers.push(pollStreams(handlers, clients, resources));
     }
 
     return {
@@ -230,6 +243,7 @@ function emulatorEnvironment(services: LocalServices): Record<string, string> {
 
 interface EmulatorClients {
   readonly rawDynamo: DynamoDBClient;
+  readonly streams: DynamoDBStreamsClient;
   readonly dynamodb: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
   readonly secretsManager: SecretsManagerClient;
@@ -242,6 +256,7 @@ function connectToEmulators(services: LocalServices): EmulatorClients {
   const rawDynamo = new DynamoDBClient({ ...clientConfig, endpoint: services.dynamo.endpoint });
   return {
     rawDynamo,
+    streams: new DynamoDBStreamsClient({ ...clientConfig, endpoint: services.dynamo.endpoint }),
     dynamodb: DynamoDBDocumentClient.from(rawDynamo, {
       marshallOptions: { removeUndefinedValues: true },
     }),
@@ -258,6 +273,7 @@ function connectToEmulators(services: LocalServices): EmulatorClients {
 }
 
 interface LocalResources {
+  readonly streamArn: string;
   readonly queueSpecs: Readonly<Record<QueueName, QueueSpec>>;
   readonly queueUrls: LocalRuntime['queueUrls'];
   readonly secretIds: LocalRuntime['secretIds'];
@@ -268,7 +284,7 @@ async function createResources(
   clients: EmulatorClients,
   options: LocalRuntimeOptions,
 ): Promise<LocalResources> {
-  await createTable(clients.rawDynamo);
+  const streamArn = await createTable(clients.rawDynamo);
   const queueSpecs = Object.fromEntries(
     queueNames.map((queue) => [queue, { ...wiring.queues[queue], ...options.queues?.[queue] }]),
   ) as Record<QueueName, QueueSpec>;
@@ -276,7 +292,7 @@ async function createResources(
   const secretIds = await createSecrets(clients.secretsManager);
   const agents = new DynamoDbAgentDirectory(clients.dynamodb, tableName);
   await Promise.all(seedAgents.map((agent) => agents.put(agent)));
-  return { queueSpecs, queueUrls, secretIds };
+  return { streamArn, queueSpecs, queueUrls, secretIds };
 }
 
 /** The local HTTP API in front of the functions with routes, and how to stop it. */
@@ -363,19 +379,66 @@ function pollQueues(
   return () => Promise.allSettled(pollers.map((poller) => poller.stop()));
 }
 
-async function createTable(client: DynamoDBClient): Promise<void> {
-  await client.send(createTableCommand(tableName));
+/** Lambda's stream event source mappings: one poller per function that reads the stream. */
+function pollStreams(
+  handlers: Readonly<Record<string, unknown>>,
+  clients: EmulatorClients,
+  resources: LocalResources,
+): () => Promise<unknown> {
+  const pollers: StreamPoller[] = [];
+  for (const [name, spec] of Object.entries(functionSpecs)) {
+    const source = spec.streams;
+    if (!source) continue;
+    const onFailure = resources.queueUrls[source.onFailure].dlqUrl;
+    pollers.push(
+      startStreamPoller({
+        streams: clients.streams,
+        streamArn: resources.streamArn,
+        functionName: name,
+        timeoutSeconds: spec.timeoutSeconds,
+        handler: handlers[name] as StreamHandler,
+        batchSize: source.batchSize,
+        retryAttempts: source.retryAttempts,
+        keyPrefixes: source.itemKinds.map((kind) => itemPrefixes[kind]),
+        onInvokeError: (error) => process.stderr.write(`${name}: ${String(error)}\n`),
+        // As Lambda's on-failure destination: where the change was, not the change itself.
+        onGiveUp: (record) => {
+          clients.sqs
+            .send(
+              new SendMessageCommand({
+                QueueUrl: onFailure,
+                MessageBody: JSON.stringify({
+                  functionName: name,
+                  streamArn: record.eventSourceARN,
+                  sequenceNumber: record.dynamodb?.SequenceNumber,
+                }),
+              }),
+            )
+            .catch((error: unknown) => process.stderr.write(`${name}: ${String(error)}\n`));
+        },
+      }),
+    );
+  }
+  return () => Promise.allSettled(pollers.map((poller) => poller.stop()));
+}
+
+/** Creates the table with its stream on; returns the stream's ARN. */
+async function createTable(client: DynamoDBClient): Promise<string> {
+  const created = await client.send(createTableCommand(tableName));
   await client.send(
     new UpdateTimeToLiveCommand({
       TableName: tableName,
       TimeToLiveSpecification: { AttributeName: wiring.table.ttlAttribute, Enabled: true },
     }),
   );
+  const streamArn = created.TableDescription?.LatestStreamArn;
+  if (!streamArn) throw new Error(`DynamoDB Local gave ${tableName} no stream`);
+  return streamArn;
 }
 
 /** The table of the wiring, with its indexes, as CreateTable input. */
 export function createTableCommand(name: string): CreateTableCommand {
-  const { partitionKey, indexes } = wiring.table;
+  const { partitionKey, indexes, stream } = wiring.table;
   const keys = new Set([
     partitionKey,
     ...indexes.flatMap((index) => [index.partitionKey, index.sortKey]),
@@ -385,6 +448,7 @@ export function createTableCommand(name: string): CreateTableCommand {
     BillingMode: 'PAY_PER_REQUEST',
     AttributeDefinitions: [...keys].map((key) => ({ AttributeName: key, AttributeType: 'S' })),
     KeySchema: [{ AttributeName: partitionKey, KeyType: 'HASH' }],
+    StreamSpecification: { StreamEnabled: true, StreamViewType: stream },
     GlobalSecondaryIndexes: indexes.map((index) => ({
       IndexName: index.name,
       KeySchema: [
@@ -501,6 +565,7 @@ function setFunctionEnvironment(
     }
   }
   const overrides = {
+    ...localSettings,
     ...options.environment,
     ...(options.logLevel ? { POWERTOOLS_LOG_LEVEL: options.logLevel } : {}),
   };

@@ -42,7 +42,7 @@ const endpoints = endpointsOf(stack);
 writeEndpoints(endpointsFile, endpoints);
 
 const routes = Object.values(functionSpecs).flatMap((spec) =>
-  spec.routes.map((route) => `    ${route.method.padEnd(5)} ${stack.apiUrl}${route.path}`),
+  spec.routes.map((route) => `    ${route.method.padEnd(6)} ${stack.apiUrl}${route.path}`),
 );
 process.stdout.write(
   [
@@ -63,6 +63,7 @@ process.stdout.write(
     `  Agents          ${seedAgents.map((agent) => agent.agentId).join(', ')}`,
     '  Token           npm run token -- demo-agent',
     '  Callback        npm run callback -- payment.succeeded <orderId> <amount>',
+    '  Webhooks        npm run webhook-listener -- cautious-agent',
     `For scripts (also in ${relative(process.cwd(), endpointsFile)}):`,
     JSON.stringify(endpoints),
     'Press Ctrl-C to stop.',

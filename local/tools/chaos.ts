@@ -16,6 +16,7 @@ import { type Check, checkInvariants, type Placed, type Violation } from './chao
 import { scanSpend, watchUntilQuiet } from './chaos/observe.ts';
 import { printSummary } from './chaos/report.ts';
 import { type UserAnswer, type UserBehaviour, Users } from './chaos/users.ts';
+import { FlakyEndpoints, waitForEvents } from './chaos/webhooks.ts';
 
 export interface ChaosOptions {
   readonly orders: number;
@@ -87,6 +88,8 @@ export const chaosFaults = {
     rejectRate: 0.03,
     reviewRate: 0.04,
   },
+  /** The users' webhook endpoints: some deliveries answered 500, some never answered. */
+  webhooks: { errorRate: 0.2, hangRate: 0.05 },
   /** SQS delivering a message twice: in the same batch, or a copy seconds (prod: minutes) later. */
   queues: { sameBatchRate: 0.04, laterRate: 0.04, laterSeconds: { min: 3, max: 30 } },
   users: {
@@ -107,7 +110,7 @@ const expectedStates: readonly OrderStatus[] = [
 ];
 
 /** Separate streams, so that how one part's draws interleave cannot shift another's. */
-const streams = { orders: 1, consumers: 2, users: 3 } as const;
+const streams = { orders: 1, consumers: 2, users: 3, webhooks: 4 } as const;
 
 export interface ChaosReport {
   readonly orders: number;
@@ -156,11 +159,16 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       REFUND_DEADLINE_SECONDS: '20',
       RISK_FAIL_OPEN_LIMIT: String(RISK_FAIL_OPEN_LIMIT),
       MAX_ORDER_AMOUNT: '1000000',
+      NOTIFICATION_BACKOFF_BASE_SECONDS: '1',
+      NOTIFICATION_BACKOFF_MAX_SECONDS: '2',
+      WEBHOOK_DELIVERY_TIMEOUT_MS: '500',
     },
     // A killed batch comes back after its visibility timeout: keep it short for the run.
     queues: {
       paymentSubmission: { visibilityTimeoutSeconds: 10, maxReceiveCount: 10 },
       settlementCheck: { visibilityTimeoutSeconds: 10, maxReceiveCount: 10 },
+      // A flaky endpoint refuses a quarter of the deliveries: 30 tries all but never run out.
+      notification: { visibilityTimeoutSeconds: 10, maxReceiveCount: 30 },
     },
     crashAfterInvoke: () => {
       if (injected.kills >= options.kills || consumerRandom() > 0.05) return false;
@@ -176,6 +184,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       return duplicate;
     },
   });
+  const endpoints = await FlakyEndpoints.start(random(streams.webhooks), chaosFaults.webhooks);
   try {
     const { trusted, cautious } = await seedChaosAgents(stack, options.agents);
     const api: LocalApi = { url: stack.apiUrl, fetch: options.fetch };
@@ -184,6 +193,9 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     for (const agentId of [...trusted, ...cautious]) {
       tokens.set(agentId, await signLocalToken(agentId));
       userTokens.set(agentId, await signLocalToken(agentId, [...USER_SCOPES]));
+    }
+    for (const agentId of [...trusted, ...cautious]) {
+      await registerEndpoint(api, userTokens.get(agentId) ?? '', agentId, endpoints);
     }
     const users = new Users(
       (agentId, path, key, body) => send(api, userTokens.get(agentId) ?? '', path, key, body),
@@ -263,7 +275,8 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     const ledger = stack.gateway.ledger();
     const orders = watched.orders;
     const byStatus = countStatuses(placed, orders);
-    const faults = faultsInjected(stack, orders, users, injected);
+    const notified = await waitForEvents(placed, orders, endpoints, 60_000);
+    const faults = faultsInjected(stack, orders, users, injected, endpoints);
     const checks = [
       ...checkInvariants({
         placed,
@@ -276,6 +289,14 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       {
         name: 'consumers were killed mid-batch',
         violations: injected.kills > 0 || options.kills === 0 ? [] : [{ detail: 'no kill' }],
+      },
+      notified,
+      {
+        name: 'every event that reached an endpoint was signed with its secret',
+        violations:
+          endpoints.refused.badSignatures === 0
+            ? []
+            : [{ detail: `${endpoints.refused.badSignatures} deliveries failed verification` }],
       },
       ...(options.coverage ? coverageChecks(byStatus, faults) : []),
     ];
@@ -303,7 +324,33 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     return report;
   } finally {
     await stack.stop();
+    await endpoints.stop();
   }
+}
+
+/** The user's endpoint for every order event, registered as the user's app would. */
+async function registerEndpoint(
+  api: LocalApi,
+  userToken: string,
+  userId: string,
+  endpoints: FlakyEndpoints,
+): Promise<void> {
+  const answer = await send(api, userToken, '/v1/webhook-endpoints', `chaos-${userId}`, {
+    url: endpoints.urlOf(userId),
+    events: [
+      'order.awaiting_confirmation',
+      'order.held_for_review',
+      'order.paid',
+      'order.failed',
+      'order.expired',
+      'order.refunded',
+    ],
+  });
+  const { secret } = answer.body as { secret?: string };
+  if (answer.status !== 201 || !secret) {
+    throw new Error(`registering ${userId}'s endpoint answered ${answer.status}`);
+  }
+  endpoints.registered(userId, secret);
 }
 
 function drawDuplicate(random: Random): DuplicateDelivery | undefined {
@@ -426,6 +473,7 @@ function faultsInjected(
   orders: ReadonlyMap<string, Order>,
   users: Users,
   injected: { kills: number; duplicates: Record<string, number>; rotations: number },
+  endpoints: FlakyEndpoints,
 ): { fault: string; count: number }[] {
   const ledger = stack.gateway.ledger();
   const risk = stack.risk.requests();
@@ -468,6 +516,8 @@ function faultsInjected(
     ['user refunded again with another key', refunds.otherKey],
     ['secrets rotated midway', injected.rotations],
     ['consumer killed mid-batch', injected.kills],
+    ['webhook endpoint answered 500', endpoints.refused.errors],
+    ['webhook endpoint never answered', endpoints.refused.hangs],
   ];
   return rows.map(([fault, count]) => ({ fault, count }));
 }

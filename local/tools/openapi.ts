@@ -12,6 +12,7 @@ import * as z from 'zod';
 import { type CallbackOutcome, gatewayEventSchema } from '#domain/callbacks.ts';
 import { type ErrorCode, errorCatalogue } from '#domain/errors.ts';
 import { refundRequestSchema } from '#domain/lifecycle.ts';
+import { notificationEventTypes } from '#domain/notifications.ts';
 import {
   type ConfirmationReason,
   type HoldReason,
@@ -27,6 +28,7 @@ import {
   orderItemSchema,
   textRule,
 } from '#domain/schemas.ts';
+import { createEndpointSchema, type endpointView } from '#domain/webhook-endpoints.ts';
 import { intakePolicyOf, readIntakeEnvironment } from '#shared/config.ts';
 import { functionSpecs, type RouteSpec, wiring } from '#shared/wiring.ts';
 
@@ -149,6 +151,57 @@ const errorSchema = z.object({
   }),
 });
 
+const exampleEndpointId = 'we_3c9f1a2b7d4e5f60718293a4';
+
+const webhookEndpointSchema = z.object({
+  id: z.string().meta({ description: 'we_ and 24 hex digits', examples: [exampleEndpointId] }),
+  url: z.string().describe('Where events are POSTed'),
+  events: z.array(z.enum(notificationEventTypes)),
+  createdAt: isoTime('When the endpoint was registered'),
+});
+
+const createdWebhookEndpointSchema = webhookEndpointSchema.extend({
+  secret: z
+    .string()
+    .describe(
+      'The signing secret of this endpoint (whsec_...). Shown in this answer (and its replays) ' +
+        'only: keep it to verify the Autopay-Signature header of each event.',
+    ),
+});
+
+const webhookEndpointListSchema = z.object({
+  data: z.array(webhookEndpointSchema).describe("The caller's endpoints, oldest first"),
+});
+
+const notificationEventSchema = z.object({
+  id: z
+    .string()
+    .describe(
+      'evt_ and 32 hex digits; the same for every delivery of one event: deduplicate by it',
+    ),
+  type: z.enum(notificationEventTypes),
+  created: isoTime('When the change happened'),
+  sequence: z
+    .number()
+    .int()
+    .optional()
+    .describe("The order's version: a later event of the same order has a larger one"),
+  data: z
+    .object({
+      order: orderViewSchema.optional().describe('The order, for order.* events'),
+      agent: z
+        .object({ agentId: z.string(), suspended: z.literal(true) })
+        .optional()
+        .describe('The agent, for agent.suspended'),
+      reason: z
+        .string()
+        .optional()
+        .describe('Why the order waits (order.awaiting_confirmation, order.held_for_review)'),
+      confirmBy: isoTime('Until when the user can act on a waiting order').optional(),
+    })
+    .describe('What the event is about'),
+});
+
 const gatewayMessageSchema = z
   .object({ message: z.string() })
   .describe('An answer of API Gateway itself, made before any function runs (locally too)');
@@ -169,6 +222,7 @@ export const shapesMatchTheDomain: readonly true[] = [
   true satisfies Same<(typeof confirmationReasons)[number], ConfirmationReason>,
   true satisfies Same<(typeof holdReasons)[number], HoldReason>,
   true satisfies Same<(typeof callbackResults)[number], CallbackOutcome['result']>,
+  true satisfies Same<z.output<typeof webhookEndpointSchema>, ReturnType<typeof endpointView>>,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -181,18 +235,26 @@ type SchemaName =
   | 'Order'
   | 'CallbackAck'
   | 'Error'
-  | 'GatewayMessage';
+  | 'GatewayMessage'
+  | 'CreateWebhookEndpointRequest'
+  | 'WebhookEndpoint'
+  | 'CreatedWebhookEndpoint'
+  | 'WebhookEndpointList'
+  | 'NotificationEvent';
 
 interface SuccessDoc {
   readonly description: string;
-  readonly schema: SchemaName;
+  /** The body's schema; none for an answer without a body (204). */
+  readonly schema?: SchemaName;
   /** The answer may be a replay, marked `Idempotent-Replayed: true`. */
   readonly replayed?: true;
 }
 
 interface RouteDoc {
   readonly operationId: string;
-  readonly tag: 'Orders' | 'Callbacks';
+  readonly tag: 'Orders' | 'Callbacks' | 'Webhooks';
+  /** Path parameters described otherwise than in `pathParameters`. */
+  readonly pathParameters?: Readonly<Record<string, object>>;
   readonly summary: string;
   readonly description: string;
   readonly headers?: readonly ('IdempotencyKey' | 'StripeSignature')[];
@@ -367,6 +429,74 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
       'PAYLOAD_TOO_LARGE',
     ],
   },
+  'POST /v1/webhook-endpoints': {
+    operationId: 'createWebhookEndpoint',
+    tag: 'Webhooks',
+    summary: 'Register a webhook endpoint',
+    description:
+      "For the user's app. Registers an endpoint once per (user, Idempotency-Key) and answers " +
+      'its signing secret: every event is POSTed to `url` with an `Autopay-Signature: ' +
+      't=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">` header under that secret. The same key ' +
+      'and body again answers 200 with the same endpoint and secret; the same key with another ' +
+      'body 422. In AWS the URL must be https; the local stack also takes http to 127.0.0.1 or ' +
+      'localhost. A user has at most ' +
+      `${wiring.functions.webhookEndpoints.environment.WEBHOOK_ENDPOINTS_PER_USER} endpoints.`,
+    headers: ['IdempotencyKey'],
+    body: {
+      schema: 'CreateWebhookEndpointRequest',
+      required: true,
+      example: {
+        url: 'https://example.com/autopay/events',
+        events: ['order.awaiting_confirmation', 'order.paid'],
+      },
+    },
+    responses: {
+      '201': {
+        description: 'Registered; the secret is shown now only',
+        schema: 'CreatedWebhookEndpoint',
+      },
+      '200': {
+        description: 'A replay: the endpoint this key registered before, with its secret',
+        schema: 'CreatedWebhookEndpoint',
+        replayed: true,
+      },
+    },
+    errors: [
+      'MALFORMED_JSON',
+      'VALIDATION_FAILED',
+      'INVALID_WEBHOOK_URL',
+      'INVALID_WEBHOOK_EVENTS',
+      'IDEMPOTENCY_KEY_REQUIRED',
+      'PAYLOAD_TOO_LARGE',
+      'WEBHOOK_ENDPOINT_LIMIT_REACHED',
+      'IDEMPOTENCY_KEY_REUSED',
+    ],
+  },
+  'GET /v1/webhook-endpoints': {
+    operationId: 'listWebhookEndpoints',
+    tag: 'Webhooks',
+    summary: "List the user's webhook endpoints",
+    description: 'Every endpoint of the caller, oldest first; never their secrets.',
+    responses: { '200': { description: 'The endpoints', schema: 'WebhookEndpointList' } },
+    errors: [],
+  },
+  'DELETE /v1/webhook-endpoints/{id}': {
+    operationId: 'deleteWebhookEndpoint',
+    tag: 'Webhooks',
+    summary: 'Delete a webhook endpoint',
+    description:
+      'Stops every delivery to the endpoint, including retries of events already queued. ' +
+      "Another user's endpoint, or one deleted already, answers 404.",
+    pathParameters: {
+      id: {
+        description: 'The webhook endpoint id: we_ and 24 hex digits.',
+        schema: { type: 'string' },
+        example: exampleEndpointId,
+      },
+    },
+    responses: { '204': { description: 'Deleted' } },
+    errors: ['WEBHOOK_ENDPOINT_NOT_FOUND'],
+  },
 };
 
 /** Answers every route can give: our own failures, and a dependency that is down. */
@@ -402,6 +532,13 @@ function componentSchemas(policy: IntakePolicy): Record<string, object> {
     CallbackAck: callbackAckSchema,
     Error: errorSchema,
     GatewayMessage: gatewayMessageSchema,
+    CreateWebhookEndpointRequest: createEndpointSchema(
+      wiring.functions.webhookEndpoints.environment.WEBHOOK_URL_POLICY,
+    ),
+    WebhookEndpoint: webhookEndpointSchema,
+    CreatedWebhookEndpoint: createdWebhookEndpointSchema,
+    WebhookEndpointList: webhookEndpointListSchema,
+    NotificationEvent: notificationEventSchema,
   };
   for (const [id, schema] of Object.entries(schemas)) {
     registry.add(schema, { id });
@@ -556,7 +693,7 @@ function responsesOf(route: RouteSpec, doc: RouteDoc): Record<string, object> {
             headers: { 'Idempotent-Replayed': { $ref: '#/components/headers/IdempotentReplayed' } },
           }
         : {}),
-      content: jsonContent(ref(success.schema)),
+      ...(success.schema ? { content: jsonContent(ref(success.schema)) } : {}),
     };
   }
   const answered = new Map<number, JsonResponse>();
@@ -591,7 +728,7 @@ function responsesOf(route: RouteSpec, doc: RouteDoc): Record<string, object> {
 function operationOf(route: RouteSpec, doc: RouteDoc): object {
   const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((found) => found[1] ?? '');
   const parameters: object[] = names.map((name) => {
-    const parameter = pathParameters[name];
+    const parameter = doc.pathParameters?.[name] ?? pathParameters[name];
     if (parameter === undefined) {
       throw new Error(`Path parameter {${name}} of ${route.path} has no description in openapi.ts`);
     }
@@ -684,6 +821,48 @@ function servers(): object[] {
   ];
 }
 
+/** What autopay POSTs to a registered endpoint: one operation per event type. */
+function notificationWebhooks(): Record<string, object> {
+  return Object.fromEntries(
+    notificationEventTypes.map((type) => [
+      type,
+      {
+        post: {
+          operationId: `event_${type.replace('.', '_')}`,
+          tags: ['Webhooks'],
+          summary: `The ${type} event`,
+          // Authenticated by its signature, which the receiver checks.
+          security: [],
+          description:
+            'Sent at least once, with retries and backoff until the endpoint answers 2xx ' +
+            '(about 40 minutes of tries). Verify `Autopay-Signature` over the raw body before ' +
+            'reading it, and deduplicate by `id`; order the events of one order by `sequence`.',
+          parameters: [
+            {
+              name: 'Autopay-Signature',
+              in: 'header',
+              required: true,
+              description:
+                '`t=<unix>,v1=<hex>`: the hex HMAC-SHA256 of `"<t>.<raw body>"` under the ' +
+                "endpoint's signing secret.",
+              schema: { type: 'string' },
+            },
+          ],
+          requestBody: {
+            required: true,
+            content: jsonContent({
+              allOf: [ref('NotificationEvent'), { properties: { type: { const: type } } }],
+            }),
+          },
+          responses: {
+            '200': { description: 'Any 2xx: received. Anything else, or no answer: sent again' },
+          },
+        },
+      },
+    ]),
+  );
+}
+
 /** The OpenAPI 3.1 document of autopay's HTTP API, built from the code; deterministic. */
 export function buildOpenApi(): object {
   const policy = intakePolicyFromWiring();
@@ -712,8 +891,10 @@ export function buildOpenApi(): object {
     tags: [
       { name: 'Orders', description: "An agent's orders: place, read, confirm, cancel, refund" },
       { name: 'Callbacks', description: "The payment gateway's signed settlement events" },
+      { name: 'Webhooks', description: "The user's webhook endpoints and the events sent to them" },
     ],
     paths: pathsOf(),
+    webhooks: notificationWebhooks(),
     components: {
       schemas: componentSchemas(policy),
       securitySchemes: {

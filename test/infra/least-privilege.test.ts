@@ -25,15 +25,18 @@ const wildcardOnly: Readonly<Record<string, (spec: FunctionSpec) => boolean>> = 
   'xray:PutTraceSegments': () => true,
   'xray:PutTelemetryRecords': () => true,
   'secretsmanager:GetRandomPassword': (spec) => (spec.rotates ?? []).length > 0,
+  'dynamodb:ListStreams': (spec) => spec.streams !== undefined,
 };
 
 const readTableActions = new Set([
   'dynamodb:BatchGetItem',
   'dynamodb:ConditionCheckItem',
+  'dynamodb:DescribeStream',
   'dynamodb:DescribeTable',
   'dynamodb:GetItem',
   'dynamodb:GetRecords',
   'dynamodb:GetShardIterator',
+  'dynamodb:ListStreams',
   'dynamodb:Query',
   'dynamodb:Scan',
 ]);
@@ -60,6 +63,9 @@ const expectedWrites: Readonly<Record<string, readonly string[]>> = {
   settlementReconciler: ['ORDER#*', 'SPEND#*'],
   sweep: ['ORDER#*', 'SPEND#*'],
   keyRotation: [],
+  webhookEndpoints: ['WEBHOOKS#*'],
+  notificationFanOut: [],
+  notificationDelivery: [],
 };
 
 /** The functions that move orders to FAILED, CANCELLED, EXPIRED or REFUNDED. */
@@ -122,6 +128,11 @@ describe('least privilege, for every function of the wiring', () => {
           '/index/*',
         ],
       ],
+    });
+  const streamArn = () => ref({ 'Fn::GetAtt': [logicalId(synth.stateful.table), 'StreamArn'] });
+  const dlqArn = (queue: QueueName) =>
+    JSON.stringify({
+      'Fn::GetAtt': [logicalId(synth.service.queues.get(queue).deadLetterQueue), 'Arn'],
     });
   const queueArn = (queue: QueueName) =>
     JSON.stringify({ 'Fn::GetAtt': [logicalId(synth.service.queues.get(queue).queue), 'Arn'] });
@@ -199,12 +210,17 @@ describe('least privilege, for every function of the wiring', () => {
       // Act
       const dynamodb = grantsTo(name, 'dynamodb');
 
-      // Assess
+      // Assess: a reader of the change stream reads it, and only it, beside the table.
+      const stream = spec.streams ? [streamArn()] : [];
       for (const { action, resource } of dynamodb) {
+        if (action === 'dynamodb:ListStreams') continue;
         expect(
-          readTableActions.has(action) ? [tableArn(), indexArn()] : [tableArn()],
+          readTableActions.has(action) ? [tableArn(), indexArn(), ...stream] : [tableArn()],
           `${name}: ${action}`,
         ).toContain(resource);
+        if (action === 'dynamodb:DescribeStream') {
+          expect(stream, `${name}: ${action}`).toContain(resource);
+        }
       }
       expect(dynamodb.length > 0, name).toBe(spec.table !== 'none');
     }
@@ -269,7 +285,11 @@ describe('least privilege, for every function of the wiring', () => {
   it('uses SQS only on the queues its spec names: sends to sendsTo, consumes only consumes', () => {
     for (const [name, spec] of Object.entries(functions)) {
       // Prepare
-      const sendsTo = Object.values(spec.sendsTo).map(queueArn);
+      // A stream's failed changes go to its on-failure queue, as Lambda's destination.
+      const sendsTo = [
+        ...Object.values(spec.sendsTo).map(queueArn),
+        ...(spec.streams ? [dlqArn(spec.streams.onFailure)] : []),
+      ];
       const consumed = spec.consumes ? [queueArn(spec.consumes.queue)] : [];
 
       // Act
@@ -294,18 +314,26 @@ describe('least privilege, for every function of the wiring', () => {
     }
   });
 
-  it('touches no dead-letter queue', () => {
+  it("touches no dead-letter queue, but sends a stream's failed changes to its on-failure one", () => {
     // Prepare
     const deadLetterQueues = [...synth.service.queues.all.values()].map(({ deadLetterQueue }) =>
       JSON.stringify({ 'Fn::GetAtt': [logicalId(deadLetterQueue), 'Arn'] }),
     );
 
     for (const [name, allowed] of grants) {
+      // Act
+      const onDeadLetters = allowed.filter(({ resource }) => deadLetterQueues.includes(resource));
+
       // Assess
+      const spec = functions[name] as FunctionSpec;
+      const onFailure = spec.streams ? dlqArn(spec.streams.onFailure) : undefined;
       expect(
-        allowed.filter(({ resource }) => deadLetterQueues.includes(resource)),
+        onDeadLetters.filter(({ resource }) => resource !== onFailure),
         name,
       ).toEqual([]);
+      expect(onDeadLetters.map(({ action }) => action).sort(), name).toEqual(
+        onFailure ? ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'] : [],
+      );
     }
   });
 

@@ -230,9 +230,18 @@ describe('ServiceStack', () => {
       const local: BoundResources = {
         stage: 'local',
         tableName: 'orders',
-        queueUrls: { paymentSubmission: 'http://q/p', settlementCheck: 'http://q/s' },
-        maxReceiveCounts: { paymentSubmission: 1, settlementCheck: 1 },
-        secretIds: { gatewayApiKey: 'g', webhookSigningSecret: 'w', riskEngineCredentials: 'r' },
+        queueUrls: {
+          paymentSubmission: 'http://q/p',
+          settlementCheck: 'http://q/s',
+          notification: 'http://q/n',
+        },
+        maxReceiveCounts: { paymentSubmission: 1, settlementCheck: 1, notification: 1 },
+        secretIds: {
+          gatewayApiKey: 'g',
+          webhookSigningSecret: 'w',
+          webhookEndpointKey: 'e',
+          riskEngineCredentials: 'r',
+        },
         endpoints: { paymentGateway: 'http://g', riskEngine: 'http://r' },
       };
 

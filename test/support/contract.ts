@@ -34,7 +34,16 @@ const ajv = new Ajv2020({ allErrors: true, strict: true, strictTypes: false });
 addFormats.default(ajv);
 // The document is added whole so that its `#/components/...` references resolve; its top-level
 // fields, and OpenAPI's `example` beside JSON Schema's keywords, annotate without validating.
-ajv.addVocabulary(['openapi', 'info', 'servers', 'tags', 'paths', 'components', 'example']);
+ajv.addVocabulary([
+  'openapi',
+  'info',
+  'servers',
+  'tags',
+  'paths',
+  'webhooks',
+  'components',
+  'example',
+]);
 ajv.addSchema({ ...document, $id: documentId });
 
 const pointer = (...segments: string[]) =>

@@ -8,6 +8,7 @@ import type {
   Ledger,
 } from '../../local/simulators/gateway/contract.ts';
 import { type Check, checkInvariants, type Evidence } from '../../local/tools/chaos/checks.ts';
+import { expectedEvents } from '../../local/tools/chaos/webhooks.ts';
 
 const day = '2026-01-02';
 let counter = 0;
@@ -278,5 +279,33 @@ describe('the chaos run checks', () => {
     expect(violated(checks)).toEqual({
       'no client replay created a second order': [' 1 order(s) beyond the keys used'],
     });
+  });
+});
+
+describe("the chaos run's count of the events a user must hear of", () => {
+  const entry = (from: OrderStatus | null, to: OrderStatus): HistoryEntry => ({
+    from,
+    to,
+    at: `${day}T10:00:00.000Z`,
+    cause: from === null ? 'INTAKE' : 'CONFIRM',
+  });
+
+  it('expects one event per status told of, and none for a refused refund or a move in place', () => {
+    // Act
+    const expected = expectedEvents({
+      history: [
+        entry(null, 'AWAITING_CONFIRMATION'),
+        entry('AWAITING_CONFIRMATION', 'PENDING_PAYMENT'),
+        entry('PENDING_PAYMENT', 'PAID'),
+        entry('PAID', 'REFUND_PENDING'),
+        entry('REFUND_PENDING', 'PAID'),
+        entry('PAID', 'REFUND_PENDING'),
+        entry('REFUND_PENDING', 'REFUNDED'),
+        entry('REFUNDED', 'REFUNDED'),
+      ],
+    });
+
+    // Assess
+    expect(expected).toEqual(['order.awaiting_confirmation', 'order.paid', 'order.refunded']);
   });
 });

@@ -12,11 +12,13 @@ const resources: BoundResources = {
   queueUrls: {
     paymentSubmission: 'http://127.0.0.1:1/payment-submission',
     settlementCheck: 'http://127.0.0.1:1/settlement-check',
+    notification: 'http://127.0.0.1:1/notification',
   },
-  maxReceiveCounts: { paymentSubmission: 3, settlementCheck: 4 },
+  maxReceiveCounts: { paymentSubmission: 3, settlementCheck: 4, notification: 5 },
   secretIds: {
     gatewayApiKey: 'gateway-key-id',
     webhookSigningSecret: 'webhook-secret-id',
+    webhookEndpointKey: 'webhook-endpoint-key-id',
     riskEngineCredentials: 'risk-credentials-id',
   },
   endpoints: { paymentGateway: 'http://127.0.0.1:2', riskEngine: 'http://127.0.0.1:3' },
