@@ -34,6 +34,12 @@ export const metricNames = {
   ordersExpired: 'OrdersExpired',
   redriveLimitReached: 'RedriveLimitReached',
   sweepRuns: 'SweepRuns',
+  orderRateLimited: 'OrderRateLimited',
+  possibleDuplicate: 'OrderPossibleDuplicate',
+  /** An order that waited because auto-pay was paused (reason AUTOPAY_PAUSED). */
+  autopayPaused: 'OrderAutopayPaused',
+  /** Published by the payment consumer, 1 while payments are paused (0 otherwise). */
+  paymentsPaused: 'PaymentsPaused',
 } as const;
 
 type GatewayCall = Parameters<PaymentObserver['gatewayCall']>;
