@@ -13,6 +13,8 @@ export const itemPrefixes = {
    */
   spend: 'SPEND#',
   breaker: 'BREAKER#',
+  /** The operators' switches (the pause of auto-pay or payments). Written by operators only. */
+  control: 'CONTROL#',
 } as const;
 
 export type ItemKind = keyof typeof itemPrefixes;
@@ -26,3 +28,4 @@ export const breakerKey = (gateway: string) => ({ pk: `${itemPrefixes.breaker}${
 export const breakerWindowKey = (gateway: string, epoch: number, windowId: number) => ({
   pk: `${itemPrefixes.breaker}${gateway}#E#${epoch}#W#${windowId}`,
 });
+export const controlKey = (name: string) => ({ pk: `${itemPrefixes.control}${name}` });

@@ -12,7 +12,8 @@ import type { AgentProfile } from './agent.ts';
  *   item comes back with the failure, and the second attempt is right.
  * - the recent intents (duplicate guard), in a ring of String Sets, one per slot of
  *   `intentSlotSeconds`: slot `s` lives in ring attribute `s mod ringSize`, marked by the
- *   element `@s`, and holds the intent hashes placed in it and `hash=firstOrderId`. An
+ *   element `@s`, and holds the intent hashes placed in it and `hash=firstOrderId` (~50 bytes an
+ *   intent: a day item stays under 1 KB while its agent places fewer than ~20 in the window). An
  *   attribute whose marker is another slot's is stale and replaced whole, so the item stays
  *   bounded (ringSize slots of at most rate × slot seconds + burst intents each).
  */
@@ -24,6 +25,13 @@ export interface GuardPolicy {
   readonly defaultRatePerSecond: number;
   readonly defaultBurst: number;
 }
+
+/**
+ * The most a user may set an agent's bucket to. They bound the agent-day item: six ring slots of
+ * at most 5 × 60 + 50 intents, ~50 bytes each, ~105 KB of DynamoDB's 400 KB per item.
+ */
+export const MAX_RATE_PER_SECOND = 5;
+export const MAX_RATE_BURST = 50;
 
 export const defaultGuardPolicy: GuardPolicy = {
   duplicateWindowSeconds: 300,
@@ -105,7 +113,17 @@ export function intentHashOf(intent: {
     intent.amount,
     intent.currency,
   ]);
-  return createHash('sha256').update(canonical).digest('base64url').slice(0, 22);
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 12);
+}
+
+/** An order id as the ring keeps it: `ord_` and 32 hex digits in 22 characters. */
+function compactOrderId(orderId: string): string {
+  const hex = /^ord_([0-9a-f]{32})$/.exec(orderId)?.[1];
+  return hex === undefined ? orderId : Buffer.from(hex, 'hex').toString('base64url');
+}
+
+function expandOrderId(kept: string): string {
+  return kept.length === 22 ? `ord_${Buffer.from(kept, 'base64url').toString('hex')}` : kept;
 }
 
 export function ringSizeOf(policy: GuardPolicy): number {
@@ -156,7 +174,7 @@ export function duplicateIn(
     const elements = state.ring[check.ring] ?? [];
     if (elements.includes(check.marker) && elements.includes(hash)) {
       const detail = elements.find((element) => element.startsWith(`${hash}=`));
-      return detail?.slice(hash.length + 1) ?? 'unknown';
+      return detail === undefined ? 'unknown' : expandOrderId(detail.slice(hash.length + 1));
     }
   }
   return undefined;
@@ -210,7 +228,7 @@ export function claimFor(
       ring,
       marker,
       fresh,
-      elements: [marker, request.hash, `${request.hash}=${request.firstOrderId}`],
+      elements: [marker, request.hash, `${request.hash}=${compactOrderId(request.firstOrderId)}`],
       checks: request.checkDuplicate ? slots.today : [],
     },
     ...(previousDay ? { previousDay } : {}),
