@@ -38,8 +38,9 @@ export const metricNames = {
   possibleDuplicate: 'OrderPossibleDuplicate',
   /** An order that waited because auto-pay was paused (reason AUTOPAY_PAUSED). */
   autopayPaused: 'OrderAutopayPaused',
-  /** Published by the payment consumer, 1 while payments are paused (0 otherwise). */
-  paymentsPaused: 'PaymentsPaused',
+  /** Published by every sweep run: 1 while an operator has paused it, 0 otherwise. */
+  autopayPausedState: 'AutopayPausedState',
+  paymentsPausedState: 'PaymentsPausedState',
 } as const;
 
 type GatewayCall = Parameters<PaymentObserver['gatewayCall']>;

@@ -16,6 +16,9 @@ export interface OrderBody {
   [key: string]: unknown;
 }
 
+/** How often a placement refused by the agent's token bucket is tried again. */
+const RATE_LIMITED_ATTEMPTS = 30;
+
 /** An agent talking to the local API over real HTTP, as an agent developer's code would. */
 export class AgentClient {
   private sequence = 0;
@@ -30,20 +33,32 @@ export class AgentClient {
     return new AgentClient(stack, await signLocalToken(agentId), `${agentId}-${randomUUID()}`);
   }
 
+  /**
+   * Places an order. Each key is its own intent (its own sessionId) unless `overrides` say
+   * otherwise; a 429 is retried after its Retry-After, as an agent developer's code would.
+   */
   async place(overrides: Record<string, unknown> = {}, key?: string): Promise<OrderBody> {
-    const response = await apiFetch(`${this.stack.apiUrl}/v1/orders`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${this.token}`,
-        'content-type': 'application/json',
-        'idempotency-key': key ?? `${this.prefix}-${++this.sequence}`,
-      },
-      body: JSON.stringify({ ...latteOrder, ...overrides }),
-    });
-    if (response.status !== 202 && response.status !== 200) {
-      throw new Error(`placing an order answered ${response.status}: ${await response.text()}`);
+    const idempotencyKey = key ?? `${this.prefix}-${++this.sequence}`;
+    for (let attempt = 1; ; attempt++) {
+      const response = await apiFetch(`${this.stack.apiUrl}/v1/orders`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          'content-type': 'application/json',
+          'idempotency-key': idempotencyKey,
+        },
+        body: JSON.stringify({ ...latteOrder, sessionId: idempotencyKey, ...overrides }),
+      });
+      if (response.status === 429 && attempt < RATE_LIMITED_ATTEMPTS) {
+        const wait = Number(response.headers.get('retry-after') ?? '1');
+        await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+        continue;
+      }
+      if (response.status !== 202 && response.status !== 200) {
+        throw new Error(`placing an order answered ${response.status}: ${await response.text()}`);
+      }
+      return (await response.json()) as OrderBody;
     }
-    return (await response.json()) as OrderBody;
   }
 
   async get(orderId: string): Promise<OrderBody> {
