@@ -597,7 +597,17 @@ function responsesOf(route: RouteSpec, doc: RouteDoc): Record<string, object> {
   if ((route.scopes ?? []).length > 0) {
     byStatus.set(403, { $ref: '#/components/responses/Forbidden' });
   }
-  byStatus.set(429, { $ref: '#/components/responses/Throttled' });
+  const ownThrottling = answered.get(429);
+  byStatus.set(
+    429,
+    ownThrottling === undefined
+      ? { $ref: '#/components/responses/Throttled' }
+      : withGatewayAnswer(ownThrottling, {
+          status: 429,
+          message: 'Too Many Requests',
+          when: "the route's throttling refuses the request before any function runs",
+        }),
+  );
   for (const status of [...byStatus.keys()].sort((a, b) => a - b)) {
     responses[String(status)] = byStatus.get(status) ?? {};
   }
