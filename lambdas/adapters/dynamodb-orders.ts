@@ -15,6 +15,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AgentDay, DailySpend, SpendClaim } from '#domain/agent.ts';
 import type { GuardClaim, GuardState, IntentCheck } from '#domain/agent-guards.ts';
+import { TransientDependencyError } from '#domain/errors.ts';
 import type { HistoryEntry, Order, PaymentFields } from '#domain/order.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
 import type {
@@ -30,6 +31,11 @@ export const DUE_INDEX = 'due';
 
 /** Concurrent orders of one agent contend on its daily spend item; a few retries absorb it. */
 const TRANSACTION_CONFLICT_RETRIES = 3;
+/**
+ * Every placement of one agent writes its agent-day item: a burst of them contends on it, and
+ * more than the spend alone did.
+ */
+const GUARDED_CONFLICT_RETRIES = 6;
 /** Daily spend items outlive their day long enough for support to look at them. */
 const SPEND_RETENTION_SECONDS = 8 * 24 * 3600;
 
@@ -121,8 +127,12 @@ export class DynamoDbOrderRepository implements OrderRepository {
             ...(previousFailed ? { previousDay: guardStateOf(previousReason.Item) } : {}),
           };
         }
-        if (!isConflict(error) || attempt >= TRANSACTION_CONFLICT_RETRIES) {
+        if (!isConflict(error)) {
           throw error;
+        }
+        if (attempt >= GUARDED_CONFLICT_RETRIES) {
+          // Nothing was written: the client's retry with the same key is safe (a 503).
+          throw new TransientDependencyError('agent-day', { cause: error });
         }
         await sleep(jitteredBackoffMs(attempt));
       }
