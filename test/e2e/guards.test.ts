@@ -69,8 +69,11 @@ async function ops(...args: string[]): Promise<string> {
   return lines.join('\n');
 }
 
-/** Longer than the switches' cache (CONTROL_CACHE_SECONDS 2, the poller's 1 s). */
-const switchDelay = () => new Promise((resolve) => setTimeout(resolve, 2_200));
+/**
+ * Longer than the switches' cache (CONTROL_CACHE_SECONDS 2; the payment poller's 1 s plus a
+ * long poll of 1 s it may have started just before), with room for a loaded machine.
+ */
+const switchDelay = () => new Promise((resolve) => setTimeout(resolve, 3_500));
 
 describe('the guards over HTTP on the local stack', () => {
   it('lets one of two racing keys for one intent pay; the other waits until its user confirms', async () => {
