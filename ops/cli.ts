@@ -1,8 +1,14 @@
 import { readFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  LambdaClient,
+  ListEventSourceMappingsCommand,
+  UpdateEventSourceMappingCommand,
+} from '@aws-sdk/client-lambda';
 import { RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -47,6 +53,13 @@ export function localTarget(
       const moved = await redriveByResending(sqs, dlqUrl, url);
       return `Moved ${moved} message(s) from the ${queue} DLQ back to its queue.`;
     },
+    async paymentPolling(enabled) {
+      // The local payment poller reads the switch itself (local/runtime/local-runtime.ts).
+      return enabled
+        ? 'The local payment poller receives again within 1 s.'
+        : 'The local payment poller stops receiving within 1 s; a batch it holds finishes.';
+    },
+    operator: operatorName(),
     async rotate(secret) {
       const token = await driveRotation(
         (event: RotationEvent) => invoke('keyRotation', event),
@@ -109,6 +122,34 @@ export async function stageTarget(stage: string): Promise<OpsTarget> {
       );
       return `Started move task ${task.TaskHandle} from the ${queue} DLQ back to its queue.`;
     },
+    async paymentPolling(enabled) {
+      // Disabling a mapping stops Lambda's polling of the queue: messages stay in it and no
+      // receive counts toward maxReceiveCount; enabling it resumes polling where it stopped.
+      const lambda = new LambdaClient({});
+      const listed = await lambda.send(
+        new ListEventSourceMappingsCommand({
+          EventSourceArn: output(stackOutputs.queueArn('paymentSubmission')),
+        }),
+      );
+      const mappings = (listed.EventSourceMappings ?? []).filter((mapping) => mapping.UUID);
+      if (mappings.length === 0) {
+        throw new OpsError(`${stackName} has no event source mapping on the payment queue.`);
+      }
+      const states = [];
+      for (const mapping of mappings) {
+        const updated = await lambda.send(
+          new UpdateEventSourceMappingCommand({ UUID: mapping.UUID, Enabled: enabled }),
+        );
+        states.push(`${mapping.UUID} ${updated.State ?? '?'}`);
+      }
+      return (
+        `Payment event source mapping ${states.join(', ')}: Lambda ` +
+        (enabled
+          ? 'resumes polling within seconds.'
+          : 'stops polling within seconds; batches already received finish.')
+      );
+    },
+    operator: operatorName(),
     async rotate(secret) {
       const rotated = await new SecretsManagerClient({}).send(
         new RotateSecretCommand({ SecretId: output(stackOutputs.secretArn(secret)) }),
@@ -116,6 +157,11 @@ export async function stageTarget(stage: string): Promise<OpsTarget> {
       return `Rotation of ${secret} started: version ${rotated.VersionId}.`;
     },
   };
+}
+
+/** Who runs the tools, as recorded with a pause: OPS_OPERATOR, or the local user and host. */
+function operatorName(): string {
+  return process.env.OPS_OPERATOR ?? `${userInfo().username}@${hostname()}`;
 }
 
 async function localTargetFromFile(): Promise<OpsTarget> {

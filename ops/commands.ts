@@ -6,6 +6,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDbControlPanel, type Switch } from '#adapters/dynamodb-controls.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
 import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
@@ -20,6 +21,7 @@ import {
   queueNames,
   type SecretName,
   secretNames,
+  wiring,
 } from '#shared/wiring.ts';
 
 /** The secrets a function rotates; the webhook endpoint key is not one of them. */
@@ -40,6 +42,13 @@ export interface OpsTarget {
   redrive(queue: QueueName): Promise<string>;
   /** Rotates a secret now; answers what happened. */
   rotate(secret: SecretName): Promise<string>;
+  /**
+   * Stops or restarts the payment consumer's receives (in AWS, its event source mapping), so
+   * paused payments wait in the queue, neither failed nor dead-lettered; answers what it did.
+   */
+  paymentPolling(enabled: boolean): Promise<string>;
+  /** Who runs the command, recorded with a pause. */
+  readonly operator: string;
 }
 
 export class OpsError extends Error {
@@ -66,6 +75,11 @@ commands:
                       with --stage only: what a deploy of the stage needs from the account
                       and region (read-only); --rotation on: also that the secrets hold real
                       values, before a deploy with -c rotation=on
+  pause autopay       every new order waits for its user (reason AUTOPAY_PAUSED)
+  pause payments      payment messages stay queued, neither failed nor dead-lettered
+  resume autopay|payments
+                      undo the pause
+  paused              what is paused, by whom and since when
 `;
 
 type Print = (line: string) => void;
@@ -128,10 +142,61 @@ export async function runOps(
       print(await target.rotate(argument as SecretName));
       return;
     }
+    case 'pause':
+    case 'resume':
+      await setPause(target, switchOf(command, argument), command === 'pause', print);
+      return;
+    case 'paused': {
+      const controls = await new DynamoDbControlPanel(target.dynamodb, target.tableName, 0).read();
+      for (const which of switches) {
+        const pause = controls[`${which}Paused`];
+        print(pause ? `${which}: paused by ${pause.by} at ${pause.at}` : `${which}: running`);
+      }
+      return;
+    }
     default:
       throw new OpsError(opsUsage);
   }
 }
+
+const switches: readonly Switch[] = ['autopay', 'payments'];
+
+function switchOf(command: string, argument: string | undefined): Switch {
+  if (!switches.includes(argument as Switch)) {
+    throw new OpsError(`${command} needs one of: ${switches.join(', ')}`);
+  }
+  return argument as Switch;
+}
+
+/**
+ * Turns a switch. The item is written first on a pause, and removed last on a resume, so that
+ * whenever the payment mapping is off the dashboard and the logs say by whom.
+ */
+async function setPause(
+  target: OpsTarget,
+  which: Switch,
+  paused: boolean,
+  print: Print,
+): Promise<void> {
+  const controls = new DynamoDbControlPanel(target.dynamodb, target.tableName, 0);
+  const record = { by: target.operator, at: new Date().toISOString() };
+  if (paused) {
+    const before = await controls.set(which, record);
+    const already = before[`${which}Paused`];
+    if (already) print(`${which} was already paused by ${already.by} at ${already.at}.`);
+  }
+  if (which === 'payments') print(await target.paymentPolling(!paused));
+  if (!paused) await controls.set(which, undefined);
+  print(
+    `${which} ${paused ? 'paused' : 'resumed'} in ${target.name} by ${record.by} at ${record.at}` +
+      (which === 'autopay' ? ` (every instance within ${AUTOPAY_SWITCH_SECONDS} s)` : ''),
+  );
+}
+
+/** The order-intake function's cache of the switches (CONTROL_CACHE_SECONDS in the wiring). */
+const AUTOPAY_SWITCH_SECONDS = Number(
+  wiring.functions.orderIntake.environment.CONTROL_CACHE_SECONDS,
+);
 
 /**
  * One Idempotency-Key for every operator refund: the order carries the key of its one refund, so

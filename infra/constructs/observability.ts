@@ -55,6 +55,11 @@ export const pipelineMetrics = {
     notificationsQueued: metricNames.notificationsQueued,
     notificationDelivered: consumerMetric('Notification', 'MessageHandled'),
     notificationRetried: consumerMetric('Notification', 'RetryScheduled'),
+    orderRateLimited: metricNames.orderRateLimited,
+    possibleDuplicate: metricNames.possibleDuplicate,
+    autopayPaused: metricNames.autopayPaused,
+    autopayPausedState: metricNames.autopayPausedState,
+    paymentsPausedState: metricNames.paymentsPausedState,
   },
 } as const;
 
@@ -669,6 +674,21 @@ function dashboardRows({
         ),
       ),
       graph('Sweep runs', [metric('sweepRuns', { label: 'Completed sweeps' })]),
+    ],
+    [
+      graph('Agent guards', [
+        metric('orderRateLimited', { label: 'Refused: over the rate (429)' }),
+        metric('possibleDuplicate', { label: 'Held: possible duplicate' }),
+        metric('autopayPaused', { label: 'Held: auto-pay paused' }),
+      ]),
+      graph(
+        'Operator pauses (1 = paused, from each sweep run)',
+        [
+          metric('autopayPausedState', { statistic: cloudwatch.Stats.MAXIMUM, label: 'Auto-pay' }),
+          metric('paymentsPausedState', { statistic: cloudwatch.Stats.MAXIMUM, label: 'Payments' }),
+        ],
+        { leftYAxis: { min: 0, max: 1 } },
+      ),
     ],
     [
       graph(

@@ -1,6 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import type { AgentProfile } from '#domain/agent.ts';
+import { MAX_RATE_BURST, MAX_RATE_PER_SECOND } from '#domain/agent-guards.ts';
 import type { AgentDirectory } from '#domain/ports.ts';
 import { agentKey } from './table-keys.ts';
 
@@ -10,6 +11,8 @@ const agentItem = z.object({
   limitCurrency: z.string().regex(/^[A-Z]{3}$/),
   perOrderLimit: z.number().int().nonnegative(),
   dailyLimit: z.number().int().nonnegative(),
+  ratePerSecond: z.number().positive().max(MAX_RATE_PER_SECOND).optional(),
+  rateBurst: z.number().int().positive().max(MAX_RATE_BURST).optional(),
 });
 
 export class DynamoDbAgentDirectory implements AgentDirectory {

@@ -1,4 +1,5 @@
 import {
+  type AttributeValue,
   ConditionalCheckFailedException,
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
@@ -8,10 +9,13 @@ import {
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AgentDay, DailySpend, SpendClaim } from '#domain/agent.ts';
+import type { GuardClaim, GuardState, IntentCheck } from '#domain/agent-guards.ts';
+import { TransientDependencyError } from '#domain/errors.ts';
 import type { HistoryEntry, Order, PaymentFields } from '#domain/order.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
 import type {
@@ -27,6 +31,11 @@ export const DUE_INDEX = 'due';
 
 /** Concurrent orders of one agent contend on its daily spend item; a few retries absorb it. */
 const TRANSACTION_CONFLICT_RETRIES = 3;
+/**
+ * Every placement of one agent writes its agent-day item: a burst of them contends on it, and
+ * more than the spend alone did.
+ */
+const GUARDED_CONFLICT_RETRIES = 6;
 /** Daily spend items outlive their day long enough for support to look at them. */
 const SPEND_RETENTION_SECONDS = 8 * 24 * 3600;
 
@@ -36,7 +45,10 @@ export class DynamoDbOrderRepository implements OrderRepository {
     private readonly tableName: string,
   ) {}
 
-  async create(order: Order, spend?: DailySpend): Promise<CreateOrderOutcome> {
+  async create(order: Order, spend?: DailySpend, guard?: GuardClaim): Promise<CreateOrderOutcome> {
+    if (guard !== undefined) {
+      return this.createGuarded(order, spend, guard);
+    }
     if (spend === undefined) {
       return this.putOrder(order);
     }
@@ -65,6 +77,115 @@ export class DynamoDbOrderRepository implements OrderRepository {
         await sleep(jitteredBackoffMs(attempt));
       }
     }
+  }
+
+  /**
+   * The order and its claim on the agent-day item (spend, token bucket, recent intents) in one
+   * transaction, as without the guards: the guards cost no write of their own. Just after
+   * midnight a check of the previous day's item joins it, for the intents still in the window.
+   */
+  private async createGuarded(
+    order: Order,
+    spend: DailySpend | undefined,
+    guard: GuardClaim,
+  ): Promise<CreateOrderOutcome> {
+    const transactItems: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+      { Put: this.orderPut(order) },
+      { Update: this.guardUpdate(guard, spend) },
+    ];
+    const previous = guard.previousDay && intentChecks(guard.previousDay.checks, guard.intent.hash);
+    if (guard.previousDay !== undefined && previous?.ConditionExpression !== undefined) {
+      transactItems.push({
+        ConditionCheck: {
+          TableName: this.tableName,
+          Key: spendKey(guard.agentId, guard.previousDay.day),
+          ConditionExpression: previous.ConditionExpression,
+          ExpressionAttributeNames: previous.ExpressionAttributeNames,
+          ExpressionAttributeValues: previous.ExpressionAttributeValues,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      });
+    }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.send(new TransactWriteCommand({ TransactItems: transactItems }));
+        return { kind: 'created' };
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) {
+          throw error;
+        }
+        const [orderReason, dayReason, previousReason] = error.CancellationReasons ?? [];
+        if (orderReason?.Code === 'ConditionalCheckFailed' && orderReason.Item) {
+          return { kind: 'exists', existing: toOrder(unmarshall(orderReason.Item)) };
+        }
+        const dayFailed = dayReason?.Code === 'ConditionalCheckFailed';
+        const previousFailed = previousReason?.Code === 'ConditionalCheckFailed';
+        if (dayFailed || previousFailed) {
+          return {
+            kind: 'guard-refused',
+            observed: guardStateOf(dayFailed ? dayReason.Item : undefined),
+            ...(previousFailed ? { previousDay: guardStateOf(previousReason.Item) } : {}),
+          };
+        }
+        if (!isConflict(error)) {
+          throw error;
+        }
+        if (attempt >= GUARDED_CONFLICT_RETRIES) {
+          // Nothing was written: the client's retry with the same key is safe (a 503).
+          throw new TransientDependencyError('agent-day', { cause: error });
+        }
+        await sleep(jitteredBackoffMs(attempt));
+      }
+    }
+  }
+
+  /** The claim as one conditional update: each condition is what the claim assumed. */
+  private guardUpdate(guard: GuardClaim, spend: DailySpend | undefined) {
+    const change = this.spendChange(guard, spend?.amount ?? 0);
+    const { bucket, intent } = guard;
+    const ring = `#r${intent.ring}`;
+    const checks = intentChecks(intent.checks, intent.hash);
+    const sets = ['agentId = :agentId', 'expiresAt = if_not_exists(expiresAt, :expiresAt)'];
+    const adds = ['spent :amount'];
+    const conditions: string[] = [];
+    const values: Record<string, unknown> = {
+      ...change.ExpressionAttributeValues,
+      ...checks.ExpressionAttributeValues,
+      ':now': bucket.now,
+      ':elements': new Set(intent.elements),
+      ':marker': intent.marker,
+    };
+    if (bucket.kind === 'full') {
+      sets.push('tat = :next');
+      conditions.push('(attribute_not_exists(tat) OR tat <= :now)');
+      values[':next'] = bucket.next;
+    } else {
+      sets.push('tat = tat + :interval');
+      conditions.push('(tat > :now AND tat <= :limit)');
+      values[':interval'] = bucket.intervalMs;
+      values[':limit'] = bucket.limit;
+    }
+    if (intent.fresh) {
+      sets.push(`${ring} = :elements`);
+      conditions.push(`(attribute_not_exists(${ring}) OR NOT contains(${ring}, :marker))`);
+    } else {
+      adds.push(`${ring} :elements`);
+      conditions.push(`contains(${ring}, :marker)`);
+    }
+    if (checks.ConditionExpression !== undefined) conditions.push(checks.ConditionExpression);
+    if (spend !== undefined) {
+      conditions.push('(attribute_not_exists(spent) OR spent <= :headroom)');
+      values[':headroom'] = spend.dailyLimit - spend.amount;
+    }
+    return {
+      TableName: this.tableName,
+      Key: change.Key,
+      UpdateExpression: `SET ${sets.join(', ')} ADD ${adds.join(', ')}`,
+      ConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeNames: { [ring]: `r${intent.ring}`, ...checks.ExpressionAttributeNames },
+      ExpressionAttributeValues: values,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    };
   }
 
   async get(orderId: string): Promise<Order | undefined> {
@@ -278,6 +399,39 @@ export class DynamoDbOrderRepository implements OrderRepository {
       } as Record<string, unknown>,
     };
   }
+}
+
+/** No ring slot of `checks` holds the intent: each is `NOT (has the hash AND is that slot)`. */
+function intentChecks(checks: readonly IntentCheck[], hash: string) {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const terms = checks.map((check, index) => {
+    names[`#r${check.ring}`] = `r${check.ring}`;
+    values[`:m${index}`] = check.marker;
+    return `NOT (contains(#r${check.ring}, :hash) AND contains(#r${check.ring}, :m${index}))`;
+  });
+  if (terms.length > 0) values[':hash'] = hash;
+  return {
+    ...(terms.length > 0 ? { ConditionExpression: terms.join(' AND ') } : {}),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
+}
+
+/** The guards' part of an agent-day item as a refused write found it. */
+function guardStateOf(item: Record<string, AttributeValue> | undefined): GuardState {
+  if (item === undefined) return { ring: {} };
+  const plain = unmarshall(item);
+  const ring: Record<number, string[]> = {};
+  for (const [name, value] of Object.entries(plain)) {
+    const index = /^r(\d+)$/.exec(name)?.[1];
+    if (index !== undefined && value instanceof Set) ring[Number(index)] = [...value] as string[];
+  }
+  return {
+    ring,
+    ...(typeof plain.tat === 'number' ? { tat: plain.tat } : {}),
+    ...(typeof plain.spent === 'number' ? { spent: plain.spent } : {}),
+  };
 }
 
 function isConflict(error: TransactionCanceledException): boolean {

@@ -15,6 +15,8 @@ export const itemPrefixes = {
   breaker: 'BREAKER#',
   /** A user's webhook endpoints, all in one item: the cap is a condition on one write. */
   webhooks: 'WEBHOOKS#',
+  /** The operators' switches (the pause of auto-pay or payments). Written by operators only. */
+  control: 'CONTROL#',
 } as const;
 
 export type ItemKind = keyof typeof itemPrefixes;
@@ -29,3 +31,4 @@ export const breakerWindowKey = (gateway: string, epoch: number, windowId: numbe
   pk: `${itemPrefixes.breaker}${gateway}#E#${epoch}#W#${windowId}`,
 });
 export const webhooksKey = (userId: string) => ({ pk: `${itemPrefixes.webhooks}${userId}` });
+export const controlKey = (name: string) => ({ pk: `${itemPrefixes.control}${name}` });

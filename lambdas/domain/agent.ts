@@ -10,6 +10,9 @@ export interface AgentProfile {
   readonly limitCurrency: string;
   readonly perOrderLimit: number;
   readonly dailyLimit: number;
+  /** The agent's order token bucket; absent means the defaults (1 per second, burst 10). */
+  readonly ratePerSecond?: number | undefined;
+  readonly rateBurst?: number | undefined;
 }
 
 /** One agent's auto-pay budget for one UTC day: what the daily spend item is kept for. */

@@ -52,6 +52,11 @@ export const errorCatalogue = {
     status: 422,
     message: 'This Idempotency-Key was already used with a different request.',
   },
+  RATE_LIMITED: {
+    status: 429,
+    message:
+      'This agent places orders faster than its rate allows: retry after Retry-After seconds.',
+  },
   INTERNAL_ERROR: { status: 500, message: 'Something went wrong on our side: retry later.' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'A dependency is unavailable: retry later.' },
 } as const satisfies Record<string, { status: number; message: string }>;
@@ -128,5 +133,16 @@ export class TransientDependencyError extends AutopayError {
     super('SERVICE_UNAVAILABLE', undefined, { dependency }, options);
     this.name = 'TransientDependencyError';
     this.dependency = dependency;
+  }
+}
+
+/** Over the agent's token bucket: nothing was stored; the agent may retry after the wait. */
+export class RateLimitedError extends AutopayError {
+  readonly retryAfterSeconds: number;
+
+  constructor(retryAfterSeconds: number) {
+    super('RATE_LIMITED', undefined, { retryAfterSeconds });
+    this.name = 'RateLimitedError';
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }

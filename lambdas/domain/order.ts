@@ -38,7 +38,11 @@ export type ConfirmationReason =
   | 'ACTION_NOT_TRUSTED'
   | 'OVER_ORDER_LIMIT'
   | 'OVER_DAILY_LIMIT'
-  | 'LIMIT_CURRENCY_MISMATCH';
+  | 'LIMIT_CURRENCY_MISMATCH'
+  /** The same intent (session, action, items, price) was placed under another key just before. */
+  | 'POSSIBLE_DUPLICATE'
+  /** An operator paused auto-pay everywhere: every new order waits for its user. */
+  | 'AUTOPAY_PAUSED';
 
 export interface HistoryEntry {
   readonly from: OrderStatus | null;
@@ -113,6 +117,8 @@ export interface Order extends Money, PaymentFields {
   readonly status: OrderStatus;
   readonly version: number;
   readonly confirmationReason?: ConfirmationReason | undefined;
+  /** The order this one may duplicate (reason POSSIBLE_DUPLICATE). */
+  readonly duplicateOf?: string | undefined;
   /** ISO time after which an unconfirmed order expires. */
   readonly confirmBy?: string | undefined;
   /**
@@ -156,6 +162,7 @@ export function orderView(order: Order) {
     currency: order.currency,
     paymentMethod: order.paymentMethod,
     ...(order.confirmationReason ? { reason: order.confirmationReason } : {}),
+    ...(order.duplicateOf ? { duplicateOf: order.duplicateOf } : {}),
     ...(order.confirmBy ? { confirmBy: order.confirmBy } : {}),
     attempts: order.attempts,
     ...(order.lastError ? { lastError: order.lastError } : {}),

@@ -1,7 +1,25 @@
 import { createHash } from 'node:crypto';
-import { decideAutoPay } from './agent.ts';
-import { IdempotencyKeyReusedError, TransientDependencyError, ValidationError } from './errors.ts';
+import { type AutoPayDecision, decideAutoPay, utcDay } from './agent.ts';
 import {
+  applyClaim,
+  claimFor,
+  defaultGuardPolicy,
+  duplicateIn,
+  emptyGuardState,
+  type GuardPolicy,
+  type GuardState,
+  intentHashOf,
+  rateOf,
+  retryAfterSeconds,
+} from './agent-guards.ts';
+import {
+  IdempotencyKeyReusedError,
+  RateLimitedError,
+  TransientDependencyError,
+  ValidationError,
+} from './errors.ts';
+import {
+  type ConfirmationReason,
   type NewOrder,
   type Order,
   type OrderRequestResult,
@@ -14,13 +32,22 @@ import {
   dueAtFor,
   secondsAfter,
 } from './order-moves.ts';
-import type { AgentDirectory, Clock, OrderRepository, PaymentQueue } from './ports.ts';
+import type {
+  AgentDirectory,
+  Clock,
+  ControlPanel,
+  OperatorControls,
+  OrderRepository,
+  PaymentQueue,
+} from './ports.ts';
 import {
   createOrderSchema,
   type IntakePolicy,
   idempotencyKeySchema,
   parseWith,
 } from './schemas.ts';
+
+type OrderBase = Omit<NewOrder, 'status'>;
 
 export interface PlaceOrderDeps {
   readonly orders: OrderRepository;
@@ -29,6 +56,9 @@ export interface PlaceOrderDeps {
   readonly clock: Clock;
   readonly policy: IntakePolicy;
   readonly deadlines?: DeadlinePolicy;
+  readonly guards?: GuardPolicy;
+  /** The operators' switches; without it nothing is ever paused. */
+  readonly controls?: ControlPanel;
 }
 
 export interface PlaceOrderCommand {
@@ -46,12 +76,28 @@ export function orderIdFor(agentId: string, idempotencyKey: string): string {
   return `ord_${digest.slice(0, 32)}`;
 }
 
+/** A wrong guess of the agent-day item costs one attempt; racing writers may cost a few. */
+const GUARD_ATTEMPTS = 5;
+/** What one instance remembers of agent-day items, only to guess its next write right. */
+const GUESS_CACHE_ENTRIES = 10_000;
+
+interface Waiting {
+  readonly reason: ConfirmationReason;
+  readonly duplicateOf?: string;
+}
+
 /**
  * Places an order once per (agent, Idempotency-Key). Trusted orders within the agent's limits
- * are stored as PENDING_PAYMENT and queued for payment; the rest wait for the user.
+ * are stored as PENDING_PAYMENT and queued for payment; the rest wait for the user. Steps:
+ * validate; decide whether it may be paid without asking; write the order with its claim on the
+ * agent-day item (spend, token bucket, intent), which refuses it over the bucket (429), turns a
+ * duplicate intent or a full day's budget into a wait, or only asks for a better guess; then
+ * queue the payment of an order paid at once.
  */
 export function makePlaceOrder(deps: PlaceOrderDeps) {
   const schema = createOrderSchema(deps.policy);
+  const guards = deps.guards ?? defaultGuardPolicy;
+  const seen = new Map<string, GuardState>();
 
   return async function placeOrder(command: PlaceOrderCommand): Promise<OrderRequestResult> {
     const idempotencyKey = command.idempotencyKey;
@@ -71,52 +117,111 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
       createdAt: now.toISOString(),
     };
 
-    const agent = await deps.agents.get(command.agentId);
+    const noControls: OperatorControls = {};
+    const [agent, controls] = await Promise.all([
+      deps.agents.get(command.agentId),
+      deps.controls?.read() ?? noControls,
+    ]);
     const decision = decideAutoPay(agent, request.action, request, now);
-    const deadlines = deps.deadlines ?? defaultDeadlinePolicy;
-    if (decision.autoPay) {
-      const payBy = secondsAfter(now, deadlines.paymentWindowSeconds);
-      const dueAt = dueAtFor('PENDING_PAYMENT', now, { payBy }, deadlines);
-      const order = openOrder({
-        ...base,
-        status: 'PENDING_PAYMENT',
-        payBy,
-        spendDay: decision.spend.day,
-        dueAt,
-      });
-      const outcome = await deps.orders.create(order, decision.spend);
+    const rate = rateOf(agent, guards);
+    const hash = intentHashOf(request);
+    const seenKey = `${command.agentId}#${utcDay(now)}`;
+    let state = seen.get(seenKey) ?? emptyGuardState;
+    let wait: Waiting | undefined = !decision.autoPay
+      ? { reason: decision.reason }
+      : controls.autopayPaused
+        ? { reason: 'AUTOPAY_PAUSED' }
+        : undefined;
+
+    for (let attempt = 0; attempt < GUARD_ATTEMPTS; attempt++) {
+      const order =
+        wait === undefined ? payingOrder(base, now, decision) : waitingOrder(base, now, wait);
+      const claim = claimFor(
+        state,
+        {
+          agentId: command.agentId,
+          now: now.getTime(),
+          rate,
+          hash,
+          firstOrderId: wait?.duplicateOf ?? order.orderId,
+          checkDuplicate: wait?.duplicateOf === undefined,
+        },
+        guards,
+      );
+      const spend = wait === undefined && decision.autoPay ? decision.spend : undefined;
+      const outcome = await deps.orders.create(order, spend, claim);
       if (outcome.kind === 'created') {
-        await enqueue(order).catch(async (error: unknown) => {
-          // The client is told 503 and retries with the same key; the mark lets that replay, and
-          // only a replay that can help, queue the payment. If the mark is lost too, the sweep
-          // sends the payment once the order is overdue.
-          await deps.orders
-            .annotate(order.orderId, 'PENDING_PAYMENT', { unqueued: true })
-            .catch(() => false);
-          throw error;
-        });
+        remember(seenKey, applyClaim(state, claim));
+        if (order.status === 'PENDING_PAYMENT') await enqueueNew(order);
         return { order, replayed: false };
       }
       if (outcome.kind === 'exists') {
         return replay(outcome.existing, order.requestHash);
       }
+      if (outcome.kind === 'over-daily-limit') {
+        wait = { reason: 'OVER_DAILY_LIMIT' };
+        continue;
+      }
+      state = outcome.observed;
+      remember(seenKey, state);
+      const retryAfter = retryAfterSeconds(state, now.getTime(), rate);
+      if (retryAfter !== undefined) {
+        throw new RateLimitedError(retryAfter);
+      }
+      const duplicateOf =
+        (outcome.previousDay && claim.previousDay
+          ? duplicateIn(outcome.previousDay, hash, claim.previousDay.checks)
+          : undefined) ?? duplicateIn(state, hash, claim.intent.checks);
+      if (duplicateOf !== undefined && wait?.duplicateOf === undefined) {
+        wait = { reason: 'POSSIBLE_DUPLICATE', duplicateOf };
+      } else if (spend !== undefined && (state.spent ?? 0) + spend.amount > spend.dailyLimit) {
+        wait = { reason: 'OVER_DAILY_LIMIT' };
+      }
     }
-    const reason = decision.autoPay ? 'OVER_DAILY_LIMIT' : decision.reason;
+    throw new TransientDependencyError('agent-day');
+  };
+
+  function remember(key: string, state: GuardState): void {
+    if (seen.size >= GUESS_CACHE_ENTRIES) seen.clear();
+    seen.set(key, state);
+  }
+
+  function payingOrder(base: OrderBase, now: Date, decision: AutoPayDecision): Order {
+    const deadlines = deps.deadlines ?? defaultDeadlinePolicy;
+    const payBy = secondsAfter(now, deadlines.paymentWindowSeconds);
+    return openOrder({
+      ...base,
+      status: 'PENDING_PAYMENT',
+      payBy,
+      ...(decision.autoPay ? { spendDay: decision.spend.day } : {}),
+      dueAt: dueAtFor('PENDING_PAYMENT', now, { payBy }, deadlines),
+    });
+  }
+
+  function waitingOrder(base: OrderBase, now: Date, wait: Waiting): Order {
     const confirmBy = new Date(now.getTime() + deps.policy.confirmationWindowSeconds * 1000);
     const waiting: NewOrder = {
       ...base,
       status: 'AWAITING_CONFIRMATION',
-      confirmationReason: reason,
+      confirmationReason: wait.reason,
+      ...(wait.duplicateOf ? { duplicateOf: wait.duplicateOf } : {}),
       confirmBy: confirmBy.toISOString(),
       dueAt: confirmBy.toISOString(),
     };
-    const order = openOrder(waiting);
-    const outcome = await deps.orders.create(order);
-    if (outcome.kind === 'exists') {
-      return replay(outcome.existing, order.requestHash);
-    }
-    return { order, replayed: false };
-  };
+    return openOrder(waiting);
+  }
+
+  async function enqueueNew(order: Order): Promise<void> {
+    await enqueue(order).catch(async (error: unknown) => {
+      // The client is told 503 and retries with the same key; the mark lets that replay, and
+      // only a replay that can help, queue the payment. If the mark is lost too, the sweep
+      // sends the payment once the order is overdue.
+      await deps.orders
+        .annotate(order.orderId, 'PENDING_PAYMENT', { unqueued: true })
+        .catch(() => false);
+      throw error;
+    });
+  }
 
   async function replay(existing: Order, requestHash: string): Promise<OrderRequestResult> {
     if (existing.requestHash !== requestHash) {

@@ -1,4 +1,5 @@
 import type { AgentProfile, DailySpend, SpendClaim } from './agent.ts';
+import type { GuardClaim, GuardState } from './agent-guards.ts';
 import type { Order, PaymentFields } from './order.ts';
 import type { OrderEvent, OrderStatus } from './order-state.ts';
 
@@ -8,7 +9,17 @@ export type CreateOrderOutcome =
   /** An order with this id exists already (a replay, or the key reused with another body). */
   | { readonly kind: 'exists'; readonly existing: Order }
   /** The agent's daily auto-pay budget has no room for it; nothing was written. */
-  | { readonly kind: 'over-daily-limit' };
+  | { readonly kind: 'over-daily-limit' }
+  /**
+   * The agent-day item was not as the guard claim assumed (an empty bucket, a recent duplicate,
+   * no room in the day's budget, or only a wrong guess); nothing was written. `observed` is the
+   * item as the write found it, `previousDay` the previous day's when its check failed.
+   */
+  | {
+      readonly kind: 'guard-refused';
+      readonly observed: GuardState;
+      readonly previousDay?: GuardState | undefined;
+    };
 
 /** One move of the state machine, applied only if the order is still in `from`. */
 export interface OrderTransition {
@@ -38,10 +49,10 @@ export type TransitionOutcome =
 
 export interface OrderRepository {
   /**
-   * Creates the order only if no order has its id, together with the daily spend when one is
-   * given: both are written or neither is.
+   * Creates the order only if no order has its id, together with the daily spend and the guard
+   * claim on the agent-day item when they are given: all are written or none is.
    */
-  create(order: Order, spend?: DailySpend): Promise<CreateOrderOutcome>;
+  create(order: Order, spend?: DailySpend, guard?: GuardClaim): Promise<CreateOrderOutcome>;
   get(orderId: string): Promise<Order | undefined>;
   /** One conditional write: the status, the history entry and the changes, or nothing. */
   transition(transition: OrderTransition): Promise<TransitionOutcome>;
@@ -71,6 +82,23 @@ export interface SettlementCheckQueue {
     request: PaymentRequest & { readonly check: number },
     delaySeconds: number,
   ): Promise<void>;
+}
+
+/** An operator's switch as it stands: who turned it, and when. */
+export interface PauseRecord {
+  readonly by: string;
+  readonly at: string;
+}
+
+/** The operators' global switches (the degrade switch); absent means not paused. */
+export interface OperatorControls {
+  readonly autopayPaused?: PauseRecord | undefined;
+  readonly paymentsPaused?: PauseRecord | undefined;
+}
+
+export interface ControlPanel {
+  /** The switches, at most a few seconds old (each adapter says its bound). */
+  read(): Promise<OperatorControls>;
 }
 
 export interface Clock {

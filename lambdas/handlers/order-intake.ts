@@ -1,6 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
+import { DynamoDbControlPanel } from '#adapters/dynamodb-controls.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
 import { AutopayError } from '#domain/errors.ts';
@@ -8,7 +9,12 @@ import { makeGetOrder } from '#domain/get-order.ts';
 import { orderView } from '#domain/order.ts';
 import { makePlaceOrder, type PlaceOrderDeps } from '#domain/place-order.ts';
 import { systemClock } from '#domain/ports.ts';
-import { deadlinesOf, intakePolicyOf, readIntakeEnvironment } from '#shared/config.ts';
+import {
+  deadlinesOf,
+  guardPolicyOf,
+  intakePolicyOf,
+  readIntakeEnvironment,
+} from '#shared/config.ts';
 import { callerOf, type HttpEvent, httpHandler, json, jsonBody } from '#shared/http.ts';
 import { metricNames } from '#shared/metric-names.ts';
 import { aboutOrder, logger, metrics } from '#shared/observability.ts';
@@ -33,12 +39,18 @@ export function buildHandler(deps: PlaceOrderDeps) {
         clientIp: event.requestContext.http?.sourceIp,
       });
       aboutOrder(order.orderId);
-      logger.info(replayed ? 'Order replayed' : 'Order placed', { status: order.status });
+      logger.info(replayed ? 'Order replayed' : 'Order placed', {
+        status: order.status,
+        reason: order.confirmationReason,
+        duplicateOf: order.duplicateOf,
+      });
       metrics.addMetric(
         replayed ? metricNames.orderReplayed : metricNames.orderPlaced,
         MetricUnit.Count,
         1,
       );
+      const guarded = replayed ? undefined : guardMetrics[order.confirmationReason ?? ''];
+      if (guarded) metrics.addMetric(guarded, MetricUnit.Count, 1);
       return replayed
         ? json(200, orderView(order), { 'idempotent-replayed': 'true' })
         : json(202, orderView(order));
@@ -46,6 +58,11 @@ export function buildHandler(deps: PlaceOrderDeps) {
     throw new AutopayError('ROUTE_NOT_FOUND');
   });
 }
+
+const guardMetrics: Readonly<Record<string, string>> = {
+  POSSIBLE_DUPLICATE: metricNames.possibleDuplicate,
+  AUTOPAY_PAUSED: metricNames.autopayPaused,
+};
 
 const environment = readIntakeEnvironment();
 
@@ -56,4 +73,10 @@ export const handler = buildHandler({
   clock: systemClock,
   deadlines: deadlinesOf(environment),
   policy: intakePolicyOf(environment),
+  guards: guardPolicyOf(environment),
+  controls: new DynamoDbControlPanel(
+    dynamodb,
+    environment.TABLE_NAME,
+    environment.CONTROL_CACHE_SECONDS * 1000,
+  ),
 });

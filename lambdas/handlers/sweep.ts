@@ -4,6 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
+import { DynamoDbControlPanel } from '#adapters/dynamodb-controls.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
 import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
@@ -28,11 +29,23 @@ const sweep = makeSweep({
   observer: sweepObserver,
 });
 
+const controls = new DynamoDbControlPanel(dynamodb, environment.TABLE_NAME, 0);
+
+/** The operators' switches on the dashboard (1 while paused) and, while paused, in the logs. */
+async function reportPauses(): Promise<void> {
+  const { autopayPaused, paymentsPaused } = await controls.read();
+  metrics.addMetric(metricNames.autopayPausedState, MetricUnit.Count, autopayPaused ? 1 : 0);
+  metrics.addMetric(metricNames.paymentsPausedState, MetricUnit.Count, paymentsPaused ? 1 : 0);
+  if (autopayPaused) logger.warn('Auto-pay is paused by an operator', { ...autopayPaused });
+  if (paymentsPaused) logger.warn('Payments are paused by an operator', { ...paymentsPaused });
+}
+
 /** The scheduled sweep: every order past its deadline is set moving again and counted. */
 export const handler = middy(async () => {
   const report = await sweep();
   // Always published, so "no stuck orders" is a zero on the dashboard, not a gap.
   metrics.addMetric(metricNames.sweepRuns, MetricUnit.Count, 1);
+  await reportPauses();
   logger.info('Sweep done', { ...report });
   return report;
 })

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { defaultGuardPolicy, type GuardPolicy } from '#domain/agent-guards.ts';
 import type { BackoffPolicy } from '#domain/backoff.ts';
 import type { BreakerPolicy } from '#domain/circuit-breaker.ts';
 import type { IntakePolicy } from '#domain/schemas.ts';
@@ -75,6 +76,16 @@ export function intakePolicyOf(environment: IntakeEnvironment): IntakePolicy {
   };
 }
 
+/** The guards against runaway agents, as intake applies them. */
+export function guardPolicyOf(environment: IntakeEnvironment): GuardPolicy {
+  return {
+    duplicateWindowSeconds: environment.DUPLICATE_WINDOW_SECONDS,
+    intentSlotSeconds: defaultGuardPolicy.intentSlotSeconds,
+    defaultRatePerSecond: environment.AGENT_RATE_PER_SECOND,
+    defaultBurst: environment.AGENT_RATE_BURST,
+  };
+}
+
 const intakeEnvironment = z.object({
   ...deadlineEnvironment,
   TABLE_NAME: z.string().min(3),
@@ -82,6 +93,10 @@ const intakeEnvironment = z.object({
   SUPPORTED_CURRENCIES: csv,
   MAX_ORDER_AMOUNT: z.coerce.number().int().positive(),
   CONFIRMATION_WINDOW_SECONDS: z.coerce.number().int().positive(),
+  DUPLICATE_WINDOW_SECONDS: positive,
+  AGENT_RATE_PER_SECOND: z.coerce.number().positive(),
+  AGENT_RATE_BURST: positive,
+  CONTROL_CACHE_SECONDS: z.coerce.number().nonnegative(),
 });
 export type IntakeEnvironment = z.infer<typeof intakeEnvironment>;
 

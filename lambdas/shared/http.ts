@@ -8,7 +8,13 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { AutopayError, type ErrorCode, errorCatalogue, ValidationError } from '#domain/errors.ts';
+import {
+  AutopayError,
+  type ErrorCode,
+  errorCatalogue,
+  RateLimitedError,
+  ValidationError,
+} from '#domain/errors.ts';
 import { MAX_BODY_BYTES } from '#domain/schemas.ts';
 import { metricNames } from './metric-names.ts';
 import { logger, metrics, tracer } from './observability.ts';
@@ -95,9 +101,15 @@ export function httpErrors(): MiddlewareObj<HttpEvent, HttpResult> {
       if (error instanceof AutopayError && error.exposable) {
         logger.info('Request refused', { code: error.code, status: error.status });
         metrics.addMetric(metricNames.requestRefused, MetricUnit.Count, 1);
+        if (error instanceof RateLimitedError) {
+          metrics.addMetric(metricNames.orderRateLimited, MetricUnit.Count, 1);
+        }
         request.response = json(
           error.status,
           errorBody(error.code, error.message, requestId, error.details),
+          error instanceof RateLimitedError
+            ? { 'retry-after': String(error.retryAfterSeconds) }
+            : {},
         );
         return;
       }

@@ -43,6 +43,13 @@ export const metricNames = {
   webhookEndpointCreated: 'WebhookEndpointCreated',
   notificationsQueued: 'NotificationsQueued',
   notificationChangesRead: 'NotificationChangesRead',
+  orderRateLimited: 'OrderRateLimited',
+  possibleDuplicate: 'OrderPossibleDuplicate',
+  /** An order that waited because auto-pay was paused (reason AUTOPAY_PAUSED). */
+  autopayPaused: 'OrderAutopayPaused',
+  /** Published by every sweep run: 1 while an operator has paused it, 0 otherwise. */
+  autopayPausedState: 'AutopayPausedState',
+  paymentsPausedState: 'PaymentsPausedState',
 } as const;
 
 type GatewayCall = Parameters<PaymentObserver['gatewayCall']>;

@@ -251,12 +251,18 @@ export const wiring = {
         SUPPORTED_CURRENCIES: 'CNY,USD,EUR,GBP,JPY,HKD,SGD',
         MAX_ORDER_AMOUNT: '1000000',
         CONFIRMATION_WINDOW_SECONDS: '300',
+        // The guards: the same intent under a new key within the window waits for the user;
+        // each agent's token bucket, unless its profile sets its own; how stale a pause may be.
+        DUPLICATE_WINDOW_SECONDS: '300',
+        AGENT_RATE_PER_SECOND: '1',
+        AGENT_RATE_BURST: '10',
+        CONTROL_CACHE_SECONDS: '2',
       },
       routes: [
         { method: 'POST', path: '/v1/orders', auth: 'jwt' },
         { method: 'GET', path: '/v1/orders/{id}', auth: 'jwt' },
       ],
-      // The order, and in the same transaction the agent's spend of the day.
+      // The order, and in the same transaction the agent-day item: spend, token bucket, intents.
       table: { writes: ['order', 'spend'] },
       sendsTo: { PAYMENT_SUBMISSION_QUEUE_URL: 'paymentSubmission' },
       // Intake stays open while the queue consumers and the webhook scale: 20 instances of a

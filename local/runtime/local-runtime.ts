@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
+import { DynamoDbControlPanel } from '#adapters/dynamodb-controls.ts';
 import { itemPrefixes } from '#adapters/table-keys.ts';
 import { type BoundResources, functionEnvironment } from '#shared/function-environment.ts';
 import {
@@ -125,6 +126,8 @@ export interface LocalRuntime {
 }
 
 const tableName = `${wiring.service}-orders`;
+/** How stale the payment poller's view of `pause payments` may be. */
+const PAYMENT_PAUSE_CACHE_MS = 1_000;
 
 function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
@@ -167,7 +170,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     if (options.pollers ?? true) {
       layers.push(runSchedules(handlers, options));
-      layers.push(pollQueues(handlers, clients.sqs, resources.queueUrls, options));
+      const controls = new DynamoDbControlPanel(
+        clients.dynamodb,
+        tableName,
+        PAYMENT_PAUSE_CACHE_MS,
+      );
+      const paused = async () => (await controls.read()).paymentsPaused !== undefined;
+      layers.push(pollQueues(handlers, clients.sqs, resources.queueUrls, options, paused));
       layers.push(pollStreams(handlers, clients, resources));
     }
 
@@ -353,6 +362,7 @@ function pollQueues(
   sqs: SQSClient,
   queueUrls: LocalRuntime['queueUrls'],
   options: LocalRuntimeOptions,
+  paymentsPaused: () => Promise<boolean>,
 ): () => Promise<unknown> {
   const pollers: QueuePoller[] = [];
   const duplicateDelivery = options.duplicateDelivery;
@@ -373,6 +383,8 @@ function pollQueues(
         onInvokeError: (error) => process.stderr.write(`${name}: ${String(error)}\n`),
         ...(options.crashAfterInvoke ? { crashAfterInvoke: options.crashAfterInvoke } : {}),
         ...(duplicateDelivery ? { duplicate: () => duplicateDelivery(source.queue) } : {}),
+        // `npm run ops -- pause payments`: in AWS it disables this mapping.
+        ...(source.queue === 'paymentSubmission' ? { paused: paymentsPaused } : {}),
       }),
     );
   }

@@ -38,7 +38,15 @@ export interface QueuePollerOptions {
    * or none. Standard queues deliver at least once; this makes "more than once" happen.
    */
   readonly duplicate?: () => DuplicateDelivery | undefined;
+  /**
+   * Asked before each receive: while true the poller receives nothing, as a disabled event
+   * source mapping, so messages wait in the queue without counting receives toward the DLQ.
+   */
+  readonly paused?: () => Promise<boolean>;
 }
+
+/** How often a paused poller asks again whether it may go on. */
+const PAUSED_RECHECK_MS = 250;
 
 export interface QueuePoller {
   stop(): Promise<void>;
@@ -69,6 +77,10 @@ async function work(
   copies: Set<string>,
 ): Promise<void> {
   while (!signal.aborted) {
+    if (options.paused !== undefined && (await isPaused(options))) {
+      await new Promise((resolve) => setTimeout(resolve, PAUSED_RECHECK_MS));
+      continue;
+    }
     let messages: Message[];
     // One signal per call, tied to the poller's: listeners the SDK leaves on a signal then go
     // with it, instead of piling up on one that lives as long as the poller.
@@ -98,6 +110,16 @@ async function work(
     if (messages.length > 0) {
       await invoke(options, await duplicated(options, messages, copies));
     }
+  }
+}
+
+/** A pause that cannot be read leaves the poller running, as Lambda's mapping would. */
+async function isPaused(options: QueuePollerOptions): Promise<boolean> {
+  try {
+    return (await options.paused?.()) === true;
+  } catch (error) {
+    options.onInvokeError?.(error);
+    return false;
   }
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { wiring } from '#shared/wiring.ts';
 import { projectRoot } from '../runtime/local-runtime.ts';
 import { type FunctionColdStart, runColdStarts } from './bench/cold-start.ts';
-import { type RequestRun, runPipelineBenchmarks } from './bench/pipeline.ts';
+import { benchAgentCount, type RequestRun, runPipelineBenchmarks } from './bench/pipeline.ts';
 import { fixed, median, progress } from './bench/stats.ts';
 import { runWarmIntake } from './bench/warm.ts';
 
@@ -142,7 +142,7 @@ function requestsSection(
 
   const text = `## 1. AWS requests and cost per paid order
 
-${runs.length} runs of ${runs[0]?.orders ?? 0} orders each (4 in flight, 8 trusted bench agents,
+${runs.length} runs of ${runs[0]?.orders ?? 0} orders each (4 in flight, ${benchAgentCount} trusted bench agents,
 after 10 warm-up orders), each waited for until PAID and until the gateway's callbacks and the
 queue pollers went quiet${quiet ? '' : ' (**a run timed out waiting for quiet: counts may be low**)'}.
 Figures are the median over runs of (count ÷ orders); the raw count of each run is beside it.

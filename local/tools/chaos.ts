@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
+import { orderKey } from '#adapters/table-keys.ts';
+import { MAX_RATE_BURST, MAX_RATE_PER_SECOND } from '#domain/agent-guards.ts';
 import type { Order } from '#domain/order.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
+import { orderIdFor } from '#domain/place-order.ts';
 import type { QueueName } from '#shared/wiring.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
 import { signLocalToken } from '../runtime/auth.ts';
@@ -13,6 +17,15 @@ import { between, chance, type Random, seededRandom } from '../simulators/faults
 import { defaultGatewayFaults } from '../simulators/gateway/fault-settings.ts';
 import { localRiskCredentials } from '../simulators/risk/contract.ts';
 import { type Check, checkInvariants, type Placed, type Violation } from './chaos/checks.ts';
+import {
+  checkGuards,
+  defaultGuardAgentSettings,
+  type GuardAgentSettings,
+  guardAgentIds,
+  guardAgentRows,
+  type PlacedAnswer,
+  runGuardAgents,
+} from './chaos/guard-agents.ts';
 import { scanSpend, watchUntilQuiet } from './chaos/observe.ts';
 import { printSummary } from './chaos/report.ts';
 import { type UserAnswer, type UserBehaviour, Users } from './chaos/users.ts';
@@ -41,6 +54,8 @@ export interface ChaosOptions {
   readonly log: (line: string) => void;
   /** How the users' requests reach the local API (a test passes one that checks each answer). */
   readonly fetch: (url: string, init: RequestInit) => Promise<Response>;
+  /** The retry-loop and flooding agents (local/tools/chaos/guard-agents.ts). */
+  readonly guardAgents: GuardAgentSettings;
 }
 
 export const defaultChaosOptions: ChaosOptions = {
@@ -55,6 +70,7 @@ export const defaultChaosOptions: ChaosOptions = {
   show: 3,
   log: (line) => process.stdout.write(`${line}\n`),
   fetch: (url, init) => fetch(url, init),
+  guardAgents: defaultGuardAgentSettings,
 };
 
 /** Above this amount an order whose risk check was bypassed is held instead of paid. */
@@ -110,7 +126,7 @@ const expectedStates: readonly OrderStatus[] = [
 ];
 
 /** Separate streams, so that how one part's draws interleave cannot shift another's. */
-const streams = { orders: 1, consumers: 2, users: 3, webhooks: 4 } as const;
+const streams = { orders: 1, consumers: 2, users: 3, webhooks: 4, guards: 5 } as const;
 
 export interface ChaosReport {
   readonly orders: number;
@@ -186,11 +202,11 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
   });
   const endpoints = await FlakyEndpoints.start(random(streams.webhooks), chaosFaults.webhooks);
   try {
-    const { trusted, cautious } = await seedChaosAgents(stack, options.agents);
+    const { trusted, cautious, misbehaving } = await seedChaosAgents(stack, options.agents);
     const api: LocalApi = { url: stack.apiUrl, fetch: options.fetch };
     const tokens = new Map<string, string>();
     const userTokens = new Map<string, string>();
-    for (const agentId of [...trusted, ...cautious]) {
+    for (const agentId of [...trusted, ...cautious, ...misbehaving]) {
       tokens.set(agentId, await signLocalToken(agentId));
       userTokens.set(agentId, await signLocalToken(agentId, [...USER_SCOPES]));
     }
@@ -239,7 +255,8 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       const replays = chance(orderRandom, 0.1);
       const key = `chaos-${index}-${randomUUID()}`;
       const amount = 100 + Math.floor(orderRandom() * 39) * 100;
-      const body = orderBody(amount);
+      // Each order its own intent: the duplicate guard is the retry-loop agent's part.
+      const body = orderBody(amount, `chaos-${index}`);
       const order = await placeOrder(api, tokens.get(agentId) ?? '', key, body);
       placed.push({ agentId, key, orderId: order.orderId, amount });
       if (replays) {
@@ -265,7 +282,23 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     });
     // Should placing fail, the watch ends by itself once the stack is stopped.
     watching.catch(() => undefined);
-    await Promise.all(Array.from({ length: options.concurrency }, placeOne));
+    const [guardRun] = await Promise.all([
+      runGuardAgents(
+        (agentId, key, body) => postOrder(api, tokens.get(agentId) ?? '', key, body),
+        orderIdFor,
+        orderBody,
+        random(streams.guards),
+        options.guardAgents,
+        (agentId, key, answer, amount) => {
+          const orderId = answer.body.orderId ?? '';
+          placed.push({ agentId, key, orderId, amount });
+          if (answer.body.status === 'AWAITING_CONFIRMATION') {
+            users.waiting({ orderId, agentId });
+          }
+        },
+      ),
+      ...Array.from({ length: options.concurrency }, placeOne),
+    ]);
     placing = false;
     const placingSeconds = secondsSince(started);
     options.log(`placed ${placed.length} orders in ${placingSeconds} s; settling...`);
@@ -285,6 +318,12 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         spend: await scanSpend(stack),
         replayViolations,
       }),
+      ...checkGuards(
+        guardRun,
+        orders,
+        await storedOrders(stack, guardRun.flood.refused),
+        options.guardAgents,
+      ),
       { name: "users' requests were all answered below 500", violations: users.serverErrors },
       {
         name: 'consumers were killed mid-batch',
@@ -321,6 +360,12 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       ledger,
       options.log,
     );
+    options.log('');
+    options.log('| misbehaving agent | what the guards made of it |');
+    options.log('|---|---|');
+    for (const [agent, what] of guardAgentRows(guardRun, orders)) {
+      options.log(`| ${agent} | ${what} |`);
+    }
     return report;
   } finally {
     await stack.stop();
@@ -369,31 +414,27 @@ async function seedChaosAgents(stack: LocalRuntime, count: number) {
     { length: Math.max(1, Math.ceil(count / 10)) },
     (_, i) => `chaos-cautious-${i}`,
   );
+  const limits = { limitCurrency: 'CNY', perOrderLimit: 5_000, dailyLimit: 100_000_000 };
+  const paying = ['order_coffee', 'submit_payment'];
+  // The run's own agents place as fast as the run drives them: the widest bucket a user may set.
+  const bucket = { ratePerSecond: MAX_RATE_PER_SECOND, rateBurst: MAX_RATE_BURST };
   for (const agentId of trusted) {
-    await agents.put({
-      agentId,
-      trustedActions: ['order_coffee', 'submit_payment'],
-      limitCurrency: 'CNY',
-      perOrderLimit: 5_000,
-      dailyLimit: 100_000_000,
-    });
+    await agents.put({ agentId, trustedActions: paying, ...limits, ...bucket });
   }
   for (const agentId of cautious) {
-    await agents.put({
-      agentId,
-      trustedActions: ['order_coffee'],
-      limitCurrency: 'CNY',
-      perOrderLimit: 5_000,
-      dailyLimit: 100_000_000,
-    });
+    await agents.put({ agentId, trustedActions: ['order_coffee'], ...limits, ...bucket });
   }
-  return { trusted, cautious };
+  // The misbehaving two have the default bucket, as any agent whose user set none.
+  for (const agentId of Object.values(guardAgentIds)) {
+    await agents.put({ agentId, trustedActions: paying, ...limits });
+  }
+  return { trusted, cautious, misbehaving: Object.values(guardAgentIds) };
 }
 
-function orderBody(amount: number) {
+function orderBody(amount: number, sessionId: string) {
   return {
     action: 'order_coffee',
-    sessionId: 'chaos',
+    sessionId,
     items: [{ sku: 'latte', size: 'medium', quantity: 1 }],
     amount,
     currency: 'CNY',
@@ -425,7 +466,10 @@ async function send(
   return { status: response.status, body: await response.json() };
 }
 
-/** A 5xx is safe to retry with the same key: that is what the key is for. */
+/**
+ * A 5xx is safe to retry with the same key: that is what the key is for; a 429 is waited out
+ * for its Retry-After, as an agent that reads the answer does.
+ */
 async function placeOrder(
   api: LocalApi,
   token: string,
@@ -433,12 +477,52 @@ async function placeOrder(
   body: unknown,
 ): Promise<{ orderId: string; status: OrderStatus }> {
   for (let attempt = 0; ; attempt++) {
-    const answer = await send(api, token, '/v1/orders', key, body);
+    const answer = await postOrder(api, token, key, body);
+    if (answer.status === 429) {
+      await new Promise((resolve) => setTimeout(resolve, (answer.retryAfterSeconds ?? 1) * 1000));
+      continue;
+    }
     if (answer.status < 500 || attempt >= 5) {
       return answer.body as { orderId: string; status: OrderStatus };
     }
     await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
   }
+}
+
+/** One placement, answered as it came: its status, its body and a 429's Retry-After. */
+async function postOrder(
+  api: LocalApi,
+  token: string,
+  key: string,
+  body: unknown,
+): Promise<PlacedAnswer> {
+  const response = await api.fetch(`${api.url}/v1/orders`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      'idempotency-key': key,
+    },
+    body: JSON.stringify(body),
+  });
+  const retryAfter = response.headers.get('retry-after');
+  return {
+    status: response.status,
+    body: (await response.json()) as PlacedAnswer['body'],
+    ...(retryAfter === null ? {} : { retryAfterSeconds: Number(retryAfter) }),
+  };
+}
+
+/** Which of these orders the table holds (a refused request must have stored none). */
+async function storedOrders(stack: LocalRuntime, orderIds: readonly string[]): Promise<string[]> {
+  const stored: string[] = [];
+  for (const orderId of orderIds) {
+    const found = await stack.dynamodb.send(
+      new GetCommand({ TableName: stack.tableName, Key: orderKey(orderId), ConsistentRead: true }),
+    );
+    if (found.Item !== undefined) stored.push(orderId);
+  }
+  return stored;
 }
 
 async function rotateBoth(stack: LocalRuntime): Promise<void> {

@@ -63,6 +63,8 @@ const confirmationReasons = [
   'OVER_ORDER_LIMIT',
   'OVER_DAILY_LIMIT',
   'LIMIT_CURRENCY_MISMATCH',
+  'POSSIBLE_DUPLICATE',
+  'AUTOPAY_PAUSED',
 ] as const;
 const holdReasons = ['RISK_REVIEW', 'RISK_UNAVAILABLE'] as const;
 const callbackResults = ['applied', 'unchanged', 'ignored', 'mismatch'] as const;
@@ -93,6 +95,13 @@ export const orderViewSchema = z.object({
     .enum(confirmationReasons)
     .optional()
     .describe('Why the order waits for confirmation (AWAITING_CONFIRMATION only)'),
+  duplicateOf: z
+    .string()
+    .optional()
+    .describe(
+      'The earlier order of the same intent (same sessionId, action, items, amount and ' +
+        'currency) this one may duplicate (reason POSSIBLE_DUPLICATE)',
+    ),
   confirmBy: isoTime('When an unconfirmed order expires').optional(),
   attempts: z.number().int().nonnegative().describe('Payment attempts made so far'),
   lastError: z.string().optional().describe('The code of the last failed attempt'),
@@ -279,7 +288,12 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
       "(PENDING_PAYMENT) when the agent trusts its action and it is within the agent's limits; " +
       'otherwise it waits for the user (AWAITING_CONFIRMATION, with `reason` and `confirmBy`). ' +
       'The same key and body again answers 200 with the stored order; the same key with another ' +
-      'body answers 422. After a 4xx nothing was stored and the key may be reused.',
+      'body answers 422. After a 4xx nothing was stored and the key may be reused. The same ' +
+      'intent (sessionId, action, items, amount, currency) under a new key within the ' +
+      'duplicate window (300 s) waits for the user: reason POSSIBLE_DUPLICATE, `duplicateOf` ' +
+      'naming the first order. Each agent has a token bucket of placements (by default 1 a ' +
+      'second, a burst of 10); over it, 429 RATE_LIMITED with `Retry-After` and nothing stored. ' +
+      'While an operator has paused auto-pay, every order waits (reason AUTOPAY_PAUSED).',
     headers: ['IdempotencyKey'],
     body: {
       schema: 'CreateOrderRequest',
@@ -310,6 +324,7 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
       'IDEMPOTENCY_KEY_REQUIRED',
       'PAYLOAD_TOO_LARGE',
       'IDEMPOTENCY_KEY_REUSED',
+      'RATE_LIMITED',
     ],
   },
   'GET /v1/orders/{id}': {
@@ -575,6 +590,7 @@ const exampleDetails: Partial<Record<ErrorCode, object>> = {
   ILLEGAL_TRANSITION: { currentStatus: 'FAILED' },
   CONFIRMATION_EXPIRED: { currentStatus: 'EXPIRED' },
   IDEMPOTENCY_KEY_REUSED: { orderId: exampleOrderId },
+  RATE_LIMITED: { retryAfterSeconds: 1 },
 };
 
 /** An answer in JSON, with named examples. */
@@ -609,7 +625,7 @@ function errorResponse(status: number, codes: readonly ErrorCode[]): JsonRespons
   };
   return {
     description: `${statusText(status)}: ${names}`,
-    ...(status === 503
+    ...(status === 503 || status === 429
       ? { headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } }
       : {}),
     content: { 'application/json': { schema, examples } },
@@ -718,7 +734,17 @@ function responsesOf(route: RouteSpec, doc: RouteDoc): Record<string, object> {
   if ((route.scopes ?? []).length > 0) {
     byStatus.set(403, { $ref: '#/components/responses/Forbidden' });
   }
-  byStatus.set(429, { $ref: '#/components/responses/Throttled' });
+  const ownThrottling = answered.get(429);
+  byStatus.set(
+    429,
+    ownThrottling === undefined
+      ? { $ref: '#/components/responses/Throttled' }
+      : withGatewayAnswer(ownThrottling, {
+          status: 429,
+          message: 'Too Many Requests',
+          when: "the route's throttling refuses the request before any function runs",
+        }),
+  );
   for (const status of [...byStatus.keys()].sort((a, b) => a - b)) {
     responses[String(status)] = byStatus.get(status) ?? {};
   }
@@ -943,7 +969,9 @@ export function buildOpenApi(): object {
           schema: { type: 'string', const: 'true' },
         },
         RetryAfter: {
-          description: 'Seconds to wait before retrying with the same Idempotency-Key.',
+          description:
+            'Seconds to wait before retrying with the same Idempotency-Key (503), or before the ' +
+            "agent's token bucket admits another order (429).",
           schema: { type: 'string', pattern: '^\\d+$' },
         },
       },

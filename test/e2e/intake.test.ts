@@ -44,8 +44,17 @@ async function call(
   return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : {} };
 }
 
+/** Each key its own intent (sessionId), so that no placement here is a duplicate of another. */
 const placeOrder = (body: unknown, key = `e2e-${++keySequence}`, token = demoToken) =>
-  call('POST', '/v1/orders', { token, key, body: JSON.stringify(body) });
+  call('POST', '/v1/orders', {
+    token,
+    key,
+    body: JSON.stringify(
+      typeof body === 'object' && body !== null && 'sessionId' in body
+        ? { ...body, sessionId: key }
+        : body,
+    ),
+  });
 
 async function queuedOrderIds(): Promise<string[]> {
   const received = await stack.sqs.send(
@@ -61,7 +70,17 @@ async function queuedOrderIds(): Promise<string[]> {
 
 beforeAll(async () => {
   // No consumer of the payment queue runs here: the test reads the queue itself.
-  stack = await startLocalRuntime({ pollers: false, logLevel: 'WARN' });
+  stack = await startLocalRuntime({
+    pollers: false,
+    logLevel: 'WARN',
+    // Not the guards under test here (test/e2e/guards.test.ts): a bucket no test here empties,
+    // and the operators' switches read once, so each placement's requests can be counted.
+    environment: {
+      AGENT_RATE_PER_SECOND: '1000',
+      AGENT_RATE_BURST: '1000',
+      CONTROL_CACHE_SECONDS: '3600',
+    },
+  });
   demoToken = await signLocalToken('demo-agent');
   cautiousToken = await signLocalToken('cautious-agent');
   // The handler's own clients, loaded by the stack: count and fault-inject at the SDK boundary.
@@ -105,14 +124,14 @@ describe('order intake over HTTP on the local stack', () => {
     await queuedOrderIds();
   });
 
-  it('costs one read and one PutItem, and no send, per order that waits for confirmation', async () => {
+  it('costs one read and one transactional write (the order, the agent-day bucket), and no send, per order that waits for confirmation', async () => {
     counter.reset();
     const placed = await placeOrder(latteOrder, undefined, cautiousToken);
     expect(placed.body).toMatchObject({
       status: 'AWAITING_CONFIRMATION',
       reason: 'ACTION_NOT_TRUSTED',
     });
-    expect(counter.calls.sort()).toEqual(['DynamoDB.GetItem', 'DynamoDB.PutItem']);
+    expect(counter.calls.sort()).toEqual(['DynamoDB.GetItem', 'DynamoDB.TransactWriteItems']);
   });
 
   it('answers a replay with the same order, Idempotent-Replayed, and no change', async () => {
@@ -127,8 +146,8 @@ describe('order intake over HTTP on the local stack', () => {
     expect(replay.status).toBe(200);
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
     expect(replay.body).toEqual(first.body);
-    // The conditional put is refused by DynamoDB: it writes nothing.
-    expect(counter.calls.sort()).toEqual(['DynamoDB.GetItem', 'DynamoDB.PutItem']);
+    // The conditional put is refused by DynamoDB: the transaction writes nothing.
+    expect(counter.calls.sort()).toEqual(['DynamoDB.GetItem', 'DynamoDB.TransactWriteItems']);
   });
 
   it('refuses the same key with another body with 422 and leaves the order as it was', async () => {

@@ -1,11 +1,21 @@
 import type { AgentDay, AgentProfile, DailySpend } from '#domain/agent.ts';
+import {
+  applyClaim,
+  claimHolds,
+  duplicateIn,
+  emptyGuardState,
+  type GuardClaim,
+  type GuardState,
+} from '#domain/agent-guards.ts';
 import { type Order, openOrder, type PaymentFields } from '#domain/order.ts';
 import { dueAtFor, type MoveDeps, moveOrder } from '#domain/order-moves.ts';
 import type { InitialStatus, OrderEvent, OrderStatus } from '#domain/order-state.ts';
 import type {
   AgentDirectory,
   Clock,
+  ControlPanel,
   CreateOrderOutcome,
+  OperatorControls,
   OrderRepository,
   OrderTransition,
   PaymentQueue,
@@ -20,14 +30,37 @@ import { latteOrder } from '../fixtures/orders.ts';
 export class InMemoryOrders implements OrderRepository {
   readonly orders = new Map<string, Order>();
   readonly spent = new Map<string, number>();
+  /** The guards' part of each agent-day item, by `spendKeyOf`. */
+  readonly guards = new Map<string, GuardState>();
   writes = 0;
 
-  async create(order: Order, spend?: DailySpend): Promise<CreateOrderOutcome> {
+  async create(order: Order, spend?: DailySpend, guard?: GuardClaim): Promise<CreateOrderOutcome> {
     const existing = this.orders.get(order.orderId);
     if (existing) {
       return { kind: 'exists', existing: structuredClone(existing) };
     }
-    if (spend) {
+    if (guard) {
+      const key = spendKeyOf(guard);
+      const day = { ...(this.guards.get(key) ?? emptyGuardState), spent: this.spent.get(key) };
+      const previous = guard.previousDay
+        ? (this.guards.get(spendKeyOf({ agentId: guard.agentId, day: guard.previousDay.day })) ??
+          emptyGuardState)
+        : undefined;
+      const previousHolds =
+        previous === undefined ||
+        duplicateIn(previous, guard.intent.hash, guard.previousDay?.checks ?? []) === undefined;
+      const roomHolds = spend === undefined || (day.spent ?? 0) + spend.amount <= spend.dailyLimit;
+      if (!claimHolds(day, guard) || !roomHolds || !previousHolds) {
+        return {
+          kind: 'guard-refused',
+          observed: structuredClone(day),
+          ...(previousHolds ? {} : { previousDay: structuredClone(previous) }),
+        };
+      }
+      this.guards.set(key, applyClaim(day, guard));
+      this.spent.set(key, (day.spent ?? 0) + (spend?.amount ?? 0));
+      this.writes++;
+    } else if (spend) {
       const key = spendKeyOf(spend);
       const before = this.spent.get(key) ?? 0;
       if (before + spend.amount > spend.dailyLimit) {
@@ -249,4 +282,13 @@ export async function seedOrder(
     order = moved.order;
   }
   return order;
+}
+
+/** The operators' switches, flipped by the test. */
+export class SwitchableControls implements ControlPanel {
+  current: OperatorControls = {};
+
+  async read(): Promise<OperatorControls> {
+    return this.current;
+  }
 }

@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { AutopayClient, type CreateOrderRequest } from '../../client/autopay-client.ts';
+import {
+  AutopayApiError,
+  AutopayClient,
+  type CreateOrderRequest,
+} from '../../client/autopay-client.ts';
 import { signLocalToken } from '../../local/runtime/auth.ts';
 import type { LocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
@@ -16,6 +20,9 @@ export interface OrderBody {
   history: Array<{ from: string | null; to: string; cause: string; errorCode?: string }>;
   [key: string]: unknown;
 }
+
+/** How often a placement refused by the agent's token bucket is tried again. */
+const RATE_LIMITED_ATTEMPTS = 30;
 
 /**
  * An agent talking to the local API over real HTTP through the typed client, as an agent
@@ -40,10 +47,31 @@ export class AgentClient {
     return new AgentClient(client, `${agentId}-${randomUUID()}`);
   }
 
+  /**
+   * Places an order. Each key is its own intent (its own sessionId) unless `overrides` say
+   * otherwise; a 429 is retried after its Retry-After, as an agent developer's code would.
+   */
   async place(overrides: Record<string, unknown> = {}, key?: string): Promise<OrderBody> {
-    const order = { ...latteOrder, ...overrides } as unknown as CreateOrderRequest;
     const idempotencyKey = key ?? `${this.prefix}-${++this.sequence}`;
-    return (await this.client.placeOrder(order, { idempotencyKey })).order as OrderBody;
+    const order = {
+      ...latteOrder,
+      sessionId: idempotencyKey,
+      ...overrides,
+    } as unknown as CreateOrderRequest;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.client.placeOrder(order, { idempotencyKey })).order as OrderBody;
+      } catch (error) {
+        if (
+          !(error instanceof AutopayApiError) ||
+          error.code !== 'RATE_LIMITED' ||
+          attempt >= RATE_LIMITED_ATTEMPTS
+        ) {
+          throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, (error.retryAfterSeconds ?? 1) * 1000));
+      }
+    }
   }
 
   async get(orderId: string): Promise<OrderBody> {

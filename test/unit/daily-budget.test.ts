@@ -15,7 +15,8 @@ describe("an agent's daily auto-pay budget", () => {
     const p = fakePipeline();
     const placed = [];
     for (const key of ['d1', 'd2', 'd3', 'd4']) {
-      placed.push((await p.placeOrder({ agentId, idempotencyKey: key, body: fifty })).order);
+      const body = { ...fifty, sessionId: key };
+      placed.push((await p.placeOrder({ agentId, idempotencyKey: key, body })).order);
     }
     for (const [index, order] of placed.entries()) {
       p.gateway.nextStatus = index === 3 ? 'declined' : 'succeeded';
@@ -23,7 +24,11 @@ describe("an agent's daily auto-pay budget", () => {
     }
 
     // Act
-    const next = await p.placeOrder({ agentId, idempotencyKey: 'd5', body: fifty });
+    const next = await p.placeOrder({
+      agentId,
+      idempotencyKey: 'd5',
+      body: { ...fifty, sessionId: 'd5' },
+    });
 
     // Assess
     expect(next.order.status).toBe('PENDING_PAYMENT');

@@ -112,7 +112,8 @@ describe('placing an order', () => {
     expect(order.spendDay).toBeUndefined();
     expect(order.payBy).toBeUndefined();
     expect(payments.sent).toEqual([]);
-    expect(orders.writes).toBe(1);
+    // The order and its agent-day item (token bucket, intent), in one transaction.
+    expect(orders.writes).toBe(2);
   });
 
   it('holds an order of an unknown agent as not trusted', async () => {
@@ -142,7 +143,11 @@ describe('placing an order', () => {
   it('enforces the daily limit over the running total, without counting the refused order', async () => {
     // Prepare: four orders of 50.00 use the whole 200.00 day.
     for (const key of ['d1', 'd2', 'd3', 'd4']) {
-      const { order } = await place('demo-agent', key, { ...latteOrder, amount: 5000 });
+      const { order } = await place('demo-agent', key, {
+        ...latteOrder,
+        sessionId: key,
+        amount: 5000,
+      });
       expect(order.status).toBe('PENDING_PAYMENT');
     }
 
@@ -161,7 +166,7 @@ describe('placing an order', () => {
   it('starts a new daily budget on the next UTC day', async () => {
     // Prepare
     for (const key of ['d1', 'd2', 'd3', 'd4']) {
-      await place('demo-agent', key, { ...latteOrder, amount: 5000 });
+      await place('demo-agent', key, { ...latteOrder, sessionId: key, amount: 5000 });
     }
     clock.advance(24 * 3600);
 

@@ -3,13 +3,13 @@ import { fakePipeline, firstDelivery } from '../fakes/pipeline.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 
 /*
- * Intake has no rate limit per agent (DESIGN §5's token bucket is not there), and an order over
- * the agent's limit costs it nothing: it waits for the user and expires. Each one also takes a
- * place in the sweep's due index, which the sweep works through oldest first, a batch a run
- * (SWEEP_BATCH_SIZE 500 every 5 minutes in AWS; 100 here). One agent placing waiting orders
- * faster than that (one a second here; the API admits 50 a second) keeps every other overdue
- * order behind its own: a settlement whose checks were dead-lettered is not voided at its
- * deadline, nor in the hour after it.
+ * An order over the agent's limit costs it nothing: it waits for the user and expires. Each one
+ * also takes a place in the sweep's due index, which the sweep works through oldest first, a
+ * batch a run (SWEEP_BATCH_SIZE 500 every 5 minutes in AWS; 100 here). The agent's token bucket
+ * (1 order a second sustained by default) admits one waiting order a second, for ever: faster
+ * than the sweep expires them here, so every other overdue order waits behind the agent's own: a
+ * settlement whose checks were dead-lettered is not voided at its deadline, nor in the hour
+ * after it.
  */
 
 const agentId = 'demo-agent';
@@ -17,9 +17,9 @@ const agentId = 'demo-agent';
 const waiting = { ...latteOrder, amount: 6000 };
 
 describe('an agent placing waiting orders faster than the sweep expires them', () => {
-  // Known gap: no per-agent rate limit, and the sweep does not serve money states first. Once
-  // they are there, this fails: flip it to it().
-  it.fails("holds another order's overdue settlement back from its final check for over an hour: no per-agent rate limit, no money states first in the sweep", async () => {
+  // Known gap: the sweep does not serve money states first, and the default bucket admits one
+  // waiting order a second. Once the sweep does, this fails: flip it to it().
+  it.fails("holds another order's overdue settlement back from its final check for over an hour: the sweep does not serve money states first", async () => {
     // Prepare: the agent has placed a waiting order a second for half an hour, the sweep
     // running every five minutes.
     const p = fakePipeline();

@@ -3,6 +3,7 @@ import {
   agentKey,
   breakerKey,
   breakerWindowKey,
+  controlKey,
   type ItemKind,
   itemPrefixes,
   orderKey,
@@ -27,6 +28,7 @@ describe('the table key layout', () => {
     ['spend', spendKey('demo-agent', '2026-11-23')],
     ['breaker', breakerKey('simulator')],
     ['breaker', breakerWindowKey('simulator', 3, 17)],
+    ['control', controlKey('switches')],
   ])('builds %s keys under their own prefix and no other', (kind, key) => {
     const under = Object.entries(itemPrefixes)
       .filter(([, prefix]) => key.pk.startsWith(prefix))

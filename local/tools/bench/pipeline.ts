@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
+import { MAX_RATE_BURST, MAX_RATE_PER_SECOND } from '#domain/agent-guards.ts';
 import { wiring } from '#shared/wiring.ts';
 import { signLocalToken } from '../../runtime/auth.ts';
 import { localCredentials, localRegion } from '../../runtime/emulators.ts';
@@ -27,9 +28,14 @@ export const benchOrder = {
   paymentMethod: 'wallet',
 } as const;
 
-/** Trusted agents with a daily limit no benchmark reaches (the seed agents allow 44 lattes). */
-const agentCount = 8;
-const agentIds = Array.from({ length: agentCount }, (_, index) => `bench-agent-${index}`);
+/**
+ * Trusted agents with a daily limit no benchmark reaches (the seed agents allow 44 lattes), and
+ * the widest token bucket a user may set. Enough of them that each places a few orders in the
+ * duplicate window, as a real agent does: an agent's recent intents live in its agent-day item,
+ * and one placing dozens within minutes makes that item, and each of its writes, bigger.
+ */
+export const benchAgentCount = 64;
+const agentIds = Array.from({ length: benchAgentCount }, (_, index) => `bench-agent-${index}`);
 
 interface EsmQueueStats {
   batches: number;
@@ -197,6 +203,8 @@ class Bench {
           limitCurrency: 'CNY',
           perOrderLimit: 5000,
           dailyLimit: 1_000_000_000,
+          ratePerSecond: MAX_RATE_PER_SECOND,
+          rateBurst: MAX_RATE_BURST,
         }),
       ),
     );
@@ -232,7 +240,8 @@ class Bench {
             'content-type': 'application/json',
             'idempotency-key': key,
           },
-          body: JSON.stringify(benchOrder),
+          // Each order its own intent: the same body again within 300 s would wait for its user.
+          body: JSON.stringify({ ...benchOrder, sessionId: key }),
         });
         const text = await response.text();
         latenciesMs.push(performance.now() - started);
