@@ -59,7 +59,8 @@ export interface RiskRecord {
 }
 
 /** Why an order waits for an operator or its user after the payment step. */
-export type HoldReason = 'RISK_REVIEW' | 'RISK_UNAVAILABLE';
+/** Why an order waits for a person: its risk verdict, or the card's issuer wants the user. */
+export type HoldReason = 'RISK_REVIEW' | 'RISK_UNAVAILABLE' | 'AUTHENTICATION_REQUIRED';
 
 /** Fields the payment steps may change, beside the status. */
 export interface PaymentFields {

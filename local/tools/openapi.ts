@@ -62,7 +62,7 @@ const confirmationReasons = [
   'OVER_DAILY_LIMIT',
   'LIMIT_CURRENCY_MISMATCH',
 ] as const;
-const holdReasons = ['RISK_REVIEW', 'RISK_UNAVAILABLE'] as const;
+const holdReasons = ['RISK_REVIEW', 'RISK_UNAVAILABLE', 'AUTHENTICATION_REQUIRED'] as const;
 const callbackResults = ['applied', 'unchanged', 'ignored', 'mismatch'] as const;
 
 const isoTime = (description: string) =>
