@@ -18,6 +18,7 @@ import {
   type EnvironmentBinding,
   environmentBindings,
 } from '../../lambdas/shared/function-environment.ts';
+import { stripeGatewayName } from '../../lambdas/shared/gateway-names.ts';
 import { promotionTags } from '../../lambdas/shared/secret-tags.ts';
 import type {
   ExternalService,
@@ -115,7 +116,14 @@ export class PipelineFunctions extends Construct {
       logGroup,
       layers: [this.powertools],
       bundling: {
-        externalModules: providedModules,
+        // The Stripe SDK (~240 KB minified) is loaded only on the Stripe path, and shipped only
+        // with the functions of a stage that pays through Stripe.
+        externalModules: [...providedModules, 'stripe'],
+        ...(spec.environment.GATEWAY_NAME === stripeGatewayName &&
+        spec.endpoints !== undefined &&
+        'GATEWAY_URL' in spec.endpoints
+          ? { nodeModules: ['stripe'] }
+          : {}),
         format: OutputFormat.ESM,
         minify: true,
         sourceMap: true,

@@ -1,4 +1,4 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import type {
   ChargeRequest,
   GatewayOutcome,
@@ -142,7 +142,11 @@ export class StripePaymentGateway implements PaymentGateway {
         refund = await stripe.refunds.retrieve(refund.id);
       }
     } catch (error) {
-      if (error instanceof Stripe.errors.StripeInvalidRequestError && isRefusal(error.code)) {
+      if (
+        isStripeError(error) &&
+        isOfType(error, 'StripeInvalidRequestError') &&
+        isRefusal(error.code)
+      ) {
         return { kind: 'rejected', reason: error.code ?? 'refused' };
       }
       const outcome = classifyError(error, 'POST');
@@ -175,6 +179,8 @@ export class StripePaymentGateway implements PaymentGateway {
   async #stripe(): Promise<Stripe> {
     const key = await this.options.apiKey.get();
     if (this.#client?.key !== key) {
+      // Loaded here, not at the top: only a stage paying through Stripe carries its SDK.
+      const { default: Stripe } = await import('stripe');
       const base = this.options.baseUrl === undefined ? undefined : new URL(this.options.baseUrl);
       const stripe = new Stripe(key, {
         // Retries are the queue's, with backoff and the lookup first; a call is one request.
@@ -200,9 +206,33 @@ function isRefusal(code: string | undefined): boolean {
   return code === 'charge_already_refunded' || code === 'charge_disputed';
 }
 
+/**
+ * The SDK's error classes, told apart by the `type` each sets to its own name (StripeCardError,
+ * StripeInvalidRequestError, …), so that reading an error needs no SDK loaded.
+ */
+type StripeErrorType =
+  | 'StripeCardError'
+  | 'StripeInvalidRequestError'
+  | 'StripeIdempotencyError'
+  | 'StripePermissionError'
+  | 'StripeAuthenticationError'
+  | 'StripeRateLimitError'
+  | 'StripeConnectionError'
+  | 'StripeAPIError';
+
+function isStripeError(error: unknown): error is Stripe.errors.StripeError {
+  const type = (error as { type?: unknown } | null)?.type;
+  return error instanceof Error && typeof type === 'string' && type.startsWith('Stripe');
+}
+
+function isOfType(error: Stripe.errors.StripeError, ...types: StripeErrorType[]): boolean {
+  return (types as string[]).includes(error.type);
+}
+
 function isUnexpectedState(error: unknown): boolean {
   return (
-    error instanceof Stripe.errors.StripeInvalidRequestError &&
+    isStripeError(error) &&
+    isOfType(error, 'StripeInvalidRequestError') &&
     error.code === 'payment_intent_unexpected_state'
   );
 }
@@ -266,16 +296,16 @@ function declineCodeOf(error: { decline_code?: string; code?: string }): string 
 
 /** Stripe's errors (docs.stripe.com/api/errors), as the SDK raises them, read as outcomes. */
 function classifyError(error: unknown, method: 'GET' | 'POST'): GatewayOutcome {
-  if (!(error instanceof Stripe.errors.StripeError)) {
+  if (!isStripeError(error)) {
     return { kind: 'unknown', detail: 'unexpected error' };
   }
-  if (error instanceof Stripe.errors.StripeConnectionError) {
+  if (isOfType(error, 'StripeConnectionError')) {
     // A POST whose answer never came may have charged; a GET has no effect either way.
     return method === 'POST'
       ? { kind: 'unknown', detail: 'connection lost' }
       : { kind: 'unavailable', detail: 'connection lost' };
   }
-  if (error instanceof Stripe.errors.StripeCardError) {
+  if (isOfType(error, 'StripeCardError')) {
     const intentId = error.payment_intent?.id;
     if (error.code === 'authentication_required' && intentId !== undefined) {
       return { kind: 'action-required', intentId, reason: error.code };
@@ -287,8 +317,8 @@ function classifyError(error: unknown, method: 'GET' | 'POST'): GatewayOutcome {
     };
   }
   const status = error.statusCode ?? 0;
-  if (error instanceof Stripe.errors.StripeAuthenticationError) return { kind: 'unauthorized' };
-  if (error instanceof Stripe.errors.StripeRateLimitError || status === 429) {
+  if (isOfType(error, 'StripeAuthenticationError')) return { kind: 'unauthorized' };
+  if (isOfType(error, 'StripeRateLimitError') || status === 429) {
     return { kind: 'throttled', retryAfterSeconds: retryAfter(error) };
   }
   if (status === 409) {
@@ -296,9 +326,7 @@ function classifyError(error: unknown, method: 'GET' | 'POST'): GatewayOutcome {
     return { kind: 'unavailable', detail: `stripe 409 ${error.code ?? ''}`.trim() };
   }
   if (
-    error instanceof Stripe.errors.StripeInvalidRequestError ||
-    error instanceof Stripe.errors.StripeIdempotencyError ||
-    error instanceof Stripe.errors.StripePermissionError
+    isOfType(error, 'StripeInvalidRequestError', 'StripeIdempotencyError', 'StripePermissionError')
   ) {
     return { kind: 'misconfigured', detail: `${error.rawType ?? error.type} ${error.code ?? ''}` };
   }

@@ -14,10 +14,11 @@ import { parseWith } from '#domain/schemas.ts';
 import type { makeVerifyCallbackSignature } from '#domain/webhook-secrets.ts';
 import { deadlinesOf, readCallbackEnvironment, settlementScheduleOf } from '#shared/config.ts';
 import { callbackObserver, settlementObserver } from '#shared/domain-events.ts';
+import { stripeGatewayName } from '#shared/gateway-names.ts';
 import { type HttpEvent, httpHandler, json, parseJson, rawBody } from '#shared/http.ts';
 import { callbackMetric } from '#shared/metric-names.ts';
 import { aboutOrder, logger, metrics } from '#shared/observability.ts';
-import { callbackSignatureCheckFrom, stripeGatewayName } from '#shared/payment-gateway.ts';
+import { callbackSignatureCheckFrom } from '#shared/payment-gateway.ts';
 
 export interface CallbackHandlerDeps {
   readonly gatewayName: string;

@@ -12,9 +12,7 @@ import { systemClock } from '#domain/ports.ts';
 import { makeVerifyCallbackSignature } from '#domain/webhook-secrets.ts';
 import { breakerPolicyOf, type CallbackEnvironment, type PaymentEnvironment } from './config.ts';
 import { breakerMoves, signatureMismatch } from './domain-events.ts';
-
-/** The gateway that speaks Stripe's API, chosen by GATEWAY_NAME; any other name is the simulator's. */
-export const stripeGatewayName = 'stripe';
+import { stripeGatewayName } from './gateway-names.ts';
 
 /**
  * The payment gateway (the payment service provider, not API Gateway) as every function that calls

@@ -56,6 +56,9 @@ process.stdout.write(
     ),
     `  Secrets (moto)  ${stack.secretsManagerEndpoint}`,
     `  Gateway sim     ${stack.gateway.url}  (ledger: GET ${endpoints.gateway.ledger})`,
+    `    Stripe API    ${endpoints.stripe.url}  (key ${endpoints.stripe.apiKey}; ${
+      endpoints.stripe.active ? 'in use: GATEWAY=stripe' : 'not in use: GATEWAY=stripe npm start'
+    })`,
     `    faults: ${faultsLine('GATEWAY_FAULTS', endpoints.gateway.faults, { errorRate: 0.1 })}`,
     `    callbacks to ${endpoints.callbacks.url}, signed with ${endpoints.callbacks.secret}`,
     `  Risk sim        ${stack.risk.url}`,

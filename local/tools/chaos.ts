@@ -6,7 +6,12 @@ import type { OrderStatus } from '#domain/order-state.ts';
 import type { QueueName } from '#shared/wiring.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
 import { signLocalToken } from '../runtime/auth.ts';
-import { type LocalRuntime, startLocalRuntime } from '../runtime/local-runtime.ts';
+import {
+  type LocalGateway,
+  type LocalRuntime,
+  localGatewayOf,
+  startLocalRuntime,
+} from '../runtime/local-runtime.ts';
 import type { DuplicateDelivery } from '../runtime/queue-poller.ts';
 import { driveRotation } from '../runtime/rotation.ts';
 import { between, chance, type Random, seededRandom } from '../simulators/faults.ts';
@@ -39,6 +44,8 @@ export interface ChaosOptions {
   readonly log: (line: string) => void;
   /** How the users' requests reach the local API (a test passes one that checks each answer). */
   readonly fetch: (url: string, init: RequestInit) => Promise<Response>;
+  /** The gateway protocol the pipeline speaks to the simulator (GATEWAY, else the simulator's). */
+  readonly gateway: LocalGateway;
 }
 
 export const defaultChaosOptions: ChaosOptions = {
@@ -53,6 +60,7 @@ export const defaultChaosOptions: ChaosOptions = {
   show: 3,
   log: (line) => process.stdout.write(`${line}\n`),
   fetch: (url, init) => fetch(url, init),
+  gateway: localGatewayOf({}),
 };
 
 /** Above this amount an order whose risk check was bypassed is held instead of paid. */
@@ -131,6 +139,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
   const started = Date.now();
   const injected = { kills: 0, duplicates: {} as Record<string, number>, rotations: 0 };
   const stack = await startLocalRuntime({
+    gateway: options.gateway,
     logLevel: 'SILENT',
     seed: options.seed,
     scheduleSeconds: 2,
@@ -479,6 +488,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     if (value !== undefined && Number.isFinite(value)) Object.assign(overrides, { [name]: value });
   }
   if (process.argv.includes('--no-coverage')) Object.assign(overrides, { coverage: false });
+  const gateway = process.argv[process.argv.indexOf('--gateway') + 1];
+  if (process.argv.includes('--gateway') && gateway !== undefined) {
+    Object.assign(overrides, { gateway: localGatewayOf({ gateway: gateway as LocalGateway }) });
+  }
   const report = await runChaos(overrides);
   process.exit(report.ok ? 0 : 1);
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import cdkJson from '../../cdk.json' with { type: 'json' };
-import { stageSettingsFromContext } from '../../infra/stages.ts';
+import { stageSettingsFromContext, withGateway } from '../../infra/stages.ts';
+import { functionSpecs, wiring } from '../../lambdas/shared/wiring.ts';
 import {
   appWithProjectContext,
   prodContext,
@@ -15,6 +16,35 @@ import {
 function settingsWith(overrides: Readonly<Record<string, unknown>> = {}) {
   return stageSettingsFromContext(appWithProjectContext(overrides).node);
 }
+
+describe('the gateway a stage pays through', () => {
+  it('is the simulator unless the context names stripe, which then needs its payers', () => {
+    // Act
+    const payers = { default: { customer: 'cus_1', paymentMethod: 'pm_1' } };
+    const stripe = settingsWith({ gateway: 'stripe', stripePayers: JSON.stringify(payers) });
+
+    // Assess
+    expect(settingsWith().gateway).toEqual({ name: 'simulator' });
+    expect(stripe.gateway).toEqual({ name: 'stripe', stripePayers: JSON.stringify(payers) });
+    expect(() => settingsWith({ gateway: 'stripe' })).toThrow(/stripePayers/);
+    expect(() => settingsWith({ gateway: 'paypal' })).toThrow(/simulator or stripe/);
+  });
+
+  it('names stripe to every function that calls or hears the gateway, and rotates nothing on a schedule', () => {
+    // Act
+    const stripe = withGateway(wiring, { name: 'stripe', stripePayers: '{}' });
+
+    // Assess
+    const gatewayNames = Object.values(stripe.functions)
+      .map((spec) => spec.environment.GATEWAY_NAME)
+      .filter((name) => name !== undefined);
+    expect(new Set(gatewayNames)).toEqual(new Set(['stripe']));
+    expect(stripe.functions.paymentSubmission?.environment.STRIPE_PAYERS).toBe('{}');
+    expect(stripe.functions.settlementCallback?.environment).not.toHaveProperty('STRIPE_PAYERS');
+    expect(Object.values(stripe.functions).flatMap((spec) => spec.rotates ?? [])).toEqual([]);
+    expect(Object.values(functionSpecs).flatMap((spec) => spec.rotates ?? [])).not.toEqual([]);
+  });
+});
 
 describe('stage settings from the CDK context', () => {
   it('takes log retention and API throttling from cdk.json, and subscribes nobody by default', () => {
