@@ -6,6 +6,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SecretsManagerStore } from '#adapters/secrets-manager-store.ts';
 import type { RotationEvent } from '#domain/rotation.ts';
 import { readDeadlines } from '#shared/config.ts';
 import { functionSpecs, queueNames, stackOutputs, wiring } from '#shared/wiring.ts';
@@ -14,6 +15,7 @@ import { projectRoot } from '../local/runtime/local-runtime.ts';
 import { type LocalState, localStateFile } from '../local/runtime/local-state.ts';
 import { driveRotation } from '../local/runtime/rotation.ts';
 import { OpsError, type OpsTarget, opsUsage, redriveByResending, runOps } from './commands.ts';
+import { rotateStripeApiKey } from './stripe-key.ts';
 
 /** As the functions' own client: a field left undefined is not written, rather than refused. */
 const marshalling = { marshallOptions: { removeUndefinedValues: true } };
@@ -53,6 +55,21 @@ export function localTarget(
       );
       return `Rotated ${secret}: version ${token} is now AWSCURRENT.`;
     },
+    rotateStripeApiKey: (newKey) =>
+      rotateStripeApiKey(
+        {
+          store: new SecretsManagerStore(
+            new SecretsManagerClient({
+              ...config,
+              endpoint: env.AWS_ENDPOINT_URL_SECRETS_MANAGER,
+            }),
+          ),
+          secretId: state.secretIds.gatewayApiKey,
+          // The simulator's Stripe API when the local stack runs with GATEWAY=stripe.
+          stripeUrl: env.GATEWAY_NAME === 'stripe' ? env.GATEWAY_URL : undefined,
+        },
+        newKey,
+      ),
   };
 }
 
@@ -114,6 +131,14 @@ export async function stageTarget(stage: string): Promise<OpsTarget> {
       );
       return `Rotation of ${secret} started: version ${rotated.VersionId}.`;
     },
+    rotateStripeApiKey: (newKey) =>
+      rotateStripeApiKey(
+        {
+          store: new SecretsManagerStore(new SecretsManagerClient({})),
+          secretId: output(stackOutputs.secretArn('gatewayApiKey')),
+        },
+        newKey,
+      ),
   };
 }
 
@@ -135,6 +160,13 @@ async function localTargetFromFile(): Promise<OpsTarget> {
   });
 }
 
+/** What the operator piped in (a key is never an argument: it would land in the shell history). */
+async function readStandardInput(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function main(argv: readonly string[]): Promise<void> {
   const stageAt = argv.indexOf('--stage');
   const stage = stageAt >= 0 ? argv[stageAt + 1] : undefined;
@@ -142,7 +174,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const args = stageAt >= 0 ? argv.filter((_, i) => i !== stageAt && i !== stageAt + 1) : argv;
   if (args.length === 0) throw new OpsError(opsUsage);
   const target = stage ? await stageTarget(stage) : await localTargetFromFile();
-  await runOps(args, target, (line) => process.stdout.write(`${line}\n`));
+  await runOps(args, target, (line) => process.stdout.write(`${line}\n`), readStandardInput);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

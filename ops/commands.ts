@@ -29,6 +29,8 @@ export interface OpsTarget {
   redrive(queue: QueueName): Promise<string>;
   /** Rotates a secret now; answers what happened. */
   rotate(secret: SecretName): Promise<string>;
+  /** Makes a Stripe API key an operator rolled in Stripe's dashboard current, once it works. */
+  rotateStripeApiKey(newKey: string): Promise<string>;
 }
 
 export class OpsError extends Error {
@@ -51,6 +53,9 @@ commands:
   dlq                 what each dead-letter queue holds, and why
   redrive <queue>     move a dead-letter queue's messages back (${queueNames.join(', ')})
   rotate <secret>     rotate a secret now (${secretNames.join(', ')})
+  rotate stripeApiKey < key
+                      make the Stripe key read from standard input current, once Stripe
+                      accepts it (a Stripe key is rolled in Stripe's dashboard, not by autopay)
 `;
 
 type Print = (line: string) => void;
@@ -60,6 +65,7 @@ export async function runOps(
   args: readonly string[],
   target: OpsTarget,
   print: Print,
+  input: () => Promise<string> = async () => '',
 ): Promise<void> {
   const [command, argument] = args;
   const orders = new DynamoDbOrderRepository(target.dynamodb, target.tableName);
@@ -107,6 +113,10 @@ export async function runOps(
       return;
     }
     case 'rotate': {
+      if (argument === 'stripeApiKey') {
+        print(await target.rotateStripeApiKey(await input()));
+        return;
+      }
       if (!secretNames.includes(argument as SecretName)) {
         throw new OpsError(`rotate needs one of: ${secretNames.join(', ')}`);
       }

@@ -1,3 +1,4 @@
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
@@ -12,6 +13,8 @@ import {
 } from '../../local/runtime/local-runtime.ts';
 import { demoAgent } from '../../local/runtime/seed.ts';
 import { authenticationRequiredCard } from '../../local/simulators/gateway/stripe-api.ts';
+import { localTarget } from '../../ops/cli.ts';
+import { runOps } from '../../ops/commands.ts';
 import { apiFetch } from '../support/contract.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 
@@ -286,6 +289,63 @@ describe('the pipeline on Stripe (GATEWAY=stripe), against the simulated Stripe 
     expect(refundAtStripe).toMatchObject({
       status: 'succeeded',
       metadata: { orderId: placed.orderId },
+    });
+  });
+
+  describe('npm run ops -- rotate stripeApiKey', () => {
+    const rotate = async (newKey: string) => {
+      const target = localTarget(
+        {
+          environment: stack.environment,
+          tableName: stack.tableName,
+          queueUrls: stack.queueUrls,
+          secretIds: stack.secretIds,
+        },
+        stack.invoke,
+      );
+      const lines: string[] = [];
+      await runOps(
+        ['rotate', 'stripeApiKey'],
+        target,
+        (line) => lines.push(line),
+        async () => newKey,
+      );
+      return lines.join('\n');
+    };
+    const currentKey = async () =>
+      (
+        await stack.secretsManager.send(
+          new GetSecretValueCommand({
+            SecretId: stack.secretIds.gatewayApiKey,
+            VersionStage: 'AWSCURRENT',
+          }),
+        )
+      ).SecretString;
+
+    it('refuses a key Stripe does not accept, and leaves the current one in place', async () => {
+      // Act
+      const attempt = rotate('sk_test_never_issued\n');
+
+      // Assess
+      await expect(attempt).rejects.toThrow(/Stripe refused the new key/);
+      expect(await currentKey()).toBe(localStripeApiKey);
+    });
+
+    it('makes a key rolled at Stripe current once Stripe accepts it, and payments go on', async () => {
+      // Prepare: rolled in the dashboard, the old key still valid for a while.
+      const rolled = 'sk_test_autopay_local_rolled';
+      stack.gateway.setApiKeys([localStripeApiKey, rolled]);
+
+      // Act
+      const said = await rotate(`${rolled}\n`);
+      stack.gateway.setApiKeys([rolled]);
+      const placed = await agent.place();
+      const paid = await agent.waitForStatus(placed.orderId, 'PAID', 15_000);
+
+      // Assess
+      expect(said).toContain('AWSCURRENT');
+      expect(await currentKey()).toBe(rolled);
+      expect(paid.status).toBe('PAID');
     });
   });
 });
