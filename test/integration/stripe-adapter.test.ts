@@ -143,4 +143,19 @@ describe('the Stripe adapter against the simulated Stripe API', () => {
     expect(refused).toEqual({ kind: 'unauthorized' });
     expect(gateway.ledger().charges[orderId(4)]).toBeUndefined();
   });
+
+  it("takes the key as Stripe does, as a bearer token or as Basic auth's user name (curl -u key:)", async () => {
+    // Act
+    const search = (authorization: string) =>
+      fetch(`${gateway.stripeUrl}/v1/payment_intents/search?query=metadata['orderId']:'x'`, {
+        headers: { authorization },
+      });
+    const basic = await search(`Basic ${Buffer.from(`${key}:`).toString('base64')}`);
+    const wrong = await search(`Basic ${Buffer.from('sk_test_wrong:').toString('base64')}`);
+
+    // Assess
+    expect(basic.status).toBe(200);
+    expect(await basic.json()).toMatchObject({ object: 'search_result', data: [] });
+    expect(wrong.status).toBe(401);
+  });
 });

@@ -293,6 +293,7 @@ class Gateway implements AdminControls {
           `Unrecognized request URL (${req.method}: ${url.pathname}).`,
         ),
       unauthorized: () => failure(401, 'invalid_request_error', 'Invalid API Key provided.'),
+      basicAuth: true,
     });
   }
 
@@ -305,6 +306,7 @@ class Gateway implements AdminControls {
       parse: (text: string | undefined) => unknown;
       unmatched: () => Answer;
       unauthorized: () => Answer;
+      basicAuth?: boolean;
     },
   ): Promise<void> {
     const match = this.#match(face.routes, req.method ?? 'GET', url.pathname);
@@ -313,7 +315,7 @@ class Gateway implements AdminControls {
       this.#write(res, face.unmatched());
       return;
     }
-    if (!this.#authorized(req)) {
+    if (!this.#authorized(req, face.basicAuth === true)) {
       this.#write(res, face.unauthorized());
       return;
     }
@@ -344,10 +346,15 @@ class Gateway implements AdminControls {
     return undefined;
   }
 
-  #authorized(req: IncomingMessage): boolean {
+  /** `Bearer <key>`; Stripe's API also takes the key as HTTP Basic user name (`curl -u key:`). */
+  #authorized(req: IncomingMessage, basicAuth: boolean): boolean {
     const header = req.headers.authorization ?? '';
-    if (!header.startsWith('Bearer ')) return false;
-    return this.#apiKeys.activeBySecret(header.slice('Bearer '.length)) !== undefined;
+    const key = header.startsWith('Bearer ')
+      ? header.slice('Bearer '.length)
+      : basicAuth && header.startsWith('Basic ')
+        ? Buffer.from(header.slice('Basic '.length), 'base64').toString('utf8').split(':')[0]
+        : undefined;
+    return key !== undefined && this.#apiKeys.activeBySecret(key) !== undefined;
   }
 
   #write(res: ServerResponse, answer: Answer): void {
