@@ -73,8 +73,8 @@ export interface LocalRuntimeOptions {
   /** Asked for each message a queue poller receives: a duplicate delivery to play, or none. */
   readonly duplicateDelivery?: (queue: QueueName) => DuplicateDelivery | undefined;
   /**
-   * Which gateway protocol the functions speak to the simulator: its own (`simulator`) or
-   * Stripe's, through the official SDK (`stripe`). Default: the GATEWAY variable, else simulator.
+   * Which gateway protocol the functions speak to the simulator: its own (`simulator`, the
+   * default) or Stripe's, through the official SDK (`stripe`).
    */
   readonly gateway?: LocalGateway;
 }
@@ -82,9 +82,17 @@ export interface LocalRuntimeOptions {
 export const localGateways = ['simulator', 'stripe'] as const;
 export type LocalGateway = (typeof localGateways)[number];
 
-/** The gateway a run uses: the option, else GATEWAY, else the simulator's own protocol. */
+/** The gateway a run uses: the option, else the simulator's own protocol. */
 export function localGatewayOf(options: { readonly gateway?: LocalGateway }): LocalGateway {
-  const chosen = options.gateway ?? process.env.GATEWAY ?? 'simulator';
+  return options.gateway ?? 'simulator';
+}
+
+/**
+ * The gateway named by a command line or the GATEWAY variable (`npm start`, the chaos run);
+ * tests name theirs, so a developer's shell never changes what they run.
+ */
+export function parseLocalGateway(value: string | undefined): LocalGateway {
+  const chosen = value ?? 'simulator';
   if (!(localGateways as readonly string[]).includes(chosen)) {
     throw new Error(`GATEWAY must be one of ${localGateways.join(', ')}, not ${chosen}`);
   }

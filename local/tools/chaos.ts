@@ -9,7 +9,7 @@ import { signLocalToken } from '../runtime/auth.ts';
 import {
   type LocalGateway,
   type LocalRuntime,
-  localGatewayOf,
+  parseLocalGateway,
   startLocalRuntime,
 } from '../runtime/local-runtime.ts';
 import type { DuplicateDelivery } from '../runtime/queue-poller.ts';
@@ -60,7 +60,7 @@ export const defaultChaosOptions: ChaosOptions = {
   show: 3,
   log: (line) => process.stdout.write(`${line}\n`),
   fetch: (url, init) => fetch(url, init),
-  gateway: localGatewayOf({}),
+  gateway: 'simulator',
 };
 
 /** Above this amount an order whose risk check was bypassed is held instead of paid. */
@@ -488,10 +488,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     if (value !== undefined && Number.isFinite(value)) Object.assign(overrides, { [name]: value });
   }
   if (process.argv.includes('--no-coverage')) Object.assign(overrides, { coverage: false });
-  const gateway = process.argv[process.argv.indexOf('--gateway') + 1];
-  if (process.argv.includes('--gateway') && gateway !== undefined) {
-    Object.assign(overrides, { gateway: localGatewayOf({ gateway: gateway as LocalGateway }) });
-  }
+  const named = process.argv.includes('--gateway')
+    ? process.argv[process.argv.indexOf('--gateway') + 1]
+    : process.env.GATEWAY;
+  Object.assign(overrides, { gateway: parseLocalGateway(named) });
   const report = await runChaos(overrides);
   process.exit(report.ok ? 0 : 1);
 }
