@@ -28,7 +28,7 @@ import type {
   SecretName,
   TableAccess,
 } from '../../lambdas/shared/wiring.ts';
-import { powertoolsLayerParameter, providedModules } from '../bundling.ts';
+import { lazyModules, powertoolsLayerParameter, providedModules } from '../bundling.ts';
 import type { PipelineQueues } from './queues.ts';
 
 /** Wiring entries are relative to the project root, wherever the CDK app is run from. */
@@ -118,11 +118,11 @@ export class PipelineFunctions extends Construct {
       bundling: {
         // The Stripe SDK (~240 KB minified) is loaded only on the Stripe path, and shipped only
         // with the functions of a stage that pays through Stripe.
-        externalModules: [...providedModules, 'stripe'],
+        externalModules: [...providedModules, ...lazyModules],
         ...(spec.environment.GATEWAY_NAME === stripeGatewayName &&
         spec.endpoints !== undefined &&
         'GATEWAY_URL' in spec.endpoints
-          ? { nodeModules: ['stripe'] }
+          ? { nodeModules: [...lazyModules] }
           : {}),
         format: OutputFormat.ESM,
         minify: true,
