@@ -58,8 +58,10 @@ export interface RiskRecord {
   readonly approvedAfterReview?: boolean | undefined;
 }
 
-/** Why an order waits for an operator or its user after the payment step. */
-/** Why an order waits for a person: its risk verdict, or the card's issuer wants the user. */
+/**
+ * Why an order waits for an operator or its user after the payment step: its risk verdict, or
+ * the card's issuer asks the user to authenticate (which an off-session charge cannot do).
+ */
 export type HoldReason = 'RISK_REVIEW' | 'RISK_UNAVAILABLE' | 'AUTHENTICATION_REQUIRED';
 
 /** Fields the payment steps may change, beside the status. */

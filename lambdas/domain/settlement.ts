@@ -371,7 +371,7 @@ export function makeReconcile(deps: ReconcileDeps) {
     if (order.gatewayRef !== undefined) {
       return order.gatewayRef;
     }
-    const lookup = await gateway.findByIdempotencyKey(order.orderId, order.gatewayRef);
+    const lookup = await gateway.findByIdempotencyKey(order.orderId);
     if (lookup.kind !== 'found' && lookup.kind !== 'not-found') {
       return later(lookup, receiveCount);
     }
