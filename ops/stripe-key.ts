@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SecretsManagerStore } from '#adapters/secrets-manager-store.ts';
+import { stripeHostOptions } from '#adapters/stripe-payment-gateway.ts';
 import { OpsError } from './commands.ts';
 
 export interface StripeKeyRotation {
@@ -47,16 +48,6 @@ export async function rotateStripeApiKey(
 
 async function checkWithStripe(key: string, stripeUrl: string | undefined): Promise<void> {
   const { default: Stripe } = await import('stripe');
-  const base = stripeUrl === undefined ? undefined : new URL(stripeUrl);
-  const stripe = new Stripe(key, {
-    maxNetworkRetries: 1,
-    ...(base === undefined
-      ? {}
-      : {
-          host: base.hostname,
-          port: Number(base.port || (base.protocol === 'https:' ? 443 : 80)),
-          protocol: base.protocol === 'https:' ? 'https' : 'http',
-        }),
-  });
+  const stripe = new Stripe(key, { maxNetworkRetries: 1, ...stripeHostOptions(stripeUrl) });
   await stripe.paymentIntents.search({ query: keyCheckQuery, limit: 1 });
 }

@@ -181,24 +181,29 @@ export class StripePaymentGateway implements PaymentGateway {
     if (this.#client?.key !== key) {
       // Loaded here, not at the top: only a stage paying through Stripe carries its SDK.
       const { default: Stripe } = await import('stripe');
-      const base = this.options.baseUrl === undefined ? undefined : new URL(this.options.baseUrl);
       const stripe = new Stripe(key, {
         // Retries are the queue's, with backoff and the lookup first; a call is one request.
         maxNetworkRetries: 0,
         timeout: this.options.timeoutMs,
         telemetry: false,
-        ...(base === undefined
-          ? {}
-          : {
-              host: base.hostname,
-              port: Number(base.port || (base.protocol === 'https:' ? 443 : 80)),
-              protocol: base.protocol === 'https:' ? 'https' : 'http',
-            }),
+        ...stripeHostOptions(this.options.baseUrl),
       });
       this.#client = { key, stripe };
     }
     return this.#client.stripe;
   }
+}
+
+/** The SDK's `host`, `port` and `protocol` for a base URL other than Stripe's own. */
+export function stripeHostOptions(baseUrl: string | undefined) {
+  if (baseUrl === undefined) return {};
+  const base = new URL(baseUrl);
+  const https = base.protocol === 'https:';
+  return {
+    host: base.hostname,
+    port: Number(base.port || (https ? 443 : 80)),
+    protocol: https ? ('https' as const) : ('http' as const),
+  };
 }
 
 /** Stripe's answer that the money cannot be refunded, which no retry changes. */
