@@ -46,6 +46,48 @@ describe('the gateway a stage pays through', () => {
   });
 });
 
+describe('a Stripe stage, synthesized', () => {
+  let synthesized: Synthesized;
+  let simulator: Synthesized;
+
+  beforeAll(() => {
+    simulator = synthesize({ ...withoutBundling });
+    synthesized = synthesize({
+      ...withoutBundling,
+      gateway: 'stripe',
+      stripePayers: '{"default":{"customer":"cus_1","paymentMethod":"pm_1"}}',
+    });
+  });
+
+  afterAll(() => {
+    removeAssembly(synthesized.outdir);
+    removeAssembly(simulator.outdir);
+  });
+
+  it('tells the functions it is Stripe, with the payers, and schedules no rotation', () => {
+    // Act
+    const functions = Object.values(
+      synthesized.serviceTemplate.findResources('AWS::Lambda::Function'),
+    ).map(
+      (resource) =>
+        (resource as { Properties?: { Environment?: { Variables?: Record<string, unknown> } } })
+          .Properties?.Environment,
+    );
+    const variables = functions.map((environment) => environment?.Variables ?? {});
+
+    // Assess
+    const named = variables.filter((each) => each.GATEWAY_NAME !== undefined);
+    expect(named.length).toBeGreaterThan(0);
+    expect(new Set(named.map((each) => each.GATEWAY_NAME))).toEqual(new Set(['stripe']));
+    expect(variables.filter((each) => each.STRIPE_PAYERS !== undefined)).toHaveLength(2);
+    const schedules = (stage: Synthesized) =>
+      Object.keys(stage.serviceTemplate.findResources('AWS::SecretsManager::RotationSchedule'))
+        .length;
+    expect(schedules(simulator)).toBe(2);
+    expect(schedules(synthesized)).toBe(0);
+  });
+});
+
 describe('stage settings from the CDK context', () => {
   it('takes log retention and API throttling from cdk.json, and subscribes nobody by default', () => {
     // Act
