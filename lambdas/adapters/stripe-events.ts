@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { GatewayEvent } from '#domain/callbacks.ts';
+import { VOIDED } from '#domain/settlement.ts';
 
 /**
  * Stripe's webhook events (docs.stripe.com/api/events/object) that autopay reads, read as the
@@ -84,7 +85,7 @@ function paymentEvent(
   }
   const declineCode =
     event.type === 'payment_intent.canceled'
-      ? 'canceled'
+      ? VOIDED
       : (error?.decline_code ?? error?.code ?? undefined);
   return {
     kind: 'event',

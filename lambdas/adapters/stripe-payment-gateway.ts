@@ -10,6 +10,7 @@ import type {
   TransientOutcome,
   VoidOutcome,
 } from '#domain/payment-ports.ts';
+import { VOIDED } from '#domain/settlement.ts';
 import type { SecretSource } from './secret-source.ts';
 
 /** Who pays for an agent's orders: a Stripe customer and the payment method saved for them. */
@@ -279,7 +280,8 @@ export function outcomeOfIntent(intent: Stripe.PaymentIntent): GatewayOutcome {
     case 'requires_action':
       return { kind: 'action-required', intentId: intent.id, reason: 'authentication_required' };
     case 'canceled':
-      return { kind: 'declined', paymentId: intent.id, declineCode: 'canceled' };
+      // Only autopay cancels its intents (the void): read as the simulator's VOIDED payments are.
+      return { kind: 'declined', paymentId: intent.id, declineCode: VOIDED };
     case 'requires_payment_method': {
       const error = intent.last_payment_error;
       if (error?.code === 'authentication_required') {

@@ -40,7 +40,7 @@ describe("Stripe's webhook events, read as gateway events", () => {
       'payment.failed',
       'insufficient_funds',
     ],
-    ['payment_intent.canceled', intent({ status: 'canceled' }), 'payment.failed', 'canceled'],
+    ['payment_intent.canceled', intent({ status: 'canceled' }), 'payment.failed', 'voided'],
   ])('%s is %s', (type, object, expected, declineCode) => {
     // Act
     const reading = readStripeEvent(event(type, object));
@@ -124,7 +124,7 @@ describe("a PaymentIntent's status, read as the domain's outcome", () => {
       { last_payment_error: { code: 'card_declined', decline_code: 'stolen_card' } },
       { kind: 'declined', paymentId: 'pi_1', declineCode: 'stolen_card' },
     ],
-    ['canceled', {}, { kind: 'declined', paymentId: 'pi_1', declineCode: 'canceled' }],
+    ['canceled', {}, { kind: 'declined', paymentId: 'pi_1', declineCode: 'voided' }],
     ['requires_confirmation', {}, { kind: 'unknown', detail: 'intent requires_confirmation' }],
   ])('%s', (status, fields, expected) => {
     // Act

@@ -265,7 +265,9 @@ export class StripeApi {
     record.canceledAt = unixNow();
     if (payment.status === 'PENDING') {
       const voided = this.#payments.cancel(payment, lateSuccess);
-      return ok(this.intentOf(voided));
+      const answer = ok(this.intentOf(voided));
+      void this.#work.announce([gatewayEvent('payment.failed', voided)]);
+      return answer;
     }
     record.canceled = true;
     void this.#work.announce([gatewayEvent('payment.failed', payment)]);
