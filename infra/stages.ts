@@ -1,6 +1,12 @@
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct, Node } from 'constructs';
-import { type ExternalService, externalServices, wiring } from '../lambdas/shared/wiring.ts';
+import { stripeGatewayName } from '../lambdas/shared/gateway-names.ts';
+import {
+  type ExternalService,
+  externalServices,
+  type Wiring,
+  wiring,
+} from '../lambdas/shared/wiring.ts';
 import { applyDeployGuards } from './deploy-guards.ts';
 import { acknowledgeNagFindings } from './nag.ts';
 import { ServiceStack } from './service-stack.ts';
@@ -43,6 +49,12 @@ export interface StageSettings {
   readonly rotation: boolean;
   /** Queues (and the table) outlive the stack: every stage but dev. */
   readonly retainQueues: boolean;
+  /**
+   * The payment gateway's protocol (`gateway`: `simulator`, the default, or `stripe`) and, for
+   * Stripe, who pays for each agent (`stripePayers`: JSON of agent id or `default` →
+   * `{"customer": "cus_…", "paymentMethod": "pm_…"}`).
+   */
+  readonly gateway: { readonly name: string; readonly stripePayers?: string };
 }
 
 export interface AutopayStacks {
@@ -105,6 +117,7 @@ export function stageSettingsFromContext(node: Node): StageSettings {
     stage,
     jwtIssuer,
     jwtAudience,
+    gateway: gatewayFromContext(node),
     endpoints,
     logRetention: logRetentionDays as logs.RetentionDays,
     apiThrottle,
@@ -159,7 +172,7 @@ export function createStacks(scope: Construct, settings: StageSettings): Autopay
   });
   const service = new ServiceStack(scope, `${prefix}-Service`, {
     description: 'autopay: HTTP API, queues and Lambda functions',
-    wiring,
+    wiring: withGateway(wiring, settings.gateway),
     table: stateful.table,
     secrets: stateful.secrets,
     secretsKey: stateful.secretsKey,
@@ -220,6 +233,47 @@ function contextSwitch(node: Node, key: string): boolean {
     throw new Error(`Context '${key}' must be 'on' or 'off', got '${value}'`);
   }
   return value === 'on';
+}
+
+function gatewayFromContext(node: Node): StageSettings['gateway'] {
+  const name = contextString(node, 'gatewayName') ?? 'simulator';
+  if (name !== 'simulator' && name !== stripeGatewayName) {
+    throw new Error(
+      `Context 'gatewayName' must be simulator or stripe (the callback path ` +
+        `/v1/callbacks/<gatewayName> and the gateway's protocol), got '${name}'`,
+    );
+  }
+  const payers = node.tryGetContext('stripePayers') as unknown;
+  if (name !== stripeGatewayName) return { name };
+  if (payers === undefined) {
+    throw new Error(
+      `Context 'stripePayers' must name who pays at Stripe when 'gatewayName' is stripe`,
+    );
+  }
+  return { name, stripePayers: typeof payers === 'string' ? payers : JSON.stringify(payers) };
+}
+
+/** The wiring with the stage's gateway in every function that calls or hears from it. */
+export function withGateway(base: Wiring, gateway: StageSettings['gateway']): Wiring {
+  const functions = Object.fromEntries(
+    Object.entries(base.functions).map(([name, spec]) => {
+      if (gateway.name === stripeGatewayName && spec.rotates !== undefined) {
+        // Stripe's keys and signing secrets are rolled in its dashboard: an operator flow
+        // (`npm run ops -- rotate stripeApiKey`), not a schedule calling an API Stripe lacks.
+        const { rotates: _dropped, ...rest } = spec;
+        return [name, rest];
+      }
+      if (spec.environment.GATEWAY_NAME === undefined) return [name, spec];
+      const calls = spec.endpoints !== undefined && 'GATEWAY_URL' in spec.endpoints;
+      const environment = {
+        ...spec.environment,
+        GATEWAY_NAME: gateway.name,
+        ...(calls && gateway.stripePayers ? { STRIPE_PAYERS: gateway.stripePayers } : {}),
+      };
+      return [name, { ...spec, environment }];
+    }),
+  );
+  return { ...base, functions };
 }
 
 function contextString(node: Node, key: string): string | undefined {

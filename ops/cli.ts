@@ -12,6 +12,7 @@ import {
 import { RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SecretsManagerStore } from '#adapters/secrets-manager-store.ts';
 import type { RotationEvent } from '#domain/rotation.ts';
 import { readDeadlines } from '#shared/config.ts';
 import { functionSpecs, queueNames, stackOutputs, wiring } from '#shared/wiring.ts';
@@ -21,6 +22,7 @@ import { type LocalState, localStateFile } from '../local/runtime/local-state.ts
 import { driveRotation } from '../local/runtime/rotation.ts';
 import { OpsError, type OpsTarget, opsUsage, redriveByResending, runOps } from './commands.ts';
 import { defaultPreflightAws, preflight, preflightReport } from './preflight.ts';
+import { rotateStripeApiKey } from './stripe-key.ts';
 
 /** As the functions' own client: a field left undefined is not written, rather than refused. */
 const marshalling = { marshallOptions: { removeUndefinedValues: true } };
@@ -67,6 +69,21 @@ export function localTarget(
       );
       return `Rotated ${secret}: version ${token} is now AWSCURRENT.`;
     },
+    rotateStripeApiKey: (newKey) =>
+      rotateStripeApiKey(
+        {
+          store: new SecretsManagerStore(
+            new SecretsManagerClient({
+              ...config,
+              endpoint: env.AWS_ENDPOINT_URL_SECRETS_MANAGER,
+            }),
+          ),
+          secretId: state.secretIds.gatewayApiKey,
+          // The simulator's Stripe API when the local stack runs with GATEWAY=stripe.
+          stripeUrl: env.GATEWAY_NAME === 'stripe' ? env.GATEWAY_URL : undefined,
+        },
+        newKey,
+      ),
   };
 }
 
@@ -156,6 +173,14 @@ export async function stageTarget(stage: string): Promise<OpsTarget> {
       );
       return `Rotation of ${secret} started: version ${rotated.VersionId}.`;
     },
+    rotateStripeApiKey: (newKey) =>
+      rotateStripeApiKey(
+        {
+          store: new SecretsManagerStore(new SecretsManagerClient({})),
+          secretId: output(stackOutputs.secretArn('gatewayApiKey')),
+        },
+        newKey,
+      ),
   };
 }
 
@@ -182,6 +207,13 @@ async function localTargetFromFile(): Promise<OpsTarget> {
   });
 }
 
+/** What the operator piped in (a key is never an argument: it would land in the shell history). */
+async function readStandardInput(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function main(argv: readonly string[]): Promise<void> {
   const stageAt = argv.indexOf('--stage');
   const stage = stageAt >= 0 ? argv[stageAt + 1] : undefined;
@@ -193,7 +225,7 @@ async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   const target = stage ? await stageTarget(stage) : await localTargetFromFile();
-  await runOps(args, target, (line) => process.stdout.write(`${line}\n`));
+  await runOps(args, target, (line) => process.stdout.write(`${line}\n`), readStandardInput);
 }
 
 /** `preflight [--rotation on]`: checks the account and region before a deploy of the stage. */

@@ -49,6 +49,8 @@ export interface OpsTarget {
   paymentPolling(enabled: boolean): Promise<string>;
   /** Who runs the command, recorded with a pause. */
   readonly operator: string;
+  /** Makes a Stripe API key an operator rolled in Stripe's dashboard current, once it works. */
+  rotateStripeApiKey(newKey: string): Promise<string>;
 }
 
 export class OpsError extends Error {
@@ -80,6 +82,9 @@ commands:
   resume autopay|payments
                       undo the pause
   paused              what is paused, by whom and since when
+  rotate stripeApiKey < key
+                      make the Stripe key read from standard input current, once Stripe
+                      accepts it (a Stripe key is rolled in Stripe's dashboard, not by autopay)
 `;
 
 type Print = (line: string) => void;
@@ -89,6 +94,7 @@ export async function runOps(
   args: readonly string[],
   target: OpsTarget,
   print: Print,
+  input: () => Promise<string> = async () => '',
 ): Promise<void> {
   const [command, argument] = args;
   const orders = new DynamoDbOrderRepository(target.dynamodb, target.tableName);
@@ -136,6 +142,10 @@ export async function runOps(
       return;
     }
     case 'rotate': {
+      if (argument === 'stripeApiKey') {
+        print(await target.rotateStripeApiKey(await input()));
+        return;
+      }
       if (!rotatedSecrets.includes(argument as SecretName)) {
         throw new OpsError(`rotate needs one of: ${rotatedSecrets.join(', ')}`);
       }

@@ -18,6 +18,7 @@ import {
   type EnvironmentBinding,
   environmentBindings,
 } from '../../lambdas/shared/function-environment.ts';
+import { stripeGatewayName } from '../../lambdas/shared/gateway-names.ts';
 import { promotionTags } from '../../lambdas/shared/secret-tags.ts';
 import type {
   ExternalService,
@@ -28,7 +29,7 @@ import type {
   StreamSourceSpec,
   TableAccess,
 } from '../../lambdas/shared/wiring.ts';
-import { powertoolsLayerParameter, providedModules } from '../bundling.ts';
+import { lazyModules, powertoolsLayerParameter, providedModules } from '../bundling.ts';
 import type { PipelineQueues } from './queues.ts';
 
 /** Wiring entries are relative to the project root, wherever the CDK app is run from. */
@@ -132,7 +133,14 @@ export class PipelineFunctions extends Construct {
       logGroup,
       layers: [this.powertools],
       bundling: {
-        externalModules: providedModules,
+        // The Stripe SDK (~240 KB minified) is loaded only on the Stripe path, and shipped only
+        // with the functions of a stage that pays through Stripe.
+        externalModules: [...providedModules, ...lazyModules],
+        ...(spec.environment.GATEWAY_NAME === stripeGatewayName &&
+        spec.endpoints !== undefined &&
+        'GATEWAY_URL' in spec.endpoints
+          ? { nodeModules: [...lazyModules] }
+          : {}),
         format: OutputFormat.ESM,
         minify: true,
         sourceMap: true,

@@ -37,6 +37,7 @@ export const pipelineMetrics = {
     chargeUnknown: gatewayCallMetric('charge', 'unknown'),
     chargeThrottled: gatewayCallMetric('charge', 'throttled'),
     chargeUnauthorized: gatewayCallMetric('charge', 'unauthorized'),
+    chargeMisconfigured: gatewayCallMetric('charge', 'misconfigured'),
     gatewayLatency: metricNames.gatewayLatency,
     breakerOpen: breakerMetric('open'),
     breakerHalfOpen: breakerMetric('half_open'),
@@ -131,6 +132,7 @@ export interface PipelineAlarms {
   readonly settlementAmountMismatch: cloudwatch.Alarm;
   readonly refundRejected: cloudwatch.Alarm;
   readonly foreignRefund: cloudwatch.Alarm;
+  readonly gatewayMisconfigured: cloudwatch.Alarm;
   readonly redriveLimitReached: cloudwatch.Alarm;
   readonly paymentWindowExpired: cloudwatch.Alarm;
   readonly notificationFailureRate: cloudwatch.Alarm;
@@ -523,6 +525,16 @@ function settlementAlarms({ alarm, metric }: AlarmKit) {
       metric: metric('foreignRefund'),
       threshold: 1,
     }),
+    gatewayMisconfigured: alarm('GatewayMisconfigured', {
+      alarmDescription:
+        'The gateway refused a charge as a bad request (Stripe: invalid_request_error, a ' +
+        'missing permission, an idempotency key reused with other parameters): the key, the ' +
+        "payer configuration (STRIPE_PAYERS) or autopay's request is wrong, not the card. The " +
+        'orders stay PENDING_PAYMENT with lastError GATEWAY_MISCONFIGURED and are retried; fix ' +
+        'the configuration before their payment window closes.',
+      metric: metric('chargeMisconfigured'),
+      threshold: 1,
+    }),
   };
 }
 
@@ -559,6 +571,7 @@ export function allAlarms(alarms: PipelineAlarms): cloudwatch.Alarm[] {
     alarms.settlementAmountMismatch,
     alarms.refundRejected,
     alarms.foreignRefund,
+    alarms.gatewayMisconfigured,
     alarms.redriveLimitReached,
     alarms.paymentWindowExpired,
     alarms.riskCheckBypassed,

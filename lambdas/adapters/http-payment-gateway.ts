@@ -5,6 +5,7 @@ import type {
   PaymentLookup,
   RefundOutcome,
   RefundRequest,
+  SettledOutcome,
   TransientOutcome,
   VoidOutcome,
 } from '#domain/payment-ports.ts';
@@ -181,7 +182,8 @@ function isTransient(outcome: GatewayOutcome): outcome is TransientOutcome {
     outcome.kind === 'unauthorized' ||
     outcome.kind === 'throttled' ||
     outcome.kind === 'unavailable' ||
-    outcome.kind === 'unknown'
+    outcome.kind === 'unknown' ||
+    outcome.kind === 'misconfigured'
   );
 }
 
@@ -210,7 +212,11 @@ function retryAfterSeconds(headers: Headers): number {
   return Number.isNaN(date) ? 1 : Math.max(0, Math.ceil((date - Date.now()) / 1000));
 }
 
-function classifyPayment(status: number, headers: Headers, body: unknown): GatewayOutcome {
+function classifyPayment(
+  status: number,
+  headers: Headers,
+  body: unknown,
+): SettledOutcome | TransientOutcome {
   if (status === 401 || status === 403) return { kind: 'unauthorized' };
   if (status === 429) return { kind: 'throttled', retryAfterSeconds: retryAfterSeconds(headers) };
   if (status >= 500 || status === 409 || status === 408) {

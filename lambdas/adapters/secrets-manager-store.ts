@@ -85,6 +85,17 @@ export class SecretsManagerStore implements SecretStore {
     );
   }
 
+  /** Takes AWSPENDING off a version that will never be promoted (a key that failed its test). */
+  async dropPending(secretId: string, token: string): Promise<void> {
+    await this.client.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretId,
+        VersionStage: 'AWSPENDING',
+        RemoveFromVersionId: token,
+      }),
+    );
+  }
+
   async promote(secretId: string, token: string, currentVersionId: string): Promise<void> {
     await this.client.send(
       new UpdateSecretVersionStageCommand({

@@ -62,8 +62,11 @@ export interface RiskRecord {
   readonly approvedAfterReview?: boolean | undefined;
 }
 
-/** Why an order waits for an operator or its user after the payment step. */
-export type HoldReason = 'RISK_REVIEW' | 'RISK_UNAVAILABLE';
+/**
+ * Why an order waits for an operator or its user after the payment step: its risk verdict, or
+ * the card's issuer asks the user to authenticate (which an off-session charge cannot do).
+ */
+export type HoldReason = 'RISK_REVIEW' | 'RISK_UNAVAILABLE' | 'AUTHENTICATION_REQUIRED';
 
 /** Fields the payment steps may change, beside the status. */
 export interface PaymentFields {

@@ -4,6 +4,8 @@ import type { Money, PaymentMethod } from './order.ts';
 export interface ChargeRequest extends Money {
   readonly idempotencyKey: string;
   readonly paymentMethod: PaymentMethod;
+  /** Whose agent pays: a gateway that keeps payers (Stripe's customers) charges its payer. */
+  readonly agentId?: string;
 }
 
 /**
@@ -15,21 +17,28 @@ export type GatewayOutcome =
   | { readonly kind: 'succeeded'; readonly paymentId: string }
   | { readonly kind: 'pending'; readonly paymentId: string }
   | { readonly kind: 'declined'; readonly paymentId?: string; readonly declineCode: string }
+  /** Nothing is taken until the user acts (authenticates the card): the order waits for them. */
+  | { readonly kind: 'action-required'; readonly intentId: string; readonly reason: string }
   | { readonly kind: 'unauthorized' }
+  /**
+   * The gateway refused the request itself (a bad parameter, a missing permission): autopay's
+   * configuration is wrong, not the payer's card; retried, and an alarm goes off.
+   */
+  | { readonly kind: 'misconfigured'; readonly detail: string }
   | { readonly kind: 'throttled'; readonly retryAfterSeconds: number }
   | { readonly kind: 'unavailable'; readonly detail: string }
   | { readonly kind: 'unknown'; readonly detail: string };
 
 export type TransientOutcome = Extract<
   GatewayOutcome,
-  { kind: 'unauthorized' | 'throttled' | 'unavailable' | 'unknown' }
+  { kind: 'unauthorized' | 'throttled' | 'unavailable' | 'unknown' | 'misconfigured' }
 >;
 
 /** The gateway's record of a payment made under an idempotency key, if it has one. */
 export type PaymentLookup =
   | {
       readonly kind: 'found';
-      readonly outcome: Extract<GatewayOutcome, { paymentId?: string }>;
+      readonly outcome: SettledOutcome;
       /** How much of the payment has been refunded, by anyone; absent if the gateway won't say. */
       readonly amountRefunded?: number | undefined;
     }
@@ -51,6 +60,8 @@ export type VoidOutcome =
 export interface RefundRequest extends Money {
   readonly paymentId: string;
   readonly idempotencyKey: string;
+  /** Whose refund it is, for a gateway that labels refunds (Stripe's `metadata.orderId`). */
+  readonly orderId?: string;
 }
 
 export type RefundOutcome =
@@ -66,7 +77,12 @@ export interface PaymentGateway {
   /** The gateway's name, as in `/v1/callbacks/{gateway}` and the circuit breaker's key. */
   readonly name: string;
   charge(request: ChargeRequest): Promise<GatewayOutcome>;
-  findByIdempotencyKey(idempotencyKey: string): Promise<PaymentLookup>;
+  /**
+   * The payment made under the key. `paymentId`, when the order has recorded one, lets a gateway
+   * whose search is only eventually consistent (Stripe's) read the payment itself instead.
+   * A payment that holds no money and waits for the payer (an authentication) is `not-found`.
+   */
+  findByIdempotencyKey(idempotencyKey: string, paymentId?: string): Promise<PaymentLookup>;
   void(paymentId: string): Promise<VoidOutcome>;
   refund(request: RefundRequest): Promise<RefundOutcome>;
   /** Drops the cached API key so the next call fetches the current one (after a 401). */

@@ -221,7 +221,7 @@ export function makeReconcile(deps: ReconcileDeps) {
    * deadline; void at the deadline.
    */
   async function settle(order: Order, check: number, receiveCount: number) {
-    const lookup = await gateway.findByIdempotencyKey(order.orderId);
+    const lookup = await gateway.findByIdempotencyKey(order.orderId, order.gatewayRef);
     if (lookup.kind !== 'found' && lookup.kind !== 'not-found') {
       return later(lookup, receiveCount);
     }
@@ -246,7 +246,7 @@ export function makeReconcile(deps: ReconcileDeps) {
 
   /** An order past its payment window: nothing more is charged, what is open is voided. */
   async function closeWindow(order: Order, receiveCount: number) {
-    const lookup = await gateway.findByIdempotencyKey(order.orderId);
+    const lookup = await gateway.findByIdempotencyKey(order.orderId, order.gatewayRef);
     if (lookup.kind !== 'found' && lookup.kind !== 'not-found') {
       return later(lookup, receiveCount);
     }
@@ -272,7 +272,7 @@ export function makeReconcile(deps: ReconcileDeps) {
 
   /** An order whose outcome is unknown, or that money may have reached while held or closed. */
   async function lookUp(order: Order, receiveCount: number) {
-    const lookup = await gateway.findByIdempotencyKey(order.orderId);
+    const lookup = await gateway.findByIdempotencyKey(order.orderId, order.gatewayRef);
     if (lookup.kind === 'found') {
       const { outcome } = lookup;
       if (outcome.kind === 'pending' && closedStatuses.has(order.status)) {
@@ -352,6 +352,7 @@ export function makeReconcile(deps: ReconcileDeps) {
       amount: order.amount,
       currency: order.currency,
       idempotencyKey: refundKeyOf(order),
+      orderId: order.orderId,
     });
     if (refund.kind === 'rejected') {
       return refusedRefund(order, paymentId, refund.reason, receiveCount);
@@ -404,7 +405,7 @@ export function makeReconcile(deps: ReconcileDeps) {
     reason: string,
     receiveCount: number,
   ): Promise<ReconcileResult> {
-    const lookup = await gateway.findByIdempotencyKey(order.orderId);
+    const lookup = await gateway.findByIdempotencyKey(order.orderId, order.gatewayRef);
     if (lookup.kind !== 'found' && lookup.kind !== 'not-found') {
       return later(lookup, receiveCount);
     }

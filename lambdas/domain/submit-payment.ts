@@ -76,10 +76,12 @@ const transientCodes: Readonly<Record<TransientOutcome['kind'], string>> = {
   throttled: 'GATEWAY_THROTTLED',
   unavailable: 'GATEWAY_UNAVAILABLE',
   unknown: 'GATEWAY_OUTCOME_UNKNOWN',
+  misconfigured: 'GATEWAY_MISCONFIGURED',
 };
 
 /** Whether an answer speaks for a healthy gateway; a 401 is our credentials' fault, not its. */
 function answeredWell(kind: GatewayOutcome['kind'] | 'found' | 'not-found'): boolean {
+  // A misconfigured request was answered by a healthy gateway: an alarm, not a breaker trip.
   return kind !== 'throttled' && kind !== 'unavailable' && kind !== 'unknown';
 }
 
@@ -322,16 +324,25 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
     if (isSettled(outcome)) {
       return apply(order, outcome, risk);
     }
+    if (outcome.kind === 'action-required') {
+      // Off-session, nobody can authenticate the card: the user is told and decides.
+      return move(
+        order,
+        'HELD_FOR_REVIEW',
+        { risk, holdReason: 'AUTHENTICATION_REQUIRED', attempts: order.attempts + 1 },
+        outcome.reason.toUpperCase(),
+      );
+    }
     return retryLater(order, outcome, delivery, risk);
   }
 
   async function lookUp(order: Order): Promise<PaymentLookup> {
     const started = deps.clock.now().getTime();
-    let lookup = await gateway.findByIdempotencyKey(order.orderId);
+    let lookup = await gateway.findByIdempotencyKey(order.orderId, order.gatewayRef);
     if (lookup.kind === 'unauthorized') {
       // As for a charge: the key may have rotated under us.
       await gateway.refreshCredentials();
-      lookup = await gateway.findByIdempotencyKey(order.orderId);
+      lookup = await gateway.findByIdempotencyKey(order.orderId, order.gatewayRef);
     }
     observer.gatewayCall('lookup', lookup.kind, deps.clock.now().getTime() - started);
     return lookup;
@@ -360,6 +371,7 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
       amount: order.amount,
       currency: order.currency,
       paymentMethod: order.paymentMethod,
+      agentId: order.agentId,
     });
     observer.gatewayCall('charge', outcome.kind, deps.clock.now().getTime() - started);
     return outcome;

@@ -2,13 +2,19 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
-import { gatewayEventSchema, makeHandleGatewayEvent } from '#domain/callbacks.ts';
+import { readStripeEvent, stripeEventSchema } from '#adapters/stripe-events.ts';
+import {
+  type GatewayEvent,
+  gatewayEventSchema,
+  makeHandleGatewayEvent,
+} from '#domain/callbacks.ts';
 import { AutopayError } from '#domain/errors.ts';
 import { systemClock } from '#domain/ports.ts';
 import { parseWith } from '#domain/schemas.ts';
 import type { makeVerifyCallbackSignature } from '#domain/webhook-secrets.ts';
 import { deadlinesOf, readCallbackEnvironment, settlementScheduleOf } from '#shared/config.ts';
 import { callbackObserver, settlementObserver } from '#shared/domain-events.ts';
+import { stripeGatewayName } from '#shared/gateway-names.ts';
 import { type HttpEvent, httpHandler, json, parseJson, rawBody } from '#shared/http.ts';
 import { callbackMetric } from '#shared/metric-names.ts';
 import { aboutOrder, logger, metrics } from '#shared/observability.ts';
@@ -18,6 +24,13 @@ export interface CallbackHandlerDeps {
   readonly gatewayName: string;
   readonly verifySignature: ReturnType<typeof makeVerifyCallbackSignature>;
   readonly handleEvent: ReturnType<typeof makeHandleGatewayEvent>;
+}
+
+/** The event in the gateway's own shape, read as the domain's; Stripe's may mean nothing to it. */
+function readEvent(gatewayName: string, body: Buffer): GatewayEvent | { skipped: string } {
+  if (gatewayName !== stripeGatewayName) return parseWith(gatewayEventSchema, parseJson(body));
+  const reading = readStripeEvent(parseWith(stripeEventSchema, parseJson(body)));
+  return reading.kind === 'event' ? reading.event : { skipped: reading.reason };
 }
 
 /**
@@ -31,7 +44,12 @@ export function buildHandler(deps: CallbackHandlerDeps) {
     }
     const body = rawBody(event);
     await deps.verifySignature(event.headers['stripe-signature'], body);
-    const gatewayEvent = parseWith(gatewayEventSchema, parseJson(body));
+    const gatewayEvent = readEvent(deps.gatewayName, body);
+    if ('skipped' in gatewayEvent) {
+      logger.info('Callback skipped', { reason: gatewayEvent.skipped });
+      metrics.addMetric(callbackMetric('ignored'), MetricUnit.Count, 1);
+      return json(200, { received: true, result: 'ignored' });
+    }
     aboutOrder(gatewayEvent.data.idempotencyKey);
     logger.appendKeys({ eventId: gatewayEvent.id });
     const outcome = await deps.handleEvent(gatewayEvent);

@@ -12,6 +12,28 @@ const csv = z
   .pipe(z.array(z.string().regex(/^[A-Z]{3}$/)).min(1));
 
 const seconds = z.coerce.number().int().nonnegative();
+
+/**
+ * Who pays at Stripe for each agent (`default` for the others): a JSON object of agent id →
+ * `{ "customer": "cus_…", "paymentMethod": "pm_…" }`. Empty unless the gateway is Stripe.
+ */
+const stripePayers = z
+  .string()
+  .default('{}')
+  .transform((value, context) => {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      context.addIssue({ code: 'custom', message: 'STRIPE_PAYERS must be JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.record(
+      z.string(),
+      z.object({ customer: z.string().startsWith('cus_'), paymentMethod: z.string().min(1) }),
+    ),
+  );
 const positive = z.coerce.number().int().positive();
 
 const deadlineEnvironment = {
@@ -131,6 +153,7 @@ const paymentEnvironment = z.object({
   GATEWAY_URL: z.url(),
   GATEWAY_TIMEOUT_MS: positive,
   GATEWAY_API_KEY_SECRET_ID: z.string().min(1),
+  STRIPE_PAYERS: stripePayers,
   RISK_ENGINE_URL: z.url(),
   RISK_REGION: z.string().regex(/^[a-z]+-[a-z]+(-[a-z0-9]+)*$/),
   RISK_SCENE_CODE: z.string().min(1),
@@ -207,6 +230,7 @@ const reconcilerEnvironment = z.object({
   GATEWAY_URL: z.url(),
   GATEWAY_TIMEOUT_MS: positive,
   GATEWAY_API_KEY_SECRET_ID: z.string().min(1),
+  STRIPE_PAYERS: stripePayers,
   SECRET_MAX_AGE_SECONDS: positive,
   BACKOFF_BASE_SECONDS: positive,
   BACKOFF_MAX_SECONDS: positive,

@@ -4,16 +4,19 @@ import { HttpPaymentGateway } from '#adapters/http-payment-gateway.ts';
 import { SecretsManagerSource } from '#adapters/secret-source.ts';
 import { secretsManager } from '#adapters/secrets-manager-client.ts';
 import { SecretsManagerStore } from '#adapters/secrets-manager-store.ts';
+import { type StripePayer, StripePaymentGateway } from '#adapters/stripe-payment-gateway.ts';
 import { WebhookSigningSecrets } from '#adapters/webhook-signing-secrets.ts';
 import { CircuitBreaker } from '#domain/circuit-breaker.ts';
+import type { PaymentGateway } from '#domain/payment-ports.ts';
 import { systemClock } from '#domain/ports.ts';
 import { makeVerifyCallbackSignature } from '#domain/webhook-secrets.ts';
 import { breakerPolicyOf, type CallbackEnvironment, type PaymentEnvironment } from './config.ts';
 import { breakerMoves, signatureMismatch } from './domain-events.ts';
+import { stripeGatewayName } from './gateway-names.ts';
 
 /**
  * The payment gateway (the payment service provider, not API Gateway) as every function that calls
- * it is configured: one place, one way.
+ * it is configured: one place, one way. GATEWAY_NAME picks the adapter per stage.
  */
 export function paymentGatewayFrom(environment: {
   GATEWAY_NAME: string;
@@ -21,8 +24,9 @@ export function paymentGatewayFrom(environment: {
   GATEWAY_TIMEOUT_MS: number;
   GATEWAY_API_KEY_SECRET_ID: string;
   SECRET_MAX_AGE_SECONDS: number;
-}): HttpPaymentGateway {
-  return new HttpPaymentGateway({
+  STRIPE_PAYERS?: Readonly<Record<string, StripePayer>>;
+}): PaymentGateway {
+  const settings = {
     name: environment.GATEWAY_NAME,
     baseUrl: environment.GATEWAY_URL,
     timeoutMs: environment.GATEWAY_TIMEOUT_MS,
@@ -33,7 +37,10 @@ export function paymentGatewayFrom(environment: {
       // A burst of 401s is one fetch.
       minRefreshIntervalMs: 5_000,
     }),
-  });
+  };
+  return environment.GATEWAY_NAME === stripeGatewayName
+    ? new StripePaymentGateway({ ...settings, payers: environment.STRIPE_PAYERS ?? {} })
+    : new HttpPaymentGateway(settings);
 }
 
 /** The breaker in front of the gateway, its state shared by every instance through the table. */

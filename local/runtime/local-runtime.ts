@@ -82,18 +82,56 @@ export interface LocalRuntimeOptions {
   readonly crashAfterInvoke?: () => boolean;
   /** Asked for each message a queue poller receives: a duplicate delivery to play, or none. */
   readonly duplicateDelivery?: (queue: QueueName) => DuplicateDelivery | undefined;
+  /**
+   * Which gateway protocol the functions speak to the simulator: its own (`simulator`, the
+   * default) or Stripe's, through the official SDK (`stripe`).
+   */
+  readonly gateway?: LocalGateway;
 }
+
+export const localGateways = ['simulator', 'stripe'] as const;
+export type LocalGateway = (typeof localGateways)[number];
+
+/** The gateway a run uses: the option, else the simulator's own protocol. */
+export function localGatewayOf(options: { readonly gateway?: LocalGateway }): LocalGateway {
+  return options.gateway ?? 'simulator';
+}
+
+/**
+ * The gateway named by a command line or the GATEWAY variable (`npm start`, the chaos run);
+ * tests name theirs, so a developer's shell never changes what they run.
+ */
+export function parseLocalGateway(value: string | undefined): LocalGateway {
+  const chosen = value ?? 'simulator';
+  if (!(localGateways as readonly string[]).includes(chosen)) {
+    throw new Error(`GATEWAY must be one of ${localGateways.join(', ')}, not ${chosen}`);
+  }
+  return chosen as LocalGateway;
+}
+
+/** The local Stripe key the simulator's Stripe API accepts: a test key, obviously fake. */
+export const localStripeApiKey = 'sk_test_autopay_local';
+
+/** Who pays locally at the simulated Stripe: one customer and Stripe's test Visa card. */
+export const localStripePayers = {
+  default: { customer: 'cus_autopay_local', paymentMethod: 'pm_card_visa' },
+} as const;
 
 /** The secret the gateway simulator signs its callbacks with, until a rotation replaces it. */
 export const localWebhookSecret = process.env.AUTOPAY_WEBHOOK_SECRET ?? 'whsec_autopay_local';
 
 /** The local secret values: obviously fake, and the ones the simulators expect. */
-const localSecretValues: Readonly<Record<SecretName, string>> = {
-  gatewayApiKey: defaultGatewayApiKeys[0] ?? 'sk_local_gateway_key_not_secret',
-  webhookSigningSecret: localWebhookSecret,
-  riskEngineCredentials: JSON.stringify(localRiskCredentials),
-  webhookEndpointKey: 'whkey_autopay_local_not_secret',
-};
+function localSecretValues(gateway: LocalGateway): Readonly<Record<SecretName, string>> {
+  return {
+    gatewayApiKey:
+      gateway === 'stripe'
+        ? localStripeApiKey
+        : (defaultGatewayApiKeys[0] ?? 'sk_local_gateway_key_not_secret'),
+    webhookSigningSecret: localWebhookSecret,
+    riskEngineCredentials: JSON.stringify(localRiskCredentials),
+    webhookEndpointKey: 'whkey_autopay_local_not_secret',
+  };
+}
 
 /** Settings that differ locally from AWS: endpoints on this machine may speak plain http. */
 const localSettings: Readonly<Record<string, string>> = { WEBHOOK_URL_POLICY: 'https-or-loopback' };
@@ -166,7 +204,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     if (options.callbacks ?? true) {
       services.gateway.setCallbackUrl(localCallbackUrl(api.url));
     }
-    services.gateway.setWebhookSecrets([localSecretValues.webhookSigningSecret]);
+    services.gateway.setWebhookSecrets([localWebhookSecret]);
 
     if (options.pollers ?? true) {
       layers.push(runSchedules(handlers, options));
@@ -226,6 +264,7 @@ async function startServices(options: LocalRuntimeOptions): Promise<LocalService
     startSqsLocal(),
     startSecretsManagerLocal(),
     startGatewaySimulator({
+      ...(localGatewayOf(options) === 'stripe' ? { apiKeys: [localStripeApiKey] } : {}),
       ...(options.gatewayFaults ? { faults: options.gatewayFaults } : {}),
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
     }),
@@ -298,7 +337,7 @@ async function createResources(
     queueNames.map((queue) => [queue, { ...wiring.queues[queue], ...options.queues?.[queue] }]),
   ) as Record<QueueName, QueueSpec>;
   const queueUrls = await createQueues(clients.sqs, queueSpecs);
-  const secretIds = await createSecrets(clients.secretsManager);
+  const secretIds = await createSecrets(clients.secretsManager, localGatewayOf(options));
   const agents = new DynamoDbAgentDirectory(clients.dynamodb, tableName);
   await Promise.all(seedAgents.map((agent) => agents.put(agent)));
   return { streamArn, queueSpecs, queueUrls, secretIds };
@@ -521,13 +560,17 @@ function scheduledEvent(name: string) {
   };
 }
 
-async function createSecrets(client: SecretsManagerClient): Promise<LocalRuntime['secretIds']> {
+async function createSecrets(
+  client: SecretsManagerClient,
+  gateway: LocalGateway,
+): Promise<LocalRuntime['secretIds']> {
+  const values = localSecretValues(gateway);
   const entries = await Promise.all(
     secretNames.map(async (secret) => {
       const created = await client.send(
         new CreateSecretCommand({
           Name: `${wiring.service}/local/${secret}`,
-          SecretString: localSecretValues[secret],
+          SecretString: values[secret],
         }),
       );
       return [secret, created.ARN ?? ''] as const;
@@ -554,6 +597,7 @@ function setFunctionEnvironment(
   services: LocalServices,
   options: LocalRuntimeOptions,
 ): Record<string, string> {
+  const stripe = localGatewayOf(options) === 'stripe';
   const bound: BoundResources = {
     stage: 'local',
     tableName,
@@ -564,7 +608,10 @@ function setFunctionEnvironment(
       queueNames.map((queue) => [queue, resources.queueSpecs[queue].maxReceiveCount]),
     ) as Record<QueueName, number>,
     secretIds: resources.secretIds,
-    endpoints: { paymentGateway: services.gateway.url, riskEngine: services.risk.url },
+    endpoints: {
+      paymentGateway: stripe ? services.gateway.stripeUrl : services.gateway.url,
+      riskEngine: services.risk.url,
+    },
   };
   // No X-Ray daemon runs locally: the tracer stays off, records nothing and patches no client.
   const merged: Record<string, string> = { POWERTOOLS_TRACE_ENABLED: 'false' };
@@ -578,6 +625,7 @@ function setFunctionEnvironment(
   }
   const overrides = {
     ...localSettings,
+    ...(stripe ? { GATEWAY_NAME: 'stripe', STRIPE_PAYERS: JSON.stringify(localStripePayers) } : {}),
     ...options.environment,
     ...(options.logLevel ? { POWERTOOLS_LOG_LEVEL: options.logLevel } : {}),
   };

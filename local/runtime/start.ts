@@ -2,7 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
 import { functionSpecs } from '#shared/wiring.ts';
 import { renderOpenApi } from '../tools/openapi.ts';
-import { startLocalRuntime } from './local-runtime.ts';
+import { parseLocalGateway, startLocalRuntime } from './local-runtime.ts';
 import { type LocalState, localStateFile } from './local-state.ts';
 import { seedAgents } from './seed.ts';
 import {
@@ -23,6 +23,7 @@ const stack = await startOrExplain(async () => {
   const openApi = renderOpenApi();
   return startLocalRuntime({
     apiPort,
+    gateway: parseLocalGateway(process.env.GATEWAY),
     staticResponder: (path) =>
       path === '/openapi.json' ? { type: 'application/json', body: openApi } : undefined,
   }).catch((error: NodeJS.ErrnoException) => {
@@ -56,6 +57,9 @@ process.stdout.write(
     ),
     `  Secrets (moto)  ${stack.secretsManagerEndpoint}`,
     `  Gateway sim     ${stack.gateway.url}  (ledger: GET ${endpoints.gateway.ledger})`,
+    `    Stripe API    ${endpoints.stripe.url}  (key ${endpoints.stripe.apiKey}; ${
+      endpoints.stripe.active ? 'in use: GATEWAY=stripe' : 'not in use: GATEWAY=stripe npm start'
+    })`,
     `    faults: ${faultsLine('GATEWAY_FAULTS', endpoints.gateway.faults, { errorRate: 0.1 })}`,
     `    callbacks to ${endpoints.callbacks.url}, signed with ${endpoints.callbacks.secret}`,
     `  Risk sim        ${stack.risk.url}`,

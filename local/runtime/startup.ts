@@ -6,6 +6,7 @@ import { defaultRiskFaults } from '../simulators/risk/fault-settings.ts';
 import {
   type LocalRuntime,
   localCallbackUrl,
+  localStripeApiKey,
   localWebhookSecret,
   projectRoot,
 } from './local-runtime.ts';
@@ -74,6 +75,11 @@ export interface LocalEndpoints {
   /** Where the gateway simulator posts its signed events, and the local secret that signs them. */
   readonly callbacks: { readonly url: string; readonly secret: string };
   readonly gateway: { readonly url: string; readonly ledger: string; readonly faults: object };
+  /**
+   * The simulator's Stripe API (base URL for the stripe SDK's host/port/protocol) and its local
+   * key; `active` when the functions use it (GATEWAY=stripe).
+   */
+  readonly stripe: { readonly url: string; readonly apiKey: string; readonly active: boolean };
   readonly risk: { readonly url: string; readonly faults: object };
   readonly dynamodb: string;
   readonly sqs: string;
@@ -95,6 +101,12 @@ export function endpointsOf(
       url: stack.gateway.url,
       ledger: `${stack.gateway.url}/admin/ledger`,
       faults: activeFaults(stack.gateway.faults(), defaultGatewayFaults),
+    },
+    stripe: {
+      url: stack.gateway.stripeUrl,
+      apiKey: localStripeApiKey,
+      // Set by the local runtime from GATEWAY for every function.
+      active: process.env.GATEWAY_NAME === 'stripe',
     },
     risk: { url: stack.risk.url, faults: activeFaults(stack.risk.faults(), defaultRiskFaults) },
     dynamodb: stack.dynamodbEndpoint,

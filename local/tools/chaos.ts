@@ -10,7 +10,12 @@ import { orderIdFor } from '#domain/place-order.ts';
 import type { QueueName } from '#shared/wiring.ts';
 import { USER_SCOPES } from '#shared/wiring.ts';
 import { signLocalToken } from '../runtime/auth.ts';
-import { type LocalRuntime, startLocalRuntime } from '../runtime/local-runtime.ts';
+import {
+  type LocalGateway,
+  type LocalRuntime,
+  parseLocalGateway,
+  startLocalRuntime,
+} from '../runtime/local-runtime.ts';
 import type { DuplicateDelivery } from '../runtime/queue-poller.ts';
 import { driveRotation } from '../runtime/rotation.ts';
 import { between, chance, type Random, seededRandom } from '../simulators/faults.ts';
@@ -56,6 +61,8 @@ export interface ChaosOptions {
   readonly fetch: (url: string, init: RequestInit) => Promise<Response>;
   /** The retry-loop and flooding agents (local/tools/chaos/guard-agents.ts). */
   readonly guardAgents: GuardAgentSettings;
+  /** The gateway protocol the pipeline speaks to the simulator (GATEWAY, else the simulator's). */
+  readonly gateway: LocalGateway;
 }
 
 export const defaultChaosOptions: ChaosOptions = {
@@ -71,6 +78,7 @@ export const defaultChaosOptions: ChaosOptions = {
   log: (line) => process.stdout.write(`${line}\n`),
   fetch: (url, init) => fetch(url, init),
   guardAgents: defaultGuardAgentSettings,
+  gateway: 'simulator',
 };
 
 /** Above this amount an order whose risk check was bypassed is held instead of paid. */
@@ -156,6 +164,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     riskKeyDisabled: false,
   };
   const stack = await startLocalRuntime({
+    gateway: options.gateway,
     logLevel: 'SILENT',
     seed: options.seed,
     scheduleSeconds: 2,
@@ -641,6 +650,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     if (value !== undefined && Number.isFinite(value)) Object.assign(overrides, { [name]: value });
   }
   if (process.argv.includes('--no-coverage')) Object.assign(overrides, { coverage: false });
+  const named = process.argv.includes('--gateway')
+    ? process.argv[process.argv.indexOf('--gateway') + 1]
+    : process.env.GATEWAY;
+  Object.assign(overrides, { gateway: parseLocalGateway(named) });
   const report = await runChaos(overrides);
   process.exit(report.ok ? 0 : 1);
 }

@@ -66,7 +66,7 @@ const confirmationReasons = [
   'POSSIBLE_DUPLICATE',
   'AUTOPAY_PAUSED',
 ] as const;
-const holdReasons = ['RISK_REVIEW', 'RISK_UNAVAILABLE'] as const;
+const holdReasons = ['RISK_REVIEW', 'RISK_UNAVAILABLE', 'AUTHENTICATION_REQUIRED'] as const;
 const callbackResults = ['applied', 'unchanged', 'ignored', 'mismatch'] as const;
 
 const isoTime = (description: string) =>

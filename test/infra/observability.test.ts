@@ -225,6 +225,7 @@ describe('PipelineObservability', () => {
         [alarms.settlementAmountMismatch, 'settlementAmountMismatch', 1],
         [alarms.refundRejected, 'refundRejected', 1],
         [alarms.foreignRefund, 'foreignRefund', 1],
+        [alarms.gatewayMisconfigured, 'chargeMisconfigured', 1],
         [alarms.redriveLimitReached, 'redriveLimitReached', 1],
         [alarms.paymentWindowExpired, 'paymentWindowExpired', 1],
       ];

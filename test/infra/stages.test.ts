@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import cdkJson from '../../cdk.json' with { type: 'json' };
-import { stageSettingsFromContext } from '../../infra/stages.ts';
+import { stageSettingsFromContext, withGateway } from '../../infra/stages.ts';
+import { functionSpecs, wiring } from '../../lambdas/shared/wiring.ts';
 import {
   appWithProjectContext,
   prodContext,
@@ -15,6 +16,77 @@ import {
 function settingsWith(overrides: Readonly<Record<string, unknown>> = {}) {
   return stageSettingsFromContext(appWithProjectContext(overrides).node);
 }
+
+describe('the gateway a stage pays through', () => {
+  it('is the simulator unless the context names stripe, which then needs its payers', () => {
+    // Act
+    const payers = { default: { customer: 'cus_1', paymentMethod: 'pm_1' } };
+    const stripe = settingsWith({ gatewayName: 'stripe', stripePayers: JSON.stringify(payers) });
+
+    // Assess
+    expect(settingsWith().gateway).toEqual({ name: 'simulator' });
+    expect(stripe.gateway).toEqual({ name: 'stripe', stripePayers: JSON.stringify(payers) });
+    expect(() => settingsWith({ gatewayName: 'stripe' })).toThrow(/stripePayers/);
+    expect(() => settingsWith({ gatewayName: 'paypal' })).toThrow(/simulator or stripe/);
+  });
+
+  it('names stripe to every function that calls or hears the gateway, and rotates nothing on a schedule', () => {
+    // Act
+    const stripe = withGateway(wiring, { name: 'stripe', stripePayers: '{}' });
+
+    // Assess
+    const gatewayNames = Object.values(stripe.functions)
+      .map((spec) => spec.environment.GATEWAY_NAME)
+      .filter((name) => name !== undefined);
+    expect(new Set(gatewayNames)).toEqual(new Set(['stripe']));
+    expect(stripe.functions.paymentSubmission?.environment.STRIPE_PAYERS).toBe('{}');
+    expect(stripe.functions.settlementCallback?.environment).not.toHaveProperty('STRIPE_PAYERS');
+    expect(Object.values(stripe.functions).flatMap((spec) => spec.rotates ?? [])).toEqual([]);
+    expect(Object.values(functionSpecs).flatMap((spec) => spec.rotates ?? [])).not.toEqual([]);
+  });
+});
+
+describe('a Stripe stage, synthesized', () => {
+  let synthesized: Synthesized;
+  let simulator: Synthesized;
+
+  beforeAll(() => {
+    simulator = synthesize({ ...withoutBundling });
+    synthesized = synthesize({
+      ...withoutBundling,
+      gatewayName: 'stripe',
+      stripePayers: '{"default":{"customer":"cus_1","paymentMethod":"pm_1"}}',
+    });
+  });
+
+  afterAll(() => {
+    removeAssembly(synthesized.outdir);
+    removeAssembly(simulator.outdir);
+  });
+
+  it('tells the functions it is Stripe, with the payers, and schedules no rotation', () => {
+    // Act
+    const functions = Object.values(
+      synthesized.serviceTemplate.findResources('AWS::Lambda::Function'),
+    ).map(
+      (resource) =>
+        (resource as { Properties?: { Environment?: { Variables?: Record<string, unknown> } } })
+          .Properties?.Environment,
+    );
+    const variables = functions.map((environment) => environment?.Variables ?? {});
+
+    // Assess
+    const named = variables.filter((each) => each.GATEWAY_NAME !== undefined);
+    expect(named.length).toBeGreaterThan(0);
+    expect(new Set(named.map((each) => each.GATEWAY_NAME))).toEqual(new Set(['stripe']));
+    expect(variables.filter((each) => each.STRIPE_PAYERS !== undefined)).toHaveLength(2);
+    const schedules = (stage: Synthesized) =>
+      Object.keys(stage.serviceTemplate.findResources('AWS::SecretsManager::RotationSchedule'))
+        .length;
+    expect(schedules(simulator)).toBe(2);
+    expect(schedules(synthesized)).toBe(0);
+  });
+});
 
 describe('stage settings from the CDK context', () => {
   it('takes log retention and API throttling from cdk.json, and subscribes nobody by default', () => {

@@ -28,6 +28,7 @@ export const prodContext = {
   riskEngineUrl: 'https://risk.autopay.test/',
   alarmEmail: 'oncall@autopay.test',
   gatewayName: 'stripe',
+  stripePayers: '{"default":{"customer":"cus_test_1","paymentMethod":"pm_test_1"}}',
 } as const;
 
 /** An app with the context `cdk synth` gives it: cdk.json's, with `-c`-like overrides. */

@@ -481,4 +481,46 @@ describe('payment submission', () => {
     expect(orders.writes).toBe(0);
     expect((await orders.get('ord_1'))?.status).toBe('PENDING_PAYMENT');
   });
+
+  it('holds an order whose card needs the user to authenticate, with that reason, and charges nothing more', async () => {
+    // Prepare
+    gateway.chargeScript.push({
+      kind: 'action-required',
+      intentId: 'pi_1',
+      reason: 'authentication_required',
+    });
+
+    // Act
+    const result = await submit(request, firstDelivery);
+
+    // Assess
+    expect(result).toEqual({ kind: 'done', detail: 'HELD_FOR_REVIEW' });
+    expect(await orders.get('ord_1')).toMatchObject({
+      status: 'HELD_FOR_REVIEW',
+      holdReason: 'AUTHENTICATION_REQUIRED',
+      attempts: 1,
+    });
+    expect(gatewayCalls.map(([operation, outcome]) => `${operation}:${outcome}`)).toEqual([
+      'charge:action-required',
+    ]);
+  });
+
+  it('retries a request the gateway refused as misconfigured, counts it, and never fails the order', async () => {
+    // Prepare
+    gateway.chargeScript.push({ kind: 'misconfigured', detail: 'invalid_request_error' });
+
+    // Act
+    const result = await submit(request, firstDelivery);
+
+    // Assess
+    expect(result).toMatchObject({ kind: 'retry', reason: 'GATEWAY_MISCONFIGURED' });
+    expect(await orders.get('ord_1')).toMatchObject({
+      status: 'PENDING_PAYMENT',
+      lastError: 'GATEWAY_MISCONFIGURED',
+      attempts: 1,
+    });
+    expect(gatewayCalls.map(([operation, outcome]) => `${operation}:${outcome}`)).toEqual([
+      'charge:misconfigured',
+    ]);
+  });
 });

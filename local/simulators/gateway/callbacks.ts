@@ -89,6 +89,9 @@ export function gatewayEvent(
   };
 }
 
+/** An event as it is posted: the simulator's own, or Stripe's shape for a Stripe payment. */
+export type WireEvent = GatewayEvent | { readonly id: string; readonly object: 'event' };
+
 /** Delivers the gateway's events to autopay's webhook, under the callback faults. */
 export class CallbackSender {
   /** Absent: no callback is sent. */
@@ -116,19 +119,19 @@ export class CallbackSender {
   }
 
   /** Draws the callback faults now, then delivers one event after another, in order. */
-  announce(events: readonly GatewayEvent[]): Promise<void> {
+  announce(events: readonly WireEvent[]): Promise<void> {
     const { callbacks } = this.#faults();
     if (!callbacks.enabled || this.url === undefined) return Promise.resolve();
     const deliveries = this.#draws.deliveries(events);
     return this.#background.track(this.#deliverAll(deliveries, this.#background.signal));
   }
 
-  async #deliverAll(events: readonly GatewayEvent[], signal: AbortSignal): Promise<void> {
+  async #deliverAll(events: readonly WireEvent[], signal: AbortSignal): Promise<void> {
     for (const event of events) await this.#deliver(event, signal);
   }
 
   /** Signs afresh on every attempt, as Stripe does, so a retry is never stale. */
-  async #deliver(event: GatewayEvent, signal: AbortSignal): Promise<void> {
+  async #deliver(event: WireEvent, signal: AbortSignal): Promise<void> {
     if (!(await sleep(this.#faults().callbacks.delayMs, signal))) return;
     const body = JSON.stringify(event);
     for (let attempt = 0; ; attempt += 1) {

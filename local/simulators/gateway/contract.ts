@@ -23,7 +23,8 @@ export interface GatewayRefund {
   idempotencyKey: string;
   amount: number;
   currency: string;
-  status: 'SUCCEEDED';
+  /** `PENDING` only for a refund made through the Stripe API with the `refund_pending` fault. */
+  status: 'SUCCEEDED' | 'PENDING';
   created: number;
 }
 

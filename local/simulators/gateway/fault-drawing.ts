@@ -1,5 +1,4 @@
 import { between, chance, FaultScript, pick, type Random, seededRandom } from '../faults.ts';
-import type { GatewayEvent } from './contract.ts';
 import {
   chargeFaultNames,
   type GatewayFaults,
@@ -42,12 +41,18 @@ export interface Decision {
   refundTimeout: boolean;
   /** For a refund: a second, false `refund.succeeded` goes with the real one. */
   stray?: StrayRefund;
+  /** For a refund: it is `pending` at first, and succeeds `settleAfterMs` later. */
+  refundPending?: boolean;
 }
 
 function scriptApplies(fault: ScriptedGatewayFault, kind: RouteKind): boolean {
   if ((chargeFaultNames as readonly string[]).includes(fault.fault)) return kind === 'create';
   if (fault.fault === 'late_success') return kind === 'void';
-  if (fault.fault === 'stray_refund' || fault.fault === 'refund_then_timeout') {
+  if (
+    fault.fault === 'stray_refund' ||
+    fault.fault === 'refund_then_timeout' ||
+    fault.fault === 'refund_pending'
+  ) {
     return kind === 'refund';
   }
   const route = fault.route ?? 'create';
@@ -118,7 +123,7 @@ export class FaultDraws {
   }
 
   /** The events as they will be delivered: each may be lost or sent twice. */
-  deliveries(events: readonly GatewayEvent[]): GatewayEvent[] {
+  deliveries<E extends { readonly id: string }>(events: readonly E[]): E[] {
     const { callbacks } = this.#faults();
     return events.flatMap((event) => {
       const lost = chance(this.#callbackRandom, callbacks.lostRate);
@@ -187,6 +192,8 @@ export class FaultDraws {
         return { ...plain, lateSuccess: true };
       case 'refund_then_timeout':
         return { ...plain, refundTimeout: true };
+      case 'refund_pending':
+        return { ...plain, refundPending: true };
       case 'stray_refund':
         return {
           ...plain,

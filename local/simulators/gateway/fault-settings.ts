@@ -74,6 +74,7 @@ export const scriptedFaultNames = [
   'late_success',
   'refund_then_timeout',
   'stray_refund',
+  'refund_pending',
 ] as const;
 export const scriptedRoutes = ['create', 'lookup', 'any'] as const;
 export const strayRefundKinds = ['foreign', 'partial', 'both'] as const;

@@ -6,6 +6,7 @@ import type {
   GatewayRefund,
   Ledger,
 } from './contract.ts';
+import { StripeRecords } from './stripe-records.ts';
 
 /**
  * What each Idempotency-Key led to, counted from the payments themselves, so a double charge
@@ -49,6 +50,8 @@ export class GatewayBook {
   readonly keysSeen = new Set<string>();
   /** `payment.pending` events held back, to be sent after the event that settles the payment. */
   readonly heldPendingEvents = new Map<string, GatewayEvent>();
+  /** What Stripe's API shows of the payments and refunds made through it (stripe-api.ts). */
+  readonly stripe = new StripeRecords();
   requests = { total: 0, byRoute: {} as Record<string, number> };
   callbacksSent = 0;
   lateSuccesses = 0;
@@ -60,6 +63,7 @@ export class GatewayBook {
     this.refundsByKey.clear();
     this.keysSeen.clear();
     this.heldPendingEvents.clear();
+    this.stripe.clear();
     this.requests = { total: 0, byRoute: {} };
     this.callbacksSent = 0;
     this.lateSuccesses = 0;

@@ -91,10 +91,15 @@ export class PaymentsApi {
       amountRefunded: 0,
       amountVoided: 0,
     };
-    this.#work.book.payments.set(payment.id, payment);
-    this.#work.book.paymentsByKey.set(key, payment);
-    this.#afterCreate(payment, charge);
+    this.open(payment, charge);
     return charge.timeout ? 'hang' : ok(payment);
+  }
+
+  /** Books a new payment and starts what follows it (events, settlement); both APIs charge here. */
+  open(payment: GatewayPayment, charge: ChargePlan): void {
+    this.#work.book.payments.set(payment.id, payment);
+    this.#work.book.paymentsByKey.set(payment.idempotencyKey, payment);
+    this.#afterCreate(payment, charge);
   }
 
   #afterCreate(payment: GatewayPayment, charge: ChargePlan): void {
@@ -150,16 +155,22 @@ export class PaymentsApi {
       return failure(409, 'invalid_state', 'A captured payment cannot be voided; refund it.');
     }
     if (payment.status === 'PENDING') {
-      payment.status = 'VOIDED';
-      payment.amountVoided = payment.amount;
-      void this.#work.announce(this.#releaseHeldPending(payment));
       // Serialised now, so the caller is told VOIDED whatever happens to the payment next.
-      const answer = ok(structuredClone(payment));
-      if (lateSuccess)
-        this.#work.later(this.#work.faults().lateSuccessAfterMs, () => this.#capture(payment));
-      return answer;
+      return ok(this.cancel(payment, lateSuccess));
     }
     return ok(payment);
+  }
+
+  /** Voids a PENDING payment and answers a copy of it as voided; `lateSuccess` captures it later. */
+  cancel(payment: GatewayPayment, lateSuccess: boolean): GatewayPayment {
+    payment.status = 'VOIDED';
+    payment.amountVoided = payment.amount;
+    void this.#work.announce(this.#releaseHeldPending(payment));
+    const voided = structuredClone(payment);
+    if (lateSuccess) {
+      this.#work.later(this.#work.faults().lateSuccessAfterMs, () => this.#capture(payment));
+    }
+    return voided;
   }
 
   /** The void did not hold after all: the money is taken and the gateway says so. */

@@ -36,6 +36,7 @@ import { Credentials, defaultGatewayApiKeys, defaultWebhookSecrets } from './key
 import { GatewayBook } from './ledger.ts';
 import { PaymentsApi } from './payments.ts';
 import { RefundsApi } from './refunds.ts';
+import { formParams, StripeApi } from './stripe-api.ts';
 // ---------------------------------------------------------------------------------------------
 // The simulator's public face.
 // ---------------------------------------------------------------------------------------------
@@ -43,6 +44,8 @@ import { RefundsApi } from './refunds.ts';
 export interface GatewaySimulatorOptions {
   /** 0 or absent: a free port. */
   port?: number;
+  /** Where the Stripe API subset listens (stripe-api.ts); 0 or absent: a free port. */
+  stripePort?: number;
   /** The valid API keys at the start; `/v1/keys` lists and revokes them like any other. */
   apiKeys?: string[];
   callbackUrl?: string;
@@ -60,6 +63,8 @@ export interface GatewaySimulatorOptions {
 export interface GatewaySimulator {
   readonly url: string;
   readonly port: number;
+  /** The Stripe API subset's base URL, for the official SDK's host, port and protocol options. */
+  readonly stripeUrl: string;
   readonly seed: number;
   ledger(): Ledger;
   setFaults(patch: FaultPatch<GatewayFaults>): void;
@@ -91,9 +96,14 @@ export async function startGatewaySimulator(
 ): Promise<GatewaySimulator> {
   const gateway = new Gateway(options);
   const server = createSimulatorServer('gateway simulator', (req, res) => gateway.serve(req, res));
+  const stripeServer = createSimulatorServer('gateway simulator (Stripe)', (req, res) =>
+    gateway.serveStripe(req, res),
+  );
   const port = await listen(server, options.port ?? 0);
+  const stripePort = await listen(stripeServer, options.stripePort ?? 0);
   return {
     url: `http://127.0.0.1:${port}`,
+    stripeUrl: `http://127.0.0.1:${stripePort}`,
     port,
     seed: gateway.seed,
     ledger: () => gateway.ledger(),
@@ -108,7 +118,7 @@ export async function startGatewaySimulator(
     reset: () => gateway.reset(),
     stop: async () => {
       gateway.stop();
-      await closeServer(server);
+      await Promise.all([closeServer(server), closeServer(stripeServer)]);
     },
   };
 }
@@ -131,6 +141,8 @@ class Gateway implements AdminControls {
   readonly #book = new GatewayBook();
   readonly #callbacks: CallbackSender;
   readonly #payments: PaymentsApi;
+  readonly #stripe: StripeApi;
+  readonly #stripeRoutes: readonly Route[];
 
   constructor(options: GatewaySimulatorOptions) {
     this.seed = options.seed ?? randomInt(2 ** 31);
@@ -159,10 +171,18 @@ class Gateway implements AdminControls {
       book: this.#book,
       draws: this.#draws,
       faults: () => this.#faults,
-      announce: (events) => this.#callbacks.announce(events),
+      // A payment made through the Stripe API has its events in Stripe's shapes.
+      announce: (events) =>
+        this.#callbacks.announce(events.flatMap((event) => this.#stripe.render(event))),
       later: (ms, work) => this.#background.later(ms, work),
     };
     this.#payments = new PaymentsApi(work);
+    this.#stripe = new StripeApi(work, this.#payments);
+    // The key and secret management routes too, so a local rotation works whichever API is used.
+    this.#stripeRoutes = [
+      ...this.#stripe.routes(),
+      ...credentialRoutes(this.#apiKeys, this.#webhookSecrets),
+    ];
     this.#routes = [
       ...this.#payments.routes(),
       ...new RefundsApi(work).routes(),
@@ -247,22 +267,59 @@ class Gateway implements AdminControls {
       await serveAdmin(req, res, (route, body) => answerAdmin(this, route, body));
       return;
     }
-    await this.#serveApi(req, res, url);
+    await this.#serveApi(req, res, url, {
+      routes: this.#routes,
+      parse: (text) => (text === undefined ? undefined : parseJson(text)),
+      unmatched: () => failure(404, 'not_found', `No route ${req.method} ${url.pathname}.`),
+      unauthorized: () => failure(401, 'authentication_error', 'Send Authorization: Bearer <key>.'),
+    });
   }
 
-  async #serveApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const match = this.#match(req.method ?? 'GET', url.pathname);
+  /** Stripe's API subset: form-encoded bodies, Stripe's errors, the same keys, ledger and faults. */
+  async serveStripe(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    await this.#serveApi(req, res, url, {
+      routes: this.#stripeRoutes,
+      parse: (text) =>
+        req.headers['content-type']?.startsWith('application/json')
+          ? text === undefined
+            ? undefined
+            : parseJson(text)
+          : formParams(req.method === 'GET' ? url.search.slice(1) : text),
+      unmatched: () =>
+        failure(
+          404,
+          'invalid_request_error',
+          `Unrecognized request URL (${req.method}: ${url.pathname}).`,
+        ),
+      unauthorized: () => failure(401, 'invalid_request_error', 'Invalid API Key provided.'),
+      basicAuth: true,
+    });
+  }
+
+  async #serveApi(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    face: {
+      routes: readonly Route[];
+      parse: (text: string | undefined) => unknown;
+      unmatched: () => Answer;
+      unauthorized: () => Answer;
+      basicAuth?: boolean;
+    },
+  ): Promise<void> {
+    const match = this.#match(face.routes, req.method ?? 'GET', url.pathname);
     this.#book.count(match?.route.name ?? 'unmatched');
     if (match === undefined) {
-      this.#write(res, failure(404, 'not_found', `No route ${req.method} ${url.pathname}.`));
+      this.#write(res, face.unmatched());
       return;
     }
-    if (!this.#authorized(req)) {
-      this.#write(res, failure(401, 'authentication_error', 'Send Authorization: Bearer <key>.'));
+    if (!this.#authorized(req, face.basicAuth === true)) {
+      this.#write(res, face.unauthorized());
       return;
     }
-    const text = await readBody(req);
-    const body = text === undefined ? undefined : parseJson(text);
+    const body = face.parse(await readBody(req));
     const prepared = match.route.prepare({ req, url, pathId: match.pathId, body });
     if (typeof prepared !== 'function') {
       this.#write(res, prepared);
@@ -277,18 +334,27 @@ class Gateway implements AdminControls {
     this.#write(res, prepared(decision));
   }
 
-  #match(method: string, path: string): { route: Route; pathId: string } | undefined {
-    for (const route of this.#routes) {
+  #match(
+    routes: readonly Route[],
+    method: string,
+    path: string,
+  ): { route: Route; pathId: string } | undefined {
+    for (const route of routes) {
       const found = route.method === method ? route.pattern.exec(path) : null;
       if (found) return { route, pathId: decodeURIComponent(found[1] ?? '') };
     }
     return undefined;
   }
 
-  #authorized(req: IncomingMessage): boolean {
+  /** `Bearer <key>`; Stripe's API also takes the key as HTTP Basic user name (`curl -u key:`). */
+  #authorized(req: IncomingMessage, basicAuth: boolean): boolean {
     const header = req.headers.authorization ?? '';
-    if (!header.startsWith('Bearer ')) return false;
-    return this.#apiKeys.activeBySecret(header.slice('Bearer '.length)) !== undefined;
+    const key = header.startsWith('Bearer ')
+      ? header.slice('Bearer '.length)
+      : basicAuth && header.startsWith('Basic ')
+        ? Buffer.from(header.slice('Basic '.length), 'base64').toString('utf8').split(':')[0]
+        : undefined;
+    return key !== undefined && this.#apiKeys.activeBySecret(key) !== undefined;
   }
 
   #write(res: ServerResponse, answer: Answer): void {

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { functionSpecs, queueVariables, wiring } from '#shared/wiring.ts';
-import { providedModules } from '../../../infra/bundling.ts';
+import { lazyModules, providedModules } from '../../../infra/bundling.ts';
 import { projectRoot } from '../../runtime/local-runtime.ts';
 import { benchOrder } from './pipeline.ts';
 import { median, progress } from './stats.ts';
@@ -282,10 +282,13 @@ export async function runColdStarts(runs: number): Promise<FunctionColdStart[]> 
     const baselines = new Map<string, { kb: number; loadMs: number }>();
     for (const [name, spec] of Object.entries(functionSpecs)) {
       const outfile = join(directory, `${name}.mjs`);
-      const packages = await bundle({ entry: join(projectRoot, spec.entry) }, outfile);
+      const packages = await bundle({ entry: join(projectRoot, spec.entry) }, outfile, lazyModules);
       const bundleKb = (await stat(outfile)).size / 1024;
       const deployedFile = join(directory, `${name}.deployed.mjs`);
-      await bundle({ entry: join(projectRoot, spec.entry) }, deployedFile, runtimeProvided);
+      await bundle({ entry: join(projectRoot, spec.entry) }, deployedFile, [
+        ...runtimeProvided,
+        ...lazyModules,
+      ]);
       const deployedKb = (await stat(deployedFile)).size / 1024;
       const key = packages.join('+');
       let baseline = baselines.get(key);

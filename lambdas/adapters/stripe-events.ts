@@ -1,0 +1,130 @@
+import * as z from 'zod';
+import type { GatewayEvent } from '#domain/callbacks.ts';
+import { VOIDED } from '#domain/settlement.ts';
+
+/**
+ * Stripe's webhook events (docs.stripe.com/api/events/object) that autopay reads, read as the
+ * gateway events the domain applies. Only the fields used are checked; the rest is ignored.
+ */
+const metadata = z.record(z.string(), z.string()).nullish();
+
+const paymentIntent = z.looseObject({
+  id: z.string().min(1),
+  object: z.literal('payment_intent'),
+  amount: z.number().int().nonnegative(),
+  currency: z.string().length(3),
+  status: z.string(),
+  metadata,
+  last_payment_error: z
+    .looseObject({ code: z.string().nullish(), decline_code: z.string().nullish() })
+    .nullish(),
+});
+
+const refund = z.looseObject({
+  id: z.string().min(1),
+  object: z.literal('refund'),
+  amount: z.number().int().nonnegative(),
+  currency: z.string().length(3),
+  status: z.string().nullish(),
+  payment_intent: z.union([z.string(), z.looseObject({ id: z.string() })]).nullish(),
+  metadata,
+});
+
+export const stripeEventSchema = z.looseObject({
+  id: z.string().min(1),
+  object: z.literal('event'),
+  type: z.string().min(1),
+  created: z.number().int().nonnegative(),
+  data: z.looseObject({ object: z.looseObject({ object: z.string() }) }),
+});
+export type StripeEvent = z.infer<typeof stripeEventSchema>;
+
+/** What a Stripe event means for an order: a gateway event, or why it changes nothing. */
+export type StripeEventReading =
+  | { readonly kind: 'event'; readonly event: GatewayEvent }
+  | { readonly kind: 'skip'; readonly reason: string };
+
+const paymentEventTypes: Readonly<Record<string, GatewayEvent['type']>> = {
+  'payment_intent.succeeded': 'payment.succeeded',
+  'payment_intent.processing': 'payment.pending',
+  'payment_intent.payment_failed': 'payment.failed',
+  'payment_intent.canceled': 'payment.failed',
+};
+
+/**
+ * A PaymentIntent's events move the order as the simulator's payment events do; a refund's
+ * `refund.created` / `refund.updated` once it has `succeeded` is a refund event. `charge.refunded`
+ * is acknowledged only: the refund event of the same refund names it, which the charge does not.
+ */
+export function readStripeEvent(event: StripeEvent): StripeEventReading {
+  const type = paymentEventTypes[event.type];
+  if (type !== undefined) {
+    const intent = paymentIntent.safeParse(event.data.object);
+    if (!intent.success) return { kind: 'skip', reason: 'not a payment intent' };
+    return paymentEvent(event, type, intent.data);
+  }
+  if (event.type === 'refund.created' || event.type === 'refund.updated') {
+    const parsed = refund.safeParse(event.data.object);
+    if (!parsed.success) return { kind: 'skip', reason: 'not a refund' };
+    return refundEvent(event, parsed.data);
+  }
+  return { kind: 'skip', reason: `${event.type} is not read` };
+}
+
+function paymentEvent(
+  event: StripeEvent,
+  type: GatewayEvent['type'],
+  intent: z.infer<typeof paymentIntent>,
+): StripeEventReading {
+  const orderId = intent.metadata?.orderId;
+  if (orderId === undefined) return { kind: 'skip', reason: 'no metadata.orderId' };
+  const error = intent.last_payment_error;
+  if (type === 'payment.failed' && error?.code === 'authentication_required') {
+    // The charge's own answer holds the order for the user; the intent is still open.
+    return { kind: 'skip', reason: 'authentication_required' };
+  }
+  const declineCode =
+    event.type === 'payment_intent.canceled'
+      ? VOIDED
+      : (error?.decline_code ?? error?.code ?? undefined);
+  return {
+    kind: 'event',
+    event: {
+      id: event.id,
+      type,
+      created: event.created,
+      data: {
+        paymentId: intent.id,
+        idempotencyKey: orderId,
+        amount: intent.amount,
+        currency: intent.currency.toUpperCase(),
+        ...(type === 'payment.failed' && declineCode ? { declineCode } : {}),
+      },
+    },
+  };
+}
+
+function refundEvent(event: StripeEvent, value: z.infer<typeof refund>): StripeEventReading {
+  if (value.status !== 'succeeded') return { kind: 'skip', reason: `refund ${value.status}` };
+  const orderId = value.metadata?.orderId;
+  const intent = value.payment_intent;
+  const paymentId = typeof intent === 'string' ? intent : intent?.id;
+  if (orderId === undefined || paymentId === undefined) {
+    return { kind: 'skip', reason: 'refund without metadata.orderId' };
+  }
+  return {
+    kind: 'event',
+    event: {
+      id: event.id,
+      type: 'refund.succeeded',
+      created: event.created,
+      data: {
+        paymentId,
+        idempotencyKey: orderId,
+        amount: value.amount,
+        currency: value.currency.toUpperCase(),
+        refundId: value.id,
+      },
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { runChaos } from '../../local/tools/chaos.ts';
+import { apiFetch } from '../support/contract.ts';
+
+// A file of its own: the functions read their environment once per process, as on Lambda, so
+// one test file runs one local stack.
+describe('the chaos run, small, on Stripe', () => {
+  it('keeps every invariant with the pipeline speaking Stripe through the official SDK', async () => {
+    // Act
+    const lines: string[] = [];
+    const report = await runChaos({
+      gateway: 'stripe',
+      orders: 60,
+      agents: 4,
+      concurrency: 8,
+      kills: 1,
+      settleTimeoutMs: 120_000,
+      stallMs: 50_000,
+      coverage: false,
+      log: (line) => lines.push(line),
+      fetch: apiFetch,
+    });
+
+    // Assess
+    const output = lines.join('\n');
+    for (const check of report.checks) {
+      expect(check.violations, `${check.name}\n${output}`).toEqual([]);
+    }
+    expect(report.orders).toBe(60);
+    expect(report.byStatus.PAID).toBeGreaterThan(0);
+    expect(output).toContain('| captured - refunded = amount when PAID, 0 otherwise | ok |');
+  }, 240_000);
+});

@@ -1,0 +1,161 @@
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { paymentIntentKey, StripePaymentGateway } from '#adapters/stripe-payment-gateway.ts';
+import {
+  type GatewaySimulator,
+  startGatewaySimulator,
+} from '../../local/simulators/gateway/server.ts';
+
+const key = 'sk_test_autopay_local';
+let gateway: GatewaySimulator;
+let adapter: StripePaymentGateway;
+let stripe: Stripe;
+
+beforeAll(async () => {
+  gateway = await startGatewaySimulator({ apiKeys: [key], seed: 5, faults: { autoSettle: false } });
+  adapter = new StripePaymentGateway({
+    name: 'stripe',
+    baseUrl: gateway.stripeUrl,
+    timeoutMs: 2_000,
+    apiKey: { get: async () => key, refresh: async () => {} },
+    payers: { default: { customer: 'cus_local', paymentMethod: 'pm_card_visa' } },
+  });
+  const base = new URL(gateway.stripeUrl);
+  stripe = new Stripe(key, { host: base.hostname, port: Number(base.port), protocol: 'http' });
+});
+
+afterAll(async () => {
+  await gateway?.stop();
+});
+
+const orderId = (n: number) => `ord_${String(n).padStart(32, '0')}`;
+
+describe('the Stripe adapter against the simulated Stripe API', () => {
+  it('charges a zero-decimal currency in its own units, lower-cased, under a key from the orderId', async () => {
+    // Act
+    const outcome = await adapter.charge({
+      idempotencyKey: orderId(1),
+      amount: 500,
+      currency: 'JPY',
+      paymentMethod: 'card',
+      agentId: 'any-agent',
+    });
+    const again = await adapter.charge({
+      idempotencyKey: orderId(1),
+      amount: 500,
+      currency: 'JPY',
+      paymentMethod: 'card',
+      agentId: 'any-agent',
+    });
+
+    // Assess: the replay is the same intent, and one payment was made.
+    expect(outcome).toMatchObject({ kind: 'succeeded' });
+    expect(again).toEqual(outcome);
+    const paymentId = (outcome as { paymentId: string }).paymentId;
+    expect(await stripe.paymentIntents.retrieve(paymentId)).toMatchObject({
+      amount: 500,
+      currency: 'jpy',
+      metadata: { orderId: orderId(1) },
+    });
+    expect(gateway.ledger().charges[orderId(1)]).toMatchObject({ payments: 1, captured: 500 });
+    expect(paymentIntentKey(orderId(1))).toContain(orderId(1));
+  });
+
+  it('finds the payment by its id, or by metadata.orderId without one', async () => {
+    // Prepare
+    const charged = await adapter.charge({
+      idempotencyKey: orderId(2),
+      amount: 450,
+      currency: 'CNY',
+      paymentMethod: 'card',
+    });
+    const paymentId = (charged as { paymentId: string }).paymentId;
+
+    // Act
+    const byId = await adapter.findByIdempotencyKey(orderId(2), paymentId);
+    const bySearch = await adapter.findByIdempotencyKey(orderId(2));
+    const none = await adapter.findByIdempotencyKey(orderId(99));
+
+    // Assess
+    expect(byId).toEqual({
+      kind: 'found',
+      outcome: { kind: 'succeeded', paymentId },
+      amountRefunded: 0,
+    });
+    expect(bySearch).toMatchObject({ kind: 'found', outcome: { kind: 'succeeded', paymentId } });
+    expect(none).toEqual({ kind: 'not-found' });
+  });
+
+  it('reads a refused cancel of a succeeded intent as settled, and a refused refund as rejected', async () => {
+    // Prepare
+    const charged = await adapter.charge({
+      idempotencyKey: orderId(3),
+      amount: 450,
+      currency: 'CNY',
+      paymentMethod: 'card',
+    });
+    const paymentId = (charged as { paymentId: string }).paymentId;
+    const request = { paymentId, amount: 450, currency: 'CNY', orderId: orderId(3) };
+
+    // Act
+    const voided = await adapter.void(paymentId);
+    const refunded = await adapter.refund({ ...request, idempotencyKey: `refund_${orderId(3)}` });
+    const replayed = await adapter.refund({ ...request, idempotencyKey: `refund_${orderId(3)}` });
+    const second = await adapter.refund({ ...request, idempotencyKey: `refund_${orderId(3)}_2` });
+
+    // Assess
+    expect(voided).toEqual({ kind: 'settled', outcome: { kind: 'succeeded', paymentId } });
+    expect(refunded).toMatchObject({ kind: 'refunded' });
+    expect(replayed).toEqual(refunded);
+    expect(second).toEqual({ kind: 'rejected', reason: 'charge_already_refunded' });
+    expect(gateway.ledger().charges[orderId(3)]).toMatchObject({ captured: 450, refunded: 450 });
+  });
+
+  it('says a payer is missing as a misconfiguration, and a wrong key as unauthorized', async () => {
+    // Prepare
+    const noPayers = new StripePaymentGateway({
+      name: 'stripe',
+      baseUrl: gateway.stripeUrl,
+      timeoutMs: 2_000,
+      apiKey: { get: async () => key, refresh: async () => {} },
+      payers: {},
+    });
+    const wrongKey = new StripePaymentGateway({
+      name: 'stripe',
+      baseUrl: gateway.stripeUrl,
+      timeoutMs: 2_000,
+      apiKey: { get: async () => 'sk_test_wrong', refresh: async () => {} },
+      payers: { default: { customer: 'cus_local', paymentMethod: 'pm_card_visa' } },
+    });
+    const request = {
+      idempotencyKey: orderId(4),
+      amount: 1,
+      currency: 'CNY',
+      paymentMethod: 'card',
+    } as const;
+
+    // Act
+    const missing = await noPayers.charge(request);
+    const refused = await wrongKey.charge(request);
+
+    // Assess
+    expect(missing).toMatchObject({ kind: 'misconfigured' });
+    expect(refused).toEqual({ kind: 'unauthorized' });
+    expect(gateway.ledger().charges[orderId(4)]).toBeUndefined();
+  });
+
+  it("takes the key as Stripe does, as a bearer token or as Basic auth's user name (curl -u key:)", async () => {
+    // Act
+    const search = (authorization: string) =>
+      fetch(`${gateway.stripeUrl}/v1/payment_intents/search?query=metadata['orderId']:'x'`, {
+        headers: { authorization },
+      });
+    const basic = await search(`Basic ${Buffer.from(`${key}:`).toString('base64')}`);
+    const wrong = await search(`Basic ${Buffer.from('sk_test_wrong:').toString('base64')}`);
+
+    // Assess
+    expect(basic.status).toBe(200);
+    expect(await basic.json()).toMatchObject({ object: 'search_result', data: [] });
+    expect(wrong.status).toBe(401);
+  });
+});
