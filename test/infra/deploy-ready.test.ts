@@ -52,7 +52,14 @@ describe('a prod deploy, as CloudFormation will run it', () => {
 
   beforeAll(() => {
     prod = synthesize({ ...withoutBundling, ...prodContext });
-    prodRotating = synthesize({ ...withoutBundling, ...prodContext, rotation: 'on' });
+    // A Stripe stage has no rotation schedules (its keys are rolled in Stripe's dashboard), so
+    // the rotation rules are read on a prod stage paying through the simulator's protocol.
+    prodRotating = synthesize({
+      ...withoutBundling,
+      ...prodContext,
+      gatewayName: 'simulator',
+      rotation: 'on',
+    });
     dev = synthesize(withoutBundling);
   }, 180_000);
 

@@ -51,10 +51,11 @@ describe('a Stripe stage, synthesized', () => {
   let simulator: Synthesized;
 
   beforeAll(() => {
-    simulator = synthesize({ ...withoutBundling });
+    simulator = synthesize({ ...withoutBundling, rotation: 'on' });
     synthesized = synthesize({
       ...withoutBundling,
       gatewayName: 'stripe',
+      rotation: 'on',
       stripePayers: '{"default":{"customer":"cus_1","paymentMethod":"pm_1"}}',
     });
   });
