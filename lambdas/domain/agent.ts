@@ -6,10 +6,17 @@ export const AUTO_PAY_ACTION = 'submit_payment';
 /** What the user allows one agent to do; limits are minor units of `limitCurrency`. */
 export interface AgentProfile {
   readonly agentId: string;
+  /** The user who owns the agent (the user's id, a token's `sub` by default). */
+  readonly ownerId: string;
+  /** While true, the agent's new orders are refused and its unsent ones held. */
+  readonly suspended: boolean;
   readonly trustedActions: readonly string[];
   readonly limitCurrency: string;
   readonly perOrderLimit: number;
   readonly dailyLimit: number;
+  /** The agent's order token bucket; absent means the defaults (1 per second, burst 10). */
+  readonly ratePerSecond?: number | undefined;
+  readonly rateBurst?: number | undefined;
 }
 
 /** One agent's auto-pay budget for one UTC day: what the daily spend item is kept for. */

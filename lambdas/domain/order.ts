@@ -59,7 +59,7 @@ export interface RiskRecord {
 }
 
 /** Why an order waits for an operator or its user after the payment step. */
-export type HoldReason = 'RISK_REVIEW' | 'RISK_UNAVAILABLE';
+export type HoldReason = 'RISK_REVIEW' | 'RISK_UNAVAILABLE' | 'AGENT_SUSPENDED';
 
 /** Fields the payment steps may change, beside the status. */
 export interface PaymentFields {
@@ -101,6 +101,8 @@ export interface PaymentFields {
 export interface Order extends Money, PaymentFields {
   readonly orderId: string;
   readonly agentId: string;
+  /** The user who owned the agent when the order was placed; absent on orders from before owners. */
+  readonly ownerId?: string | undefined;
   readonly idempotencyKey: string;
   /** SHA-256 of the canonical request: the same key with another body is refused. */
   readonly requestHash: string;

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { decideAutoPay } from './agent.ts';
-import { IdempotencyKeyReusedError, TransientDependencyError, ValidationError } from './errors.ts';
+import {
+  AutopayError,
+  IdempotencyKeyReusedError,
+  TransientDependencyError,
+  ValidationError,
+} from './errors.ts';
 import {
   type NewOrder,
   type Order,
@@ -45,8 +50,9 @@ export function orderIdFor(agentId: string, idempotencyKey: string): string {
 }
 
 /**
- * Places an order once per (agent, Idempotency-Key). Trusted orders within the agent's limits
- * are stored as PENDING_PAYMENT and queued for payment; the rest wait for the user.
+ * Places an order once per (agent, Idempotency-Key). An unregistered or suspended agent's order is
+ * refused and nothing is stored. Trusted orders within the agent's limits are stored as
+ * PENDING_PAYMENT and queued for payment; the rest wait for the user.
  */
 export function makePlaceOrder(deps: PlaceOrderDeps) {
   const schema = createOrderSchema(deps.policy);
@@ -57,10 +63,20 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
       throw new ValidationError('IDEMPOTENCY_KEY_REQUIRED');
     }
     const request = parseWith(schema, command.body);
+    const agent = await deps.agents.get(command.agentId);
+    if (agent === undefined) {
+      throw new AutopayError('AGENT_NOT_REGISTERED');
+    }
+    if (agent.suspended) {
+      // Read afresh on every order, so a suspension holds from the next request on.
+      throw new AutopayError('AGENT_SUSPENDED');
+    }
     const now = deps.clock.now();
     const base = {
       orderId: orderIdFor(command.agentId, idempotencyKey),
       agentId: command.agentId,
+      // The owner index's key: who may see and act on the order, without reading the agent.
+      ownerId: agent.ownerId,
       idempotencyKey,
       requestHash: requestHashOf(request),
       ...request,
@@ -68,7 +84,6 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
       createdAt: now.toISOString(),
     };
 
-    const agent = await deps.agents.get(command.agentId);
     const decision = decideAutoPay(agent, request.action, request, now);
     const deadlines = deps.deadlines ?? defaultDeadlinePolicy;
     if (decision.autoPay) {

@@ -73,6 +73,9 @@ const fieldCodes: Readonly<Record<string, ErrorCode>> = {
   amount: 'INVALID_AMOUNT',
   currency: 'UNSUPPORTED_CURRENCY',
   paymentMethod: 'INVALID_PAYMENT_METHOD',
+  limitCurrency: 'UNSUPPORTED_CURRENCY',
+  perOrderLimit: 'INVALID_AMOUNT',
+  dailyLimit: 'INVALID_AMOUNT',
 };
 
 /**

@@ -12,6 +12,7 @@ import type {
   TransientOutcome,
 } from './payment-ports.ts';
 import type {
+  AgentDirectory,
   Clock,
   OrderRepository,
   PaymentRequest,
@@ -45,6 +46,8 @@ export interface PaymentObserver extends SettlementObserver {
 
 export interface SubmitPaymentDeps {
   readonly orders: OrderRepository;
+  /** Read before each charge: a suspended agent's orders are held, not charged. */
+  readonly agents: AgentDirectory;
   readonly gateway: PaymentGateway;
   readonly risk: RiskEngine;
   readonly breaker: CircuitBreaker;
@@ -198,12 +201,29 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
         return earlier;
       }
     }
+    if (await agentSuspended(order)) {
+      // Its user stopped the agent: the order waits for them instead of being charged.
+      return move(order, 'HELD_FOR_REVIEW', { holdReason: 'AGENT_SUSPENDED' });
+    }
     const { verdict, risk } = await decideRisk(order, delivery, reachedGateway);
     const stopped = await stopBeforeCharging(order, verdict, risk);
     if (stopped !== undefined) {
       return stopped;
     }
     return chargeAndApply(order, delivery, risk, health);
+  }
+
+  /**
+   * Whether the order's agent is suspended now: one consistent read of the agent's item, no
+   * cache, so a suspension holds every order not yet sent. An order its user confirmed out of a
+   * hold is theirs to pay, suspended agent or not.
+   */
+  async function agentSuspended(order: Order): Promise<boolean> {
+    const last = order.history.at(-1);
+    if (last?.from === 'HELD_FOR_REVIEW' && last.cause === 'CONFIRM') {
+      return false;
+    }
+    return (await deps.agents.get(order.agentId))?.suspended === true;
   }
 
   async function findEarlierCharge(

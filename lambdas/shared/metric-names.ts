@@ -17,6 +17,7 @@ export const metricNames = {
   orderPlaced: 'OrderPlaced',
   orderReplayed: 'OrderReplayed',
   orderRead: 'OrderRead',
+  agentChanged: 'AgentChanged',
   requestRefused: 'RequestRefused',
   requestFailed: 'RequestFailed',
   poisonMessage: 'PoisonMessage',

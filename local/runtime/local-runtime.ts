@@ -486,6 +486,8 @@ function setFunctionEnvironment(
     ) as Record<QueueName, number>,
     secretIds: resources.secretIds,
     endpoints: { paymentGateway: services.gateway.url, riskEngine: services.risk.url },
+    // No user pool locally: agents created over the API get ids, and tokens from `npm run token`.
+    userPoolId: '',
   };
   // No X-Ray daemon runs locally: the tracer stays off, records nothing and patches no client.
   const merged: Record<string, string> = { POWERTOOLS_TRACE_ENABLED: 'false' };

@@ -4,11 +4,11 @@ import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import type { Order } from '#domain/order.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
 import type { QueueName } from '#shared/wiring.ts';
-import { USER_SCOPES } from '#shared/wiring.ts';
-import { signLocalToken } from '../runtime/auth.ts';
+import { signAgentToken, signOwnerToken } from '../runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../runtime/local-runtime.ts';
 import type { DuplicateDelivery } from '../runtime/queue-poller.ts';
 import { driveRotation } from '../runtime/rotation.ts';
+import { toolOwnerOf } from '../runtime/seed.ts';
 import { between, chance, type Random, seededRandom } from '../simulators/faults.ts';
 import { defaultGatewayFaults } from '../simulators/gateway/fault-settings.ts';
 import { type Check, checkInvariants, type Placed, type Violation } from './chaos/checks.ts';
@@ -176,8 +176,8 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     const tokens = new Map<string, string>();
     const userTokens = new Map<string, string>();
     for (const agentId of [...trusted, ...cautious]) {
-      tokens.set(agentId, await signLocalToken(agentId));
-      userTokens.set(agentId, await signLocalToken(agentId, [...USER_SCOPES]));
+      tokens.set(agentId, await signAgentToken(agentId));
+      userTokens.set(agentId, await signOwnerToken(agentId));
     }
     const users = new Users(
       (agentId, path, key, body) => send(api, userTokens.get(agentId) ?? '', path, key, body),
@@ -302,6 +302,8 @@ async function seedChaosAgents(stack: LocalRuntime, count: number) {
   for (const agentId of trusted) {
     await agents.put({
       agentId,
+      ownerId: toolOwnerOf(agentId) ?? agentId,
+      suspended: false,
       trustedActions: ['order_coffee', 'submit_payment'],
       limitCurrency: 'CNY',
       perOrderLimit: 5_000,
@@ -311,6 +313,8 @@ async function seedChaosAgents(stack: LocalRuntime, count: number) {
   for (const agentId of cautious) {
     await agents.put({
       agentId,
+      ownerId: toolOwnerOf(agentId) ?? agentId,
+      suspended: false,
       trustedActions: ['order_coffee'],
       limitCurrency: 'CNY',
       perOrderLimit: 5_000,

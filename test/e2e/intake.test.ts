@@ -1,6 +1,6 @@
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signLocalToken } from '../../local/runtime/auth.ts';
+import { signAgentToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 import { CallCounter } from '../support/calls.ts';
@@ -62,8 +62,8 @@ async function queuedOrderIds(): Promise<string[]> {
 beforeAll(async () => {
   // No consumer of the payment queue runs here: the test reads the queue itself.
   stack = await startLocalRuntime({ pollers: false, logLevel: 'WARN' });
-  demoToken = await signLocalToken('demo-agent');
-  cautiousToken = await signLocalToken('cautious-agent');
+  demoToken = await signAgentToken('demo-agent');
+  cautiousToken = await signAgentToken('cautious-agent');
   // The handler's own clients, loaded by the stack: count and fault-inject at the SDK boundary.
   const clients = await import('#adapters/aws-clients.ts');
   counter.attach(clients.dynamodb, 'DynamoDB').attach(clients.sqs, 'SQS');

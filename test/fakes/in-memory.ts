@@ -6,6 +6,9 @@ import type {
   AgentDirectory,
   Clock,
   CreateOrderOutcome,
+  OrderIndex,
+  OrderListing,
+  OrderPage,
   OrderRepository,
   OrderTransition,
   PaymentQueue,
@@ -17,7 +20,7 @@ import type { SigningSecretSource, SigningSecretVersions } from '#domain/webhook
 import { latteOrder } from '../fixtures/orders.ts';
 
 /** Keeps the adapter's contract: create is all-or-nothing and never overwrites an order. */
-export class InMemoryOrders implements OrderRepository {
+export class InMemoryOrders implements OrderRepository, OrderIndex {
   readonly orders = new Map<string, Order>();
   readonly spent = new Map<string, number>();
   writes = 0;
@@ -83,6 +86,25 @@ export class InMemoryOrders implements OrderRepository {
     return { kind: 'applied', order: structuredClone(next) };
   }
 
+  /** As the indexes answer: newest first, a page of `limit`, the status filtered after. */
+  async list(listing: OrderListing): Promise<OrderPage> {
+    const all = [...this.orders.values()]
+      .filter((order) =>
+        listing.by === 'agent'
+          ? order.agentId === listing.agentId
+          : order.ownerId === listing.ownerId,
+      )
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.orderId.localeCompare(a.orderId));
+    const start = listing.cursor === undefined ? 0 : Number(listing.cursor);
+    const page = all.slice(start, start + listing.limit);
+    return {
+      orders: page
+        .filter((order) => listing.status === undefined || order.status === listing.status)
+        .map((order) => structuredClone(order)),
+      ...(start + listing.limit < all.length ? { cursor: String(start + listing.limit) } : {}),
+    };
+  }
+
   async findDue(before: string, limit: number): Promise<Order[]> {
     return [...this.orders.values()]
       .filter((order) => order.dueAt !== undefined && order.dueAt <= before)
@@ -133,10 +155,24 @@ export class RecordingSettlementChecks implements SettlementCheckQueue {
 }
 
 export class InMemoryAgents implements AgentDirectory {
-  constructor(private readonly agents: readonly AgentProfile[] = []) {}
+  private readonly agents: AgentProfile[];
+  reads = 0;
+
+  constructor(agents: readonly AgentProfile[] = []) {
+    this.agents = [...agents];
+  }
 
   async get(agentId: string): Promise<AgentProfile | undefined> {
+    this.reads++;
     return this.agents.find((agent) => agent.agentId === agentId);
+  }
+
+  /** Suspends or resumes an agent, as its user would. */
+  setSuspended(agentId: string, suspended: boolean): void {
+    const index = this.agents.findIndex((agent) => agent.agentId === agentId);
+    const agent = this.agents[index];
+    if (agent === undefined) throw new Error(`no agent ${agentId}`);
+    this.agents[index] = { ...agent, suspended };
   }
 }
 

@@ -71,8 +71,12 @@ describe('queue consumers', () => {
       secrets: stateful.secrets,
       secretsKey: stateful.secretsKey,
       endpoints: { paymentGateway: 'https://gateway.test/', riskEngine: 'https://risk.test/' },
-      jwtIssuer: 'https://issuer.test/',
-      jwtAudience: 'autopay-test',
+      identity: {
+        kind: 'oidc',
+        issuer: 'https://issuer.test/',
+        audience: 'autopay-test',
+        userIdClaim: 'sub',
+      },
       logRetention: RetentionDays.ONE_MONTH,
       apiThrottle: { rateLimit: 50, burstLimit: 100 },
     });

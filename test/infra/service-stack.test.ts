@@ -215,6 +215,8 @@ describe('ServiceStack', () => {
             ...consumed,
             ...secrets,
             ...endpoints,
+            // Another OIDC provider: no user pool, so agents get ids and no credentials.
+            ...(spec.userPool ? { [spec.userPool]: '' } : {}),
           },
         });
       }
@@ -228,6 +230,7 @@ describe('ServiceStack', () => {
         maxReceiveCounts: { paymentSubmission: 1, settlementCheck: 1 },
         secretIds: { gatewayApiKey: 'g', webhookSigningSecret: 'w' },
         endpoints: { paymentGateway: 'http://g', riskEngine: 'http://r' },
+        userPoolId: 'pool',
       };
 
       for (const [name, spec] of Object.entries(functions)) {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { signLocalToken } from '../../local/runtime/auth.ts';
+import { signAgentToken } from '../../local/runtime/auth.ts';
 import type { LocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 import { apiFetch } from './contract.ts';
@@ -27,7 +27,7 @@ export class AgentClient {
   ) {}
 
   static async for(stack: LocalRuntime, agentId: string): Promise<AgentClient> {
-    return new AgentClient(stack, await signLocalToken(agentId), `${agentId}-${randomUUID()}`);
+    return new AgentClient(stack, await signAgentToken(agentId), `${agentId}-${randomUUID()}`);
   }
 
   async place(overrides: Record<string, unknown> = {}, key?: string): Promise<OrderBody> {

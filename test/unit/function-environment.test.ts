@@ -15,6 +15,7 @@ const resources: BoundResources = {
   maxReceiveCounts: { paymentSubmission: 3, settlementCheck: 4 },
   secretIds: { gatewayApiKey: 'gateway-key-id', webhookSigningSecret: 'webhook-secret-id' },
   endpoints: { paymentGateway: 'http://127.0.0.1:2', riskEngine: 'http://127.0.0.1:3' },
+  userPoolId: 'us-east-1_pool',
 };
 
 describe('the environment of a function, derived from its wiring', () => {
