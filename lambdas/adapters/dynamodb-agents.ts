@@ -228,13 +228,16 @@ export class DynamoDbAgentDirectory implements AgentStore {
 
   private agentItem(agent: AgentProfile | ManagedAgent) {
     const managed: Partial<ManagedAgent> = agent;
+    // A profile written by an operator or the seed has no bookkeeping of its own yet.
+    const createdAt = managed.createdAt ?? new Date(0).toISOString();
     return {
       ...agentKey(agent.agentId),
       name: '',
       version: 1,
       history: [],
       ...agent,
-      createdAt: managed.createdAt ?? new Date(0).toISOString(),
+      createdAt,
+      updatedAt: managed.updatedAt ?? createdAt,
       [indexAttributes.owner]: ownerAgentsPartition(agent.ownerId),
     };
   }
