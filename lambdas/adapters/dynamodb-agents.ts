@@ -23,6 +23,7 @@ import {
   type ManagedAgent,
   type Page,
 } from '#domain/manage-agents.ts';
+import { getItemsByKey } from './batch-get.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import {
   agentKey,
@@ -116,8 +117,8 @@ export class DynamoDbAgentDirectory implements AgentStore {
       const [requestReason] =
         error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
       if (requestReason?.Code === 'ConditionalCheckFailed' && requestReason.Item) {
-        const existing = unmarshall(requestReason.Item) as AgentCreationRecord;
-        return { kind: 'exists', existing };
+        const { agentId, requestHash } = unmarshall(requestReason.Item);
+        return { kind: 'exists', existing: { agentId, requestHash } };
       }
       throw error;
     }
@@ -152,8 +153,14 @@ export class DynamoDbAgentDirectory implements AgentStore {
           : {}),
       }),
     );
+    // A keys-only index: the agents themselves come from the table, as they are now.
+    const ids = (result.Items ?? []).map((item) => String(item.pk));
+    const items = await getItemsByKey(this.client, this.tableName, ids);
     return {
-      items: (result.Items ?? []).map(toManaged),
+      items: ids
+        .map((id) => items.get(id))
+        .filter((item) => item !== undefined)
+        .map(toManaged),
       ...(result.LastEvaluatedKey ? { cursor: encodeCursor(result.LastEvaluatedKey) } : {}),
     };
   }

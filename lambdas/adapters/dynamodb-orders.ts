@@ -3,7 +3,6 @@ import {
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -24,6 +23,7 @@ import type {
   OrderTransition,
   TransitionOutcome,
 } from '#domain/ports.ts';
+import { getItemsByKey } from './batch-get.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import {
   AGENT_INDEX,
@@ -229,33 +229,15 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
       }),
     );
     const ids = (page.Items ?? []).map((item) => String(item.pk));
-    const orders = await this.getMany(ids);
+    const items = await getItemsByKey(this.client, this.tableName, ids);
     return {
       orders: ids
-        .map((id) => orders.get(id))
-        .filter((order): order is Order => order !== undefined)
+        .map((id) => items.get(id))
+        .filter((item) => item !== undefined)
+        .map(toOrder)
         .filter((order) => listing.status === undefined || order.status === listing.status),
       ...(page.LastEvaluatedKey ? { cursor: encodeCursor(page.LastEvaluatedKey) } : {}),
     };
-  }
-
-  /** Orders by their table key, in one BatchGetItem (and its unprocessed keys, if any). */
-  private async getMany(pks: readonly string[]): Promise<Map<string, Order>> {
-    const found = new Map<string, Order>();
-    let keys = pks.map((pk) => ({ pk }));
-    for (let attempt = 0; keys.length > 0; attempt++) {
-      const result = await this.client.send(
-        new BatchGetCommand({
-          RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } },
-        }),
-      );
-      for (const item of result.Responses?.[this.tableName] ?? []) {
-        found.set(String(item.pk), toOrder(item));
-      }
-      keys = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Array<{ pk: string }>;
-      if (keys.length > 0) await sleep(jitteredBackoffMs(attempt));
-    }
-    return found;
   }
 
   async annotate(

@@ -36,7 +36,7 @@ export interface AgentIdentity {
 /** The identity provider's side of an agent: an OAuth client-credentials client per agent. */
 export interface AgentIdentities {
   /** A new client for the agent; `requestId` is the same for every retry of one creation. */
-  register(request: { readonly requestId: string; readonly name: string }): Promise<AgentIdentity>;
+  register(request: { readonly requestId: string }): Promise<AgentIdentity>;
   /** Removes a client that lost a creation race, so no unused credentials are left behind. */
   remove(agentId: string): Promise<void>;
 }
@@ -226,7 +226,7 @@ export function makeManageAgents(deps: ManageAgentsDeps) {
     if (earlier !== undefined) {
       return { agent: await replayCreation(earlier, requestHash), replayed: true };
     }
-    const identity = await deps.identities.register({ requestId, name: request.name });
+    const identity = await deps.identities.register({ requestId });
     const at = deps.clock.now().toISOString();
     const settings = storedSettings(request);
     const agent: ManagedAgent = {
