@@ -301,7 +301,7 @@ export function makeManageAgents(deps: ManageAgentsDeps) {
     get: own,
     list: (userId: string, limit: number, cursor?: string) =>
       deps.agents.listByOwner(userId, limit, cursor),
-    patch: (userId: string, agentId: string, body: unknown) =>
+    patch: async (userId: string, agentId: string, body: unknown) =>
       change(userId, agentId, 'UPDATE', storedSettings(parseWith(patchSchema, body))),
     /** Suspends at once: intake and payment submission read the agent item on every order. */
     suspend: (userId: string, agentId: string) =>

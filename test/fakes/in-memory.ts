@@ -1,4 +1,16 @@
 import type { AgentDay, AgentProfile, DailySpend } from '#domain/agent.ts';
+import {
+  AGENT_HISTORY_LIMIT,
+  type AgentChange,
+  type AgentCreationRecord,
+  type AgentIdentities,
+  type AgentIdentity,
+  type AgentSettings,
+  type AgentStore,
+  type CreateAgentOutcome,
+  type ManagedAgent,
+  type Page,
+} from '#domain/manage-agents.ts';
 import { type Order, openOrder, type PaymentFields } from '#domain/order.ts';
 import { dueAtFor, type MoveDeps, moveOrder } from '#domain/order-moves.ts';
 import type { InitialStatus, OrderEvent, OrderStatus } from '#domain/order-state.ts';
@@ -285,4 +297,86 @@ export async function seedOrder(
     order = moved.order;
   }
   return order;
+}
+
+/** The agents store's contract: creation once per request id, changes only at the read version. */
+export class InMemoryAgentStore implements AgentStore {
+  readonly agents = new Map<string, ManagedAgent>();
+  readonly creations = new Map<string, AgentCreationRecord>();
+  writes = 0;
+
+  async get(agentId: string): Promise<AgentProfile | undefined> {
+    const agent = this.agents.get(agentId);
+    if (agent === undefined) return undefined;
+    const { name: _n, createdAt: _c, updatedAt: _u, version: _v, history: _h, ...profile } = agent;
+    return structuredClone(profile);
+  }
+
+  async getManaged(agentId: string): Promise<ManagedAgent | undefined> {
+    const agent = this.agents.get(agentId);
+    return agent ? structuredClone(agent) : undefined;
+  }
+
+  async create(
+    agent: ManagedAgent,
+    creation: { readonly requestId: string; readonly requestHash: string },
+  ): Promise<CreateAgentOutcome> {
+    const existing = this.creations.get(creation.requestId);
+    if (existing) return { kind: 'exists', existing: { ...existing } };
+    this.creations.set(creation.requestId, {
+      agentId: agent.agentId,
+      requestHash: creation.requestHash,
+    });
+    this.agents.set(agent.agentId, structuredClone(agent));
+    this.writes++;
+    return { kind: 'created' };
+  }
+
+  async findCreation(requestId: string): Promise<AgentCreationRecord | undefined> {
+    return this.creations.get(requestId);
+  }
+
+  async listByOwner(ownerId: string, limit: number): Promise<Page<ManagedAgent>> {
+    const items = [...this.agents.values()]
+      .filter((agent) => agent.ownerId === ownerId)
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      .slice(0, limit);
+    return { items: structuredClone(items) };
+  }
+
+  async update(
+    agentId: string,
+    version: number,
+    fields: Partial<AgentSettings> & { readonly suspended?: boolean },
+    change: AgentChange,
+    at: string,
+  ): Promise<ManagedAgent | undefined> {
+    const agent = this.agents.get(agentId);
+    if (agent === undefined || agent.version !== version) return undefined;
+    const next: ManagedAgent = {
+      ...agent,
+      ...fields,
+      version: agent.version + 1,
+      updatedAt: at,
+      history: [...agent.history, change].slice(-AGENT_HISTORY_LIMIT),
+    };
+    this.agents.set(agentId, next);
+    this.writes++;
+    return structuredClone(next);
+  }
+}
+
+/** Hands out agent ids in order, and records the clients removed after a lost race. */
+export class RecordingIdentities implements AgentIdentities {
+  readonly removed: string[] = [];
+  private next = 0;
+
+  async register(): Promise<AgentIdentity> {
+    const agentId = `agt_${++this.next}`;
+    return { agentId, credentials: { clientId: agentId, clientSecret: `secret-${agentId}` } };
+  }
+
+  async remove(agentId: string): Promise<void> {
+    this.removed.push(agentId);
+  }
 }
