@@ -15,7 +15,8 @@ import { functionSpecs } from '#shared/wiring.ts';
  */
 export type TokenClaims = { readonly [claim: string]: string };
 
-const verifier = CognitoJwtVerifier.create({
+/** Exported so that a test can hand it the keys it would fetch from the pool's JWKS. */
+export const verifier = CognitoJwtVerifier.create({
   userPoolId: process.env.USER_POOL_ID ?? '',
   tokenUse: 'access',
   // Any client of the pool: the user's app, or an agent's own client.
