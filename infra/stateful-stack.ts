@@ -105,8 +105,16 @@ export class StatefulStack extends Stack {
       selfSignUpEnabled: false,
       signInAliases: { email: true },
       accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
-      mfa: cognito.Mfa.OPTIONAL,
+      // The user approves payments: a second factor (an authenticator app) is not optional.
+      mfa: cognito.Mfa.REQUIRED,
       mfaSecondFactor: { sms: false, otp: true },
+      passwordPolicy: {
+        minLength: 12,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireDigits: true,
+        requireSymbols: true,
+      },
       removalPolicy: RemovalPolicy.RETAIN,
       deletionProtection: stage === 'prod',
     });

@@ -194,6 +194,11 @@ export class PipelineFunctions extends Construct {
     });
   }
 
+  /** The token authorizer, once the HTTP API made it (the stack's user pool only). */
+  existingTokenAuthorizer(): NodejsFunction | undefined {
+    return this.authorizer;
+  }
+
   /** The token authorizer of the stack's user pool, made on first use; it touches no resource. */
   tokenAuthorizer(): NodejsFunction {
     const identity = this.props.identity;

@@ -1,4 +1,7 @@
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyNagChecks } from '../../infra/nag.ts';
+import { createStacks, stageSettingsFromContext } from '../../infra/stages.ts';
 import {
   AGENT_SCOPE,
   AGENT_SCOPES,
@@ -9,6 +12,7 @@ import {
 } from '../../lambdas/shared/wiring.ts';
 import {
   allowedActions,
+  appWithProjectContext,
   logicalId,
   propertiesOf,
   removeAssembly,
@@ -118,5 +122,33 @@ describe("the stack's own identity provider", () => {
     for (const route of functionSpecs.agents?.routes ?? []) {
       expect(route.scopes, `${route.method} ${route.path}`).toEqual([AGENTS_SCOPE]);
     }
+  });
+});
+
+describe('cdk-nag AwsSolutions checks, a deployable stage with the user pool', () => {
+  it('finds nothing that is not acknowledged with its reason', () => {
+    // Prepare: real-looking URLs, and no other identity provider.
+    const app = appWithProjectContext({
+      ...withoutBundling,
+      stage: 'prod',
+      paymentGatewayUrl: 'https://gateway.autopay.test/',
+      riskEngineUrl: 'https://risk.autopay.test/',
+    });
+    const stacks = createStacks(app, stageSettingsFromContext(app.node));
+    applyNagChecks(app);
+
+    // Act
+    const outdir = app.synth().directory;
+
+    // Assess
+    for (const stack of [stacks.stateful, stacks.service]) {
+      const annotations = Annotations.fromStack(stack);
+      const findings = [
+        ...annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-')),
+        ...annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-')),
+      ].map((finding) => `${finding.id}: ${String(finding.entry.data).slice(0, 80)}`);
+      expect(findings, stack.stackName).toEqual([]);
+    }
+    removeAssembly(outdir);
   });
 });
