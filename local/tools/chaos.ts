@@ -110,6 +110,8 @@ const streams = { orders: 1, consumers: 2, users: 3 } as const;
 
 export interface ChaosReport {
   readonly orders: number;
+  /** Placements refused because their agent was suspended: no order was made for them. */
+  readonly refused: number;
   readonly byStatus: Readonly<Record<string, number>>;
   readonly faults: readonly { readonly fault: string; readonly count: number }[];
   readonly checks: readonly Check[];
@@ -185,8 +187,20 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       chaosFaults.users,
     );
     const orderRandom = random(streams.orders);
+    // A quarter in, the users of a trusted and of a cautious agent suspend them while their
+    // orders are queued or waiting; the trusted one is resumed at half-way, the other never.
+    const suspension = {
+      at: Math.floor(options.orders / 4),
+      resumeAt: Math.floor(options.orders / 2),
+      agents: [trusted[0], cautious[0]].filter((agentId) => agentId !== undefined),
+      suspended: new Set<string>(),
+      refused: 0,
+    };
+    const ownerCall = (agentId: string, action: 'suspend' | 'resume') =>
+      send(api, userTokens.get(agentId) ?? '', `/v1/agents/${agentId}/${action}`);
     const placed: Placed[] = [];
     const replayViolations: Violation[] = [];
+    const suspensionViolations: Violation[] = [];
     let placing = true;
     let next = 0;
 
@@ -200,19 +214,46 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       }
       const waits = orderRandom() < 0.1;
       const pool = waits ? cautious : trusted;
-      const agentId = pool[Math.floor(orderRandom() * pool.length)] as string;
+      let agentId = pool[Math.floor(orderRandom() * pool.length)] as string;
+      if (index === suspension.at) {
+        for (const suspended of suspension.agents) {
+          await ownerCall(suspended, 'suspend');
+          suspension.suspended.add(suspended);
+        }
+        options.log(`suspended ${suspension.agents.join(', ')} after ${index} orders`);
+        // The next placement is one of the suspended agent's: it must be refused.
+        agentId = suspension.agents[0] ?? agentId;
+      }
+      if (index === suspension.resumeAt && suspension.agents[0] !== undefined) {
+        await ownerCall(suspension.agents[0], 'resume');
+        suspension.suspended.delete(suspension.agents[0]);
+      }
       const replays = chance(orderRandom, 0.1);
       const key = `chaos-${index}-${randomUUID()}`;
       const amount = 100 + Math.floor(orderRandom() * 39) * 100;
       const body = orderBody(amount);
       const order = await placeOrder(api, tokens.get(agentId) ?? '', key, body);
+      if (order === undefined) {
+        if (!suspension.suspended.has(agentId)) {
+          suspensionViolations.push({ detail: `${agentId} was refused while not suspended` });
+        }
+        suspension.refused++;
+        await placeOne();
+        return;
+      }
+      if (suspension.suspended.has(agentId)) {
+        suspensionViolations.push({
+          orderId: order.orderId,
+          detail: `suspended ${agentId} ordered`,
+        });
+      }
       placed.push({ agentId, key, orderId: order.orderId, amount });
       if (replays) {
         const replay = await placeOrder(api, tokens.get(agentId) ?? '', key, body);
-        if (replay.orderId !== order.orderId) {
+        if (replay?.orderId !== order.orderId) {
           replayViolations.push({
             orderId: order.orderId,
-            detail: `the replay of ${key} made ${replay.orderId}`,
+            detail: `the replay of ${key} made ${replay?.orderId}`,
           });
         }
       }
@@ -240,7 +281,10 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     const ledger = stack.gateway.ledger();
     const orders = watched.orders;
     const byStatus = countStatuses(placed, orders);
-    const faults = faultsInjected(stack, orders, users, injected);
+    const faults = faultsInjected(stack, orders, users, {
+      ...injected,
+      refusedWhileSuspended: suspension.refused,
+    });
     const checks = [
       ...checkInvariants({
         placed,
@@ -251,6 +295,10 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       }),
       { name: "users' requests were all answered below 500", violations: users.serverErrors },
       {
+        name: 'a suspended agent placed nothing, and only a suspended one was refused',
+        violations: suspensionViolations,
+      },
+      {
         name: 'consumers were killed mid-batch',
         violations: injected.kills > 0 || options.kills === 0 ? [] : [{ detail: 'no kill' }],
       },
@@ -258,6 +306,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     ];
     const report: ChaosReport = {
       orders: placed.length,
+      refused: suspension.refused,
       byStatus,
       faults,
       checks,
@@ -359,15 +408,21 @@ async function send(
   return { status: response.status, body: await response.json() };
 }
 
-/** A 5xx is safe to retry with the same key: that is what the key is for. */
+/**
+ * A 5xx is safe to retry with the same key: that is what the key is for. Undefined when the
+ * agent is suspended: nothing was placed.
+ */
 async function placeOrder(
   api: LocalApi,
   token: string,
   key: string,
   body: unknown,
-): Promise<{ orderId: string; status: OrderStatus }> {
+): Promise<{ orderId: string; status: OrderStatus } | undefined> {
   for (let attempt = 0; ; attempt++) {
     const answer = await send(api, token, '/v1/orders', key, body);
+    if ((answer.body as { error?: { code?: string } }).error?.code === 'AGENT_SUSPENDED') {
+      return undefined;
+    }
     if (answer.status < 500 || attempt >= 5) {
       return answer.body as { orderId: string; status: OrderStatus };
     }
@@ -406,7 +461,12 @@ function faultsInjected(
   stack: LocalRuntime,
   orders: ReadonlyMap<string, Order>,
   users: Users,
-  injected: { kills: number; duplicates: Record<string, number>; rotations: number },
+  injected: {
+    kills: number;
+    duplicates: Record<string, number>;
+    rotations: number;
+    refusedWhileSuspended: number;
+  },
 ): { fault: string; count: number }[] {
   const ledger = stack.gateway.ledger();
   const risk = stack.risk.requests();
@@ -443,9 +503,16 @@ function faultsInjected(
     ['user refunded twice with one key', refunds.sameKeyTwice],
     ['user refunded again with another key', refunds.otherKey],
     ['secrets rotated midway', injected.rotations],
+    ['order refused: its agent suspended', injected.refusedWhileSuspended],
+    ['held: agent suspended with the order queued', heldBySuspension(orders)],
     ['consumer killed mid-batch', injected.kills],
   ];
   return rows.map(([fault, count]) => ({ fault, count }));
+}
+
+/** Orders payment submission held because their agent was suspended (a user may have acted since). */
+function heldBySuspension(orders: ReadonlyMap<string, Order>): number {
+  return [...orders.values()].filter((order) => order.holdReason === 'AGENT_SUSPENDED').length;
 }
 
 function coverageChecks(

@@ -23,7 +23,9 @@ describe('the chaos run, small', () => {
     for (const check of report.checks) {
       expect(check.violations, `${check.name}\n${output}`).toEqual([]);
     }
-    expect(report.orders).toBe(120);
+    // Placements refused while their agent was suspended made no order.
+    expect(report.orders + report.refused).toBe(120);
+    expect(report.refused).toBeGreaterThan(0);
     expect(report.byStatus.PAID).toBeGreaterThan(0);
     expect(output).toContain('| every history is a legal path | ok |');
     expect(output).toContain('| final state | orders |');
