@@ -860,7 +860,7 @@ function pathsOf(): Record<string, Record<string, object>> {
   return paths;
 }
 
-/** `orders:confirm` for POST /v1/orders/{id}/confirm, and so on for every route with scopes. */
+/** `autopay/orders.confirm` for POST /v1/orders/{id}/confirm, and so on for every scoped route. */
 function scopedRoutes(): string {
   return Object.values(functionSpecs)
     .flatMap((spec) => spec.routes)
