@@ -274,7 +274,10 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     await Promise.all(Array.from({ length: options.concurrency }, placeOne));
     placing = false;
     const placingSeconds = secondsSince(started);
-    options.log(`placed ${placed.length} orders in ${placingSeconds} s; settling...`);
+    options.log(
+      `placed ${placed.length} orders in ${placingSeconds} s ` +
+        `(${suspension.refused} refused: agent suspended); settling...`,
+    );
 
     const watched = await watching;
     await users.done();
