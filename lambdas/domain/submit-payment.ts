@@ -201,14 +201,15 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
         return earlier;
       }
     }
-    if (await agentSuspended(order)) {
-      // Its user stopped the agent: the order waits for them instead of being charged.
-      return move(order, 'HELD_FOR_REVIEW', { holdReason: 'AGENT_SUSPENDED' });
-    }
     const { verdict, risk } = await decideRisk(order, delivery, reachedGateway);
     const stopped = await stopBeforeCharging(order, verdict, risk);
     if (stopped !== undefined) {
       return stopped;
+    }
+    // Read last, right before the charge, so a suspension that lands while the risk engine is
+    // asked still stops it: the order waits for its user instead of being charged.
+    if (await agentSuspended(order)) {
+      return move(order, 'HELD_FOR_REVIEW', { risk, holdReason: 'AGENT_SUSPENDED' });
     }
     return chargeAndApply(order, delivery, risk, health);
   }

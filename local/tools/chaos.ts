@@ -55,6 +55,9 @@ export const defaultChaosOptions: ChaosOptions = {
   fetch: (url, init) => fetch(url, init),
 };
 
+/** Orders a trusted agent places at once while its user suspends it, besides `orders`. */
+export const SUSPENSION_BURST = 6;
+
 /** Above this amount an order whose risk check was bypassed is held instead of paid. */
 const RISK_FAIL_OPEN_LIMIT = 3_000;
 
@@ -216,10 +219,26 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       const pool = waits ? cautious : trusted;
       let agentId = pool[Math.floor(orderRandom() * pool.length)] as string;
       if (index === suspension.at) {
-        for (const suspended of suspension.agents) {
-          await ownerCall(suspended, 'suspend');
-          suspension.suspended.add(suspended);
-        }
+        // The race: the trusted agent's burst of orders is queued while its user suspends it.
+        const trustedAgent = suspension.agents[0] ?? agentId;
+        const burst = Array.from({ length: SUSPENSION_BURST }, async (_, n) => {
+          const burstKey = `chaos-${index}-burst-${n}-${randomUUID()}`;
+          const amount = 100 + n * 100;
+          const queued = await placeOrder(
+            api,
+            tokens.get(trustedAgent) ?? '',
+            burstKey,
+            orderBody(amount),
+          );
+          if (queued)
+            placed.push({ agentId: trustedAgent, key: burstKey, orderId: queued.orderId, amount });
+          else suspension.refused++;
+        });
+        await Promise.all([
+          ...burst,
+          ...suspension.agents.map((suspended) => ownerCall(suspended, 'suspend')),
+        ]);
+        for (const suspended of suspension.agents) suspension.suspended.add(suspended);
         options.log(`suspended ${suspension.agents.join(', ')} after ${index} orders`);
         // The next placement is one of the suspended agent's: it must be refused.
         agentId = suspension.agents[0] ?? agentId;
@@ -232,16 +251,19 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       const key = `chaos-${index}-${randomUUID()}`;
       const amount = 100 + Math.floor(orderRandom() * 39) * 100;
       const body = orderBody(amount);
+      const suspendedBefore = suspension.suspended.has(agentId);
       const order = await placeOrder(api, tokens.get(agentId) ?? '', key, body);
+      // Only a state that held from the request to its answer says what the answer must be.
+      const suspendedAfter = suspension.suspended.has(agentId);
       if (order === undefined) {
-        if (!suspension.suspended.has(agentId)) {
+        if (!suspendedBefore && !suspendedAfter) {
           suspensionViolations.push({ detail: `${agentId} was refused while not suspended` });
         }
         suspension.refused++;
         await placeOne();
         return;
       }
-      if (suspension.suspended.has(agentId)) {
+      if (suspendedBefore && suspendedAfter) {
         suspensionViolations.push({
           orderId: order.orderId,
           detail: `suspended ${agentId} ordered`,
