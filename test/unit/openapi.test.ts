@@ -100,8 +100,8 @@ describe('docs/openapi.json', () => {
         expect(operation.responses['401']).toEqual({ $ref: '#/components/responses/Unauthorized' });
         if (route.scopes?.length) {
           // API Gateway's own 403, alone or beside the function's coded ones.
-          expect(JSON.stringify(operation.responses['403'])).toMatch(
-            /#\/components\/responses\/Forbidden|\{\\"message\\":\\"Forbidden\\"\}/,
+          expect(JSON.stringify(operation.responses['403'])).toContain(
+            '{\\"message\\":\\"Forbidden\\"}',
           );
         }
       } else {
