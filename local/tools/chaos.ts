@@ -219,7 +219,8 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       const pool = waits ? cautious : trusted;
       let agentId = pool[Math.floor(orderRandom() * pool.length)] as string;
       if (index === suspension.at) {
-        // The race: the trusted agent's burst of orders is queued while its user suspends it.
+        // The race: the trusted agent's burst of orders is queued, and its user suspends it at
+        // once, while payment submission works through them.
         const trustedAgent = suspension.agents[0] ?? agentId;
         const burst = Array.from({ length: SUSPENSION_BURST }, async (_, n) => {
           const burstKey = `chaos-${index}-burst-${n}-${randomUUID()}`;
@@ -234,10 +235,8 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
             placed.push({ agentId: trustedAgent, key: burstKey, orderId: queued.orderId, amount });
           else suspension.refused++;
         });
-        await Promise.all([
-          ...burst,
-          ...suspension.agents.map((suspended) => ownerCall(suspended, 'suspend')),
-        ]);
+        await Promise.all(burst);
+        await Promise.all(suspension.agents.map((suspended) => ownerCall(suspended, 'suspend')));
         for (const suspended of suspension.agents) suspension.suspended.add(suspended);
         options.log(`suspended ${suspension.agents.join(', ')} after ${index} orders`);
         // The next placement is one of the suspended agent's: it must be refused.
