@@ -7,15 +7,20 @@
 export interface paths {
   "/v1/orders": {
     /**
+     * List orders, newest first
+     * @description An agent's token lists the agent's own orders; a user's token the orders of all the user's agents, or of one with `agentId`. Read from an index, a page at a time: pass the answer's `cursor` to get the next page. A `status` filter applies to each page, so a page may hold fewer orders than `limit` while a `cursor` still follows.
+     */
+    get: operations["listOrders"];
+    /**
      * Place an order
-     * @description Places an order once per (agent, Idempotency-Key). It is paid automatically (PENDING_PAYMENT) when the agent trusts its action and it is within the agent's limits; otherwise it waits for the user (AWAITING_CONFIRMATION, with `reason` and `confirmBy`). The same key and body again answers 200 with the stored order; the same key with another body answers 422. After a 4xx nothing was stored and the key may be reused.
+     * @description Places an order once per (agent, Idempotency-Key). It is paid automatically (PENDING_PAYMENT) when the agent trusts its action and it is within the agent's limits; otherwise it waits for the user (AWAITING_CONFIRMATION, with `reason` and `confirmBy`). The same key and body again answers 200 with the stored order; the same key with another body answers 422. After a 4xx nothing was stored and the key may be reused. The same intent (sessionId, action, items, amount, currency) under a new key within the duplicate window (300 s) waits for the user: reason POSSIBLE_DUPLICATE, `duplicateOf` naming the first order. Each agent has a token bucket of placements (by default 1 a second, a burst of 10); over it, 429 RATE_LIMITED with `Retry-After` and nothing stored. While an operator has paused auto-pay, every order waits (reason AUTOPAY_PAUSED).
      */
     post: operations["createOrder"];
   };
   "/v1/orders/{id}": {
     /**
      * Read an order
-     * @description The order with its status, history and last error code. Another agent's order is answered as not found.
+     * @description The order with its status, history and last error code, for its agent or the agent's user. Any other caller gets 404, as for an order that does not exist.
      */
     get: operations["getOrder"];
   };
@@ -40,6 +45,44 @@ export interface paths {
      */
     post: operations["refundOrder"];
   };
+  "/v1/agents": {
+    /**
+     * List the user's agents, newest first
+     * @description Read from an index, a page at a time; pass `cursor` for the next page.
+     */
+    get: operations["listAgents"];
+    /**
+     * Create an agent
+     * @description Creates an agent owned by the calling user, once per (user, Idempotency-Key). In AWS it gets its own OAuth client (client-credentials grant) in the stack's user pool, whose credentials the first answer shows once. The same key and body again answers 200 with the agent (without credentials); the same key with another body 422.
+     */
+    post: operations["createAgent"];
+  };
+  "/v1/agents/{agentId}": {
+    /**
+     * Read an agent
+     * @description The agent with its settings and history; another user's agent is 404.
+     */
+    get: operations["getAgent"];
+    /**
+     * Change an agent's trust, limits or rate
+     * @description Change an agent's trust, limits or rate. Applies to the agent's next order (intake and payment read the agent on every order), is kept in its history, and is safe to repeat.
+     */
+    patch: operations["updateAgent"];
+  };
+  "/v1/agents/{agentId}/suspend": {
+    /**
+     * Suspend an agent: its new orders are refused (403 AGENT_SUSPENDED) and its orders not yet sent to the gateway are held (HELD_FOR_REVIEW, holdReason AGENT_SUSPENDED)
+     * @description Suspend an agent: its new orders are refused (403 AGENT_SUSPENDED) and its orders not yet sent to the gateway are held (HELD_FOR_REVIEW, holdReason AGENT_SUSPENDED). Applies to the agent's next order (intake and payment read the agent on every order), is kept in its history, and is safe to repeat.
+     */
+    post: operations["suspendAgent"];
+  };
+  "/v1/agents/{agentId}/resume": {
+    /**
+     * Resume a suspended agent
+     * @description Resume a suspended agent. Applies to the agent's next order (intake and payment read the agent on every order), is kept in its history, and is safe to repeat.
+     */
+    post: operations["resumeAgent"];
+  };
   "/v1/callbacks/{gateway}": {
     /**
      * The payment gateway's signed event
@@ -47,9 +90,78 @@ export interface paths {
      */
     post: operations["gatewayCallback"];
   };
+  "/v1/webhook-endpoints": {
+    /**
+     * List the user's webhook endpoints
+     * @description Every endpoint of the caller, oldest first; never their secrets.
+     */
+    get: operations["listWebhookEndpoints"];
+    /**
+     * Register a webhook endpoint
+     * @description For the user's app. Registers an endpoint once per (user, Idempotency-Key) and answers its signing secret: every event is POSTed to `url` with an `Autopay-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">` header under that secret. The same key and body again answers 200 with the same endpoint and secret; the same key with another body 422. In AWS the URL must be https; the local stack also takes http to 127.0.0.1 or localhost. A user has at most 10 endpoints.
+     */
+    post: operations["createWebhookEndpoint"];
+  };
+  "/v1/webhook-endpoints/{id}": {
+    /**
+     * Delete a webhook endpoint
+     * @description Stops every delivery to the endpoint, including retries of events already queued. Another user's endpoint, or one deleted already, answers 404.
+     */
+    delete: operations["deleteWebhookEndpoint"];
+  };
 }
 
-export type webhooks = Record<string, never>;
+export interface webhooks {
+  "order.awaiting_confirmation": {
+    /**
+     * The order.awaiting_confirmation event
+     * @description Sent at least once, with retries and backoff until the endpoint answers 2xx (about 40 minutes of tries). Verify `Autopay-Signature` over the raw body before reading it, and deduplicate by `id`; order the events of one order by `sequence`.
+     */
+    post: operations["event_order_awaiting_confirmation"];
+  };
+  "order.held_for_review": {
+    /**
+     * The order.held_for_review event
+     * @description Sent at least once, with retries and backoff until the endpoint answers 2xx (about 40 minutes of tries). Verify `Autopay-Signature` over the raw body before reading it, and deduplicate by `id`; order the events of one order by `sequence`.
+     */
+    post: operations["event_order_held_for_review"];
+  };
+  "order.paid": {
+    /**
+     * The order.paid event
+     * @description Sent at least once, with retries and backoff until the endpoint answers 2xx (about 40 minutes of tries). Verify `Autopay-Signature` over the raw body before reading it, and deduplicate by `id`; order the events of one order by `sequence`.
+     */
+    post: operations["event_order_paid"];
+  };
+  "order.failed": {
+    /**
+     * The order.failed event
+     * @description Sent at least once, with retries and backoff until the endpoint answers 2xx (about 40 minutes of tries). Verify `Autopay-Signature` over the raw body before reading it, and deduplicate by `id`; order the events of one order by `sequence`.
+     */
+    post: operations["event_order_failed"];
+  };
+  "order.expired": {
+    /**
+     * The order.expired event
+     * @description Sent at least once, with retries and backoff until the endpoint answers 2xx (about 40 minutes of tries). Verify `Autopay-Signature` over the raw body before reading it, and deduplicate by `id`; order the events of one order by `sequence`.
+     */
+    post: operations["event_order_expired"];
+  };
+  "order.refunded": {
+    /**
+     * The order.refunded event
+     * @description Sent at least once, with retries and backoff until the endpoint answers 2xx (about 40 minutes of tries). Verify `Autopay-Signature` over the raw body before reading it, and deduplicate by `id`; order the events of one order by `sequence`.
+     */
+    post: operations["event_order_refunded"];
+  };
+  "agent.suspended": {
+    /**
+     * The agent.suspended event
+     * @description Sent at least once, with retries and backoff until the endpoint answers 2xx (about 40 minutes of tries). Verify `Autopay-Signature` over the raw body before reading it, and deduplicate by `id`; order the events of one order by `sequence`.
+     */
+    post: operations["event_agent_suspended"];
+  };
+}
 
 export interface components {
   schemas: {
@@ -67,6 +179,155 @@ export interface components {
       currency: "CNY" | "USD" | "EUR" | "GBP" | "JPY" | "HKD" | "SGD";
       /** @enum {string} */
       paymentMethod: "wallet" | "card";
+    };
+    CreateAgentRequest: {
+      /** @description What the user calls the agent */
+      name: string;
+      /** @description Actions the agent may pay for on its own; submit_payment allows paying at all */
+      trustedActions: string[];
+      /** @description Largest order paid without asking, in minor units */
+      perOrderLimit: number;
+      /** @description Most paid without asking per UTC day, in minor units */
+      dailyLimit: number;
+      /**
+       * @description The currency of both limits
+       * @enum {string}
+       */
+      limitCurrency: "CNY" | "USD" | "EUR" | "GBP" | "JPY" | "HKD" | "SGD";
+      /** @description The agent’s order rate: sustained per second, and burst */
+      rateLimit?: {
+        perSecond: number;
+        burst: number;
+      };
+    };
+    PatchAgentRequest: {
+      /** @description What the user calls the agent */
+      name?: string;
+      /** @description Actions the agent may pay for on its own; submit_payment allows paying at all */
+      trustedActions?: string[];
+      /** @description Largest order paid without asking, in minor units */
+      perOrderLimit?: number;
+      /** @description Most paid without asking per UTC day, in minor units */
+      dailyLimit?: number;
+      /**
+       * @description The currency of both limits
+       * @enum {string}
+       */
+      limitCurrency?: "CNY" | "USD" | "EUR" | "GBP" | "JPY" | "HKD" | "SGD";
+      /** @description The agent’s order rate: sustained per second, and burst */
+      rateLimit?: {
+        perSecond: number;
+        burst: number;
+      };
+    };
+    Agent: {
+      /** @description The agent's id: the `sub` (and client id) of its tokens */
+      agentId: string;
+      name: string;
+      /** @description The user who owns the agent */
+      ownerId: string;
+      /** @description While true, new orders are refused and unsent ones held */
+      suspended: boolean;
+      trustedActions: string[];
+      perOrderLimit: number;
+      dailyLimit: number;
+      limitCurrency: string;
+      /** @description Absent: the defaults (1 per second, burst 10) */
+      rateLimit?: {
+        perSecond: number;
+        burst: number;
+      };
+      /**
+       * Format: date-time
+       * @description When the agent was created (ISO 8601, UTC)
+       */
+      createdAt: string;
+      /**
+       * Format: date-time
+       * @description When the agent last changed (ISO 8601, UTC)
+       */
+      updatedAt: string;
+      /** @description Goes up by one with every change */
+      version: number;
+      /** @description Its changes, oldest first (the last 50) */
+      history: ({
+          /**
+           * Format: date-time
+           * @description When the change was made (ISO 8601, UTC)
+           */
+          at: string;
+          /** @description The user who made it */
+          by: string;
+          /** @enum {string} */
+          action: "CREATE" | "UPDATE" | "SUSPEND" | "RESUME";
+          /** @description The fields it set, with their new values */
+          changes: {
+            [key: string]: unknown;
+          };
+        })[];
+    };
+    CreatedAgent: {
+      /** @description The agent's id: the `sub` (and client id) of its tokens */
+      agentId: string;
+      name: string;
+      /** @description The user who owns the agent */
+      ownerId: string;
+      /** @description While true, new orders are refused and unsent ones held */
+      suspended: boolean;
+      trustedActions: string[];
+      perOrderLimit: number;
+      dailyLimit: number;
+      limitCurrency: string;
+      /** @description Absent: the defaults (1 per second, burst 10) */
+      rateLimit?: {
+        perSecond: number;
+        burst: number;
+      };
+      /**
+       * Format: date-time
+       * @description When the agent was created (ISO 8601, UTC)
+       */
+      createdAt: string;
+      /**
+       * Format: date-time
+       * @description When the agent last changed (ISO 8601, UTC)
+       */
+      updatedAt: string;
+      /** @description Goes up by one with every change */
+      version: number;
+      /** @description Its changes, oldest first (the last 50) */
+      history: ({
+          /**
+           * Format: date-time
+           * @description When the change was made (ISO 8601, UTC)
+           */
+          at: string;
+          /** @description The user who made it */
+          by: string;
+          /** @enum {string} */
+          action: "CREATE" | "UPDATE" | "SUSPEND" | "RESUME";
+          /** @description The fields it set, with their new values */
+          changes: {
+            [key: string]: unknown;
+          };
+        })[];
+      /** @description The agent's OAuth client credentials (client-credentials grant), shown once, on the first answer only; absent locally and with an identity provider other than the stack's Cognito user pool */
+      credentials?: {
+        clientId: string;
+        clientSecret: string;
+      };
+    };
+    AgentList: {
+      /** @description Newest first */
+      agents: components["schemas"]["Agent"][];
+      /** @description Opaque: pass it as `cursor` for the next page */
+      cursor?: string;
+    };
+    OrderList: {
+      /** @description Newest first */
+      orders: components["schemas"]["Order"][];
+      /** @description Opaque: pass it as `cursor` for the next page; absent on the last page */
+      cursor?: string;
     };
     OrderItem: {
       /** @description The merchant stock-keeping unit */
@@ -113,7 +374,9 @@ export interface components {
        * @description Why the order waits for confirmation (AWAITING_CONFIRMATION only)
        * @enum {string}
        */
-      reason?: "ACTION_NOT_TRUSTED" | "OVER_ORDER_LIMIT" | "OVER_DAILY_LIMIT" | "LIMIT_CURRENCY_MISMATCH";
+      reason?: "ACTION_NOT_TRUSTED" | "OVER_ORDER_LIMIT" | "OVER_DAILY_LIMIT" | "LIMIT_CURRENCY_MISMATCH" | "POSSIBLE_DUPLICATE" | "AUTOPAY_PAUSED";
+      /** @description The earlier order of the same intent (same sessionId, action, items, amount and currency) this one may duplicate (reason POSSIBLE_DUPLICATE) */
+      duplicateOf?: string;
       /**
        * Format: date-time
        * @description When an unconfirmed order expires (ISO 8601, UTC)
@@ -132,7 +395,7 @@ export interface components {
        * @description Why the order is HELD_FOR_REVIEW; the risk check itself is not shown
        * @enum {string}
        */
-      holdReason?: "RISK_REVIEW" | "RISK_UNAVAILABLE";
+      holdReason?: "RISK_REVIEW" | "RISK_UNAVAILABLE" | "AUTHENTICATION_REQUIRED" | "AGENT_SUSPENDED";
       /**
        * Format: date-time
        * @description When a pending payment must settle, or be voided (ISO 8601, UTC)
@@ -191,19 +454,29 @@ export interface components {
          * - SIGNATURE_MISSING (400): The Stripe-Signature header is missing or malformed (t=<unix>,v1=<hex>).
          * - SIGNATURE_INVALID (400): No signature matches the payload.
          * - TIMESTAMP_OUT_OF_TOLERANCE (400): The signature timestamp is outside the tolerance window.
+         * - INVALID_CURSOR (400): The cursor is not one this listing issued.
          * - UNAUTHENTICATED (401): A valid bearer token is required.
+         * - INVALID_WEBHOOK_URL (400): url must be an absolute https URL without credentials (http only to loopback locally).
+         * - INVALID_WEBHOOK_EVENTS (400): events must be a non-empty list of distinct known event types.
+         * - FORBIDDEN (403): This token may not do this.
+         * - AGENT_SUSPENDED (403): The agent is suspended by its user: it may place no orders until resumed.
+         * - AGENT_NOT_REGISTERED (403): No agent is registered for this token: its user creates it with POST /v1/agents.
+         * - AGENT_NOT_FOUND (404): No such agent.
          * - ORDER_NOT_FOUND (404): No such order.
+         * - WEBHOOK_ENDPOINT_NOT_FOUND (404): No such webhook endpoint.
          * - ROUTE_NOT_FOUND (404): No such route.
          * - UNKNOWN_GATEWAY (404): No gateway of that name sends callbacks here.
          * - ILLEGAL_TRANSITION (409): The order is not in a state that allows this.
          * - CONFIRMATION_EXPIRED (409): The confirmation window of this order has passed; it has expired.
+         * - WEBHOOK_ENDPOINT_LIMIT_REACHED (409): The user has as many webhook endpoints as allowed: delete one first.
          * - PAYLOAD_TOO_LARGE (413): The request body is too large.
          * - IDEMPOTENCY_KEY_REUSED (422): This Idempotency-Key was already used with a different request.
+         * - RATE_LIMITED (429): This agent places orders faster than its rate allows: retry after Retry-After seconds.
          * - INTERNAL_ERROR (500): Something went wrong on our side: retry later.
          * - SERVICE_UNAVAILABLE (503): A dependency is unavailable: retry later.
          * @enum {string}
          */
-        code: "MALFORMED_JSON" | "VALIDATION_FAILED" | "INVALID_AMOUNT" | "UNSUPPORTED_CURRENCY" | "INVALID_PAYMENT_METHOD" | "IDEMPOTENCY_KEY_REQUIRED" | "SIGNATURE_MISSING" | "SIGNATURE_INVALID" | "TIMESTAMP_OUT_OF_TOLERANCE" | "UNAUTHENTICATED" | "ORDER_NOT_FOUND" | "ROUTE_NOT_FOUND" | "UNKNOWN_GATEWAY" | "ILLEGAL_TRANSITION" | "CONFIRMATION_EXPIRED" | "PAYLOAD_TOO_LARGE" | "IDEMPOTENCY_KEY_REUSED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+        code: "MALFORMED_JSON" | "VALIDATION_FAILED" | "INVALID_AMOUNT" | "UNSUPPORTED_CURRENCY" | "INVALID_PAYMENT_METHOD" | "IDEMPOTENCY_KEY_REQUIRED" | "SIGNATURE_MISSING" | "SIGNATURE_INVALID" | "TIMESTAMP_OUT_OF_TOLERANCE" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "INVALID_WEBHOOK_URL" | "INVALID_WEBHOOK_EVENTS" | "FORBIDDEN" | "AGENT_SUSPENDED" | "AGENT_NOT_REGISTERED" | "AGENT_NOT_FOUND" | "ORDER_NOT_FOUND" | "WEBHOOK_ENDPOINT_NOT_FOUND" | "ROUTE_NOT_FOUND" | "UNKNOWN_GATEWAY" | "ILLEGAL_TRANSITION" | "CONFIRMATION_EXPIRED" | "WEBHOOK_ENDPOINT_LIMIT_REACHED" | "PAYLOAD_TOO_LARGE" | "IDEMPOTENCY_KEY_REUSED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
         /** @description For people; may change. Branch on `code`. */
         message: string;
         /** @description The API request id, also on every log line of the request */
@@ -228,6 +501,73 @@ export interface components {
     GatewayMessage: {
       message: string;
     };
+    CreateWebhookEndpointRequest: {
+      /** @description Where events are POSTed */
+      url: string;
+      /** @description The event types sent to this endpoint */
+      events: ("order.awaiting_confirmation" | "order.held_for_review" | "order.paid" | "order.failed" | "order.expired" | "order.refunded" | "agent.suspended")[];
+    };
+    WebhookEndpoint: {
+      /** @description we_ and 24 hex digits */
+      id: string;
+      /** @description Where events are POSTed */
+      url: string;
+      events: ("order.awaiting_confirmation" | "order.held_for_review" | "order.paid" | "order.failed" | "order.expired" | "order.refunded" | "agent.suspended")[];
+      /**
+       * Format: date-time
+       * @description When the endpoint was registered (ISO 8601, UTC)
+       */
+      createdAt: string;
+    };
+    CreatedWebhookEndpoint: {
+      /** @description we_ and 24 hex digits */
+      id: string;
+      /** @description Where events are POSTed */
+      url: string;
+      events: ("order.awaiting_confirmation" | "order.held_for_review" | "order.paid" | "order.failed" | "order.expired" | "order.refunded" | "agent.suspended")[];
+      /**
+       * Format: date-time
+       * @description When the endpoint was registered (ISO 8601, UTC)
+       */
+      createdAt: string;
+      /** @description The signing secret of this endpoint (whsec_...). Shown in this answer (and its replays) only: keep it to verify the Autopay-Signature header of each event. */
+      secret: string;
+    };
+    WebhookEndpointList: {
+      /** @description The caller's endpoints, oldest first */
+      data: components["schemas"]["WebhookEndpoint"][];
+    };
+    NotificationEvent: {
+      /** @description evt_ and 32 hex digits; the same for every delivery of one event: deduplicate by it */
+      id: string;
+      /** @enum {string} */
+      type: "order.awaiting_confirmation" | "order.held_for_review" | "order.paid" | "order.failed" | "order.expired" | "order.refunded" | "agent.suspended";
+      /**
+       * Format: date-time
+       * @description When the change happened (ISO 8601, UTC)
+       */
+      created: string;
+      /** @description The order's version: a later event of the same order has a larger one */
+      sequence?: number;
+      /** @description What the event is about */
+      data: {
+        /** @description The order, for order.* events */
+        order?: components["schemas"]["Order"];
+        /** @description The agent, for agent.suspended */
+        agent?: {
+          agentId: string;
+          /** @constant */
+          suspended: true;
+        };
+        /** @description Why the order waits (order.awaiting_confirmation, order.held_for_review) */
+        reason?: string;
+        /**
+         * Format: date-time
+         * @description Until when the user can act on a waiting order (ISO 8601, UTC)
+         */
+        confirmBy?: string;
+      };
+    };
   };
   responses: {
     /** @description No token, or a bad or expired one: the JWT authorizer answers before any function runs, with `{"message":"Unauthorized"}` and no error code. */
@@ -236,12 +576,6 @@ export interface components {
         /** @example Bearer */
         "WWW-Authenticate"?: string;
       };
-      content: {
-        "application/json": components["schemas"]["GatewayMessage"];
-      };
-    };
-    /** @description A valid token without the scope the route requires (`orders:confirm` for POST /v1/orders/{id}/confirm, `orders:refund` for POST /v1/orders/{id}/refund: the user's app has them, an agent does not): the JWT authorizer answers `{"message":"Forbidden"}` before any function runs. */
-    Forbidden: {
       content: {
         "application/json": components["schemas"]["GatewayMessage"];
       };
@@ -269,7 +603,7 @@ export interface components {
   headers: {
     /** @description `true` when the answer is a replay of an earlier request with the same Idempotency-Key and body (or of the same confirm or cancel): nothing changed now. */
     IdempotentReplayed: "true";
-    /** @description Seconds to wait before retrying with the same Idempotency-Key. */
+    /** @description Seconds to wait before retrying with the same Idempotency-Key (503), or before the agent's token bucket admits another order (429). */
     RetryAfter: string;
   };
   pathItems: never;
@@ -282,8 +616,100 @@ export type external = Record<string, never>;
 export interface operations {
 
   /**
+   * List orders, newest first
+   * @description An agent's token lists the agent's own orders; a user's token the orders of all the user's agents, or of one with `agentId`. Read from an index, a page at a time: pass the answer's `cursor` to get the next page. A `status` filter applies to each page, so a page may hold fewer orders than `limit` while a `cursor` still follows.
+   */
+  listOrders: {
+    parameters: {
+      query?: {
+        /** @description Only orders in this status */
+        status?: "AWAITING_CONFIRMATION" | "PENDING_PAYMENT" | "AWAITING_SETTLEMENT" | "HELD_FOR_REVIEW" | "PAID" | "FAILED" | "CANCELLED" | "EXPIRED" | "REFUND_PENDING" | "REFUNDED";
+        /** @description Only this agent's orders (a user's token: one of the user's agents) */
+        agentId?: string;
+        /** @description Items read for the page: 1 to 100, 20 when absent */
+        limit?: number;
+        /** @description The previous page's `cursor`, as it was given */
+        cursor?: string;
+      };
+    };
+    responses: {
+      /** @description A page of orders */
+      200: {
+        content: {
+          "application/json": components["schemas"]["OrderList"];
+        };
+      };
+      /** @description Bad request: `VALIDATION_FAILED`, `INVALID_CURSOR` */
+      400: {
+        content: {
+          "application/json": components["schemas"]["Error"] & ({
+            error?: {
+              /** @enum {unknown} */
+              code?: "VALIDATION_FAILED" | "INVALID_CURSOR";
+            };
+          });
+        };
+      };
+      401: components["responses"]["Unauthorized"];
+      /** @description Forbidden: `FORBIDDEN`; or API Gateway's own `{"message":"Forbidden"}` when the token holds none of the route's scopes (autopay/agent, autopay/user) */
+      403: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "FORBIDDEN";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Not found: `AGENT_NOT_FOUND` */
+      404: {
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "AGENT_NOT_FOUND";
+            };
+          };
+        };
+      };
+      /** @description Payload too large: API Gateway's own `{"message":"Request Entity Too Large"}` when the body is over 10 MB */
+      413: {
+        content: {
+          "application/json": components["schemas"]["GatewayMessage"];
+        };
+      };
+      429: components["responses"]["Throttled"];
+      /** @description Internal error: `INTERNAL_ERROR`; or API Gateway's own `{"message":"Internal Server Error"}` when the function itself failed */
+      500: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "INTERNAL_ERROR";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Service unavailable: `SERVICE_UNAVAILABLE` */
+      503: {
+        headers: {
+          "Retry-After": components["headers"]["RetryAfter"];
+        };
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "SERVICE_UNAVAILABLE";
+            };
+          };
+        };
+      };
+    };
+  };
+  /**
    * Place an order
-   * @description Places an order once per (agent, Idempotency-Key). It is paid automatically (PENDING_PAYMENT) when the agent trusts its action and it is within the agent's limits; otherwise it waits for the user (AWAITING_CONFIRMATION, with `reason` and `confirmBy`). The same key and body again answers 200 with the stored order; the same key with another body answers 422. After a 4xx nothing was stored and the key may be reused.
+   * @description Places an order once per (agent, Idempotency-Key). It is paid automatically (PENDING_PAYMENT) when the agent trusts its action and it is within the agent's limits; otherwise it waits for the user (AWAITING_CONFIRMATION, with `reason` and `confirmBy`). The same key and body again answers 200 with the stored order; the same key with another body answers 422. After a 4xx nothing was stored and the key may be reused. The same intent (sessionId, action, items, amount, currency) under a new key within the duplicate window (300 s) waits for the user: reason POSSIBLE_DUPLICATE, `duplicateOf` naming the first order. Each agent has a token bucket of placements (by default 1 a second, a burst of 10); over it, 429 RATE_LIMITED with `Retry-After` and nothing stored. While an operator has paused auto-pay, every order waits (reason AUTOPAY_PAUSED).
    */
   createOrder: {
     parameters: {
@@ -340,6 +766,17 @@ export interface operations {
         };
       };
       401: components["responses"]["Unauthorized"];
+      /** @description Forbidden: `FORBIDDEN`, `AGENT_SUSPENDED`, `AGENT_NOT_REGISTERED`; or API Gateway's own `{"message":"Forbidden"}` when the token holds none of the route's scopes (autopay/agent) */
+      403: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & ({
+            error?: {
+              /** @enum {unknown} */
+              code?: "FORBIDDEN" | "AGENT_SUSPENDED" | "AGENT_NOT_REGISTERED";
+            };
+          })) | components["schemas"]["GatewayMessage"];
+        };
+      };
       /** @description Payload too large: `PAYLOAD_TOO_LARGE`; or API Gateway's own `{"message":"Request Entity Too Large"}` when the body is over 10 MB */
       413: {
         content: {
@@ -362,7 +799,20 @@ export interface operations {
           };
         };
       };
-      429: components["responses"]["Throttled"];
+      /** @description Too many requests: `RATE_LIMITED`; or API Gateway's own `{"message":"Too Many Requests"}` when the route's throttling refuses the request before any function runs */
+      429: {
+        headers: {
+          "Retry-After": components["headers"]["RetryAfter"];
+        };
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "RATE_LIMITED";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
       /** @description Internal error: `INTERNAL_ERROR`; or API Gateway's own `{"message":"Internal Server Error"}` when the function itself failed */
       500: {
         content: {
@@ -392,7 +842,7 @@ export interface operations {
   };
   /**
    * Read an order
-   * @description The order with its status, history and last error code. Another agent's order is answered as not found.
+   * @description The order with its status, history and last error code, for its agent or the agent's user. Any other caller gets 404, as for an order that does not exist.
    */
   getOrder: {
     parameters: {
@@ -418,6 +868,17 @@ export interface operations {
         };
       };
       401: components["responses"]["Unauthorized"];
+      /** @description Forbidden: `FORBIDDEN`; or API Gateway's own `{"message":"Forbidden"}` when the token holds none of the route's scopes (autopay/agent, autopay/user) */
+      403: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "FORBIDDEN";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
       /** @description Not found: `ORDER_NOT_FOUND` */
       404: {
         content: {
@@ -500,7 +961,17 @@ export interface operations {
         };
       };
       401: components["responses"]["Unauthorized"];
-      403: components["responses"]["Forbidden"];
+      /** @description Forbidden: `FORBIDDEN`; or API Gateway's own `{"message":"Forbidden"}` when the token holds none of the route's scopes (autopay/orders.confirm) */
+      403: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "FORBIDDEN";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
       /** @description Not found: `ORDER_NOT_FOUND` */
       404: {
         content: {
@@ -588,6 +1059,17 @@ export interface operations {
         };
       };
       401: components["responses"]["Unauthorized"];
+      /** @description Forbidden: `FORBIDDEN`; or API Gateway's own `{"message":"Forbidden"}` when the token holds none of the route's scopes (autopay/orders.confirm) */
+      403: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "FORBIDDEN";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
       /** @description Not found: `ORDER_NOT_FOUND` */
       404: {
         content: {
@@ -699,7 +1181,17 @@ export interface operations {
         };
       };
       401: components["responses"]["Unauthorized"];
-      403: components["responses"]["Forbidden"];
+      /** @description Forbidden: `FORBIDDEN`; or API Gateway's own `{"message":"Forbidden"}` when the token holds none of the route's scopes (autopay/orders.refund) */
+      403: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "FORBIDDEN";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
       /** @description Not found: `ORDER_NOT_FOUND` */
       404: {
         content: {
@@ -742,6 +1234,592 @@ export interface operations {
               code?: "IDEMPOTENCY_KEY_REUSED";
             };
           };
+        };
+      };
+      429: components["responses"]["Throttled"];
+      /** @description Internal error: `INTERNAL_ERROR`; or API Gateway's own `{"message":"Internal Server Error"}` when the function itself failed */
+      500: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "INTERNAL_ERROR";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Service unavailable: `SERVICE_UNAVAILABLE` */
+      503: {
+        headers: {
+          "Retry-After": components["headers"]["RetryAfter"];
+        };
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "SERVICE_UNAVAILABLE";
+            };
+          };
+        };
+      };
+    };
+  };
+  /**
+   * List the user's agents, newest first
+   * @description Read from an index, a page at a time; pass `cursor` for the next page.
+   */
+  listAgents: {
+    parameters: {
+      query?: {
+        /** @description Items read for the page: 1 to 100, 20 when absent */
+        limit?: number;
+        /** @description The previous page's `cursor`, as it was given */
+        cursor?: string;
+      };
+    };
+    responses: {
+      /** @description A page of agents */
+      200: {
+        content: {
+          "application/json": components["schemas"]["AgentList"];
+        };
+      };
+      /** @description Bad request: `VALIDATION_FAILED`, `INVALID_CURSOR` */
+      400: {
+        content: {
+          "application/json": components["schemas"]["Error"] & ({
+            error?: {
+              /** @enum {unknown} */
+              code?: "VALIDATION_FAILED" | "INVALID_CURSOR";
+            };
+          });
+        };
+      };
+      401: components["responses"]["Unauthorized"];
+      /** @description Forbidden: `FORBIDDEN`; or API Gateway's own `{"message":"Forbidden"}` when the token holds none of the route's scopes (autopay/agents.manage) */
+      403: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "FORBIDDEN";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Payload too large: API Gateway's own `{"message":"Request Entity Too Large"}` when the body is over 10 MB */
+      413: {
+        content: {
+          "application/json": components["schemas"]["GatewayMessage"];
+        };
+      };
+      429: components["responses"]["Throttled"];
+      /** @description Internal error: `INTERNAL_ERROR`; or API Gateway's own `{"message":"Internal Server Error"}` when the function itself failed */
+      500: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "INTERNAL_ERROR";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Service unavailable: `SERVICE_UNAVAILABLE` */
+      503: {
+        headers: {
+          "Retry-After": components["headers"]["RetryAfter"];
+        };
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "SERVICE_UNAVAILABLE";
+            };
+          };
+        };
+      };
+    };
+  };
+  /**
+   * Create an agent
+   * @description Creates an agent owned by the calling user, once per (user, Idempotency-Key). In AWS it gets its own OAuth client (client-credentials grant) in the stack's user pool, whose credentials the first answer shows once. The same key and body again answers 200 with the agent (without credentials); the same key with another body 422.
+   */
+  createAgent: {
+    parameters: {
+      header: {
+        "Idempotency-Key": components["parameters"]["IdempotencyKey"];
+      };
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *   "name": "Coffee runner",
+         *   "trustedActions": [
+         *     "order_coffee",
+         *     "submit_payment"
+         *   ],
+         *   "perOrderLimit": 5000,
+         *   "dailyLimit": 20000,
+         *   "limitCurrency": "CNY"
+         * }
+         */
+        "application/json": components["schemas"]["CreateAgentRequest"];
+      };
+    };
+    responses: {
+      /** @description A replay: the agent this key created before */
+      200: {
+        headers: {
+          "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+        };
+        content: {
+          "application/json": components["schemas"]["Agent"];
+        };
+      };
+      /** @description The agent was created */
+      201: {
+        content: {
+          "application/json": components["schemas"]["CreatedAgent"];
+        };
+      };
+      /** @description Bad request: `IDEMPOTENCY_KEY_REQUIRED`, `MALFORMED_JSON`, `VALIDATION_FAILED`, `INVALID_AMOUNT`, `UNSUPPORTED_CURRENCY` */
+      400: {
+        content: {
+          "application/json": components["schemas"]["Error"] & ({
+            error?: {
+              /** @enum {unknown} */
+              code?: "IDEMPOTENCY_KEY_REQUIRED" | "MALFORMED_JSON" | "VALIDATION_FAILED" | "INVALID_AMOUNT" | "UNSUPPORTED_CURRENCY";
+            };
+          });
+        };
+      };
+      401: components["responses"]["Unauthorized"];
+      /** @description Forbidden: `FORBIDDEN`; or API Gateway's own `{"message":"Forbidden"}` when the token holds none of the route's scopes (autopay/agents.manage) */
+      403: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "FORBIDDEN";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Payload too large: `PAYLOAD_TOO_LARGE`; or API Gateway's own `{"message":"Request Entity Too Large"}` when the body is over 10 MB */
+      413: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "PAYLOAD_TOO_LARGE";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Unprocessable: `IDEMPOTENCY_KEY_REUSED` */
+      422: {
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "IDEMPOTENCY_KEY_REUSED";
+            };
+          };
+        };
+      };
+      429: components["responses"]["Throttled"];
+      /** @description Internal error: `INTERNAL_ERROR`; or API Gateway's own `{"message":"Internal Server Error"}` when the function itself failed */
+      500: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "INTERNAL_ERROR";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Service unavailable: `SERVICE_UNAVAILABLE` */
+      503: {
+        headers: {
+          "Retry-After": components["headers"]["RetryAfter"];
+        };
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "SERVICE_UNAVAILABLE";
+            };
+          };
+        };
+      };
+    };
+  };
+  /**
+   * Read an agent
+   * @description The agent with its settings and history; another user's agent is 404.
+   */
+  getAgent: {
+    parameters: {
+      path: {
+        /**
+         * @description The agent's id. Another user's agent, or none, answers 404 AGENT_NOT_FOUND.
+         * @example demo-agent
+         */
+        agentId: string;
+      };
+    };
+    responses: {
+      /** @description The agent */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Agent"];
+        };
+      };
+      /** @description Bad request: API Gateway's own `{"message":"Bad Request"}` when the path holds a malformed percent-encoding */
+      400: {
+        content: {
+          "application/json": components["schemas"]["GatewayMessage"];
+        };
+      };
+      401: components["responses"]["Unauthorized"];
+      /** @description Forbidden: `FORBIDDEN`; or API Gateway's own `{"message":"Forbidden"}` when the token holds none of the route's scopes (autopay/agents.manage) */
+      403: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "FORBIDDEN";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Not found: `AGENT_NOT_FOUND` */
+      404: {
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "AGENT_NOT_FOUND";
+            };
+          };
+        };
+      };
+      /** @description Payload too large: API Gateway's own `{"message":"Request Entity Too Large"}` when the body is over 10 MB */
+      413: {
+        content: {
+          "application/json": components["schemas"]["GatewayMessage"];
+        };
+      };
+      429: components["responses"]["Throttled"];
+      /** @description Internal error: `INTERNAL_ERROR`; or API Gateway's own `{"message":"Internal Server Error"}` when the function itself failed */
+      500: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "INTERNAL_ERROR";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Service unavailable: `SERVICE_UNAVAILABLE` */
+      503: {
+        headers: {
+          "Retry-After": components["headers"]["RetryAfter"];
+        };
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "SERVICE_UNAVAILABLE";
+            };
+          };
+        };
+      };
+    };
+  };
+  /**
+   * Change an agent's trust, limits or rate
+   * @description Change an agent's trust, limits or rate. Applies to the agent's next order (intake and payment read the agent on every order), is kept in its history, and is safe to repeat.
+   */
+  updateAgent: {
+    parameters: {
+      path: {
+        /**
+         * @description The agent's id. Another user's agent, or none, answers 404 AGENT_NOT_FOUND.
+         * @example demo-agent
+         */
+        agentId: string;
+      };
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *   "perOrderLimit": 3000,
+         *   "rateLimit": {
+         *     "perSecond": 2,
+         *     "burst": 5
+         *   }
+         * }
+         */
+        "application/json": components["schemas"]["PatchAgentRequest"];
+      };
+    };
+    responses: {
+      /** @description The agent after the change */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Agent"];
+        };
+      };
+      /** @description Bad request: `MALFORMED_JSON`, `VALIDATION_FAILED`, `INVALID_AMOUNT`, `UNSUPPORTED_CURRENCY`; or API Gateway's own `{"message":"Bad Request"}` when the path holds a malformed percent-encoding */
+      400: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & ({
+            error?: {
+              /** @enum {unknown} */
+              code?: "MALFORMED_JSON" | "VALIDATION_FAILED" | "INVALID_AMOUNT" | "UNSUPPORTED_CURRENCY";
+            };
+          })) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      401: components["responses"]["Unauthorized"];
+      /** @description Forbidden: `FORBIDDEN`; or API Gateway's own `{"message":"Forbidden"}` when the token holds none of the route's scopes (autopay/agents.manage) */
+      403: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "FORBIDDEN";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Not found: `AGENT_NOT_FOUND` */
+      404: {
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "AGENT_NOT_FOUND";
+            };
+          };
+        };
+      };
+      /** @description Conflict: `ILLEGAL_TRANSITION` */
+      409: {
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "ILLEGAL_TRANSITION";
+            };
+          };
+        };
+      };
+      /** @description Payload too large: `PAYLOAD_TOO_LARGE`; or API Gateway's own `{"message":"Request Entity Too Large"}` when the body is over 10 MB */
+      413: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "PAYLOAD_TOO_LARGE";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      429: components["responses"]["Throttled"];
+      /** @description Internal error: `INTERNAL_ERROR`; or API Gateway's own `{"message":"Internal Server Error"}` when the function itself failed */
+      500: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "INTERNAL_ERROR";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Service unavailable: `SERVICE_UNAVAILABLE` */
+      503: {
+        headers: {
+          "Retry-After": components["headers"]["RetryAfter"];
+        };
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "SERVICE_UNAVAILABLE";
+            };
+          };
+        };
+      };
+    };
+  };
+  /**
+   * Suspend an agent: its new orders are refused (403 AGENT_SUSPENDED) and its orders not yet sent to the gateway are held (HELD_FOR_REVIEW, holdReason AGENT_SUSPENDED)
+   * @description Suspend an agent: its new orders are refused (403 AGENT_SUSPENDED) and its orders not yet sent to the gateway are held (HELD_FOR_REVIEW, holdReason AGENT_SUSPENDED). Applies to the agent's next order (intake and payment read the agent on every order), is kept in its history, and is safe to repeat.
+   */
+  suspendAgent: {
+    parameters: {
+      path: {
+        /**
+         * @description The agent's id. Another user's agent, or none, answers 404 AGENT_NOT_FOUND.
+         * @example demo-agent
+         */
+        agentId: string;
+      };
+    };
+    responses: {
+      /** @description The agent after the change */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Agent"];
+        };
+      };
+      /** @description Bad request: API Gateway's own `{"message":"Bad Request"}` when the path holds a malformed percent-encoding */
+      400: {
+        content: {
+          "application/json": components["schemas"]["GatewayMessage"];
+        };
+      };
+      401: components["responses"]["Unauthorized"];
+      /** @description Forbidden: `FORBIDDEN`; or API Gateway's own `{"message":"Forbidden"}` when the token holds none of the route's scopes (autopay/agents.manage) */
+      403: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "FORBIDDEN";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Not found: `AGENT_NOT_FOUND` */
+      404: {
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "AGENT_NOT_FOUND";
+            };
+          };
+        };
+      };
+      /** @description Conflict: `ILLEGAL_TRANSITION` */
+      409: {
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "ILLEGAL_TRANSITION";
+            };
+          };
+        };
+      };
+      /** @description Payload too large: API Gateway's own `{"message":"Request Entity Too Large"}` when the body is over 10 MB */
+      413: {
+        content: {
+          "application/json": components["schemas"]["GatewayMessage"];
+        };
+      };
+      429: components["responses"]["Throttled"];
+      /** @description Internal error: `INTERNAL_ERROR`; or API Gateway's own `{"message":"Internal Server Error"}` when the function itself failed */
+      500: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "INTERNAL_ERROR";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Service unavailable: `SERVICE_UNAVAILABLE` */
+      503: {
+        headers: {
+          "Retry-After": components["headers"]["RetryAfter"];
+        };
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "SERVICE_UNAVAILABLE";
+            };
+          };
+        };
+      };
+    };
+  };
+  /**
+   * Resume a suspended agent
+   * @description Resume a suspended agent. Applies to the agent's next order (intake and payment read the agent on every order), is kept in its history, and is safe to repeat.
+   */
+  resumeAgent: {
+    parameters: {
+      path: {
+        /**
+         * @description The agent's id. Another user's agent, or none, answers 404 AGENT_NOT_FOUND.
+         * @example demo-agent
+         */
+        agentId: string;
+      };
+    };
+    responses: {
+      /** @description The agent after the change */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Agent"];
+        };
+      };
+      /** @description Bad request: API Gateway's own `{"message":"Bad Request"}` when the path holds a malformed percent-encoding */
+      400: {
+        content: {
+          "application/json": components["schemas"]["GatewayMessage"];
+        };
+      };
+      401: components["responses"]["Unauthorized"];
+      /** @description Forbidden: `FORBIDDEN`; or API Gateway's own `{"message":"Forbidden"}` when the token holds none of the route's scopes (autopay/agents.manage) */
+      403: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "FORBIDDEN";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Not found: `AGENT_NOT_FOUND` */
+      404: {
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "AGENT_NOT_FOUND";
+            };
+          };
+        };
+      };
+      /** @description Conflict: `ILLEGAL_TRANSITION` */
+      409: {
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "ILLEGAL_TRANSITION";
+            };
+          };
+        };
+      };
+      /** @description Payload too large: API Gateway's own `{"message":"Request Entity Too Large"}` when the body is over 10 MB */
+      413: {
+        content: {
+          "application/json": components["schemas"]["GatewayMessage"];
         };
       };
       429: components["responses"]["Throttled"];
@@ -872,6 +1950,437 @@ export interface operations {
             };
           };
         };
+      };
+    };
+  };
+  /**
+   * List the user's webhook endpoints
+   * @description Every endpoint of the caller, oldest first; never their secrets.
+   */
+  listWebhookEndpoints: {
+    responses: {
+      /** @description The endpoints */
+      200: {
+        content: {
+          "application/json": components["schemas"]["WebhookEndpointList"];
+        };
+      };
+      401: components["responses"]["Unauthorized"];
+      /** @description Forbidden: API Gateway's own `{"message":"Forbidden"}` when the token holds none of the route's scopes (autopay/webhooks.manage) */
+      403: {
+        content: {
+          "application/json": components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Payload too large: API Gateway's own `{"message":"Request Entity Too Large"}` when the body is over 10 MB */
+      413: {
+        content: {
+          "application/json": components["schemas"]["GatewayMessage"];
+        };
+      };
+      429: components["responses"]["Throttled"];
+      /** @description Internal error: `INTERNAL_ERROR`; or API Gateway's own `{"message":"Internal Server Error"}` when the function itself failed */
+      500: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "INTERNAL_ERROR";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Service unavailable: `SERVICE_UNAVAILABLE` */
+      503: {
+        headers: {
+          "Retry-After": components["headers"]["RetryAfter"];
+        };
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "SERVICE_UNAVAILABLE";
+            };
+          };
+        };
+      };
+    };
+  };
+  /**
+   * Register a webhook endpoint
+   * @description For the user's app. Registers an endpoint once per (user, Idempotency-Key) and answers its signing secret: every event is POSTed to `url` with an `Autopay-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">` header under that secret. The same key and body again answers 200 with the same endpoint and secret; the same key with another body 422. In AWS the URL must be https; the local stack also takes http to 127.0.0.1 or localhost. A user has at most 10 endpoints.
+   */
+  createWebhookEndpoint: {
+    parameters: {
+      header: {
+        "Idempotency-Key": components["parameters"]["IdempotencyKey"];
+      };
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *   "url": "https://example.com/autopay/events",
+         *   "events": [
+         *     "order.awaiting_confirmation",
+         *     "order.paid"
+         *   ]
+         * }
+         */
+        "application/json": components["schemas"]["CreateWebhookEndpointRequest"];
+      };
+    };
+    responses: {
+      /** @description A replay: the endpoint this key registered before, with its secret */
+      200: {
+        headers: {
+          "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+        };
+        content: {
+          "application/json": components["schemas"]["CreatedWebhookEndpoint"];
+        };
+      };
+      /** @description Registered; the secret is shown now only */
+      201: {
+        content: {
+          "application/json": components["schemas"]["CreatedWebhookEndpoint"];
+        };
+      };
+      /** @description Bad request: `MALFORMED_JSON`, `VALIDATION_FAILED`, `INVALID_WEBHOOK_URL`, `INVALID_WEBHOOK_EVENTS`, `IDEMPOTENCY_KEY_REQUIRED` */
+      400: {
+        content: {
+          "application/json": components["schemas"]["Error"] & ({
+            error?: {
+              /** @enum {unknown} */
+              code?: "MALFORMED_JSON" | "VALIDATION_FAILED" | "INVALID_WEBHOOK_URL" | "INVALID_WEBHOOK_EVENTS" | "IDEMPOTENCY_KEY_REQUIRED";
+            };
+          });
+        };
+      };
+      401: components["responses"]["Unauthorized"];
+      /** @description Forbidden: API Gateway's own `{"message":"Forbidden"}` when the token holds none of the route's scopes (autopay/webhooks.manage) */
+      403: {
+        content: {
+          "application/json": components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Conflict: `WEBHOOK_ENDPOINT_LIMIT_REACHED` */
+      409: {
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "WEBHOOK_ENDPOINT_LIMIT_REACHED";
+            };
+          };
+        };
+      };
+      /** @description Payload too large: `PAYLOAD_TOO_LARGE`; or API Gateway's own `{"message":"Request Entity Too Large"}` when the body is over 10 MB */
+      413: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "PAYLOAD_TOO_LARGE";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Unprocessable: `IDEMPOTENCY_KEY_REUSED` */
+      422: {
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "IDEMPOTENCY_KEY_REUSED";
+            };
+          };
+        };
+      };
+      429: components["responses"]["Throttled"];
+      /** @description Internal error: `INTERNAL_ERROR`; or API Gateway's own `{"message":"Internal Server Error"}` when the function itself failed */
+      500: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "INTERNAL_ERROR";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Service unavailable: `SERVICE_UNAVAILABLE` */
+      503: {
+        headers: {
+          "Retry-After": components["headers"]["RetryAfter"];
+        };
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "SERVICE_UNAVAILABLE";
+            };
+          };
+        };
+      };
+    };
+  };
+  /**
+   * Delete a webhook endpoint
+   * @description Stops every delivery to the endpoint, including retries of events already queued. Another user's endpoint, or one deleted already, answers 404.
+   */
+  deleteWebhookEndpoint: {
+    parameters: {
+      path: {
+        /**
+         * @description The webhook endpoint id: we_ and 24 hex digits.
+         * @example we_3c9f1a2b7d4e5f60718293a4
+         */
+        id: string;
+      };
+    };
+    responses: {
+      /** @description Deleted */
+      204: {
+        content: never;
+      };
+      /** @description Bad request: API Gateway's own `{"message":"Bad Request"}` when the path holds a malformed percent-encoding */
+      400: {
+        content: {
+          "application/json": components["schemas"]["GatewayMessage"];
+        };
+      };
+      401: components["responses"]["Unauthorized"];
+      /** @description Forbidden: API Gateway's own `{"message":"Forbidden"}` when the token holds none of the route's scopes (autopay/webhooks.manage) */
+      403: {
+        content: {
+          "application/json": components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Not found: `WEBHOOK_ENDPOINT_NOT_FOUND` */
+      404: {
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "WEBHOOK_ENDPOINT_NOT_FOUND";
+            };
+          };
+        };
+      };
+      /** @description Payload too large: API Gateway's own `{"message":"Request Entity Too Large"}` when the body is over 10 MB */
+      413: {
+        content: {
+          "application/json": components["schemas"]["GatewayMessage"];
+        };
+      };
+      429: components["responses"]["Throttled"];
+      /** @description Internal error: `INTERNAL_ERROR`; or API Gateway's own `{"message":"Internal Server Error"}` when the function itself failed */
+      500: {
+        content: {
+          "application/json": (components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "INTERNAL_ERROR";
+            };
+          }) | components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Service unavailable: `SERVICE_UNAVAILABLE` */
+      503: {
+        headers: {
+          "Retry-After": components["headers"]["RetryAfter"];
+        };
+        content: {
+          "application/json": components["schemas"]["Error"] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: "SERVICE_UNAVAILABLE";
+            };
+          };
+        };
+      };
+    };
+  };
+  /**
+   * The order.awaiting_confirmation event
+   * @description Sent at least once, with retries and backoff until the endpoint answers 2xx (about 40 minutes of tries). Verify `Autopay-Signature` over the raw body before reading it, and deduplicate by `id`; order the events of one order by `sequence`.
+   */
+  event_order_awaiting_confirmation: {
+    parameters: {
+      header: {
+        /** @description `t=<unix>,v1=<hex>`: the hex HMAC-SHA256 of `"<t>.<raw body>"` under the endpoint's signing secret. */
+        "Autopay-Signature": string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["NotificationEvent"] & {
+          /** @constant */
+          type?: "order.awaiting_confirmation";
+        };
+      };
+    };
+    responses: {
+      /** @description Any 2xx: received. Anything else, or no answer: sent again */
+      200: {
+        content: never;
+      };
+    };
+  };
+  /**
+   * The order.held_for_review event
+   * @description Sent at least once, with retries and backoff until the endpoint answers 2xx (about 40 minutes of tries). Verify `Autopay-Signature` over the raw body before reading it, and deduplicate by `id`; order the events of one order by `sequence`.
+   */
+  event_order_held_for_review: {
+    parameters: {
+      header: {
+        /** @description `t=<unix>,v1=<hex>`: the hex HMAC-SHA256 of `"<t>.<raw body>"` under the endpoint's signing secret. */
+        "Autopay-Signature": string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["NotificationEvent"] & {
+          /** @constant */
+          type?: "order.held_for_review";
+        };
+      };
+    };
+    responses: {
+      /** @description Any 2xx: received. Anything else, or no answer: sent again */
+      200: {
+        content: never;
+      };
+    };
+  };
+  /**
+   * The order.paid event
+   * @description Sent at least once, with retries and backoff until the endpoint answers 2xx (about 40 minutes of tries). Verify `Autopay-Signature` over the raw body before reading it, and deduplicate by `id`; order the events of one order by `sequence`.
+   */
+  event_order_paid: {
+    parameters: {
+      header: {
+        /** @description `t=<unix>,v1=<hex>`: the hex HMAC-SHA256 of `"<t>.<raw body>"` under the endpoint's signing secret. */
+        "Autopay-Signature": string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["NotificationEvent"] & {
+          /** @constant */
+          type?: "order.paid";
+        };
+      };
+    };
+    responses: {
+      /** @description Any 2xx: received. Anything else, or no answer: sent again */
+      200: {
+        content: never;
+      };
+    };
+  };
+  /**
+   * The order.failed event
+   * @description Sent at least once, with retries and backoff until the endpoint answers 2xx (about 40 minutes of tries). Verify `Autopay-Signature` over the raw body before reading it, and deduplicate by `id`; order the events of one order by `sequence`.
+   */
+  event_order_failed: {
+    parameters: {
+      header: {
+        /** @description `t=<unix>,v1=<hex>`: the hex HMAC-SHA256 of `"<t>.<raw body>"` under the endpoint's signing secret. */
+        "Autopay-Signature": string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["NotificationEvent"] & {
+          /** @constant */
+          type?: "order.failed";
+        };
+      };
+    };
+    responses: {
+      /** @description Any 2xx: received. Anything else, or no answer: sent again */
+      200: {
+        content: never;
+      };
+    };
+  };
+  /**
+   * The order.expired event
+   * @description Sent at least once, with retries and backoff until the endpoint answers 2xx (about 40 minutes of tries). Verify `Autopay-Signature` over the raw body before reading it, and deduplicate by `id`; order the events of one order by `sequence`.
+   */
+  event_order_expired: {
+    parameters: {
+      header: {
+        /** @description `t=<unix>,v1=<hex>`: the hex HMAC-SHA256 of `"<t>.<raw body>"` under the endpoint's signing secret. */
+        "Autopay-Signature": string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["NotificationEvent"] & {
+          /** @constant */
+          type?: "order.expired";
+        };
+      };
+    };
+    responses: {
+      /** @description Any 2xx: received. Anything else, or no answer: sent again */
+      200: {
+        content: never;
+      };
+    };
+  };
+  /**
+   * The order.refunded event
+   * @description Sent at least once, with retries and backoff until the endpoint answers 2xx (about 40 minutes of tries). Verify `Autopay-Signature` over the raw body before reading it, and deduplicate by `id`; order the events of one order by `sequence`.
+   */
+  event_order_refunded: {
+    parameters: {
+      header: {
+        /** @description `t=<unix>,v1=<hex>`: the hex HMAC-SHA256 of `"<t>.<raw body>"` under the endpoint's signing secret. */
+        "Autopay-Signature": string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["NotificationEvent"] & {
+          /** @constant */
+          type?: "order.refunded";
+        };
+      };
+    };
+    responses: {
+      /** @description Any 2xx: received. Anything else, or no answer: sent again */
+      200: {
+        content: never;
+      };
+    };
+  };
+  /**
+   * The agent.suspended event
+   * @description Sent at least once, with retries and backoff until the endpoint answers 2xx (about 40 minutes of tries). Verify `Autopay-Signature` over the raw body before reading it, and deduplicate by `id`; order the events of one order by `sequence`.
+   */
+  event_agent_suspended: {
+    parameters: {
+      header: {
+        /** @description `t=<unix>,v1=<hex>`: the hex HMAC-SHA256 of `"<t>.<raw body>"` under the endpoint's signing secret. */
+        "Autopay-Signature": string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["NotificationEvent"] & {
+          /** @constant */
+          type?: "agent.suspended";
+        };
+      };
+    };
+    responses: {
+      /** @description Any 2xx: received. Anything else, or no answer: sent again */
+      200: {
+        content: never;
       };
     };
   };

@@ -48,8 +48,24 @@ export function acknowledgeNagFindings(
     }
   }
 
+  if (stacks.stateful.identity) {
+    NagSuppressions.addResourceSuppressions(stacks.stateful.identity.userPool, [
+      {
+        id: 'AwsSolutions-COG8',
+        reason:
+          'The Plus feature plan (threat protection) is priced per user; the pool requires MFA ' +
+          'and a strong password, and an operator may raise the plan on the pool.',
+      },
+    ]);
+  }
+
   const tableId = logicalIdOf(stacks.stateful.table);
-  for (const [name, fn] of stacks.service.functions.all) {
+  const authorizer = stacks.service.functions.existingTokenAuthorizer();
+  const roles = [
+    ...stacks.service.functions.all,
+    ...(authorizer ? [['tokenAuthorizer', authorizer] as const] : []),
+  ];
+  for (const [name, fn] of roles) {
     const spec = wiring.functions[name];
     if (!fn.role) {
       throw new Error(`${fn.node.path} has no role`);

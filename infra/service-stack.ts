@@ -14,6 +14,7 @@ import { PipelineFunctions } from './constructs/functions.ts';
 import { PipelineHttpApi } from './constructs/http-api.ts';
 import { PipelineObservability } from './constructs/observability.ts';
 import { PipelineQueues } from './constructs/queues.ts';
+import type { IdentitySettings } from './identity.ts';
 
 export interface ServiceStackProps extends StackProps {
   readonly wiring: Wiring;
@@ -21,8 +22,7 @@ export interface ServiceStackProps extends StackProps {
   readonly secrets: ReadonlyMap<SecretName, secretsmanager.ISecret>;
   readonly secretsKey: kms.IKey;
   readonly endpoints: Readonly<Record<ExternalService, string>>;
-  readonly jwtIssuer: string;
-  readonly jwtAudience: string;
+  readonly identity: IdentitySettings;
   readonly logRetention: logs.RetentionDays;
   /** Steady requests per second and burst the HTTP API admits across its routes. */
   readonly apiThrottle: { readonly rateLimit: number; readonly burstLimit: number };
@@ -63,12 +63,12 @@ export class ServiceStack extends Stack {
       logRetention: props.logRetention,
       stage: props.stage,
       settingOverrides: props.settingOverrides,
+      identity: props.identity,
     });
     this.httpApi = new PipelineHttpApi(this, 'HttpApi', {
       functions: props.wiring.functions,
       handlers: this.functions,
-      jwtIssuer: props.jwtIssuer,
-      jwtAudience: props.jwtAudience,
+      identity: props.identity,
       throttle: props.apiThrottle,
       unauthenticatedThrottle: props.callbackThrottle,
       logRetention: props.logRetention,

@@ -15,8 +15,18 @@ import { StatefulStack } from './stateful-stack.ts';
 export interface StageSettings {
   /** Part of every stack name, so several stages can live in one account. */
   readonly stage: string;
-  readonly jwtIssuer: string;
-  readonly jwtAudience: string;
+  /**
+   * Another OIDC provider instead of the stack's Cognito user pool (`jwtIssuer` and
+   * `jwtAudience`, both or neither); unset, the stateful stack brings a user pool.
+   */
+  readonly jwtIssuer?: string;
+  readonly jwtAudience?: string;
+  /** The claim of a user's token that carries the user's id (`jwtUserIdClaim`, default `sub`). */
+  readonly userIdClaim: string;
+  /** Where the user pool sends the user's app after sign-in (`userAppCallbackUrls`, comma-separated). */
+  readonly userAppCallbackUrls: readonly string[];
+  /** The user pool's hosted domain prefix (`cognitoDomainPrefix`, default `autopay-<stage>`). */
+  readonly cognitoDomainPrefix: string;
   /** Base URLs of the third-party services the functions call. */
   readonly endpoints: Readonly<Record<ExternalService, string>>;
   /** Days every log group keeps its events (`logRetentionDays`, cdk.json: 30). */
@@ -69,13 +79,35 @@ export function stageSettingsFromContext(node: Node): StageSettings {
     throw new Error(`Context 'stage' must be lowercase letters, digits and dashes, got '${stage}'`);
   }
   const jwtIssuer = contextString(node, 'jwtIssuer');
-  if (!jwtIssuer?.startsWith('https://')) {
+  const jwtAudience = contextString(node, 'jwtAudience');
+  if (jwtIssuer !== undefined && !jwtIssuer.startsWith('https://')) {
     // API Gateway only accepts an https issuer for a JWT authorizer.
     throw new Error(`Context 'jwtIssuer' must be an https URL, got '${jwtIssuer}'`);
   }
-  const jwtAudience = contextString(node, 'jwtAudience');
-  if (!jwtAudience) {
-    throw new Error(`Context 'jwtAudience' must be set`);
+  if ((jwtIssuer === undefined) !== (jwtAudience === undefined || jwtAudience === '')) {
+    throw new Error(
+      "Context 'jwtIssuer' and 'jwtAudience' go together: set both for another OIDC provider, " +
+        "or neither for the stack's Cognito user pool",
+    );
+  }
+  const userIdClaim = contextString(node, 'jwtUserIdClaim') ?? 'sub';
+  if (!/^[A-Za-z0-9_:.-]{1,64}$/.test(userIdClaim)) {
+    throw new Error(`Context 'jwtUserIdClaim' must be a claim name, got '${userIdClaim}'`);
+  }
+  const userAppCallbackUrls = (contextString(node, 'userAppCallbackUrls') ?? '')
+    .split(',')
+    .map((url) => url.trim())
+    .filter(Boolean);
+  if (userAppCallbackUrls.length === 0 || !userAppCallbackUrls.every(isCallbackUrl)) {
+    throw new Error(
+      `Context 'userAppCallbackUrls' must list https URLs (http only for localhost), got '${userAppCallbackUrls.join(',')}'`,
+    );
+  }
+  const cognitoDomainPrefix = contextString(node, 'cognitoDomainPrefix') ?? `autopay-${stage}`;
+  if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(cognitoDomainPrefix)) {
+    throw new Error(
+      `Context 'cognitoDomainPrefix' must be a domain label, got '${cognitoDomainPrefix}'`,
+    );
   }
   const endpoints = Object.fromEntries(
     externalServices.map((service) => {
@@ -99,7 +131,10 @@ export function stageSettingsFromContext(node: Node): StageSettings {
     burstLimit: contextNumber(node, 'apiBurstLimit'),
   };
   if (stage !== 'dev') {
-    refusePlaceholders(stage, { jwtIssuer, ...endpointContext(endpoints) });
+    refusePlaceholders(stage, {
+      ...(jwtIssuer ? { jwtIssuer } : {}),
+      ...endpointContext(endpoints),
+    });
   }
   const callbackThrottle = {
     rateLimit: contextNumber(node, 'callbackRateLimit'),
@@ -115,8 +150,10 @@ export function stageSettingsFromContext(node: Node): StageSettings {
   }
   return {
     stage,
-    jwtIssuer,
-    jwtAudience,
+    ...(jwtIssuer && jwtAudience ? { jwtIssuer, jwtAudience } : {}),
+    userIdClaim,
+    userAppCallbackUrls,
+    cognitoDomainPrefix,
     gateway: gatewayFromContext(node),
     endpoints,
     logRetention: logRetentionDays as logs.RetentionDays,
@@ -168,6 +205,14 @@ export function createStacks(scope: Construct, settings: StageSettings): Autopay
     description: 'autopay: the orders table and the secrets',
     stage: settings.stage,
     table: wiring.table,
+    // Another OIDC provider replaces the pool; the stack then creates none.
+    identity:
+      settings.jwtIssuer === undefined
+        ? {
+            userAppCallbackUrls: settings.userAppCallbackUrls,
+            cognitoDomainPrefix: settings.cognitoDomainPrefix,
+          }
+        : undefined,
     tags,
   });
   const service = new ServiceStack(scope, `${prefix}-Service`, {
@@ -177,8 +222,22 @@ export function createStacks(scope: Construct, settings: StageSettings): Autopay
     secrets: stateful.secrets,
     secretsKey: stateful.secretsKey,
     endpoints: settings.endpoints,
-    jwtIssuer: settings.jwtIssuer,
-    jwtAudience: settings.jwtAudience,
+    identity:
+      stateful.identity === undefined
+        ? {
+            kind: 'oidc',
+            issuer: settings.jwtIssuer ?? '',
+            audience: settings.jwtAudience ?? '',
+            userIdClaim: settings.userIdClaim,
+          }
+        : {
+            kind: 'cognito',
+            userPoolId: stateful.identity.userPool.userPoolId,
+            userPoolArn: stateful.identity.userPool.userPoolArn,
+            userAppClientId: stateful.identity.userAppClient.userPoolClientId,
+            issuer: stateful.identity.issuer,
+            userIdClaim: settings.userIdClaim,
+          },
     logRetention: settings.logRetention,
     apiThrottle: settings.apiThrottle,
     callbackThrottle: settings.callbackThrottle,
@@ -194,6 +253,15 @@ export function createStacks(scope: Construct, settings: StageSettings): Autopay
   }
   acknowledgeNagFindings({ stateful, service }, wiring);
   return { stateful, service };
+}
+
+function isCallbackUrl(candidate: string): boolean {
+  try {
+    const url = new URL(candidate);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && url.hostname === 'localhost');
+  } catch {
+    return false;
+  }
 }
 
 function endpointKey(service: ExternalService): string {

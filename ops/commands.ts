@@ -6,6 +6,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { DynamoDbControlPanel, type Switch } from '#adapters/dynamodb-controls.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
@@ -214,7 +215,7 @@ const AUTOPAY_SWITCH_SECONDS = Number(
  */
 const OPERATOR_REFUND_KEY = 'operator-refund';
 
-/** The user's refund use case, as the order-lifecycle function runs it, for the order's agent. */
+/** The user's refund use case, as the order-lifecycle function runs it, for the agent's owner. */
 async function refund(
   target: OpsTarget,
   orders: DynamoDbOrderRepository,
@@ -224,15 +225,20 @@ async function refund(
 ): Promise<void> {
   const order = await orders.get(orderId);
   if (order === undefined) throw new OpsError(`No order ${orderId} in ${target.name}`);
+  const agents = new DynamoDbAgentDirectory(target.dynamodb, target.tableName);
   const lifecycle = makeLifecycle({
     orders,
+    agents,
     payments: new SqsPaymentQueue(target.sqs, target.queues.paymentSubmission.url),
     settlementChecks: new SqsSettlementCheckQueue(target.sqs, target.queues.settlementCheck.url),
     clock: systemClock,
     deadlines: target.deadlines,
   });
   try {
-    const result = await lifecycle.refund(order.agentId, orderId, OPERATOR_REFUND_KEY, body);
+    // The operator acts on the user's behalf: the use case checks the order is that user's.
+    const ownerId = order.ownerId ?? (await agents.get(order.agentId))?.ownerId;
+    if (ownerId === undefined) throw new OpsError(`${orderId}: its agent has no owner`);
+    const result = await lifecycle.refund(ownerId, orderId, OPERATOR_REFUND_KEY, body);
     print(
       result.replayed
         ? `The refund of ${orderId} was asked for before; the order is ${result.order.status}.`

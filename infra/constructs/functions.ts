@@ -30,6 +30,7 @@ import type {
   TableAccess,
 } from '../../lambdas/shared/wiring.ts';
 import { lazyModules, powertoolsLayerParameter, providedModules } from '../bundling.ts';
+import type { IdentitySettings } from '../identity.ts';
 import type { PipelineQueues } from './queues.ts';
 
 /** Wiring entries are relative to the project root, wherever the CDK app is run from. */
@@ -57,7 +58,19 @@ export interface PipelineFunctionsProps {
   readonly settingOverrides: Readonly<Record<string, string>>;
   readonly endpoints: Readonly<Record<ExternalService, string>>;
   readonly logRetention: logs.RetentionDays;
+  readonly identity: IdentitySettings;
 }
+
+/** The HTTP API's token authorizer with the stack's user pool: not a wiring function (no route). */
+const tokenAuthorizerSpec: FunctionSpec = {
+  entry: 'lambdas/handlers/token-authorizer.ts',
+  memoryMb: 256,
+  timeoutSeconds: 5,
+  environment: {},
+  routes: [],
+  table: 'none',
+  sendsTo: {},
+};
 
 /** One Lambda per wiring function, with exactly the grants and event sources its spec names. */
 export class PipelineFunctions extends Construct {
@@ -65,6 +78,7 @@ export class PipelineFunctions extends Construct {
 
   private readonly props: PipelineFunctionsProps;
   private readonly powertools: lambda.ILayerVersion;
+  private authorizer: NodejsFunction | undefined;
 
   constructor(scope: Construct, id: string, props: PipelineFunctionsProps) {
     super(scope, id);
@@ -80,6 +94,9 @@ export class PipelineFunctions extends Construct {
       const fn = this.createFunction(name, spec);
       for (const binding of environmentBindings(spec)) {
         this.bind(fn, binding);
+      }
+      if (spec.routes.length > 0 && props.identity.userIdClaim !== 'sub') {
+        fn.addEnvironment('USER_ID_CLAIM', props.identity.userIdClaim);
       }
       if (spec.streams) {
         this.readStream(fn, spec.streams);
@@ -183,7 +200,47 @@ export class PipelineFunctions extends Construct {
       case 'endpoint':
         fn.addEnvironment(binding.variable, this.props.endpoints[binding.service]);
         return;
+      case 'userPool':
+        this.bindUserPool(fn, binding.variable);
+        return;
     }
+  }
+
+  /**
+   * The user pool whose app clients the function creates and deletes (one per agent), and only
+   * those two actions on that pool. With another OIDC provider there is no pool: the variable is
+   * empty and agents are registered with that provider.
+   */
+  private bindUserPool(fn: NodejsFunction, variable: string): void {
+    const identity = this.props.identity;
+    if (identity.kind !== 'cognito') {
+      fn.addEnvironment(variable, '');
+      return;
+    }
+    fn.addEnvironment(variable, identity.userPoolId);
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['cognito-idp:CreateUserPoolClient', 'cognito-idp:DeleteUserPoolClient'],
+      resourceArns: [identity.userPoolArn],
+    });
+  }
+
+  /** The token authorizer, once the HTTP API made it (the stack's user pool only). */
+  existingTokenAuthorizer(): NodejsFunction | undefined {
+    return this.authorizer;
+  }
+
+  /** The token authorizer of the stack's user pool, made on first use; it touches no resource. */
+  tokenAuthorizer(): NodejsFunction {
+    const identity = this.props.identity;
+    if (identity.kind !== 'cognito') {
+      throw new Error("The token authorizer is for the stack's Cognito user pool only");
+    }
+    if (this.authorizer === undefined) {
+      this.authorizer = this.createFunction('tokenAuthorizer', tokenAuthorizerSpec);
+      this.authorizer.addEnvironment('USER_POOL_ID', identity.userPoolId);
+    }
+    return this.authorizer;
   }
 
   /**

@@ -1,18 +1,22 @@
+import { Duration } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import {
+  HttpJwtAuthorizer,
+  HttpLambdaAuthorizer,
+  HttpLambdaResponseType,
+} from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { FunctionSpec } from '../../lambdas/shared/wiring.ts';
+import type { IdentitySettings } from '../identity.ts';
 import type { PipelineFunctions } from './functions.ts';
 
 export interface PipelineHttpApiProps {
   readonly functions: Readonly<Record<string, FunctionSpec>>;
   readonly handlers: PipelineFunctions;
-  /** The identity provider's issuer URL; API Gateway fetches its JWKS from there. */
-  readonly jwtIssuer: string;
-  readonly jwtAudience: string;
+  readonly identity: IdentitySettings;
   /** Requests per second (steady and burst) every route admits before API Gateway answers 429. */
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
   /**
@@ -66,9 +70,18 @@ export class PipelineHttpApi extends Construct {
       },
     });
 
-    const jwtAuthorizer = new HttpJwtAuthorizer('JwtAuthorizer', props.jwtIssuer, {
-      jwtAudience: [props.jwtAudience],
-    });
+    const jwtAuthorizer =
+      props.identity.kind === 'oidc'
+        ? new HttpJwtAuthorizer('JwtAuthorizer', props.identity.issuer, {
+            jwtAudience: [props.identity.audience],
+          })
+        : new HttpLambdaAuthorizer('TokenAuthorizer', props.handlers.tokenAuthorizer(), {
+            responseTypes: [HttpLambdaResponseType.SIMPLE],
+            // Its answer depends on the route's scopes: cache it per token and route, and
+            // briefly, so a token is not admitted long after it expired.
+            identitySource: ['$request.header.Authorization', '$context.routeKey'],
+            resultsCacheTtl: Duration.minutes(1),
+          });
     const unauthenticated: apigwv2.HttpRoute[] = [];
     const unauthenticatedKeys: string[] = [];
     for (const [name, spec] of Object.entries(props.functions)) {
@@ -78,7 +91,10 @@ export class PipelineHttpApi extends Construct {
           methods: [apigwv2.HttpMethod[route.method]],
           integration: new HttpLambdaIntegration(`${name}Integration`, props.handlers.get(name)),
           authorizer: route.auth === 'jwt' ? jwtAuthorizer : new apigwv2.HttpNoneAuthorizer(),
-          ...(route.scopes ? { authorizationScopes: [...route.scopes] } : {}),
+          // Route scopes are the JWT authorizer's; the token authorizer applies them itself.
+          ...(route.scopes && props.identity.kind === 'oidc'
+            ? { authorizationScopes: [...route.scopes] }
+            : {}),
         });
         if (route.auth === 'none') {
           unauthenticated.push(...routes);

@@ -20,11 +20,23 @@ import type { HistoryEntry, Order, PaymentFields } from '#domain/order.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
 import type {
   CreateOrderOutcome,
+  OrderIndex,
+  OrderListing,
+  OrderPage,
   OrderRepository,
   OrderTransition,
   TransitionOutcome,
 } from '#domain/ports.ts';
-import { orderKey, spendKey } from './table-keys.ts';
+import { getItemsByKey } from './batch-get.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import {
+  AGENT_INDEX,
+  indexAttributes,
+  OWNER_INDEX,
+  orderKey,
+  ownerOrdersPartition,
+  spendKey,
+} from './table-keys.ts';
 
 export const DUE_SHARDS = 4;
 export const DUE_INDEX = 'due';
@@ -39,7 +51,7 @@ const GUARDED_CONFLICT_RETRIES = 6;
 /** Daily spend items outlive their day long enough for support to look at them. */
 const SPEND_RETENTION_SECONDS = 8 * 24 * 3600;
 
-export class DynamoDbOrderRepository implements OrderRepository {
+export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -313,6 +325,42 @@ export class DynamoDbOrderRepository implements OrderRepository {
       .slice(0, limit);
   }
 
+  /**
+   * Newest first, from the agent's or the owner's index (keys only, so no later write of the
+   * order touches them), then the orders themselves in one batch read. A status filter applies
+   * to each page after the read, so a page may hold fewer than `limit` orders.
+   */
+  async list(listing: OrderListing): Promise<OrderPage> {
+    const [indexName, attribute, partition] =
+      listing.by === 'agent'
+        ? [AGENT_INDEX, indexAttributes.agent, listing.agentId]
+        : [OWNER_INDEX, indexAttributes.owner, ownerOrdersPartition(listing.ownerId)];
+    const page = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: indexName,
+        KeyConditionExpression: '#partition = :partition',
+        ExpressionAttributeNames: { '#partition': attribute },
+        ExpressionAttributeValues: { ':partition': partition },
+        ScanIndexForward: false,
+        Limit: listing.limit,
+        ...(listing.cursor
+          ? { ExclusiveStartKey: decodeCursor(listing.cursor, attribute, partition) }
+          : {}),
+      }),
+    );
+    const ids = (page.Items ?? []).map((item) => String(item.pk));
+    const items = await getItemsByKey(this.client, this.tableName, ids);
+    return {
+      orders: ids
+        .map((id) => items.get(id))
+        .filter((item) => item !== undefined)
+        .map(toOrder)
+        .filter((order) => listing.status === undefined || order.status === listing.status),
+      ...(page.LastEvaluatedKey ? { cursor: encodeCursor(page.LastEvaluatedKey) } : {}),
+    };
+  }
+
   async annotate(
     orderId: string,
     status: OrderStatus,
@@ -362,6 +410,9 @@ export class DynamoDbOrderRepository implements OrderRepository {
         ...orderKey(order.orderId),
         ...order,
         ...(order.dueAt ? { dueShard: dueShardOf(order.orderId) } : {}),
+        // The listing indexes' keys, written with the order: no extra write.
+        [indexAttributes.agent]: order.agentId,
+        ...(order.ownerId ? { [indexAttributes.owner]: ownerOrdersPartition(order.ownerId) } : {}),
       },
       ConditionExpression: 'attribute_not_exists(pk)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
@@ -478,7 +529,13 @@ export function dueShardOf(orderId: string): string {
 }
 
 export function toOrder(item: Record<string, unknown>): Order {
-  const { pk: _pk, dueShard: _dueShard, ...order } = item;
+  const {
+    pk: _pk,
+    dueShard: _dueShard,
+    [indexAttributes.agent]: _agentIndex,
+    [indexAttributes.owner]: _ownerIndex,
+    ...order
+  } = item;
   return order as unknown as Order;
 }
 

@@ -5,8 +5,10 @@
  */
 export const itemPrefixes = {
   order: 'ORDER#',
-  /** An agent's profile: its owner, trust and limits. No function writes one. */
+  /** An agent's profile: its owner, trust and limits. Only the agents function writes one. */
   agent: 'AGENT#',
+  /** The creation of an agent remembered by (user, Idempotency-Key). */
+  agentRequest: 'AGENTREQ#',
   /**
    * An agent's spend of one UTC day. Not under AGENT#, so a function that may give back a day's
    * budget cannot also rewrite what the agent is trusted with.
@@ -23,6 +25,9 @@ export type ItemKind = keyof typeof itemPrefixes;
 
 export const orderKey = (orderId: string) => ({ pk: `${itemPrefixes.order}${orderId}` });
 export const agentKey = (agentId: string) => ({ pk: `${itemPrefixes.agent}${agentId}` });
+export const agentRequestKey = (requestId: string) => ({
+  pk: `${itemPrefixes.agentRequest}${requestId}`,
+});
 export const spendKey = (agentId: string, day: string) => ({
   pk: `${itemPrefixes.spend}${agentId}#${day}`,
 });
@@ -32,3 +37,14 @@ export const breakerWindowKey = (gateway: string, epoch: number, windowId: numbe
 });
 export const webhooksKey = (userId: string) => ({ pk: `${itemPrefixes.webhooks}${userId}` });
 export const controlKey = (name: string) => ({ pk: `${itemPrefixes.control}${name}` });
+
+/**
+ * Keys of the listing indexes, set only on the items they list: `byAgent` holds an agent's
+ * orders, `byOwner` a user's agents and their orders (under different partition values), each
+ * sorted by creation time.
+ */
+export const AGENT_INDEX = 'byAgent';
+export const OWNER_INDEX = 'byOwner';
+export const indexAttributes = { agent: 'gsiAgent', owner: 'gsiOwner', sort: 'createdAt' } as const;
+export const ownerOrdersPartition = (ownerId: string) => `ORDERS#${ownerId}`;
+export const ownerAgentsPartition = (ownerId: string) => `AGENTS#${ownerId}`;

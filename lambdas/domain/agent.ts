@@ -6,6 +6,10 @@ export const AUTO_PAY_ACTION = 'submit_payment';
 /** What the user allows one agent to do; limits are minor units of `limitCurrency`. */
 export interface AgentProfile {
   readonly agentId: string;
+  /** The user who owns the agent (the user's id, a token's `sub` by default). */
+  readonly ownerId: string;
+  /** While true, the agent's new orders are refused and its unsent ones held. */
+  readonly suspended: boolean;
   readonly trustedActions: readonly string[];
   readonly limitCurrency: string;
   readonly perOrderLimit: number;

@@ -24,6 +24,7 @@ export const errorCatalogue = {
     status: 400,
     message: 'The signature timestamp is outside the tolerance window.',
   },
+  INVALID_CURSOR: { status: 400, message: 'The cursor is not one this listing issued.' },
   UNAUTHENTICATED: { status: 401, message: 'A valid bearer token is required.' },
   INVALID_WEBHOOK_URL: {
     status: 400,
@@ -34,6 +35,16 @@ export const errorCatalogue = {
     status: 400,
     message: 'events must be a non-empty list of distinct known event types.',
   },
+  FORBIDDEN: { status: 403, message: 'This token may not do this.' },
+  AGENT_SUSPENDED: {
+    status: 403,
+    message: 'The agent is suspended by its user: it may place no orders until resumed.',
+  },
+  AGENT_NOT_REGISTERED: {
+    status: 403,
+    message: 'No agent is registered for this token: its user creates it with POST /v1/agents.',
+  },
+  AGENT_NOT_FOUND: { status: 404, message: 'No such agent.' },
   ORDER_NOT_FOUND: { status: 404, message: 'No such order.' },
   WEBHOOK_ENDPOINT_NOT_FOUND: { status: 404, message: 'No such webhook endpoint.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },

@@ -1,13 +1,16 @@
 import * as z from 'zod';
 import { AutopayError, IdempotencyKeyReusedError, ValidationError } from './errors.ts';
-import { findOwnOrder } from './get-order.ts';
+import { findVisibleOrder } from './get-order.ts';
 import { type Order, type OrderRequestResult, requestHashOf } from './order.ts';
 import { isPast, type MoveDeps, moveOrder } from './order-moves.ts';
 import type { OrderEvent } from './order-state.ts';
-import type { PaymentQueue, SettlementCheckQueue } from './ports.ts';
+import type { AgentDirectory, PaymentQueue, SettlementCheckQueue } from './ports.ts';
+import { userPrincipal } from './principal.ts';
 import { idempotencyKeySchema, parseWith, text } from './schemas.ts';
 
 export interface LifecycleDeps extends MoveDeps {
+  /** Where an order's owner is found when the order predates owners on orders. */
+  readonly agents: AgentDirectory;
   readonly payments: PaymentQueue;
   readonly settlementChecks: SettlementCheckQueue;
 }
@@ -27,12 +30,14 @@ function conflict(order: Order, action: string): AutopayError {
 }
 
 /**
- * The user's (or an operator's) moves on an order: confirm, cancel, refund. Each is one
+ * The user's (or an operator's, on the user's behalf) moves on an order: confirm, cancel, refund.
+ * Each takes the id of the user who owns the order's agent (any other user gets 404), is one
  * conditional write, answers 409 with the current status when the order has moved on, and is
  * safe to repeat.
  */
 export function makeLifecycle(deps: LifecycleDeps) {
-  const load = (agentId: string, orderId: string) => findOwnOrder(deps.orders, agentId, orderId);
+  const load = (userId: string, orderId: string) =>
+    findVisibleOrder(deps, userPrincipal(userId), orderId);
 
   /** Moves the order on `event`, or throws 409 with the status that won the race. */
   async function apply(order: Order, event: OrderEvent, action: string): Promise<Order> {
@@ -49,8 +54,8 @@ export function makeLifecycle(deps: LifecycleDeps) {
    * Steps: load the order; replay a confirmation made before; expire a window that passed; check
    * the order may be confirmed; confirm it; queue its payment.
    */
-  async function confirm(agentId: string, orderId: string): Promise<OrderRequestResult> {
-    const order = await load(agentId, orderId);
+  async function confirm(userId: string, orderId: string): Promise<OrderRequestResult> {
+    const order = await load(userId, orderId);
     const replayed = await replayConfirmation(order);
     if (replayed !== undefined) {
       return replayed;
@@ -87,8 +92,8 @@ export function makeLifecycle(deps: LifecycleDeps) {
    * Steps: load the order; replay a cancellation made before; check the order may be cancelled;
    * cancel it; have the reconciler look for a charge if it was held.
    */
-  async function cancel(agentId: string, orderId: string): Promise<OrderRequestResult> {
-    const order = await load(agentId, orderId);
+  async function cancel(userId: string, orderId: string): Promise<OrderRequestResult> {
+    const order = await load(userId, orderId);
     if (order.status === 'CANCELLED') {
       // The first call may have stopped before it asked for the lookup: ask again.
       if (wasHeld(order)) await askReconciler(order);
@@ -120,13 +125,13 @@ export function makeLifecycle(deps: LifecycleDeps) {
    * may be refunded; record the request on it; have the reconciler send the refund.
    */
   async function refund(
-    agentId: string,
+    userId: string,
     orderId: string,
     idempotencyKey: string | undefined,
     body: unknown,
   ): Promise<OrderRequestResult> {
     const request = readRefundRequest(idempotencyKey, body);
-    const order = await load(agentId, orderId);
+    const order = await load(userId, orderId);
     const replayed = await replayRefund(order, request);
     if (replayed !== undefined) {
       return replayed;

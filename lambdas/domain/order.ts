@@ -63,10 +63,15 @@ export interface RiskRecord {
 }
 
 /**
- * Why an order waits for an operator or its user after the payment step: its risk verdict, or
- * the card's issuer asks the user to authenticate (which an off-session charge cannot do).
+ * Why an order waits for an operator or its user after the payment step: its risk verdict, the
+ * card's issuer asks the user to authenticate (which an off-session charge cannot do), or its
+ * agent was suspended before the charge.
  */
-export type HoldReason = 'RISK_REVIEW' | 'RISK_UNAVAILABLE' | 'AUTHENTICATION_REQUIRED';
+export type HoldReason =
+  | 'RISK_REVIEW'
+  | 'RISK_UNAVAILABLE'
+  | 'AUTHENTICATION_REQUIRED'
+  | 'AGENT_SUSPENDED';
 
 /** Fields the payment steps may change, beside the status. */
 export interface PaymentFields {
@@ -108,6 +113,8 @@ export interface PaymentFields {
 export interface Order extends Money, PaymentFields {
   readonly orderId: string;
   readonly agentId: string;
+  /** The user who owned the agent when the order was placed; absent on orders from before owners. */
+  readonly ownerId?: string | undefined;
   readonly idempotencyKey: string;
   /** SHA-256 of the canonical request: the same key with another body is refused. */
   readonly requestHash: string;

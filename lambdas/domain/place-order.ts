@@ -13,6 +13,7 @@ import {
   retryAfterSeconds,
 } from './agent-guards.ts';
 import {
+  AutopayError,
   IdempotencyKeyReusedError,
   RateLimitedError,
   TransientDependencyError,
@@ -87,7 +88,8 @@ interface Waiting {
 }
 
 /**
- * Places an order once per (agent, Idempotency-Key). Trusted orders within the agent's limits
+ * Places an order once per (agent, Idempotency-Key). An unregistered or suspended agent's order is
+ * refused and nothing is stored. Trusted orders within the agent's limits
  * are stored as PENDING_PAYMENT and queued for payment; the rest wait for the user. Steps:
  * validate; decide whether it may be paid without asking; write the order with its claim on the
  * agent-day item (spend, token bucket, intent), which refuses it over the bucket (429), turns a
@@ -105,10 +107,24 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
       throw new ValidationError('IDEMPOTENCY_KEY_REQUIRED');
     }
     const request = parseWith(schema, command.body);
+    const noControls: OperatorControls = {};
+    const [agent, controls] = await Promise.all([
+      deps.agents.get(command.agentId),
+      deps.controls?.read() ?? noControls,
+    ]);
+    if (agent === undefined) {
+      throw new AutopayError('AGENT_NOT_REGISTERED');
+    }
+    if (agent.suspended) {
+      // Read afresh on every order, so a suspension holds from the next request on.
+      throw new AutopayError('AGENT_SUSPENDED');
+    }
     const now = deps.clock.now();
     const base = {
       orderId: orderIdFor(command.agentId, idempotencyKey),
       agentId: command.agentId,
+      // The owner index's key: who may see and act on the order, without reading the agent.
+      ownerId: agent.ownerId,
       idempotencyKey,
       requestHash: requestHashOf(request),
       ...request,
@@ -117,11 +133,6 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
       createdAt: now.toISOString(),
     };
 
-    const noControls: OperatorControls = {};
-    const [agent, controls] = await Promise.all([
-      deps.agents.get(command.agentId),
-      deps.controls?.read() ?? noControls,
-    ]);
     const decision = decideAutoPay(agent, request.action, request, now);
     const rate = rateOf(agent, guards);
     const hash = intentHashOf(request);

@@ -47,6 +47,27 @@ export type TransitionOutcome =
   /** The order was not in `from` (another delivery got there first); nothing was written. */
   | { readonly kind: 'stale'; readonly current: Order | undefined };
 
+/** Which orders a listing reads: one agent's, or those of every agent of one user. */
+export type OrderListing = (
+  | { readonly by: 'agent'; readonly agentId: string }
+  | { readonly by: 'owner'; readonly ownerId: string }
+) & {
+  readonly status?: OrderStatus | undefined;
+  readonly limit: number;
+  readonly cursor?: string | undefined;
+};
+
+export interface OrderPage {
+  readonly orders: readonly Order[];
+  /** Opaque; absent on the last page. */
+  readonly cursor?: string | undefined;
+}
+
+/** The listings of orders, newest first, by an index (never a scan). */
+export interface OrderIndex {
+  list(listing: OrderListing): Promise<OrderPage>;
+}
+
 export interface OrderRepository {
   /**
    * Creates the order only if no order has its id, together with the daily spend and the guard

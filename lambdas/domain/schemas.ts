@@ -75,6 +75,9 @@ const fieldCodes: Readonly<Record<string, ErrorCode>> = {
   paymentMethod: 'INVALID_PAYMENT_METHOD',
   url: 'INVALID_WEBHOOK_URL',
   events: 'INVALID_WEBHOOK_EVENTS',
+  limitCurrency: 'UNSUPPORTED_CURRENCY',
+  perOrderLimit: 'INVALID_AMOUNT',
+  dailyLimit: 'INVALID_AMOUNT',
 };
 
 /**

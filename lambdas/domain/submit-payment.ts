@@ -13,6 +13,7 @@ import type {
   TransientOutcome,
 } from './payment-ports.ts';
 import type {
+  AgentDirectory,
   Clock,
   OrderRepository,
   PaymentRequest,
@@ -49,6 +50,8 @@ export interface PaymentObserver extends SettlementObserver {
 
 export interface SubmitPaymentDeps {
   readonly orders: OrderRepository;
+  /** Read before each charge: a suspended agent's orders are held, not charged. */
+  readonly agents: AgentDirectory;
   readonly gateway: PaymentGateway;
   readonly risk: RiskEngine;
   readonly breaker: CircuitBreaker;
@@ -209,7 +212,25 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
     if (stopped !== undefined) {
       return stopped;
     }
+    // Read last, right before the charge, so a suspension that lands while the risk engine is
+    // asked still stops it: the order waits for its user instead of being charged.
+    if (await agentSuspended(order)) {
+      return move(order, 'HELD_FOR_REVIEW', { risk, holdReason: 'AGENT_SUSPENDED' });
+    }
     return chargeAndApply(order, delivery, risk, health);
+  }
+
+  /**
+   * Whether the order's agent is suspended now: one consistent read of the agent's item, no
+   * cache, so a suspension holds every order not yet sent. An order its user confirmed out of a
+   * hold is theirs to pay, suspended agent or not.
+   */
+  async function agentSuspended(order: Order): Promise<boolean> {
+    const last = order.history.at(-1);
+    if (last?.from === 'HELD_FOR_REVIEW' && last.cause === 'CONFIRM') {
+      return false;
+    }
+    return (await deps.agents.get(order.agentId))?.suspended === true;
   }
 
   async function findEarlierCharge(

@@ -5,35 +5,49 @@ import { DynamoDbControlPanel } from '#adapters/dynamodb-controls.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
 import { AutopayError } from '#domain/errors.ts';
-import { makeGetOrder } from '#domain/get-order.ts';
+import { makeGetOrder, makeListOrders } from '#domain/get-order.ts';
 import { orderView } from '#domain/order.ts';
 import { makePlaceOrder, type PlaceOrderDeps } from '#domain/place-order.ts';
-import { systemClock } from '#domain/ports.ts';
+import { type OrderIndex, type OrderRepository, systemClock } from '#domain/ports.ts';
 import {
   deadlinesOf,
   guardPolicyOf,
   intakePolicyOf,
   readIntakeEnvironment,
 } from '#shared/config.ts';
-import { callerOf, type HttpEvent, httpHandler, json, jsonBody } from '#shared/http.ts';
+import { type HttpEvent, httpHandler, json, jsonBody, principalOf } from '#shared/http.ts';
 import { metricNames } from '#shared/metric-names.ts';
 import { aboutOrder, logger, metrics } from '#shared/observability.ts';
 
-/** `POST /v1/orders` and `GET /v1/orders/{id}`: HTTP in, one use case, HTTP out. */
-export function buildHandler(deps: PlaceOrderDeps) {
+/**
+ * `POST /v1/orders` (an agent), `GET /v1/orders/{id}` and `GET /v1/orders` (an agent or its
+ * user): HTTP in, one use case, HTTP out.
+ */
+export function buildHandler(
+  deps: PlaceOrderDeps & { readonly orders: OrderRepository & OrderIndex },
+) {
   const placeOrder = makePlaceOrder(deps);
   const getOrder = makeGetOrder(deps);
+  const listOrders = makeListOrders(deps);
 
   return httpHandler(async (event: HttpEvent) => {
-    const agentId = callerOf(event);
+    const principal = principalOf(event);
     if (event.routeKey === 'GET /v1/orders/{id}') {
-      const order = await getOrder(agentId, event.pathParameters?.id ?? '');
+      const order = await getOrder(principal, event.pathParameters?.id ?? '');
       metrics.addMetric(metricNames.orderRead, MetricUnit.Count, 1);
       return json(200, orderView(order));
     }
-    if (event.routeKey === 'POST /v1/orders') {
+    if (event.routeKey === 'GET /v1/orders') {
+      const page = await listOrders(principal, event.queryStringParameters ?? {});
+      metrics.addMetric(metricNames.orderRead, MetricUnit.Count, page.orders.length);
+      return json(200, {
+        orders: page.orders.map(orderView),
+        ...(page.cursor ? { cursor: page.cursor } : {}),
+      });
+    }
+    if (event.routeKey === 'POST /v1/orders' && principal.kind === 'agent') {
       const { order, replayed } = await placeOrder({
-        agentId,
+        agentId: principal.agentId,
         idempotencyKey: event.headers['idempotency-key'],
         body: jsonBody(event),
         clientIp: event.requestContext.http?.sourceIp,
@@ -55,7 +69,7 @@ export function buildHandler(deps: PlaceOrderDeps) {
         ? json(200, orderView(order), { 'idempotent-replayed': 'true' })
         : json(202, orderView(order));
     }
-    throw new AutopayError('ROUTE_NOT_FOUND');
+    throw new AutopayError(event.routeKey === 'POST /v1/orders' ? 'FORBIDDEN' : 'ROUTE_NOT_FOUND');
   });
 }
 

@@ -1,5 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
+import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
 import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
@@ -8,26 +9,26 @@ import { type LifecycleDeps, makeLifecycle } from '#domain/lifecycle.ts';
 import { type OrderRequestResult, orderView } from '#domain/order.ts';
 import { systemClock } from '#domain/ports.ts';
 import { deadlinesOf, readLifecycleEnvironment } from '#shared/config.ts';
-import { callerOf, type HttpEvent, httpHandler, json, jsonBody } from '#shared/http.ts';
+import { type HttpEvent, httpHandler, json, jsonBody, userOf } from '#shared/http.ts';
 import { lifecycleMetric } from '#shared/metric-names.ts';
 import { aboutOrder, logger, metrics } from '#shared/observability.ts';
 
-/** confirm, cancel and refund: `POST /v1/orders/{id}/<action>`. */
+/** confirm, cancel and refund: `POST /v1/orders/{id}/<action>`, by the agent's user. */
 export function buildHandler(deps: LifecycleDeps) {
   const lifecycle = makeLifecycle(deps);
   return httpHandler(async (event: HttpEvent) => {
-    const agentId = callerOf(event);
+    const userId = userOf(event);
     const orderId = event.pathParameters?.id ?? '';
     aboutOrder(orderId);
     const action = event.routeKey.split('/').at(-1);
     let result: OrderRequestResult;
     if (action === 'confirm') {
-      result = await lifecycle.confirm(agentId, orderId);
+      result = await lifecycle.confirm(userId, orderId);
     } else if (action === 'cancel') {
-      result = await lifecycle.cancel(agentId, orderId);
+      result = await lifecycle.cancel(userId, orderId);
     } else if (action === 'refund') {
       const key = event.headers['idempotency-key'];
-      result = await lifecycle.refund(agentId, orderId, key, jsonBody(event, { value: {} }));
+      result = await lifecycle.refund(userId, orderId, key, jsonBody(event, { value: {} }));
     } else {
       throw new AutopayError('ROUTE_NOT_FOUND');
     }
@@ -45,6 +46,7 @@ const environment = readLifecycleEnvironment();
 
 export const handler = buildHandler({
   orders: new DynamoDbOrderRepository(dynamodb, environment.TABLE_NAME),
+  agents: new DynamoDbAgentDirectory(dynamodb, environment.TABLE_NAME),
   payments: new SqsPaymentQueue(sqs, environment.PAYMENT_SUBMISSION_QUEUE_URL),
   settlementChecks: new SqsSettlementCheckQueue(sqs, environment.SETTLEMENT_CHECK_QUEUE_URL),
   clock: systemClock,

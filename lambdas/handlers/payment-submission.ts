@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
+import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
 import { systemClock } from '#domain/ports.ts';
@@ -15,6 +16,7 @@ const paymentMessage = z.object({ orderId: z.string().min(1), agentId: z.string(
 const environment = readPaymentEnvironment();
 const deps: Omit<SubmitPaymentDeps, 'observer'> = {
   orders: new DynamoDbOrderRepository(dynamodb, environment.TABLE_NAME),
+  agents: new DynamoDbAgentDirectory(dynamodb, environment.TABLE_NAME),
   gateway: paymentGatewayFrom(environment),
   breaker: gatewayBreakerFrom(environment),
   risk: riskEngineFrom(environment),

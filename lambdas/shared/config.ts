@@ -251,6 +251,18 @@ export function readLifecycleEnvironment(env: NodeJS.ProcessEnv = process.env) {
   return parseEnvironment(lifecycleEnvironment, env);
 }
 
+const agentsEnvironment = z.object({
+  TABLE_NAME: z.string().min(3),
+  SUPPORTED_CURRENCIES: csv,
+  MAX_ORDER_AMOUNT: positive,
+  // Empty: no user pool (the local stack, or another OIDC provider); agents get no credentials.
+  USER_POOL_ID: z.string().default(''),
+});
+
+export function readAgentsEnvironment(env: NodeJS.ProcessEnv = process.env) {
+  return parseEnvironment(agentsEnvironment, env);
+}
+
 const sweepEnvironment = z.object({
   ...deadlineEnvironment,
   TABLE_NAME: z.string().min(3),

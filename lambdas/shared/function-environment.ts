@@ -45,7 +45,9 @@ export type EnvironmentBinding =
   /** The base URL of a service outside autopay. */
   | { readonly kind: 'endpoint'; readonly variable: string; readonly service: ExternalService }
   /** How many deliveries the consumed queue makes before its dead-letter queue. */
-  | { readonly kind: 'maxReceiveCount'; readonly variable: string; readonly queue: QueueName };
+  | { readonly kind: 'maxReceiveCount'; readonly variable: string; readonly queue: QueueName }
+  /** The user pool's id; the function may create and delete its app clients. */
+  | { readonly kind: 'userPool'; readonly variable: string };
 
 /** Every variable of the function's environment, each with where its value comes from. */
 export function environmentBindings(spec: FunctionSpec): EnvironmentBinding[] {
@@ -80,6 +82,9 @@ export function environmentBindings(spec: FunctionSpec): EnvironmentBinding[] {
   for (const [variable, service] of Object.entries(spec.endpoints ?? {})) {
     bindings.push({ kind: 'endpoint', variable, service });
   }
+  if (spec.userPool !== undefined) {
+    bindings.push({ kind: 'userPool', variable: spec.userPool });
+  }
   return bindings;
 }
 
@@ -91,6 +96,8 @@ export interface BoundResources {
   readonly maxReceiveCounts: Readonly<Record<QueueName, number>>;
   readonly secretIds: Readonly<Record<SecretName, string>>;
   readonly endpoints: Readonly<Record<ExternalService, string>>;
+  /** Empty where there is none (the local stack, or another OIDC provider). */
+  readonly userPoolId: string;
 }
 
 /** The value each binding gives its variable. */
@@ -110,6 +117,8 @@ export function bindingValue(binding: EnvironmentBinding, resources: BoundResour
       return resources.secretIds[binding.secret];
     case 'endpoint':
       return resources.endpoints[binding.service];
+    case 'userPool':
+      return resources.userPoolId;
   }
 }
 

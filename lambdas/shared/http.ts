@@ -15,9 +15,11 @@ import {
   RateLimitedError,
   ValidationError,
 } from '#domain/errors.ts';
+import { agentPrincipal, type Principal, userPrincipal } from '#domain/principal.ts';
 import { MAX_BODY_BYTES } from '#domain/schemas.ts';
 import { metricNames } from './metric-names.ts';
 import { logger, metrics, tracer } from './observability.ts';
+import { AGENT_SCOPE, USER_SCOPE } from './wiring.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -32,13 +34,72 @@ export function json(
   return { statusCode, headers: { ...jsonHeaders, ...headers }, body: JSON.stringify(body) };
 }
 
-/** The agent the JWT authorizer admitted: its token's `sub`. */
+/**
+ * The token's claims as the authorizer handed them over: the JWT authorizer's `jwt.claims`, or
+ * the context of the Lambda authorizer that stands in for it with the stack's Cognito user pool.
+ */
+function claimsOf(event: HttpEvent): Record<string, unknown> {
+  const authorizer = event.requestContext.authorizer as
+    | { jwt?: { claims?: Record<string, unknown> }; lambda?: Record<string, unknown> }
+    | undefined;
+  return authorizer?.jwt?.claims ?? authorizer?.lambda ?? {};
+}
+
+/** The token's `sub`, as the authorizer handed it over. */
 export function callerOf(event: HttpEvent): string {
-  const subject = event.requestContext.authorizer?.jwt?.claims?.sub;
+  const subject = claimsOf(event).sub;
   if (typeof subject !== 'string' || subject.length === 0) {
     throw new AutopayError('UNAUTHENTICATED');
   }
   return subject;
+}
+
+/**
+ * The claim that carries a user's id: `sub` by default (Cognito, and most OIDC providers);
+ * `USER_ID_CLAIM` names another for a provider whose `sub` is not the stable user id.
+ */
+const userIdClaim = process.env.USER_ID_CLAIM || 'sub';
+
+/** The scopes a token grants, as API Gateway reads them: `scope` (space-separated) or `scp`. */
+export function scopesOf(event: HttpEvent): ReadonlySet<string> {
+  const claims = claimsOf(event);
+  const listed = event.requestContext.authorizer?.jwt?.scopes ?? [];
+  const fromScope = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
+  // A list claim reaches the function as its text, `[a b]`.
+  const fromScp =
+    typeof claims.scp === 'string' ? claims.scp.replace(/^\[|\]$/g, '').split(' ') : [];
+  return new Set([...listed, ...fromScope, ...fromScp].filter(Boolean));
+}
+
+/**
+ * Who the JWT authorizer admitted: a user when the token holds the user scope (the user's id from
+ * the configured claim), an agent when it holds the agent scope (its id is the token's `sub`, the
+ * client id of its client-credentials grant). A token holding both, or neither, is refused.
+ */
+export function principalOf(event: HttpEvent): Principal {
+  const scopes = scopesOf(event);
+  const isUser = scopes.has(USER_SCOPE);
+  const isAgent = scopes.has(AGENT_SCOPE);
+  if (isUser === isAgent) {
+    throw new AutopayError('FORBIDDEN', "A token must be either an agent's or a user's.");
+  }
+  if (isAgent) {
+    return agentPrincipal(callerOf(event));
+  }
+  const userId = claimsOf(event)[userIdClaim];
+  if (typeof userId !== 'string' || userId.length === 0) {
+    throw new AutopayError('UNAUTHENTICATED');
+  }
+  return userPrincipal(userId);
+}
+
+/** The user behind a user route; an agent's token is refused (the route's scopes already do). */
+export function userOf(event: HttpEvent): string {
+  const principal = principalOf(event);
+  if (principal.kind !== 'user') {
+    throw new AutopayError('FORBIDDEN');
+  }
+  return principal.userId;
 }
 
 /** The body's exact bytes, as a signature covers them; oversized bodies are refused. */

@@ -22,6 +22,7 @@ export const metricNames = {
   orderPlaced: 'OrderPlaced',
   orderReplayed: 'OrderReplayed',
   orderRead: 'OrderRead',
+  agentChanged: 'AgentChanged',
   requestRefused: 'RequestRefused',
   requestFailed: 'RequestFailed',
   poisonMessage: 'PoisonMessage',

@@ -6,10 +6,15 @@
  * It is plain data: no CDK and no SDK imports, so both sides can read it cheaply.
  */
 
-import type { ItemKind } from '../adapters/table-keys.ts';
+import {
+  AGENT_INDEX,
+  type ItemKind,
+  indexAttributes,
+  OWNER_INDEX,
+} from '../adapters/table-keys.ts';
 import { metricNamespace } from './metric-names.ts';
 
-export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 export interface RouteSpec {
   readonly method: HttpMethod;
@@ -17,24 +22,54 @@ export interface RouteSpec {
   readonly path: string;
   /** `jwt`: the HTTP API's JWT authorizer (locally: the local token verifier) admits the caller. */
   readonly auth: 'jwt' | 'none';
-  /** OAuth scopes the token must carry besides being valid (the authorizer checks them). */
+  /**
+   * OAuth scopes of which the token must carry at least one (API Gateway's rule for a JWT
+   * authorizer's route scopes); every `jwt` route names its own.
+   */
   readonly scopes?: readonly string[];
 }
 
 /**
- * The scope of the user's own app. An agent's token lacks it: an agent that may not pay on its
- * own must not be able to approve its own order either.
+ * The identifier of the resource server the scopes belong to. Cognito names a custom scope
+ * `<resource server>/<scope>`; any other OIDC provider is set up to issue the same strings.
  */
-export const CONFIRM_SCOPE = 'orders:confirm';
+export const RESOURCE_SERVER = 'autopay';
+
+/** An agent's own scope: it places orders and reads its own. A user's app never holds it. */
+export const AGENT_SCOPE = `${RESOURCE_SERVER}/agent`;
+
+/**
+ * The scope that makes a token a user's: it reads the orders of the user's agents. An agent's
+ * token never holds it nor any other user scope.
+ */
+export const USER_SCOPE = `${RESOURCE_SERVER}/user`;
+
+/**
+ * The scope of the user's own app to confirm an order. An agent that may not pay on its own must
+ * not be able to approve its own order either.
+ */
+export const CONFIRM_SCOPE = `${RESOURCE_SERVER}/orders.confirm`;
 
 /** The scope that lets the user (never the agent) ask for an order's money back. */
-export const REFUND_SCOPE = 'orders:refund';
+export const REFUND_SCOPE = `${RESOURCE_SERVER}/orders.refund`;
+
+/** The scope that lets the user create, change, suspend and resume their agents. */
+export const AGENTS_SCOPE = `${RESOURCE_SERVER}/agents.manage`;
 
 /** The scope that lets the user register, list and delete their webhook endpoints. */
-export const WEBHOOKS_SCOPE = 'webhooks:manage';
+export const WEBHOOKS_SCOPE = `${RESOURCE_SERVER}/webhooks.manage`;
 
 /** Every scope the user's own app holds. */
-export const USER_SCOPES: readonly string[] = [CONFIRM_SCOPE, REFUND_SCOPE, WEBHOOKS_SCOPE];
+export const USER_SCOPES: readonly string[] = [
+  USER_SCOPE,
+  CONFIRM_SCOPE,
+  REFUND_SCOPE,
+  AGENTS_SCOPE,
+  WEBHOOKS_SCOPE,
+];
+
+/** Every scope an agent's token holds. */
+export const AGENT_SCOPES: readonly string[] = [AGENT_SCOPE];
 
 export interface TableAccess {
   readonly writes: readonly ItemKind[];
@@ -110,6 +145,11 @@ export interface FunctionSpec {
    * 100 unreserved besides every stage's reservations (`npm run ops -- preflight` checks).
    */
   readonly reservedConcurrency?: number;
+  /**
+   * Environment variable name → the user pool whose id it carries; the function may create and
+   * delete the pool's app clients (one per agent).
+   */
+  readonly userPool?: string;
 }
 
 /**
@@ -146,12 +186,17 @@ export interface IndexSpec {
   readonly name: string;
   readonly partitionKey: string;
   readonly sortKey: string;
+  /**
+   * `all`: every attribute, so a query answers alone; `keys`: the keys only, so later updates of
+   * an item (which change no key) never write to the index.
+   */
+  readonly projection: 'all' | 'keys';
 }
 
 export interface TableSpec {
   readonly partitionKey: string;
   readonly ttlAttribute: string;
-  /** Global secondary indexes, all with string keys and every attribute projected. */
+  /** Global secondary indexes, all with string keys. */
   readonly indexes: readonly IndexSpec[];
   /** The change stream the notifications are read from: each change with both its images. */
   readonly stream: 'NEW_AND_OLD_IMAGES';
@@ -203,6 +248,12 @@ const common = {
   PAYMENT_WINDOW_SECONDS: '86400',
 } as const;
 
+/** The currencies and the largest amount autopay accepts: orders, and agents' limits. */
+const money = {
+  SUPPORTED_CURRENCIES: 'CNY,USD,EUR,GBP,JPY,HKD,SGD',
+  MAX_ORDER_AMOUNT: '1000000',
+} as const;
+
 /**
  * Orders, and the agent's spend of the day: each function that can end an unpaid order (FAILED,
  * CANCELLED, EXPIRED, REFUNDED) may give its amount back to the daily auto-pay budget. Never an
@@ -217,7 +268,22 @@ export const wiring = {
     partitionKey: 'pk',
     ttlAttribute: 'expiresAt',
     // Sparse: only orders waiting for something carry dueShard, so the sweep never scans.
-    indexes: [{ name: 'due', partitionKey: 'dueShard', sortKey: 'dueAt' }],
+    indexes: [
+      { name: 'due', partitionKey: 'dueShard', sortKey: 'dueAt', projection: 'all' },
+      // The listings, newest first: an agent's orders, and a user's agents and their orders.
+      {
+        name: AGENT_INDEX,
+        partitionKey: indexAttributes.agent,
+        sortKey: 'createdAt',
+        projection: 'keys',
+      },
+      {
+        name: OWNER_INDEX,
+        partitionKey: indexAttributes.owner,
+        sortKey: 'createdAt',
+        projection: 'keys',
+      },
+    ],
     stream: 'NEW_AND_OLD_IMAGES',
   },
   queues: {
@@ -248,8 +314,7 @@ export const wiring = {
       timeoutSeconds: 10,
       environment: {
         ...common,
-        SUPPORTED_CURRENCIES: 'CNY,USD,EUR,GBP,JPY,HKD,SGD',
-        MAX_ORDER_AMOUNT: '1000000',
+        ...money,
         CONFIRMATION_WINDOW_SECONDS: '300',
         // The guards: the same intent under a new key within the window waits for the user;
         // each agent's token bucket, unless its profile sets its own; how stale a pause may be.
@@ -259,8 +324,9 @@ export const wiring = {
         CONTROL_CACHE_SECONDS: '2',
       },
       routes: [
-        { method: 'POST', path: '/v1/orders', auth: 'jwt' },
-        { method: 'GET', path: '/v1/orders/{id}', auth: 'jwt' },
+        { method: 'POST', path: '/v1/orders', auth: 'jwt', scopes: [AGENT_SCOPE] },
+        { method: 'GET', path: '/v1/orders', auth: 'jwt', scopes: [AGENT_SCOPE, USER_SCOPE] },
+        { method: 'GET', path: '/v1/orders/{id}', auth: 'jwt', scopes: [AGENT_SCOPE, USER_SCOPE] },
       ],
       // The order, and in the same transaction the agent-day item: spend, token bucket, intents.
       table: { writes: ['order', 'spend'] },
@@ -315,7 +381,7 @@ export const wiring = {
       environment: { ...common },
       routes: [
         { method: 'POST', path: '/v1/orders/{id}/confirm', auth: 'jwt', scopes: [CONFIRM_SCOPE] },
-        { method: 'POST', path: '/v1/orders/{id}/cancel', auth: 'jwt' },
+        { method: 'POST', path: '/v1/orders/{id}/cancel', auth: 'jwt', scopes: [CONFIRM_SCOPE] },
         { method: 'POST', path: '/v1/orders/{id}/refund', auth: 'jwt', scopes: [REFUND_SCOPE] },
       ],
       table: movesOrders,
@@ -323,6 +389,35 @@ export const wiring = {
         PAYMENT_SUBMISSION_QUEUE_URL: 'paymentSubmission',
         SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck',
       },
+    },
+    agents: {
+      entry: 'lambdas/handlers/agents.ts',
+      memoryMb: 512,
+      timeoutSeconds: 10,
+      // An agent's limits are in a currency orders may use, and bounded as orders are.
+      environment: { ...common, ...money },
+      routes: [
+        { method: 'POST', path: '/v1/agents', auth: 'jwt', scopes: [AGENTS_SCOPE] },
+        { method: 'GET', path: '/v1/agents', auth: 'jwt', scopes: [AGENTS_SCOPE] },
+        { method: 'GET', path: '/v1/agents/{agentId}', auth: 'jwt', scopes: [AGENTS_SCOPE] },
+        { method: 'PATCH', path: '/v1/agents/{agentId}', auth: 'jwt', scopes: [AGENTS_SCOPE] },
+        {
+          method: 'POST',
+          path: '/v1/agents/{agentId}/suspend',
+          auth: 'jwt',
+          scopes: [AGENTS_SCOPE],
+        },
+        {
+          method: 'POST',
+          path: '/v1/agents/{agentId}/resume',
+          auth: 'jwt',
+          scopes: [AGENTS_SCOPE],
+        },
+      ],
+      // The only writer of agent profiles, and of the records that make their creation idempotent.
+      table: { writes: ['agent', 'agentRequest'] },
+      sendsTo: {},
+      userPool: 'USER_POOL_ID',
     },
     settlementCallback: {
       entry: 'lambdas/handlers/settlement-callback.ts',

@@ -111,7 +111,8 @@ async function serve(
     return;
   }
   const headers = normaliseHeaders(req);
-  let claims: Record<string, string | number | boolean | string[]> = {};
+  let claims: Record<string, string> = {};
+  let granted: string[] = [];
   if (route.auth === 'jwt') {
     const verified = await verifyLocalToken(headers.authorization);
     if (verified === undefined) {
@@ -119,13 +120,17 @@ async function serve(
       res.end(JSON.stringify({ message: 'Unauthorized' }));
       return;
     }
-    const granted = scopesOf(verified);
-    if (!(route.scopes ?? []).every((scope) => granted.has(scope))) {
-      // API Gateway's answer when a valid token lacks a scope the route requires.
+    granted = scopesOf(verified);
+    const required = route.scopes ?? [];
+    if (required.length > 0 && !required.some((scope) => granted.includes(scope))) {
+      // API Gateway's answer when a valid token holds none of the route's scopes.
       gatewayAnswer(res, 403, 'Forbidden');
       return;
     }
-    claims = verified;
+    // API Gateway hands every claim over as a string; a list becomes its JSON-like text.
+    claims = Object.fromEntries(
+      Object.entries(verified).map(([name, value]) => [name, claimText(value)]),
+    );
   }
   let pathParameters: Record<string, string>;
   try {
@@ -137,7 +142,7 @@ async function serve(
     gatewayAnswer(res, 400, 'Bad Request');
     return;
   }
-  const event = toEvent(req, url, route, headers, body, pathParameters, claims);
+  const event = toEvent(req, url, route, headers, body, pathParameters, claims, granted);
   const context = lambdaContext(route.functionName, route.timeoutSeconds);
   let result: APIGatewayProxyResultV2;
   try {
@@ -152,10 +157,15 @@ async function serve(
 }
 
 /** The scopes a token grants: `scope` (space-separated) or `scp` (a list), as authorizers read them. */
-function scopesOf(claims: Record<string, unknown>): Set<string> {
+function scopesOf(claims: Record<string, unknown>): string[] {
   const scope = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
   const scp = Array.isArray(claims.scp) ? claims.scp.map(String) : [];
-  return new Set([...scope, ...scp].filter(Boolean));
+  return [...new Set([...scope, ...scp].filter(Boolean))];
+}
+
+/** A claim as API Gateway passes it to a function: numbers and booleans as text, lists as `[a b]`. */
+function claimText(value: unknown): string {
+  return Array.isArray(value) ? `[${value.map(String).join(' ')}]` : String(value);
 }
 
 function normaliseHeaders(req: IncomingMessage): Record<string, string> {
@@ -182,7 +192,8 @@ function toEvent(
   headers: Record<string, string>,
   body: Buffer,
   pathParameters: Record<string, string>,
-  claims: Record<string, string | number | boolean | string[]>,
+  claims: Record<string, string>,
+  scopes: readonly string[],
 ): APIGatewayProxyEventV2WithJWTAuthorizer {
   const now = new Date();
   const textual = isTextual(headers['content-type']);
@@ -216,7 +227,8 @@ function toEvent(
       authorizer: {
         principalId: '',
         integrationLatency: 0,
-        jwt: { claims, scopes: [] },
+        // The token's scopes, as API Gateway lists them for a route that requires scopes.
+        jwt: { claims, scopes: [...scopes] },
       },
     },
     ...(body.byteLength > 0

@@ -506,7 +506,7 @@ export function createTableCommand(name: string): CreateTableCommand {
         { AttributeName: index.partitionKey, KeyType: 'HASH' },
         { AttributeName: index.sortKey, KeyType: 'RANGE' },
       ],
-      Projection: { ProjectionType: 'ALL' },
+      Projection: { ProjectionType: index.projection === 'all' ? 'ALL' : 'KEYS_ONLY' },
     })),
   });
 }
@@ -612,6 +612,8 @@ function setFunctionEnvironment(
       paymentGateway: stripe ? services.gateway.stripeUrl : services.gateway.url,
       riskEngine: services.risk.url,
     },
+    // No user pool locally: agents created over the API get ids, and tokens from `npm run token`.
+    userPoolId: '',
   };
   // No X-Ray daemon runs locally: the tracer stays off, records nothing and patches no client.
   const merged: Record<string, string> = { POWERTOOLS_TRACE_ENABLED: 'false' };

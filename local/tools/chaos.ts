@@ -8,8 +8,7 @@ import type { Order } from '#domain/order.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
 import { orderIdFor } from '#domain/place-order.ts';
 import type { QueueName } from '#shared/wiring.ts';
-import { USER_SCOPES } from '#shared/wiring.ts';
-import { signLocalToken } from '../runtime/auth.ts';
+import { signAgentToken, signOwnerToken } from '../runtime/auth.ts';
 import {
   type LocalGateway,
   type LocalRuntime,
@@ -18,6 +17,7 @@ import {
 } from '../runtime/local-runtime.ts';
 import type { DuplicateDelivery } from '../runtime/queue-poller.ts';
 import { driveRotation } from '../runtime/rotation.ts';
+import { toolOwnerOf } from '../runtime/seed.ts';
 import { between, chance, type Random, seededRandom } from '../simulators/faults.ts';
 import { defaultGatewayFaults } from '../simulators/gateway/fault-settings.ts';
 import { localRiskCredentials } from '../simulators/risk/contract.ts';
@@ -81,6 +81,9 @@ export const defaultChaosOptions: ChaosOptions = {
   gateway: 'simulator',
 };
 
+/** Orders a trusted agent places at once while its user suspends it, besides `orders`. */
+export const SUSPENSION_BURST = 6;
+
 /** Above this amount an order whose risk check was bypassed is held instead of paid. */
 const RISK_FAIL_OPEN_LIMIT = 3_000;
 
@@ -138,6 +141,8 @@ const streams = { orders: 1, consumers: 2, users: 3, webhooks: 4, guards: 5 } as
 
 export interface ChaosReport {
   readonly orders: number;
+  /** Placements refused because their agent was suspended: no order was made for them. */
+  readonly refused: number;
   readonly byStatus: Readonly<Record<string, number>>;
   readonly faults: readonly { readonly fault: string; readonly count: number }[];
   readonly checks: readonly Check[];
@@ -216,8 +221,8 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     const tokens = new Map<string, string>();
     const userTokens = new Map<string, string>();
     for (const agentId of [...trusted, ...cautious, ...misbehaving]) {
-      tokens.set(agentId, await signLocalToken(agentId));
-      userTokens.set(agentId, await signLocalToken(agentId, [...USER_SCOPES]));
+      tokens.set(agentId, await signAgentToken(agentId));
+      userTokens.set(agentId, await signOwnerToken(agentId));
     }
     for (const agentId of [...trusted, ...cautious]) {
       await registerEndpoint(api, userTokens.get(agentId) ?? '', agentId, endpoints);
@@ -228,8 +233,20 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       chaosFaults.users,
     );
     const orderRandom = random(streams.orders);
+    // A quarter in, the users of a trusted and of a cautious agent suspend them while their
+    // orders are queued or waiting; the trusted one is resumed at half-way, the other never.
+    const suspension = {
+      at: Math.floor(options.orders / 4),
+      resumeAt: Math.floor(options.orders / 2),
+      agents: [trusted[0], cautious[0]].filter((agentId) => agentId !== undefined),
+      suspended: new Set<string>(),
+      refused: 0,
+    };
+    const ownerCall = (agentId: string, action: 'suspend' | 'resume') =>
+      send(api, userTokens.get(agentId) ?? '', `/v1/agents/${agentId}/${action}`);
     const placed: Placed[] = [];
     const replayViolations: Violation[] = [];
+    const suspensionViolations: Violation[] = [];
     let placing = true;
     let next = 0;
 
@@ -260,20 +277,65 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       }
       const waits = orderRandom() < 0.1;
       const pool = waits ? cautious : trusted;
-      const agentId = pool[Math.floor(orderRandom() * pool.length)] as string;
+      let agentId = pool[Math.floor(orderRandom() * pool.length)] as string;
+      if (index === suspension.at) {
+        // The race: the trusted agent's burst of orders is queued, and its user suspends it at
+        // once, while payment submission works through them.
+        const trustedAgent = suspension.agents[0] ?? agentId;
+        const burst = Array.from({ length: SUSPENSION_BURST }, async (_, n) => {
+          const burstKey = `chaos-${index}-burst-${n}-${randomUUID()}`;
+          const amount = 100 + n * 100;
+          const queued = await placeOrder(
+            api,
+            tokens.get(trustedAgent) ?? '',
+            burstKey,
+            orderBody(amount, burstKey),
+          );
+          if (queued)
+            placed.push({ agentId: trustedAgent, key: burstKey, orderId: queued.orderId, amount });
+          else suspension.refused++;
+        });
+        await Promise.all(burst);
+        await Promise.all(suspension.agents.map((suspended) => ownerCall(suspended, 'suspend')));
+        for (const suspended of suspension.agents) suspension.suspended.add(suspended);
+        options.log(`suspended ${suspension.agents.join(', ')} after ${index} orders`);
+        // The next placement is one of the suspended agent's: it must be refused.
+        agentId = suspension.agents[0] ?? agentId;
+      }
+      if (index === suspension.resumeAt && suspension.agents[0] !== undefined) {
+        await ownerCall(suspension.agents[0], 'resume');
+        suspension.suspended.delete(suspension.agents[0]);
+      }
       const replays = chance(orderRandom, 0.1);
       const key = `chaos-${index}-${randomUUID()}`;
       const amount = 100 + Math.floor(orderRandom() * 39) * 100;
       // Each order its own intent: the duplicate guard is the retry-loop agent's part.
       const body = orderBody(amount, `chaos-${index}`);
+      const suspendedBefore = suspension.suspended.has(agentId);
       const order = await placeOrder(api, tokens.get(agentId) ?? '', key, body);
+      // Only a state that held from the request to its answer says what the answer must be.
+      const suspendedAfter = suspension.suspended.has(agentId);
+      if (order === undefined) {
+        if (!suspendedBefore && !suspendedAfter) {
+          suspensionViolations.push({ detail: `${agentId} was refused while not suspended` });
+        }
+        suspension.refused++;
+        await placeOne();
+        return;
+      }
+      if (suspendedBefore && suspendedAfter) {
+        suspensionViolations.push({
+          orderId: order.orderId,
+          detail: `suspended ${agentId} ordered`,
+        });
+      }
       placed.push({ agentId, key, orderId: order.orderId, amount });
       if (replays) {
         const replay = await placeOrder(api, tokens.get(agentId) ?? '', key, body);
-        if (replay.orderId !== order.orderId) {
+        if (replay?.orderId !== order.orderId) {
           replayViolations.push({
             orderId: order.orderId,
-            detail: `the replay of ${key} made ${replay.orderId}`,
+            detail: `the replay of ${key} made ${replay?.orderId}`,
           });
         }
       }
@@ -310,7 +372,10 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     ]);
     placing = false;
     const placingSeconds = secondsSince(started);
-    options.log(`placed ${placed.length} orders in ${placingSeconds} s; settling...`);
+    options.log(
+      `placed ${placed.length} orders in ${placingSeconds} s ` +
+        `(${suspension.refused} refused: agent suspended); settling...`,
+    );
 
     const watched = await watching;
     await users.done();
@@ -318,7 +383,13 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     const orders = watched.orders;
     const byStatus = countStatuses(placed, orders);
     const notified = await waitForEvents(placed, orders, endpoints, 60_000);
-    const faults = faultsInjected(stack, orders, users, injected, endpoints);
+    const faults = faultsInjected(
+      stack,
+      orders,
+      users,
+      { ...injected, refusedWhileSuspended: suspension.refused },
+      endpoints,
+    );
     const checks = [
       ...checkInvariants({
         placed,
@@ -335,6 +406,10 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       ),
       { name: "users' requests were all answered below 500", violations: users.serverErrors },
       {
+        name: 'a suspended agent placed nothing, and only a suspended one was refused',
+        violations: suspensionViolations,
+      },
+      {
         name: 'consumers were killed mid-batch',
         violations: injected.kills > 0 || options.kills === 0 ? [] : [{ detail: 'no kill' }],
       },
@@ -350,6 +425,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     ];
     const report: ChaosReport = {
       orders: placed.length,
+      refused: suspension.refused,
       byStatus,
       faults,
       checks,
@@ -428,14 +504,34 @@ async function seedChaosAgents(stack: LocalRuntime, count: number) {
   // The run's own agents place as fast as the run drives them: the widest bucket a user may set.
   const bucket = { ratePerSecond: MAX_RATE_PER_SECOND, rateBurst: MAX_RATE_BURST };
   for (const agentId of trusted) {
-    await agents.put({ agentId, trustedActions: paying, ...limits, ...bucket });
+    await agents.put({
+      agentId,
+      ownerId: toolOwnerOf(agentId) ?? agentId,
+      suspended: false,
+      trustedActions: paying,
+      ...limits,
+      ...bucket,
+    });
   }
   for (const agentId of cautious) {
-    await agents.put({ agentId, trustedActions: ['order_coffee'], ...limits, ...bucket });
+    await agents.put({
+      agentId,
+      ownerId: toolOwnerOf(agentId) ?? agentId,
+      suspended: false,
+      trustedActions: ['order_coffee'],
+      ...limits,
+      ...bucket,
+    });
   }
   // The misbehaving two have the default bucket, as any agent whose user set none.
   for (const agentId of Object.values(guardAgentIds)) {
-    await agents.put({ agentId, trustedActions: paying, ...limits });
+    await agents.put({
+      agentId,
+      ownerId: toolOwnerOf(agentId) ?? agentId,
+      suspended: false,
+      trustedActions: paying,
+      ...limits,
+    });
   }
   return { trusted, cautious, misbehaving: Object.values(guardAgentIds) };
 }
@@ -477,19 +573,23 @@ async function send(
 
 /**
  * A 5xx is safe to retry with the same key: that is what the key is for; a 429 is waited out
- * for its Retry-After, as an agent that reads the answer does.
+ * for its Retry-After, as an agent that reads the answer does. Undefined when the agent is
+ * suspended: nothing was placed.
  */
 async function placeOrder(
   api: LocalApi,
   token: string,
   key: string,
   body: unknown,
-): Promise<{ orderId: string; status: OrderStatus }> {
+): Promise<{ orderId: string; status: OrderStatus } | undefined> {
   for (let attempt = 0; ; attempt++) {
     const answer = await postOrder(api, token, key, body);
     if (answer.status === 429) {
       await new Promise((resolve) => setTimeout(resolve, (answer.retryAfterSeconds ?? 1) * 1000));
       continue;
+    }
+    if ((answer.body as { error?: { code?: string } }).error?.code === 'AGENT_SUSPENDED') {
+      return undefined;
     }
     if (answer.status < 500 || attempt >= 5) {
       return answer.body as { orderId: string; status: OrderStatus };
@@ -565,7 +665,12 @@ function faultsInjected(
   stack: LocalRuntime,
   orders: ReadonlyMap<string, Order>,
   users: Users,
-  injected: { kills: number; duplicates: Record<string, number>; rotations: number },
+  injected: {
+    kills: number;
+    duplicates: Record<string, number>;
+    rotations: number;
+    refusedWhileSuspended: number;
+  },
   endpoints: FlakyEndpoints,
 ): { fault: string; count: number }[] {
   const ledger = stack.gateway.ledger();
@@ -608,11 +713,18 @@ function faultsInjected(
     ['user refunded twice with one key', refunds.sameKeyTwice],
     ['user refunded again with another key', refunds.otherKey],
     ['secrets rotated midway', injected.rotations],
+    ['order refused: its agent suspended', injected.refusedWhileSuspended],
+    ['held: agent suspended with the order queued', heldBySuspension(orders)],
     ['consumer killed mid-batch', injected.kills],
     ['webhook endpoint answered 500', endpoints.refused.errors],
     ['webhook endpoint never answered', endpoints.refused.hangs],
   ];
   return rows.map(([fault, count]) => ({ fault, count }));
+}
+
+/** Orders payment submission held because their agent was suspended (a user may have acted since). */
+function heldBySuspension(orders: ReadonlyMap<string, Order>): number {
+  return [...orders.values()].filter((order) => order.holdReason === 'AGENT_SUSPENDED').length;
 }
 
 function coverageChecks(

@@ -12,6 +12,12 @@ import * as z from 'zod';
 import { type CallbackOutcome, gatewayEventSchema } from '#domain/callbacks.ts';
 import { type ErrorCode, errorCatalogue } from '#domain/errors.ts';
 import { refundRequestSchema } from '#domain/lifecycle.ts';
+import {
+  type AgentView,
+  createAgentSchema,
+  MAX_PAGE,
+  patchAgentSchema,
+} from '#domain/manage-agents.ts';
 import { notificationEventTypes } from '#domain/notifications.ts';
 import {
   type ConfirmationReason,
@@ -30,7 +36,7 @@ import {
 } from '#domain/schemas.ts';
 import { createEndpointSchema, type endpointView } from '#domain/webhook-endpoints.ts';
 import { intakePolicyOf, readIntakeEnvironment } from '#shared/config.ts';
-import { functionSpecs, type RouteSpec, wiring } from '#shared/wiring.ts';
+import { AGENT_SCOPE, functionSpecs, type RouteSpec, USER_SCOPES, wiring } from '#shared/wiring.ts';
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const openApiFile = join(projectRoot, 'docs', 'openapi.json');
@@ -66,7 +72,12 @@ const confirmationReasons = [
   'POSSIBLE_DUPLICATE',
   'AUTOPAY_PAUSED',
 ] as const;
-const holdReasons = ['RISK_REVIEW', 'RISK_UNAVAILABLE', 'AUTHENTICATION_REQUIRED'] as const;
+const holdReasons = [
+  'RISK_REVIEW',
+  'RISK_UNAVAILABLE',
+  'AUTHENTICATION_REQUIRED',
+  'AGENT_SUSPENDED',
+] as const;
 const callbackResults = ['applied', 'unchanged', 'ignored', 'mismatch'] as const;
 
 const isoTime = (description: string) =>
@@ -119,6 +130,57 @@ export const orderViewSchema = z.object({
   createdAt: isoTime('When the order was placed'),
   updatedAt: isoTime('When the order last changed'),
   history: z.array(historyEntrySchema).describe('Every status change, oldest first'),
+});
+
+const orderListSchema = z.object({
+  orders: z.array(orderViewSchema).describe('Newest first'),
+  cursor: z
+    .string()
+    .optional()
+    .describe('Opaque: pass it as `cursor` for the next page; absent on the last page'),
+});
+
+const agentChangeSchema = z.object({
+  at: isoTime('When the change was made'),
+  by: z.string().describe('The user who made it'),
+  action: z.enum(['CREATE', 'UPDATE', 'SUSPEND', 'RESUME']),
+  changes: z.record(z.string(), z.unknown()).describe('The fields it set, with their new values'),
+});
+
+/** Mirrors `agentView` in lambdas/domain/manage-agents.ts field by field. */
+export const agentViewSchema = z.object({
+  agentId: z.string().describe("The agent's id: the `sub` (and client id) of its tokens"),
+  name: z.string(),
+  ownerId: z.string().describe('The user who owns the agent'),
+  suspended: z.boolean().describe('While true, new orders are refused and unsent ones held'),
+  trustedActions: z.array(z.string()),
+  perOrderLimit: z.number().int().nonnegative(),
+  dailyLimit: z.number().int().nonnegative(),
+  limitCurrency: z.string(),
+  rateLimit: z
+    .object({ perSecond: z.number(), burst: z.number().int() })
+    .optional()
+    .describe('Absent: the defaults (1 per second, burst 10)'),
+  createdAt: isoTime('When the agent was created'),
+  updatedAt: isoTime('When the agent last changed'),
+  version: z.number().int().positive().describe('Goes up by one with every change'),
+  history: z.array(agentChangeSchema).describe('Its changes, oldest first (the last 50)'),
+});
+
+const createdAgentSchema = agentViewSchema.extend({
+  credentials: z
+    .object({ clientId: z.string(), clientSecret: z.string() })
+    .optional()
+    .describe(
+      "The agent's OAuth client credentials (client-credentials grant), shown once, on the " +
+        'first answer only; absent locally and with an identity provider other than the ' +
+        "stack's Cognito user pool",
+    ),
+});
+
+const agentListSchema = z.object({
+  agents: z.array(agentViewSchema).describe('Newest first'),
+  cursor: z.string().optional().describe('Opaque: pass it as `cursor` for the next page'),
 });
 
 const callbackAckSchema = z.object({
@@ -228,6 +290,7 @@ type Same<A, B> =
     : false;
 export const shapesMatchTheDomain: readonly true[] = [
   true satisfies Same<z.output<typeof orderViewSchema>, OrderView>,
+  true satisfies Same<z.output<typeof agentViewSchema>, AgentView>,
   true satisfies Same<(typeof confirmationReasons)[number], ConfirmationReason>,
   true satisfies Same<(typeof holdReasons)[number], HoldReason>,
   true satisfies Same<(typeof callbackResults)[number], CallbackOutcome['result']>,
@@ -239,6 +302,12 @@ export const shapesMatchTheDomain: readonly true[] = [
 
 type SchemaName =
   | 'CreateOrderRequest'
+  | 'CreateAgentRequest'
+  | 'PatchAgentRequest'
+  | 'Agent'
+  | 'CreatedAgent'
+  | 'AgentList'
+  | 'OrderList'
   | 'RefundRequest'
   | 'GatewayEvent'
   | 'Order'
@@ -261,12 +330,13 @@ interface SuccessDoc {
 
 interface RouteDoc {
   readonly operationId: string;
-  readonly tag: 'Orders' | 'Callbacks' | 'Webhooks';
+  readonly tag: 'Orders' | 'Agents' | 'Callbacks' | 'Webhooks';
   /** Path parameters described otherwise than in `pathParameters`. */
   readonly pathParameters?: Readonly<Record<string, object>>;
   readonly summary: string;
   readonly description: string;
   readonly headers?: readonly ('IdempotencyKey' | 'StripeSignature')[];
+  readonly query?: readonly (keyof typeof queryParameters)[];
   readonly body?: {
     readonly schema: SchemaName;
     readonly required: boolean;
@@ -325,17 +395,33 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
       'PAYLOAD_TOO_LARGE',
       'IDEMPOTENCY_KEY_REUSED',
       'RATE_LIMITED',
+      'FORBIDDEN',
+      'AGENT_SUSPENDED',
+      'AGENT_NOT_REGISTERED',
     ],
+  },
+  'GET /v1/orders': {
+    operationId: 'listOrders',
+    tag: 'Orders',
+    summary: 'List orders, newest first',
+    description:
+      "An agent's token lists the agent's own orders; a user's token the orders of all the " +
+      "user's agents, or of one with `agentId`. Read from an index, a page at a time: pass " +
+      "the answer's `cursor` to get the next page. A `status` filter applies to each page, " +
+      'so a page may hold fewer orders than `limit` while a `cursor` still follows.',
+    query: ['status', 'agentId', 'limit', 'cursor'],
+    responses: { '200': { description: 'A page of orders', schema: 'OrderList' } },
+    errors: ['VALIDATION_FAILED', 'INVALID_CURSOR', 'FORBIDDEN', 'AGENT_NOT_FOUND'],
   },
   'GET /v1/orders/{id}': {
     operationId: 'getOrder',
     tag: 'Orders',
     summary: 'Read an order',
     description:
-      "The order with its status, history and last error code. Another agent's order is " +
-      'answered as not found.',
+      "The order with its status, history and last error code, for its agent or the agent's " +
+      'user. Any other caller gets 404, as for an order that does not exist.',
     responses: { '200': { description: 'The order', schema: 'Order' } },
-    errors: ['ORDER_NOT_FOUND'],
+    errors: ['ORDER_NOT_FOUND', 'FORBIDDEN'],
   },
   'POST /v1/orders/{id}/confirm': {
     operationId: 'confirmOrder',
@@ -354,7 +440,7 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
         replayed: true,
       },
     },
-    errors: ['ORDER_NOT_FOUND', 'ILLEGAL_TRANSITION', 'CONFIRMATION_EXPIRED'],
+    errors: ['ORDER_NOT_FOUND', 'ILLEGAL_TRANSITION', 'CONFIRMATION_EXPIRED', 'FORBIDDEN'],
   },
   'POST /v1/orders/{id}/cancel': {
     operationId: 'cancelOrder',
@@ -371,7 +457,7 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
         replayed: true,
       },
     },
-    errors: ['ORDER_NOT_FOUND', 'ILLEGAL_TRANSITION'],
+    errors: ['ORDER_NOT_FOUND', 'ILLEGAL_TRANSITION', 'FORBIDDEN'],
   },
   'POST /v1/orders/{id}/refund': {
     operationId: 'refundOrder',
@@ -404,8 +490,10 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
       'ILLEGAL_TRANSITION',
       'PAYLOAD_TOO_LARGE',
       'IDEMPOTENCY_KEY_REUSED',
+      'FORBIDDEN',
     ],
   },
+  ...agentRouteDocs(),
   'POST /v1/callbacks/{gateway}': {
     operationId: 'gatewayCallback',
     tag: 'Callbacks',
@@ -514,6 +602,113 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
   },
 };
 
+/** The user's management of their agents: every route needs the user's agents scope. */
+function agentRouteDocs(): Record<string, RouteDoc> {
+  const settingsErrors: ErrorCode[] = [
+    'MALFORMED_JSON',
+    'VALIDATION_FAILED',
+    'INVALID_AMOUNT',
+    'UNSUPPORTED_CURRENCY',
+    'PAYLOAD_TOO_LARGE',
+  ];
+  const exampleAgent = {
+    name: 'Coffee runner',
+    trustedActions: ['order_coffee', 'submit_payment'],
+    perOrderLimit: 5000,
+    dailyLimit: 20000,
+    limitCurrency: 'CNY',
+  };
+  const change = (what: string, action: string): RouteDoc => ({
+    operationId: `${action}Agent`,
+    tag: 'Agents',
+    summary: what,
+    description:
+      `${what}. Applies to the agent's next order (intake and payment read the agent on every ` +
+      'order), is kept in its history, and is safe to repeat.',
+    responses: { '200': { description: 'The agent after the change', schema: 'Agent' } },
+    errors: ['AGENT_NOT_FOUND', 'ILLEGAL_TRANSITION', 'FORBIDDEN'],
+  });
+  return {
+    'POST /v1/agents': {
+      operationId: 'createAgent',
+      tag: 'Agents',
+      summary: 'Create an agent',
+      description:
+        'Creates an agent owned by the calling user, once per (user, Idempotency-Key). In AWS ' +
+        "it gets its own OAuth client (client-credentials grant) in the stack's user pool, " +
+        'whose credentials the first answer shows once. The same key and body again answers ' +
+        '200 with the agent (without credentials); the same key with another body 422.',
+      headers: ['IdempotencyKey'],
+      body: { schema: 'CreateAgentRequest', required: true, example: exampleAgent },
+      responses: {
+        '201': { description: 'The agent was created', schema: 'CreatedAgent' },
+        '200': {
+          description: 'A replay: the agent this key created before',
+          schema: 'Agent',
+          replayed: true,
+        },
+      },
+      errors: [
+        'IDEMPOTENCY_KEY_REQUIRED',
+        ...settingsErrors,
+        'IDEMPOTENCY_KEY_REUSED',
+        'FORBIDDEN',
+      ],
+    },
+    'GET /v1/agents': {
+      operationId: 'listAgents',
+      tag: 'Agents',
+      summary: "List the user's agents, newest first",
+      description: 'Read from an index, a page at a time; pass `cursor` for the next page.',
+      query: ['limit', 'cursor'],
+      responses: { '200': { description: 'A page of agents', schema: 'AgentList' } },
+      errors: ['VALIDATION_FAILED', 'INVALID_CURSOR', 'FORBIDDEN'],
+    },
+    'GET /v1/agents/{agentId}': {
+      operationId: 'getAgent',
+      tag: 'Agents',
+      summary: 'Read an agent',
+      description: "The agent with its settings and history; another user's agent is 404.",
+      responses: { '200': { description: 'The agent', schema: 'Agent' } },
+      errors: ['AGENT_NOT_FOUND', 'FORBIDDEN'],
+    },
+    'PATCH /v1/agents/{agentId}': {
+      ...change("Change an agent's trust, limits or rate", 'update'),
+      body: {
+        schema: 'PatchAgentRequest',
+        required: true,
+        example: { perOrderLimit: 3000, rateLimit: { perSecond: 2, burst: 5 } },
+      },
+      errors: ['AGENT_NOT_FOUND', 'ILLEGAL_TRANSITION', ...settingsErrors, 'FORBIDDEN'],
+    },
+    'POST /v1/agents/{agentId}/suspend': change(
+      'Suspend an agent: its new orders are refused (403 AGENT_SUSPENDED) and its orders not yet sent to the gateway are held (HELD_FOR_REVIEW, holdReason AGENT_SUSPENDED)',
+      'suspend',
+    ),
+    'POST /v1/agents/{agentId}/resume': change('Resume a suspended agent', 'resume'),
+  };
+}
+
+/** The query parameters of the listings. */
+const queryParameters = {
+  status: {
+    description: 'Only orders in this status',
+    schema: { type: 'string', enum: [...orderStatuses] },
+  },
+  agentId: {
+    description: "Only this agent's orders (a user's token: one of the user's agents)",
+    schema: { type: 'string' },
+  },
+  limit: {
+    description: `Items read for the page: 1 to ${MAX_PAGE}, 20 when absent`,
+    schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 20 },
+  },
+  cursor: {
+    description: "The previous page's `cursor`, as it was given",
+    schema: { type: 'string' },
+  },
+} as const;
+
 /** Answers every route can give: our own failures, and a dependency that is down. */
 const everyRouteErrors: readonly ErrorCode[] = ['INTERNAL_ERROR', 'SERVICE_UNAVAILABLE'];
 
@@ -522,6 +717,11 @@ const pathParameters: Readonly<Record<string, object>> = {
     description: 'The order id: ord_ and 32 hex digits. Any other value answers 404.',
     schema: { type: 'string' },
     example: exampleOrderId,
+  },
+  agentId: {
+    description: "The agent's id. Another user's agent, or none, answers 404 AGENT_NOT_FOUND.",
+    schema: { type: 'string' },
+    example: 'demo-agent',
   },
   gateway: {
     description:
@@ -539,6 +739,12 @@ function componentSchemas(policy: IntakePolicy): Record<string, object> {
   const registry = z.registry<{ id: string }>();
   const schemas: Record<SchemaName | 'OrderItem' | 'IdempotencyKey', z.ZodType> = {
     CreateOrderRequest: createOrderSchema(policy),
+    CreateAgentRequest: createAgentSchema(policy),
+    PatchAgentRequest: patchAgentSchema(policy),
+    Agent: agentViewSchema,
+    CreatedAgent: createdAgentSchema,
+    AgentList: agentListSchema,
+    OrderList: orderListSchema,
     OrderItem: orderItemSchema,
     IdempotencyKey: idempotencyKeySchema,
     RefundRequest: refundRequestSchema,
@@ -732,7 +938,15 @@ function responsesOf(route: RouteSpec, doc: RouteDoc): Record<string, object> {
     byStatus.set(401, { $ref: '#/components/responses/Unauthorized' });
   }
   if ((route.scopes ?? []).length > 0) {
-    byStatus.set(403, { $ref: '#/components/responses/Forbidden' });
+    // The authorizer's own 403, beside the function's coded ones where it has some.
+    byStatus.set(
+      403,
+      withGatewayAnswer(answered.get(403), {
+        status: 403,
+        message: 'Forbidden',
+        when: `the token holds none of the route's scopes (${(route.scopes ?? []).join(', ')})`,
+      }),
+    );
   }
   const ownThrottling = answered.get(429);
   byStatus.set(
@@ -762,6 +976,9 @@ function operationOf(route: RouteSpec, doc: RouteDoc): object {
   });
   for (const header of doc.headers ?? []) {
     parameters.push({ $ref: `#/components/parameters/${header}` });
+  }
+  for (const name of doc.query ?? []) {
+    parameters.push({ name, in: 'query', required: false, ...queryParameters[name] });
   }
   return {
     operationId: doc.operationId,
@@ -807,15 +1024,6 @@ function pathsOf(): Record<string, Record<string, object>> {
     );
   }
   return paths;
-}
-
-/** `orders:confirm` for POST /v1/orders/{id}/confirm, and so on for every route with scopes. */
-function scopedRoutes(): string {
-  return Object.values(functionSpecs)
-    .flatMap((spec) => spec.routes)
-    .filter((route) => (route.scopes ?? []).length > 0)
-    .map((route) => `\`${(route.scopes ?? []).join(' ')}\` for ${route.method} ${route.path}`)
-    .join(', ');
 }
 
 function packageInfo(): { version: string; license: string } {
@@ -916,6 +1124,7 @@ export function buildOpenApi(): object {
     servers: servers(),
     tags: [
       { name: 'Orders', description: "An agent's orders: place, read, confirm, cancel, refund" },
+      { name: 'Agents', description: "A user's agents: create, read, change, suspend, resume" },
       { name: 'Callbacks', description: "The payment gateway's signed settlement events" },
       { name: 'Webhooks', description: "The user's webhook endpoints and the events sent to them" },
     ],
@@ -929,8 +1138,11 @@ export function buildOpenApi(): object {
           scheme: 'bearer',
           bearerFormat: 'JWT',
           description:
-            "A JWT admitted by the HTTP API's JWT authorizer (locally: `npm run -s token -- " +
-            '<agent>`). Its `sub` claim is the agent id; an agent sees only its own orders.',
+            "An access token admitted by the HTTP API's JWT authorizer. An agent's token (the " +
+            `client-credentials grant of its own client; \`${AGENT_SCOPE}\`) has the agent id ` +
+            "as `sub` and reaches only the agent's own orders. A user's token (the user's app; " +
+            `\`${USER_SCOPES.join('`, `')}\`) reaches the user's agents and their orders. ` +
+            'Locally: `npm run -s token -- <agentId>`, `npm run -s token -- --user <userId>`.',
         },
       },
       parameters: {
@@ -984,13 +1196,6 @@ export function buildOpenApi(): object {
             'WWW-Authenticate': { schema: { type: 'string' }, example: 'Bearer' },
           },
           content: jsonContent(ref('GatewayMessage'), { example: { message: 'Unauthorized' } }),
-        },
-        Forbidden: {
-          description:
-            `A valid token without the scope the route requires (${scopedRoutes()}: the ` +
-            "user's app has them, an agent does not): the JWT authorizer answers " +
-            '`{"message":"Forbidden"}` before any function runs.',
-          content: jsonContent(ref('GatewayMessage'), { example: { message: 'Forbidden' } }),
         },
         Throttled: {
           description:

@@ -6,8 +6,7 @@ import { parseArgs } from 'node:util';
 import { notificationEventTypes } from '#domain/notifications.ts';
 import { signatureHeader } from '#domain/webhook-delivery.ts';
 import { verifyWebhookSignature } from '#domain/webhook-signature.ts';
-import { USER_SCOPES } from '#shared/wiring.ts';
-import { signLocalToken } from '../runtime/auth.ts';
+import { signOwnerToken } from '../runtime/auth.ts';
 import { endpointsFile, type LocalEndpoints } from '../runtime/startup.ts';
 
 /**
@@ -35,7 +34,7 @@ function apiUrl(): string {
 }
 
 const api = apiUrl();
-const token = await signLocalToken(agentId, [...USER_SCOPES]);
+const token = await signOwnerToken(agentId);
 const auth = { authorization: `Bearer ${token}` };
 let secret = '';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runChaos } from '../../local/tools/chaos.ts';
+import { runChaos, SUSPENSION_BURST } from '../../local/tools/chaos.ts';
 import { apiFetch } from '../support/contract.ts';
 
 describe('the chaos run, small', () => {
@@ -23,8 +23,10 @@ describe('the chaos run, small', () => {
     for (const check of report.checks) {
       expect(check.violations, `${check.name}\n${output}`).toEqual([]);
     }
-    // The run's 120, and the orders the retry-loop and flooding agents got placed.
-    expect(report.orders).toBeGreaterThan(120);
+    // The run's 120 and its suspension burst, and the orders the retry-loop and flooding agents
+    // got placed; placements refused while their agent was suspended made no order.
+    expect(report.orders + report.refused).toBeGreaterThan(120 + SUSPENSION_BURST);
+    expect(report.refused).toBeGreaterThan(0);
     expect(output).toMatch(/\| chaos-retry-loop .*\| 3 intents, \d+ orders: [0-3] paid at once/);
     expect(output).toMatch(
       /\| chaos-flood .*\| \d+ requests in [\d.]+ s: \d+ admitted, [1-9]\d* refused 429 \|/,

@@ -4,8 +4,7 @@ import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import type { Order } from '#domain/order.ts';
 import { terminalStatuses } from '#domain/order-state.ts';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
-import { USER_SCOPES } from '#shared/wiring.ts';
-import { signLocalToken } from '../../local/runtime/auth.ts';
+import { signOwnerToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { defaultGatewayApiKeys } from '../../local/simulators/gateway/keys.ts';
 import { sqsDelivery } from '../support/deliveries.ts';
@@ -76,7 +75,7 @@ async function refundEvent(orderId: string, paymentId: string, refund: { id: str
 }
 
 async function refundByTheUser(orderId: string) {
-  const token = await signLocalToken(agentId, [...USER_SCOPES]);
+  const token = await signOwnerToken(agentId);
   const response = await fetch(`${stack.apiUrl}/v1/orders/${orderId}/refund`, {
     method: 'POST',
     headers: {

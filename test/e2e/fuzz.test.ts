@@ -3,8 +3,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
-import { USER_SCOPES } from '#shared/wiring.ts';
-import { signLocalToken } from '../../local/runtime/auth.ts';
+import { signAgentToken, signOwnerToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 import { apiFetch } from '../support/contract.ts';
@@ -27,8 +26,8 @@ async function stateFingerprint(): Promise<string> {
 beforeAll(async () => {
   // No consumers and no schedules: between two requests, only the request may change state.
   stack = await startLocalRuntime({ logLevel: 'SILENT', pollers: false, callbacks: false });
-  token = await signLocalToken('demo-agent');
-  userToken = await signLocalToken('demo-agent', [...USER_SCOPES]);
+  token = await signAgentToken('demo-agent');
+  userToken = await signOwnerToken('demo-agent');
   const agent = await AgentClient.for(stack, 'demo-agent');
   existingOrderId = (await agent.place()).orderId;
 });

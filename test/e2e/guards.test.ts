@@ -2,8 +2,7 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { orderIdFor } from '#domain/place-order.ts';
-import { CONFIRM_SCOPE } from '#shared/wiring.ts';
-import { signLocalToken } from '../../local/runtime/auth.ts';
+import { signAgentToken, signUserToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { localTarget } from '../../ops/cli.ts';
 import { runOps } from '../../ops/commands.ts';
@@ -31,15 +30,19 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** The user who owns the agents of these tests. */
+const guardsUser = 'guards-user';
+
 /** A trusted agent of its own (demo-agent's limits), so no test empties another's bucket. */
 async function freshAgent(rate: { ratePerSecond?: number } = {}) {
   const agentId = `guarded-agent-${++agentSequence}`;
   await new DynamoDbAgentDirectory(stack.dynamodb, stack.tableName).put({
     ...demoAgent,
     agentId,
+    ownerId: guardsUser,
     ...rate,
   });
-  return { agentId, token: await signLocalToken(agentId) };
+  return { agentId, token: await signAgentToken(agentId) };
 }
 
 function post(token: string, key: string, body: object = latteOrder) {
@@ -94,7 +97,7 @@ describe('the guards over HTTP on the local stack', () => {
     // The gateway charged once for the intent: no second charge without the user.
     expect(stack.gateway.ledger().charges[held]).toBeUndefined();
 
-    const user = await signLocalToken(agentId, [CONFIRM_SCOPE]);
+    const user = await signUserToken(guardsUser);
     const confirmed = await apiFetch(`${stack.apiUrl}/v1/orders/${held}/confirm`, {
       method: 'POST',
       headers: { authorization: `Bearer ${user}` },

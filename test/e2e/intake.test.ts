@@ -1,6 +1,6 @@
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signLocalToken } from '../../local/runtime/auth.ts';
+import { signAgentToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 import { CallCounter, SendOutage } from '../support/calls.ts';
@@ -81,8 +81,8 @@ beforeAll(async () => {
       CONTROL_CACHE_SECONDS: '3600',
     },
   });
-  demoToken = await signLocalToken('demo-agent');
-  cautiousToken = await signLocalToken('cautious-agent');
+  demoToken = await signAgentToken('demo-agent');
+  cautiousToken = await signAgentToken('cautious-agent');
   // The handler's own clients, loaded by the stack: count and fault-inject at the SDK boundary.
   const clients = await import('#adapters/aws-clients.ts');
   counter.attach(clients.dynamodb, 'DynamoDB').attach(clients.sqs, 'SQS');

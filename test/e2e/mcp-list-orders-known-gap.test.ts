@@ -1,6 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signLocalToken } from '../../local/runtime/auth.ts';
+import { signAgentToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 import { callTool, connectMcp, orderOf } from '../support/mcp.ts';
@@ -12,7 +12,7 @@ beforeAll(async () => {
   stack = await startLocalRuntime({ pollers: false, logLevel: 'ERROR' });
   mcp = await connectMcp({
     AUTOPAY_API_URL: stack.apiUrl,
-    AUTOPAY_TOKEN: await signLocalToken('cautious-agent'),
+    AUTOPAY_TOKEN: await signAgentToken('cautious-agent'),
   });
 });
 

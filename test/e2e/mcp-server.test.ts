@@ -4,7 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AutopayClient } from '../../client/autopay-client.ts';
-import { signLocalToken } from '../../local/runtime/auth.ts';
+import { signAgentToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { clientFor, readSettings, serveHttp } from '../../mcp/main.ts';
 import { SendOutage } from '../support/calls.ts';
@@ -22,7 +22,7 @@ let httpServer: Server | undefined;
 async function server(agentId: string, env: Record<string, string> = {}): Promise<Client> {
   const client = await connectMcp({
     AUTOPAY_API_URL: stack.apiUrl,
-    AUTOPAY_TOKEN: await signLocalToken(agentId),
+    AUTOPAY_TOKEN: await signAgentToken(agentId),
     ...env,
   });
   opened.push(client);
@@ -60,7 +60,7 @@ beforeAll(async () => {
   stack = await startLocalRuntime({ logLevel: 'CRITICAL', seed: 16 });
   demoApi = new AutopayClient({
     baseUrl: stack.apiUrl,
-    token: await signLocalToken('demo-agent'),
+    token: await signAgentToken('demo-agent'),
     fetch: apiFetchRequest,
   });
   // The stack's own SQS client, loaded in this process: an outage of the payment queue.
@@ -245,7 +245,7 @@ describe('the MCP server over streamable HTTP', () => {
     // Prepare
     const settings = readSettings({
       AUTOPAY_API_URL: stack.apiUrl,
-      AUTOPAY_TOKEN: await signLocalToken('demo-agent'),
+      AUTOPAY_TOKEN: await signAgentToken('demo-agent'),
       MCP_TRANSPORT: 'http',
       MCP_PORT: '0',
     });

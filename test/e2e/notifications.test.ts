@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
-import { USER_SCOPES } from '#shared/wiring.ts';
-import { signLocalToken } from '../../local/runtime/auth.ts';
+import { signAgentToken, signUserToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { CallCounter } from '../support/calls.ts';
 import { apiFetch } from '../support/contract.ts';
@@ -46,8 +45,8 @@ interface Answer {
 class UserApp {
   private constructor(private readonly token: string) {}
 
-  static async of(agentId: string): Promise<UserApp> {
-    return new UserApp(await signLocalToken(agentId, [...USER_SCOPES]));
+  static async of(userId: string): Promise<UserApp> {
+    return new UserApp(await signUserToken(userId));
   }
 
   async register(url: string, events: readonly string[], key = randomUUID()) {
@@ -93,12 +92,14 @@ describe('webhook events on the local stack', () => {
     // of its own, so that no other endpoint shares its user.
     await new DynamoDbAgentDirectory(stack.dynamodb, stack.tableName).put({
       agentId: 'cost-agent',
+      ownerId: 'cost-user',
+      suspended: false,
       trustedActions: ['order_coffee', 'submit_payment'],
       limitCurrency: 'CNY',
       perOrderLimit: 5000,
       dailyLimit: 20000,
     });
-    const user = await UserApp.of('cost-agent');
+    const user = await UserApp.of('cost-user');
     const agent = await AgentClient.for(stack, 'cost-agent');
     const path = '/cost';
     await user.register(`${receiver.baseUrl}${path}`, ['order.paid']);
@@ -124,7 +125,7 @@ describe('webhook events on the local stack', () => {
 
   it('tells the user an order waits, and then that it is paid, each signed with the endpoint secret', async () => {
     // Prepare
-    const user = await UserApp.of('cautious-agent');
+    const user = await UserApp.of('demo-user');
     const agent = await AgentClient.for(stack, 'cautious-agent');
     const path = '/cautious';
     const registered = await user.register(`${receiver.baseUrl}${path}`, [
@@ -162,7 +163,7 @@ describe('webhook events on the local stack', () => {
 
   it('sends an event again, with the same id, after the endpoint answered 500', async () => {
     // Prepare
-    const user = await UserApp.of('demo-agent');
+    const user = await UserApp.of('demo-user');
     const agent = await AgentClient.for(stack, 'demo-agent');
     const path = '/flaky';
     receiver.answer(path, [500]);
@@ -182,7 +183,7 @@ describe('webhook events on the local stack', () => {
 
   it('pays the orders of a user whose endpoint hangs, without waiting for it', async () => {
     // Prepare: an endpoint that takes every connection and never answers.
-    const user = await UserApp.of('demo-agent');
+    const user = await UserApp.of('demo-user');
     const agent = await AgentClient.for(stack, 'demo-agent');
     const path = '/hangs';
     receiver.answer(
@@ -214,12 +215,14 @@ describe('webhook events on the local stack', () => {
     const agents = new DynamoDbAgentDirectory(stack.dynamodb, stack.tableName);
     await agents.put({
       agentId: 'suspended-agent',
+      ownerId: 'suspended-agent-owner',
+      suspended: false,
       trustedActions: ['order_coffee'],
       limitCurrency: 'CNY',
       perOrderLimit: 5000,
       dailyLimit: 20000,
     });
-    const user = await UserApp.of('suspended-agent');
+    const user = await UserApp.of('suspended-agent-owner');
     const path = '/suspended';
     const registered = await user.register(`${receiver.baseUrl}${path}`, ['agent.suspended']);
     const setSuspended = (suspended: boolean) =>
@@ -302,7 +305,7 @@ describe('webhook events on the local stack', () => {
   it('lets no agent token manage endpoints', async () => {
     // Act
     const response = await apiFetch(`${stack.apiUrl}/v1/webhook-endpoints`, {
-      headers: { authorization: `Bearer ${await signLocalToken('demo-agent')}` },
+      headers: { authorization: `Bearer ${await signAgentToken('demo-agent')}` },
     });
 
     // Assess

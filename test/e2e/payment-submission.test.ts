@@ -80,10 +80,11 @@ describe('payment submission on the local stack', () => {
     }
 
     // Assess: intake reads the agent, writes order + daily spend in one transaction, queues;
-    // submission reads the order and writes PAID. The breaker's state is read at most once a
-    // second per instance and written only while the gateway fails.
+    // submission reads the order and the agent (is it suspended?) and writes PAID. The breaker's
+    // state is read at most once a second per instance and written only while the gateway fails.
     const calls = counter.calls.filter((call) => call !== 'DynamoDB.BatchGetItem').sort();
     expect(calls).toEqual([
+      'DynamoDB.GetItem',
       'DynamoDB.GetItem',
       'DynamoDB.GetItem',
       'DynamoDB.TransactWriteItems',

@@ -3,8 +3,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderKey, spendKey } from '#adapters/table-keys.ts';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
-import { USER_SCOPES } from '#shared/wiring.ts';
-import { signLocalToken } from '../../local/runtime/auth.ts';
+import { signOwnerToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { defaultGatewayApiKeys } from '../../local/simulators/gateway/keys.ts';
 import { apiFetch } from '../support/contract.ts';
@@ -76,7 +75,7 @@ async function successCallback(orderId: string, paymentId: string) {
 }
 
 async function cancelByTheUser(orderId: string) {
-  const token = await signLocalToken(agentId, [...USER_SCOPES]);
+  const token = await signOwnerToken(agentId);
   const response = await apiFetch(`${stack.apiUrl}/v1/orders/${orderId}/cancel`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}` },

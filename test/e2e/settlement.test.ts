@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
-import { USER_SCOPES } from '#shared/wiring.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { defaultGatewayApiKeys } from '../../local/simulators/gateway/keys.ts';
 import { apiFetch } from '../support/contract.ts';
@@ -149,12 +148,12 @@ describe('settlement on the local stack', () => {
   it('lets only the user confirm: an agent confirming its own order gets 403 and nothing changes', async () => {
     // Prepare
     const placed = await cautious.place();
-    const { signLocalToken } = await import('../../local/runtime/auth.ts');
+    const { signAgentToken } = await import('../../local/runtime/auth.ts');
 
     // Act
     const byAgent = await apiFetch(`${stack.apiUrl}/v1/orders/${placed.orderId}/confirm`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${await signLocalToken('cautious-agent')}` },
+      headers: { authorization: `Bearer ${await signAgentToken('cautious-agent')}` },
     });
 
     // Assess
@@ -215,10 +214,10 @@ describe('refunds over HTTP', () => {
     // Prepare
     const placed = await agent.place();
     await agent.waitForStatus(placed.orderId, 'PAID');
-    const { signLocalToken } = await import('../../local/runtime/auth.ts');
+    const { signAgentToken } = await import('../../local/runtime/auth.ts');
 
     // Act
-    const byAgent = await refund(placed.orderId, await signLocalToken('demo-agent'), 'refund-1');
+    const byAgent = await refund(placed.orderId, await signAgentToken('demo-agent'), 'refund-1');
 
     // Assess
     expect(byAgent.status).toBe(403);
@@ -334,6 +333,6 @@ function sign(body: string, secret = 'whsec_autopay_local', skewSeconds = 0): st
 
 /** The token of the agent's user, who may confirm the agent's orders. */
 async function userTokenOf(agentId: string): Promise<string> {
-  const { signLocalToken } = await import('../../local/runtime/auth.ts');
-  return signLocalToken(agentId, [...USER_SCOPES]);
+  const { signOwnerToken } = await import('../../local/runtime/auth.ts');
+  return signOwnerToken(agentId);
 }

@@ -3,8 +3,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
-import { USER_SCOPES } from '#shared/wiring.ts';
-import { signLocalToken } from '../../local/runtime/auth.ts';
+import { signOwnerToken } from '../../local/runtime/auth.ts';
 import {
   type LocalRuntime,
   localStripeApiKey,
@@ -80,7 +79,7 @@ async function pendingOrder(): Promise<OrderBody> {
 }
 
 function refund(orderId: string, key: string) {
-  return signLocalToken('demo-agent', [...USER_SCOPES]).then((token) =>
+  return signOwnerToken('demo-agent').then((token) =>
     apiFetch(`${stack.apiUrl}/v1/orders/${orderId}/refund`, {
       method: 'POST',
       headers: {

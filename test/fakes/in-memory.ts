@@ -7,6 +7,18 @@ import {
   type GuardClaim,
   type GuardState,
 } from '#domain/agent-guards.ts';
+import {
+  AGENT_HISTORY_LIMIT,
+  type AgentChange,
+  type AgentCreationRecord,
+  type AgentIdentities,
+  type AgentIdentity,
+  type AgentSettings,
+  type AgentStore,
+  type CreateAgentOutcome,
+  type ManagedAgent,
+  type Page,
+} from '#domain/manage-agents.ts';
 import { type Order, openOrder, type PaymentFields } from '#domain/order.ts';
 import { dueAtFor, type MoveDeps, moveOrder } from '#domain/order-moves.ts';
 import type { InitialStatus, OrderEvent, OrderStatus } from '#domain/order-state.ts';
@@ -16,6 +28,9 @@ import type {
   ControlPanel,
   CreateOrderOutcome,
   OperatorControls,
+  OrderIndex,
+  OrderListing,
+  OrderPage,
   OrderRepository,
   OrderTransition,
   PaymentQueue,
@@ -27,7 +42,7 @@ import type { SigningSecretSource, SigningSecretVersions } from '#domain/webhook
 import { latteOrder } from '../fixtures/orders.ts';
 
 /** Keeps the adapter's contract: create is all-or-nothing and never overwrites an order. */
-export class InMemoryOrders implements OrderRepository {
+export class InMemoryOrders implements OrderRepository, OrderIndex {
   readonly orders = new Map<string, Order>();
   readonly spent = new Map<string, number>();
   /** The guards' part of each agent-day item, by `spendKeyOf`. */
@@ -116,6 +131,25 @@ export class InMemoryOrders implements OrderRepository {
     return { kind: 'applied', order: structuredClone(next) };
   }
 
+  /** As the indexes answer: newest first, a page of `limit`, the status filtered after. */
+  async list(listing: OrderListing): Promise<OrderPage> {
+    const all = [...this.orders.values()]
+      .filter((order) =>
+        listing.by === 'agent'
+          ? order.agentId === listing.agentId
+          : order.ownerId === listing.ownerId,
+      )
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.orderId.localeCompare(a.orderId));
+    const start = listing.cursor === undefined ? 0 : Number(listing.cursor);
+    const page = all.slice(start, start + listing.limit);
+    return {
+      orders: page
+        .filter((order) => listing.status === undefined || order.status === listing.status)
+        .map((order) => structuredClone(order)),
+      ...(start + listing.limit < all.length ? { cursor: String(start + listing.limit) } : {}),
+    };
+  }
+
   async findDue(before: string, limit: number): Promise<Order[]> {
     return [...this.orders.values()]
       .filter((order) => order.dueAt !== undefined && order.dueAt <= before)
@@ -166,10 +200,24 @@ export class RecordingSettlementChecks implements SettlementCheckQueue {
 }
 
 export class InMemoryAgents implements AgentDirectory {
-  constructor(private readonly agents: readonly AgentProfile[] = []) {}
+  private readonly agents: AgentProfile[];
+  reads = 0;
+
+  constructor(agents: readonly AgentProfile[] = []) {
+    this.agents = [...agents];
+  }
 
   async get(agentId: string): Promise<AgentProfile | undefined> {
+    this.reads++;
     return this.agents.find((agent) => agent.agentId === agentId);
+  }
+
+  /** Suspends or resumes an agent, as its user would. */
+  setSuspended(agentId: string, suspended: boolean): void {
+    const index = this.agents.findIndex((agent) => agent.agentId === agentId);
+    const agent = this.agents[index];
+    if (agent === undefined) throw new Error(`no agent ${agentId}`);
+    this.agents[index] = { ...agent, suspended };
   }
 }
 
@@ -290,5 +338,87 @@ export class SwitchableControls implements ControlPanel {
 
   async read(): Promise<OperatorControls> {
     return this.current;
+  }
+}
+
+/** The agents store's contract: creation once per request id, changes only at the read version. */
+export class InMemoryAgentStore implements AgentStore {
+  readonly agents = new Map<string, ManagedAgent>();
+  readonly creations = new Map<string, AgentCreationRecord>();
+  writes = 0;
+
+  async get(agentId: string): Promise<AgentProfile | undefined> {
+    const agent = this.agents.get(agentId);
+    if (agent === undefined) return undefined;
+    const { name: _n, createdAt: _c, updatedAt: _u, version: _v, history: _h, ...profile } = agent;
+    return structuredClone(profile);
+  }
+
+  async getManaged(agentId: string): Promise<ManagedAgent | undefined> {
+    const agent = this.agents.get(agentId);
+    return agent ? structuredClone(agent) : undefined;
+  }
+
+  async create(
+    agent: ManagedAgent,
+    creation: { readonly requestId: string; readonly requestHash: string },
+  ): Promise<CreateAgentOutcome> {
+    const existing = this.creations.get(creation.requestId);
+    if (existing) return { kind: 'exists', existing: { ...existing } };
+    this.creations.set(creation.requestId, {
+      agentId: agent.agentId,
+      requestHash: creation.requestHash,
+    });
+    this.agents.set(agent.agentId, structuredClone(agent));
+    this.writes++;
+    return { kind: 'created' };
+  }
+
+  async findCreation(requestId: string): Promise<AgentCreationRecord | undefined> {
+    return this.creations.get(requestId);
+  }
+
+  async listByOwner(ownerId: string, limit: number): Promise<Page<ManagedAgent>> {
+    const items = [...this.agents.values()]
+      .filter((agent) => agent.ownerId === ownerId)
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      .slice(0, limit);
+    return { items: structuredClone(items) };
+  }
+
+  async update(
+    agentId: string,
+    version: number,
+    fields: Partial<AgentSettings> & { readonly suspended?: boolean },
+    change: AgentChange,
+    at: string,
+  ): Promise<ManagedAgent | undefined> {
+    const agent = this.agents.get(agentId);
+    if (agent === undefined || agent.version !== version) return undefined;
+    const next: ManagedAgent = {
+      ...agent,
+      ...fields,
+      version: agent.version + 1,
+      updatedAt: at,
+      history: [...agent.history, change].slice(-AGENT_HISTORY_LIMIT),
+    };
+    this.agents.set(agentId, next);
+    this.writes++;
+    return structuredClone(next);
+  }
+}
+
+/** Hands out agent ids in order, and records the clients removed after a lost race. */
+export class RecordingIdentities implements AgentIdentities {
+  readonly removed: string[] = [];
+  private next = 0;
+
+  async register(): Promise<AgentIdentity> {
+    const agentId = `agt_${++this.next}`;
+    return { agentId, credentials: { clientId: agentId, clientSecret: `secret-${agentId}` } };
+  }
+
+  async remove(agentId: string): Promise<void> {
+    this.removed.push(agentId);
   }
 }

@@ -12,7 +12,7 @@ import { defaultRiskPolicy } from '#domain/risk-policy.ts';
 import { defaultSettlementSchedule, makeReconcile } from '#domain/settlement.ts';
 import { type Delivery, makeSubmitPayment, type PaymentObserver } from '#domain/submit-payment.ts';
 import { makeSweep } from '#domain/sweep.ts';
-import { demoAgent, intakePolicy } from '../fixtures/orders.ts';
+import { cautiousAgent, demoAgent, intakePolicy } from '../fixtures/orders.ts';
 import {
   FixedClock,
   InMemoryAgents,
@@ -86,9 +86,11 @@ export function fakePipeline(
   const settle = { orders, clock, deadlines, settlementChecks: checks, schedule, observer };
   const reconcile = makeReconcile({ ...settle, gateway, payments, backoff });
   let handled = 0;
+  const agents = new InMemoryAgents([demoAgent, cautiousAgent]);
 
   return {
     orders,
+    agents,
     gateway,
     risk,
     checks,
@@ -97,7 +99,7 @@ export function fakePipeline(
     told,
     placeOrder: makePlaceOrder({
       orders,
-      agents: new InMemoryAgents([demoAgent]),
+      agents,
       payments,
       clock,
       deadlines,
@@ -105,6 +107,7 @@ export function fakePipeline(
     }),
     submit: makeSubmitPayment({
       orders,
+      agents,
       gateway,
       risk,
       breaker: new CircuitBreaker(new InMemoryBreakerStore(), 'fake', clock, defaultBreakerPolicy),
@@ -119,7 +122,14 @@ export function fakePipeline(
         deadlines,
       },
     }),
-    lifecycle: makeLifecycle({ orders, clock, deadlines, payments, settlementChecks: checks }),
+    lifecycle: makeLifecycle({
+      orders,
+      agents,
+      clock,
+      deadlines,
+      payments,
+      settlementChecks: checks,
+    }),
     sweep: makeSweep({
       orders,
       clock,

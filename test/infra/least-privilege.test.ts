@@ -66,6 +66,8 @@ const expectedWrites: Readonly<Record<string, readonly string[]>> = {
   webhookEndpoints: ['WEBHOOKS#*'],
   notificationFanOut: [],
   notificationDelivery: [],
+  // The only writer of agent profiles: the user's own changes, through the agents API.
+  agents: ['AGENT#*', 'AGENTREQ#*'],
 };
 
 /** The functions that move orders to FAILED, CANCELLED, EXPIRED or REFUNDED. */
@@ -185,6 +187,7 @@ describe('least privilege, for every function of the wiring', () => {
       if (Object.keys(spec.sendsTo).length > 0 || spec.consumes) expected.add('sqs');
       if (spec.secrets || spec.rotates) expected.add('secretsmanager');
       if (spec.secrets || spec.rotates) expected.add('kms');
+      if (spec.userPool) expected.add('cognito-idp');
 
       // Act
       const services = new Set(allowed.map(({ action }) => action.split(':')[0]));
@@ -248,7 +251,7 @@ describe('least privilege, for every function of the wiring', () => {
     expect(Object.keys(functions).sort()).toEqual(expected);
   });
 
-  it("lets no function write an agent's profile: the webhook's writes orders and day budgets only", () => {
+  it("lets no function but the agents API write an agent's profile: the webhook's writes orders and day budgets only", () => {
     // Prepare: keys as the adapters build them, and a profile whose id mimics another kind.
     const profiles = [agentKey('demo-agent'), agentKey(`x#${spendKey('demo-agent', 'd').pk}`)];
     const order = orderKey(`ord_${'a'.repeat(32)}`);
@@ -265,7 +268,7 @@ describe('least privilege, for every function of the wiring', () => {
 
       // Assess
       for (const profile of profiles) {
-        expect(writable(profile), `${name}: ${profile.pk}`).toBe(false);
+        expect(writable(profile), `${name}: ${profile.pk}`).toBe(name === 'agents');
       }
       if (endsOrders.includes(name)) {
         expect(writable(order), `${name}: ${order.pk}`).toBe(true);

@@ -220,6 +220,8 @@ describe('ServiceStack', () => {
             ...consumed,
             ...secrets,
             ...endpoints,
+            // Another OIDC provider: no user pool, so agents get ids and no credentials.
+            ...(spec.userPool ? { [spec.userPool]: '' } : {}),
           },
         });
       }
@@ -243,6 +245,7 @@ describe('ServiceStack', () => {
           riskEngineCredentials: 'r',
         },
         endpoints: { paymentGateway: 'http://g', riskEngine: 'http://r' },
+        userPoolId: 'pool',
       };
 
       for (const [name, spec] of Object.entries(functions)) {

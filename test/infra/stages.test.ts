@@ -138,15 +138,27 @@ describe('stage settings from the CDK context', () => {
     // Act
     const settings = settingsWith();
 
-    // Assess
+    // Assess: no other provider named, so the stack's Cognito user pool issues the tokens.
     expect(settings.stage).toBe('dev');
-    expect(settings.jwtIssuer).toBe(cdkJson.context.jwtIssuer);
+    expect(settings.jwtIssuer).toBeUndefined();
+    expect(settings.userIdClaim).toBe('sub');
     expect(new URL(settings.endpoints.paymentGateway).hostname).toMatch(/example\.com$/);
+  });
+
+  it('refuses an issuer without an audience, and the other way round', () => {
+    expect(() => settingsWith({ jwtIssuer: prodContext.jwtIssuer })).toThrow(/go together/);
+    expect(() => settingsWith({ jwtAudience: 'autopay' })).toThrow(/go together/);
+  });
+
+  it('reads the claim that carries the user id, and refuses one that is not a name', () => {
+    expect(settingsWith({ jwtUserIdClaim: 'uid' }).userIdClaim).toBe('uid');
+    expect(() => settingsWith({ jwtUserIdClaim: 'a b' })).toThrow(/jwtUserIdClaim/);
   });
 
   it('refuses another stage while any URL is still an example.com placeholder, naming each', () => {
     // Act
-    const refusal = () => settingsWith({ stage: 'prod' });
+    const refusal = () =>
+      settingsWith({ stage: 'prod', jwtIssuer: 'https://auth.example.com/', jwtAudience: 'x' });
 
     // Assess
     expect(refusal).toThrow(
@@ -162,6 +174,7 @@ describe('stage settings from the CDK context', () => {
       settingsWith({
         stage: 'staging',
         jwtIssuer: prodContext.jwtIssuer,
+        jwtAudience: prodContext.jwtAudience,
         riskEngineUrl: prodContext.riskEngineUrl,
       });
 

@@ -64,11 +64,14 @@ describe('StatefulStack', () => {
       { AttributeName: wiring.table.partitionKey, AttributeType: 'S' },
       { AttributeName: 'dueShard', AttributeType: 'S' },
       { AttributeName: 'dueAt', AttributeType: 'S' },
+      { AttributeName: 'gsiAgent', AttributeType: 'S' },
+      { AttributeName: 'createdAt', AttributeType: 'S' },
+      { AttributeName: 'gsiOwner', AttributeType: 'S' },
     ]);
     expect(table.BillingMode).toBe('PAY_PER_REQUEST');
   });
 
-  it('has the sparse due index the sweep queries, with every attribute projected', () => {
+  it('has the sparse due index the sweep queries, and the keys-only listing indexes', () => {
     const table = propertiesOf(dev.statefulTemplate, dev.stateful.table);
     expect(table.GlobalSecondaryIndexes).toEqual([
       {
@@ -79,6 +82,15 @@ describe('StatefulStack', () => {
         ],
         Projection: { ProjectionType: 'ALL' },
       },
+      ...['byAgent', 'byOwner'].map((IndexName) => ({
+        IndexName,
+        KeySchema: [
+          { AttributeName: IndexName === 'byAgent' ? 'gsiAgent' : 'gsiOwner', KeyType: 'HASH' },
+          { AttributeName: 'createdAt', KeyType: 'RANGE' },
+        ],
+        // Keys only: an order's later updates change no key, so they never write the index.
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      })),
     ]);
   });
 

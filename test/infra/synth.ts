@@ -24,6 +24,7 @@ export interface Synthesized extends AutopayStacks {
 export const prodContext = {
   stage: 'prod',
   jwtIssuer: 'https://auth.autopay.test/',
+  jwtAudience: 'autopay',
   paymentGatewayUrl: 'https://gateway.autopay.test/',
   riskEngineUrl: 'https://risk.autopay.test/',
   alarmEmail: 'oncall@autopay.test',

@@ -14,9 +14,9 @@ import {
   type GatewaySimulator,
   startGatewaySimulator,
 } from '../../local/simulators/gateway/server.ts';
-import { FixedClock, RecordingSettlementChecks } from '../fakes/in-memory.ts';
+import { FixedClock, InMemoryAgents, RecordingSettlementChecks } from '../fakes/in-memory.ts';
 import { FakeRiskEngine } from '../fakes/payments.ts';
-import { latteOrder } from '../fixtures/orders.ts';
+import { demoAgent, latteOrder } from '../fixtures/orders.ts';
 import { createTestTable } from '../support/table.ts';
 
 const tableName = 'breaker-integration';
@@ -39,6 +39,7 @@ function instance() {
   );
   return makeSubmitPayment({
     orders,
+    agents: new InMemoryAgents([demoAgent]),
     gateway: new HttpPaymentGateway({
       name: 'simulator',
       baseUrl: gateway.url,

@@ -4,7 +4,7 @@ import {
   AutopayClient,
   type CreateOrderRequest,
 } from '../../client/autopay-client.ts';
-import { signLocalToken } from '../../local/runtime/auth.ts';
+import { signAgentToken } from '../../local/runtime/auth.ts';
 import type { LocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 import { apiFetchRequest } from './contract.ts';
@@ -39,7 +39,7 @@ export class AgentClient {
   static async for(stack: LocalRuntime, agentId: string): Promise<AgentClient> {
     const client = new AutopayClient({
       baseUrl: stack.apiUrl,
-      token: await signLocalToken(agentId),
+      token: await signAgentToken(agentId),
       fetch: apiFetchRequest,
       // A test sees each refusal itself: nothing is retried for it.
       maxRetries: 0,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { spendClaimOf } from '#domain/agent.ts';
 import { spendKeyOf } from '../fakes/in-memory.ts';
 import { fakePipeline, firstDelivery } from '../fakes/pipeline.ts';
-import { latteOrder } from '../fixtures/orders.ts';
+import { demoAgent, latteOrder } from '../fixtures/orders.ts';
 
 const agentId = 'demo-agent';
 /** demo-agent may auto-pay 50.00 an order and 200.00 a day. */
@@ -43,8 +43,8 @@ describe("an agent's daily auto-pay budget", () => {
     p.risk.script.push({ kind: 'assessed', level: 'review', requestId: 'r-1' });
     await p.submit({ orderId: order.orderId, agentId }, firstDelivery);
 
-    await p.lifecycle.cancel(agentId, order.orderId);
-    await p.lifecycle.cancel(agentId, order.orderId);
+    await p.lifecycle.cancel(demoAgent.ownerId, order.orderId);
+    await p.lifecycle.cancel(demoAgent.ownerId, order.orderId);
 
     expect(p.orders.spent.get(today)).toBe(0);
   });

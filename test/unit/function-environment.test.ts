@@ -22,6 +22,7 @@ const resources: BoundResources = {
     riskEngineCredentials: 'risk-credentials-id',
   },
   endpoints: { paymentGateway: 'http://127.0.0.1:2', riskEngine: 'http://127.0.0.1:3' },
+  userPoolId: 'us-east-1_pool',
 };
 
 describe('the environment of a function, derived from its wiring', () => {

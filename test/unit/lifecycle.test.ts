@@ -4,15 +4,19 @@ import { defaultDeadlinePolicy, type MoveDeps } from '#domain/order-moves.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
 import {
   FixedClock,
+  InMemoryAgents,
   InMemoryOrders,
   RecordingPaymentQueue,
   RecordingSettlementChecks,
   type SeedOrder,
   seedOrder,
 } from '../fakes/in-memory.ts';
+import { demoAgent, otherAgent } from '../fixtures/orders.ts';
 
 const orderId = `ord_${'0'.repeat(31)}1`;
 const agentId = 'demo-agent';
+/** demo-agent's owner, who confirms, cancels and refunds its orders. */
+const userId = 'demo-user';
 const refundKey = 'refund-key-1';
 
 describe('confirm, cancel and refund', () => {
@@ -29,7 +33,12 @@ describe('confirm, cancel and refund', () => {
     checks = new RecordingSettlementChecks();
     clock = new FixedClock(new Date('2026-11-23T09:30:00Z'));
     deps = { orders, clock, deadlines: defaultDeadlinePolicy };
-    lifecycle = makeLifecycle({ ...deps, payments, settlementChecks: checks });
+    lifecycle = makeLifecycle({
+      ...deps,
+      agents: new InMemoryAgents([demoAgent, otherAgent]),
+      payments,
+      settlementChecks: checks,
+    });
   });
 
   /** Unconfirmed orders wait 300 s from now. */
@@ -48,7 +57,7 @@ describe('confirm, cancel and refund', () => {
       await seed('AWAITING_CONFIRMATION');
 
       // Act
-      const result = await lifecycle.confirm(agentId, orderId);
+      const result = await lifecycle.confirm(userId, orderId);
 
       // Assess
       expect(result.replayed).toBe(false);
@@ -63,10 +72,10 @@ describe('confirm, cancel and refund', () => {
     it('answers a second confirm as a replay without moving the order again', async () => {
       // Prepare
       await seed('AWAITING_CONFIRMATION');
-      await lifecycle.confirm(agentId, orderId);
+      await lifecycle.confirm(userId, orderId);
 
       // Act
-      const again = await lifecycle.confirm(agentId, orderId);
+      const again = await lifecycle.confirm(userId, orderId);
 
       // Assess: the payment is queued again, in case the first call stopped before queuing it.
       expect(again.replayed).toBe(true);
@@ -82,10 +91,10 @@ describe('confirm, cancel and refund', () => {
       // Prepare: attempted, held, then confirmed by a call that failed to queue the payment.
       await seed('HELD_FOR_REVIEW', { attempts: 1 });
       payments.failNext = 1;
-      await expect(lifecycle.confirm(agentId, orderId)).rejects.toThrow('queue unavailable');
+      await expect(lifecycle.confirm(userId, orderId)).rejects.toThrow('queue unavailable');
 
       // Act
-      const again = await lifecycle.confirm(agentId, orderId);
+      const again = await lifecycle.confirm(userId, orderId);
 
       // Assess
       expect(again).toMatchObject({ replayed: true, order: { status: 'PENDING_PAYMENT' } });
@@ -98,7 +107,7 @@ describe('confirm, cancel and refund', () => {
       clock.advance(301);
 
       // Act
-      const confirming = lifecycle.confirm(agentId, orderId);
+      const confirming = lifecycle.confirm(userId, orderId);
 
       // Assess
       await expect(confirming).rejects.toMatchObject({
@@ -113,7 +122,7 @@ describe('confirm, cancel and refund', () => {
     it('refuses to confirm a paid order, saying it is PAID', async () => {
       await seed('PAID');
 
-      await expect(lifecycle.confirm(agentId, orderId)).rejects.toMatchObject({
+      await expect(lifecycle.confirm(userId, orderId)).rejects.toMatchObject({
         code: 'ILLEGAL_TRANSITION',
         status: 409,
         details: { currentStatus: 'PAID' },
@@ -124,7 +133,7 @@ describe('confirm, cancel and refund', () => {
     it('sends an order held for review on to payment', async () => {
       await seed('HELD_FOR_REVIEW');
 
-      const result = await lifecycle.confirm(agentId, orderId);
+      const result = await lifecycle.confirm(userId, orderId);
 
       expect(result).toMatchObject({ replayed: false, order: { status: 'PENDING_PAYMENT' } });
       expect(payments.sent).toEqual([{ orderId, agentId }]);
@@ -137,8 +146,8 @@ describe('confirm, cancel and refund', () => {
       await seed('AWAITING_CONFIRMATION');
 
       // Act
-      const first = await lifecycle.cancel(agentId, orderId);
-      const second = await lifecycle.cancel(agentId, orderId);
+      const first = await lifecycle.cancel(userId, orderId);
+      const second = await lifecycle.cancel(userId, orderId);
 
       // Assess
       expect(first).toMatchObject({ replayed: false, order: { status: 'CANCELLED' } });
@@ -153,7 +162,7 @@ describe('confirm, cancel and refund', () => {
       await seed('HELD_FOR_REVIEW', { attempts: 1 });
 
       // Act
-      await lifecycle.cancel(agentId, orderId);
+      await lifecycle.cancel(userId, orderId);
 
       // Assess
       expect(checks.scheduled).toEqual([{ orderId, check: 0, delaySeconds: 0 }]);
@@ -164,7 +173,7 @@ describe('confirm, cancel and refund', () => {
       await seed('HELD_FOR_REVIEW', { attempts: 0 });
 
       // Act
-      await lifecycle.cancel(agentId, orderId);
+      await lifecycle.cancel(userId, orderId);
 
       // Assess
       expect(checks.scheduled).toEqual([{ orderId, check: 0, delaySeconds: 0 }]);
@@ -173,10 +182,10 @@ describe('confirm, cancel and refund', () => {
     it('asks for the lookup again when the cancel of a held order is replayed', async () => {
       // Prepare: the first call cancelled the order and may have died before asking.
       await seed('HELD_FOR_REVIEW');
-      await lifecycle.cancel(agentId, orderId);
+      await lifecycle.cancel(userId, orderId);
 
       // Act
-      const again = await lifecycle.cancel(agentId, orderId);
+      const again = await lifecycle.cancel(userId, orderId);
 
       // Assess
       expect(again).toMatchObject({ replayed: true, order: { status: 'CANCELLED' } });
@@ -188,15 +197,15 @@ describe('confirm, cancel and refund', () => {
 
     it('schedules no check, first or replayed, when an order never sent to payment is cancelled', async () => {
       await seed('AWAITING_CONFIRMATION');
-      await lifecycle.cancel(agentId, orderId);
-      await lifecycle.cancel(agentId, orderId);
+      await lifecycle.cancel(userId, orderId);
+      await lifecycle.cancel(userId, orderId);
       expect(checks.scheduled).toEqual([]);
     });
 
     it('refuses to cancel an order whose payment has started', async () => {
       await seed('PENDING_PAYMENT');
 
-      await expect(lifecycle.cancel(agentId, orderId)).rejects.toMatchObject({
+      await expect(lifecycle.cancel(userId, orderId)).rejects.toMatchObject({
         code: 'ILLEGAL_TRANSITION',
         status: 409,
         details: { currentStatus: 'PENDING_PAYMENT' },
@@ -211,7 +220,7 @@ describe('confirm, cancel and refund', () => {
       await seed('PAID');
 
       // Act
-      const result = await lifecycle.refund(agentId, orderId, refundKey, { reason: 'cold' });
+      const result = await lifecycle.refund(userId, orderId, refundKey, { reason: 'cold' });
 
       // Assess
       expect(result).toMatchObject({ replayed: false, order: { status: 'REFUND_PENDING' } });
@@ -222,11 +231,11 @@ describe('confirm, cancel and refund', () => {
     it('replays the same request and schedules the refund again while it is pending', async () => {
       // Prepare
       await seed('PAID');
-      await lifecycle.refund(agentId, orderId, refundKey, {});
+      await lifecycle.refund(userId, orderId, refundKey, {});
       const pending = await stored();
 
       // Act
-      const again = await lifecycle.refund(agentId, orderId, refundKey, undefined);
+      const again = await lifecycle.refund(userId, orderId, refundKey, undefined);
 
       // Assess
       expect(again).toMatchObject({ replayed: true, order: { status: 'REFUND_PENDING' } });
@@ -239,7 +248,7 @@ describe('confirm, cancel and refund', () => {
 
     it('replays the same request after the refund without scheduling another', async () => {
       await seed('PAID');
-      await lifecycle.refund(agentId, orderId, refundKey, {});
+      await lifecycle.refund(userId, orderId, refundKey, {});
       await orders.transition({
         orderId,
         from: 'REFUND_PENDING',
@@ -248,7 +257,7 @@ describe('confirm, cancel and refund', () => {
         at: clock.now().toISOString(),
       });
 
-      const again = await lifecycle.refund(agentId, orderId, refundKey, {});
+      const again = await lifecycle.refund(userId, orderId, refundKey, {});
 
       expect(again).toMatchObject({ replayed: true, order: { status: 'REFUNDED' } });
       expect(checks.scheduled).toHaveLength(1);
@@ -256,9 +265,9 @@ describe('confirm, cancel and refund', () => {
 
     it('refuses the same key with another body', async () => {
       await seed('PAID');
-      await lifecycle.refund(agentId, orderId, refundKey, { reason: 'x' });
+      await lifecycle.refund(userId, orderId, refundKey, { reason: 'x' });
 
-      await expect(lifecycle.refund(agentId, orderId, refundKey, {})).rejects.toMatchObject({
+      await expect(lifecycle.refund(userId, orderId, refundKey, {})).rejects.toMatchObject({
         code: 'IDEMPOTENCY_KEY_REUSED',
         status: 422,
       });
@@ -267,9 +276,9 @@ describe('confirm, cancel and refund', () => {
 
     it('refuses a second refund under another key', async () => {
       await seed('PAID');
-      await lifecycle.refund(agentId, orderId, refundKey, {});
+      await lifecycle.refund(userId, orderId, refundKey, {});
 
-      await expect(lifecycle.refund(agentId, orderId, 'refund-key-2', {})).rejects.toMatchObject({
+      await expect(lifecycle.refund(userId, orderId, 'refund-key-2', {})).rejects.toMatchObject({
         code: 'ILLEGAL_TRANSITION',
         status: 409,
         details: { currentStatus: 'REFUND_PENDING' },
@@ -284,7 +293,7 @@ describe('confirm, cancel and refund', () => {
     ])('asks for an Idempotency-Key when given %s', async (_case, key) => {
       await seed('PAID');
 
-      await expect(lifecycle.refund(agentId, orderId, key, {})).rejects.toMatchObject({
+      await expect(lifecycle.refund(userId, orderId, key, {})).rejects.toMatchObject({
         code: 'IDEMPOTENCY_KEY_REQUIRED',
         status: 400,
       });
@@ -294,7 +303,7 @@ describe('confirm, cancel and refund', () => {
     it('refuses to refund an order that was never paid', async () => {
       await seed('AWAITING_CONFIRMATION');
 
-      await expect(lifecycle.refund(agentId, orderId, refundKey, {})).rejects.toMatchObject({
+      await expect(lifecycle.refund(userId, orderId, refundKey, {})).rejects.toMatchObject({
         code: 'ILLEGAL_TRANSITION',
         status: 409,
         details: { currentStatus: 'AWAITING_CONFIRMATION' },
@@ -305,9 +314,9 @@ describe('confirm, cancel and refund', () => {
 
   describe('whose order', () => {
     const actions = {
-      confirm: (agent: string, id: string) => lifecycle.confirm(agent, id),
-      cancel: (agent: string, id: string) => lifecycle.cancel(agent, id),
-      refund: (agent: string, id: string) => lifecycle.refund(agent, id, refundKey, {}),
+      confirm: (user: string, id: string) => lifecycle.confirm(user, id),
+      cancel: (user: string, id: string) => lifecycle.cancel(user, id),
+      refund: (user: string, id: string) => lifecycle.refund(user, id, refundKey, {}),
     };
     const cases = [
       ['confirm', 'AWAITING_CONFIRMATION'],
@@ -315,12 +324,12 @@ describe('confirm, cancel and refund', () => {
       ['refund', 'PAID'],
     ] as const;
 
-    it.each(cases)("answers 404 to %s of another agent's order", async (action, status) => {
+    it.each(cases)("answers 404 to %s of another user's agent's order", async (action, status) => {
       // Prepare
       const order = await seed(status);
 
       // Act
-      const acting = actions[action]('cautious-agent', orderId);
+      const acting = actions[action](otherAgent.ownerId, orderId);
 
       // Assess
       await expect(acting).rejects.toMatchObject({ code: 'ORDER_NOT_FOUND', status: 404 });
@@ -336,7 +345,7 @@ describe('confirm, cancel and refund', () => {
         await seedOrder(deps, status, { orderId: 'ord_1', agentId, gatewayRef: 'pay_1' });
 
         // Act
-        const acting = actions[action](agentId, 'ord_1');
+        const acting = actions[action](userId, 'ord_1');
 
         // Assess
         await expect(acting).rejects.toMatchObject({ code: 'ORDER_NOT_FOUND', status: 404 });
@@ -345,7 +354,7 @@ describe('confirm, cancel and refund', () => {
     );
 
     it.each(cases)('answers 404 to %s of a well-formed id of no order', async (action) => {
-      await expect(actions[action](agentId, orderId)).rejects.toMatchObject({
+      await expect(actions[action](userId, orderId)).rejects.toMatchObject({
         code: 'ORDER_NOT_FOUND',
         status: 404,
       });

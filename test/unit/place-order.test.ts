@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { makeGetOrder } from '#domain/get-order.ts';
 import { makePlaceOrder, orderIdFor, type PlaceOrderDeps } from '#domain/place-order.ts';
+import { agentPrincipal, userPrincipal } from '#domain/principal.ts';
 import {
   FixedClock,
   InMemoryAgents,
@@ -116,9 +117,17 @@ describe('placing an order', () => {
     expect(orders.writes).toBe(2);
   });
 
-  it('holds an order of an unknown agent as not trusted', async () => {
-    const { order } = await place('nobody', 'key-1');
-    expect(order.confirmationReason).toBe('ACTION_NOT_TRUSTED');
+  it('refuses the order of an agent no user registered, and stores nothing', async () => {
+    await expect(place('nobody', 'key-1')).rejects.toMatchObject({
+      code: 'AGENT_NOT_REGISTERED',
+      status: 403,
+    });
+    expect(orders.writes).toBe(0);
+  });
+
+  it("puts the agent's owner on the order, for the owner's index and checks", async () => {
+    const { order } = await place('demo-agent', 'key-1');
+    expect(order.ownerId).toBe('demo-user');
   });
 
   it('holds an order for an action the agent is not trusted with', async () => {
@@ -218,7 +227,7 @@ describe('placing an order', () => {
 });
 
 describe('reading an order', () => {
-  it("answers another agent's order as not found", async () => {
+  it("answers another agent's or another user's order as not found", async () => {
     // Prepare
     const orders = new InMemoryOrders();
     const placeOrder = makePlaceOrder({
@@ -233,15 +242,18 @@ describe('reading an order', () => {
       idempotencyKey: 'k',
       body: latteOrder,
     });
-    const getOrder = makeGetOrder({ orders });
+    const getOrder = makeGetOrder({ orders, agents: new InMemoryAgents([demoAgent]) });
 
     // Act & Assess
-    await expect(getOrder('demo-agent', order.orderId)).resolves.toEqual(order);
-    await expect(getOrder('other-agent', order.orderId)).rejects.toMatchObject({
-      code: 'ORDER_NOT_FOUND',
-      status: 404,
-    });
-    await expect(getOrder('demo-agent', 'ord_unknown')).rejects.toMatchObject({
+    await expect(getOrder(agentPrincipal('demo-agent'), order.orderId)).resolves.toEqual(order);
+    await expect(getOrder(userPrincipal('demo-user'), order.orderId)).resolves.toEqual(order);
+    for (const stranger of [agentPrincipal('other-agent'), userPrincipal('other-user')]) {
+      await expect(getOrder(stranger, order.orderId)).rejects.toMatchObject({
+        code: 'ORDER_NOT_FOUND',
+        status: 404,
+      });
+    }
+    await expect(getOrder(agentPrincipal('demo-agent'), 'ord_unknown')).rejects.toMatchObject({
       code: 'ORDER_NOT_FOUND',
     });
   });

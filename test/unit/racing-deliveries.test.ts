@@ -4,7 +4,7 @@ import { type OrderStatus, transition } from '#domain/order-state.ts';
 import type { RiskAnswer } from '#domain/payment-ports.ts';
 import { spendKeyOf } from '../fakes/in-memory.ts';
 import { type FakePipeline, fakePipeline, firstDelivery } from '../fakes/pipeline.ts';
-import { latteOrder } from '../fixtures/orders.ts';
+import { demoAgent, latteOrder } from '../fixtures/orders.ts';
 
 /*
  * Two deliveries of one payment message race. The first passes the risk check and charges; the
@@ -103,7 +103,7 @@ describe('two deliveries of one payment message racing', () => {
       // Act
       await race(p, order, verdict.answers, fate);
       if (fate !== 'lost') await p.handleEvent(p.succeeded(order));
-      const cancel = await p.lifecycle.cancel(agentId, order.orderId).then(
+      const cancel = await p.lifecycle.cancel(demoAgent.ownerId, order.orderId).then(
         (result) => result.order.status,
         (error: { code: string }) => error.code,
       );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fakePipeline, firstDelivery } from '../fakes/pipeline.ts';
-import { latteOrder } from '../fixtures/orders.ts';
+import { demoAgent, latteOrder } from '../fixtures/orders.ts';
 
 /*
  * A refund the gateway refused leaves the order PAID with REFUND_REJECTED and an alarm. The
@@ -19,15 +19,17 @@ describe('a refund the gateway refused once', () => {
     const { order } = await p.placeOrder({ agentId, idempotencyKey: 'k-1', body: latteOrder });
     await p.submit({ orderId: order.orderId, agentId }, firstDelivery);
     p.gateway.refundScript.push({ kind: 'rejected', reason: 'invalid_state' });
-    await p.lifecycle.refund(agentId, order.orderId, 'user-refund-1', {});
+    await p.lifecycle.refund(demoAgent.ownerId, order.orderId, 'user-refund-1', {});
     await p.runChecks();
     expect((await p.orders.get(order.orderId))?.status).toBe('PAID');
 
     // Act: the operator asks for the refund with the tool autopay gives operators.
-    const asked = await p.lifecycle.refund(agentId, order.orderId, 'operator-refund', {}).then(
-      (result) => result.order.status,
-      (error: { code?: string }) => error.code,
-    );
+    const asked = await p.lifecycle
+      .refund(demoAgent.ownerId, order.orderId, 'operator-refund', {})
+      .then(
+        (result) => result.order.status,
+        (error: { code?: string }) => error.code,
+      );
     await p.runChecks();
 
     // Assess

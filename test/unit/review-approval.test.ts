@@ -18,7 +18,7 @@ describe('an order held for review', () => {
     expect((await orders.get(orderId))?.status).toBe('HELD_FOR_REVIEW');
 
     // Act: the reviewer confirms, and payment submission takes the queued message.
-    await lifecycle.confirm('demo-agent', orderId);
+    await lifecycle.confirm('demo-user', orderId);
     const result = await submit({ orderId, agentId: 'demo-agent' }, firstDelivery);
 
     // Assess

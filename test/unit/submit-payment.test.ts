@@ -6,9 +6,14 @@ import type { RiskAnswer } from '#domain/payment-ports.ts';
 import { defaultRiskPolicy } from '#domain/risk-policy.ts';
 import { defaultSettlementSchedule } from '#domain/settlement.ts';
 import { makeSubmitPayment, type PaymentObserver } from '#domain/submit-payment.ts';
-import { FixedClock, InMemoryOrders, RecordingSettlementChecks } from '../fakes/in-memory.ts';
+import {
+  FixedClock,
+  InMemoryAgents,
+  InMemoryOrders,
+  RecordingSettlementChecks,
+} from '../fakes/in-memory.ts';
 import { FakeGateway, FakeRiskEngine, InMemoryBreakerStore } from '../fakes/payments.ts';
-import { latteOrder } from '../fixtures/orders.ts';
+import { demoAgent, latteOrder } from '../fixtures/orders.ts';
 
 const firstDelivery = { receiveCount: 1, maxReceiveCount: 8, remainingMs: () => 30_000 };
 const redelivery = { ...firstDelivery, receiveCount: 2 };
@@ -58,6 +63,7 @@ describe('payment submission', () => {
     };
     submit = makeSubmitPayment({
       orders,
+      agents: new InMemoryAgents([demoAgent]),
       gateway,
       risk,
       breaker: new CircuitBreaker(breakerStore, 'fake', clock, defaultBreakerPolicy),

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { orderIdFor } from '#domain/place-order.ts';
-import { wiring } from '#shared/wiring.ts';
+import { AGENT_SCOPE, wiring } from '#shared/wiring.ts';
 import { lambdaContext } from '../../local/runtime/lambda-context.ts';
 import {
   FixedClock,
@@ -90,7 +90,7 @@ describe('tracing', () => {
         isBase64Encoded: false,
         requestContext: {
           requestId: 'request-1',
-          authorizer: { jwt: { claims: { sub: 'demo-agent' }, scopes: [] } },
+          authorizer: { jwt: { claims: { sub: 'demo-agent' }, scopes: [AGENT_SCOPE] } },
         },
       } as never,
       lambdaContext('orderIntake', 10),

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { functionSpecs, queueVariables, wiring } from '#shared/wiring.ts';
+import { AGENT_SCOPE, functionSpecs, queueVariables, wiring } from '#shared/wiring.ts';
 import { lazyModules, providedModules } from '../../../infra/bundling.ts';
 import { projectRoot } from '../../runtime/local-runtime.ts';
 import { benchOrder } from './pipeline.ts';
@@ -96,6 +96,8 @@ export async function startFakeAws(): Promise<{ url: string; server: Server }> {
 const agentItem = {
   pk: { S: 'AGENT#bench-agent' },
   agentId: { S: 'bench-agent' },
+  ownerId: { S: 'bench-agent-owner' },
+  suspended: { BOOL: false },
   trustedActions: { L: [{ S: 'order_coffee' }, { S: 'submit_payment' }] },
   limitCurrency: { S: 'CNY' },
   perOrderLimit: { N: '5000' },
@@ -134,7 +136,10 @@ export function intakeEvent(idempotencyKey: string, agentId = 'bench-agent') {
       authorizer: {
         principalId: '',
         integrationLatency: 0,
-        jwt: { claims: { sub: agentId }, scopes: [] },
+        jwt: {
+          claims: { sub: agentId, client_id: agentId, scope: AGENT_SCOPE, token_use: 'access' },
+          scopes: [AGENT_SCOPE],
+        },
       },
     },
     body: JSON.stringify(benchOrder),

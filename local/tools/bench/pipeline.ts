@@ -12,9 +12,10 @@ import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { MAX_RATE_BURST, MAX_RATE_PER_SECOND } from '#domain/agent-guards.ts';
 import { wiring } from '#shared/wiring.ts';
-import { signLocalToken } from '../../runtime/auth.ts';
+import { signAgentToken } from '../../runtime/auth.ts';
 import { localCredentials, localRegion } from '../../runtime/emulators.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../runtime/local-runtime.ts';
+import { toolOwnerOf } from '../../runtime/seed.ts';
 import { AwsMeter } from './aws-meter.ts';
 import { median, percentile, progress, sleep } from './stats.ts';
 
@@ -199,6 +200,8 @@ class Bench {
       agentIds.map((agentId) =>
         agents.put({
           agentId,
+          ownerId: toolOwnerOf(agentId) ?? agentId,
+          suspended: false,
           trustedActions: ['order_coffee', 'submit_payment'],
           limitCurrency: 'CNY',
           perOrderLimit: 5000,
@@ -208,7 +211,7 @@ class Bench {
         }),
       ),
     );
-    this.tokens = await Promise.all(agentIds.map((agentId) => signLocalToken(agentId)));
+    this.tokens = await Promise.all(agentIds.map((agentId) => signAgentToken(agentId)));
     const proxyUrl = await this.proxy.start(this.stack.apiUrl);
     this.stack.gateway.setCallbackUrl(
       `${proxyUrl}/v1/callbacks/${process.env.GATEWAY_NAME ?? 'simulator'}`,

@@ -38,6 +38,10 @@ class MemoryOrders implements OrderRepository {
     throw new Error('not used by intake');
   }
 
+  list(): never {
+    throw new Error('not used by intake');
+  }
+
   annotate(): never {
     throw new Error('not used by intake');
   }
@@ -45,6 +49,8 @@ class MemoryOrders implements OrderRepository {
 
 const benchAgent: AgentProfile = {
   agentId: 'bench-agent',
+  ownerId: 'bench-agent-owner',
+  suspended: false,
   trustedActions: ['order_coffee', 'submit_payment'],
   limitCurrency: 'CNY',
   perOrderLimit: 5000,
