@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { AgentProfile } from './agent.ts';
+import { MAX_RATE_BURST, MAX_RATE_PER_SECOND } from './agent-guards.ts';
 import { AutopayError, IdempotencyKeyReusedError, ValidationError } from './errors.ts';
 import { requestHashOf } from './order.ts';
 import type { AgentDirectory, Clock } from './ports.ts';
@@ -104,10 +105,12 @@ function settingsShape(policy: ManageAgentsDeps['policy']) {
     limitCurrency: z.enum([first, ...rest]).describe('The currency of both limits'),
     rateLimit: z
       .strictObject({
-        perSecond: z.number().positive().max(1000),
-        burst: z.number().int().min(1).max(10_000),
+        perSecond: z.number().positive().max(MAX_RATE_PER_SECOND),
+        burst: z.number().int().min(1).max(MAX_RATE_BURST),
       })
-      .describe('The agent’s order rate: sustained per second, and burst'),
+      .describe(
+        `The agent’s order rate: sustained per second (at most ${MAX_RATE_PER_SECOND}), and burst (at most ${MAX_RATE_BURST})`,
+      ),
   };
 }
 

@@ -10,7 +10,7 @@ import {
 } from '#domain/webhook-endpoints.ts';
 import { readWebhookEndpointsEnvironment } from '#shared/config.ts';
 import { endpointKeyFrom } from '#shared/endpoint-key.ts';
-import { callerOf, type HttpEvent, httpHandler, json, jsonBody } from '#shared/http.ts';
+import { type HttpEvent, httpHandler, json, jsonBody, userOf } from '#shared/http.ts';
 import { metricNames } from '#shared/metric-names.ts';
 import { logger, metrics } from '#shared/observability.ts';
 
@@ -18,7 +18,7 @@ import { logger, metrics } from '#shared/observability.ts';
 export function buildHandler(deps: WebhookEndpointDeps) {
   const endpoints = makeWebhookEndpoints(deps);
   return httpHandler(async (event: HttpEvent) => {
-    const userId = callerOf(event);
+    const userId = userOf(event);
     if (event.routeKey === 'POST /v1/webhook-endpoints') {
       const key = event.headers['idempotency-key'];
       const created = await endpoints.create(userId, key, jsonBody(event));

@@ -133,6 +133,7 @@ describe('cdk-nag AwsSolutions checks, a deployable stage with the user pool', (
       stage: 'prod',
       paymentGatewayUrl: 'https://gateway.autopay.test/',
       riskEngineUrl: 'https://risk.autopay.test/',
+      alarmEmail: 'oncall@autopay.test',
     });
     const stacks = createStacks(app, stageSettingsFromContext(app.node));
     applyNagChecks(app);

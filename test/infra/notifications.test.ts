@@ -130,9 +130,13 @@ describe('notifications', () => {
         }),
       );
 
-      // Assess
-      expect(route?.Properties.AuthorizationType, routeKey).toBe('JWT');
-      expect(route?.Properties.AuthorizationScopes, routeKey).toEqual([WEBHOOKS_SCOPE]);
+      // Assess: the stack's token authorizer applies the scopes the wiring names for the route.
+      expect(route?.Properties.AuthorizationType, routeKey).toBe('CUSTOM');
+      const [method, path] = routeKey.split(' ');
+      const spec = wiring.functions.webhookEndpoints.routes.find(
+        (candidate) => candidate.method === method && candidate.path === path,
+      );
+      expect(spec?.scopes, routeKey).toEqual([WEBHOOKS_SCOPE]);
     }
   });
 
