@@ -3,11 +3,10 @@ import { fakePipeline, firstDelivery } from '../fakes/pipeline.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 
 /*
- * The duplicate guard hashes the items as the agent listed them. An agent whose call timed out
- * retries under a fresh key and rebuilds the same cart in another order (a latte and a muffin,
- * then a muffin and a latte: a set serialised anew, or a model writing the call again). The
- * intent is the same, the hash is not: the retry is paid too, and the user is charged the
- * order's amount (here 980) twice.
+ * An agent whose call timed out retries under a fresh key and rebuilds the same cart in another
+ * order (a latte and a muffin, then a muffin and a latte: a set serialised anew, or a model
+ * writing the call again). It is the same intent: were the items hashed as listed, the retry
+ * would be paid too, and the user charged the cart's amount (here 980) twice.
  */
 
 const agentId = 'demo-agent';
@@ -16,9 +15,7 @@ const muffin = { sku: 'muffin', quantity: 1 } as const;
 const cart = { ...latteOrder, items: [latte, muffin], amount: 980 };
 
 describe('the same cart placed again under a new key, its items listed in another order', () => {
-  // Known gap: the items' order is part of the intent's hash. Once it is not, this fails: flip
-  // it to it().
-  it.fails('waits for the user as POSSIBLE_DUPLICATE instead of being paid a second time', async () => {
+  it('waits for the user as POSSIBLE_DUPLICATE instead of being paid a second time', async () => {
     // Prepare: the first placement is stored, queued and paid.
     const p = fakePipeline();
     const first = await p.placeOrder({ agentId, idempotencyKey: 'call-1', body: cart });
