@@ -207,9 +207,14 @@ export function stripeHostOptions(baseUrl: string | undefined) {
   };
 }
 
-/** Stripe's answer that the money cannot be refunded, which no retry changes. */
+/**
+ * Stripe's answer that the money cannot be refunded, which no retry changes: `amount_too_large`
+ * is a refund of more than is left, after a part was refunded elsewhere (the dashboard).
+ */
 function isRefusal(code: string | undefined): boolean {
-  return code === 'charge_already_refunded' || code === 'charge_disputed';
+  return (
+    code === 'charge_already_refunded' || code === 'charge_disputed' || code === 'amount_too_large'
+  );
 }
 
 /**

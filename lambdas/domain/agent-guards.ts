@@ -98,18 +98,23 @@ export function rateOf(agent: AgentProfile | undefined, policy: GuardPolicy): Ag
   };
 }
 
-/** The intent an agent means: the same session, action, items and price, whatever the key. */
+/**
+ * The intent an agent means: the same session, action, items and price, whatever the key. The
+ * items are a cart: listed in another order, or with their fields in another order, they are the
+ * same intent.
+ */
 export function intentHashOf(intent: {
   readonly sessionId: string;
   readonly action: string;
-  readonly items: readonly unknown[];
+  readonly items: readonly object[];
   readonly amount: number;
   readonly currency: string;
 }): string {
+  const items = intent.items.map((item) => JSON.stringify(item, Object.keys(item).sort())).sort();
   const canonical = JSON.stringify([
     intent.sessionId,
     intent.action,
-    intent.items,
+    items,
     intent.amount,
     intent.currency,
   ]);

@@ -111,6 +111,38 @@ describe('the Stripe adapter against the simulated Stripe API', () => {
     expect(gateway.ledger().charges[orderId(3)]).toMatchObject({ captured: 450, refunded: 450 });
   });
 
+  // A part of a Stripe payment refunded outside autopay (the merchant's support, from Stripe's
+  // dashboard: no metadata.orderId) makes autopay's own refund of the order's whole amount ask for
+  // more than is left. Stripe refuses it with a 400 invalid_request_error `amount_too_large`, which
+  // no retry changes. Read as a transient failure, settlement would retry the same refused refund
+  // until the message dead-letters, stranding the order in REFUND_PENDING with the rest of the
+  // payment (here 250 of 450) still taken. Read as a refusal, settlement looks the payment up and
+  // raises REFUND_REJECTED, as for the simulator protocol's 409 invalid_state.
+  it('reads amount_too_large, a refund of a payment partly refunded in the dashboard, as a refusal', async () => {
+    // Prepare: a paid order of 450; support refunds 200 of it from the dashboard.
+    const charged = await adapter.charge({
+      idempotencyKey: orderId(6),
+      amount: 450,
+      currency: 'CNY',
+      paymentMethod: 'card',
+    });
+    const paymentId = (charged as { paymentId: string }).paymentId;
+    await stripe.refunds.create({ payment_intent: paymentId, amount: 200 });
+
+    // Act: the user's refund of the order, as settlement sends it.
+    const refund = await adapter.refund({
+      paymentId,
+      amount: 450,
+      currency: 'CNY',
+      idempotencyKey: `refund_${orderId(6)}`,
+      orderId: orderId(6),
+    });
+
+    // Assess: a refusal, not something to retry; 250 is still taken.
+    expect(refund).toEqual({ kind: 'rejected', reason: 'amount_too_large' });
+    expect(gateway.ledger().charges[orderId(6)]).toMatchObject({ captured: 450, refunded: 200 });
+  });
+
   it('says a payer is missing as a misconfiguration, and a wrong key as unauthorized', async () => {
     // Prepare
     const noPayers = new StripePaymentGateway({
