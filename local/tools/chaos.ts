@@ -224,7 +224,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       tokens.set(agentId, await signAgentToken(agentId));
       userTokens.set(agentId, await signOwnerToken(agentId));
     }
-    for (const agentId of [...trusted, ...cautious]) {
+    for (const agentId of [...trusted, ...cautious, ...misbehaving]) {
       await registerEndpoint(api, userTokens.get(agentId) ?? '', agentId, endpoints);
     }
     const users = new Users(
