@@ -194,7 +194,7 @@ export interface components {
        * @enum {string}
        */
       limitCurrency: "CNY" | "USD" | "EUR" | "GBP" | "JPY" | "HKD" | "SGD";
-      /** @description The agent’s order rate: sustained per second, and burst */
+      /** @description The agent’s order rate: sustained per second (at most 5), and burst (at most 50) */
       rateLimit?: {
         perSecond: number;
         burst: number;
@@ -214,7 +214,7 @@ export interface components {
        * @enum {string}
        */
       limitCurrency?: "CNY" | "USD" | "EUR" | "GBP" | "JPY" | "HKD" | "SGD";
-      /** @description The agent’s order rate: sustained per second, and burst */
+      /** @description The agent’s order rate: sustained per second (at most 5), and burst (at most 50) */
       rateLimit?: {
         perSecond: number;
         burst: number;

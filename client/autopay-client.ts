@@ -10,8 +10,11 @@
  * - a 429 or 503 is retried after its `Retry-After` (bounded), and a request that got no answer
  *   at all is retried too: every call is safe to repeat (reads, idempotent writes);
  * - the Idempotency-Key of an order is derived from its intent (client/intent.ts) unless the
- *   caller gives one, so a retry of the same order replays it, even from another process.
+ *   caller gives one, so a retry of the same order replays it, even from another process;
+ *   an agent or a webhook endpoint the user's app creates gets a fresh key per call, which that
+ *   call's own retries reuse (give one to replay across processes).
  */
+import { randomUUID } from 'node:crypto';
 import createClient from 'openapi-fetch';
 import type { components, paths } from './api-types.ts';
 import {
@@ -27,28 +30,18 @@ export type OrderStatus = Order['status'];
 export type RefundRequest = components['schemas']['RefundRequest'];
 type ErrorBody = components['schemas']['Error']['error'];
 
-/**
- * Routes the API serves or is about to serve that docs/openapi.json does not describe yet,
- * written from their documented shape; each entry goes once `npm run client:types` brings it.
- */
-interface PendingRoutes {
-  '/v1/orders': {
-    get: {
-      parameters: {
-        query?: { status?: OrderStatus; limit?: number; cursor?: string };
-      };
-      responses: {
-        200: { content: { 'application/json': OrderPage } };
-      };
-    };
-  };
-}
-
-/** One page of the caller's orders, newest first; `nextCursor` is absent on the last page. */
-export interface OrderPage {
-  readonly orders: Order[];
-  readonly nextCursor?: string;
-}
+/** One page of orders, newest first; pass `cursor` back for the next page (absent on the last). */
+export type OrderPage = components['schemas']['OrderList'];
+export type OrderQuery = NonNullable<paths['/v1/orders']['get']['parameters']['query']>;
+export type Agent = components['schemas']['Agent'];
+/** An agent as first created: with its OAuth client's credentials, when the API made one. */
+export type CreatedAgent = components['schemas']['CreatedAgent'];
+export type CreateAgentRequest = components['schemas']['CreateAgentRequest'];
+export type PatchAgentRequest = components['schemas']['PatchAgentRequest'];
+export type AgentPage = components['schemas']['AgentList'];
+export type WebhookEndpoint = components['schemas']['WebhookEndpoint'];
+export type CreatedWebhookEndpoint = components['schemas']['CreatedWebhookEndpoint'];
+export type CreateWebhookEndpointRequest = components['schemas']['CreateWebhookEndpointRequest'];
 
 /** The API's stable codes, and the ones this client gives to answers that carry none. */
 export type ApiErrorCode =
@@ -175,7 +168,7 @@ export class AutopayClient {
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(options: AutopayClientOptions) {
-    this.http = createClient<paths & PendingRoutes>({
+    this.http = createClient<paths>({
       baseUrl: options.baseUrl.replace(/\/+$/, ''),
       headers: { authorization: `Bearer ${options.token}` },
       ...(options.fetch ? { fetch: options.fetch } : {}),
@@ -205,7 +198,8 @@ export class AutopayClient {
     return data;
   }
 
-  async listOrders(query: { status?: OrderStatus; limit?: number; cursor?: string } = {}) {
+  /** An agent's own orders; with a user's token, those of the user's agents (or of `agentId`). */
+  async listOrders(query: OrderQuery = {}): Promise<OrderPage> {
     const { data } = await this.send(() => this.http.GET('/v1/orders', { params: { query } }));
     return data;
   }
@@ -239,6 +233,85 @@ export class AutopayClient {
     return { order: data, replayed: isReplay(response) };
   }
 
+  // The user's app: its agents and its webhook endpoints (a user's token, not an agent's).
+
+  /**
+   * Creates an agent under a key of the caller's, or under a fresh one that this call's own
+   * retries reuse; `created` is false when the key had created it before (no credentials then).
+   */
+  async createAgent(
+    agent: CreateAgentRequest,
+    idempotencyKey: string = randomUUID(),
+  ): Promise<{ agent: CreatedAgent | Agent; created: boolean; idempotencyKey: string }> {
+    const { data, response } = await this.send(() =>
+      this.http.POST('/v1/agents', {
+        params: { header: { 'Idempotency-Key': idempotencyKey } },
+        body: agent,
+      }),
+    );
+    return { agent: data, created: !isReplay(response), idempotencyKey };
+  }
+
+  async listAgents(query: { limit?: number; cursor?: string } = {}): Promise<AgentPage> {
+    const { data } = await this.send(() => this.http.GET('/v1/agents', { params: { query } }));
+    return data;
+  }
+
+  async getAgent(agentId: string): Promise<Agent> {
+    const { data } = await this.send(() =>
+      this.http.GET('/v1/agents/{agentId}', { params: { path: { agentId } } }),
+    );
+    return data;
+  }
+
+  async updateAgent(agentId: string, changes: PatchAgentRequest): Promise<Agent> {
+    const { data } = await this.send(() =>
+      this.http.PATCH('/v1/agents/{agentId}', { params: { path: { agentId } }, body: changes }),
+    );
+    return data;
+  }
+
+  /** Refuses the agent's new orders and holds its unsent ones; safe to repeat. */
+  async suspendAgent(agentId: string): Promise<Agent> {
+    const { data } = await this.send(() =>
+      this.http.POST('/v1/agents/{agentId}/suspend', { params: { path: { agentId } } }),
+    );
+    return data;
+  }
+
+  async resumeAgent(agentId: string): Promise<Agent> {
+    const { data } = await this.send(() =>
+      this.http.POST('/v1/agents/{agentId}/resume', { params: { path: { agentId } } }),
+    );
+    return data;
+  }
+
+  /** Registers an endpoint; its answer (and a replay of its key) carries the signing secret. */
+  async createWebhookEndpoint(
+    endpoint: CreateWebhookEndpointRequest,
+    idempotencyKey: string = randomUUID(),
+  ): Promise<{ endpoint: CreatedWebhookEndpoint; created: boolean; idempotencyKey: string }> {
+    const { data, response } = await this.send(() =>
+      this.http.POST('/v1/webhook-endpoints', {
+        params: { header: { 'Idempotency-Key': idempotencyKey } },
+        body: endpoint,
+      }),
+    );
+    return { endpoint: data, created: !isReplay(response), idempotencyKey };
+  }
+
+  async listWebhookEndpoints(): Promise<WebhookEndpoint[]> {
+    const { data } = await this.send(() => this.http.GET('/v1/webhook-endpoints'));
+    return data.data;
+  }
+
+  /** Stops every delivery to the endpoint; one deleted already is WEBHOOK_ENDPOINT_NOT_FOUND. */
+  async deleteWebhookEndpoint(id: string): Promise<void> {
+    await this.send(() =>
+      this.http.DELETE('/v1/webhook-endpoints/{id}', { params: { path: { id } } }),
+    );
+  }
+
   /** Runs one request, retrying what may be retried, and throws the API's refusal. */
   private async send<T>(
     request: () => Promise<Answer<T>>,
@@ -258,7 +331,9 @@ export class AutopayClient {
         );
       }
       const { data, error, response } = answer;
-      if (response.ok && data !== undefined) return { data, response };
+      if (response.ok && (data !== undefined || response.status === 204)) {
+        return { data: data as T, response };
+      }
       const refusal = AutopayApiError.fromAnswer(response, error);
       if (!retryable.has(response.status) || attempt >= this.maxRetries) throw refusal;
       const waitMs = (refusal.retryAfterSeconds ?? 2 ** attempt) * 1000;

@@ -14,17 +14,30 @@ function money(order: Order): string {
   return `${(order.amount / 10 ** digits).toFixed(digits)} ${order.currency}`;
 }
 
-const confirmationReasons: Readonly<Record<string, string>> = {
+/** Why an order waits for the user (`reason`), one entry per reason the API gives. */
+export const confirmationReasons: Readonly<Record<NonNullable<Order['reason']>, string>> = {
   ACTION_NOT_TRUSTED: 'the user has not allowed this agent to pay for this on its own',
   OVER_ORDER_LIMIT: "the amount is over this agent's per-order limit",
   OVER_DAILY_LIMIT: 'it would take this agent over its daily limit',
   LIMIT_CURRENCY_MISMATCH: "the order's currency is not the one the agent's limits are set in",
-  POSSIBLE_DUPLICATE: 'it looks like an order this agent placed moments ago',
+  POSSIBLE_DUPLICATE:
+    'it looks like a second copy of an order this agent placed moments ago for the same session and basket',
+  AUTOPAY_PAUSED:
+    "automatic payments are paused by autopay's operators for now, so every order waits for its user whatever this agent may pay for",
+};
+
+/** Why an order is held for review (`holdReason`), one entry per reason the API gives. */
+export const holdReasons: Readonly<Record<NonNullable<Order['holdReason']>, string>> = {
+  RISK_REVIEW: 'the risk check flagged it',
+  RISK_UNAVAILABLE: 'the risk check could not be reached, so it was not paid blind',
+  AUTHENTICATION_REQUIRED:
+    "the card's bank asks the user to authenticate this payment, which nobody can do off-session: only the user can approve or cancel it",
+  AGENT_SUSPENDED:
+    'the user suspended this agent before the payment was sent: this agent may place no orders until the user resumes it',
 };
 
 /** One sentence per status, in the words a model should act on. */
 export function describeOrder(order: Order): string {
-  const extra = order as Order & { duplicateOf?: string };
   switch (order.status) {
     case 'PAID':
       return `CHARGED: ${money(order)} was paid. The purchase is done; do not place it again.`;
@@ -33,12 +46,18 @@ export function describeOrder(order: Order): string {
     case 'AWAITING_SETTLEMENT':
       return `PENDING SETTLEMENT: the payment of ${money(order)} was submitted and the payment gateway has not settled it yet${order.settleBy ? ` (it settles or is voided by ${order.settleBy})` : ''}; the money may already be held. Do not place it again; read it later with get_order.`;
     case 'AWAITING_CONFIRMATION': {
-      const reason = confirmationReasons[order.reason ?? ''] ?? order.reason ?? 'not given';
-      const duplicate = extra.duplicateOf ? ` (the earlier order: ${extra.duplicateOf})` : '';
-      return `NOT CHARGED, WAITING FOR THE USER: ${money(order)} is charged only if the user confirms it in their app before ${order.confirmBy ?? 'its window closes'}; after that it expires. Reason: ${order.reason ?? 'none'}, ${reason}${duplicate}. Tell the user; you cannot confirm it yourself, and placing it again does not help.`;
+      const reason = order.reason ? confirmationReasons[order.reason] : 'not given';
+      const duplicate = order.duplicateOf
+        ? ` (the earlier order: ${order.duplicateOf}). If the user wanted it once, the earlier order is the one: the user may cancel this one in their app, or let it expire`
+        : '';
+      return `NOT CHARGED, WAITING FOR THE USER: ${money(order)} is charged only if the user confirms it in their app before ${order.confirmBy ?? 'its window closes'}; after that it expires. Reason: ${order.reason ?? 'none'}, ${reason}${duplicate}. Tell the user; you can neither confirm nor cancel it yourself, and placing it again does not help.`;
     }
-    case 'HELD_FOR_REVIEW':
-      return `NOT CHARGED, HELD FOR REVIEW (${order.holdReason ?? 'no reason given'}): the user or an operator decides whether it is paid. Tell the user; do not place it again.`;
+    case 'HELD_FOR_REVIEW': {
+      const why = order.holdReason
+        ? `${order.holdReason}: ${holdReasons[order.holdReason]}`
+        : 'no reason given';
+      return `NOT CHARGED, HELD FOR REVIEW (${why}): the user or an operator decides whether it is paid. Tell the user; do not place it again.`;
+    }
     case 'FAILED':
       return `NOT CHARGED, FAILED: ${order.declineCode ? `the payment was declined (${order.declineCode})` : `the payment failed (${order.lastError ?? 'no code'})`}. Placing the same order again returns this same failed order: ask the user what to do (another payment method is a new order).`;
     case 'CANCELLED':
@@ -65,7 +84,7 @@ export function orderResult(order: Order, lead = ''): CallToolResult {
 }
 
 /** Which call a refusal answered, so its advice fits. */
-export type Operation = 'place' | 'read' | 'list' | 'cancel';
+export type Operation = 'place' | 'read' | 'list';
 
 function advice(error: AutopayApiError, operation: Operation, code = error.code): string {
   const field = error.field ? ` (${error.field})` : '';
@@ -80,17 +99,19 @@ function advice(error: AutopayApiError, operation: Operation, code = error.code)
     case 'UNAUTHENTICATED':
       return "This server's autopay token is missing, invalid or expired. Calling again will not help: tell the user that the agent's autopay credentials must be renewed.";
     case 'FORBIDDEN':
-      return operation === 'cancel'
-        ? 'This agent may not cancel orders: the user must cancel it in their own app. Tell the user.'
-        : 'This agent is not allowed to do this: only the user can, in their own app. Tell the user.';
+      return 'This agent is not allowed to do this: only the user can, in their own app. Tell the user.';
+    case 'AGENT_SUSPENDED':
+      return 'The user has suspended this agent: nothing was placed, and no order will be until the user resumes the agent in their app. Calling again will not help: tell the user.';
+    case 'AGENT_NOT_REGISTERED':
+      return "autopay knows no agent for this server's token: the user must create the agent in their app and give this server that agent's token. Nothing was placed; calling again will not help: tell the user.";
+    case 'INVALID_CURSOR':
+      return 'That cursor is not one list_orders gave (or it was changed): call list_orders again without cursor to start from the first page.';
     case 'ORDER_NOT_FOUND':
       return 'This agent has no order with that id. Use an orderId that place_order or list_orders gave.';
     case 'ROUTE_NOT_FOUND':
       return 'This autopay API does not offer this operation. Do not retry.';
     case 'ILLEGAL_TRANSITION':
-      return operation === 'cancel'
-        ? `The order is ${error.currentStatus ?? 'in another state'}: only an order waiting for the user (AWAITING_CONFIRMATION) or held for review can be cancelled. Once payment has started, the user asks for a refund in their app.`
-        : `The order is ${error.currentStatus ?? 'in another state'}, which does not allow this. Read it with get_order.`;
+      return `The order is ${error.currentStatus ?? 'in another state'}, which does not allow this. Read it with get_order.`;
     case 'CONFIRMATION_EXPIRED':
       return 'The confirmation window has passed and the order expired; it will not be paid.';
     case 'IDEMPOTENCY_KEY_REQUIRED':

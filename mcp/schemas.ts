@@ -79,7 +79,5 @@ export const listOrdersInput = z.object({
     .min(1)
     .max(1024)
     .optional()
-    .describe('The nextCursor of the previous page, to read the next one'),
+    .describe('The cursor of the previous page, as list_orders gave it, to read the next one'),
 });
-
-export const cancelOrderInput = z.object({ orderId });

@@ -8,9 +8,10 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type * as z from 'zod';
+import type { RouteSpec } from '#shared/wiring.ts';
 import type { AutopayClient } from '../client/autopay-client.ts';
 import { errorResult, type Operation, orderResult } from './outcomes.ts';
-import { cancelOrderInput, getOrderInput, listOrdersInput, placeOrderInput } from './schemas.ts';
+import { getOrderInput, listOrdersInput, placeOrderInput } from './schemas.ts';
 
 export interface ServerContext {
   readonly client: AutopayClient;
@@ -23,6 +24,8 @@ interface Tool<Input extends z.ZodObject> {
   readonly description: string;
   readonly input: Input;
   readonly operation: Operation;
+  /** The one API route the tool calls: an agent's route (test/unit/mcp-tools.test.ts). */
+  readonly route: Pick<RouteSpec, 'method' | 'path'>;
   readonly annotations: ToolAnnotations;
   readonly run: (args: z.infer<Input>, context: ServerContext) => Promise<CallToolResult>;
 }
@@ -30,7 +33,7 @@ interface Tool<Input extends z.ZodObject> {
 const tool = <Input extends z.ZodObject>(definition: Tool<Input>) => definition;
 
 const statusGuide =
-  'Statuses: PAID = charged, done. PENDING_PAYMENT = accepted, being paid. AWAITING_SETTLEMENT = submitted, the gateway settles it later. AWAITING_CONFIRMATION = not charged, the user must confirm in their app before confirmBy. HELD_FOR_REVIEW = not charged, a person decides. FAILED / CANCELLED / EXPIRED = not charged. REFUND_PENDING / REFUNDED = money being given back / given back.';
+  'Statuses: PAID = charged, done. PENDING_PAYMENT = accepted, being paid. AWAITING_SETTLEMENT = submitted, the gateway settles it later. AWAITING_CONFIRMATION = not charged, the user must confirm in their app before confirmBy. HELD_FOR_REVIEW = not charged, a person decides. Only the user confirms, cancels or refunds an order, in their app: no tool here does. FAILED / CANCELLED / EXPIRED = not charged. REFUND_PENDING / REFUNDED = money being given back / given back.';
 
 export const tools = {
   place_order: tool({
@@ -38,6 +41,7 @@ export const tools = {
     description: `Places an order for the user and pays for it when the user lets this agent pay on its own; otherwise the order waits for the user to confirm it in their app. Calling again with the same order (same action, items, amount, currency and payment method, in any order or wording) NEVER places or charges a second time: it returns the first order. So if a call failed or its answer was lost, calling again is safe. To buy the very same thing a second time on purpose, only when the user asks, pass repeatOf. The answer says plainly whether money was taken, whether the user must act and by when, or why it failed: do not retry an order whose answer you have. ${statusGuide}`,
     input: placeOrderInput,
     operation: 'place',
+    route: { method: 'POST', path: '/v1/orders' },
     annotations: { destructiveHint: false, idempotentHint: true, openWorldHint: true },
     async run({ repeatOf, ...order }, { client, sessionId }) {
       if (repeatOf !== undefined) await client.getOrder(repeatOf);
@@ -53,6 +57,7 @@ export const tools = {
     description: `Reads one of this agent's orders: its status, amount, items, history and last error. Use it to follow an order after place_order. ${statusGuide}`,
     input: getOrderInput,
     operation: 'read',
+    route: { method: 'GET', path: '/v1/orders/{id}' },
     annotations: { readOnlyHint: true, openWorldHint: true },
     async run({ orderId }, { client }) {
       return orderResult(await client.getOrder(orderId));
@@ -60,18 +65,18 @@ export const tools = {
   }),
   list_orders: tool({
     title: "List this agent's orders",
-    description: `Lists this agent's own orders, newest first, optionally only those in one status, a page at a time (pass nextCursor back as cursor for the next page). Use it to find an order whose id you lost before placing anything again. ${statusGuide}`,
+    description: `Lists this agent's own orders, newest first, optionally only those in one status, a page at a time: when the answer has a cursor, pass it back as cursor for the next page (with a status filter a page may hold fewer orders than limit, even none, while more follow). Use it to find an order whose id you lost before placing anything again. ${statusGuide}`,
     input: listOrdersInput,
     operation: 'list',
+    route: { method: 'GET', path: '/v1/orders' },
     annotations: { readOnlyHint: true, openWorldHint: true },
     async run(query, { client }) {
       const page = await client.listOrders(query);
-      const lines = page.orders.map(
-        (order) => `${order.orderId} ${order.status} ${order.amount} ${order.currency}`,
-      );
-      const more = page.nextCursor
-        ? `More: call again with cursor ${page.nextCursor}.`
-        : 'No more pages.';
+      const lines = page.orders.map((order) => {
+        const why = order.reason ?? order.holdReason;
+        return `${order.orderId} ${order.status}${why ? ` (${why})` : ''} ${order.amount} ${order.currency}`;
+      });
+      const more = page.cursor ? `More: call again with cursor ${page.cursor}.` : 'No more pages.';
       return {
         content: [
           { type: 'text', text: `${page.orders.length} order(s). ${more}\n${lines.join('\n')}` },
@@ -79,18 +84,6 @@ export const tools = {
         ],
         structuredContent: { ...page },
       };
-    },
-  }),
-  cancel_order: tool({
-    title: 'Cancel an order that waits for the user',
-    description:
-      'Cancels an order that is not paid and waits for the user (AWAITING_CONFIRMATION) or is held for review, for instance when the user changed their mind. Once payment has started it cannot be cancelled: the user asks for a refund in their app. Cancelling twice is harmless.',
-    input: cancelOrderInput,
-    operation: 'cancel',
-    annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: true },
-    async run({ orderId }, { client }) {
-      const moved = await client.cancelOrder(orderId);
-      return orderResult(moved.order, moved.replayed ? 'It was already cancelled. ' : '');
     },
   }),
 };

@@ -4,7 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AutopayClient } from '../../client/autopay-client.ts';
-import { signAgentToken } from '../../local/runtime/auth.ts';
+import { signAgentToken, signOwnerToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { clientFor, readSettings, serveHttp } from '../../mcp/main.ts';
 import { SendOutage } from '../support/calls.ts';
@@ -77,16 +77,11 @@ afterAll(async () => {
 });
 
 describe('the MCP server over stdio, driven by the SDK client, on the local stack', () => {
-  it('offers the four tools, none of which lets the model choose a key or a session', async () => {
+  it("offers the agent's three tools, none of which lets the model choose a key or a session", async () => {
     const { tools } = await demo.listTools();
     const byName = Object.fromEntries(tools.map((tool) => [tool.name, tool]));
 
-    expect(Object.keys(byName).sort()).toEqual([
-      'cancel_order',
-      'get_order',
-      'list_orders',
-      'place_order',
-    ]);
+    expect(Object.keys(byName).sort()).toEqual(['get_order', 'list_orders', 'place_order']);
     const place = byName.place_order?.inputSchema;
     expect(Object.keys(place?.properties ?? {}).sort()).toEqual([
       'action',
@@ -162,35 +157,53 @@ describe('the MCP server over stdio, driven by the SDK client, on the local stac
     expect(unknown.text).toMatch(/^ORDER_NOT_FOUND/);
   });
 
-  it('says that a waiting order is not charged and waits for the user until confirmBy, and cancels it', async () => {
+  it('says that a waiting order is not charged and waits for the user until confirmBy, and then that the user cancelled it', async () => {
+    // Prepare
+    const user = new AutopayClient({
+      baseUrl: stack.apiUrl,
+      token: await signOwnerToken('cautious-agent'),
+      fetch: apiFetchRequest,
+    });
+
     // Act
     const placed = await callTool(cautious, 'place_order', basket);
     const order = orderOf(placed);
-    const cancelled = await callTool(cautious, 'cancel_order', { orderId: order.orderId });
-    const twice = await callTool(cautious, 'cancel_order', { orderId: order.orderId });
+    await user.cancelOrder(order.orderId);
+    const read = await callTool(cautious, 'get_order', { orderId: order.orderId });
 
     // Assess
     expect(order.status).toBe('AWAITING_CONFIRMATION');
     expect(placed.text).toContain('NOT CHARGED, WAITING FOR THE USER');
     expect(placed.text).toContain(`before ${order.confirmBy}`);
     expect(placed.text).toContain('ACTION_NOT_TRUSTED');
-    expect(orderOf(cancelled).status).toBe('CANCELLED');
-    expect(cancelled.text).toContain('NOT CHARGED, CANCELLED');
-    expect(twice.text).toMatch(/already cancelled/);
+    expect(placed.text).toContain('you can neither confirm nor cancel it yourself');
+    expect(orderOf(read).status).toBe('CANCELLED');
+    expect(read.text).toContain('NOT CHARGED, CANCELLED');
     expect(stack.gateway.ledger().charges[order.orderId]).toBeUndefined();
   });
 
-  it('answers a cancel of a paid order as a tool error that sends the user to a refund', async () => {
-    const order = orderOf(await callTool(demo, 'place_order', { ...basket, amount: 500 }));
-    await waitForStatus(order.orderId, 'PAID');
+  it('names the earlier order when the same purchase arrives under another key: a possible duplicate, not charged', async () => {
+    // Prepare: the agent's own code placed the basket in this session under a key of its own.
+    const session = 'conversation-dup';
+    const earlier = await demoApi.placeOrder(
+      { ...basket, amount: 800, sessionId: session, currency: 'CNY', paymentMethod: 'wallet' },
+      { idempotencyKey: 'agent-own-key-1' },
+    );
+    const model = await server('demo-agent', { AUTOPAY_SESSION_ID: session });
 
-    const refused = await callTool(demo, 'cancel_order', { orderId: order.orderId });
+    // Act
+    const answer = await callTool(model, 'place_order', { ...basket, amount: 800 });
 
-    expect(refused.isError).toBe(true);
-    expect(refused.text).toMatch(/^ILLEGAL_TRANSITION: .*The order is PAID.*refund/);
-    expect(refused.structuredContent).toMatchObject({
-      error: { code: 'ILLEGAL_TRANSITION', status: 409, currentStatus: 'PAID' },
+    // Assess
+    const order = orderOf(answer);
+    expect(order).toMatchObject({
+      status: 'AWAITING_CONFIRMATION',
+      reason: 'POSSIBLE_DUPLICATE',
+      duplicateOf: earlier.order.orderId,
     });
+    expect(answer.text).toMatch(/^Order ord_\w+: NOT CHARGED, WAITING FOR THE USER/);
+    expect(answer.text).toContain(`(the earlier order: ${earlier.order.orderId})`);
+    expect(chargesOf(order.orderId)).toBeUndefined();
   });
 
   it('turns every refusal the stack can give into a tool error with its code and what to do', async () => {

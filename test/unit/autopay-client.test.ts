@@ -160,4 +160,58 @@ describe('the typed client', () => {
       'https://autopay.invalid/v1/orders?status=PAID&limit=5&cursor=c1',
     );
   });
+
+  it("creates an agent under a fresh key per call that the call's own retries keep", async () => {
+    const agent = { agentId: 'ag_1', name: 'Runner' };
+    const settings = {
+      name: 'Runner',
+      trustedActions: ['order_coffee'],
+      perOrderLimit: 500,
+      dailyLimit: 2000,
+      limitCurrency: 'CNY' as const,
+    };
+    const { client, requests } = scripted(
+      { status: 503, body: apiError('SERVICE_UNAVAILABLE'), headers: { 'retry-after': '1' } },
+      { status: 201, body: agent },
+      { status: 201, body: { ...agent, agentId: 'ag_2' } },
+    );
+
+    const first = await client.createAgent(settings);
+    const second = await client.createAgent(settings);
+
+    const keys = requests.map((request) => request.headers.get('idempotency-key'));
+    expect(keys[0]).toBe(keys[1]);
+    expect(keys[2]).not.toBe(keys[1]);
+    expect(first).toEqual({ agent, created: true, idempotencyKey: keys[0] });
+    expect(second.idempotencyKey).toBe(keys[2]);
+    expect(requests[0]?.url).toBe('https://autopay.invalid/v1/agents');
+  });
+
+  it('deletes a webhook endpoint on a 204, and throws the code of an endpoint that is gone', async () => {
+    const { client, requests } = scripted(
+      { status: 204 },
+      { status: 404, body: apiError('WEBHOOK_ENDPOINT_NOT_FOUND') },
+    );
+
+    await client.deleteWebhookEndpoint('we_1');
+    const gone = await client.deleteWebhookEndpoint('we_1').catch((error: unknown) => error);
+
+    expect(requests[0]?.method).toBe('DELETE');
+    expect(requests[0]?.url).toBe('https://autopay.invalid/v1/webhook-endpoints/we_1');
+    expect(gone).toMatchObject({ status: 404, code: 'WEBHOOK_ENDPOINT_NOT_FOUND' });
+  });
+
+  it('suspends and resumes an agent on its own routes', async () => {
+    const { client, requests } = scripted(
+      { status: 200, body: { agentId: 'ag_1', suspended: true } },
+      { status: 200, body: { agentId: 'ag_1', suspended: false } },
+    );
+
+    expect((await client.suspendAgent('ag_1')).suspended).toBe(true);
+    expect((await client.resumeAgent('ag_1')).suspended).toBe(false);
+    expect(requests.map((request) => `${request.method} ${request.url}`)).toEqual([
+      'POST https://autopay.invalid/v1/agents/ag_1/suspend',
+      'POST https://autopay.invalid/v1/agents/ag_1/resume',
+    ]);
+  });
 });

@@ -5,40 +5,86 @@ import { orderStatuses } from '../../lambdas/domain/order-state.ts';
 import { describeOrder, errorResult, type Operation } from '../../mcp/outcomes.ts';
 
 /** Codes only the gateway's callbacks get: an agent's tool never meets them. */
-const callbackOnly = new Set([
+const callbackOnly = [
   'SIGNATURE_MISSING',
   'SIGNATURE_INVALID',
   'TIMESTAMP_OUT_OF_TOLERANCE',
   'UNKNOWN_GATEWAY',
-]);
+];
+/**
+ * Codes only the user's app gets: its agents and webhook endpoints, and an `agentId` filter of
+ * the listing, which no agent tool sends. Every other code of the catalogue is an agent's, so a
+ * new code needs its advice in mcp/outcomes.ts or a place in one of these lists.
+ */
+const userOnly = [
+  'INVALID_WEBHOOK_URL',
+  'INVALID_WEBHOOK_EVENTS',
+  'WEBHOOK_ENDPOINT_NOT_FOUND',
+  'WEBHOOK_ENDPOINT_LIMIT_REACHED',
+  'AGENT_NOT_FOUND',
+];
+const notAgents = new Set([...callbackOnly, ...userOnly]);
+/** Codes the client gives answers without one. */
+const clientOnly = { NETWORK_ERROR: 0 };
+const statusOf = (code: string) =>
+  (errorCatalogue as Record<string, { status: number }>)[code]?.status ??
+  (clientOnly as Record<string, number>)[code] ??
+  0;
 const agentCodes = [
-  ...Object.keys(errorCatalogue).filter((code) => !callbackOnly.has(code)),
+  ...Object.keys(errorCatalogue).filter((code) => !notAgents.has(code)),
+  ...Object.keys(clientOnly),
+];
+/** The codes whose advice is the one a code unknown to the server gets by its status. */
+const adviceOfItsStatus = new Set([
   'FORBIDDEN',
   'RATE_LIMITED',
-  'NETWORK_ERROR',
-];
-const operations: Operation[] = ['place', 'read', 'list', 'cancel'];
+  'INTERNAL_ERROR',
+  'SERVICE_UNAVAILABLE',
+]);
+const operations: Operation[] = ['place', 'read', 'list'];
 
 const textOf = (result: ReturnType<typeof errorResult>) =>
   result.content.map((part) => (part.type === 'text' ? part.text : '')).join('\n');
 
 describe('what the MCP tools tell the model', () => {
+  it("classifies every code of the catalogue: an agent's, or only a callback's or a user's", () => {
+    const catalogue = Object.keys(errorCatalogue);
+
+    expect(catalogue).toEqual(expect.arrayContaining([...notAgents]));
+    expect(agentCodes).toEqual(expect.arrayContaining(['AGENT_SUSPENDED', 'INVALID_CURSOR']));
+  });
+
   it.each(agentCodes)(
     'turns %s into a tool error with its code and a specific thing to do',
     (code) => {
       for (const operation of operations) {
-        const status = (errorCatalogue as Record<string, { status: number }>)[code]?.status ?? 429;
+        const status = statusOf(code);
         const error = new AutopayApiError(status, code, 'said', { requestId: 'req-9' }, 2);
+        const unknown = new AutopayApiError(status, 'NEW_CODE', 'said', { requestId: 'req-9' }, 2);
 
         const result = errorResult(error, operation);
 
         expect(result.isError).toBe(true);
         expect(textOf(result)).toMatch(new RegExp(`^${code}: said \\(.*request req-9\\)\\. `));
         expect(textOf(result)).not.toMatch(/gives the same answer: tell the user/);
+        if (!adviceOfItsStatus.has(code)) {
+          const advice = textOf(result).replace(/^\w+: /, '');
+          expect(advice).not.toBe(textOf(errorResult(unknown, operation)).replace(/^\w+: /, ''));
+        }
         expect(result.structuredContent).toMatchObject({ error: { code, requestId: 'req-9' } });
       }
     },
   );
+
+  it.each([
+    ['AGENT_SUSPENDED', /suspended this agent.*until the user resumes/],
+    ['AGENT_NOT_REGISTERED', /create the agent in their app/],
+    ['INVALID_CURSOR', /without cursor/],
+  ])('tells the model what %s means for it', (code, said) => {
+    const error = new AutopayApiError(statusOf(code), code, 'said');
+
+    expect(textOf(errorResult(error, code === 'INVALID_CURSOR' ? 'list' : 'place'))).toMatch(said);
+  });
 
   it('tells the model that an order whose outcome is unknown may be placed again safely', () => {
     const result = errorResult(new AutopayApiError(503, 'SERVICE_UNAVAILABLE', 'down'), 'place');
@@ -64,10 +110,10 @@ describe('what the MCP tools tell the model', () => {
     expect(textOf(result)).toMatch(said);
   });
 
-  it('sends the user to their app when the agent may not cancel', () => {
-    const result = errorResult(new AutopayApiError(403, 'FORBIDDEN', 'Forbidden'), 'cancel');
+  it('sends the user to their app when the agent may not do something', () => {
+    const result = errorResult(new AutopayApiError(403, 'FORBIDDEN', 'Forbidden'), 'read');
 
-    expect(textOf(result)).toMatch(/the user must cancel it in their own app/);
+    expect(textOf(result)).toMatch(/only the user can, in their own app/);
   });
 
   it('lets anything that is not a refusal of the API through, for the SDK to report', () => {
@@ -113,6 +159,24 @@ describe('what the MCP tools tell the model', () => {
       duplicateOf: 'ord_1',
     } as unknown as Order;
 
-    expect(describeOrder(order)).toMatch(/looks like an order .* \(the earlier order: ord_1\)/);
+    expect(describeOrder(order)).toMatch(
+      /NOT CHARGED.*looks like a second copy of an order .* \(the earlier order: ord_1\)\. If the user wanted it once/,
+    );
+  });
+
+  it.each([
+    [{ status: 'AWAITING_CONFIRMATION', reason: 'AUTOPAY_PAUSED' }, /^NOT CHARGED.*paused/],
+    [
+      { status: 'HELD_FOR_REVIEW', holdReason: 'AUTHENTICATION_REQUIRED' },
+      /^NOT CHARGED.*AUTHENTICATION_REQUIRED: .*asks the user to authenticate/,
+    ],
+    [
+      { status: 'HELD_FOR_REVIEW', holdReason: 'AGENT_SUSPENDED' },
+      /^NOT CHARGED.*AGENT_SUSPENDED: the user suspended this agent/,
+    ],
+  ])('says what %o means for the model', (fields, said) => {
+    const order = { orderId: 'ord_3', amount: 450, currency: 'CNY', ...fields } as Order;
+
+    expect(describeOrder(order)).toMatch(said);
   });
 });

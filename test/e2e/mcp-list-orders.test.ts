@@ -22,25 +22,35 @@ afterAll(async () => {
 });
 
 describe('list_orders over the MCP server', () => {
-  // Known gap: the API has no GET /v1/orders yet (the local API answers 404 Not Found, which
-  // the tool reports as ROUTE_NOT_FOUND). The tool and the client follow the route's documented
-  // shape (?status=&limit=&cursor=, answering { orders, nextCursor }), so this passes once the
-  // route is served.
-  it.fails("lists the agent's own orders, filtered by status, a page at a time", async () => {
+  it("lists the agent's own orders, filtered by status, a page at a time", async () => {
+    // Prepare
     const { sessionId: _, ...order } = latteOrder;
     const first = orderOf(await callTool(mcp, 'place_order', order));
     const second = orderOf(await callTool(mcp, 'place_order', { ...order, amount: 500 }));
 
+    // Act
     const page = await callTool(mcp, 'list_orders', { status: 'AWAITING_CONFIRMATION', limit: 1 });
-    const listed = page.structuredContent as { orders: { orderId: string }[]; nextCursor?: string };
+    const listed = page.structuredContent as { orders: { orderId: string }[]; cursor?: string };
     const next = await callTool(mcp, 'list_orders', {
       status: 'AWAITING_CONFIRMATION',
       limit: 1,
-      cursor: listed.nextCursor,
+      cursor: listed.cursor,
     });
 
+    // Assess
     expect(page.isError, page.text).toBeFalsy();
-    expect(page.text).toContain(second.orderId);
+    expect(listed.orders.map((each) => each.orderId)).toEqual([second.orderId]);
+    expect(page.text).toContain(`More: call again with cursor ${listed.cursor}.`);
+    expect(page.text).toMatch(new RegExp(`${second.orderId} AWAITING_CONFIRMATION \\(\\w+\\) 500`));
+    expect(next.isError, next.text).toBeFalsy();
     expect(next.text).toContain(first.orderId);
+    expect(next.text).not.toContain(second.orderId);
+  });
+
+  it('answers a cursor it did not issue as a tool error that says to start over', async () => {
+    const answer = await callTool(mcp, 'list_orders', { cursor: 'not-a-cursor' });
+
+    expect(answer.isError).toBe(true);
+    expect(answer.text).toMatch(/^INVALID_CURSOR: .*without cursor/);
   });
 });
