@@ -34,7 +34,7 @@ export interface paths {
   "/v1/orders/{id}/cancel": {
     /**
      * Cancel an order that waits for the user
-     * @description Cancels an order in AWAITING_CONFIRMATION or HELD_FOR_REVIEW. Safe to repeat: a cancelled order answers 200 with `Idempotent-Replayed: true`; in any other state, 409 ILLEGAL_TRANSITION with `currentStatus`. No body is read.
+     * @description Cancels an order in AWAITING_CONFIRMATION or HELD_FOR_REVIEW; it is never charged. The agent's user (confirm scope) may cancel any of their agents' orders; an agent (agent scope) only its own, to withdraw one placed by mistake; any other order is 404. Safe to repeat: a cancelled order answers 200 with `Idempotent-Replayed: true`; in any other state, 409 ILLEGAL_TRANSITION with `currentStatus` (a paid order needs the user's refund). No body is read.
      */
     post: operations["cancelOrder"];
   };
@@ -1030,7 +1030,7 @@ export interface operations {
   };
   /**
    * Cancel an order that waits for the user
-   * @description Cancels an order in AWAITING_CONFIRMATION or HELD_FOR_REVIEW. Safe to repeat: a cancelled order answers 200 with `Idempotent-Replayed: true`; in any other state, 409 ILLEGAL_TRANSITION with `currentStatus`. No body is read.
+   * @description Cancels an order in AWAITING_CONFIRMATION or HELD_FOR_REVIEW; it is never charged. The agent's user (confirm scope) may cancel any of their agents' orders; an agent (agent scope) only its own, to withdraw one placed by mistake; any other order is 404. Safe to repeat: a cancelled order answers 200 with `Idempotent-Replayed: true`; in any other state, 409 ILLEGAL_TRANSITION with `currentStatus` (a paid order needs the user's refund). No body is read.
    */
   cancelOrder: {
     parameters: {
@@ -1059,7 +1059,7 @@ export interface operations {
         };
       };
       401: components["responses"]["Unauthorized"];
-      /** @description Forbidden: `FORBIDDEN`; or API Gateway's own `{"message":"Forbidden"}` when the token holds none of the route's scopes (autopay/orders.confirm) */
+      /** @description Forbidden: `FORBIDDEN`; or API Gateway's own `{"message":"Forbidden"}` when the token holds none of the route's scopes (autopay/orders.confirm, autopay/agent) */
       403: {
         content: {
           "application/json": (components["schemas"]["Error"] & {

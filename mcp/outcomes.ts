@@ -48,15 +48,15 @@ export function describeOrder(order: Order): string {
     case 'AWAITING_CONFIRMATION': {
       const reason = order.reason ? confirmationReasons[order.reason] : 'not given';
       const duplicate = order.duplicateOf
-        ? ` (the earlier order: ${order.duplicateOf}). If the user wanted it once, the earlier order is the one: the user may cancel this one in their app, or let it expire`
+        ? ` (the earlier order: ${order.duplicateOf}). If the user wanted it once, the earlier order is the one: cancel this one with cancel_order (or the user may, in their app), or let it expire`
         : '';
-      return `NOT CHARGED, WAITING FOR THE USER: ${money(order)} is charged only if the user confirms it in their app before ${order.confirmBy ?? 'its window closes'}; after that it expires. Reason: ${order.reason ?? 'none'}, ${reason}${duplicate}. Tell the user; you can neither confirm nor cancel it yourself, and placing it again does not help.`;
+      return `NOT CHARGED, WAITING FOR THE USER: ${money(order)} is charged only if the user confirms it in their app before ${order.confirmBy ?? 'its window closes'}; after that it expires. Reason: ${order.reason ?? 'none'}, ${reason}${duplicate}. Tell the user; you cannot confirm it yourself, and placing it again does not help; if it was placed by mistake, cancel it with cancel_order.`;
     }
     case 'HELD_FOR_REVIEW': {
       const why = order.holdReason
         ? `${order.holdReason}: ${holdReasons[order.holdReason]}`
         : 'no reason given';
-      return `NOT CHARGED, HELD FOR REVIEW (${why}): the user or an operator decides whether it is paid. Tell the user; do not place it again.`;
+      return `NOT CHARGED, HELD FOR REVIEW (${why}): the user or an operator decides whether it is paid. Tell the user; do not place it again. If it was placed by mistake, cancel it with cancel_order.`;
     }
     case 'FAILED':
       return `NOT CHARGED, FAILED: ${order.declineCode ? `the payment was declined (${order.declineCode})` : `the payment failed (${order.lastError ?? 'no code'})`}. Placing the same order again returns this same failed order: ask the user what to do (another payment method is a new order).`;
@@ -84,7 +84,7 @@ export function orderResult(order: Order, lead = ''): CallToolResult {
 }
 
 /** Which call a refusal answered, so its advice fits. */
-export type Operation = 'place' | 'read' | 'list';
+export type Operation = 'place' | 'read' | 'list' | 'cancel';
 
 function advice(error: AutopayApiError, operation: Operation, code = error.code): string {
   const field = error.field ? ` (${error.field})` : '';
@@ -111,7 +111,9 @@ function advice(error: AutopayApiError, operation: Operation, code = error.code)
     case 'ROUTE_NOT_FOUND':
       return 'This autopay API does not offer this operation. Do not retry.';
     case 'ILLEGAL_TRANSITION':
-      return `The order is ${error.currentStatus ?? 'in another state'}, which does not allow this. Read it with get_order.`;
+      return operation === 'cancel'
+        ? `The order is ${error.currentStatus ?? 'in another state'}: only an order waiting for the user (AWAITING_CONFIRMATION) or held for review (HELD_FOR_REVIEW) can be cancelled, and it was not. Once payment has started it cannot be cancelled: if the money should come back, ask the user to request a refund in their app. Do not retry.`
+        : `The order is ${error.currentStatus ?? 'in another state'}, which does not allow this. Read it with get_order.`;
     case 'CONFIRMATION_EXPIRED':
       return 'The confirmation window has passed and the order expired; it will not be paid.';
     case 'IDEMPOTENCY_KEY_REQUIRED':

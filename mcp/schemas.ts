@@ -71,6 +71,8 @@ export const placeOrderInput = createOrder.omit({ sessionId: true }).extend({
 
 export const getOrderInput = z.object({ orderId });
 
+export const cancelOrderInput = z.object({ orderId });
+
 export const listOrdersInput = z.object({
   status: orderStatus.optional(),
   limit: z.number().int().min(1).max(100).optional().describe('Orders per page (default 20)'),

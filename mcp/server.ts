@@ -11,7 +11,7 @@ import type * as z from 'zod';
 import type { RouteSpec } from '#shared/wiring.ts';
 import type { AutopayClient } from '../client/autopay-client.ts';
 import { errorResult, type Operation, orderResult } from './outcomes.ts';
-import { getOrderInput, listOrdersInput, placeOrderInput } from './schemas.ts';
+import { cancelOrderInput, getOrderInput, listOrdersInput, placeOrderInput } from './schemas.ts';
 
 export interface ServerContext {
   readonly client: AutopayClient;
@@ -33,7 +33,7 @@ interface Tool<Input extends z.ZodObject> {
 const tool = <Input extends z.ZodObject>(definition: Tool<Input>) => definition;
 
 const statusGuide =
-  'Statuses: PAID = charged, done. PENDING_PAYMENT = accepted, being paid. AWAITING_SETTLEMENT = submitted, the gateway settles it later. AWAITING_CONFIRMATION = not charged, the user must confirm in their app before confirmBy. HELD_FOR_REVIEW = not charged, a person decides. Only the user confirms, cancels or refunds an order, in their app: no tool here does. FAILED / CANCELLED / EXPIRED = not charged. REFUND_PENDING / REFUNDED = money being given back / given back.';
+  'Statuses: PAID = charged, done. PENDING_PAYMENT = accepted, being paid. AWAITING_SETTLEMENT = submitted, the gateway settles it later. AWAITING_CONFIRMATION = not charged, the user must confirm in their app before confirmBy. HELD_FOR_REVIEW = not charged, a person decides. Only the user confirms or refunds an order, in their app; this agent may cancel its own order while it waits (cancel_order). FAILED / CANCELLED / EXPIRED = not charged. REFUND_PENDING / REFUNDED = money being given back / given back.';
 
 export const tools = {
   place_order: tool({
@@ -84,6 +84,19 @@ export const tools = {
         ],
         structuredContent: { ...page },
       };
+    },
+  }),
+  cancel_order: tool({
+    title: 'Cancel an order of this agent that waits for the user',
+    description:
+      'Cancels an order this agent placed that is not charged and waits for the user (AWAITING_CONFIRMATION) or is held for review (HELD_FOR_REVIEW), for instance when it was placed by mistake or the user changed their mind: it will never be charged. Once payment has started (PENDING_PAYMENT, AWAITING_SETTLEMENT, PAID) it cannot be cancelled: a paid order needs a refund, which only the user can ask for in their app, so tell the user instead of retrying. Cancelling twice is harmless.',
+    input: cancelOrderInput,
+    operation: 'cancel',
+    route: { method: 'POST', path: '/v1/orders/{id}/cancel' },
+    annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    async run({ orderId }, { client }) {
+      const moved = await client.cancelOrder(orderId);
+      return orderResult(moved.order, moved.replayed ? 'It was already cancelled. ' : '');
     },
   }),
 };

@@ -5,7 +5,7 @@ import { type Order, type OrderRequestResult, requestHashOf } from './order.ts';
 import { isPast, type MoveDeps, moveOrder } from './order-moves.ts';
 import type { OrderEvent } from './order-state.ts';
 import type { AgentDirectory, PaymentQueue, SettlementCheckQueue } from './ports.ts';
-import { userPrincipal } from './principal.ts';
+import { type Principal, userPrincipal } from './principal.ts';
 import { idempotencyKeySchema, parseWith, text } from './schemas.ts';
 
 export interface LifecycleDeps extends MoveDeps {
@@ -30,10 +30,11 @@ function conflict(order: Order, action: string): AutopayError {
 }
 
 /**
- * The user's (or an operator's, on the user's behalf) moves on an order: confirm, cancel, refund.
- * Each takes the id of the user who owns the order's agent (any other user gets 404), is one
- * conditional write, answers 409 with the current status when the order has moved on, and is
- * safe to repeat.
+ * The moves on an order once placed: confirm, cancel, refund. Confirm and refund are the user's
+ * (or an operator's, on the user's behalf) and take the id of the user who owns the order's agent;
+ * cancel moves no money, so the agent that placed a waiting order may withdraw it too. Any other
+ * caller gets 404. Each is one conditional write, answers 409 with the current status when the
+ * order has moved on, and is safe to repeat.
  */
 export function makeLifecycle(deps: LifecycleDeps) {
   const load = (userId: string, orderId: string) =>
@@ -89,11 +90,12 @@ export function makeLifecycle(deps: LifecycleDeps) {
   }
 
   /**
-   * Steps: load the order; replay a cancellation made before; check the order may be cancelled;
-   * cancel it; have the reconciler look for a charge if it was held.
+   * Steps: load the order (the agent's own, or one of the user's agents'); replay a cancellation
+   * made before; check the order may be cancelled; cancel it; have the reconciler look for a
+   * charge if it was held.
    */
-  async function cancel(userId: string, orderId: string): Promise<OrderRequestResult> {
-    const order = await load(userId, orderId);
+  async function cancel(principal: Principal, orderId: string): Promise<OrderRequestResult> {
+    const order = await findVisibleOrder(deps, principal, orderId);
     if (order.status === 'CANCELLED') {
       // The first call may have stopped before it asked for the lookup: ask again.
       if (wasHeld(order)) await askReconciler(order);

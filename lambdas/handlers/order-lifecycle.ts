@@ -9,26 +9,28 @@ import { type LifecycleDeps, makeLifecycle } from '#domain/lifecycle.ts';
 import { type OrderRequestResult, orderView } from '#domain/order.ts';
 import { systemClock } from '#domain/ports.ts';
 import { deadlinesOf, readLifecycleEnvironment } from '#shared/config.ts';
-import { type HttpEvent, httpHandler, json, jsonBody, userOf } from '#shared/http.ts';
+import { type HttpEvent, httpHandler, json, jsonBody, principalOf, userOf } from '#shared/http.ts';
 import { lifecycleMetric } from '#shared/metric-names.ts';
 import { aboutOrder, logger, metrics } from '#shared/observability.ts';
 
-/** confirm, cancel and refund: `POST /v1/orders/{id}/<action>`, by the agent's user. */
+/**
+ * confirm, cancel and refund: `POST /v1/orders/{id}/<action>`, by the agent's user; cancel also
+ * by the agent that placed the order.
+ */
 export function buildHandler(deps: LifecycleDeps) {
   const lifecycle = makeLifecycle(deps);
   return httpHandler(async (event: HttpEvent) => {
-    const userId = userOf(event);
     const orderId = event.pathParameters?.id ?? '';
     aboutOrder(orderId);
     const action = event.routeKey.split('/').at(-1);
     let result: OrderRequestResult;
     if (action === 'confirm') {
-      result = await lifecycle.confirm(userId, orderId);
+      result = await lifecycle.confirm(userOf(event), orderId);
     } else if (action === 'cancel') {
-      result = await lifecycle.cancel(userId, orderId);
+      result = await lifecycle.cancel(principalOf(event), orderId);
     } else if (action === 'refund') {
       const key = event.headers['idempotency-key'];
-      result = await lifecycle.refund(userId, orderId, key, jsonBody(event, { value: {} }));
+      result = await lifecycle.refund(userOf(event), orderId, key, jsonBody(event, { value: {} }));
     } else {
       throw new AutopayError('ROUTE_NOT_FOUND');
     }

@@ -381,7 +381,13 @@ export const wiring = {
       environment: { ...common },
       routes: [
         { method: 'POST', path: '/v1/orders/{id}/confirm', auth: 'jwt', scopes: [CONFIRM_SCOPE] },
-        { method: 'POST', path: '/v1/orders/{id}/cancel', auth: 'jwt', scopes: [CONFIRM_SCOPE] },
+        // Cancelling moves no money: the agent may withdraw its own waiting order.
+        {
+          method: 'POST',
+          path: '/v1/orders/{id}/cancel',
+          auth: 'jwt',
+          scopes: [CONFIRM_SCOPE, AGENT_SCOPE],
+        },
         { method: 'POST', path: '/v1/orders/{id}/refund', auth: 'jwt', scopes: [REFUND_SCOPE] },
       ],
       table: movesOrders,

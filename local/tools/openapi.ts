@@ -447,9 +447,12 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
     tag: 'Orders',
     summary: 'Cancel an order that waits for the user',
     description:
-      'Cancels an order in AWAITING_CONFIRMATION or HELD_FOR_REVIEW. Safe to repeat: a ' +
-      'cancelled order answers 200 with `Idempotent-Replayed: true`; in any other state, 409 ' +
-      'ILLEGAL_TRANSITION with `currentStatus`. No body is read.',
+      'Cancels an order in AWAITING_CONFIRMATION or HELD_FOR_REVIEW; it is never charged. ' +
+      "The agent's user (confirm scope) may cancel any of their agents' orders; an agent " +
+      '(agent scope) only its own, to withdraw one placed by mistake; any other order is 404. ' +
+      'Safe to repeat: a cancelled order answers 200 with `Idempotent-Replayed: true`; in any ' +
+      'other state, 409 ILLEGAL_TRANSITION with `currentStatus` (a paid order needs the ' +
+      "user's refund). No body is read.",
     responses: {
       '200': {
         description: 'The order is CANCELLED (now, or before: then Idempotent-Replayed is true)',

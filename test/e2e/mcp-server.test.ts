@@ -4,7 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AutopayClient } from '../../client/autopay-client.ts';
-import { signAgentToken, signOwnerToken } from '../../local/runtime/auth.ts';
+import { signAgentToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { clientFor, readSettings, serveHttp } from '../../mcp/main.ts';
 import { SendOutage } from '../support/calls.ts';
@@ -77,11 +77,16 @@ afterAll(async () => {
 });
 
 describe('the MCP server over stdio, driven by the SDK client, on the local stack', () => {
-  it("offers the agent's three tools, none of which lets the model choose a key or a session", async () => {
+  it("offers the agent's four tools, none of which lets the model choose a key or a session", async () => {
     const { tools } = await demo.listTools();
     const byName = Object.fromEntries(tools.map((tool) => [tool.name, tool]));
 
-    expect(Object.keys(byName).sort()).toEqual(['get_order', 'list_orders', 'place_order']);
+    expect(Object.keys(byName).sort()).toEqual([
+      'cancel_order',
+      'get_order',
+      'list_orders',
+      'place_order',
+    ]);
     const place = byName.place_order?.inputSchema;
     expect(Object.keys(place?.properties ?? {}).sort()).toEqual([
       'action',
@@ -157,18 +162,12 @@ describe('the MCP server over stdio, driven by the SDK client, on the local stac
     expect(unknown.text).toMatch(/^ORDER_NOT_FOUND/);
   });
 
-  it('says that a waiting order is not charged and waits for the user until confirmBy, and then that the user cancelled it', async () => {
-    // Prepare
-    const user = new AutopayClient({
-      baseUrl: stack.apiUrl,
-      token: await signOwnerToken('cautious-agent'),
-      fetch: apiFetchRequest,
-    });
-
+  it('says that a waiting order is not charged and waits for the user until confirmBy, and lets the agent cancel it', async () => {
     // Act
     const placed = await callTool(cautious, 'place_order', basket);
     const order = orderOf(placed);
-    await user.cancelOrder(order.orderId);
+    const cancelled = await callTool(cautious, 'cancel_order', { orderId: order.orderId });
+    const twice = await callTool(cautious, 'cancel_order', { orderId: order.orderId });
     const read = await callTool(cautious, 'get_order', { orderId: order.orderId });
 
     // Assess
@@ -176,10 +175,30 @@ describe('the MCP server over stdio, driven by the SDK client, on the local stac
     expect(placed.text).toContain('NOT CHARGED, WAITING FOR THE USER');
     expect(placed.text).toContain(`before ${order.confirmBy}`);
     expect(placed.text).toContain('ACTION_NOT_TRUSTED');
-    expect(placed.text).toContain('you can neither confirm nor cancel it yourself');
+    expect(placed.text).toContain('you cannot confirm it yourself');
+    expect(cancelled.isError).toBeFalsy();
+    expect(orderOf(cancelled).status).toBe('CANCELLED');
+    expect(cancelled.text).toContain('NOT CHARGED, CANCELLED');
+    expect(twice.isError).toBeFalsy();
+    expect(orderOf(twice).status).toBe('CANCELLED');
+    expect(twice.text).toMatch(/already cancelled/);
     expect(orderOf(read).status).toBe('CANCELLED');
     expect(read.text).toContain('NOT CHARGED, CANCELLED');
     expect(stack.gateway.ledger().charges[order.orderId]).toBeUndefined();
+  });
+
+  it('answers a cancel of a paid order as a tool error that has the model ask the user for a refund', async () => {
+    const order = orderOf(await callTool(demo, 'place_order', { ...basket, amount: 500 }));
+    await waitForStatus(order.orderId, 'PAID');
+
+    const refused = await callTool(demo, 'cancel_order', { orderId: order.orderId });
+
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toMatch(/^ILLEGAL_TRANSITION: .*The order is PAID.*ask the user .*refund/);
+    expect(refused.structuredContent).toMatchObject({
+      error: { code: 'ILLEGAL_TRANSITION', status: 409, currentStatus: 'PAID' },
+    });
+    expect(chargesOf(order.orderId)).toMatchObject({ payments: 1, captured: 500, refunded: 0 });
   });
 
   it('names the earlier order when the same purchase arrives under another key: a possible duplicate, not charged', async () => {

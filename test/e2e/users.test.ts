@@ -146,17 +146,49 @@ describe('the user confirms what their agent ordered', () => {
 });
 
 describe('an agent cannot act as its user', () => {
-  it('cannot confirm, cancel or refund, nor manage agents: the scopes refuse it', async () => {
+  it('cannot confirm or refund, nor manage agents: the scopes refuse it', async () => {
     const placed = await place('cautious-agent');
     const answers = await Promise.all([
       call('POST', `/v1/orders/${placed.orderId}/confirm`, tokens.cautious),
-      call('POST', `/v1/orders/${placed.orderId}/cancel`, tokens.cautious),
       call('POST', `/v1/orders/${placed.orderId}/refund`, tokens.cautious, {}, 'r-2'),
       call('POST', '/v1/agents', tokens.cautious, { name: 'x' }, 'a-1'),
       call('GET', '/v1/agents', tokens.cautious),
       call('POST', '/v1/agents/cautious-agent/resume', tokens.cautious),
     ]);
-    expect(answers.map((answer) => answer.status)).toEqual(Array(6).fill(403));
+    expect(answers.map((answer) => answer.status)).toEqual(Array(5).fill(403));
+    const read = await call('GET', `/v1/orders/${placed.orderId}`, tokens.demoUser);
+    expect(read.body.status).toBe('AWAITING_CONFIRMATION');
+  });
+
+  it('cancels its own waiting order, harmlessly twice; another agent of the same user gets 404', async () => {
+    // Prepare
+    const placed = await place('cautious-agent');
+
+    // Act
+    const foreign = await call('POST', `/v1/orders/${placed.orderId}/cancel`, tokens.demo);
+    const cancelled = await call('POST', `/v1/orders/${placed.orderId}/cancel`, tokens.cautious);
+    const twice = await call('POST', `/v1/orders/${placed.orderId}/cancel`, tokens.cautious);
+    const confirm = await call('POST', `/v1/orders/${placed.orderId}/confirm`, tokens.cautious);
+
+    // Assess
+    expect(placed.status).toBe('AWAITING_CONFIRMATION');
+    expect([foreign.status, codeOf(foreign)]).toEqual([404, 'ORDER_NOT_FOUND']);
+    expect([cancelled.status, cancelled.body.status]).toEqual([200, 'CANCELLED']);
+    expect([twice.status, twice.body.status]).toEqual([200, 'CANCELLED']);
+    expect(confirm.status).toBe(403);
+    const read = await call('GET', `/v1/orders/${placed.orderId}`, tokens.demoUser);
+    expect(read.body.status).toBe('CANCELLED');
+    expect(stack.gateway.ledger().charges[placed.orderId]).toBeUndefined();
+  });
+
+  it('cannot cancel its own order once its payment has started', async () => {
+    const placed = await place('demo-agent');
+
+    const answer = await call('POST', `/v1/orders/${placed.orderId}/cancel`, tokens.demo);
+
+    expect(placed.status).toBe('PENDING_PAYMENT');
+    expect([answer.status, codeOf(answer)]).toEqual([409, 'ILLEGAL_TRANSITION']);
+    expect(answer.body.error).toMatchObject({ currentStatus: 'PENDING_PAYMENT' });
   });
 
   it("lists only its own orders, and another agent's are not found", async () => {

@@ -11,6 +11,7 @@ import {
   functionEnvironment,
 } from '../../lambdas/shared/function-environment.ts';
 import {
+  AGENT_SCOPE,
   CONFIRM_SCOPE,
   type QueueName,
   queueNames,
@@ -610,6 +611,15 @@ describe('ServiceStack', () => {
         }),
       );
       expect(route?.Properties.AuthorizationScopes).toEqual([scope]);
+    });
+
+    it("lets the user's confirm scope or the agent's own scope cancel an order", () => {
+      const [route] = Object.values(
+        synth.serviceTemplate.findResources('AWS::ApiGatewayV2::Route', {
+          Properties: { RouteKey: 'POST /v1/orders/{id}/cancel' },
+        }),
+      );
+      expect(route?.Properties.AuthorizationScopes).toEqual([CONFIRM_SCOPE, AGENT_SCOPE]);
     });
 
     it('accepts only tokens from the configured issuer for the configured audience', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spendClaimOf } from '#domain/agent.ts';
+import { userPrincipal } from '#domain/principal.ts';
 import { spendKeyOf } from '../fakes/in-memory.ts';
 import { fakePipeline, firstDelivery } from '../fakes/pipeline.ts';
 import { demoAgent, latteOrder } from '../fixtures/orders.ts';
@@ -43,8 +44,8 @@ describe("an agent's daily auto-pay budget", () => {
     p.risk.script.push({ kind: 'assessed', level: 'review', requestId: 'r-1' });
     await p.submit({ orderId: order.orderId, agentId }, firstDelivery);
 
-    await p.lifecycle.cancel(demoAgent.ownerId, order.orderId);
-    await p.lifecycle.cancel(demoAgent.ownerId, order.orderId);
+    await p.lifecycle.cancel(userPrincipal(demoAgent.ownerId), order.orderId);
+    await p.lifecycle.cancel(userPrincipal(demoAgent.ownerId), order.orderId);
 
     expect(p.orders.spent.get(today)).toBe(0);
   });

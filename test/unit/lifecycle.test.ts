@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { makeLifecycle } from '#domain/lifecycle.ts';
 import { defaultDeadlinePolicy, type MoveDeps } from '#domain/order-moves.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
+import { agentPrincipal, userPrincipal } from '#domain/principal.ts';
 import {
   FixedClock,
   InMemoryAgents,
@@ -18,6 +19,7 @@ const agentId = 'demo-agent';
 /** demo-agent's owner, who confirms, cancels and refunds its orders. */
 const userId = 'demo-user';
 const refundKey = 'refund-key-1';
+const user = userPrincipal(userId);
 
 describe('confirm, cancel and refund', () => {
   let orders: InMemoryOrders;
@@ -146,8 +148,8 @@ describe('confirm, cancel and refund', () => {
       await seed('AWAITING_CONFIRMATION');
 
       // Act
-      const first = await lifecycle.cancel(userId, orderId);
-      const second = await lifecycle.cancel(userId, orderId);
+      const first = await lifecycle.cancel(user, orderId);
+      const second = await lifecycle.cancel(user, orderId);
 
       // Assess
       expect(first).toMatchObject({ replayed: false, order: { status: 'CANCELLED' } });
@@ -162,7 +164,7 @@ describe('confirm, cancel and refund', () => {
       await seed('HELD_FOR_REVIEW', { attempts: 1 });
 
       // Act
-      await lifecycle.cancel(userId, orderId);
+      await lifecycle.cancel(user, orderId);
 
       // Assess
       expect(checks.scheduled).toEqual([{ orderId, check: 0, delaySeconds: 0 }]);
@@ -173,7 +175,7 @@ describe('confirm, cancel and refund', () => {
       await seed('HELD_FOR_REVIEW', { attempts: 0 });
 
       // Act
-      await lifecycle.cancel(userId, orderId);
+      await lifecycle.cancel(user, orderId);
 
       // Assess
       expect(checks.scheduled).toEqual([{ orderId, check: 0, delaySeconds: 0 }]);
@@ -182,10 +184,10 @@ describe('confirm, cancel and refund', () => {
     it('asks for the lookup again when the cancel of a held order is replayed', async () => {
       // Prepare: the first call cancelled the order and may have died before asking.
       await seed('HELD_FOR_REVIEW');
-      await lifecycle.cancel(userId, orderId);
+      await lifecycle.cancel(user, orderId);
 
       // Act
-      const again = await lifecycle.cancel(userId, orderId);
+      const again = await lifecycle.cancel(user, orderId);
 
       // Assess
       expect(again).toMatchObject({ replayed: true, order: { status: 'CANCELLED' } });
@@ -197,15 +199,59 @@ describe('confirm, cancel and refund', () => {
 
     it('schedules no check, first or replayed, when an order never sent to payment is cancelled', async () => {
       await seed('AWAITING_CONFIRMATION');
-      await lifecycle.cancel(userId, orderId);
-      await lifecycle.cancel(userId, orderId);
+      await lifecycle.cancel(user, orderId);
+      await lifecycle.cancel(user, orderId);
       expect(checks.scheduled).toEqual([]);
+    });
+
+    it.each(['AWAITING_CONFIRMATION', 'HELD_FOR_REVIEW'] as const)(
+      'lets the agent cancel its own order in %s',
+      async (status) => {
+        // Prepare
+        await seed(status);
+
+        // Act
+        const first = await lifecycle.cancel(agentPrincipal(agentId), orderId);
+        const second = await lifecycle.cancel(agentPrincipal(agentId), orderId);
+
+        // Assess
+        expect(first).toMatchObject({ replayed: false, order: { status: 'CANCELLED' } });
+        expect(second).toMatchObject({ replayed: true, order: { status: 'CANCELLED' } });
+        expect((await stored()).history.at(-1)).toMatchObject({ from: status, cause: 'CANCEL' });
+        expect(payments.sent).toEqual([]);
+      },
+    );
+
+    it.each(['cautious-agent', otherAgent.agentId])(
+      "answers 404 to %s cancelling another agent's order, and leaves it waiting",
+      async (other) => {
+        // Prepare: cautious-agent has the same user as demo-agent, other-agent another user.
+        const order = await seed('AWAITING_CONFIRMATION');
+
+        // Act
+        const acting = lifecycle.cancel(agentPrincipal(other), orderId);
+
+        // Assess
+        await expect(acting).rejects.toMatchObject({ code: 'ORDER_NOT_FOUND', status: 404 });
+        expect(await stored()).toEqual(order);
+      },
+    );
+
+    it('refuses the agent a cancel of its own order whose payment has started', async () => {
+      await seed('PENDING_PAYMENT');
+
+      await expect(lifecycle.cancel(agentPrincipal(agentId), orderId)).rejects.toMatchObject({
+        code: 'ILLEGAL_TRANSITION',
+        status: 409,
+        details: { currentStatus: 'PENDING_PAYMENT' },
+      });
+      expect((await stored()).status).toBe('PENDING_PAYMENT');
     });
 
     it('refuses to cancel an order whose payment has started', async () => {
       await seed('PENDING_PAYMENT');
 
-      await expect(lifecycle.cancel(userId, orderId)).rejects.toMatchObject({
+      await expect(lifecycle.cancel(user, orderId)).rejects.toMatchObject({
         code: 'ILLEGAL_TRANSITION',
         status: 409,
         details: { currentStatus: 'PENDING_PAYMENT' },
@@ -315,7 +361,7 @@ describe('confirm, cancel and refund', () => {
   describe('whose order', () => {
     const actions = {
       confirm: (user: string, id: string) => lifecycle.confirm(user, id),
-      cancel: (user: string, id: string) => lifecycle.cancel(user, id),
+      cancel: (owner: string, id: string) => lifecycle.cancel(userPrincipal(owner), id),
       refund: (user: string, id: string) => lifecycle.refund(user, id, refundKey, {}),
     };
     const cases = [

@@ -41,12 +41,25 @@ const adviceOfItsStatus = new Set([
   'INTERNAL_ERROR',
   'SERVICE_UNAVAILABLE',
 ]);
-const operations: Operation[] = ['place', 'read', 'list'];
+const operations: Operation[] = ['place', 'read', 'list', 'cancel'];
 
 const textOf = (result: ReturnType<typeof errorResult>) =>
   result.content.map((part) => (part.type === 'text' ? part.text : '')).join('\n');
 
 describe('what the MCP tools tell the model', () => {
+  it('answers a cancel of an order whose payment started by sending the model to the user for a refund', () => {
+    const error = new AutopayApiError(409, 'ILLEGAL_TRANSITION', 'said', {
+      requestId: 'req-9',
+      currentStatus: 'PAID',
+    });
+
+    const cancel = textOf(errorResult(error, 'cancel'));
+    const read = textOf(errorResult(error, 'read'));
+
+    expect(cancel).toMatch(/The order is PAID: .*ask the user to request a refund in their app/);
+    expect(read).not.toMatch(/refund/);
+  });
+
   it("classifies every code of the catalogue: an agent's, or only a callback's or a user's", () => {
     const catalogue = Object.keys(errorCatalogue);
 

@@ -11,17 +11,26 @@ describe("the MCP server's tools", () => {
     expect(routeOf(tool)?.scopes).toContain(AGENT_SCOPE);
   });
 
-  it("offers no tool for the user's own actions (confirm, cancel, refund, agents, webhooks)", () => {
+  it("offers no tool for the user's own actions (confirm, refund, agents, webhooks)", () => {
     const userOnly = routes.filter(
       (route) => route.auth === 'jwt' && !route.scopes?.includes(AGENT_SCOPE),
     );
 
     expect(userOnly.map((route) => `${route.method} ${route.path}`)).toEqual(
-      expect.arrayContaining(['POST /v1/orders/{id}/cancel', 'POST /v1/agents/{agentId}/suspend']),
+      expect.arrayContaining([
+        'POST /v1/orders/{id}/confirm',
+        'POST /v1/orders/{id}/refund',
+        'POST /v1/agents/{agentId}/suspend',
+      ]),
     );
     for (const tool of Object.values(tools)) {
       expect(userOnly).not.toContain(routeOf(tool));
     }
-    expect(Object.keys(tools).sort()).toEqual(['get_order', 'list_orders', 'place_order']);
+    expect(Object.keys(tools).sort()).toEqual([
+      'cancel_order',
+      'get_order',
+      'list_orders',
+      'place_order',
+    ]);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Order } from '#domain/order.ts';
 import { type OrderStatus, transition } from '#domain/order-state.ts';
 import type { RiskAnswer } from '#domain/payment-ports.ts';
+import { userPrincipal } from '#domain/principal.ts';
 import { spendKeyOf } from '../fakes/in-memory.ts';
 import { type FakePipeline, fakePipeline, firstDelivery } from '../fakes/pipeline.ts';
 import { demoAgent, latteOrder } from '../fixtures/orders.ts';
@@ -103,7 +104,7 @@ describe('two deliveries of one payment message racing', () => {
       // Act
       await race(p, order, verdict.answers, fate);
       if (fate !== 'lost') await p.handleEvent(p.succeeded(order));
-      const cancel = await p.lifecycle.cancel(demoAgent.ownerId, order.orderId).then(
+      const cancel = await p.lifecycle.cancel(userPrincipal(demoAgent.ownerId), order.orderId).then(
         (result) => result.order.status,
         (error: { code: string }) => error.code,
       );
