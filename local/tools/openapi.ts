@@ -988,7 +988,14 @@ function operationOf(route: RouteSpec, doc: RouteDoc): object {
     tags: [doc.tag],
     summary: doc.summary,
     description: doc.description,
-    security: route.auth === 'jwt' ? [{ bearerJwt: [...(route.scopes ?? [])] }] : [],
+    // The authorizer admits a token holding any one of the route's scopes: in OpenAPI that is
+    // one security requirement per scope (the requirements of the list are alternatives).
+    security:
+      route.auth !== 'jwt'
+        ? []
+        : route.scopes && route.scopes.length > 0
+          ? route.scopes.map((scope) => ({ bearerJwt: [scope] }))
+          : [{ bearerJwt: [] }],
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(doc.body
       ? {

@@ -96,7 +96,11 @@ describe('docs/openapi.json', () => {
       expect(declared).toEqual(pathNames);
       expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['500', '503']));
       if (route.auth === 'jwt') {
-        expect(operation.security).toEqual([{ bearerJwt: [...(route.scopes ?? [])] }]);
+        // Any one of the route's scopes admits the token: one requirement per scope.
+        const scopes = route.scopes ?? [];
+        expect(operation.security).toEqual(
+          scopes.length > 0 ? scopes.map((scope) => ({ bearerJwt: [scope] })) : [{ bearerJwt: [] }],
+        );
         expect(operation.responses['401']).toEqual({ $ref: '#/components/responses/Unauthorized' });
         if (route.scopes?.length) {
           // API Gateway's own 403, alone or beside the function's coded ones.
