@@ -5,7 +5,7 @@ import {
   CognitoAgentIdentities,
   LocalAgentIdentities,
 } from '#adapters/cognito-agent-identities.ts';
-import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
+import { DynamoDbAgentStore } from '#adapters/dynamodb-agent-store.ts';
 import { AutopayError } from '#domain/errors.ts';
 import {
   agentView,
@@ -78,7 +78,7 @@ function changed(agent: Parameters<typeof agentView>[0]) {
 const environment = readAgentsEnvironment();
 
 export const handler = buildHandler({
-  agents: new DynamoDbAgentDirectory(dynamodb, environment.TABLE_NAME),
+  agents: new DynamoDbAgentStore(dynamodb, environment.TABLE_NAME),
   // No user pool (npm start, or another OIDC provider): agents get ids, not credentials.
   identities: environment.USER_POOL_ID
     ? new CognitoAgentIdentities(

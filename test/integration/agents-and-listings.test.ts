@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
+import { DynamoDbAgentStore } from '#adapters/dynamodb-agent-store.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { AGENT_HISTORY_LIMIT, type ManagedAgent } from '#domain/manage-agents.ts';
 import { type Order, openOrder } from '#domain/order.ts';
@@ -12,7 +12,7 @@ import { createTestTable } from '../support/table.ts';
 const tableName = 'agents-integration';
 let emulator: Emulator;
 let client: DynamoDBDocumentClient;
-let agents: DynamoDbAgentDirectory;
+let agents: DynamoDbAgentStore;
 let orders: DynamoDbOrderRepository;
 const counter = new CallCounter();
 
@@ -20,7 +20,7 @@ beforeAll(async () => {
   emulator = await startDynamoDbLocal();
   client = await createTestTable(emulator.endpoint, tableName);
   counter.attach(client, 'DynamoDB');
-  agents = new DynamoDbAgentDirectory(client, tableName);
+  agents = new DynamoDbAgentStore(client, tableName);
   orders = new DynamoDbOrderRepository(client, tableName);
 }, 60_000);
 
