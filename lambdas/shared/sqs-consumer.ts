@@ -47,8 +47,6 @@ class ReturnedForLater extends Error {
 export function sqsConsumer<T extends { orderId?: string | undefined }>(
   options: SqsConsumerOptions<T>,
 ) {
-  const processor = new BatchProcessor(EventType.SQS);
-
   async function returnForLater(record: SQSRecord, delaySeconds: number): Promise<void> {
     await options.sqs.send(
       new ChangeMessageVisibilityCommand({
@@ -90,8 +88,11 @@ export function sqsConsumer<T extends { orderId?: string | undefined }>(
   }
 
   return middy(
+    // A processor of its own per batch: a processor holds its batch's records and failures, so
+    // batches handled at once (the local runtime's concurrent pollers) would report each
+    // other's failures, and a message returned for later would be deleted.
     async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
-      processPartialResponse(event, handleRecord, processor, {
+      processPartialResponse(event, handleRecord, new BatchProcessor(EventType.SQS), {
         context,
         // Returning every message of a batch on purpose (an open breaker) is not an error.
         throwOnFullBatchFailure: false,
