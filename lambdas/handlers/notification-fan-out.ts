@@ -27,7 +27,6 @@ const fanOut = makeFanOut({
   endpoints: new DynamoDbWebhookEndpoints(dynamodb, environment.TABLE_NAME),
   outbox: new SqsNotificationOutbox(sqs, environment.NOTIFICATION_QUEUE_URL),
 });
-const processor = new BatchProcessor(EventType.DynamoDBStreams);
 
 /**
  * notification-fan-out: the table's changes in, one queued message per (event, endpoint) out.
@@ -49,7 +48,8 @@ export const handler = middy(async (event: DynamoDBStreamEvent, context: Context
         metrics.addMetric(metricNames.notificationsQueued, MetricUnit.Count, queued);
       }
     },
-    processor,
+    // A processor per batch, as sqsConsumer does: it holds its batch's records and failures.
+    new BatchProcessor(EventType.DynamoDBStreams),
     { context, processInParallel: false },
   ) as Promise<DynamoDBBatchResponse>;
 })
