@@ -9,7 +9,6 @@ import {
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
-  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -19,6 +18,7 @@ import { TransientDependencyError } from '#domain/errors.ts';
 import type { HistoryEntry, Order, PaymentFields } from '#domain/order.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
 import type {
+  ClaimOutcome,
   CreateOrderOutcome,
   OrderIndex,
   OrderListing,
@@ -57,79 +57,50 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
     private readonly tableName: string,
   ) {}
 
-  async create(order: Order, spend?: DailySpend, guard?: GuardClaim): Promise<CreateOrderOutcome> {
-    if (guard !== undefined) {
-      return this.createGuarded(order, spend, guard);
-    }
-    if (spend === undefined) {
-      return this.putOrder(order);
-    }
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.client.send(
-          new TransactWriteCommand({
-            TransactItems: [{ Put: this.orderPut(order) }, { Update: this.spendUpdate(spend) }],
-          }),
-        );
-        return { kind: 'created' };
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) {
-          throw error;
-        }
-        const [orderReason, spendReason] = error.CancellationReasons ?? [];
-        if (orderReason?.Code === 'ConditionalCheckFailed' && orderReason.Item) {
-          return { kind: 'exists', existing: toOrder(unmarshall(orderReason.Item)) };
-        }
-        if (spendReason?.Code === 'ConditionalCheckFailed') {
-          return { kind: 'over-daily-limit' };
-        }
-        if (!isConflict(error) || attempt >= TRANSACTION_CONFLICT_RETRIES) {
-          throw error;
-        }
-        await sleep(jitteredBackoffMs(attempt));
-      }
-    }
+  async create(order: Order): Promise<CreateOrderOutcome> {
+    return this.putOrder(order);
   }
 
   /**
-   * The order and its claim on the agent-day item (spend, token bucket, recent intents) in one
-   * transaction, as without the guards: the guards cost no write of their own. Just after
-   * midnight a check of the previous day's item joins it, for the intents still in the window.
+   * The claim on the agent-day item (spend, token bucket, recent intents) as one conditional
+   * update, apart from the order: a transaction would bill both items twice. Just after midnight
+   * a check of the previous day's item joins it in a transaction, for the intents still in the
+   * window: six minutes a day pay for that.
    */
-  private async createGuarded(
-    order: Order,
-    spend: DailySpend | undefined,
-    guard: GuardClaim,
-  ): Promise<CreateOrderOutcome> {
-    const transactItems: NonNullable<TransactWriteCommandInput['TransactItems']> = [
-      { Put: this.orderPut(order) },
-      { Update: this.guardUpdate(guard, spend) },
-    ];
+  async claim(guard: GuardClaim, spend?: DailySpend): Promise<ClaimOutcome> {
+    const update = this.guardUpdate(guard, spend);
     const previous = guard.previousDay && intentChecks(guard.previousDay.checks, guard.intent.hash);
-    if (guard.previousDay !== undefined && previous?.ConditionExpression !== undefined) {
-      transactItems.push({
-        ConditionCheck: {
-          TableName: this.tableName,
-          Key: spendKey(guard.agentId, guard.previousDay.day),
-          ConditionExpression: previous.ConditionExpression,
-          ExpressionAttributeNames: previous.ExpressionAttributeNames,
-          ExpressionAttributeValues: previous.ExpressionAttributeValues,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      });
-    }
+    const check =
+      guard.previousDay !== undefined && previous?.ConditionExpression !== undefined
+        ? {
+            TableName: this.tableName,
+            Key: spendKey(guard.agentId, guard.previousDay.day),
+            ConditionExpression: previous.ConditionExpression,
+            ExpressionAttributeNames: previous.ExpressionAttributeNames,
+            ExpressionAttributeValues: previous.ExpressionAttributeValues,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+          }
+        : undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.client.send(new TransactWriteCommand({ TransactItems: transactItems }));
-        return { kind: 'created' };
+        if (check === undefined) {
+          await this.client.send(new UpdateCommand(update));
+        } else {
+          await this.client.send(
+            new TransactWriteCommand({
+              TransactItems: [{ Update: update }, { ConditionCheck: check }],
+            }),
+          );
+        }
+        return { kind: 'claimed' };
       } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) {
+          return { kind: 'guard-refused', observed: guardStateOf(error.Item) };
+        }
         if (!(error instanceof TransactionCanceledException)) {
           throw error;
         }
-        const [orderReason, dayReason, previousReason] = error.CancellationReasons ?? [];
-        if (orderReason?.Code === 'ConditionalCheckFailed' && orderReason.Item) {
-          return { kind: 'exists', existing: toOrder(unmarshall(orderReason.Item)) };
-        }
+        const [dayReason, previousReason] = error.CancellationReasons ?? [];
         const dayFailed = dayReason?.Code === 'ConditionalCheckFailed';
         const previousFailed = previousReason?.Code === 'ConditionalCheckFailed';
         if (dayFailed || previousFailed) {
@@ -149,6 +120,23 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
         await sleep(jitteredBackoffMs(attempt));
       }
     }
+  }
+
+  /**
+   * Takes the claim's spend and its interval of the bucket back, unconditionally: the claim was
+   * written, so both are there to give back.
+   */
+  async unclaim(guard: GuardClaim, spend?: DailySpend): Promise<void> {
+    const change = this.spendChange(guard, -(spend?.amount ?? 0));
+    const intervalMs =
+      guard.bucket.kind === 'full' ? guard.bucket.next - guard.bucket.now : guard.bucket.intervalMs;
+    await this.client.send(
+      new UpdateCommand({
+        ...change,
+        UpdateExpression: `${change.UpdateExpression}, tat = tat - :interval`,
+        ExpressionAttributeValues: { ...change.ExpressionAttributeValues, ':interval': intervalMs },
+      }),
+    );
   }
 
   /** The claim as one conditional update: each condition is what the claim assumed. */
@@ -416,19 +404,6 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
       },
       ConditionExpression: 'attribute_not_exists(pk)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
-    };
-  }
-
-  private spendUpdate(spend: DailySpend) {
-    const change = this.spendChange(spend, spend.amount);
-    return {
-      ...change,
-      // Room for this order means the total before it is at most the limit minus its amount.
-      ConditionExpression: 'attribute_not_exists(spent) OR spent <= :headroom',
-      ExpressionAttributeValues: {
-        ...change.ExpressionAttributeValues,
-        ':headroom': spend.dailyLimit - spend.amount,
-      },
     };
   }
 

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { type AutoPayDecision, decideAutoPay, utcDay } from './agent.ts';
+import { type AutoPayDecision, type DailySpend, decideAutoPay, utcDay } from './agent.ts';
 import {
   applyClaim,
   claimFor,
   defaultGuardPolicy,
   duplicateIn,
   emptyGuardState,
+  type GuardClaim,
   type GuardPolicy,
   type GuardState,
   intentHashOf,
@@ -27,12 +28,7 @@ import {
   openOrder,
   requestHashOf,
 } from './order.ts';
-import {
-  type DeadlinePolicy,
-  defaultDeadlinePolicy,
-  dueAtFor,
-  secondsAfter,
-} from './order-moves.ts';
+import { type DeadlinePolicy, defaultDeadlinePolicy, secondsAfter } from './order-moves.ts';
 import type {
   AgentDirectory,
   Clock,
@@ -144,6 +140,14 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
         ? { reason: 'AUTOPAY_PAUSED' }
         : undefined;
 
+    // A replay is answered from the stored order and writes nothing.
+    const stored = await deps.orders.get(base.orderId);
+    if (stored !== undefined) {
+      return replay(stored, base.requestHash);
+    }
+    // An earlier attempt with this key that claimed and then failed left its intent, naming this
+    // order: that is not a duplicate.
+    let ownIntent = false;
     for (let attempt = 0; attempt < GUARD_ATTEMPTS; attempt++) {
       const order =
         wait === undefined ? payingOrder(base, now, decision) : waitingOrder(base, now, wait);
@@ -155,23 +159,15 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
           rate,
           hash,
           firstOrderId: wait?.duplicateOf ?? order.orderId,
-          checkDuplicate: wait?.duplicateOf === undefined,
+          checkDuplicate: wait?.duplicateOf === undefined && !ownIntent,
         },
         guards,
       );
       const spend = wait === undefined && decision.autoPay ? decision.spend : undefined;
-      const outcome = await deps.orders.create(order, spend, claim);
-      if (outcome.kind === 'created') {
+      const outcome = await deps.orders.claim(claim, spend);
+      if (outcome.kind === 'claimed') {
         remember(seenKey, applyClaim(state, claim));
-        if (order.status === 'PENDING_PAYMENT') await enqueueNew(order);
-        return { order, replayed: false };
-      }
-      if (outcome.kind === 'exists') {
-        return replay(outcome.existing, order.requestHash);
-      }
-      if (outcome.kind === 'over-daily-limit') {
-        wait = { reason: 'OVER_DAILY_LIMIT' };
-        continue;
+        return store(order, claim, spend);
       }
       state = outcome.observed;
       remember(seenKey, state);
@@ -183,7 +179,9 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
         (outcome.previousDay && claim.previousDay
           ? duplicateIn(outcome.previousDay, hash, claim.previousDay.checks)
           : undefined) ?? duplicateIn(state, hash, claim.intent.checks);
-      if (duplicateOf !== undefined && wait?.duplicateOf === undefined) {
+      if (duplicateOf === order.orderId) {
+        ownIntent = true;
+      } else if (duplicateOf !== undefined && wait?.duplicateOf === undefined) {
         wait = { reason: 'POSSIBLE_DUPLICATE', duplicateOf };
       } else if (spend !== undefined && (state.spent ?? 0) + spend.amount > spend.dailyLimit) {
         wait = { reason: 'OVER_DAILY_LIMIT' };
@@ -191,6 +189,35 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
     }
     throw new TransientDependencyError('agent-day');
   };
+
+  /**
+   * Stores a claimed order. A paid one is queued first, so no stored order can miss its message:
+   * payment submission waits a little for an order it cannot find yet. What the claim took is
+   * given back when the order is not stored (a queue failure, or a racing request with the same
+   * key that stored it first).
+   */
+  async function store(
+    order: Order,
+    claim: GuardClaim,
+    spend: DailySpend | undefined,
+  ): Promise<OrderRequestResult> {
+    const giveBack = () => deps.orders.unclaim(claim, spend).catch(() => undefined);
+    if (order.status === 'PENDING_PAYMENT') {
+      await enqueue(order).catch(async (error: unknown) => {
+        await giveBack();
+        throw error;
+      });
+    }
+    const outcome = await deps.orders.create(order).catch(async (error: unknown) => {
+      await giveBack();
+      throw error;
+    });
+    if (outcome.kind === 'created') {
+      return { order, replayed: false };
+    }
+    await giveBack();
+    return replay(outcome.existing, order.requestHash);
+  }
 
   function remember(key: string, state: GuardState): void {
     if (seen.size >= GUESS_CACHE_ENTRIES) seen.clear();
@@ -205,7 +232,6 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
       status: 'PENDING_PAYMENT',
       payBy,
       ...(decision.autoPay ? { spendDay: decision.spend.day } : {}),
-      dueAt: dueAtFor('PENDING_PAYMENT', now, { payBy }, deadlines),
     });
   }
 
@@ -222,36 +248,20 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
     return openOrder(waiting);
   }
 
-  async function enqueueNew(order: Order): Promise<void> {
-    await enqueue(order).catch(async (error: unknown) => {
-      // The client is told 503 and retries with the same key; the mark lets that replay, and
-      // only a replay that can help, queue the payment. If the mark is lost too, the sweep
-      // sends the payment once the order is overdue.
-      await deps.orders
-        .annotate(order.orderId, 'PENDING_PAYMENT', { unqueued: true })
-        .catch(() => false);
-      throw error;
-    });
-  }
-
   async function replay(existing: Order, requestHash: string): Promise<OrderRequestResult> {
     if (existing.requestHash !== requestHash) {
       throw new IdempotencyKeyReusedError(existing.orderId);
-    }
-    // Only the replay of a placement that could not queue its payment queues it: one that did
-    // queue it would only multiply the deliveries, each asking the risk engine on its own.
-    if (existing.status === 'PENDING_PAYMENT' && existing.unqueued === true) {
-      await enqueue(existing);
-      await deps.orders
-        .annotate(existing.orderId, 'PENDING_PAYMENT', { unqueued: undefined })
-        .catch(() => false);
     }
     return { order: existing, replayed: true };
   }
 
   async function enqueue(order: Order): Promise<void> {
     try {
-      await deps.payments.enqueue({ orderId: order.orderId, agentId: order.agentId });
+      await deps.payments.enqueue({
+        orderId: order.orderId,
+        agentId: order.agentId,
+        placedAt: order.createdAt,
+      });
     } catch (error) {
       throw new TransientDependencyError('payment-queue', { cause: error });
     }

@@ -7,9 +7,11 @@ import type { OrderEvent, OrderStatus } from './order-state.ts';
 export type CreateOrderOutcome =
   | { readonly kind: 'created' }
   /** An order with this id exists already (a replay, or the key reused with another body). */
-  | { readonly kind: 'exists'; readonly existing: Order }
-  /** The agent's daily auto-pay budget has no room for it; nothing was written. */
-  | { readonly kind: 'over-daily-limit' }
+  | { readonly kind: 'exists'; readonly existing: Order };
+
+/** What happened to a placement's claim on its agent-day item. */
+export type ClaimOutcome =
+  | { readonly kind: 'claimed' }
   /**
    * The agent-day item was not as the guard claim assumed (an empty bucket, a recent duplicate,
    * no room in the day's budget, or only a wrong guess); nothing was written. `observed` is the
@@ -69,11 +71,18 @@ export interface OrderIndex {
 }
 
 export interface OrderRepository {
+  /** Creates the order only if no order has its id: one conditional put. */
+  create(order: Order): Promise<CreateOrderOutcome>;
   /**
-   * Creates the order only if no order has its id, together with the daily spend and the guard
-   * claim on the agent-day item when they are given: all are written or none is.
+   * One placement's claim on its agent-day item (token bucket, recent intent, and the spend when
+   * it is paid at once): one conditional update, written whole or not at all.
    */
-  create(order: Order, spend?: DailySpend, guard?: GuardClaim): Promise<CreateOrderOutcome>;
+  claim(guard: GuardClaim, spend?: DailySpend): Promise<ClaimOutcome>;
+  /**
+   * Gives back what a claim took for an order that was not stored after all: its spend and its
+   * place in the bucket. The recent intent stays, naming the order id the claim was made for.
+   */
+  unclaim(guard: GuardClaim, spend?: DailySpend): Promise<void>;
   get(orderId: string): Promise<Order | undefined>;
   /** One conditional write: the status, the history entry and the changes, or nothing. */
   transition(transition: OrderTransition): Promise<TransitionOutcome>;
@@ -91,6 +100,11 @@ export interface AgentDirectory {
 export interface PaymentRequest {
   readonly orderId: string;
   readonly agentId: string;
+  /**
+   * Set by intake, which queues the payment just before it stores the order: until a little
+   * after this instant, an order not found yet is waited for rather than given up.
+   */
+  readonly placedAt?: string;
 }
 
 export interface PaymentQueue {

@@ -1,7 +1,7 @@
 import { type BackoffPolicy, backoffSeconds } from './backoff.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { Order, PaymentFields, RiskRecord } from './order.ts';
-import { type DeadlinePolicy, isPast, moveOrder } from './order-moves.ts';
+import { type DeadlinePolicy, dueAtFor, isPast, moveOrder } from './order-moves.ts';
 import type { OrderEvent, OrderStatus } from './order-state.ts';
 import type {
   GatewayOutcome,
@@ -68,6 +68,13 @@ export interface Delivery {
   readonly maxReceiveCount: number;
   readonly remainingMs: () => number;
 }
+
+/**
+ * How long a payment may wait for its order to be stored: longer than intake's timeout (10 s)
+ * with its SDK retries, so an order stored late is never left without its message.
+ */
+export const NOT_STORED_GRACE_MS = 60_000;
+const NOT_STORED_RETRY_SECONDS = 2;
 
 export type SubmitResult =
   | { readonly kind: 'done'; readonly detail: string }
@@ -140,7 +147,7 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
   ): Promise<SubmitResult> {
     const order = await orders.get(request.orderId);
     if (order === undefined) {
-      return { kind: 'done', detail: 'no such order' };
+      return notStoredYet(request);
     }
     const settled = await settleWithoutCharging(order, delivery);
     if (settled !== undefined) {
@@ -159,6 +166,24 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
       }
     }
   };
+
+  /**
+   * Intake queues a payment just before it stores the order: shortly after `placedAt` the order
+   * may not be there yet, and the message comes back for it. Later, the placement failed before
+   * storing it (the client got an error and nothing was stored), and the message is dropped.
+   */
+  function notStoredYet(request: PaymentRequest): SubmitResult {
+    const placedAt = request.placedAt === undefined ? Number.NaN : Date.parse(request.placedAt);
+    const waitedMs = deps.clock.now().getTime() - placedAt;
+    if (waitedMs < NOT_STORED_GRACE_MS) {
+      return {
+        kind: 'retry',
+        delaySeconds: NOT_STORED_RETRY_SECONDS,
+        reason: 'ORDER_NOT_STORED_YET',
+      };
+    }
+    return { kind: 'done', detail: 'no such order' };
+  }
 
   async function settleWithoutCharging(
     order: Order,
@@ -189,6 +214,7 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
       await orders.annotate(order.orderId, 'PENDING_PAYMENT', {
         lastError: 'CIRCUIT_OPEN',
         deadLettered: true,
+        ...overdueLater(order),
       });
     }
     const delaySeconds = Math.ceil(retryInMs / 1000) + Math.ceil(Math.random() * 5);
@@ -448,8 +474,20 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
       outcomeUnknown: order.outcomeUnknown === true || outcome.kind === 'unknown' || undefined,
       ...(risk ? { risk } : {}),
       ...(lastDelivery ? { deadLettered: true } : {}),
+      ...overdueLater(order),
     });
     return { kind: 'retry', delaySeconds: delayFor(outcome, delivery), reason: code };
+  }
+
+  /**
+   * An order paid at once enters the due index only when its payment does not go through on the
+   * first try: the happy path writes no index entry, and the sweep still finds every order whose
+   * payment is struggling once it is overdue.
+   */
+  function overdueLater(order: Order): Partial<PaymentFields> {
+    return order.dueAt === undefined
+      ? { dueAt: dueAtFor('PENDING_PAYMENT', deps.clock.now(), order, policy.deadlines) }
+      : {};
   }
 
   function delayFor(outcome: TransientOutcome, delivery: Delivery): number {

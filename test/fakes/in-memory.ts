@@ -24,6 +24,7 @@ import { dueAtFor, type MoveDeps, moveOrder } from '#domain/order-moves.ts';
 import type { InitialStatus, OrderEvent, OrderStatus } from '#domain/order-state.ts';
 import type {
   AgentDirectory,
+  ClaimOutcome,
   Clock,
   ControlPanel,
   CreateOrderOutcome,
@@ -49,44 +50,52 @@ export class InMemoryOrders implements OrderRepository, OrderIndex {
   readonly guards = new Map<string, GuardState>();
   writes = 0;
 
-  async create(order: Order, spend?: DailySpend, guard?: GuardClaim): Promise<CreateOrderOutcome> {
+  async create(order: Order): Promise<CreateOrderOutcome> {
     const existing = this.orders.get(order.orderId);
     if (existing) {
       return { kind: 'exists', existing: structuredClone(existing) };
     }
-    if (guard) {
-      const key = spendKeyOf(guard);
-      const day = { ...(this.guards.get(key) ?? emptyGuardState), spent: this.spent.get(key) };
-      const previous = guard.previousDay
-        ? (this.guards.get(spendKeyOf({ agentId: guard.agentId, day: guard.previousDay.day })) ??
-          emptyGuardState)
-        : undefined;
-      const previousHolds =
-        previous === undefined ||
-        duplicateIn(previous, guard.intent.hash, guard.previousDay?.checks ?? []) === undefined;
-      const roomHolds = spend === undefined || (day.spent ?? 0) + spend.amount <= spend.dailyLimit;
-      if (!claimHolds(day, guard) || !roomHolds || !previousHolds) {
-        return {
-          kind: 'guard-refused',
-          observed: structuredClone(day),
-          ...(previousHolds ? {} : { previousDay: structuredClone(previous) }),
-        };
-      }
-      this.guards.set(key, applyClaim(day, guard));
-      this.spent.set(key, (day.spent ?? 0) + (spend?.amount ?? 0));
-      this.writes++;
-    } else if (spend) {
-      const key = spendKeyOf(spend);
-      const before = this.spent.get(key) ?? 0;
-      if (before + spend.amount > spend.dailyLimit) {
-        return { kind: 'over-daily-limit' };
-      }
-      this.spent.set(key, before + spend.amount);
-      this.writes++;
-    }
     this.orders.set(order.orderId, structuredClone(order));
     this.writes++;
     return { kind: 'created' };
+  }
+
+  async claim(guard: GuardClaim, spend?: DailySpend): Promise<ClaimOutcome> {
+    const key = spendKeyOf(guard);
+    const day = { ...(this.guards.get(key) ?? emptyGuardState), spent: this.spent.get(key) };
+    const previous = guard.previousDay
+      ? (this.guards.get(spendKeyOf({ agentId: guard.agentId, day: guard.previousDay.day })) ??
+        emptyGuardState)
+      : undefined;
+    const previousHolds =
+      previous === undefined ||
+      duplicateIn(previous, guard.intent.hash, guard.previousDay?.checks ?? []) === undefined;
+    const roomHolds = spend === undefined || (day.spent ?? 0) + spend.amount <= spend.dailyLimit;
+    if (!claimHolds(day, guard) || !roomHolds || !previousHolds) {
+      return {
+        kind: 'guard-refused',
+        observed: structuredClone(day),
+        ...(previousHolds ? {} : { previousDay: structuredClone(previous) }),
+      };
+    }
+    this.guards.set(key, applyClaim(day, guard));
+    this.spent.set(key, (day.spent ?? 0) + (spend?.amount ?? 0));
+    this.writes++;
+    return { kind: 'claimed' };
+  }
+
+  async unclaim(guard: GuardClaim, spend?: DailySpend): Promise<void> {
+    const key = spendKeyOf(guard);
+    this.spent.set(key, (this.spent.get(key) ?? 0) - (spend?.amount ?? 0));
+    const day = this.guards.get(key);
+    if (day?.tat !== undefined) {
+      const interval =
+        guard.bucket.kind === 'full'
+          ? guard.bucket.next - guard.bucket.now
+          : guard.bucket.intervalMs;
+      this.guards.set(key, { ...day, tat: day.tat - interval });
+    }
+    this.writes++;
   }
 
   async get(orderId: string): Promise<Order | undefined> {

@@ -80,14 +80,20 @@ describe('the guards in the agent-day item (DynamoDB Local)', () => {
     expect((await dayItem(agentId, '2026-11-23'))?.spent).toBe(latteOrder.amount);
   });
 
-  it('adds no write to a paid order: one TransactWriteItems, as before the guards', async () => {
+  it('adds no write to a paid order: one UpdateItem of the agent-day item, one PutItem', async () => {
     const { place } = await instances(1, '2026-11-23T09:30:00Z');
     counter.reset();
 
     await place('k-1');
 
-    // The agent's profile, then the order with its agent-day item.
-    expect(counter.calls).toEqual(['DynamoDB.GetItem', 'DynamoDB.TransactWriteItems']);
+    // The agent's profile, the order (absent: not a replay), the claim, the order. No
+    // transaction: it would bill both items twice.
+    expect(counter.calls).toEqual([
+      'DynamoDB.GetItem',
+      'DynamoDB.GetItem',
+      'DynamoDB.UpdateItem',
+      'DynamoDB.PutItem',
+    ]);
   });
 
   it('refuses the 11th order of a burst with 429 and writes nothing for it, on any instance', async () => {

@@ -4,6 +4,12 @@ import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { spendKey } from '#adapters/table-keys.ts';
 import type { DailySpend } from '#domain/agent.ts';
+import {
+  claimFor,
+  defaultGuardPolicy,
+  emptyGuardState,
+  type GuardState,
+} from '#domain/agent-guards.ts';
 import { type Order, openOrder } from '#domain/order.ts';
 import { type Emulator, startDynamoDbLocal } from '../../local/runtime/emulators.ts';
 import { demoAgent, latteOrder } from '../fixtures/orders.ts';
@@ -38,6 +44,43 @@ function newOrder(overrides: Partial<Order> = {}): Order {
 function spend(amount: number, agentId = `agent-${sequence}`): DailySpend {
   return { agentId, day: '2026-11-23', amount, dailyLimit: 1000 };
 }
+
+/** A claim on the agent-day item of 2026-11-23 as intake would build it on `state`. */
+function guardOf(state: GuardState, agentId: string) {
+  return claimFor(
+    state,
+    {
+      agentId,
+      now: Date.parse('2026-11-23T09:30:00Z'),
+      rate: { perSecond: 1000, burst: 1000 },
+      hash: `intent-${++sequence}`,
+      firstOrderId: `ord_${sequence}`,
+      checkDuplicate: false,
+    },
+    defaultGuardPolicy,
+  );
+}
+
+/** Claims `amount` of the agent's day as intake does: a wrong guess is retried on what it saw. */
+async function claimSpend(agentId: string, amount: number): Promise<'claimed' | 'refused'> {
+  let state: GuardState = emptyGuardState;
+  for (let attempt = 0; attempt < 30; attempt++) {
+    const outcome = await repository.claim(guardOf(state, agentId), spend(amount, agentId));
+    if (outcome.kind === 'claimed') return 'claimed';
+    state = outcome.observed;
+    if ((state.spent ?? 0) + amount > 1000) return 'refused';
+  }
+  throw new Error('the claim never settled');
+}
+
+async function dayItem(agentId: string) {
+  const read = await client.send(
+    new GetCommand({ TableName: tableName, Key: spendKey(agentId, '2026-11-23') }),
+  );
+  return read.Item;
+}
+
+const spentBy = async (agentId: string) => (await dayItem(agentId))?.spent;
 
 beforeAll(async () => {
   emulator = await startDynamoDbLocal();
@@ -78,69 +121,73 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     expect(await repository.get(order.orderId)).toEqual(order);
   });
 
-  it('writes the order and the daily spend in one transaction', async () => {
+  it('claims the daily spend with one UpdateItem, apart from the order', async () => {
     // Prepare
     const order = newOrder();
-    const claim = spend(450);
+    const agentId = `claim-agent-${sequence}`;
     counter.reset();
 
     // Act
-    const outcome = await repository.create(order, claim);
+    const claimed = await claimSpend(agentId, 450);
+    const outcome = await repository.create(order);
 
     // Assess
+    expect(claimed).toBe('claimed');
     expect(outcome).toEqual({ kind: 'created' });
-    expect(counter.calls).toEqual(['DynamoDB.TransactWriteItems']);
+    expect(counter.calls).toEqual(['DynamoDB.UpdateItem', 'DynamoDB.PutItem']);
     const stored = await client.send(
-      new GetCommand({
-        TableName: tableName,
-        Key: spendKey(claim.agentId, '2026-11-23'),
-      }),
+      new GetCommand({ TableName: tableName, Key: spendKey(agentId, '2026-11-23') }),
     );
     expect(stored.Item?.spent).toBe(450);
     expect(stored.Item?.expiresAt).toBeGreaterThan(Date.parse('2026-11-24T00:00:00Z') / 1000);
   });
 
-  it('writes neither order nor spend when the spend would pass the daily limit', async () => {
+  it('refuses a claim that would pass the daily limit and leaves the spend as it was', async () => {
     // Prepare
     const agentId = 'daily-limit-agent';
-    await repository.create(newOrder(), spend(900, agentId));
-    const refused = newOrder();
+    await claimSpend(agentId, 900);
 
     // Act
-    const outcome = await repository.create(refused, spend(101, agentId));
+    const outcome = await claimSpend(agentId, 101);
 
     // Assess
-    expect(outcome).toEqual({ kind: 'over-daily-limit' });
-    expect(await repository.get(refused.orderId)).toBeUndefined();
-    const stored = await client.send(
-      new GetCommand({ TableName: tableName, Key: spendKey(agentId, '2026-11-23') }),
-    );
-    expect(stored.Item?.spent).toBe(900);
+    expect(outcome).toBe('refused');
+    expect(await spentBy(agentId)).toBe(900);
   });
 
   it('fills the daily limit exactly', async () => {
     const agentId = 'exact-limit-agent';
-    await repository.create(newOrder(), spend(600, agentId));
-    await expect(repository.create(newOrder(), spend(400, agentId))).resolves.toEqual({
-      kind: 'created',
-    });
+    await claimSpend(agentId, 600);
+    await expect(claimSpend(agentId, 400)).resolves.toBe('claimed');
   });
 
-  it('counts a replayed transactional create once: the existing order wins, spend unchanged', async () => {
+  it('gives a claim back: its spend and its interval of the bucket', async () => {
     // Prepare
-    const agentId = 'replay-agent';
-    const order = newOrder();
-    await repository.create(order, spend(300, agentId));
+    const agentId = 'unclaim-agent';
+    const guard = guardOf(emptyGuardState, agentId);
+    await repository.claim(guard, spend(300, agentId));
+    const before = await dayItem(agentId);
 
     // Act
-    const outcome = await repository.create(order, spend(300, agentId));
+    await repository.unclaim(guard, spend(300, agentId));
+
+    // Assess
+    const after = await dayItem(agentId);
+    expect(before?.spent).toBe(300);
+    expect(after?.spent).toBe(0);
+    expect(after?.tat).toBe(Number(before?.tat) - 1);
+  });
+
+  it('answers a replayed create with the existing order and writes nothing', async () => {
+    // Prepare
+    const order = newOrder();
+    await repository.create(order);
+
+    // Act
+    const outcome = await repository.create({ ...order, createdAt: 'later' });
 
     // Assess
     expect(outcome).toEqual({ kind: 'exists', existing: order });
-    const stored = await client.send(
-      new GetCommand({ TableName: tableName, Key: spendKey(agentId, '2026-11-23') }),
-    );
-    expect(stored.Item?.spent).toBe(300);
   });
 
   it('lets exactly one of many concurrent creates of one order through', async () => {
@@ -148,50 +195,33 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     const order = newOrder();
 
     // Act
-    const outcomes = await Promise.all(
-      Array.from({ length: 8 }, () => repository.create(order, spend(10, 'race-agent'))),
-    );
+    const outcomes = await Promise.all(Array.from({ length: 8 }, () => repository.create(order)));
 
     // Assess
     expect(outcomes.filter((outcome) => outcome.kind === 'created')).toHaveLength(1);
     expect(outcomes.filter((outcome) => outcome.kind === 'exists')).toHaveLength(7);
-    const stored = await client.send(
-      new GetCommand({ TableName: tableName, Key: spendKey('race-agent', '2026-11-23') }),
-    );
-    expect(stored.Item?.spent).toBe(10);
   });
 
-  it('never lets concurrent orders of one agent overspend its day', async () => {
-    // Prepare: ten orders of 150 against a limit of 1000: at most six fit.
+  it('never lets concurrent claims of one agent overspend its day', async () => {
+    // Prepare: ten claims of 150 against a limit of 1000: at most six fit.
     const agentId = 'concurrent-spend-agent';
 
     // Act
-    const outcomes = await Promise.all(
-      Array.from({ length: 10 }, () => repository.create(newOrder(), spend(150, agentId))),
-    );
+    const outcomes = await Promise.all(Array.from({ length: 10 }, () => claimSpend(agentId, 150)));
 
     // Assess
-    const created = outcomes.filter((outcome) => outcome.kind === 'created').length;
-    const stored = await client.send(
-      new GetCommand({ TableName: tableName, Key: spendKey(agentId, '2026-11-23') }),
-    );
-    expect(stored.Item?.spent).toBe(created * 150);
-    expect(stored.Item?.spent).toBeLessThanOrEqual(1000);
+    const claimed = outcomes.filter((outcome) => outcome === 'claimed').length;
+    expect(claimed).toBe(6);
+    expect(await spentBy(agentId)).toBe(claimed * 150);
   });
 });
 
 describe('giving an auto-pay budget back (DynamoDB Local)', () => {
-  const spentBy = async (agentId: string) =>
-    (
-      await client.send(
-        new GetCommand({ TableName: tableName, Key: spendKey(agentId, '2026-11-23') }),
-      )
-    ).Item?.spent;
-
   /** An auto-paid order of 450 that took its budget, and the move that fails it. */
   async function failing(agentId: string) {
     const order = newOrder({ agentId, spendDay: '2026-11-23' });
-    await repository.create(order, spend(450, agentId));
+    await claimSpend(agentId, 450);
+    await repository.create(order);
     return {
       order,
       move: {

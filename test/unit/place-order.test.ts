@@ -53,12 +53,15 @@ describe('placing an order', () => {
       // The agent-day it took budget from, and a day to pay it in.
       spendDay: '2026-11-23',
       payBy: '2026-11-24T09:30:00.000Z',
-      dueAt: '2026-11-23T09:45:00.000Z',
     });
+    // Not in the due index: it joins only if its payment struggles.
+    expect(order.dueAt).toBeUndefined();
     expect(order.history).toEqual([
       { from: null, to: 'PENDING_PAYMENT', at: '2026-11-23T09:30:00.000Z', cause: 'INTAKE' },
     ]);
-    expect(payments.sent).toEqual([{ orderId: order.orderId, agentId: 'demo-agent' }]);
+    expect(payments.sent).toEqual([
+      { orderId: order.orderId, agentId: 'demo-agent', placedAt: '2026-11-23T09:30:00.000Z' },
+    ]);
     expect(orders.writes).toBe(2);
   });
 
@@ -186,20 +189,44 @@ describe('placing an order', () => {
     expect(order.status).toBe('PENDING_PAYMENT');
   });
 
-  it('queues the order again on a retry when the first send failed after the write', async () => {
+  it('stores nothing when the payment cannot be queued, and pays once on the retry', async () => {
     // Prepare
     payments.failNext = 1;
 
     // Act
     const first = place('demo-agent', 'key-1');
     await expect(first).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE', status: 503 });
+    const storedAfterFailure = orders.orders.size;
     const retry = await place('demo-agent', 'key-1');
 
-    // Assess
-    expect(retry.replayed).toBe(true);
+    // Assess: the retry is no duplicate of itself, and the day's spend counts the order once.
+    expect(storedAfterFailure).toBe(0);
+    expect(retry.replayed).toBe(false);
     expect(retry.order.status).toBe('PENDING_PAYMENT');
-    expect(payments.sent).toEqual([{ orderId: retry.order.orderId, agentId: 'demo-agent' }]);
+    expect(payments.sent.map((sent) => sent.orderId)).toEqual([retry.order.orderId]);
     expect(orders.orders.size).toBe(1);
+    expect([...orders.spent.values()]).toEqual([450]);
+  });
+
+  it('gives the claim back when a racing request with the same key stored the order first', async () => {
+    // Prepare: the racing request stores the order between this one's claim and its put.
+    const create = orders.create.bind(orders);
+    let raced = false;
+    orders.create = async (order) => {
+      if (!raced) {
+        raced = true;
+        await create(order);
+      }
+      return create(order);
+    };
+
+    // Act
+    const { order, replayed } = await place('demo-agent', 'key-1');
+
+    // Assess: answered as a replay; the spend counts it once (the racer's claim is not modelled).
+    expect(replayed).toBe(true);
+    expect(order.status).toBe('PENDING_PAYMENT');
+    expect([...orders.spent.values()]).toEqual([0]);
   });
 
   it('does not queue a replay of an order waiting for confirmation', async () => {

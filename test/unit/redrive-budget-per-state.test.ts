@@ -32,9 +32,12 @@ async function sweepWhenDue(p: FakePipeline, orderId: string): Promise<void> {
 
 describe('a redrive budget spent waiting for the gateway in PENDING_PAYMENT', () => {
   it('leaves the settlement of the payment that then went out its own budget, and the order ends PAID', async () => {
-    // Prepare: the order waits out the outage; every message the sweep sends meets it.
+    // Prepare: the first delivery meets the outage, which puts the order in the due index; it
+    // waits the outage out there; every message the sweep sends meets it.
     const p = fakePipeline();
     const { order } = await p.placeOrder({ agentId, idempotencyKey: 'k-1', body: latteOrder });
+    p.gateway.chargeScript.push({ kind: 'unavailable', detail: 'HTTP 503' });
+    await p.submit({ orderId: order.orderId, agentId }, firstDelivery);
     for (let outage = 0; outage < 10; outage++) await sweepWhenDue(p, order.orderId);
     expect(p.payments.sent).toHaveLength(11);
 

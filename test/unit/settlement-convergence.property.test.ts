@@ -195,7 +195,9 @@ function world(copies: readonly number[]): World {
 function scheduled(s: fc.Scheduler, w: World): World['deps'] {
   const { orders, gateway, checks } = w;
   const gatedOrders: OrderRepository = {
-    create: gate(s, 'orders.create', (order, spend) => orders.create(order, spend)),
+    create: gate(s, 'orders.create', (order) => orders.create(order)),
+    claim: gate(s, 'orders.claim', (guard, spend) => orders.claim(guard, spend)),
+    unclaim: gate(s, 'orders.unclaim', (guard, spend) => orders.unclaim(guard, spend)),
     get: gate(s, 'orders.get', (id) => orders.get(id)),
     transition: gate(s, 'orders.transition', (move) => orders.transition(move)),
     findDue: gate(s, 'orders.findDue', (before, limit) => orders.findDue(before, limit)),

@@ -815,6 +815,8 @@ describe('settlement', () => {
       await moveOrder(deps, snapshot, 'REFUND_OBSERVED', { observedRefunds: ['re_other'] });
       const readsSnapshot: OrderRepository = {
         create: orders.create.bind(orders),
+        claim: orders.claim.bind(orders),
+        unclaim: orders.unclaim.bind(orders),
         get: async () => snapshot,
         transition: orders.transition.bind(orders),
         findDue: orders.findDue.bind(orders),

@@ -140,6 +140,31 @@ describe('payment submission', () => {
     expect(result).toEqual({ kind: 'done', detail: 'no such order' });
   });
 
+  it('waits for an order intake queued but has not stored yet, then gives it up', async () => {
+    // Prepare: intake queues the payment just before it stores the order.
+    const missing = { orderId: 'ord_missing', agentId: 'x', placedAt: '2026-11-23T09:29:30.000Z' };
+
+    // Act
+    const early = await submit(missing, firstDelivery);
+    clock.advance(31);
+    const late = await submit(missing, { ...firstDelivery, receiveCount: 2 });
+
+    // Assess: nothing was written or charged either way.
+    expect(early).toMatchObject({ kind: 'retry', reason: 'ORDER_NOT_STORED_YET' });
+    expect(late).toEqual({ kind: 'done', detail: 'no such order' });
+    expect(orders.writes).toBe(0);
+    expect(gateway.calls).toEqual([]);
+  });
+
+  it('puts a paid-at-once order in the due index when its payment does not go through', async () => {
+    // Act
+    gateway.chargeScript.push({ kind: 'unavailable', detail: 'HTTP 503' });
+    await submit(request, firstDelivery);
+
+    // Assess: the sweep will find it if its messages stop coming.
+    expect((await orders.get('ord_1'))?.dueAt).toBe('2026-11-23T09:45:00.000Z');
+  });
+
   it('never charges twice after a charge whose answer was lost: it asks the gateway first', async () => {
     // Prepare: the first attempt charges, then its answer never arrives.
     gateway.chargeScript.push('charge-then-unknown');

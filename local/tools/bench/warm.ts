@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Context } from 'aws-lambda';
 import type { AgentProfile } from '#domain/agent.ts';
 import type { Order } from '#domain/order.ts';
-import type { CreateOrderOutcome, OrderRepository } from '#domain/ports.ts';
+import type { ClaimOutcome, CreateOrderOutcome, OrderRepository } from '#domain/ports.ts';
 import { systemClock } from '#domain/ports.ts';
 import { lambdaContext } from '../../runtime/lambda-context.ts';
 import { intakeEvent } from './cold-start.ts';
@@ -29,6 +29,12 @@ class MemoryOrders implements OrderRepository {
   async get(orderId: string): Promise<Order | undefined> {
     return this.orders.get(orderId);
   }
+
+  async claim(): Promise<ClaimOutcome> {
+    return { kind: 'claimed' };
+  }
+
+  async unclaim(): Promise<void> {}
 
   transition(): never {
     throw new Error('not used by intake');
