@@ -30,7 +30,6 @@ import type {
 import { getItemsByKey } from './batch-get.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import {
-  AGENT_INDEX,
   indexAttributes,
   OWNER_INDEX,
   orderKey,
@@ -50,6 +49,8 @@ const TRANSACTION_CONFLICT_RETRIES = 3;
 const GUARDED_CONFLICT_RETRIES = 6;
 /** Daily spend items outlive their day long enough for support to look at them. */
 const SPEND_RETENTION_SECONDS = 8 * 24 * 3600;
+/** How many index pages one listing page may read to fill itself with an agent's orders. */
+const LISTING_QUERIES_PER_PAGE = 4;
 
 export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
   constructor(
@@ -318,34 +319,56 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
    * order touches them), then the orders themselves in one batch read. A status filter applies
    * to each page after the read, so a page may hold fewer than `limit` orders.
    */
+  /**
+   * One index serves both listings: a user's orders are one partition of `byOwner`, and an
+   * agent's are its owner's, filtered after the read (an index of their own would cost every
+   * order another write unit). A page short of matches reads on, at most a few queries, and its
+   * cursor is the last order it holds.
+   */
   async list(listing: OrderListing): Promise<OrderPage> {
-    const [indexName, attribute, partition] =
-      listing.by === 'agent'
-        ? [AGENT_INDEX, indexAttributes.agent, listing.agentId]
-        : [OWNER_INDEX, indexAttributes.owner, ownerOrdersPartition(listing.ownerId)];
-    const page = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: indexName,
-        KeyConditionExpression: '#partition = :partition',
-        ExpressionAttributeNames: { '#partition': attribute },
-        ExpressionAttributeValues: { ':partition': partition },
-        ScanIndexForward: false,
-        Limit: listing.limit,
-        ...(listing.cursor
-          ? { ExclusiveStartKey: decodeCursor(listing.cursor, attribute, partition) }
-          : {}),
-      }),
-    );
-    const ids = (page.Items ?? []).map((item) => String(item.pk));
-    const items = await getItemsByKey(this.client, this.tableName, ids);
+    const attribute = indexAttributes.owner;
+    const partition = ownerOrdersPartition(listing.ownerId);
+    const matches = (order: Order) =>
+      (listing.by === 'owner' || order.agentId === listing.agentId) &&
+      (listing.status === undefined || order.status === listing.status);
+    const found: { readonly order: Order; readonly key: Record<string, unknown> }[] = [];
+    let start = listing.cursor ? decodeCursor(listing.cursor, attribute, partition) : undefined;
+    for (let query = 0; query < LISTING_QUERIES_PER_PAGE && found.length < listing.limit; query++) {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: OWNER_INDEX,
+          KeyConditionExpression: '#partition = :partition',
+          ExpressionAttributeNames: { '#partition': attribute },
+          ExpressionAttributeValues: { ':partition': partition },
+          ScanIndexForward: false,
+          Limit: listing.limit,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      const keys = page.Items ?? [];
+      const items = await getItemsByKey(
+        this.client,
+        this.tableName,
+        keys.map((key) => String(key.pk)),
+      );
+      for (const key of keys) {
+        const item = items.get(String(key.pk));
+        const order = item && toOrder(item);
+        if (order && matches(order)) found.push({ order, key });
+      }
+      start = page.LastEvaluatedKey;
+      if (start === undefined) break;
+    }
+    const kept = found.slice(0, listing.limit);
+    const last = kept.at(-1);
+    const cursor =
+      found.length > listing.limit && last !== undefined
+        ? { pk: last.key.pk, [attribute]: last.key[attribute], createdAt: last.key.createdAt }
+        : start;
     return {
-      orders: ids
-        .map((id) => items.get(id))
-        .filter((item) => item !== undefined)
-        .map(toOrder)
-        .filter((order) => listing.status === undefined || order.status === listing.status),
-      ...(page.LastEvaluatedKey ? { cursor: encodeCursor(page.LastEvaluatedKey) } : {}),
+      orders: kept.map((each) => each.order),
+      ...(cursor ? { cursor: encodeCursor(cursor) } : {}),
     };
   }
 
@@ -398,8 +421,7 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
         ...orderKey(order.orderId),
         ...order,
         ...(order.dueAt ? { dueShard: dueShardOf(order.orderId) } : {}),
-        // The listing indexes' keys, written with the order: no extra write.
-        [indexAttributes.agent]: order.agentId,
+        // The listing index's key, written with the order: no extra write request.
         ...(order.ownerId ? { [indexAttributes.owner]: ownerOrdersPartition(order.ownerId) } : {}),
       },
       ConditionExpression: 'attribute_not_exists(pk)',
@@ -504,13 +526,7 @@ export function dueShardOf(orderId: string): string {
 }
 
 export function toOrder(item: Record<string, unknown>): Order {
-  const {
-    pk: _pk,
-    dueShard: _dueShard,
-    [indexAttributes.agent]: _agentIndex,
-    [indexAttributes.owner]: _ownerIndex,
-    ...order
-  } = item;
+  const { pk: _pk, dueShard: _dueShard, [indexAttributes.owner]: _ownerIndex, ...order } = item;
   return order as unknown as Order;
 }
 

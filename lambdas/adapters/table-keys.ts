@@ -39,12 +39,11 @@ export const webhooksKey = (userId: string) => ({ pk: `${itemPrefixes.webhooks}$
 export const controlKey = (name: string) => ({ pk: `${itemPrefixes.control}${name}` });
 
 /**
- * Keys of the listing indexes, set only on the items they list: `byAgent` holds an agent's
- * orders, `byOwner` a user's agents and their orders (under different partition values), each
- * sorted by creation time.
+ * Key of the listing index, set only on the items it lists: `byOwner` holds a user's agents and
+ * their orders (under different partition values), sorted by creation time. An agent's orders
+ * are read from its owner's partition: a second index would cost every order a write unit.
  */
-export const AGENT_INDEX = 'byAgent';
 export const OWNER_INDEX = 'byOwner';
-export const indexAttributes = { agent: 'gsiAgent', owner: 'gsiOwner', sort: 'createdAt' } as const;
+export const indexAttributes = { owner: 'gsiOwner', sort: 'createdAt' } as const;
 export const ownerOrdersPartition = (ownerId: string) => `ORDERS#${ownerId}`;
 export const ownerAgentsPartition = (ownerId: string) => `AGENTS#${ownerId}`;

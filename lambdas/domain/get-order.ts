@@ -74,7 +74,16 @@ export function makeListOrders(deps: ListOrdersDeps) {
       if (agentId !== undefined && agentId !== principal.agentId) {
         throw new AutopayError('AGENT_NOT_FOUND', `No agent ${agentId}.`);
       }
-      return deps.orders.list({ by: 'agent', agentId: principal.agentId, ...page });
+      const self = await deps.agents.get(principal.agentId);
+      if (self === undefined) {
+        throw new AutopayError('AGENT_NOT_REGISTERED');
+      }
+      return deps.orders.list({
+        by: 'agent',
+        agentId: self.agentId,
+        ownerId: self.ownerId,
+        ...page,
+      });
     }
     if (agentId === undefined) {
       return deps.orders.list({ by: 'owner', ownerId: principal.userId, ...page });
@@ -83,6 +92,6 @@ export function makeListOrders(deps: ListOrdersDeps) {
     if (agent?.ownerId !== principal.userId) {
       throw new AutopayError('AGENT_NOT_FOUND', `No agent ${agentId}.`);
     }
-    return deps.orders.list({ by: 'agent', agentId, ...page });
+    return deps.orders.list({ by: 'agent', agentId, ownerId: agent.ownerId, ...page });
   };
 }

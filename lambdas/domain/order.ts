@@ -79,8 +79,6 @@ export interface PaymentFields {
   readonly lastError?: string | undefined;
   /** The last gateway call ended without knowing whether money moved: ask before resending. */
   readonly outcomeUnknown?: boolean | undefined;
-  /** Intake stored the order and could not queue its payment: a replay of the placement does. */
-  readonly unqueued?: boolean | undefined;
   /** The payment message ran out of deliveries and went to the dead-letter queue. */
   readonly deadLettered?: boolean | undefined;
   readonly gatewayRef?: string | undefined;

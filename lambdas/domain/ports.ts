@@ -51,7 +51,7 @@ export type TransitionOutcome =
 
 /** Which orders a listing reads: one agent's, or those of every agent of one user. */
 export type OrderListing = (
-  | { readonly by: 'agent'; readonly agentId: string }
+  | { readonly by: 'agent'; readonly agentId: string; readonly ownerId: string }
   | { readonly by: 'owner'; readonly ownerId: string }
 ) & {
   readonly status?: OrderStatus | undefined;

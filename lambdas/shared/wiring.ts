@@ -6,12 +6,7 @@
  * It is plain data: no CDK and no SDK imports, so both sides can read it cheaply.
  */
 
-import {
-  AGENT_INDEX,
-  type ItemKind,
-  indexAttributes,
-  OWNER_INDEX,
-} from '../adapters/table-keys.ts';
+import { type ItemKind, indexAttributes, OWNER_INDEX } from '../adapters/table-keys.ts';
 import { metricNamespace } from './metric-names.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -270,13 +265,7 @@ export const wiring = {
     // Sparse: only orders waiting for something carry dueShard, so the sweep never scans.
     indexes: [
       { name: 'due', partitionKey: 'dueShard', sortKey: 'dueAt', projection: 'all' },
-      // The listings, newest first: an agent's orders, and a user's agents and their orders.
-      {
-        name: AGENT_INDEX,
-        partitionKey: indexAttributes.agent,
-        sortKey: 'createdAt',
-        projection: 'keys',
-      },
+      // The listings, newest first: a user's agents and their orders (an agent's among them).
       {
         name: OWNER_INDEX,
         partitionKey: indexAttributes.owner,

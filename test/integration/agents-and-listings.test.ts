@@ -172,7 +172,7 @@ describe('the agents store (DynamoDB Local)', () => {
 });
 
 describe('the order listings (DynamoDB Local)', () => {
-  it("lists an agent's and an owner's orders newest first from keys-only indexes", async () => {
+  it("lists an agent's and an owner's orders newest first from one keys-only index", async () => {
     // Prepare
     const a1 = order('lister-a', 'owner-1', 1);
     const b1 = order('lister-b', 'owner-1', 2);
@@ -196,10 +196,16 @@ describe('the order listings (DynamoDB Local)', () => {
       limit: 2,
       cursor: byOwner.cursor,
     });
-    const byAgent = await orders.list({ by: 'agent', agentId: 'lister-a', limit: 10 });
+    const byAgent = await orders.list({
+      by: 'agent',
+      agentId: 'lister-a',
+      ownerId: 'owner-1',
+      limit: 10,
+    });
     const cancelled = await orders.list({
       by: 'agent',
       agentId: 'lister-a',
+      ownerId: 'owner-1',
       limit: 10,
       status: 'CANCELLED',
     });
@@ -211,10 +217,27 @@ describe('the order listings (DynamoDB Local)', () => {
     expect(ids(byAgent)).toEqual([a2.orderId, a1.orderId]);
     // The orders as they are now, not as the index saw them.
     expect(byAgent.orders[0]?.status).toBe('CANCELLED');
-    expect(byAgent.orders[0]).not.toHaveProperty('gsiAgent');
+    expect(byAgent.orders[0]).not.toHaveProperty('gsiOwner');
     expect(ids(cancelled)).toEqual([a2.orderId]);
     expect(counter.count('DynamoDB.Scan')).toBe(0);
     expect(counter.count('DynamoDB.Query')).toBe(4);
     expect(counter.count('DynamoDB.BatchGetItem')).toBe(4);
+  });
+
+  it("fills an agent's page past its siblings' orders, one page after another", async () => {
+    // Prepare: newest first, the owner's partition holds c2, d1, c1.
+    const c1 = order('pager-c', 'owner-3', 1);
+    const d1 = order('pager-d', 'owner-3', 2);
+    const c2 = order('pager-c', 'owner-3', 3);
+    for (const each of [c1, d1, c2]) await orders.create(each);
+    const listing = { by: 'agent', agentId: 'pager-c', ownerId: 'owner-3', limit: 1 } as const;
+
+    // Act
+    const first = await orders.list(listing);
+    const second = await orders.list({ ...listing, cursor: first.cursor });
+
+    // Assess
+    expect(first.orders.map((each) => each.orderId)).toEqual([c2.orderId]);
+    expect(second.orders.map((each) => each.orderId)).toEqual([c1.orderId]);
   });
 });
