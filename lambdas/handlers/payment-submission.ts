@@ -11,7 +11,11 @@ import { gatewayBreakerFrom, paymentGatewayFrom } from '#shared/payment-gateway.
 import { riskEngineFrom } from '#shared/risk-engine.ts';
 import { sqsConsumer } from '#shared/sqs-consumer.ts';
 
-const paymentMessage = z.object({ orderId: z.string().min(1), agentId: z.string().min(1) });
+const paymentMessage = z.object({
+  orderId: z.string().min(1),
+  agentId: z.string().min(1),
+  placedAt: z.string().optional(),
+});
 
 const environment = readPaymentEnvironment();
 const deps: Omit<SubmitPaymentDeps, 'observer'> = {

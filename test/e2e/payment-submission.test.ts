@@ -63,7 +63,7 @@ describe('payment submission on the local stack', () => {
     expect(chargesFor(placed.orderId)).toMatchObject({ payments: 1, captured: 450 });
   });
 
-  it('costs two DynamoDB writes and one SQS send of ours per paid order', async () => {
+  it('costs three single-item DynamoDB writes and one SQS send of ours per paid order', async () => {
     // Prepare: a first order warms the caches (secret, breaker state).
     await agent.waitForStatus((await agent.place()).orderId, 'PAID');
     counter.reset();
@@ -79,15 +79,18 @@ describe('payment submission on the local stack', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
 
-    // Assess: intake reads the agent, writes order + daily spend in one transaction, queues;
-    // submission reads the order and the agent (is it suspended?) and writes PAID. The breaker's
-    // state is read at most once a second per instance and written only while the gateway fails.
+    // Assess: intake reads the agent and the order (a replay?), claims the agent-day item,
+    // queues, and puts the order; submission reads the order and the agent (is it suspended?)
+    // and writes PAID. No transaction. The breaker's state is read at most once a second per
+    // instance and written only while the gateway fails.
     const calls = counter.calls.filter((call) => call !== 'DynamoDB.BatchGetItem').sort();
     expect(calls).toEqual([
       'DynamoDB.GetItem',
       'DynamoDB.GetItem',
       'DynamoDB.GetItem',
-      'DynamoDB.TransactWriteItems',
+      'DynamoDB.GetItem',
+      'DynamoDB.PutItem',
+      'DynamoDB.UpdateItem',
       'DynamoDB.UpdateItem',
       'SQS.SendMessage',
     ]);
