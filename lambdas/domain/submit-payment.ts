@@ -75,6 +75,7 @@ export interface Delivery {
  */
 export const NOT_STORED_GRACE_MS = 60_000;
 const NOT_STORED_RETRY_SECONDS = 2;
+const NOT_STORED_PAUSES_MS = [25, 75, 200];
 
 export type SubmitResult =
   | { readonly kind: 'done'; readonly detail: string }
@@ -145,7 +146,7 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
     request: PaymentRequest,
     delivery: Delivery,
   ): Promise<SubmitResult> {
-    const order = await orders.get(request.orderId);
+    const order = await orders.get(request.orderId).then((found) => found ?? awaitStored(request));
     if (order === undefined) {
       return notStoredYet(request);
     }
@@ -173,9 +174,7 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
    * storing it (the client got an error and nothing was stored), and the message is dropped.
    */
   function notStoredYet(request: PaymentRequest): SubmitResult {
-    const placedAt = request.placedAt === undefined ? Number.NaN : Date.parse(request.placedAt);
-    const waitedMs = deps.clock.now().getTime() - placedAt;
-    if (waitedMs < NOT_STORED_GRACE_MS) {
+    if (justPlaced(request)) {
       return {
         kind: 'retry',
         delaySeconds: NOT_STORED_RETRY_SECONDS,
@@ -183,6 +182,25 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
       };
     }
     return { kind: 'done', detail: 'no such order' };
+  }
+
+  function justPlaced(request: PaymentRequest): boolean {
+    const placedAt = request.placedAt === undefined ? Number.NaN : Date.parse(request.placedAt);
+    return deps.clock.now().getTime() - placedAt < NOT_STORED_GRACE_MS;
+  }
+
+  /**
+   * The message usually outruns the order's put by milliseconds only: a few short pauses find it
+   * without sending the message round the queue again.
+   */
+  async function awaitStored(request: PaymentRequest): Promise<Order | undefined> {
+    for (const pauseMs of NOT_STORED_PAUSES_MS) {
+      if (!justPlaced(request)) return undefined;
+      await deps.sleep(pauseMs);
+      const order = await orders.get(request.orderId);
+      if (order !== undefined) return order;
+    }
+    return undefined;
   }
 
   async function settleWithoutCharging(
