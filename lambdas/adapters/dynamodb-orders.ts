@@ -124,20 +124,34 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
   }
 
   /**
-   * Takes the claim's spend and its interval of the bucket back, unconditionally: the claim was
-   * written, so both are there to give back.
+   * Takes the claim's spend and its interval of the bucket back, and its record of the intent
+   * under its own order id. The record is also the condition: a second give-back of the same
+   * claim (the SDK retrying one whose answer was lost) changes nothing.
    */
   async unclaim(guard: GuardClaim, spend?: DailySpend): Promise<void> {
     const change = this.spendChange(guard, -(spend?.amount ?? 0));
     const intervalMs =
       guard.bucket.kind === 'full' ? guard.bucket.next - guard.bucket.now : guard.bucket.intervalMs;
-    await this.client.send(
-      new UpdateCommand({
-        ...change,
-        UpdateExpression: `${change.UpdateExpression}, tat = tat - :interval`,
-        ExpressionAttributeValues: { ...change.ExpressionAttributeValues, ':interval': intervalMs },
-      }),
-    );
+    const ring = `#r${guard.intent.ring}`;
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          ...change,
+          UpdateExpression: `${change.UpdateExpression}, tat = tat - :interval DELETE ${ring} :own`,
+          ConditionExpression: `contains(${ring}, :ownElement)`,
+          ExpressionAttributeNames: { [ring]: `r${guard.intent.ring}` },
+          ExpressionAttributeValues: {
+            ...change.ExpressionAttributeValues,
+            ':interval': intervalMs,
+            ':own': new Set([ownRecordOf(guard)]),
+            ':ownElement': ownRecordOf(guard),
+          },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return;
+      throw error;
+    }
   }
 
   /** The claim as one conditional update: each condition is what the claim assumed. */
@@ -447,6 +461,13 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
       } as Record<string, unknown>,
     };
   }
+}
+
+/** The element of the claim's ring slot that names the order it was made for. */
+function ownRecordOf(guard: GuardClaim): string {
+  const own = guard.intent.elements.find((element) => element.startsWith(`${guard.intent.hash}=`));
+  if (own === undefined) throw new Error('A claim always records its intent under an order id');
+  return own;
 }
 
 /** No ring slot of `checks` holds the intent: each is `NOT (has the hash AND is that slot)`. */

@@ -169,7 +169,11 @@ export function retryAfterSeconds(
   return Math.max(1, Math.ceil((state.tat - limit) / 1000));
 }
 
-/** The first order of the same intent still within the window in `state`, if any. */
+/**
+ * The first order of the same intent still within the window in `state`, if any. An intent
+ * whose record under an order id is gone was given back (its order never stored): it is no
+ * duplicate of anything, which `'given-back'` says.
+ */
 export function duplicateIn(
   state: GuardState,
   hash: string,
@@ -179,11 +183,20 @@ export function duplicateIn(
     const elements = state.ring[check.ring] ?? [];
     if (elements.includes(check.marker) && elements.includes(hash)) {
       const detail = elements.find((element) => element.startsWith(`${hash}=`));
-      return detail === undefined ? 'unknown' : expandOrderId(detail.slice(hash.length + 1));
+      if (detail !== undefined) return expandOrderId(detail.slice(hash.length + 1));
+    }
+  }
+  for (const check of checks) {
+    const elements = state.ring[check.ring] ?? [];
+    if (elements.includes(check.marker) && elements.includes(hash)) {
+      return GIVEN_BACK;
     }
   }
   return undefined;
 }
+
+/** What `duplicateIn` answers for an intent whose only claims were given back. */
+export const GIVEN_BACK = 'given-back';
 
 export interface ClaimRequest {
   readonly agentId: string;

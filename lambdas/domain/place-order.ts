@@ -6,6 +6,7 @@ import {
   defaultGuardPolicy,
   duplicateIn,
   emptyGuardState,
+  GIVEN_BACK,
   type GuardClaim,
   type GuardPolicy,
   type GuardState,
@@ -146,7 +147,7 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
       return replay(stored, base.requestHash);
     }
     // An earlier attempt with this key that claimed and then failed left its intent, naming this
-    // order: that is not a duplicate.
+    // order, or given back: neither is a duplicate.
     let ownIntent = false;
     for (let attempt = 0; attempt < GUARD_ATTEMPTS; attempt++) {
       const order =
@@ -179,7 +180,7 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
         (outcome.previousDay && claim.previousDay
           ? duplicateIn(outcome.previousDay, hash, claim.previousDay.checks)
           : undefined) ?? duplicateIn(state, hash, claim.intent.checks);
-      if (duplicateOf === order.orderId) {
+      if (duplicateOf === order.orderId || duplicateOf === GIVEN_BACK) {
         ownIntent = true;
       } else if (duplicateOf !== undefined && wait?.duplicateOf === undefined) {
         wait = { reason: 'POSSIBLE_DUPLICATE', duplicateOf };
@@ -193,30 +194,50 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
   /**
    * Stores a claimed order. A paid one is queued first, so no stored order can miss its message:
    * payment submission waits a little for an order it cannot find yet. What the claim took is
-   * given back when the order is not stored (a queue failure, or a racing request with the same
-   * key that stored it first).
+   * given back only when the order is known not to be stored by this placement: a queue failure,
+   * a put that failed and left nothing, or a racing request with the same key that stored it
+   * first. A put whose answer was lost may have landed: the order is read back to tell.
    */
   async function store(
     order: Order,
     claim: GuardClaim,
     spend: DailySpend | undefined,
   ): Promise<OrderRequestResult> {
-    const giveBack = () => deps.orders.unclaim(claim, spend).catch(() => undefined);
+    // A duplicate's claim records the intent under the first order's id, not its own: it has
+    // nothing of its own to give back but an interval of the bucket.
+    const giveBack = async () => {
+      if (order.duplicateOf === undefined) {
+        await deps.orders.unclaim(claim, spend).catch(() => undefined);
+      }
+    };
     if (order.status === 'PENDING_PAYMENT') {
       await enqueue(order).catch(async (error: unknown) => {
         await giveBack();
         throw error;
       });
     }
-    const outcome = await deps.orders.create(order).catch(async (error: unknown) => {
-      await giveBack();
-      throw error;
-    });
-    if (outcome.kind === 'created') {
-      return { order, replayed: false };
+    let stored: Order | undefined;
+    try {
+      const outcome = await deps.orders.create(order);
+      if (outcome.kind === 'created') return { order, replayed: false };
+      stored = outcome.existing;
+    } catch (error) {
+      const found = await deps.orders.get(order.orderId).catch(() => null);
+      // Unknown whether it landed: the claim stays (the day counts an order too many, never
+      // one too few) and the client retries with the same key.
+      if (found === null) throw error;
+      if (found === undefined) {
+        await giveBack();
+        throw error;
+      }
+      stored = found;
+    }
+    // This placement's own put (its answer lost, or retried by the SDK after it landed).
+    if (stored.createdAt === order.createdAt && stored.requestHash === order.requestHash) {
+      return { order: stored, replayed: false };
     }
     await giveBack();
-    return replay(outcome.existing, order.requestHash);
+    return replay(stored, order.requestHash);
   }
 
   function remember(key: string, state: GuardState): void {

@@ -85,16 +85,22 @@ export class InMemoryOrders implements OrderRepository, OrderIndex {
   }
 
   async unclaim(guard: GuardClaim, spend?: DailySpend): Promise<void> {
+    // As the adapter: conditioned on the claim's record of its own order id, which it removes.
     const key = spendKeyOf(guard);
+    const day = this.guards.get(key) ?? emptyGuardState;
+    const slot = day.ring[guard.intent.ring] ?? [];
+    const own = guard.intent.elements.find((element) =>
+      element.startsWith(`${guard.intent.hash}=`),
+    );
+    if (own === undefined || !slot.includes(own)) return;
+    const interval =
+      guard.bucket.kind === 'full' ? guard.bucket.next - guard.bucket.now : guard.bucket.intervalMs;
     this.spent.set(key, (this.spent.get(key) ?? 0) - (spend?.amount ?? 0));
-    const day = this.guards.get(key);
-    if (day?.tat !== undefined) {
-      const interval =
-        guard.bucket.kind === 'full'
-          ? guard.bucket.next - guard.bucket.now
-          : guard.bucket.intervalMs;
-      this.guards.set(key, { ...day, tat: day.tat - interval });
-    }
+    this.guards.set(key, {
+      ...day,
+      ...(day.tat === undefined ? {} : { tat: day.tat - interval }),
+      ring: { ...day.ring, [guard.intent.ring]: slot.filter((element) => element !== own) },
+    });
     this.writes++;
   }
 

@@ -161,14 +161,15 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     await expect(claimSpend(agentId, 400)).resolves.toBe('claimed');
   });
 
-  it('gives a claim back: its spend and its interval of the bucket', async () => {
+  it('gives a claim back once: its spend, its interval of the bucket, its intent record', async () => {
     // Prepare
     const agentId = 'unclaim-agent';
     const guard = guardOf(emptyGuardState, agentId);
     await repository.claim(guard, spend(300, agentId));
     const before = await dayItem(agentId);
 
-    // Act
+    // Act: twice, as an SDK retry of a give-back whose answer was lost would.
+    await repository.unclaim(guard, spend(300, agentId));
     await repository.unclaim(guard, spend(300, agentId));
 
     // Assess
@@ -176,6 +177,8 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     expect(before?.spent).toBe(300);
     expect(after?.spent).toBe(0);
     expect(after?.tat).toBe(Number(before?.tat) - 1);
+    const own = guard.intent.elements.find((element) => element.includes('='));
+    expect([...(after?.[`r${guard.intent.ring}`] ?? [])]).not.toContain(own);
   });
 
   it('answers a replayed create with the existing order and writes nothing', async () => {

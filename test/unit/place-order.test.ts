@@ -215,7 +215,7 @@ describe('placing an order', () => {
     orders.create = async (order) => {
       if (!raced) {
         raced = true;
-        await create(order);
+        await create({ ...order, createdAt: '2026-11-23T09:29:59.990Z' });
       }
       return create(order);
     };
@@ -227,6 +227,58 @@ describe('placing an order', () => {
     expect(replayed).toBe(true);
     expect(order.status).toBe('PENDING_PAYMENT');
     expect([...orders.spent.values()]).toEqual([0]);
+  });
+
+  it('keeps the claim when its put landed but the answer was lost, and answers the order', async () => {
+    // Prepare
+    const create = orders.create.bind(orders);
+    orders.create = async (order) => {
+      await create(order);
+      throw new Error('socket hang up');
+    };
+
+    // Act
+    const { order, replayed } = await place('demo-agent', 'key-1');
+
+    // Assess
+    expect(replayed).toBe(false);
+    expect(order.status).toBe('PENDING_PAYMENT');
+    expect([...orders.spent.values()]).toEqual([450]);
+  });
+
+  it('gives the claim back when its put failed and nothing was stored', async () => {
+    // Prepare
+    orders.create = async () => {
+      throw new Error('throttled');
+    };
+
+    // Act
+    const attempt = place('demo-agent', 'key-1');
+
+    // Assess
+    await expect(attempt).rejects.toThrow('throttled');
+    expect([...orders.spent.values()]).toEqual([0]);
+  });
+
+  it('keeps the claim when it cannot tell whether its put landed', async () => {
+    // Prepare: the put fails, and so does the read that would tell.
+    orders.create = async () => {
+      throw new Error('throttled');
+    };
+    const get = orders.get.bind(orders);
+    let reads = 0;
+    orders.get = async (orderId) => {
+      reads++;
+      if (reads > 1) throw new Error('throttled');
+      return get(orderId);
+    };
+
+    // Act
+    const attempt = place('demo-agent', 'key-1');
+
+    // Assess: the day counts the order (one too many, never one too few).
+    await expect(attempt).rejects.toThrow('throttled');
+    expect([...orders.spent.values()]).toEqual([450]);
   });
 
   it('does not queue a replay of an order waiting for confirmation', async () => {
