@@ -74,6 +74,13 @@ export function orderIdFor(agentId: string, idempotencyKey: string): string {
   return `ord_${digest.slice(0, 32)}`;
 }
 
+/**
+ * An order is stored within this long of its placement or not at all, well inside the minute
+ * payment submission waits for it (NOT_STORED_GRACE_MS): its message is never given up while
+ * the order can still appear.
+ */
+const STORE_DEADLINE_MS = 20_000;
+
 /** A wrong guess of the agent-day item costs one attempt; racing writers may cost a few. */
 const GUARD_ATTEMPTS = 5;
 /** What one instance remembers of agent-day items, only to guess its next write right. */
@@ -215,6 +222,11 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
         await giveBack();
         throw error;
       });
+    }
+    if (deps.clock.now().getTime() - Date.parse(order.createdAt) > STORE_DEADLINE_MS) {
+      // Too late to store it: its payment may have stopped waiting for it.
+      await giveBack();
+      throw new TransientDependencyError('order-store');
     }
     let stored: Order | undefined;
     try {

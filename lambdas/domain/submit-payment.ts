@@ -70,11 +70,12 @@ export interface Delivery {
 }
 
 /**
- * How long a payment may wait for its order to be stored: longer than intake's timeout (10 s)
- * with its SDK retries, so an order stored late is never left without its message.
+ * How long a payment may wait for its order to be stored: intake stores an order within 20 s of
+ * placing it or not at all (and its function times out at 10 s), so an order is never left
+ * without its message. Doubling delays cover it in six receives (the queue allows eight).
  */
 export const NOT_STORED_GRACE_MS = 60_000;
-const NOT_STORED_RETRY_SECONDS = 2;
+const NOT_STORED_MAX_RETRY_SECONDS = 30;
 const NOT_STORED_PAUSES_MS = [25, 75, 200];
 
 export type SubmitResult =
@@ -148,7 +149,7 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
   ): Promise<SubmitResult> {
     const order = await orders.get(request.orderId).then((found) => found ?? awaitStored(request));
     if (order === undefined) {
-      return notStoredYet(request);
+      return notStoredYet(request, delivery);
     }
     const settled = await settleWithoutCharging(order, delivery);
     if (settled !== undefined) {
@@ -173,13 +174,11 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
    * may not be there yet, and the message comes back for it. Later, the placement failed before
    * storing it (the client got an error and nothing was stored), and the message is dropped.
    */
-  function notStoredYet(request: PaymentRequest): SubmitResult {
+  function notStoredYet(request: PaymentRequest, delivery: Delivery): SubmitResult {
     if (justPlaced(request)) {
-      return {
-        kind: 'retry',
-        delaySeconds: NOT_STORED_RETRY_SECONDS,
-        reason: 'ORDER_NOT_STORED_YET',
-      };
+      // Doubling, so that the whole minute takes few receives of the queue's budget.
+      const delaySeconds = Math.min(NOT_STORED_MAX_RETRY_SECONDS, 2 ** delivery.receiveCount);
+      return { kind: 'retry', delaySeconds, reason: 'ORDER_NOT_STORED_YET' };
     }
     return { kind: 'done', detail: 'no such order' };
   }

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { wiring } from '#shared/wiring.ts';
 import { projectRoot } from '../runtime/local-runtime.ts';
 import { type FunctionColdStart, runColdStarts } from './bench/cold-start.ts';
-import { benchAgentCount, type RequestRun, runPipelineBenchmarks } from './bench/pipeline.ts';
+import {
+  benchAgentCount,
+  type ReplayRun,
+  type RequestRun,
+  runPipelineBenchmarks,
+} from './bench/pipeline.ts';
 import { fixed, median, progress } from './bench/stats.ts';
 import { runWarmIntake } from './bench/warm.ts';
 
@@ -260,6 +265,21 @@ other function was out of scope for this run.
 `;
 }
 
+/** What the placements of the last run cost when sent again with the same key and body. */
+function replaySection(replay: ReplayRun): string {
+  const calls = Object.entries(replay.calls)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([operation, count]) => `${operation} ${fixed(count / Math.max(1, replay.replays), 2)}`)
+    .join(', ');
+  return `### A replay (the same Idempotency-Key and body again)
+
+The ${replay.replays} placements of the last run above sent again, one after another, after their
+orders were PAID; counted as above. Answers: ${JSON.stringify(replay.statuses)}. Per replay:
+${calls || 'no AWS request'}; **${fixed(replay.wcu / Math.max(1, replay.replays), 3)} WRU** and
+${fixed(replay.rcu / Math.max(1, replay.replays), 3)} RRU (intake reads the agent and the order, and
+answers the stored order).`;
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const date = new Date().toISOString();
@@ -300,6 +320,8 @@ fauxqs, moto and the simulators beside them, all sharing its cores. Figures abou
 describe this setup, not AWS; request counts and bundle sizes carry over, times do not.
 
 ${requests.text}
+
+${replaySection(pipeline.replay)}
 ${coldSection(cold)}
 ## 3. Warm overhead of the intake handler
 

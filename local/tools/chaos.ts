@@ -31,6 +31,7 @@ import {
   type PlacedAnswer,
   runGuardAgents,
 } from './chaos/guard-agents.ts';
+import { type IntakeFaultCounts, IntakeFaults } from './chaos/intake-faults.ts';
 import { scanSpend, watchUntilQuiet } from './chaos/observe.ts';
 import { printSummary } from './chaos/report.ts';
 import { type UserAnswer, type UserBehaviour, Users } from './chaos/users.ts';
@@ -115,6 +116,16 @@ export const chaosFaults = {
     rejectRate: 0.03,
     reviewRate: 0.04,
   },
+  /**
+   * Intake's payment message and order put: refused, or made with the answer lost; the agent
+   * retries with the same key.
+   */
+  intake: {
+    sendRefusedRate: 0.02,
+    sendAnswerLostRate: 0.02,
+    putRefusedRate: 0.02,
+    putAnswerLostRate: 0.02,
+  },
   /** The users' webhook endpoints: some deliveries answered 500, some never answered. */
   webhooks: { errorRate: 0.2, hangRate: 0.05 },
   /** SQS delivering a message twice: in the same batch, or a copy seconds (prod: minutes) later. */
@@ -137,7 +148,7 @@ const expectedStates: readonly OrderStatus[] = [
 ];
 
 /** Separate streams, so that how one part's draws interleave cannot shift another's. */
-const streams = { orders: 1, consumers: 2, users: 3, webhooks: 4, guards: 5 } as const;
+const streams = { orders: 1, consumers: 2, users: 3, webhooks: 4, guards: 5, intake: 6 } as const;
 
 export interface ChaosReport {
   readonly orders: number;
@@ -215,6 +226,9 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     },
   });
   const endpoints = await FlakyEndpoints.start(random(streams.webhooks), chaosFaults.webhooks);
+  const clients = await import('#adapters/aws-clients.ts');
+  const intakeFaults = new IntakeFaults(random(streams.intake), chaosFaults.intake);
+  intakeFaults.attach(clients.dynamodb, clients.sqs);
   try {
     const { trusted, cautious, misbehaving } = await seedChaosAgents(stack, options.agents);
     const api: LocalApi = { url: stack.apiUrl, fetch: options.fetch };
@@ -387,7 +401,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       stack,
       orders,
       users,
-      { ...injected, refusedWhileSuspended: suspension.refused },
+      { ...injected, refusedWhileSuspended: suspension.refused, intake: intakeFaults.counts },
       endpoints,
     );
     const checks = [
@@ -453,6 +467,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     }
     return report;
   } finally {
+    intakeFaults.detach(clients.dynamodb, clients.sqs);
     await stack.stop();
     await endpoints.stop();
   }
@@ -670,6 +685,7 @@ function faultsInjected(
     duplicates: Record<string, number>;
     rotations: number;
     refusedWhileSuspended: number;
+    intake: IntakeFaultCounts;
   },
   endpoints: FlakyEndpoints,
 ): { fault: string; count: number }[] {
@@ -716,6 +732,10 @@ function faultsInjected(
     ['order refused: its agent suspended', injected.refusedWhileSuspended],
     ['held: agent suspended with the order queued', heldBySuspension(orders)],
     ['consumer killed mid-batch', injected.kills],
+    ['intake: payment message refused (retried with the key)', injected.intake.sendRefused],
+    ['intake: payment message sent, answer lost', injected.intake.sendAnswerLost],
+    ['intake: order put refused after the claim', injected.intake.putRefused],
+    ['intake: order put made, answer lost', injected.intake.putAnswerLost],
     ['webhook endpoint answered 500', endpoints.refused.errors],
     ['webhook endpoint never answered', endpoints.refused.hangs],
   ];

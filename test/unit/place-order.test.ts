@@ -229,6 +229,23 @@ describe('placing an order', () => {
     expect([...orders.spent.values()]).toEqual([0]);
   });
 
+  it('stores nothing once its payment may have stopped waiting for it, and gives the claim back', async () => {
+    // Prepare: the claim takes longer than the 20 s an order has to be stored.
+    const claim = orders.claim.bind(orders);
+    orders.claim = async (guard, spend) => {
+      clock.advance(21);
+      return claim(guard, spend);
+    };
+
+    // Act
+    const attempt = place('demo-agent', 'key-1');
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ status: 503 });
+    expect(orders.orders.size).toBe(0);
+    expect([...orders.spent.values()]).toEqual([0]);
+  });
+
   it('keeps the claim when its put landed but the answer was lost, and answers the order', async () => {
     // Prepare
     const create = orders.create.bind(orders);

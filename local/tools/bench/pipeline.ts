@@ -230,6 +230,7 @@ class Bench {
     const latenciesMs: number[] = [];
     let next = 0;
     const startedAt = performance.now();
+    this.lastPlacements = [];
     const lane = async (laneIndex: number) => {
       const token = this.tokens[laneIndex % this.tokens.length] ?? '';
       while (next < count) {
@@ -256,10 +257,33 @@ class Bench {
           throw new Error(`order ${body.orderId} is ${body.status}, not PENDING_PAYMENT`);
         }
         orderIds.push(body.orderId);
+        this.lastPlacements.push({ token, key, body: { ...benchOrder, sessionId: key } });
       }
     };
     await Promise.all(Array.from({ length: concurrency }, (_, index) => lane(index)));
     return { orderIds, latenciesMs, startedAt };
+  }
+
+  /** The requests of the last `place`, to replay them. */
+  lastPlacements: { readonly token: string; readonly key: string; readonly body: unknown }[] = [];
+
+  /** Sends every placement of the last `place` again, same key and body: each must be a replay. */
+  async replayLast(): Promise<Record<string, number>> {
+    const statuses: Record<string, number> = {};
+    for (const { token, key, body } of this.lastPlacements) {
+      const response = await fetch(`${this.stack.apiUrl}/v1/orders`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'idempotency-key': key,
+        },
+        body: JSON.stringify(body),
+      });
+      await response.text();
+      statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+    }
+    return statuses;
   }
 
   /** Polls through the stack's own client (not counted) until every order is PAID. */
@@ -352,7 +376,17 @@ export interface ThroughputRun {
   readonly rawWritesPerSecond: number;
 }
 
+/** The last run's placements sent again (same key, same body), counted as the paid orders were. */
+export interface ReplayRun {
+  readonly replays: number;
+  readonly statuses: Record<string, number>;
+  readonly calls: Record<string, number>;
+  readonly rcu: number;
+  readonly wcu: number;
+}
+
 export interface PipelineResults {
+  readonly replay: ReplayRun;
   readonly requests: RequestRun[];
   readonly throughput: ThroughputRun[];
 }
@@ -423,6 +457,18 @@ export async function runPipelineBenchmarks(options: PipelineOptions): Promise<P
       );
     }
 
+    bench.resetMeters();
+    const replayStatuses = await bench.replayLast();
+    const replayed = bench.meter.snapshot();
+    const replay: ReplayRun = {
+      replays: bench.lastPlacements.length,
+      statuses: replayStatuses,
+      calls: replayed.calls,
+      rcu: replayed.rcu,
+      wcu: replayed.wcu,
+    };
+    progress(`replayed ${replay.replays} placements: ${replay.wcu} WRU`);
+
     const rawClient = new DynamoDBClient({
       region: localRegion,
       credentials: localCredentials,
@@ -482,7 +528,7 @@ export async function runPipelineBenchmarks(options: PipelineOptions): Promise<P
       );
     }
     rawClient.destroy();
-    return { requests, throughput };
+    return { replay, requests, throughput };
   } finally {
     progress('stopping the local stack');
     await bench.proxy.stop();
