@@ -107,6 +107,7 @@ function requestsSection(
   const secrets = perOrder(runs, (run) => sum(run, 'SecretsManager.'));
   const rru = perOrder(runs, (run) => run.rcu);
   const wru = perOrder(runs, (run) => run.wcu);
+  const indexWru = perOrder(runs, (run) => run.indexWcu);
   const unreported = runs.reduce((total, run) => total + run.unreportedCapacity, 0);
   const dynamoCalls = perOrder(runs, (run) => sum(run, 'DynamoDB.'));
 
@@ -199,9 +200,10 @@ ${fn.paymentSubmission.memoryMb} / ${fn.settlementCallback.memoryMb} MB).
 
 DynamoDB units: ${
     unreported === 0
-      ? 'the ConsumedCapacity that DynamoDB Local returned for every call (ReturnConsumedCapacity=TOTAL added by the meter), per operation in the table above. DynamoDB bills 1 WRU per KB written (2 per item in a transaction) and 1 RRU per 4 KB read strongly consistently (the order and breaker reads use ConsistentRead); that DynamoDB Local applies exactly these rules was not checked beyond these totals'
-      : `ConsumedCapacity returned by DynamoDB Local where it reported it; **${unreported} calls reported none and are missing from the units**`
-  }. ${fixed(dynamoCalls, 2)} DynamoDB requests per order gave ${fixed(wru, 2)} WRU and
+      ? 'the ConsumedCapacity that DynamoDB Local returned for every call (ReturnConsumedCapacity=INDEXES added by the meter: the units of the table and of each global secondary index), per operation in the table above. DynamoDB bills 1 WRU per KB written to the table and 1 per index entry written (each twice in a transaction), and 1 RRU per 4 KB read strongly consistently (the order and breaker reads use ConsistentRead); that DynamoDB Local applies exactly these rules was checked for a put with and without an index key, an update of a non-key attribute, and a transactional put, not beyond'
+      : `ConsumedCapacity returned by DynamoDB Local where it reported it; **$unreportedcalls reported none and are missing from the units**`
+  }. ${fixed(dynamoCalls, 2)} DynamoDB requests per order gave ${fixed(wru, 2)} WRU (of which
+${fixed(indexWru, 2)} for index entries: the order's entry in the listing index \`byOwner\`) and
 ${fixed(rru, 2)} RRU per order.
 
 | Service | quantity per paid order | list price | USD per 1M paid orders |

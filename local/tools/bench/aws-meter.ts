@@ -28,18 +28,21 @@ interface Capacity {
   ReadCapacityUnits?: number;
   WriteCapacityUnits?: number;
   CapacityUnits?: number;
+  GlobalSecondaryIndexes?: Record<string, { CapacityUnits?: number }>;
 }
 
 /**
  * Counts every request a client sends, by `Service.Operation`, like test/support/calls.ts, but
  * after the SDK's retry middleware (step finalizeRequest), so each retried attempt counts as AWS
- * bills it. For DynamoDB it also asks for ReturnConsumedCapacity=TOTAL and sums what the server
+ * bills it. For DynamoDB it also asks for ReturnConsumedCapacity=INDEXES and sums what the server
  * reports (DynamoDB Local computes it from item sizes as DynamoDB does).
  */
 export class AwsMeter {
   readonly calls = new Map<string, number>();
   readCapacity = 0;
   writeCapacity = 0;
+  /** The part of the write units spent on global secondary index entries. */
+  indexWriteCapacity = 0;
   /** DynamoDB calls that answered with no ConsumedCapacity (so their units are unknown). */
   unreportedCapacity = 0;
   /** Operation → [read units, write units] it consumed. */
@@ -66,7 +69,7 @@ export class AwsMeter {
           async (args: { input?: Record<string, unknown> }) => {
             const operation = (context.commandName ?? '').replace(/Command$/, '');
             const metered = capacityOperations.has(operation) && args.input !== undefined;
-            if (metered && args.input) args.input.ReturnConsumedCapacity = 'TOTAL';
+            if (metered && args.input) args.input.ReturnConsumedCapacity = 'INDEXES';
             const result = (await next(args)) as { output?: { ConsumedCapacity?: unknown } };
             if (metered) this.#addCapacity(operation, result.output?.ConsumedCapacity);
             return result;
@@ -92,6 +95,11 @@ export class AwsMeter {
       else units = [0, entry.CapacityUnits ?? 0];
       this.readCapacity += units[0];
       this.writeCapacity += units[1];
+      if (units[1] > 0) {
+        for (const index of Object.values(entry.GlobalSecondaryIndexes ?? {})) {
+          this.indexWriteCapacity += index.CapacityUnits ?? 0;
+        }
+      }
       const sum = this.capacityByOperation.get(operation) ?? [0, 0];
       this.capacityByOperation.set(operation, [sum[0] + units[0], sum[1] + units[1]]);
     }
@@ -101,6 +109,7 @@ export class AwsMeter {
     this.calls.clear();
     this.readCapacity = 0;
     this.writeCapacity = 0;
+    this.indexWriteCapacity = 0;
     this.unreportedCapacity = 0;
     this.capacityByOperation.clear();
   }
@@ -109,6 +118,7 @@ export class AwsMeter {
     calls: Record<string, number>;
     rcu: number;
     wcu: number;
+    indexWcu: number;
     unreported: number;
     capacity: Record<string, [number, number]>;
   } {
@@ -117,6 +127,7 @@ export class AwsMeter {
       calls: Object.fromEntries(this.calls),
       rcu: this.readCapacity,
       wcu: this.writeCapacity,
+      indexWcu: this.indexWriteCapacity,
       unreported: this.unreportedCapacity,
     };
   }

@@ -348,6 +348,8 @@ export interface RequestRun {
   readonly calls: Record<string, number>;
   readonly rcu: number;
   readonly wcu: number;
+  /** Of `wcu`, the write units of global secondary index entries. */
+  readonly indexWcu: number;
   readonly unreportedCapacity: number;
   /** DynamoDB operation → [RRU, WRU] DynamoDB Local reported for it over the run. */
   readonly capacity: Record<string, [number, number]>;
@@ -434,6 +436,7 @@ export async function runPipelineBenchmarks(options: PipelineOptions): Promise<P
         calls: snapshot.calls,
         rcu: snapshot.rcu,
         wcu: snapshot.wcu,
+        indexWcu: snapshot.indexWcu,
         unreportedCapacity: snapshot.unreported,
         capacity: snapshot.capacity,
         apiPosts: placed.latenciesMs.length,
