@@ -155,6 +155,15 @@ function requestsSection(
   const orders = (run: RequestRun) => run.orders;
   const events = (run: RequestRun) => run.deliveries;
   const measuredGbSeconds = computeOf(coreFunctions, orders);
+  const cpuGbSeconds = coreFunctions.reduce(
+    (sum, name) =>
+      sum +
+      perUnit(runs, [name], orders, (record) => {
+        const memoryMb = memoryOf(name);
+        return ((record.cpuMs * Math.max(1, oneVcpuMb / memoryMb)) / 1000) * gb(memoryMb);
+      }),
+    0,
+  );
   const timeoutGbSeconds =
     1 * gb(fn.orderIntake.memoryMb) * fn.orderIntake.timeoutSeconds +
     submissionInvocations *
@@ -327,7 +336,11 @@ as CPU × max(1, ${oneVcpuMb} MB ÷ memory) + (wall − CPU), rounded up to the 
 Lambda gives a function CPU in proportion to its memory and one vCPU at ${oneVcpuMb} MB. The CPU
 was this machine's core (x64, shared with the emulators), not Graviton; the waits were for the
 local emulators and simulators, not AWS's services. The hooks' own CPU, calibrated at
-${fixed(hookMicrosPerResource, 2)} µs per async resource an invocation creates, is taken off. Section
+${fixed(hookMicrosPerResource, 2)} µs per async resource an invocation creates, is taken off. Of the
+${fixed(measuredGbSeconds, 5)} GB-s per order, ${fixed(cpuGbSeconds, 5)} are CPU
+($${fixed(cpuGbSeconds * 1_000_000 * prices.lambdaGbSecond)} per 1M orders, the floor if no call waited); the rest
+is waiting on this loaded machine's emulators and simulators, which share the process and its
+cores. Section
 "Memory per function" below shows the model and the choice.
 
 DynamoDB units: ${
