@@ -44,7 +44,8 @@ export const handler = middy(async (event: DynamoDBStreamEvent, context: Context
       if (change === undefined) return;
       const queued = await fanOut(change, owners);
       if (queued > 0) {
-        logger.info('Notifications queued', { queued, sequenceNumber: change.sequenceNumber });
+        // Each queued message's delivery logs the event with its order.
+        logger.debug('Notifications queued', { queued, sequenceNumber: change.sequenceNumber });
         metrics.addMetric(metricNames.notificationsQueued, MetricUnit.Count, queued);
       }
     },

@@ -27,7 +27,12 @@ export function settlementObserver(log: typeof logger): SettlementObserver {
     },
     ignored(order: Order, why: string) {
       metrics.addMetric(metricNames.settlementEventIgnored, MetricUnit.Count, 1);
-      log.info('Gateway outcome changes nothing', { orderId: order.orderId, why });
+      // The gateway's callback after a charge that succeeded at once is every paid order's echo.
+      const echo = order.status === 'PAID' && why === 'succeeded while PAID';
+      (echo ? log.debug : log.info).call(log, 'Gateway outcome changes nothing', {
+        orderId: order.orderId,
+        why,
+      });
     },
     refundRejected(order: Order, reason: string) {
       metrics.addMetric(metricNames.refundRejected, MetricUnit.Count, 1);
@@ -68,10 +73,15 @@ export function paymentObserver(log: typeof logger): PaymentObserver {
     gatewayCall(operation, outcome, ms) {
       metrics.addMetric(gatewayCallMetric(operation, outcome), MetricUnit.Count, 1);
       metrics.addMetric(metricNames.gatewayLatency, MetricUnit.Milliseconds, ms);
-      log.info('Gateway answered', { operation, outcome, ms });
+      // A charge that succeeded is in the order itself (PAID, its gatewayRef) and in the metrics;
+      // every other answer explains where the order went next.
+      const routine = operation === 'charge' && outcome === 'succeeded';
+      (routine ? log.debug : log.info).call(log, 'Gateway answered', { operation, outcome, ms });
     },
     riskAnswered(_order, answer) {
-      log.info('Risk engine answered', {
+      // A pass is recorded on the order with the engine's RequestId; anything else is told here.
+      const routine = answer.kind === 'assessed' && answer.level === 'pass';
+      (routine ? log.debug : log.info).call(log, 'Risk engine answered', {
         riskRequestId: answer.requestId,
         ...(answer.kind === 'assessed'
           ? { riskLevel: answer.level }

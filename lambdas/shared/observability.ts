@@ -1,4 +1,5 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { LogFormatter, Logger, LogItem } from '@aws-lambda-powertools/logger';
+import type { LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { stageVariable } from './function-environment.ts';
@@ -10,7 +11,32 @@ import { stageDimension } from './metric-names.ts';
  * AWS. The tracer switches itself off outside Lambda (no AWS_EXECUTION_ENV) and wherever
  * POWERTOOLS_TRACE_ENABLED is `false`: then it records nothing and patches no client.
  */
-export const logger = new Logger();
+/**
+ * Powertools' standard keys, less two that every line would repeat for nothing: the function's
+ * ARN (its log group and `function_name` already say which function) and a sampling rate of 0.
+ * Every line is billed by the byte at ingestion.
+ */
+class LeanLogFormatter extends LogFormatter {
+  formatAttributes(attributes: UnformattedAttributes, additional: LogAttributes): LogItem {
+    const context = attributes.lambdaContext;
+    return new LogItem({
+      attributes: {
+        level: attributes.logLevel,
+        message: attributes.message,
+        timestamp: this.formatTimestamp(attributes.timestamp),
+        service: attributes.serviceName,
+        cold_start: context?.coldStart,
+        function_memory_size: context?.memoryLimitInMB,
+        function_name: context?.functionName,
+        function_request_id: context?.awsRequestId,
+        ...(attributes.sampleRateValue ? { sampling_rate: attributes.sampleRateValue } : {}),
+        xray_trace_id: attributes.xRayTraceId,
+      },
+    }).addAttributes(additional);
+  }
+}
+
+export const logger = new Logger({ logFormatter: new LeanLogFormatter() });
 // Metrics' own warnings (an empty flush, a bad dimension) go through the structured logger too.
 // Every metric carries the stage besides the service: the stage's alarms watch only their own.
 const stage = process.env[stageVariable];

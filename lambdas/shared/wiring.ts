@@ -297,9 +297,11 @@ export const wiring = {
     },
   },
   functions: {
+    // Memory per function: the smallest the measured CPU time allows within a latency bound
+    // (docs/BENCHMARKS.md, "Memory per function"; `npm run bench` says when the model disagrees).
     orderIntake: {
       entry: 'lambdas/handlers/order-intake.ts',
-      memoryMb: 512,
+      memoryMb: 256,
       timeoutSeconds: 10,
       environment: {
         ...common,
@@ -326,7 +328,7 @@ export const wiring = {
     },
     paymentSubmission: {
       entry: 'lambdas/handlers/payment-submission.ts',
-      memoryMb: 512,
+      memoryMb: 256,
       timeoutSeconds: 30,
       environment: {
         ...common,
@@ -416,7 +418,7 @@ export const wiring = {
     },
     settlementCallback: {
       entry: 'lambdas/handlers/settlement-callback.ts',
-      memoryMb: 512,
+      memoryMb: 256,
       timeoutSeconds: 10,
       environment: {
         ...common,

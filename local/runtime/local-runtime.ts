@@ -87,7 +87,14 @@ export interface LocalRuntimeOptions {
    * default) or Stripe's, through the official SDK (`stripe`).
    */
   readonly gateway?: LocalGateway;
+  /**
+   * Wraps each function's handler where the local platform calls it (HTTP API, pollers,
+   * schedules, invoke): the benchmark times invocations and counts their log bytes with it.
+   */
+  readonly wrapHandler?: (functionName: string, handler: LocalHandler) => LocalHandler;
 }
+
+export type LocalHandler = (event: unknown, context: unknown) => Promise<unknown>;
 
 export const localGateways = ['simulator', 'stripe'] as const;
 export type LocalGateway = (typeof localGateways)[number];
@@ -197,7 +204,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const clients = connectToEmulators(services);
     const resources = await createResources(clients, options);
     const environment = setFunctionEnvironment(resources, services, options);
-    const handlers = await loadHandlers();
+    const handlers = wrapHandlers(await loadHandlers(), options.wrapHandler);
 
     const api = await serveHttpApi(handlers, options);
     layers.push(api.stop);
@@ -633,6 +640,16 @@ function setFunctionEnvironment(
   };
   Object.assign(process.env, merged, overrides);
   return { ...merged, ...overrides };
+}
+
+function wrapHandlers(
+  handlers: Record<string, unknown>,
+  wrap: LocalRuntimeOptions['wrapHandler'],
+): Record<string, unknown> {
+  if (!wrap) return handlers;
+  return Object.fromEntries(
+    Object.entries(handlers).map(([name, handler]) => [name, wrap(name, handler as LocalHandler)]),
+  );
 }
 
 async function loadHandlers(): Promise<Record<string, unknown>> {

@@ -1,11 +1,23 @@
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { wiring } from '#shared/wiring.ts';
+import { functionSpecs, wiring } from '#shared/wiring.ts';
 import { projectRoot } from '../runtime/local-runtime.ts';
 import { type FunctionColdStart, runColdStarts } from './bench/cold-start.ts';
 import {
+  chooseMemory,
+  lineSummary,
+  logBytes,
+  logEvents,
+  memoryFloorMb,
+  modelledMs,
+  oneVcpuMb,
+  perUnit,
+  pooled,
+} from './bench/cost-model.ts';
+import {
   benchAgentCount,
+  type PipelineResults,
   type ReplayRun,
   type RequestRun,
   runPipelineBenchmarks,
@@ -55,7 +67,22 @@ const prices = {
   dynamoReadPerMillion: 0.125,
   apiPerMillion: 1.0,
   secretsPer10k: 0.05,
+  kmsPer10k: 0.03,
+  /** CloudWatch Logs Standard ingestion; GB taken as 10^9 bytes, the larger figure. */
+  logsPerGb: 0.5,
 };
+
+/** The payment path's functions, whose cost is per paid order. */
+const coreFunctions = [
+  'orderIntake',
+  'paymentSubmission',
+  'settlementCallback',
+  'settlementReconciler',
+] as const;
+const notificationFunctions = ['notificationFanOut', 'notificationDelivery'] as const;
+
+/** Bytes CloudWatch Logs counts per log event besides its message (PutLogEvents' sizing rule). */
+const eventOverheadBytes = 26;
 
 function machine(): string {
   const cpu = cpus();
@@ -70,9 +97,11 @@ function perOrder(runs: readonly RequestRun[], pick: (run: RequestRun) => number
 }
 
 function requestsSection(
-  runs: readonly RequestRun[],
+  pipeline: PipelineResults,
   runDate: string,
 ): { text: string; totalPerMillion: number } {
+  const runs = pipeline.requests;
+  const { firstSecretReads, hookMicrosPerResource } = pipeline;
   const operations = [...new Set(runs.flatMap((run) => Object.keys(run.calls)))].sort();
   const callRows = operations.map((operation) => {
     const dynamo = operation.startsWith('DynamoDB.') ? operation.slice('DynamoDB.'.length) : '';
@@ -105,21 +134,38 @@ function requestsSection(
   );
   const functionSqs = perOrder(runs, (run) => sum(run, 'SQS.'));
   const secrets = perOrder(runs, (run) => sum(run, 'SecretsManager.'));
+  const decrypts = perOrder(runs, (run) => run.calls['SecretsManager.GetSecretValue'] ?? 0);
   const rru = perOrder(runs, (run) => run.rcu);
   const wru = perOrder(runs, (run) => run.wcu);
   const indexWru = perOrder(runs, (run) => run.indexWcu);
   const unreported = runs.reduce((total, run) => total + run.unreportedCapacity, 0);
   const dynamoCalls = perOrder(runs, (run) => sum(run, 'DynamoDB.'));
 
-  const intakeMs = median(runs.map((run) => run.intakeLatencyMs));
-  const submissionMs = median(runs.map((run) => run.submissionBatchMs));
-  const callbackMs = median(runs.map((run) => run.callbackLatencyMs));
   const fn = wiring.functions;
   const gb = (mb: number) => mb / 1024;
-  const measuredGbSeconds =
-    1 * gb(fn.orderIntake.memoryMb) * (intakeMs / 1000) +
-    submissionInvocations * gb(fn.paymentSubmission.memoryMb) * (submissionMs / 1000) +
-    callbacks * gb(fn.settlementCallback.memoryMb) * (callbackMs / 1000);
+  const memoryOf = (name: string) => functionSpecs[name]?.memoryMb ?? 0;
+  const computeOf = (names: readonly string[], divisor: (run: RequestRun) => number) =>
+    names.reduce(
+      (sum, name) =>
+        sum +
+        perUnit(runs, [name], divisor, (record) => {
+          const memoryMb = memoryOf(name);
+          return (modelledMs(record, memoryMb) / 1000) * gb(memoryMb);
+        }),
+      0,
+    );
+  const orders = (run: RequestRun) => run.orders;
+  const events = (run: RequestRun) => run.deliveries;
+  const measuredGbSeconds = computeOf(coreFunctions, orders);
+  const cpuGbSeconds = coreFunctions.reduce(
+    (sum, name) =>
+      sum +
+      perUnit(runs, [name], orders, (record) => {
+        const memoryMb = memoryOf(name);
+        return ((record.cpuMs * Math.max(1, oneVcpuMb / memoryMb)) / 1000) * gb(memoryMb);
+      }),
+    0,
+  );
   const timeoutGbSeconds =
     1 * gb(fn.orderIntake.memoryMb) * fn.orderIntake.timeoutSeconds +
     submissionInvocations *
@@ -131,6 +177,49 @@ function requestsSection(
       fn.settlementReconciler.timeoutSeconds;
   const invocations = 1 + submissionInvocations + callbacks + reconcilerInvocations;
 
+  const logBytesPerOrder = perUnit(runs, coreFunctions, orders, logBytes);
+  const logEventsPerOrder = perUnit(runs, coreFunctions, orders, logEvents);
+  const billedLogBytes = logBytesPerOrder + eventOverheadBytes * logEventsPerOrder;
+
+  const eventsDelivered = runs.reduce((sum, run) => sum + run.deliveries, 0);
+  const notification = {
+    fanOut: perUnit(runs, ['notificationFanOut'], events, () => 1),
+    delivery: perUnit(runs, ['notificationDelivery'], events, () => 1),
+    gbSeconds: computeOf(notificationFunctions, events),
+    sqsByFunctions: median(
+      runs.map(
+        (run) =>
+          Object.entries(run.notificationCalls)
+            .filter(([name]) => name.startsWith('SQS.'))
+            .reduce((total, [, count]) => total + count, 0) / Math.max(1, run.deliveries),
+      ),
+    ),
+    sqsByMapping: median(
+      runs.map(
+        (run) => (run.notificationBatches + run.notificationDeletes) / Math.max(1, run.deliveries),
+      ),
+    ),
+    getItems: median(
+      runs.map(
+        (run) => (run.notificationCalls['DynamoDB.GetItem'] ?? 0) / Math.max(1, run.deliveries),
+      ),
+    ),
+    rru: median(runs.map((run) => run.notificationRcu / Math.max(1, run.deliveries))),
+    logBytes:
+      perUnit(runs, notificationFunctions, events, logBytes) +
+      eventOverheadBytes * perUnit(runs, notificationFunctions, events, logEvents),
+  };
+
+  const secretsPerInstanceSet = Object.values(firstSecretReads).reduce((a, b) => a + b, 0);
+  const getsPerInstanceSet = firstSecretReads['SecretsManager.GetSecretValue'] ?? 0;
+  const refreshSeconds = Number(fn.paymentSubmission.environment.SECRET_MAX_AGE_SECONDS);
+  const refreshesPerMonth = (30 * 24 * 3600) / refreshSeconds;
+  const fixedSecretCalls = secretsPerInstanceSet * refreshesPerMonth;
+  const fixedDecrypts = getsPerInstanceSet * refreshesPerMonth;
+  const fixedSecretsCost =
+    (fixedSecretCalls / 10_000) * prices.secretsPer10k +
+    (fixedDecrypts / 10_000) * prices.kmsPer10k;
+
   const million = 1_000_000;
   const cost = {
     api: apiRequests * prices.apiPerMillion,
@@ -140,18 +229,64 @@ function requestsSection(
     dynamoWrites: wru * prices.dynamoWritePerMillion,
     dynamoReads: rru * prices.dynamoReadPerMillion,
     secrets: secrets * million * (prices.secretsPer10k / 10_000),
+    kms: decrypts * million * (prices.kmsPer10k / 10_000),
+    logs: ((billedLogBytes * million) / 1e9) * prices.logsPerGb,
   };
   const total = Object.values(cost).reduce((a, b) => a + b, 0);
+  const notificationCost = {
+    requests: (notification.fanOut + notification.delivery) * prices.lambdaRequestPerMillion,
+    compute: notification.gbSeconds * million * prices.lambdaGbSecond,
+    sqs: (notification.sqsByFunctions + notification.sqsByMapping) * prices.sqsPerMillion,
+    reads: notification.rru * prices.dynamoReadPerMillion,
+    logs: ((notification.logBytes * million) / 1e9) * prices.logsPerGb,
+  };
+  const notificationTotal = Object.values(notificationCost).reduce((a, b) => a + b, 0);
   const timeoutCompute = timeoutGbSeconds * million * prices.lambdaGbSecond;
   const quiet = runs.every((run) => run.quiet);
   const statuses = runs.map((run) => JSON.stringify(run.callbackStatuses)).join(' / ');
 
+  const choices = [...coreFunctions, ...notificationFunctions]
+    .filter((name) => name !== 'settlementReconciler' || pooled(runs, name).length > 0)
+    .map((name) => chooseMemory(name, pooled(runs, name)));
+  const memoryRows = choices.flatMap((choice) =>
+    choice.rows.map(
+      (row) =>
+        `| ${row.memoryMb === choice.rows[0]?.memoryMb ? `${choice.functionName}: ${choice.invocations} invocations of ${fixed(choice.unitsPerInvocation, 2)} ${choice.boundMs === 50 ? 'request' : 'records'}; CPU ${fixed(choice.cpuMeanMs, 1)} ms, wall ${fixed(choice.wallMeanMs, 1)} ms; bound +${choice.boundMs} ms` : ''} | ` +
+        `${row.memoryMb} | ${fixed(row.meanMs, 1)} | ${fixed(row.addedPerUnitMs, 1)} | ${fixed(row.gbSecondsPerInvocation * 1000, 3)} | ` +
+        `${row.memoryMb === choice.chosenMb ? '**chosen**' : ''}${row.memoryMb === memoryOf(choice.functionName) ? ' (wiring)' : ''} |`,
+    ),
+  );
+  const mismatched = choices.filter((choice) => choice.chosenMb !== memoryOf(choice.functionName));
+
+  const lines = lineSummary(
+    runs,
+    coreFunctions,
+    runs.reduce((sum, run) => sum + run.orders, 0),
+  );
+  const lineRows = lines.map(
+    (line) =>
+      `| ${line.functionName} | ${line.level} | ${line.message} | ${fixed(line.perUnit, 3)} | ${fixed(line.meanBytes, 0)} |`,
+  );
+  const notificationLines = lineSummary(runs, notificationFunctions, eventsDelivered).map(
+    (line) =>
+      `| ${line.functionName} | ${line.level} | ${line.message} | ${fixed(line.perUnit, 3)} | ${fixed(line.meanBytes, 0)} |`,
+  );
+  const logLevel = fn.orderIntake.environment.POWERTOOLS_LOG_LEVEL;
+  const sampleRate =
+    (fn.orderIntake.environment as Record<string, string>).POWERTOOLS_LOGGER_SAMPLE_RATE ??
+    'none set (0)';
+  const secretReads = Object.entries(firstSecretReads)
+    .map(([name, count]) => `${count} ${name.replace('SecretsManager.', '')}`)
+    .join(', ');
+
   const text = `## 1. AWS requests and cost per paid order
 
 ${runs.length} runs of ${runs[0]?.orders ?? 0} orders each (4 in flight, ${benchAgentCount} trusted bench agents,
-after 10 warm-up orders), each waited for until PAID and until the gateway's callbacks and the
-queue pollers went quiet${quiet ? '' : ' (**a run timed out waiting for quiet: counts may be low**)'}.
+after 10 warm-up orders), each waited for until PAID and until the gateway's callbacks, the
+webhook deliveries and the queue pollers went quiet${quiet ? '' : ' (**a run timed out waiting for quiet: counts may be low**)'}.
 Figures are the median over runs of (count ÷ orders); the raw count of each run is beside it.
+Every bench agent's user has one webhook endpoint subscribed to \`order.paid\` (a local receiver
+answering 200), so each paid order also makes one notification, counted apart (below).
 
 ### Requests the functions make (counted on \`#adapters/aws-clients.ts\` clients)
 
@@ -187,16 +322,28 @@ of an idle mapping are a fixed cost per queue, not per order, and are not includ
 
 ### Cost per million paid orders
 
-Prices: us-east-1 list prices as supplied to this benchmark, assumed valid on the run date
-(${runDate}); they were not re-checked against AWS's price pages by the script.
+Prices: us-east-1 list prices, assumed valid on the run date (${runDate}); the script does not
+re-check them. CloudWatch Logs: $0.50 per GB ingested in the Standard class, which is also the
+first tier (up to 10 TB a month) of the tiered price Lambda's logs have had since May 2025 (then
+$0.25, $0.10, $0.05 per GB); a million paid orders stays far inside the first tier. KMS: $0.03 per
+10,000 requests.
 
-Measured handler durations used for Lambda compute: orderIntake ${fixed(intakeMs, 1)} ms (median
-HTTP POST latency seen by the client, an upper bound: it includes the local API's routing and JWT
-check), paymentSubmission ${fixed(submissionMs, 1)} ms per batch (median from a batch's receive to
-its delete on the local poller), settlementCallback ${fixed(callbackMs, 1)} ms (median latency seen by
-the callback proxy, an upper bound). These are durations on this machine against local emulators,
-not on Lambda arm64 against AWS services; memory from the wiring (${fn.orderIntake.memoryMb} /
-${fn.paymentSubmission.memoryMb} / ${fn.settlementCallback.memoryMb} MB).
+Lambda compute: each invocation of the four payment-path functions was timed where the local
+platform calls the handler (so the local API's routing and token check and the pollers' own
+work are outside it): its **wall time** from call to settlement, and its **CPU time**, the main
+thread's CPU (process.threadCpuUsage) summed over the callbacks that belong to that invocation
+(async_hooks), so the emulators and simulators running in this process and other invocations
+are not counted. The duration billed at the wiring's memory is then **modelled** per invocation
+as CPU × max(1, ${oneVcpuMb} MB ÷ memory) + (wall − CPU), rounded up to the millisecond, since
+Lambda gives a function CPU in proportion to its memory and one vCPU at ${oneVcpuMb} MB. The CPU
+was this machine's core (x64, shared with the emulators), not Graviton; the waits were for the
+local emulators and simulators, not AWS's services. The hooks' own CPU, calibrated at
+${fixed(hookMicrosPerResource, 2)} µs per async resource an invocation creates, is taken off. Of the
+${fixed(measuredGbSeconds, 5)} GB-s per order, ${fixed(cpuGbSeconds, 5)} are CPU
+($${fixed(cpuGbSeconds * 1_000_000 * prices.lambdaGbSecond)} per 1M orders, the floor if no call waited); the rest
+is waiting on this loaded machine's emulators and simulators, which share the process and its
+cores. Section
+"Memory per function" below shows the model and the choice.
 
 DynamoDB units: ${
     unreported === 0
@@ -210,19 +357,109 @@ ${fixed(rru, 2)} RRU per order.
 | --- | --- | --- | ---: |
 | API Gateway HTTP API | ${fixed(apiRequests, 3)} requests | $1.00 per 1M requests | ${fixed(cost.api)} |
 | Lambda requests | ${fixed(invocations, 3)} invocations | $0.20 per 1M requests | ${fixed(cost.lambdaRequests)} |
-| Lambda compute (arm64, measured durations) | ${fixed(measuredGbSeconds, 5)} GB-s | $0.0000133334 per GB-s | ${fixed(cost.lambdaCompute)} |
+| Lambda compute (arm64, modelled from measured CPU and wait) | ${fixed(measuredGbSeconds, 5)} GB-s | $0.0000133334 per GB-s | ${fixed(cost.lambdaCompute)} |
 | SQS standard | ${fixed(functionSqs, 3)} by functions + ${fixed(esmRequests, 3)} by mappings | $0.40 per 1M requests | ${fixed(cost.sqs)} |
 | DynamoDB on-demand writes | ${fixed(wru, 3)} WRU | $0.625 per 1M WRU | ${fixed(cost.dynamoWrites)} |
 | DynamoDB on-demand reads | ${fixed(rru, 3)} RRU | $0.125 per 1M RRU | ${fixed(cost.dynamoReads)} |
 | Secrets Manager API calls | ${fixed(secrets, 4)} calls | $0.05 per 10,000 calls | ${fixed(cost.secrets)} |
+| KMS decrypts (one per GetSecretValue) | ${fixed(decrypts, 4)} requests | $0.03 per 10,000 requests | ${fixed(cost.kms)} |
+| CloudWatch Logs ingestion | ${fixed(billedLogBytes, 0)} bytes (${fixed(logBytesPerOrder, 0)} + ${eventOverheadBytes} × ${fixed(logEventsPerOrder, 2)} events) | $0.50 per GB | ${fixed(cost.logs)} |
 | **Total** | | | **${fixed(total)}** |
+| *User notifications, per 1M events delivered (not in the total)* | see below | | *${fixed(notificationTotal)}* |
 
 Upper bound of Lambda compute with every invocation billed its full wiring timeout instead:
 ${fixed(timeoutGbSeconds, 3)} GB-s per order, $${fixed(timeoutCompute)} per 1M orders.
 
-Not included: free tiers, CloudWatch Logs ingestion and metrics, X-Ray traces (functions run with
-active tracing), KMS requests for decrypting secrets, data transfer, the secrets' monthly storage,
-DynamoDB storage and streams, and the sweep and key-rotation functions (fixed cost per schedule).
+Not included: free tiers, CloudWatch custom metrics (a monthly price per metric, not per
+order), X-Ray traces (functions run with active tracing), data transfer, the secrets' monthly
+storage, DynamoDB storage and streams (Lambda's reads of a stream are free), the secrets' refresh
+(a fixed monthly cost, below), and the sweep and key-rotation functions (fixed cost per schedule).
+
+### Logs per paid order
+
+Measured during the runs above at the level and sampling the wiring ships with
+(POWERTOOLS_LOG_LEVEL=${logLevel}, POWERTOOLS_LOGGER_SAMPLE_RATE ${sampleRate}) and with metrics
+on: every line each invocation of the payment path wrote to stdout or stderr (Powertools Logger's
+JSON lines and the Metrics' EMF lines, which CloudWatch ingests as log events too), counted in
+UTF-8 bytes. The handlers got a Lambda context shaped as AWS's (a function name as long as
+CloudFormation gives, its ARN, the memory) and the X-Ray trace id every line carries in AWS. Lambda's
+own lines per invocation are added as AWS documents them for the Text log format, which is the
+format a stage ships with (infra/ sets no LoggingConfig): \`START RequestId: … Version: $LATEST\`,
+\`END RequestId: …\` and \`REPORT RequestId: …\` with Duration, Billed Duration, Memory Size and Max
+Memory Used, followed by the XRAY line that active tracing adds; an init line on a cold start is
+per instance, not per order. Each log event is also counted with the ${eventOverheadBytes} bytes of
+metadata CloudWatch Logs adds to an event's size for PutLogEvents; whether ingestion bills them is
+not documented, so they make the figure an upper bound.
+
+| Function | Level | Line | per paid order | mean bytes |
+| --- | --- | --- | ---: | ---: |
+${lineRows.join('\n')}
+
+### Secrets Manager and KMS
+
+Per paid order in the runs: ${fixed(secrets, 4)} Secrets Manager calls and ${fixed(decrypts, 4)} KMS
+decrypts (the secrets are encrypted with a customer managed key, so each GetSecretValue makes
+Secrets Manager call KMS Decrypt). Every function caches what it reads for SECRET_MAX_AGE_SECONDS
+(${refreshSeconds} s), so reads do not grow with orders: in the warm-up, the instances' first reads
+were ${secretReads || 'none'} (one per secret and version stage read; the callback's check of the
+signing secret's versions is the DescribeSecret). Refreshed every ${refreshSeconds} s by one warm
+instance of each function, that is ${fixed(fixedSecretCalls, 0)} Secrets Manager calls and
+${fixed(fixedDecrypts, 0)} KMS decrypts a month: $${fixed(fixedSecretsCost)} a month, whatever the
+number of orders (each further concurrent instance adds as much again); at a million paid orders a
+month, $${fixed(fixedSecretsCost)} per million.
+
+### User notifications, per event delivered
+
+Measured in the same runs: each paid order's \`order.paid\` event was delivered once to its user's
+endpoint (${eventsDelivered} deliveries over the runs). The table stream's reads by Lambda are free.
+
+| What | per event delivered | USD per 1M events |
+| --- | ---: | ---: |
+| Lambda invocations: notificationFanOut (its share of each stream batch) | ${fixed(notification.fanOut, 3)} | |
+| Lambda invocations: notificationDelivery | ${fixed(notification.delivery, 3)} | |
+| Lambda requests, both | ${fixed(notification.fanOut + notification.delivery, 3)} | ${fixed(notificationCost.requests)} |
+| Lambda compute, both (modelled as above, wiring memory) | ${fixed(notification.gbSeconds, 5)} GB-s | ${fixed(notificationCost.compute)} |
+| SQS: fan-out's sends + the mapping's receives and deletes | ${fixed(notification.sqsByFunctions, 3)} + ${fixed(notification.sqsByMapping, 3)} | ${fixed(notificationCost.sqs)} |
+| DynamoDB reads (${fixed(notification.getItems, 2)} GetItem: agent owner, endpoints at fan-out and at delivery) | ${fixed(notification.rru, 3)} RRU | ${fixed(notificationCost.reads)} |
+| CloudWatch Logs ingestion (as above) | ${fixed(notification.logBytes, 0)} bytes | ${fixed(notificationCost.logs)} |
+| **Total per 1M events delivered** | | **${fixed(notificationTotal)}** |
+
+The fan-out reads every change of an order or agent item; the changes that tell nobody (an order
+entering PENDING_PAYMENT, say) are in its invocations and time too, and are charged here to the
+events delivered. Its lines:
+
+| Function | Level | Line | per event | mean bytes |
+| --- | --- | --- | ---: | ---: |
+${notificationLines.join('\n')}
+
+### Memory per function, by model
+
+The model, not a measurement on Lambda: for each invocation measured above, duration(M) =
+CPU × max(1, ${oneVcpuMb} ÷ M) + wait, rounded up to the ms, with CPU and wait as measured here;
+GB-s = duration × M ÷ 1024. Below ${oneVcpuMb} MB the CPU part costs the same GB-s at any memory and the
+wait costs more with more memory, so less memory is always cheaper in this model; what stops
+the descent is latency. Each function gets the smallest memory, not below ${memoryFloorMb} MB (the
+SDK clients and Powertools have to fit; AWS keeps 128 MB for functions that only route events;
+checked after a deployment by the REPORT line's Max Memory Used), at which the time the
+stretched CPU adds, per request, queue message or stream record handled (an invocation's added
+time ÷ its records), stays within a bound: +50 ms for an HTTP request (its caller waits), +100 ms
+for a message or a record (nobody waits on the line). A cold start's module load and init
+(section 2) also stretches with less CPU; it is per instance, not per order, and not in the
+model.${
+    choices.some((choice) => choice.functionName === 'settlementReconciler')
+      ? ''
+      : ' The settlement reconciler had no work in these runs (every payment settled at once or by its callback), so it has no row and keeps its memory.'
+  }
+
+| Function (measured means per invocation) | memory MB | modelled mean ms | added ms per request or record | GB-s per 1,000 invocations | |
+| --- | ---: | ---: | ---: | ---: | --- |
+${memoryRows.join('\n')}
+
+${
+  mismatched.length === 0
+    ? 'The wiring (lambdas/shared/wiring.ts) sets each of these functions to its chosen memory.'
+    : `**The wiring differs from the choice for ${mismatched.map((choice) => `${choice.functionName} (wiring ${memoryOf(choice.functionName)} MB, chosen ${choice.chosenMb} MB)`).join(', ')}.**`
+}
 `;
   return { text, totalPerMillion: total };
 }
@@ -295,7 +532,7 @@ async function main(): Promise<void> {
   progress('bundles and cold starts');
   const cold = await runColdStarts(options.coldRuns);
 
-  const requests = requestsSection(pipeline.requests, date.slice(0, 10));
+  const requests = requestsSection(pipeline, date.slice(0, 10));
   const throughput = pipeline.throughput;
   const ordersPerSecond = median(throughput.map((run) => run.ordersPerSecond));
   const rawWrites = median(throughput.map((run) => run.rawWritesPerSecond));

@@ -168,6 +168,27 @@ describe('ServiceStack', () => {
       }
     });
 
+    it('gives the busiest functions the 256 MB their measured CPU time allows (docs/BENCHMARKS.md)', () => {
+      for (const name of ['orderIntake', 'paymentSubmission', 'settlementCallback']) {
+        // Act
+        const properties = propertiesOf(synth.serviceTemplate, synth.service.functions.get(name));
+
+        // Assess
+        expect(properties.MemorySize, name).toBe(256);
+      }
+    });
+
+    it("leaves every function in Lambda's Text log format, whose START, END and REPORT lines the bench prices", () => {
+      for (const name of Object.keys(functions)) {
+        // Act
+        const properties = propertiesOf(synth.serviceTemplate, synth.service.functions.get(name));
+
+        // Assess
+        const logging = properties.LoggingConfig as { LogFormat?: string } | undefined;
+        expect(logging?.LogFormat ?? 'Text', name).toBe('Text');
+      }
+    });
+
     it('gives every function its wiring environment, queue URLs, secrets, endpoints and, when it may use the table, the table name', () => {
       // Prepare
       const tableName = crossStackReference(synth.stateful, synth.statefulTemplate, {

@@ -10,14 +10,16 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
+import { DynamoDbWebhookEndpoints } from '#adapters/dynamodb-webhook-endpoints.ts';
 import { MAX_RATE_BURST, MAX_RATE_PER_SECOND } from '#domain/agent-guards.ts';
-import { wiring } from '#shared/wiring.ts';
+import { functionSpecs, wiring } from '#shared/wiring.ts';
 import { signAgentToken } from '../../runtime/auth.ts';
 import { localCredentials, localRegion } from '../../runtime/emulators.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../runtime/local-runtime.ts';
 import { toolOwnerOf } from '../../runtime/seed.ts';
 import { AwsMeter } from './aws-meter.ts';
-import { median, percentile, progress, sleep } from './stats.ts';
+import { InvocationMeter, type InvocationRecord } from './invocations.ts';
+import { percentile, progress, sleep } from './stats.ts';
 
 /** The README's example order: one medium latte, 4.50 CNY from the wallet. */
 export const benchOrder = {
@@ -42,19 +44,15 @@ interface EsmQueueStats {
   batches: number;
   messages: number;
   deletes: number;
-  /** Receive (non-empty) to DeleteMessageBatch of the same batch: the handler's time, ms. */
-  durationsMs: number[];
   inFlight: number;
 }
 
 /**
  * Watches the local event source mappings (the queue pollers use the stack's own SQS client):
- * counts non-empty receives (= invocations) and deletes, and times each batch from its receive
- * to its delete, which brackets the handler invocation.
+ * counts non-empty receives (= invocations) and deletes.
  */
 class EsmMeter {
   readonly queues = new Map<string, EsmQueueStats>();
-  readonly #received = new Map<string, number>();
 
   constructor(sqs: LocalRuntime['sqs']) {
     const stack = sqs.middlewareStack as unknown as {
@@ -70,12 +68,6 @@ class EsmMeter {
           if (command === 'DeleteMessageBatchCommand') {
             const stats = this.#stats(url);
             stats.deletes += 1;
-            const handle = args.input?.Entries?.[0]?.ReceiptHandle ?? '';
-            const started = this.#received.get(handle);
-            if (started !== undefined) stats.durationsMs.push(performance.now() - started);
-            for (const entry of args.input?.Entries ?? []) {
-              this.#received.delete(entry.ReceiptHandle ?? '');
-            }
             stats.inFlight = Math.max(0, stats.inFlight - 1);
           }
           const result = (await next(args)) as {
@@ -88,8 +80,6 @@ class EsmMeter {
               stats.batches += 1;
               stats.messages += messages.length;
               stats.inFlight += 1;
-              const now = performance.now();
-              for (const message of messages) this.#received.set(message.ReceiptHandle ?? '', now);
             }
           }
           return result;
@@ -101,7 +91,7 @@ class EsmMeter {
   #stats(url: string): EsmQueueStats {
     let stats = this.queues.get(url);
     if (!stats) {
-      stats = { batches: 0, messages: 0, deletes: 0, durationsMs: [], inFlight: 0 };
+      stats = { batches: 0, messages: 0, deletes: 0, inFlight: 0 };
       this.queues.set(url, stats);
     }
     return stats;
@@ -113,7 +103,6 @@ class EsmMeter {
 
   reset(): void {
     this.queues.clear();
-    this.#received.clear();
   }
 }
 
@@ -124,7 +113,6 @@ class EsmMeter {
 class CallbackProxy {
   count = 0;
   inFlight = 0;
-  readonly latenciesMs: number[] = [];
   readonly statuses = new Map<number, number>();
   server: Server | undefined;
 
@@ -135,7 +123,6 @@ class CallbackProxy {
       request.on('end', () => {
         this.count += 1;
         this.inFlight += 1;
-        const started = performance.now();
         const headers: Record<string, string> = {};
         for (const [name, value] of Object.entries(request.headers)) {
           if (typeof value === 'string' && name !== 'host' && name !== 'content-length') {
@@ -149,7 +136,6 @@ class CallbackProxy {
         })
           .then(async (answer) => {
             const body = Buffer.from(await answer.arrayBuffer());
-            this.latenciesMs.push(performance.now() - started);
             this.statuses.set(answer.status, (this.statuses.get(answer.status) ?? 0) + 1);
             response.writeHead(answer.status, { 'content-type': 'application/json' });
             response.end(body);
@@ -169,8 +155,31 @@ class CallbackProxy {
 
   reset(): void {
     this.count = 0;
-    this.latenciesMs.length = 0;
     this.statuses.clear();
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+}
+
+/** The bench users' webhook endpoint: answers 200 to every delivery and counts them. */
+class WebhookReceiver {
+  deliveries = 0;
+  server: Server | undefined;
+
+  async start(): Promise<string> {
+    this.server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        this.deliveries += 1;
+        response.writeHead(200);
+        response.end();
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks`;
   }
 
   async stop(): Promise<void> {
@@ -187,12 +196,18 @@ export interface PlacedRun {
 
 class Bench {
   readonly meter = new AwsMeter();
+  /** The notification functions' own clients, counted apart from the payment path's. */
+  readonly notificationMeter = new AwsMeter();
   readonly proxy = new CallbackProxy();
+  readonly receiver = new WebhookReceiver();
   esm!: EsmMeter;
   tokens: string[] = [];
   #sequence = 0;
 
-  constructor(readonly stack: LocalRuntime) {}
+  constructor(
+    readonly stack: LocalRuntime,
+    readonly invocations: InvocationMeter,
+  ) {}
 
   async prepare(): Promise<void> {
     const agents = new DynamoDbAgentDirectory(this.stack.dynamodb, this.stack.tableName);
@@ -212,6 +227,24 @@ class Bench {
       ),
     );
     this.tokens = await Promise.all(agentIds.map((agentId) => signAgentToken(agentId)));
+    // Each bench user hears of its orders' payments at one endpoint: one event per paid order.
+    const hooks = await this.receiver.start();
+    const endpoints = new DynamoDbWebhookEndpoints(this.stack.dynamodb, this.stack.tableName);
+    await Promise.all(
+      agentIds.map((agentId) =>
+        endpoints.create(
+          {
+            endpointId: `we_${agentId}`,
+            userId: toolOwnerOf(agentId) ?? agentId,
+            url: hooks,
+            events: ['order.paid'],
+            createdAt: new Date().toISOString(),
+            requestHash: 'bench',
+          },
+          10,
+        ),
+      ),
+    );
     const proxyUrl = await this.proxy.start(this.stack.apiUrl);
     this.stack.gateway.setCallbackUrl(
       `${proxyUrl}/v1/callbacks/${process.env.GATEWAY_NAME ?? 'simulator'}`,
@@ -219,10 +252,14 @@ class Bench {
     this.esm = new EsmMeter(this.stack.sqs);
     const clients = await import('#adapters/aws-clients.ts');
     const { secretsManager } = await import('#adapters/secrets-manager-client.ts');
+    const { notificationClients } = await import('#adapters/notification-clients.ts');
     this.meter
       .attach(clients.dynamodb, 'DynamoDB')
       .attach(clients.sqs, 'SQS')
       .attach(secretsManager, 'SecretsManager');
+    this.notificationMeter
+      .attach(notificationClients.dynamodb, 'DynamoDB')
+      .attach(notificationClients.sqs, 'SQS');
   }
 
   async place(count: number, concurrency: number): Promise<PlacedRun> {
@@ -319,17 +356,18 @@ class Bench {
     return performance.now();
   }
 
-  /** Waits for the gateway's callbacks and the pollers to finish what the orders started. */
-  async waitQuiet(expectedCallbacks: number, timeoutMs = 20_000): Promise<boolean> {
+  /**
+   * Waits for the gateway's callbacks, the webhook deliveries and the pollers to finish what the
+   * orders started.
+   */
+  async waitQuiet(expected: number, timeoutMs = 20_000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
+    const idle = () =>
+      this.proxy.inFlight === 0 && this.esm.inFlight() === 0 && this.invocations.inFlight === 0;
     while (Date.now() < deadline) {
-      if (
-        this.proxy.count >= expectedCallbacks &&
-        this.proxy.inFlight === 0 &&
-        this.esm.inFlight() === 0
-      ) {
+      if (this.proxy.count >= expected && this.receiver.deliveries >= expected && idle()) {
         await sleep(500);
-        if (this.proxy.inFlight === 0 && this.esm.inFlight() === 0) return true;
+        if (idle()) return true;
       }
       await sleep(50);
     }
@@ -338,8 +376,10 @@ class Bench {
 
   resetMeters(): void {
     this.meter.reset();
+    this.notificationMeter.reset();
     this.esm.reset();
     this.proxy.reset();
+    this.receiver.deliveries = 0;
   }
 }
 
@@ -361,9 +401,15 @@ export interface RequestRun {
   readonly submissionDeletes: number;
   readonly reconcilerBatches: number;
   readonly reconcilerDeletes: number;
-  readonly intakeLatencyMs: number;
-  readonly submissionBatchMs: number;
-  readonly callbackLatencyMs: number;
+  /** Function → every invocation it had in the run, measured where the local platform calls it. */
+  readonly invocations: Readonly<Record<string, readonly InvocationRecord[]>>;
+  /** Requests of the notification functions' own clients. */
+  readonly notificationCalls: Record<string, number>;
+  readonly notificationRcu: number;
+  readonly notificationBatches: number;
+  readonly notificationDeletes: number;
+  /** Webhook deliveries the bench users' endpoint answered (events delivered). */
+  readonly deliveries: number;
   readonly quiet: boolean;
 }
 
@@ -390,6 +436,13 @@ export interface ReplayRun {
 export interface PipelineResults {
   readonly replay: ReplayRun;
   readonly requests: RequestRun[];
+  /**
+   * Secrets Manager requests during the warm-up, when every instance reads its secrets for the
+   * first time: one per secret (and version stage) a function reads, as each refresh repeats.
+   */
+  readonly firstSecretReads: Record<string, number>;
+  /** CPU µs the invocation meter's hooks cost per async resource, taken off each CPU time. */
+  readonly hookMicrosPerResource: number;
   readonly throughput: ThroughputRun[];
 }
 
@@ -404,33 +457,49 @@ export interface PipelineOptions {
 
 export async function runPipelineBenchmarks(options: PipelineOptions): Promise<PipelineResults> {
   progress('starting the local stack');
+  const memoryOf = (name: string) => functionSpecs[name]?.memoryMb ?? 128;
+  const invocations = new InvocationMeter(memoryOf);
+  invocations.install();
+  await invocations.calibrate();
+  // The log level, sampling and metrics the wiring ships with: their lines are what is billed.
   const stack = await startLocalRuntime({
-    logLevel: 'SILENT',
     callbacks: true,
     seed: 2026,
     // The sweep runs every 5 minutes in AWS; kept out of the per-order counts.
     scheduleSeconds: 24 * 3600,
-    environment: { POWERTOOLS_METRICS_DISABLED: 'true' },
+    wrapHandler: invocations.wrap,
   });
-  const bench = new Bench(stack);
+  const bench = new Bench(stack, invocations);
   try {
     await bench.prepare();
     progress('warming up (10 orders)');
     const warm = await bench.place(10, 2);
     await bench.waitPaid(warm.orderIds);
     await bench.waitQuiet(warm.orderIds.length);
+    const firstSecretReads = Object.fromEntries(
+      Object.entries(bench.meter.snapshot().calls).filter(([name]) =>
+        name.startsWith('SecretsManager.'),
+      ),
+    );
 
     const submissionUrl = stack.queueUrls.paymentSubmission.url;
     const reconcilerUrl = stack.queueUrls.settlementCheck.url;
+    const notificationUrl = stack.queueUrls.notification.url;
     const requests: RequestRun[] = [];
+    // In AWS every line carries the invocation's X-Ray trace id (tracing is active).
+    process.env._X_AMZN_TRACE_ID = `Root=1-${'0'.repeat(8)}-${'0'.repeat(24)};Parent=${'0'.repeat(16)};Sampled=1`;
     for (let run = 1; run <= options.requestRuns; run += 1) {
       bench.resetMeters();
+      invocations.start();
       const placed = await bench.place(options.ordersPerRequestRun, 4);
       await bench.waitPaid(placed.orderIds);
       const quiet = await bench.waitQuiet(placed.orderIds.length);
+      invocations.stop();
       const snapshot = bench.meter.snapshot();
+      const notifications = bench.notificationMeter.snapshot();
       const submission = bench.esm.queues.get(submissionUrl);
       const reconciler = bench.esm.queues.get(reconcilerUrl);
+      const notification = bench.esm.queues.get(notificationUrl);
       requests.push({
         orders: placed.orderIds.length,
         calls: snapshot.calls,
@@ -449,16 +518,25 @@ export async function runPipelineBenchmarks(options: PipelineOptions): Promise<P
         submissionDeletes: submission?.deletes ?? 0,
         reconcilerBatches: reconciler?.batches ?? 0,
         reconcilerDeletes: reconciler?.deletes ?? 0,
-        intakeLatencyMs: median(placed.latenciesMs),
-        submissionBatchMs: median(submission?.durationsMs ?? []),
-        callbackLatencyMs: median(bench.proxy.latenciesMs),
+        invocations: Object.fromEntries(invocations.records),
+        notificationCalls: notifications.calls,
+        notificationRcu: notifications.rcu,
+        notificationBatches: notification?.batches ?? 0,
+        notificationDeletes: notification?.deletes ?? 0,
+        deliveries: bench.receiver.deliveries,
         quiet,
       });
       progress(
         `requests run ${run}/${options.requestRuns}: ${placed.orderIds.length} orders PAID, ` +
-          `${Object.values(snapshot.calls).reduce((a, b) => a + b, 0)} AWS calls`,
+          `${Object.values(snapshot.calls).reduce((a, b) => a + b, 0)} AWS calls, ` +
+          `${bench.receiver.deliveries} webhook deliveries`,
       );
     }
+    delete process.env._X_AMZN_TRACE_ID;
+    // The throughput runs below measure the pipeline, not its logging: as before, no log lines.
+    // (Loaded only now: the functions' logger reads the environment the stack set.)
+    const { logger } = await import('#shared/observability.ts');
+    logger.setLogLevel('SILENT');
 
     bench.resetMeters();
     const replayStatuses = await bench.replayLast();
@@ -531,10 +609,18 @@ export async function runPipelineBenchmarks(options: PipelineOptions): Promise<P
       );
     }
     rawClient.destroy();
-    return { replay, requests, throughput };
+    return {
+      replay,
+      requests,
+      throughput,
+      firstSecretReads,
+      hookMicrosPerResource: invocations.hookMicrosPerResource,
+    };
   } finally {
     progress('stopping the local stack');
     await bench.proxy.stop();
+    await bench.receiver.stop();
     await stack.stop();
+    invocations.uninstall();
   }
 }

@@ -1,0 +1,101 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Order } from '#domain/order.ts';
+import { wiring } from '#shared/wiring.ts';
+import { lambdaContext } from '../../local/runtime/lambda-context.ts';
+
+/** The lines the functions' logger prints while `act` runs, at the level the wiring ships. */
+async function linesOf(act: (modules: Awaited<ReturnType<typeof load>>) => void) {
+  const modules = await load();
+  const written: string[] = [];
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    written.push(String(chunk));
+    return true;
+  });
+  try {
+    act(modules);
+  } finally {
+    write.mockRestore();
+  }
+  return written
+    .join('')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+async function load() {
+  vi.resetModules();
+  const { logger } = await import('#shared/observability.ts');
+  const events = await import('#shared/domain-events.ts');
+  logger.addContext(lambdaContext('paymentSubmission', 30));
+  return { logger, ...events };
+}
+
+const order = (status: Order['status']) => ({ orderId: 'ord_log_1', status }) as Order;
+
+describe('log lines at the shipped level', () => {
+  beforeEach(() => {
+    for (const [name, value] of Object.entries(wiring.functions.paymentSubmission.environment)) {
+      vi.stubEnv(name, value);
+    }
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('leaves out what a paid order records anyway: a successful charge, a pass, the callback echo', async () => {
+    // Act
+    const lines = await linesOf(({ logger, paymentObserver, settlementObserver }) => {
+      paymentObserver(logger).gatewayCall('charge', 'succeeded', 120);
+      paymentObserver(logger).riskAnswered(order('PENDING_PAYMENT'), {
+        kind: 'assessed',
+        level: 'pass',
+        requestId: 'rce-1',
+      });
+      settlementObserver(logger).ignored(order('PAID'), 'succeeded while PAID');
+    });
+
+    // Assess
+    expect(lines).toEqual([]);
+  });
+
+  it('keeps every other gateway and risk answer and any outcome that contradicts the order', async () => {
+    // Act
+    const lines = await linesOf(({ logger, paymentObserver, settlementObserver }) => {
+      paymentObserver(logger).gatewayCall('charge', 'pending', 120);
+      paymentObserver(logger).gatewayCall('lookup', 'succeeded', 80);
+      paymentObserver(logger).riskAnswered(order('PENDING_PAYMENT'), {
+        kind: 'assessed',
+        level: 'review',
+        requestId: 'rce-2',
+      });
+      settlementObserver(logger).ignored(order('PAID'), 'failed while PAID');
+    });
+
+    // Assess
+    expect(lines.map((line) => [line.level, line.message])).toEqual([
+      ['INFO', 'Gateway answered'],
+      ['INFO', 'Gateway answered'],
+      ['INFO', 'Risk engine answered'],
+      ['INFO', 'Gateway outcome changes nothing'],
+    ]);
+    expect(lines[3]).toMatchObject({ orderId: 'ord_log_1', why: 'failed while PAID' });
+  });
+
+  it('writes the invocation and its trace but not the function ARN or a zero sampling rate', async () => {
+    // Act
+    const [line] = await linesOf(({ logger }) => logger.info('Order placed', { orderId: 'ord_1' }));
+
+    // Assess
+    expect(line).toMatchObject({
+      level: 'INFO',
+      message: 'Order placed',
+      service: wiring.service,
+      function_name: 'paymentSubmission',
+      function_request_id: expect.any(String),
+      orderId: 'ord_1',
+    });
+    expect(line).not.toHaveProperty('function_arn');
+    expect(line).not.toHaveProperty('sampling_rate');
+  });
+});
