@@ -30,12 +30,27 @@ function stamp(scenario: Scenario): string {
   );
 }
 
+/** Answers other than placed, 429 and 503, and the transactions behind them. */
+function otherAnswers(r: HotAgentResult): string {
+  const listed = (counts: Readonly<Record<string, number>>) =>
+    Object.entries(counts).map(([name, count]) => `${name} × ${count}`);
+  const answers = [
+    ...(r.waiting > 0 ? [`202 waiting × ${r.waiting}`] : []),
+    ...listed(r.otherStatuses),
+  ];
+  const failures = listed(r.otherFailures);
+  if (answers.length === 0) return 'none';
+  return failures.length > 0
+    ? `${answers.join(', ')} (${failures.join(', ')})`
+    : answers.join(', ');
+}
+
 function hotAgentTable(results: readonly HotAgentResult[]): string {
   const rows = results.map(
     (r) =>
       `| ${r.label} | ${r.bucket} | ${r.clients} | ${fixed(r.seconds, 1)} | ${r.requests} | ` +
       `${r.paid} | ${fixed(r.paidPerSecond, 1)} | ${r.rateLimited} | ${r.unavailable} | ` +
-      `${r.waiting}${Object.keys(r.otherStatuses).length > 0 ? ` ${JSON.stringify(r.otherStatuses)}` : ''} | ` +
+      `${otherAnswers(r)} | ` +
       `${r.transactions} | ${r.conflicts} | ${r.refusedByCondition} | ` +
       `${fixed(r.firstWriteUnits, 0)} → ${fixed(r.lastWriteUnits, 0)} | ` +
       `${fixed(r.dayItemBytes / 1024, 1)} KB (${r.intentsInItem} intents) | ` +
@@ -43,8 +58,8 @@ function hotAgentTable(results: readonly HotAgentResult[]): string {
       `${fixed(r.p50Ms, 0)} / ${fixed(r.p99Ms, 0)} |`,
   );
   return [
-    '| case | agent bucket | clients | s | POSTs | placed (202 PENDING_PAYMENT) | placed/s | 429 | 503 | other 202 | transactions on the day item | TransactionConflict | refused by condition | WRU per placement, first → last tenth | day item at the end | one order item | POST p50 / p99 ms |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |',
+    '| case | agent bucket | clients | s | POSTs | placed (202 PENDING_PAYMENT) | placed/s | 429 | 503 | other answers (transactions behind them) | transactions on the day item | TransactionConflict | refused by condition | WRU per placement, first → last tenth | day item at the end | one order item | POST p50 / p99 ms |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | --- | ---: | --- |',
     ...rows,
   ].join('\n');
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { orderKey, spendKey } from '#adapters/table-keys.ts';
 import { utcDay } from '#domain/agent.ts';
@@ -28,6 +28,11 @@ export interface HotAgentCase {
   readonly rate?: { readonly perSecond: number; readonly burst: number };
   readonly clients: number;
   readonly seconds: number;
+  /**
+   * Fills the day item's earlier duplicate-window slots with this many KB of recorded intents
+   * first, as ~6 minutes of a fast agent would, to see what intake does at DynamoDB's 400 KB.
+   */
+  readonly prefillKb?: number;
 }
 
 export interface HotAgentResult {
@@ -50,6 +55,8 @@ export interface HotAgentResult {
   readonly transactions: number;
   readonly conflicts: number;
   readonly refusedByCondition: number;
+  /** Transactions that ended any other way, by how they ended. */
+  readonly otherFailures: Readonly<Record<string, number>>;
   /** Median write units of a successful placement, among the first and the last tenth. */
   readonly firstWriteUnits: number;
   readonly lastWriteUnits: number;
@@ -70,6 +77,7 @@ export const hotAgentCases: readonly HotAgentCase[] = [
   { label: 'bucket lifted', clients: 1, seconds: 8 },
   { label: 'bucket lifted', clients: 4, seconds: 8 },
   { label: 'bucket lifted', clients: 16, seconds: 8 },
+  { label: 'bucket lifted, day item prefilled', clients: 1, seconds: 8, prefillKb: 399.5 },
 ];
 
 export async function runHotAgent(
@@ -117,6 +125,9 @@ async function runCase(
   await new DynamoDbAgentDirectory(stack.dynamodb, stack.tableName).put(
     trustedAgent(agentId, hotCase.rate),
   );
+  if (hotCase.prefillKb !== undefined) {
+    await prefillDayItem(stack, agentId, hotCase.prefillKb);
+  }
   const token = await signAgentToken(agentId);
   const statuses = new Map<string, number>();
   const latencies: number[] = [];
@@ -196,10 +207,64 @@ async function runCase(
     refusedByCondition: transactions.filter((call) =>
       call.outcome.includes('ConditionalCheckFailed'),
     ).length,
+    otherFailures: countBy(
+      transactions
+        .map((call) => call.outcome)
+        .filter(
+          (outcome) =>
+            outcome !== 'ok' &&
+            !outcome.includes('TransactionConflict') &&
+            !outcome.includes('ConditionalCheckFailed'),
+        ),
+    ),
     firstWriteUnits: median(placed.slice(0, tenth).map((call) => call.writeUnits)),
     lastWriteUnits: median(placed.slice(-tenth).map((call) => call.writeUnits)),
     dayItemBytes: day.Item ? itemBytes(day.Item) : 0,
     intentsInItem: intents.length,
     orderItemBytes: order?.Item ? itemBytes(order.Item) : 0,
   };
+}
+
+function countBy(values: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
+}
+
+const PREFILL_SLOTS = 4;
+
+/**
+ * Writes the agent's day item with `kb` KB of recorded intents (a 12-character hash and
+ * `hash=<order id>` each, as intake writes them) spread over the four slots before the current
+ * one, each marked as its slot (`@<slot>`) so intake keeps them as live; the current slot and the
+ * one the next minute reuses are left empty.
+ */
+async function prefillDayItem(stack: LocalRuntime, agentId: string, kb: number): Promise<void> {
+  const now = Date.now();
+  const slot = Math.floor(now / 60_000);
+  const slotBytes = (kb * 1024) / PREFILL_SLOTS;
+  const ring = Object.fromEntries(
+    Array.from({ length: PREFILL_SLOTS }, (_, back) => {
+      const earlier = slot - 1 - back;
+      const elements = [`@${earlier}`];
+      for (let n = 0, bytes = 0; bytes < slotBytes; n++) {
+        const hash = `${earlier}${n}`.padStart(12, 'f').slice(-12);
+        const firstOrder = `${hash}=ord_${hash}${hash}`;
+        elements.push(hash, firstOrder);
+        bytes += hash.length + firstOrder.length;
+      }
+      return [`r${earlier % 6}`, { SS: elements }];
+    }),
+  );
+  await stack.dynamodb.send(
+    new PutItemCommand({
+      TableName: stack.tableName,
+      Item: {
+        pk: { S: spendKey(agentId, utcDay(new Date(now))).pk },
+        agentId: { S: agentId },
+        spent: { N: '0' },
+        ...ring,
+      },
+    }),
+  );
 }
