@@ -30,7 +30,7 @@ function stamp(scenario: Scenario): string {
   );
 }
 
-/** Answers other than placed, 429 and 503, and the transactions behind them. */
+/** Answers other than placed, 429 and 503, and the failed writes behind them. */
 function otherAnswers(r: HotAgentResult): string {
   const listed = (counts: Readonly<Record<string, number>>) =>
     Object.entries(counts).map(([name, count]) => `${name} × ${count}`);
@@ -51,14 +51,14 @@ function hotAgentTable(results: readonly HotAgentResult[]): string {
       `| ${r.label} | ${r.bucket} | ${r.clients} | ${fixed(r.seconds, 1)} | ${r.requests} | ` +
       `${r.paid} | ${fixed(r.paidPerSecond, 1)} | ${r.rateLimited} | ${r.unavailable} | ` +
       `${otherAnswers(r)} | ` +
-      `${r.transactions} | ${r.conflicts} | ${r.refusedByCondition} | ` +
+      `${r.dayWrites} | ${r.conflicts} | ${r.refusedByCondition} | ` +
       `${fixed(r.firstWriteUnits, 0)} → ${fixed(r.lastWriteUnits, 0)} | ` +
       `${fixed(r.dayItemBytes / 1024, 1)} KB (${r.intentsInItem} intents) | ` +
       `${fixed(r.orderItemBytes / 1024, 1)} KB | ` +
       `${fixed(r.p50Ms, 0)} / ${fixed(r.p99Ms, 0)} |`,
   );
   return [
-    '| case | agent bucket | clients | s | POSTs | placed (202 PENDING_PAYMENT) | placed/s | 429 | 503 | other answers (transactions behind them) | transactions on the day item | TransactionConflict | refused by condition | WRU per placement, first → last tenth | day item at the end | one order item | POST p50 / p99 ms |',
+    '| case | agent bucket | clients | s | POSTs | placed (202 PENDING_PAYMENT) | placed/s | 429 | 503 | other answers (the writes behind them) | writes naming the day item | TransactionConflict | refused by condition | WRU of a placed write, first → last tenth | day item at the end | one order item | POST p50 / p99 ms |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | --- | ---: | --- |',
     ...rows,
   ].join('\n');
