@@ -32,6 +32,22 @@ export const benchOrder = {
 } as const;
 
 /**
+ * Places the bench order under `key` through the local API. Each order is its own intent (its
+ * session is the key): the same body again within 300 s would wait for its user.
+ */
+export function postBenchOrder(apiUrl: string, token: string, key: string): Promise<Response> {
+  return fetch(`${apiUrl}/v1/orders`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      'idempotency-key': key,
+    },
+    body: JSON.stringify({ ...benchOrder, sessionId: key }),
+  });
+}
+
+/**
  * Trusted agents with a daily limit no benchmark reaches (the seed agents allow 44 lattes), and
  * the widest token bucket a user may set. Enough of them that each places a few orders in the
  * duplicate window, as a real agent does: an agent's recent intents live in its agent-day item,
@@ -274,16 +290,7 @@ class Bench {
         next += 1;
         const key = `bench-${randomUUID()}-${++this.#sequence}`;
         const started = performance.now();
-        const response = await fetch(`${this.stack.apiUrl}/v1/orders`, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${token}`,
-            'content-type': 'application/json',
-            'idempotency-key': key,
-          },
-          // Each order its own intent: the same body again within 300 s would wait for its user.
-          body: JSON.stringify({ ...benchOrder, sessionId: key }),
-        });
+        const response = await postBenchOrder(this.stack.apiUrl, token, key);
         const text = await response.text();
         latenciesMs.push(performance.now() - started);
         if (response.status !== 202) {

@@ -108,7 +108,12 @@ export async function runGuardAgents(
       }
       if (answer.status === 429) {
         refused.push(orderIdOf(guardAgentIds.flood, key));
-      } else if (answer.body.orderId !== undefined && answer.status === 202) {
+      } else if (
+        answer.body.orderId !== undefined &&
+        (answer.status === 202 || answer.status === 200)
+      ) {
+        // 200: the retry of a 5xx that had stored the order (e.g. its payment could not be
+        // queued) replays it, as the key promises; the order is admitted all the same.
         admitted.push(answer.body.orderId);
         placed(guardAgentIds.flood, key, answer, amount);
       } else {
