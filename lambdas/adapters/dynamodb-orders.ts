@@ -98,10 +98,16 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
         if (error instanceof ConditionalCheckFailedException) {
           return { kind: 'guard-refused', observed: guardStateOf(error.Item) };
         }
+        if (isItemTooLarge(error)) {
+          return { kind: 'day-full' };
+        }
         if (!(error instanceof TransactionCanceledException)) {
           throw error;
         }
         const [dayReason, previousReason] = error.CancellationReasons ?? [];
+        if (dayReason?.Code === 'ValidationError') {
+          return { kind: 'day-full' };
+        }
         const dayFailed = dayReason?.Code === 'ConditionalCheckFailed';
         const previousFailed = previousReason?.Code === 'ConditionalCheckFailed';
         if (dayFailed || previousFailed) {
@@ -501,6 +507,15 @@ function guardStateOf(item: Record<string, AttributeValue> | undefined): GuardSt
     ...(typeof plain.tat === 'number' ? { tat: plain.tat } : {}),
     ...(typeof plain.spent === 'number' ? { spent: plain.spent } : {}),
   };
+}
+
+/** DynamoDB's answer to a write that would make an item pass 400 KB. */
+function isItemTooLarge(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    error.name === 'ValidationException' &&
+    /item size/i.test(error.message)
+  );
 }
 
 function isConflict(error: TransactionCanceledException): boolean {

@@ -177,6 +177,10 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
         remember(seenKey, applyClaim(state, claim));
         return store(order, claim, spend);
       }
+      if (outcome.kind === 'day-full') {
+        // The agent's recent intents fill its day item: they age out slot by slot.
+        throw new RateLimitedError(guards.intentSlotSeconds);
+      }
       state = outcome.observed;
       remember(seenKey, state);
       const retryAfter = retryAfterSeconds(state, now.getTime(), rate);

@@ -12,6 +12,8 @@ export type CreateOrderOutcome =
 /** What happened to a placement's claim on its agent-day item. */
 export type ClaimOutcome =
   | { readonly kind: 'claimed' }
+  /** The agent-day item would pass DynamoDB's item size: too many recent intents. */
+  | { readonly kind: 'day-full' }
   /**
    * The agent-day item was not as the guard claim assumed (an empty bucket, a recent duplicate,
    * no room in the day's budget, or only a wrong guess); nothing was written. `observed` is the

@@ -1,4 +1,4 @@
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
@@ -67,6 +67,7 @@ async function claimSpend(agentId: string, amount: number): Promise<'claimed' | 
   for (let attempt = 0; attempt < 30; attempt++) {
     const outcome = await repository.claim(guardOf(state, agentId), spend(amount, agentId));
     if (outcome.kind === 'claimed') return 'claimed';
+    if (outcome.kind === 'day-full') return 'refused';
     state = outcome.observed;
     if ((state.spent ?? 0) + amount > 1000) return 'refused';
   }
@@ -179,6 +180,23 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     expect(after?.tat).toBe(Number(before?.tat) - 1);
     const own = guard.intent.elements.find((element) => element.includes('='));
     expect([...(after?.[`r${guard.intent.ring}`] ?? [])]).not.toContain(own);
+  });
+
+  it('refuses a claim that would make the agent-day item pass 400 KB, instead of failing', async () => {
+    // Prepare: a day item a few bytes short of DynamoDB's limit.
+    const agentId = 'full-day-agent';
+    await client.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: { ...spendKey(agentId, '2026-11-23'), filler: 'x'.repeat(400 * 1024 - 64) },
+      }),
+    );
+
+    // Act
+    const outcome = await repository.claim(guardOf(emptyGuardState, agentId), spend(1, agentId));
+
+    // Assess
+    expect(outcome).toEqual({ kind: 'day-full' });
   });
 
   it('answers a replayed create with the existing order and writes nothing', async () => {
