@@ -20,14 +20,15 @@ import {
 } from '../../lambdas/shared/function-environment.ts';
 import { stripeGatewayName } from '../../lambdas/shared/gateway-names.ts';
 import { promotionTags } from '../../lambdas/shared/secret-tags.ts';
-import type {
-  ExternalService,
-  FunctionSpec,
-  QueueName,
-  QueueSpec,
-  SecretName,
-  StreamSourceSpec,
-  TableAccess,
+import {
+  type ExternalService,
+  type FunctionSpec,
+  lambdaLogging,
+  type QueueName,
+  type QueueSpec,
+  type SecretName,
+  type StreamSourceSpec,
+  type TableAccess,
 } from '../../lambdas/shared/wiring.ts';
 import { lazyModules, powertoolsLayerParameter, providedModules } from '../bundling.ts';
 import type { IdentitySettings } from '../identity.ts';
@@ -144,6 +145,9 @@ export class PipelineFunctions extends Construct {
       // Capacity no other function can take; the account keeps 100 unreserved besides.
       reservedConcurrentExecutions: spec.reservedConcurrency,
       tracing: lambda.Tracing.ACTIVE,
+      loggingFormat: lambda.LoggingFormat[lambdaLogging.format],
+      systemLogLevelV2: lambda.SystemLogLevel[lambdaLogging.systemLogLevel],
+      applicationLogLevelV2: lambda.ApplicationLogLevel[lambdaLogging.applicationLogLevel],
       // The bundle ships source maps; Node only applies them to stack traces when asked to.
       environment: { NODE_OPTIONS: '--enable-source-maps' },
       role,

@@ -231,10 +231,23 @@ const webhookEndpointSettings = {
 
 const retries = { BACKOFF_BASE_SECONDS: '1', BACKOFF_MAX_SECONDS: '300' } as const;
 
+/**
+ * How Lambda ships every function's logs: JSON, so Lambda can filter by level; its own system
+ * lines (START, END, REPORT, with the X-Ray line) only from WARN up, since each invocation's
+ * would otherwise cost more log bytes than the function's own (docs/BENCHMARKS.md). Duration and
+ * memory stay in Lambda's metrics; an operator lowers `systemLogLevel` to INFO to see REPORT
+ * lines again (docs/OPERATIONS.md). The application level is the functions' own.
+ */
+export const lambdaLogging = {
+  format: 'JSON',
+  systemLogLevel: 'WARN',
+  applicationLogLevel: 'INFO',
+} as const;
+
 const common = {
   POWERTOOLS_SERVICE_NAME: 'autopay',
   POWERTOOLS_METRICS_NAMESPACE: metricNamespace,
-  POWERTOOLS_LOG_LEVEL: 'INFO',
+  POWERTOOLS_LOG_LEVEL: lambdaLogging.applicationLogLevel,
   // How long an order may wait in each state before the sweep treats it as stuck.
   PAYMENT_DEADLINE_SECONDS: '900',
   REFUND_DEADLINE_SECONDS: '900',

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { functionSpecs, wiring } from '#shared/wiring.ts';
+import { functionSpecs, lambdaLogging, wiring } from '#shared/wiring.ts';
 import { projectRoot } from '../runtime/local-runtime.ts';
 import { type FunctionColdStart, runColdStarts } from './bench/cold-start.ts';
 import {
@@ -382,11 +382,13 @@ Measured during the runs above at the level and sampling the wiring ships with
 on: every line each invocation of the payment path wrote to stdout or stderr (Powertools Logger's
 JSON lines and the Metrics' EMF lines, which CloudWatch ingests as log events too), counted in
 UTF-8 bytes. The handlers got a Lambda context shaped as AWS's (a function name as long as
-CloudFormation gives, its ARN, the memory) and the X-Ray trace id every line carries in AWS. Lambda's
-own lines per invocation are added as AWS documents them for the Text log format, which is the
-format a stage ships with (infra/ sets no LoggingConfig): \`START RequestId: … Version: $LATEST\`,
-\`END RequestId: …\` and \`REPORT RequestId: …\` with Duration, Billed Duration, Memory Size and Max
-Memory Used, followed by the XRAY line that active tracing adds; an init line on a cold start is
+CloudFormation gives, its ARN, the memory) and the X-Ray trace id every line carries in AWS. A
+stage ships its logs as JSON with Lambda's system log level at ${lambdaLogging.systemLogLevel} (\`lambdaLogging\` in the
+wiring, set on every function by infra/): ${
+    lambdaLogging.systemLogLevel === 'WARN'
+      ? "Lambda then writes none of its START, END and REPORT lines (AWS's log-level filtering: they are INFO system events), so none is counted; an operator who lowers the level to see REPORT lines again pays for them"
+      : "Lambda's START, END and REPORT lines per invocation are added as AWS documents them"
+  }; an init line on a cold start is
 per instance, not per order. Each log event is also counted with the ${eventOverheadBytes} bytes of
 metadata CloudWatch Logs adds to an event's size for PutLogEvents; whether ingestion bills them is
 not documented, so they make the figure an upper bound.

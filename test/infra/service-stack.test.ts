@@ -178,14 +178,17 @@ describe('ServiceStack', () => {
       }
     });
 
-    it("leaves every function in Lambda's Text log format, whose START, END and REPORT lines the bench prices", () => {
+    it("ships every function's logs as JSON, filtered by level, without Lambda's START, END and REPORT lines", () => {
       for (const name of Object.keys(functions)) {
         // Act
         const properties = propertiesOf(synth.serviceTemplate, synth.service.functions.get(name));
 
-        // Assess
-        const logging = properties.LoggingConfig as { LogFormat?: string } | undefined;
-        expect(logging?.LogFormat ?? 'Text', name).toBe('Text');
+        // Assess: what the bench prices (no system line below WARN).
+        expect(properties.LoggingConfig, name).toMatchObject({
+          LogFormat: 'JSON',
+          SystemLogLevel: 'WARN',
+          ApplicationLogLevel: 'INFO',
+        });
       }
     });
 
@@ -292,7 +295,7 @@ describe('ServiceStack', () => {
         const logging = propertiesOf(synth.serviceTemplate, fn).LoggingConfig;
 
         // Assess
-        expect(logging, name).toEqual({ LogGroup: { Ref: logicalId(fn.logGroup) } });
+        expect(logging, name).toMatchObject({ LogGroup: { Ref: logicalId(fn.logGroup) } });
       }
     });
 

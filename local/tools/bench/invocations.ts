@@ -2,6 +2,7 @@ import { AsyncLocalStorage, createHook } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Context } from 'aws-lambda';
+import { lambdaLogging } from '#shared/wiring.ts';
 import type { LocalHandler } from '../../runtime/local-runtime.ts';
 
 /** One invocation while it runs: the CPU its callbacks used and what it wrote. */
@@ -30,7 +31,10 @@ export interface InvocationRecord {
   /** What it handled: 1 for an HTTP request, else the records of its batch. */
   readonly units: number;
   readonly lines: readonly LogLine[];
-  /** Lambda's own START, END and REPORT (with its XRAY line) for this invocation, in bytes. */
+  /**
+   * Lambda's own START, END and REPORT (with its XRAY line) for this invocation, in bytes: none
+   * when the stage ships system logs from WARN up (`lambdaLogging`).
+   */
   readonly platformBytes: number;
 }
 
@@ -249,7 +253,10 @@ export class InvocationMeter {
             wallMs,
             units: recordsOf(event),
             lines: invocation.lines,
-            platformBytes: platformLines(awsContext.awsRequestId, wallMs, memoryMb),
+            platformBytes:
+              lambdaLogging.systemLogLevel === 'WARN'
+                ? 0
+                : platformLines(awsContext.awsRequestId, wallMs, memoryMb),
           });
           this.records.set(functionName, list);
         }
