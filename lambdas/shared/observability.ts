@@ -12,9 +12,9 @@ import { stageDimension } from './metric-names.ts';
  * POWERTOOLS_TRACE_ENABLED is `false`: then it records nothing and patches no client.
  */
 /**
- * Powertools' standard keys, less two that every line would repeat for nothing: the function's
- * ARN (its log group and `function_name` already say which function) and a sampling rate of 0.
- * Every line is billed by the byte at ingestion.
+ * Powertools' standard keys, less those every line would repeat for nothing: the function's ARN,
+ * name and memory and the service (each function logs to its own log group, which Logs Insights
+ * shows as `@log`), and a sampling rate of 0. Every line is billed by the byte at ingestion.
  */
 class LeanLogFormatter extends LogFormatter {
   formatAttributes(attributes: UnformattedAttributes, additional: LogAttributes): LogItem {
@@ -24,10 +24,7 @@ class LeanLogFormatter extends LogFormatter {
         level: attributes.logLevel,
         message: attributes.message,
         timestamp: this.formatTimestamp(attributes.timestamp),
-        service: attributes.serviceName,
         cold_start: context?.coldStart,
-        function_memory_size: context?.memoryLimitInMB,
-        function_name: context?.functionName,
         function_request_id: context?.awsRequestId,
         ...(attributes.sampleRateValue ? { sampling_rate: attributes.sampleRateValue } : {}),
         xray_trace_id: attributes.xRayTraceId,

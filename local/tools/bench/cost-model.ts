@@ -127,9 +127,9 @@ export function logBytes(record: InvocationRecord): number {
   return record.lines.reduce((sum, line) => sum + line.bytes, 0) + record.platformBytes;
 }
 
-/** Lines one invocation writes, Lambda's START, END and REPORT counted as three. */
+/** Lines one invocation writes, Lambda's START, END and REPORT counted as three when written. */
 export function logEvents(record: InvocationRecord): number {
-  return record.lines.length + 3;
+  return record.lines.length + (record.platformBytes > 0 ? 3 : 0);
 }
 
 export interface LineSummary {
