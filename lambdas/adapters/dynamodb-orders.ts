@@ -66,7 +66,7 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
    * The claim on the agent-day item (spend, token bucket, recent intents) as one conditional
    * update, apart from the order: a transaction would bill both items twice. Just after midnight
    * a check of the previous day's item joins it in a transaction, for the intents still in the
-   * window: six minutes a day pay for that.
+   * window: the first five minutes of a day pay for that.
    */
   async claim(guard: GuardClaim, spend?: DailySpend): Promise<ClaimOutcome> {
     const update = this.guardUpdate(guard, spend);
