@@ -11,6 +11,8 @@ type AnyClient = DynamoDBClient | DynamoDBDocumentClient | SQSClient | SecretsMa
  */
 export class CallCounter {
   readonly calls: string[] = [];
+  /** The partition key each call names, where it names one (`Key.pk`), beside `calls`. */
+  readonly keys: (string | undefined)[] = [];
 
   attach(client: AnyClient, service: string): this {
     const stack = client.middlewareStack as {
@@ -23,6 +25,8 @@ export class CallCounter {
       (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) =>
         async (args: unknown) => {
           this.calls.push(`${service}.${(context.commandName ?? '?').replace(/Command$/, '')}`);
+          const key = (args as { input?: { Key?: { pk?: unknown } } }).input?.Key?.pk;
+          this.keys.push(typeof key === 'string' ? key : undefined);
           return next(args);
         },
       { step: 'initialize', name },
@@ -32,6 +36,12 @@ export class CallCounter {
 
   reset(): void {
     this.calls.length = 0;
+    this.keys.length = 0;
+  }
+
+  /** The calls, less those naming a key under `prefix` (a cached read that may or may not be due). */
+  callsExcept(prefix: string): string[] {
+    return this.calls.filter((_, index) => !this.keys[index]?.startsWith(prefix));
   }
 
   count(prefix = ''): number {
