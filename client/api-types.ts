@@ -86,7 +86,7 @@ export interface paths {
   "/v1/callbacks/{gateway}": {
     /**
      * The payment gateway's signed event
-     * @description For the payment gateway, not for agents. The raw body's Stripe-style signature is verified before anything reads it; then one event makes at most one transition. Duplicate, late and out-of-order events are recognised by the order's state and answered 200, which tells the gateway to stop sending the event; any other answer asks it to retry.
+     * @description For the payment gateway, not for agents. The raw body's Stripe-style signature is verified before anything reads it; then one event makes at most one transition. Duplicate, late and out-of-order events are recognised by the order's state and answered 200, which tells the gateway to stop sending the event; any other answer asks it to retry. In AWS it is served by the callback function's own Lambda function URL, not by the HTTP API, so a callback costs no API Gateway request: give the gateway the service stack's `CallbackUrl` output. Any other path or method there answers 404 ROUTE_NOT_FOUND; Lambda itself answers 429 while the function's reserved concurrency is all in use, and the gateway retries later.
      */
     post: operations["gatewayCallback"];
   };
@@ -1852,7 +1852,7 @@ export interface operations {
   };
   /**
    * The payment gateway's signed event
-   * @description For the payment gateway, not for agents. The raw body's Stripe-style signature is verified before anything reads it; then one event makes at most one transition. Duplicate, late and out-of-order events are recognised by the order's state and answered 200, which tells the gateway to stop sending the event; any other answer asks it to retry.
+   * @description For the payment gateway, not for agents. The raw body's Stripe-style signature is verified before anything reads it; then one event makes at most one transition. Duplicate, late and out-of-order events are recognised by the order's state and answered 200, which tells the gateway to stop sending the event; any other answer asks it to retry. In AWS it is served by the callback function's own Lambda function URL, not by the HTTP API, so a callback costs no API Gateway request: give the gateway the service stack's `CallbackUrl` output. Any other path or method there answers 404 ROUTE_NOT_FOUND; Lambda itself answers 429 while the function's reserved concurrency is all in use, and the gateway retries later.
    */
   gatewayCallback: {
     parameters: {
@@ -1892,49 +1892,52 @@ export interface operations {
           "application/json": components["schemas"]["CallbackAck"];
         };
       };
-      /** @description Bad request: `SIGNATURE_MISSING`, `SIGNATURE_INVALID`, `TIMESTAMP_OUT_OF_TOLERANCE`, `MALFORMED_JSON`, `VALIDATION_FAILED`; or API Gateway's own `{"message":"Bad Request"}` when the path holds a malformed percent-encoding */
+      /** @description Bad request: `SIGNATURE_MISSING`, `SIGNATURE_INVALID`, `TIMESTAMP_OUT_OF_TOLERANCE`, `MALFORMED_JSON`, `VALIDATION_FAILED` */
       400: {
         content: {
-          "application/json": (components["schemas"]["Error"] & ({
+          "application/json": components["schemas"]["Error"] & ({
             error?: {
               /** @enum {unknown} */
               code?: "SIGNATURE_MISSING" | "SIGNATURE_INVALID" | "TIMESTAMP_OUT_OF_TOLERANCE" | "MALFORMED_JSON" | "VALIDATION_FAILED";
             };
-          })) | components["schemas"]["GatewayMessage"];
+          });
         };
       };
-      /** @description Not found: `UNKNOWN_GATEWAY` */
+      /** @description Not found: `UNKNOWN_GATEWAY`, `ROUTE_NOT_FOUND` */
       404: {
+        content: {
+          "application/json": components["schemas"]["Error"] & ({
+            error?: {
+              /** @enum {unknown} */
+              code?: "UNKNOWN_GATEWAY" | "ROUTE_NOT_FOUND";
+            };
+          });
+        };
+      };
+      /** @description Payload too large: `PAYLOAD_TOO_LARGE`; or Lambda's own answer, not the `Error` schema, when the body is over its 6 MB invocation payload limit */
+      413: {
         content: {
           "application/json": components["schemas"]["Error"] & {
             error?: {
               /** @enum {unknown} */
-              code?: "UNKNOWN_GATEWAY";
+              code?: "PAYLOAD_TOO_LARGE";
             };
           };
         };
       };
-      /** @description Payload too large: `PAYLOAD_TOO_LARGE`; or API Gateway's own `{"message":"Request Entity Too Large"}` when the body is over 10 MB */
-      413: {
-        content: {
-          "application/json": (components["schemas"]["Error"] & {
-            error?: {
-              /** @enum {unknown} */
-              code?: "PAYLOAD_TOO_LARGE";
-            };
-          }) | components["schemas"]["GatewayMessage"];
-        };
+      /** @description Too many requests: Lambda refuses the call before the function runs while the function's reserved concurrency is all in use. The gateway retries later */
+      429: {
+        content: never;
       };
-      429: components["responses"]["Throttled"];
-      /** @description Internal error: `INTERNAL_ERROR`; or API Gateway's own `{"message":"Internal Server Error"}` when the function itself failed */
+      /** @description Internal error: `INTERNAL_ERROR` */
       500: {
         content: {
-          "application/json": (components["schemas"]["Error"] & {
+          "application/json": components["schemas"]["Error"] & {
             error?: {
               /** @enum {unknown} */
               code?: "INTERNAL_ERROR";
             };
-          }) | components["schemas"]["GatewayMessage"];
+          };
         };
       };
       /** @description Service unavailable: `SERVICE_UNAVAILABLE` */

@@ -100,18 +100,21 @@ export function acknowledgeNagFindings(
     );
   }
 
-  NagSuppressions.addResourceSuppressions(
-    [...stacks.service.httpApi.unauthenticatedRoutes],
-    [
-      {
-        id: 'AwsSolutions-APIG4',
-        reason:
-          'The payment gateway calls this webhook and holds no token of ours: the function ' +
-          'authenticates every call by its HMAC signature over the body with the webhook signing ' +
-          'secret, and refuses old timestamps.',
-      },
-    ],
-  );
+  // None today: the gateway's webhook, which holds no token of ours, has its function URL.
+  const unauthenticatedRoutes = stacks.service.httpApi.unauthenticatedRoutes;
+  if (unauthenticatedRoutes.length > 0) {
+    NagSuppressions.addResourceSuppressions(
+      [...unauthenticatedRoutes],
+      [
+        {
+          id: 'AwsSolutions-APIG4',
+          reason:
+            'The route is called by a party that holds no token of ours: its function ' +
+            'authenticates every call itself (an HMAC signature over the body).',
+        },
+      ],
+    );
+  }
 }
 
 function logicalIdOf(construct: IConstruct): string {

@@ -26,8 +26,6 @@ export interface ServiceStackProps extends StackProps {
   readonly logRetention: logs.RetentionDays;
   /** Steady requests per second and burst the HTTP API admits across its routes. */
   readonly apiThrottle: { readonly rateLimit: number; readonly burstLimit: number };
-  /** Requests per second (steady and burst) the unauthenticated routes each admit. */
-  readonly callbackThrottle: { readonly rateLimit: number; readonly burstLimit: number };
   /** Subscribed to the alarm topic when set. */
   readonly alarmEmail?: string;
   /** An SNS topic every alarm also notifies, when set. */
@@ -70,7 +68,6 @@ export class ServiceStack extends Stack {
       handlers: this.functions,
       identity: props.identity,
       throttle: props.apiThrottle,
-      unauthenticatedThrottle: props.callbackThrottle,
       logRetention: props.logRetention,
     });
     this.observability = new PipelineObservability(this, 'Observability', {
@@ -85,7 +82,28 @@ export class ServiceStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.httpApi.api.apiEndpoint });
+    this.publishCallbackUrl(props);
     this.publishOperatorOutputs(props);
+  }
+
+  /**
+   * Where the gateway posts its callbacks: the callback function's URL and path, which an
+   * operator enters in the gateway's webhook settings (docs/OPERATIONS.md).
+   */
+  private publishCallbackUrl(props: ServiceStackProps): void {
+    for (const [name, url] of this.functions.urls) {
+      const spec = props.wiring.functions[name];
+      const gatewayName = props.settingOverrides.GATEWAY_NAME ?? spec?.environment.GATEWAY_NAME;
+      if (spec?.functionUrl === undefined || gatewayName === undefined) {
+        throw new Error(`The function URL of ${name} serves no gateway's callbacks`);
+      }
+      // The URL ends with a slash; the path goes after it.
+      const path = spec.functionUrl.path.replace('{gateway}', gatewayName).replace(/^\//, '');
+      new CfnOutput(this, stackOutputs.callbackUrl, {
+        value: `${url.url}${path}`,
+        description: "The gateway's webhook endpoint URL: the callback function's URL",
+      });
+    }
   }
 
   /** What `npm run ops -- --stage <stage>` needs to find this stage's resources. */

@@ -6,6 +6,7 @@ import {
   externalServices,
   type Wiring,
   wiring,
+  withCallbackConcurrency,
 } from '../lambdas/shared/wiring.ts';
 import { applyDeployGuards } from './deploy-guards.ts';
 import { acknowledgeNagFindings } from './nag.ts';
@@ -37,11 +38,12 @@ export interface StageSettings {
    */
   readonly apiThrottle: { readonly rateLimit: number; readonly burstLimit: number };
   /**
-   * Steady requests per second and burst the unauthenticated callback route admits, on its own,
-   * so a flood of webhooks cannot use up what the agents' routes are given
-   * (`callbackRateLimit` / `callbackBurstLimit`, cdk.json: 20 and 40).
+   * Concurrent executions reserved for the callback function (`callbackConcurrency`, a whole
+   * number from 1; unset: the wiring's `reservedConcurrency`, 10). Its function URL is open to
+   * anyone, so this is what bounds a flood of forged callbacks, and what it can cost: beyond it
+   * Lambda answers 429 and the gateway retries later.
    */
-  readonly callbackThrottle: { readonly rateLimit: number; readonly burstLimit: number };
+  readonly callbackConcurrency?: number;
   /** Who is emailed when an alarm fires (`alarmEmail`). */
   readonly alarmEmail?: string;
   /** An SNS topic the alarms also publish to (`alarmTopicArn`), e.g. a paging service's. */
@@ -136,10 +138,7 @@ export function stageSettingsFromContext(node: Node): StageSettings {
       ...endpointContext(endpoints),
     });
   }
-  const callbackThrottle = {
-    rateLimit: contextNumber(node, 'callbackRateLimit'),
-    burstLimit: contextNumber(node, 'callbackBurstLimit'),
-  };
+  const callbackConcurrency = optionalWholeNumber(node, 'callbackConcurrency');
   const { alarmEmail, alarmTopicArn } = alarmDestination(node, stage);
   const gatewayName = contextString(node, 'gatewayName');
   if (!gatewayName || !gatewayNamePattern.test(gatewayName)) {
@@ -158,7 +157,7 @@ export function stageSettingsFromContext(node: Node): StageSettings {
     endpoints,
     logRetention: logRetentionDays as logs.RetentionDays,
     apiThrottle,
-    callbackThrottle,
+    ...(callbackConcurrency === undefined ? {} : { callbackConcurrency }),
     ...(alarmEmail ? { alarmEmail } : {}),
     ...(alarmTopicArn ? { alarmTopicArn } : {}),
     gatewayName,
@@ -217,7 +216,10 @@ export function createStacks(scope: Construct, settings: StageSettings): Autopay
   });
   const service = new ServiceStack(scope, `${prefix}-Service`, {
     description: 'autopay: HTTP API, queues and Lambda functions',
-    wiring: withGateway(wiring, settings.gateway),
+    wiring: withCallbackConcurrencyOf(
+      withGateway(wiring, settings.gateway),
+      settings.callbackConcurrency,
+    ),
     table: stateful.table,
     secrets: stateful.secrets,
     secretsKey: stateful.secretsKey,
@@ -240,7 +242,6 @@ export function createStacks(scope: Construct, settings: StageSettings): Autopay
           },
     logRetention: settings.logRetention,
     apiThrottle: settings.apiThrottle,
-    callbackThrottle: settings.callbackThrottle,
     alarmEmail: settings.alarmEmail,
     alarmTopicArn: settings.alarmTopicArn,
     stage: settings.stage,
@@ -342,6 +343,23 @@ export function withGateway(base: Wiring, gateway: StageSettings['gateway']): Wi
     }),
   );
   return { ...base, functions };
+}
+
+function withCallbackConcurrencyOf(base: Wiring, concurrency: number | undefined): Wiring {
+  return { ...base, functions: withCallbackConcurrency(base.functions, concurrency) };
+}
+
+/**
+ * A whole number from 1, from cdk.json or `-c key=value`, or undefined when unset. A reserved
+ * concurrency of 0 would refuse every call, and Lambda takes no fraction.
+ */
+function optionalWholeNumber(node: Node, key: string): number | undefined {
+  if (node.tryGetContext(key) === undefined) return undefined;
+  const number = contextNumber(node, key);
+  if (!Number.isInteger(number)) {
+    throw new Error(`Context '${key}' must be a whole number from 1, got '${number}'`);
+  }
+  return number;
 }
 
 function contextString(node: Node, key: string): string | undefined {

@@ -228,7 +228,10 @@ async function main(argv: readonly string[]): Promise<void> {
   await runOps(args, target, (line) => process.stdout.write(`${line}\n`), readStandardInput);
 }
 
-/** `preflight [--rotation on]`: checks the account and region before a deploy of the stage. */
+/**
+ * `preflight [--rotation on] [--callback-concurrency N]`: checks the account and region before a
+ * deploy of the stage.
+ */
 async function runPreflight(stage: string | undefined, args: readonly string[]): Promise<void> {
   if (!stage) throw new OpsError('preflight needs the stage it checks for: --stage <stage>');
   const rotationAt = args.indexOf('--rotation');
@@ -236,9 +239,23 @@ async function runPreflight(stage: string | undefined, args: readonly string[]):
   if (rotation !== 'on' && rotation !== 'off') {
     throw new OpsError(`--rotation is on or off, got '${rotation}'`);
   }
+  const concurrencyAt = args.indexOf('--callback-concurrency');
+  const callbackConcurrency = concurrencyAt >= 0 ? Number(args[concurrencyAt + 1]) : undefined;
+  if (
+    callbackConcurrency !== undefined &&
+    !(Number.isInteger(callbackConcurrency) && callbackConcurrency > 0)
+  ) {
+    throw new OpsError(
+      `--callback-concurrency is a whole number from 1, got '${args[concurrencyAt + 1]}'`,
+    );
+  }
   let checks: Awaited<ReturnType<typeof preflight>>;
   try {
-    checks = await preflight(defaultPreflightAws(), { stage, rotation: rotation === 'on' });
+    checks = await preflight(defaultPreflightAws(), {
+      stage,
+      rotation: rotation === 'on',
+      ...(callbackConcurrency === undefined ? {} : { callbackConcurrency }),
+    });
   } catch (error) {
     if (/credential/i.test(String(error))) {
       throw new OpsError('No AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID.');

@@ -74,10 +74,11 @@ commands:
   dlq                 what each dead-letter queue holds, and why
   redrive <queue>     move a dead-letter queue's messages back (${queueNames.join(', ')})
   rotate <secret>     rotate a secret now (${rotatedSecrets.join(', ')})
-  preflight [--rotation on]
+  preflight [--rotation on] [--callback-concurrency N]
                       with --stage only: what a deploy of the stage needs from the account
                       and region (read-only); --rotation on: also that the secrets hold real
-                      values, before a deploy with -c rotation=on
+                      values, before a deploy with -c rotation=on; --callback-concurrency N:
+                      the reservation of a deploy with -c callbackConcurrency=N
   pause autopay       every new order waits for its user (reason AUTOPAY_PAUSED)
   pause payments      payment messages stay queued, neither failed nor dead-lettered
   resume autopay|payments

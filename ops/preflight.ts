@@ -12,6 +12,7 @@ import {
   type SecretName,
   secretNames,
   stackOutputs,
+  withCallbackConcurrency,
 } from '#shared/wiring.ts';
 import cdkJson from '../cdk.json' with { type: 'json' };
 import { powertoolsLayerParameter } from '../infra/bundling.ts';
@@ -54,6 +55,11 @@ export interface PreflightOptions {
   readonly stage: string;
   /** The deploy about to be made turns rotation on: the secrets must hold real values. */
   readonly rotation: boolean;
+  /**
+   * The deploy's `callbackConcurrency` (`-c callbackConcurrency=N`); unset, cdk.json's, or the
+   * wiring's reservation for the callback function.
+   */
+  readonly callbackConcurrency?: number;
 }
 
 /** The bootstrap stack version the synthesized templates require (their BootstrapVersion rule). */
@@ -81,7 +87,9 @@ export async function preflight(
   const checks = await Promise.all([
     attempt('CDK bootstrap', () => bootstrapCheck(aws)),
     attempt('Powertools layer', () => runtimeChecks(aws)),
-    attempt('Lambda concurrency', () => concurrencyCheck(aws, deployed)),
+    attempt('Lambda concurrency', () =>
+      concurrencyCheck(aws, deployed, options.callbackConcurrency ?? contextCallbackConcurrency()),
+    ),
     serviceStackCheck(serviceStack, stack),
     attempt('Secrets', () =>
       secretChecks(aws, options, serviceStack, deployed ? stack.outputs : undefined),
@@ -194,9 +202,15 @@ async function runtimeChecks(aws: PreflightAws): Promise<PreflightCheck[]> {
   ];
 }
 
-async function concurrencyCheck(aws: PreflightAws, deployed: boolean): Promise<PreflightCheck> {
+async function concurrencyCheck(
+  aws: PreflightAws,
+  deployed: boolean,
+  callbackConcurrency: number | undefined,
+): Promise<PreflightCheck> {
   const name = 'Lambda concurrency';
-  const reserved = reservedConcurrencyOfStage(functionSpecs);
+  const reserved = reservedConcurrencyOfStage(
+    withCallbackConcurrency(functionSpecs, callbackConcurrency),
+  );
   const { limit, unreserved } = await aws.accountConcurrency();
   // A deployed stage's reservations are already out of the unreserved pool.
   const left = deployed ? unreserved : unreserved - reserved;
@@ -266,6 +280,13 @@ async function secretChecks(
       };
     }),
   );
+}
+
+/** `callbackConcurrency` when cdk.json sets it for every stage. */
+function contextCallbackConcurrency(): number | undefined {
+  const context: Record<string, unknown> = cdkJson.context;
+  const value = Number(context.callbackConcurrency);
+  return Number.isInteger(value) && value > 0 ? value : undefined;
 }
 
 function bootstrapQualifier(): string {

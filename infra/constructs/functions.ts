@@ -76,6 +76,8 @@ const tokenAuthorizerSpec: FunctionSpec = {
 /** One Lambda per wiring function, with exactly the grants and event sources its spec names. */
 export class PipelineFunctions extends Construct {
   readonly all: ReadonlyMap<string, NodejsFunction>;
+  /** The function URLs, by the name of the function each invokes. */
+  readonly urls: ReadonlyMap<string, lambda.FunctionUrl>;
 
   private readonly props: PipelineFunctionsProps;
   private readonly powertools: lambda.ILayerVersion;
@@ -91,8 +93,14 @@ export class PipelineFunctions extends Construct {
       ssm.StringParameter.valueForStringParameter(this, powertoolsLayerParameter),
     );
     const all = new Map<string, NodejsFunction>();
+    const urls = new Map<string, lambda.FunctionUrl>();
     for (const [name, spec] of Object.entries(props.functions)) {
       const fn = this.createFunction(name, spec);
+      if (spec.functionUrl) {
+        // Open to anyone, as the callback route was: the function authenticates each request
+        // itself, and its reserved concurrency bounds how many run at once.
+        urls.set(name, fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE }));
+      }
       for (const binding of environmentBindings(spec)) {
         this.bind(fn, binding);
       }
@@ -122,6 +130,7 @@ export class PipelineFunctions extends Construct {
       all.set(name, fn);
     }
     this.all = all;
+    this.urls = urls;
   }
 
   private createFunction(name: string, spec: FunctionSpec): NodejsFunction {

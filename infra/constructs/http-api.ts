@@ -19,11 +19,6 @@ export interface PipelineHttpApiProps {
   readonly identity: IdentitySettings;
   /** Requests per second (steady and burst) every route admits before API Gateway answers 429. */
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
-  /**
-   * What each unauthenticated route (the gateway's webhook) admits instead: anyone can call it,
-   * so its own, lower, limit keeps a flood of it from taking what the agents' routes are given.
-   */
-  readonly unauthenticatedThrottle: { readonly rateLimit: number; readonly burstLimit: number };
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -54,7 +49,8 @@ export class PipelineHttpApi extends Construct {
     super(scope, id);
 
     this.api = new apigwv2.HttpApi(this, 'Api', {
-      description: 'autopay: order intake, confirmation and gateway callbacks',
+      // The gateway's callbacks arrive at the callback function's own URL, not here.
+      description: 'autopay: order intake, confirmation, agents and webhook endpoints',
       // The stage below replaces the default one, which takes no logging or throttling settings.
       createDefaultStage: false,
     });
@@ -83,7 +79,6 @@ export class PipelineHttpApi extends Construct {
             resultsCacheTtl: Duration.minutes(1),
           });
     const unauthenticated: apigwv2.HttpRoute[] = [];
-    const unauthenticatedKeys: string[] = [];
     for (const [name, spec] of Object.entries(props.functions)) {
       for (const route of spec.routes) {
         const routes = this.api.addRoutes({
@@ -98,33 +93,9 @@ export class PipelineHttpApi extends Construct {
         });
         if (route.auth === 'none') {
           unauthenticated.push(...routes);
-          unauthenticatedKeys.push(`${route.method} ${route.path}`);
         }
       }
     }
     this.unauthenticatedRoutes = unauthenticated;
-    this.throttleEach(unauthenticatedKeys, props.unauthenticatedThrottle);
-  }
-
-  /**
-   * Route settings of the stage, keyed by route key (`POST /v1/callbacks/{gateway}`); API Gateway
-   * accepts them only for routes that exist already, so the stage waits for the routes.
-   */
-  private throttleEach(
-    routeKeys: readonly string[],
-    throttle: PipelineHttpApiProps['unauthenticatedThrottle'],
-  ): void {
-    if (routeKeys.length === 0) return;
-    const stage = this.stage.node.defaultChild as apigwv2.CfnStage;
-    // A JSON property: CDK passes its keys through as written, so they are CloudFormation's.
-    stage.routeSettings = Object.fromEntries(
-      routeKeys.map((key) => [
-        key,
-        { ThrottlingRateLimit: throttle.rateLimit, ThrottlingBurstLimit: throttle.burstLimit },
-      ]),
-    );
-    for (const route of this.unauthenticatedRoutes) {
-      this.stage.node.addDependency(route);
-    }
   }
 }

@@ -323,8 +323,10 @@ function platformAlarms({ alarm, props }: AlarmKit) {
       alarm(`${name}Throttles`, {
         alarmDescription:
           `Lambda refused to run ${name}: the account or function concurrency limit is ` +
-          'reached. Requests get 5xx or messages wait in their queue; raise the concurrency ' +
-          'limit or lower the queue maxConcurrency of the busy consumers.',
+          'reached. Requests get 5xx (429 at a function URL: the gateway callbacks, which ' +
+          'the gateway retries; a flood of forged ones shows here) or messages wait in their ' +
+          'queue; raise the concurrency limit or lower the queue maxConcurrency of the busy ' +
+          'consumers.',
         metric: fn.metricThrottles({ statistic: cloudwatch.Stats.SUM, period }),
         threshold: 1,
       }),

@@ -15,10 +15,18 @@ import type { makeVerifyCallbackSignature } from '#domain/webhook-secrets.ts';
 import { deadlinesOf, readCallbackEnvironment, settlementScheduleOf } from '#shared/config.ts';
 import { callbackObserver, settlementObserver } from '#shared/domain-events.ts';
 import { stripeGatewayName } from '#shared/gateway-names.ts';
-import { type HttpEvent, httpHandler, json, parseJson, rawBody } from '#shared/http.ts';
+import {
+  type FunctionUrlEvent,
+  functionUrlParameters,
+  httpHandler,
+  json,
+  parseJson,
+  rawBody,
+} from '#shared/http.ts';
 import { callbackMetric } from '#shared/metric-names.ts';
 import { aboutOrder, logger, metrics } from '#shared/observability.ts';
 import { callbackSignatureCheckFrom } from '#shared/payment-gateway.ts';
+import { wiring } from '#shared/wiring.ts';
 
 export interface CallbackHandlerDeps {
   readonly gatewayName: string;
@@ -34,12 +42,17 @@ function readEvent(gatewayName: string, body: Buffer): GatewayEvent | { skipped:
 }
 
 /**
- * `POST /v1/callbacks/{gateway}`: the raw body's signature is verified before anything reads
- * it; then one event, at most one transition. 200 tells the gateway to stop sending it.
+ * `POST /v1/callbacks/{gateway}` at the function's URL (any other path or method: 404): the raw
+ * body's signature is verified before anything reads it; then one event, at most one
+ * transition. 200 tells the gateway to stop sending it.
  */
 export function buildHandler(deps: CallbackHandlerDeps) {
-  return httpHandler(async (event: HttpEvent) => {
-    if (event.pathParameters?.gateway !== deps.gatewayName) {
+  return httpHandler(async (event: FunctionUrlEvent) => {
+    const { gateway } = functionUrlParameters(
+      event,
+      wiring.functions.settlementCallback.functionUrl,
+    );
+    if (gateway !== deps.gatewayName) {
       throw new AutopayError('UNKNOWN_GATEWAY');
     }
     const body = rawBody(event);

@@ -4,6 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type {
+  APIGatewayProxyEventV2,
   APIGatewayProxyEventV2WithJWTAuthorizer,
   APIGatewayProxyStructuredResultV2,
   Context,
@@ -19,9 +20,15 @@ import { agentPrincipal, type Principal, userPrincipal } from '#domain/principal
 import { MAX_BODY_BYTES } from '#domain/schemas.ts';
 import { metricNames } from './metric-names.ts';
 import { logger, metrics, tracer } from './observability.ts';
-import { AGENT_SCOPE, USER_SCOPE } from './wiring.ts';
+import { AGENT_SCOPE, type FunctionUrlSpec, pathPattern, USER_SCOPE } from './wiring.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
+/**
+ * What Lambda hands a function from its function URL: payload 2.0 without API Gateway's parts
+ * (`routeKey` and `stage` are `$default`, no `pathParameters`, no authorizer); the request's
+ * path is `rawPath` and its method `requestContext.http.method`.
+ */
+export type FunctionUrlEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
 const jsonHeaders = { 'content-type': 'application/json' };
@@ -102,8 +109,32 @@ export function userOf(event: HttpEvent): string {
   return principal.userId;
 }
 
+/**
+ * The path parameters of a function URL request for the one operation its function serves, or
+ * 404 ROUTE_NOT_FOUND for any other path or method: Lambda hands the function every request sent
+ * to its URL, where API Gateway would have answered 404 itself.
+ */
+export function functionUrlParameters(
+  event: FunctionUrlEvent,
+  served: Pick<FunctionUrlSpec, 'method' | 'path'>,
+): Record<string, string> {
+  const { pattern, names } = pathPattern(served.path);
+  const found = pattern.exec(event.rawPath);
+  if (found === null || event.requestContext.http.method !== served.method) {
+    throw new AutopayError('ROUTE_NOT_FOUND');
+  }
+  try {
+    return Object.fromEntries(
+      names.map((name, at) => [name, decodeURIComponent(found[at + 1] ?? '')]),
+    );
+  } catch {
+    // A malformed percent-encoding names no parameter value.
+    throw new AutopayError('ROUTE_NOT_FOUND');
+  }
+}
+
 /** The body's exact bytes, as a signature covers them; oversized bodies are refused. */
-export function rawBody(event: HttpEvent): Buffer {
+export function rawBody(event: FunctionUrlEvent): Buffer {
   const raw = event.body ?? '';
   const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
   if (bytes.byteLength > MAX_BODY_BYTES) {
@@ -154,7 +185,7 @@ function errorBody(code: ErrorCode, message: string, requestId: string, details?
  * The one place errors become HTTP answers. Our own 4xx errors carry their code, message and
  * details; anything else is logged in full and answered without a word of its internals.
  */
-export function httpErrors(): MiddlewareObj<HttpEvent, HttpResult> {
+export function httpErrors<E extends FunctionUrlEvent = HttpEvent>(): MiddlewareObj<E, HttpResult> {
   return {
     onError: async (request) => {
       const error = request.error;
@@ -194,7 +225,7 @@ export function httpErrors(): MiddlewareObj<HttpEvent, HttpResult> {
 }
 
 /** Puts the API request id on every log line of the invocation. */
-function requestIdInLogs(): MiddlewareObj<HttpEvent, HttpResult> {
+function requestIdInLogs<E extends FunctionUrlEvent>(): MiddlewareObj<E, HttpResult> {
   return {
     before: async (request) => {
       logger.appendKeys({ requestId: request.event.requestContext?.requestId });
@@ -202,14 +233,20 @@ function requestIdInLogs(): MiddlewareObj<HttpEvent, HttpResult> {
   };
 }
 
-export type HttpRoute = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+export type HttpRoute<E extends FunctionUrlEvent = HttpEvent> = (
+  event: E,
+  context: Context,
+) => Promise<HttpResult>;
 
-/** The middy chain every HTTP function shares: tracing, logging, metrics, then error mapping. */
-export function httpHandler(route: HttpRoute) {
-  return middy<HttpEvent, HttpResult>(route)
+/**
+ * The middy chain every HTTP function shares: tracing, logging, metrics, then error mapping; for
+ * the HTTP API's events, or a function URL's.
+ */
+export function httpHandler<E extends FunctionUrlEvent = HttpEvent>(route: HttpRoute<E>) {
+  return middy<E, HttpResult>(route)
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(requestIdInLogs())
+    .use(requestIdInLogs<E>())
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
-    .use(httpErrors());
+    .use(httpErrors<E>());
 }

@@ -66,6 +66,21 @@ export const USER_SCOPES: readonly string[] = [
 /** Every scope an agent's token holds. */
 export const AGENT_SCOPES: readonly string[] = [AGENT_SCOPE];
 
+/**
+ * What a function serves at its own Lambda function URL (AuthType NONE) instead of an HTTP API
+ * route: a caller that holds no token of ours and authenticates each request itself (the gateway's
+ * signed webhook), for no API Gateway request charge. Lambda hands the function every path and
+ * method sent to the URL, so the function answers anything but this one with 404
+ * ROUTE_NOT_FOUND. Locally the same HTTP server as the routes serves it, at the same path.
+ */
+export interface FunctionUrlSpec {
+  readonly method: HttpMethod;
+  /** The one path the function serves, with `{name}` path parameters as in a route. */
+  readonly path: string;
+  /** Nobody is authenticated at the edge: the function checks each request's signature. */
+  readonly auth: 'none';
+}
+
 export interface TableAccess {
   readonly writes: readonly ItemKind[];
 }
@@ -112,6 +127,8 @@ export interface FunctionSpec {
   /** Static settings; the platform adds TABLE_NAME and the queue URLs named in `sendsTo`. */
   readonly environment: Readonly<Record<string, string>>;
   readonly routes: readonly RouteSpec[];
+  /** Served at the function's own URL rather than through the HTTP API. */
+  readonly functionUrl?: FunctionUrlSpec;
   /**
    * `none`, or read access to the whole table and write access (PutItem, UpdateItem) to the items
    * of the kinds listed, by their key prefix (lambdas/adapters/table-keys.ts) and nothing else.
@@ -208,6 +225,9 @@ export interface Wiring {
   readonly queues: Readonly<Record<QueueName, QueueSpec>>;
   readonly functions: Readonly<Record<string, FunctionSpec>>;
 }
+
+/** The gateway's callback path; `{gateway}` is the stage's GATEWAY_NAME. */
+export const callbackPath = '/v1/callbacks/{gateway}';
 
 /** Settings every function shares (Powertools reads these names). */
 /** How the settlement of a PENDING payment is checked; read by every function that settles. */
@@ -444,11 +464,17 @@ export const wiring = {
         WEBHOOK_PREVIOUS_GRACE_SECONDS: '86400',
         WEBHOOK_PENDING_GRACE_SECONDS: '3600',
       },
-      // Authenticated by its signature alone: the gateway holds no token of ours.
-      routes: [{ method: 'POST', path: '/v1/callbacks/{gateway}', auth: 'none' }],
+      routes: [],
+      // Authenticated by its signature alone: the gateway holds no token of ours, so nothing at
+      // the edge needs API Gateway, whose request charge would be one more per paid order.
+      functionUrl: { method: 'POST', path: callbackPath, auth: 'none' },
       table: movesOrders,
       sendsTo: { SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck' },
       secrets: { WEBHOOK_SECRET_ID: 'webhookSigningSecret' },
+      // Anyone may call a function URL: this bounds what a flood of forged callbacks can run at
+      // once (and cost), ~100 callbacks a second at ~100 ms; beyond it Lambda answers 429 and the
+      // gateway retries later. A stage sets its own with the `callbackConcurrency` context value.
+      reservedConcurrency: 10,
     },
     settlementReconciler: {
       entry: 'lambdas/handlers/settlement-reconciler.ts',
@@ -583,7 +609,29 @@ export const stackOutputs = {
   dlqUrl: (queue: QueueName) => `${queue}DlqUrl`,
   dlqArn: (queue: QueueName) => `${queue}DlqArn`,
   secretArn: (secret: SecretName) => `${secret}SecretArn`,
+  /** The function URL the gateway posts its callbacks to (the path goes after it). */
+  callbackUrl: 'CallbackUrl',
 } as const;
+
+/**
+ * A route path as a pattern over a request's path, with the names of its `{name}` parameters in
+ * the order of the pattern's groups (a parameter is one whole segment, never empty).
+ */
+export function pathPattern(path: string): { readonly pattern: RegExp; readonly names: string[] } {
+  const names: string[] = [];
+  const source = path
+    .split('/')
+    .map((segment) => {
+      const parameter = /^\{(\w+)\}$/.exec(segment);
+      if (parameter?.[1]) {
+        names.push(parameter[1]);
+        return '([^/]+)';
+      }
+      return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('/');
+  return { pattern: new RegExp(`^${source}$`), names };
+}
 
 /** `paymentSubmission` → `PAYMENT_SUBMISSION_QUEUE_URL` and `PAYMENT_SUBMISSION_MAX_RECEIVE_COUNT`. */
 export function queueVariables(queue: QueueName) {
@@ -593,6 +641,23 @@ export function queueVariables(queue: QueueName) {
 
 /** The functions seen through their general shape, for code that loops over all of them. */
 export const functionSpecs: Readonly<Record<string, FunctionSpec>> = wiring.functions;
+
+/**
+ * The functions with the stage's reserved concurrency for the ones served at a function URL
+ * (`callbackConcurrency` in the CDK context): what bounds a flood of unauthenticated calls.
+ */
+export function withCallbackConcurrency(
+  functions: Readonly<Record<string, FunctionSpec>>,
+  concurrency: number | undefined,
+): Readonly<Record<string, FunctionSpec>> {
+  if (concurrency === undefined) return functions;
+  return Object.fromEntries(
+    Object.entries(functions).map(([name, spec]) => [
+      name,
+      spec.functionUrl === undefined ? spec : { ...spec, reservedConcurrency: concurrency },
+    ]),
+  );
+}
 
 /** Concurrent executions one stage reserves in its account, all functions together. */
 export function reservedConcurrencyOfStage(

@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyResultV2 } from 'aws-lambda';
-import type { RouteSpec } from '#shared/wiring.ts';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyEventV2WithJWTAuthorizer,
+  APIGatewayProxyResultV2,
+} from 'aws-lambda';
+import { pathPattern, type RouteSpec } from '#shared/wiring.ts';
 import { verifyLocalToken } from './auth.ts';
 import { type LambdaHandler, lambdaContext } from './lambda-context.ts';
 
@@ -14,6 +18,21 @@ export interface LocalRoute extends RouteSpec {
   readonly handler: LambdaHandler<APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyResultV2>;
 }
 
+/** Lambda's limit on a synchronous invocation's payload (6 MB), which a function URL applies. */
+const FUNCTION_URL_MAX_BODY_BYTES = 6 * 1024 * 1024;
+
+/**
+ * A function served at its own function URL in AWS. Locally it shares the API's port: every
+ * request under its path's fixed part (`/v1/callbacks/...`, any method) goes to it, as every
+ * request to its URL does in AWS, and the function answers the ones it does not serve.
+ */
+export interface LocalFunctionUrl {
+  readonly path: string;
+  readonly functionName: string;
+  readonly timeoutSeconds: number;
+  readonly handler: LambdaHandler<APIGatewayProxyEventV2, APIGatewayProxyResultV2>;
+}
+
 /** Extra paths the local API serves itself, such as the OpenAPI document. */
 export type StaticResponder = (path: string) => { type: string; body: string } | undefined;
 
@@ -24,19 +43,7 @@ interface CompiledRoute {
 }
 
 function compile(route: LocalRoute): CompiledRoute {
-  const names: string[] = [];
-  const source = route.path
-    .split('/')
-    .map((segment) => {
-      const parameter = /^\{(\w+)\}$/.exec(segment);
-      if (parameter?.[1]) {
-        names.push(parameter[1]);
-        return '([^/]+)';
-      }
-      return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    })
-    .join('/');
-  return { route, pattern: new RegExp(`^${source}$`), names };
+  return { route, ...pathPattern(route.path) };
 }
 
 /**
@@ -48,10 +55,11 @@ export function startLocalHttpApi(
   routes: readonly LocalRoute[],
   port: number,
   extra: StaticResponder = () => undefined,
+  functionUrls: readonly LocalFunctionUrl[] = [],
 ): Promise<Server> {
   const compiled = routes.map(compile);
   const server = createServer((req, res) => {
-    serve(compiled, extra, req, res).catch((error: unknown) => {
+    serve(compiled, functionUrls, extra, req, res).catch((error: unknown) => {
       process.stderr.write(`local API: ${String(error)}\n`);
       if (!res.headersSent) gatewayAnswer(res, 500, 'Internal Server Error');
     });
@@ -69,12 +77,15 @@ function gatewayAnswer(res: ServerResponse, status: number, message: string): vo
   res.end(JSON.stringify({ message }));
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+async function readBody(
+  req: IncomingMessage,
+  limit = GATEWAY_MAX_BODY_BYTES,
+): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).byteLength;
-    if (size > GATEWAY_MAX_BODY_BYTES) {
+    if (size > limit) {
       return undefined;
     }
     chunks.push(chunk as Buffer);
@@ -84,6 +95,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
 
 async function serve(
   routes: readonly CompiledRoute[],
+  functionUrls: readonly LocalFunctionUrl[],
   extra: StaticResponder,
   req: IncomingMessage,
   res: ServerResponse,
@@ -94,6 +106,11 @@ async function serve(
   if (fixed) {
     res.writeHead(200, { 'content-type': fixed.type });
     res.end(fixed.body);
+    return;
+  }
+  const functionUrl = functionUrls.find((candidate) => isUnder(candidate.path, url.pathname));
+  if (functionUrl) {
+    await serveFunctionUrl(functionUrl, req, res, url);
     return;
   }
   const match = routes
@@ -143,13 +160,48 @@ async function serve(
     return;
   }
   const event = toEvent(req, url, route, headers, body, pathParameters, claims, granted);
-  const context = lambdaContext(route.functionName, route.timeoutSeconds);
+  await invoke(res, route, event);
+}
+
+/** Whether a path falls under a function URL's path: its part before the first parameter. */
+function isUnder(servedPath: string, path: string): boolean {
+  const parameterAt = servedPath.indexOf('{');
+  if (parameterAt < 0) return path === servedPath;
+  const mount = servedPath.slice(0, parameterAt);
+  return path.startsWith(mount) || path === mount.replace(/\/$/, '');
+}
+
+/** A function URL takes any method and path: no route match, no authorizer, Lambda's own event. */
+async function serveFunctionUrl(
+  functionUrl: LocalFunctionUrl,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
+  const body = await readBody(req, FUNCTION_URL_MAX_BODY_BYTES);
+  if (body === undefined) {
+    gatewayAnswer(res, 413, 'Request Entity Too Large');
+    return;
+  }
+  await invoke(res, functionUrl, toFunctionUrlEvent(req, url, normaliseHeaders(req), body));
+}
+
+async function invoke<E>(
+  res: ServerResponse,
+  target: {
+    readonly functionName: string;
+    readonly timeoutSeconds: number;
+    readonly handler: LambdaHandler<E, APIGatewayProxyResultV2>;
+  },
+  event: E,
+): Promise<void> {
+  const context = lambdaContext(target.functionName, target.timeoutSeconds);
   let result: APIGatewayProxyResultV2;
   try {
-    result = await route.handler(event, context);
+    result = await target.handler(event, context);
   } catch (error) {
     // An unhandled error in a function is API Gateway's plain 500, as in AWS.
-    process.stderr.write(`${route.functionName} threw: ${String(error)}\n`);
+    process.stderr.write(`${target.functionName} threw: ${String(error)}\n`);
     gatewayAnswer(res, 500, 'Internal Server Error');
     return;
   }
@@ -230,6 +282,52 @@ function toEvent(
         // The token's scopes, as API Gateway lists them for a route that requires scopes.
         jwt: { claims, scopes: [...scopes] },
       },
+    },
+    ...(body.byteLength > 0
+      ? { body: textual ? body.toString('utf8') : body.toString('base64') }
+      : {}),
+    isBase64Encoded: body.byteLength > 0 && !textual,
+  };
+}
+
+/**
+ * The event Lambda builds for a function URL request: payload 2.0 with `$default` for routeKey
+ * and stage, `anonymous` for the account of an AuthType NONE caller, no path parameters and no
+ * authorizer; the body base64-encoded unless it is text.
+ */
+function toFunctionUrlEvent(
+  req: IncomingMessage,
+  url: URL,
+  headers: Record<string, string>,
+  body: Buffer,
+): APIGatewayProxyEventV2 {
+  const now = new Date();
+  const textual = isTextual(headers['content-type']);
+  const query = Object.fromEntries(url.searchParams.entries());
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
+    requestContext: {
+      accountId: 'anonymous',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey: '$default',
+      stage: '$default',
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
     },
     ...(body.byteLength > 0
       ? { body: textual ? body.toString('utf8') : body.toString('base64') }

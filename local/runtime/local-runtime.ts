@@ -44,7 +44,12 @@ import {
   startSecretsManagerLocal,
   startSqsLocal,
 } from './emulators.ts';
-import { type LocalRoute, type StaticResponder, startLocalHttpApi } from './http-api.ts';
+import {
+  type LocalFunctionUrl,
+  type LocalRoute,
+  type StaticResponder,
+  startLocalHttpApi,
+} from './http-api.ts';
 import { lambdaContext } from './lambda-context.ts';
 import {
   type DuplicateDelivery,
@@ -350,7 +355,7 @@ async function createResources(
   return { streamArn, queueSpecs, queueUrls, secretIds };
 }
 
-/** The local HTTP API in front of the functions with routes, and how to stop it. */
+/** The local HTTP API in front of the functions with routes or URLs, and how to stop it. */
 async function serveHttpApi(
   handlers: Readonly<Record<string, unknown>>,
   options: LocalRuntimeOptions,
@@ -363,11 +368,25 @@ async function serveHttpApi(
       handler: handlers[name] as LocalRoute['handler'],
     })),
   );
+  // Served by their function URLs in AWS, on the same port as the routes here.
+  const functionUrls: LocalFunctionUrl[] = Object.entries(functionSpecs).flatMap(([name, spec]) =>
+    spec.functionUrl === undefined
+      ? []
+      : [
+          {
+            path: spec.functionUrl.path,
+            functionName: name,
+            timeoutSeconds: spec.timeoutSeconds,
+            handler: handlers[name] as LocalFunctionUrl['handler'],
+          },
+        ],
+  );
   const apiPort = options.apiPort ?? 0;
   const server = await startLocalHttpApi(
     routes,
     apiPort === 0 ? await freePort() : apiPort,
     options.staticResponder,
+    functionUrls,
   );
   const address = server.address();
   return {

@@ -120,7 +120,8 @@ function requestsSection(
       .filter(([name]) => name.startsWith(prefix))
       .reduce((total, [, count]) => total + count, 0);
 
-  const apiRequests = perOrder(runs, (run) => run.apiPosts + run.callbacks);
+  // Only the orders go through API Gateway in AWS: the callbacks reach their function URL.
+  const apiRequests = perOrder(runs, (run) => run.apiPosts);
   const callbacks = perOrder(runs, (run) => run.callbacks);
   const submissionInvocations = perOrder(runs, (run) => run.submissionBatches);
   const reconcilerInvocations = perOrder(runs, (run) => run.reconcilerBatches);
@@ -307,7 +308,7 @@ ${callRows.join('\n')}
     perOrder(runs, (run) => run.apiPosts),
     3,
   )} | counted by the bench client |
-| API Gateway requests: gateway callbacks \`POST /v1/callbacks/{gateway}\` | ${fixed(callbacks, 3)} | counted by a proxy in front of the local API (callback statuses per run: ${statuses}) |
+| Function URL requests (no API Gateway charge): gateway callbacks \`POST /v1/callbacks/{gateway}\` | ${fixed(callbacks, 3)} | counted by a proxy in front of the local API (callback statuses per run: ${statuses}) |
 | Lambda invocations: orderIntake | 1.000 | one per POST |
 | Lambda invocations: paymentSubmission | ${fixed(submissionInvocations, 3)} | measured: non-empty receives of the local event source mapping (median ${fixed(messagesPerBatch, 2)} messages per batch; batch size in the wiring: ${fn.paymentSubmission.consumes.batchSize}) |
 | Lambda invocations: settlementCallback | ${fixed(callbacks, 3)} | one per callback |
@@ -355,7 +356,7 @@ ${fixed(rru, 2)} RRU per order.
 
 | Service | quantity per paid order | list price | USD per 1M paid orders |
 | --- | --- | --- | ---: |
-| API Gateway HTTP API | ${fixed(apiRequests, 3)} requests | $1.00 per 1M requests | ${fixed(cost.api)} |
+| API Gateway HTTP API (\`POST /v1/orders\`) | ${fixed(apiRequests, 3)} requests | $1.00 per 1M requests | ${fixed(cost.api)} |
 | Lambda requests | ${fixed(invocations, 3)} invocations | $0.20 per 1M requests | ${fixed(cost.lambdaRequests)} |
 | Lambda compute (arm64, modelled from measured CPU and wait) | ${fixed(measuredGbSeconds, 5)} GB-s | $0.0000133334 per GB-s | ${fixed(cost.lambdaCompute)} |
 | SQS standard | ${fixed(functionSqs, 3)} by functions + ${fixed(esmRequests, 3)} by mappings | $0.40 per 1M requests | ${fixed(cost.sqs)} |

@@ -36,7 +36,15 @@ import {
 } from '#domain/schemas.ts';
 import { createEndpointSchema, type endpointView } from '#domain/webhook-endpoints.ts';
 import { intakePolicyOf, readIntakeEnvironment } from '#shared/config.ts';
-import { AGENT_SCOPE, functionSpecs, type RouteSpec, USER_SCOPES, wiring } from '#shared/wiring.ts';
+import {
+  AGENT_SCOPE,
+  type FunctionUrlSpec,
+  functionSpecs,
+  type RouteSpec,
+  stackOutputs,
+  USER_SCOPES,
+  wiring,
+} from '#shared/wiring.ts';
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const openApiFile = join(projectRoot, 'docs', 'openapi.json');
@@ -505,7 +513,13 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
       "For the payment gateway, not for agents. The raw body's Stripe-style signature is " +
       'verified before anything reads it; then one event makes at most one transition. ' +
       "Duplicate, late and out-of-order events are recognised by the order's state and answered " +
-      '200, which tells the gateway to stop sending the event; any other answer asks it to retry.',
+      '200, which tells the gateway to stop sending the event; any other answer asks it to retry. ' +
+      "In AWS it is served by the callback function's own Lambda function URL, not by the HTTP " +
+      "API, so a callback costs no API Gateway request: give the gateway the service stack's " +
+      `\`${stackOutputs.callbackUrl}\` output. Any other path or method there answers 404 ` +
+      'ROUTE_NOT_FOUND; ' +
+      "Lambda itself answers 429 while the function's reserved concurrency is all in use, " +
+      'and the gateway retries later.',
     headers: ['StripeSignature'],
     body: {
       schema: 'GatewayEvent',
@@ -532,6 +546,7 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
       'MALFORMED_JSON',
       'VALIDATION_FAILED',
       'UNKNOWN_GATEWAY',
+      'ROUTE_NOT_FOUND',
       'PAYLOAD_TOO_LARGE',
     ],
   },
@@ -908,7 +923,16 @@ function withGatewayAnswer(
   };
 }
 
-function responsesOf(route: RouteSpec, doc: RouteDoc): Record<string, object> {
+/** How a deployed stage reaches the operation: through the HTTP API, or a function URL. */
+type Entry = 'api' | 'functionUrl';
+
+/** What Lambda answers itself at a function URL, before or instead of the function. */
+const functionUrlAnswers: Readonly<Record<number, string>> = {
+  413: "Lambda's own answer, not the `Error` schema, when the body is over its 6 MB invocation payload limit",
+  429: "Too many requests: Lambda refuses the call before the function runs while the function's reserved concurrency is all in use. The gateway retries later",
+};
+
+function responsesOf(route: RouteSpec, doc: RouteDoc, entry: Entry): Record<string, object> {
   const responses: Record<string, object> = {};
   for (const [status, success] of Object.entries(doc.responses)) {
     responses[status] = {
@@ -930,6 +954,9 @@ function responsesOf(route: RouteSpec, doc: RouteDoc): Record<string, object> {
       );
       answered.set(status, errorResponse(status, codes));
     }
+  }
+  if (entry === 'functionUrl') {
+    return withFunctionUrlAnswers(responses, answered);
   }
   for (const answer of gatewayAnswers) {
     if (answer.onlyWithPathParameters && !route.path.includes('{')) continue;
@@ -968,7 +995,28 @@ function responsesOf(route: RouteSpec, doc: RouteDoc): Record<string, object> {
   return responses;
 }
 
-function operationOf(route: RouteSpec, doc: RouteDoc): object {
+/** A function URL's answers: the function's, and Lambda's own where it answers first. */
+function withFunctionUrlAnswers(
+  responses: Record<string, object>,
+  answered: ReadonlyMap<number, JsonResponse>,
+): Record<string, object> {
+  const byStatus = new Map<number, object>(answered);
+  for (const [status, description] of Object.entries(functionUrlAnswers)) {
+    const functionAnswer = answered.get(Number(status));
+    byStatus.set(
+      Number(status),
+      functionAnswer === undefined
+        ? { description }
+        : { ...functionAnswer, description: `${functionAnswer.description}; or ${description}` },
+    );
+  }
+  for (const status of [...byStatus.keys()].sort((a, b) => a - b)) {
+    responses[String(status)] = byStatus.get(status) ?? {};
+  }
+  return responses;
+}
+
+function operationOf(route: RouteSpec, doc: RouteDoc, entry: Entry): object {
   const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((found) => found[1] ?? '');
   const parameters: object[] = names.map((name) => {
     const parameter = doc.pathParameters?.[name] ?? pathParameters[name];
@@ -1005,27 +1053,30 @@ function operationOf(route: RouteSpec, doc: RouteDoc): object {
           },
         }
       : {}),
-    responses: responsesOf(route, doc),
+    responses: responsesOf(route, doc, entry),
   };
 }
 
 function pathsOf(): Record<string, Record<string, object>> {
   const paths: Record<string, Record<string, object>> = {};
   const documented = new Set<string>();
-  for (const spec of Object.values(functionSpecs)) {
-    for (const route of spec.routes) {
-      const key = `${route.method} ${route.path}`;
-      const doc = routeDocs[key];
-      if (doc === undefined) {
-        throw new Error(
-          `The wiring has the route ${key} but local/tools/openapi.ts does not document it: add it to routeDocs.`,
-        );
-      }
-      documented.add(key);
-      const item = paths[route.path] ?? {};
-      item[route.method.toLowerCase()] = operationOf(route, doc);
-      paths[route.path] = item;
+  const entries = Object.values(functionSpecs).flatMap((spec) => [
+    ...spec.routes.map((route) => ({ route, entry: 'api' as const })),
+    ...(spec.functionUrl ? [{ route: spec.functionUrl, entry: 'functionUrl' as const }] : []),
+  ]);
+  for (const { route, entry } of entries) {
+    const key = `${route.method} ${route.path}`;
+    const doc = routeDocs[key];
+    if (doc === undefined) {
+      throw new Error(
+        `The wiring has the route ${key} but local/tools/openapi.ts does not document it: add it to routeDocs.`,
+      );
     }
+    documented.add(key);
+    const item: Record<string, object> = paths[route.path] ?? {};
+    item[route.method.toLowerCase()] = operationOf(route, doc, entry);
+    if (entry === 'functionUrl') item.servers = functionUrlServers(route);
+    paths[route.path] = item;
   }
   const stale = Object.keys(routeDocs).filter((key) => !documented.has(key));
   if (stale.length > 0) {
@@ -1059,6 +1110,27 @@ function servers(): object[] {
       description: "A deployed stage: the HTTP API's $default stage (the service stack's API id)",
       variables: {
         apiId: { default: 'your-api-id', description: 'The HTTP API id of the deployed stage' },
+        region: { default: 'us-east-1', description: 'The AWS region it is deployed in' },
+      },
+    },
+  ];
+}
+
+/**
+ * Where a function URL's path is served: the local API as every other path, and in AWS the
+ * function's own URL (the service stack's output) instead of the HTTP API.
+ */
+function functionUrlServers(route: FunctionUrlSpec): object[] {
+  const [local] = servers();
+  return [
+    local ?? {},
+    {
+      url: 'https://{urlId}.lambda-url.{region}.on.aws',
+      description:
+        `A deployed stage: the Lambda function URL that serves ${route.method} ${route.path} ` +
+        `(the service stack output \`${stackOutputs.callbackUrl}\` is the whole URL), not the HTTP API`,
+      variables: {
+        urlId: { default: 'your-url-id', description: "The function URL's id in its host name" },
         region: { default: 'us-east-1', description: 'The AWS region it is deployed in' },
       },
     },
@@ -1128,7 +1200,7 @@ export function buildOpenApi(): object {
         'anything else answers 400 and changes nothing. Every error answered by a function has the shape of the `Error` schema with a ' +
         'stable `code`; 401 and throttling are answered by API Gateway itself as ' +
         '`{"message": ...}`, and so is a path or method no operation here lists: 404 ' +
-        '`{"message":"Not Found"}` (the `GatewayMessage` schema). This document is generated by `npm run openapi` from the schemas ' +
+        '`{"message":"Not Found"}` (the `GatewayMessage` schema), except under `/v1/callbacks/`, whose function answers 404 ROUTE_NOT_FOUND itself. This document is generated by `npm run openapi` from the schemas ' +
         'the handlers validate with: do not edit it by hand.',
     },
     servers: servers(),

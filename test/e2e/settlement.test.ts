@@ -325,6 +325,25 @@ describe('the callback endpoint over HTTP', () => {
     expect(answer.status).toBe(404);
     expect(await answer.json()).toMatchObject({ error: { code: 'UNKNOWN_GATEWAY' } });
   });
+
+  it.each([
+    ['GET', '/v1/callbacks/simulator'],
+    ['POST', '/v1/callbacks/simulator/extra'],
+    ['POST', '/v1/callbacks/'],
+  ])(
+    'answers %s %s, which its function URL would pass on, with 404 ROUTE_NOT_FOUND',
+    async (method, path) => {
+      // Act
+      const answer = await apiFetch(`${stack.apiUrl}${path}`, {
+        method,
+        ...(method === 'GET' ? {} : { body: '{}', headers: { 'stripe-signature': sign('{}') } }),
+      });
+
+      // Assess
+      expect(answer.status).toBe(404);
+      expect(await answer.json()).toMatchObject({ error: { code: 'ROUTE_NOT_FOUND' } });
+    },
+  );
 });
 
 function sign(body: string, secret = 'whsec_autopay_local', skewSeconds = 0): string {

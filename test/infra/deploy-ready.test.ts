@@ -9,7 +9,12 @@ import { ServicePermissionsNameTheAccount } from '../../infra/deploy-guards.ts';
 import { stageSettingsFromContext } from '../../infra/stages.ts';
 import { stageVariable } from '../../lambdas/shared/function-environment.ts';
 import { metricNamespace, stageDimension } from '../../lambdas/shared/metric-names.ts';
-import { functionSpecs, reservedConcurrencyOfStage, wiring } from '../../lambdas/shared/wiring.ts';
+import {
+  functionSpecs,
+  reservedConcurrencyOfStage,
+  stackOutputs,
+  wiring,
+} from '../../lambdas/shared/wiring.ts';
 import { requiredBootstrapVersion } from '../../ops/preflight.ts';
 import {
   appWithProjectContext,
@@ -17,7 +22,6 @@ import {
   prodContext,
   propertiesOf,
   removeAssembly,
-  resourceOf,
   type Synthesized,
   synthesize,
   type TemplateResource,
@@ -380,38 +384,80 @@ describe('a prod deploy, as CloudFormation will run it', () => {
     });
   });
 
-  describe('6. the webhook cannot starve the API', () => {
-    it('throttles each unauthenticated route on its own, below the agents’ routes', () => {
+  describe('6. the webhook cannot starve the API, nor cost what a flood of it asks', () => {
+    it('takes the gateway callbacks at a function URL open to anyone, not on the HTTP API', () => {
       // Prepare
-      const unauthenticated = Object.values(functionSpecs).flatMap((spec) =>
-        spec.routes.filter((route) => route.auth === 'none'),
+      const callback = prod.service.functions.get('settlementCallback');
+      const ofKind = (type: string) =>
+        ofType(resourcesOf(prod), type).map(([, resource]) => resource);
+
+      // Act
+      const urls = ofKind('AWS::Lambda::Url').map((url) => url.Properties ?? {});
+      const routeKeys = ofKind('AWS::ApiGatewayV2::Route').map((route) =>
+        String(route.Properties?.RouteKey),
       );
-      const stage = resourceOf(
-        prod.serviceTemplate,
-        prod.service.httpApi.stage,
-      ) as TemplateResource & {
-        DependsOn?: string[];
-      };
-      const settings = stage.Properties?.RouteSettings as Record<string, Record<string, number>>;
-      const defaults = stage.Properties?.DefaultRouteSettings as Record<string, number>;
+      const permissions = ofKind('AWS::Lambda::Permission')
+        .map((permission) => permission.Properties ?? {})
+        .filter((permission) =>
+          JSON.stringify(permission.FunctionName).includes(logicalId(callback)),
+        );
 
       // Assess
-      expect(unauthenticated.length).toBeGreaterThan(0);
-      expect(Object.keys(settings).sort()).toEqual(
-        unauthenticated.map((route) => `${route.method} ${route.path}`).sort(),
+      expect(urls).toEqual([
+        { AuthType: 'NONE', TargetFunctionArn: { 'Fn::GetAtt': [logicalId(callback), 'Arn'] } },
+      ]);
+      // Both actions, as Lambda requires of a function URL's callers (AuthType NONE: anyone).
+      expect(permissions).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            Action: 'lambda:InvokeFunctionUrl',
+            Principal: '*',
+            FunctionUrlAuthType: 'NONE',
+          }),
+          expect.objectContaining({
+            Action: 'lambda:InvokeFunction',
+            Principal: '*',
+            InvokedViaFunctionUrl: true,
+          }),
+        ]),
       );
-      for (const [key, setting] of Object.entries(settings)) {
-        expect(setting, key).toEqual({
-          ThrottlingRateLimit: cdkJson.context.callbackRateLimit,
-          ThrottlingBurstLimit: cdkJson.context.callbackBurstLimit,
-        });
-        expect(setting.ThrottlingRateLimit, key).toBeLessThan(defaults.ThrottlingRateLimit ?? 0);
-        expect(setting.ThrottlingBurstLimit, key).toBeLessThan(defaults.ThrottlingBurstLimit ?? 0);
-      }
-      // API Gateway accepts route settings only for routes that exist.
-      for (const route of prod.service.httpApi.unauthenticatedRoutes) {
-        expect(stage.DependsOn).toContain(logicalId(route));
-      }
+      expect(routeKeys.length).toBeGreaterThan(0);
+      expect(routeKeys.filter((key) => key.includes('/v1/callbacks'))).toEqual([]);
+      expect(prod.service.httpApi.unauthenticatedRoutes).toEqual([]);
+    });
+
+    it('publishes the callback URL the gateway is given, with the stage’s gateway in its path', () => {
+      // Act
+      const output = (
+        prod.serviceTemplate.toJSON() as { Outputs: Record<string, { Value: unknown }> }
+      ).Outputs[stackOutputs.callbackUrl];
+      const url = prod.service.functions.urls.get('settlementCallback');
+
+      // Assess
+      expect(url).toBeDefined();
+      if (url === undefined) return;
+      // The URL ends with a slash: the path follows it.
+      expect(output?.Value).toEqual({
+        'Fn::Join': [
+          '',
+          [
+            { 'Fn::GetAtt': [logicalId(url), 'FunctionUrl'] },
+            `v1/callbacks/${prodContext.gatewayName}`,
+          ],
+        ],
+      });
+    });
+
+    it('bounds the callback function by its own reserved concurrency', () => {
+      // Act
+      const reserved = propertiesOf(
+        prod.serviceTemplate,
+        prod.service.functions.get('settlementCallback'),
+      ).ReservedConcurrentExecutions;
+
+      // Assess
+      expect(reserved).toBe(wiring.functions.settlementCallback.reservedConcurrency);
+      expect(reserved).toBeGreaterThan(0);
     });
 
     it('reserves concurrency for order intake, and only what the wiring says', () => {
@@ -425,6 +471,9 @@ describe('a prod deploy, as CloudFormation will run it', () => {
 
       // Assess
       expect(reserved.orderIntake).toBe(wiring.functions.orderIntake.reservedConcurrency);
+      expect(reserved.settlementCallback).toBe(
+        wiring.functions.settlementCallback.reservedConcurrency,
+      );
       expect(reserved.orderIntake).toBeGreaterThan(0);
       const total = Object.values(reserved).reduce<number>(
         (sum, value) => sum + (typeof value === 'number' ? value : 0),

@@ -79,7 +79,6 @@ describe('queue consumers', () => {
       },
       logRetention: RetentionDays.ONE_MONTH,
       apiThrottle: { rateLimit: 50, burstLimit: 100 },
-      callbackThrottle: { rateLimit: 20, burstLimit: 40 },
       stage: 'test',
       settingOverrides: {},
       rotation: false,

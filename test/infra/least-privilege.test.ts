@@ -405,7 +405,7 @@ describe('least privilege, for every function of the wiring', () => {
     }
   });
 
-  it('may be invoked only by its API routes, its schedule and the rotation of its secrets', () => {
+  it('may be invoked only by its API routes, its function URL, its schedule and the rotation of its secrets', () => {
     // Prepare
     const permissions = Object.values(
       synth.serviceTemplate.findResources('AWS::Lambda::Permission'),
@@ -417,6 +417,8 @@ describe('least privilege, for every function of the wiring', () => {
       if (spec.routes.length > 0) expected.add('apigateway.amazonaws.com');
       if (spec.schedule) expected.add('events.amazonaws.com');
       if ((spec.rotates ?? []).length > 0) expected.add('secretsmanager.amazonaws.com');
+      // Anyone, but only through the function URL (AuthType NONE): never a direct Invoke.
+      if (spec.functionUrl) expected.add('*');
 
       // Act
       const own = permissions.filter(
@@ -430,6 +432,15 @@ describe('least privilege, for every function of the wiring', () => {
         [...expected].sort(),
       );
       for (const permission of own) {
+        if (permission.Principal === '*') {
+          const throughTheUrl =
+            permission.Action === 'lambda:InvokeFunctionUrl'
+              ? permission.FunctionUrlAuthType === 'NONE'
+              : permission.Action === 'lambda:InvokeFunction' &&
+                permission.InvokedViaFunctionUrl === true;
+          expect(throughTheUrl, `${name}: ${JSON.stringify(permission)}`).toBe(true);
+          continue;
+        }
         expect(permission.Action, name).toBe('lambda:InvokeFunction');
         if (permission.Principal === 'apigateway.amazonaws.com') {
           // Only this API's routes, not any API Gateway in the account.

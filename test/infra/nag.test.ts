@@ -104,11 +104,7 @@ describe('cdk-nag AwsSolutions checks, stage prod', () => {
     const ids = new Set(acknowledged.map((acknowledgement) => acknowledgement.id));
 
     // Assess
-    expect([...ids].sort()).toEqual([
-      'AwsSolutions-APIG4',
-      'AwsSolutions-IAM5',
-      'AwsSolutions-SMG4',
-    ]);
+    expect([...ids].sort()).toEqual(['AwsSolutions-IAM5', 'AwsSolutions-SMG4']);
     for (const { resource, id, reason } of acknowledged) {
       expect(reason.length, `${resource} ${id}`).toBeGreaterThanOrEqual(80);
     }
@@ -142,7 +138,6 @@ describe('cdk-nag AwsSolutions checks, stage prod', () => {
 
     // Assess
     expect(acknowledgedRoutes).toEqual(open);
-    expect(open.length).toBeGreaterThan(0);
   });
 
   it('accepts a secret without a rotation schedule only if a function rotates it, or it is kept unrotated on purpose', () => {

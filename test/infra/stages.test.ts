@@ -130,6 +130,20 @@ describe('stage settings from the CDK context', () => {
     expect(() => settingsWith({ apiRateLimit: '' })).toThrow(/apiRateLimit/);
   });
 
+  it('reserves the wiring’s concurrency for the callbacks unless the context names a whole number', () => {
+    // Act
+    const chosen = settingsWith({ callbackConcurrency: '25' });
+
+    // Assess
+    expect(settingsWith()).not.toHaveProperty('callbackConcurrency');
+    expect(chosen.callbackConcurrency).toBe(25);
+    for (const wrong of ['0', '2.5', 'many', '', -1]) {
+      expect(() => settingsWith({ callbackConcurrency: wrong }), String(wrong)).toThrow(
+        /callbackConcurrency/,
+      );
+    }
+  });
+
   it('refuses an alarm email that is not an address', () => {
     expect(() => settingsWith({ alarmEmail: 'oncall' })).toThrow(/alarmEmail/);
   });
@@ -195,7 +209,7 @@ describe('stage settings from the CDK context', () => {
   });
 });
 
-describe('a prod synth with its own retention and throttling', () => {
+describe('a prod synth with its own retention, throttling and callback concurrency', () => {
   let prod: Synthesized;
 
   beforeAll(() => {
@@ -205,6 +219,7 @@ describe('a prod synth with its own retention and throttling', () => {
       logRetentionDays: '180',
       apiRateLimit: '200',
       apiBurstLimit: '400',
+      callbackConcurrency: '3',
     });
   }, 120_000);
 
@@ -230,6 +245,20 @@ describe('a prod synth with its own retention and throttling', () => {
       ThrottlingRateLimit: 200,
       ThrottlingBurstLimit: 400,
     });
+  });
+
+  it('reserves the context’s concurrency for the callback function, and changes no other', () => {
+    // Act
+    const reserved = Object.fromEntries(
+      [...prod.service.functions.all].map(([name, fn]) => [
+        name,
+        propertiesOf(prod.serviceTemplate, fn).ReservedConcurrentExecutions,
+      ]),
+    );
+
+    // Assess
+    expect(reserved.settlementCallback).toBe(3);
+    expect(reserved.orderIntake).toBe(wiring.functions.orderIntake.reservedConcurrency);
   });
 
   it('keeps dead letters for 14 days in prod too', () => {

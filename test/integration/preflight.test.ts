@@ -7,7 +7,7 @@ import {
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { powertoolsLayerParameter } from '../../infra/bundling.ts';
-import { reservedConcurrencyOfStage, stackOutputs } from '../../lambdas/shared/wiring.ts';
+import { reservedConcurrencyOfStage, stackOutputs, wiring } from '../../lambdas/shared/wiring.ts';
 import {
   type Emulator,
   localCredentials,
@@ -210,6 +210,26 @@ describe('preflight of a deploy', () => {
     expect(check.ok).toBe(false);
     expect(check.detail).toContain(`the stage reserves ${reserved}, which leaves ${10 - reserved}`);
     expect(check.detail).toContain(`at least ${minimumUnreservedConcurrency} unreserved`);
+  });
+
+  it('counts the callback concurrency the deploy will reserve instead of the wiring’s', async () => {
+    // Prepare
+    lambdaAccount.limit = 1000;
+    lambdaAccount.unreserved = 1000;
+    const callbackDefault = wiring.functions.settlementCallback.reservedConcurrency;
+
+    // Act
+    const check = byName(
+      await preflight(aws(), { stage, rotation: false, callbackConcurrency: 50 }),
+      'Lambda concurrency',
+    );
+
+    // Assess
+    const reserved = reservedConcurrencyOfStage() - callbackDefault + 50;
+    expect(check.ok).toBe(true);
+    expect(check.detail).toContain(
+      `the stage reserves ${reserved}, which leaves ${1000 - reserved}`,
+    );
   });
 
   it('fails only the check whose call is refused, and says why', async () => {

@@ -70,6 +70,22 @@ const templates = Object.keys(document.paths).map((template) => ({
   pattern: new RegExp(`^${template.replace(/\{\w+\}/g, '[^/]+')}$`),
 }));
 
+/**
+ * The fixed part of each path served at a function URL (a path item with its own `servers`):
+ * every request under it reaches that function, which answers what it does not serve itself.
+ */
+const functionUrlMounts = Object.entries(document.paths)
+  .filter(([, item]) => 'servers' in item)
+  .map(([template]) =>
+    template.includes('{') ? template.slice(0, template.indexOf('{')) : template,
+  );
+
+function underFunctionUrl(pathname: string): boolean {
+  return functionUrlMounts.some(
+    (mount) => pathname.startsWith(mount) || pathname === mount.replace(/\/$/, ''),
+  );
+}
+
 const notJson = Symbol('not JSON');
 
 function parseJson(text: string): unknown {
@@ -93,9 +109,19 @@ export function contractViolation(
   const lowerMethod = method.toLowerCase();
   const operation = found && document.paths[found.template]?.[lowerMethod];
   if (!found || !operation) {
-    // The document's description: API Gateway answers an unknown route itself.
+    // The document's description: API Gateway answers an unknown route itself, and a function
+    // behind a function URL answers 404 ROUTE_NOT_FOUND.
     if (status !== 404) return `${method} ${pathname}, no operation, answered ${status}, not 404`;
-    const problem = validatorAt('components/schemas/GatewayMessage', 'body')(parseJson(bodyText));
+    const body = parseJson(bodyText);
+    if (underFunctionUrl(pathname)) {
+      const problem = validatorAt('components/schemas/Error', 'body')(body);
+      if (problem) return `${method} ${pathname}, no operation at a function URL, 404 ${problem}`;
+      const { code } = (body as { error: { code: string } }).error;
+      return code === 'ROUTE_NOT_FOUND'
+        ? undefined
+        : `${method} ${pathname}, no operation at a function URL, answered 404 ${code}`;
+    }
+    const problem = validatorAt('components/schemas/GatewayMessage', 'body')(body);
     return problem ? `${method} ${pathname}, no operation, answered 404 ${problem}` : undefined;
   }
   const where = `${method} ${found.template} answered ${status}`;

@@ -36,7 +36,11 @@ interface Document {
 }
 
 const document = buildOpenApi() as Document;
-const routes = Object.values(functionSpecs).flatMap((spec) => spec.routes);
+// The HTTP API's routes and the paths served at function URLs.
+const routes = Object.values(functionSpecs).flatMap((spec) => [
+  ...spec.routes,
+  ...(spec.functionUrl ? [spec.functionUrl] : []),
+]);
 
 describe('docs/openapi.json', () => {
   it('is what `npm run openapi` builds from the code now', () => {
@@ -159,6 +163,23 @@ describe('docs/openapi.json', () => {
     expect(document.paths['/v1/callbacks/{gateway}']?.post?.parameters).toContainEqual({
       $ref: '#/components/parameters/StripeSignature',
     });
+  });
+
+  it('says the callback path is served at a function URL in AWS, and what Lambda answers there', () => {
+    // Act
+    const item = document.paths['/v1/callbacks/{gateway}'] as unknown as {
+      servers?: { url: string }[];
+      post: Operation;
+    };
+
+    // Assess
+    expect(item.servers?.map((server) => server.url)).toEqual([
+      document.servers?.[0]?.url,
+      'https://{urlId}.lambda-url.{region}.on.aws',
+    ]);
+    expect(JSON.stringify(item.post.responses['404'])).toContain('ROUTE_NOT_FOUND');
+    expect(JSON.stringify(item.post.responses['429'])).toContain('reserved concurrency');
+    expect(JSON.stringify(item.post.responses['429'])).not.toContain('GatewayMessage');
   });
 
   it('takes the callback body from the schema the callback handler parses with', () => {
