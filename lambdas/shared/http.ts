@@ -19,7 +19,7 @@ import { agentPrincipal, type Principal, userPrincipal } from '#domain/principal
 import { MAX_BODY_BYTES } from '#domain/schemas.ts';
 import { metricNames } from './metric-names.ts';
 import { logger, metrics, tracer } from './observability.ts';
-import { AGENT_SCOPE, USER_SCOPE } from './wiring.ts';
+import { AGENT_SCOPE, USER_SCOPE } from './scopes.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 export type HttpResult = APIGatewayProxyStructuredResultV2;

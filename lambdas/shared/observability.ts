@@ -1,8 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { stageVariable } from './function-environment.ts';
-import { stageDimension } from './metric-names.ts';
+import { stageDimension, stageVariable } from './metric-names.ts';
 
 /**
  * One logger, one metrics sink and one tracer per function instance. Service name, namespace and
