@@ -1,4 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import '#domain/zod-messages.ts';
 import * as z from 'zod/mini';
 import type { AgentProfile } from '#domain/agent.ts';
 import { MAX_RATE_BURST, MAX_RATE_PER_SECOND } from '#domain/agent-guards.ts';

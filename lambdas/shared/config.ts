@@ -4,48 +4,37 @@ import type { BreakerPolicy } from '#domain/circuit-breaker.ts';
 import type { IntakePolicy } from '#domain/schemas.ts';
 import type { SettlementSchedule } from '#domain/settlement.ts';
 import type { PaymentPolicy } from '#domain/submit-payment.ts';
-import '#domain/zod-messages.ts';
-import * as z from 'zod/mini';
+import {
+  jsonRecord,
+  list,
+  number,
+  oneOf,
+  optionalText,
+  readSettings,
+  type SettingsOf,
+  text,
+  url,
+} from './settings.ts';
 
-const csv = z.pipe(
-  z.pipe(
-    z.string(),
-    z.transform((value: string) => value.split(',').map((part) => part.trim())),
-  ),
-  z.array(z.string().check(z.regex(/^[A-Z]{3}$/))).check(z.minLength(1)),
-);
+const csv = list(/^[A-Z]{3}$/);
 
-const seconds = z.coerce.number().check(z.int(), z.nonnegative());
+const seconds = number({ min: 0 });
 
 /**
  * Who pays at Stripe for each agent (`default` for the others): a JSON object of agent id →
  * `{ "customer": "cus_…", "paymentMethod": "pm_…" }`. Empty unless the gateway is Stripe.
  */
-const stripePayers = z.pipe(
-  z.pipe(
-    z._default(z.string(), '{}'),
-    z.transform((value: string, context) => {
-      try {
-        return JSON.parse(value) as unknown;
-      } catch {
-        context.issues.push({
-          code: 'custom',
-          message: 'STRIPE_PAYERS must be JSON',
-          input: value,
-        });
-        return z.NEVER;
-      }
-    }),
-  ),
-  z.record(
-    z.string(),
-    z.object({
-      customer: z.string().check(z.startsWith('cus_')),
-      paymentMethod: z.string().check(z.minLength(1)),
-    }),
-  ),
-);
-const positive = z.coerce.number().check(z.int(), z.positive());
+const stripePayers = jsonRecord((value) => {
+  const payer = value as { customer?: unknown; paymentMethod?: unknown } | null;
+  if (typeof payer?.customer !== 'string' || !payer.customer.startsWith('cus_')) {
+    return 'customer must start with cus_';
+  }
+  if (typeof payer.paymentMethod !== 'string' || payer.paymentMethod === '') {
+    return 'paymentMethod must be set';
+  }
+  return { customer: payer.customer, paymentMethod: payer.paymentMethod };
+});
+const positive = number({ min: 1 });
 
 const deadlineEnvironment = {
   PAYMENT_DEADLINE_SECONDS: positive,
@@ -55,7 +44,7 @@ const deadlineEnvironment = {
 };
 
 const settlementScheduleEnvironment = {
-  SETTLEMENT_CHECK_QUEUE_URL: z.url(),
+  SETTLEMENT_CHECK_QUEUE_URL: url,
   SETTLEMENT_FIRST_CHECK_SECONDS: positive,
   SETTLEMENT_INTERVAL_SECONDS: positive,
   SETTLEMENT_CHECKS: positive,
@@ -119,74 +108,60 @@ export function guardPolicyOf(environment: IntakeEnvironment): GuardPolicy {
   };
 }
 
-const intakeEnvironment = () =>
-  z.object({
-    ...deadlineEnvironment,
-    TABLE_NAME: z.string().check(z.minLength(3)),
-    PAYMENT_SUBMISSION_QUEUE_URL: z.url(),
-    SUPPORTED_CURRENCIES: csv,
-    MAX_ORDER_AMOUNT: z.coerce.number().check(z.int(), z.positive()),
-    CONFIRMATION_WINDOW_SECONDS: z.coerce.number().check(z.int(), z.positive()),
-    DUPLICATE_WINDOW_SECONDS: positive,
-    AGENT_RATE_PER_SECOND: z.coerce.number().check(z.positive()),
-    AGENT_RATE_BURST: positive,
-    CONTROL_CACHE_SECONDS: z.coerce.number().check(z.nonnegative()),
-  });
-export type IntakeEnvironment = z.infer<ReturnType<typeof intakeEnvironment>>;
+const intakeEnvironment = {
+  ...deadlineEnvironment,
+  TABLE_NAME: text({ min: 3 }),
+  PAYMENT_SUBMISSION_QUEUE_URL: url,
+  SUPPORTED_CURRENCIES: csv,
+  MAX_ORDER_AMOUNT: positive,
+  CONFIRMATION_WINDOW_SECONDS: positive,
+  DUPLICATE_WINDOW_SECONDS: positive,
+  AGENT_RATE_PER_SECOND: number({ integer: false, above: 0 }),
+  AGENT_RATE_BURST: positive,
+  CONTROL_CACHE_SECONDS: number({ integer: false, min: 0 }),
+};
+export type IntakeEnvironment = SettingsOf<typeof intakeEnvironment>;
 
 export function readIntakeEnvironment(env: NodeJS.ProcessEnv = process.env): IntakeEnvironment {
-  return parseEnvironment(intakeEnvironment(), env);
-}
-
-/** A missing or wrong setting stops the cold start loudly, naming every problem. */
-function parseEnvironment<T>(schema: z.core.$ZodType<T>, env: NodeJS.ProcessEnv): T {
-  const result = z.safeParse(schema, env);
-  if (!result.success) {
-    const problems = result.error.issues.map(
-      (issue) => `${issue.path.join('.')}: ${issue.message}`,
-    );
-    throw new Error(`Invalid environment: ${problems.join('; ')}`);
-  }
-  return result.data;
+  return readSettings(intakeEnvironment, env);
 }
 
 /** The deadlines alone, for a tool that moves orders outside the functions (the operator CLI). */
 export function readDeadlines(env: NodeJS.ProcessEnv = process.env) {
-  return deadlinesOf(parseEnvironment(z.object(deadlineEnvironment), env));
+  return deadlinesOf(readSettings(deadlineEnvironment, env));
 }
 
-const paymentEnvironment = () =>
-  z.object({
-    ...deadlineEnvironment,
-    ...settlementScheduleEnvironment,
-    TABLE_NAME: z.string().check(z.minLength(3)),
-    PAYMENT_SUBMISSION_QUEUE_URL: z.url(),
-    PAYMENT_SUBMISSION_MAX_RECEIVE_COUNT: positive,
-    GATEWAY_NAME: z.string().check(z.regex(/^[a-z][a-z0-9-]{0,31}$/)),
-    GATEWAY_URL: z.url(),
-    GATEWAY_TIMEOUT_MS: positive,
-    GATEWAY_API_KEY_SECRET_ID: z.string().check(z.minLength(1)),
-    STRIPE_PAYERS: stripePayers,
-    RISK_ENGINE_URL: z.url(),
-    RISK_REGION: z.string().check(z.regex(/^[a-z]+-[a-z]+(-[a-z0-9]+)*$/)),
-    RISK_SCENE_CODE: z.string().check(z.minLength(1)),
-    RISK_CREDENTIALS_SECRET_ID: z.string().check(z.minLength(1)),
-    RISK_TIMEOUT_MS: positive,
-    RISK_MAX_ATTEMPTS: positive,
-    RISK_RETRY_DELAY_MS: seconds,
-    RISK_FAIL_OPEN_LIMIT: seconds,
-    BACKOFF_BASE_SECONDS: positive,
-    BACKOFF_MAX_SECONDS: positive,
-    BREAKER_WINDOW_SECONDS: positive,
-    BREAKER_FAILURE_RATE: z.coerce.number().check(z.gt(0), z.lte(1)),
-    BREAKER_MINIMUM_VOLUME: positive,
-    BREAKER_OPEN_SECONDS: positive,
-    SECRET_MAX_AGE_SECONDS: positive,
-  });
-export type PaymentEnvironment = z.infer<ReturnType<typeof paymentEnvironment>>;
+const paymentEnvironment = {
+  ...deadlineEnvironment,
+  ...settlementScheduleEnvironment,
+  TABLE_NAME: text({ min: 3 }),
+  PAYMENT_SUBMISSION_QUEUE_URL: url,
+  PAYMENT_SUBMISSION_MAX_RECEIVE_COUNT: positive,
+  GATEWAY_NAME: text({ pattern: /^[a-z][a-z0-9-]{0,31}$/ }),
+  GATEWAY_URL: url,
+  GATEWAY_TIMEOUT_MS: positive,
+  GATEWAY_API_KEY_SECRET_ID: text(),
+  STRIPE_PAYERS: stripePayers,
+  RISK_ENGINE_URL: url,
+  RISK_REGION: text({ pattern: /^[a-z]+-[a-z]+(-[a-z0-9]+)*$/ }),
+  RISK_SCENE_CODE: text(),
+  RISK_CREDENTIALS_SECRET_ID: text(),
+  RISK_TIMEOUT_MS: positive,
+  RISK_MAX_ATTEMPTS: positive,
+  RISK_RETRY_DELAY_MS: seconds,
+  RISK_FAIL_OPEN_LIMIT: seconds,
+  BACKOFF_BASE_SECONDS: positive,
+  BACKOFF_MAX_SECONDS: positive,
+  BREAKER_WINDOW_SECONDS: positive,
+  BREAKER_FAILURE_RATE: number({ integer: false, above: 0, max: 1 }),
+  BREAKER_MINIMUM_VOLUME: positive,
+  BREAKER_OPEN_SECONDS: positive,
+  SECRET_MAX_AGE_SECONDS: positive,
+};
+export type PaymentEnvironment = SettingsOf<typeof paymentEnvironment>;
 
 export function readPaymentEnvironment(env: NodeJS.ProcessEnv = process.env): PaymentEnvironment {
-  return parseEnvironment(paymentEnvironment(), env);
+  return readSettings(paymentEnvironment, env);
 }
 
 export function paymentPolicyOf(environment: PaymentEnvironment): PaymentPolicy {
@@ -214,135 +189,126 @@ export function breakerPolicyOf(environment: PaymentEnvironment): BreakerPolicy 
   };
 }
 
-const callbackEnvironment = () =>
-  z.object({
-    ...deadlineEnvironment,
-    ...settlementScheduleEnvironment,
-    TABLE_NAME: z.string().check(z.minLength(3)),
-    GATEWAY_NAME: z.string().check(z.regex(/^[a-z][a-z0-9-]{0,31}$/)),
-    WEBHOOK_SECRET_ID: z.string().check(z.minLength(1)),
-    WEBHOOK_TOLERANCE_SECONDS: positive,
-    // 0 turns the grace off: only AWSCURRENT verifies.
-    WEBHOOK_PREVIOUS_GRACE_SECONDS: seconds,
-    WEBHOOK_PENDING_GRACE_SECONDS: seconds,
-    SECRET_MAX_AGE_SECONDS: positive,
-  });
+const callbackEnvironment = {
+  ...deadlineEnvironment,
+  ...settlementScheduleEnvironment,
+  TABLE_NAME: text({ min: 3 }),
+  GATEWAY_NAME: text({ pattern: /^[a-z][a-z0-9-]{0,31}$/ }),
+  WEBHOOK_SECRET_ID: text(),
+  WEBHOOK_TOLERANCE_SECONDS: positive,
+  // 0 turns the grace off: only AWSCURRENT verifies.
+  WEBHOOK_PREVIOUS_GRACE_SECONDS: seconds,
+  WEBHOOK_PENDING_GRACE_SECONDS: seconds,
+  SECRET_MAX_AGE_SECONDS: positive,
+};
 
-export type CallbackEnvironment = z.infer<ReturnType<typeof callbackEnvironment>>;
+export type CallbackEnvironment = SettingsOf<typeof callbackEnvironment>;
 
 export function readCallbackEnvironment(env: NodeJS.ProcessEnv = process.env): CallbackEnvironment {
-  return parseEnvironment(callbackEnvironment(), env);
+  return readSettings(callbackEnvironment, env);
 }
 
-const reconcilerEnvironment = () =>
-  z.object({
-    ...deadlineEnvironment,
-    ...settlementScheduleEnvironment,
-    TABLE_NAME: z.string().check(z.minLength(3)),
-    PAYMENT_SUBMISSION_QUEUE_URL: z.url(),
-    SETTLEMENT_CHECK_MAX_RECEIVE_COUNT: positive,
-    GATEWAY_NAME: z.string().check(z.regex(/^[a-z][a-z0-9-]{0,31}$/)),
-    GATEWAY_URL: z.url(),
-    GATEWAY_TIMEOUT_MS: positive,
-    GATEWAY_API_KEY_SECRET_ID: z.string().check(z.minLength(1)),
-    STRIPE_PAYERS: stripePayers,
-    SECRET_MAX_AGE_SECONDS: positive,
-    BACKOFF_BASE_SECONDS: positive,
-    BACKOFF_MAX_SECONDS: positive,
-  });
+const reconcilerEnvironment = {
+  ...deadlineEnvironment,
+  ...settlementScheduleEnvironment,
+  TABLE_NAME: text({ min: 3 }),
+  PAYMENT_SUBMISSION_QUEUE_URL: url,
+  SETTLEMENT_CHECK_MAX_RECEIVE_COUNT: positive,
+  GATEWAY_NAME: text({ pattern: /^[a-z][a-z0-9-]{0,31}$/ }),
+  GATEWAY_URL: url,
+  GATEWAY_TIMEOUT_MS: positive,
+  GATEWAY_API_KEY_SECRET_ID: text(),
+  STRIPE_PAYERS: stripePayers,
+  SECRET_MAX_AGE_SECONDS: positive,
+  BACKOFF_BASE_SECONDS: positive,
+  BACKOFF_MAX_SECONDS: positive,
+};
 
 export function readReconcilerEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  return parseEnvironment(reconcilerEnvironment(), env);
+  return readSettings(reconcilerEnvironment, env);
 }
 
-const lifecycleEnvironment = () =>
-  z.object({
-    ...deadlineEnvironment,
-    TABLE_NAME: z.string().check(z.minLength(3)),
-    PAYMENT_SUBMISSION_QUEUE_URL: z.url(),
-    SETTLEMENT_CHECK_QUEUE_URL: z.url(),
-  });
+const lifecycleEnvironment = {
+  ...deadlineEnvironment,
+  TABLE_NAME: text({ min: 3 }),
+  PAYMENT_SUBMISSION_QUEUE_URL: url,
+  SETTLEMENT_CHECK_QUEUE_URL: url,
+};
 
 export function readLifecycleEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  return parseEnvironment(lifecycleEnvironment(), env);
+  return readSettings(lifecycleEnvironment, env);
 }
 
-const agentsEnvironment = () =>
-  z.object({
-    TABLE_NAME: z.string().check(z.minLength(3)),
-    SUPPORTED_CURRENCIES: csv,
-    MAX_ORDER_AMOUNT: positive,
-    // Empty: no user pool (the local stack, or another OIDC provider); agents get no credentials.
-    USER_POOL_ID: z._default(z.string(), ''),
-  });
+const agentsEnvironment = {
+  TABLE_NAME: text({ min: 3 }),
+  SUPPORTED_CURRENCIES: csv,
+  MAX_ORDER_AMOUNT: positive,
+  // Empty: no user pool (the local stack, or another OIDC provider); agents get no credentials.
+  USER_POOL_ID: optionalText(''),
+};
 
 export function readAgentsEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  return parseEnvironment(agentsEnvironment(), env);
+  return readSettings(agentsEnvironment, env);
 }
 
-const sweepEnvironment = () =>
-  z.object({
-    ...deadlineEnvironment,
-    TABLE_NAME: z.string().check(z.minLength(3)),
-    PAYMENT_SUBMISSION_QUEUE_URL: z.url(),
-    SETTLEMENT_CHECK_QUEUE_URL: z.url(),
-    SETTLEMENT_CHECKS: positive,
-    SWEEP_BATCH_SIZE: positive,
-    SWEEP_REDRIVE_LIMIT: positive,
-  });
+const sweepEnvironment = {
+  ...deadlineEnvironment,
+  TABLE_NAME: text({ min: 3 }),
+  PAYMENT_SUBMISSION_QUEUE_URL: url,
+  SETTLEMENT_CHECK_QUEUE_URL: url,
+  SETTLEMENT_CHECKS: positive,
+  SWEEP_BATCH_SIZE: positive,
+  SWEEP_REDRIVE_LIMIT: positive,
+};
 
 export function readSweepEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  return parseEnvironment(sweepEnvironment(), env);
+  return readSettings(sweepEnvironment, env);
 }
 
-const rotationEnvironment = () =>
-  z.object({
-    GATEWAY_URL: z.url(),
-    GATEWAY_TIMEOUT_MS: positive,
-    GATEWAY_API_KEY_SECRET_ID: z.string().check(z.minLength(1)),
-    WEBHOOK_SECRET_ID: z.string().check(z.minLength(1)),
-  });
+const rotationEnvironment = {
+  GATEWAY_URL: url,
+  GATEWAY_TIMEOUT_MS: positive,
+  GATEWAY_API_KEY_SECRET_ID: text(),
+  WEBHOOK_SECRET_ID: text(),
+};
 
-export type RotationEnvironment = z.infer<ReturnType<typeof rotationEnvironment>>;
+export type RotationEnvironment = SettingsOf<typeof rotationEnvironment>;
 
 export function readRotationEnvironment(env: NodeJS.ProcessEnv = process.env): RotationEnvironment {
-  return parseEnvironment(rotationEnvironment(), env);
+  return readSettings(rotationEnvironment, env);
 }
 
-const webhookEndpointsEnvironment = () =>
-  z.object({
-    TABLE_NAME: z.string().check(z.minLength(3)),
-    WEBHOOK_ENDPOINT_KEY_SECRET_ID: z.string().check(z.minLength(1)),
-    WEBHOOK_URL_POLICY: z.enum(['https', 'https-or-loopback']),
-    WEBHOOK_ENDPOINTS_PER_USER: positive,
-    SECRET_MAX_AGE_SECONDS: positive,
-  });
+const webhookEndpointsEnvironment = {
+  TABLE_NAME: text({ min: 3 }),
+  WEBHOOK_ENDPOINT_KEY_SECRET_ID: text(),
+  WEBHOOK_URL_POLICY: oneOf(['https', 'https-or-loopback']),
+  WEBHOOK_ENDPOINTS_PER_USER: positive,
+  SECRET_MAX_AGE_SECONDS: positive,
+};
 
 export function readWebhookEndpointsEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  return parseEnvironment(webhookEndpointsEnvironment(), env);
+  return readSettings(webhookEndpointsEnvironment, env);
 }
 
-const fanOutEnvironment = () =>
-  z.object({
-    TABLE_NAME: z.string().check(z.minLength(3)),
-    NOTIFICATION_QUEUE_URL: z.url(),
-  });
+const fanOutEnvironment = {
+  TABLE_NAME: text({ min: 3 }),
+  NOTIFICATION_QUEUE_URL: url,
+};
 
 export function readFanOutEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  return parseEnvironment(fanOutEnvironment(), env);
+  return readSettings(fanOutEnvironment, env);
 }
 
-const deliveryEnvironment = () =>
-  z.object({
-    TABLE_NAME: z.string().check(z.minLength(3)),
-    NOTIFICATION_QUEUE_URL: z.url(),
-    WEBHOOK_ENDPOINT_KEY_SECRET_ID: z.string().check(z.minLength(1)),
-    WEBHOOK_DELIVERY_TIMEOUT_MS: positive,
-    NOTIFICATION_BACKOFF_BASE_SECONDS: positive,
-    NOTIFICATION_BACKOFF_MAX_SECONDS: positive,
-    SECRET_MAX_AGE_SECONDS: positive,
-  });
+const deliveryEnvironment = {
+  TABLE_NAME: text({ min: 3 }),
+  NOTIFICATION_QUEUE_URL: url,
+  WEBHOOK_ENDPOINT_KEY_SECRET_ID: text(),
+  WEBHOOK_DELIVERY_TIMEOUT_MS: positive,
+  NOTIFICATION_BACKOFF_BASE_SECONDS: positive,
+  NOTIFICATION_BACKOFF_MAX_SECONDS: positive,
+  SECRET_MAX_AGE_SECONDS: positive,
+};
 
 export function readDeliveryEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  return parseEnvironment(deliveryEnvironment(), env);
+  return readSettings(deliveryEnvironment, env);
 }

@@ -6,6 +6,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import '#domain/zod-messages.ts';
 import * as z from 'zod/mini';
 import { consumerMetric, metricNames } from './metric-names.ts';
 import { logger, metrics, traceOrder, tracer } from './observability.ts';
