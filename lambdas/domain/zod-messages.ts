@@ -1,5 +1,5 @@
-import { en } from 'zod/locales';
 import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 
 /*
  * The Lambdas use zod/mini: its schemas are plain data with functions beside them, not objects
