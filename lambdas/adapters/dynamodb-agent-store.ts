@@ -9,7 +9,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import {
   AGENT_HISTORY_LIMIT,
   type AgentChange,
@@ -31,12 +31,12 @@ import {
   ownerAgentsPartition,
 } from './table-keys.ts';
 
-const managedItem = agentItem.extend({
-  name: z.string().default(''),
-  createdAt: z.string().default(''),
-  updatedAt: z.string().default(''),
-  version: z.number().int().default(1),
-  history: z.array(z.looseObject({})).default([]),
+const managedItem = z.extend(agentItem, {
+  name: z._default(z.string(), ''),
+  createdAt: z._default(z.string(), ''),
+  updatedAt: z._default(z.string(), ''),
+  version: z._default(z.number().check(z.int()), 1),
+  history: z._default(z.array(z.looseObject({})), []),
 });
 
 /** The agents function's store: the user's agents, created once, changed at the version read. */

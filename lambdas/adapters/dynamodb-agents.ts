@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
+import '#domain/zod-messages.ts';
+import * as z from 'zod/mini';
 import type { AgentProfile } from '#domain/agent.ts';
 import { MAX_RATE_BURST, MAX_RATE_PER_SECOND } from '#domain/agent-guards.ts';
 import type { ManagedAgent } from '#domain/manage-agents.ts';
@@ -12,14 +13,14 @@ import { agentKey, indexAttributes, ownerAgentsPartition } from './table-keys.ts
  */
 export const agentItem = z.object({
   agentId: z.string(),
-  ownerId: z.string().min(1),
-  suspended: z.boolean().default(false),
+  ownerId: z.string().check(z.minLength(1)),
+  suspended: z._default(z.boolean(), false),
   trustedActions: z.array(z.string()),
-  limitCurrency: z.string().regex(/^[A-Z]{3}$/),
-  perOrderLimit: z.number().int().nonnegative(),
-  dailyLimit: z.number().int().nonnegative(),
-  ratePerSecond: z.number().positive().max(MAX_RATE_PER_SECOND).optional(),
-  rateBurst: z.number().int().positive().max(MAX_RATE_BURST).optional(),
+  limitCurrency: z.string().check(z.regex(/^[A-Z]{3}$/)),
+  perOrderLimit: z.number().check(z.int(), z.nonnegative()),
+  dailyLimit: z.number().check(z.int(), z.nonnegative()),
+  ratePerSecond: z.optional(z.number().check(z.positive(), z.lte(MAX_RATE_PER_SECOND))),
+  rateBurst: z.optional(z.number().check(z.int(), z.positive(), z.lte(MAX_RATE_BURST))),
 });
 
 export class DynamoDbAgentDirectory implements AgentDirectory {

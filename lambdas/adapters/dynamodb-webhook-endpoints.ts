@@ -6,7 +6,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import * as z from 'zod';
+import '#domain/zod-messages.ts';
+import * as z from 'zod/mini';
 import type { EndpointDirectory, EndpointTarget } from '#domain/notifications.ts';
 import { notificationEventTypes } from '#domain/notifications.ts';
 import type {

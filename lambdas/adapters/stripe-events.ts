@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { GatewayEvent } from '#domain/callbacks.ts';
 import { VOIDED } from '#domain/settlement.ts';
 
@@ -6,35 +6,35 @@ import { VOIDED } from '#domain/settlement.ts';
  * Stripe's webhook events (docs.stripe.com/api/events/object) that autopay reads, read as the
  * gateway events the domain applies. Only the fields used are checked; the rest is ignored.
  */
-const metadata = z.record(z.string(), z.string()).nullish();
+const metadata = z.nullish(z.record(z.string(), z.string()));
 
 const paymentIntent = z.looseObject({
-  id: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
   object: z.literal('payment_intent'),
-  amount: z.number().int().nonnegative(),
-  currency: z.string().length(3),
+  amount: z.number().check(z.int(), z.nonnegative()),
+  currency: z.string().check(z.length(3)),
   status: z.string(),
   metadata,
-  last_payment_error: z
-    .looseObject({ code: z.string().nullish(), decline_code: z.string().nullish() })
-    .nullish(),
+  last_payment_error: z.nullish(
+    z.looseObject({ code: z.nullish(z.string()), decline_code: z.nullish(z.string()) }),
+  ),
 });
 
 const refund = z.looseObject({
-  id: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
   object: z.literal('refund'),
-  amount: z.number().int().nonnegative(),
-  currency: z.string().length(3),
-  status: z.string().nullish(),
-  payment_intent: z.union([z.string(), z.looseObject({ id: z.string() })]).nullish(),
+  amount: z.number().check(z.int(), z.nonnegative()),
+  currency: z.string().check(z.length(3)),
+  status: z.nullish(z.string()),
+  payment_intent: z.nullish(z.union([z.string(), z.looseObject({ id: z.string() })])),
   metadata,
 });
 
 export const stripeEventSchema = z.looseObject({
-  id: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
   object: z.literal('event'),
-  type: z.string().min(1),
-  created: z.number().int().nonnegative(),
+  type: z.string().check(z.minLength(1)),
+  created: z.number().check(z.int(), z.nonnegative()),
   data: z.looseObject({ object: z.looseObject({ object: z.string() }) }),
 });
 export type StripeEvent = z.infer<typeof stripeEventSchema>;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { isOrderId, type Order } from './order.ts';
 import { moveAsDecided } from './order-moves.ts';
 import type { SettledOutcome } from './payment-ports.ts';
@@ -16,14 +16,14 @@ export const gatewayEventTypes = [
 export const gatewayEventSchema = z.looseObject({
   id: text({ max: 255 }),
   type: z.enum(gatewayEventTypes),
-  created: z.number().int().nonnegative(),
+  created: z.number().check(z.int(), z.nonnegative()),
   data: z.looseObject({
     paymentId: text({ max: 255 }),
     idempotencyKey: text({ max: 255 }),
-    amount: z.number().int().nonnegative(),
-    currency: text({ min: 3, max: 3 }).regex(/^[A-Z]{3}$/),
-    declineCode: text({ min: 0, max: 255 }).optional(),
-    refundId: text({ min: 0, max: 255 }).optional(),
+    amount: z.number().check(z.int(), z.nonnegative()),
+    currency: text({ min: 3, max: 3 }).check(z.regex(/^[A-Z]{3}$/)),
+    declineCode: z.optional(text({ min: 0, max: 255 })),
+    refundId: z.optional(text({ min: 0, max: 255 })),
   }),
 });
 export type GatewayEvent = z.infer<typeof gatewayEventSchema>;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { AutopayError, IdempotencyKeyReusedError, ValidationError } from './errors.ts';
 import { findVisibleOrder } from './get-order.ts';
 import { type Order, type OrderRequestResult, requestHashOf } from './order.ts';
@@ -16,7 +16,7 @@ export interface LifecycleDeps extends MoveDeps {
 }
 
 export const refundRequestSchema = z.strictObject({
-  reason: text({ max: 500 }).optional().describe('Why the user wants the money back'),
+  reason: z.optional(text({ max: 500 })).check(z.describe('Why the user wants the money back')),
 });
 
 function conflict(order: Order, action: string): AutopayError {

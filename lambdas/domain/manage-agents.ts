@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { AgentProfile } from './agent.ts';
 import { MAX_RATE_BURST, MAX_RATE_PER_SECOND } from './agent-guards.ts';
 import { AutopayError, IdempotencyKeyReusedError, ValidationError } from './errors.ts';
@@ -84,46 +84,45 @@ export interface ManageAgentsDeps {
   readonly policy: Pick<IntakePolicy, 'supportedCurrencies' | 'maxOrderAmount'>;
 }
 
-const actionSchema = text({ max: 64 }).regex(/^[a-z][a-z0-9_]*$/);
+const actionSchema = text({ max: 64 }).check(z.regex(/^[a-z][a-z0-9_]*$/));
 
 function settingsShape(policy: ManageAgentsDeps['policy']) {
   const [first, ...rest] = policy.supportedCurrencies;
   if (first === undefined) throw new Error('At least one currency must be supported.');
-  const limit = z
-    .number()
-    .int()
-    .nonnegative()
-    .max(policy.maxOrderAmount * 1000);
+  const limit = z.number().check(z.int(), z.nonnegative(), z.lte(policy.maxOrderAmount * 1000));
   return {
-    name: text({ max: 100 }).describe('What the user calls the agent'),
+    name: text({ max: 100 }).check(z.describe('What the user calls the agent')),
     trustedActions: z
       .array(actionSchema)
-      .max(20)
-      .describe('Actions the agent may pay for on its own; submit_payment allows paying at all'),
-    perOrderLimit: limit.describe('Largest order paid without asking, in minor units'),
-    dailyLimit: limit.describe('Most paid without asking per UTC day, in minor units'),
-    limitCurrency: z.enum([first, ...rest]).describe('The currency of both limits'),
+      .check(
+        z.maxLength(20),
+        z.describe('Actions the agent may pay for on its own; submit_payment allows paying at all'),
+      ),
+    perOrderLimit: limit.check(z.describe('Largest order paid without asking, in minor units')),
+    dailyLimit: limit.check(z.describe('Most paid without asking per UTC day, in minor units')),
+    limitCurrency: z.enum([first, ...rest]).check(z.describe('The currency of both limits')),
     rateLimit: z
       .strictObject({
-        perSecond: z.number().positive().max(MAX_RATE_PER_SECOND),
-        burst: z.number().int().min(1).max(MAX_RATE_BURST),
+        perSecond: z.number().check(z.positive(), z.lte(MAX_RATE_PER_SECOND)),
+        burst: z.number().check(z.int(), z.gte(1), z.lte(MAX_RATE_BURST)),
       })
-      .describe(
-        `The agent’s order rate: sustained per second (at most ${MAX_RATE_PER_SECOND}), and burst (at most ${MAX_RATE_BURST})`,
+      .check(
+        z.describe(
+          `The agent’s order rate: sustained per second (at most ${MAX_RATE_PER_SECOND}), and burst (at most ${MAX_RATE_BURST})`,
+        ),
       ),
   };
 }
 
 export function createAgentSchema(policy: ManageAgentsDeps['policy']) {
   const shape = settingsShape(policy);
-  return z.strictObject({ ...shape, rateLimit: shape.rateLimit.optional() });
+  return z.strictObject({ ...shape, rateLimit: z.optional(shape.rateLimit) });
 }
 
 export function patchAgentSchema(policy: ManageAgentsDeps['policy']) {
   return z
-    .strictObject(settingsShape(policy))
-    .partial()
-    .refine((patch) => Object.keys(patch).length > 0, { message: 'nothing to change' });
+    .partial(z.strictObject(settingsShape(policy)))
+    .check(z.refine((patch) => Object.keys(patch).length > 0, { message: 'nothing to change' }));
 }
 
 /** The settings a user may set on an agent, as stored. */
@@ -179,7 +178,7 @@ export const MAX_PAGE = 100;
 /** `limit` from a query string: 1 to 100, 20 when absent. */
 export function pageLimit(raw: string | undefined): number {
   if (raw === undefined) return 20;
-  const parsed = z.coerce.number().int().min(1).max(MAX_PAGE).safeParse(raw);
+  const parsed = z.coerce.number().check(z.int(), z.gte(1), z.lte(MAX_PAGE)).safeParse(raw);
   if (!parsed.success) {
     throw new ValidationError(
       'VALIDATION_FAILED',

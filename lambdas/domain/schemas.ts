@@ -1,6 +1,7 @@
-import * as z from 'zod';
 import { type ErrorCode, ValidationError } from './errors.ts';
 import { paymentMethods } from './order.ts';
+import './zod-messages.ts';
+import * as z from 'zod/mini';
 
 /** The largest body any route accepts; API Gateway itself allows far more. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -28,21 +29,23 @@ export const textRule =
 
 /** Every string a request may carry is built here, so the rule above holds for all of them. */
 export function text({ min = 1, max }: { readonly min?: number; readonly max: number }) {
-  const bounded = min > 0 ? z.string().min(min).max(max) : z.string().max(max);
-  return bounded.refine((value) => !forbiddenInText.test(value), {
-    message: `must have ${textRule}`,
-  });
+  const bounds = min > 0 ? [z.minLength(min), z.maxLength(max)] : [z.maxLength(max)];
+  return z.string().check(
+    ...bounds,
+    z.refine((value) => !forbiddenInText.test(value), { message: `must have ${textRule}` }),
+  );
 }
 
 /** Idempotency-Key: 1 to 255 visible ASCII characters, as for Stripe's keys. */
-export const idempotencyKeySchema = text({ max: 255 })
-  .regex(/^[\x21-\x7e]+$/)
-  .describe('1 to 255 visible ASCII characters, unique per order attempt of one agent');
+export const idempotencyKeySchema = text({ max: 255 }).check(
+  z.regex(/^[\x21-\x7e]+$/),
+  z.describe('1 to 255 visible ASCII characters, unique per order attempt of one agent'),
+);
 
 export const orderItemSchema = z.strictObject({
-  sku: text({ max: 64 }).describe('The merchant stock-keeping unit'),
-  size: text({ max: 32 }).optional(),
-  quantity: z.number().int().min(1).max(100),
+  sku: text({ max: 64 }).check(z.describe('The merchant stock-keeping unit')),
+  size: z.optional(text({ max: 32 })),
+  quantity: z.number().check(z.int(), z.gte(1), z.lte(100)),
 });
 
 export function createOrderSchema(policy: IntakePolicy) {
@@ -51,18 +54,21 @@ export function createOrderSchema(policy: IntakePolicy) {
     throw new Error('At least one currency must be supported.');
   }
   return z.strictObject({
-    action: text({ max: 64 })
-      .regex(/^[a-z][a-z0-9_]*$/)
-      .describe('What the agent does for its user, e.g. order_coffee'),
+    action: text({ max: 64 }).check(
+      z.regex(/^[a-z][a-z0-9_]*$/),
+      z.describe('What the agent does for its user, e.g. order_coffee'),
+    ),
     sessionId: text({ max: 128 }),
-    items: z.array(orderItemSchema).min(1).max(50),
+    items: z.array(orderItemSchema).check(z.minLength(1), z.maxLength(50)),
     amount: z
       .number()
-      .int()
-      .positive()
-      .max(policy.maxOrderAmount)
-      .describe('Integer amount in minor units of the currency (450 = 4.50 CNY)'),
-    currency: z.enum([first, ...rest]).describe('ISO 4217 code from the supported set'),
+      .check(
+        z.int(),
+        z.positive(),
+        z.lte(policy.maxOrderAmount),
+        z.describe('Integer amount in minor units of the currency (450 = 4.50 CNY)'),
+      ),
+    currency: z.enum([first, ...rest]).check(z.describe('ISO 4217 code from the supported set')),
     paymentMethod: z.enum(paymentMethods),
   });
 }
@@ -84,8 +90,8 @@ const fieldCodes: Readonly<Record<string, ErrorCode>> = {
  * Parses `input` or throws a ValidationError naming the first offending field. A field that is
  * present but wrong gets its own code; a missing or unknown field is VALIDATION_FAILED.
  */
-export function parseWith<T>(schema: z.ZodType<T>, input: unknown): T {
-  const result = schema.safeParse(input);
+export function parseWith<T>(schema: z.core.$ZodType<T>, input: unknown): T {
+  const result = z.safeParse(schema, input);
   if (result.success) {
     return result.data;
   }

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { AutopayError, IdempotencyKeyReusedError, ValidationError } from './errors.ts';
 import {
   type EndpointTarget,
@@ -46,38 +46,40 @@ export interface WebhookEndpointStore {
 const loopbackHosts = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 function urlSchema(policy: WebhookUrlPolicy) {
-  return text({ max: 2048 }).refine(
-    (value) => {
-      if (!URL.canParse(value)) return false;
-      const url = new URL(value);
-      if (url.username !== '' || url.password !== '') return false;
-      if (url.protocol === 'https:') return true;
-      return (
-        policy === 'https-or-loopback' &&
-        url.protocol === 'http:' &&
-        loopbackHosts.has(url.hostname)
-      );
-    },
-    {
-      message:
-        policy === 'https'
-          ? 'must be an absolute https URL without credentials'
-          : 'must be an https URL, or http to 127.0.0.1 or localhost',
-    },
+  return text({ max: 2048 }).check(
+    z.refine(
+      (value) => {
+        if (!URL.canParse(value)) return false;
+        const url = new URL(value);
+        if (url.username !== '' || url.password !== '') return false;
+        if (url.protocol === 'https:') return true;
+        return (
+          policy === 'https-or-loopback' &&
+          url.protocol === 'http:' &&
+          loopbackHosts.has(url.hostname)
+        );
+      },
+      {
+        message:
+          policy === 'https'
+            ? 'must be an absolute https URL without credentials'
+            : 'must be an https URL, or http to 127.0.0.1 or localhost',
+      },
+    ),
   );
 }
 
 export function createEndpointSchema(policy: WebhookUrlPolicy) {
   return z.strictObject({
-    url: urlSchema(policy).describe('Where events are POSTed'),
-    events: z
-      .array(z.enum(notificationEventTypes))
-      .min(1)
-      .max(notificationEventTypes.length)
-      .refine((events) => new Set(events).size === events.length, {
+    url: urlSchema(policy).check(z.describe('Where events are POSTed')),
+    events: z.array(z.enum(notificationEventTypes)).check(
+      z.minLength(1),
+      z.maxLength(notificationEventTypes.length),
+      z.refine((events) => new Set(events).size === events.length, {
         message: 'must not repeat an event type',
-      })
-      .describe('The event types sent to this endpoint'),
+      }),
+      z.describe('The event types sent to this endpoint'),
+    ),
   });
 }
 

@@ -18,7 +18,7 @@ import { readAgentsEnvironment } from '#shared/config.ts';
 import { type HttpEvent, httpHandler, json, jsonBody, userOf } from '#shared/http.ts';
 import { metricNames } from '#shared/metric-names.ts';
 import { logger, metrics, tracer } from '#shared/observability.ts';
-import { AGENT_SCOPES } from '#shared/wiring.ts';
+import { AGENT_SCOPES } from '#shared/scopes.ts';
 
 /** `/v1/agents`: a user creates, reads, changes, suspends and resumes their agents. */
 export function buildHandler(deps: ManageAgentsDeps) {

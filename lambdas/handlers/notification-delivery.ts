@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { DynamoDbWebhookEndpoints } from '#adapters/dynamodb-webhook-endpoints.ts';
 import { HttpWebhookSender } from '#adapters/http-webhook-sender.ts';
 import { notificationClients } from '#adapters/notification-clients.ts';
@@ -10,12 +10,12 @@ import { endpointKeyFrom } from '#shared/endpoint-key.ts';
 import { sqsConsumer } from '#shared/sqs-consumer.ts';
 
 const notificationMessage = z.object({
-  eventId: z.string().min(1),
+  eventId: z.string().check(z.minLength(1)),
   eventType: z.enum(notificationEventTypes),
-  userId: z.string().min(1),
-  endpointId: z.string().min(1),
-  orderId: z.string().min(1).optional(),
-  body: z.string().min(2),
+  userId: z.string().check(z.minLength(1)),
+  endpointId: z.string().check(z.minLength(1)),
+  orderId: z.optional(z.string().check(z.minLength(1))),
+  body: z.string().check(z.minLength(2)),
 });
 
 const environment = readDeliveryEnvironment();

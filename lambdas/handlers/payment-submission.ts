@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
@@ -12,9 +12,9 @@ import { riskEngineFrom } from '#shared/risk-engine.ts';
 import { sqsConsumer } from '#shared/sqs-consumer.ts';
 
 const paymentMessage = z.object({
-  orderId: z.string().min(1),
-  agentId: z.string().min(1),
-  placedAt: z.string().optional(),
+  orderId: z.string().check(z.minLength(1)),
+  agentId: z.string().check(z.minLength(1)),
+  placedAt: z.optional(z.string()),
 });
 
 const environment = readPaymentEnvironment();

@@ -2,7 +2,6 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
-import { readStripeEvent, stripeEventSchema } from '#adapters/stripe-events.ts';
 import {
   type GatewayEvent,
   gatewayEventSchema,
@@ -25,8 +24,8 @@ import {
 } from '#shared/http.ts';
 import { callbackMetric } from '#shared/metric-names.ts';
 import { aboutOrder, logger, metrics } from '#shared/observability.ts';
+import { callbackFunctionUrl } from '#shared/paths.ts';
 import { callbackSignatureCheckFrom } from '#shared/payment-gateway.ts';
-import { wiring } from '#shared/wiring.ts';
 
 export interface CallbackHandlerDeps {
   readonly gatewayName: string;
@@ -34,9 +33,17 @@ export interface CallbackHandlerDeps {
   readonly handleEvent: ReturnType<typeof makeHandleGatewayEvent>;
 }
 
-/** The event in the gateway's own shape, read as the domain's; Stripe's may mean nothing to it. */
-function readEvent(gatewayName: string, body: Buffer): GatewayEvent | { skipped: string } {
+/**
+ * The event in the gateway's own shape, read as the domain's; Stripe's may mean nothing to it.
+ * Stripe's schemas load with the first Stripe event: a stage paying through the simulator never
+ * builds them at its cold start.
+ */
+async function readEvent(
+  gatewayName: string,
+  body: Buffer,
+): Promise<GatewayEvent | { skipped: string }> {
   if (gatewayName !== stripeGatewayName) return parseWith(gatewayEventSchema, parseJson(body));
+  const { readStripeEvent, stripeEventSchema } = await import('#adapters/stripe-events.ts');
   const reading = readStripeEvent(parseWith(stripeEventSchema, parseJson(body)));
   return reading.kind === 'event' ? reading.event : { skipped: reading.reason };
 }
@@ -48,16 +55,13 @@ function readEvent(gatewayName: string, body: Buffer): GatewayEvent | { skipped:
  */
 export function buildHandler(deps: CallbackHandlerDeps) {
   return httpHandler(async (event: FunctionUrlEvent) => {
-    const { gateway } = functionUrlParameters(
-      event,
-      wiring.functions.settlementCallback.functionUrl,
-    );
+    const { gateway } = functionUrlParameters(event, callbackFunctionUrl);
     if (gateway !== deps.gatewayName) {
       throw new AutopayError('UNKNOWN_GATEWAY');
     }
     const body = rawBody(event);
     await deps.verifySignature(event.headers['stripe-signature'], body);
-    const gatewayEvent = readEvent(deps.gatewayName, body);
+    const gatewayEvent = await readEvent(deps.gatewayName, body);
     if ('skipped' in gatewayEvent) {
       logger.info('Callback skipped', { reason: gatewayEvent.skipped });
       metrics.addMetric(callbackMetric('ignored'), MetricUnit.Count, 1);

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
@@ -16,9 +16,9 @@ import { paymentGatewayFrom } from '#shared/payment-gateway.ts';
 import { sqsConsumer } from '#shared/sqs-consumer.ts';
 
 const checkMessage = z.object({
-  orderId: z.string().min(1),
-  agentId: z.string().min(1),
-  check: z.number().int().nonnegative(),
+  orderId: z.string().check(z.minLength(1)),
+  agentId: z.string().check(z.minLength(1)),
+  check: z.number().check(z.int(), z.nonnegative()),
 });
 
 const environment = readReconcilerEnvironment();

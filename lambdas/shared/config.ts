@@ -1,40 +1,40 @@
-import * as z from 'zod';
 import { defaultGuardPolicy, type GuardPolicy } from '#domain/agent-guards.ts';
 import type { BackoffPolicy } from '#domain/backoff.ts';
 import type { BreakerPolicy } from '#domain/circuit-breaker.ts';
 import type { IntakePolicy } from '#domain/schemas.ts';
 import type { SettlementSchedule } from '#domain/settlement.ts';
 import type { PaymentPolicy } from '#domain/submit-payment.ts';
+import {
+  jsonRecord,
+  list,
+  number,
+  oneOf,
+  optionalText,
+  readSettings,
+  type SettingsOf,
+  text,
+  url,
+} from './settings.ts';
 
-const csv = z
-  .string()
-  .transform((value) => value.split(',').map((part) => part.trim()))
-  .pipe(z.array(z.string().regex(/^[A-Z]{3}$/)).min(1));
+const csv = list(/^[A-Z]{3}$/);
 
-const seconds = z.coerce.number().int().nonnegative();
+const seconds = number({ min: 0 });
 
 /**
  * Who pays at Stripe for each agent (`default` for the others): a JSON object of agent id →
  * `{ "customer": "cus_…", "paymentMethod": "pm_…" }`. Empty unless the gateway is Stripe.
  */
-const stripePayers = z
-  .string()
-  .default('{}')
-  .transform((value, context) => {
-    try {
-      return JSON.parse(value) as unknown;
-    } catch {
-      context.addIssue({ code: 'custom', message: 'STRIPE_PAYERS must be JSON' });
-      return z.NEVER;
-    }
-  })
-  .pipe(
-    z.record(
-      z.string(),
-      z.object({ customer: z.string().startsWith('cus_'), paymentMethod: z.string().min(1) }),
-    ),
-  );
-const positive = z.coerce.number().int().positive();
+const stripePayers = jsonRecord((value) => {
+  const payer = value as { customer?: unknown; paymentMethod?: unknown } | null;
+  if (typeof payer?.customer !== 'string' || !payer.customer.startsWith('cus_')) {
+    return 'customer must start with cus_';
+  }
+  if (typeof payer.paymentMethod !== 'string' || payer.paymentMethod === '') {
+    return 'paymentMethod must be set';
+  }
+  return { customer: payer.customer, paymentMethod: payer.paymentMethod };
+});
+const positive = number({ min: 1 });
 
 const deadlineEnvironment = {
   PAYMENT_DEADLINE_SECONDS: positive,
@@ -44,7 +44,7 @@ const deadlineEnvironment = {
 };
 
 const settlementScheduleEnvironment = {
-  SETTLEMENT_CHECK_QUEUE_URL: z.url(),
+  SETTLEMENT_CHECK_QUEUE_URL: url,
   SETTLEMENT_FIRST_CHECK_SECONDS: positive,
   SETTLEMENT_INTERVAL_SECONDS: positive,
   SETTLEMENT_CHECKS: positive,
@@ -108,56 +108,44 @@ export function guardPolicyOf(environment: IntakeEnvironment): GuardPolicy {
   };
 }
 
-const intakeEnvironment = z.object({
+const intakeEnvironment = {
   ...deadlineEnvironment,
-  TABLE_NAME: z.string().min(3),
-  PAYMENT_SUBMISSION_QUEUE_URL: z.url(),
+  TABLE_NAME: text({ min: 3 }),
+  PAYMENT_SUBMISSION_QUEUE_URL: url,
   SUPPORTED_CURRENCIES: csv,
-  MAX_ORDER_AMOUNT: z.coerce.number().int().positive(),
-  CONFIRMATION_WINDOW_SECONDS: z.coerce.number().int().positive(),
+  MAX_ORDER_AMOUNT: positive,
+  CONFIRMATION_WINDOW_SECONDS: positive,
   DUPLICATE_WINDOW_SECONDS: positive,
-  AGENT_RATE_PER_SECOND: z.coerce.number().positive(),
+  AGENT_RATE_PER_SECOND: number({ integer: false, above: 0 }),
   AGENT_RATE_BURST: positive,
-  CONTROL_CACHE_SECONDS: z.coerce.number().nonnegative(),
-});
-export type IntakeEnvironment = z.infer<typeof intakeEnvironment>;
+  CONTROL_CACHE_SECONDS: number({ integer: false, min: 0 }),
+};
+export type IntakeEnvironment = SettingsOf<typeof intakeEnvironment>;
 
 export function readIntakeEnvironment(env: NodeJS.ProcessEnv = process.env): IntakeEnvironment {
-  return parseEnvironment(intakeEnvironment, env);
-}
-
-/** A missing or wrong setting stops the cold start loudly, naming every problem. */
-function parseEnvironment<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv): T {
-  const result = schema.safeParse(env);
-  if (!result.success) {
-    const problems = result.error.issues.map(
-      (issue) => `${issue.path.join('.')}: ${issue.message}`,
-    );
-    throw new Error(`Invalid environment: ${problems.join('; ')}`);
-  }
-  return result.data;
+  return readSettings(intakeEnvironment, env);
 }
 
 /** The deadlines alone, for a tool that moves orders outside the functions (the operator CLI). */
 export function readDeadlines(env: NodeJS.ProcessEnv = process.env) {
-  return deadlinesOf(parseEnvironment(z.object(deadlineEnvironment), env));
+  return deadlinesOf(readSettings(deadlineEnvironment, env));
 }
 
-const paymentEnvironment = z.object({
+const paymentEnvironment = {
   ...deadlineEnvironment,
   ...settlementScheduleEnvironment,
-  TABLE_NAME: z.string().min(3),
-  PAYMENT_SUBMISSION_QUEUE_URL: z.url(),
+  TABLE_NAME: text({ min: 3 }),
+  PAYMENT_SUBMISSION_QUEUE_URL: url,
   PAYMENT_SUBMISSION_MAX_RECEIVE_COUNT: positive,
-  GATEWAY_NAME: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
-  GATEWAY_URL: z.url(),
+  GATEWAY_NAME: text({ pattern: /^[a-z][a-z0-9-]{0,31}$/ }),
+  GATEWAY_URL: url,
   GATEWAY_TIMEOUT_MS: positive,
-  GATEWAY_API_KEY_SECRET_ID: z.string().min(1),
+  GATEWAY_API_KEY_SECRET_ID: text(),
   STRIPE_PAYERS: stripePayers,
-  RISK_ENGINE_URL: z.url(),
-  RISK_REGION: z.string().regex(/^[a-z]+-[a-z]+(-[a-z0-9]+)*$/),
-  RISK_SCENE_CODE: z.string().min(1),
-  RISK_CREDENTIALS_SECRET_ID: z.string().min(1),
+  RISK_ENGINE_URL: url,
+  RISK_REGION: text({ pattern: /^[a-z]+-[a-z]+(-[a-z0-9]+)*$/ }),
+  RISK_SCENE_CODE: text(),
+  RISK_CREDENTIALS_SECRET_ID: text(),
   RISK_TIMEOUT_MS: positive,
   RISK_MAX_ATTEMPTS: positive,
   RISK_RETRY_DELAY_MS: seconds,
@@ -165,15 +153,15 @@ const paymentEnvironment = z.object({
   BACKOFF_BASE_SECONDS: positive,
   BACKOFF_MAX_SECONDS: positive,
   BREAKER_WINDOW_SECONDS: positive,
-  BREAKER_FAILURE_RATE: z.coerce.number().gt(0).lte(1),
+  BREAKER_FAILURE_RATE: number({ integer: false, above: 0, max: 1 }),
   BREAKER_MINIMUM_VOLUME: positive,
   BREAKER_OPEN_SECONDS: positive,
   SECRET_MAX_AGE_SECONDS: positive,
-});
-export type PaymentEnvironment = z.infer<typeof paymentEnvironment>;
+};
+export type PaymentEnvironment = SettingsOf<typeof paymentEnvironment>;
 
 export function readPaymentEnvironment(env: NodeJS.ProcessEnv = process.env): PaymentEnvironment {
-  return parseEnvironment(paymentEnvironment, env);
+  return readSettings(paymentEnvironment, env);
 }
 
 export function paymentPolicyOf(environment: PaymentEnvironment): PaymentPolicy {
@@ -201,126 +189,126 @@ export function breakerPolicyOf(environment: PaymentEnvironment): BreakerPolicy 
   };
 }
 
-const callbackEnvironment = z.object({
+const callbackEnvironment = {
   ...deadlineEnvironment,
   ...settlementScheduleEnvironment,
-  TABLE_NAME: z.string().min(3),
-  GATEWAY_NAME: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
-  WEBHOOK_SECRET_ID: z.string().min(1),
+  TABLE_NAME: text({ min: 3 }),
+  GATEWAY_NAME: text({ pattern: /^[a-z][a-z0-9-]{0,31}$/ }),
+  WEBHOOK_SECRET_ID: text(),
   WEBHOOK_TOLERANCE_SECONDS: positive,
   // 0 turns the grace off: only AWSCURRENT verifies.
   WEBHOOK_PREVIOUS_GRACE_SECONDS: seconds,
   WEBHOOK_PENDING_GRACE_SECONDS: seconds,
   SECRET_MAX_AGE_SECONDS: positive,
-});
+};
 
-export type CallbackEnvironment = z.infer<typeof callbackEnvironment>;
+export type CallbackEnvironment = SettingsOf<typeof callbackEnvironment>;
 
 export function readCallbackEnvironment(env: NodeJS.ProcessEnv = process.env): CallbackEnvironment {
-  return parseEnvironment(callbackEnvironment, env);
+  return readSettings(callbackEnvironment, env);
 }
 
-const reconcilerEnvironment = z.object({
+const reconcilerEnvironment = {
   ...deadlineEnvironment,
   ...settlementScheduleEnvironment,
-  TABLE_NAME: z.string().min(3),
-  PAYMENT_SUBMISSION_QUEUE_URL: z.url(),
+  TABLE_NAME: text({ min: 3 }),
+  PAYMENT_SUBMISSION_QUEUE_URL: url,
   SETTLEMENT_CHECK_MAX_RECEIVE_COUNT: positive,
-  GATEWAY_NAME: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
-  GATEWAY_URL: z.url(),
+  GATEWAY_NAME: text({ pattern: /^[a-z][a-z0-9-]{0,31}$/ }),
+  GATEWAY_URL: url,
   GATEWAY_TIMEOUT_MS: positive,
-  GATEWAY_API_KEY_SECRET_ID: z.string().min(1),
+  GATEWAY_API_KEY_SECRET_ID: text(),
   STRIPE_PAYERS: stripePayers,
   SECRET_MAX_AGE_SECONDS: positive,
   BACKOFF_BASE_SECONDS: positive,
   BACKOFF_MAX_SECONDS: positive,
-});
+};
 
 export function readReconcilerEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  return parseEnvironment(reconcilerEnvironment, env);
+  return readSettings(reconcilerEnvironment, env);
 }
 
-const lifecycleEnvironment = z.object({
+const lifecycleEnvironment = {
   ...deadlineEnvironment,
-  TABLE_NAME: z.string().min(3),
-  PAYMENT_SUBMISSION_QUEUE_URL: z.url(),
-  SETTLEMENT_CHECK_QUEUE_URL: z.url(),
-});
+  TABLE_NAME: text({ min: 3 }),
+  PAYMENT_SUBMISSION_QUEUE_URL: url,
+  SETTLEMENT_CHECK_QUEUE_URL: url,
+};
 
 export function readLifecycleEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  return parseEnvironment(lifecycleEnvironment, env);
+  return readSettings(lifecycleEnvironment, env);
 }
 
-const agentsEnvironment = z.object({
-  TABLE_NAME: z.string().min(3),
+const agentsEnvironment = {
+  TABLE_NAME: text({ min: 3 }),
   SUPPORTED_CURRENCIES: csv,
   MAX_ORDER_AMOUNT: positive,
   // Empty: no user pool (the local stack, or another OIDC provider); agents get no credentials.
-  USER_POOL_ID: z.string().default(''),
-});
+  USER_POOL_ID: optionalText(''),
+};
 
 export function readAgentsEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  return parseEnvironment(agentsEnvironment, env);
+  return readSettings(agentsEnvironment, env);
 }
 
-const sweepEnvironment = z.object({
+const sweepEnvironment = {
   ...deadlineEnvironment,
-  TABLE_NAME: z.string().min(3),
-  PAYMENT_SUBMISSION_QUEUE_URL: z.url(),
-  SETTLEMENT_CHECK_QUEUE_URL: z.url(),
+  TABLE_NAME: text({ min: 3 }),
+  PAYMENT_SUBMISSION_QUEUE_URL: url,
+  SETTLEMENT_CHECK_QUEUE_URL: url,
   SETTLEMENT_CHECKS: positive,
   SWEEP_BATCH_SIZE: positive,
   SWEEP_REDRIVE_LIMIT: positive,
-});
+};
 
 export function readSweepEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  return parseEnvironment(sweepEnvironment, env);
+  return readSettings(sweepEnvironment, env);
 }
 
-const rotationEnvironment = z.object({
-  GATEWAY_URL: z.url(),
+const rotationEnvironment = {
+  GATEWAY_URL: url,
   GATEWAY_TIMEOUT_MS: positive,
-  GATEWAY_API_KEY_SECRET_ID: z.string().min(1),
-  WEBHOOK_SECRET_ID: z.string().min(1),
-});
+  GATEWAY_API_KEY_SECRET_ID: text(),
+  WEBHOOK_SECRET_ID: text(),
+};
 
-export type RotationEnvironment = z.infer<typeof rotationEnvironment>;
+export type RotationEnvironment = SettingsOf<typeof rotationEnvironment>;
 
 export function readRotationEnvironment(env: NodeJS.ProcessEnv = process.env): RotationEnvironment {
-  return parseEnvironment(rotationEnvironment, env);
+  return readSettings(rotationEnvironment, env);
 }
 
-const webhookEndpointsEnvironment = z.object({
-  TABLE_NAME: z.string().min(3),
-  WEBHOOK_ENDPOINT_KEY_SECRET_ID: z.string().min(1),
-  WEBHOOK_URL_POLICY: z.enum(['https', 'https-or-loopback']),
+const webhookEndpointsEnvironment = {
+  TABLE_NAME: text({ min: 3 }),
+  WEBHOOK_ENDPOINT_KEY_SECRET_ID: text(),
+  WEBHOOK_URL_POLICY: oneOf(['https', 'https-or-loopback']),
   WEBHOOK_ENDPOINTS_PER_USER: positive,
   SECRET_MAX_AGE_SECONDS: positive,
-});
+};
 
 export function readWebhookEndpointsEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  return parseEnvironment(webhookEndpointsEnvironment, env);
+  return readSettings(webhookEndpointsEnvironment, env);
 }
 
-const fanOutEnvironment = z.object({
-  TABLE_NAME: z.string().min(3),
-  NOTIFICATION_QUEUE_URL: z.url(),
-});
+const fanOutEnvironment = {
+  TABLE_NAME: text({ min: 3 }),
+  NOTIFICATION_QUEUE_URL: url,
+};
 
 export function readFanOutEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  return parseEnvironment(fanOutEnvironment, env);
+  return readSettings(fanOutEnvironment, env);
 }
 
-const deliveryEnvironment = z.object({
-  TABLE_NAME: z.string().min(3),
-  NOTIFICATION_QUEUE_URL: z.url(),
-  WEBHOOK_ENDPOINT_KEY_SECRET_ID: z.string().min(1),
+const deliveryEnvironment = {
+  TABLE_NAME: text({ min: 3 }),
+  NOTIFICATION_QUEUE_URL: url,
+  WEBHOOK_ENDPOINT_KEY_SECRET_ID: text(),
   WEBHOOK_DELIVERY_TIMEOUT_MS: positive,
   NOTIFICATION_BACKOFF_BASE_SECONDS: positive,
   NOTIFICATION_BACKOFF_MAX_SECONDS: positive,
   SECRET_MAX_AGE_SECONDS: positive,
-});
+};
 
 export function readDeliveryEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  return parseEnvironment(deliveryEnvironment, env);
+  return readSettings(deliveryEnvironment, env);
 }

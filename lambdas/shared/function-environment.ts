@@ -6,6 +6,7 @@
  * Plain data, like the wiring: no CDK and no SDK imports.
  */
 
+import { stageVariable } from './metric-names.ts';
 import {
   type EventSourceSpec,
   type ExternalService,
@@ -16,10 +17,9 @@ import {
   type TableAccess,
 } from './wiring.ts';
 
-export const tableVariable = 'TABLE_NAME';
+export { stageVariable };
 
-/** The stage a function runs in: the `stage` dimension of every metric it publishes. */
-export const stageVariable = 'AUTOPAY_STAGE';
+export const tableVariable = 'TABLE_NAME';
 
 export type EnvironmentBinding =
   /** A value known before anything is deployed, from the wiring. */

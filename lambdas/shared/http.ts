@@ -20,7 +20,8 @@ import { agentPrincipal, type Principal, userPrincipal } from '#domain/principal
 import { MAX_BODY_BYTES } from '#domain/schemas.ts';
 import { metricNames } from './metric-names.ts';
 import { logger, metrics, tracer } from './observability.ts';
-import { AGENT_SCOPE, type FunctionUrlSpec, pathPattern, USER_SCOPE } from './wiring.ts';
+import { type FunctionUrlSpec, pathPattern } from './paths.ts';
+import { AGENT_SCOPE, USER_SCOPE } from './scopes.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 /**

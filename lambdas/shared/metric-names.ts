@@ -18,6 +18,13 @@ export const serviceDimension = 'service';
  */
 export const stageDimension = 'stage';
 
+/**
+ * The stage a function runs in: the `stage` dimension of every metric it publishes. Here rather
+ * than with the other environment names, so that the functions' logging and metrics setup does
+ * not carry the whole wiring table into every bundle.
+ */
+export const stageVariable = 'AUTOPAY_STAGE';
+
 export const metricNames = {
   orderPlaced: 'OrderPlaced',
   orderReplayed: 'OrderReplayed',

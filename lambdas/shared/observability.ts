@@ -2,8 +2,7 @@ import { LogFormatter, Logger, LogItem } from '@aws-lambda-powertools/logger';
 import type { LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { stageVariable } from './function-environment.ts';
-import { stageDimension } from './metric-names.ts';
+import { stageDimension, stageVariable } from './metric-names.ts';
 
 /**
  * One logger, one metrics sink and one tracer per function instance. Service name, namespace and

@@ -6,7 +6,8 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type * as z from 'zod';
+import '#domain/zod-messages.ts';
+import * as z from 'zod/mini';
 import { consumerMetric, metricNames } from './metric-names.ts';
 import { logger, metrics, traceOrder, tracer } from './observability.ts';
 
@@ -25,7 +26,7 @@ export interface Delivery {
 /** A message names the order it is about, if any: its logs and trace carry the id. */
 export interface SqsConsumerOptions<T extends { orderId?: string | undefined }> {
   readonly name: string;
-  readonly schema: z.ZodType<T>;
+  readonly schema: z.core.$ZodType<T>;
   readonly sqs: SQSClient;
   readonly queueUrl: string;
   readonly handle: (message: T, delivery: Delivery) => Promise<MessageResult>;
@@ -58,7 +59,7 @@ export function sqsConsumer<T extends { orderId?: string | undefined }>(
   }
 
   async function handleRecord(record: SQSRecord, context: Context): Promise<void> {
-    const parsed = options.schema.safeParse(safeJson(record.body));
+    const parsed = z.safeParse(options.schema, safeJson(record.body));
     if (!parsed.success) {
       // No delivery will ever read it: send it on its way to the DLQ, where an operator can.
       metrics.addMetric(metricNames.poisonMessage, MetricUnit.Count, 1);

@@ -8,8 +8,18 @@
 
 import { type ItemKind, indexAttributes, OWNER_INDEX } from '../adapters/table-keys.ts';
 import { metricNamespace } from './metric-names.ts';
+import { callbackFunctionUrl, type FunctionUrlSpec, type HttpMethod } from './paths.ts';
+import {
+  AGENT_SCOPE,
+  AGENTS_SCOPE,
+  CONFIRM_SCOPE,
+  REFUND_SCOPE,
+  USER_SCOPE,
+  WEBHOOKS_SCOPE,
+} from './scopes.ts';
 
-export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+export * from './paths.ts';
+export * from './scopes.ts';
 
 export interface RouteSpec {
   readonly method: HttpMethod;
@@ -22,63 +32,6 @@ export interface RouteSpec {
    * authorizer's route scopes); every `jwt` route names its own.
    */
   readonly scopes?: readonly string[];
-}
-
-/**
- * The identifier of the resource server the scopes belong to. Cognito names a custom scope
- * `<resource server>/<scope>`; any other OIDC provider is set up to issue the same strings.
- */
-export const RESOURCE_SERVER = 'autopay';
-
-/** An agent's own scope: it places orders and reads its own. A user's app never holds it. */
-export const AGENT_SCOPE = `${RESOURCE_SERVER}/agent`;
-
-/**
- * The scope that makes a token a user's: it reads the orders of the user's agents. An agent's
- * token never holds it nor any other user scope.
- */
-export const USER_SCOPE = `${RESOURCE_SERVER}/user`;
-
-/**
- * The scope of the user's own app to confirm an order. An agent that may not pay on its own must
- * not be able to approve its own order either.
- */
-export const CONFIRM_SCOPE = `${RESOURCE_SERVER}/orders.confirm`;
-
-/** The scope that lets the user (never the agent) ask for an order's money back. */
-export const REFUND_SCOPE = `${RESOURCE_SERVER}/orders.refund`;
-
-/** The scope that lets the user create, change, suspend and resume their agents. */
-export const AGENTS_SCOPE = `${RESOURCE_SERVER}/agents.manage`;
-
-/** The scope that lets the user register, list and delete their webhook endpoints. */
-export const WEBHOOKS_SCOPE = `${RESOURCE_SERVER}/webhooks.manage`;
-
-/** Every scope the user's own app holds. */
-export const USER_SCOPES: readonly string[] = [
-  USER_SCOPE,
-  CONFIRM_SCOPE,
-  REFUND_SCOPE,
-  AGENTS_SCOPE,
-  WEBHOOKS_SCOPE,
-];
-
-/** Every scope an agent's token holds. */
-export const AGENT_SCOPES: readonly string[] = [AGENT_SCOPE];
-
-/**
- * What a function serves at its own Lambda function URL (AuthType NONE) instead of an HTTP API
- * route: a caller that holds no token of ours and authenticates each request itself (the gateway's
- * signed webhook), for no API Gateway request charge. Lambda hands the function every path and
- * method sent to the URL, so the function answers anything but this one with 404
- * ROUTE_NOT_FOUND. Locally the same HTTP server as the routes serves it, at the same path.
- */
-export interface FunctionUrlSpec {
-  readonly method: HttpMethod;
-  /** The one path the function serves, with `{name}` path parameters as in a route. */
-  readonly path: string;
-  /** Nobody is authenticated at the edge: the function checks each request's signature. */
-  readonly auth: 'none';
 }
 
 export interface TableAccess {
@@ -225,9 +178,6 @@ export interface Wiring {
   readonly queues: Readonly<Record<QueueName, QueueSpec>>;
   readonly functions: Readonly<Record<string, FunctionSpec>>;
 }
-
-/** The gateway's callback path; `{gateway}` is the stage's GATEWAY_NAME. */
-export const callbackPath = '/v1/callbacks/{gateway}';
 
 /** Settings every function shares (Powertools reads these names). */
 /** How the settlement of a PENDING payment is checked; read by every function that settles. */
@@ -467,7 +417,7 @@ export const wiring = {
       routes: [],
       // Authenticated by its signature alone: the gateway holds no token of ours, so nothing at
       // the edge needs API Gateway, whose request charge would be one more per paid order.
-      functionUrl: { method: 'POST', path: callbackPath, auth: 'none' },
+      functionUrl: callbackFunctionUrl,
       table: movesOrders,
       sendsTo: { SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck' },
       secrets: { WEBHOOK_SECRET_ID: 'webhookSigningSecret' },
@@ -612,26 +562,6 @@ export const stackOutputs = {
   /** The function URL the gateway posts its callbacks to (the path goes after it). */
   callbackUrl: 'CallbackUrl',
 } as const;
-
-/**
- * A route path as a pattern over a request's path, with the names of its `{name}` parameters in
- * the order of the pattern's groups (a parameter is one whole segment, never empty).
- */
-export function pathPattern(path: string): { readonly pattern: RegExp; readonly names: string[] } {
-  const names: string[] = [];
-  const source = path
-    .split('/')
-    .map((segment) => {
-      const parameter = /^\{(\w+)\}$/.exec(segment);
-      if (parameter?.[1]) {
-        names.push(parameter[1]);
-        return '([^/]+)';
-      }
-      return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    })
-    .join('/');
-  return { pattern: new RegExp(`^${source}$`), names };
-}
 
 /** `paymentSubmission` → `PAYMENT_SUBMISSION_QUEUE_URL` and `PAYMENT_SUBMISSION_MAX_RECEIVE_COUNT`. */
 export function queueVariables(queue: QueueName) {

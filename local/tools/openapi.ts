@@ -755,7 +755,7 @@ const pathParameters: Readonly<Record<string, object>> = {
 
 function componentSchemas(policy: IntakePolicy): Record<string, object> {
   const registry = z.registry<{ id: string }>();
-  const schemas: Record<SchemaName | 'OrderItem' | 'IdempotencyKey', z.ZodType> = {
+  const schemas: Record<SchemaName | 'OrderItem' | 'IdempotencyKey', z.core.$ZodType> = {
     CreateOrderRequest: createOrderSchema(policy),
     CreateAgentRequest: createAgentSchema(policy),
     PatchAgentRequest: patchAgentSchema(policy),

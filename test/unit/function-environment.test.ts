@@ -1,29 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  type BoundResources,
   environmentBindings,
   functionEnvironment,
 } from '../../lambdas/shared/function-environment.ts';
 import { wiring } from '../../lambdas/shared/wiring.ts';
+import { boundResources } from '../fixtures/bound-resources.ts';
 
-const resources: BoundResources = {
-  stage: 'test',
-  tableName: 'autopay-orders',
-  queueUrls: {
-    paymentSubmission: 'http://127.0.0.1:1/payment-submission',
-    settlementCheck: 'http://127.0.0.1:1/settlement-check',
-    notification: 'http://127.0.0.1:1/notification',
-  },
-  maxReceiveCounts: { paymentSubmission: 3, settlementCheck: 4, notification: 5 },
-  secretIds: {
-    gatewayApiKey: 'gateway-key-id',
-    webhookSigningSecret: 'webhook-secret-id',
-    webhookEndpointKey: 'webhook-endpoint-key-id',
-    riskEngineCredentials: 'risk-credentials-id',
-  },
-  endpoints: { paymentGateway: 'http://127.0.0.1:2', riskEngine: 'http://127.0.0.1:3' },
-  userPoolId: 'us-east-1_pool',
-};
+const resources = boundResources;
 
 describe('the environment of a function, derived from its wiring', () => {
   it('gives the reconciler its settings, table, queues, redrive limit, gateway key and URL', () => {

@@ -192,7 +192,7 @@ describe('docs/openapi.json', () => {
   });
 
   it('has request examples the handlers’ own schemas accept', () => {
-    const schemas: Record<string, z.ZodType> = {
+    const schemas: Record<string, z.core.$ZodType> = {
       'POST /v1/orders': createOrderSchema(intakePolicyFromWiring()),
       'POST /v1/orders/{id}/refund': refundRequestSchema,
       'POST /v1/callbacks/{gateway}': gatewayEventSchema,
@@ -201,7 +201,7 @@ describe('docs/openapi.json', () => {
       const [method = '', path = ''] = key.split(' ');
       const body = document.paths[path]?.[method.toLowerCase()]?.requestBody;
       const example = body?.content['application/json']?.example;
-      expect(schema.safeParse(example).success, `${key} example`).toBe(true);
+      expect(z.safeParse(schema, example).success, `${key} example`).toBe(true);
     }
   });
 

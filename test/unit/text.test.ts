@@ -30,7 +30,7 @@ const forbidden: ReadonlyArray<readonly [string, string]> = [
 ];
 
 /** One request of each kind that carries text, every optional string filled in. */
-const requests: ReadonlyArray<readonly [string, z.ZodType, unknown]> = [
+const requests: ReadonlyArray<readonly [string, z.core.$ZodType, unknown]> = [
   ['an order', createOrderSchema(intakePolicy), latteOrder],
   ['a refund', refundRequestSchema, { reason: 'The coffee shop was closed' }],
   [
@@ -70,7 +70,7 @@ function withLeaf(value: unknown, path: readonly string[], leaf: string): unknow
   return copy;
 }
 
-function refusal(schema: z.ZodType, input: unknown): ValidationError | undefined {
+function refusal(schema: z.core.$ZodType, input: unknown): ValidationError | undefined {
   try {
     parseWith(schema, input);
     return undefined;

@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -12,7 +12,7 @@ import { AGENT_SCOPE, functionSpecs, queueVariables, wiring } from '#shared/wiri
 import { lazyModules, providedModules } from '../../../infra/bundling.ts';
 import { projectRoot } from '../../runtime/local-runtime.ts';
 import { benchOrder } from './pipeline.ts';
-import { median, progress } from './stats.ts';
+import { median, percentile, progress } from './stats.ts';
 
 const run = promisify(execFile);
 
@@ -28,6 +28,7 @@ const sdkPackages = [
   ['@aws-sdk/lib-dynamodb', 'DynamoDBDocumentClient'],
   ['@aws-sdk/client-sqs', 'SQSClient'],
   ['@aws-sdk/client-secrets-manager', 'SecretsManagerClient'],
+  ['@aws-sdk/client-cognito-identity-provider', 'CognitoIdentityProviderClient'],
 ] as const;
 
 export interface FunctionColdStart {
@@ -38,8 +39,17 @@ export interface FunctionColdStart {
   /** The same bundle as CDK deploys it, with the AWS SDK left to the runtime. */
   readonly deployedKb: number;
   readonly baselineKb: number;
+  /** Median of the function's processes. */
   readonly loadMs: number;
+  /** Median of the baseline processes paired with the function's. */
   readonly baselineLoadMs: number;
+  /** Median over rounds of (function ÷ its paired baseline), and the quartiles of those ratios. */
+  readonly timeRatio: number;
+  readonly timeRatioQuartiles: readonly [number, number];
+  /** The same median ratio on the CPU time the processes spent loading, which waiting adds nothing to. */
+  readonly cpuRatio: number;
+  /** Rounds measured: each one baseline process and one function process. */
+  readonly pairs: number;
   /** Load + init + first invocation with faked I/O; only for the intake function. */
   readonly firstInvokeMs?: number;
   readonly firstInvokeStatus?: number;
@@ -161,6 +171,7 @@ function functionEnvironment(name: string, fake: string): Record<string, string>
     AWS_ENDPOINT_URL_DYNAMODB: fake,
     AWS_ENDPOINT_URL_SQS: fake,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: fake,
+    AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: fake,
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
   };
@@ -178,6 +189,8 @@ function functionEnvironment(name: string, fake: string): Record<string, string>
   for (const [variable] of Object.entries(spec.endpoints ?? {})) {
     env[variable] = fake;
   }
+  // As in AWS, where the stack names its user pool: the function builds its Cognito client.
+  if (spec.userPool) env[spec.userPool] = 'us-east-1_bench';
   return env;
 }
 
@@ -185,9 +198,11 @@ function functionEnvironment(name: string, fake: string): Record<string, string>
 const runnerSource = `
 import { performance } from 'node:perf_hooks';
 const bundle = process.argv[2];
+const c0 = process.cpuUsage();
 const t0 = performance.now();
 const mod = await import(bundle);
 const t1 = performance.now();
+const cpu = process.cpuUsage(c0);
 let invokeMs = null;
 let status = null;
 if (process.env.BENCH_EVENT) {
@@ -202,12 +217,14 @@ if (process.env.BENCH_EVENT) {
   invokeMs = performance.now() - t0;
   status = result && typeof result === 'object' ? result.statusCode ?? null : null;
 }
-process.stdout.write(JSON.stringify({ loadMs: t1 - t0, invokeMs, status }));
+process.stdout.write(JSON.stringify({ loadMs: t1 - t0, cpuMs: (cpu.user + cpu.system) / 1000, invokeMs, status }));
 process.exit(0);
 `;
 
 interface RunnerOutput {
   loadMs: number;
+  /** CPU time (user + system, every thread of the process) spent during the load. */
+  cpuMs: number;
   invokeMs: number | null;
   status: number | null;
 }
@@ -264,6 +281,11 @@ function baselineSource(packages: readonly string[]): string {
   if (has('@aws-sdk/client-secrets-manager')) {
     lines.push("import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';");
   }
+  if (has('@aws-sdk/client-cognito-identity-provider')) {
+    lines.push(
+      "import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';",
+    );
+  }
   const clients: string[] = [];
   if (has('@aws-sdk/lib-dynamodb')) {
     clients.push('DynamoDBDocumentClient.from(new DynamoDBClient({}))');
@@ -272,54 +294,105 @@ function baselineSource(packages: readonly string[]): string {
   }
   if (has('@aws-sdk/client-sqs')) clients.push('new SQSClient({})');
   if (has('@aws-sdk/client-secrets-manager')) clients.push('new SecretsManagerClient({})');
+  if (has('@aws-sdk/client-cognito-identity-provider')) {
+    clients.push('new CognitoIdentityProviderClient({})');
+  }
   lines.push(`export const clients = [${clients.join(', ')}];`);
   lines.push('export const handler = async () => ({ statusCode: 200 });');
   return lines.join('\n');
 }
 
-export async function runColdStarts(runs: number): Promise<FunctionColdStart[]> {
+type Load = Pick<RunnerOutput, 'loadMs' | 'cpuMs'>;
+
+interface Built {
+  readonly name: string;
+  readonly memoryMb: number;
+  readonly file: string;
+  readonly sdkClients: string[];
+  readonly bundleKb: number;
+  readonly deployedKb: number;
+  readonly baseline: { readonly file: string; readonly kb: number };
+  readonly env: Record<string, string>;
+}
+
+/**
+ * Bundles every function and its baseline, then measures them interleaved: in each round every
+ * function runs in a fresh process right beside a fresh process of its baseline (which goes first
+ * alternates by round, the functions' order rotates), so both see the same load on a shared
+ * machine and the ratio of each pair is the figure; the medians and quartiles summarise rounds.
+ */
+export interface ColdStartRun {
+  readonly functions: FunctionColdStart[];
+  /** The machine's 1-minute load average when the measuring began and when it ended. */
+  readonly loadAverage: { readonly before: number; readonly after: number };
+}
+
+export async function runColdStarts(rounds: number): Promise<ColdStartRun> {
   const directory = await mkdtemp(join(tmpdir(), 'autopay-bench-'));
   const fake = await startFakeAws();
   try {
     const runner = join(directory, 'runner.mjs');
     await writeFile(runner, runnerSource);
-    const results: FunctionColdStart[] = [];
-    const baselines = new Map<string, { kb: number; loadMs: number }>();
+    const built: Built[] = [];
+    const baselines = new Map<string, { file: string; kb: number }>();
     for (const [name, spec] of Object.entries(functionSpecs)) {
-      const outfile = join(directory, `${name}.mjs`);
-      const packages = await bundle({ entry: join(projectRoot, spec.entry) }, outfile, lazyModules);
-      const bundleKb = (await stat(outfile)).size / 1024;
+      const file = join(directory, `${name}.mjs`);
+      const sdkClients = await bundle({ entry: join(projectRoot, spec.entry) }, file, lazyModules);
       const deployedFile = join(directory, `${name}.deployed.mjs`);
       await bundle({ entry: join(projectRoot, spec.entry) }, deployedFile, [
         ...runtimeProvided,
         ...lazyModules,
       ]);
-      const deployedKb = (await stat(deployedFile)).size / 1024;
-      const key = packages.join('+');
+      const key = sdkClients.join('+');
       let baseline = baselines.get(key);
       if (!baseline) {
         const baseFile = join(directory, `baseline-${baselines.size}.mjs`);
-        await bundle({ contents: baselineSource(packages) }, baseFile);
-        const env = functionEnvironment(name, fake.url);
-        const loads: number[] = [];
-        for (let index = 0; index < runs; index += 1) {
-          loads.push((await measure(runner, baseFile, env)).loadMs);
-        }
-        baseline = { kb: (await stat(baseFile)).size / 1024, loadMs: median(loads) };
+        await bundle({ contents: baselineSource(sdkClients) }, baseFile);
+        baseline = { file: baseFile, kb: (await stat(baseFile)).size / 1024 };
         baselines.set(key, baseline);
       }
-      const env = functionEnvironment(name, fake.url);
-      const loads: number[] = [];
-      for (let index = 0; index < runs; index += 1) {
-        loads.push((await measure(runner, outfile, env)).loadMs);
+      built.push({
+        name,
+        memoryMb: spec.memoryMb,
+        file,
+        sdkClients,
+        bundleKb: (await stat(file)).size / 1024,
+        deployedKb: (await stat(deployedFile)).size / 1024,
+        baseline,
+        env: functionEnvironment(name, fake.url),
+      });
+    }
+
+    const loadBefore = loadavg()[0] ?? Number.NaN;
+    const loads = new Map(built.map((fn) => [fn.name, { own: [] as Load[], base: [] as Load[] }]));
+    for (let round = 0; round < rounds; round += 1) {
+      progress(`cold starts: round ${round + 1} of ${rounds}`);
+      for (let index = 0; index < built.length; index += 1) {
+        const fn = built[(index + round) % built.length] as Built;
+        const sample = loads.get(fn.name) as { own: Load[]; base: Load[] };
+        const baselineFirst = round % 2 === 0;
+        if (baselineFirst) sample.base.push(await measure(runner, fn.baseline.file, fn.env));
+        sample.own.push(await measure(runner, fn.file, fn.env));
+        if (!baselineFirst) sample.base.push(await measure(runner, fn.baseline.file, fn.env));
       }
+    }
+
+    const results: FunctionColdStart[] = [];
+    for (const fn of built) {
+      const sample = loads.get(fn.name) as { own: Load[]; base: Load[] };
+      const pairRatios = (pick: (load: Load) => number) =>
+        sample.own.map((own, index) => {
+          const base = sample.base[index];
+          return base ? pick(own) / pick(base) : Number.NaN;
+        });
+      const ratios = pairRatios((load) => load.loadMs);
       let firstInvokeMs: number | undefined;
       let firstInvokeStatus: number | undefined;
-      if (name === 'orderIntake') {
+      if (fn.name === 'orderIntake') {
         const invokes: number[] = [];
-        for (let index = 0; index < runs; index += 1) {
-          const output = await measure(runner, outfile, {
-            ...env,
+        for (let index = 0; index < rounds; index += 1) {
+          const output = await measure(runner, fn.file, {
+            ...fn.env,
             BENCH_EVENT: JSON.stringify(intakeEvent(`cold-${index}-${randomUUID()}`)),
           });
           firstInvokeStatus = output.status ?? undefined;
@@ -328,24 +401,32 @@ export async function runColdStarts(runs: number): Promise<FunctionColdStart[]> 
         firstInvokeMs = median(invokes);
       }
       const result: FunctionColdStart = {
-        name,
-        memoryMb: spec.memoryMb,
-        sdkClients: packages,
-        bundleKb,
-        deployedKb,
-        baselineKb: baseline.kb,
-        loadMs: median(loads),
-        baselineLoadMs: baseline.loadMs,
+        name: fn.name,
+        memoryMb: fn.memoryMb,
+        sdkClients: fn.sdkClients,
+        bundleKb: fn.bundleKb,
+        deployedKb: fn.deployedKb,
+        baselineKb: fn.baseline.kb,
+        loadMs: median(sample.own.map((load) => load.loadMs)),
+        baselineLoadMs: median(sample.base.map((load) => load.loadMs)),
+        timeRatio: median(ratios),
+        timeRatioQuartiles: [percentile(ratios, 25), percentile(ratios, 75)],
+        cpuRatio: median(pairRatios((load) => load.cpuMs)),
+        pairs: ratios.length,
         ...(firstInvokeMs !== undefined ? { firstInvokeMs } : {}),
         ...(firstInvokeStatus !== undefined ? { firstInvokeStatus } : {}),
       };
       results.push(result);
       progress(
-        `cold start ${name}: ${bundleKb.toFixed(0)} KB (${deployedKb.toFixed(0)} KB deployed), load+init ${result.loadMs.toFixed(1)} ms ` +
-          `(baseline ${baseline.loadMs.toFixed(1)} ms)`,
+        `cold start ${fn.name}: ${fn.bundleKb.toFixed(0)} KB (${fn.deployedKb.toFixed(0)} KB deployed), load+init ${result.loadMs.toFixed(1)} ms ` +
+          `(baseline ${result.baselineLoadMs.toFixed(1)} ms), ratio ${result.timeRatio.toFixed(2)} ` +
+          `(quartiles ${result.timeRatioQuartiles.map((value) => value.toFixed(2)).join('–')}), CPU ratio ${result.cpuRatio.toFixed(2)}`,
       );
     }
-    return results;
+    return {
+      functions: results,
+      loadAverage: { before: loadBefore, after: loadavg()[0] ?? Number.NaN },
+    };
   } finally {
     fake.server.closeAllConnections();
     await new Promise((resolve) => fake.server.close(resolve));
