@@ -39,7 +39,8 @@ function engine(
     url: risk.url,
     region: 'ap-guangzhou',
     sceneCode: 'e_activity_antirush',
-    timeoutMs: options.timeoutMs ?? 500,
+    // Well inside the simulated hang (2 s), with room for a loaded machine on every other call.
+    timeoutMs: options.timeoutMs ?? 1_500,
     credentials: options.credentials ?? new SecretSequence([localSecret]),
     ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}),
   });
