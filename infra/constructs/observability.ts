@@ -82,6 +82,12 @@ export const gatewayAnswers = [
 
 /** The thresholds, exported so the tests check the same numbers the descriptions give. */
 export const alarmThresholds = {
+  /**
+   * Seconds a payment message may wait unreceived: paused payments, or a consumer that dies
+   * before it handles anything. Far inside the queue's retention, past which an order paid at
+   * once would lose its message (it is in the sweep's due index only after a failed delivery).
+   */
+  paymentMessageAgeSeconds: 6 * 3600,
   /** Per cent of charge calls that failed in five minutes. */
   gatewayErrorRatePercent: 50,
   /**
@@ -135,6 +141,8 @@ export interface PipelineAlarms {
   readonly gatewayMisconfigured: cloudwatch.Alarm;
   readonly redriveLimitReached: cloudwatch.Alarm;
   readonly paymentWindowExpired: cloudwatch.Alarm;
+  /** The oldest payment message waiting too long (payments paused, or a consumer that dies). */
+  readonly paymentMessageAge: cloudwatch.Alarm;
   readonly notificationFailureRate: cloudwatch.Alarm;
   /** One per function that reads the table's change stream. */
   readonly streamLag: ReadonlyMap<string, cloudwatch.Alarm>;
@@ -359,11 +367,27 @@ function platformAlarms({ alarm, props }: AlarmKit) {
     );
   }
 
+  const paymentQueue = props.queues.get('paymentSubmission').queue;
+  const paymentMessageAge = alarm('PaymentMessageAge', {
+    alarmDescription:
+      `A payment message has waited over ${alarmThresholds.paymentMessageAgeSeconds / 3600} h: ` +
+      'payments are paused (npm run ops -- --stage <stage> paused) or paymentSubmission fails ' +
+      'before it handles a message (its logs, its Errors and Throttles alarms). Resume or fix it ' +
+      'well within the queue retention: an order paid at once whose message expires stays ' +
+      'PENDING_PAYMENT, out of the sweep.',
+    metric: paymentQueue.metricApproximateAgeOfOldestMessage({
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period,
+    }),
+    threshold: alarmThresholds.paymentMessageAgeSeconds,
+  });
+
   return {
     deadLetters,
     functionErrors,
     functionThrottles,
     scheduleMissed,
+    paymentMessageAge,
     apiServerErrors: alarm('ApiServerErrors', {
       alarmDescription:
         'The HTTP API answered 5xx: a function failed, timed out or could not be invoked. ' +
@@ -576,6 +600,7 @@ export function allAlarms(alarms: PipelineAlarms): cloudwatch.Alarm[] {
     alarms.gatewayMisconfigured,
     alarms.redriveLimitReached,
     alarms.paymentWindowExpired,
+    alarms.paymentMessageAge,
     alarms.riskCheckBypassed,
     alarms.riskCheckRefused,
     alarms.notificationFailureRate,

@@ -2,6 +2,7 @@ import {
   type AttributeValue,
   ConditionalCheckFailedException,
   TransactionCanceledException,
+  TransactionConflictException,
 } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
@@ -101,10 +102,13 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
         if (isItemTooLarge(error)) {
           return { kind: 'day-full' };
         }
-        if (!(error instanceof TransactionCanceledException)) {
+        // A plain update that meets a claim's transaction just after midnight is refused with
+        // TransactionConflictException, which the SDK does not retry: nothing was written.
+        const plainConflict = error instanceof TransactionConflictException;
+        if (!(error instanceof TransactionCanceledException) && !plainConflict) {
           throw error;
         }
-        const [dayReason, previousReason] = error.CancellationReasons ?? [];
+        const [dayReason, previousReason] = plainConflict ? [] : (error.CancellationReasons ?? []);
         if (dayReason?.Code === 'ValidationError') {
           return { kind: 'day-full' };
         }
@@ -117,7 +121,7 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
             ...(previousFailed ? { previousDay: guardStateOf(previousReason.Item) } : {}),
           };
         }
-        if (!isConflict(error)) {
+        if (!plainConflict && !isConflict(error)) {
           throw error;
         }
         if (attempt >= GUARDED_CONFLICT_RETRIES) {

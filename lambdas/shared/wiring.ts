@@ -262,7 +262,8 @@ export const wiring = {
     paymentSubmission: {
       visibilityTimeoutSeconds: 180,
       maxReceiveCount: 8,
-      retentionDays: 4,
+      // SQS's longest: a paused payment must not lose its message (PaymentMessageAge alarms at 6 h).
+      retentionDays: 14,
       dlqRetentionDays: 14,
     },
     settlementCheck: {

@@ -144,6 +144,25 @@ describe('PipelineObservability', () => {
       );
     });
 
+    it('fires when a payment message has waited 6 hours, far inside its 14 days of retention', () => {
+      // Act
+      const alarm = alarmProperties(observability().alarms.paymentMessageAge);
+
+      // Assess
+      expect(alarm).toMatchObject({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateAgeOfOldestMessage',
+        Statistic: 'Maximum',
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Threshold: 6 * 3600,
+      });
+      const queue = propertiesOf(
+        synth.serviceTemplate,
+        synth.service.queues.get('paymentSubmission').queue,
+      );
+      expect(queue.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+    });
+
     it('fires on the first message in any dead-letter queue', () => {
       expect(synth.service.queues.all.size).toBeGreaterThan(0);
       for (const [name, { deadLetterQueue }] of synth.service.queues.all) {
