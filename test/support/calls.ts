@@ -69,3 +69,38 @@ export class SendOutage {
     );
   }
 }
+
+/**
+ * Loses the answer to the next `losing` requests of the given operations after the emulator applied
+ * them: the SDK sees a 500 and retries, as it does when DynamoDB answers 500 to a write that
+ * landed, or a connection resets after it. Added at the deserialize step, inside the retries.
+ */
+export class LostAnswers {
+  losing = 0;
+
+  constructor(
+    client: DynamoDBClient | DynamoDBDocumentClient,
+    private readonly operations: readonly string[],
+  ) {
+    const stack = client.middlewareStack as {
+      add: (middleware: unknown, options: { step: string; name: string }) => void;
+    };
+    stack.add(
+      (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) =>
+        async (args: unknown) => {
+          const answer = await next(args);
+          const operation = (context.commandName ?? '').replace(/Command$/, '');
+          if (this.losing > 0 && this.operations.includes(operation)) {
+            this.losing--;
+            throw Object.assign(new Error('injected: answer lost after the write'), {
+              name: 'InternalServerError',
+              $fault: 'server',
+              $metadata: { httpStatusCode: 500 },
+            });
+          }
+          return answer;
+        },
+      { step: 'deserialize', name: 'loseAnswers' },
+    );
+  }
+}
