@@ -17,6 +17,7 @@ import {
 } from './bench/cost-model.ts';
 import {
   benchAgentCount,
+  type ItemSizes,
   type PipelineResults,
   type ReplayRun,
   type RequestRun,
@@ -288,7 +289,7 @@ function requestsSection(
 
   const text = `## 1. AWS requests and cost per paid order
 
-${runs.length} runs of ${runs[0]?.orders ?? 0} orders each (4 in flight, ${benchAgentCount} trusted bench agents,
+${runs.length} runs of ${runs[0]?.orders ?? 0} orders each (4 in flight, from ${benchAgentCount} trusted bench agents in turn,
 after 10 warm-up orders), each waited for until PAID and until the gateway's callbacks, the
 webhook deliveries and the queue pollers went quiet${quiet ? '' : ' (**a run timed out waiting for quiet: counts may be low**)'}.
 Figures are the median over runs of (count ÷ orders); the raw count of each run is beside it.
@@ -531,6 +532,24 @@ other function was out of scope for this run.
 `;
 }
 
+/** Why the write units are what they are: each item's size against DynamoDB's 1 KB unit. */
+function itemSizeSection(sizes: ItemSizes): string {
+  const describe = (values: readonly number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const over = sorted.filter((size) => size > 1024).length;
+    return sorted.length === 0
+      ? 'none read'
+      : `${sorted.length} items, ${sorted[0]}–${sorted.at(-1)} bytes (median ${median(sorted)}), ${over} over 1 KB`;
+  };
+  return `### Item sizes (what a write unit is counted on)
+
+Read back after the runs and sized by DynamoDB's documented rules (local/tools/scale/item-size.ts):
+a write is billed 1 WRU per started KB of the larger of the item before and after it.
+
+- The last run's orders, PAID: ${describe(sizes.orders)}.
+- The bench agents' agent-day items: ${describe(sizes.agentDays)}.`;
+}
+
 /** What the placements of the last run cost when sent again with the same key and body. */
 function replaySection(replay: ReplayRun): string {
   const calls = Object.entries(replay.calls)
@@ -594,6 +613,8 @@ describe this setup, not AWS; request counts and bundle sizes carry over, times 
 ${requests.text}
 
 ${replaySection(pipeline.replay)}
+
+${itemSizeSection(pipeline.itemSizes)}
 ${coldSection(cold)}
 ## 3. Warm overhead of the intake handler
 

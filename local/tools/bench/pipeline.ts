@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import {
   CreateTableCommand,
   DynamoDBClient,
+  GetItemCommand,
   PutItemCommand,
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
@@ -17,6 +18,7 @@ import { signAgentToken } from '../../runtime/auth.ts';
 import { localCredentials, localRegion } from '../../runtime/emulators.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../runtime/local-runtime.ts';
 import { toolOwnerOf } from '../../runtime/seed.ts';
+import { itemBytes } from '../scale/item-size.ts';
 import { AwsMeter } from './aws-meter.ts';
 import { InvocationMeter, type InvocationRecord } from './invocations.ts';
 import { percentile, progress, sleep } from './stats.ts';
@@ -284,11 +286,16 @@ class Bench {
     let next = 0;
     const startedAt = performance.now();
     this.lastPlacements = [];
-    const lane = async (laneIndex: number) => {
-      const token = this.tokens[laneIndex % this.tokens.length] ?? '';
+    this.lastIds = [];
+    // Each order comes from the next bench agent in turn, so each agent places a few orders a
+    // run, not one lane's whole share: an agent's day item (its recent intents) grows with its
+    // own rate, which docs/SCALE.md measures apart.
+    const lane = async () => {
       while (next < count) {
         next += 1;
-        const key = `bench-${randomUUID()}-${++this.#sequence}`;
+        const sequence = ++this.#sequence;
+        const token = this.tokens[sequence % this.tokens.length] ?? '';
+        const key = `bench-${randomUUID()}-${sequence}`;
         const started = performance.now();
         const response = await postBenchOrder(this.stack.apiUrl, token, key);
         const text = await response.text();
@@ -301,12 +308,20 @@ class Bench {
           throw new Error(`order ${body.orderId} is ${body.status}, not PENDING_PAYMENT`);
         }
         orderIds.push(body.orderId);
+        this.lastIds.push(body.orderId);
         this.lastPlacements.push({ token, key, body: { ...benchOrder, sessionId: key } });
       }
     };
-    await Promise.all(Array.from({ length: concurrency }, (_, index) => lane(index)));
+    await Promise.all(Array.from({ length: concurrency }, () => lane()));
     return { orderIds, latenciesMs, startedAt };
   }
+
+  /** The orders of the last `place`. */
+  get lastOrderIds(): string[] {
+    return this.lastPlacements.map(({ key }, index) => this.lastIds[index] ?? key);
+  }
+
+  lastIds: string[] = [];
 
   /** The requests of the last `place`, to replay them. */
   lastPlacements: { readonly token: string; readonly key: string; readonly body: unknown }[] = [];
@@ -440,7 +455,16 @@ export interface ReplayRun {
   readonly wcu: number;
 }
 
+/** The sizes DynamoDB counts for the items a paid order writes, in bytes, at the run's end. */
+export interface ItemSizes {
+  /** Each order of the last run, PAID. */
+  readonly orders: readonly number[];
+  /** Each bench agent's item of the day. */
+  readonly agentDays: readonly number[];
+}
+
 export interface PipelineResults {
+  readonly itemSizes: ItemSizes;
   readonly replay: ReplayRun;
   readonly requests: RequestRun[];
   /**
@@ -460,6 +484,30 @@ export interface PipelineOptions {
   readonly throughputOrders: number;
   readonly concurrency: number;
   readonly rawWrites: number;
+}
+
+async function measureItemSizes(
+  stack: LocalRuntime,
+  orderIds: readonly string[],
+): Promise<ItemSizes> {
+  const raw = new DynamoDBClient({
+    region: localRegion,
+    credentials: localCredentials,
+    endpoint: stack.dynamodbEndpoint,
+  });
+  const sizeOf = async (pk: string) => {
+    const read = await raw.send(
+      new GetItemCommand({ TableName: stack.tableName, Key: { pk: { S: pk } } }),
+    );
+    return read.Item ? itemBytes(read.Item) : undefined;
+  };
+  const day = new Date().toISOString().slice(0, 10);
+  const orders = await Promise.all(orderIds.map((id) => sizeOf(`ORDER#${id}`)));
+  const agentDays = await Promise.all(agentIds.map((id) => sizeOf(`SPEND#${id}#${day}`)));
+  raw.destroy();
+  const known = (sizes: (number | undefined)[]) =>
+    sizes.filter((size): size is number => size !== undefined);
+  return { orders: known(orders), agentDays: known(agentDays) };
 }
 
 export async function runPipelineBenchmarks(options: PipelineOptions): Promise<PipelineResults> {
@@ -545,6 +593,7 @@ export async function runPipelineBenchmarks(options: PipelineOptions): Promise<P
     const { logger } = await import('#shared/observability.ts');
     logger.setLogLevel('SILENT');
 
+    const itemSizes = await measureItemSizes(stack, requests.length > 0 ? bench.lastOrderIds : []);
     bench.resetMeters();
     const replayStatuses = await bench.replayLast();
     const replayed = bench.meter.snapshot();
@@ -617,6 +666,7 @@ export async function runPipelineBenchmarks(options: PipelineOptions): Promise<P
     }
     rawClient.destroy();
     return {
+      itemSizes,
       replay,
       requests,
       throughput,
