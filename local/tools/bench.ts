@@ -106,7 +106,7 @@ function perOrder(runs: readonly RequestRun[], pick: (run: RequestRun) => number
 function requestsSection(
   pipeline: PipelineResults,
   runDate: string,
-): { text: string; totalPerMillion: number } {
+): { text: string; totalPerMillion: number; wruPerOrder: number; indexWruPerOrder: number } {
   const runs = pipeline.requests;
   const { firstSecretReads, hookMicrosPerResource } = pipeline;
   const operations = [...new Set(runs.flatMap((run) => Object.keys(run.calls)))].sort();
@@ -471,7 +471,7 @@ ${
     : `**The wiring differs from the choice for ${mismatched.map((choice) => `${choice.functionName} (wiring ${memoryOf(choice.functionName)} MB, chosen ${choice.chosenMb} MB)`).join(', ')}.**`
 }
 `;
-  return { text, totalPerMillion: total };
+  return { text, totalPerMillion: total, wruPerOrder: wru, indexWruPerOrder: indexWru };
 }
 
 /** DESIGN §9: each function's deployed bundle and its load + init against the SDK-only baseline. */
@@ -530,6 +530,32 @@ ${rows.join('\n')}
 ${firstInvoke} Only intake is invoked: faking the events and the gateway and risk answers of every
 other function was out of scope for this run.
 `;
+}
+
+/** DESIGN §9's budget beside what this run measured, each line from the sections below. */
+function budgetSection(
+  requests: {
+    readonly totalPerMillion: number;
+    readonly wruPerOrder: number;
+    readonly indexWruPerOrder: number;
+  },
+  replay: ReplayRun,
+  cold: ColdStartRun,
+): string {
+  const verdict = (met: boolean) => (met ? 'met' : '**missed**');
+  const replayWru = replay.wcu / Math.max(1, replay.replays);
+  const largest = Math.max(...cold.functions.map((result) => result.deployedKb));
+  const slowest = Math.max(...cold.functions.map((result) => result.timeRatio));
+  const within = cold.functions.filter((result) => result.timeRatio <= coldBudget.timeRatio).length;
+  return `## Budget (DESIGN §9) against this run
+
+| Target | Measured here | |
+| --- | --- | --- |
+| ≤ $5.50 per million paid orders, logs included (section 1) | $${fixed(requests.totalPerMillion)} | ${verdict(requests.totalPerMillion <= 5.5)} |
+| ≤ 3 write units per paid order (section 1) | ${fixed(requests.wruPerOrder, 2)} WRU, of which ${fixed(requests.indexWruPerOrder, 2)} for the listing index's entry | ${verdict(requests.wruPerOrder <= 3)} |
+| 0 write units on a replay (section 1) | ${fixed(replayWru, 2)} WRU | ${verdict(replayWru === 0)} |
+| each deployed bundle ≤ ${coldBudget.deployedKb} KB (section 2) | largest ${fixed(largest, 0)} KB | ${verdict(largest <= coldBudget.deployedKb)} |
+| load + init ≤ ${coldBudget.timeRatio}× the SDK-only baseline (section 2) | ${within} of ${cold.functions.length} functions within; slowest ${fixed(slowest)}× | ${verdict(slowest <= coldBudget.timeRatio)} |`;
 }
 
 /** Why the write units are what they are: each item's size against DynamoDB's 1 KB unit. */
@@ -609,6 +635,8 @@ by that command in one run.
 Everything runs on this one machine: the functions in the bench process, DynamoDB Local (Java),
 fauxqs, moto and the simulators beside them, all sharing its cores. Figures about the local stack
 describe this setup, not AWS; request counts and bundle sizes carry over, times do not.
+
+${budgetSection(requests, pipeline.replay, cold)}
 
 ${requests.text}
 
