@@ -286,7 +286,6 @@ class Bench {
     let next = 0;
     const startedAt = performance.now();
     this.lastPlacements = [];
-    this.lastIds = [];
     // Each order comes from the next bench agent in turn, so each agent places a few orders a
     // run, not one lane's whole share: an agent's day item (its recent intents) grows with its
     // own rate, which docs/SCALE.md measures apart.
@@ -308,37 +307,21 @@ class Bench {
           throw new Error(`order ${body.orderId} is ${body.status}, not PENDING_PAYMENT`);
         }
         orderIds.push(body.orderId);
-        this.lastIds.push(body.orderId);
-        this.lastPlacements.push({ token, key, body: { ...benchOrder, sessionId: key } });
+        this.lastPlacements.push({ token, key, orderId: body.orderId });
       }
     };
     await Promise.all(Array.from({ length: concurrency }, () => lane()));
     return { orderIds, latenciesMs, startedAt };
   }
 
-  /** The orders of the last `place`. */
-  get lastOrderIds(): string[] {
-    return this.lastPlacements.map(({ key }, index) => this.lastIds[index] ?? key);
-  }
-
-  lastIds: string[] = [];
-
-  /** The requests of the last `place`, to replay them. */
-  lastPlacements: { readonly token: string; readonly key: string; readonly body: unknown }[] = [];
+  /** The placements of the last `place`, to replay them and to read their orders back. */
+  lastPlacements: { readonly token: string; readonly key: string; readonly orderId: string }[] = [];
 
   /** Sends every placement of the last `place` again, same key and body: each must be a replay. */
   async replayLast(): Promise<Record<string, number>> {
     const statuses: Record<string, number> = {};
-    for (const { token, key, body } of this.lastPlacements) {
-      const response = await fetch(`${this.stack.apiUrl}/v1/orders`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          'idempotency-key': key,
-        },
-        body: JSON.stringify(body),
-      });
+    for (const { token, key } of this.lastPlacements) {
+      const response = await postBenchOrder(this.stack.apiUrl, token, key);
       await response.text();
       statuses[response.status] = (statuses[response.status] ?? 0) + 1;
     }
@@ -593,7 +576,10 @@ export async function runPipelineBenchmarks(options: PipelineOptions): Promise<P
     const { logger } = await import('#shared/observability.ts');
     logger.setLogLevel('SILENT');
 
-    const itemSizes = await measureItemSizes(stack, requests.length > 0 ? bench.lastOrderIds : []);
+    const itemSizes = await measureItemSizes(
+      stack,
+      bench.lastPlacements.map(({ orderId }) => orderId),
+    );
     bench.resetMeters();
     const replayStatuses = await bench.replayLast();
     const replayed = bench.meter.snapshot();
