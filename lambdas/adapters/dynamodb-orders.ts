@@ -14,7 +14,13 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AgentDay, DailySpend, SpendClaim } from '#domain/agent.ts';
-import type { GuardClaim, GuardState, IntentCheck } from '#domain/agent-guards.ts';
+import {
+  type GuardClaim,
+  type GuardState,
+  type IntentCheck,
+  intervalOf,
+  ownRecordOf,
+} from '#domain/agent-guards.ts';
 import { TransientDependencyError } from '#domain/errors.ts';
 import type { HistoryEntry, Order, PaymentFields } from '#domain/order.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
@@ -140,8 +146,6 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
    */
   async unclaim(guard: GuardClaim, spend?: DailySpend): Promise<void> {
     const change = this.spendChange(guard, -(spend?.amount ?? 0));
-    const intervalMs =
-      guard.bucket.kind === 'full' ? guard.bucket.next - guard.bucket.now : guard.bucket.intervalMs;
     const ring = `#r${guard.intent.ring}`;
     try {
       await this.client.send(
@@ -152,7 +156,7 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
           ExpressionAttributeNames: { [ring]: `r${guard.intent.ring}` },
           ExpressionAttributeValues: {
             ...change.ExpressionAttributeValues,
-            ':interval': intervalMs,
+            ':interval': intervalOf(guard.bucket),
             ':own': new Set([ownRecordOf(guard)]),
             ':ownElement': ownRecordOf(guard),
           },
@@ -471,13 +475,6 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
       } as Record<string, unknown>,
     };
   }
-}
-
-/** The element of the claim's ring slot that names the order it was made for. */
-function ownRecordOf(guard: GuardClaim): string {
-  const own = guard.intent.elements.find((element) => element.startsWith(`${guard.intent.hash}=`));
-  if (own === undefined) throw new Error('A claim always records its intent under an order id');
-  return own;
 }
 
 /** No ring slot of `checks` holds the intent: each is `NOT (has the hash AND is that slot)`. */

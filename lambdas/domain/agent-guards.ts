@@ -179,20 +179,16 @@ export function duplicateIn(
   hash: string,
   checks: readonly IntentCheck[],
 ): string | undefined {
+  let givenBack = false;
   for (const check of checks) {
     const elements = state.ring[check.ring] ?? [];
     if (elements.includes(check.marker) && elements.includes(hash)) {
       const detail = elements.find((element) => element.startsWith(`${hash}=`));
       if (detail !== undefined) return expandOrderId(detail.slice(hash.length + 1));
+      givenBack = true;
     }
   }
-  for (const check of checks) {
-    const elements = state.ring[check.ring] ?? [];
-    if (elements.includes(check.marker) && elements.includes(hash)) {
-      return GIVEN_BACK;
-    }
-  }
-  return undefined;
+  return givenBack ? GIVEN_BACK : undefined;
 }
 
 /** What `duplicateIn` answers for an intent whose only claims were given back. */
@@ -251,6 +247,18 @@ export function claimFor(
     },
     ...(previousDay ? { previousDay } : {}),
   };
+}
+
+/** The interval of the bucket a claim took: what giving the claim back returns to it. */
+export function intervalOf(bucket: BucketClaim): number {
+  return bucket.kind === 'full' ? bucket.next - bucket.now : bucket.intervalMs;
+}
+
+/** The element of the claim's ring slot that names the order it was made for. */
+export function ownRecordOf(claim: GuardClaim): string {
+  const own = claim.intent.elements.find((element) => element.startsWith(`${claim.intent.hash}=`));
+  if (own === undefined) throw new Error('A claim always records its intent under an order id');
+  return own;
 }
 
 /** Whether the item in `state` is as the claim assumed (the write's condition, in one place). */

@@ -6,6 +6,8 @@ import {
   emptyGuardState,
   type GuardClaim,
   type GuardState,
+  intervalOf,
+  ownRecordOf,
 } from '#domain/agent-guards.ts';
 import {
   AGENT_HISTORY_LIMIT,
@@ -89,12 +91,9 @@ export class InMemoryOrders implements OrderRepository, OrderIndex {
     const key = spendKeyOf(guard);
     const day = this.guards.get(key) ?? emptyGuardState;
     const slot = day.ring[guard.intent.ring] ?? [];
-    const own = guard.intent.elements.find((element) =>
-      element.startsWith(`${guard.intent.hash}=`),
-    );
-    if (own === undefined || !slot.includes(own)) return;
-    const interval =
-      guard.bucket.kind === 'full' ? guard.bucket.next - guard.bucket.now : guard.bucket.intervalMs;
+    const own = ownRecordOf(guard);
+    if (!slot.includes(own)) return;
+    const interval = intervalOf(guard.bucket);
     this.spent.set(key, (this.spent.get(key) ?? 0) - (spend?.amount ?? 0));
     this.guards.set(key, {
       ...day,
