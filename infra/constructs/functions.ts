@@ -201,6 +201,9 @@ export class PipelineFunctions extends Construct {
       case 'queue':
         this.bindQueue(fn, binding);
         return;
+      case 'deadLetters':
+        this.bindDeadLetters(fn, binding.variable, binding.queue);
+        return;
       case 'maxReceiveCount':
         fn.addEnvironment(
           binding.variable,
@@ -310,6 +313,21 @@ export class PipelineFunctions extends Construct {
         reportBatchItemFailures: source.reportBatchItemFailures,
       }),
     );
+  }
+
+  /**
+   * A dead-letter queue the function reads and leaves as it is: it receives, and makes what it
+   * received visible again at once, never deletes, so the messages stay for the queue's alarm and
+   * the operator's redrive. SSE-SQS needs no key grant.
+   */
+  private bindDeadLetters(fn: NodejsFunction, variable: string, queue: QueueName): void {
+    const { deadLetterQueue } = this.props.queues.get(queue);
+    fn.addEnvironment(variable, deadLetterQueue.queueUrl);
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility'],
+      resourceArns: [deadLetterQueue.queueArn],
+    });
   }
 
   /**

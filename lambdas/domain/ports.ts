@@ -113,6 +113,15 @@ export interface PaymentQueue {
   enqueue(request: PaymentRequest): Promise<void>;
 }
 
+/**
+ * The payment messages that failed every delivery, read where they wait (the payment queue's
+ * dead-letter queue) and left there: its alarm and an operator's redrive still see them.
+ */
+export interface DeadPaymentMessages {
+  /** Up to `limit` of the requests waiting, each order once at most; none is removed. */
+  peek(limit: number): Promise<PaymentRequest[]>;
+}
+
 /** Delayed checks of a payment the gateway has not settled yet. */
 export interface SettlementCheckQueue {
   schedule(

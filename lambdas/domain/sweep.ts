@@ -1,6 +1,11 @@
 import type { Order } from './order.ts';
 import { earliest, isPast, type MoveDeps, moveOrder, secondsAfter } from './order-moves.ts';
-import type { PaymentQueue, SettlementCheckQueue } from './ports.ts';
+import type {
+  DeadPaymentMessages,
+  PaymentQueue,
+  PaymentRequest,
+  SettlementCheckQueue,
+} from './ports.ts';
 
 export interface SweepObserver {
   /** An order past its deadline: counted, so an alarm can say that something is stuck. */
@@ -8,11 +13,19 @@ export interface SweepObserver {
   expired(order: Order): void;
   /** An order set moving as often as its budget allows: it is left, with its reason, to a person. */
   redriveLimitReached(order: Order): void;
+  /** An order found through its dead payment message, out of the due index: put back in it. */
+  strandedFound(order: Order): void;
+  /** The dead payment messages could not be read this run; the next run reads them again. */
+  deadLettersUnread(error: unknown): void;
 }
 
 export interface SweepDeps extends MoveDeps {
   readonly payments: PaymentQueue;
   readonly settlementChecks: SettlementCheckQueue;
+  /** Read every run: a payment message that died on every delivery may have written nothing. */
+  readonly deadPayments: DeadPaymentMessages;
+  /** How many dead payment messages one run reads. */
+  readonly deadLetterBatchSize: number;
   /** The last status query, which voids a payment that is still pending. */
   readonly finalCheck: number;
   readonly observer: SweepObserver;
@@ -42,6 +55,7 @@ export const REDRIVE_LIMIT_REACHED = 'REDRIVE_LIMIT_REACHED';
 export function makeSweep(deps: SweepDeps) {
   return async function sweep(): Promise<SweepReport> {
     const now = deps.clock.now();
+    await putStrandedInIndex(now);
     const due = await deps.orders.findDue(now.toISOString(), deps.batchSize);
     let expired = 0;
     let requeued = 0;
@@ -72,6 +86,34 @@ export function makeSweep(deps: SweepDeps) {
     }
     return { expired, requeued, pastDeadline };
   };
+
+  /**
+   * An order paid at once enters the due index only when a delivery of its payment message is
+   * handled and fails. A message whose every delivery died unhandled (a timeout, a crash, writes
+   * throttled) reached the dead-letter queue having written nothing, perhaps after its first
+   * delivery charged: its order, still PENDING_PAYMENT with no `dueAt`, is made due now, marked
+   * as possibly charged, so that the redrive below asks the gateway before charging anything.
+   * Costs one receive per run while the dead-letter queue is empty, nothing per paid order.
+   */
+  async function putStrandedInIndex(now: Date): Promise<void> {
+    let requests: PaymentRequest[];
+    try {
+      requests = await deps.deadPayments.peek(deps.deadLetterBatchSize);
+    } catch (error) {
+      deps.observer.deadLettersUnread(error);
+      return;
+    }
+    for (const { orderId } of requests) {
+      const order = await deps.orders.get(orderId);
+      if (order?.status !== 'PENDING_PAYMENT' || order.dueAt !== undefined) continue;
+      const put = await deps.orders.annotate(orderId, 'PENDING_PAYMENT', {
+        dueAt: now.toISOString(),
+        deadLettered: true,
+        outcomeUnknown: true,
+      });
+      if (put) deps.observer.strandedFound(order);
+    }
+  }
 
   async function redrive(order: Order, closing: boolean): Promise<void> {
     const check = (n: number) =>

@@ -6,6 +6,7 @@ import middy from '@middy/core';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
 import { DynamoDbControlPanel } from '#adapters/dynamodb-controls.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
+import { SqsDeadPaymentMessages } from '#adapters/sqs-dead-payments.ts';
 import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
 import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
 import { systemClock } from '#domain/ports.ts';
@@ -21,6 +22,8 @@ const sweep = makeSweep({
   orders: new DynamoDbOrderRepository(dynamodb, environment.TABLE_NAME),
   payments: new SqsPaymentQueue(sqs, environment.PAYMENT_SUBMISSION_QUEUE_URL),
   settlementChecks: new SqsSettlementCheckQueue(sqs, environment.SETTLEMENT_CHECK_QUEUE_URL),
+  deadPayments: new SqsDeadPaymentMessages(sqs, environment.PAYMENT_SUBMISSION_DLQ_URL),
+  deadLetterBatchSize: environment.SWEEP_DEAD_LETTER_BATCH_SIZE,
   clock: systemClock,
   deadlines: deadlinesOf(environment),
   finalCheck: environment.SETTLEMENT_CHECKS,

@@ -259,6 +259,8 @@ const sweepEnvironment = {
   SETTLEMENT_CHECKS: positive,
   SWEEP_BATCH_SIZE: positive,
   SWEEP_REDRIVE_LIMIT: positive,
+  PAYMENT_SUBMISSION_DLQ_URL: url,
+  SWEEP_DEAD_LETTER_BATCH_SIZE: positive,
 };
 
 export function readSweepEnvironment(env: NodeJS.ProcessEnv = process.env) {

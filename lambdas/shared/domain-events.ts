@@ -172,4 +172,16 @@ export const sweepObserver: SweepObserver = {
       payBy: order.payBy,
     });
   },
+  strandedFound(order) {
+    metrics.addMetric(metricNames.strandedPaymentFound, MetricUnit.Count, 1);
+    logger.warn('Order found through its dead payment message: due now', {
+      orderId: order.orderId,
+      status: order.status,
+    });
+  },
+  deadLettersUnread(error) {
+    logger.error('The dead payment messages could not be read: the next run tries again', {
+      error,
+    });
+  },
 };

@@ -40,6 +40,8 @@ export type EnvironmentBinding =
       readonly send: boolean;
       readonly eventSource?: EventSourceSpec;
     }
+  /** A queue's dead-letter queue URL; the function may receive from it, never delete. */
+  | { readonly kind: 'deadLetters'; readonly variable: string; readonly queue: QueueName }
   /** A secret's id; the function may read the secret. */
   | { readonly kind: 'secret'; readonly variable: string; readonly secret: SecretName }
   /** The base URL of a service outside autopay. */
@@ -76,6 +78,9 @@ export function environmentBindings(spec: FunctionSpec): EnvironmentBinding[] {
     }
     bindings.push({ kind: 'maxReceiveCount', variable: consumed.maxReceiveCount, queue });
   }
+  for (const [variable, queue] of Object.entries(spec.readsDeadLetters ?? {})) {
+    bindings.push({ kind: 'deadLetters', variable, queue });
+  }
   for (const [variable, secret] of Object.entries(spec.secrets ?? {})) {
     bindings.push({ kind: 'secret', variable, secret });
   }
@@ -93,6 +98,7 @@ export interface BoundResources {
   readonly stage: string;
   readonly tableName: string;
   readonly queueUrls: Readonly<Record<QueueName, string>>;
+  readonly deadLetterQueueUrls: Readonly<Record<QueueName, string>>;
   readonly maxReceiveCounts: Readonly<Record<QueueName, number>>;
   readonly secretIds: Readonly<Record<SecretName, string>>;
   readonly endpoints: Readonly<Record<ExternalService, string>>;
@@ -111,6 +117,8 @@ export function bindingValue(binding: EnvironmentBinding, resources: BoundResour
       return resources.tableName;
     case 'queue':
       return resources.queueUrls[binding.queue];
+    case 'deadLetters':
+      return resources.deadLetterQueueUrls[binding.queue];
     case 'maxReceiveCount':
       return String(resources.maxReceiveCounts[binding.queue]);
     case 'secret':

@@ -47,6 +47,8 @@ export const metricNames = {
   ordersPastDeadline: 'OrdersPastDeadline',
   ordersExpired: 'OrdersExpired',
   redriveLimitReached: 'RedriveLimitReached',
+  /** An order paid at once found through its payment message in the DLQ, out of the due index. */
+  strandedPaymentFound: 'StrandedPaymentFound',
   sweepRuns: 'SweepRuns',
   webhookEndpointCreated: 'WebhookEndpointCreated',
   notificationsQueued: 'NotificationsQueued',

@@ -96,6 +96,12 @@ export interface FunctionSpec {
   readonly consumes?: EventSourceSpec;
   /** The table's change stream, which the function reads. */
   readonly streams?: StreamSourceSpec;
+  /**
+   * Environment variable name → the queue whose dead-letter queue's URL it carries; the function
+   * may receive from it and show what it received again (never delete: the messages stay for
+   * the alarm and the redrive).
+   */
+  readonly readsDeadLetters?: Readonly<Record<string, QueueName>>;
   /** Environment variable name → the secret whose id it carries; the function may read it. */
   readonly secrets?: Readonly<Record<string, SecretName>>;
   /** Environment variable name → the third-party service whose base URL it carries. */
@@ -473,6 +479,8 @@ export const wiring = {
         SWEEP_BATCH_SIZE: '500',
         // Times one order is set moving again before it is left, with its reason, to a person.
         SWEEP_REDRIVE_LIMIT: '10',
+        // Dead payment messages read per run, for orders paid at once that never got a `dueAt`.
+        SWEEP_DEAD_LETTER_BATCH_SIZE: '100',
       },
       routes: [],
       table: movesOrders,
@@ -480,6 +488,7 @@ export const wiring = {
         PAYMENT_SUBMISSION_QUEUE_URL: 'paymentSubmission',
         SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck',
       },
+      readsDeadLetters: { PAYMENT_SUBMISSION_DLQ_URL: 'paymentSubmission' },
       schedule: { rateMinutes: 5 },
     },
     webhookEndpoints: {

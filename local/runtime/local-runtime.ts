@@ -630,6 +630,9 @@ function setFunctionEnvironment(
     queueUrls: Object.fromEntries(
       queueNames.map((queue) => [queue, resources.queueUrls[queue].url]),
     ) as Record<QueueName, string>,
+    deadLetterQueueUrls: Object.fromEntries(
+      queueNames.map((queue) => [queue, resources.queueUrls[queue].dlqUrl]),
+    ) as Record<QueueName, string>,
     maxReceiveCounts: Object.fromEntries(
       queueNames.map((queue) => [queue, resources.queueSpecs[queue].maxReceiveCount]),
     ) as Record<QueueName, number>,

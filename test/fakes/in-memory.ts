@@ -30,6 +30,7 @@ import type {
   Clock,
   ControlPanel,
   CreateOrderOutcome,
+  DeadPaymentMessages,
   OperatorControls,
   OrderIndex,
   OrderListing,
@@ -41,6 +42,7 @@ import type {
   SettlementCheckQueue,
   TransitionOutcome,
 } from '#domain/ports.ts';
+import type { SweepObserver } from '#domain/sweep.ts';
 import type { SigningSecretSource, SigningSecretVersions } from '#domain/webhook-secrets.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 
@@ -248,6 +250,37 @@ export class RecordingPaymentQueue implements PaymentQueue {
     this.sent.push(request);
   }
 }
+
+/**
+ * The payment queue's dead-letter queue: a message lands here when its last delivery failed, and
+ * stays until an operator moves it (as SQS keeps it, through peeks, for its retention).
+ */
+export class FakeDeadLetterQueue implements DeadPaymentMessages {
+  readonly messages: PaymentRequest[] = [];
+  peeks = 0;
+  failNext = 0;
+
+  async peek(limit: number): Promise<PaymentRequest[]> {
+    this.peeks++;
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('queue unavailable');
+    }
+    const seen = new Set<string>();
+    return this.messages
+      .filter(({ orderId }) => !seen.has(orderId) && seen.add(orderId))
+      .slice(0, limit);
+  }
+}
+
+/** A sweep observer for tests that look at the orders, not at what the sweep reports. */
+export const silentSweepObserver: SweepObserver = {
+  pastDeadline: () => {},
+  expired: () => {},
+  redriveLimitReached: () => {},
+  strandedFound: () => {},
+  deadLettersUnread: () => {},
+};
 
 export class FixedClock implements Clock {
   constructor(private current: Date) {}

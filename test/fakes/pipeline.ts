@@ -8,17 +8,20 @@ import { makeLifecycle } from '#domain/lifecycle.ts';
 import type { Order } from '#domain/order.ts';
 import { type DeadlinePolicy, defaultDeadlinePolicy } from '#domain/order-moves.ts';
 import { makePlaceOrder } from '#domain/place-order.ts';
+import type { PaymentRequest } from '#domain/ports.ts';
 import { defaultRiskPolicy } from '#domain/risk-policy.ts';
 import { defaultSettlementSchedule, makeReconcile } from '#domain/settlement.ts';
 import { type Delivery, makeSubmitPayment, type PaymentObserver } from '#domain/submit-payment.ts';
 import { makeSweep } from '#domain/sweep.ts';
 import { cautiousAgent, demoAgent, intakePolicy } from '../fixtures/orders.ts';
 import {
+  FakeDeadLetterQueue,
   FixedClock,
   InMemoryAgents,
   InMemoryOrders,
   RecordingPaymentQueue,
   RecordingSettlementChecks,
+  silentSweepObserver,
 } from './in-memory.ts';
 import { FakeGateway, FakeRiskEngine, InMemoryBreakerStore } from './payments.ts';
 
@@ -48,6 +51,7 @@ export function fakePipeline(
   const risk = new FakeRiskEngine();
   const checks = new RecordingSettlementChecks();
   const payments = new RecordingPaymentQueue();
+  const deadPayments = new FakeDeadLetterQueue();
   const clock = new FixedClock(new Date('2026-11-23T09:30:00Z'));
   const deadlines = options.deadlines ?? defaultDeadlinePolicy;
   const told: Told = {
@@ -87,6 +91,23 @@ export function fakePipeline(
   const reconcile = makeReconcile({ ...settle, gateway, payments, backoff });
   let handled = 0;
   const agents = new InMemoryAgents([demoAgent, cautiousAgent]);
+  const submit = makeSubmitPayment({
+    orders,
+    agents,
+    gateway,
+    risk,
+    breaker: new CircuitBreaker(new InMemoryBreakerStore(), 'fake', clock, defaultBreakerPolicy),
+    settlementChecks: checks,
+    clock,
+    observer,
+    sleep: async () => {},
+    policy: {
+      risk: { ...defaultRiskPolicy, failOpenLimit: options.failOpenLimit ?? 1000 },
+      backoff,
+      settlement: schedule,
+      deadlines,
+    },
+  });
 
   return {
     orders,
@@ -105,23 +126,25 @@ export function fakePipeline(
       deadlines,
       policy: intakePolicy,
     }),
-    submit: makeSubmitPayment({
-      orders,
-      agents,
-      gateway,
-      risk,
-      breaker: new CircuitBreaker(new InMemoryBreakerStore(), 'fake', clock, defaultBreakerPolicy),
-      settlementChecks: checks,
-      clock,
-      observer,
-      sleep: async () => {},
-      policy: {
-        risk: { ...defaultRiskPolicy, failOpenLimit: options.failOpenLimit ?? 1000 },
-        backoff,
-        settlement: schedule,
-        deadlines,
-      },
-    }),
+    submit,
+    deadPayments,
+
+    /**
+     * One delivery of a payment message, as SQS makes it: a delivery that fails (the function
+     * throws, or returns the message) on the queue's last receive moves it to the dead-letter
+     * queue, where it stays.
+     */
+    async deliver(request: PaymentRequest, delivery: Delivery) {
+      const lastReceive = delivery.receiveCount >= delivery.maxReceiveCount;
+      try {
+        const result = await submit(request, delivery);
+        if (result.kind === 'retry' && lastReceive) deadPayments.messages.push(request);
+        return result;
+      } catch (error) {
+        if (lastReceive) deadPayments.messages.push(request);
+        throw error;
+      }
+    },
     lifecycle: makeLifecycle({
       orders,
       agents,
@@ -136,10 +159,12 @@ export function fakePipeline(
       deadlines,
       payments,
       settlementChecks: checks,
+      deadPayments,
+      deadLetterBatchSize: 100,
       finalCheck: schedule.checks,
       batchSize: 100,
       redriveLimit: 10,
-      observer: { pastDeadline: () => {}, expired: () => {}, redriveLimitReached: () => {} },
+      observer: silentSweepObserver,
     }),
     handleEvent: makeHandleGatewayEvent({ ...settle, callbacks }),
     reconcile,

@@ -285,7 +285,7 @@ describe('least privilege, for every function of the wiring', () => {
     ]);
   });
 
-  it('uses SQS only on the queues its spec names: sends to sendsTo, consumes only consumes', () => {
+  it('uses SQS only on the queues its spec names: sends to sendsTo, consumes only consumes, reads the dead letters it names', () => {
     for (const [name, spec] of Object.entries(functions)) {
       // Prepare
       // A stream's failed changes go to its on-failure queue, as Lambda's destination.
@@ -294,17 +294,20 @@ describe('least privilege, for every function of the wiring', () => {
         ...(spec.streams ? [dlqArn(spec.streams.onFailure)] : []),
       ];
       const consumed = spec.consumes ? [queueArn(spec.consumes.queue)] : [];
+      const deadLettersRead = Object.values(spec.readsDeadLetters ?? {}).map(dlqArn);
 
       // Act
       const sqs = grantsTo(name, 'sqs');
 
       // Assess
       for (const { action, resource } of sqs) {
-        expect([...sendsTo, ...consumed], `${name}: ${action}`).toContain(resource);
+        expect([...sendsTo, ...consumed, ...deadLettersRead], `${name}: ${action}`).toContain(
+          resource,
+        );
         if (action === 'sqs:SendMessage') {
           expect(sendsTo, `${name}: ${action}`).toContain(resource);
         }
-        if (consumeActions.has(action)) {
+        if (consumeActions.has(action) && !deadLettersRead.includes(resource)) {
           expect(consumed, `${name}: ${action}`).toContain(resource);
         }
       }
@@ -317,7 +320,7 @@ describe('least privilege, for every function of the wiring', () => {
     }
   });
 
-  it("touches no dead-letter queue, but sends a stream's failed changes to its on-failure one", () => {
+  it("touches no dead-letter queue, but sends a stream's failed changes to its on-failure one and receives (never deletes) from one it reads", () => {
     // Prepare
     const deadLetterQueues = [...synth.service.queues.all.values()].map(({ deadLetterQueue }) =>
       JSON.stringify({ 'Fn::GetAtt': [logicalId(deadLetterQueue), 'Arn'] }),
@@ -330,14 +333,39 @@ describe('least privilege, for every function of the wiring', () => {
       // Assess
       const spec = functions[name] as FunctionSpec;
       const onFailure = spec.streams ? dlqArn(spec.streams.onFailure) : undefined;
+      const read = Object.values(spec.readsDeadLetters ?? {}).map(dlqArn);
       expect(
-        onDeadLetters.filter(({ resource }) => resource !== onFailure),
+        onDeadLetters.filter(({ resource }) => resource !== onFailure && !read.includes(resource)),
         name,
       ).toEqual([]);
-      expect(onDeadLetters.map(({ action }) => action).sort(), name).toEqual(
-        onFailure ? ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'] : [],
-      );
+      expect(
+        onDeadLetters
+          .filter(({ resource }) => resource === onFailure)
+          .map(({ action }) => action)
+          .sort(),
+        name,
+      ).toEqual(onFailure ? ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'] : []);
+      expect(
+        onDeadLetters
+          .filter(({ resource }) => read.includes(resource))
+          .map(({ action }) => action)
+          .sort(),
+        name,
+      ).toEqual(read.flatMap(() => ['sqs:ChangeMessageVisibility', 'sqs:ReceiveMessage']));
     }
+  });
+
+  it('lets the sweep receive from the payment dead-letter queue and show what it received again, never delete', () => {
+    // Act
+    const onPaymentDeadLetters = grantsTo('sweep', 'sqs').filter(
+      ({ resource }) => resource === dlqArn('paymentSubmission'),
+    );
+
+    // Assess
+    expect(onPaymentDeadLetters.map(({ action }) => action).sort()).toEqual([
+      'sqs:ChangeMessageVisibility',
+      'sqs:ReceiveMessage',
+    ]);
   });
 
   it('reads only the secrets its spec names and writes only those it rotates', () => {

@@ -216,6 +216,12 @@ describe('ServiceStack', () => {
               ),
             }
           : {};
+        const deadLetters = Object.fromEntries(
+          Object.entries(spec.readsDeadLetters ?? {}).map(([variable, queueName]) => [
+            variable,
+            { Ref: logicalId(synth.service.queues.get(queueName).deadLetterQueue) },
+          ]),
+        );
         const secrets = Object.fromEntries(
           Object.entries(spec.secrets ?? {}).map(([variable, secret]) => [
             variable,
@@ -243,6 +249,7 @@ describe('ServiceStack', () => {
             ...(spec.table === 'none' ? {} : { TABLE_NAME: tableName }),
             ...queueUrls,
             ...consumed,
+            ...deadLetters,
             ...secrets,
             ...endpoints,
             // Another OIDC provider: no user pool, so agents get ids and no credentials.
@@ -261,6 +268,11 @@ describe('ServiceStack', () => {
           paymentSubmission: 'http://q/p',
           settlementCheck: 'http://q/s',
           notification: 'http://q/n',
+        },
+        deadLetterQueueUrls: {
+          paymentSubmission: 'http://q/pd',
+          settlementCheck: 'http://q/sd',
+          notification: 'http://q/nd',
         },
         maxReceiveCounts: { paymentSubmission: 1, settlementCheck: 1, notification: 1 },
         secretIds: {

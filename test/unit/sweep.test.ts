@@ -3,6 +3,7 @@ import { defaultDeadlinePolicy, type MoveDeps } from '#domain/order-moves.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
 import { makeSweep, type SweepObserver } from '#domain/sweep.ts';
 import {
+  FakeDeadLetterQueue,
   FixedClock,
   InMemoryOrders,
   RecordingPaymentQueue,
@@ -20,6 +21,7 @@ describe('sweep of overdue orders', () => {
   let orders: InMemoryOrders;
   let payments: RecordingPaymentQueue;
   let checks: RecordingSettlementChecks;
+  let deadPayments: FakeDeadLetterQueue;
   let clock: FixedClock;
   let observer: { [K in keyof SweepObserver]: Mock<SweepObserver[K]> };
   let deps: MoveDeps;
@@ -30,14 +32,23 @@ describe('sweep of overdue orders', () => {
     orders = new InMemoryOrders();
     payments = new RecordingPaymentQueue();
     checks = new RecordingSettlementChecks();
+    deadPayments = new FakeDeadLetterQueue();
     clock = new FixedClock(new Date('2026-11-23T09:30:00Z'));
-    observer = { pastDeadline: vi.fn(), expired: vi.fn(), redriveLimitReached: vi.fn() };
+    observer = {
+      pastDeadline: vi.fn(),
+      expired: vi.fn(),
+      redriveLimitReached: vi.fn(),
+      strandedFound: vi.fn(),
+      deadLettersUnread: vi.fn(),
+    };
     deps = { orders, clock, deadlines: defaultDeadlinePolicy };
     next = 0;
     sweep = makeSweep({
       ...deps,
       payments,
       settlementChecks: checks,
+      deadPayments,
+      deadLetterBatchSize: 10,
       finalCheck,
       observer,
       batchSize: 25,
@@ -293,6 +304,8 @@ describe('sweep of overdue orders', () => {
       ...deps,
       payments,
       settlementChecks: checks,
+      deadPayments,
+      deadLetterBatchSize: 10,
       finalCheck,
       observer,
       batchSize: 2,
@@ -313,5 +326,74 @@ describe('sweep of overdue orders', () => {
     // Assess
     expect([first, second, third].map((report) => report.requeued)).toEqual([2, 1, 0]);
     expect(payments.sent.map((request) => request.orderId)).toEqual(ids);
+  });
+
+  describe('payment messages that died on every delivery', () => {
+    /** An order paid at once, as intake stores it: PENDING_PAYMENT with no `dueAt`. */
+    const paidAtOnce = async () => {
+      const order = await seed('PENDING_PAYMENT');
+      await orders.annotate(order.orderId, 'PENDING_PAYMENT', { dueAt: undefined });
+      return stored(order.orderId);
+    };
+
+    it('puts a pending order its dead message names in the due index, possibly charged, and redrives it in the same run', async () => {
+      // Prepare
+      const order = await paidAtOnce();
+      deadPayments.messages.push({ orderId: order.orderId, agentId });
+
+      // Act
+      const report = await sweep();
+
+      // Assess
+      const after = await stored(order.orderId);
+      expect(observer.strandedFound).toHaveBeenCalledTimes(1);
+      expect(report.requeued).toBe(1);
+      expect(payments.sent).toEqual([{ orderId: order.orderId, agentId }]);
+      expect(after).toMatchObject({ outcomeUnknown: true, deadLettered: true, redrives: 1 });
+      expect(after.dueAt).toBeDefined();
+      expect(deadPayments.messages).toHaveLength(1);
+    });
+
+    it('leaves orders already due, and orders past PENDING_PAYMENT, to what they wait for', async () => {
+      // Prepare: one due in 15 minutes, one paid, both named by dead messages.
+      const due = await seed('PENDING_PAYMENT');
+      const paid = await seed('PAID');
+      deadPayments.messages.push(
+        { orderId: due.orderId, agentId },
+        { orderId: paid.orderId, agentId },
+        { orderId: idOf(999), agentId },
+      );
+
+      // Act
+      const report = await sweep();
+
+      // Assess
+      expect(observer.strandedFound).not.toHaveBeenCalled();
+      expect(report).toEqual({ expired: 0, requeued: 0, pastDeadline: 0 });
+      expect((await stored(due.orderId)).dueAt).toBe(due.dueAt);
+      expect((await stored(paid.orderId)).version).toBe(paid.version);
+    });
+
+    it('still sweeps the due index when the dead-letter queue cannot be read', async () => {
+      // Prepare
+      const stranded = await paidAtOnce();
+      deadPayments.messages.push({ orderId: stranded.orderId, agentId });
+      deadPayments.failNext = 1;
+      const overdue = await seed('PENDING_PAYMENT');
+      clock.advance(901);
+
+      // Act
+      const first = await sweep();
+      const second = await sweep();
+
+      // Assess: the run that could not read went on; the next one read.
+      expect(observer.deadLettersUnread).toHaveBeenCalledTimes(1);
+      expect(first.requeued).toBe(1);
+      expect(second.requeued).toBe(1);
+      expect(payments.sent.map((request) => request.orderId)).toEqual([
+        overdue.orderId,
+        stranded.orderId,
+      ]);
+    });
   });
 });

@@ -1,0 +1,188 @@
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
+import { SqsDeadPaymentMessages } from '#adapters/sqs-dead-payments.ts';
+import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
+import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
+import { openOrder } from '#domain/order.ts';
+import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
+import { systemClock } from '#domain/ports.ts';
+import { makeSweep } from '#domain/sweep.ts';
+import {
+  type Emulator,
+  localCredentials,
+  localRegion,
+  startDynamoDbLocal,
+  startSqsLocal,
+} from '../../local/runtime/emulators.ts';
+import { silentSweepObserver } from '../fakes/in-memory.ts';
+import { latteOrder } from '../fixtures/orders.ts';
+import { createTestTable } from '../support/table.ts';
+
+const tableName = 'sweep-dead-letters';
+let dynamo: Emulator;
+let sqsEmulator: Emulator;
+let table: DynamoDBDocumentClient;
+let sqs: SQSClient;
+let orders: DynamoDbOrderRepository;
+let sequence = 0;
+
+const orderIdOf = (n: number) => `ord_${String(n).padStart(32, '0')}`;
+
+/** The payment queue and its dead-letter queue, redriven after one receive, and a check queue. */
+async function queues() {
+  sequence++;
+  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `payments-dlq-${sequence}` }));
+  const dlqUrl = dlq.QueueUrl ?? '';
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }),
+  );
+  const main = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `payments-${sequence}`,
+      Attributes: {
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: Attributes?.QueueArn,
+          maxReceiveCount: 1,
+        }),
+      },
+    }),
+  );
+  const checks = await sqs.send(new CreateQueueCommand({ QueueName: `checks-${sequence}` }));
+  return { url: main.QueueUrl ?? '', dlqUrl, checksUrl: checks.QueueUrl ?? '' };
+}
+
+/** An order paid at once as intake stores it: PENDING_PAYMENT, no `dueAt`. */
+async function paidAtOnce(n: number) {
+  const order = openOrder({
+    ...latteOrder,
+    items: [...latteOrder.items],
+    orderId: orderIdOf(n),
+    agentId: 'demo-agent',
+    idempotencyKey: `key-${n}`,
+    requestHash: 'hash',
+    status: 'PENDING_PAYMENT',
+    attempts: 0,
+    createdAt: new Date().toISOString(),
+    payBy: new Date(Date.now() + 86_400_000).toISOString(),
+  });
+  expect((await orders.create(order)).kind).toBe('created');
+  return order;
+}
+
+/** Delivers every message of the queue once without handling it: each then goes to the DLQ. */
+async function dieOnEveryDelivery(url: string): Promise<void> {
+  for (let round = 0; round < 5; round++) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }),
+    );
+    if (Messages.length === 0) return;
+  }
+}
+
+async function messagesIn(url: string): Promise<number> {
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return Object.values(Attributes).reduce((sum, value) => sum + Number(value), 0);
+}
+
+function sweepOver(q: { url: string; dlqUrl: string; checksUrl: string }) {
+  return makeSweep({
+    orders,
+    clock: systemClock,
+    deadlines: defaultDeadlinePolicy,
+    payments: new SqsPaymentQueue(sqs, q.url),
+    settlementChecks: new SqsSettlementCheckQueue(sqs, q.checksUrl),
+    deadPayments: new SqsDeadPaymentMessages(sqs, q.dlqUrl),
+    deadLetterBatchSize: 100,
+    finalCheck: 5,
+    batchSize: 100,
+    redriveLimit: 10,
+    observer: silentSweepObserver,
+  });
+}
+
+beforeAll(async () => {
+  [dynamo, sqsEmulator] = await Promise.all([startDynamoDbLocal(), startSqsLocal()]);
+  table = await createTestTable(dynamo.endpoint, tableName);
+  orders = new DynamoDbOrderRepository(table, tableName);
+  sqs = new SQSClient({
+    endpoint: sqsEmulator.endpoint,
+    region: localRegion,
+    credentials: localCredentials,
+    useQueueUrlAsEndpoint: false,
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([dynamo?.stop(), sqsEmulator?.stop()]);
+});
+
+describe('the sweep and the payment dead-letter queue (fauxqs, DynamoDB Local)', () => {
+  it('puts an order paid at once whose message died unhandled in the due index, redrives it, and leaves the dead message', async () => {
+    // Prepare: the message's only delivery dies unhandled; SQS moves it to the DLQ.
+    const q = await queues();
+    const order = await paidAtOnce(1);
+    await new SqsPaymentQueue(sqs, q.url).enqueue({
+      orderId: order.orderId,
+      agentId: 'demo-agent',
+    });
+    await dieOnEveryDelivery(q.url);
+    expect(await messagesIn(q.dlqUrl)).toBe(1);
+
+    // Act
+    const report = await sweepOver(q)();
+
+    // Assess: due, possibly charged, set moving again by a new payment message.
+    const after = await orders.get(order.orderId);
+    expect(report.requeued).toBe(1);
+    expect(after).toMatchObject({
+      status: 'PENDING_PAYMENT',
+      outcomeUnknown: true,
+      deadLettered: true,
+      redrives: 1,
+    });
+    expect(after?.dueAt).toBeDefined();
+    expect(await orders.findDue(after?.dueAt ?? '', 10)).toHaveLength(1);
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q.url }));
+    expect(Messages.map((message) => JSON.parse(message.Body ?? '{}').orderId)).toEqual([
+      order.orderId,
+    ]);
+    expect(await messagesIn(q.dlqUrl)).toBe(1);
+  });
+
+  it('pages through more dead messages than one receive holds, each order once, skips unreadable ones, and shows them again at once', async () => {
+    // Prepare: twelve orders' messages, one twice, and a poison message, all in the DLQ.
+    const q = await queues();
+    const ids = Array.from({ length: 12 }, (_, i) => orderIdOf(100 + i));
+    const bodies = [...ids, ids[0]].map((orderId) => JSON.stringify({ orderId, agentId: 'a' }));
+    for (const body of [...bodies, 'not json']) {
+      await sqs.send(new SendMessageCommand({ QueueUrl: q.dlqUrl, MessageBody: body }));
+    }
+    const dead = new SqsDeadPaymentMessages(sqs, q.dlqUrl);
+
+    // Act
+    const first = await dead.peek(100);
+    const visible = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: q.dlqUrl,
+        AttributeNames: ['ApproximateNumberOfMessages'],
+      }),
+    );
+
+    // Assess: every message is still there, and visible to an operator's redrive right away.
+    expect(first.map((request) => request.orderId).sort()).toEqual(ids);
+    expect(visible.Attributes?.ApproximateNumberOfMessages).toBe('14');
+  });
+});
