@@ -103,7 +103,11 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
         return { kind: 'claimed' };
       } catch (error) {
         if (error instanceof ConditionalCheckFailedException) {
-          return { kind: 'guard-refused', observed: guardStateOf(error.Item) };
+          return {
+            kind: 'guard-refused',
+            observed: guardStateOf(error.Item),
+            resent: sentMoreThanOnce(error),
+          };
         }
         if (isItemTooLarge(error)) {
           return { kind: 'day-full' };
@@ -125,6 +129,7 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
             kind: 'guard-refused',
             observed: guardStateOf(dayFailed ? dayReason.Item : undefined),
             ...(previousFailed ? { previousDay: guardStateOf(previousReason.Item) } : {}),
+            resent: sentMoreThanOnce(error),
           };
         }
         if (!plainConflict && !isConflict(error)) {
@@ -517,6 +522,14 @@ function isItemTooLarge(error: unknown): boolean {
     error.name === 'ValidationException' &&
     /item size/i.test(error.message)
   );
+}
+
+/**
+ * Whether the SDK sent the write more than once before this answer (its retry middleware counts
+ * the attempts on the error): an earlier send may have been applied with its answer lost.
+ */
+function sentMoreThanOnce(error: { readonly $metadata?: { readonly attempts?: number } }): boolean {
+  return (error.$metadata?.attempts ?? 1) > 1;
 }
 
 function isConflict(error: TransactionCanceledException): boolean {

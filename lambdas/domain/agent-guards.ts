@@ -261,6 +261,15 @@ export function ownRecordOf(claim: GuardClaim): string {
   return own;
 }
 
+/**
+ * Whether the item in `state` holds the claim's own record in the claim's slot: this claim, or one
+ * for the same order and intent, was written there.
+ */
+export function ownRecordIn(state: GuardState, claim: GuardClaim): boolean {
+  const elements = state.ring[claim.intent.ring] ?? [];
+  return elements.includes(claim.intent.marker) && elements.includes(ownRecordOf(claim));
+}
+
 /** Whether the item in `state` is as the claim assumed (the write's condition, in one place). */
 export function claimHolds(state: GuardState, claim: GuardClaim): boolean {
   const { bucket, intent } = claim;

@@ -11,6 +11,7 @@ import {
   type GuardPolicy,
   type GuardState,
   intentHashOf,
+  ownRecordIn,
   rateOf,
   retryAfterSeconds,
 } from './agent-guards.ts';
@@ -32,6 +33,7 @@ import {
 import { type DeadlinePolicy, defaultDeadlinePolicy, secondsAfter } from './order-moves.ts';
 import type {
   AgentDirectory,
+  ClaimOutcome,
   Clock,
   ControlPanel,
   OperatorControls,
@@ -177,6 +179,12 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
         remember(seenKey, applyClaim(state, claim));
         return store(order, claim, spend);
       }
+      if (outcome.kind === 'guard-refused' && landedBefore(outcome, claim, wait)) {
+        // The answer to this very claim was lost and the SDK sent it again: the first send
+        // counted it, so it is not claimed twice.
+        remember(seenKey, outcome.observed);
+        return store(order, claim, spend);
+      }
       if (outcome.kind === 'day-full') {
         // The agent's recent intents fill its day item: they age out slot by slot.
         throw new RateLimitedError(guards.intentSlotSeconds);
@@ -201,6 +209,24 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
     }
     throw new TransientDependencyError('agent-day');
   };
+
+  /**
+   * Whether a refused claim is its own earlier send, applied with its answer lost: the write was
+   * resent and the slot holds the claim's record under this order's own id. A claim that records
+   * another order's id (a duplicate's) says nothing of itself, and a refusal of a write sent once
+   * is not its own doing.
+   */
+  function landedBefore(
+    outcome: Extract<ClaimOutcome, { kind: 'guard-refused' }>,
+    claim: GuardClaim,
+    wait: Waiting | undefined,
+  ): boolean {
+    return (
+      outcome.resent === true &&
+      wait?.duplicateOf === undefined &&
+      ownRecordIn(outcome.observed, claim)
+    );
+  }
 
   /**
    * Stores a claimed order. A paid one is queued first, so no stored order can miss its message:

@@ -23,6 +23,11 @@ export type ClaimOutcome =
       readonly kind: 'guard-refused';
       readonly observed: GuardState;
       readonly previousDay?: GuardState | undefined;
+      /**
+       * The write was sent more than once (resent after an answer that never came): the refusal
+       * may be of the claim's own earlier send, which landed.
+       */
+      readonly resent?: boolean | undefined;
     };
 
 /** One move of the state machine, applied only if the order is still in `from`. */
