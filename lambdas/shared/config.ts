@@ -9,6 +9,7 @@ import {
   list,
   number,
   oneOf,
+  optional,
   optionalText,
   readSettings,
   type SettingsOf,
@@ -17,6 +18,20 @@ import {
 } from './settings.ts';
 
 const csv = list(/^[A-Z]{3}$/);
+
+/**
+ * How long one AWS SDK call may wait for its connection and for its answer; every function's
+ * wiring sets both, and a tool outside the functions that sets neither keeps the SDK's default
+ * (no limit). A call that times out is retried by the SDK, as a 5xx is.
+ */
+const awsClientEnvironment = {
+  AWS_CONNECTION_TIMEOUT_MS: optional(number({ min: 1 })),
+  AWS_REQUEST_TIMEOUT_MS: optional(number({ min: 1 })),
+};
+
+export function readAwsClientEnvironment(env: NodeJS.ProcessEnv = process.env) {
+  return readSettings(awsClientEnvironment, env);
+}
 
 const seconds = number({ min: 0 });
 

@@ -38,6 +38,11 @@ export function optionalText(fallback: string): Setting<string> {
   return (raw) => raw ?? fallback;
 }
 
+/** Like `setting`, and an unset variable reads as undefined. */
+export function optional<T>(setting: Setting<T>): Setting<T | undefined> {
+  return (raw) => (raw === undefined ? undefined : setting(raw));
+}
+
 export const url: Setting<string> = (raw) => {
   const value = present(raw);
   if (!URL.canParse(value)) throw new SettingProblem('must be an absolute URL');

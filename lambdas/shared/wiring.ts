@@ -230,6 +230,11 @@ const common = {
   REVIEW_DEADLINE_SECONDS: '86400',
   // How long after entering PENDING_PAYMENT an order may still be charged; then it fails.
   PAYMENT_WINDOW_SECONDS: '86400',
+  // Every AWS SDK call is cut at these and retried by the SDK (three attempts, four for DynamoDB
+  // in its newer releases), so a hung call fails within about 7 s, inside the shortest timeout
+  // of a function that calls AWS (10 s). Answers take milliseconds when all is well.
+  AWS_CONNECTION_TIMEOUT_MS: '1000',
+  AWS_REQUEST_TIMEOUT_MS: '1500',
 } as const;
 
 /** The currencies and the largest amount autopay accepts: orders, and agents' limits. */
