@@ -22,6 +22,7 @@ import { between, chance, type Random, seededRandom } from '../simulators/faults
 import { defaultGatewayFaults } from '../simulators/gateway/fault-settings.ts';
 import { localRiskCredentials } from '../simulators/risk/contract.ts';
 import { type Check, checkInvariants, type Placed, type Violation } from './chaos/checks.ts';
+import { DeadDeliveries, type DeadDeliveryCounts } from './chaos/dead-deliveries.ts';
 import {
   checkGuards,
   defaultGuardAgentSettings,
@@ -126,6 +127,11 @@ export const chaosFaults = {
     putRefusedRate: 0.02,
     putAnswerLostRate: 0.02,
   },
+  /**
+   * Payment messages whose every delivery dies unhandled, on their way to the DLQ with nothing
+   * written; every other one charged on its first delivery before it died.
+   */
+  deadDeliveries: { rate: 0.01, max: 6 },
   /** The users' webhook endpoints: some deliveries answered 500, some never answered. */
   webhooks: { errorRate: 0.2, hangRate: 0.05 },
   /** SQS delivering a message twice: in the same batch, or a copy seconds (prod: minutes) later. */
@@ -148,7 +154,15 @@ const expectedStates: readonly OrderStatus[] = [
 ];
 
 /** Separate streams, so that how one part's draws interleave cannot shift another's. */
-const streams = { orders: 1, consumers: 2, users: 3, webhooks: 4, guards: 5, intake: 6 } as const;
+const streams = {
+  orders: 1,
+  consumers: 2,
+  users: 3,
+  webhooks: 4,
+  guards: 5,
+  intake: 6,
+  deadDeliveries: 7,
+} as const;
 
 export interface ChaosReport {
   readonly orders: number;
@@ -179,7 +193,12 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     rotations: 0,
     riskKeyDisabled: false,
   };
+  const deadDeliveries = new DeadDeliveries(
+    random(streams.deadDeliveries),
+    chaosFaults.deadDeliveries,
+  );
   const stack = await startLocalRuntime({
+    wrapHandler: deadDeliveries.wrap,
     gateway: options.gateway,
     logLevel: 'SILENT',
     seed: options.seed,
@@ -229,6 +248,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
   const clients = await import('#adapters/aws-clients.ts');
   const intakeFaults = new IntakeFaults(random(streams.intake), chaosFaults.intake);
   intakeFaults.attach(clients.dynamodb, clients.sqs);
+  deadDeliveries.attach(clients.dynamodb, stack.sqs, stack.queueUrls.paymentSubmission.url);
   try {
     const { trusted, cautious, misbehaving } = await seedChaosAgents(stack, options.agents);
     const api: LocalApi = { url: stack.apiUrl, fetch: options.fetch };
@@ -401,7 +421,12 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       stack,
       orders,
       users,
-      { ...injected, refusedWhileSuspended: suspension.refused, intake: intakeFaults.counts },
+      {
+        ...injected,
+        refusedWhileSuspended: suspension.refused,
+        intake: intakeFaults.counts,
+        deadDeliveries: { ...deadDeliveries.counts, doomed: deadDeliveries.doomed },
+      },
       endpoints,
     );
     const checks = [
@@ -468,6 +493,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     return report;
   } finally {
     intakeFaults.detach(clients.dynamodb, clients.sqs);
+    deadDeliveries.detach(clients.dynamodb);
     await stack.stop();
     await endpoints.stop();
   }
@@ -686,6 +712,7 @@ function faultsInjected(
     rotations: number;
     refusedWhileSuspended: number;
     intake: IntakeFaultCounts;
+    deadDeliveries: DeadDeliveryCounts & { readonly doomed: ReadonlySet<string> };
   },
   endpoints: FlakyEndpoints,
 ): { fault: string; count: number }[] {
@@ -736,6 +763,19 @@ function faultsInjected(
     ['intake: payment message sent, answer lost', injected.intake.sendAnswerLost],
     ['intake: order put refused after the claim', injected.intake.putRefused],
     ['intake: order put made, answer lost', injected.intake.putAnswerLost],
+    [
+      'payment message: every delivery died before writing (to the DLQ)',
+      injected.deadDeliveries.diedBeforeWriting,
+    ],
+    [
+      'payment message: charged, then every delivery died (to the DLQ)',
+      injected.deadDeliveries.crashedAfterCharge,
+    ],
+    [
+      'order found by the sweep through its dead payment message',
+      [...injected.deadDeliveries.doomed].filter((id) => orders.get(id)?.deadLettered === true)
+        .length,
+    ],
     ['webhook endpoint answered 500', endpoints.refused.errors],
     ['webhook endpoint never answered', endpoints.refused.hangs],
   ];

@@ -1,4 +1,5 @@
 import type { Random } from '../../simulators/faults.ts';
+import { type AnyClient, orderIdOfKey, serverFault, stackOf } from './sdk-middleware.ts';
 
 /**
  * Faults in intake's own writes, played on the functions' shared AWS clients (the local runtime
@@ -19,19 +20,6 @@ export interface IntakeFaultCounts {
   sendAnswerLost: number;
   putRefused: number;
   putAnswerLost: number;
-}
-
-type Next = (args: unknown) => Promise<unknown>;
-type Handler = (args: { input?: Record<string, unknown> }) => Promise<unknown>;
-interface Stack {
-  add(
-    middleware: (next: Next, context: { commandName?: string }) => Handler,
-    options: { step: string; name: string; priority?: string },
-  ): void;
-  remove(name: string): boolean;
-}
-interface AnyClient {
-  readonly middlewareStack: unknown;
 }
 
 const middlewareName = 'chaosIntakeFaults';
@@ -56,7 +44,7 @@ export class IntakeFaults {
 
   detach(dynamodb: AnyClient, sqs: AnyClient): void {
     for (const client of [dynamodb, sqs]) {
-      (client.middlewareStack as Stack).remove(middlewareName);
+      stackOf(client).remove(middlewareName);
     }
   }
 
@@ -67,7 +55,7 @@ export class IntakeFaults {
     refused: keyof IntakeFaultCounts,
     answerLost: keyof IntakeFaultCounts,
   ): void {
-    const stack = client.middlewareStack as Stack;
+    const stack = stackOf(client);
     stack.remove(middlewareName);
     stack.add(
       (next, context) => async (args) => {
@@ -83,12 +71,12 @@ export class IntakeFaults {
             : this.rates.sendAnswerLostRate;
         if (draw < refuseRate) {
           this.counts[refused]++;
-          throw injected(`${command} refused`);
+          throw serverFault(`${command} refused`);
         }
         const result = await next(args);
         if (draw < refuseRate + loseRate) {
           this.counts[answerLost]++;
-          throw injected(`${command} made, its answer lost`);
+          throw serverFault(`${command} made, its answer lost`);
         }
         return result;
       },
@@ -97,19 +85,8 @@ export class IntakeFaults {
   }
 }
 
-/** An error as a dependency failure looks to the function: neither a refusal nor bad input. */
-function injected(message: string): Error {
-  return Object.assign(new Error(`chaos: ${message}`), {
-    name: 'ServiceUnavailable',
-    $fault: 'server',
-  });
-}
-
 function isOrderPut(input: Record<string, unknown>): boolean {
-  const item = input.Item as Record<string, unknown> | undefined;
-  const pk = item?.pk;
-  const value = typeof pk === 'string' ? pk : (pk as { S?: string } | undefined)?.S;
-  return value?.startsWith('ORDER#') === true;
+  return orderIdOfKey(input.Item as Record<string, unknown> | undefined) !== undefined;
 }
 
 function isIntakeMessage(input: Record<string, unknown>): boolean {

@@ -1,0 +1,158 @@
+import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { LocalHandler } from '../../runtime/local-runtime.ts';
+import type { Random } from '../../simulators/faults.ts';
+import { type AnyClient, orderIdOfKey, serverFault, stackOf } from './sdk-middleware.ts';
+
+/**
+ * Payment messages whose every delivery dies unhandled, so that they reach the payment DLQ with
+ * nothing written on their order: the function timed out or crashed before writing (DynamoDB
+ * throttled, a bad deploy). Every other such message's first delivery charges at the gateway and
+ * crashes right after, before the result is written. Played by wrapping the payment function's handler
+ * where the local platform calls it: a doomed message is left out of the batch and reported
+ * failed, so SQS delivers it again and, at the last receive, moves it to the DLQ.
+ */
+export interface DeadDeliveryRates {
+  /** Of the payment messages received for the first time. */
+  readonly rate: number;
+  /** At most this many doomed messages over the run. */
+  readonly max: number;
+}
+
+export interface DeadDeliveryCounts {
+  diedBeforeWriting: number;
+  crashedAfterCharge: number;
+}
+
+const middlewareName = 'chaosDeadDeliveries';
+const paymentFunction = 'paymentSubmission';
+/** How soon a dead delivery's message comes back: a short visibility timeout, for a short run. */
+const BACK_AFTER_SECONDS = 1;
+
+export class DeadDeliveries {
+  readonly counts: DeadDeliveryCounts = { diedBeforeWriting: 0, crashedAfterCharge: 0 };
+  /** The orders of the doomed messages. */
+  readonly doomed = new Set<string>();
+  /** The doomed messages: every delivery dies. A message the sweep sends later is another. */
+  readonly #doomedMessages = new Set<string>();
+  /** Orders whose writes fail while the delivery that charges them runs. */
+  readonly #crashing = new Set<string>();
+  #sqs: { readonly client: SQSClient; readonly queueUrl: string } | undefined;
+
+  constructor(
+    private readonly random: Random,
+    private readonly rates: DeadDeliveryRates,
+  ) {}
+
+  /** Where the dead deliveries' messages are returned, and whose writes the crash fails. */
+  attach(dynamodb: AnyClient, sqs: SQSClient, queueUrl: string): void {
+    this.#sqs = { client: sqs, queueUrl };
+    const stack = stackOf(dynamodb);
+    stack.remove(middlewareName);
+    stack.add(
+      (next, context) => async (args) => {
+        const written = ordersWritten(context.commandName, args.input);
+        if (written.some((orderId) => this.#crashing.has(orderId))) {
+          throw serverFault('the function crashed after the charge');
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: middlewareName, priority: 'high' },
+    );
+  }
+
+  detach(dynamodb: AnyClient): void {
+    stackOf(dynamodb).remove(middlewareName);
+  }
+
+  /** The local platform's wrapper: only the payment function's deliveries are touched. */
+  wrap = (functionName: string, handler: LocalHandler): LocalHandler => {
+    if (functionName !== paymentFunction) return handler;
+    return async (event, context) => {
+      const records = (event as SQSEvent).Records ?? [];
+      const dead: SQSRecord[] = [];
+      const charging: SQSRecord[] = [];
+      const alive: SQSRecord[] = [];
+      for (const record of records) {
+        const fate = this.#fateOf(record);
+        (fate === 'die' ? dead : fate === 'charge-then-die' ? charging : alive).push(record);
+      }
+      for (const record of charging) this.#crashing.add(orderIdOf(record) ?? '');
+      try {
+        const live = [...alive, ...charging];
+        const answer =
+          live.length > 0
+            ? ((await handler({ ...(event as SQSEvent), Records: live }, context)) as
+                | SQSBatchResponse
+                | undefined)
+            : undefined;
+        await Promise.all([...dead, ...charging].map((record) => this.#backSoon(record)));
+        const failed = new Set([
+          ...(answer?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier),
+          ...[...dead, ...charging].map((record) => record.messageId),
+        ]);
+        return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
+      } finally {
+        for (const record of charging) this.#crashing.delete(orderIdOf(record) ?? '');
+      }
+    };
+  };
+
+  #fateOf(record: SQSRecord): 'die' | 'charge-then-die' | 'live' {
+    const orderId = orderIdOf(record);
+    if (orderId === undefined) return 'live';
+    if (this.#doomedMessages.has(record.messageId)) return 'die';
+    const firstReceive = record.attributes.ApproximateReceiveCount === '1';
+    // Intake's own message: the sweep's redrive of the same order is left to live.
+    const placed = record.body.includes('"placedAt"');
+    if (!firstReceive || !placed || this.doomed.size >= this.rates.max) return 'live';
+    if (this.random() >= this.rates.rate) return 'live';
+    this.doomed.add(orderId);
+    this.#doomedMessages.add(record.messageId);
+    // Every other one charges first, so that a run with any doomed message has both kinds.
+    if (this.doomed.size % 2 === 1) {
+      this.counts.crashedAfterCharge++;
+      return 'charge-then-die';
+    }
+    this.counts.diedBeforeWriting++;
+    return 'die';
+  }
+
+  async #backSoon(record: SQSRecord): Promise<void> {
+    if (this.#sqs === undefined) return;
+    await this.#sqs.client.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: this.#sqs.queueUrl,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: BACK_AFTER_SECONDS,
+      }),
+    );
+  }
+}
+
+function orderIdOf(record: SQSRecord): string | undefined {
+  try {
+    const { orderId } = JSON.parse(record.body) as { orderId?: unknown };
+    return typeof orderId === 'string' ? orderId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The orders an UpdateItem, PutItem or transaction writes, by their `ORDER#` keys. */
+function ordersWritten(
+  command: string | undefined,
+  input: Record<string, unknown> | undefined,
+): string[] {
+  if (command === 'TransactWriteItemsCommand' || command === 'TransactWriteCommand') {
+    const items = (input?.TransactItems ?? []) as Record<string, Record<string, unknown>>[];
+    return items.flatMap((item) => Object.values(item).flatMap(orderOf));
+  }
+  const writes = ['UpdateItemCommand', 'UpdateCommand', 'PutItemCommand', 'PutCommand'];
+  return command !== undefined && writes.includes(command) && input ? orderOf(input) : [];
+}
+
+function orderOf(write: Record<string, unknown>): string[] {
+  const orderId = orderIdOfKey((write.Key ?? write.Item) as Record<string, unknown> | undefined);
+  return orderId === undefined ? [] : [orderId];
+}
