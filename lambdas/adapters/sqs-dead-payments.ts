@@ -33,7 +33,9 @@ export class SqsDeadPaymentMessages implements DeadPaymentMessages {
             QueueUrl: this.queueUrl,
             MaxNumberOfMessages: Math.min(RECEIVE_MAX, limit - received.length),
             VisibilityTimeout: this.hideSeconds,
-            WaitTimeSeconds: 0,
+            // A short poll samples some of SQS's servers and may miss the few messages a DLQ
+            // holds; a long poll asks them all, and ends as soon as there is something.
+            WaitTimeSeconds: 1,
           }),
         );
         if (Messages.length === 0) break;

@@ -93,7 +93,7 @@ export function makeSweep(deps: SweepDeps) {
    * throttled) reached the dead-letter queue having written nothing, perhaps after its first
    * delivery charged: its order, still PENDING_PAYMENT with no `dueAt`, is made due now, marked
    * as possibly charged, so that the redrive below asks the gateway before charging anything.
-   * Costs one receive per run while the dead-letter queue is empty, nothing per paid order.
+   * Costs one read of the dead-letter queue per run while it is empty, nothing per paid order.
    */
   async function putStrandedInIndex(now: Date): Promise<void> {
     let requests: PaymentRequest[];
