@@ -398,26 +398,35 @@ async function serveHttpApi(
   };
 }
 
-/** Runs each scheduled function on a timer, as EventBridge would; returns how to stop them. */
+/**
+ * Runs each scheduled function on a timer, as EventBridge would; returns how to stop them, which
+ * lets the runs under way finish before the emulators they call go.
+ */
 function runSchedules(
   handlers: Readonly<Record<string, unknown>>,
   options: LocalRuntimeOptions,
 ): () => Promise<void> {
   const every = (options.scheduleSeconds ?? 30) * 1000;
   const timers: NodeJS.Timeout[] = [];
+  const running = new Set<Promise<unknown>>();
   for (const [name, spec] of Object.entries(functionSpecs)) {
     if (!spec.schedule) continue;
     const run = handlers[name] as (event: unknown, context: unknown) => Promise<unknown>;
     timers.push(
       setInterval(() => {
-        run(scheduledEvent(name), lambdaContext(name, spec.timeoutSeconds)).catch(
-          (error: unknown) => process.stderr.write(`${name}: ${String(error)}\n`),
-        );
+        const invocation: Promise<unknown> = run(
+          scheduledEvent(name),
+          lambdaContext(name, spec.timeoutSeconds),
+        )
+          .catch((error: unknown) => process.stderr.write(`${name}: ${String(error)}\n`))
+          .finally(() => running.delete(invocation));
+        running.add(invocation);
       }, every),
     );
   }
   return async () => {
     for (const timer of timers) clearInterval(timer);
+    await Promise.allSettled([...running]);
   };
 }
 
