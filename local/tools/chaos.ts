@@ -366,7 +366,10 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       placed.push({ agentId, key, orderId: order.orderId, amount });
       if (replays) {
         const replay = await placeOrder(api, tokens.get(agentId) ?? '', key, body);
-        if (replay?.orderId !== order.orderId) {
+        // A suspension acts at once, replays included: a replay made once its agent's
+        // suspension landed is refused (AGENT_SUSPENDED), which makes no order either.
+        const refusedSuspended = replay === undefined && suspension.agents.includes(agentId);
+        if (!refusedSuspended && replay?.orderId !== order.orderId) {
           replayViolations.push({
             orderId: order.orderId,
             detail: `the replay of ${key} made ${replay?.orderId}`,
