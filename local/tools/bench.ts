@@ -327,7 +327,7 @@ ${callRows.join('\n')}
 | Lambda invocations: orderIntake | 1.000 | one per POST |
 | Lambda invocations: paymentSubmission | ${fixed(submissionInvocations, 3)} | measured: batches the local event source mapping invoked it with (median ${fixed(messagesPerBatch, 2)} messages per batch; in the wiring: batch size ${fn.paymentSubmission.consumes.batchSize}, batching window ${fn.paymentSubmission.consumes.maxBatchingWindowSeconds} s) |
 | Lambda invocations: settlementCallback | ${fixed(callbacks, 3)} | one per callback |
-| Lambda invocations: settlementReconciler | ${fixed(reconcilerInvocations, 3)} | non-empty receives on the settlement-check queue |
+| Lambda invocations: settlementReconciler | ${fixed(reconcilerInvocations, 3)} | batches the local event source mapping invoked it with, from the settlement-check queue |
 | SQS requests by the event source mappings | ${fixed(esmRequests, 3)} | the ReceiveMessage calls that gathered each batch (median ${fixed(receivesPerBatch, 2)} per payment batch) + 1 DeleteMessageBatch per batch, counted on the local pollers |
 
 The event source mapping's receives and deletes are made by Lambda's pollers, not the function,
