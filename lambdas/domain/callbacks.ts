@@ -60,6 +60,18 @@ function outcomeOf(event: GatewayEvent): SettledOutcome | undefined {
 }
 
 /**
+ * A success callback for an order already PAID: every order charged at once hears it once more
+ * from the gateway, and it changes nothing the order does not already say.
+ */
+export function isEchoOfPaid(event: GatewayEvent, outcome: CallbackOutcome): boolean {
+  return (
+    event.type === 'payment.succeeded' &&
+    outcome.result === 'unchanged' &&
+    outcome.status === 'PAID'
+  );
+}
+
+/**
  * settlement-callback's use case: one verified event, at most one transition. Duplicates, late
  * and out-of-order events are recognised by the order's state, never by remembering event ids.
  */

@@ -114,9 +114,13 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
     }
     const request = parseWith(schema, command.body);
     const noControls: OperatorControls = {};
-    const [agent, controls] = await Promise.all([
+    const orderId = orderIdFor(command.agentId, idempotencyKey);
+    // The order is read with the agent rather than after it: one round trip, not two. A replay is
+    // still answered only once the agent may place orders.
+    const [agent, controls, stored] = await Promise.all([
       deps.agents.get(command.agentId),
       deps.controls?.read() ?? noControls,
+      deps.orders.get(orderId),
     ]);
     if (agent === undefined) {
       throw new AutopayError('AGENT_NOT_REGISTERED');
@@ -127,7 +131,7 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
     }
     const now = deps.clock.now();
     const base = {
-      orderId: orderIdFor(command.agentId, idempotencyKey),
+      orderId,
       agentId: command.agentId,
       // The owner index's key: who may see and act on the order, without reading the agent.
       ownerId: agent.ownerId,
@@ -151,7 +155,6 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
         : undefined;
 
     // A replay is answered from the stored order and writes nothing.
-    const stored = await deps.orders.get(base.orderId);
     if (stored !== undefined) {
       return replay(stored, base.requestHash);
     }

@@ -5,6 +5,7 @@ import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
 import {
   type GatewayEvent,
   gatewayEventSchema,
+  isEchoOfPaid,
   makeHandleGatewayEvent,
 } from '#domain/callbacks.ts';
 import { AutopayError } from '#domain/errors.ts';
@@ -70,8 +71,13 @@ export function buildHandler(deps: CallbackHandlerDeps) {
     aboutOrder(gatewayEvent.data.idempotencyKey);
     logger.appendKeys({ eventId: gatewayEvent.id });
     const outcome = await deps.handleEvent(gatewayEvent);
-    logger.info('Callback handled', { type: gatewayEvent.type, ...outcome });
-    metrics.addMetric(callbackMetric(outcome.result), MetricUnit.Count, 1);
+    if (isEchoOfPaid(gatewayEvent, outcome)) {
+      // Every order charged at once hears this: at DEBUG, and not counted (callbackMetric).
+      logger.debug('Callback handled', { type: gatewayEvent.type, ...outcome });
+    } else {
+      logger.info('Callback handled', { type: gatewayEvent.type, ...outcome });
+      metrics.addMetric(callbackMetric(outcome.result), MetricUnit.Count, 1);
+    }
     return json(200, { received: true, ...outcome });
   });
 }

@@ -73,7 +73,11 @@ export const gatewayCallMetric = <O extends GatewayCall[0], K extends GatewayCal
 /** One metric per state the circuit breaker moves to: `Breaker_open`, … */
 export const breakerMetric = <S extends BreakerState>(state: S) => `Breaker_${state}` as const;
 
-/** What a callback did: `Callback_applied`, `Callback_ignored`, … */
+/**
+ * What a callback did: `Callback_applied`, `Callback_ignored`, … A success callback for an order
+ * already PAID (every such order's echo) is not counted: the callback function's Invocations less
+ * these counts.
+ */
 export const callbackMetric = (result: CallbackOutcome['result']) => `Callback_${result}` as const;
 
 /** The user's moves on an order: `Order_confirm`, `Order_cancel`, `Order_refund`. */

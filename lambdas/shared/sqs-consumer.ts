@@ -78,7 +78,8 @@ export function sqsConsumer<T extends { orderId?: string | undefined }>(
       });
     const result = orderId ? await traceOrder(orderId, handle) : await handle();
     if (result.kind === 'done') {
-      log.info('Message handled', { queue: options.name, detail: result.detail });
+      // Each consumer reads one queue, which its log group already names.
+      log.info('Message handled', { detail: result.detail });
       metrics.addMetric(consumerMetric(options.name, 'MessageHandled'), MetricUnit.Count, 1);
       return;
     }

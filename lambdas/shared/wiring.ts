@@ -350,6 +350,10 @@ export const wiring = {
       consumes: {
         queue: 'paymentSubmission',
         batchSize: 10,
+        // No window: at the bench's load a 1 s window cut invocations from 0.72 to 0.26 per paid
+        // order but each message gathered cost its own receive (SQS 1.44 → 1.80), about $0.10 per
+        // million saved in all; and AWS documents that with a window a queue with little traffic
+        // may wait up to 20 s before invoking, which an agent waiting for PAID would see.
         maxBatchingWindowSeconds: 0,
         maxConcurrency: 5,
         reportBatchItemFailures: true,

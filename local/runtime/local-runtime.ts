@@ -97,6 +97,11 @@ export interface LocalRuntimeOptions {
    * schedules, invoke): the benchmark times invocations and counts their log bytes with it.
    */
   readonly wrapHandler?: (functionName: string, handler: LocalHandler) => LocalHandler;
+  /** Told of each batch a queue poller gathers, before it invokes its function with it. */
+  readonly onQueueBatch?: (
+    functionName: string,
+    batch: { readonly receives: number; readonly messages: number },
+  ) => void;
 }
 
 export type LocalHandler = (event: unknown, context: unknown) => Promise<unknown>;
@@ -453,8 +458,12 @@ function pollQueues(
         timeoutSeconds: spec.timeoutSeconds,
         handler: handlers[name] as SqsHandler,
         batchSize: source.batchSize,
+        batchingWindowSeconds: source.maxBatchingWindowSeconds,
         concurrency: Math.min(source.maxConcurrency, 4),
         onInvokeError: (error) => process.stderr.write(`${name}: ${String(error)}\n`),
+        ...(options.onQueueBatch
+          ? { onBatch: (batch) => options.onQueueBatch?.(name, batch) }
+          : {}),
         ...(options.crashAfterInvoke ? { crashAfterInvoke: options.crashAfterInvoke } : {}),
         ...(duplicateDelivery ? { duplicate: () => duplicateDelivery(source.queue) } : {}),
         // `npm run ops -- pause payments`: in AWS it disables this mapping.

@@ -25,6 +25,13 @@ export interface QueuePollerOptions {
   readonly timeoutSeconds: number;
   readonly handler: SqsHandler;
   readonly batchSize: number;
+  /**
+   * The mapping's MaximumBatchingWindowInSeconds (0 when absent): how long it gathers messages
+   * before invoking, unless the batch fills first (see `gather`).
+   */
+  readonly batchingWindowSeconds?: number;
+  /** Told of each batch before its invocation: the receives that gathered it, its messages. */
+  readonly onBatch?: (batch: { readonly receives: number; readonly messages: number }) => void;
   /** Concurrent invocations, as the event source mapping's maximum concurrency bounds them. */
   readonly concurrency: number;
   readonly onInvokeError?: (error: unknown) => void;
@@ -76,40 +83,106 @@ async function work(
   signal: AbortSignal,
   copies: Set<string>,
 ): Promise<void> {
+  // Lambda starts a batching window when the previous invocation completes (or the poller starts).
+  let windowStart = Date.now();
   while (!signal.aborted) {
     if (options.paused !== undefined && (await isPaused(options))) {
       await new Promise((resolve) => setTimeout(resolve, PAUSED_RECHECK_MS));
       continue;
     }
-    let messages: Message[];
-    // One signal per call, tied to the poller's: listeners the SDK leaves on a signal then go
-    // with it, instead of piling up on one that lives as long as the poller.
-    const call = new AbortController();
-    const stop = () => call.abort();
-    signal.addEventListener('abort', stop, { once: true });
-    try {
-      const received = await options.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: options.queueUrl,
-          MaxNumberOfMessages: Math.min(options.batchSize, 10),
-          WaitTimeSeconds: 1,
-          MessageSystemAttributeNames: ['All'],
-          MessageAttributeNames: ['All'],
-        }),
-        { abortSignal: call.signal },
-      );
-      messages = received.Messages ?? [];
-    } catch (error) {
-      if (signal.aborted) return;
-      options.onInvokeError?.(error);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      continue;
-    } finally {
-      signal.removeEventListener('abort', stop);
+    const gathered = await gather(options, signal, windowStart);
+    if (gathered === undefined) return;
+    if (gathered.messages.length > 0) {
+      options.onBatch?.({ receives: gathered.receives, messages: gathered.messages.length });
+      await invoke(options, await duplicated(options, gathered.messages, copies));
+      windowStart = Date.now();
     }
-    if (messages.length > 0) {
-      await invoke(options, await duplicated(options, messages, copies));
-    }
+  }
+}
+
+/** Lambda's synchronous invocation payload limit: a batch stops growing before it. */
+const INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024;
+/** SQS's largest message: room kept in the payload for each message one more receive may bring. */
+const MAX_MESSAGE_BYTES = 256 * 1024;
+/** SQS's longest long poll. */
+const MAX_WAIT_SECONDS = 20;
+
+/**
+ * One batch, as Lambda's SQS mapping gathers it (AWS's "Batching behavior"): it invokes once the
+ * batch size is reached, the payload nears 6 MB, or the batching window that began when the
+ * previous invocation completed has passed. Receives go on while the window is open, each a long
+ * poll for at most what is left of it (SQS waits in whole seconds, so a window may run over by
+ * less than one); with no window, one receive is the batch. An empty receive after the window
+ * returns nothing, so the caller checks the pause and the stop between polls.
+ * Not modelled: AWS documents that on a queue with very little traffic its pollers may wait up
+ * to 20 seconds before invoking, even with a shorter window.
+ */
+async function gather(
+  options: QueuePollerOptions,
+  signal: AbortSignal,
+  windowStart: number,
+): Promise<{ messages: Message[]; receives: number } | undefined> {
+  const deadline = windowStart + (options.batchingWindowSeconds ?? 0) * 1000;
+  const messages: Message[] = [];
+  let receives = 0;
+  let payloadBytes = 0;
+  for (;;) {
+    const leftSeconds = Math.ceil((deadline - Date.now()) / 1000);
+    if (messages.length > 0 && leftSeconds <= 0) break;
+    const room = Math.min(10, options.batchSize - messages.length);
+    const received = await receive(
+      options,
+      signal,
+      room,
+      Math.min(MAX_WAIT_SECONDS, Math.max(1, leftSeconds)),
+    );
+    if (received === undefined) return signal.aborted ? undefined : { messages, receives };
+    // Empty polls before a batch's first message are the idle mapping's, not the batch's.
+    if (messages.length > 0 || received.length > 0) receives += 1;
+    messages.push(...received);
+    payloadBytes += received.reduce(
+      (sum, message) => sum + Buffer.byteLength(message.Body ?? ''),
+      0,
+    );
+    const full =
+      messages.length >= options.batchSize ||
+      payloadBytes > INVOKE_PAYLOAD_BYTES - 10 * MAX_MESSAGE_BYTES;
+    if (full || (messages.length === 0 && leftSeconds <= 1)) break;
+  }
+  return { messages, receives };
+}
+
+/** One ReceiveMessage; undefined when it failed (told to `onInvokeError`) or the poller stopped. */
+async function receive(
+  options: QueuePollerOptions,
+  signal: AbortSignal,
+  maxMessages: number,
+  waitSeconds: number,
+): Promise<Message[] | undefined> {
+  // One signal per call, tied to the poller's: listeners the SDK leaves on a signal then go
+  // with it, instead of piling up on one that lives as long as the poller.
+  const call = new AbortController();
+  const stop = () => call.abort();
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    const received = await options.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: options.queueUrl,
+        MaxNumberOfMessages: maxMessages,
+        WaitTimeSeconds: waitSeconds,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+      { abortSignal: call.signal },
+    );
+    return received.Messages ?? [];
+  } catch (error) {
+    if (signal.aborted) return undefined;
+    options.onInvokeError?.(error);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return undefined;
+  } finally {
+    signal.removeEventListener('abort', stop);
   }
 }
 

@@ -23,7 +23,7 @@ import {
   type RequestRun,
   runPipelineBenchmarks,
 } from './bench/pipeline.ts';
-import { fixed, median, progress } from './bench/stats.ts';
+import { fixed, median, percentile, progress } from './bench/stats.ts';
 import { runWarmIntake } from './bench/warm.ts';
 
 /**
@@ -138,7 +138,15 @@ function requestsSection(
   const esmRequests = perOrder(
     runs,
     (run) =>
-      run.submissionBatches + run.submissionDeletes + run.reconcilerBatches + run.reconcilerDeletes,
+      run.submissionReceives +
+      run.submissionDeletes +
+      run.reconcilerReceives +
+      run.reconcilerDeletes,
+  );
+  const ordersPerSecond = median(runs.map((run) => run.orders / run.placedSeconds));
+  const paidAfter = runs.flatMap((run) => run.paidAfterMs);
+  const receivesPerBatch = median(
+    runs.map((run) => run.submissionReceives / Math.max(1, run.submissionBatches)),
   );
   const functionSqs = perOrder(runs, (run) => sum(run, 'SQS.'));
   const secrets = perOrder(runs, (run) => sum(run, 'SecretsManager.'));
@@ -204,7 +212,7 @@ function requestsSection(
     ),
     sqsByMapping: median(
       runs.map(
-        (run) => (run.notificationBatches + run.notificationDeletes) / Math.max(1, run.deliveries),
+        (run) => (run.notificationReceives + run.notificationDeletes) / Math.max(1, run.deliveries),
       ),
     ),
     getItems: median(
@@ -317,16 +325,28 @@ ${callRows.join('\n')}
   )} | counted by the bench client |
 | Function URL requests (no API Gateway charge): gateway callbacks \`POST /v1/callbacks/{gateway}\` | ${fixed(callbacks, 3)} | counted by a proxy in front of the local API (callback statuses per run: ${statuses}) |
 | Lambda invocations: orderIntake | 1.000 | one per POST |
-| Lambda invocations: paymentSubmission | ${fixed(submissionInvocations, 3)} | measured: non-empty receives of the local event source mapping (median ${fixed(messagesPerBatch, 2)} messages per batch; batch size in the wiring: ${fn.paymentSubmission.consumes.batchSize}) |
+| Lambda invocations: paymentSubmission | ${fixed(submissionInvocations, 3)} | measured: batches the local event source mapping invoked it with (median ${fixed(messagesPerBatch, 2)} messages per batch; in the wiring: batch size ${fn.paymentSubmission.consumes.batchSize}, batching window ${fn.paymentSubmission.consumes.maxBatchingWindowSeconds} s) |
 | Lambda invocations: settlementCallback | ${fixed(callbacks, 3)} | one per callback |
-| Lambda invocations: settlementReconciler | ${fixed(reconcilerInvocations, 3)} | non-empty receives on the settlement-check queue |
-| SQS requests by the event source mappings | ${fixed(esmRequests, 3)} | 1 ReceiveMessage + 1 DeleteMessageBatch per batch, counted on the local pollers |
+| Lambda invocations: settlementReconciler | ${fixed(reconcilerInvocations, 3)} | batches the local event source mapping invoked it with, from the settlement-check queue |
+| SQS requests by the event source mappings | ${fixed(esmRequests, 3)} | the ReceiveMessage calls that gathered each batch (median ${fixed(receivesPerBatch, 2)} per payment batch) + 1 DeleteMessageBatch per batch, counted on the local pollers |
 
 The event source mapping's receives and deletes are made by Lambda's pollers, not the function,
-but are billed as SQS requests on the account. Assumption: AWS's mapping, like the local poller,
-makes one receive and one delete per batch; the batches it forms depend on arrival rate (this run
-formed batches of ~${fixed(messagesPerBatch, 1)} at this load; the wiring allows ${fn.paymentSubmission.consumes.batchSize}). Empty long polls
-of an idle mapping are a fixed cost per queue, not per order, and are not included.
+but are billed as SQS requests on the account. Assumption: AWS's mapping gathers a batch as the
+local poller does (local/runtime/queue-poller.ts, after AWS's batching behavior: it invokes once
+the batch size is reached, the payload nears 6 MB, or the batching window, begun when the previous
+invocation completed, has passed; with no window one receive is the batch) and deletes once per
+batch. The batches depend on the arrival rate: this run's orders (4 in flight, some ${fixed(ordersPerSecond, 0)} a second, to
+${Math.min(fn.paymentSubmission.consumes.maxConcurrency, 4)} local pollers) formed batches of ~${fixed(messagesPerBatch, 1)}; the wiring allows ${fn.paymentSubmission.consumes.batchSize}. A batching window saves
+invocations only where messages come faster than one per window to each poller: at low traffic it
+saves nothing, and AWS documents (Lambda with SQS) that with a window set, a queue with very little
+traffic may wait up to 20 s before its function is invoked, whatever the window; the local poller
+does not reproduce that wait. Empty long polls of an idle mapping are a fixed cost per queue, not
+per order, and are not included.
+
+Time to PAID in these runs, what an agent polling its order waits (from its 202 to the bench's
+first poll that saw it PAID, polls 50 ms apart; ${paidAfter.length} orders): median ${fixed(percentile(paidAfter, 50), 0)} ms, 90th
+percentile ${fixed(percentile(paidAfter, 90), 0)} ms, slowest ${fixed(Math.max(...paidAfter), 0)} ms, with the payment mapping's batching window
+at ${fn.paymentSubmission.consumes.maxBatchingWindowSeconds} s.
 
 ### Cost per million paid orders
 
@@ -382,6 +402,29 @@ Not included: free tiers, CloudWatch custom metrics (a monthly price per metric,
 order), X-Ray traces (functions run with active tracing), data transfer, the secrets' monthly
 storage, DynamoDB storage and streams (Lambda's reads of a stream are free), the secrets' refresh
 (a fixed monthly cost, below), and the sweep and key-rotation functions (fixed cost per schedule).
+
+### Reads on the paid path, and why each is made
+
+Every read a paid order makes, as the code makes it (what the measured ${fixed(
+    perOrder(runs, (run) => run.calls['DynamoDB.GetItem'] ?? 0),
+    2,
+  )} GetItem and ${fixed(
+    perOrder(runs, (run) => run.calls['DynamoDB.BatchGetItem'] ?? 0),
+    2,
+  )} BatchGetItem per order
+above are made of). Each is strongly consistent (1 RRU up to 4 KB, found or not): an eventually
+consistent read (0.5 RRU) was weighed for each and kept out where a stale answer costs a
+guarantee or more than it saves; none is dropped, since each decides something no other read does.
+
+| Function | Read | Per paid order | Why it is made, and why strongly consistent |
+| --- | --- | ---: | --- |
+| orderIntake | GetItem of the agent | 1 | who owns the agent, what it may pay and its limits; suspension acts from the very next request (DESIGN §5), so no cache and no stale read |
+| orderIntake | GetItem of the order (made with the agent's, one round trip) | 1 | a replay is answered from the stored order and writes nothing (DESIGN §5); a stale "not found" a moment after the first request would claim the agent's day and queue the payment again |
+| orderIntake | GetItem of the operators' switches | one per instance every ${fn.orderIntake.environment.CONTROL_CACHE_SECONDS} s | a pause of auto-pay reaches every instance within ${fn.orderIntake.environment.CONTROL_CACHE_SECONDS} s (DESIGN §5: within seconds); cached, so not per order |
+| paymentSubmission | GetItem of the order | 1, and a re-read a few ms later when the message outruns the order's put | a message may name an order never stored (it must not be charged) or one a racing delivery already moved; the charge is made for a stored PENDING_PAYMENT order, whose version the conditional write checks |
+| paymentSubmission | BatchGetItem of the circuit breaker's state and window counts | one per instance per second at most | the breaker is shared by every instance through the table; cached per instance, so not per order |
+| paymentSubmission | GetItem of the agent, right before the charge | 1 | a suspension that lands while the risk engine is asked still stops the charge (suspension acts at once) |
+| settlementCallback | GetItem of the order | 1 | the event is applied against the order's state; a stale PENDING_PAYMENT would send a conditional write that fails and still costs a write unit |
 
 ### Logs per paid order
 

@@ -274,6 +274,8 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       resumeAt: Math.floor(options.orders / 2),
       agents: [trusted[0], cautious[0]].filter((agentId) => agentId !== undefined),
       suspended: new Set<string>(),
+      /** Agents whose suspension was asked for (from the request on) and not yet resumed. */
+      requested: new Set<string>(),
       refused: 0,
     };
     const ownerCall = (agentId: string, action: 'suspend' | 'resume') =>
@@ -330,6 +332,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
           else suspension.refused++;
         });
         await Promise.all(burst);
+        for (const suspended of suspension.agents) suspension.requested.add(suspended);
         await Promise.all(suspension.agents.map((suspended) => ownerCall(suspended, 'suspend')));
         for (const suspended of suspension.agents) suspension.suspended.add(suspended);
         options.log(`suspended ${suspension.agents.join(', ')} after ${index} orders`);
@@ -339,6 +342,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       if (index === suspension.resumeAt && suspension.agents[0] !== undefined) {
         await ownerCall(suspension.agents[0], 'resume');
         suspension.suspended.delete(suspension.agents[0]);
+        suspension.requested.delete(suspension.agents[0]);
       }
       const replays = chance(orderRandom, 0.1);
       const key = `chaos-${index}-${randomUUID()}`;
@@ -366,10 +370,9 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       placed.push({ agentId, key, orderId: order.orderId, amount });
       if (replays) {
         const replay = await placeOrder(api, tokens.get(agentId) ?? '', key, body);
-        // A suspension acts at once, replays included: a replay made once its agent's
-        // suspension landed is refused (AGENT_SUSPENDED), which makes no order either.
-        const refusedSuspended = replay === undefined && suspension.agents.includes(agentId);
-        if (!refusedSuspended && replay?.orderId !== order.orderId) {
+        // A suspension asked for since the order was placed refuses its replay too (403).
+        const refusedAsSuspended = replay === undefined && suspension.requested.has(agentId);
+        if (!refusedAsSuspended && replay?.orderId !== order.orderId) {
           replayViolations.push({
             orderId: order.orderId,
             detail: `the replay of ${key} made ${replay?.orderId}`,

@@ -485,7 +485,7 @@ describe('ServiceStack', () => {
       expect(actions).toEqual(expected);
     });
 
-    it('consumes in batches of the wiring size, bounded concurrency, reporting failures per message', () => {
+    it('consumes in batches of the wiring size and window, bounded concurrency, reporting failures per message', () => {
       // Prepare
       const spec = wiring.functions.paymentSubmission.consumes;
       const submission = synth.service.functions.get('paymentSubmission');
@@ -496,7 +496,8 @@ describe('ServiceStack', () => {
       });
 
       // Assess
-      expect(Object.values(mappings).map((mapping) => mapping.Properties)).toEqual([
+      const properties = Object.values(mappings).map((mapping) => mapping.Properties);
+      expect(properties).toEqual([
         expect.objectContaining({
           BatchSize: spec.batchSize,
           ScalingConfig: { MaximumConcurrency: spec.maxConcurrency },
@@ -506,6 +507,10 @@ describe('ServiceStack', () => {
           },
         }),
       ]);
+      // Absent means 0 in AWS: Lambda invokes as soon as it has messages.
+      expect(properties[0]?.MaximumBatchingWindowInSeconds ?? 0).toBe(
+        spec.maxBatchingWindowSeconds,
+      );
     });
 
     it('gives each secret only to the functions the wiring names', () => {

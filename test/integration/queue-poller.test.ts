@@ -23,7 +23,10 @@ let emulator: Emulator;
 let sqs: SQSClient;
 let counter = 0;
 
-async function queue(maxReceiveCount = 5): Promise<{ url: string; arn: string; dlqUrl: string }> {
+async function queue(
+  maxReceiveCount = 5,
+  visibilityTimeout = 1,
+): Promise<{ url: string; arn: string; dlqUrl: string }> {
   counter++;
   const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `poller-dlq-${counter}` }));
   const dlqArn = await arnOf(dlq.QueueUrl ?? '');
@@ -31,7 +34,7 @@ async function queue(maxReceiveCount = 5): Promise<{ url: string; arn: string; d
     new CreateQueueCommand({
       QueueName: `poller-${counter}`,
       Attributes: {
-        VisibilityTimeout: '1',
+        VisibilityTimeout: String(visibilityTimeout),
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount }),
       },
     }),
@@ -310,5 +313,81 @@ describe('local queue poller (fauxqs)', () => {
     // Assess
     expect(handled).toBe(2);
     expect(asked).toBe(1);
+  });
+
+  describe('with a batching window, as Lambda gathers a batch', () => {
+    /** Starts a poller that records each batch it invokes with, and when. */
+    function recording(q: { url: string; arn: string }, settings: Partial<QueuePollerOptions>) {
+      const batches: { bodies: string[]; at: number }[] = [];
+      const told: { receives: number; messages: number }[] = [];
+      const poller = startQueuePoller({
+        ...options(q, async (event) => {
+          batches.push({ bodies: event.Records.map((record) => record.body), at: Date.now() });
+          return { batchItemFailures: [] };
+        }),
+        onBatch: (batch) => told.push(batch),
+        ...settings,
+      });
+      return { batches, told, poller };
+    }
+
+    async function until(done: () => boolean, timeoutMs = 30_000): Promise<void> {
+      for (const deadline = Date.now() + timeoutMs; !done() && Date.now() < deadline; ) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+
+    it('gathers the messages that come within the window into one invocation', async () => {
+      // Prepare: a message stays hidden longer than the window, as in the wiring.
+      const q = await queue(5, 60);
+      const { batches, told, poller } = recording(q, { batchingWindowSeconds: 4 });
+
+      // Act: three messages, some way apart, all inside the window the poller opened.
+      for (const body of ['a', 'b', 'c']) {
+        await sendBodies(q.url, [body]);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      await until(() => batches.length > 0);
+      await poller.stop();
+
+      // Assess
+      expect(batches.map((batch) => batch.bodies.sort())).toEqual([['a', 'b', 'c']]);
+      expect(told).toEqual([{ receives: expect.any(Number), messages: 3 }]);
+      expect(told[0]?.receives).toBeGreaterThanOrEqual(2);
+    });
+
+    it('invokes once the batch size is reached, without waiting out the window', async () => {
+      // Prepare
+      const q = await queue(5, 60);
+      const { batches, poller } = recording(q, { batchSize: 2, batchingWindowSeconds: 20 });
+      const sentAt = Date.now();
+
+      // Act
+      await sendBodies(q.url, ['one', 'two']);
+      await until(() => batches.length > 0);
+      await poller.stop();
+
+      // Assess
+      expect(batches).toHaveLength(1);
+      expect(batches[0]?.bodies.sort()).toEqual(['one', 'two']);
+      expect((batches[0]?.at ?? Number.POSITIVE_INFINITY) - sentAt).toBeLessThan(10_000);
+    });
+
+    it('invokes a message that comes after the window has passed at once: idle, it gathers nothing', async () => {
+      // Prepare
+      const q = await queue(5, 60);
+      const { batches, poller } = recording(q, { batchingWindowSeconds: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const sentAt = Date.now();
+
+      // Act
+      await sendBodies(q.url, ['alone']);
+      await until(() => batches.length > 0);
+      await poller.stop();
+
+      // Assess: well within the long poll's second, not after another window.
+      expect(batches.map((batch) => batch.bodies)).toEqual([['alone']]);
+      expect((batches[0]?.at ?? Number.POSITIVE_INFINITY) - sentAt).toBeLessThan(1_000);
+    });
   });
 });

@@ -1,56 +1,13 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { GatewayEvent } from '#domain/callbacks.ts';
-import { wiring } from '#shared/wiring.ts';
 import { lambdaContext } from '../../local/runtime/lambda-context.ts';
+import { callbackTestEnvironment, functionUrlEvent } from '../fixtures/function-url-event.ts';
 
 /**
  * The callback function as Lambda invokes it from its function URL: every path and method sent
  * to the URL reaches it, so it answers all but its own with the error catalogue's 404.
  */
-
-/** A request to the function URL, in the shape Lambda documents (payload 2.0, `$default`). */
-function functionUrlEvent(
-  method: string,
-  rawPath: string,
-  body?: { readonly text: string; readonly base64?: true },
-): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath,
-    rawQueryString: '',
-    headers: {
-      host: 'abcdefg.lambda-url.us-east-1.on.aws',
-      'content-type': 'application/json',
-      'stripe-signature': 't=1,v1=00',
-    },
-    requestContext: {
-      accountId: 'anonymous',
-      apiId: 'abcdefg',
-      domainName: 'abcdefg.lambda-url.us-east-1.on.aws',
-      domainPrefix: 'abcdefg',
-      http: {
-        method,
-        path: rawPath,
-        protocol: 'HTTP/1.1',
-        sourceIp: '203.0.113.7',
-        userAgent: 'Stripe/1.0',
-      },
-      requestId: 'request-1',
-      routeKey: '$default',
-      stage: '$default',
-      time: '30/Nov/2026:01:00:00 +0000',
-      timeEpoch: 1_795_999_200_000,
-    },
-    ...(body
-      ? {
-          body: body.base64 ? Buffer.from(body.text).toString('base64') : body.text,
-          isBase64Encoded: body.base64 ?? false,
-        }
-      : { isBase64Encoded: false }),
-  };
-}
 
 const event: GatewayEvent = {
   id: 'evt_1',
@@ -77,12 +34,9 @@ describe('the callback function behind its function URL', () => {
 
   beforeAll(async () => {
     for (const [name, value] of Object.entries({
-      ...wiring.functions.settlementCallback.environment,
+      ...callbackTestEnvironment,
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       POWERTOOLS_METRICS_DISABLED: 'true',
-      TABLE_NAME: 'autopay-test',
-      SETTLEMENT_CHECK_QUEUE_URL: 'http://127.0.0.1:9/queue/settlement-check',
-      WEBHOOK_SECRET_ID: 'webhook-signing-secret',
     })) {
       vi.stubEnv(name, value);
     }

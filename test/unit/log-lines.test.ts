@@ -7,14 +7,17 @@ import { lambdaContext } from '../../local/runtime/lambda-context.ts';
 async function linesOf(act: (modules: Awaited<ReturnType<typeof load>>) => void) {
   const modules = await load();
   const written: string[] = [];
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    written.push(String(chunk));
-    return true;
-  });
+  // Powertools writes WARN and above to stderr.
+  const writes = [process.stdout, process.stderr].map((stream) =>
+    vi.spyOn(stream, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    }),
+  );
   try {
     act(modules);
   } finally {
-    write.mockRestore();
+    for (const write of writes) write.mockRestore();
   }
   return written
     .join('')
@@ -25,10 +28,10 @@ async function linesOf(act: (modules: Awaited<ReturnType<typeof load>>) => void)
 
 async function load() {
   vi.resetModules();
-  const { logger } = await import('#shared/observability.ts');
+  const { logger, metrics } = await import('#shared/observability.ts');
   const events = await import('#shared/domain-events.ts');
   logger.addContext(lambdaContext('paymentSubmission', 30));
-  return { logger, ...events };
+  return { logger, metrics, ...events };
 }
 
 const order = (status: Order['status']) => ({ orderId: 'ord_log_1', status }) as Order;
@@ -82,7 +85,7 @@ describe('log lines at the shipped level', () => {
     expect(lines[3]).toMatchObject({ orderId: 'ord_log_1', why: 'failed while PAID' });
   });
 
-  it('writes the invocation and its trace, not what its log group already says', async () => {
+  it('writes the invocation, not what its log group already says', async () => {
     // Act
     const [line] = await linesOf(({ logger }) => logger.info('Order placed', { orderId: 'ord_1' }));
 
@@ -102,5 +105,64 @@ describe('log lines at the shipped level', () => {
     ]) {
       expect(line).not.toHaveProperty(key);
     }
+  });
+
+  it('writes one request id on a routine line, the API one where there is one, and no time or trace', async () => {
+    // Prepare
+    vi.stubEnv('_X_AMZN_TRACE_ID', 'Root=1-6a000000-0123456789abcdef01234567;Sampled=1');
+
+    // Act
+    const [line] = await linesOf(({ logger }) => {
+      logger.appendKeys({ requestId: 'api-request-1' });
+      logger.info('Order placed', { orderId: 'ord_1', status: 'PENDING_PAYMENT' });
+    });
+
+    // Assess
+    expect(line).toEqual({
+      level: 'INFO',
+      message: 'Order placed',
+      requestId: 'api-request-1',
+      orderId: 'ord_1',
+      status: 'PENDING_PAYMENT',
+    });
+  });
+
+  it('writes the time, the invocation, its cold start and its trace on a line that needs a person', async () => {
+    // Prepare
+    vi.stubEnv('_X_AMZN_TRACE_ID', 'Root=1-6a000000-0123456789abcdef01234567;Sampled=1');
+
+    // Act
+    const [line] = await linesOf(({ logger }) => {
+      logger.appendKeys({ requestId: 'api-request-1' });
+      logger.warn('Message returned for later', { orderId: 'ord_1' });
+    });
+
+    // Assess
+    expect(line).toMatchObject({
+      level: 'WARN',
+      timestamp: expect.any(String),
+      cold_start: expect.any(Boolean),
+      function_request_id: expect.any(String),
+      xray_trace_id: '1-6a000000-0123456789abcdef01234567',
+      requestId: 'api-request-1',
+      orderId: 'ord_1',
+    });
+  });
+
+  it('writes no EMF line and no warning for an invocation that counted nothing', async () => {
+    // Prepare
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+    vi.stubEnv('POWERTOOLS_METRICS_NAMESPACE', 'Autopay');
+
+    // Act
+    const quiet = await linesOf(({ metrics }) => metrics.publishStoredMetrics());
+    const counted = await linesOf(({ metrics }) => {
+      metrics.addMetric('OrderPlaced', 'Count', 1);
+      metrics.publishStoredMetrics();
+    });
+
+    // Assess
+    expect(quiet).toEqual([]);
+    expect(counted).toEqual([expect.objectContaining({ OrderPlaced: 1 })]);
   });
 });

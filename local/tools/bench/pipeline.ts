@@ -59,20 +59,29 @@ export const benchAgentCount = 64;
 const agentIds = Array.from({ length: benchAgentCount }, (_, index) => `bench-agent-${index}`);
 
 interface EsmQueueStats {
+  /** Invocations: the batches the mapping's pollers gathered. */
   batches: number;
   messages: number;
+  /** The ReceiveMessage calls that gathered them (not the idle mapping's empty polls). */
+  receives: number;
   deletes: number;
-  inFlight: number;
 }
 
 /**
- * Watches the local event source mappings (the queue pollers use the stack's own SQS client):
- * counts non-empty receives (= invocations) and deletes.
+ * Watches the local event source mappings: the batches each poller gathers (the local runtime
+ * tells of each, with the receives that gathered it) and the deletes it makes (counted on the
+ * stack's own SQS client, which the pollers use), per function. Messages received and not yet
+ * deleted are in flight.
  */
 class EsmMeter {
-  readonly queues = new Map<string, EsmQueueStats>();
+  readonly functions = new Map<string, EsmQueueStats>();
+  #inFlight = 0;
+  readonly #functionOfUrl = new Map<string, string>();
 
-  constructor(sqs: LocalRuntime['sqs']) {
+  constructor(sqs: LocalRuntime['sqs'], queueUrls: LocalRuntime['queueUrls']) {
+    for (const [name, spec] of Object.entries(functionSpecs)) {
+      if (spec.consumes) this.#functionOfUrl.set(queueUrls[spec.consumes.queue].url, name);
+    }
     const stack = sqs.middlewareStack as unknown as {
       add: (middleware: unknown, options: Record<string, unknown>) => void;
     };
@@ -81,24 +90,15 @@ class EsmMeter {
         async (args: {
           input?: { QueueUrl?: string; Entries?: Array<{ ReceiptHandle?: string }> };
         }) => {
-          const url = args.input?.QueueUrl ?? '?';
+          const name = this.#functionOfUrl.get(args.input?.QueueUrl ?? '');
           const command = context.commandName ?? '';
-          if (command === 'DeleteMessageBatchCommand') {
-            const stats = this.#stats(url);
-            stats.deletes += 1;
-            stats.inFlight = Math.max(0, stats.inFlight - 1);
+          if (name !== undefined && command === 'DeleteMessageBatchCommand') {
+            this.#stats(name).deletes += 1;
+            this.#inFlight = Math.max(0, this.#inFlight - (args.input?.Entries?.length ?? 0));
           }
-          const result = (await next(args)) as {
-            output?: { Messages?: Array<{ ReceiptHandle?: string }> };
-          };
-          if (command === 'ReceiveMessageCommand') {
-            const messages = result.output?.Messages ?? [];
-            if (messages.length > 0) {
-              const stats = this.#stats(url);
-              stats.batches += 1;
-              stats.messages += messages.length;
-              stats.inFlight += 1;
-            }
+          const result = (await next(args)) as { output?: { Messages?: unknown[] } };
+          if (name !== undefined && command === 'ReceiveMessageCommand') {
+            this.#inFlight += result.output?.Messages?.length ?? 0;
           }
           return result;
         },
@@ -106,21 +106,29 @@ class EsmMeter {
     );
   }
 
-  #stats(url: string): EsmQueueStats {
-    let stats = this.queues.get(url);
+  /** What the local runtime tells of each batch (`onQueueBatch`). */
+  batch(functionName: string, batch: { readonly receives: number; readonly messages: number }) {
+    const stats = this.#stats(functionName);
+    stats.batches += 1;
+    stats.messages += batch.messages;
+    stats.receives += batch.receives;
+  }
+
+  #stats(functionName: string): EsmQueueStats {
+    let stats = this.functions.get(functionName);
     if (!stats) {
-      stats = { batches: 0, messages: 0, deletes: 0, inFlight: 0 };
-      this.queues.set(url, stats);
+      stats = { batches: 0, messages: 0, receives: 0, deletes: 0 };
+      this.functions.set(functionName, stats);
     }
     return stats;
   }
 
   inFlight(): number {
-    return [...this.queues.values()].reduce((sum, stats) => sum + stats.inFlight, 0);
+    return this.#inFlight;
   }
 
   reset(): void {
-    this.queues.clear();
+    this.functions.clear();
   }
 }
 
@@ -210,6 +218,8 @@ export interface PlacedRun {
   readonly orderIds: string[];
   readonly latenciesMs: number[];
   readonly startedAt: number;
+  /** Order id → when its 202 came back (performance.now()). */
+  readonly answeredAt: ReadonlyMap<string, number>;
 }
 
 class Bench {
@@ -267,7 +277,7 @@ class Bench {
     this.stack.gateway.setCallbackUrl(
       `${proxyUrl}/v1/callbacks/${process.env.GATEWAY_NAME ?? 'simulator'}`,
     );
-    this.esm = new EsmMeter(this.stack.sqs);
+    this.esm = new EsmMeter(this.stack.sqs, this.stack.queueUrls);
     const clients = await import('#adapters/aws-clients.ts');
     const { secretsManager } = await import('#adapters/secrets-manager-client.ts');
     const { notificationClients } = await import('#adapters/notification-clients.ts');
@@ -283,6 +293,7 @@ class Bench {
   async place(count: number, concurrency: number): Promise<PlacedRun> {
     const orderIds: string[] = [];
     const latenciesMs: number[] = [];
+    const answeredAt = new Map<string, number>();
     let next = 0;
     const startedAt = performance.now();
     this.lastPlacements = [];
@@ -307,11 +318,12 @@ class Bench {
           throw new Error(`order ${body.orderId} is ${body.status}, not PENDING_PAYMENT`);
         }
         orderIds.push(body.orderId);
+        answeredAt.set(body.orderId, performance.now());
         this.lastPlacements.push({ token, key, orderId: body.orderId });
       }
     };
     await Promise.all(Array.from({ length: concurrency }, () => lane()));
-    return { orderIds, latenciesMs, startedAt };
+    return { orderIds, latenciesMs, startedAt, answeredAt };
   }
 
   /** The placements of the last `place`, to replay them and to read their orders back. */
@@ -328,8 +340,15 @@ class Bench {
     return statuses;
   }
 
-  /** Polls through the stack's own client (not counted) until every order is PAID. */
-  async waitPaid(orderIds: readonly string[], timeoutMs = 120_000): Promise<number> {
+  /**
+   * Polls through the stack's own client (not counted) until every order is PAID; `paidAt` gets
+   * when each was first seen PAID (polls 50 ms apart).
+   */
+  async waitPaid(
+    orderIds: readonly string[],
+    timeoutMs = 120_000,
+    paidAt = new Map<string, number>(),
+  ): Promise<number> {
     const pending = new Set(orderIds);
     const deadline = Date.now() + timeoutMs;
     while (pending.size > 0) {
@@ -348,8 +367,11 @@ class Bench {
           }),
         );
         for (const item of result.Responses?.[this.stack.tableName] ?? []) {
-          if (item.status === 'PAID') pending.delete(String(item.pk).slice('ORDER#'.length));
-          else if (item.status === 'FAILED' || item.status === 'PAYMENT_UNKNOWN') {
+          if (item.status === 'PAID') {
+            const orderId = String(item.pk).slice('ORDER#'.length);
+            pending.delete(orderId);
+            if (!paidAt.has(orderId)) paidAt.set(orderId, performance.now());
+          } else if (item.status === 'FAILED' || item.status === 'PAYMENT_UNKNOWN') {
             throw new Error(`order ${String(item.pk)} ended ${String(item.status)}`);
           }
         }
@@ -399,12 +421,18 @@ export interface RequestRun {
   /** DynamoDB operation → [RRU, WRU] DynamoDB Local reported for it over the run. */
   readonly capacity: Record<string, [number, number]>;
   readonly apiPosts: number;
+  /** From the first order posted to the last one answered. */
+  readonly placedSeconds: number;
+  /** Each order's time from its 202 to when the bench's poll (every 50 ms) first saw it PAID. */
+  readonly paidAfterMs: readonly number[];
   readonly callbacks: number;
   readonly callbackStatuses: Record<string, number>;
   readonly submissionBatches: number;
   readonly submissionMessages: number;
+  readonly submissionReceives: number;
   readonly submissionDeletes: number;
   readonly reconcilerBatches: number;
+  readonly reconcilerReceives: number;
   readonly reconcilerDeletes: number;
   /** Function → every invocation it had in the run, measured where the local platform calls it. */
   readonly invocations: Readonly<Record<string, readonly InvocationRecord[]>>;
@@ -412,6 +440,7 @@ export interface RequestRun {
   readonly notificationCalls: Record<string, number>;
   readonly notificationRcu: number;
   readonly notificationBatches: number;
+  readonly notificationReceives: number;
   readonly notificationDeletes: number;
   /** Webhook deliveries the bench users' endpoint answered (events delivered). */
   readonly deliveries: number;
@@ -499,6 +528,8 @@ export async function runPipelineBenchmarks(options: PipelineOptions): Promise<P
   const invocations = new InvocationMeter(memoryOf);
   invocations.install();
   await invocations.calibrate();
+  // The pollers tell of their batches from the start; the meter exists once the bench does.
+  const batches: { meter?: EsmMeter } = {};
   // The log level, sampling and metrics the wiring ships with: their lines are what is billed.
   const stack = await startLocalRuntime({
     callbacks: true,
@@ -506,10 +537,12 @@ export async function runPipelineBenchmarks(options: PipelineOptions): Promise<P
     // The sweep runs every 5 minutes in AWS; kept out of the per-order counts.
     scheduleSeconds: 24 * 3600,
     wrapHandler: invocations.wrap,
+    onQueueBatch: (functionName, batch) => batches.meter?.batch(functionName, batch),
   });
   const bench = new Bench(stack, invocations);
   try {
     await bench.prepare();
+    batches.meter = bench.esm;
     progress('warming up (10 orders)');
     const warm = await bench.place(10, 2);
     await bench.waitPaid(warm.orderIds);
@@ -520,9 +553,6 @@ export async function runPipelineBenchmarks(options: PipelineOptions): Promise<P
       ),
     );
 
-    const submissionUrl = stack.queueUrls.paymentSubmission.url;
-    const reconcilerUrl = stack.queueUrls.settlementCheck.url;
-    const notificationUrl = stack.queueUrls.notification.url;
     const requests: RequestRun[] = [];
     // In AWS every line carries the invocation's X-Ray trace id (tracing is active).
     process.env._X_AMZN_TRACE_ID = `Root=1-${'0'.repeat(8)}-${'0'.repeat(24)};Parent=${'0'.repeat(16)};Sampled=1`;
@@ -530,14 +560,16 @@ export async function runPipelineBenchmarks(options: PipelineOptions): Promise<P
       bench.resetMeters();
       invocations.start();
       const placed = await bench.place(options.ordersPerRequestRun, 4);
-      await bench.waitPaid(placed.orderIds);
+      const placedSeconds = (performance.now() - placed.startedAt) / 1000;
+      const paidAt = new Map<string, number>();
+      await bench.waitPaid(placed.orderIds, undefined, paidAt);
       const quiet = await bench.waitQuiet(placed.orderIds.length);
       invocations.stop();
       const snapshot = bench.meter.snapshot();
       const notifications = bench.notificationMeter.snapshot();
-      const submission = bench.esm.queues.get(submissionUrl);
-      const reconciler = bench.esm.queues.get(reconcilerUrl);
-      const notification = bench.esm.queues.get(notificationUrl);
+      const submission = bench.esm.functions.get('paymentSubmission');
+      const reconciler = bench.esm.functions.get('settlementReconciler');
+      const notification = bench.esm.functions.get('notificationDelivery');
       requests.push({
         orders: placed.orderIds.length,
         calls: snapshot.calls,
@@ -547,19 +579,26 @@ export async function runPipelineBenchmarks(options: PipelineOptions): Promise<P
         unreportedCapacity: snapshot.unreported,
         capacity: snapshot.capacity,
         apiPosts: placed.latenciesMs.length,
+        placedSeconds,
+        paidAfterMs: placed.orderIds.map(
+          (orderId) => (paidAt.get(orderId) ?? 0) - (placed.answeredAt.get(orderId) ?? 0),
+        ),
         callbacks: bench.proxy.count,
         callbackStatuses: Object.fromEntries(
           [...bench.proxy.statuses].map(([status, n]) => [String(status), n]),
         ),
         submissionBatches: submission?.batches ?? 0,
         submissionMessages: submission?.messages ?? 0,
+        submissionReceives: submission?.receives ?? 0,
         submissionDeletes: submission?.deletes ?? 0,
         reconcilerBatches: reconciler?.batches ?? 0,
+        reconcilerReceives: reconciler?.receives ?? 0,
         reconcilerDeletes: reconciler?.deletes ?? 0,
         invocations: Object.fromEntries(invocations.records),
         notificationCalls: notifications.calls,
         notificationRcu: notifications.rcu,
         notificationBatches: notification?.batches ?? 0,
+        notificationReceives: notification?.receives ?? 0,
         notificationDeletes: notification?.deletes ?? 0,
         deliveries: bench.receiver.deliveries,
         quiet,
