@@ -2,7 +2,6 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { makeLifecycle } from '#domain/lifecycle.ts';
 import { defaultDeadlinePolicy, type MoveDeps } from '#domain/order-moves.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
-import type { TransitionOutcome } from '#domain/ports.ts';
 import { agentPrincipal, userPrincipal } from '#domain/principal.ts';
 import {
   FixedClock,
@@ -10,6 +9,7 @@ import {
   InMemoryOrders,
   RecordingPaymentQueue,
   RecordingSettlementChecks,
+  resendNextMove,
   type SeedOrder,
   seedOrder,
 } from '../fakes/in-memory.ts';
@@ -372,14 +372,7 @@ describe('confirm, cancel and refund', () => {
     /** The order, whose next move is applied, then sent once more and refused, as the SDK does. */
     async function seedResending(status: OrderStatus) {
       await seed(status, { attempts: 1 });
-      const transition = orders.transition.bind(orders);
-      let resending = 1;
-      orders.transition = async (move): Promise<TransitionOutcome> => {
-        const first = await transition(move);
-        if (resending === 0 || first.kind !== 'applied') return first;
-        resending--;
-        return transition(move);
-      };
+      resendNextMove(orders);
     }
 
     it('confirms a held order and queues its payment', async () => {
