@@ -469,3 +469,18 @@ export class RecordingIdentities implements AgentIdentities {
     this.removed.push(agentId);
   }
 }
+
+/**
+ * Makes the next move that `orders` applies be sent once more and refused, as the SDK resends a
+ * conditional write whose answer was lost after DynamoDB applied it: the caller sees the refusal.
+ */
+export function resendNextMove(orders: InMemoryOrders): void {
+  const transition = orders.transition.bind(orders);
+  let resending = 1;
+  orders.transition = async (move): Promise<TransitionOutcome> => {
+    const first = await transition(move);
+    if (resending === 0 || first.kind !== 'applied') return first;
+    resending--;
+    return transition(move);
+  };
+}

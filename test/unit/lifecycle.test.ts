@@ -9,6 +9,7 @@ import {
   InMemoryOrders,
   RecordingPaymentQueue,
   RecordingSettlementChecks,
+  resendNextMove,
   type SeedOrder,
   seedOrder,
 } from '../fakes/in-memory.ts';
@@ -355,6 +356,47 @@ describe('confirm, cancel and refund', () => {
         details: { currentStatus: 'AWAITING_CONFIRMATION' },
       });
       expect(checks.scheduled).toEqual([]);
+    });
+  });
+
+  /*
+   * A confirm or a cancel of an order with no auto-pay spend to give back (one its user
+   * confirmed) is one conditional UpdateItem. When DynamoDB applies it and the answer is lost, or
+   * comes after the client's 1.5 s request timeout, the SDK sends it again and the resend fails
+   * its condition: the order already moved, by this very call. Taken for another caller's move,
+   * it answered 409 and stopped before its next step: a confirmed order's payment was not queued
+   * (it waited 15 minutes for the sweep), and a cancelled held order, which may hide a charge a
+   * racing delivery made, was not looked up, so money taken for it stayed with nobody looking.
+   */
+  describe('whose write was applied and then resent', () => {
+    /** The order, whose next move is applied, then sent once more and refused, as the SDK does. */
+    async function seedResending(status: OrderStatus) {
+      await seed(status, { attempts: 1 });
+      resendNextMove(orders);
+    }
+
+    it('confirms a held order and queues its payment', async () => {
+      // Prepare
+      await seedResending('HELD_FOR_REVIEW');
+
+      // Act
+      const confirmed = await lifecycle.confirm(userId, orderId);
+
+      // Assess
+      expect(confirmed.order.status).toBe('PENDING_PAYMENT');
+      expect(payments.sent.map((sent) => sent.orderId)).toEqual([orderId]);
+    });
+
+    it('cancels a held order and has the reconciler look for a charge', async () => {
+      // Prepare
+      await seedResending('HELD_FOR_REVIEW');
+
+      // Act
+      const cancelled = await lifecycle.cancel(user, orderId);
+
+      // Assess
+      expect(cancelled.order.status).toBe('CANCELLED');
+      expect(checks.scheduled).toEqual([{ orderId, check: 0, delaySeconds: 0 }]);
     });
   });
 

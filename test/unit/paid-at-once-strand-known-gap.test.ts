@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Order } from '#domain/order.ts';
-import { fakePipeline, firstDelivery } from '../fakes/pipeline.ts';
+import { chargeThenDieOnWrites, sweepDelivering } from '../fakes/dead-deliveries.ts';
+import { fakePipeline } from '../fakes/pipeline.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 
 /*
@@ -40,35 +41,14 @@ describe('an order paid at once whose payment message dies unhandled', () => {
     // order's write, until SQS moves the message to the DLQ.
     const p = fakePipeline();
     const { order } = await p.placeOrder({ agentId, idempotencyKey: 'k-1', body: latteOrder });
-    const transition = p.orders.transition.bind(p.orders);
-    const annotate = p.orders.annotate.bind(p.orders);
-    p.orders.transition = async () => {
-      throw new Error('ProvisionedThroughputExceededException');
-    };
-    p.orders.annotate = async () => {
-      throw new Error('ProvisionedThroughputExceededException');
-    };
-    for (let receiveCount = 1; receiveCount <= maxReceiveCount; receiveCount++) {
-      const delivery = { receiveCount, maxReceiveCount, remainingMs: () => 30_000 };
-      await expect(p.deliver({ orderId: order.orderId, agentId }, delivery)).rejects.toThrow();
-      p.clock.advance(2 ** receiveCount);
-    }
-    p.orders.transition = transition;
-    p.orders.annotate = annotate;
+    await chargeThenDieOnWrites(p, order);
     expect(p.gateway.charges.get(order.orderId)?.kind).toBe('succeeded');
     expect(p.deadPayments.messages).toHaveLength(1);
     p.payments.sent.length = 0;
 
     // Act: the table recovers; the sweep runs every five minutes for two days, and every payment
     // message and check it sends is delivered.
-    for (let run = 0; run < 2 * 24 * 12; run++) {
-      p.clock.advance(300);
-      await p.sweep();
-      for (const message of p.payments.sent.splice(0)) {
-        await p.deliver(message, firstDelivery);
-      }
-      await p.runChecks();
-    }
+    await sweepDelivering(p, 2);
 
     // Assess: the money is kept on a PAID order, charged once; the dead message stays for its
     // alarm and the operator.

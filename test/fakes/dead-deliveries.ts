@@ -1,0 +1,48 @@
+import { expect } from 'vitest';
+import type { Order } from '#domain/order.ts';
+import { type FakePipeline, firstDelivery } from './pipeline.ts';
+
+const maxReceiveCount = 8;
+
+/** The `receiveCount`th of the queue's eight deliveries, with time to spare. */
+export function deliveryNumber(receiveCount: number) {
+  return { receiveCount, maxReceiveCount, remainingMs: () => 30_000 };
+}
+
+/**
+ * Every delivery of the order's payment message dies on the order's write (DynamoDB throttling
+ * it) until SQS moves the message to the DLQ: the first delivery charges first. The table then
+ * recovers.
+ */
+export async function chargeThenDieOnWrites(p: FakePipeline, order: Order): Promise<void> {
+  const transition = p.orders.transition.bind(p.orders);
+  const annotate = p.orders.annotate.bind(p.orders);
+  p.orders.transition = async () => {
+    throw new Error('ProvisionedThroughputExceededException');
+  };
+  p.orders.annotate = async () => {
+    throw new Error('ProvisionedThroughputExceededException');
+  };
+  for (let receiveCount = 1; receiveCount <= maxReceiveCount; receiveCount++) {
+    const request = { orderId: order.orderId, agentId: order.agentId };
+    await expect(p.deliver(request, deliveryNumber(receiveCount))).rejects.toThrow();
+    p.clock.advance(2 ** receiveCount);
+  }
+  p.orders.transition = transition;
+  p.orders.annotate = annotate;
+}
+
+/**
+ * The sweep runs every five minutes for `days`, and every payment message and check it sends is
+ * delivered; nobody redrives the DLQ.
+ */
+export async function sweepDelivering(p: FakePipeline, days: number): Promise<void> {
+  for (let run = 0; run < days * 24 * 12; run++) {
+    p.clock.advance(300);
+    await p.sweep();
+    for (const message of p.payments.sent.splice(0)) {
+      await p.deliver(message, firstDelivery);
+    }
+    await p.runChecks();
+  }
+}
