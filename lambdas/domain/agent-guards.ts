@@ -12,8 +12,9 @@ import type { AgentProfile } from './agent.ts';
  *   item comes back with the failure, and the second attempt is right.
  * - the recent intents (duplicate guard), in a ring of String Sets, one per slot of
  *   `intentSlotSeconds`: slot `s` lives in ring attribute `s mod ringSize`, marked by the
- *   element `@s`, and holds the intent hashes placed in it and `hash=firstOrderId` (~50 bytes an
- *   intent: a day item stays under 1 KB while its agent places fewer than ~20 in the window). An
+ *   element `@s`, and holds the intent hashes placed in it and, per placement,
+ *   `hash=firstOrderId.token` (at most 52 bytes a placement: a day item stays under 1 KB while
+ *   its agent places fewer than ~19 in the window). An
  *   attribute whose marker is another slot's is stale and replaced whole, so the item stays
  *   bounded (ringSize slots of at most rate × slot seconds + burst intents each).
  */
@@ -28,7 +29,7 @@ export interface GuardPolicy {
 
 /**
  * The most a user may set an agent's bucket to. They bound the agent-day item: six ring slots of
- * at most 5 × 60 + 50 intents, ~50 bytes each, ~105 KB of DynamoDB's 400 KB per item.
+ * at most 5 × 60 + 50 placements, at most 52 bytes each, ~110 KB of DynamoDB's 400 KB per item.
  */
 export const MAX_RATE_PER_SECOND = 5;
 export const MAX_RATE_BURST = 50;
@@ -141,6 +142,16 @@ function slotOf(atMs: number, policy: GuardPolicy): number {
   return Math.floor(atMs / (policy.intentSlotSeconds * 1000));
 }
 
+/**
+ * What tells one placement's record from another's of the same order in the same slot (two
+ * requests with the same key at once): the millisecond within the slot it was placed at, in base 36
+ * (1 to 4 characters for a 60 s slot). With the slot's marker it is the placement's createdAt, by
+ * which intake also tells its own put from another placement's.
+ */
+function placementTokenOf(now: number, policy: GuardPolicy): string {
+  return (now - slotOf(now, policy) * policy.intentSlotSeconds * 1000).toString(36);
+}
+
 /** The slots a duplicate may sit in at `now`, split by the UTC day their item belongs to. */
 function liveSlots(now: number, policy: GuardPolicy) {
   const ringSize = ringSizeOf(policy);
@@ -171,8 +182,9 @@ export function retryAfterSeconds(
 
 /**
  * The first order of the same intent still within the window in `state`, if any. An intent
- * whose record under an order id is gone was given back (its order never stored): it is no
- * duplicate of anything, which `'given-back'` says.
+ * whose records under an order id are all gone was given back (its order never stored): it is no
+ * duplicate of anything, which `'given-back'` says. A record is `hash=<order id>.<placement
+ * token>`; one written before records named their placement has no token and reads the same.
  */
 export function duplicateIn(
   state: GuardState,
@@ -184,11 +196,17 @@ export function duplicateIn(
     const elements = state.ring[check.ring] ?? [];
     if (elements.includes(check.marker) && elements.includes(hash)) {
       const detail = elements.find((element) => element.startsWith(`${hash}=`));
-      if (detail !== undefined) return expandOrderId(detail.slice(hash.length + 1));
+      if (detail !== undefined) return orderIdOfRecord(detail, hash);
       givenBack = true;
     }
   }
   return givenBack ? GIVEN_BACK : undefined;
+}
+
+/** The order id in a record `hash=<order id>.<placement token>`, or `hash=<order id>` as before. */
+function orderIdOfRecord(record: string, hash: string): string {
+  const [kept = ''] = record.slice(hash.length + 1).split('.', 1);
+  return expandOrderId(kept);
 }
 
 /** What `duplicateIn` answers for an intent whose only claims were given back. */
@@ -242,7 +260,11 @@ export function claimFor(
       ring,
       marker,
       fresh,
-      elements: [marker, request.hash, `${request.hash}=${compactOrderId(request.firstOrderId)}`],
+      elements: [
+        marker,
+        request.hash,
+        `${request.hash}=${compactOrderId(request.firstOrderId)}.${placementTokenOf(now, policy)}`,
+      ],
       checks: request.checkDuplicate ? slots.today : [],
     },
     ...(previousDay ? { previousDay } : {}),
@@ -254,7 +276,7 @@ export function intervalOf(bucket: BucketClaim): number {
   return bucket.kind === 'full' ? bucket.next - bucket.now : bucket.intervalMs;
 }
 
-/** The element of the claim's ring slot that names the order it was made for. */
+/** The element of the claim's ring slot that names the order and the placement it was made for. */
 export function ownRecordOf(claim: GuardClaim): string {
   const own = claim.intent.elements.find((element) => element.startsWith(`${claim.intent.hash}=`));
   if (own === undefined) throw new Error('A claim always records its intent under an order id');
@@ -262,8 +284,9 @@ export function ownRecordOf(claim: GuardClaim): string {
 }
 
 /**
- * Whether the item in `state` holds the claim's own record in the claim's slot: this claim, or one
- * for the same order and intent, was written there.
+ * Whether the item in `state` holds the claim's own record in the claim's slot: this claim (or
+ * another attempt of its placement, at the same createdAt) was written there. Another placement
+ * with the same key wrote a record of its own, even for the same order and intent.
  */
 export function ownRecordIn(state: GuardState, claim: GuardClaim): boolean {
   const elements = state.ring[claim.intent.ring] ?? [];

@@ -5,10 +5,12 @@ import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { spendKey } from '#adapters/table-keys.ts';
 import type { DailySpend } from '#domain/agent.ts';
 import {
+  applyClaim,
   claimFor,
   defaultGuardPolicy,
   emptyGuardState,
   type GuardState,
+  ownRecordOf,
 } from '#domain/agent-guards.ts';
 import { type Order, openOrder } from '#domain/order.ts';
 import { type Emulator, startDynamoDbLocal } from '../../local/runtime/emulators.ts';
@@ -180,6 +182,43 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     expect(after?.tat).toBe(Number(before?.tat) - 1);
     const own = guard.intent.elements.find((element) => element.includes('='));
     expect([...(after?.[`r${guard.intent.ring}`] ?? [])]).not.toContain(own);
+  });
+
+  it("gives back one placement's record only, where two placements with one key claimed", async () => {
+    // Prepare: two placements of one order (the same key sent twice at once), a second apart.
+    const agentId = 'same-key-agent';
+    const at = Date.parse('2026-11-23T09:30:00Z');
+    const placementAt = (now: number, state: GuardState) =>
+      claimFor(
+        state,
+        {
+          agentId,
+          now,
+          rate: { perSecond: 1000, burst: 1000 },
+          hash: 'intent-same-key',
+          firstOrderId: `ord_${'c'.repeat(32)}`,
+          checkDuplicate: false,
+        },
+        defaultGuardPolicy,
+      );
+    const first = placementAt(at, emptyGuardState);
+    const second = placementAt(at + 1000, applyClaim(emptyGuardState, first));
+    await expect(repository.claim(first, spend(300, agentId))).resolves.toEqual({
+      kind: 'claimed',
+    });
+    await expect(repository.claim(second, spend(300, agentId))).resolves.toEqual({
+      kind: 'claimed',
+    });
+
+    // Act: the placement that lost the put gives its claim back.
+    await repository.unclaim(first, spend(300, agentId));
+
+    // Assess: the other placement's record of the intent stays.
+    const after = await dayItem(agentId);
+    const slot = [...(after?.[`r${first.intent.ring}`] ?? [])];
+    expect(after?.spent).toBe(300);
+    expect(slot).not.toContain(ownRecordOf(first));
+    expect(slot).toContain(ownRecordOf(second));
   });
 
   it('refuses a claim that would make the agent-day item pass 400 KB, instead of failing', async () => {

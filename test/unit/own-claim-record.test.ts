@@ -3,8 +3,10 @@ import {
   applyClaim,
   claimFor,
   defaultGuardPolicy,
+  duplicateIn,
   emptyGuardState,
   ownRecordIn,
+  ownRecordOf,
 } from '#domain/agent-guards.ts';
 import { makePlaceOrder } from '#domain/place-order.ts';
 import type { ClaimOutcome } from '#domain/ports.ts';
@@ -56,6 +58,41 @@ describe("a claim's own record in the agent-day item", () => {
       sameIntentOtherOrder: false,
       sameOrderOtherIntent: false,
     });
+  });
+
+  it("is not another placement's record of the same order and intent (the same key sent twice at once)", () => {
+    // Prepare: a placement of A is written; a second placement of A, a second later, claims too.
+    const first = claimOf();
+    const written = applyClaim(emptyGuardState, first);
+    const second = claimOf(written, orderA, 'intent-1', now + 1000);
+    const both = applyClaim(written, second);
+
+    // Act
+    const secondFoundBeforeItsWrite = ownRecordIn(written, second);
+    const records = [ownRecordOf(first), ownRecordOf(second)];
+
+    // Assess: two records, each read as order A by the duplicate guard.
+    expect(secondFoundBeforeItsWrite).toBe(false);
+    expect(new Set(records).size).toBe(2);
+    expect(both.ring[first.intent.ring]).toEqual(expect.arrayContaining(records));
+    expect(duplicateIn(both, 'intent-1', first.intent.checks)).toBe(orderA);
+  });
+
+  it('is kept to 4 base-36 characters past the order id, and a record without them still names its order', () => {
+    // Prepare: a claim at the last millisecond of its slot; a record as written before records
+    // named their placement.
+    const lastMs = now + defaultGuardPolicy.intentSlotSeconds * 1000 - 1;
+    const claim = claimOf(emptyGuardState, orderA, 'intent-1', lastMs);
+    const untokened = ownRecordOf(claim).replace(/\.[0-9a-z]+$/, '');
+    const old = { ring: { [claim.intent.ring]: [claim.intent.marker, 'intent-1', untokened] } };
+
+    // Act
+    const found = duplicateIn(old, 'intent-1', claim.intent.checks);
+
+    // Assess: `intent-1=` and the order id's 22 characters, then `.` and the token.
+    expect(ownRecordOf(claim)).toBe(`${untokened}.${(59_999).toString(36)}`);
+    expect(untokened).toHaveLength('intent-1='.length + 22);
+    expect(found).toBe(orderA);
   });
 
   it('is not found in a slot the ring has moved past', () => {

@@ -16,14 +16,14 @@ import { demoAgent, intakePolicy, latteOrder } from '../fixtures/orders.ts';
 import { createTestTable } from '../support/table.ts';
 
 /*
- * As test/unit/same-key-race-known-gap.test.ts shows with fakes, on DynamoDB Local with the real
- * adapter and SDK: two placements with the same Idempotency-Key run at once on two instances. The
- * second one's claim is sent twice by the SDK (its first send fails with a 500 before DynamoDB
- * applies it) and the resend is refused, because the first placement's claim holds the slot with
- * the very record `<intent>=<order id>` the second would write. Intake takes that record for its
- * own earlier send, stores the order without a claim, and the first placement, finding the
- * order stored by the other, gives its claim back: the paid order's 4.50 is off the agent's
- * daily auto-pay total, once per race.
+ * As test/unit/same-key-race.test.ts shows with fakes, on DynamoDB Local with the real adapter and
+ * SDK: two placements with the same Idempotency-Key run at once on two instances. The second one's
+ * claim is sent twice by the SDK (its first send fails with a 500 before DynamoDB applies it) and
+ * the resend is refused: the first placement's claim holds the slot with a record of the same
+ * intent and order. That record names the first placement, not the second, so intake does not
+ * take it for its own earlier send: it claims again, and the first placement, finding the order
+ * stored by the other, gives only its own claim back. The paid order's 4.50 stays on the agent's
+ * daily auto-pay total.
  */
 
 const tableName = 'same-key-race';
@@ -74,9 +74,7 @@ afterAll(async () => {
 });
 
 describe('two placements with the same key at once (DynamoDB Local)', () => {
-  // Known gap: the claim's record does not name the placement. Once it does, this fails: flip it
-  // to it().
-  it.fails("keep the paid order on the day's spend when the second claim is refused on a resend", async () => {
+  it("keep the paid order on the day's spend when the second claim is refused on a resend", async () => {
     // Prepare: two instances over one table; the second's client fails its next UpdateItem once.
     const first = documentClient();
     const second = documentClient();

@@ -13,25 +13,18 @@ import { demoAgent, intakePolicy, latteOrder } from '../fixtures/orders.ts';
 /*
  * Two placements with the same Idempotency-Key run at once: the agent's HTTP client gave up on the
  * first call and sent it again while the first was still running (the first request's writes are
- * slow, which is also when the SDK resends them). Both build the same order id, and a claim's
- * record in the agent-day item is `<intent hash>=<order id>`: the same element for both. The
- * record cannot tell which placement wrote it, and two things go wrong:
+ * slow, which is also when the SDK resends them). Both build the same order id, so a claim's
+ * record in the agent-day item names the placement too (`<intent hash>=<order id>.<token>`, the
+ * token from its createdAt). Were it only `<intent hash>=<order id>`, shared by both:
  *
- * 1. When the second placement's claim is refused on a resend (`resent`, the SDK retrying it after
- *    a throttle or a lost answer), intake takes the first placement's record for its own earlier
- *    send and stores the order without a claim. Whichever placement then loses the put gives its
- *    claim back: the day's spend drops by the order's amount while the order is paid. Each race
- *    takes one order (up to the 50.00 per-order limit) off the agent's daily auto-pay limit; an
- *    agent whose calls are slow enough can be paid far past the 200.00 its user allowed.
- * 2. Without any resend, the losing placement claims again (counted twice, on the safe side) and
- *    gives its claim back; the give-back deletes the one shared record from the ring's set, so
- *    the intent now reads as given back. The same coffee ordered again under a new key within
- *    300 s is paid at once instead of waiting for the user as POSSIBLE_DUPLICATE: the user is
- *    charged twice (here 4.50 CNY), which the duplicate guard exists to stop.
- *
- * Suggested fix: make the record name the placement, not only the order (e.g. `<hash>=<order
- * id>.<createdAt ms>`), with `duplicateIn` reading the order id before the dot, `ownRecordIn`
- * and `unclaim` matching the whole element.
+ * 1. when the second placement's claim is refused on a resend (`resent`, the SDK retrying it after
+ *    a throttle or a lost answer), intake would take the first placement's record for its own
+ *    earlier send and store the order without a claim; whichever placement then lost the put would
+ *    give its claim back, taking the paid order's amount off the day's spend, once per race: an
+ *    agent whose calls are slow enough could be paid far past the daily limit its user allowed.
+ * 2. without any resend, the losing placement's give-back would delete the one shared record, and
+ *    the same coffee ordered again under a new key within 300 s would be paid at once instead of
+ *    waiting for the user as POSSIBLE_DUPLICATE: the user charged twice.
  */
 
 const day = '2026-11-23';
@@ -84,9 +77,7 @@ async function racingPlacements(t: ReturnType<typeof twoInstances>, secondResent
 }
 
 describe('two placements with the same key at once', () => {
-  // Known gap: the claim's record does not name the placement. Once it does, this fails: flip it
-  // to it().
-  it.fails("keep the paid order on the day's spend when the second claim is refused on a resend", async () => {
+  it("keep the paid order on the day's spend when the second claim is refused on a resend", async () => {
     // Prepare
     const t = twoInstances();
 
@@ -99,8 +90,7 @@ describe('two placements with the same key at once', () => {
     expect(t.spent()).toBe(latteOrder.amount);
   });
 
-  // Known gap: as above, the losing placement's give-back deletes the record both share.
-  it.fails('still hold the same intent under a new key within 300 s for the user', async () => {
+  it('still hold the same intent under a new key within 300 s for the user', async () => {
     // Prepare: the race, with no resend; the agent orders the same coffee again 30 s later
     // under a new key.
     const t = twoInstances();
