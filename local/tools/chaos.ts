@@ -192,6 +192,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     duplicates: {} as Record<string, number>,
     rotations: 0,
     riskKeyDisabled: false,
+    sameKeyRaces: 0,
   };
   const deadDeliveries = new DeadDeliveries(
     random(streams.deadDeliveries),
@@ -350,7 +351,30 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       // Each order its own intent: the duplicate guard is the retry-loop agent's part.
       const body = orderBody(amount, `chaos-${index}`);
       const suspendedBefore = suspension.suspended.has(agentId);
-      const order = await placeOrder(api, tokens.get(agentId) ?? '', key, body);
+      // Every other replay is an impatient client's: sent again while the first call still runs,
+      // so two placements with the one key claim the agent-day item at once.
+      const racing =
+        replays && index % 2 === 0
+          ? placeOrder(api, tokens.get(agentId) ?? '', key, body)
+          : undefined;
+      const first = await placeOrder(api, tokens.get(agentId) ?? '', key, body);
+      const raced = await racing;
+      if (racing !== undefined) injected.sameKeyRaces++;
+      const order = first ?? raced;
+      // One order for both calls; only a suspension asked for meanwhile refuses just one of them.
+      const oneRefused =
+        (first === undefined || raced === undefined) && suspension.requested.has(agentId);
+      if (
+        racing !== undefined &&
+        order !== undefined &&
+        !oneRefused &&
+        raced?.orderId !== first?.orderId
+      ) {
+        replayViolations.push({
+          orderId: order.orderId,
+          detail: `the racing calls with ${key} made ${first?.orderId} and ${raced?.orderId}`,
+        });
+      }
       // Only a state that held from the request to its answer says what the answer must be.
       const suspendedAfter = suspension.suspended.has(agentId);
       if (order === undefined) {
@@ -716,6 +740,7 @@ function faultsInjected(
     kills: number;
     duplicates: Record<string, number>;
     rotations: number;
+    sameKeyRaces: number;
     refusedWhileSuspended: number;
     intake: IntakeFaultCounts;
     deadDeliveries: DeadDeliveryCounts & { readonly doomed: ReadonlySet<string> };
@@ -769,6 +794,7 @@ function faultsInjected(
     ['intake: payment message sent, answer lost', injected.intake.sendAnswerLost],
     ['intake: order put refused after the claim', injected.intake.putRefused],
     ['intake: order put made, answer lost', injected.intake.putAnswerLost],
+    ['intake: one key placed twice at once (a client resending early)', injected.sameKeyRaces],
     [
       'payment message: every delivery died before writing (to the DLQ)',
       injected.deadDeliveries.diedBeforeWriting,

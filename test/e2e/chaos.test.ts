@@ -33,6 +33,8 @@ describe('the chaos run, small', () => {
     );
     process.stdout.write(`${lines.slice(-4).join('\n')}\n`);
     expect(report.byStatus.PAID).toBeGreaterThan(0);
+    const sameKeyRaces = report.faults.find(({ fault }) => fault.includes('placed twice at once'));
+    expect(sameKeyRaces?.count).toBeGreaterThan(0);
     expect(output).toContain('| every history is a legal path | ok |');
     expect(output).toContain('| final state | orders |');
   }, 240_000);
