@@ -270,11 +270,16 @@ async function describeDeadLetters(
   const attributes = await target.sqs.send(
     new GetQueueAttributesCommand({
       QueueUrl: url,
-      AttributeNames: ['ApproximateNumberOfMessages'],
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
     }),
   );
   const depth = Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0);
-  print(`${queue} DLQ: ${depth} message(s)`);
+  const hidden = Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+  // The sweep hides the payment messages it has read for a while; a redrive moves them later.
+  print(
+    `${queue} DLQ: ${depth} message(s)` +
+      (hidden > 0 ? `, and ${hidden} hidden for now (a later redrive moves them)` : ''),
+  );
   if (depth === 0) return;
   // A peek: a zero visibility timeout leaves the messages where they are.
   const peeked = await target.sqs.send(

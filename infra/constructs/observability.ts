@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
   breakerMetric,
@@ -286,6 +287,24 @@ const deadLetterMeaning: Readonly<Record<QueueName, string>> = {
     'failed the fan-out',
 };
 
+/**
+ * The messages a dead-letter queue holds, shown or not: the sweep keeps the payment DLQ's
+ * messages it has read hidden for a while, and they are still there for a person to act on.
+ */
+function deadLetterDepth(name: QueueName, queue: sqs.IQueue): cloudwatch.IMetric {
+  const depth = { statistic: cloudwatch.Stats.MAXIMUM, period };
+  // Ids named for the queue: a graph of several queues needs them distinct.
+  return new cloudwatch.MathExpression({
+    label: `${name} DLQ`,
+    expression: `${name}Visible + ${name}Hidden`,
+    usingMetrics: {
+      [`${name}Visible`]: queue.metricApproximateNumberOfMessagesVisible(depth),
+      [`${name}Hidden`]: queue.metricApproximateNumberOfMessagesNotVisible(depth),
+    },
+    period,
+  });
+}
+
 /** The platform under the pipeline: queues, functions, schedules and the HTTP API. */
 function platformAlarms({ alarm, props }: AlarmKit) {
   const consumersOf = (queue: QueueName) =>
@@ -301,11 +320,10 @@ function platformAlarms({ alarm, props }: AlarmKit) {
           `A ${name} message failed every delivery and is in its dead-letter queue: ` +
           `${deadLetterMeaning[name]}. See why with npm run ops -- --stage <stage> dlq and in the logs of ` +
           `${consumersOf(name)}; once the cause is fixed, move the messages back with ` +
-          `npm run ops -- --stage <stage> redrive ${name}.`,
-        metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-          statistic: cloudwatch.Stats.MAXIMUM,
-          period,
-        }),
+          `npm run ops -- --stage <stage> redrive ${name}. The alarm counts hidden messages ` +
+          'too (the sweep hides the payment messages it read for an hour): a redrive moves ' +
+          'those once they show again, so redrive again while the alarm fires.',
+        metric: deadLetterDepth(name, deadLetterQueue),
         threshold: 1,
       }),
     ]),
@@ -696,11 +714,7 @@ function dashboardRows({
       graph(
         'Dead-letter queue depth',
         [...props.queues.all].map(([name, { deadLetterQueue }]) =>
-          deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-            statistic: cloudwatch.Stats.MAXIMUM,
-            period,
-            label: `${name} DLQ`,
-          }),
+          deadLetterDepth(name, deadLetterQueue),
         ),
       ),
       graph(

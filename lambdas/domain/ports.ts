@@ -123,7 +123,11 @@ export interface PaymentQueue {
  * dead-letter queue) and left there: its alarm and an operator's redrive still see them.
  */
 export interface DeadPaymentMessages {
-  /** Up to `limit` of the requests waiting, each order once at most; none is removed. */
+  /**
+   * The requests of up to `limit` messages waiting, each order once at most; none is removed.
+   * The messages read are kept out of the next peeks for a while, so that those read the
+   * messages behind them.
+   */
   peek(limit: number): Promise<PaymentRequest[]>;
 }
 

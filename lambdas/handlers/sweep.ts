@@ -22,7 +22,11 @@ const sweep = makeSweep({
   orders: new DynamoDbOrderRepository(dynamodb, environment.TABLE_NAME),
   payments: new SqsPaymentQueue(sqs, environment.PAYMENT_SUBMISSION_QUEUE_URL),
   settlementChecks: new SqsSettlementCheckQueue(sqs, environment.SETTLEMENT_CHECK_QUEUE_URL),
-  deadPayments: new SqsDeadPaymentMessages(sqs, environment.PAYMENT_SUBMISSION_DLQ_URL),
+  deadPayments: new SqsDeadPaymentMessages(
+    sqs,
+    environment.PAYMENT_SUBMISSION_DLQ_URL,
+    environment.SWEEP_DEAD_LETTER_HIDE_SECONDS,
+  ),
   deadLetterBatchSize: environment.SWEEP_DEAD_LETTER_BATCH_SIZE,
   clock: systemClock,
   deadlines: deadlinesOf(environment),

@@ -276,6 +276,8 @@ const sweepEnvironment = {
   SWEEP_REDRIVE_LIMIT: positive,
   PAYMENT_SUBMISSION_DLQ_URL: url,
   SWEEP_DEAD_LETTER_BATCH_SIZE: positive,
+  // SQS takes a visibility timeout of at most 12 hours.
+  SWEEP_DEAD_LETTER_HIDE_SECONDS: number({ min: 1, max: 43_200 }),
 };
 
 export function readSweepEnvironment(env: NodeJS.ProcessEnv = process.env) {

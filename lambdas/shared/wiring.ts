@@ -490,6 +490,10 @@ export const wiring = {
         SWEEP_REDRIVE_LIMIT: '10',
         // Dead payment messages read per run, for orders paid at once that never got a `dueAt`.
         SWEEP_DEAD_LETTER_BATCH_SIZE: '100',
+        // How long a dead payment message read stays out of the next runs' view, so that they
+        // read the ones behind it: with 100 a run every 5 minutes, a run meets every one of up
+        // to 1,200 dead messages within an hour. A redrive moves a hidden message once it shows.
+        SWEEP_DEAD_LETTER_HIDE_SECONDS: '3600',
       },
       routes: [],
       table: movesOrders,

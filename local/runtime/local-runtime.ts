@@ -674,12 +674,24 @@ function setFunctionEnvironment(
   }
   const overrides = {
     ...localSettings,
+    SWEEP_DEAD_LETTER_HIDE_SECONDS: String(deadLetterHideSeconds(options)),
     ...(stripe ? { GATEWAY_NAME: 'stripe', STRIPE_PAYERS: JSON.stringify(localStripePayers) } : {}),
     ...options.environment,
     ...(options.logLevel ? { POWERTOOLS_LOG_LEVEL: options.logLevel } : {}),
   };
   Object.assign(process.env, merged, overrides);
   return { ...merged, ...overrides };
+}
+
+/**
+ * The sweep hides the dead payment messages it read for as many of its runs as in AWS; the local
+ * schedule is faster, so the hiding is shorter (within SQS's 12 hours).
+ */
+function deadLetterHideSeconds(options: LocalRuntimeOptions): number {
+  const { environment, schedule } = wiring.functions.sweep;
+  const runsHidden =
+    Number(environment.SWEEP_DEAD_LETTER_HIDE_SECONDS) / (schedule.rateMinutes * 60);
+  return Math.min(43_200, Math.ceil(runsHidden * (options.scheduleSeconds ?? 30)));
 }
 
 function wrapHandlers(

@@ -253,12 +253,21 @@ export class RecordingPaymentQueue implements PaymentQueue {
 
 /**
  * The payment queue's dead-letter queue: a message lands here when its last delivery failed, and
- * stays until an operator moves it (as SQS keeps it, through peeks, for its retention).
+ * stays until an operator moves it (as SQS keeps it, through peeks, for its retention). As SQS
+ * serves the adapter's receives: the oldest visible messages first, `limit` counting messages
+ * (not orders), each message read hidden for `hideSeconds` on the given clock.
  */
 export class FakeDeadLetterQueue implements DeadPaymentMessages {
   readonly messages: PaymentRequest[] = [];
+  /** When each message of `messages`, by position, shows again; none while never read. */
+  private readonly hiddenUntil: number[] = [];
   peeks = 0;
   failNext = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly hideSeconds = 3600,
+  ) {}
 
   async peek(limit: number): Promise<PaymentRequest[]> {
     this.peeks++;
@@ -266,10 +275,17 @@ export class FakeDeadLetterQueue implements DeadPaymentMessages {
       this.failNext--;
       throw new Error('queue unavailable');
     }
-    const seen = new Set<string>();
-    return this.messages
-      .filter(({ orderId }) => !seen.has(orderId) && seen.add(orderId))
+    const now = this.clock.now().getTime();
+    const read = this.messages
+      .map((request, position) => ({ request, position }))
+      .filter(({ position }) => (this.hiddenUntil[position] ?? 0) <= now)
       .slice(0, limit);
+    const found = new Map<string, PaymentRequest>();
+    for (const { request, position } of read) {
+      this.hiddenUntil[position] = now + this.hideSeconds * 1000;
+      found.set(request.orderId, request);
+    }
+    return [...found.values()];
   }
 }
 

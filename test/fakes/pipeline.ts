@@ -51,8 +51,8 @@ export function fakePipeline(
   const risk = new FakeRiskEngine();
   const checks = new RecordingSettlementChecks();
   const payments = new RecordingPaymentQueue();
-  const deadPayments = new FakeDeadLetterQueue();
   const clock = new FixedClock(new Date('2026-11-23T09:30:00Z'));
+  const deadPayments = new FakeDeadLetterQueue(clock);
   const deadlines = options.deadlines ?? defaultDeadlinePolicy;
   const told: Told = {
     lateSuccess: 0,

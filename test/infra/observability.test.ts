@@ -163,28 +163,44 @@ describe('PipelineObservability', () => {
       expect(queue.MessageRetentionPeriod).toBe(14 * 24 * 3600);
     });
 
-    it('fires on the first message in any dead-letter queue', () => {
+    it('fires on the first message in any dead-letter queue, shown or hidden by a reader', () => {
       expect(synth.service.queues.all.size).toBeGreaterThan(0);
       for (const [name, { deadLetterQueue }] of synth.service.queues.all) {
         // Act
         const alarm = observability().alarms.deadLetters.get(name);
 
         // Assess
-        expect(alarm && alarmProperties(alarm), name).toMatchObject({
-          Namespace: 'AWS/SQS',
-          MetricName: 'ApproximateNumberOfMessagesVisible',
-          Dimensions: [
-            {
-              Name: 'QueueName',
-              Value: { 'Fn::GetAtt': [logicalId(deadLetterQueue), 'QueueName'] },
+        const depth = (metricName: string) => ({
+          MetricStat: {
+            Metric: {
+              Namespace: 'AWS/SQS',
+              MetricName: metricName,
+              Dimensions: [
+                {
+                  Name: 'QueueName',
+                  Value: { 'Fn::GetAtt': [logicalId(deadLetterQueue), 'QueueName'] },
+                },
+              ],
             },
-          ],
-          Statistic: 'Maximum',
+            Period: 300,
+            Stat: 'Maximum',
+          },
+          ReturnData: false,
+        });
+        const properties = alarm && alarmProperties(alarm);
+        expect(properties, name).toMatchObject({
           ComparisonOperator: 'GreaterThanOrEqualToThreshold',
           Threshold: 1,
           EvaluationPeriods: 1,
           TreatMissingData: 'notBreaching',
         });
+        expect(properties?.Metrics, name).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({ Expression: `${name}Visible + ${name}Hidden` }),
+            { Id: `${name}Visible`, ...depth('ApproximateNumberOfMessagesVisible') },
+            { Id: `${name}Hidden`, ...depth('ApproximateNumberOfMessagesNotVisible') },
+          ]),
+        );
       }
     });
 
@@ -402,13 +418,21 @@ describe('PipelineObservability', () => {
       }
     });
 
-    it('shows the depth of every dead-letter queue', () => {
+    it('shows the depth of every dead-letter queue, hidden messages included', () => {
       const body = dashboardBody();
       for (const [name, { deadLetterQueue }] of synth.service.queues.all) {
+        for (const metric of [
+          'ApproximateNumberOfMessagesVisible',
+          'ApproximateNumberOfMessagesNotVisible',
+        ]) {
+          expect(body, `${name} ${metric}`).toContain(
+            `"AWS/SQS","${metric}","QueueName","${JSON.stringify({
+              'Fn::GetAtt': [logicalId(deadLetterQueue), 'QueueName'],
+            })}"`,
+          );
+        }
         expect(body, name).toContain(
-          `"AWS/SQS","ApproximateNumberOfMessagesVisible","QueueName","${JSON.stringify({
-            'Fn::GetAtt': [logicalId(deadLetterQueue), 'QueueName'],
-          })}"`,
+          `"label":"${name} DLQ","expression":"${name}Visible + ${name}Hidden"`,
         );
       }
     });

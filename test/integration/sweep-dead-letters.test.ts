@@ -104,7 +104,7 @@ function sweepOver(q: { url: string; dlqUrl: string; checksUrl: string }) {
     deadlines: defaultDeadlinePolicy,
     payments: new SqsPaymentQueue(sqs, q.url),
     settlementChecks: new SqsSettlementCheckQueue(sqs, q.checksUrl),
-    deadPayments: new SqsDeadPaymentMessages(sqs, q.dlqUrl),
+    deadPayments: new SqsDeadPaymentMessages(sqs, q.dlqUrl, 3600),
     deadLetterBatchSize: 100,
     finalCheck: 5,
     batchSize: 100,
@@ -162,7 +162,7 @@ describe('the sweep and the payment dead-letter queue (fauxqs, DynamoDB Local)',
     expect(await messagesIn(q.dlqUrl)).toBe(1);
   });
 
-  it('pages through more dead messages than one receive holds, each order once, skips unreadable ones, and shows them again at once', async () => {
+  it('pages through more dead messages than one receive holds, each order once, skips unreadable ones, and keeps them all, hidden', async () => {
     // Prepare: twelve orders' messages, one twice, and a poison message, all in the DLQ.
     const q = await queues();
     const ids = Array.from({ length: 12 }, (_, i) => orderIdOf(100 + i));
@@ -170,19 +170,49 @@ describe('the sweep and the payment dead-letter queue (fauxqs, DynamoDB Local)',
     for (const body of [...bodies, 'not json']) {
       await sqs.send(new SendMessageCommand({ QueueUrl: q.dlqUrl, MessageBody: body }));
     }
-    const dead = new SqsDeadPaymentMessages(sqs, q.dlqUrl);
+    const dead = new SqsDeadPaymentMessages(sqs, q.dlqUrl, 3600);
 
     // Act
     const first = await dead.peek(100);
-    const visible = await sqs.send(
+    const depth = await sqs.send(
       new GetQueueAttributesCommand({
         QueueUrl: q.dlqUrl,
-        AttributeNames: ['ApproximateNumberOfMessages'],
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
       }),
     );
+    const again = await dead.peek(100);
 
-    // Assess: every message is still there, and visible to an operator's redrive right away.
+    // Assess: every message is still there, hidden from the next read, and counted as held.
     expect(first.map((request) => request.orderId).sort()).toEqual(ids);
-    expect(visible.Attributes?.ApproximateNumberOfMessages).toBe('14');
+    expect(depth.Attributes).toMatchObject({
+      ApproximateNumberOfMessages: '0',
+      ApproximateNumberOfMessagesNotVisible: '14',
+    });
+    expect(again).toEqual([]);
+  });
+
+  it('counts messages, not orders, toward the limit, and the next read takes the messages behind', async () => {
+    // Prepare: four messages of one order, then three orders' messages.
+    const q = await queues();
+    const repeated = orderIdOf(200);
+    const behind = [orderIdOf(201), orderIdOf(202), orderIdOf(203)];
+    for (const orderId of [repeated, repeated, repeated, repeated, ...behind]) {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: q.dlqUrl,
+          MessageBody: JSON.stringify({ orderId, agentId: 'a' }),
+        }),
+      );
+    }
+    const dead = new SqsDeadPaymentMessages(sqs, q.dlqUrl, 3600);
+
+    // Act
+    const runs = [await dead.peek(4), await dead.peek(4)];
+
+    // Assess: the first read's four messages were the one order's (fauxqs serves oldest first),
+    // the second read the three behind them; all seven stay.
+    const read = runs.map((requests) => requests.map((request) => request.orderId).sort());
+    expect(read).toEqual([[repeated], behind]);
+    expect(await messagesIn(q.dlqUrl)).toBe(7);
   });
 });

@@ -32,8 +32,8 @@ describe('sweep of overdue orders', () => {
     orders = new InMemoryOrders();
     payments = new RecordingPaymentQueue();
     checks = new RecordingSettlementChecks();
-    deadPayments = new FakeDeadLetterQueue();
     clock = new FixedClock(new Date('2026-11-23T09:30:00Z'));
+    deadPayments = new FakeDeadLetterQueue(clock);
     observer = {
       pastDeadline: vi.fn(),
       expired: vi.fn(),
@@ -372,6 +372,26 @@ describe('sweep of overdue orders', () => {
       expect(report).toEqual({ expired: 0, requeued: 0, pastDeadline: 0 });
       expect((await stored(due.orderId)).dueAt).toBe(due.dueAt);
       expect((await stored(paid.orderId)).version).toBe(paid.version);
+    });
+
+    it('reads a dead-letter queue deeper than one run in turn, counting messages, not orders', async () => {
+      // Prepare: ten dead messages of one due order fill a run's ten, a stranded order's behind.
+      const due = await seed('PENDING_PAYMENT');
+      for (let n = 0; n < 10; n++) deadPayments.messages.push({ orderId: due.orderId, agentId });
+      const stranded = await paidAtOnce();
+      deadPayments.messages.push({ orderId: stranded.orderId, agentId });
+
+      // Act
+      await sweep();
+      const firstFound = observer.strandedFound.mock.calls.length;
+      clock.advance(300);
+      await sweep();
+
+      // Assess: the second run read the message the first one left; all eleven stay.
+      expect(firstFound).toBe(0);
+      expect(observer.strandedFound).toHaveBeenCalledTimes(1);
+      expect((await stored(stranded.orderId)).deadLettered).toBe(true);
+      expect(deadPayments.messages).toHaveLength(11);
     });
 
     it('still sweeps the due index when the dead-letter queue cannot be read', async () => {

@@ -14,15 +14,9 @@ import { latteOrder } from '../fixtures/orders.ts';
  * outage that outlasts eight deliveries fills the DLQ with the messages of every order placed
  * meanwhile (handled deaths: those orders are due and the sweep pays them after the outage), and
  * they stay until an operator redrives them. A message that then dies unhandled, after its first
- * delivery charged (writes throttled, timeouts), lands behind them: a run that reads the DLQ
- * oldest first, as SQS mostly serves it and as the fake does, never reaches it. Its order stays
- * PENDING_PAYMENT with no `dueAt`, out of the sweep and of `ops stuck`, its payment window never
- * closed, the 4.50 charged kept on an order that is not PAID, for as long as nobody redrives
- * the DLQ (up to its 14-day retention, after which nothing finds it at all).
- *
- * Suggested fix: read the whole DLQ each run (it is paged already; ApproximateNumberOfMessages
- * bounds it) or delete from the DLQ the messages whose orders the sweep has settled or made due,
- * so that the dead messages read are only those still to act on.
+ * delivery charged (writes throttled, timeouts), lands behind them. Each message a run reads stays
+ * hidden for a while (SWEEP_DEAD_LETTER_HIDE_SECONDS), so the next run reads the ones behind it
+ * rather than the same hundred again, and the stranded order is found.
  */
 
 const agentId = 'demo-agent';
@@ -30,9 +24,7 @@ const agentId = 'demo-agent';
 const smallOrder = { ...latteOrder, amount: 100 };
 
 describe('a payment DLQ holding more dead messages than one sweep run reads', () => {
-  // Known gap: a run reads 100 dead messages and the operator's redrive is what empties the DLQ.
-  // Once the sweep reaches every dead message, this fails: flip it to it().
-  it.fails('still finds the order whose charged payment died unhandled behind them', async () => {
+  it('still finds the order whose charged payment died unhandled behind them', async () => {
     // Prepare: a gateway outage; a hundred orders' messages die after eight deliveries each.
     const p = fakePipeline();
     const charge = p.gateway.charge.bind(p.gateway);
