@@ -13,8 +13,8 @@ import type { AgentProfile } from './agent.ts';
  * - the recent intents (duplicate guard), in a ring of String Sets, one per slot of
  *   `intentSlotSeconds`: slot `s` lives in ring attribute `s mod ringSize`, marked by the
  *   element `@s`, and holds the intent hashes placed in it and, per placement,
- *   `hash=firstOrderId.token` (at most 52 bytes a placement: a day item stays under 1 KB while
- *   its agent places fewer than ~19 in the window). An
+ *   `hash=firstOrderId.token` (at most 56 bytes a placement: a day item stays under 1 KB while
+ *   its agent places fewer than ~18 in the window). An
  *   attribute whose marker is another slot's is stale and replaced whole, so the item stays
  *   bounded (ringSize slots of at most rate × slot seconds + burst intents each).
  */
@@ -29,7 +29,7 @@ export interface GuardPolicy {
 
 /**
  * The most a user may set an agent's bucket to. They bound the agent-day item: six ring slots of
- * at most 5 × 60 + 50 placements, at most 52 bytes each, ~110 KB of DynamoDB's 400 KB per item.
+ * at most 5 × 60 + 50 placements, at most 56 bytes each, ~120 KB of DynamoDB's 400 KB per item.
  */
 export const MAX_RATE_PER_SECOND = 5;
 export const MAX_RATE_BURST = 50;
@@ -145,11 +145,12 @@ function slotOf(atMs: number, policy: GuardPolicy): number {
 /**
  * What tells one placement's record from another's of the same order in the same slot (two
  * requests with the same key at once): the millisecond within the slot it was placed at, in base 36
- * (1 to 4 characters for a 60 s slot). With the slot's marker it is the placement's createdAt, by
- * which intake also tells its own put from another placement's.
+ * (1 to 4 characters for a 60 s slot), then the placement's random characters (4), which tell
+ * apart two placements in the same millisecond.
  */
-function placementTokenOf(now: number, policy: GuardPolicy): string {
-  return (now - slotOf(now, policy) * policy.intentSlotSeconds * 1000).toString(36);
+function placementTokenOf(now: number, policy: GuardPolicy, placement?: string): string {
+  const millisecond = (now - slotOf(now, policy) * policy.intentSlotSeconds * 1000).toString(36);
+  return `${millisecond}${placement ?? ''}`;
 }
 
 /** The slots a duplicate may sit in at `now`, split by the UTC day their item belongs to. */
@@ -221,6 +222,13 @@ export interface ClaimRequest {
   readonly firstOrderId: string;
   /** False once the placement is known to duplicate another: it only records itself. */
   readonly checkDuplicate: boolean;
+  /**
+   * A few random characters drawn once per placement and kept by all its attempts, added to the
+   * token: two placements of one key in the same millisecond (a client sending its request twice
+   * at once) still write records of their own, so neither takes the other's for its own send, nor
+   * deletes it when giving its claim back.
+   */
+  readonly placement?: string | undefined;
 }
 
 /**
@@ -263,7 +271,7 @@ export function claimFor(
       elements: [
         marker,
         request.hash,
-        `${request.hash}=${compactOrderId(request.firstOrderId)}.${placementTokenOf(now, policy)}`,
+        `${request.hash}=${compactOrderId(request.firstOrderId)}.${placementTokenOf(now, policy, request.placement)}`,
       ],
       checks: request.checkDuplicate ? slots.today : [],
     },

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { type AutoPayDecision, type DailySpend, decideAutoPay, utcDay } from './agent.ts';
 import {
   applyClaim,
@@ -85,6 +85,8 @@ const STORE_DEADLINE_MS = 20_000;
 
 /** A wrong guess of the agent-day item costs one attempt; racing writers may cost a few. */
 const GUARD_ATTEMPTS = 5;
+/** The random part of a claim record's token: 4 characters, the record at most 56 bytes. */
+const PLACEMENT_BYTES = 3;
 /** What one instance remembers of agent-day items, only to guess its next write right. */
 const GUESS_CACHE_ENTRIES = 10_000;
 
@@ -161,6 +163,7 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
     // An earlier attempt with this key that claimed and then failed left its intent, naming this
     // order, or given back: neither is a duplicate.
     let ownIntent = false;
+    const placement = randomBytes(PLACEMENT_BYTES).toString('base64url');
     for (let attempt = 0; attempt < GUARD_ATTEMPTS; attempt++) {
       const order =
         wait === undefined ? payingOrder(base, now, decision) : waitingOrder(base, now, wait);
@@ -173,6 +176,7 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
           hash,
           firstOrderId: wait?.duplicateOf ?? order.orderId,
           checkDuplicate: wait?.duplicateOf === undefined && !ownIntent,
+          placement,
         },
         guards,
       );

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { OrderRequestResult } from '#domain/order.ts';
 import { makePlaceOrder } from '#domain/place-order.ts';
 import type { ClaimOutcome } from '#domain/ports.ts';
 import {
@@ -108,5 +109,85 @@ describe('two placements with the same key at once', () => {
     expect(placed.order.status).toBe('PENDING_PAYMENT');
     expect(again.order.status).toBe('AWAITING_CONFIRMATION');
     expect(again.order.confirmationReason).toBe('POSSIBLE_DUPLICATE');
+  });
+});
+
+/*
+ * In the same millisecond the two build the same order and the same createdAt, so a record's token
+ * also holds random characters drawn per placement. Were it the millisecond only, the two would
+ * share one record, and when the first then failed before storing the order (here: its
+ * SendMessage throttled) and gave its claim back, both harms above would follow: its give-back
+ * deleting the record the second, paid order stands on (the same intent under a new key paid at
+ * once: the user charged twice), and, had the second's refused claim been a resend, the second
+ * storing the order on the first's record, whose give-back then took the paid order's amount off
+ * the day's spend (the agent paid past its daily limit).
+ */
+
+/**
+ * The first placement reaches its SendMessage; the second runs whole meanwhile, in the same
+ * millisecond (its refused claims answered as resends when `secondResent`); then the first's
+ * SendMessage fails and it gives its claim back.
+ */
+async function sameMillisecondPlacements(
+  t: ReturnType<typeof twoInstances>,
+  secondResent: boolean,
+): Promise<OrderRequestResult | undefined> {
+  const body = { ...latteOrder, sessionId: 's-same-ms' };
+  const command = { agentId: demoAgent.agentId, idempotencyKey: 'k-same-ms', body };
+  const enqueue = t.payments.enqueue.bind(t.payments);
+  const claim = t.orders.claim.bind(t.orders);
+  let secondRun: Promise<OrderRequestResult> | undefined;
+  t.payments.enqueue = async (request) => {
+    if (secondRun === undefined) {
+      t.orders.claim = async (guard, spend): Promise<ClaimOutcome> => {
+        const outcome = await claim(guard, spend);
+        return outcome.kind === 'guard-refused' && secondResent
+          ? { ...outcome, resent: true }
+          : outcome;
+      };
+      secondRun = t.second(command);
+      await secondRun.finally(() => {
+        t.orders.claim = claim;
+      });
+      throw new Error('queue throttled');
+    }
+    return enqueue(request);
+  };
+  await expect(t.first(command)).rejects.toThrow();
+  t.payments.enqueue = enqueue;
+  return secondRun;
+}
+
+describe('two placements with the same key in the same millisecond', () => {
+  it('still hold the same intent under a new key within 300 s for the user', async () => {
+    // Prepare: the race, with no resend; the agent orders the same coffee again 30 s later
+    // under a new key.
+    const t = twoInstances();
+    const placed = await sameMillisecondPlacements(t, false);
+    t.clock.advance(30);
+
+    // Act
+    const again = await t.first({
+      agentId: demoAgent.agentId,
+      idempotencyKey: 'k-same-ms-again',
+      body: { ...latteOrder, sessionId: 's-same-ms' },
+    });
+
+    // Assess
+    expect(placed?.order.status).toBe('PENDING_PAYMENT');
+    expect(again.order.status).toBe('AWAITING_CONFIRMATION');
+    expect(again.order.confirmationReason).toBe('POSSIBLE_DUPLICATE');
+  });
+
+  it("keep the paid order on the day's spend when the second claim is refused on a resend", async () => {
+    // Prepare
+    const t = twoInstances();
+
+    // Act
+    const placed = await sameMillisecondPlacements(t, true);
+
+    // Assess: one order paid at once, 4.50 on the day's spend.
+    expect(placed?.order.status).toBe('PENDING_PAYMENT');
+    expect(t.spent()).toBe(latteOrder.amount);
   });
 });
