@@ -77,41 +77,6 @@ async function racingPlacements(t: ReturnType<typeof twoInstances>, secondResent
   return first;
 }
 
-describe('two placements with the same key at once', () => {
-  it("keep the paid order on the day's spend when the second claim is refused on a resend", async () => {
-    // Prepare
-    const t = twoInstances();
-
-    // Act
-    const placed = await racingPlacements(t, true);
-
-    // Assess: one order paid at once, 4.50 on the day's spend.
-    expect(placed.order.status).toBe('PENDING_PAYMENT');
-    expect(t.orders.orders.size).toBe(1);
-    expect(t.spent()).toBe(latteOrder.amount);
-  });
-
-  it('still hold the same intent under a new key within 300 s for the user', async () => {
-    // Prepare: the race, with no resend; the agent orders the same coffee again 30 s later
-    // under a new key.
-    const t = twoInstances();
-    const placed = await racingPlacements(t, false);
-    t.clock.advance(30);
-
-    // Act
-    const again = await t.first({
-      agentId: demoAgent.agentId,
-      idempotencyKey: 'k-new',
-      body: { ...latteOrder, sessionId: 's-race' },
-    });
-
-    // Assess
-    expect(placed.order.status).toBe('PENDING_PAYMENT');
-    expect(again.order.status).toBe('AWAITING_CONFIRMATION');
-    expect(again.order.confirmationReason).toBe('POSSIBLE_DUPLICATE');
-  });
-});
-
 /*
  * In the same millisecond the two build the same order and the same createdAt, so a record's token
  * also holds random characters drawn per placement. Were it the millisecond only, the two would
@@ -132,8 +97,8 @@ async function sameMillisecondPlacements(
   t: ReturnType<typeof twoInstances>,
   secondResent: boolean,
 ): Promise<OrderRequestResult | undefined> {
-  const body = { ...latteOrder, sessionId: 's-same-ms' };
-  const command = { agentId: demoAgent.agentId, idempotencyKey: 'k-same-ms', body };
+  const body = { ...latteOrder, sessionId: 's-race' };
+  const command = { agentId: demoAgent.agentId, idempotencyKey: 'k-race', body };
   const enqueue = t.payments.enqueue.bind(t.payments);
   const claim = t.orders.claim.bind(t.orders);
   let secondRun: Promise<OrderRequestResult> | undefined;
@@ -158,36 +123,42 @@ async function sameMillisecondPlacements(
   return secondRun;
 }
 
-describe('two placements with the same key in the same millisecond', () => {
+const races = [
+  { when: 'a second apart', run: racingPlacements },
+  { when: 'in the same millisecond, the first failing to queue', run: sameMillisecondPlacements },
+];
+
+describe.each(races)('two placements with the same key at once, $when', ({ run }) => {
+  it("keep the paid order on the day's spend when the second claim is refused on a resend", async () => {
+    // Prepare
+    const t = twoInstances();
+
+    // Act
+    const placed = await run(t, true);
+
+    // Assess: one order paid at once, 4.50 on the day's spend.
+    expect(placed?.order.status).toBe('PENDING_PAYMENT');
+    expect(t.orders.orders.size).toBe(1);
+    expect(t.spent()).toBe(latteOrder.amount);
+  });
+
   it('still hold the same intent under a new key within 300 s for the user', async () => {
     // Prepare: the race, with no resend; the agent orders the same coffee again 30 s later
     // under a new key.
     const t = twoInstances();
-    const placed = await sameMillisecondPlacements(t, false);
+    const placed = await run(t, false);
     t.clock.advance(30);
 
     // Act
     const again = await t.first({
       agentId: demoAgent.agentId,
-      idempotencyKey: 'k-same-ms-again',
-      body: { ...latteOrder, sessionId: 's-same-ms' },
+      idempotencyKey: 'k-new',
+      body: { ...latteOrder, sessionId: 's-race' },
     });
 
     // Assess
     expect(placed?.order.status).toBe('PENDING_PAYMENT');
     expect(again.order.status).toBe('AWAITING_CONFIRMATION');
     expect(again.order.confirmationReason).toBe('POSSIBLE_DUPLICATE');
-  });
-
-  it("keep the paid order on the day's spend when the second claim is refused on a resend", async () => {
-    // Prepare
-    const t = twoInstances();
-
-    // Act
-    const placed = await sameMillisecondPlacements(t, true);
-
-    // Assess: one order paid at once, 4.50 on the day's spend.
-    expect(placed?.order.status).toBe('PENDING_PAYMENT');
-    expect(t.spent()).toBe(latteOrder.amount);
   });
 });
