@@ -90,6 +90,20 @@ const PLACEMENT_BYTES = 3;
 /** What one instance remembers of agent-day items, only to guess its next write right. */
 const GUESS_CACHE_ENTRIES = 10_000;
 
+/**
+ * What the previous day's item and today's say of the intent, as one answer: another order's id
+ * over this order's own, and either over an intent given back, so that an intent given back just
+ * before midnight never hides an order paid for it just after.
+ */
+function firstOrderOf(found: readonly (string | undefined)[], orderId: string): string | undefined {
+  const known = found.filter((id) => id !== undefined);
+  return (
+    known.find((id) => id !== GIVEN_BACK && id !== orderId) ??
+    known.find((id) => id !== GIVEN_BACK) ??
+    known[0]
+  );
+}
+
 interface Waiting {
   readonly reason: ConfirmationReason;
   readonly duplicateOf?: string;
@@ -202,10 +216,15 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
       if (retryAfter !== undefined) {
         throw new RateLimitedError(retryAfter);
       }
-      const duplicateOf =
-        (outcome.previousDay && claim.previousDay
-          ? duplicateIn(outcome.previousDay, hash, claim.previousDay.checks)
-          : undefined) ?? duplicateIn(state, hash, claim.intent.checks);
+      const duplicateOf = firstOrderOf(
+        [
+          outcome.previousDay && claim.previousDay
+            ? duplicateIn(outcome.previousDay, hash, claim.previousDay.checks)
+            : undefined,
+          duplicateIn(state, hash, claim.intent.checks),
+        ],
+        order.orderId,
+      );
       if (duplicateOf === order.orderId || duplicateOf === GIVEN_BACK) {
         ownIntent = true;
       } else if (duplicateOf !== undefined && wait?.duplicateOf === undefined) {

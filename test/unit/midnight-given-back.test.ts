@@ -9,21 +9,17 @@ import {
 import { demoAgent, intakePolicy, latteOrder } from '../fixtures/orders.ts';
 
 /*
- * Known gap: just after midnight UTC a claim also checks the previous day's item for the intent.
- * When both items refuse it, intake reads the previous day's answer first, and a previous-day
- * intent that was given back (its hash left without a record: its order never stored) wins over a
- * real duplicate in today's item: the placement is taken for "not a duplicate" and claimed again
- * without the check, so it is paid at once. Here: a coffee placed at 23:58 whose payment could not
- * be queued (given back, 503), placed again under a new key at 00:01 (paid, rightly), and again
- * under a third key at 00:02: paid at once instead of waiting for the user as POSSIBLE_DUPLICATE.
- * At stake: the user charged twice for one intent (4.50 here, up to the agent's per-order limit),
- * for any intent given back in the last five minutes of a day and placed twice after midnight.
- * Suggested fix: in place-order.ts, prefer a real duplicate (an order id) from either day over
- * GIVEN_BACK from the other, rather than `previous ?? today`.
+ * Just after midnight UTC a claim also checks the previous day's item for the intent. When both
+ * items refuse it, a previous-day intent that was given back (its hash left without a record: its
+ * order never stored) must not win over a real duplicate in today's item, or the placement is
+ * taken for "not a duplicate", claimed again without the check and paid at once. Here: a coffee
+ * placed at 23:58 whose payment could not be queued (given back, 503), placed again under a new
+ * key at 00:01 (paid, rightly), and again under a third key at 00:02, which must wait for the
+ * user as POSSIBLE_DUPLICATE rather than charge the user twice.
  */
 
 describe('a given-back intent from before midnight', () => {
-  it.fails('does not hide a duplicate paid after midnight', async () => {
+  it('does not hide a duplicate paid after midnight', async () => {
     // Prepare
     const orders = new InMemoryOrders();
     const payments = new RecordingPaymentQueue();
