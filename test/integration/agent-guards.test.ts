@@ -124,6 +124,27 @@ describe('the guards in the agent-day item (DynamoDB Local)', () => {
     });
   });
 
+  it('holds a duplicate paid after midnight though the intent was given back before it', async () => {
+    // Prepare: placed at 23:58, its payment not queued (given back, 503); placed again under a
+    // new key at 00:01 (paid at once).
+    const { clock, payments, place } = await instances(2, '2026-11-23T23:58:00Z');
+    payments.failNext = 1;
+    await expect(place('k-1', latteOrder, 0)).rejects.toThrow();
+    clock.advance(180);
+    const paid = await place('k-2', latteOrder, 1);
+    clock.advance(60);
+
+    // Act: both days' items refuse the third key's claim.
+    const again = await place('k-3', latteOrder, 0);
+
+    // Assess
+    expect(paid?.order.status).toBe('PENDING_PAYMENT');
+    expect(again?.order).toMatchObject({
+      confirmationReason: 'POSSIBLE_DUPLICATE',
+      duplicateOf: paid?.order.orderId,
+    });
+  });
+
   it('keeps the item bounded: a ring slot of another time is replaced, not added to', async () => {
     const { agentId, clock, place } = await instances(1, '2026-11-23T09:30:00Z');
     for (let n = 1; n <= 8; n++) {
