@@ -6,6 +6,7 @@ import type {
   PaymentRequest,
   SettlementCheckQueue,
 } from './ports.ts';
+import { closedStatuses } from './settlement.ts';
 
 export interface SweepObserver {
   /** An order past its deadline: counted, so an alarm can say that something is stuck. */
@@ -105,6 +106,10 @@ export function makeSweep(deps: SweepDeps) {
     }
     for (const { orderId } of requests) {
       const order = await deps.orders.get(orderId);
+      if (order !== undefined && closedStatuses.has(order.status) && !order.deadLettered) {
+        await lookForDeadCharge(order);
+        continue;
+      }
       if (order?.status !== 'PENDING_PAYMENT' || order.dueAt !== undefined) continue;
       const put = await deps.orders.annotate(orderId, 'PENDING_PAYMENT', {
         dueAt: now.toISOString(),
@@ -113,6 +118,20 @@ export function makeSweep(deps: SweepDeps) {
       });
       if (put) deps.observer.strandedFound(order);
     }
+  }
+
+  /**
+   * An order closed without the money (cancelled after a hold, failed, expired) whose payment
+   * message died may have been charged by a delivery that died too, with nobody left to look: the
+   * reconciler looks it up once (and refunds what it finds). Asked first and marked after, so a
+   * failure in between asks again on a later run, never not at all.
+   */
+  async function lookForDeadCharge(order: Order): Promise<void> {
+    await deps.settlementChecks.schedule(
+      { orderId: order.orderId, agentId: order.agentId, check: 0 },
+      0,
+    );
+    await deps.orders.annotate(order.orderId, order.status, { deadLettered: true });
   }
 
   async function redrive(order: Order, closing: boolean): Promise<void> {

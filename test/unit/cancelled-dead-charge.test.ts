@@ -6,26 +6,20 @@ import { fakePipeline, firstDelivery } from '../fakes/pipeline.ts';
 import { demoAgent, latteOrder } from '../fixtures/orders.ts';
 
 /*
- * Known gap: the sweep puts back in the due index only a dead payment message's order that is
- * still PENDING_PAYMENT. An order paid at once whose first delivery charged and whose every
- * delivery then died unhandled (DynamoDB throttling its writes) may meanwhile have been held by a
- * duplicate delivery of the same message (SQS delivers at least once; the risk engine answered
- * "review" to it) and then cancelled by its user or agent. The cancel asks the reconciler to look
- * for a charge, but only once: when that SendMessage fails, the cancel answers 5xx, and a caller
- * that does not send it again (the agent withdrew the order, it does not care) leaves the charge
- * with nobody looking. The dead message stays in the DLQ, read by the sweep every hour, and skipped
- * as CANCELLED. At stake: the order's amount (4.50 here, up to the agent's per-order limit) kept
- * by the gateway for a CANCELLED order, for good.
- * Suggested fix: in the sweep, for a dead message whose order ended without the money (CANCELLED,
- * FAILED, EXPIRED) and is not marked yet, mark it `deadLettered` (annotate, conditioned on its
- * status) and schedule one settlement check 0, whose lookup finds the charge and refunds it; or
- * give CANCELLED-from-HELD orders a `dueAt` for one lookup by the sweep.
+ * An order paid at once whose first delivery charged and whose every delivery then died
+ * unhandled (DynamoDB throttling its writes) may meanwhile have been held by a duplicate delivery
+ * of the same message (SQS delivers at least once; the risk engine answered "review" to it) and
+ * then cancelled by its user or agent. The cancel asks the reconciler to look for a charge, but
+ * only once: when that SendMessage fails, the cancel answers 5xx, and a caller that does not send
+ * it again (the agent withdrew the order, it does not care) would leave the charge with nobody
+ * looking, the order's amount kept for a CANCELLED order for good. The sweep, reading the dead
+ * message, has the reconciler look such an order up once, and the charge is refunded.
  */
 
 const agentId = 'demo-agent';
 
 describe('a held order cancelled while its charged payment message lies dead', () => {
-  it.fails('has its charge found and refunded by the sweep though the cancel could not ask for the lookup', async () => {
+  it('has its charge found and refunded by the sweep though the cancel could not ask for the lookup', async () => {
     // Prepare: placed and paid at once; the first delivery charges, then every delivery dies on
     // the order's write until SQS moves the message to the DLQ.
     const p = fakePipeline();
