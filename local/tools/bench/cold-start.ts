@@ -8,7 +8,18 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { AGENT_SCOPE, functionSpecs, queueVariables, wiring } from '#shared/wiring.ts';
+import { type BoundResources, functionEnvironment } from '#shared/function-environment.ts';
+import {
+  AGENT_SCOPE,
+  type ExternalService,
+  externalServices,
+  functionSpecs,
+  type QueueName,
+  queueNames,
+  type SecretName,
+  secretNames,
+  wiring,
+} from '#shared/wiring.ts';
 import { lazyModules, providedModules } from '../../../infra/bundling.ts';
 import { projectRoot } from '../../runtime/local-runtime.ts';
 import { benchOrder } from './pipeline.ts';
@@ -157,14 +168,41 @@ export function intakeEvent(idempotencyKey: string, agentId = 'bench-agent') {
   };
 }
 
-/** The environment a function gets in AWS, with every endpoint pointing at the fake. */
-function functionEnvironment(name: string, fake: string): Record<string, string> {
+/** The environment a function gets in AWS (the wiring's own bindings), every endpoint at the fake. */
+function benchEnvironment(name: string, fake: string): Record<string, string> {
   const spec = functionSpecs[name];
   if (!spec) throw new Error(`No function ${name}`);
-  const env: Record<string, string> = {
+  const byQueue = (prefix: string) =>
+    Object.fromEntries(
+      queueNames.map((queue) => [
+        queue,
+        `${fake}/000000000000/${wiring.service}-${queue}${prefix}`,
+      ]),
+    ) as Record<QueueName, string>;
+  const resources: BoundResources = {
+    stage: 'bench',
+    tableName: `${wiring.service}-orders`,
+    queueUrls: byQueue(''),
+    deadLetterQueueUrls: byQueue('-dlq'),
+    maxReceiveCounts: Object.fromEntries(
+      queueNames.map((queue) => [queue, wiring.queues[queue].maxReceiveCount]),
+    ) as Record<QueueName, number>,
+    secretIds: Object.fromEntries(
+      secretNames.map((secret) => [
+        secret,
+        `arn:aws:secretsmanager:us-east-1:000000000000:secret:autopay/${secret}`,
+      ]),
+    ) as Record<SecretName, string>,
+    endpoints: Object.fromEntries(externalServices.map((service) => [service, fake])) as Record<
+      ExternalService,
+      string
+    >,
+    // As in AWS, where the stack names its user pool: the function builds its Cognito client.
+    userPoolId: 'us-east-1_bench',
+  };
+  return {
     PATH: process.env.PATH ?? '',
-    ...spec.environment,
-    TABLE_NAME: `${wiring.service}-orders`,
+    ...functionEnvironment(spec, resources),
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'bench',
     AWS_SECRET_ACCESS_KEY: 'bench',
@@ -175,23 +213,6 @@ function functionEnvironment(name: string, fake: string): Record<string, string>
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
   };
-  for (const [variable, queue] of Object.entries(spec.sendsTo)) {
-    env[variable] = `${fake}/000000000000/${wiring.service}-${queue}`;
-  }
-  if (spec.consumes) {
-    const variables = queueVariables(spec.consumes.queue);
-    env[variables.url] = `${fake}/000000000000/${wiring.service}-${spec.consumes.queue}`;
-    env[variables.maxReceiveCount] = String(wiring.queues[spec.consumes.queue].maxReceiveCount);
-  }
-  for (const [variable, secret] of Object.entries(spec.secrets ?? {})) {
-    env[variable] = `arn:aws:secretsmanager:us-east-1:000000000000:secret:autopay/${secret}`;
-  }
-  for (const [variable] of Object.entries(spec.endpoints ?? {})) {
-    env[variable] = fake;
-  }
-  // As in AWS, where the stack names its user pool: the function builds its Cognito client.
-  if (spec.userPool) env[spec.userPool] = 'us-east-1_bench';
-  return env;
 }
 
 /** Records the time of `await import(bundle)` and of a first invocation, in a fresh process. */
@@ -359,7 +380,7 @@ export async function runColdStarts(rounds: number): Promise<ColdStartRun> {
         bundleKb: (await stat(file)).size / 1024,
         deployedKb: (await stat(deployedFile)).size / 1024,
         baseline,
-        env: functionEnvironment(name, fake.url),
+        env: benchEnvironment(name, fake.url),
       });
     }
 
