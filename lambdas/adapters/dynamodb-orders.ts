@@ -441,7 +441,11 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
       return { kind: 'created' };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException && error.Item) {
-        return { kind: 'exists', existing: toOrder(unmarshall(error.Item)) };
+        return {
+          kind: 'exists',
+          existing: toOrder(unmarshall(error.Item)),
+          resent: sentMoreThanOnce(error),
+        };
       }
       throw error;
     }

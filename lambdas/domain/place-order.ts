@@ -289,6 +289,12 @@ export function makePlaceOrder(deps: PlaceOrderDeps) {
       const outcome = await deps.orders.create(order);
       if (outcome.kind === 'created') return { order, replayed: false };
       stored = outcome.existing;
+      if (outcome.resent !== true) {
+        // Refused at its only send: another placement of this key stored the order first, even
+        // one made in the same millisecond, whose order is this one to the last field.
+        await giveBack();
+        return replay(stored, order.requestHash);
+      }
     } catch (error) {
       const found = await deps.orders.get(order.orderId).catch(() => null);
       // Unknown whether it landed: the claim stays (the day counts an order too many, never

@@ -7,7 +7,12 @@ import type { OrderEvent, OrderStatus } from './order-state.ts';
 export type CreateOrderOutcome =
   | { readonly kind: 'created' }
   /** An order with this id exists already (a replay, or the key reused with another body). */
-  | { readonly kind: 'exists'; readonly existing: Order };
+  | {
+      readonly kind: 'exists';
+      readonly existing: Order;
+      /** The put was sent more than once (an SDK retry): the order found may be its own. */
+      readonly resent?: boolean;
+    };
 
 /** What happened to a placement's claim on its agent-day item. */
 export type ClaimOutcome =

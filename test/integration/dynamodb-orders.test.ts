@@ -120,7 +120,7 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     const outcome = await repository.create({ ...order, requestHash: 'another' });
 
     // Assess
-    expect(outcome).toEqual({ kind: 'exists', existing: order });
+    expect(outcome).toEqual({ kind: 'exists', existing: order, resent: false });
     expect(await repository.get(order.orderId)).toEqual(order);
   });
 
@@ -247,7 +247,7 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     const outcome = await repository.create({ ...order, createdAt: 'later' });
 
     // Assess
-    expect(outcome).toEqual({ kind: 'exists', existing: order });
+    expect(outcome).toEqual({ kind: 'exists', existing: order, resent: false });
   });
 
   it('lets exactly one of many concurrent creates of one order through', async () => {

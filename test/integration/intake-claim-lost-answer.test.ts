@@ -1,8 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
+import { spendKey } from '#adapters/table-keys.ts';
 import { makePlaceOrder } from '#domain/place-order.ts';
 import {
   type Emulator,
@@ -29,6 +30,7 @@ let emulator: Emulator;
 let raw: DynamoDBClient;
 let client: DynamoDBDocumentClient;
 let lost: LostAnswers;
+let lostPut: LostAnswers;
 
 beforeAll(async () => {
   emulator = await startDynamoDbLocal();
@@ -40,6 +42,7 @@ beforeAll(async () => {
   });
   client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   lost = new LostAnswers(raw, ['UpdateItem']);
+  lostPut = new LostAnswers(raw, ['PutItem']);
 });
 
 afterAll(async () => {
@@ -122,5 +125,35 @@ describe("intake's claim whose answer is lost", () => {
       confirmationReason: 'POSSIBLE_DUPLICATE',
       duplicateOf: first.order.orderId,
     });
+  });
+
+  it("keeps the order's claim once when its put landed and the SDK's resend was refused", async () => {
+    // Prepare: the answer to the order's PutItem is lost after DynamoDB applied it; the SDK
+    // resends it and the resend is refused (the order exists): it is this placement's own put.
+    const agents = new DynamoDbAgentDirectory(client, tableName);
+    await agents.put({ ...demoAgent, agentId: 'put-agent' });
+    const placeOrder = makePlaceOrder({
+      orders: new DynamoDbOrderRepository(client, tableName),
+      agents,
+      payments: new RecordingPaymentQueue(),
+      clock: new FixedClock(new Date('2026-11-23T11:30:00Z')),
+      policy: intakePolicy,
+    });
+    lostPut.losing = 1;
+
+    // Act
+    const body = { ...latteOrder, sessionId: 'put-lost', amount: 5000 };
+    const placed = await placeOrder({ agentId: 'put-agent', idempotencyKey: 'p1', body });
+
+    // Assess: the order is stored and answered as new, its 50.00 on the day once.
+    expect(lostPut.losing).toBe(0);
+    expect(placed).toMatchObject({ replayed: false, order: { status: 'PENDING_PAYMENT' } });
+    const day = await client.send(
+      new GetCommand({
+        TableName: tableName,
+        Key: spendKey('put-agent', '2026-11-23'),
+      }),
+    );
+    expect(day.Item?.spent).toBe(5000);
   });
 });

@@ -100,7 +100,7 @@ export class LostAnswers {
           }
           return answer;
         },
-      { step: 'deserialize', name: 'loseAnswers' },
+      { step: 'deserialize', name: `loseAnswers:${operations.join(',')}` },
     );
   }
 }

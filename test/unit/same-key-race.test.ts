@@ -48,10 +48,16 @@ function twoInstances() {
 }
 
 /**
- * The first placement of `key` runs up to its put; the second runs whole meanwhile, a second
+ * The first placement of `key` runs up to its put; the second runs whole meanwhile, `gapMs`
  * later; then the first's put goes on. `secondResent` makes the second's refused claim a resend.
+ * In the same millisecond both build the very same order, createdAt included: the first's put,
+ * refused at its only send, is still not its own, and it gives its claim back.
  */
-async function racingPlacements(t: ReturnType<typeof twoInstances>, secondResent: boolean) {
+async function racingPlacements(
+  t: ReturnType<typeof twoInstances>,
+  secondResent: boolean,
+  gapMs: number,
+) {
   const body = { ...latteOrder, sessionId: 's-race' };
   const command = { agentId: demoAgent.agentId, idempotencyKey: 'k-race', body };
   const create = t.orders.create.bind(t.orders);
@@ -59,7 +65,7 @@ async function racingPlacements(t: ReturnType<typeof twoInstances>, secondResent
   let secondRun: Promise<unknown> | undefined;
   t.orders.create = async (order) => {
     if (secondRun === undefined) {
-      t.clock.advance(1);
+      t.clock.advance(gapMs / 1000);
       t.orders.claim = async (guard, spend): Promise<ClaimOutcome> => {
         const outcome = await claim(guard, spend);
         return outcome.kind === 'guard-refused' && secondResent
@@ -124,7 +130,14 @@ async function sameMillisecondPlacements(
 }
 
 const races = [
-  { when: 'a second apart', run: racingPlacements },
+  {
+    when: 'a second apart',
+    run: (t: ReturnType<typeof twoInstances>, resent: boolean) => racingPlacements(t, resent, 1000),
+  },
+  {
+    when: 'in the same millisecond, both reaching their put',
+    run: (t: ReturnType<typeof twoInstances>, resent: boolean) => racingPlacements(t, resent, 0),
+  },
   { when: 'in the same millisecond, the first failing to queue', run: sameMillisecondPlacements },
 ];
 
