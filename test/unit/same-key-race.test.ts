@@ -47,6 +47,17 @@ function twoInstances() {
   return { orders, payments, clock, first: instance(), second: instance(), spent };
 }
 
+/** The claims of `claim`, each refusal answered as a resend when `resent`. */
+function resendingRefusals(
+  claim: InMemoryOrders['claim'],
+  resent: boolean,
+): InMemoryOrders['claim'] {
+  return async (guard, spend): Promise<ClaimOutcome> => {
+    const outcome = await claim(guard, spend);
+    return outcome.kind === 'guard-refused' && resent ? { ...outcome, resent: true } : outcome;
+  };
+}
+
 /**
  * The first placement of `key` runs up to its put; the second runs whole meanwhile, `gapMs`
  * later; then the first's put goes on. `secondResent` makes the second's refused claim a resend.
@@ -66,12 +77,7 @@ async function racingPlacements(
   t.orders.create = async (order) => {
     if (secondRun === undefined) {
       t.clock.advance(gapMs / 1000);
-      t.orders.claim = async (guard, spend): Promise<ClaimOutcome> => {
-        const outcome = await claim(guard, spend);
-        return outcome.kind === 'guard-refused' && secondResent
-          ? { ...outcome, resent: true }
-          : outcome;
-      };
+      t.orders.claim = resendingRefusals(claim, secondResent);
       secondRun = t.second(command);
       await secondRun;
       t.orders.claim = claim;
@@ -110,12 +116,7 @@ async function sameMillisecondPlacements(
   let secondRun: Promise<OrderRequestResult> | undefined;
   t.payments.enqueue = async (request) => {
     if (secondRun === undefined) {
-      t.orders.claim = async (guard, spend): Promise<ClaimOutcome> => {
-        const outcome = await claim(guard, spend);
-        return outcome.kind === 'guard-refused' && secondResent
-          ? { ...outcome, resent: true }
-          : outcome;
-      };
+      t.orders.claim = resendingRefusals(claim, secondResent);
       secondRun = t.second(command);
       await secondRun.finally(() => {
         t.orders.claim = claim;
