@@ -4,7 +4,13 @@ import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { orderKey, spendKey } from '#adapters/table-keys.ts';
 import { utcDay } from '#domain/agent.ts';
-import { MAX_RATE_BURST, MAX_RATE_PER_SECOND } from '#domain/agent-guards.ts';
+import {
+  claimFor,
+  defaultGuardPolicy,
+  MAX_RATE_BURST,
+  MAX_RATE_PER_SECOND,
+  ownRecordOf,
+} from '#domain/agent-guards.ts';
 import { signAgentToken } from '../../runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../runtime/local-runtime.ts';
 import { postBenchOrder } from '../bench/pipeline.ts';
@@ -235,11 +241,29 @@ function countBy(values: readonly string[]): Record<string, number> {
 
 const PREFILL_SLOTS = 4;
 
+/** The record intake writes for the `n`th placement in minute `slot`, as a claim builds it. */
+function recordOf(agentId: string, slot: number, n: number, hash: string): string {
+  const claim = claimFor(
+    { ring: {} },
+    {
+      agentId,
+      now: slot * defaultGuardPolicy.intentSlotSeconds * 1000 + (n % 60_000),
+      rate: { perSecond: 1, burst: 1 },
+      hash,
+      firstOrderId: `ord_${randomUUID().replaceAll('-', '')}`,
+      checkDuplicate: false,
+      placement: randomUUID().slice(0, 4),
+    },
+    defaultGuardPolicy,
+  );
+  return ownRecordOf(claim);
+}
+
 /**
- * Writes the agent's day item with `kb` KB of recorded intents (a 12-character hash and
- * `hash=<order id>` each, as intake writes them) spread over the four slots before the current
- * one, each marked as its slot (`@<slot>`) so intake keeps them as live; the current slot and the
- * one the next minute reuses are left empty.
+ * Writes the agent's day item with `kb` KB of recorded intents (a 12-character hash and the
+ * record `hash=<order id>.<placement token>` each, built by the claim intake makes) spread over the
+ * four slots before the current one, each marked as its slot (`@<slot>`) so intake keeps them as
+ * live; the current slot and the one the next minute reuses are left empty.
  */
 async function prefillDayItem(stack: LocalRuntime, agentId: string, kb: number): Promise<void> {
   const now = Date.now();
@@ -251,7 +275,7 @@ async function prefillDayItem(stack: LocalRuntime, agentId: string, kb: number):
       const elements = [`@${earlier}`];
       for (let n = 0, bytes = 0; bytes < slotBytes; n++) {
         const hash = `${earlier}${n}`.padStart(12, 'f').slice(-12);
-        const firstOrder = `${hash}=ord_${hash}${hash}`;
+        const firstOrder = recordOf(agentId, earlier, n, hash);
         elements.push(hash, firstOrder);
         bytes += hash.length + firstOrder.length;
       }
