@@ -13,7 +13,19 @@ import {
   ownRecordOf,
 } from '#domain/agent-guards.ts';
 import { type Order, openOrder } from '#domain/order.ts';
+import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
+import { defaultSettlementSchedule, lookupsAfterVoid, makeReconcile } from '#domain/settlement.ts';
+import { makeSweep } from '#domain/sweep.ts';
 import { type Emulator, startDynamoDbLocal } from '../../local/runtime/emulators.ts';
+import {
+  FakeDeadLetterQueue,
+  FixedClock,
+  RecordingPaymentQueue,
+  RecordingSettlementChecks,
+  seedOrder,
+  silentSweepObserver,
+} from '../fakes/in-memory.ts';
+import { FakeGateway } from '../fakes/payments.ts';
 import { demoAgent, latteOrder } from '../fixtures/orders.ts';
 import { CallCounter } from '../support/calls.ts';
 import { createTestTable } from '../support/table.ts';
@@ -399,5 +411,88 @@ describe('the sparse due index (DynamoDB Local)', () => {
     // An annotation that sets a deadline puts it back.
     await repository.annotate(order.orderId, 'PAID', { dueAt: '2026-11-23T09:50:00.000Z' });
     expect(await dueIds()).toContain(order.orderId);
+  });
+
+  it('keeps a voided order in it for each lookup after the void, and lets it go after the last', async () => {
+    // Prepare: an order waiting for its settlement; its payment stays pending at the gateway.
+    const clock = new FixedClock(new Date('2026-11-23T09:30:00Z'));
+    const moves = { orders: repository, clock, deadlines: defaultDeadlinePolicy };
+    const settlementChecks = new RecordingSettlementChecks();
+    const gateway = new FakeGateway();
+    const orderId = `ord_${String(++sequence).padStart(32, '0')}`;
+    gateway.nextStatus = 'pending';
+    await gateway.charge({
+      idempotencyKey: orderId,
+      amount: 450,
+      currency: 'CNY',
+      paymentMethod: 'wallet',
+    });
+    const paymentId = gateway.charges.get(orderId)?.paymentId;
+    await seedOrder(moves, 'AWAITING_SETTLEMENT', {
+      orderId,
+      gatewayRef: paymentId,
+      settleBy: '2026-11-23T09:51:00.000Z',
+    });
+    const reconcile = makeReconcile({
+      ...moves,
+      settlementChecks,
+      schedule: defaultSettlementSchedule,
+      observer: {
+        lateSuccess() {},
+        ignored() {},
+        refundRejected() {},
+        foreignRefund() {},
+        paymentWindowExpired() {},
+      },
+      gateway,
+      payments: new RecordingPaymentQueue(),
+      backoff: { baseSeconds: 1, maxSeconds: 300 },
+    });
+    const sweep = makeSweep({
+      ...moves,
+      payments: new RecordingPaymentQueue(),
+      settlementChecks,
+      deadPayments: new FakeDeadLetterQueue(clock),
+      deadLetterBatchSize: 10,
+      finalCheck: defaultSettlementSchedule.checks,
+      voidLookups: lookupsAfterVoid(defaultSettlementSchedule),
+      observer: silentSweepObserver,
+      batchSize: 100,
+      redriveLimit: 10,
+    });
+    const dueNow = async () =>
+      (await repository.findDue(clock.now().toISOString(), 500)).filter(
+        (due) => due.orderId === orderId,
+      );
+    const at = (seconds: number) => new Date(Date.parse('2026-11-23T09:30:00Z') + seconds * 1000);
+    const advanceTo = (seconds: number) =>
+      clock.advance((at(seconds).getTime() - clock.now().getTime()) / 1000);
+
+    // Act: the void at the last check; then the sweep at each lookup's time, and after the last.
+    expect(await reconcile({ orderId, check: defaultSettlementSchedule.checks }, 1)).toEqual({
+      kind: 'done',
+      detail: 'voided',
+    });
+    const found: string[] = [];
+    for (const seconds of [3600, 86_400, 7 * 86_400, 8 * 86_400]) {
+      advanceTo(seconds);
+      const [due] = await dueNow();
+      if (due !== undefined) found.push(`${due.status} ${due.voidedAt}`);
+      await sweep();
+    }
+
+    // Assess: found FAILED at each of the three lookups, then out of the index for good.
+    expect(found).toEqual([1, 2, 3].map(() => `FAILED ${'2026-11-23T09:30:00.000Z'}`));
+    expect(
+      settlementChecks.scheduled.filter(
+        (check) => check.orderId === orderId && check.delaySeconds === 0,
+      ),
+    ).toHaveLength(3);
+    const raw = await client.send(
+      new GetCommand({ TableName: tableName, Key: { pk: `ORDER#${orderId}` } }),
+    );
+    expect(raw.Item).toMatchObject({ status: 'FAILED', voidedAt: '2026-11-23T09:30:00.000Z' });
+    expect(raw.Item?.dueAt).toBeUndefined();
+    expect(raw.Item?.dueShard).toBeUndefined();
   });
 });
