@@ -94,6 +94,8 @@ function ledger(payments: GatewayPayment[], refunds: GatewayRefund[] = []): Ledg
     requests: { total: 0, byRoute: {} },
     callbacksSent: 0,
     lateSuccesses: 0,
+    slowLateSuccesses: 0,
+    lateSuccessCallbacksLost: 0,
     strayRefundEvents: 0,
     keys: { active: 1, revoked: 0 },
   };
