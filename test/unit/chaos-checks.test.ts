@@ -178,6 +178,24 @@ describe('the chaos run checks', () => {
     });
   });
 
+  it('flag a voided order whose lookups are not all done, before its money is checked', () => {
+    // Prepare: FAILED at its void, due for a lookup; the capture that landed is not refunded yet.
+    const voided = order('PENDING_PAYMENT', ['GATEWAY_PENDING', 'SETTLEMENT_DEADLINE_PASSED'], {
+      voidedAt: '2026-11-23T09:51:00.000Z',
+      dueAt: '2026-11-23T10:51:00.000Z',
+    });
+
+    // Act
+    const checks = checkInvariants(evidence([voided], ledger([payment(voided, 'SUCCESS')]), {}));
+
+    // Assess: not settled, so not yet held to the money invariant.
+    expect(violated(checks)).toEqual({
+      'every order is terminal, or held for review with a reason': [
+        `${voided.orderId} still FAILED, due 2026-11-23T10:51:00.000Z`,
+      ],
+    });
+  });
+
   it('flag a move the state machine does not allow', () => {
     // Prepare
     const paid = order('PENDING_PAYMENT', ['GATEWAY_SUCCEEDED']);
