@@ -43,7 +43,10 @@ export const defaultSettlementSchedule: SettlementSchedule = {
   captureWindowSeconds: 7 * 86_400,
 };
 
-/** When, in seconds after a void, its order is looked up from the due index: the last at the end of the capture window. */
+/**
+ * When, in seconds after a void, its order is looked up from the due index, in order: the last at
+ * the end of the capture window.
+ */
 export function lookupsAfterVoid(
   schedule: Pick<SettlementSchedule, 'voidLookupSeconds' | 'captureWindowSeconds'>,
 ): number[] {

@@ -94,7 +94,7 @@ export function list(pattern: RegExp): Setting<string[]> {
   };
 }
 
-/** A comma-separated list of at least one number, each read by `each` (e.g. `number({ min: 1 })`). */
+/** A comma-separated list of at least one number, each read by `each` (`number({ min: 1 })`). */
 export function numbers(each: Setting<number>): Setting<number[]> {
   return (raw) => {
     const items = present(raw)
