@@ -16,6 +16,7 @@ import { makeLifecycle } from '#domain/lifecycle.ts';
 import { orderView } from '#domain/order.ts';
 import type { DeadlinePolicy } from '#domain/order-moves.ts';
 import { systemClock } from '#domain/ports.ts';
+import { closedStatuses } from '#domain/settlement.ts';
 import {
   functionSpecs,
   type QueueName,
@@ -123,7 +124,10 @@ export async function runOps(
     }
     case 'stuck': {
       const now = new Date().toISOString();
-      const stuck = await orders.findDue(now, 1000);
+      // A closed order in the index waits for a lookup after the void of its payment, not stuck.
+      const stuck = (await orders.findDue(now, 1000)).filter(
+        (order) => !closedStatuses.has(order.status),
+      );
       print(`${stuck.length} order(s) past their deadline in ${target.name} at ${now}`);
       for (const order of stuck) {
         const why = order.lastError ? `  lastError=${order.lastError}` : '';

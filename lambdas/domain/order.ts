@@ -89,6 +89,11 @@ export interface PaymentFields {
   readonly settleBy?: string | undefined;
   /** When the order is overdue in its current state; absent once it waits for nothing. */
   readonly dueAt?: string | undefined;
+  /**
+   * When autopay's void of the payment answered `voided`: a closed order is looked up from the
+   * due index at times counted from it, until the gateway can no longer capture.
+   */
+  readonly voidedAt?: string | undefined;
   /** The Idempotency-Key and request hash of the user's refund request, if any. */
   readonly refundKey?: string | undefined;
   readonly refundRequestHash?: string | undefined;

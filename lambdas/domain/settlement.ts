@@ -19,13 +19,59 @@ export interface SettlementSchedule {
   readonly intervalSeconds: number;
   /** Status queries before the payment is voided and the order fails. */
   readonly checks: number;
+  /**
+   * Lookups of an order whose payment was voided, in seconds after the void, besides the first
+   * (a delayed check `intervalSeconds` after it): a capture that lands despite the void, and
+   * whose callback is lost, is found and given back. The due index brings the order back for
+   * each, so only voided orders pay for them.
+   */
+  readonly voidLookupSeconds: readonly number[];
+  /**
+   * How long after a void the gateway might still capture the payment: the last lookup comes
+   * then, and the order leaves the due index. Stripe cancels an uncaptured card authorization
+   * after its validity window, 7 days for most online card payments (up to 30 with extended
+   * authorizations); the window runs from the authorization, which comes before the void.
+   */
+  readonly captureWindowSeconds: number;
 }
 
 export const defaultSettlementSchedule: SettlementSchedule = {
   firstCheckSeconds: 60,
   intervalSeconds: 300,
   checks: 5,
+  voidLookupSeconds: [3_600, 86_400],
+  captureWindowSeconds: 7 * 86_400,
 };
+
+/**
+ * When, in seconds after a void, its order is looked up from the due index, in order: the last at
+ * the end of the capture window.
+ */
+export function lookupsAfterVoid(
+  schedule: Pick<SettlementSchedule, 'voidLookupSeconds' | 'captureWindowSeconds'>,
+): number[] {
+  const { voidLookupSeconds, captureWindowSeconds } = schedule;
+  const within = voidLookupSeconds.filter((seconds) => seconds < captureWindowSeconds);
+  return [...new Set([...within, captureWindowSeconds])].sort((a, b) => a - b);
+}
+
+/** The first lookup after the void at `voidedAt` that is still to come; none once all have. */
+export function nextLookupAfterVoid(
+  voidedAt: string | undefined,
+  now: Date,
+  lookups: readonly number[],
+): string | undefined {
+  if (voidedAt === undefined) return undefined;
+  const from = new Date(voidedAt);
+  return lookups.map((seconds) => secondsAfter(from, seconds)).find((at) => at > now.toISOString());
+}
+
+/** What a void that answered `voided` leaves on its order: when it was, and the next lookup. */
+function voidedNow(deps: SettleDeps): Pick<PaymentFields, 'voidedAt' | 'dueAt'> {
+  const now = deps.clock.now();
+  const voidedAt = now.toISOString();
+  return { voidedAt, dueAt: nextLookupAfterVoid(voidedAt, now, lookupsAfterVoid(deps.schedule)) };
+}
 
 /** What settlement tells the outside world about; handlers log and count it. */
 export interface SettlementObserver {
@@ -127,8 +173,9 @@ async function decide(
     case 'declined':
       if (status === 'AWAITING_SETTLEMENT' && outcome.declineCode === VOIDED) {
         // Only autopay voids, and only at the settlement deadline: whichever run sees the void
-        // first records it as the timeout it is, not as the card's decline.
-        return settlementTimeout(changes);
+        // first records it as the timeout it is, not as the card's decline, and starts the
+        // lookups that follow a void.
+        return settlementTimeout({ ...changes, ...voidedNow(deps) });
       }
       if (status === 'PENDING_PAYMENT' || status === 'AWAITING_SETTLEMENT') {
         return {
@@ -309,29 +356,42 @@ export function makeReconcile(deps: ReconcileDeps) {
     if (voided.kind !== 'voided') {
       return later(voided, receiveCount);
     }
+    const lookups = voidedNow(deps);
     const withRef: Closing = {
       ...closing,
       decide: (current) => {
         const move = closing.decide(current);
-        return move && { ...move, changes: { ...move.changes, gatewayRef: paymentId } };
+        return move && { ...move, changes: { ...move.changes, gatewayRef: paymentId, ...lookups } };
       },
     };
-    return closeAndVerify(order, withRef, 'voided');
+    return closeAndVerify(order, withRef, 'voided', lookups);
   }
 
   /**
    * Closes the order as `closing` decides, then has it looked up once more a little later: a
    * capture that lands after a void or a lookup, and whose callback is lost, is still found and
-   * given back.
+   * given back. After a void the due index brings it back for more lookups (`lookups`), until
+   * the gateway can no longer capture; a closed order the void did not move is put on them too,
+   * unless it is on them already.
    */
   async function closeAndVerify(
     order: Order,
     closing: Closing,
     what: string,
+    lookups?: Pick<PaymentFields, 'voidedAt' | 'dueAt'>,
   ): Promise<ReconcileResult> {
     const result = await moveAsDecided(deps, order, closing.decide);
     if (result.kind === 'applied') {
       closing.closed?.(result.order);
+    }
+    const current = result.order;
+    if (
+      lookups !== undefined &&
+      result.kind === 'unchanged' &&
+      closedStatuses.has(current.status) &&
+      current.dueAt === undefined
+    ) {
+      await orders.annotate(current.orderId, current.status, lookups);
     }
     await deps.settlementChecks.schedule(checkOf(order, 0), schedule.intervalSeconds);
     const raced = result.kind === 'unchanged' && result.order.status !== order.status;

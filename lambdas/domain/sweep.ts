@@ -6,7 +6,7 @@ import type {
   PaymentRequest,
   SettlementCheckQueue,
 } from './ports.ts';
-import { closedStatuses } from './settlement.ts';
+import { checkOf, closedStatuses, nextLookupAfterVoid } from './settlement.ts';
 
 export interface SweepObserver {
   /** An order past its deadline: counted, so an alarm can say that something is stuck. */
@@ -29,6 +29,8 @@ export interface SweepDeps extends MoveDeps {
   readonly deadLetterBatchSize: number;
   /** The last status query, which voids a payment that is still pending. */
   readonly finalCheck: number;
+  /** When, in seconds after a void, its closed order is looked up again (`lookupsAfterVoid`). */
+  readonly voidLookups: readonly number[];
   readonly observer: SweepObserver;
   /** How many overdue orders one run handles; the next run takes the rest. */
   readonly batchSize: number;
@@ -62,6 +64,10 @@ export function makeSweep(deps: SweepDeps) {
     let requeued = 0;
     let pastDeadline = 0;
     for (const order of due) {
+      if (closedStatuses.has(order.status)) {
+        await lookAfterVoid(order, now);
+        continue;
+      }
       if (order.status === 'AWAITING_CONFIRMATION') {
         const result = await moveOrder(deps, order, 'CONFIRMATION_WINDOW_PASSED');
         if (result.kind === 'applied') {
@@ -132,6 +138,19 @@ export function makeSweep(deps: SweepDeps) {
       0,
     );
     await deps.orders.annotate(order.orderId, order.status, { deadLettered: true });
+  }
+
+  /**
+   * A closed order is in the index only while lookups follow the void of its payment: one is due,
+   * not overdue. The reconciler looks it up (and refunds what was captured despite the void); the
+   * order waits for the next lookup, or leaves the index after the last one. Asked first and moved
+   * on after, so a failure in between asks again on the next run.
+   */
+  async function lookAfterVoid(order: Order, now: Date): Promise<void> {
+    await deps.settlementChecks.schedule(checkOf(order, 0), 0);
+    await deps.orders.annotate(order.orderId, order.status, {
+      dueAt: nextLookupAfterVoid(order.voidedAt, now, deps.voidLookups),
+    });
   }
 
   async function redrive(order: Order, closing: boolean): Promise<void> {

@@ -10,8 +10,9 @@ import { SqsDeadPaymentMessages } from '#adapters/sqs-dead-payments.ts';
 import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
 import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
 import { systemClock } from '#domain/ports.ts';
+import { lookupsAfterVoid } from '#domain/settlement.ts';
 import { makeSweep } from '#domain/sweep.ts';
-import { deadlinesOf, readSweepEnvironment } from '#shared/config.ts';
+import { deadlinesOf, readSweepEnvironment, voidLookupsOf } from '#shared/config.ts';
 import { sweepObserver } from '#shared/domain-events.ts';
 import { metricNames } from '#shared/metric-names.ts';
 import { logger, metrics, tracer } from '#shared/observability.ts';
@@ -31,6 +32,7 @@ const sweep = makeSweep({
   clock: systemClock,
   deadlines: deadlinesOf(environment),
   finalCheck: environment.SETTLEMENT_CHECKS,
+  voidLookups: lookupsAfterVoid(voidLookupsOf(environment)),
   batchSize: environment.SWEEP_BATCH_SIZE,
   redriveLimit: environment.SWEEP_REDRIVE_LIMIT,
   observer: sweepObserver,

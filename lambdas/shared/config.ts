@@ -8,6 +8,7 @@ import {
   jsonRecord,
   list,
   number,
+  numbers,
   oneOf,
   optional,
   optionalText,
@@ -58,7 +59,14 @@ const deadlineEnvironment = {
   PAYMENT_WINDOW_SECONDS: positive,
 };
 
+/** When a voided payment's order is looked up again: read by whoever voids, and by the sweep. */
+const voidLookupEnvironment = {
+  SETTLEMENT_VOID_LOOKUP_SECONDS: numbers(positive),
+  GATEWAY_CAPTURE_WINDOW_SECONDS: positive,
+};
+
 const settlementScheduleEnvironment = {
+  ...voidLookupEnvironment,
   SETTLEMENT_CHECK_QUEUE_URL: url,
   SETTLEMENT_FIRST_CHECK_SECONDS: positive,
   SETTLEMENT_INTERVAL_SECONDS: positive,
@@ -80,16 +88,31 @@ export function deadlinesOf(environment: {
   };
 }
 
+type VoidLookupSettings = SettingsOf<typeof voidLookupEnvironment>;
+
 /** How the settlement of a PENDING payment is checked, the same in every function that settles. */
-export function settlementScheduleOf(environment: {
-  SETTLEMENT_FIRST_CHECK_SECONDS: number;
-  SETTLEMENT_INTERVAL_SECONDS: number;
-  SETTLEMENT_CHECKS: number;
-}): SettlementSchedule {
+export function settlementScheduleOf(
+  environment: VoidLookupSettings & {
+    SETTLEMENT_FIRST_CHECK_SECONDS: number;
+    SETTLEMENT_INTERVAL_SECONDS: number;
+    SETTLEMENT_CHECKS: number;
+  },
+): SettlementSchedule {
   return {
     firstCheckSeconds: environment.SETTLEMENT_FIRST_CHECK_SECONDS,
     intervalSeconds: environment.SETTLEMENT_INTERVAL_SECONDS,
     checks: environment.SETTLEMENT_CHECKS,
+    ...voidLookupsOf(environment),
+  };
+}
+
+/** The lookups after a void alone, for the sweep, which brings voided orders back for them. */
+export function voidLookupsOf(
+  environment: VoidLookupSettings,
+): Pick<SettlementSchedule, 'voidLookupSeconds' | 'captureWindowSeconds'> {
+  return {
+    voidLookupSeconds: environment.SETTLEMENT_VOID_LOOKUP_SECONDS,
+    captureWindowSeconds: environment.GATEWAY_CAPTURE_WINDOW_SECONDS,
   };
 }
 
@@ -268,6 +291,7 @@ export function readAgentsEnvironment(env: NodeJS.ProcessEnv = process.env) {
 
 const sweepEnvironment = {
   ...deadlineEnvironment,
+  ...voidLookupEnvironment,
   TABLE_NAME: text({ min: 3 }),
   PAYMENT_SUBMISSION_QUEUE_URL: url,
   SETTLEMENT_CHECK_QUEUE_URL: url,

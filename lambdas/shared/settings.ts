@@ -94,6 +94,25 @@ export function list(pattern: RegExp): Setting<string[]> {
   };
 }
 
+/** A comma-separated list of at least one number, each read by `each` (`number({ min: 1 })`). */
+export function numbers(each: Setting<number>): Setting<number[]> {
+  return (raw) => {
+    const items = present(raw)
+      .split(',')
+      .map((part) => part.trim());
+    const read: number[] = [];
+    for (const item of items) {
+      try {
+        read.push(each(item));
+      } catch (error) {
+        if (!(error instanceof SettingProblem)) throw error;
+        throw new SettingProblem(`${item || '(empty)'}: ${error.message}`);
+      }
+    }
+    return read;
+  };
+}
+
 /** A JSON object whose every value `entry` reads (`{}` when unset). */
 export function jsonRecord<T>(entry: (value: unknown) => T | string): Setting<Record<string, T>> {
   return (raw) => {

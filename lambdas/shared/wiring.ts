@@ -185,12 +185,24 @@ export interface Wiring {
   readonly functions: Readonly<Record<string, FunctionSpec>>;
 }
 
+/**
+ * When the order of a voided payment is looked up again, in seconds after the void (the first
+ * lookup, `SETTLEMENT_INTERVAL_SECONDS` after it, comes by a delayed check): then once the
+ * gateway can no longer capture. Stripe cancels an uncaptured card authorization after 7 days for
+ * most online card payments; a stage with extended authorizations (up to 30 days) raises it.
+ */
+const voidLookups = {
+  SETTLEMENT_VOID_LOOKUP_SECONDS: '3600,86400',
+  GATEWAY_CAPTURE_WINDOW_SECONDS: '604800',
+} as const;
+
 /** Settings every function shares (Powertools reads these names). */
 /** How the settlement of a PENDING payment is checked; read by every function that settles. */
 const settlement = {
   SETTLEMENT_FIRST_CHECK_SECONDS: '60',
   SETTLEMENT_INTERVAL_SECONDS: '300',
   SETTLEMENT_CHECKS: '5',
+  ...voidLookups,
 } as const;
 
 const gateway = {
@@ -485,6 +497,7 @@ export const wiring = {
       environment: {
         ...common,
         SETTLEMENT_CHECKS: settlement.SETTLEMENT_CHECKS,
+        ...voidLookups,
         SWEEP_BATCH_SIZE: '500',
         // Times one order is set moving again before it is left, with its reason, to a person.
         SWEEP_REDRIVE_LIMIT: '10',

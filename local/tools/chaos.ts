@@ -102,10 +102,16 @@ export const chaosFaults = {
     hangMs: 1_500,
     settleAfterMs: 500,
     // A fifth of pending payments stay pending until their void at the settlement deadline,
-    // and some of those voids do not hold: the money is taken a second later.
+    // and some of those voids do not hold: the money is taken a second later, before the first
+    // lookup after the void, or, for half of them, between that lookup and the last one (the
+    // run's capture window), and half of those captures are never announced: only a lookup
+    // from the due index finds them.
     neverSettleRate: 0.2,
     lateSuccessRate: 0.3,
     lateSuccessAfterMs: 1_000,
+    slowLateSuccessRate: 0.5,
+    slowLateSuccessAfterMs: { min: 3_000, max: 16_000 },
+    lateSuccessCallbackLostRate: 0.5,
     // A refund whose answer is lost leaves its callbacks, stray ones included, the first word.
     refundThenTimeoutRate: 0.1,
     callbacks: { duplicateRate: 0.2, outOfOrderRate: 0.1, lostRate: 0.1, strayRefundRate: 0.3 },
@@ -213,6 +219,10 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       SETTLEMENT_FIRST_CHECK_SECONDS: '2',
       SETTLEMENT_INTERVAL_SECONDS: '2',
       SETTLEMENT_CHECKS: '4',
+      // After a void: looked up 2 s later (the interval), then from the due index at 6 s, 12 s
+      // and at the end of the run's capture window, 20 s; the sweep runs every 2 s.
+      SETTLEMENT_VOID_LOOKUP_SECONDS: '6,12',
+      GATEWAY_CAPTURE_WINDOW_SECONDS: '20',
       CONFIRMATION_WINDOW_SECONDS: '5',
       PAYMENT_DEADLINE_SECONDS: '30',
       // Orders that cannot be paid within it end FAILED within the run.
@@ -777,6 +787,8 @@ function faultsInjected(
     ['gateway hard decline', declines.length],
     ['pending payment voided at its deadline', voids + ledger.lateSuccesses],
     ['late success after the void', ledger.lateSuccesses],
+    ['late success after the first lookup that follows the void', ledger.slowLateSuccesses],
+    ['late success never announced (only a lookup finds it)', ledger.lateSuccessCallbacksLost],
     ['stray refund.succeeded (foreign or partial)', ledger.strayRefundEvents],
     ['user confirmed a waiting order', waiting.confirmed],
     ['user cancelled a waiting order', waiting.cancelled],

@@ -10,7 +10,7 @@ import { type DeadlinePolicy, defaultDeadlinePolicy } from '#domain/order-moves.
 import { makePlaceOrder } from '#domain/place-order.ts';
 import type { PaymentRequest } from '#domain/ports.ts';
 import { defaultRiskPolicy } from '#domain/risk-policy.ts';
-import { defaultSettlementSchedule, makeReconcile } from '#domain/settlement.ts';
+import { defaultSettlementSchedule, lookupsAfterVoid, makeReconcile } from '#domain/settlement.ts';
 import { type Delivery, makeSubmitPayment, type PaymentObserver } from '#domain/submit-payment.ts';
 import { makeSweep } from '#domain/sweep.ts';
 import { cautiousAgent, demoAgent, intakePolicy } from '../fixtures/orders.ts';
@@ -162,6 +162,7 @@ export function fakePipeline(
       deadPayments,
       deadLetterBatchSize: 100,
       finalCheck: schedule.checks,
+      voidLookups: lookupsAfterVoid(schedule),
       batchSize: 100,
       redriveLimit: 10,
       observer: silentSweepObserver,

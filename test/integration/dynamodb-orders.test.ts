@@ -13,7 +13,20 @@ import {
   ownRecordOf,
 } from '#domain/agent-guards.ts';
 import { type Order, openOrder } from '#domain/order.ts';
+import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
+import { defaultSettlementSchedule, lookupsAfterVoid, makeReconcile } from '#domain/settlement.ts';
+import { makeSweep } from '#domain/sweep.ts';
 import { type Emulator, startDynamoDbLocal } from '../../local/runtime/emulators.ts';
+import { AwsMeter } from '../../local/tools/bench/aws-meter.ts';
+import {
+  FakeDeadLetterQueue,
+  FixedClock,
+  RecordingPaymentQueue,
+  RecordingSettlementChecks,
+  seedOrder,
+  silentSweepObserver,
+} from '../fakes/in-memory.ts';
+import { FakeGateway } from '../fakes/payments.ts';
 import { demoAgent, latteOrder } from '../fixtures/orders.ts';
 import { CallCounter } from '../support/calls.ts';
 import { createTestTable } from '../support/table.ts';
@@ -399,5 +412,104 @@ describe('the sparse due index (DynamoDB Local)', () => {
     // An annotation that sets a deadline puts it back.
     await repository.annotate(order.orderId, 'PAID', { dueAt: '2026-11-23T09:50:00.000Z' });
     expect(await dueIds()).toContain(order.orderId);
+  });
+
+  it('keeps a voided order in it for each lookup after the void, and lets it go after the last', async () => {
+    // Prepare: a table of its own, metered; an order waiting for its settlement, its payment
+    // pending at the gateway.
+    const own = await createTestTable(emulator.endpoint, 'orders-void-lookups');
+    const meter = new AwsMeter().attach(own, 'DynamoDB');
+    const voidTable = new DynamoDbOrderRepository(own, 'orders-void-lookups');
+    const clock = new FixedClock(new Date('2026-11-23T09:30:00Z'));
+    const moves = { orders: voidTable, clock, deadlines: defaultDeadlinePolicy };
+    const settlementChecks = new RecordingSettlementChecks();
+    const gateway = new FakeGateway();
+    const orderId = `ord_${String(++sequence).padStart(32, '0')}`;
+    gateway.nextStatus = 'pending';
+    await gateway.charge({
+      idempotencyKey: orderId,
+      amount: 450,
+      currency: 'CNY',
+      paymentMethod: 'wallet',
+    });
+    await seedOrder(moves, 'AWAITING_SETTLEMENT', {
+      orderId,
+      gatewayRef: gateway.charges.get(orderId)?.paymentId,
+      settleBy: '2026-11-23T09:51:00.000Z',
+    });
+    const reconcile = makeReconcile({
+      ...moves,
+      settlementChecks,
+      schedule: defaultSettlementSchedule,
+      observer: {
+        lateSuccess() {},
+        ignored() {},
+        refundRejected() {},
+        foreignRefund() {},
+        paymentWindowExpired() {},
+      },
+      gateway,
+      payments: new RecordingPaymentQueue(),
+      backoff: { baseSeconds: 1, maxSeconds: 300 },
+    });
+    const sweep = makeSweep({
+      ...moves,
+      payments: new RecordingPaymentQueue(),
+      settlementChecks,
+      deadPayments: new FakeDeadLetterQueue(clock),
+      deadLetterBatchSize: 10,
+      finalCheck: defaultSettlementSchedule.checks,
+      voidLookups: lookupsAfterVoid(defaultSettlementSchedule),
+      observer: silentSweepObserver,
+      batchSize: 100,
+      redriveLimit: 10,
+    });
+    const advanceTo = (seconds: number) =>
+      clock.advance(
+        (Date.parse('2026-11-23T09:30:00Z') + seconds * 1000 - clock.now().getTime()) / 1000,
+      );
+    const writeUnits = () => {
+      const { wcu, indexWcu } = meter.snapshot();
+      meter.reset();
+      return { table: wcu - indexWcu, index: indexWcu };
+    };
+
+    // Act: the void at the last check; then the sweep at each lookup's time, and after the last.
+    meter.reset();
+    expect(await reconcile({ orderId, check: defaultSettlementSchedule.checks }, 1)).toEqual({
+      kind: 'done',
+      detail: 'voided',
+    });
+    const spent = [writeUnits()];
+    const found: string[] = [];
+    for (const seconds of [3600, 86_400, 7 * 86_400, 8 * 86_400]) {
+      advanceTo(seconds);
+      const due = await voidTable.findDue(clock.now().toISOString(), 10);
+      found.push(...due.map((order) => `${order.status} ${order.voidedAt}`));
+      meter.reset();
+      await sweep();
+      spent.push(writeUnits());
+    }
+
+    // Assess: found FAILED at each of the three lookups, then out of the index for good.
+    expect(found).toEqual([1, 2, 3].map(() => 'FAILED 2026-11-23T09:30:00.000Z'));
+    expect(settlementChecks.scheduled.filter((check) => check.delaySeconds === 0)).toHaveLength(3);
+    const raw = await own.send(
+      new GetCommand({ TableName: 'orders-void-lookups', Key: { pk: `ORDER#${orderId}` } }),
+    );
+    expect(raw.Item).toMatchObject({ status: 'FAILED', voidedAt: '2026-11-23T09:30:00.000Z' });
+    expect(raw.Item?.dueAt).toBeUndefined();
+    expect(raw.Item?.dueShard).toBeUndefined();
+    // What it costs, as DynamoDB bills it (1 WRU per KB of the order; the due index entry's
+    // removal and put when its key moves): the void's move rewrites the index entry instead of
+    // removing it (2 index units, 1 more than a move out of the index), each later lookup but the
+    // last moves it (2), the last removes it (1); the run after that writes nothing.
+    expect(spent).toEqual([
+      { table: 1, index: 2 },
+      { table: 1, index: 2 },
+      { table: 1, index: 2 },
+      { table: 1, index: 1 },
+      { table: 0, index: 0 },
+    ]);
   });
 });

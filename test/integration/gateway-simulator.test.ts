@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type {
   GatewayApiKey,
   GatewayEvent,
@@ -663,6 +663,69 @@ describe('gateway simulator: late successes, stuck payments and stray refund eve
     });
     expect(await lookUp(held.id)).toMatchObject({ status: 'VOIDED' });
     expect(gateway.ledger().lateSuccesses).toBe(1);
+  });
+
+  it('captures a voided payment later, unannounced, with slowLateSuccessRate and lateSuccessCallbackLostRate at 1', async () => {
+    // Prepare
+    gateway.setFaults({
+      autoSettle: false,
+      lateSuccessRate: 1,
+      lateSuccessAfterMs: 0,
+      slowLateSuccessRate: 1,
+      slowLateSuccessAfterMs: { min: 50, max: 50 },
+      lateSuccessCallbackLostRate: 1,
+    });
+    const key = newKey();
+    const payment = await createPending(key);
+    await receiver.waitFor(1);
+
+    // Act
+    await voidPayment(payment.id);
+    const meanwhile = await lookUp(payment.id);
+    await vi.waitFor(() => expect(gateway.inFlight()).toBe(0), { timeout: 5_000, interval: 10 });
+
+    // Assess: voided until the slow capture came; the capture was never announced.
+    expect(meanwhile).toMatchObject({ status: 'VOIDED' });
+    expect(await lookUp(payment.id)).toMatchObject({ status: 'SUCCESS', amountVoided: 0 });
+    expect(receiver.types()).toEqual(['payment.pending']);
+    const ledger = gateway.ledger();
+    expect(ledger.charges[key]).toMatchObject({ captured: 1250, status: 'SUCCESS' });
+    expect(ledger).toMatchObject({
+      lateSuccesses: 1,
+      slowLateSuccesses: 1,
+      lateSuccessCallbacksLost: 1,
+    });
+  });
+
+  it('captures after a scripted late_success when it says, announcing it or not as it says', async () => {
+    // Prepare
+    gateway.setFaults({ autoSettle: false, lateSuccessAfterMs: 0 });
+    const announced = await createPending(newKey());
+    const silent = await createPending(newKey());
+    await receiver.waitFor(2);
+
+    // Act
+    gateway.scriptNext([
+      { fault: 'late_success', afterMs: 30 },
+      { fault: 'late_success', afterMs: 30, callbackLost: true },
+    ]);
+    await voidPayment(announced.id);
+    await voidPayment(silent.id);
+    await vi.waitFor(() => expect(gateway.inFlight()).toBe(0), { timeout: 5_000, interval: 10 });
+
+    // Assess
+    expect(receiver.deliveries.slice(2).map((delivery) => delivery.event)).toEqual([
+      expect.objectContaining({
+        type: 'payment.succeeded',
+        data: expect.objectContaining({ paymentId: announced.id }),
+      }),
+    ]);
+    expect(await lookUp(silent.id)).toMatchObject({ status: 'SUCCESS' });
+    expect(gateway.ledger()).toMatchObject({
+      lateSuccesses: 2,
+      slowLateSuccesses: 2,
+      lateSuccessCallbacksLost: 1,
+    });
   });
 
   it('leaves a pending payment to settle() or a void when neverSettleRate is 1', async () => {

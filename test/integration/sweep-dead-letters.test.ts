@@ -14,6 +14,7 @@ import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
 import { openOrder } from '#domain/order.ts';
 import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
 import { systemClock } from '#domain/ports.ts';
+import { defaultSettlementSchedule, lookupsAfterVoid } from '#domain/settlement.ts';
 import { makeSweep } from '#domain/sweep.ts';
 import {
   type Emulator,
@@ -107,6 +108,7 @@ function sweepOver(q: { url: string; dlqUrl: string; checksUrl: string }) {
     deadPayments: new SqsDeadPaymentMessages(sqs, q.dlqUrl, 3600),
     deadLetterBatchSize: 100,
     finalCheck: 5,
+    voidLookups: lookupsAfterVoid(defaultSettlementSchedule),
     batchSize: 100,
     redriveLimit: 10,
     observer: silentSweepObserver,

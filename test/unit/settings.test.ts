@@ -4,6 +4,7 @@ import {
   readIntakeEnvironment,
   readPaymentEnvironment,
   readRotationEnvironment,
+  readSweepEnvironment,
   readWebhookEndpointsEnvironment,
 } from '../../lambdas/shared/config.ts';
 import { functionEnvironment } from '../../lambdas/shared/function-environment.ts';
@@ -14,6 +15,7 @@ const resources = boundResources;
 
 const paymentEnv = functionEnvironment(wiring.functions.paymentSubmission, resources);
 const intakeEnv = functionEnvironment(wiring.functions.orderIntake, resources);
+const sweepEnv = functionEnvironment(wiring.functions.sweep, resources);
 
 function problemOf(read: () => unknown): string {
   try {
@@ -86,6 +88,30 @@ describe('reading a function environment at its cold start', () => {
     expect(
       problemOf(() => readIntakeEnvironment({ ...intakeEnv, SUPPORTED_CURRENCIES: 'CNY,usd' })),
     ).toContain('SUPPORTED_CURRENCIES: usd');
+  });
+
+  it('reads the lookups after a void as a list of whole seconds, and the capture window', () => {
+    // Act
+    const sweep = readSweepEnvironment(sweepEnv);
+    const faster = readSweepEnvironment({
+      ...sweepEnv,
+      SETTLEMENT_VOID_LOOKUP_SECONDS: ' 60, 600 ',
+    });
+
+    // Assess
+    expect(sweep.SETTLEMENT_VOID_LOOKUP_SECONDS).toEqual([3600, 86_400]);
+    expect(sweep.GATEWAY_CAPTURE_WINDOW_SECONDS).toBe(7 * 86_400);
+    expect(faster.SETTLEMENT_VOID_LOOKUP_SECONDS).toEqual([60, 600]);
+    expect(
+      problemOf(() =>
+        readSweepEnvironment({ ...sweepEnv, SETTLEMENT_VOID_LOOKUP_SECONDS: '60,,600' }),
+      ),
+    ).toContain('SETTLEMENT_VOID_LOOKUP_SECONDS: (empty): must be at least 1');
+    expect(
+      problemOf(() =>
+        readPaymentEnvironment({ ...paymentEnv, SETTLEMENT_VOID_LOOKUP_SECONDS: '60,0' }),
+      ),
+    ).toContain('SETTLEMENT_VOID_LOOKUP_SECONDS: 0: must be at least 1');
   });
 
   it('reads the Stripe payers as JSON, keeping only what a payer is', () => {

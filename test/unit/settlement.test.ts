@@ -375,10 +375,15 @@ describe('settlement', () => {
         cause: 'SETTLEMENT_DEADLINE_PASSED',
         errorCode: 'SETTLEMENT_TIMEOUT',
       });
-      // One lookup an interval later, for a capture that lands after the void.
+      // One lookup an interval later, for a capture that lands after the void; the due index
+      // brings the order back for the next an hour after the void.
       expect(checks.scheduled).toEqual([
         { orderId, check: 0, delaySeconds: schedule.intervalSeconds },
       ]);
+      expect(failed).toMatchObject({
+        voidedAt: '2026-11-23T09:30:00.000Z',
+        dueAt: '2026-11-23T10:30:00.000Z',
+      });
     });
 
     it('voids an early check once the settlement deadline has passed', async () => {
@@ -566,12 +571,36 @@ describe('settlement', () => {
         expect(result).toEqual({ kind: 'done', detail: 'voided' });
         expect(gateway.calls).toEqual([`lookup:${orderId}`, 'void:pay_1']);
         expect(gateway.voided).toEqual(new Set(['pay_1']));
-        expect(await stored()).toEqual(order);
+        // Not moved: only put on the lookups that follow a void, the next an hour after it.
+        expect(await stored()).toEqual({
+          ...order,
+          voidedAt: '2026-11-23T09:30:00.000Z',
+          dueAt: '2026-11-23T10:30:00.000Z',
+        });
         expect(checks.scheduled).toEqual([
           { orderId, check: 0, delaySeconds: schedule.intervalSeconds },
         ]);
       },
     );
+
+    it('keeps a closed order on the lookups it is on when a lookup finds its payment open again', async () => {
+      // Prepare: voided an hour ago, next looked up in a day; the gateway shows it pending again.
+      await chargeAtGateway('pending');
+      await seed('FAILED');
+      await orders.annotate(orderId, 'FAILED', {
+        voidedAt: '2026-11-23T08:30:00.000Z',
+        dueAt: '2026-11-24T08:30:00.000Z',
+      });
+      const order = await stored();
+
+      // Act
+      const result = await reconcile({ orderId, check: 0 }, 1);
+
+      // Assess: voided again, nothing written.
+      expect(result).toEqual({ kind: 'done', detail: 'voided' });
+      expect(gateway.voided).toEqual(new Set(['pay_1']));
+      expect(await stored()).toEqual(order);
+    });
 
     it('gives back money a payment took before its void on a closed order arrived', async () => {
       // Prepare: the lookup still saw it pending; it captured before the void.

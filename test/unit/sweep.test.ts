@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it, type Mock, vi } from 'vitest';
-import { defaultDeadlinePolicy, type MoveDeps } from '#domain/order-moves.ts';
+import { defaultDeadlinePolicy, type MoveDeps, secondsAfter } from '#domain/order-moves.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
+import { defaultSettlementSchedule, lookupsAfterVoid } from '#domain/settlement.ts';
 import { makeSweep, type SweepObserver } from '#domain/sweep.ts';
 import {
   FakeDeadLetterQueue,
@@ -13,6 +14,7 @@ import {
 
 const agentId = 'demo-agent';
 const finalCheck = 5;
+const voidLookups = lookupsAfterVoid(defaultSettlementSchedule);
 const idOf = (n: number) => `ord_${n.toString(16).padStart(32, '0')}`;
 const day = 24 * 3600;
 const redriveLimit = 3;
@@ -50,6 +52,7 @@ describe('sweep of overdue orders', () => {
       deadPayments,
       deadLetterBatchSize: 10,
       finalCheck,
+      voidLookups,
       observer,
       batchSize: 25,
       redriveLimit,
@@ -256,6 +259,61 @@ describe('sweep of overdue orders', () => {
     });
   });
 
+  it.each<OrderStatus>(['FAILED', 'CANCELLED', 'EXPIRED'])(
+    'has a voided order in %s looked up at each time after its void, uncounted, then lets it go',
+    async (status) => {
+      // Prepare: voided now, so due an hour from now (1 h, 24 h, 7 days after the void).
+      const order = await seed(status);
+      const voidedAt = clock.now().toISOString();
+      await orders.annotate(order.orderId, status, {
+        voidedAt,
+        dueAt: secondsAfter(clock.now(), 3600),
+      });
+      const dueAts: (string | undefined)[] = [];
+
+      // Act: a run past each time, one more after the last.
+      for (const seconds of [3600 + 60, day + 60, 7 * day + 60, 8 * day]) {
+        clock.advance(seconds - (clock.now().getTime() - Date.parse(voidedAt)) / 1000);
+        await sweep();
+        dueAts.push((await stored(order.orderId)).dueAt);
+      }
+
+      // Assess: one lookup per time, the next time written each time, none after the last.
+      expect(checks.scheduled).toEqual(
+        [1, 2, 3].map(() => ({ orderId: order.orderId, check: 0, delaySeconds: 0 })),
+      );
+      expect(dueAts).toEqual([
+        secondsAfter(new Date(voidedAt), day),
+        secondsAfter(new Date(voidedAt), 7 * day),
+        undefined,
+        undefined,
+      ]);
+      const end = await stored(order.orderId);
+      expect(end).toMatchObject({ status, version: order.version });
+      expect(end.redrives).toBeUndefined();
+      expect(observer.pastDeadline).not.toHaveBeenCalled();
+      expect(observer.redriveLimitReached).not.toHaveBeenCalled();
+    },
+  );
+
+  it('brings a voided order back for its next lookup only, when runs were missed', async () => {
+    // Prepare: voided, due an hour later; the sweep does not run for two days.
+    const order = await seed('FAILED');
+    const voidedAt = clock.now().toISOString();
+    await orders.annotate(order.orderId, 'FAILED', {
+      voidedAt,
+      dueAt: secondsAfter(clock.now(), 3600),
+    });
+    clock.advance(2 * day);
+
+    // Act
+    await sweep();
+
+    // Assess: one lookup now stands for the two missed; the next is the last, at 7 days.
+    expect(checks.scheduled).toHaveLength(1);
+    expect((await stored(order.orderId)).dueAt).toBe(secondsAfter(new Date(voidedAt), 7 * day));
+  });
+
   it('never finds an order that waits for nothing', async () => {
     // Prepare
     const terminal: OrderStatus[] = ['PAID', 'FAILED', 'CANCELLED', 'EXPIRED', 'REFUNDED'];
@@ -307,6 +365,7 @@ describe('sweep of overdue orders', () => {
       deadPayments,
       deadLetterBatchSize: 10,
       finalCheck,
+      voidLookups,
       observer,
       batchSize: 2,
       redriveLimit,

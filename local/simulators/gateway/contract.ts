@@ -67,6 +67,10 @@ export interface Ledger {
   callbacksSent: number;
   /** Payments captured after a void answered `VOIDED` (the `lateSuccessRate` fault). */
   lateSuccesses: number;
+  /** Of those, captured `slowLateSuccessAfterMs` after the void (`slowLateSuccessRate`). */
+  slowLateSuccesses: number;
+  /** Of those, captured with no `payment.succeeded` sent (`lateSuccessCallbackLostRate`). */
+  lateSuccessCallbacksLost: number;
   /** `refund.succeeded` events sent for refunds the gateway never made (`strayRefundRate`). */
   strayRefundEvents: number;
   /** API keys: valid ones, and those revoked since the start (or the last reset). */

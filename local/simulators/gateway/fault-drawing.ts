@@ -9,6 +9,8 @@ import {
 
 /** Callback draws use their own stream, so callback timing cannot shift the request draws. */
 const CALLBACK_STREAM = 0x9e3779b9;
+/** How a late capture comes (when, and whether it is announced): its own stream, drawn per void. */
+const LATE_CAPTURE_STREAM = 0x85ebca6b;
 
 /** `manage`: key and webhook-secret management, which never takes latency or a fault. */
 export type RouteKind = 'create' | 'lookup' | 'void' | 'refund' | 'manage';
@@ -31,12 +33,21 @@ export interface ChargePlan {
   settlesByItself: boolean;
 }
 
+/** A void that does not hold: the payment is captured `afterMs` after it answered. */
+export interface LateCapture {
+  afterMs: number;
+  /** Slower than `lateSuccessAfterMs`: the `slowLateSuccessRate` fault. */
+  slow: boolean;
+  /** Its `payment.succeeded` is never sent. */
+  callbackLost: boolean;
+}
+
 export interface Decision {
   latencyMs: number;
   transport?: TransportFault;
   charge: ChargePlan;
   /** For a void: the payment captures anyway, after the void answered. */
-  lateSuccess: boolean;
+  lateSuccess: false | LateCapture;
   /** For a refund: it is made, but its answer never leaves. */
   refundTimeout: boolean;
   /** For a refund: a second, false `refund.succeeded` goes with the real one. */
@@ -69,12 +80,14 @@ export class FaultDraws {
   readonly #script = new FaultScript<ScriptedGatewayFault>();
   #random: Random;
   #callbackRandom: Random;
+  #lateCaptureRandom: Random;
 
   constructor(seed: number, faults: () => GatewayFaults) {
     this.#seed = seed;
     this.#faults = faults;
     this.#random = seededRandom(seed);
     this.#callbackRandom = seededRandom(seed ^ CALLBACK_STREAM);
+    this.#lateCaptureRandom = seededRandom(seed ^ LATE_CAPTURE_STREAM);
   }
 
   /** Nothing scripted, and the draws start again from the seed. */
@@ -82,6 +95,7 @@ export class FaultDraws {
     this.#script.clear();
     this.#random = seededRandom(this.#seed);
     this.#callbackRandom = seededRandom(this.#seed ^ CALLBACK_STREAM);
+    this.#lateCaptureRandom = seededRandom(this.#seed ^ LATE_CAPTURE_STREAM);
   }
 
   /** Queues the faults and says how many wait now. */
@@ -94,19 +108,22 @@ export class FaultDraws {
     const latencyMs = between(this.#random, this.#faults().latencyMs);
     const scripted = this.#script.take((fault) => scriptApplies(fault, kind));
     if (scripted) return { latencyMs, ...this.#fromScript(scripted) };
-    const plain = { charge: this.#plainCharge(), lateSuccess: false, refundTimeout: false };
+    const plain = {
+      charge: this.#plainCharge(),
+      lateSuccess: false as const,
+      refundTimeout: false,
+    };
     const mayFail = kind === 'create' || !this.#faults().transportFaultsOnlyOnCreate;
     const transport = mayFail ? this.#drawTransportFault() : undefined;
     if (transport) return { latencyMs, transport, ...plain };
     switch (kind) {
       case 'create':
         return { latencyMs, ...plain, charge: this.#drawCharge() };
-      case 'void':
-        return {
-          latencyMs,
-          ...plain,
-          lateSuccess: chance(this.#random, this.#faults().lateSuccessRate),
-        };
+      case 'void': {
+        const late = chance(this.#random, this.#faults().lateSuccessRate);
+        const capture = this.#drawLateCapture();
+        return { latencyMs, ...plain, lateSuccess: late && capture };
+      }
       case 'refund': {
         const refundTimeout = chance(this.#random, this.#faults().refundThenTimeoutRate);
         const stray = this.#drawStrayRefund();
@@ -131,6 +148,16 @@ export class FaultDraws {
       if (lost) return [];
       return duplicated ? [event, event] : [event];
     });
+  }
+
+  /** When a late capture comes and whether it is announced; all three always draw. */
+  #drawLateCapture(): LateCapture {
+    const faults = this.#faults();
+    const random = this.#lateCaptureRandom;
+    const slow = chance(random, faults.slowLateSuccessRate);
+    const slowMs = between(random, faults.slowLateSuccessAfterMs);
+    const callbackLost = chance(random, faults.lateSuccessCallbackLostRate);
+    return { afterMs: slow ? slowMs : faults.lateSuccessAfterMs, slow, callbackLost };
   }
 
   /** From the callback stream, as the event it adds is a callback fault; all three always draw. */
@@ -166,7 +193,11 @@ export class FaultDraws {
   }
 
   #fromScript(scripted: ScriptedGatewayFault): Omit<Decision, 'latencyMs'> {
-    const plain = { charge: this.#plainCharge(), lateSuccess: false, refundTimeout: false };
+    const plain = {
+      charge: this.#plainCharge(),
+      lateSuccess: false as const,
+      refundTimeout: false,
+    };
     switch (scripted.fault) {
       case 'none':
         return plain;
@@ -188,8 +219,15 @@ export class FaultDraws {
         };
       case 'charge_then_timeout':
         return { ...plain, charge: this.#timedOutCharge() };
-      case 'late_success':
-        return { ...plain, lateSuccess: true };
+      case 'late_success': {
+        const { lateSuccessAfterMs } = this.#faults();
+        const afterMs = scripted.afterMs ?? lateSuccessAfterMs;
+        const callbackLost = scripted.callbackLost ?? false;
+        return {
+          ...plain,
+          lateSuccess: { afterMs, slow: afterMs > lateSuccessAfterMs, callbackLost },
+        };
+      }
       case 'refund_then_timeout':
         return { ...plain, refundTimeout: true };
       case 'refund_pending':

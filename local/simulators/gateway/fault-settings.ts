@@ -30,6 +30,9 @@ export interface GatewayFaults {
   autoSettle: boolean;
   lateSuccessRate: number;
   lateSuccessAfterMs: number;
+  slowLateSuccessRate: number;
+  slowLateSuccessAfterMs: { min: number; max: number };
+  lateSuccessCallbackLostRate: number;
   refundThenTimeoutRate: number;
   callbacks: GatewayCallbackFaults;
 }
@@ -54,6 +57,9 @@ export const defaultGatewayFaults: GatewayFaults = freezeDeep({
   autoSettle: true,
   lateSuccessRate: 0,
   lateSuccessAfterMs: 500,
+  slowLateSuccessRate: 0,
+  slowLateSuccessAfterMs: { min: 60_000, max: 600_000 },
+  lateSuccessCallbackLostRate: 0,
   refundThenTimeoutRate: 0,
   callbacks: {
     enabled: true,
@@ -103,6 +109,10 @@ export interface ScriptedGatewayFault {
   stray?: StrayRefund['kind'];
   /** For `stray_refund`: the stray event goes before the real one (default false). */
   first?: boolean;
+  /** For `late_success`: how long after the void the capture comes (default `lateSuccessAfterMs`). */
+  afterMs?: number;
+  /** For `late_success`: the capture's `payment.succeeded` is never sent (default false). */
+  callbackLost?: boolean;
 }
 
 const { amount, rate, range, flag, text, statuses, integer, name, choice } = faultSettings;
@@ -127,6 +137,9 @@ const gatewayFaultsSchema = z.strictObject({
   autoSettle: flag(),
   lateSuccessRate: rate(),
   lateSuccessAfterMs: amount(),
+  slowLateSuccessRate: rate(),
+  slowLateSuccessAfterMs: range(),
+  lateSuccessCallbackLostRate: rate(),
   refundThenTimeoutRate: rate(),
   callbacks: z.strictObject({
     enabled: flag(),
@@ -149,4 +162,6 @@ export const scriptedGatewayFaultSchema = z.object({
   route: choice(scriptedRoutes).optional(),
   stray: choice(strayRefundKinds).optional(),
   first: flag().optional(),
+  afterMs: integer(0, 86_400_000).optional(),
+  callbackLost: flag().optional(),
 }) satisfies z.ZodType<ScriptedGatewayFault>;

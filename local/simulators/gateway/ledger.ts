@@ -55,6 +55,8 @@ export class GatewayBook {
   requests = { total: 0, byRoute: {} as Record<string, number> };
   callbacksSent = 0;
   lateSuccesses = 0;
+  slowLateSuccesses = 0;
+  lateSuccessCallbacksLost = 0;
   strayRefundEvents = 0;
 
   clear(): void {
@@ -67,6 +69,8 @@ export class GatewayBook {
     this.requests = { total: 0, byRoute: {} };
     this.callbacksSent = 0;
     this.lateSuccesses = 0;
+    this.slowLateSuccesses = 0;
+    this.lateSuccessCallbacksLost = 0;
     this.strayRefundEvents = 0;
   }
 
@@ -85,6 +89,8 @@ export class GatewayBook {
       requests: this.requests,
       callbacksSent: this.callbacksSent,
       lateSuccesses: this.lateSuccesses,
+      slowLateSuccesses: this.slowLateSuccesses,
+      lateSuccessCallbacksLost: this.lateSuccessCallbacksLost,
       strayRefundEvents: this.strayRefundEvents,
       keys,
     });

@@ -16,7 +16,7 @@ import {
 } from './api.ts';
 import { gatewayEvent, paymentEvent } from './callbacks.ts';
 import type { GatewayEvent, GatewayPayment, PaymentMethod } from './contract.ts';
-import type { ChargePlan, Decision } from './fault-drawing.ts';
+import type { ChargePlan, Decision, LateCapture } from './fault-drawing.ts';
 import { newId } from './ledger.ts';
 
 interface PaymentRequest {
@@ -162,23 +162,29 @@ export class PaymentsApi {
   }
 
   /** Voids a PENDING payment and answers a copy of it as voided; `lateSuccess` captures it later. */
-  cancel(payment: GatewayPayment, lateSuccess: boolean): GatewayPayment {
+  cancel(payment: GatewayPayment, lateSuccess: false | LateCapture): GatewayPayment {
     payment.status = 'VOIDED';
     payment.amountVoided = payment.amount;
     void this.#work.announce(this.#releaseHeldPending(payment));
     const voided = structuredClone(payment);
     if (lateSuccess) {
-      this.#work.later(this.#work.faults().lateSuccessAfterMs, () => this.#capture(payment));
+      this.#work.later(lateSuccess.afterMs, () => this.#capture(payment, lateSuccess));
     }
     return voided;
   }
 
-  /** The void did not hold after all: the money is taken and the gateway says so. */
-  #capture(payment: GatewayPayment): Promise<void> {
+  /** The void did not hold after all: the money is taken and the gateway says so, or not. */
+  #capture(payment: GatewayPayment, { slow, callbackLost }: LateCapture): Promise<void> {
     if (payment.status !== 'VOIDED') return Promise.resolve();
     payment.status = 'SUCCESS';
     payment.amountVoided = 0;
-    this.#work.book.lateSuccesses += 1;
+    const book = this.#work.book;
+    book.lateSuccesses += 1;
+    if (slow) book.slowLateSuccesses += 1;
+    if (callbackLost) {
+      book.lateSuccessCallbacksLost += 1;
+      return Promise.resolve();
+    }
     return this.#work.announce([paymentEvent(payment)]);
   }
 }

@@ -105,7 +105,10 @@ export function checkInvariants(evidence: Evidence): Check[] {
 
 function unsettled(order: Order): Violation[] {
   const orderId = order.orderId;
-  if (!isSettled(order)) return [{ orderId, detail: `still ${order.status}` }];
+  if (!isSettled(order)) {
+    const due = order.dueAt === undefined ? '' : `, due ${order.dueAt}`;
+    return [{ orderId, detail: `still ${order.status}${due}` }];
+  }
   if (order.status === 'HELD_FOR_REVIEW' && !order.holdReason) {
     return [{ orderId, detail: 'held without a reason' }];
   }

@@ -7,9 +7,15 @@ import { queueNames } from '#shared/wiring.ts';
 import type { LocalRuntime } from '../../runtime/local-runtime.ts';
 import type { Users } from './users.ts';
 
-/** Where an order may rest once nothing more happens to it by itself. */
-export function isSettled(order: Pick<Order, 'status'>): boolean {
-  return terminalStatuses.has(order.status) || order.status === 'HELD_FOR_REVIEW';
+/**
+ * Where an order may rest once nothing more happens to it by itself: a terminal order still in
+ * the due index (a closed one whose lookups after a void are not all done) has more to come.
+ */
+export function isSettled(order: Pick<Order, 'status' | 'dueAt'>): boolean {
+  return (
+    (terminalStatuses.has(order.status) && order.dueAt === undefined) ||
+    order.status === 'HELD_FOR_REVIEW'
+  );
 }
 
 async function scan(
@@ -45,9 +51,15 @@ async function scan(
 }
 
 /** What watching needs of an order: reading whole orders every look would load DynamoDB Local. */
-export type OrderGlance = Pick<Order, 'orderId' | 'agentId' | 'status' | 'version'>;
+export type OrderGlance = Pick<Order, 'orderId' | 'agentId' | 'status' | 'version' | 'dueAt'>;
 
-const glanced: readonly (keyof OrderGlance)[] = ['orderId', 'agentId', 'status', 'version'];
+const glanced: readonly (keyof OrderGlance)[] = [
+  'orderId',
+  'agentId',
+  'status',
+  'version',
+  'dueAt',
+];
 
 export async function scanOrders(stack: LocalRuntime): Promise<Map<string, Order>> {
   const items = await scan(stack, 'begins_with(pk, :order)', { ':order': 'ORDER#' });
