@@ -1,5 +1,5 @@
 import { type BackoffPolicy, backoffSeconds } from './backoff.ts';
-import type { Order, PaymentFields } from './order.ts';
+import { type Order, type PaymentFields, refundFailedAtGateway } from './order.ts';
 import { isPast, type Move, type MoveDeps, moveAsDecided, secondsAfter } from './order-moves.ts';
 import type { OrderStatus } from './order-state.ts';
 import type {
@@ -210,7 +210,11 @@ export function makeReconcile(deps: ReconcileDeps) {
       case 'EXPIRED':
         return lookUp(order, receiveCount);
       case 'REFUND_PENDING':
-        return sendRefund(order, receiveCount);
+        // A refund the gateway failed after it succeeded is not sent again: under its key the
+        // gateway would replay the success, and no new refund can reach a closed card.
+        return refundFailedAtGateway(order)
+          ? { kind: 'done', detail: 'refund failed at the gateway: held for a person' }
+          : sendRefund(order, receiveCount);
       default:
         return { kind: 'done', detail: `nothing to do while ${order.status}` };
     }
@@ -384,8 +388,10 @@ export function makeReconcile(deps: ReconcileDeps) {
     paymentId: string,
     refundId: string,
   ): Promise<ReconcileResult> {
+    // The refund's failure may be told before its success is recorded: it is not recorded then.
     const result = await moveAsDecided(deps, order, (current) =>
-      current.status === 'REFUND_PENDING'
+      current.status === 'REFUND_PENDING' &&
+      !(refundFailedAtGateway(current) && current.refundId === refundId)
         ? {
             event: 'REFUND_SUCCEEDED',
             changes: { refundId, gatewayRef: paymentId, lastError: undefined },
@@ -424,12 +430,14 @@ export function makeReconcile(deps: ReconcileDeps) {
   ): Promise<ReconcileResult> {
     const ref = paymentId === undefined ? {} : { gatewayRef: paymentId };
     const noted = await moveAsDecided(deps, order, (current): Move | undefined =>
-      current.status === 'REFUND_PENDING' && !notedForeign(current)
+      current.status === 'REFUND_PENDING' &&
+      !notedForeign(current) &&
+      !refundFailedAtGateway(current)
         ? { event: 'REFUND_OBSERVED', changes: ref, errorCode: 'FOREIGN_REFUND' }
         : undefined,
     );
     const result = await moveAsDecided(deps, noted.order, (current): Move | undefined =>
-      current.status === 'REFUND_PENDING'
+      current.status === 'REFUND_PENDING' && !refundFailedAtGateway(current)
         ? { event: 'REFUND_SUCCEEDED', changes: { ...ref, lastError: undefined } }
         : undefined,
     );
@@ -446,7 +454,7 @@ export function makeReconcile(deps: ReconcileDeps) {
    */
   async function refundRejected(order: Order, paymentId: string, reason: string) {
     const result = await moveAsDecided(deps, order, (current): Move | undefined => {
-      if (current.status !== 'REFUND_PENDING') return undefined;
+      if (current.status !== 'REFUND_PENDING' || refundFailedAtGateway(current)) return undefined;
       const compensation = current.compensation === true;
       return {
         event: compensation ? 'COMPENSATION_REJECTED' : 'REFUND_REJECTED',

@@ -142,6 +142,20 @@ export const callbackObserver: CallbackObserver = {
       status: order.status,
     });
   },
+  refundFailed(gatewayEvent, order) {
+    metrics.addMetric(metricNames.refundFailed, MetricUnit.Count, 1);
+    logger.error(
+      'The gateway failed the order’s refund after it succeeded: a person pays it back',
+      {
+        refundId: gatewayEvent.data.refundId,
+        failureReason: gatewayEvent.data.failureReason,
+        amount: order.amount,
+        currency: order.currency,
+        gatewayRef: order.gatewayRef,
+        compensation: order.compensation === true,
+      },
+    );
+  },
 };
 
 /** A callback whose signature matched no cached secret, just before they are read afresh. */

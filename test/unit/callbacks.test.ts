@@ -53,7 +53,12 @@ describe('gateway callbacks', () => {
       paymentWindowExpired: vi.fn(),
       foreignRefund: vi.fn(),
     };
-    callbacks = { unknownOrder: vi.fn(), amountMismatch: vi.fn(), foreignRefund: vi.fn() };
+    callbacks = {
+      unknownOrder: vi.fn(),
+      amountMismatch: vi.fn(),
+      foreignRefund: vi.fn(),
+      refundFailed: vi.fn(),
+    };
     deps = {
       orders,
       clock: new FixedClock(new Date('2026-11-23T09:30:00Z')),

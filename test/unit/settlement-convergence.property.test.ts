@@ -175,6 +175,7 @@ function world(copies: readonly number[]): World {
     foreignRefund: () => {
       counts.foreignRefund++;
     },
+    refundFailed: () => {},
   };
   const deps = {
     orders,
