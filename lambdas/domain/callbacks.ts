@@ -1,10 +1,9 @@
 import * as z from 'zod/mini';
-import { REFUND_FAILED } from './errors.ts';
 import { isOrderId, type Order, refundFailedAtGateway } from './order.ts';
 import { type Move, moveAsDecided } from './order-moves.ts';
 import type { SettledOutcome } from './payment-ports.ts';
 import { text } from './schemas.ts';
-import { applyGatewayOutcome, type SettleDeps } from './settlement.ts';
+import { applyGatewayOutcome, refundFailedMove, type SettleDeps } from './settlement.ts';
 
 export const gatewayEventTypes = [
   'payment.succeeded',
@@ -38,8 +37,6 @@ export interface CallbackObserver {
   amountMismatch(event: GatewayEvent, order: Order): void;
   /** A refund that is not the order's own full refund: recorded in its history, nothing more. */
   foreignRefund(event: GatewayEvent, order: Order): void;
-  /** The order's own refund failed after it succeeded: it owes the money again, a person acts. */
-  refundFailed(event: GatewayEvent, order: Order): void;
 }
 
 export type CallbackOutcome =
@@ -148,7 +145,7 @@ export function makeHandleGatewayEvent(
   async function refundFailed(order: Order, event: GatewayEvent): Promise<CallbackOutcome> {
     const result = await moveAsDecided(deps, order, (current) => failedMove(current, event));
     if (result.kind === 'applied') {
-      deps.callbacks.refundFailed(event, result.order);
+      deps.observer.refundFailed(result.order);
     } else {
       const held =
         refundFailedAtGateway(result.order) && result.order.refundId === event.data.refundId;
@@ -177,16 +174,5 @@ function failedMove(order: Order, event: GatewayEvent): Move | undefined {
     !refundFailedAtGateway(order) &&
     (order.refundId === undefined || order.refundId === refundId);
   if (!recorded && !unrecorded) return undefined;
-  return {
-    event: 'REFUND_FAILED',
-    changes: {
-      refundId,
-      gatewayRef: paymentId,
-      lastError: REFUND_FAILED,
-      refundFailure: failureReason ?? 'unknown',
-      // Held for a person: out of the sweep's reach, as nothing autopay sends can pay it back.
-      dueAt: undefined,
-    },
-    errorCode: REFUND_FAILED,
-  };
+  return refundFailedMove({ refundId, paymentId, failureReason });
 }

@@ -79,15 +79,15 @@ export function fakePipeline(
     foreignRefund: () => {
       told.foreignRefund++;
     },
+    refundFailed: () => {
+      told.refundFailed++;
+    },
   };
   const callbacks: CallbackObserver = {
     unknownOrder: () => {},
     amountMismatch: () => {},
     foreignRefund: () => {
       told.foreignRefund++;
-    },
-    refundFailed: () => {
-      told.refundFailed++;
     },
   };
   const schedule = defaultSettlementSchedule;

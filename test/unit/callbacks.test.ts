@@ -52,12 +52,12 @@ describe('gateway callbacks', () => {
       refundRejected: vi.fn(),
       paymentWindowExpired: vi.fn(),
       foreignRefund: vi.fn(),
+      refundFailed: vi.fn(),
     };
     callbacks = {
       unknownOrder: vi.fn(),
       amountMismatch: vi.fn(),
       foreignRefund: vi.fn(),
-      refundFailed: vi.fn(),
     };
     deps = {
       orders,

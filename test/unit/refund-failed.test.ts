@@ -118,7 +118,12 @@ describe('a refund of ours that the gateway fails after it succeeded', () => {
     const end = await p.orders.get(order.orderId);
     expect(failed).toEqual({ result: 'applied', status: 'REFUND_PENDING' });
     expect(lateSuccess).toEqual({ result: 'unchanged', status: 'REFUND_PENDING' });
-    expect(end).toMatchObject({ status: 'REFUND_PENDING', lastError: 'REFUND_FAILED' });
+    // It owes the money rather than keeping it: its auto-pay budget is given back, as a refund's.
+    expect(end).toMatchObject({
+      status: 'REFUND_PENDING',
+      lastError: 'REFUND_FAILED',
+      spendReleased: true,
+    });
     expect(end?.history.map((entry) => entry.cause)).toEqual([
       'INTAKE',
       'GATEWAY_SUCCEEDED',
@@ -150,6 +155,53 @@ describe('a refund of ours that the gateway fails after it succeeded', () => {
       status: 'REFUND_PENDING',
       lastError: 'REFUND_FAILED',
     });
+  });
+
+  it('finds the failure by looking the refund up again when its events were lost', async () => {
+    // Prepare: refunded; the gateway then fails the refund and no event of it arrives.
+    const p = fakePipeline();
+    const order = await refundAsked(p);
+    await p.runChecks();
+    p.gateway.refunds.delete(`refund_${order.orderId}`);
+
+    // Act: the check the reconciler scheduled when it recorded the refund.
+    const looked = await p.reconcile({ orderId: order.orderId, check: 0 }, 1);
+    const again = await p.reconcile({ orderId: order.orderId, check: 0 }, 1);
+
+    // Assess
+    expect([looked, again]).toEqual([
+      { kind: 'done', detail: 'refund failed' },
+      { kind: 'done', detail: 'refund failed at the gateway: held for a person' },
+    ]);
+    expect(await p.orders.get(order.orderId)).toMatchObject({
+      status: 'REFUND_PENDING',
+      lastError: 'REFUND_FAILED',
+      refundFailure: 'unknown',
+    });
+    expect(p.told.refundFailed).toBe(1);
+  });
+
+  it('holds the order when the gateway answers a refund sent again that it failed since', async () => {
+    // Prepare: the refund's answer was lost; it failed since, and its event was lost too.
+    const p = fakePipeline();
+    const order = await refundAsked(p);
+    p.gateway.refundScript.push({
+      kind: 'failed',
+      refundId: 're_lost',
+      reason: 'lost_or_stolen_card',
+    });
+
+    // Act
+    await p.runChecks();
+
+    // Assess
+    expect(await p.orders.get(order.orderId)).toMatchObject({
+      status: 'REFUND_PENDING',
+      lastError: 'REFUND_FAILED',
+      refundId: 're_lost',
+      refundFailure: 'lost_or_stolen_card',
+    });
+    expect(p.told.refundFailed).toBe(1);
   });
 
   it("ignores the failure of a refund that is not the order's own, with its reason", async () => {

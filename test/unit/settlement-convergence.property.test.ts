@@ -164,6 +164,7 @@ function world(copies: readonly number[]): World {
     refundRejected: () => {},
     paymentWindowExpired: () => {},
     foreignRefund: () => {},
+    refundFailed: () => {},
   };
   const callbacks: CallbackObserver = {
     unknownOrder: () => {
@@ -175,7 +176,6 @@ function world(copies: readonly number[]): World {
     foreignRefund: () => {
       counts.foreignRefund++;
     },
-    refundFailed: () => {},
   };
   const deps = {
     orders,

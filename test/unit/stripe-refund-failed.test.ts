@@ -53,14 +53,14 @@ function callbackUseCase() {
     refundRejected: () => {},
     paymentWindowExpired: () => {},
     foreignRefund: () => {},
+    refundFailed: () => {
+      told.refundFailed++;
+    },
   };
   const callbacks: CallbackObserver = {
     unknownOrder: () => {},
     amountMismatch: () => {},
     foreignRefund: () => {},
-    refundFailed: () => {
-      told.refundFailed++;
-    },
   };
   const deps = {
     orders,

@@ -31,6 +31,12 @@ export interface GatewayFaults {
   lateSuccessRate: number;
   lateSuccessAfterMs: number;
   refundThenTimeoutRate: number;
+  /**
+   * Refunds that succeed and then fail `refundFailAfterMs` later (a closed card): the money
+   * comes back to the merchant, and a `refund.failed` is sent (Stripe: and a `refund.updated`).
+   */
+  refundFailRate: number;
+  refundFailAfterMs: number;
   callbacks: GatewayCallbackFaults;
 }
 
@@ -55,6 +61,8 @@ export const defaultGatewayFaults: GatewayFaults = freezeDeep({
   lateSuccessRate: 0,
   lateSuccessAfterMs: 500,
   refundThenTimeoutRate: 0,
+  refundFailRate: 0,
+  refundFailAfterMs: 500,
   callbacks: {
     enabled: true,
     delayMs: 0,
@@ -75,6 +83,7 @@ export const scriptedFaultNames = [
   'refund_then_timeout',
   'stray_refund',
   'refund_pending',
+  'refund_fails_later',
 ] as const;
 export const scriptedRoutes = ['create', 'lookup', 'any'] as const;
 export const strayRefundKinds = ['foreign', 'partial', 'both'] as const;
@@ -128,6 +137,8 @@ const gatewayFaultsSchema = z.strictObject({
   lateSuccessRate: rate(),
   lateSuccessAfterMs: amount(),
   refundThenTimeoutRate: rate(),
+  refundFailRate: rate(),
+  refundFailAfterMs: amount(),
   callbacks: z.strictObject({
     enabled: flag(),
     delayMs: amount(),

@@ -56,6 +56,7 @@ export class GatewayBook {
   callbacksSent = 0;
   lateSuccesses = 0;
   strayRefundEvents = 0;
+  failedRefunds = 0;
 
   clear(): void {
     this.payments.clear();
@@ -68,6 +69,7 @@ export class GatewayBook {
     this.callbacksSent = 0;
     this.lateSuccesses = 0;
     this.strayRefundEvents = 0;
+    this.failedRefunds = 0;
   }
 
   count(routeName: string): void {
@@ -86,6 +88,7 @@ export class GatewayBook {
       callbacksSent: this.callbacksSent,
       lateSuccesses: this.lateSuccesses,
       strayRefundEvents: this.strayRefundEvents,
+      failedRefunds: this.failedRefunds,
       keys,
     });
   }

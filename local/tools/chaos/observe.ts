@@ -1,15 +1,22 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { itemPrefixes } from '#adapters/table-keys.ts';
-import type { Order } from '#domain/order.ts';
+import { type Order, refundFailedAtGateway } from '#domain/order.ts';
 import { terminalStatuses } from '#domain/order-state.ts';
 import { queueNames } from '#shared/wiring.ts';
 import type { LocalRuntime } from '../../runtime/local-runtime.ts';
 import type { Users } from './users.ts';
 
-/** Where an order may rest once nothing more happens to it by itself. */
-export function isSettled(order: Pick<Order, 'status'>): boolean {
-  return terminalStatuses.has(order.status) || order.status === 'HELD_FOR_REVIEW';
+/**
+ * Where an order may rest once nothing more happens to it by itself: a terminal state, held for
+ * review, or owing a refund the gateway failed after it succeeded (held for a person).
+ */
+export function isSettled(order: Pick<Order, 'status' | 'lastError'>): boolean {
+  return (
+    terminalStatuses.has(order.status) ||
+    order.status === 'HELD_FOR_REVIEW' ||
+    refundFailedAtGateway(order)
+  );
 }
 
 async function scan(
@@ -45,9 +52,15 @@ async function scan(
 }
 
 /** What watching needs of an order: reading whole orders every look would load DynamoDB Local. */
-export type OrderGlance = Pick<Order, 'orderId' | 'agentId' | 'status' | 'version'>;
+export type OrderGlance = Pick<Order, 'orderId' | 'agentId' | 'status' | 'version' | 'lastError'>;
 
-const glanced: readonly (keyof OrderGlance)[] = ['orderId', 'agentId', 'status', 'version'];
+const glanced: readonly (keyof OrderGlance)[] = [
+  'orderId',
+  'agentId',
+  'status',
+  'version',
+  'lastError',
+];
 
 export async function scanOrders(stack: LocalRuntime): Promise<Map<string, Order>> {
   const items = await scan(stack, 'begins_with(pk, :order)', { ':order': 'ORDER#' });
