@@ -316,6 +316,7 @@ describe('the pipeline on Stripe (GATEWAY=stripe), against the simulated Stripe 
       refundFailure: 'expired_or_canceled_card',
       version: owing.history.length,
     });
+    expect(order?.dueAt).toBeUndefined();
     expect(chargesFor(placed.orderId)).toMatchObject({ captured: 450, refunded: 0 });
     const refundAtStripe = await stripe.refunds.retrieve(String(order?.refundId));
     expect(refundAtStripe).toMatchObject({
