@@ -136,6 +136,7 @@ export function makeHandleGatewayEvent(
     }
     return { result: result.kind, status: result.order.status };
   }
+
   /**
    * The order's own refund failed after it succeeded: the order owes the money again and is held
    * for a person, once, however often and in whatever order the failure is told. A failure of a
