@@ -344,7 +344,7 @@ export interface components {
     GatewayEvent: {
       id: string;
       /** @enum {string} */
-      type: "payment.succeeded" | "payment.failed" | "payment.pending" | "refund.succeeded";
+      type: "payment.succeeded" | "payment.failed" | "payment.pending" | "refund.succeeded" | "refund.failed";
       created: number;
       data: {
         paymentId: string;
@@ -353,6 +353,7 @@ export interface components {
         currency: string;
         declineCode?: string;
         refundId?: string;
+        failureReason?: string;
         [key: string]: unknown;
       };
       [key: string]: unknown;
@@ -423,7 +424,7 @@ export interface components {
            */
           at: string;
           /** @enum {string} */
-          cause: "CONFIRM" | "CANCEL" | "CONFIRMATION_WINDOW_PASSED" | "GATEWAY_SUCCEEDED" | "GATEWAY_PENDING" | "GATEWAY_DECLINED" | "RISK_REJECTED" | "HELD_FOR_REVIEW" | "OUTCOME_UNKNOWN" | "SETTLEMENT_DEADLINE_PASSED" | "REFUND_REQUESTED" | "REFUND_SUCCEEDED" | "PAYMENT_WINDOW_PASSED" | "REFUND_REJECTED" | "COMPENSATION_REJECTED" | "REFUND_OBSERVED" | "INTAKE";
+          cause: "CONFIRM" | "CANCEL" | "CONFIRMATION_WINDOW_PASSED" | "GATEWAY_SUCCEEDED" | "GATEWAY_PENDING" | "GATEWAY_DECLINED" | "RISK_REJECTED" | "HELD_FOR_REVIEW" | "OUTCOME_UNKNOWN" | "SETTLEMENT_DEADLINE_PASSED" | "REFUND_REQUESTED" | "REFUND_SUCCEEDED" | "PAYMENT_WINDOW_PASSED" | "REFUND_REJECTED" | "COMPENSATION_REJECTED" | "REFUND_OBSERVED" | "REFUND_FAILED" | "INTAKE";
           errorCode?: string;
         })[];
     };

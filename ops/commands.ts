@@ -112,6 +112,8 @@ export async function runOps(
         agentId: order.agentId,
         risk: order.risk,
         dueAt: order.dueAt,
+        ...(order.refundId ? { refundId: order.refundId } : {}),
+        ...(order.refundFailure ? { refundFailure: order.refundFailure } : {}),
       };
       print(JSON.stringify(shown, null, 2));
       return;

@@ -52,6 +52,7 @@ export const pipelineMetrics = {
     sweepRuns: metricNames.sweepRuns,
     refundRejected: metricNames.refundRejected,
     foreignRefund: metricNames.foreignRefund,
+    refundFailed: metricNames.refundFailed,
     redriveLimitReached: metricNames.redriveLimitReached,
     paymentWindowExpired: metricNames.paymentWindowExpired,
     notificationsQueued: metricNames.notificationsQueued,
@@ -139,6 +140,7 @@ export interface PipelineAlarms {
   readonly settlementAmountMismatch: cloudwatch.Alarm;
   readonly refundRejected: cloudwatch.Alarm;
   readonly foreignRefund: cloudwatch.Alarm;
+  readonly refundFailed: cloudwatch.Alarm;
   readonly gatewayMisconfigured: cloudwatch.Alarm;
   readonly redriveLimitReached: cloudwatch.Alarm;
   readonly paymentWindowExpired: cloudwatch.Alarm;
@@ -569,6 +571,16 @@ function settlementAlarms({ alarm, metric }: AlarmKit) {
       metric: metric('foreignRefund'),
       threshold: 1,
     }),
+    refundFailed: alarm('RefundFailed', {
+      alarmDescription:
+        "The gateway failed an order's refund after it succeeded (the card was closed, lost or " +
+        'expired): the money is back in the merchant balance and the order is REFUND_PENDING ' +
+        'with lastError REFUND_FAILED, held: autopay sends nothing more, as a refund can only ' +
+        'go to the card that paid. Pay the user back another way, as docs/OPERATIONS.md says ' +
+        '(npm run ops -- --stage <stage> order <id> shows refundFailure).',
+      metric: metric('refundFailed'),
+      threshold: 1,
+    }),
     gatewayMisconfigured: alarm('GatewayMisconfigured', {
       alarmDescription:
         'The gateway refused a charge as a bad request (Stripe: invalid_request_error, a ' +
@@ -615,6 +627,7 @@ export function allAlarms(alarms: PipelineAlarms): cloudwatch.Alarm[] {
     alarms.settlementAmountMismatch,
     alarms.refundRejected,
     alarms.foreignRefund,
+    alarms.refundFailed,
     alarms.gatewayMisconfigured,
     alarms.redriveLimitReached,
     alarms.paymentWindowExpired,
@@ -706,6 +719,7 @@ function dashboardRows({
         metric('settlementAmountMismatch', { label: 'Amount mismatches' }),
         metric('refundRejected', { label: 'Refunds refused' }),
         metric('foreignRefund', { label: 'Foreign or partial refunds' }),
+        metric('refundFailed', { label: 'Refunds failed after success' }),
         metric('redriveLimitReached', { label: 'Redrive budget spent' }),
         metric('paymentWindowExpired', { label: 'Payment window expired' }),
       ]),

@@ -99,9 +99,19 @@ export class HttpPaymentGateway implements PaymentGateway {
       amount: request.amount,
     });
     if (exchange.kind !== 'response') return exchange;
-    const body = exchange.body as { id?: unknown; status?: unknown; error?: { type?: string } };
+    const body = exchange.body as {
+      id?: unknown;
+      status?: unknown;
+      failureReason?: unknown;
+      error?: { type?: string };
+    };
     if (exchange.status === 200 && typeof body?.id === 'string' && body.status === 'SUCCEEDED') {
       return { kind: 'refunded', refundId: body.id };
+    }
+    if (exchange.status === 200 && typeof body?.id === 'string' && body.status === 'FAILED') {
+      // A replay of a refund that succeeded and failed since: the money is back with us.
+      const reason = typeof body.failureReason === 'string' ? body.failureReason : 'unknown';
+      return { kind: 'failed', refundId: body.id, reason };
     }
     if (exchange.status === 409 && body?.error?.type === 'invalid_state') {
       // The payment cannot be refunded (not captured, or nothing left of it): no retry will.

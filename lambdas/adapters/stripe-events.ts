@@ -26,6 +26,7 @@ const refund = z.looseObject({
   amount: z.number().check(z.int(), z.nonnegative()),
   currency: z.string().check(z.length(3)),
   status: z.nullish(z.string()),
+  failure_reason: z.nullish(z.string()),
   payment_intent: z.nullish(z.union([z.string(), z.looseObject({ id: z.string() })])),
   metadata,
 });
@@ -51,10 +52,20 @@ const paymentEventTypes: Readonly<Record<string, GatewayEvent['type']>> = {
   'payment_intent.canceled': 'payment.failed',
 };
 
+/** The refund events read; `charge.refund.updated` covers only some payment methods. */
+const refundEventTypes: ReadonlySet<string> = new Set([
+  'refund.created',
+  'refund.updated',
+  'refund.failed',
+]);
+
 /**
- * A PaymentIntent's events move the order as the simulator's payment events do; a refund's
- * `refund.created` / `refund.updated` once it has `succeeded` is a refund event. `charge.refunded`
- * is acknowledged only: the refund event of the same refund names it, which the charge does not.
+ * A PaymentIntent's events move the order as the simulator's payment events do. A refund's
+ * `refund.created` / `refund.updated` once it has `succeeded` is a refund event; `refund.failed`,
+ * or a `refund.updated` whose status became `failed` (Stripe sends both, in either order, when a
+ * refund fails, even after it succeeded), is a failed refund, whose money is back in the balance.
+ * `charge.refunded` is acknowledged only: the refund event of the same refund names it, which the
+ * charge does not.
  */
 export function readStripeEvent(event: StripeEvent): StripeEventReading {
   const type = paymentEventTypes[event.type];
@@ -63,7 +74,7 @@ export function readStripeEvent(event: StripeEvent): StripeEventReading {
     if (!intent.success) return { kind: 'skip', reason: 'not a payment intent' };
     return paymentEvent(event, type, intent.data);
   }
-  if (event.type === 'refund.created' || event.type === 'refund.updated') {
+  if (refundEventTypes.has(event.type)) {
     const parsed = refund.safeParse(event.data.object);
     if (!parsed.success) return { kind: 'skip', reason: 'not a refund' };
     return refundEvent(event, parsed.data);
@@ -105,7 +116,14 @@ function paymentEvent(
 }
 
 function refundEvent(event: StripeEvent, value: z.infer<typeof refund>): StripeEventReading {
-  if (value.status !== 'succeeded') return { kind: 'skip', reason: `refund ${value.status}` };
+  // A refund created failed was refused: the answer to its creation says so, not an event.
+  const failed = value.status === 'failed' && event.type !== 'refund.created';
+  if (event.type === 'refund.failed' && !failed) {
+    return { kind: 'skip', reason: `refund.failed of a refund ${value.status}` };
+  }
+  if (value.status !== 'succeeded' && !failed) {
+    return { kind: 'skip', reason: `refund ${value.status}` };
+  }
   const orderId = value.metadata?.orderId;
   const intent = value.payment_intent;
   const paymentId = typeof intent === 'string' ? intent : intent?.id;
@@ -116,7 +134,7 @@ function refundEvent(event: StripeEvent, value: z.infer<typeof refund>): StripeE
     kind: 'event',
     event: {
       id: event.id,
-      type: 'refund.succeeded',
+      type: failed ? 'refund.failed' : 'refund.succeeded',
       created: event.created,
       data: {
         paymentId,
@@ -124,6 +142,7 @@ function refundEvent(event: StripeEvent, value: z.infer<typeof refund>): StripeE
         amount: value.amount,
         currency: value.currency.toUpperCase(),
         refundId: value.id,
+        ...(failed ? { failureReason: value.failure_reason ?? 'unknown' } : {}),
       },
     },
   };

@@ -1,15 +1,17 @@
 import * as z from 'zod/mini';
-import { isOrderId, type Order } from './order.ts';
-import { moveAsDecided } from './order-moves.ts';
+import { isOrderId, type Order, refundFailedAtGateway } from './order.ts';
+import { type Move, moveAsDecided } from './order-moves.ts';
 import type { SettledOutcome } from './payment-ports.ts';
 import { text } from './schemas.ts';
-import { applyGatewayOutcome, type SettleDeps } from './settlement.ts';
+import { applyGatewayOutcome, refundFailedMove, type SettleDeps } from './settlement.ts';
 
 export const gatewayEventTypes = [
   'payment.succeeded',
   'payment.failed',
   'payment.pending',
   'refund.succeeded',
+  /** A refund that had succeeded failed afterwards: its money is back with the merchant. */
+  'refund.failed',
 ] as const;
 
 /** A gateway's event, as its signed body says; fields we do not use are allowed and ignored. */
@@ -24,6 +26,8 @@ export const gatewayEventSchema = z.looseObject({
     currency: text({ min: 3, max: 3 }).check(z.regex(/^[A-Z]{3}$/)),
     declineCode: z.optional(text({ min: 0, max: 255 })),
     refundId: z.optional(text({ min: 0, max: 255 })),
+    /** Why a refund failed (Stripe's `failure_reason`). */
+    failureReason: z.optional(text({ min: 0, max: 255 })),
   }),
 });
 export type GatewayEvent = z.infer<typeof gatewayEventSchema>;
@@ -86,7 +90,7 @@ export function makeHandleGatewayEvent(
       deps.callbacks.unknownOrder(event);
       return { result: 'ignored' };
     }
-    const isRefund = event.type === 'refund.succeeded';
+    const isRefund = event.type === 'refund.succeeded' || event.type === 'refund.failed';
     const amountMatches = isRefund
       ? event.data.amount <= order.amount
       : event.data.amount === order.amount;
@@ -99,7 +103,7 @@ export function makeHandleGatewayEvent(
       const result = await applyGatewayOutcome(deps, order, outcome);
       return { result: result.kind, status: result.status };
     }
-    return refunded(order, event);
+    return event.type === 'refund.failed' ? refundFailed(order, event) : refunded(order, event);
   };
 
   /**
@@ -132,4 +136,44 @@ export function makeHandleGatewayEvent(
     }
     return { result: result.kind, status: result.order.status };
   }
+
+  /**
+   * The order's own refund failed after it succeeded: the order owes the money again and is held
+   * for a person, once, however often and in whatever order the failure is told. A failure of a
+   * refund that is not the order's (another party's, or one the order no longer names) changes
+   * nothing.
+   */
+  async function refundFailed(order: Order, event: GatewayEvent): Promise<CallbackOutcome> {
+    const result = await moveAsDecided(deps, order, (current) => failedMove(current, event));
+    if (result.kind === 'applied') {
+      deps.observer.refundFailed(result.order);
+    } else {
+      const held =
+        refundFailedAtGateway(result.order) && result.order.refundId === event.data.refundId;
+      deps.observer.ignored(
+        result.order,
+        held
+          ? `${event.type} of ${event.data.refundId} told again`
+          : `${event.type} of ${event.data.refundId ?? 'a refund'}, not the order's own, while ${result.order.status}`,
+      );
+    }
+    return { result: result.kind, status: result.order.status };
+  }
+}
+
+/**
+ * The move a failed refund makes: only the order's own full refund counts, that is the refund it
+ * recorded, or, while its refund is out and unrecorded, a full refund of its payment.
+ */
+function failedMove(order: Order, event: GatewayEvent): Move | undefined {
+  const { refundId, paymentId, amount, failureReason } = event.data;
+  if (refundId === undefined || amount !== order.amount) return undefined;
+  if (order.gatewayRef !== undefined && order.gatewayRef !== paymentId) return undefined;
+  const recorded = order.status === 'REFUNDED' && order.refundId === refundId;
+  const unrecorded =
+    order.status === 'REFUND_PENDING' &&
+    !refundFailedAtGateway(order) &&
+    (order.refundId === undefined || order.refundId === refundId);
+  if (!recorded && !unrecorded) return undefined;
+  return refundFailedMove({ refundId, paymentId, failureReason });
 }

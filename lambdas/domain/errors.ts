@@ -74,6 +74,13 @@ export const errorCatalogue = {
 
 export type ErrorCode = keyof typeof errorCatalogue;
 
+/**
+ * An order's `lastError` (and its history's error code) once the gateway failed its refund after
+ * the refund succeeded: the money is back with the merchant and the order owes it again. Not an
+ * answer to a request, so not in the catalogue above; as stable as its codes.
+ */
+export const REFUND_FAILED = 'REFUND_FAILED';
+
 export interface ErrorDetail {
   /** The field the error is about, as a dotted path (`items.0.quantity`). */
   readonly field?: string;

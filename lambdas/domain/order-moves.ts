@@ -99,10 +99,12 @@ export async function moveOrder(
     entering && to === 'PENDING_PAYMENT'
       ? { payBy: secondsAfter(now, deps.deadlines.paymentWindowSeconds) }
       : {};
+  // A refund that failed after it succeeded leaves the order owing the money, not keeping it: its
+  // budget is given back as a refund's is, even when the failure came before the refund was
+  // recorded (a move that stays in REFUND_PENDING).
+  const endsWithoutMoney = (entering && givesBudgetBack.has(to)) || event === 'REFUND_FAILED';
   const release =
-    entering && givesBudgetBack.has(to) && order.spendReleased !== true
-      ? spendClaimOf(order)
-      : undefined;
+    endsWithoutMoney && order.spendReleased !== true ? spendClaimOf(order) : undefined;
   // Each state has its own redrive budget: one spent waiting out an outage in PENDING_PAYMENT
   // leaves the settlement that follows its backstop.
   const budget = entering && order.redrives !== undefined ? { redrives: undefined } : {};

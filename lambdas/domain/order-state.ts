@@ -35,6 +35,7 @@ export const orderEvents = [
   'REFUND_REJECTED',
   'COMPENSATION_REJECTED',
   'REFUND_OBSERVED',
+  'REFUND_FAILED',
 ] as const;
 export type OrderEvent = (typeof orderEvents)[number];
 
@@ -97,8 +98,14 @@ const transitions: Table = {
     // The gateway refused to give back money taken for an order the user does not get: the
     // order keeps owing it, stops retrying, and waits for a person.
     COMPENSATION_REJECTED: 'REFUND_PENDING',
+    // The refund was made and failed before its success was recorded: the order keeps owing it
+    // and waits for a person (as below).
+    REFUND_FAILED: 'REFUND_PENDING',
   }),
-  REFUNDED: recordsRefund('REFUNDED', {}),
+  // The gateway failed the refund after it succeeded (the card was closed, say): the money is
+  // back with the merchant, so the order owes it again; it cannot go back to the same card, so a
+  // person pays the user back.
+  REFUNDED: recordsRefund('REFUNDED', { REFUND_FAILED: 'REFUND_PENDING' }),
 };
 
 /** The status an order in `from` moves to on `event`; throws when the move is illegal. */
@@ -114,7 +121,10 @@ export function canTransition(from: OrderStatus, event: OrderEvent): boolean {
   return transitions[from][event] !== undefined;
 }
 
-/** Statuses no event moves out of except a late gateway success (compensated by a refund). */
+/**
+ * Statuses no event moves out of except a late gateway success (compensated by a refund), or a
+ * refund the gateway fails after it succeeded (owed again).
+ */
 export const terminalStatuses: ReadonlySet<OrderStatus> = new Set([
   'PAID',
   'FAILED',

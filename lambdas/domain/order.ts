@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { REFUND_FAILED } from './errors.ts';
 import type { InitialStatus, OrderEvent, OrderStatus } from './order-state.ts';
 
 /** The shape of every order id intake issues (`orderIdFor`): `ord_` and 32 hex digits. */
@@ -98,6 +99,11 @@ export interface PaymentFields {
   readonly refundKey?: string | undefined;
   readonly refundRequestHash?: string | undefined;
   readonly refundId?: string | undefined;
+  /**
+   * Why the gateway failed the refund `refundId` after it succeeded (Stripe's `failure_reason`):
+   * the money is back with the merchant, and the order waits for a person to pay the user back.
+   */
+  readonly refundFailure?: string | undefined;
   /** Money was taken for an order the user does not get; it is being given back. */
   readonly compensation?: boolean | undefined;
   /**
@@ -111,6 +117,15 @@ export interface PaymentFields {
   readonly spendReleased?: boolean | undefined;
   /** Gateway refunds recorded in the history as not the order's own full refund, by id. */
   readonly observedRefunds?: readonly string[] | undefined;
+}
+
+/**
+ * An order whose refund the gateway failed after it succeeded: it owes the money again, and a
+ * person pays the user back (the gateway sends a refund only to the card that paid). No refund
+ * is sent for it, and the sweep leaves it alone.
+ */
+export function refundFailedAtGateway(order: Pick<Order, 'status' | 'lastError'>): boolean {
+  return order.status === 'REFUND_PENDING' && order.lastError === REFUND_FAILED;
 }
 
 export interface Order extends Money, PaymentFields {

@@ -67,6 +67,11 @@ export interface RefundRequest extends Money {
 export type RefundOutcome =
   | { readonly kind: 'refunded'; readonly refundId: string }
   /**
+   * The refund was made and has failed since (a closed card): the money is back with the
+   * merchant, and no refund sent again under the key can change that.
+   */
+  | { readonly kind: 'failed'; readonly refundId: string; readonly reason: string }
+  /**
    * The gateway said, explicitly, that it will never do it (not refundable, nothing left of
    * it); an answer it did not explain is transient.
    */

@@ -1,5 +1,6 @@
 import { type BackoffPolicy, backoffSeconds } from './backoff.ts';
-import type { Order, PaymentFields } from './order.ts';
+import { REFUND_FAILED } from './errors.ts';
+import { type Order, type PaymentFields, refundFailedAtGateway } from './order.ts';
 import { isPast, type Move, type MoveDeps, moveAsDecided, secondsAfter } from './order-moves.ts';
 import type { OrderStatus } from './order-state.ts';
 import type {
@@ -85,6 +86,11 @@ export interface SettlementObserver {
   foreignRefund(order: Order): void;
   /** The order was not paid within its payment window: it failed, nothing is charged. */
   paymentWindowExpired(order: Order): void;
+  /**
+   * The gateway failed the order's refund after it succeeded: the money is back with the
+   * merchant, the order owes it again, and a person pays the user back.
+   */
+  refundFailed(order: Order): void;
 }
 
 export interface SettleDeps extends MoveDeps {
@@ -256,8 +262,14 @@ export function makeReconcile(deps: ReconcileDeps) {
       case 'CANCELLED':
       case 'EXPIRED':
         return lookUp(order, receiveCount);
+      case 'REFUNDED':
+        return verifyRefund(order, receiveCount);
       case 'REFUND_PENDING':
-        return sendRefund(order, receiveCount);
+        // A refund the gateway failed after it succeeded is not sent again: under its key the
+        // gateway would replay the success, and no new refund can reach a closed card.
+        return refundFailedAtGateway(order)
+          ? { kind: 'done', detail: 'refund failed at the gateway: held for a person' }
+          : sendRefund(order, receiveCount);
       default:
         return { kind: 'done', detail: `nothing to do while ${order.status}` };
     }
@@ -417,6 +429,9 @@ export function makeReconcile(deps: ReconcileDeps) {
     if (refund.kind === 'rejected') {
       return refusedRefund(order, paymentId, refund.reason, receiveCount);
     }
+    if (refund.kind === 'failed') {
+      return failedRefund(order, paymentId, refund);
+    }
     if (refund.kind !== 'refunded') {
       return later(refund, receiveCount);
     }
@@ -444,15 +459,67 @@ export function makeReconcile(deps: ReconcileDeps) {
     paymentId: string,
     refundId: string,
   ): Promise<ReconcileResult> {
+    // The refund's failure may be told before its success is recorded: it is not recorded then.
     const result = await moveAsDecided(deps, order, (current) =>
-      current.status === 'REFUND_PENDING'
+      current.status === 'REFUND_PENDING' &&
+      !(refundFailedAtGateway(current) && current.refundId === refundId)
         ? {
             event: 'REFUND_SUCCEEDED',
             changes: { refundId, gatewayRef: paymentId, lastError: undefined },
           }
         : undefined,
     );
+    if (result.kind === 'applied') {
+      // Looked at once more a little later: a failure of the refund whose events were lost is
+      // still found then.
+      await deps.settlementChecks.schedule(checkOf(order, 0), schedule.intervalSeconds);
+    }
     return { kind: 'done', detail: result.kind === 'applied' ? 'REFUNDED' : 'raced' };
+  }
+
+  /** The refund sent was made and has failed since: the order owes it, held for a person. */
+  async function failedRefund(
+    order: Order,
+    paymentId: string,
+    { refundId, reason }: { readonly refundId: string; readonly reason: string },
+  ): Promise<ReconcileResult> {
+    const result = await moveAsDecided(deps, order, (current) =>
+      current.status === 'REFUND_PENDING' && !refundFailedAtGateway(current)
+        ? refundFailedMove({ refundId, paymentId, failureReason: reason })
+        : undefined,
+    );
+    if (result.kind === 'applied') {
+      deps.observer.refundFailed(result.order);
+    }
+    return { kind: 'done', detail: `refund failed: ${reason}` };
+  }
+
+  /**
+   * A REFUNDED order's own refund, looked at again: if the gateway no longer counts the money
+   * given back, the refund failed after it succeeded, and the order owes it again.
+   */
+  async function verifyRefund(order: Order, receiveCount: number): Promise<ReconcileResult> {
+    const { refundId, gatewayRef } = order;
+    if (refundId === undefined || gatewayRef === undefined) {
+      return { kind: 'done', detail: 'nothing to do while REFUNDED' };
+    }
+    const lookup = await gateway.findByIdempotencyKey(order.orderId, gatewayRef);
+    if (lookup.kind !== 'found' && lookup.kind !== 'not-found') {
+      return later(lookup, receiveCount);
+    }
+    const refunded = lookup.kind === 'found' ? lookup.amountRefunded : undefined;
+    if (refunded === undefined || refunded >= order.amount) {
+      return { kind: 'done', detail: 'refund stands' };
+    }
+    const result = await moveAsDecided(deps, order, (current) =>
+      current.status === 'REFUNDED' && current.refundId === refundId
+        ? refundFailedMove({ refundId, paymentId: gatewayRef })
+        : undefined,
+    );
+    if (result.kind === 'applied') {
+      deps.observer.refundFailed(result.order);
+    }
+    return { kind: 'done', detail: result.kind === 'applied' ? 'refund failed' : 'raced' };
   }
 
   /**
@@ -484,12 +551,14 @@ export function makeReconcile(deps: ReconcileDeps) {
   ): Promise<ReconcileResult> {
     const ref = paymentId === undefined ? {} : { gatewayRef: paymentId };
     const noted = await moveAsDecided(deps, order, (current): Move | undefined =>
-      current.status === 'REFUND_PENDING' && !notedForeign(current)
+      current.status === 'REFUND_PENDING' &&
+      !notedForeign(current) &&
+      !refundFailedAtGateway(current)
         ? { event: 'REFUND_OBSERVED', changes: ref, errorCode: 'FOREIGN_REFUND' }
         : undefined,
     );
     const result = await moveAsDecided(deps, noted.order, (current): Move | undefined =>
-      current.status === 'REFUND_PENDING'
+      current.status === 'REFUND_PENDING' && !refundFailedAtGateway(current)
         ? { event: 'REFUND_SUCCEEDED', changes: { ...ref, lastError: undefined } }
         : undefined,
     );
@@ -506,7 +575,7 @@ export function makeReconcile(deps: ReconcileDeps) {
    */
   async function refundRejected(order: Order, paymentId: string, reason: string) {
     const result = await moveAsDecided(deps, order, (current): Move | undefined => {
-      if (current.status !== 'REFUND_PENDING') return undefined;
+      if (current.status !== 'REFUND_PENDING' || refundFailedAtGateway(current)) return undefined;
       const compensation = current.compensation === true;
       return {
         event: compensation ? 'COMPENSATION_REJECTED' : 'REFUND_REJECTED',
@@ -537,6 +606,28 @@ export function makeReconcile(deps: ReconcileDeps) {
       reason: outcome.kind,
     };
   }
+}
+
+/**
+ * The order's own refund failed after it succeeded: it owes the money again, held for a person,
+ * out of the sweep's reach, as nothing autopay sends can pay the user back.
+ */
+export function refundFailedMove(failure: {
+  readonly refundId: string;
+  readonly paymentId: string;
+  readonly failureReason?: string | undefined;
+}): Move {
+  return {
+    event: 'REFUND_FAILED',
+    changes: {
+      refundId: failure.refundId,
+      gatewayRef: failure.paymentId,
+      lastError: REFUND_FAILED,
+      refundFailure: failure.failureReason ?? 'unknown',
+      dueAt: undefined,
+    },
+    errorCode: REFUND_FAILED,
+  };
 }
 
 /** Whether the gateway says the whole payment was given back already. */

@@ -56,6 +56,18 @@ export function settlementObserver(log: typeof logger): SettlementObserver {
         gatewayRef: order.gatewayRef,
       });
     },
+    refundFailed(order: Order) {
+      metrics.addMetric(metricNames.refundFailed, MetricUnit.Count, 1);
+      log.error('The gateway failed the order’s refund after it succeeded: a person pays it back', {
+        orderId: order.orderId,
+        refundId: order.refundId,
+        failureReason: order.refundFailure,
+        compensation: order.compensation === true,
+        amount: order.amount,
+        currency: order.currency,
+        gatewayRef: order.gatewayRef,
+      });
+    },
     paymentWindowExpired(order: Order) {
       metrics.addMetric(metricNames.paymentWindowExpired, MetricUnit.Count, 1);
       log.warn('Not paid within its payment window: the order failed', {

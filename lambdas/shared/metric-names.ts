@@ -44,6 +44,8 @@ export const metricNames = {
   callbackSignatureMismatch: 'CallbackSignatureMismatch',
   settlementAmountMismatch: 'SettlementAmountMismatch',
   foreignRefund: 'ForeignRefund',
+  /** A refund of ours that the gateway failed after it succeeded: a person pays the user back. */
+  refundFailed: 'RefundFailed',
   ordersPastDeadline: 'OrdersPastDeadline',
   ordersExpired: 'OrdersExpired',
   redriveLimitReached: 'RedriveLimitReached',

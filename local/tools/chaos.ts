@@ -114,6 +114,11 @@ export const chaosFaults = {
     lateSuccessCallbackLostRate: 0.5,
     // A refund whose answer is lost leaves its callbacks, stray ones included, the first word.
     refundThenTimeoutRate: 0.1,
+    // A refund that succeeds and fails half a second later (a closed card): the order owes the
+    // money again, whether its events arrive, arrive twice, or are lost (the look at the refund
+    // the reconciler schedules when it records it finds the failure then).
+    refundFailRate: 0.25,
+    refundFailAfterMs: 500,
     callbacks: { duplicateRate: 0.2, outOfOrderRate: 0.1, lostRate: 0.1, strayRefundRate: 0.3 },
   },
   risk: {
@@ -790,6 +795,7 @@ function faultsInjected(
     ['late success after the first lookup that follows the void', ledger.slowLateSuccesses],
     ['late success never announced (only a lookup finds it)', ledger.lateSuccessCallbacksLost],
     ['stray refund.succeeded (foreign or partial)', ledger.strayRefundEvents],
+    ['refund failed after it succeeded (money back)', ledger.failedRefunds],
     ['user confirmed a waiting order', waiting.confirmed],
     ['user cancelled a waiting order', waiting.cancelled],
     ['user confirmed a held order', review.confirmed],

@@ -291,6 +291,45 @@ describe('the pipeline on Stripe (GATEWAY=stripe), against the simulated Stripe 
     });
   });
 
+  it('owes a refund again when Stripe fails it after it succeeded, told by the signed refund.failed webhook', async () => {
+    // Prepare
+    const placed = await agent.place();
+    const paid = await agent.waitForStatus(placed.orderId, 'PAID', 10_000);
+    stack.gateway.setFaults({ refundFailAfterMs: 200 });
+    stack.gateway.scriptNext([{ fault: 'refund_fails_later' }]);
+
+    // Act
+    await refund(placed.orderId, 'refund-fails');
+    const owing = await agent.waitFor(
+      placed.orderId,
+      (order) => order.status === 'REFUND_PENDING' && order.lastError === 'REFUND_FAILED',
+      15_000,
+    );
+    // Longer than the look at the refund the reconciler schedules (1 s here): nothing more moves.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+
+    // Assess: the money is back with the merchant, and the order says it owes it.
+    const order = await stored(placed.orderId);
+    expect(owing.history.at(-1)).toMatchObject({ cause: 'REFUND_FAILED', to: 'REFUND_PENDING' });
+    expect(order).toMatchObject({
+      status: 'REFUND_PENDING',
+      refundFailure: 'expired_or_canceled_card',
+      version: owing.history.length,
+    });
+    expect(order?.dueAt).toBeUndefined();
+    expect(chargesFor(placed.orderId)).toMatchObject({ captured: 450, refunded: 0 });
+    const refundAtStripe = await stripe.refunds.retrieve(String(order?.refundId));
+    expect(refundAtStripe).toMatchObject({
+      status: 'failed',
+      failure_reason: 'expired_or_canceled_card',
+      payment_intent: paid.gatewayRef,
+      metadata: { orderId: placed.orderId },
+    });
+    expect(
+      stack.gateway.ledger().refunds.filter((each) => each.paymentId === paid.gatewayRef),
+    ).toHaveLength(1);
+  });
+
   describe('npm run ops -- rotate stripeApiKey', () => {
     const rotate = async (newKey: string) => {
       const target = localTarget(

@@ -31,6 +31,7 @@ export interface Told {
   refundRejected: number;
   paymentWindowExpired: number;
   foreignRefund: number;
+  refundFailed: number;
 }
 
 export const firstDelivery: Delivery = {
@@ -59,6 +60,7 @@ export function fakePipeline(
     refundRejected: 0,
     paymentWindowExpired: 0,
     foreignRefund: 0,
+    refundFailed: 0,
   };
   const observer: PaymentObserver = {
     gatewayCall: () => {},
@@ -76,6 +78,9 @@ export function fakePipeline(
     },
     foreignRefund: () => {
       told.foreignRefund++;
+    },
+    refundFailed: () => {
+      told.refundFailed++;
     },
   };
   const callbacks: CallbackObserver = {

@@ -260,6 +260,7 @@ describe('PipelineObservability', () => {
         [alarms.settlementAmountMismatch, 'settlementAmountMismatch', 1],
         [alarms.refundRejected, 'refundRejected', 1],
         [alarms.foreignRefund, 'foreignRefund', 1],
+        [alarms.refundFailed, 'refundFailed', 1],
         [alarms.gatewayMisconfigured, 'chargeMisconfigured', 1],
         [alarms.redriveLimitReached, 'redriveLimitReached', 1],
         [alarms.paymentWindowExpired, 'paymentWindowExpired', 1],
@@ -406,6 +407,7 @@ describe('PipelineObservability', () => {
         'settlementAmountMismatch',
         'refundRejected',
         'foreignRefund',
+        'refundFailed',
         'redriveLimitReached',
         'paymentWindowExpired',
       ];

@@ -59,6 +59,7 @@ function instance() {
       refundRejected: () => {},
       paymentWindowExpired: () => {},
       foreignRefund: () => {},
+      refundFailed: () => {},
     },
     sleep: async () => {},
     policy: {

@@ -597,6 +597,35 @@ describe('gateway simulator: refunds', () => {
     });
   });
 
+  it('fails a refund after it succeeded: the money comes back and a signed refund.failed follows', async () => {
+    // Prepare
+    const key = newKey();
+    const payment = (await (await create(key)).json()) as GatewayPayment;
+    gateway.setFaults({ refundFailAfterMs: 50 });
+    gateway.scriptNext([{ fault: 'refund_fails_later' }]);
+
+    // Act
+    const made = (await (
+      await refund('refund-fails', { paymentId: payment.id })
+    ).json()) as GatewayRefund;
+    const deliveries = await receiver.waitFor(3);
+
+    // Assess: it succeeded first, then failed, and the ledger counts it refunded no more.
+    expect(made).toMatchObject({ status: 'SUCCEEDED', amount: 1250 });
+    expect(deliveries.map((d) => d.event.type)).toContain('refund.failed');
+    expect(deliveries.find((d) => d.event.type === 'refund.failed')?.event.data).toMatchObject({
+      paymentId: payment.id,
+      idempotencyKey: key,
+      amount: 1250,
+      refundId: made.id,
+      failureReason: 'expired_or_canceled_card',
+    });
+    const ledger = gateway.ledger();
+    expect(ledger.refunds).toMatchObject([{ id: made.id, status: 'FAILED' }]);
+    expect(ledger.charges[key]).toMatchObject({ captured: 1250, refunded: 0 });
+    expect(ledger.failedRefunds).toBe(1);
+  });
+
   it('refuses to refund a payment that is not SUCCESS', async () => {
     // Prepare
     gateway.setFaults({ autoSettle: false });

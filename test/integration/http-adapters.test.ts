@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HttpPaymentGateway } from '#adapters/http-payment-gateway.ts';
+import type { GatewayOutcome } from '#domain/payment-ports.ts';
 import { freePort } from '../../local/runtime/emulators.ts';
 import type { ScriptedGatewayFault } from '../../local/simulators/gateway/fault-settings.ts';
 import { defaultGatewayApiKeys } from '../../local/simulators/gateway/keys.ts';
@@ -29,6 +30,15 @@ const charge = (idempotencyKey = `ord_${++sequence}`) => ({
   currency: 'CNY',
   paymentMethod: 'wallet' as const,
 });
+
+/** A whole refund of the 4.50 CNY charge under `idempotencyKey`, by the adapter. */
+const refundOf = (captured: GatewayOutcome, idempotencyKey: string) =>
+  gateway().refund({
+    paymentId: 'paymentId' in captured ? (captured.paymentId ?? '') : '',
+    amount: 450,
+    currency: 'CNY',
+    idempotencyKey,
+  });
 
 beforeAll(async () => {
   [simulator, risk] = await Promise.all([
@@ -147,17 +157,35 @@ describe('HTTP payment gateway adapter (gateway simulator)', () => {
     expect(notCaptured).toEqual({ kind: 'rejected', reason: 'invalid_state' });
   });
 
+  it('reads a refund that failed since it succeeded as failed when sent again, and the lookup no longer counts it', async () => {
+    // Prepare
+    const request = charge();
+    const captured = await gateway().charge(request);
+    const refund = () => refundOf(captured, 'refund_fails');
+    simulator.setFaults({ refundFailAfterMs: 20 });
+    simulator.scriptNext([{ fault: 'refund_fails_later' }]);
+    const made = await refund();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    // Act
+    const again = await refund();
+    const lookup = await gateway().findByIdempotencyKey(request.idempotencyKey);
+
+    // Assess
+    expect(made).toMatchObject({ kind: 'refunded' });
+    expect(again).toEqual({
+      kind: 'failed',
+      refundId: 'refundId' in made ? made.refundId : '',
+      reason: 'expired_or_canceled_card',
+    });
+    expect(lookup).toMatchObject({ kind: 'found', amountRefunded: 0 });
+  });
+
   it('reads a 4xx the gateway does not explain as transient, and a lookup says what was refunded', async () => {
     // Prepare: a captured payment; its first refund meets a 404 (a proxy during a deploy).
     const request = charge();
     const captured = await gateway().charge(request);
-    const refund = () =>
-      gateway().refund({
-        paymentId: 'paymentId' in captured ? (captured.paymentId ?? '') : '',
-        amount: 450,
-        currency: 'CNY',
-        idempotencyKey: 'refund_d',
-      });
+    const refund = () => refundOf(captured, 'refund_d');
     simulator.scriptNext([{ fault: 'error', status: 404, route: 'any' }]);
 
     // Act

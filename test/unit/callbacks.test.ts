@@ -52,8 +52,13 @@ describe('gateway callbacks', () => {
       refundRejected: vi.fn(),
       paymentWindowExpired: vi.fn(),
       foreignRefund: vi.fn(),
+      refundFailed: vi.fn(),
     };
-    callbacks = { unknownOrder: vi.fn(), amountMismatch: vi.fn(), foreignRefund: vi.fn() };
+    callbacks = {
+      unknownOrder: vi.fn(),
+      amountMismatch: vi.fn(),
+      foreignRefund: vi.fn(),
+    };
     deps = {
       orders,
       clock: new FixedClock(new Date('2026-11-23T09:30:00Z')),

@@ -97,6 +97,7 @@ function ledger(payments: GatewayPayment[], refunds: GatewayRefund[] = []): Ledg
     slowLateSuccesses: 0,
     lateSuccessCallbacksLost: 0,
     strayRefundEvents: 0,
+    failedRefunds: 0,
     keys: { active: 1, revoked: 0 },
   };
 }
@@ -168,7 +169,7 @@ describe('the chaos run checks', () => {
 
     // Assess
     expect(violated(checks)).toMatchObject({
-      'captured - refunded = amount when PAID, 0 otherwise': [
+      'captured - refunded = amount when PAID or owing a failed refund, 0 otherwise': [
         `${failed.orderId} FAILED with 1 payment(s): captured 500 - refunded 0 = 500, expected 0`,
       ],
       'every order is terminal, or held for review with a reason': [
@@ -235,8 +236,47 @@ describe('the chaos run checks', () => {
 
     // Assess
     expect(violated(checks)).toEqual({
-      'every REFUNDED order names a refund the gateway made of it': [
+      'every REFUNDED order names a refund the gateway made of it, and that stands': [
         `${refunded.orderId} records refund re_stray; the gateway made re_made (500)`,
+      ],
+    });
+  });
+
+  it('hold an order owing a refund the gateway failed to the money it kept, and flag one left REFUNDED', () => {
+    // Prepare: two refunds that succeeded and then failed, their money back at the gateway.
+    const events: OrderEvent[] = ['GATEWAY_SUCCEEDED', 'REFUND_REQUESTED', 'REFUND_SUCCEEDED'];
+    const owing = order('PENDING_PAYMENT', [...events, 'REFUND_FAILED'], {
+      refundId: 're_owing',
+      lastError: 'REFUND_FAILED',
+    });
+    const stale = order('PENDING_PAYMENT', events, { refundId: 're_stale' });
+    const owingPayment = payment(owing, 'SUCCESS');
+    const stalePayment = payment(stale, 'SUCCESS');
+    const failed = (of: GatewayPayment, id: string): GatewayRefund => ({
+      ...refund(of, id),
+      amount: of.amount,
+      status: 'FAILED',
+    });
+
+    // Act
+    const checks = checkInvariants(
+      evidence(
+        [owing, stale],
+        ledger(
+          [owingPayment, stalePayment],
+          [failed(owingPayment, 're_owing'), failed(stalePayment, 're_stale')],
+        ),
+        {},
+      ),
+    );
+
+    // Assess
+    expect(violated(checks)).toEqual({
+      'captured - refunded = amount when PAID or owing a failed refund, 0 otherwise': [
+        `${stale.orderId} REFUNDED with 1 payment(s): captured 500 - refunded 0 = 500, expected 0`,
+      ],
+      'every REFUNDED order names a refund the gateway made of it, and that stands': [
+        `${stale.orderId} records refund re_stale; the gateway made re_stale (500, failed)`,
       ],
     });
   });

@@ -34,6 +34,9 @@ const allowed: ReadonlyArray<readonly [OrderStatus, OrderEvent, OrderStatus]> = 
   ['HELD_FOR_REVIEW', 'GATEWAY_PENDING', 'AWAITING_SETTLEMENT'],
   ['REFUND_PENDING', 'REFUND_REJECTED', 'PAID'],
   ['REFUND_PENDING', 'COMPENSATION_REJECTED', 'REFUND_PENDING'],
+  // The gateway failed a refund of ours after it succeeded: the order owes the money again.
+  ['REFUNDED', 'REFUND_FAILED', 'REFUND_PENDING'],
+  ['REFUND_PENDING', 'REFUND_FAILED', 'REFUND_PENDING'],
   // A refund that is not the order's own full refund is recorded in place, in every state.
   ...orderStatuses.map((status) => [status, 'REFUND_OBSERVED', status] as const),
 ];
@@ -74,10 +77,12 @@ describe('order state machine', () => {
     expect(illegal.length).toBeGreaterThan(0);
   });
 
-  it('lets nothing leave REFUNDED', () => {
+  it('lets nothing leave REFUNDED but a failure of its refund, back to owing it', () => {
     for (const event of orderEvents) {
       if (event === 'REFUND_OBSERVED') {
         expect(transition('REFUNDED', event)).toBe('REFUNDED');
+      } else if (event === 'REFUND_FAILED') {
+        expect(transition('REFUNDED', event)).toBe('REFUND_PENDING');
       } else {
         expect(() => transition('REFUNDED', event)).toThrow(IllegalTransitionError);
       }

@@ -44,6 +44,7 @@ describe('a late success whose move to REFUND_PENDING was applied and then resen
       refundRejected: vi.fn(),
       paymentWindowExpired: vi.fn(),
       foreignRefund: vi.fn(),
+      refundFailed: vi.fn(),
     };
     const deps = {
       orders,

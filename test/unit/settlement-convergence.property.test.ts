@@ -165,6 +165,7 @@ function world(copies: readonly number[]): World {
     refundRejected: () => {},
     paymentWindowExpired: () => {},
     foreignRefund: () => {},
+    refundFailed: () => {},
   };
   const callbacks: CallbackObserver = {
     unknownOrder: () => {

@@ -47,6 +47,7 @@ describe('settlement', () => {
       refundRejected: vi.fn(),
       paymentWindowExpired: vi.fn(),
       foreignRefund: vi.fn(),
+      refundFailed: vi.fn(),
     };
     deps = {
       orders,
@@ -507,9 +508,13 @@ describe('settlement', () => {
         gatewayRef: 'pay_1',
       });
       expect(observer.lateSuccess).toHaveBeenCalledOnce();
-      expect(checks.scheduled).toEqual([{ orderId, check: 0, delaySeconds: 0 }]);
+      // The refund is looked at once more a little later, in case it fails afterwards.
+      expect(checks.scheduled).toEqual([
+        { orderId, check: 0, delaySeconds: 0 },
+        { orderId, check: 0, delaySeconds: defaultSettlementSchedule.intervalSeconds },
+      ]);
       expect(refunded).toEqual({ kind: 'done', detail: 'REFUNDED' });
-      expect(again).toEqual({ kind: 'done', detail: 'nothing to do while REFUNDED' });
+      expect(again).toEqual({ kind: 'done', detail: 'refund stands' });
       expect(await stored()).toMatchObject({
         status: 'REFUNDED',
         refundId: `re_refund_${orderId}`,

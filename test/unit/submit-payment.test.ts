@@ -60,6 +60,7 @@ describe('payment submission', () => {
       refundRejected: () => {},
       paymentWindowExpired: () => {},
       foreignRefund: () => {},
+      refundFailed: () => {},
     };
     submit = makeSubmitPayment({
       orders,

@@ -85,6 +85,7 @@ export function gatewayEvent(
       currency: payment.currency,
       ...(payment.declineCode === undefined ? {} : { declineCode: payment.declineCode }),
       ...(refund === undefined ? {} : { refundId: refund.id }),
+      ...(refund?.failureReason === undefined ? {} : { failureReason: refund.failureReason }),
     },
   };
 }

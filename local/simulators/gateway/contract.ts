@@ -23,16 +23,22 @@ export interface GatewayRefund {
   idempotencyKey: string;
   amount: number;
   currency: string;
-  /** `PENDING` only for a refund made through the Stripe API with the `refund_pending` fault. */
-  status: 'SUCCEEDED' | 'PENDING';
+  /**
+   * `PENDING` only for a refund made through the Stripe API with the `refund_pending` fault;
+   * `FAILED` for one that succeeded and then failed (the `refundFailRate` fault).
+   */
+  status: 'SUCCEEDED' | 'PENDING' | 'FAILED';
   created: number;
+  /** Why it failed, as Stripe's `failure_reason` says. */
+  failureReason?: string;
 }
 
 export type GatewayEventType =
   | 'payment.pending'
   | 'payment.succeeded'
   | 'payment.failed'
-  | 'refund.succeeded';
+  | 'refund.succeeded'
+  | 'refund.failed';
 
 export interface GatewayEvent {
   id: string;
@@ -45,6 +51,7 @@ export interface GatewayEvent {
     currency: string;
     declineCode?: string;
     refundId?: string;
+    failureReason?: string;
   };
 }
 
@@ -73,6 +80,8 @@ export interface Ledger {
   lateSuccessCallbacksLost: number;
   /** `refund.succeeded` events sent for refunds the gateway never made (`strayRefundRate`). */
   strayRefundEvents: number;
+  /** Refunds that succeeded and failed afterwards, their money back (`refundFailRate`). */
+  failedRefunds: number;
   /** API keys: valid ones, and those revoked since the start (or the last reset). */
   keys: { active: number; revoked: number };
 }

@@ -54,6 +54,8 @@ export interface Decision {
   stray?: StrayRefund;
   /** For a refund: it is `pending` at first, and succeeds `settleAfterMs` later. */
   refundPending?: boolean;
+  /** For a refund: it succeeds, and fails `refundFailAfterMs` later (the money comes back). */
+  refundFailsLater?: boolean;
 }
 
 function scriptApplies(fault: ScriptedGatewayFault, kind: RouteKind): boolean {
@@ -62,7 +64,8 @@ function scriptApplies(fault: ScriptedGatewayFault, kind: RouteKind): boolean {
   if (
     fault.fault === 'stray_refund' ||
     fault.fault === 'refund_then_timeout' ||
-    fault.fault === 'refund_pending'
+    fault.fault === 'refund_pending' ||
+    fault.fault === 'refund_fails_later'
   ) {
     return kind === 'refund';
   }
@@ -127,7 +130,16 @@ export class FaultDraws {
       case 'refund': {
         const refundTimeout = chance(this.#random, this.#faults().refundThenTimeoutRate);
         const stray = this.#drawStrayRefund();
-        return { latencyMs, ...plain, refundTimeout, ...(stray ? { stray } : {}) };
+        // Drawn only when asked for, so runs without it keep the draws they always had.
+        const { refundFailRate } = this.#faults();
+        const refundFailsLater = refundFailRate > 0 && chance(this.#random, refundFailRate);
+        return {
+          latencyMs,
+          ...plain,
+          refundTimeout,
+          ...(stray ? { stray } : {}),
+          ...(refundFailsLater ? { refundFailsLater } : {}),
+        };
       }
       default:
         return { latencyMs, ...plain };
@@ -232,6 +244,8 @@ export class FaultDraws {
         return { ...plain, refundTimeout: true };
       case 'refund_pending':
         return { ...plain, refundPending: true };
+      case 'refund_fails_later':
+        return { ...plain, refundFailsLater: true };
       case 'stray_refund':
         return {
           ...plain,

@@ -34,6 +34,12 @@ export interface GatewayFaults {
   slowLateSuccessAfterMs: { min: number; max: number };
   lateSuccessCallbackLostRate: number;
   refundThenTimeoutRate: number;
+  /**
+   * Refunds that succeed and then fail `refundFailAfterMs` later (a closed card): the money
+   * comes back to the merchant, and a `refund.failed` is sent (Stripe: and a `refund.updated`).
+   */
+  refundFailRate: number;
+  refundFailAfterMs: number;
   callbacks: GatewayCallbackFaults;
 }
 
@@ -61,6 +67,8 @@ export const defaultGatewayFaults: GatewayFaults = freezeDeep({
   slowLateSuccessAfterMs: { min: 60_000, max: 600_000 },
   lateSuccessCallbackLostRate: 0,
   refundThenTimeoutRate: 0,
+  refundFailRate: 0,
+  refundFailAfterMs: 500,
   callbacks: {
     enabled: true,
     delayMs: 0,
@@ -81,6 +89,7 @@ export const scriptedFaultNames = [
   'refund_then_timeout',
   'stray_refund',
   'refund_pending',
+  'refund_fails_later',
 ] as const;
 export const scriptedRoutes = ['create', 'lookup', 'any'] as const;
 export const strayRefundKinds = ['foreign', 'partial', 'both'] as const;
@@ -141,6 +150,8 @@ const gatewayFaultsSchema = z.strictObject({
   slowLateSuccessAfterMs: range(),
   lateSuccessCallbackLostRate: rate(),
   refundThenTimeoutRate: rate(),
+  refundFailRate: rate(),
+  refundFailAfterMs: amount(),
   callbacks: z.strictObject({
     enabled: flag(),
     delayMs: amount(),

@@ -58,6 +58,7 @@ export class GatewayBook {
   slowLateSuccesses = 0;
   lateSuccessCallbacksLost = 0;
   strayRefundEvents = 0;
+  failedRefunds = 0;
 
   clear(): void {
     this.payments.clear();
@@ -72,6 +73,7 @@ export class GatewayBook {
     this.slowLateSuccesses = 0;
     this.lateSuccessCallbacksLost = 0;
     this.strayRefundEvents = 0;
+    this.failedRefunds = 0;
   }
 
   count(routeName: string): void {
@@ -92,6 +94,7 @@ export class GatewayBook {
       slowLateSuccesses: this.slowLateSuccesses,
       lateSuccessCallbacksLost: this.lateSuccessCallbacksLost,
       strayRefundEvents: this.strayRefundEvents,
+      failedRefunds: this.failedRefunds,
       keys,
     });
   }

@@ -60,7 +60,11 @@ export class RefundsApi {
     return (decision) => this.#refund(key, parsed.value, decision);
   }
 
-  #refund(key: string, request: RefundRequest, { stray, refundTimeout }: Decision): Answer {
+  #refund(
+    key: string,
+    request: RefundRequest,
+    { stray, refundTimeout, refundFailsLater }: Decision,
+  ): Answer {
     const earlier = this.#work.book.refundsByKey.get(key);
     if (earlier) {
       const same =
@@ -91,6 +95,7 @@ export class RefundsApi {
     };
     this.#work.book.refundsByKey.set(key, refund);
     payment.amountRefunded += amount;
+    if (refundFailsLater) failLater(this.#work, payment, refund);
     const real = gatewayEvent('refund.succeeded', payment, refund);
     if (stray === undefined) {
       void this.#work.announce([real]);
@@ -118,4 +123,22 @@ export class RefundsApi {
   }
 
   // -- callbacks ---------------------------------------------------------------------------
+}
+
+/** Why a refund fails after it succeeded, in Stripe's words: the card cannot take money back. */
+export const REFUND_FAILURE_REASON = 'expired_or_canceled_card';
+
+/**
+ * A refund that succeeded fails `refundFailAfterMs` later: its money comes back to the merchant
+ * (the payment counts it refunded no more) and a `refund.failed` is announced.
+ */
+export function failLater(work: GatewayWork, payment: GatewayPayment, refund: GatewayRefund): void {
+  work.later(work.faults().refundFailAfterMs, async () => {
+    if (refund.status !== 'SUCCEEDED') return;
+    refund.status = 'FAILED';
+    refund.failureReason = REFUND_FAILURE_REASON;
+    payment.amountRefunded -= refund.amount;
+    work.book.failedRefunds += 1;
+    await work.announce([gatewayEvent('refund.failed', payment, refund)]);
+  });
 }

@@ -20,6 +20,7 @@ import type { GatewayEvent, GatewayPayment, GatewayRefund } from './contract.ts'
 import type { ChargePlan, Decision } from './fault-drawing.ts';
 import { newId } from './ledger.ts';
 import type { PaymentsApi } from './payments.ts';
+import { failLater } from './refunds.ts';
 import type { StripeIntentRecord } from './stripe-records.ts';
 
 /** The API version the simulator's objects follow: the one stripe-node 23.1 pins. */
@@ -363,7 +364,7 @@ export class StripeApi {
     requested: number | undefined,
     metadata: Record<string, string>,
     key: string | undefined,
-    { refundTimeout, refundPending, stray }: Decision,
+    { refundTimeout, refundPending, stray, refundFailsLater }: Decision,
   ): Ran {
     const refused = (answer: Sent): Ran => ({ answer, lost: false });
     const payment = this.#stripePayment(intentId);
@@ -411,6 +412,7 @@ export class StripeApi {
       });
     } else {
       payment.amountRefunded += amount;
+      if (refundFailsLater) failLater(this.#work, payment, refund);
       const real = refundEvent(payment, refund);
       if (stray === undefined) {
         void this.#work.announce([real]);
@@ -457,7 +459,8 @@ export class StripeApi {
       metadata: metadataOverride ?? record?.metadata ?? {},
       payment_intent: refund.paymentId,
       reason: null,
-      status: refund.status === 'PENDING' ? 'pending' : 'succeeded',
+      status: refundStatuses[refund.status],
+      ...(refund.status === 'FAILED' ? { failure_reason: refund.failureReason ?? 'unknown' } : {}),
     };
   }
 
@@ -517,7 +520,21 @@ export class StripeApi {
       }
       case 'refund.succeeded':
         return this.#refundEvents(event, payment);
+      case 'refund.failed':
+        return this.#refundFailedEvents(event);
     }
+  }
+
+  /** Stripe tells a refund that failed twice: `refund.failed` and `refund.updated`. */
+  #refundFailedEvents(event: GatewayEvent): WireEvent[] {
+    const refundId = event.data.refundId ?? '';
+    const stored = [...this.#work.book.refundsByKey.values()].find((each) => each.id === refundId);
+    if (stored === undefined) return [event];
+    const body = this.refundOf(stored);
+    return [
+      stripeEvent('refund.failed', body, event.created),
+      stripeEvent('refund.updated', body, event.created),
+    ];
   }
 
   #refundEvents(event: GatewayEvent, payment: GatewayPayment): WireEvent[] {
@@ -551,6 +568,13 @@ export class StripeApi {
     return stripeEvent(type, status === undefined ? intent : { ...intent, status }, unixNow());
   }
 }
+
+/** The Refund object's `status`, by the ledger's. */
+const refundStatuses: Readonly<Record<GatewayRefund['status'], string>> = {
+  PENDING: 'pending',
+  SUCCEEDED: 'succeeded',
+  FAILED: 'failed',
+};
 
 interface StripeWireEvent {
   readonly id: string;

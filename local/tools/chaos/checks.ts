@@ -1,5 +1,5 @@
 import { spendKey } from '#adapters/table-keys.ts';
-import type { Order } from '#domain/order.ts';
+import { type Order, refundFailedAtGateway } from '#domain/order.ts';
 import { type OrderStatus, transition } from '#domain/order-state.ts';
 import type { GatewayPayment, GatewayRefund, Ledger } from '../../simulators/gateway/contract.ts';
 import { isSettled } from './observe.ts';
@@ -86,7 +86,10 @@ export function checkInvariants(evidence: Evidence): Check[] {
   const extra = ours.length - new Set(placed.map((p) => p.orderId)).size;
   return [
     { name: 'every order is terminal, or held for review with a reason', violations: settled },
-    { name: 'captured - refunded = amount when PAID, 0 otherwise', violations: money },
+    {
+      name: 'captured - refunded = amount when PAID or owing a failed refund, 0 otherwise',
+      violations: money,
+    },
     { name: 'every history is a legal path', violations: illegal },
     {
       name: 'no client replay created a second order',
@@ -99,7 +102,10 @@ export function checkInvariants(evidence: Evidence): Check[] {
       name: "each agent-day's spent budget = its auto-paid orders that kept the money",
       violations: budgetMismatches(evidence),
     },
-    { name: 'every REFUNDED order names a refund the gateway made of it', violations: refundIds },
+    {
+      name: 'every REFUNDED order names a refund the gateway made of it, and that stands',
+      violations: refundIds,
+    },
   ];
 }
 
@@ -115,11 +121,16 @@ function unsettled(order: Order): Violation[] {
   return [];
 }
 
-/** Checked once an order has settled; one that has not is reported as such already. */
+/**
+ * Checked once an order has settled; one that has not is reported as such already. What the
+ * gateway holds is what the order says: its amount when PAID, or when it owes back a refund the
+ * gateway failed after it succeeded (the money came back); nothing otherwise.
+ */
 function moneyMismatch(order: Order, entry: LedgerEntry): Violation[] {
   if (!isSettled(order)) return [];
   const net = entry.captured - entry.refunded;
-  const expected = order.status === 'PAID' ? order.amount : 0;
+  const holds = order.status === 'PAID' || refundFailedAtGateway(order);
+  const expected = holds ? order.amount : 0;
   if (entry.payments.length <= 1 && net === expected) return [];
   return [
     {
@@ -158,11 +169,17 @@ function moves(from: OrderStatus | null, cause: string, to: OrderStatus): boolea
   }
 }
 
-/** A refund id the order records must be one the gateway made of this order's payment. */
+/**
+ * A refund id the order records must be one the gateway made of this order's payment, and, for a
+ * REFUNDED order, one that has not failed since.
+ */
 function unknownRefund(order: Order, entry: LedgerEntry): Violation[] {
   if (order.status !== 'REFUNDED') return [];
-  if (entry.refunds.some((refund) => refund.id === order.refundId)) return [];
-  const made = entry.refunds.map((refund) => `${refund.id} (${refund.amount})`).join(', ');
+  const standing = (refund: GatewayRefund) => refund.status !== 'FAILED';
+  if (entry.refunds.some((refund) => refund.id === order.refundId && standing(refund))) return [];
+  const made = entry.refunds
+    .map((refund) => `${refund.id} (${refund.amount}${standing(refund) ? '' : ', failed'})`)
+    .join(', ');
   return [
     {
       orderId: order.orderId,

@@ -1,20 +1,22 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { itemPrefixes } from '#adapters/table-keys.ts';
-import type { Order } from '#domain/order.ts';
+import { type Order, refundFailedAtGateway } from '#domain/order.ts';
 import { terminalStatuses } from '#domain/order-state.ts';
 import { queueNames } from '#shared/wiring.ts';
 import type { LocalRuntime } from '../../runtime/local-runtime.ts';
 import type { Users } from './users.ts';
 
 /**
- * Where an order may rest once nothing more happens to it by itself: a terminal order still in
- * the due index (a closed one whose lookups after a void are not all done) has more to come.
+ * Where an order may rest once nothing more happens to it by itself: a terminal order out of the
+ * due index (a closed one whose lookups after a void are not all done has more to come), held for
+ * review, or owing a refund the gateway failed after it succeeded (held for a person).
  */
-export function isSettled(order: Pick<Order, 'status' | 'dueAt'>): boolean {
+export function isSettled(order: Pick<Order, 'status' | 'dueAt' | 'lastError'>): boolean {
   return (
     (terminalStatuses.has(order.status) && order.dueAt === undefined) ||
-    order.status === 'HELD_FOR_REVIEW'
+    order.status === 'HELD_FOR_REVIEW' ||
+    refundFailedAtGateway(order)
   );
 }
 
@@ -51,7 +53,10 @@ async function scan(
 }
 
 /** What watching needs of an order: reading whole orders every look would load DynamoDB Local. */
-export type OrderGlance = Pick<Order, 'orderId' | 'agentId' | 'status' | 'version' | 'dueAt'>;
+export type OrderGlance = Pick<
+  Order,
+  'orderId' | 'agentId' | 'status' | 'version' | 'dueAt' | 'lastError'
+>;
 
 const glanced: readonly (keyof OrderGlance)[] = [
   'orderId',
@@ -59,6 +64,7 @@ const glanced: readonly (keyof OrderGlance)[] = [
   'status',
   'version',
   'dueAt',
+  'lastError',
 ];
 
 export async function scanOrders(stack: LocalRuntime): Promise<Map<string, Order>> {

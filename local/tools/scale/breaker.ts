@@ -216,6 +216,7 @@ async function runCase(
     ignored: () => {},
     refundRejected: () => {},
     foreignRefund: () => {},
+    refundFailed: () => {},
     paymentWindowExpired: () => {},
   };
   const gateway = new HttpPaymentGateway({
