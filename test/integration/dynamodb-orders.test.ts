@@ -445,6 +445,7 @@ describe('the sparse due index (DynamoDB Local)', () => {
         lateSuccess() {},
         ignored() {},
         refundRejected() {},
+        refundFailed() {},
         foreignRefund() {},
         paymentWindowExpired() {},
       },
