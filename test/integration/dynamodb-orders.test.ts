@@ -400,4 +400,37 @@ describe('the sparse due index (DynamoDB Local)', () => {
     await repository.annotate(order.orderId, 'PAID', { dueAt: '2026-11-23T09:50:00.000Z' });
     expect(await dueIds()).toContain(order.orderId);
   });
+
+  it('keeps orders waiting for their user in a lane of their own until a move takes them to the money lane', async () => {
+    // Prepare: one order waiting for its user, one pending payment, both overdue at 10:00.
+    const waiting = newOrder({
+      status: 'AWAITING_CONFIRMATION',
+      dueAt: '2026-11-23T09:35:00.000Z',
+    });
+    const paying = newOrder({ dueAt: '2026-11-23T09:45:00.000Z' });
+    await repository.create(waiting);
+    await repository.create(paying);
+    const ours = new Set([waiting.orderId, paying.orderId]);
+    const due = async (lane?: 'money' | 'waiting') =>
+      (await repository.findDue('2026-11-23T10:00:00.000Z', 100, lane))
+        .map((order) => order.orderId)
+        .filter((orderId) => ours.has(orderId));
+
+    // Act & Assess: each lane answers its own; no lane answers both, oldest first.
+    expect(await due('waiting')).toEqual([waiting.orderId]);
+    expect(await due('money')).toEqual([paying.orderId]);
+    expect(await due()).toEqual([waiting.orderId, paying.orderId]);
+
+    // Confirmed, the order moves to the money lane with its new deadline, in the same write.
+    await repository.transition({
+      orderId: waiting.orderId,
+      from: 'AWAITING_CONFIRMATION',
+      to: 'PENDING_PAYMENT',
+      event: 'CONFIRM',
+      at: '2026-11-23T09:32:00.000Z',
+      changes: { dueAt: '2026-11-23T09:47:00.000Z' },
+    });
+    expect(await due('waiting')).toEqual([]);
+    expect(await due('money')).toEqual([paying.orderId, waiting.orderId]);
+  });
 });
