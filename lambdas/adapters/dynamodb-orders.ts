@@ -65,6 +65,8 @@ const TRANSACTION_CONFLICT_RETRIES = 3;
 const GUARDED_CONFLICT_RETRIES = 6;
 /** Daily spend items outlive their day long enough for support to look at them. */
 const SPEND_RETENTION_SECONDS = 8 * 24 * 3600;
+/** BatchGetItem reads at most 100 keys a request. */
+const BATCH_GET_MAX_KEYS = 100;
 /** How many index pages one listing page may read to fill itself with an agent's orders. */
 const LISTING_QUERIES_PER_PAGE = 4;
 
@@ -236,6 +238,20 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
       new GetCommand({ TableName: this.tableName, Key: orderKey(orderId), ConsistentRead: true }),
     );
     return result.Item ? toOrder(result.Item) : undefined;
+  }
+
+  /** Strongly consistent BatchGetItems of up to 100 keys each, its unprocessed keys retried. */
+  async getMany(orderIds: readonly string[]): Promise<Map<string, Order>> {
+    const pks = [...new Set(orderIds)].map((orderId) => orderKey(orderId).pk);
+    const found = new Map<string, Order>();
+    for (let start = 0; start < pks.length; start += BATCH_GET_MAX_KEYS) {
+      const chunk = pks.slice(start, start + BATCH_GET_MAX_KEYS);
+      for (const item of (await getItemsByKey(this.client, this.tableName, chunk)).values()) {
+        const order = toOrder(item);
+        found.set(order.orderId, order);
+      }
+    }
+    return found;
   }
 
   async transition(move: OrderTransition): Promise<TransitionOutcome> {

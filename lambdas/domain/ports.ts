@@ -103,6 +103,8 @@ export interface OrderRepository {
    */
   unclaim(guard: GuardClaim, spend?: DailySpend): Promise<void>;
   get(orderId: string): Promise<Order | undefined>;
+  /** The orders of these ids that exist, by id, read together; each read as `get` reads it. */
+  getMany(orderIds: readonly string[]): Promise<Map<string, Order>>;
   /** One conditional write: the status, the history entry and the changes, or nothing. */
   transition(transition: OrderTransition): Promise<TransitionOutcome>;
   /**

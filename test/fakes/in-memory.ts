@@ -111,6 +111,15 @@ export class InMemoryOrders implements OrderRepository, OrderIndex {
     return order ? structuredClone(order) : undefined;
   }
 
+  async getMany(orderIds: readonly string[]): Promise<Map<string, Order>> {
+    const found = new Map<string, Order>();
+    for (const orderId of orderIds) {
+      const order = this.orders.get(orderId);
+      if (order) found.set(orderId, structuredClone(order));
+    }
+    return found;
+  }
+
   async transition(move: OrderTransition): Promise<TransitionOutcome> {
     const current = this.orders.get(move.orderId);
     const moved =

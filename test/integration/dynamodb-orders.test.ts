@@ -14,11 +14,17 @@ import {
 } from '#domain/agent-guards.ts';
 import { type Order, openOrder } from '#domain/order.ts';
 import { type Emulator, startDynamoDbLocal } from '../../local/runtime/emulators.ts';
+import type { MiddlewareStack } from '../../local/tools/chaos/sdk-middleware.ts';
 import { demoAgent, latteOrder } from '../fixtures/orders.ts';
 import { CallCounter } from '../support/calls.ts';
 import { createTestTable } from '../support/table.ts';
 
 const tableName = 'orders-integration';
+
+type BatchAnswer = {
+  Responses?: Record<string, Record<string, unknown>[]>;
+  UnprocessedKeys?: Record<string, { Keys: Record<string, unknown>[] }>;
+};
 let emulator: Emulator;
 let client: DynamoDBDocumentClient;
 let repository: DynamoDbOrderRepository;
@@ -109,6 +115,54 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     expect(outcome).toEqual({ kind: 'created' });
     expect(counter.calls).toEqual(['DynamoDB.PutItem']);
     expect(await repository.get(order.orderId)).toEqual(order);
+  });
+
+  it('reads many orders in batches of a hundred, each once, and leaves out the ids it does not hold', async () => {
+    // Prepare: 101 orders, asked for with one of them twice and an id nobody stored.
+    const orders = Array.from({ length: 101 }, () => newOrder());
+    for (const order of orders) await repository.create(order);
+    const ids = orders.map((order) => order.orderId);
+    counter.reset();
+
+    // Act
+    const found = await repository.getMany([...ids, ids[0] ?? '', 'ord_unknown']);
+
+    // Assess
+    expect(counter.calls).toEqual(['DynamoDB.BatchGetItem', 'DynamoDB.BatchGetItem']);
+    expect([...found.keys()].sort()).toEqual([...ids].sort());
+    expect(found.get(ids[100] ?? '')).toEqual(orders[100]);
+  });
+
+  it('reads again, after a pause, the keys a BatchGetItem left unprocessed', async () => {
+    // Prepare: three orders; the first batch read answers one and leaves two unprocessed, as
+    // DynamoDB does when it throttles (DynamoDB Local never does: the answer is rewritten by a
+    // middleware on the real client).
+    const orders = [newOrder(), newOrder(), newOrder()];
+    for (const order of orders) await repository.create(order);
+    const stack = client.middlewareStack as unknown as MiddlewareStack;
+    let throttled = false;
+    stack.add(
+      (next, context) => async (args) => {
+        const answer = (await next(args)) as { output: BatchAnswer };
+        if (context.commandName !== 'BatchGetItemCommand' || throttled) return answer;
+        throttled = true;
+        const [kept, ...left] = answer.output.Responses?.[tableName] ?? [];
+        answer.output.Responses = { [tableName]: kept ? [kept] : [] };
+        answer.output.UnprocessedKeys = { [tableName]: { Keys: left.map(({ pk }) => ({ pk })) } };
+        return answer;
+      },
+      { step: 'initialize', name: 'throttleBatchGet' },
+    );
+    counter.reset();
+
+    // Act
+    const found = await repository
+      .getMany(orders.map((order) => order.orderId))
+      .finally(() => stack.remove('throttleBatchGet'));
+
+    // Assess
+    expect(counter.calls).toEqual(['DynamoDB.BatchGetItem', 'DynamoDB.BatchGetItem']);
+    expect([...found.values()].sort((a, b) => a.orderId.localeCompare(b.orderId))).toEqual(orders);
   });
 
   it('returns the stored order, untouched, when the id exists already', async () => {
