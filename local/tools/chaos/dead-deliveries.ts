@@ -1,5 +1,6 @@
 import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { paymentRequestIn } from '#adapters/sqs-payment-queue.ts';
 import type { LocalHandler } from '../../runtime/local-runtime.ts';
 import type { Random } from '../../simulators/faults.ts';
 import { type AnyClient, orderIdOfKey, serverFault, stackOf } from './sdk-middleware.ts';
@@ -22,6 +23,23 @@ export interface DeadDeliveryRates {
 export interface DeadDeliveryCounts {
   diedBeforeWriting: number;
   crashedAfterCharge: number;
+  /** Charged, closed by a racing delivery (and cancelled by its user if held), then dead. */
+  closedAfterCharge: number;
+}
+
+/**
+ * One agent's orders whose payment message charges on its first delivery and crashes before
+ * writing; a racing delivery of the same message then closes the order: the risk engine rejects
+ * the agent for it (FAILED), or, silent, holds it (HELD_FOR_REVIEW) and the user cancels it.
+ * Every later delivery dies, so nobody but the sweep, reading the dead message, looks for the
+ * charge on the closed order. One such order at a time: the rejection is the agent's.
+ */
+export interface ClosingAfterCharge {
+  readonly agentId: string;
+  /** While true, the risk engine rejects every order of the agent. */
+  rejectAgent(reject: boolean): void;
+  /** The agent's user cancels the order; refused (409) unless it is held. */
+  cancel(orderId: string): Promise<void>;
 }
 
 const middlewareName = 'chaosDeadDeliveries';
@@ -30,9 +48,17 @@ const paymentFunction = 'paymentSubmission';
 const BACK_AFTER_SECONDS = 1;
 
 export class DeadDeliveries {
-  readonly counts: DeadDeliveryCounts = { diedBeforeWriting: 0, crashedAfterCharge: 0 };
+  readonly counts: DeadDeliveryCounts = {
+    diedBeforeWriting: 0,
+    crashedAfterCharge: 0,
+    closedAfterCharge: 0,
+  };
   /** The orders of the doomed messages. */
   readonly doomed = new Set<string>();
+  /** The orders closed after their charge, by `closing`'s agent. */
+  readonly closed = new Set<string>();
+  /** Each closing's end, by order, for the placement that waits for it. */
+  readonly #closings = new Map<string, { done: Promise<void>; end: () => void }>();
   /** The doomed messages: every delivery dies. A message the sweep sends later is another. */
   readonly #doomedMessages = new Set<string>();
   /** Orders whose writes fail while the delivery that charges them runs. */
@@ -42,7 +68,33 @@ export class DeadDeliveries {
   constructor(
     private readonly random: Random,
     private readonly rates: DeadDeliveryRates,
+    private readonly closing?: ClosingAfterCharge,
   ) {}
+
+  /** Resolves once the order's racing delivery closed it, or after `withinMs` whatever happened. */
+  async whenClosed(orderId: string, withinMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#closingOf(orderId).done,
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, withinMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  #closingOf(orderId: string) {
+    let closing = this.#closings.get(orderId);
+    if (closing === undefined) {
+      let end = () => {};
+      const done = new Promise<void>((resolve) => {
+        end = resolve;
+      });
+      closing = { done, end };
+      this.#closings.set(orderId, closing);
+    }
+    return closing;
+  }
 
   /** Where the dead deliveries' messages are returned, and whose writes the crash fails. */
   attach(dynamodb: AnyClient, sqs: SQSClient, queueUrl: string): void {
@@ -72,39 +124,79 @@ export class DeadDeliveries {
       const records = (event as SQSEvent).Records ?? [];
       const dead: SQSRecord[] = [];
       const charging: SQSRecord[] = [];
+      const closing: SQSRecord[] = [];
       const alive: SQSRecord[] = [];
+      const byFate = { die: dead, 'charge-then-die': charging, 'charge-then-close': closing };
       for (const record of records) {
         const fate = this.#fateOf(record);
-        (fate === 'die' ? dead : fate === 'charge-then-die' ? charging : alive).push(record);
+        (fate === 'live' ? alive : byFate[fate]).push(record);
       }
-      for (const record of charging) this.#crashing.add(orderIdOf(record) ?? '');
+      const crashing = [...charging, ...closing];
+      for (const record of crashing) this.#crashing.add(orderIdOf(record) ?? '');
+      let answer: SQSBatchResponse | undefined;
       try {
-        const live = [...alive, ...charging];
-        const answer =
+        const live = [...alive, ...crashing];
+        answer =
           live.length > 0
             ? ((await handler({ ...(event as SQSEvent), Records: live }, context)) as
                 | SQSBatchResponse
                 | undefined)
             : undefined;
-        await Promise.all([...dead, ...charging].map((record) => this.#backSoon(record)));
-        const failed = new Set([
-          ...(answer?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier),
-          ...[...dead, ...charging].map((record) => record.messageId),
-        ]);
-        return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
       } finally {
-        for (const record of charging) this.#crashing.delete(orderIdOf(record) ?? '');
+        for (const record of crashing) this.#crashing.delete(orderIdOf(record) ?? '');
       }
+      for (const record of closing) await this.#closeByRacingDelivery(record, handler, context);
+      await Promise.all([...dead, ...crashing].map((record) => this.#backSoon(record)));
+      const failed = new Set([
+        ...(answer?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier),
+        ...[...dead, ...crashing].map((record) => record.messageId),
+      ]);
+      return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
     };
   };
 
-  #fateOf(record: SQSRecord): 'die' | 'charge-then-die' | 'live' {
+  /**
+   * Another delivery of the same message, handled while the risk engine rejects the order's
+   * agent: it fails the order, or holds it if the engine is silent (the user then cancels it).
+   */
+  async #closeByRacingDelivery(
+    record: SQSRecord,
+    handler: LocalHandler,
+    context: Parameters<LocalHandler>[1],
+  ): Promise<void> {
+    const orderId = orderIdOf(record) ?? '';
+    try {
+      if (this.closing === undefined) return;
+      this.closing.rejectAgent(true);
+      try {
+        await handler(
+          { Records: [{ ...record, messageId: `${record.messageId}-racing` }] },
+          context,
+        );
+      } finally {
+        this.closing.rejectAgent(false);
+      }
+      await this.closing.cancel(orderId);
+    } finally {
+      this.#closingOf(orderId).end();
+    }
+  }
+
+  #fateOf(record: SQSRecord): 'die' | 'charge-then-die' | 'charge-then-close' | 'live' {
     const orderId = orderIdOf(record);
     if (orderId === undefined) return 'live';
     if (this.#doomedMessages.has(record.messageId)) return 'die';
     const firstReceive = record.attributes.ApproximateReceiveCount === '1';
     // Intake's own message: the sweep's redrive of the same order is left to live.
     const placed = record.body.includes('"placedAt"');
+    if (firstReceive && placed && this.#isClosing(record)) {
+      this.#doomedMessages.add(record.messageId);
+      // Intake may have sent the order's message twice (its first send's answer lost).
+      if (this.closed.has(orderId)) return 'die';
+      this.closed.add(orderId);
+      this.counts.closedAfterCharge++;
+      return 'charge-then-close';
+    }
     if (!firstReceive || !placed || this.doomed.size >= this.rates.max) return 'live';
     if (this.random() >= this.rates.rate) return 'live';
     this.doomed.add(orderId);
@@ -116,6 +208,11 @@ export class DeadDeliveries {
     }
     this.counts.diedBeforeWriting++;
     return 'die';
+  }
+
+  #isClosing(record: SQSRecord): boolean {
+    const agentId = paymentRequestIn(record.body)?.agentId;
+    return this.closing !== undefined && agentId === this.closing.agentId;
   }
 
   async #backSoon(record: SQSRecord): Promise<void> {

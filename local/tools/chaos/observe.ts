@@ -45,9 +45,18 @@ async function scan(
 }
 
 /** What watching needs of an order: reading whole orders every look would load DynamoDB Local. */
-export type OrderGlance = Pick<Order, 'orderId' | 'agentId' | 'status' | 'version'>;
+export type OrderGlance = Pick<
+  Order,
+  'orderId' | 'agentId' | 'status' | 'version' | 'deadLettered'
+>;
 
-const glanced: readonly (keyof OrderGlance)[] = ['orderId', 'agentId', 'status', 'version'];
+const glanced: readonly (keyof OrderGlance)[] = [
+  'orderId',
+  'agentId',
+  'status',
+  'version',
+  'deadLettered',
+];
 
 export async function scanOrders(stack: LocalRuntime): Promise<Map<string, Order>> {
   const items = await scan(stack, 'begins_with(pk, :order)', { ':order': 'ORDER#' });
@@ -98,6 +107,8 @@ export interface WatchOptions {
   /** Told how the wait goes every `progressMs`. */
   readonly log: (line: string) => void;
   readonly progressMs: number;
+  /** An order settled in its state that still waits for something the queues do not show. */
+  readonly awaits?: (order: OrderGlance) => boolean;
 }
 
 export interface Watched {
@@ -136,7 +147,7 @@ export async function watchUntilQuiet(
       const open = new Map<string, number>();
       for (const orderId of options.placed()) {
         const order = orders.get(orderId);
-        if (order !== undefined && isSettled(order)) continue;
+        if (order !== undefined && isSettled(order) && !options.awaits?.(order)) continue;
         const status = order?.status ?? 'not found';
         open.set(status, (open.get(status) ?? 0) + 1);
       }
