@@ -267,7 +267,12 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
   const clients = await import('#adapters/aws-clients.ts');
   const intakeFaults = new IntakeFaults(random(streams.intake), chaosFaults.intake);
   intakeFaults.attach(clients.dynamodb, clients.sqs);
-  deadDeliveries.attach(clients.dynamodb, stack.sqs, stack.queueUrls.paymentSubmission.url);
+  deadDeliveries.attach(
+    clients.dynamodb,
+    stack.sqs,
+    stack.queueUrls.paymentSubmission.url,
+    clients.sqs,
+  );
   try {
     const { trusted, cautious, misbehaving, closing } = await seedChaosAgents(
       stack,
@@ -573,7 +578,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     return report;
   } finally {
     intakeFaults.detach(clients.dynamodb, clients.sqs);
-    deadDeliveries.detach(clients.dynamodb);
+    deadDeliveries.detach(clients.dynamodb, clients.sqs);
     await stack.stop();
     await endpoints.stop();
   }
@@ -874,14 +879,16 @@ function faultsInjected(
       injected.deadDeliveries.closedAfterCharge,
     ],
     [
-      'order closed after its charge: the money given back (compensation)',
-      [...injected.deadDeliveries.closed].filter((id) => orders.get(id)?.compensation === true)
-        .length,
-    ],
-    [
       'closed order looked up by the sweep through its dead payment message',
       [...injected.deadDeliveries.closed].filter((id) => orders.get(id)?.deadLettered === true)
         .length,
+    ],
+    [
+      'charge on a closed order found that way, and given back',
+      [...injected.deadDeliveries.closed].filter((id) => {
+        const order = orders.get(id);
+        return order?.deadLettered === true && order.compensation === true;
+      }).length,
     ],
     [
       'order found by the sweep through its dead payment message',

@@ -31,8 +31,10 @@ export interface DeadDeliveryCounts {
  * One agent's orders whose payment message charges on its first delivery and crashes before
  * writing; a racing delivery of the same message then closes the order: the risk engine rejects
  * the agent for it (FAILED), or, silent, holds it (HELD_FOR_REVIEW) and the user cancels it.
- * Every later delivery dies, so nobody but the sweep, reading the dead message, looks for the
- * charge on the closed order. One such order at a time: the rejection is the agent's.
+ * Every later delivery dies and the gateway's callbacks about the order are lost, so nobody but
+ * the sweep, reading the dead message, looks for the charge on the closed order (unless the
+ * user's cancel of a held one asks first). One such order at a time: the rejection is the
+ * agent's.
  */
 export interface ClosingAfterCharge {
   readonly agentId: string;
@@ -44,6 +46,7 @@ export interface ClosingAfterCharge {
 
 const middlewareName = 'chaosDeadDeliveries';
 const paymentFunction = 'paymentSubmission';
+const callbackFunction = 'settlementCallback';
 /** How soon a dead delivery's message comes back: a short visibility timeout, for a short run. */
 const BACK_AFTER_SECONDS = 1;
 
@@ -63,6 +66,8 @@ export class DeadDeliveries {
   readonly #doomedMessages = new Set<string>();
   /** Orders whose writes fail while the delivery that charges them runs. */
   readonly #crashing = new Set<string>();
+  /** Orders whose messages fail to send while the racing delivery that closes them runs. */
+  readonly #dyingAfterWrite = new Set<string>();
   #sqs: { readonly client: SQSClient; readonly queueUrl: string } | undefined;
 
   constructor(
@@ -96,9 +101,27 @@ export class DeadDeliveries {
     return closing;
   }
 
-  /** Where the dead deliveries' messages are returned, and whose writes the crash fails. */
-  attach(dynamodb: AnyClient, sqs: SQSClient, queueUrl: string): void {
+  /**
+   * Where the dead deliveries' messages are returned (`sqs`, `queueUrl`), whose writes the crash
+   * fails (`dynamodb`), and whose sends the racing delivery's crash fails (`functionsSqs`).
+   */
+  attach(dynamodb: AnyClient, sqs: SQSClient, queueUrl: string, functionsSqs: AnyClient): void {
     this.#sqs = { client: sqs, queueUrl };
+    const sends = stackOf(functionsSqs);
+    sends.remove(middlewareName);
+    sends.add(
+      (next, context) => async (args) => {
+        const body = args.input?.MessageBody;
+        const unasked = [...this.#dyingAfterWrite].some(
+          (orderId) => typeof body === 'string' && body.includes(orderId),
+        );
+        if (context.commandName === 'SendMessageCommand' && unasked) {
+          throw serverFault('the function crashed after its write, before its next send');
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: middlewareName, priority: 'high' },
+    );
     const stack = stackOf(dynamodb);
     stack.remove(middlewareName);
     stack.add(
@@ -113,12 +136,30 @@ export class DeadDeliveries {
     );
   }
 
-  detach(dynamodb: AnyClient): void {
+  detach(dynamodb: AnyClient, functionsSqs: AnyClient): void {
     stackOf(dynamodb).remove(middlewareName);
+    stackOf(functionsSqs).remove(middlewareName);
   }
 
-  /** The local platform's wrapper: only the payment function's deliveries are touched. */
+  /**
+   * The local platform's wrapper: the payment function's deliveries, and the gateway's callbacks
+   * about the orders closed after their charge, which are lost (answered, never handled), so
+   * that no callback tells of the charge either.
+   */
   wrap = (functionName: string, handler: LocalHandler): LocalHandler => {
+    if (functionName === callbackFunction) {
+      return async (event, context) => {
+        const { body = '', isBase64Encoded } = event as {
+          body?: string;
+          isBase64Encoded?: boolean;
+        };
+        const text = isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
+        if ([...this.closed].some((orderId) => text.includes(orderId))) {
+          return { statusCode: 200, body: '{}' };
+        }
+        return handler(event, context);
+      };
+    }
     if (functionName !== paymentFunction) return handler;
     return async (event, context) => {
       const records = (event as SQSEvent).Records ?? [];
@@ -158,6 +199,8 @@ export class DeadDeliveries {
   /**
    * Another delivery of the same message, handled while the risk engine rejects the order's
    * agent: it fails the order, or holds it if the engine is silent (the user then cancels it).
+   * It crashes after its write, before it asks the reconciler for the lookup a rejection asks
+   * for, so that only the sweep, through the dead message, looks.
    */
   async #closeByRacingDelivery(
     record: SQSRecord,
@@ -168,12 +211,14 @@ export class DeadDeliveries {
     try {
       if (this.closing === undefined) return;
       this.closing.rejectAgent(true);
+      this.#dyingAfterWrite.add(orderId);
       try {
         await handler(
           { Records: [{ ...record, messageId: `${record.messageId}-racing` }] },
           context,
         );
       } finally {
+        this.#dyingAfterWrite.delete(orderId);
         this.closing.rejectAgent(false);
       }
       await this.closing.cancel(orderId);
