@@ -23,10 +23,12 @@ import {
 } from '#domain/agent-guards.ts';
 import { TransientDependencyError } from '#domain/errors.ts';
 import type { HistoryEntry, Order, PaymentFields } from '#domain/order.ts';
+import { dueLaneOf } from '#domain/order-moves.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
 import type {
   ClaimOutcome,
   CreateOrderOutcome,
+  DueLane,
   OrderIndex,
   OrderListing,
   OrderPage,
@@ -46,6 +48,13 @@ import {
 
 export const DUE_SHARDS = 4;
 export const DUE_INDEX = 'due';
+/**
+ * Each lane of the due index is a set of shards of its own, so the sweep reads the money lane
+ * apart from the waiting one. An order's lane changes only with a state that also sets a new
+ * `dueAt`: the index's key changes with that write anyway (one delete and one put in the index),
+ * so the lane costs no write unit. The money lane keeps the prefix every shard had before lanes.
+ */
+const laneShardPrefix: Record<DueLane, string> = { money: 'DUE', waiting: 'WAIT' };
 
 /** Concurrent orders of one agent contend on its daily spend item; a few retries absorb it. */
 const TRANSACTION_CONFLICT_RETRIES = 3;
@@ -56,6 +65,8 @@ const TRANSACTION_CONFLICT_RETRIES = 3;
 const GUARDED_CONFLICT_RETRIES = 6;
 /** Daily spend items outlive their day long enough for support to look at them. */
 const SPEND_RETENTION_SECONDS = 8 * 24 * 3600;
+/** BatchGetItem reads at most 100 keys a request. */
+const BATCH_GET_MAX_KEYS = 100;
 /** How many index pages one listing page may read to fill itself with an agent's orders. */
 const LISTING_QUERIES_PER_PAGE = 4;
 
@@ -229,6 +240,20 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
     return result.Item ? toOrder(result.Item) : undefined;
   }
 
+  /** Strongly consistent BatchGetItems of up to 100 keys each, its unprocessed keys retried. */
+  async getMany(orderIds: readonly string[]): Promise<Map<string, Order>> {
+    const pks = [...new Set(orderIds)].map((orderId) => orderKey(orderId).pk);
+    const found = new Map<string, Order>();
+    for (let start = 0; start < pks.length; start += BATCH_GET_MAX_KEYS) {
+      const chunk = pks.slice(start, start + BATCH_GET_MAX_KEYS);
+      for (const item of (await getItemsByKey(this.client, this.tableName, chunk)).values()) {
+        const order = toOrder(item);
+        found.set(order.orderId, order);
+      }
+    }
+    return found;
+  }
+
   async transition(move: OrderTransition): Promise<TransitionOutcome> {
     if (move.release !== undefined) {
       return this.transitionReleasing(move, move.release);
@@ -301,7 +326,7 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
       cause: move.event,
       ...(move.errorCode ? { errorCode: move.errorCode } : {}),
     };
-    const fields = changeExpression(move.orderId, move.changes ?? {});
+    const fields = changeExpression(move.orderId, move.to, move.changes ?? {});
     return {
       TableName: this.tableName,
       Key: orderKey(move.orderId),
@@ -326,8 +351,11 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
     };
   }
 
-  async findDue(before: string, limit: number): Promise<Order[]> {
-    const shards = Array.from({ length: DUE_SHARDS }, (_, shard) => `DUE#${shard}`);
+  async findDue(before: string, limit: number, lane?: DueLane): Promise<Order[]> {
+    const lanes: readonly DueLane[] = lane === undefined ? ['money', 'waiting'] : [lane];
+    const shards = lanes.flatMap((each) =>
+      Array.from({ length: DUE_SHARDS }, (_, shard) => `${laneShardPrefix[each]}#${shard}`),
+    );
     const pages = await Promise.all(
       shards.map((shard) =>
         this.client.send(
@@ -410,7 +438,7 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
     status: OrderStatus,
     changes: Partial<PaymentFields>,
   ): Promise<boolean> {
-    const fields = changeExpression(orderId, changes);
+    const fields = changeExpression(orderId, status, changes);
     try {
       await this.client.send(
         new UpdateCommand({
@@ -457,7 +485,7 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
       Item: {
         ...orderKey(order.orderId),
         ...order,
-        ...(order.dueAt ? { dueShard: dueShardOf(order.orderId) } : {}),
+        ...(order.dueAt ? { dueShard: dueShardOf(order.orderId, order.status) } : {}),
         // The listing index's key, written with the order: no extra write request.
         ...(order.ownerId ? { [indexAttributes.owner]: ownerOrdersPartition(order.ownerId) } : {}),
       },
@@ -544,12 +572,13 @@ function isConflict(error: TransactionCanceledException): boolean {
 
 /**
  * SET for the fields given a value, REMOVE for the ones given `undefined`. A deadline also sets
- * or removes the order's shard of the sparse due index, so only waiting orders are in it.
+ * or removes the order's shard of the sparse due index (in the lane of `status`, the order's
+ * status after the write), so only waiting orders are in it.
  */
-function changeExpression(orderId: string, given: Partial<PaymentFields>) {
+function changeExpression(orderId: string, status: OrderStatus, given: Partial<PaymentFields>) {
   const changes: Record<string, unknown> = { ...given };
   if ('dueAt' in given) {
-    changes.dueShard = given.dueAt === undefined ? undefined : dueShardOf(orderId);
+    changes.dueShard = given.dueAt === undefined ? undefined : dueShardOf(orderId, status);
   }
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {};
@@ -572,11 +601,11 @@ function changeExpression(orderId: string, given: Partial<PaymentFields>) {
   };
 }
 
-/** Spreads the due index over a few partitions, so no single one runs hot. */
-export function dueShardOf(orderId: string): string {
+/** Spreads each lane of the due index over a few partitions, so no single one runs hot. */
+export function dueShardOf(orderId: string, status: OrderStatus): string {
   let hash = 0;
   for (const char of orderId) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
-  return `DUE#${hash % DUE_SHARDS}`;
+  return `${laneShardPrefix[dueLaneOf(status)]}#${hash % DUE_SHARDS}`;
 }
 
 export function toOrder(item: Record<string, unknown>): Order {

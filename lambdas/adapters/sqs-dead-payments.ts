@@ -1,5 +1,6 @@
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DeadPaymentMessages, PaymentRequest } from '#domain/ports.ts';
+import { paymentRequestIn } from './sqs-payment-queue.ts';
 
 /** SQS hands out at most ten messages per receive. */
 const RECEIVE_MAX = 10;
@@ -37,21 +38,10 @@ export class SqsDeadPaymentMessages implements DeadPaymentMessages {
       if (Messages.length === 0) break;
       received += Messages.length;
       for (const { Body } of Messages) {
-        const request = paymentRequestOf(Body);
+        const request = paymentRequestIn(Body);
         if (request !== undefined) found.set(request.orderId, request);
       }
     }
     return [...found.values()];
-  }
-}
-
-function paymentRequestOf(body: string | undefined): PaymentRequest | undefined {
-  try {
-    const { orderId, agentId } = JSON.parse(body ?? '') as Partial<PaymentRequest>;
-    return typeof orderId === 'string' && typeof agentId === 'string'
-      ? { orderId, agentId }
-      : undefined;
-  } catch {
-    return undefined;
   }
 }

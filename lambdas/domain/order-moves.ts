@@ -2,7 +2,7 @@ import { spendClaimOf } from './agent.ts';
 import { TransientDependencyError } from './errors.ts';
 import type { Order, PaymentFields } from './order.ts';
 import { type OrderEvent, type OrderStatus, transition } from './order-state.ts';
-import type { Clock, OrderRepository, TransitionOutcome } from './ports.ts';
+import type { Clock, DueLane, OrderRepository, TransitionOutcome } from './ports.ts';
 
 /** How long each waiting state may last before the sweep looks at the order. */
 export interface DeadlinePolicy {
@@ -47,6 +47,11 @@ export function dueAtFor(
     default:
       return undefined;
   }
+}
+
+/** An order waiting for its user holds no money; every other state in the due index may. */
+export function dueLaneOf(status: OrderStatus): DueLane {
+  return status === 'AWAITING_CONFIRMATION' ? 'waiting' : 'money';
 }
 
 export function secondsAfter(at: Date, seconds: number): string {

@@ -82,6 +82,13 @@ export interface OrderIndex {
   list(listing: OrderListing): Promise<OrderPage>;
 }
 
+/**
+ * The due index's two lanes: orders whose state holds or may hold money (a payment sent or its
+ * outcome unknown, a settlement, a hold, a refund), and orders waiting for their user, which hold
+ * none and expire at no cost. The sweep serves the money lane first.
+ */
+export type DueLane = 'money' | 'waiting';
+
 export interface OrderRepository {
   /** Creates the order only if no order has its id: one conditional put. */
   create(order: Order): Promise<CreateOrderOutcome>;
@@ -96,10 +103,15 @@ export interface OrderRepository {
    */
   unclaim(guard: GuardClaim, spend?: DailySpend): Promise<void>;
   get(orderId: string): Promise<Order | undefined>;
+  /** The orders of these ids that exist, by id, read together; each read as `get` reads it. */
+  getMany(orderIds: readonly string[]): Promise<Map<string, Order>>;
   /** One conditional write: the status, the history entry and the changes, or nothing. */
   transition(transition: OrderTransition): Promise<TransitionOutcome>;
-  /** Orders whose deadline in their current state is at or before `before`, oldest first. */
-  findDue(before: string, limit: number): Promise<Order[]>;
+  /**
+   * Orders whose deadline in their current state is at or before `before`, oldest first: those
+   * of one lane, or of both.
+   */
+  findDue(before: string, limit: number, lane?: DueLane): Promise<Order[]>;
   /** Updates payment fields of an order still in `status`, without a state change. */
   annotate(orderId: string, status: OrderStatus, changes: Partial<PaymentFields>): Promise<boolean>;
 }

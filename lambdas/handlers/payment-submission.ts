@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { dynamodb, sqs } from '#adapters/aws-clients.ts';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
+import { paymentRequestOf } from '#adapters/sqs-payment-queue.ts';
 import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
 import { systemClock } from '#domain/ports.ts';
 import { makeSubmitPayment, type SubmitPaymentDeps } from '#domain/submit-payment.ts';
@@ -11,11 +12,18 @@ import { gatewayBreakerFrom, paymentGatewayFrom } from '#shared/payment-gateway.
 import { riskEngineFrom } from '#shared/risk-engine.ts';
 import { sqsConsumer } from '#shared/sqs-consumer.ts';
 
-const paymentMessage = z.object({
-  orderId: z.string().check(z.minLength(1)),
-  agentId: z.string().check(z.minLength(1)),
-  placedAt: z.optional(z.string()),
-});
+/** The message as its queue's adapter reads it; zod only carries the verdict to the consumer. */
+const paymentMessage = z.pipe(
+  z.unknown(),
+  z.transform((message, context) => {
+    const request = paymentRequestOf(message);
+    if (request === undefined) {
+      context.issues.push({ code: 'custom', message: 'not a payment message', input: message });
+      return z.NEVER;
+    }
+    return request;
+  }),
+);
 
 const environment = readPaymentEnvironment();
 const deps: Omit<SubmitPaymentDeps, 'observer'> = {

@@ -7,6 +7,7 @@ import { MAX_RATE_BURST, MAX_RATE_PER_SECOND } from '#domain/agent-guards.ts';
 import type { Order } from '#domain/order.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
 import { orderIdFor } from '#domain/place-order.ts';
+import { closedStatuses } from '#domain/settlement.ts';
 import type { QueueName } from '#shared/wiring.ts';
 import { signAgentToken, signOwnerToken } from '../runtime/auth.ts';
 import {
@@ -86,6 +87,9 @@ export const defaultChaosOptions: ChaosOptions = {
 /** Orders a trusted agent places at once while its user suspends it, besides `orders`. */
 export const SUSPENSION_BURST = 6;
 
+/** The agent whose orders are closed after their charge (`chaosFaults.closedAfterCharge`). */
+const closingAgentId = 'chaos-closing';
+
 /** Above this amount an order whose risk check was bypassed is held instead of paid. */
 const RISK_FAIL_OPEN_LIMIT = 3_000;
 
@@ -143,6 +147,13 @@ export const chaosFaults = {
    * written; every other one charged on its first delivery before it died.
    */
   deadDeliveries: { rate: 0.01, max: 6 },
+  /**
+   * Orders of one agent charged by their message's first delivery, which then crashes; a racing
+   * delivery closes the order (failed by the risk engine, or held and cancelled by the user) and
+   * every later delivery dies: the sweep's lookup through the dead message finds the charge.
+   * Above the fail-open limit, so a silent risk engine holds the order rather than pay it.
+   */
+  closedAfterCharge: { orders: 4, amount: 4_200 },
   /** The users' webhook endpoints: some deliveries answered 500, some never answered. */
   webhooks: { errorRate: 0.2, hangRate: 0.05 },
   /** SQS delivering a message twice: in the same batch, or a copy seconds (prod: minutes) later. */
@@ -205,9 +216,16 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     riskKeyDisabled: false,
     sameKeyRaces: 0,
   };
+  let cancelAsUser = async (_orderId: string): Promise<void> => {};
   const deadDeliveries = new DeadDeliveries(
     random(streams.deadDeliveries),
     chaosFaults.deadDeliveries,
+    {
+      agentId: closingAgentId,
+      rejectAgent: (reject) =>
+        stack.risk.setRules(reject ? { byAgent: { [closingAgentId]: 'reject' } } : {}),
+      cancel: (orderId) => cancelAsUser(orderId),
+    },
   );
   const stack = await startLocalRuntime({
     wrapHandler: deadDeliveries.wrap,
@@ -264,19 +282,30 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
   const clients = await import('#adapters/aws-clients.ts');
   const intakeFaults = new IntakeFaults(random(streams.intake), chaosFaults.intake);
   intakeFaults.attach(clients.dynamodb, clients.sqs);
-  deadDeliveries.attach(clients.dynamodb, stack.sqs, stack.queueUrls.paymentSubmission.url);
+  deadDeliveries.attach(
+    clients.dynamodb,
+    stack.sqs,
+    stack.queueUrls.paymentSubmission.url,
+    clients.sqs,
+  );
   try {
-    const { trusted, cautious, misbehaving } = await seedChaosAgents(stack, options.agents);
+    const { trusted, cautious, misbehaving, closing } = await seedChaosAgents(
+      stack,
+      options.agents,
+    );
     const api: LocalApi = { url: stack.apiUrl, fetch: options.fetch };
     const tokens = new Map<string, string>();
     const userTokens = new Map<string, string>();
-    for (const agentId of [...trusted, ...cautious, ...misbehaving]) {
+    for (const agentId of [...trusted, ...cautious, ...misbehaving, ...closing]) {
       tokens.set(agentId, await signAgentToken(agentId));
       userTokens.set(agentId, await signOwnerToken(agentId));
     }
-    for (const agentId of [...trusted, ...cautious, ...misbehaving]) {
+    for (const agentId of [...trusted, ...cautious, ...misbehaving, ...closing]) {
       await registerEndpoint(api, userTokens.get(agentId) ?? '', agentId, endpoints);
     }
+    cancelAsUser = async (orderId) => {
+      await send(api, userTokens.get(closingAgentId) ?? '', `/v1/orders/${orderId}/cancel`);
+    };
     const users = new Users(
       (agentId, path, key, body) => send(api, userTokens.get(agentId) ?? '', path, key, body),
       random(streams.users),
@@ -421,6 +450,22 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       if (order.status === 'AWAITING_CONFIRMATION') users.waiting({ ...order, agentId });
       await placeOne();
     };
+    // One at a time: the risk engine's rejection of the agent is for one racing delivery.
+    const placeClosing = async (): Promise<void> => {
+      const { orders: count, amount } = chaosFaults.closedAfterCharge;
+      for (let n = 0; n < count; n++) {
+        const key = `chaos-closing-${n}-${randomUUID()}`;
+        const order = await placeOrder(
+          api,
+          tokens.get(closingAgentId) ?? '',
+          key,
+          orderBody(amount, key),
+        );
+        if (order === undefined) continue;
+        placed.push({ agentId: closingAgentId, key, orderId: order.orderId, amount });
+        await deadDeliveries.whenClosed(order.orderId, 60_000);
+      }
+    };
     const watching = watchUntilQuiet(stack, users, {
       placed: () => placed.map((p) => p.orderId),
       placing: () => placing,
@@ -429,6 +474,11 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       pollMs: 2_000,
       log: options.log,
       progressMs: 15_000,
+      // Closed after a charge its dead message hides, until the sweep has read that message.
+      awaits: (order) =>
+        deadDeliveries.closed.has(order.orderId) &&
+        closedStatuses.has(order.status) &&
+        order.deadLettered !== true,
     });
     // Should placing fail, the watch ends by itself once the stack is stopped.
     watching.catch(() => undefined);
@@ -448,6 +498,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         },
       ),
       ...Array.from({ length: options.concurrency }, placeOne),
+      placeClosing(),
     ]);
     placing = false;
     const placingSeconds = secondsSince(started);
@@ -470,7 +521,11 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         ...injected,
         refusedWhileSuspended: suspension.refused,
         intake: intakeFaults.counts,
-        deadDeliveries: { ...deadDeliveries.counts, doomed: deadDeliveries.doomed },
+        deadDeliveries: {
+          ...deadDeliveries.counts,
+          doomed: deadDeliveries.doomed,
+          closed: deadDeliveries.closed,
+        },
       },
       endpoints,
     );
@@ -538,7 +593,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     return report;
   } finally {
     intakeFaults.detach(clients.dynamodb, clients.sqs);
-    deadDeliveries.detach(clients.dynamodb);
+    deadDeliveries.detach(clients.dynamodb, clients.sqs);
     await stack.stop();
     await endpoints.stop();
   }
@@ -609,6 +664,14 @@ async function seedChaosAgents(stack: LocalRuntime, count: number) {
       ...bucket,
     });
   }
+  await agents.put({
+    agentId: closingAgentId,
+    ownerId: toolOwnerOf(closingAgentId) ?? closingAgentId,
+    suspended: false,
+    trustedActions: paying,
+    ...limits,
+    ...bucket,
+  });
   // The misbehaving two have the default bucket, as any agent whose user set none.
   for (const agentId of Object.values(guardAgentIds)) {
     await agents.put({
@@ -619,7 +682,12 @@ async function seedChaosAgents(stack: LocalRuntime, count: number) {
       ...limits,
     });
   }
-  return { trusted, cautious, misbehaving: Object.values(guardAgentIds) };
+  return {
+    trusted,
+    cautious,
+    misbehaving: Object.values(guardAgentIds),
+    closing: [closingAgentId],
+  };
 }
 
 function orderBody(amount: number, sessionId: string) {
@@ -758,7 +826,10 @@ function faultsInjected(
     sameKeyRaces: number;
     refusedWhileSuspended: number;
     intake: IntakeFaultCounts;
-    deadDeliveries: DeadDeliveryCounts & { readonly doomed: ReadonlySet<string> };
+    deadDeliveries: DeadDeliveryCounts & {
+      readonly doomed: ReadonlySet<string>;
+      readonly closed: ReadonlySet<string>;
+    };
   },
   endpoints: FlakyEndpoints,
 ): { fault: string; count: number }[] {
@@ -820,6 +891,22 @@ function faultsInjected(
     [
       'payment message: charged, then every delivery died (to the DLQ)',
       injected.deadDeliveries.crashedAfterCharge,
+    ],
+    [
+      'payment message: charged, its order closed by a racing delivery, then every delivery died (to the DLQ)',
+      injected.deadDeliveries.closedAfterCharge,
+    ],
+    [
+      'closed order looked up by the sweep through its dead payment message',
+      [...injected.deadDeliveries.closed].filter((id) => orders.get(id)?.deadLettered === true)
+        .length,
+    ],
+    [
+      'charge on a closed order found that way, and given back',
+      [...injected.deadDeliveries.closed].filter((id) => {
+        const order = orders.get(id);
+        return order?.deadLettered === true && order.compensation === true;
+      }).length,
     ],
     [
       'order found by the sweep through its dead payment message',

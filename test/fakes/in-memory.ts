@@ -22,7 +22,7 @@ import {
   type Page,
 } from '#domain/manage-agents.ts';
 import { type Order, openOrder, type PaymentFields } from '#domain/order.ts';
-import { dueAtFor, type MoveDeps, moveOrder } from '#domain/order-moves.ts';
+import { dueAtFor, dueLaneOf, type MoveDeps, moveOrder } from '#domain/order-moves.ts';
 import type { InitialStatus, OrderEvent, OrderStatus } from '#domain/order-state.ts';
 import type {
   AgentDirectory,
@@ -31,6 +31,7 @@ import type {
   ControlPanel,
   CreateOrderOutcome,
   DeadPaymentMessages,
+  DueLane,
   OperatorControls,
   OrderIndex,
   OrderListing,
@@ -110,6 +111,15 @@ export class InMemoryOrders implements OrderRepository, OrderIndex {
     return order ? structuredClone(order) : undefined;
   }
 
+  async getMany(orderIds: readonly string[]): Promise<Map<string, Order>> {
+    const found = new Map<string, Order>();
+    for (const orderId of orderIds) {
+      const order = this.orders.get(orderId);
+      if (order) found.set(orderId, structuredClone(order));
+    }
+    return found;
+  }
+
   async transition(move: OrderTransition): Promise<TransitionOutcome> {
     const current = this.orders.get(move.orderId);
     const moved =
@@ -166,9 +176,10 @@ export class InMemoryOrders implements OrderRepository, OrderIndex {
     };
   }
 
-  async findDue(before: string, limit: number): Promise<Order[]> {
+  async findDue(before: string, limit: number, lane?: DueLane): Promise<Order[]> {
     return [...this.orders.values()]
       .filter((order) => order.dueAt !== undefined && order.dueAt <= before)
+      .filter((order) => lane === undefined || dueLaneOf(order.status) === lane)
       .sort((a, b) => (a.dueAt ?? '').localeCompare(b.dueAt ?? ''))
       .slice(0, limit)
       .map((order) => structuredClone(order));

@@ -18,6 +18,7 @@ import { defaultSettlementSchedule, lookupsAfterVoid, makeReconcile } from '#dom
 import { makeSweep } from '#domain/sweep.ts';
 import { type Emulator, startDynamoDbLocal } from '../../local/runtime/emulators.ts';
 import { AwsMeter } from '../../local/tools/bench/aws-meter.ts';
+import type { MiddlewareStack } from '../../local/tools/chaos/sdk-middleware.ts';
 import {
   FakeDeadLetterQueue,
   FixedClock,
@@ -32,6 +33,11 @@ import { CallCounter } from '../support/calls.ts';
 import { createTestTable } from '../support/table.ts';
 
 const tableName = 'orders-integration';
+
+type BatchAnswer = {
+  Responses?: Record<string, Record<string, unknown>[]>;
+  UnprocessedKeys?: Record<string, { Keys: Record<string, unknown>[] }>;
+};
 let emulator: Emulator;
 let client: DynamoDBDocumentClient;
 let repository: DynamoDbOrderRepository;
@@ -122,6 +128,54 @@ describe('DynamoDB order repository (DynamoDB Local)', () => {
     expect(outcome).toEqual({ kind: 'created' });
     expect(counter.calls).toEqual(['DynamoDB.PutItem']);
     expect(await repository.get(order.orderId)).toEqual(order);
+  });
+
+  it('reads many orders in batches of a hundred, each once, and leaves out the ids it does not hold', async () => {
+    // Prepare: 101 orders, asked for with one of them twice and an id nobody stored.
+    const orders = Array.from({ length: 101 }, () => newOrder());
+    for (const order of orders) await repository.create(order);
+    const ids = orders.map((order) => order.orderId);
+    counter.reset();
+
+    // Act
+    const found = await repository.getMany([...ids, ids[0] ?? '', 'ord_unknown']);
+
+    // Assess
+    expect(counter.calls).toEqual(['DynamoDB.BatchGetItem', 'DynamoDB.BatchGetItem']);
+    expect([...found.keys()].sort()).toEqual([...ids].sort());
+    expect(found.get(ids[100] ?? '')).toEqual(orders[100]);
+  });
+
+  it('reads again, after a pause, the keys a BatchGetItem left unprocessed', async () => {
+    // Prepare: three orders; the first batch read answers one and leaves two unprocessed, as
+    // DynamoDB does when it throttles (DynamoDB Local never does: the answer is rewritten by a
+    // middleware on the real client).
+    const orders = [newOrder(), newOrder(), newOrder()];
+    for (const order of orders) await repository.create(order);
+    const stack = client.middlewareStack as unknown as MiddlewareStack;
+    let throttled = false;
+    stack.add(
+      (next, context) => async (args) => {
+        const answer = (await next(args)) as { output: BatchAnswer };
+        if (context.commandName !== 'BatchGetItemCommand' || throttled) return answer;
+        throttled = true;
+        const [kept, ...left] = answer.output.Responses?.[tableName] ?? [];
+        answer.output.Responses = { [tableName]: kept ? [kept] : [] };
+        answer.output.UnprocessedKeys = { [tableName]: { Keys: left.map(({ pk }) => ({ pk })) } };
+        return answer;
+      },
+      { step: 'initialize', name: 'throttleBatchGet' },
+    );
+    counter.reset();
+
+    // Act
+    const found = await repository
+      .getMany(orders.map((order) => order.orderId))
+      .finally(() => stack.remove('throttleBatchGet'));
+
+    // Assess
+    expect(counter.calls).toEqual(['DynamoDB.BatchGetItem', 'DynamoDB.BatchGetItem']);
+    expect([...found.values()].sort((a, b) => a.orderId.localeCompare(b.orderId))).toEqual(orders);
   });
 
   it('returns the stored order, untouched, when the id exists already', async () => {
@@ -512,5 +566,38 @@ describe('the sparse due index (DynamoDB Local)', () => {
       { table: 1, index: 1 },
       { table: 0, index: 0 },
     ]);
+  });
+
+  it('keeps orders waiting for their user in a lane of their own until a move takes them to the money lane', async () => {
+    // Prepare: one order waiting for its user, one pending payment, both overdue at 10:00.
+    const waiting = newOrder({
+      status: 'AWAITING_CONFIRMATION',
+      dueAt: '2026-11-23T09:35:00.000Z',
+    });
+    const paying = newOrder({ dueAt: '2026-11-23T09:45:00.000Z' });
+    await repository.create(waiting);
+    await repository.create(paying);
+    const ours = new Set([waiting.orderId, paying.orderId]);
+    const due = async (lane?: 'money' | 'waiting') =>
+      (await repository.findDue('2026-11-23T10:00:00.000Z', 100, lane))
+        .map((order) => order.orderId)
+        .filter((orderId) => ours.has(orderId));
+
+    // Act & Assess: each lane answers its own; no lane answers both, oldest first.
+    expect(await due('waiting')).toEqual([waiting.orderId]);
+    expect(await due('money')).toEqual([paying.orderId]);
+    expect(await due()).toEqual([waiting.orderId, paying.orderId]);
+
+    // Confirmed, the order moves to the money lane with its new deadline, in the same write.
+    await repository.transition({
+      orderId: waiting.orderId,
+      from: 'AWAITING_CONFIRMATION',
+      to: 'PENDING_PAYMENT',
+      event: 'CONFIRM',
+      at: '2026-11-23T09:32:00.000Z',
+      changes: { dueAt: '2026-11-23T09:47:00.000Z' },
+    });
+    expect(await due('waiting')).toEqual([]);
+    expect(await due('money')).toEqual([paying.orderId, waiting.orderId]);
   });
 });

@@ -11,7 +11,7 @@ import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { SqsDeadPaymentMessages } from '#adapters/sqs-dead-payments.ts';
 import { SqsPaymentQueue } from '#adapters/sqs-payment-queue.ts';
 import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
-import { openOrder } from '#domain/order.ts';
+import { type NewOrder, openOrder } from '#domain/order.ts';
 import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
 import { systemClock } from '#domain/ports.ts';
 import { defaultSettlementSchedule, lookupsAfterVoid } from '#domain/settlement.ts';
@@ -62,6 +62,18 @@ async function queues() {
 
 /** An order paid at once as intake stores it: PENDING_PAYMENT, no `dueAt`. */
 async function paidAtOnce(n: number) {
+  return stored(n, {
+    status: 'PENDING_PAYMENT',
+    payBy: new Date(Date.now() + 86_400_000).toISOString(),
+  });
+}
+
+/** An order stored as intake would, with `fields` over the defaults. */
+async function stored(
+  n: number,
+  fields: Pick<NewOrder, 'status'> & Partial<NewOrder>,
+  repository = orders,
+) {
   const order = openOrder({
     ...latteOrder,
     items: [...latteOrder.items],
@@ -69,12 +81,11 @@ async function paidAtOnce(n: number) {
     agentId: 'demo-agent',
     idempotencyKey: `key-${n}`,
     requestHash: 'hash',
-    status: 'PENDING_PAYMENT',
     attempts: 0,
     createdAt: new Date().toISOString(),
-    payBy: new Date(Date.now() + 86_400_000).toISOString(),
+    ...fields,
   });
-  expect((await orders.create(order)).kind).toBe('created');
+  expect((await repository.create(order)).kind).toBe('created');
   return order;
 }
 
@@ -98,9 +109,12 @@ async function messagesIn(url: string): Promise<number> {
   return Object.values(Attributes).reduce((sum, value) => sum + Number(value), 0);
 }
 
-function sweepOver(q: { url: string; dlqUrl: string; checksUrl: string }) {
+function sweepOver(
+  q: { url: string; dlqUrl: string; checksUrl: string },
+  { batchSize = 100, repository = orders } = {},
+) {
   return makeSweep({
-    orders,
+    orders: repository,
     clock: systemClock,
     deadlines: defaultDeadlinePolicy,
     payments: new SqsPaymentQueue(sqs, q.url),
@@ -109,7 +123,7 @@ function sweepOver(q: { url: string; dlqUrl: string; checksUrl: string }) {
     deadLetterBatchSize: 100,
     finalCheck: 5,
     voidLookups: lookupsAfterVoid(defaultSettlementSchedule),
-    batchSize: 100,
+    batchSize,
     redriveLimit: 10,
     observer: silentSweepObserver,
   });
@@ -129,6 +143,39 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([dynamo?.stop(), sqsEmulator?.stop()]);
+});
+
+describe('the sweep over the due index (DynamoDB Local)', () => {
+  it('redrives an overdue payment before older orders waiting for their user, and expires as many of them as the run has room for', async () => {
+    // Prepare: thirty orders waiting for their user, overdue for an hour; a payment overdue
+    // since a minute; ten orders a run. A table of their own keeps them out of the other tests.
+    const q = await queues();
+    const own = new DynamoDbOrderRepository(
+      await createTestTable(dynamo.endpoint, 'sweep-lanes'),
+      'sweep-lanes',
+    );
+    const ago = (seconds: number) => new Date(Date.now() - seconds * 1000).toISOString();
+    for (let n = 300; n < 330; n++) {
+      const waiting = { confirmBy: ago(3600), dueAt: ago(3600) };
+      await stored(n, { status: 'AWAITING_CONFIRMATION', ...waiting }, own);
+    }
+    const paying = await stored(
+      330,
+      { status: 'PENDING_PAYMENT', payBy: ago(-3600), dueAt: ago(60) },
+      own,
+    );
+
+    // Act
+    const report = await sweepOver(q, { batchSize: 10, repository: own })();
+
+    // Assess: the payment is asked again; the waiting orders take the rest of the run.
+    expect(report).toEqual({ expired: 9, requeued: 1, pastDeadline: 1 });
+    expect(await own.get(paying.orderId)).toMatchObject({ redrives: 1 });
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q.url }));
+    expect(Messages.map((message) => JSON.parse(message.Body ?? '{}').orderId)).toEqual([
+      paying.orderId,
+    ]);
+  });
 });
 
 describe('the sweep and the payment dead-letter queue (fauxqs, DynamoDB Local)', () => {

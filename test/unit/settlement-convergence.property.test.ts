@@ -201,8 +201,11 @@ function scheduled(s: fc.Scheduler, w: World): World['deps'] {
     claim: gate(s, 'orders.claim', (guard, spend) => orders.claim(guard, spend)),
     unclaim: gate(s, 'orders.unclaim', (guard, spend) => orders.unclaim(guard, spend)),
     get: gate(s, 'orders.get', (id) => orders.get(id)),
+    getMany: gate(s, 'orders.getMany', (ids) => orders.getMany(ids)),
     transition: gate(s, 'orders.transition', (move) => orders.transition(move)),
-    findDue: gate(s, 'orders.findDue', (before, limit) => orders.findDue(before, limit)),
+    findDue: gate(s, 'orders.findDue', (before, limit, lane) =>
+      orders.findDue(before, limit, lane),
+    ),
     annotate: gate(s, 'orders.annotate', (id, status, changes) =>
       orders.annotate(id, status, changes),
     ),

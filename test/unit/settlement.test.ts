@@ -852,6 +852,7 @@ describe('settlement', () => {
         claim: orders.claim.bind(orders),
         unclaim: orders.unclaim.bind(orders),
         get: async () => snapshot,
+        getMany: async () => new Map([[snapshot.orderId, snapshot]]),
         transition: orders.transition.bind(orders),
         findDue: orders.findDue.bind(orders),
         annotate: orders.annotate.bind(orders),

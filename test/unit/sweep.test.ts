@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it, type Mock, vi } from 'vitest';
 import { defaultDeadlinePolicy, type MoveDeps, secondsAfter } from '#domain/order-moves.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
 import { defaultSettlementSchedule, lookupsAfterVoid } from '#domain/settlement.ts';
-import { makeSweep, type SweepObserver } from '#domain/sweep.ts';
+import { makeSweep, type SweepObserver, waitingShare } from '#domain/sweep.ts';
 import {
   FakeDeadLetterQueue,
   FixedClock,
@@ -45,7 +45,11 @@ describe('sweep of overdue orders', () => {
     };
     deps = { orders, clock, deadlines: defaultDeadlinePolicy };
     next = 0;
-    sweep = makeSweep({
+    sweep = sweepOf(25);
+  });
+
+  const sweepOf = (batchSize: number) =>
+    makeSweep({
       ...deps,
       payments,
       settlementChecks: checks,
@@ -54,10 +58,9 @@ describe('sweep of overdue orders', () => {
       finalCheck,
       voidLookups,
       observer,
-      batchSize: 25,
+      batchSize,
       redriveLimit,
     });
-  });
 
   /**
    * A new order in `status`, due as the pipeline would have made it at the clock's time: a
@@ -358,18 +361,7 @@ describe('sweep of overdue orders', () => {
 
   it('handles at most batchSize orders in one run, the oldest first, and the rest in the next', async () => {
     // Prepare
-    const small = makeSweep({
-      ...deps,
-      payments,
-      settlementChecks: checks,
-      deadPayments,
-      deadLetterBatchSize: 10,
-      finalCheck,
-      voidLookups,
-      observer,
-      batchSize: 2,
-      redriveLimit,
-    });
+    const small = sweepOf(2);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       ids.push((await seed('PENDING_PAYMENT')).orderId);
@@ -385,6 +377,27 @@ describe('sweep of overdue orders', () => {
     // Assess
     expect([first, second, third].map((report) => report.requeued)).toEqual([2, 1, 0]);
     expect(payments.sent.map((request) => request.orderId)).toEqual(ids);
+  });
+
+  it('serves overdue orders that may hold money before older ones waiting for their user, keeping the waiting a share of each run', async () => {
+    // Prepare: twelve waiting orders due first, then twelve pending payments; ten a run.
+    const small = sweepOf(10);
+    for (let i = 0; i < 12; i++) await seed('AWAITING_CONFIRMATION');
+    for (let i = 0; i < 12; i++) await seed('PENDING_PAYMENT');
+    clock.advance(900);
+
+    // Act
+    const first = await small();
+    const second = await small();
+    const third = await small();
+
+    // Assess: nine payments and one expiry, then the rest of the payments, then the waiting.
+    expect(waitingShare(10)).toBe(1);
+    expect([first, second, third]).toEqual([
+      { expired: 1, requeued: 9, pastDeadline: 9 },
+      { expired: 7, requeued: 3, pastDeadline: 3 },
+      { expired: 4, requeued: 0, pastDeadline: 0 },
+    ]);
   });
 
   describe('payment messages that died on every delivery', () => {

@@ -40,6 +40,10 @@ class MemoryOrders implements OrderRepository {
     throw new Error('not used by intake');
   }
 
+  getMany(): never {
+    throw new Error('not used by intake');
+  }
+
   findDue(): never {
     throw new Error('not used by intake');
   }

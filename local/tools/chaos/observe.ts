@@ -55,7 +55,7 @@ async function scan(
 /** What watching needs of an order: reading whole orders every look would load DynamoDB Local. */
 export type OrderGlance = Pick<
   Order,
-  'orderId' | 'agentId' | 'status' | 'version' | 'dueAt' | 'lastError'
+  'orderId' | 'agentId' | 'status' | 'version' | 'dueAt' | 'lastError' | 'deadLettered'
 >;
 
 const glanced: readonly (keyof OrderGlance)[] = [
@@ -65,6 +65,7 @@ const glanced: readonly (keyof OrderGlance)[] = [
   'version',
   'dueAt',
   'lastError',
+  'deadLettered',
 ];
 
 export async function scanOrders(stack: LocalRuntime): Promise<Map<string, Order>> {
@@ -116,6 +117,8 @@ export interface WatchOptions {
   /** Told how the wait goes every `progressMs`. */
   readonly log: (line: string) => void;
   readonly progressMs: number;
+  /** An order settled in its state that still waits for something the queues do not show. */
+  readonly awaits?: (order: OrderGlance) => boolean;
 }
 
 export interface Watched {
@@ -154,7 +157,7 @@ export async function watchUntilQuiet(
       const open = new Map<string, number>();
       for (const orderId of options.placed()) {
         const order = orders.get(orderId);
-        if (order !== undefined && isSettled(order)) continue;
+        if (order !== undefined && isSettled(order) && !options.awaits?.(order)) continue;
         const status = order?.status ?? 'not found';
         open.set(status, (open.get(status) ?? 0) + 1);
       }

@@ -4,12 +4,11 @@ import { latteOrder } from '../fixtures/orders.ts';
 
 /*
  * An order over the agent's limit costs it nothing: it waits for the user and expires. Each one
- * also takes a place in the sweep's due index, which the sweep works through oldest first, a
- * batch a run (SWEEP_BATCH_SIZE 500 every 5 minutes in AWS; 100 here). The agent's token bucket
- * (1 order a second sustained by default) admits one waiting order a second, for ever: faster
- * than the sweep expires them here, so every other overdue order waits behind the agent's own: a
- * settlement whose checks were dead-lettered is not voided at its deadline, nor in the hour
- * after it.
+ * also takes a place in the sweep's due index (SWEEP_BATCH_SIZE 500 every 5 minutes in AWS; 100
+ * here). The agent's token bucket (1 order a second sustained by default) admits one waiting
+ * order a second, for ever: faster than the sweep expires them here. The sweep serves the orders
+ * that hold or may hold money first, so a settlement whose checks were dead-lettered is still
+ * voided at its deadline; the waiting orders keep a share of every run.
  */
 
 const agentId = 'demo-agent';
@@ -17,9 +16,7 @@ const agentId = 'demo-agent';
 const waiting = { ...latteOrder, amount: 6000 };
 
 describe('an agent placing waiting orders faster than the sweep expires them', () => {
-  // Known gap: the sweep does not serve money states first, and the default bucket admits one
-  // waiting order a second. Once the sweep does, this fails: flip it to it().
-  it.fails("holds another order's overdue settlement back from its final check for over an hour: the sweep does not serve money states first", async () => {
+  it("does not hold another order's overdue settlement back from its final check", async () => {
     // Prepare: the agent has placed a waiting order a second for half an hour, the sweep
     // running every five minutes.
     const p = fakePipeline();
