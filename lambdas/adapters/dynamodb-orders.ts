@@ -265,7 +265,11 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
       return { kind: 'applied', order: toOrder(result.Attributes ?? {}) };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
-        return { kind: 'stale', current: error.Item ? toOrder(unmarshall(error.Item)) : undefined };
+        return {
+          kind: 'stale',
+          current: error.Item ? toOrder(unmarshall(error.Item)) : undefined,
+          resent: sentMoreThanOnce(error),
+        };
       }
       throw error;
     }
@@ -307,7 +311,11 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
         const [orderReason] = error.CancellationReasons ?? [];
         if (orderReason?.Code === 'ConditionalCheckFailed') {
           const item = orderReason.Item;
-          return { kind: 'stale', current: item ? toOrder(unmarshall(item)) : undefined };
+          return {
+            kind: 'stale',
+            current: item ? toOrder(unmarshall(item)) : undefined,
+            resent: sentMoreThanOnce(error),
+          };
         }
         if (!isConflict(error) || attempt >= TRANSACTION_CONFLICT_RETRIES) {
           throw error;
@@ -325,6 +333,7 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
       at: move.at,
       cause: move.event,
       ...(move.errorCode ? { errorCode: move.errorCode } : {}),
+      call: move.call,
     };
     const fields = changeExpression(move.orderId, move.to, move.changes ?? {});
     return {

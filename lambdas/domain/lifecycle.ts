@@ -41,23 +41,15 @@ export function makeLifecycle(deps: LifecycleDeps) {
     findVisibleOrder(deps, userPrincipal(userId), orderId);
 
   /**
-   * Moves the order on `event`, or throws 409 with the status that won the race. A refusal that
-   * finds the order moved by this very event, from the version read, is this call's own write
-   * resent by the SDK after its answer was lost: the call goes on to its next step.
+   * Moves the order on `event`, or throws 409 with the status that won the race. A write of this
+   * call that the SDK resent after its answer was lost comes back applied (`moveOrder`).
    */
   async function apply(order: Order, event: OrderEvent, action: string): Promise<Order> {
     const result = await moveOrder(deps, order, event);
     if (result.kind === 'applied') {
       return result.order;
     }
-    const current = result.current ?? order;
-    const last = current.history.at(-1);
-    const ownMove =
-      current.version === order.version + 1 && last?.from === order.status && last.cause === event;
-    if (!ownMove) {
-      throw conflict(current, action);
-    }
-    return current;
+    throw conflict(result.current ?? order, action);
   }
 
   const lastCause = (order: Order) => order.history.at(-1)?.cause;

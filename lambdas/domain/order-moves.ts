@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spendClaimOf } from './agent.ts';
 import { TransientDependencyError } from './errors.ts';
 import type { Order, PaymentFields } from './order.ts';
@@ -68,6 +69,12 @@ export function earliest(time: string, other: string | undefined): string {
   return other !== undefined && other < time ? other : time;
 }
 
+/**
+ * Random bytes of a move's call token: two calls that make the same move of the same order at
+ * once tell their entries apart unless 24 bits collide. Four characters in the entry.
+ */
+const CALL_TOKEN_BYTES = 3;
+
 /** Where an order ends without keeping the money: its auto-pay budget is given back. */
 const givesBudgetBack: ReadonlySet<OrderStatus> = new Set([
   'FAILED',
@@ -89,6 +96,11 @@ export interface MoveDeps {
  * money gives the order's auto-pay budget back, in the same write, once; entering a state
  * restarts the sweep's redrive count. A self-loop keeps the deadline; `changes.dueAt`, when
  * given, replaces the computed one.
+ *
+ * The entry carries a token of this call. A write refused on the SDK's resend, after an answer
+ * that never came, whose order holds an entry with the token was this call's first send,
+ * applied: it answers `applied`, with the order as it now is. A refusal at the only send is
+ * always another writer's, even one that made the very same move in the same millisecond.
  */
 export async function moveOrder(
   deps: MoveDeps,
@@ -123,17 +135,26 @@ export async function moveOrder(
     'dueAt' in changes || !entering
       ? {}
       : { dueAt: dueAtFor(to, now, { ...order, ...fields }, deps.deadlines) };
-  return deps.orders.transition({
+  const call = randomBytes(CALL_TOKEN_BYTES).toString('base64url');
+  const result = await deps.orders.transition({
     orderId: order.orderId,
     from: order.status,
     to,
     event,
     at: now.toISOString(),
+    call,
     errorCode,
     changes: { ...fields, ...deadline },
     expectedVersion: order.version,
     ...(release ? { release } : {}),
   });
+  if (result.kind === 'stale' && result.resent === true) {
+    const current = result.current;
+    if (current?.history.some((entry) => entry.call === call)) {
+      return { kind: 'applied', order: current };
+    }
+  }
+  return result;
 }
 
 /** One move an order should make, decided from the order as it is. */

@@ -51,6 +51,12 @@ export interface HistoryEntry {
   readonly at: string;
   readonly cause: OrderEvent | 'INTAKE';
   readonly errorCode?: string;
+  /**
+   * The token of the call that made the move (`moveOrder`), a few random characters: a write the
+   * SDK resent after its first send was applied finds it on the order and knows the move its own.
+   * Absent on intake's entry and on entries written before moves carried it.
+   */
+  readonly call?: string;
 }
 
 /** What the risk check said, or that it was bypassed because the engine did not answer. */
@@ -201,7 +207,7 @@ export function orderView(order: Order) {
     ...(order.settleBy ? { settleBy: order.settleBy } : {}),
     createdAt: order.createdAt,
     updatedAt: order.updatedAt,
-    history: order.history,
+    history: order.history.map(({ call: _call, ...entry }) => entry),
   };
 }
 export type OrderView = ReturnType<typeof orderView>;

@@ -42,6 +42,8 @@ export interface OrderTransition {
   readonly to: OrderStatus;
   readonly event: OrderEvent;
   readonly at: string;
+  /** This call's token, written in the move's history entry (`HistoryEntry.call`). */
+  readonly call: string;
   readonly errorCode?: string | undefined;
   readonly changes?: Partial<PaymentFields>;
   /**
@@ -59,7 +61,15 @@ export interface OrderTransition {
 export type TransitionOutcome =
   | { readonly kind: 'applied'; readonly order: Order }
   /** The order was not in `from` (another delivery got there first); nothing was written. */
-  | { readonly kind: 'stale'; readonly current: Order | undefined };
+  | {
+      readonly kind: 'stale';
+      readonly current: Order | undefined;
+      /**
+       * The write was sent more than once (resent after an answer that never came): the refusal
+       * may be of the move's own earlier send, which landed.
+       */
+      readonly resent?: boolean | undefined;
+    };
 
 /** Which orders a listing reads: one agent's, or those of every agent of one user. */
 export type OrderListing = (

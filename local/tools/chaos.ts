@@ -36,6 +36,7 @@ import {
 import { type IntakeFaultCounts, IntakeFaults } from './chaos/intake-faults.ts';
 import { scanSpend, watchUntilQuiet } from './chaos/observe.ts';
 import { printSummary } from './chaos/report.ts';
+import { type SettlementFaultCounts, SettlementFaults } from './chaos/settlement-faults.ts';
 import { type UserAnswer, type UserBehaviour, Users } from './chaos/users.ts';
 import { FlakyEndpoints, waitForEvents } from './chaos/webhooks.ts';
 
@@ -143,6 +144,11 @@ export const chaosFaults = {
     putAnswerLostRate: 0.02,
   },
   /**
+   * Settlement moves made and their answer lost, so the SDK resends them and the resend is
+   * refused; a late success's move to REFUND_PENDING more often, for the check of its refund.
+   */
+  settlement: { answerLostRate: 0.03, compensationLostRate: 0.5 },
+  /**
    * Payment messages whose every delivery dies unhandled, on their way to the DLQ with nothing
    * written; every other one charged on its first delivery before it died.
    */
@@ -184,6 +190,7 @@ const streams = {
   guards: 5,
   intake: 6,
   deadDeliveries: 7,
+  settlement: 8,
 } as const;
 
 export interface ChaosReport {
@@ -282,6 +289,8 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
   const clients = await import('#adapters/aws-clients.ts');
   const intakeFaults = new IntakeFaults(random(streams.intake), chaosFaults.intake);
   intakeFaults.attach(clients.dynamodb, clients.sqs);
+  const settlementFaults = new SettlementFaults(random(streams.settlement), chaosFaults.settlement);
+  settlementFaults.attach(clients.dynamodb, clients.sqs, stack.queueUrls.settlementCheck.url);
   deadDeliveries.attach(
     clients.dynamodb,
     stack.sqs,
@@ -521,6 +530,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         ...injected,
         refusedWhileSuspended: suspension.refused,
         intake: intakeFaults.counts,
+        settlement: settlementFaults.counts,
         deadDeliveries: {
           ...deadDeliveries.counts,
           doomed: deadDeliveries.doomed,
@@ -553,6 +563,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         violations: injected.kills > 0 || options.kills === 0 ? [] : [{ detail: 'no kill' }],
       },
       notified,
+      settlementFaults.check(),
       {
         name: 'every event that reached an endpoint was signed with its secret',
         violations:
@@ -593,6 +604,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     return report;
   } finally {
     intakeFaults.detach(clients.dynamodb, clients.sqs);
+    settlementFaults.detach(clients.dynamodb, clients.sqs);
     deadDeliveries.detach(clients.dynamodb, clients.sqs);
     await stack.stop();
     await endpoints.stop();
@@ -826,6 +838,7 @@ function faultsInjected(
     sameKeyRaces: number;
     refusedWhileSuspended: number;
     intake: IntakeFaultCounts;
+    settlement: SettlementFaultCounts;
     deadDeliveries: DeadDeliveryCounts & {
       readonly doomed: ReadonlySet<string>;
       readonly closed: ReadonlySet<string>;
@@ -884,6 +897,11 @@ function faultsInjected(
     ['intake: order put refused after the claim', injected.intake.putRefused],
     ['intake: order put made, answer lost', injected.intake.putAnswerLost],
     ['intake: one key placed twice at once (a client resending early)', injected.sameKeyRaces],
+    ['settlement move made, its answer lost (the SDK resent it)', injected.settlement.answerLost],
+    [
+      "late success's move to REFUND_PENDING made, its answer lost",
+      injected.settlement.compensationLost,
+    ],
     [
       'payment message: every delivery died before writing (to the DLQ)',
       injected.deadDeliveries.diedBeforeWriting,

@@ -141,6 +141,7 @@ export class InMemoryOrders implements OrderRepository, OrderIndex {
       at: move.at,
       cause: move.event,
       ...(move.errorCode ? { errorCode: move.errorCode } : {}),
+      call: move.call,
     };
     const next = withChanges(
       {
@@ -499,7 +500,8 @@ export class RecordingIdentities implements AgentIdentities {
 
 /**
  * Makes the next move that `orders` applies be sent once more and refused, as the SDK resends a
- * conditional write whose answer was lost after DynamoDB applied it: the caller sees the refusal.
+ * conditional write whose answer was lost after DynamoDB applied it: the caller sees the refusal,
+ * marked `resent` as the adapter marks it from the SDK's attempt count.
  */
 export function resendNextMove(orders: InMemoryOrders): void {
   const transition = orders.transition.bind(orders);
@@ -508,6 +510,7 @@ export function resendNextMove(orders: InMemoryOrders): void {
     const first = await transition(move);
     if (resending === 0 || first.kind !== 'applied') return first;
     resending--;
-    return transition(move);
+    const second = await transition(move);
+    return second.kind === 'stale' ? { ...second, resent: true } : second;
   };
 }

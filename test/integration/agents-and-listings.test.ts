@@ -185,6 +185,7 @@ describe('the order listings (DynamoDB Local)', () => {
       to: 'CANCELLED',
       event: 'CANCEL',
       at: '2026-11-23T09:05:00.000Z',
+      call: 'a2c1',
     });
     counter.reset();
 

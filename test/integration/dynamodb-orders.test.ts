@@ -357,6 +357,7 @@ describe('giving an auto-pay budget back (DynamoDB Local)', () => {
         to: 'FAILED',
         event: 'GATEWAY_DECLINED',
         at: '2026-11-23T09:31:00.000Z',
+        call: 'fail',
         changes: { spendReleased: true, lastError: 'GATEWAY_DECLINED' },
         expectedVersion: order.version,
         release: { agentId, day: '2026-11-23', amount: 450 },
@@ -455,6 +456,7 @@ describe('the sparse due index (DynamoDB Local)', () => {
       to: 'PAID',
       event: 'GATEWAY_SUCCEEDED',
       at: '2026-11-23T09:31:00.000Z',
+      call: 'paid',
       changes: { dueAt: undefined },
     });
     expect(await dueIds()).not.toContain(order.orderId);
@@ -595,6 +597,7 @@ describe('the sparse due index (DynamoDB Local)', () => {
       to: 'PENDING_PAYMENT',
       event: 'CONFIRM',
       at: '2026-11-23T09:32:00.000Z',
+      call: 'conf',
       changes: { dueAt: '2026-11-23T09:47:00.000Z' },
     });
     expect(await due('waiting')).toEqual([]);

@@ -183,6 +183,7 @@ describe('gateway callbacks', () => {
         at: expect.any(String),
         cause: 'REFUND_OBSERVED',
         errorCode: code,
+        call: expect.any(String),
       },
     ]);
     expect(callbacks.foreignRefund).toHaveBeenCalledOnce();

@@ -302,6 +302,7 @@ describe('confirm, cancel and refund', () => {
         to: 'REFUNDED',
         event: 'REFUND_SUCCEEDED',
         at: clock.now().toISOString(),
+        call: 'rfnd',
       });
 
       const again = await lifecycle.refund(userId, orderId, refundKey, {});

@@ -52,4 +52,32 @@ describe("an agent's view of its order", () => {
     expect(text).not.toContain('"review"');
     expect(text).not.toContain('bypassed');
   });
+
+  it('shows each move of the history without the token of the call that made it', () => {
+    // Prepare
+    const moved = {
+      ...held,
+      history: [
+        ...held.history,
+        {
+          from: 'PENDING_PAYMENT' as const,
+          to: 'HELD_FOR_REVIEW' as const,
+          at: '2026-11-23T09:30:01.000Z',
+          cause: 'HELD_FOR_REVIEW' as const,
+          call: 'Xy3_',
+        },
+      ],
+    };
+
+    // Act
+    const view = orderView(moved);
+
+    // Assess
+    expect(view.history.at(-1)).toEqual({
+      from: 'PENDING_PAYMENT',
+      to: 'HELD_FOR_REVIEW',
+      at: '2026-11-23T09:30:01.000Z',
+      cause: 'HELD_FOR_REVIEW',
+    });
+  });
 });
