@@ -1,11 +1,12 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { spendKey } from '#adapters/table-keys.ts';
 import { defaultDeadlinePolicy, moveOrder } from '#domain/order-moves.ts';
 import { applyGatewayOutcome, defaultSettlementSchedule } from '#domain/settlement.ts';
 import { type Emulator, startDynamoDbLocal } from '../../local/runtime/emulators.ts';
 import { FixedClock, RecordingSettlementChecks, seedOrder } from '../fakes/in-memory.ts';
+import { spyingSettlementObserver } from '../fakes/observers.ts';
 import { LostAnswers } from '../support/calls.ts';
 import { createTestTable } from '../support/table.ts';
 
@@ -48,14 +49,7 @@ function settleDeps() {
     deadlines: defaultDeadlinePolicy,
     settlementChecks: new RecordingSettlementChecks(),
     schedule: defaultSettlementSchedule,
-    observer: {
-      lateSuccess: vi.fn(),
-      ignored: vi.fn(),
-      refundRejected: vi.fn(),
-      paymentWindowExpired: vi.fn(),
-      foreignRefund: vi.fn(),
-      refundFailed: vi.fn(),
-    },
+    observer: spyingSettlementObserver(),
   };
 }
 

@@ -7,11 +7,7 @@ import {
 } from '#domain/callbacks.ts';
 import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
-import {
-  defaultSettlementSchedule,
-  type SettleDeps,
-  type SettlementObserver,
-} from '#domain/settlement.ts';
+import { defaultSettlementSchedule, type SettleDeps } from '#domain/settlement.ts';
 import {
   FixedClock,
   InMemoryOrders,
@@ -19,6 +15,7 @@ import {
   type SeedOrder,
   seedOrder,
 } from '../fakes/in-memory.ts';
+import { type SpyingSettlementObserver, spyingSettlementObserver } from '../fakes/observers.ts';
 
 const orderId = `ord_${'0'.repeat(31)}1`;
 
@@ -38,7 +35,7 @@ function gatewayEvent(
 describe('gateway callbacks', () => {
   let orders: InMemoryOrders;
   let checks: RecordingSettlementChecks;
-  let observer: { [K in keyof SettlementObserver]: Mock<SettlementObserver[K]> };
+  let observer: SpyingSettlementObserver;
   let callbacks: { [K in keyof CallbackObserver]: Mock<CallbackObserver[K]> };
   let deps: SettleDeps;
   let handle: ReturnType<typeof makeHandleGatewayEvent>;
@@ -46,14 +43,7 @@ describe('gateway callbacks', () => {
   beforeEach(() => {
     orders = new InMemoryOrders();
     checks = new RecordingSettlementChecks();
-    observer = {
-      lateSuccess: vi.fn(),
-      ignored: vi.fn(),
-      refundRejected: vi.fn(),
-      paymentWindowExpired: vi.fn(),
-      foreignRefund: vi.fn(),
-      refundFailed: vi.fn(),
-    };
+    observer = spyingSettlementObserver();
     callbacks = {
       unknownOrder: vi.fn(),
       amountMismatch: vi.fn(),

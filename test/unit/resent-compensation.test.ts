@@ -14,6 +14,7 @@ import {
   resendNextMove,
   seedOrder,
 } from '../fakes/in-memory.ts';
+import { spyingSettlementObserver } from '../fakes/observers.ts';
 import { FakeGateway } from '../fakes/payments.ts';
 
 /*
@@ -34,14 +35,7 @@ describe('a settlement move that was applied and then resent', () => {
   let orders: InMemoryOrders;
   let checks: RecordingSettlementChecks;
   let gateway: FakeGateway;
-  const observer = {
-    lateSuccess: vi.fn(),
-    ignored: vi.fn(),
-    refundRejected: vi.fn(),
-    paymentWindowExpired: vi.fn(),
-    foreignRefund: vi.fn(),
-    refundFailed: vi.fn(),
-  };
+  const observer = spyingSettlementObserver();
   const deps = () => ({
     orders,
     clock: new FixedClock(new Date('2026-11-23T09:30:00Z')),

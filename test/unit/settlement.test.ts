@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it, type Mock, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { Order } from '#domain/order.ts';
 import { defaultDeadlinePolicy, moveOrder } from '#domain/order-moves.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
@@ -8,7 +8,6 @@ import {
   defaultSettlementSchedule,
   makeReconcile,
   type ReconcileDeps,
-  type SettlementObserver,
 } from '#domain/settlement.ts';
 import {
   FixedClock,
@@ -18,6 +17,7 @@ import {
   type SeedOrder,
   seedOrder,
 } from '../fakes/in-memory.ts';
+import { type SpyingSettlementObserver, spyingSettlementObserver } from '../fakes/observers.ts';
 import { FakeGateway } from '../fakes/payments.ts';
 
 const orderId = `ord_${'0'.repeat(31)}1`;
@@ -31,7 +31,7 @@ describe('settlement', () => {
   let payments: RecordingPaymentQueue;
   let gateway: FakeGateway;
   let clock: FixedClock;
-  let observer: { [K in keyof SettlementObserver]: Mock<SettlementObserver[K]> };
+  let observer: SpyingSettlementObserver;
   let deps: ReconcileDeps;
   let reconcile: ReturnType<typeof makeReconcile>;
 
@@ -41,14 +41,7 @@ describe('settlement', () => {
     payments = new RecordingPaymentQueue();
     gateway = new FakeGateway();
     clock = new FixedClock(new Date('2026-11-23T09:30:00Z'));
-    observer = {
-      lateSuccess: vi.fn(),
-      ignored: vi.fn(),
-      refundRejected: vi.fn(),
-      paymentWindowExpired: vi.fn(),
-      foreignRefund: vi.fn(),
-      refundFailed: vi.fn(),
-    };
+    observer = spyingSettlementObserver();
     deps = {
       orders,
       clock,
