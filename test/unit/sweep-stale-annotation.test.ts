@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GatewayEvent } from '#domain/callbacks.ts';
 import type { Order } from '#domain/order.ts';
+import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
 import { lookupsAfterVoid, defaultSettlementSchedule as schedule } from '#domain/settlement.ts';
 import { makeSweep } from '#domain/sweep.ts';
 import { silentSweepObserver } from '../fakes/in-memory.ts';
@@ -9,15 +10,12 @@ import { demoAgent, latteOrder } from '../fixtures/orders.ts';
 
 /*
  * The sweep reads an overdue order, then writes its bookkeeping (`redrives`, the next `dueAt`,
- * and past the budget `lastError: REDRIVE_LIMIT_REACHED`) with `annotate`, conditioned on the
- * status only. A move that keeps the status and lands in between is overwritten: a refund the
- * gateway failed after it succeeded (REFUND_PENDING → REFUND_PENDING, lastError REFUND_FAILED,
- * out of the due index) gets its dueAt back, and past the budget its REFUND_FAILED replaced by
- * REDRIVE_LIMIT_REACHED. The order is then no longer "held for a person": the next check of it
- * sends the refund again, the gateway replays the success under the order's key, and the order
- * is recorded REFUNDED while the whole amount (here 450 minor units) is back with the merchant
- * and the user was never paid back. The same race puts a COMPENSATION_REJECTED order back in
- * the sweep. Fix: condition the sweep's annotations on the version it read.
+ * and past the budget `lastError: REDRIVE_LIMIT_REACHED`). A move that keeps the status and
+ * lands in between must not be undone: a refund the gateway failed after it succeeded
+ * (REFUND_PENDING → REFUND_PENDING, lastError REFUND_FAILED, out of the due index) would
+ * otherwise get its dueAt back and, past the budget, its REFUND_FAILED replaced; the next check
+ * would send the refund again, the gateway would replay the success under the order's key, and
+ * the order would say REFUNDED while the whole amount is back with the merchant.
  */
 
 const agentId = 'demo-agent';
@@ -68,12 +66,7 @@ function sweepRacedBy(p: Pipeline, race: () => Promise<unknown>) {
   return makeSweep({
     orders,
     clock: p.clock,
-    deadlines: {
-      paymentSeconds: 900,
-      refundSeconds: 900,
-      reviewSeconds: 86_400,
-      paymentWindowSeconds: 86_400,
-    },
+    deadlines: defaultDeadlinePolicy,
     payments: p.payments,
     settlementChecks: p.checks,
     deadPayments: p.deadPayments,
@@ -87,7 +80,7 @@ function sweepRacedBy(p: Pipeline, race: () => Promise<unknown>) {
 }
 
 describe('a move that lands between the sweep reading an order and annotating it', () => {
-  it.fails('keeps a refund the gateway failed out of the due index', async () => {
+  it('keeps a refund the gateway failed out of the due index', async () => {
     // Prepare: the refund is overdue; its failure is told while the sweep handles it.
     const p = fakePipeline();
     const order = await refundOut(p);
@@ -103,7 +96,7 @@ describe('a move that lands between the sweep reading an order and annotating it
     expect(end?.dueAt).toBeUndefined();
   });
 
-  it.fails('keeps the order held for a person past the redrive budget, never recorded REFUNDED', async () => {
+  it('keeps the order held for a person past the redrive budget, never recorded REFUNDED', async () => {
     // Prepare: the refund was redriven to the end of its budget; its failure is told while the
     // sweep gives up on it.
     const p = fakePipeline();
