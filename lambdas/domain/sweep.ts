@@ -16,7 +16,10 @@ export interface SweepObserver {
   redriveLimitReached(order: Order): void;
   /** An order found through its dead payment message, out of the due index: put back in it. */
   strandedFound(order: Order): void;
-  /** The dead payment messages could not be read this run; the next run reads them again. */
+  /**
+   * The dead payment messages, or the orders they name, could not be read this run; a later run
+   * reads them again.
+   */
   deadLettersUnread(error: unknown): void;
 }
 
@@ -132,13 +135,15 @@ export function makeSweep(deps: SweepDeps) {
    */
   async function putStrandedInIndex(now: Date): Promise<void> {
     let requests: PaymentRequest[];
+    let orders: Map<string, Order>;
     try {
       requests = await deps.deadPayments.peek(deps.deadLetterBatchSize);
+      // A read of their orders that fails holds the due index back no more than the queue does.
+      orders = await deps.orders.getMany(requests.map((request) => request.orderId));
     } catch (error) {
       deps.observer.deadLettersUnread(error);
       return;
     }
-    const orders = await deps.orders.getMany(requests.map((request) => request.orderId));
     for (const { orderId } of requests) {
       const order = orders.get(orderId);
       if (order !== undefined && closedStatuses.has(order.status) && !order.deadLettered) {
