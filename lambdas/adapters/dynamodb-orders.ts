@@ -446,19 +446,28 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderIndex {
     orderId: string,
     status: OrderStatus,
     changes: Partial<PaymentFields>,
+    whileDueAt?: string,
   ): Promise<boolean> {
     const fields = changeExpression(orderId, status, changes);
+    const due = whileDueAt === undefined ? undefined : { name: '#readDueAt', value: whileDueAt };
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: orderKey(orderId),
           UpdateExpression: `SET updatedAt = :now${fields.set}${fields.remove}`,
-          ConditionExpression: '#status = :status',
-          ExpressionAttributeNames: { '#status': 'status', ...fields.names },
+          ConditionExpression: due
+            ? '#status = :status AND #readDueAt = :readDueAt'
+            : '#status = :status',
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            ...(due ? { [due.name]: 'dueAt' } : {}),
+            ...fields.names,
+          },
           ExpressionAttributeValues: {
             ':status': status,
             ':now': new Date().toISOString(),
+            ...(due ? { ':readDueAt': due.value } : {}),
             ...fields.values,
           },
         }),

@@ -122,8 +122,17 @@ export interface OrderRepository {
    * of one lane, or of both.
    */
   findDue(before: string, limit: number, lane?: DueLane): Promise<Order[]>;
-  /** Updates payment fields of an order still in `status`, without a state change. */
-  annotate(orderId: string, status: OrderStatus, changes: Partial<PaymentFields>): Promise<boolean>;
+  /**
+   * Updates payment fields of an order still in `status`, without a state change. Given
+   * `whileDueAt`, only while the order's deadline is still that one: a move made since the order
+   * was read that kept its status but set or removed its deadline is not overwritten.
+   */
+  annotate(
+    orderId: string,
+    status: OrderStatus,
+    changes: Partial<PaymentFields>,
+    whileDueAt?: string,
+  ): Promise<boolean>;
 }
 
 export interface AgentDirectory {

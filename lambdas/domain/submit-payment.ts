@@ -112,6 +112,15 @@ function mayHaveReachedGateway(order: Order, delivery: Delivery): boolean {
 }
 
 /**
+ * Whether a delivery held the order before: a racing delivery of the same message may have
+ * charged it, dying with its answer, and its user's confirmation may come after the gateway has
+ * forgotten the order's idempotency key (Stripe keeps one 24 hours): the gateway is asked first.
+ */
+function wasHeld(order: Order): boolean {
+  return order.history.some((entry) => entry.to === 'HELD_FOR_REVIEW');
+}
+
+/**
  * Where a racing delivery may leave an order while its own charge is out: held or failed by its
  * risk verdict, or cancelled by the user after the hold. Only the gateway knows what happened.
  */
@@ -244,7 +253,7 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
     health: GatewayHealth,
   ): Promise<SubmitResult> {
     const reachedGateway = mayHaveReachedGateway(order, delivery);
-    if (reachedGateway) {
+    if (reachedGateway || wasHeld(order)) {
       const earlier = await findEarlierCharge(order, delivery, health);
       if (earlier !== undefined) {
         return earlier;

@@ -16,7 +16,10 @@ export interface SweepObserver {
   redriveLimitReached(order: Order): void;
   /** An order found through its dead payment message, out of the due index: put back in it. */
   strandedFound(order: Order): void;
-  /** The dead payment messages could not be read this run; the next run reads them again. */
+  /**
+   * The dead payment messages, or the orders they name, could not be read this run; a later run
+   * reads them again.
+   */
   deadLettersUnread(error: unknown): void;
 }
 
@@ -58,7 +61,10 @@ export const REDRIVE_LIMIT_REACHED = 'REDRIVE_LIMIT_REACHED';
  * window are closed, settlements and refunds get a check now, held orders a lookup. Each one it
  * finds is counted; its deadline moves on so the next run counts it again only if it is still
  * stuck then. Each order has a budget of redrives: past it, the order keeps its reason and is
- * left to a person, except that an unpaid order is still closed at the end of its window.
+ * left to a person, except that an unpaid order is still closed at the end of its window. What
+ * the sweep writes of an order is written only while its deadline is the one read: a move made
+ * meanwhile that kept the status (a refund failed at the gateway, a compensation refused, both
+ * taking the order out of the index) is not undone.
  */
 export function makeSweep(deps: SweepDeps) {
   return async function sweep(): Promise<SweepReport> {
@@ -91,10 +97,12 @@ export function makeSweep(deps: SweepDeps) {
       }
       await redrive(order, closing);
       requeued++;
-      await deps.orders.annotate(order.orderId, order.status, {
-        redrives: redrives + 1,
-        dueAt: nextLook(now, order, closing),
-      });
+      await deps.orders.annotate(
+        order.orderId,
+        order.status,
+        { redrives: redrives + 1, dueAt: nextLook(now, order, closing) },
+        order.dueAt,
+      );
     }
     return { expired, requeued, pastDeadline };
   };
@@ -127,13 +135,15 @@ export function makeSweep(deps: SweepDeps) {
    */
   async function putStrandedInIndex(now: Date): Promise<void> {
     let requests: PaymentRequest[];
+    let orders: Map<string, Order>;
     try {
       requests = await deps.deadPayments.peek(deps.deadLetterBatchSize);
+      // A read of their orders that fails holds the due index back no more than the queue does.
+      orders = await deps.orders.getMany(requests.map((request) => request.orderId));
     } catch (error) {
       deps.observer.deadLettersUnread(error);
       return;
     }
-    const orders = await deps.orders.getMany(requests.map((request) => request.orderId));
     for (const { orderId } of requests) {
       const order = orders.get(orderId);
       if (order !== undefined && closedStatuses.has(order.status) && !order.deadLettered) {
@@ -172,9 +182,12 @@ export function makeSweep(deps: SweepDeps) {
    */
   async function lookAfterVoid(order: Order, now: Date): Promise<void> {
     await deps.settlementChecks.schedule(checkOf(order, 0), 0);
-    await deps.orders.annotate(order.orderId, order.status, {
-      dueAt: nextLookupAfterVoid(order.voidedAt, now, deps.voidLookups),
-    });
+    await deps.orders.annotate(
+      order.orderId,
+      order.status,
+      { dueAt: nextLookupAfterVoid(order.voidedAt, now, deps.voidLookups) },
+      order.dueAt,
+    );
   }
 
   async function redrive(order: Order, closing: boolean): Promise<void> {
@@ -196,11 +209,16 @@ export function makeSweep(deps: SweepDeps) {
 
   /** Stops setting the order moving; an unpaid order still comes back to be closed on time. */
   async function giveUp(order: Order): Promise<void> {
-    await deps.orders.annotate(order.orderId, order.status, {
-      lastError: REDRIVE_LIMIT_REACHED,
-      dueAt: order.status === 'PENDING_PAYMENT' ? order.payBy : undefined,
-    });
-    deps.observer.redriveLimitReached(order);
+    const given = await deps.orders.annotate(
+      order.orderId,
+      order.status,
+      {
+        lastError: REDRIVE_LIMIT_REACHED,
+        dueAt: order.status === 'PENDING_PAYMENT' ? order.payBy : undefined,
+      },
+      order.dueAt,
+    );
+    if (given) deps.observer.redriveLimitReached(order);
   }
 
   function nextLook(now: Date, order: Order, closing: boolean): string {

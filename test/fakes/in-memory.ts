@@ -190,9 +190,11 @@ export class InMemoryOrders implements OrderRepository, OrderIndex {
     orderId: string,
     status: OrderStatus,
     changes: Partial<PaymentFields>,
+    whileDueAt?: string,
   ): Promise<boolean> {
     const current = this.orders.get(orderId);
-    if (current === undefined || current.status !== status) {
+    const moved = whileDueAt !== undefined && current?.dueAt !== whileDueAt;
+    if (current === undefined || current.status !== status || moved) {
       return false;
     }
     this.orders.set(orderId, withChanges(current, changes));

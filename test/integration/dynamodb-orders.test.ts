@@ -470,6 +470,34 @@ describe('the sparse due index (DynamoDB Local)', () => {
     expect(await dueIds()).toContain(order.orderId);
   });
 
+  it('annotates an order only while its deadline is the one read, when asked to', async () => {
+    // Prepare: the order was read due at 09:45; a move since kept its status and removed it.
+    const order = newOrder({ dueAt: '2026-11-23T09:45:00.000Z' });
+    await repository.create(order);
+    const read = '2026-11-23T09:45:00.000Z';
+
+    // Act
+    const unchanged = await repository.annotate(
+      order.orderId,
+      'PENDING_PAYMENT',
+      { redrives: 1 },
+      read,
+    );
+    await repository.annotate(order.orderId, 'PENDING_PAYMENT', { dueAt: undefined });
+    const moved = await repository.annotate(
+      order.orderId,
+      'PENDING_PAYMENT',
+      { redrives: 2, dueAt: '2026-11-23T10:00:00.000Z' },
+      read,
+    );
+
+    // Assess
+    expect([unchanged, moved]).toEqual([true, false]);
+    const end = await repository.get(order.orderId);
+    expect(end?.redrives).toBe(1);
+    expect(end?.dueAt).toBeUndefined();
+  });
+
   it('keeps a voided order in it for each lookup after the void, and lets it go after the last', async () => {
     // Prepare: a table of its own, metered; an order waiting for its settlement, its payment
     // pending at the gateway.

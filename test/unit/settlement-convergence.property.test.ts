@@ -206,8 +206,8 @@ function scheduled(s: fc.Scheduler, w: World): World['deps'] {
     findDue: gate(s, 'orders.findDue', (before, limit, lane) =>
       orders.findDue(before, limit, lane),
     ),
-    annotate: gate(s, 'orders.annotate', (id, status, changes) =>
-      orders.annotate(id, status, changes),
+    annotate: gate(s, 'orders.annotate', (id, status, changes, whileDueAt) =>
+      orders.annotate(id, status, changes, whileDueAt),
     ),
   };
   const gatedGateway: PaymentGateway = {

@@ -487,5 +487,26 @@ describe('sweep of overdue orders', () => {
         stranded.orderId,
       ]);
     });
+
+    it('still sweeps the due index when the orders its dead messages name cannot be read', async () => {
+      // Prepare: the batch read of the dead messages' orders fails once (throttled, say).
+      const stranded = await paidAtOnce();
+      deadPayments.messages.push({ orderId: stranded.orderId, agentId });
+      const overdue = await seed('PENDING_PAYMENT');
+      clock.advance(901);
+      const getMany = orders.getMany.bind(orders);
+      orders.getMany = vi
+        .fn<typeof orders.getMany>()
+        .mockRejectedValueOnce(new Error('BatchGetItem left 1 keys unprocessed'))
+        .mockImplementation(getMany);
+
+      // Act
+      const first = await sweep();
+
+      // Assess: the overdue order was not held back by the dead messages.
+      expect(observer.deadLettersUnread).toHaveBeenCalledTimes(1);
+      expect(first.requeued).toBe(1);
+      expect(payments.sent.map((request) => request.orderId)).toEqual([overdue.orderId]);
+    });
   });
 });

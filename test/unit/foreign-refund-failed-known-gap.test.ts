@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { fakePipeline, firstDelivery } from '../fakes/pipeline.ts';
+import { demoAgent, latteOrder } from '../fixtures/orders.ts';
+
+/*
+ * An order its user asked to refund, whose payment someone refunded first outside autopay (the
+ * merchant's dashboard): autopay's refund is refused, the lookup shows the money given back, and
+ * the order is REFUNDED with no `refundId` (refundedElsewhere). If that other refund then fails
+ * after it succeeded (the card was closed), the money is back with the merchant, but nothing
+ * brings the order back to owing it: the failure event names a refund that is not the order's
+ * (callbacks `failedMove` wants `order.refundId`; through Stripe a dashboard refund carries no
+ * metadata.orderId and is skipped before that), verifyRefund skips an order without a refundId,
+ * and refundedElsewhere schedules no verification anyway. The order stays REFUNDED, nobody is
+ * alarmed, and the user never gets the whole amount back (here 450 minor units). Fix: schedule
+ * the verification after refundedElsewhere too, and have verifyRefund hold an order with no
+ * refundId of its own when the gateway no longer counts the amount refunded.
+ */
+
+const agentId = 'demo-agent';
+
+describe('a foreign refund that made the order REFUNDED, then failed at the gateway', () => {
+  it.fails('brings the order back to owing the money, held for a person', async () => {
+    // Prepare: the user asks a refund; the merchant refunds the payment by hand first.
+    const p = fakePipeline();
+    const { order } = await p.placeOrder({ agentId, idempotencyKey: 'k-1', body: latteOrder });
+    await p.submit({ orderId: order.orderId, agentId }, firstDelivery);
+    await p.lifecycle.refund(demoAgent.ownerId, order.orderId, 'refund-1', {});
+    const paymentId = p.gateway.charges.get(order.orderId)?.paymentId ?? '';
+    p.gateway.refunds.set('dashboard', { paymentId, amount: order.amount });
+    await p.runChecks();
+    expect((await p.orders.get(order.orderId))?.status).toBe('REFUNDED');
+
+    // Act: the hand-made refund fails; its event is told; every check that follows runs.
+    p.gateway.refunds.delete('dashboard');
+    await p.handleEvent({
+      id: 'evt_f1',
+      type: 'refund.failed',
+      created: Math.floor(p.clock.now().getTime() / 1000),
+      data: {
+        paymentId,
+        idempotencyKey: order.orderId,
+        amount: order.amount,
+        currency: order.currency,
+        refundId: 're_dashboard',
+        failureReason: 'expired_or_canceled_card',
+      },
+    });
+    await p.runChecks();
+    await p.reconcile({ orderId: order.orderId, check: 0 }, 1);
+
+    // Assess: the gateway holds the whole amount; the order must not say it was given back.
+    expect(p.netCaptured(order)).toBe(order.amount);
+    expect(await p.orders.get(order.orderId)).toMatchObject({
+      status: 'REFUND_PENDING',
+      lastError: 'REFUND_FAILED',
+    });
+  });
+});
