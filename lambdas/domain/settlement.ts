@@ -495,12 +495,13 @@ export function makeReconcile(deps: ReconcileDeps) {
   }
 
   /**
-   * A REFUNDED order's own refund, looked at again: if the gateway no longer counts the money
-   * given back, the refund failed after it succeeded, and the order owes it again.
+   * A REFUNDED order's refund, looked at again: its own, or one made outside autopay (no
+   * `refundId`: refundedElsewhere). If the gateway no longer counts the money given back, the
+   * refund failed after it succeeded, and the order owes it again.
    */
   async function verifyRefund(order: Order, receiveCount: number): Promise<ReconcileResult> {
     const { refundId, gatewayRef } = order;
-    if (refundId === undefined || gatewayRef === undefined) {
+    if (gatewayRef === undefined) {
       return { kind: 'done', detail: 'nothing to do while REFUNDED' };
     }
     const lookup = await gateway.findByIdempotencyKey(order.orderId, gatewayRef);
@@ -564,6 +565,9 @@ export function makeReconcile(deps: ReconcileDeps) {
     );
     if (result.kind === 'applied') {
       deps.observer.foreignRefund(result.order);
+      // Looked at once more a little later, as a refund of ours is: the other refund may fail
+      // after it succeeded, and its events name no order of ours.
+      await deps.settlementChecks.schedule(checkOf(order, 0), schedule.intervalSeconds);
     }
     return { kind: 'done', detail: result.kind === 'applied' ? 'refunded elsewhere' : 'raced' };
   }
@@ -613,7 +617,8 @@ export function makeReconcile(deps: ReconcileDeps) {
  * out of the sweep's reach, as nothing autopay sends can pay the user back.
  */
 export function refundFailedMove(failure: {
-  readonly refundId: string;
+  /** The refund that failed, unless it was made outside autopay and never named to it. */
+  readonly refundId: string | undefined;
   readonly paymentId: string;
   readonly failureReason?: string | undefined;
 }): Move {

@@ -6,20 +6,17 @@ import { demoAgent, latteOrder } from '../fixtures/orders.ts';
  * An order its user asked to refund, whose payment someone refunded first outside autopay (the
  * merchant's dashboard): autopay's refund is refused, the lookup shows the money given back, and
  * the order is REFUNDED with no `refundId` (refundedElsewhere). If that other refund then fails
- * after it succeeded (the card was closed), the money is back with the merchant, but nothing
- * brings the order back to owing it: the failure event names a refund that is not the order's
- * (callbacks `failedMove` wants `order.refundId`; through Stripe a dashboard refund carries no
- * metadata.orderId and is skipped before that), verifyRefund skips an order without a refundId,
- * and refundedElsewhere schedules no verification anyway. The order stays REFUNDED, nobody is
- * alarmed, and the user never gets the whole amount back (here 450 minor units). Fix: schedule
- * the verification after refundedElsewhere too, and have verifyRefund hold an order with no
- * refundId of its own when the gateway no longer counts the amount refunded.
+ * after it succeeded (the card was closed), the money is back with the merchant (here 450 minor
+ * units), and the failure's event names a refund that is not the order's (through Stripe, a
+ * dashboard refund carries no metadata.orderId at all). The reconciler looks the payment up once
+ * more an interval after refundedElsewhere, as after a refund of its own, and holds the order
+ * for a person when the gateway no longer counts the amount refunded.
  */
 
 const agentId = 'demo-agent';
 
 describe('a foreign refund that made the order REFUNDED, then failed at the gateway', () => {
-  it.fails('brings the order back to owing the money, held for a person', async () => {
+  it('brings the order back to owing the money, held for a person', async () => {
     // Prepare: the user asks a refund; the merchant refunds the payment by hand first.
     const p = fakePipeline();
     const { order } = await p.placeOrder({ agentId, idempotencyKey: 'k-1', body: latteOrder });
@@ -29,6 +26,12 @@ describe('a foreign refund that made the order REFUNDED, then failed at the gate
     p.gateway.refunds.set('dashboard', { paymentId, amount: order.amount });
     await p.runChecks();
     expect((await p.orders.get(order.orderId))?.status).toBe('REFUNDED');
+    // The look again that follows a refund made elsewhere, an interval later.
+    expect(p.checks.scheduled.at(-1)).toMatchObject({
+      orderId: order.orderId,
+      check: 0,
+      delaySeconds: 300,
+    });
 
     // Act: the hand-made refund fails; its event is told; every check that follows runs.
     p.gateway.refunds.delete('dashboard');
