@@ -341,6 +341,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     let next = 0;
 
     let riskKeyRestored = false;
+    let riskAskedBefore = 0;
     // Each refused check is two AuthFailures (the adapter refreshes the key and asks once more).
     // Ten checks reach several batches: a redelivered batch (a consumer killed, a copy) is
     // checked again once the key is back, and its orders then record a verdict, not the refusal;
@@ -354,6 +355,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       // until a few were refused or the run is half placed.
       if (!injected.riskKeyDisabled && index >= options.orders / 4) {
         injected.riskKeyDisabled = true;
+        riskAskedBefore = stack.risk.requests().total;
         stack.risk.setCredentials({ AKIDchaosReplacement: 'not-the-local-key' });
         options.log(`disabled the risk engine's key after ${index} orders`);
       }
@@ -362,7 +364,10 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         stack.risk.setCredentials({
           [localRiskCredentials.SecretId]: localRiskCredentials.SecretKey,
         });
-        options.log(`restored the risk engine's key after ${index} orders`);
+        const asked = stack.risk.requests();
+        options.log(
+          `restored the risk engine's key after ${index} orders (${asked.authFailures} of ${asked.total - riskAskedBefore} requests meanwhile refused)`,
+        );
       }
       if (injected.rotations === 0 && index >= options.orders / 2) {
         injected.rotations++;
