@@ -13,7 +13,7 @@ import { defaultRiskPolicy } from '#domain/risk-policy.ts';
 import { defaultSettlementSchedule, lookupsAfterVoid, makeReconcile } from '#domain/settlement.ts';
 import { type Delivery, makeSubmitPayment, type PaymentObserver } from '#domain/submit-payment.ts';
 import { makeSweep } from '#domain/sweep.ts';
-import { cautiousAgent, demoAgent, intakePolicy } from '../fixtures/orders.ts';
+import { cautiousAgent, demoAgent, intakePolicy, latteOrder } from '../fixtures/orders.ts';
 import {
   FakeDeadLetterQueue,
   FixedClock,
@@ -220,3 +220,12 @@ export function fakePipeline(
 }
 
 export type FakePipeline = ReturnType<typeof fakePipeline>;
+
+/** A latte paid at once by demo-agent, whose user then asked its refund: REFUND_PENDING, unsent. */
+export async function refundAskedOrder(p: FakePipeline): Promise<Order> {
+  const agentId = demoAgent.agentId;
+  const { order } = await p.placeOrder({ agentId, idempotencyKey: 'k-1', body: latteOrder });
+  await p.submit({ orderId: order.orderId, agentId }, firstDelivery);
+  const asked = await p.lifecycle.refund(demoAgent.ownerId, order.orderId, 'refund-1', {});
+  return asked.order;
+}

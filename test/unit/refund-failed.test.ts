@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { GatewayEvent } from '#domain/callbacks.ts';
 import type { Order } from '#domain/order.ts';
-import { fakePipeline, firstDelivery } from '../fakes/pipeline.ts';
-import { demoAgent, latteOrder } from '../fixtures/orders.ts';
+import { fakePipeline, firstDelivery, refundAskedOrder } from '../fakes/pipeline.ts';
+import { latteOrder } from '../fixtures/orders.ts';
 
 /*
  * A refund of ours that the gateway fails after it succeeded (the card was closed): the money is
@@ -14,14 +14,6 @@ import { demoAgent, latteOrder } from '../fixtures/orders.ts';
 const agentId = 'demo-agent';
 
 type Pipeline = ReturnType<typeof fakePipeline>;
-
-/** A paid order its user asked to refund, the refund not yet sent. */
-async function refundAsked(p: Pipeline): Promise<Order> {
-  const { order } = await p.placeOrder({ agentId, idempotencyKey: 'k-1', body: latteOrder });
-  await p.submit({ orderId: order.orderId, agentId }, firstDelivery);
-  const asked = await p.lifecycle.refund(demoAgent.ownerId, order.orderId, 'refund-1', {});
-  return asked.order;
-}
 
 /** The gateway's `refund.failed` for the order's refund, as its signed body says. */
 function refundFailed(p: Pipeline, order: Order, refundId: string, id = 'evt_f1'): GatewayEvent {
@@ -46,7 +38,7 @@ describe('a refund of ours that the gateway fails after it succeeded', () => {
   it('moves a REFUNDED order back to owing the refund, held for a person, and alarms once', async () => {
     // Prepare
     const p = fakePipeline();
-    const order = await refundAsked(p);
+    const order = await refundAskedOrder(p);
     await p.runChecks();
     expect((await p.orders.get(order.orderId))?.status).toBe('REFUNDED');
 
@@ -83,7 +75,7 @@ describe('a refund of ours that the gateway fails after it succeeded', () => {
   it('sends no refund again for the held order, whoever asks the reconciler', async () => {
     // Prepare
     const p = fakePipeline();
-    const order = await refundAsked(p);
+    const order = await refundAskedOrder(p);
     await p.runChecks();
     await p.handleEvent(refundFailed(p, order, ownRefundId(order)));
     const held = await p.orders.get(order.orderId);
@@ -104,7 +96,7 @@ describe('a refund of ours that the gateway fails after it succeeded', () => {
   it('holds the order when the failure is told before the success is recorded, and keeps it held', async () => {
     // Prepare: the refund is made; its failure arrives before the reconciler records it.
     const p = fakePipeline();
-    const order = await refundAsked(p);
+    const order = await refundAskedOrder(p);
 
     // Act
     const failed = await p.handleEvent(refundFailed(p, order, ownRefundId(order)));
@@ -136,7 +128,7 @@ describe('a refund of ours that the gateway fails after it succeeded', () => {
     // Prepare: the refund is made and its answer is lost; its failure is told; the reconciler
     // sends it again under the same key and the gateway replays the success.
     const p = fakePipeline();
-    const order = await refundAsked(p);
+    const order = await refundAskedOrder(p);
     p.gateway.refundScript.push({ kind: 'unknown', detail: 'timeout' });
     await p.runChecks();
     await p.gateway.refund({
@@ -160,7 +152,7 @@ describe('a refund of ours that the gateway fails after it succeeded', () => {
   it('finds the failure by looking the refund up again when its events were lost', async () => {
     // Prepare: refunded; the gateway then fails the refund and no event of it arrives.
     const p = fakePipeline();
-    const order = await refundAsked(p);
+    const order = await refundAskedOrder(p);
     await p.runChecks();
     p.gateway.refunds.delete(`refund_${order.orderId}`);
 
@@ -184,7 +176,7 @@ describe('a refund of ours that the gateway fails after it succeeded', () => {
   it('holds the order when the gateway answers a refund sent again that it failed since', async () => {
     // Prepare: the refund's answer was lost; it failed since, and its event was lost too.
     const p = fakePipeline();
-    const order = await refundAsked(p);
+    const order = await refundAskedOrder(p);
     p.gateway.refundScript.push({
       kind: 'failed',
       refundId: 're_lost',
@@ -207,7 +199,7 @@ describe('a refund of ours that the gateway fails after it succeeded', () => {
   it("ignores the failure of a refund that is not the order's own, with its reason", async () => {
     // Prepare
     const p = fakePipeline();
-    const order = await refundAsked(p);
+    const order = await refundAskedOrder(p);
     await p.runChecks();
     const refunded = await p.orders.get(order.orderId);
 

@@ -5,8 +5,7 @@ import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
 import { lookupsAfterVoid, defaultSettlementSchedule as schedule } from '#domain/settlement.ts';
 import { makeSweep } from '#domain/sweep.ts';
 import { silentSweepObserver } from '../fakes/in-memory.ts';
-import { fakePipeline, firstDelivery } from '../fakes/pipeline.ts';
-import { demoAgent, latteOrder } from '../fixtures/orders.ts';
+import { fakePipeline, refundAskedOrder } from '../fakes/pipeline.ts';
 
 /*
  * The sweep reads an overdue order, then writes its bookkeeping (`redrives`, the next `dueAt`,
@@ -18,22 +17,20 @@ import { demoAgent, latteOrder } from '../fixtures/orders.ts';
  * the order would say REFUNDED while the whole amount is back with the merchant.
  */
 
-const agentId = 'demo-agent';
+const _agentId = 'demo-agent';
 
 type Pipeline = ReturnType<typeof fakePipeline>;
 
 /** A paid order whose refund the gateway made, its answer lost: REFUND_PENDING, unrecorded. */
 async function refundOut(p: Pipeline): Promise<Order> {
-  const { order } = await p.placeOrder({ agentId, idempotencyKey: 'k-1', body: latteOrder });
-  await p.submit({ orderId: order.orderId, agentId }, firstDelivery);
-  const asked = await p.lifecycle.refund(demoAgent.ownerId, order.orderId, 'refund-1', {});
+  const order = await refundAskedOrder(p);
   await p.gateway.refund({
     paymentId: p.gateway.charges.get(order.orderId)?.paymentId ?? '',
     amount: order.amount,
     currency: order.currency,
     idempotencyKey: `refund_${order.orderId}`,
   });
-  return asked.order;
+  return order;
 }
 
 function refundFailed(p: Pipeline, order: Order): GatewayEvent {
