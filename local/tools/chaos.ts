@@ -297,6 +297,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     stack.queueUrls.paymentSubmission.url,
     clients.sqs,
   );
+  let riskKeyWatch: NodeJS.Timeout | undefined;
   try {
     const { trusted, cautious, misbehaving, closing } = await seedChaosAgents(
       stack,
@@ -340,34 +341,37 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     let placing = true;
     let next = 0;
 
-    let riskKeyRestored = false;
-    let riskAskedBefore = 0;
-    // Each refused check is two AuthFailures (the adapter refreshes the key and asks once more).
-    // Ten checks reach several batches: a redelivered batch (a consumer killed, a copy) is
-    // checked again once the key is back, and its orders then record a verdict, not the refusal;
-    // with three checks, one such batch left the fault unseen in a run.
-    const keyRefusedLongEnough = (index: number) =>
-      stack.risk.requests().authFailures >= 20 || index >= options.orders / 2;
-    const placeOne = async (): Promise<void> => {
-      const index = next++;
-      if (index >= options.orders) return;
-      // The risk engine's key pair disabled in CAM for a while: AuthFailure on every check,
-      // until a few were refused or the run is half placed.
-      if (!injected.riskKeyDisabled && index >= options.orders / 4) {
-        injected.riskKeyDisabled = true;
-        riskAskedBefore = stack.risk.requests().total;
-        stack.risk.setCredentials({ AKIDchaosReplacement: 'not-the-local-key' });
-        options.log(`disabled the risk engine's key after ${index} orders`);
-      }
-      if (injected.riskKeyDisabled && !riskKeyRestored && keyRefusedLongEnough(index)) {
-        riskKeyRestored = true;
+    // The risk engine's key pair disabled in CAM for a while: AuthFailure on every check. Each
+    // refused check is two AuthFailures (the adapter refreshes the key and asks once more). The
+    // key comes back after ten refused checks, which reach several batches (a redelivered batch,
+    // a consumer killed or a copy, is checked again once the key is back, and its orders then
+    // record a verdict, not the refusal), or after a minute if the consumers ask less: the
+    // refusals are counted as they come, not against the orders placed, which a fast placement
+    // outruns.
+    const watchRiskKey = (index: number) => {
+      const disabledAt = Date.now();
+      const askedBefore = stack.risk.requests().total;
+      stack.risk.setCredentials({ AKIDchaosReplacement: 'not-the-local-key' });
+      options.log(`disabled the risk engine's key after ${index} orders`);
+      riskKeyWatch = setInterval(() => {
+        const asked = stack.risk.requests();
+        if (asked.authFailures < 20 && Date.now() - disabledAt < 60_000) return;
+        clearInterval(riskKeyWatch);
         stack.risk.setCredentials({
           [localRiskCredentials.SecretId]: localRiskCredentials.SecretKey,
         });
-        const asked = stack.risk.requests();
         options.log(
-          `restored the risk engine's key after ${index} orders (${asked.authFailures} of ${asked.total - riskAskedBefore} requests meanwhile refused)`,
+          `restored the risk engine's key after ${next} orders placed, ${Math.round((Date.now() - disabledAt) / 1000)} s (${asked.authFailures} of ${asked.total - askedBefore} requests meanwhile refused)`,
         );
+      }, 200);
+      riskKeyWatch.unref();
+    };
+    const placeOne = async (): Promise<void> => {
+      const index = next++;
+      if (index >= options.orders) return;
+      if (!injected.riskKeyDisabled && index >= options.orders / 4) {
+        injected.riskKeyDisabled = true;
+        watchRiskKey(index);
       }
       if (injected.rotations === 0 && index >= options.orders / 2) {
         injected.rotations++;
@@ -612,6 +616,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     }
     return report;
   } finally {
+    clearInterval(riskKeyWatch);
     intakeFaults.detach(clients.dynamodb, clients.sqs);
     settlementFaults.detach(clients.dynamodb, clients.sqs);
     deadDeliveries.detach(clients.dynamodb, clients.sqs);
