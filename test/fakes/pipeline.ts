@@ -191,6 +191,23 @@ export function fakePipeline(
       };
     },
 
+    /** The gateway's signed `refund.failed` for a refund of the order's payment (a closed card). */
+    refundFailed(order: Order, refundId: string, id = 'evt_f1'): GatewayEvent {
+      return {
+        id,
+        type: 'refund.failed',
+        created: Math.floor(clock.now().getTime() / 1000),
+        data: {
+          paymentId: gateway.charges.get(order.orderId)?.paymentId ?? 'pay_unknown',
+          idempotencyKey: order.orderId,
+          amount: order.amount,
+          currency: order.currency,
+          refundId,
+          failureReason: 'expired_or_canceled_card',
+        },
+      };
+    },
+
     /**
      * Delivers every settlement check scheduled so far, and those they schedule, each when its
      * delay has passed; a check the reconciler returns for later comes back after its delay.

@@ -35,19 +35,7 @@ describe('a foreign refund that made the order REFUNDED, then failed at the gate
 
     // Act: the hand-made refund fails; its event is told; every check that follows runs.
     p.gateway.refunds.delete('dashboard');
-    await p.handleEvent({
-      id: 'evt_f1',
-      type: 'refund.failed',
-      created: Math.floor(p.clock.now().getTime() / 1000),
-      data: {
-        paymentId,
-        idempotencyKey: order.orderId,
-        amount: order.amount,
-        currency: order.currency,
-        refundId: 're_dashboard',
-        failureReason: 'expired_or_canceled_card',
-      },
-    });
+    await p.handleEvent(p.refundFailed(order, 're_dashboard'));
     await p.runChecks();
     await p.reconcile({ orderId: order.orderId, check: 0 }, 1);
 

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { GatewayEvent } from '#domain/callbacks.ts';
 import type { Order } from '#domain/order.ts';
 import { fakePipeline, firstDelivery, refundAskedOrder } from '../fakes/pipeline.ts';
 import { latteOrder } from '../fixtures/orders.ts';
@@ -13,25 +12,6 @@ import { latteOrder } from '../fixtures/orders.ts';
 
 const agentId = 'demo-agent';
 
-type Pipeline = ReturnType<typeof fakePipeline>;
-
-/** The gateway's `refund.failed` for the order's refund, as its signed body says. */
-function refundFailed(p: Pipeline, order: Order, refundId: string, id = 'evt_f1'): GatewayEvent {
-  return {
-    id,
-    type: 'refund.failed',
-    created: Math.floor(p.clock.now().getTime() / 1000),
-    data: {
-      paymentId: p.gateway.charges.get(order.orderId)?.paymentId ?? 'pay_unknown',
-      idempotencyKey: order.orderId,
-      amount: order.amount,
-      currency: order.currency,
-      refundId,
-      failureReason: 'expired_or_canceled_card',
-    },
-  };
-}
-
 const ownRefundId = (order: Order) => `re_refund_${order.orderId}`;
 
 describe('a refund of ours that the gateway fails after it succeeded', () => {
@@ -44,9 +24,9 @@ describe('a refund of ours that the gateway fails after it succeeded', () => {
 
     // Act: Stripe tells it twice (refund.failed and refund.updated), and once more.
     const outcomes = [
-      await p.handleEvent(refundFailed(p, order, ownRefundId(order), 'evt_f1')),
-      await p.handleEvent(refundFailed(p, order, ownRefundId(order), 'evt_u1')),
-      await p.handleEvent(refundFailed(p, order, ownRefundId(order), 'evt_f1')),
+      await p.handleEvent(p.refundFailed(order, ownRefundId(order), 'evt_f1')),
+      await p.handleEvent(p.refundFailed(order, ownRefundId(order), 'evt_u1')),
+      await p.handleEvent(p.refundFailed(order, ownRefundId(order), 'evt_f1')),
     ];
 
     // Assess
@@ -77,7 +57,7 @@ describe('a refund of ours that the gateway fails after it succeeded', () => {
     const p = fakePipeline();
     const order = await refundAskedOrder(p);
     await p.runChecks();
-    await p.handleEvent(refundFailed(p, order, ownRefundId(order)));
+    await p.handleEvent(p.refundFailed(order, ownRefundId(order)));
     const held = await p.orders.get(order.orderId);
     const calls = p.gateway.calls.length;
 
@@ -99,10 +79,10 @@ describe('a refund of ours that the gateway fails after it succeeded', () => {
     const order = await refundAskedOrder(p);
 
     // Act
-    const failed = await p.handleEvent(refundFailed(p, order, ownRefundId(order)));
+    const failed = await p.handleEvent(p.refundFailed(order, ownRefundId(order)));
     await p.runChecks();
     const lateSuccess = await p.handleEvent({
-      ...refundFailed(p, order, ownRefundId(order), 'evt_s1'),
+      ...p.refundFailed(order, ownRefundId(order), 'evt_s1'),
       type: 'refund.succeeded',
     });
 
@@ -137,7 +117,7 @@ describe('a refund of ours that the gateway fails after it succeeded', () => {
       currency: order.currency,
       idempotencyKey: `refund_${order.orderId}`,
     });
-    await p.handleEvent(refundFailed(p, order, ownRefundId(order)));
+    await p.handleEvent(p.refundFailed(order, ownRefundId(order)));
 
     // Act
     await p.runChecks();
@@ -204,10 +184,10 @@ describe('a refund of ours that the gateway fails after it succeeded', () => {
     const refunded = await p.orders.get(order.orderId);
 
     // Act: another party's refund of the payment failed; so did one for another payment.
-    const foreign = await p.handleEvent(refundFailed(p, order, 're_someone_else'));
+    const foreign = await p.handleEvent(p.refundFailed(order, 're_someone_else'));
     const otherPayment = await p.handleEvent({
-      ...refundFailed(p, order, ownRefundId(order)),
-      data: { ...refundFailed(p, order, ownRefundId(order)).data, paymentId: 'pay_other' },
+      ...p.refundFailed(order, ownRefundId(order)),
+      data: { ...p.refundFailed(order, ownRefundId(order)).data, paymentId: 'pay_other' },
     });
 
     // Assess
@@ -226,7 +206,7 @@ describe('a refund of ours that the gateway fails after it succeeded', () => {
     await p.submit({ orderId: order.orderId, agentId }, firstDelivery);
 
     // Act
-    const outcome = await p.handleEvent(refundFailed(p, order, 're_1'));
+    const outcome = await p.handleEvent(p.refundFailed(order, 're_1'));
 
     // Assess
     expect(outcome).toEqual({ result: 'unchanged', status: 'PAID' });

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { GatewayEvent } from '#domain/callbacks.ts';
 import type { Order } from '#domain/order.ts';
 import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
 import { lookupsAfterVoid, defaultSettlementSchedule as schedule } from '#domain/settlement.ts';
@@ -31,22 +30,6 @@ async function refundOut(p: Pipeline): Promise<Order> {
     idempotencyKey: `refund_${order.orderId}`,
   });
   return order;
-}
-
-function refundFailed(p: Pipeline, order: Order): GatewayEvent {
-  return {
-    id: 'evt_f1',
-    type: 'refund.failed',
-    created: Math.floor(p.clock.now().getTime() / 1000),
-    data: {
-      paymentId: p.gateway.charges.get(order.orderId)?.paymentId ?? 'pay_unknown',
-      idempotencyKey: order.orderId,
-      amount: order.amount,
-      currency: order.currency,
-      refundId: `re_refund_${order.orderId}`,
-      failureReason: 'expired_or_canceled_card',
-    },
-  };
 }
 
 /** The pipeline's sweep, with `race` run once just before its first write of an order. */
@@ -82,7 +65,9 @@ describe('a move that lands between the sweep reading an order and annotating it
     const p = fakePipeline();
     const order = await refundOut(p);
     p.clock.advance(16 * 60);
-    const sweep = sweepRacedBy(p, () => p.handleEvent(refundFailed(p, order)));
+    const sweep = sweepRacedBy(p, () =>
+      p.handleEvent(p.refundFailed(order, `re_refund_${order.orderId}`)),
+    );
 
     // Act
     await sweep();
@@ -100,7 +85,9 @@ describe('a move that lands between the sweep reading an order and annotating it
     const order = await refundOut(p);
     await p.orders.annotate(order.orderId, 'REFUND_PENDING', { redrives: 10 });
     p.clock.advance(16 * 60);
-    const sweep = sweepRacedBy(p, () => p.handleEvent(refundFailed(p, order)));
+    const sweep = sweepRacedBy(p, () =>
+      p.handleEvent(p.refundFailed(order, `re_refund_${order.orderId}`)),
+    );
     await sweep();
 
     // Act: a check of the order still queued (an earlier redrive's) reaches the reconciler.
