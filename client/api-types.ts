@@ -154,6 +154,13 @@ export interface webhooks {
      */
     post: operations["event_order_refunded"];
   };
+  "order.refund_failed": {
+    /**
+     * The order.refund_failed event
+     * @description Sent at least once, with retries and backoff until the endpoint answers 2xx (about 40 minutes of tries). Verify `Autopay-Signature` over the raw body before reading it, and deduplicate by `id`; order the events of one order by `sequence`.
+     */
+    post: operations["event_order_refund_failed"];
+  };
   "agent.suspended": {
     /**
      * The agent.suspended event
@@ -402,6 +409,8 @@ export interface components {
        * @description When a pending payment must settle, or be voided (ISO 8601, UTC)
        */
       settleBy?: string;
+      /** @description Why the gateway failed the order's refund after accepting it (Stripe's `failure_reason`, e.g. expired_or_canceled_card): with lastError REFUND_FAILED, the money did not reach the user and a person pays it back */
+      refundFailure?: string;
       /**
        * Format: date-time
        * @description When the order was placed (ISO 8601, UTC)
@@ -506,14 +515,14 @@ export interface components {
       /** @description Where events are POSTed */
       url: string;
       /** @description The event types sent to this endpoint */
-      events: ("order.awaiting_confirmation" | "order.held_for_review" | "order.paid" | "order.failed" | "order.expired" | "order.refunded" | "agent.suspended")[];
+      events: ("order.awaiting_confirmation" | "order.held_for_review" | "order.paid" | "order.failed" | "order.expired" | "order.refunded" | "order.refund_failed" | "agent.suspended")[];
     };
     WebhookEndpoint: {
       /** @description we_ and 24 hex digits */
       id: string;
       /** @description Where events are POSTed */
       url: string;
-      events: ("order.awaiting_confirmation" | "order.held_for_review" | "order.paid" | "order.failed" | "order.expired" | "order.refunded" | "agent.suspended")[];
+      events: ("order.awaiting_confirmation" | "order.held_for_review" | "order.paid" | "order.failed" | "order.expired" | "order.refunded" | "order.refund_failed" | "agent.suspended")[];
       /**
        * Format: date-time
        * @description When the endpoint was registered (ISO 8601, UTC)
@@ -525,7 +534,7 @@ export interface components {
       id: string;
       /** @description Where events are POSTed */
       url: string;
-      events: ("order.awaiting_confirmation" | "order.held_for_review" | "order.paid" | "order.failed" | "order.expired" | "order.refunded" | "agent.suspended")[];
+      events: ("order.awaiting_confirmation" | "order.held_for_review" | "order.paid" | "order.failed" | "order.expired" | "order.refunded" | "order.refund_failed" | "agent.suspended")[];
       /**
        * Format: date-time
        * @description When the endpoint was registered (ISO 8601, UTC)
@@ -542,7 +551,7 @@ export interface components {
       /** @description evt_ and 32 hex digits; the same for every delivery of one event: deduplicate by it */
       id: string;
       /** @enum {string} */
-      type: "order.awaiting_confirmation" | "order.held_for_review" | "order.paid" | "order.failed" | "order.expired" | "order.refunded" | "agent.suspended";
+      type: "order.awaiting_confirmation" | "order.held_for_review" | "order.paid" | "order.failed" | "order.expired" | "order.refunded" | "order.refund_failed" | "agent.suspended";
       /**
        * Format: date-time
        * @description When the change happened (ISO 8601, UTC)
@@ -2352,6 +2361,32 @@ export interface operations {
         "application/json": components["schemas"]["NotificationEvent"] & {
           /** @constant */
           type?: "order.refunded";
+        };
+      };
+    };
+    responses: {
+      /** @description Any 2xx: received. Anything else, or no answer: sent again */
+      200: {
+        content: never;
+      };
+    };
+  };
+  /**
+   * The order.refund_failed event
+   * @description Sent at least once, with retries and backoff until the endpoint answers 2xx (about 40 minutes of tries). Verify `Autopay-Signature` over the raw body before reading it, and deduplicate by `id`; order the events of one order by `sequence`.
+   */
+  event_order_refund_failed: {
+    parameters: {
+      header: {
+        /** @description `t=<unix>,v1=<hex>`: the hex HMAC-SHA256 of `"<t>.<raw body>"` under the endpoint's signing secret. */
+        "Autopay-Signature": string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["NotificationEvent"] & {
+          /** @constant */
+          type?: "order.refund_failed";
         };
       };
     };

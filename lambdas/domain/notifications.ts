@@ -14,6 +14,7 @@ export const notificationEventTypes = [
   'order.failed',
   'order.expired',
   'order.refunded',
+  'order.refund_failed',
   'agent.suspended',
 ] as const;
 export type NotificationEventType = (typeof notificationEventTypes)[number];
@@ -80,10 +81,7 @@ export function eventOfChange(change: ItemChange): ToldEvent | undefined {
 
 function orderEvent(change: Extract<ItemChange, { kind: 'order' }>): ToldEvent | undefined {
   const { before, after } = change;
-  if (before?.status === after.status) return undefined;
-  // A refused refund takes the order back to PAID: the payment it told of is the same one.
-  if (after.status === 'PAID' && before?.status === 'REFUND_PENDING') return undefined;
-  const type = orderEventOf[after.status];
+  const type = refundFailedIn(change) ? 'order.refund_failed' : statusEventOf(before, after);
   if (type === undefined) return undefined;
   const waits = type === 'order.awaiting_confirmation' || type === 'order.held_for_review';
   const reason = after.confirmationReason ?? after.holdReason;
@@ -104,6 +102,25 @@ function orderEvent(change: Extract<ItemChange, { kind: 'order' }>): ToldEvent |
       },
     },
   };
+}
+
+function statusEventOf(before: Order | undefined, after: Order): NotificationEventType | undefined {
+  if (before?.status === after.status) return undefined;
+  // A refused refund takes the order back to PAID: the payment it told of is the same one.
+  if (after.status === 'PAID' && before?.status === 'REFUND_PENDING') return undefined;
+  return orderEventOf[after.status];
+}
+
+/**
+ * Whether this change applied the gateway's failure of the refund (REFUND_FAILED): the user was
+ * told `order.refunded`, and must hear that the money did not reach them. A move appends one
+ * history entry, so a later write of the held order (an annotation) tells nothing again.
+ */
+function refundFailedIn({ before, after }: Extract<ItemChange, { kind: 'order' }>): boolean {
+  return (
+    after.history.at(-1)?.cause === 'REFUND_FAILED' &&
+    after.history.length > (before?.history.length ?? 0)
+  );
 }
 
 function agentEvent(change: Extract<ItemChange, { kind: 'agent' }>): ToldEvent | undefined {

@@ -205,6 +205,7 @@ export function orderView(order: Order) {
     ...(order.declineCode ? { declineCode: order.declineCode } : {}),
     ...(order.holdReason ? { holdReason: order.holdReason } : {}),
     ...(order.settleBy ? { settleBy: order.settleBy } : {}),
+    ...(order.refundFailure ? { refundFailure: order.refundFailure } : {}),
     createdAt: order.createdAt,
     updatedAt: order.updatedAt,
     history: order.history.map(({ call: _call, ...entry }) => entry),

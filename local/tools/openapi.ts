@@ -135,6 +135,14 @@ export const orderViewSchema = z.object({
     .optional()
     .describe('Why the order is HELD_FOR_REVIEW; the risk check itself is not shown'),
   settleBy: isoTime('When a pending payment must settle, or be voided').optional(),
+  refundFailure: z
+    .string()
+    .optional()
+    .describe(
+      "Why the gateway failed the order's refund after accepting it (Stripe's `failure_reason`, " +
+        'e.g. expired_or_canceled_card): with lastError REFUND_FAILED, the money did not reach ' +
+        'the user and a person pays it back',
+    ),
   createdAt: isoTime('When the order was placed'),
   updatedAt: isoTime('When the order last changed'),
   history: z.array(historyEntrySchema).describe('Every status change, oldest first'),

@@ -5,7 +5,7 @@ import {
   makeFanOut,
   type NotificationEvent,
 } from '#domain/notifications.ts';
-import { type Order, openOrder } from '#domain/order.ts';
+import { type HistoryEntry, type Order, openOrder } from '#domain/order.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
 import { FakeOwners, InMemoryWebhookEndpoints, RecordingOutbox } from '../fakes/notifications.ts';
 
@@ -34,6 +34,20 @@ function moved(from: Order, status: OrderStatus, extra: Partial<Order> = {}): Or
     status,
     version: from.version + 1,
     updatedAt: '2026-11-29T10:01:00.000Z',
+  };
+}
+
+/** A move as the table records it: the status, and an entry appended to the history. */
+function recorded(
+  from: Order,
+  status: OrderStatus,
+  cause: HistoryEntry['cause'],
+  extra: Partial<Order> = {},
+): Order {
+  const to = moved(from, status, extra);
+  return {
+    ...to,
+    history: [...from.history, { from: from.status, to: status, at: to.updatedAt, cause }],
   };
 }
 
@@ -103,6 +117,54 @@ describe('the event a change of the table makes', () => {
     // Act / Assess
     expect(eventOfChange(orderChange(paid, { ...paid, attempts: 2 }))).toBeUndefined();
     expect(eventOfChange(orderChange(refunding, moved(refunding, 'PAID')))).toBeUndefined();
+  });
+
+  it('tells once that a refund failed after the user was told it was refunded, with why', () => {
+    // Prepare: REFUNDED, then the gateway fails the refund (REFUND_FAILED: REFUND_PENDING again).
+    const refunded = recorded(moved(placed, 'PAID'), 'REFUNDED', 'REFUND_SUCCEEDED');
+    const owing = recorded(refunded, 'REFUND_PENDING', 'REFUND_FAILED', {
+      lastError: 'REFUND_FAILED',
+      refundFailure: 'expired_or_canceled_card',
+    });
+
+    // Act
+    const told = eventOfChange(orderChange(refunded, owing, '400'));
+    const again = eventOfChange(orderChange(refunded, owing, '401'));
+    const annotated = eventOfChange(orderChange(owing, { ...owing, redrives: 1 }, '402'));
+
+    // Assess
+    expect(told).toMatchObject({
+      orderId: placed.orderId,
+      event: {
+        type: 'order.refund_failed',
+        sequence: owing.version,
+        data: {
+          order: {
+            status: 'REFUND_PENDING',
+            lastError: 'REFUND_FAILED',
+            refundFailure: 'expired_or_canceled_card',
+          },
+        },
+      },
+    });
+    expect(told?.event.id).toMatch(/^evt_[0-9a-f]{32}$/);
+    expect(again?.event.id).toBe(told?.event.id);
+    expect(annotated).toBeUndefined();
+  });
+
+  it('tells that a refund failed before its success was recorded (REFUND_PENDING kept)', () => {
+    // Prepare
+    const refunding = recorded(moved(placed, 'PAID'), 'REFUND_PENDING', 'REFUND_REQUESTED');
+    const owing = recorded(refunding, 'REFUND_PENDING', 'REFUND_FAILED', {
+      lastError: 'REFUND_FAILED',
+      refundFailure: 'declined',
+    });
+
+    // Act / Assess
+    expect(eventOfChange(orderChange(refunding, owing))?.event).toMatchObject({
+      type: 'order.refund_failed',
+      data: { order: { refundFailure: 'declined' } },
+    });
   });
 
   it('gives one change the same id every time, and another change another id', () => {

@@ -80,4 +80,26 @@ describe("an agent's view of its order", () => {
       cause: 'HELD_FOR_REVIEW',
     });
   });
+
+  it("shows why the gateway failed the order's refund, but not the refund's id", () => {
+    // Prepare: the refund failed after it succeeded (a closed card).
+    const owing = {
+      ...held,
+      status: 'REFUND_PENDING' as const,
+      lastError: 'REFUND_FAILED',
+      refundId: 're_7f3a',
+      refundFailure: 'expired_or_canceled_card',
+    };
+
+    // Act
+    const view = orderView(owing);
+
+    // Assess
+    expect(view).toMatchObject({
+      lastError: 'REFUND_FAILED',
+      refundFailure: 'expired_or_canceled_card',
+    });
+    expect(JSON.stringify(view)).not.toContain('re_7f3a');
+    expect(orderView(held)).not.toHaveProperty('refundFailure');
+  });
 });
