@@ -641,6 +641,7 @@ async function registerEndpoint(
       'order.failed',
       'order.expired',
       'order.refunded',
+      'order.refund_failed',
     ],
   });
   const { secret } = answer.body as { secret?: string };

@@ -343,12 +343,11 @@ describe('the chaos run checks', () => {
 });
 
 describe("the chaos run's count of the events a user must hear of", () => {
-  const entry = (from: OrderStatus | null, to: OrderStatus): HistoryEntry => ({
-    from,
-    to,
-    at: `${day}T10:00:00.000Z`,
-    cause: from === null ? 'INTAKE' : 'CONFIRM',
-  });
+  const entry = (
+    from: OrderStatus | null,
+    to: OrderStatus,
+    cause: HistoryEntry['cause'] = from === null ? 'INTAKE' : 'CONFIRM',
+  ): HistoryEntry => ({ from, to, at: `${day}T10:00:00.000Z`, cause });
 
   it('expects one event per status told of, and none for a refused refund or a move in place', () => {
     // Act
@@ -367,5 +366,28 @@ describe("the chaos run's count of the events a user must hear of", () => {
 
     // Assess
     expect(expected).toEqual(['order.awaiting_confirmation', 'order.paid', 'order.refunded']);
+  });
+
+  it('expects one order.refund_failed per refund the gateway failed, from REFUNDED or in place', () => {
+    // Act
+    const expected = expectedEvents({
+      history: [
+        entry(null, 'PENDING_PAYMENT'),
+        entry('PENDING_PAYMENT', 'PAID'),
+        entry('PAID', 'REFUND_PENDING'),
+        entry('REFUND_PENDING', 'REFUNDED'),
+        entry('REFUNDED', 'REFUND_PENDING', 'REFUND_FAILED'),
+      ],
+    });
+    const inPlace = expectedEvents({
+      history: [
+        entry('PAID', 'REFUND_PENDING'),
+        entry('REFUND_PENDING', 'REFUND_PENDING', 'REFUND_FAILED'),
+      ],
+    });
+
+    // Assess
+    expect(expected).toEqual(['order.paid', 'order.refund_failed', 'order.refunded']);
+    expect(inPlace).toEqual(['order.refund_failed']);
   });
 });

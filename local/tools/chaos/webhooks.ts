@@ -121,11 +121,15 @@ const told: Partial<Record<OrderStatus, string>> = {
 /** Each order's events as its history says they must be, sorted, e.g. `order.paid`. */
 export function expectedEvents(order: Pick<Order, 'history'>): string[] {
   // A refused refund takes it back to PAID, and a foreign refund of a refunded order is
-  // recorded without a move: neither tells the user anything new.
+  // recorded without a move: neither tells the user anything new. A refund the gateway failed
+  // after it succeeded is told whatever status it leaves.
   return order.history
-    .filter((entry) => entry.from !== entry.to)
-    .filter((entry) => !(entry.to === 'PAID' && entry.from === 'REFUND_PENDING'))
-    .flatMap((entry) => told[entry.to] ?? [])
+    .flatMap((entry) => {
+      if (entry.cause === 'REFUND_FAILED') return ['order.refund_failed'];
+      if (entry.from === entry.to) return [];
+      if (entry.to === 'PAID' && entry.from === 'REFUND_PENDING') return [];
+      return told[entry.to] ?? [];
+    })
     .sort();
 }
 
