@@ -129,6 +129,7 @@ export class StripePaymentGateway implements PaymentGateway {
   async refund(request: RefundRequest): Promise<RefundOutcome> {
     const stripe = await this.#stripe();
     let refund: Stripe.Refund;
+    let accepted = false;
     try {
       refund = await stripe.refunds.create(
         {
@@ -138,7 +139,8 @@ export class StripePaymentGateway implements PaymentGateway {
         },
         { idempotencyKey: request.idempotencyKey },
       );
-      if (refund.status === 'pending' || refund.status === 'requires_action') {
+      accepted = isUnderWay(refund);
+      if (accepted) {
         // A replay answers the refund as it first was: read how it stands now.
         refund = await stripe.refunds.retrieve(refund.id);
       }
@@ -153,16 +155,7 @@ export class StripePaymentGateway implements PaymentGateway {
       const outcome = classifyError(error, 'POST');
       return isTransient(outcome) ? outcome : { kind: 'unavailable', detail: outcome.kind };
     }
-    switch (refund.status) {
-      case 'succeeded':
-        return { kind: 'refunded', refundId: refund.id };
-      case 'failed':
-      case 'canceled':
-        return { kind: 'rejected', reason: refund.failure_reason ?? refund.status };
-      default:
-        // Pending at the bank: asked again later under the same key, it reads the refund afresh.
-        return { kind: 'unavailable', detail: `refund ${refund.id} ${refund.status}` };
-    }
+    return outcomeOfRefund(refund, accepted);
   }
 
   refreshCredentials(): Promise<void> {
@@ -272,6 +265,36 @@ function lookupFailure(outcome: GatewayOutcome): TransientOutcome {
 function amountRefunded(intent: Stripe.PaymentIntent): number | undefined {
   const charge = intent.latest_charge;
   return typeof charge === 'object' && charge !== null ? charge.amount_refunded : undefined;
+}
+
+/** A refund Stripe took and has not finished: at the bank, or waiting for the customer. */
+function isUnderWay(refund: Stripe.Refund): boolean {
+  return refund.status === 'pending' || refund.status === 'requires_action';
+}
+
+/**
+ * A Refund's status, read as the domain's outcome. `accepted`: its creation answered it under
+ * way (`pending`, `requires_action`), and this is how it stands since. A refund answered `failed`
+ * by its creation was refused. One that was accepted and has since `failed`, or been `canceled`
+ * (only a refund in `requires_action` can be, by the merchant or when the customer never gives
+ * the details it needs: Stripe then sets `failure_reason`, e.g. `merchant_request`, and returns
+ * the money to the balance), failed after acceptance: it is the refund under the order's key for
+ * good, and the money did not reach the user, so the order is held for a person.
+ */
+export function outcomeOfRefund(refund: Stripe.Refund, accepted: boolean): RefundOutcome {
+  const reason = refund.failure_reason ?? refund.status ?? 'unknown';
+  switch (refund.status) {
+    case 'succeeded':
+      return { kind: 'refunded', refundId: refund.id };
+    case 'failed':
+    case 'canceled':
+      return accepted
+        ? { kind: 'failed', refundId: refund.id, reason }
+        : { kind: 'rejected', reason };
+    default:
+      // Pending at the bank: asked again later under the same key, it reads the refund afresh.
+      return { kind: 'unavailable', detail: `refund ${refund.id} ${refund.status}` };
+  }
 }
 
 /** A PaymentIntent's status, read as the domain's outcome. */

@@ -143,6 +143,55 @@ describe('the Stripe adapter against the simulated Stripe API', () => {
     expect(gateway.ledger().charges[orderId(6)]).toMatchObject({ captured: 450, refunded: 200 });
   });
 
+  // Stripe saves the first answer under an idempotency key: a refund created `pending` is
+  // answered `pending` on every replay, whatever became of it. One that failed since was accepted
+  // and then failed (its money back in the balance), not refused: the order is held for a person,
+  // never sent back to PAID as REFUND_REJECTED.
+  it('reads a refund that was pending and failed since as failed, not rejected, on a replay', async () => {
+    // Prepare
+    const charged = await adapter.charge({
+      idempotencyKey: orderId(7),
+      amount: 450,
+      currency: 'CNY',
+      paymentMethod: 'card',
+    });
+    const paymentId = (charged as { paymentId: string }).paymentId;
+    const request = {
+      paymentId,
+      amount: 450,
+      currency: 'CNY',
+      idempotencyKey: `refund_${orderId(7)}`,
+      orderId: orderId(7),
+    };
+    gateway.scriptNext([{ fault: 'refund_pending_fails' }]);
+
+    // Act: sent, then sent again under the same key as settlement does, until it is not pending.
+    const first = await adapter.refund(request);
+    let later = await adapter.refund(request);
+    for (let tries = 0; later.kind === 'unavailable' && tries < 50; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      later = await adapter.refund(request);
+    }
+    const replayed = await stripe.refunds.create(
+      { payment_intent: paymentId, amount: 450, metadata: { orderId: orderId(7) } },
+      { idempotencyKey: request.idempotencyKey },
+    );
+
+    // Assess: the replay still says pending; the refund itself failed; no money left.
+    expect(first).toMatchObject({ kind: 'unavailable' });
+    expect(later).toEqual({
+      kind: 'failed',
+      refundId: replayed.id,
+      reason: 'expired_or_canceled_card',
+    });
+    expect(replayed.status).toBe('pending');
+    expect(await stripe.refunds.retrieve(replayed.id)).toMatchObject({
+      status: 'failed',
+      failure_reason: 'expired_or_canceled_card',
+    });
+    expect(gateway.ledger().charges[orderId(7)]).toMatchObject({ captured: 450, refunded: 0 });
+  });
+
   it('says a payer is missing as a misconfiguration, and a wrong key as unauthorized', async () => {
     // Prepare
     const noPayers = new StripePaymentGateway({

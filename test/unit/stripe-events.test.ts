@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readStripeEvent, stripeEventSchema } from '#adapters/stripe-events.ts';
-import { outcomeOfIntent } from '#adapters/stripe-payment-gateway.ts';
+import { outcomeOfIntent, outcomeOfRefund } from '#adapters/stripe-payment-gateway.ts';
 
 const orderId = 'ord_0123456789abcdef0123456789abcdef';
 
@@ -129,6 +129,59 @@ describe("a PaymentIntent's status, read as the domain's outcome", () => {
   ])('%s', (status, fields, expected) => {
     // Act
     const outcome = outcomeOfIntent(intent({ status, ...fields }) as never);
+
+    // Assess
+    expect(outcome).toEqual(expected);
+  });
+});
+
+describe("a Refund's status, read as the domain's outcome", () => {
+  const refund = (status: string, failure_reason?: string) =>
+    ({
+      id: 're_1',
+      object: 'refund',
+      amount: 450,
+      currency: 'cny',
+      payment_intent: 'pi_1',
+      status,
+      ...(failure_reason ? { failure_reason } : {}),
+    }) as never;
+
+  it.each([
+    ['succeeded as created', refund('succeeded'), false, { kind: 'refunded', refundId: 're_1' }],
+    [
+      'still pending',
+      refund('pending'),
+      true,
+      { kind: 'unavailable', detail: 'refund re_1 pending' },
+    ],
+    [
+      'failed as created: refused',
+      refund('failed', 'declined'),
+      false,
+      { kind: 'rejected', reason: 'declined' },
+    ],
+    [
+      'failed after it was pending: a failure after acceptance',
+      refund('failed', 'expired_or_canceled_card'),
+      true,
+      { kind: 'failed', refundId: 're_1', reason: 'expired_or_canceled_card' },
+    ],
+    [
+      'canceled while it required action',
+      refund('canceled', 'merchant_request'),
+      true,
+      { kind: 'failed', refundId: 're_1', reason: 'merchant_request' },
+    ],
+    [
+      'failed after it was pending, no reason given',
+      refund('failed'),
+      true,
+      { kind: 'failed', refundId: 're_1', reason: 'failed' },
+    ],
+  ])('%s', (_name, value, accepted, expected) => {
+    // Act
+    const outcome = outcomeOfRefund(value, accepted);
 
     // Assess
     expect(outcome).toEqual(expected);

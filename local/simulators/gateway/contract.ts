@@ -24,8 +24,9 @@ export interface GatewayRefund {
   amount: number;
   currency: string;
   /**
-   * `PENDING` only for a refund made through the Stripe API with the `refund_pending` fault;
-   * `FAILED` for one that succeeded and then failed (the `refundFailRate` fault).
+   * `PENDING` only for a refund made through the Stripe API with the `refund_pending` (or
+   * `refund_pending_fails`) fault; `FAILED` for one that succeeded and then failed (the
+   * `refundFailRate` fault), or that failed while pending (`refund_pending_fails`).
    */
   status: 'SUCCEEDED' | 'PENDING' | 'FAILED';
   created: number;

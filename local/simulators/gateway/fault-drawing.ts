@@ -52,7 +52,10 @@ export interface Decision {
   refundTimeout: boolean;
   /** For a refund: a second, false `refund.succeeded` goes with the real one. */
   stray?: StrayRefund;
-  /** For a refund: it is `pending` at first, and succeeds `settleAfterMs` later. */
+  /**
+   * For a refund: it is `pending` at first, and succeeds `settleAfterMs` later (fails then, with
+   * `refundFailsLater`).
+   */
   refundPending?: boolean;
   /** For a refund: it succeeds, and fails `refundFailAfterMs` later (the money comes back). */
   refundFailsLater?: boolean;
@@ -65,6 +68,7 @@ function scriptApplies(fault: ScriptedGatewayFault, kind: RouteKind): boolean {
     fault.fault === 'stray_refund' ||
     fault.fault === 'refund_then_timeout' ||
     fault.fault === 'refund_pending' ||
+    fault.fault === 'refund_pending_fails' ||
     fault.fault === 'refund_fails_later'
   ) {
     return kind === 'refund';
@@ -244,6 +248,8 @@ export class FaultDraws {
         return { ...plain, refundTimeout: true };
       case 'refund_pending':
         return { ...plain, refundPending: true };
+      case 'refund_pending_fails':
+        return { ...plain, refundPending: true, refundFailsLater: true };
       case 'refund_fails_later':
         return { ...plain, refundFailsLater: true };
       case 'stray_refund':

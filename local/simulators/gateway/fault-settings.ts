@@ -89,6 +89,7 @@ export const scriptedFaultNames = [
   'refund_then_timeout',
   'stray_refund',
   'refund_pending',
+  'refund_pending_fails',
   'refund_fails_later',
 ] as const;
 export const scriptedRoutes = ['create', 'lookup', 'any'] as const;

@@ -20,7 +20,7 @@ import type { GatewayEvent, GatewayPayment, GatewayRefund } from './contract.ts'
 import type { ChargePlan, Decision } from './fault-drawing.ts';
 import { newId } from './ledger.ts';
 import type { PaymentsApi } from './payments.ts';
-import { failLater } from './refunds.ts';
+import { failLater, REFUND_FAILURE_REASON } from './refunds.ts';
 import type { StripeIntentRecord } from './stripe-records.ts';
 
 /** The API version the simulator's objects follow: the one stripe-node 23.1 pins. */
@@ -406,6 +406,13 @@ export class StripeApi {
     this.#work.book.stripe.refunds.set(refund.id, { metadata, wasPending: refundPending === true });
     if (refundPending) {
       this.#work.later(this.#work.faults().settleAfterMs, async () => {
+        if (refundFailsLater) {
+          // Failed at the bank before any money left: the balance gets it back, none refunded.
+          refund.status = 'FAILED';
+          refund.failureReason = REFUND_FAILURE_REASON;
+          await this.#work.announce([gatewayEvent('refund.failed', payment, refund)]);
+          return;
+        }
         refund.status = 'SUCCEEDED';
         payment.amountRefunded += refund.amount;
         await this.#work.announce([refundEvent(payment, refund)]);
