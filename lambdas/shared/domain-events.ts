@@ -58,7 +58,7 @@ export function settlementObserver(log: typeof logger): SettlementObserver {
     },
     refundFailed(order: Order) {
       metrics.addMetric(metricNames.refundFailed, MetricUnit.Count, 1);
-      log.error('The gateway failed the order’s refund after it succeeded: a person pays it back', {
+      log.error('The gateway failed the order’s refund after accepting it: a person pays it back', {
         orderId: order.orderId,
         refundId: order.refundId,
         failureReason: order.refundFailure,

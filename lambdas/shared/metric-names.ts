@@ -44,7 +44,7 @@ export const metricNames = {
   callbackSignatureMismatch: 'CallbackSignatureMismatch',
   settlementAmountMismatch: 'SettlementAmountMismatch',
   foreignRefund: 'ForeignRefund',
-  /** A refund of ours that the gateway failed after it succeeded: a person pays the user back. */
+  /** A refund of ours that the gateway failed after accepting it: a person pays the user back. */
   refundFailed: 'RefundFailed',
   ordersPastDeadline: 'OrdersPastDeadline',
   ordersExpired: 'OrdersExpired',

@@ -16,10 +16,12 @@ import { localTarget } from '../../ops/cli.ts';
 import { runOps } from '../../ops/commands.ts';
 import { apiFetch } from '../support/contract.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
+import { type ReceivedEvent, WebhookReceiver } from '../support/webhook-receiver.ts';
 
 let stack: LocalRuntime;
 let agent: AgentClient;
 let stripe: Stripe;
+let receiver: WebhookReceiver;
 
 /** Agents trusted like demo-agent whose payers the simulated Stripe treats differently. */
 const scaAgent = 'sca-agent';
@@ -49,6 +51,7 @@ beforeAll(async () => {
   await agents.put({ ...demoAgent, agentId: scaAgent });
   await agents.put({ ...demoAgent, agentId: misconfiguredAgent });
   agent = await AgentClient.for(stack, 'demo-agent');
+  receiver = await WebhookReceiver.start();
   const base = new URL(stack.gateway.stripeUrl);
   stripe = new Stripe(localStripeApiKey, {
     host: base.hostname,
@@ -60,6 +63,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
+  await receiver?.stop();
 });
 
 beforeEach(() => {
@@ -91,6 +95,37 @@ function refund(orderId: string, key: string) {
     }),
   );
 }
+
+/** Registers an endpoint of demo-agent's user on the loopback receiver; answers its secret. */
+async function subscribe(path: string, events: readonly string[]): Promise<string> {
+  const token = await signOwnerToken('demo-agent');
+  const response = await apiFetch(`${stack.apiUrl}/v1/webhook-endpoints`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      'idempotency-key': `endpoint-${path}`,
+    },
+    body: JSON.stringify({ url: `${receiver.baseUrl}${path}`, events }),
+  });
+  expect(response.status).toBe(201);
+  return String(((await response.json()) as { secret?: string }).secret);
+}
+
+/** The signed events about one order that reached `path`, each delivery counted. */
+const toldOf = (path: string, secret: string, orderId: string): ReceivedEvent['event'][] =>
+  receiver
+    .verified(path, secret)
+    .map((one) => one.event)
+    .filter((event) => event.data.order?.orderId === orderId);
+
+/** Waits until `path` has received each of `types` about the order. */
+const hears = (path: string, orderId: string, types: readonly string[]) =>
+  receiver.waitFor(path, (got) =>
+    types.every((type) =>
+      got.some((one) => one.event.type === type && one.event.data.order?.orderId === orderId),
+    ),
+  );
 
 describe('the pipeline on Stripe (GATEWAY=stripe), against the simulated Stripe API', () => {
   it('pays through a PaymentIntent that the official stripe package reads back', async () => {
@@ -291,8 +326,10 @@ describe('the pipeline on Stripe (GATEWAY=stripe), against the simulated Stripe 
     });
   });
 
-  it('owes a refund again when Stripe fails it after it succeeded, told by the signed refund.failed webhook', async () => {
-    // Prepare
+  it('owes a refund again when Stripe fails it after it succeeded, told by the signed refund.failed webhook, and tells the user once', async () => {
+    // Prepare: the user's endpoint hears of refunds and of their failure.
+    const path = '/refund-fails';
+    const secret = await subscribe(path, ['order.refunded', 'order.refund_failed']);
     const placed = await agent.place();
     const paid = await agent.waitForStatus(placed.orderId, 'PAID', 10_000);
     stack.gateway.setFaults({ refundFailAfterMs: 200 });
@@ -305,6 +342,7 @@ describe('the pipeline on Stripe (GATEWAY=stripe), against the simulated Stripe 
       (order) => order.status === 'REFUND_PENDING' && order.lastError === 'REFUND_FAILED',
       15_000,
     );
+    await hears(path, placed.orderId, ['order.refund_failed']);
     // Longer than the look at the refund the reconciler schedules (1 s here): nothing more moves.
     await new Promise((resolve) => setTimeout(resolve, 2_500));
 
@@ -328,6 +366,58 @@ describe('the pipeline on Stripe (GATEWAY=stripe), against the simulated Stripe 
     expect(
       stack.gateway.ledger().refunds.filter((each) => each.paymentId === paid.gatewayRef),
     ).toHaveLength(1);
+    // The user heard it was refunded if the order was, and then, once, that it was not, and why.
+    const told = toldOf(path, secret, placed.orderId);
+    const refundedMoves = owing.history.filter((entry) => entry.to === 'REFUNDED').length;
+    expect(told.filter((event) => event.type === 'order.refunded')).toHaveLength(refundedMoves);
+    const failures = told.filter((event) => event.type === 'order.refund_failed');
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({
+      sequence: owing.history.length,
+      data: {
+        order: {
+          status: 'REFUND_PENDING',
+          lastError: 'REFUND_FAILED',
+          refundFailure: 'expired_or_canceled_card',
+        },
+      },
+    });
+  });
+
+  // The refund.failed webhook lost, the reconciler's replay of the refund is all that tells it:
+  // Stripe answers it `pending` as first saved, and the refund retrieved says `failed`.
+  it('holds a refund that was pending and failed at Stripe as failed, not refused, when only the reconciler sees it', async () => {
+    // Prepare
+    const path = '/pending-refund-fails';
+    const secret = await subscribe(path, ['order.paid', 'order.refund_failed']);
+    const placed = await agent.place();
+    const paid = await agent.waitForStatus(placed.orderId, 'PAID', 10_000);
+    stack.gateway.setFaults({ settleAfterMs: 1_000, callbacks: { enabled: false } });
+    stack.gateway.scriptNext([{ fault: 'refund_pending_fails' }]);
+
+    // Act
+    expect((await refund(placed.orderId, 'refund-pending-fails')).status).toBe(202);
+    const owing = await agent.waitFor(
+      placed.orderId,
+      (order) => order.lastError === 'REFUND_FAILED' || order.status === 'PAID',
+      20_000,
+    );
+    await hears(path, placed.orderId, ['order.paid', 'order.refund_failed']);
+
+    // Assess: held for a person with Stripe's reason; the money never left; told once.
+    expect(owing).toMatchObject({
+      status: 'REFUND_PENDING',
+      lastError: 'REFUND_FAILED',
+      refundFailure: 'expired_or_canceled_card',
+    });
+    expect(owing.history.map((entry) => entry.cause)).not.toContain('REFUND_REJECTED');
+    expect(chargesFor(placed.orderId)).toMatchObject({ captured: 450, refunded: 0 });
+    const refundAtStripe = await stripe.refunds.retrieve(
+      String((await stored(placed.orderId))?.refundId),
+    );
+    expect(refundAtStripe).toMatchObject({ status: 'failed', payment_intent: paid.gatewayRef });
+    const told = toldOf(path, secret, placed.orderId).map((event) => event.type);
+    expect(told).toEqual(['order.paid', 'order.refund_failed']);
   });
 
   describe('npm run ops -- rotate stripeApiKey', () => {
