@@ -124,6 +124,9 @@ export const chaosFaults = {
     // the reconciler schedules when it records it finds the failure then).
     refundFailRate: 0.25,
     refundFailAfterMs: 500,
+    // On Stripe, a fifth of refunds are pending first: they succeed half a second later, or fail
+    // then (when they drew refundFailRate) with no money given back, their events told or lost.
+    refundPendingRate: 0.2,
     callbacks: { duplicateRate: 0.2, outOfOrderRate: 0.1, lostRate: 0.1, strayRefundRate: 0.3 },
   },
   risk: {
@@ -895,6 +898,7 @@ function faultsInjected(
     ['late success never announced (only a lookup finds it)', ledger.lateSuccessCallbacksLost],
     ['stray refund.succeeded (foreign or partial)', ledger.strayRefundEvents],
     ['refund failed after it succeeded (money back)', ledger.failedRefunds],
+    ['refund pending at Stripe, then failed (no money left)', ledger.pendingRefundsFailed],
     ['user confirmed a waiting order', waiting.confirmed],
     ['user cancelled a waiting order', waiting.cancelled],
     ['user confirmed a held order', review.confirmed],

@@ -98,6 +98,7 @@ function ledger(payments: GatewayPayment[], refunds: GatewayRefund[] = []): Ledg
     lateSuccessCallbacksLost: 0,
     strayRefundEvents: 0,
     failedRefunds: 0,
+    pendingRefundsFailed: 0,
     keys: { active: 1, revoked: 0 },
   };
 }

@@ -83,6 +83,8 @@ export interface Ledger {
   strayRefundEvents: number;
   /** Refunds that succeeded and failed afterwards, their money back (`refundFailRate`). */
   failedRefunds: number;
+  /** Refunds made `pending` through the Stripe API that failed before they succeeded. */
+  pendingRefundsFailed: number;
   /** API keys: valid ones, and those revoked since the start (or the last reset). */
   keys: { active: number; revoked: number };
 }

@@ -135,14 +135,16 @@ export class FaultDraws {
         const refundTimeout = chance(this.#random, this.#faults().refundThenTimeoutRate);
         const stray = this.#drawStrayRefund();
         // Drawn only when asked for, so runs without it keep the draws they always had.
-        const { refundFailRate } = this.#faults();
+        const { refundFailRate, refundPendingRate } = this.#faults();
         const refundFailsLater = refundFailRate > 0 && chance(this.#random, refundFailRate);
+        const refundPending = refundPendingRate > 0 && chance(this.#random, refundPendingRate);
         return {
           latencyMs,
           ...plain,
           refundTimeout,
           ...(stray ? { stray } : {}),
           ...(refundFailsLater ? { refundFailsLater } : {}),
+          ...(refundPending ? { refundPending } : {}),
         };
       }
       default:

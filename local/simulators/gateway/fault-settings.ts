@@ -40,6 +40,11 @@ export interface GatewayFaults {
    */
   refundFailRate: number;
   refundFailAfterMs: number;
+  /**
+   * Refunds made through the Stripe API that are `pending` at first and settle `settleAfterMs`
+   * later: they succeed then, or fail then when they also draw `refundFailRate`.
+   */
+  refundPendingRate: number;
   callbacks: GatewayCallbackFaults;
 }
 
@@ -69,6 +74,7 @@ export const defaultGatewayFaults: GatewayFaults = freezeDeep({
   refundThenTimeoutRate: 0,
   refundFailRate: 0,
   refundFailAfterMs: 500,
+  refundPendingRate: 0,
   callbacks: {
     enabled: true,
     delayMs: 0,
@@ -153,6 +159,7 @@ const gatewayFaultsSchema = z.strictObject({
   refundThenTimeoutRate: rate(),
   refundFailRate: rate(),
   refundFailAfterMs: amount(),
+  refundPendingRate: rate(),
   callbacks: z.strictObject({
     enabled: flag(),
     delayMs: amount(),

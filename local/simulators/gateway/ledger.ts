@@ -59,6 +59,7 @@ export class GatewayBook {
   lateSuccessCallbacksLost = 0;
   strayRefundEvents = 0;
   failedRefunds = 0;
+  pendingRefundsFailed = 0;
 
   clear(): void {
     this.payments.clear();
@@ -74,6 +75,7 @@ export class GatewayBook {
     this.lateSuccessCallbacksLost = 0;
     this.strayRefundEvents = 0;
     this.failedRefunds = 0;
+    this.pendingRefundsFailed = 0;
   }
 
   count(routeName: string): void {
@@ -95,6 +97,7 @@ export class GatewayBook {
       lateSuccessCallbacksLost: this.lateSuccessCallbacksLost,
       strayRefundEvents: this.strayRefundEvents,
       failedRefunds: this.failedRefunds,
+      pendingRefundsFailed: this.pendingRefundsFailed,
       keys,
     });
   }

@@ -410,6 +410,7 @@ export class StripeApi {
           // Failed at the bank before any money left: the balance gets it back, none refunded.
           refund.status = 'FAILED';
           refund.failureReason = REFUND_FAILURE_REASON;
+          this.#work.book.pendingRefundsFailed += 1;
           await this.#work.announce([gatewayEvent('refund.failed', payment, refund)]);
           return;
         }
