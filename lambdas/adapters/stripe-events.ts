@@ -63,7 +63,8 @@ const refundEventTypes: ReadonlySet<string> = new Set([
  * A PaymentIntent's events move the order as the simulator's payment events do. A refund's
  * `refund.created` / `refund.updated` once it has `succeeded` is a refund event; `refund.failed`,
  * or a `refund.updated` whose status became `failed` (Stripe sends both, in either order, when a
- * refund fails, even after it succeeded), is a failed refund, whose money is back in the balance.
+ * refund fails, even after it succeeded), is a failed refund, whose money is back in the balance;
+ * so is a `refund.updated` whose refund was `canceled` (`failure_reason: merchant_request`).
  * `charge.refunded` is acknowledged only: the refund event of the same refund names it, which the
  * charge does not.
  */
@@ -116,8 +117,10 @@ function paymentEvent(
 }
 
 function refundEvent(event: StripeEvent, value: z.infer<typeof refund>): StripeEventReading {
-  // A refund created failed was refused: the answer to its creation says so, not an event.
-  const failed = value.status === 'failed' && event.type !== 'refund.created';
+  // A refund created failed was refused: the answer to its creation says so, not an event. One
+  // canceled was accepted first (only a refund in requires_action can be): it failed as well.
+  const failed =
+    (value.status === 'failed' || value.status === 'canceled') && event.type !== 'refund.created';
   if (event.type === 'refund.failed' && !failed) {
     return { kind: 'skip', reason: `refund.failed of a refund ${value.status}` };
   }

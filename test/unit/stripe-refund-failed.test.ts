@@ -159,6 +159,26 @@ describe('a refund of ours that Stripe fails after it succeeded', () => {
     });
   });
 
+  it('reads a refund.updated of a refund canceled while it required action as its failure', () => {
+    // Act
+    const reading = readStripeEvent(
+      event('refund.updated', {
+        ...failedRefund,
+        status: 'canceled',
+        failure_reason: 'merchant_request',
+      }),
+    );
+
+    // Assess
+    expect(reading).toMatchObject({
+      kind: 'event',
+      event: {
+        type: 'refund.failed',
+        data: { refundId: 're_1', failureReason: 'merchant_request' },
+      },
+    });
+  });
+
   it('skips a refund.failed whose refund has not failed, and a refund created failed', () => {
     // Act
     const readings = [
