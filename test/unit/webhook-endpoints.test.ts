@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AutopayError } from '#domain/errors.ts';
+import { notificationEventTypes } from '#domain/notifications.ts';
 import { makeDeliverNotification, signatureHeader } from '#domain/webhook-delivery.ts';
 import {
   endpointSecret,
@@ -103,6 +104,18 @@ describe('webhook endpoints', () => {
       });
     },
   );
+
+  it('takes every event type there is, order.refund_failed among them', async () => {
+    // Act
+    const { endpoints } = endpointsWith();
+    const created = await endpoints.create('u', 'k', {
+      url: 'https://example.com/a',
+      events: [...notificationEventTypes],
+    });
+
+    // Assess
+    expect(created.endpoint.events).toContain('order.refund_failed');
+  });
 
   it.each([[[]], [['order.shipped']], [['order.paid', 'order.paid']]])(
     'refuses the events %j',
