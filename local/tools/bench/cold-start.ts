@@ -7,7 +7,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { type BoundResources, functionEnvironment } from '#shared/function-environment.ts';
 import {
   AGENT_SCOPE,
@@ -61,6 +61,12 @@ export interface FunctionColdStart {
   readonly cpuRatio: number;
   /** Rounds measured: each one baseline process and one function process. */
   readonly pairs: number;
+  /**
+   * The same function bundled with a stand-in for Powertools Tracer (tracer-stand-in.ts), so
+   * without the Tracer and the X-Ray SDK it loads: its median ratio to the same paired baseline,
+   * and its bundle KB.
+   */
+  readonly withoutTracer: { readonly timeRatio: number; readonly bundleKb: number };
   /** Load + init + first invocation with faked I/O; only for the intake function. */
   readonly firstInvokeMs?: number;
   readonly firstInvokeStatus?: number;
@@ -262,10 +268,21 @@ async function measure(
   return JSON.parse(stdout) as RunnerOutput;
 }
 
+/** Resolves Powertools Tracer and its middleware to the bench's stand-in that traces nothing. */
+const withoutTracer: Plugin = {
+  name: 'without-tracer',
+  setup(build) {
+    build.onResolve({ filter: /^@aws-lambda-powertools\/tracer(\/middleware)?$/ }, () => ({
+      path: join(projectRoot, 'local/tools/bench/tracer-stand-in.ts'),
+    }));
+  },
+};
+
 async function bundle(
   options: { entry: string } | { contents: string },
   outfile: string,
   external: readonly string[] = [],
+  plugins: Plugin[] = [],
 ): Promise<string[]> {
   const result = await build({
     ...('entry' in options
@@ -280,6 +297,7 @@ async function bundle(
     mainFields: ['module', 'main'],
     banner: { js: cdkBanner },
     external: [...external],
+    plugins,
     metafile: true,
     logLevel: 'silent',
   });
@@ -325,10 +343,18 @@ function baselineSource(packages: readonly string[]): string {
 
 type Load = Pick<RunnerOutput, 'loadMs' | 'cpuMs'>;
 
+/** Each round's processes of one function: its bundle, its baseline and its bundle without the Tracer. */
+interface Samples {
+  readonly own: Load[];
+  readonly base: Load[];
+  readonly untraced: Load[];
+}
+
 interface Built {
   readonly name: string;
   readonly memoryMb: number;
   readonly file: string;
+  readonly withoutTracer: { readonly file: string; readonly kb: number };
   readonly sdkClients: string[];
   readonly bundleKb: number;
   readonly deployedKb: number;
@@ -359,6 +385,10 @@ export async function runColdStarts(rounds: number): Promise<ColdStartRun> {
     for (const [name, spec] of Object.entries(functionSpecs)) {
       const file = join(directory, `${name}.mjs`);
       const sdkClients = await bundle({ entry: join(projectRoot, spec.entry) }, file, lazyModules);
+      const untracedFile = join(directory, `${name}.without-tracer.mjs`);
+      await bundle({ entry: join(projectRoot, spec.entry) }, untracedFile, lazyModules, [
+        withoutTracer,
+      ]);
       const deployedFile = join(directory, `${name}.deployed.mjs`);
       await bundle({ entry: join(projectRoot, spec.entry) }, deployedFile, [
         ...runtimeProvided,
@@ -376,6 +406,7 @@ export async function runColdStarts(rounds: number): Promise<ColdStartRun> {
         name,
         memoryMb: spec.memoryMb,
         file,
+        withoutTracer: { file: untracedFile, kb: (await stat(untracedFile)).size / 1024 },
         sdkClients,
         bundleKb: (await stat(file)).size / 1024,
         deployedKb: (await stat(deployedFile)).size / 1024,
@@ -385,24 +416,30 @@ export async function runColdStarts(rounds: number): Promise<ColdStartRun> {
     }
 
     const loadBefore = loadavg()[0] ?? Number.NaN;
-    const loads = new Map(built.map((fn) => [fn.name, { own: [] as Load[], base: [] as Load[] }]));
+    const loads = new Map(
+      built.map((fn) => [
+        fn.name,
+        { own: [] as Load[], base: [] as Load[], untraced: [] as Load[] },
+      ]),
+    );
     for (let round = 0; round < rounds; round += 1) {
       progress(`cold starts: round ${round + 1} of ${rounds}`);
       for (let index = 0; index < built.length; index += 1) {
         const fn = built[(index + round) % built.length] as Built;
-        const sample = loads.get(fn.name) as { own: Load[]; base: Load[] };
+        const sample = loads.get(fn.name) as Samples;
         const baselineFirst = round % 2 === 0;
         if (baselineFirst) sample.base.push(await measure(runner, fn.baseline.file, fn.env));
         sample.own.push(await measure(runner, fn.file, fn.env));
+        sample.untraced.push(await measure(runner, fn.withoutTracer.file, fn.env));
         if (!baselineFirst) sample.base.push(await measure(runner, fn.baseline.file, fn.env));
       }
     }
 
     const results: FunctionColdStart[] = [];
     for (const fn of built) {
-      const sample = loads.get(fn.name) as { own: Load[]; base: Load[] };
-      const pairRatios = (pick: (load: Load) => number) =>
-        sample.own.map((own, index) => {
+      const sample = loads.get(fn.name) as Samples;
+      const pairRatios = (pick: (load: Load) => number, of: Load[] = sample.own) =>
+        of.map((own, index) => {
           const base = sample.base[index];
           return base ? pick(own) / pick(base) : Number.NaN;
         });
@@ -434,6 +471,10 @@ export async function runColdStarts(rounds: number): Promise<ColdStartRun> {
         timeRatioQuartiles: [percentile(ratios, 25), percentile(ratios, 75)],
         cpuRatio: median(pairRatios((load) => load.cpuMs)),
         pairs: ratios.length,
+        withoutTracer: {
+          timeRatio: median(pairRatios((load) => load.loadMs, sample.untraced)),
+          bundleKb: fn.withoutTracer.kb,
+        },
         ...(firstInvokeMs !== undefined ? { firstInvokeMs } : {}),
         ...(firstInvokeStatus !== undefined ? { firstInvokeStatus } : {}),
       };
@@ -441,7 +482,8 @@ export async function runColdStarts(rounds: number): Promise<ColdStartRun> {
       progress(
         `cold start ${fn.name}: ${fn.bundleKb.toFixed(0)} KB (${fn.deployedKb.toFixed(0)} KB deployed), load+init ${result.loadMs.toFixed(1)} ms ` +
           `(baseline ${result.baselineLoadMs.toFixed(1)} ms), ratio ${result.timeRatio.toFixed(2)} ` +
-          `(quartiles ${result.timeRatioQuartiles.map((value) => value.toFixed(2)).join('–')}), CPU ratio ${result.cpuRatio.toFixed(2)}`,
+          `(quartiles ${result.timeRatioQuartiles.map((value) => value.toFixed(2)).join('–')}), CPU ratio ${result.cpuRatio.toFixed(2)}, ` +
+          `without the Tracer ${result.withoutTracer.timeRatio.toFixed(2)}`,
       );
     }
     return {
