@@ -573,8 +573,8 @@ function settlementAlarms({ alarm, metric }: AlarmKit) {
     }),
     refundFailed: alarm('RefundFailed', {
       alarmDescription:
-        "The gateway failed an order's refund after it succeeded (the card was closed, lost or " +
-        'expired): the money is back in the merchant balance and the order is REFUND_PENDING ' +
+        "The gateway failed an order's refund after accepting it (the card was closed, lost or " +
+        'expired, or a refund waiting for action was canceled): the money is back in the merchant balance and the order is REFUND_PENDING ' +
         'with lastError REFUND_FAILED, held: autopay sends nothing more, as a refund can only ' +
         'go to the card that paid. Pay the user back another way, as docs/OPERATIONS.md says ' +
         '(npm run ops -- --stage <stage> order <id> shows refundFailure).',
