@@ -8,11 +8,11 @@ const backoffCapSeconds = 2;
 /** The simulator's Retry-After on a throttle: within the backoff cap, so it never waits longer. */
 const retryAfterSeconds = 1;
 /**
- * Deliveries of one payment message before its DLQ. At 30 % faults a first delivery fails about
- * 27 % of the time and a redelivery (lookup, then charge) about 43 %, so the wiring's 8 would
- * leave one of the 18 orders in the DLQ, unpaid until the sweep, in more than one run in a
- * hundred: the seeded faults are drawn in arrival order, so the order paid last meets a stretch
- * of them alone, and a loaded run paid one on its 8th delivery. With 12, one run in 2,000.
+ * Deliveries of one payment message before its DLQ. The seeded faults are drawn in arrival order,
+ * so the order paid last meets a stretch of them alone: a loaded run paid one on its 9th delivery,
+ * which the wiring's 8 would have sent to the DLQ, unpaid until the sweep 15 minutes after its
+ * first failure. Met alone from any of its first 1,000 draws, seed 30 pays an order within 10
+ * deliveries; 12 leave room for a run that spreads the faults otherwise.
  */
 const maxReceives = 12;
 const gatewayTimeoutMs = Number(wiring.functions.paymentSubmission.environment.GATEWAY_TIMEOUT_MS);
