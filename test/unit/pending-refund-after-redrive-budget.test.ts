@@ -73,4 +73,18 @@ describe('a refund pending at the gateway for longer than the sweep keeps asking
     expect(after.status).toBe('REFUNDED');
     expect(p.netCaptured(after)).toBe(0);
   });
+
+  it('asks nothing more of the reconciler while the order is still in the due index', async () => {
+    // Prepare: the refund is out and pending; the sweep has not given the order up.
+    const p = fakePipeline();
+    const asked = await refundAskedOrder(p);
+    const scheduled = p.checks.scheduled.length;
+
+    // Act
+    await p.handleEvent(refundSucceeded(p, asked, `re_refund_${asked.orderId}`));
+
+    // Assess
+    expect(p.checks.scheduled).toHaveLength(scheduled);
+    expect((await stored(p, asked.orderId)).status).toBe('REFUND_PENDING');
+  });
 });
