@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { GatewayEvent } from '#domain/callbacks.ts';
 import type { Order } from '#domain/order.ts';
 import { REDRIVE_LIMIT_REACHED } from '#domain/sweep.ts';
 import { type FakePipeline, fakePipeline, refundAskedOrder } from '../fakes/pipeline.ts';
@@ -20,22 +19,6 @@ async function stored(p: FakePipeline, orderId: string): Promise<Order> {
   return order;
 }
 
-/** Stripe's `refund.updated` of the order's refund, succeeded, read as the gateway's event. */
-function refundSucceeded(p: FakePipeline, order: Order, refundId: string): GatewayEvent {
-  return {
-    id: 'evt_refund_succeeded',
-    type: 'refund.succeeded',
-    created: Math.floor(p.clock.now().getTime() / 1000),
-    data: {
-      paymentId: p.gateway.charges.get(order.orderId)?.paymentId ?? 'pay_unknown',
-      idempotencyKey: order.orderId,
-      amount: order.amount,
-      currency: order.currency,
-      refundId,
-    },
-  };
-}
-
 describe('a refund pending at the gateway for longer than the sweep keeps asking', () => {
   it('is recorded REFUNDED when its success is told after the sweep gave the order up', async () => {
     // Prepare: the refund stays pending through every check and every redrive of the sweep.
@@ -43,21 +26,11 @@ describe('a refund pending at the gateway for longer than the sweep keeps asking
     const asked = await refundAskedOrder(p);
     const pending = { kind: 'unavailable', detail: 'refund re_1 pending' } as const;
     for (let answer = 0; answer < 200; answer++) p.gateway.refundScript.push(pending);
-    let delivered = 0;
-    const deliverChecksUntilDead = async () => {
-      for (const check of p.checks.scheduled.slice(delivered)) {
-        for (let receive = 1; receive <= 8; receive++) {
-          const result = await p.reconcile({ orderId: check.orderId, check: check.check }, receive);
-          if (result.kind === 'done') break;
-        }
-      }
-      delivered = p.checks.scheduled.length;
-    };
-    await deliverChecksUntilDead();
+    let delivered = await p.deliverChecksUntilDead(0);
     for (let run = 0; run < 12; run++) {
       p.clock.advance(16 * 60);
       await p.sweep();
-      await deliverChecksUntilDead();
+      delivered = await p.deliverChecksUntilDead(delivered);
     }
     const givenUp = await stored(p, asked.orderId);
     expect(givenUp).toMatchObject({ status: 'REFUND_PENDING', lastError: REDRIVE_LIMIT_REACHED });
@@ -65,8 +38,8 @@ describe('a refund pending at the gateway for longer than the sweep keeps asking
 
     // Act: the refund succeeds at the gateway, which says so by its event.
     p.gateway.refundScript.length = 0;
-    await p.handleEvent(refundSucceeded(p, givenUp, `re_refund_${asked.orderId}`));
-    await deliverChecksUntilDead();
+    await p.handleEvent(p.refundSucceeded(givenUp, `re_refund_${asked.orderId}`));
+    await p.deliverChecksUntilDead(delivered);
 
     // Assess
     const after = await stored(p, asked.orderId);
@@ -81,7 +54,7 @@ describe('a refund pending at the gateway for longer than the sweep keeps asking
     const scheduled = p.checks.scheduled.length;
 
     // Act
-    await p.handleEvent(refundSucceeded(p, asked, `re_refund_${asked.orderId}`));
+    await p.handleEvent(p.refundSucceeded(asked, `re_refund_${asked.orderId}`));
 
     // Assess
     expect(p.checks.scheduled).toHaveLength(scheduled);
