@@ -150,12 +150,35 @@ export class StripePaymentGateway implements PaymentGateway {
         isOfType(error, 'StripeInvalidRequestError') &&
         isRefusal(error.code)
       ) {
-        return { kind: 'rejected', reason: error.code ?? 'refused' };
+        return this.#refusal(stripe, request, error.code ?? 'refused');
       }
       const outcome = classifyError(error, 'POST');
       return isTransient(outcome) ? outcome : { kind: 'unavailable', detail: outcome.kind };
     }
     return outcomeOfRefund(refund, accepted);
+  }
+
+  /**
+   * A refusal because the money is given back or on its way may be our own refund's: Stripe
+   * keeps a key's answer for 24 hours at least, a refund may stay pending for longer, and past
+   * the key's window the same key asks for a second refund, which the first one's hold refuses.
+   * The payment's refunds are read: one of the order's own (`metadata.orderId`) that is under
+   * way or succeeded is the outcome; otherwise the refusal stands.
+   */
+  async #refusal(stripe: Stripe, request: RefundRequest, reason: string): Promise<RefundOutcome> {
+    if (request.orderId === undefined) return { kind: 'rejected', reason };
+    let refunds: Stripe.Refund[];
+    try {
+      refunds = (await stripe.refunds.list({ payment_intent: request.paymentId, limit: 100 })).data;
+    } catch (error) {
+      return lookupFailure(classifyError(error, 'GET'));
+    }
+    const own = refunds.find(
+      (refund) =>
+        refund.metadata?.orderId === request.orderId &&
+        (isUnderWay(refund) || refund.status === 'succeeded'),
+    );
+    return own === undefined ? { kind: 'rejected', reason } : outcomeOfRefund(own, true);
   }
 
   refreshCredentials(): Promise<void> {

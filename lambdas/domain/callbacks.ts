@@ -3,7 +3,7 @@ import { isOrderId, type Order, refundFailedAtGateway } from './order.ts';
 import { type Move, moveAsDecided } from './order-moves.ts';
 import type { SettledOutcome } from './payment-ports.ts';
 import { text } from './schemas.ts';
-import { applyGatewayOutcome, refundFailedMove, type SettleDeps } from './settlement.ts';
+import { applyGatewayOutcome, checkOf, refundFailedMove, type SettleDeps } from './settlement.ts';
 
 export const gatewayEventTypes = [
   'payment.succeeded',
@@ -118,6 +118,11 @@ export function makeHandleGatewayEvent(
     const ours = full && refundId !== undefined && refundId === order.refundId;
     if (ours || (full && order.status === 'REFUND_PENDING' && order.refundId === undefined)) {
       // Ours, or, while our refund is out and unrecorded, most likely ours: its answer records it.
+      // An order out of the due index (the sweep gave it up while the refund was pending) has
+      // nobody left to ask for that answer: the reconciler is asked now.
+      if (!ours && order.dueAt === undefined) {
+        await deps.settlementChecks.schedule(checkOf(order, 0), 0);
+      }
       deps.observer.ignored(order, `${event.type} while ${order.status}`);
       return { result: 'unchanged', status: order.status };
     }

@@ -191,11 +191,11 @@ export function fakePipeline(
       };
     },
 
-    /** The gateway's signed `refund.failed` for a refund of the order's payment (a closed card). */
-    refundFailed(order: Order, refundId: string, id = 'evt_f1'): GatewayEvent {
+    /** The gateway's signed `refund.succeeded` for a whole refund of the order's payment. */
+    refundSucceeded(order: Order, refundId: string, id = 'evt_s1'): GatewayEvent {
       return {
         id,
-        type: 'refund.failed',
+        type: 'refund.succeeded',
         created: Math.floor(clock.now().getTime() / 1000),
         data: {
           paymentId: gateway.charges.get(order.orderId)?.paymentId ?? 'pay_unknown',
@@ -203,8 +203,17 @@ export function fakePipeline(
           amount: order.amount,
           currency: order.currency,
           refundId,
-          failureReason: 'expired_or_canceled_card',
         },
+      };
+    },
+
+    /** The gateway's signed `refund.failed` for a refund of the order's payment (a closed card). */
+    refundFailed(order: Order, refundId: string, id = 'evt_f1'): GatewayEvent {
+      const told = this.refundSucceeded(order, refundId, id);
+      return {
+        ...told,
+        type: 'refund.failed',
+        data: { ...told.data, failureReason: 'expired_or_canceled_card' },
       };
     },
 
@@ -222,6 +231,21 @@ export function fakePipeline(
           await checks.schedule({ ...next, agentId: demoAgent.agentId }, result.delaySeconds);
         }
       }
+    },
+
+    /**
+     * Delivers each settlement check scheduled from the `from`th on, once, until the reconciler
+     * is done with it or its eighth receive sends it to the dead-letter queue; returns where the
+     * next call starts.
+     */
+    async deliverChecksUntilDead(from: number): Promise<number> {
+      for (const check of checks.scheduled.slice(from)) {
+        for (let receive = 1; receive <= firstDelivery.maxReceiveCount; receive++) {
+          const result = await reconcile({ orderId: check.orderId, check: check.check }, receive);
+          if (result.kind === 'done') break;
+        }
+      }
+      return checks.scheduled.length;
     },
 
     /** Net money the gateway holds for the order: captured minus refunded. */

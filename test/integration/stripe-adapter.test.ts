@@ -86,7 +86,7 @@ describe('the Stripe adapter against the simulated Stripe API', () => {
     expect(none).toEqual({ kind: 'not-found' });
   });
 
-  it('reads a refused cancel of a succeeded intent as settled, and a refused refund as rejected', async () => {
+  it('reads a refused cancel of a succeeded intent as settled, and a second refund of the order as its first', async () => {
     // Prepare
     const charged = await adapter.charge({
       idempotencyKey: orderId(3),
@@ -107,7 +107,8 @@ describe('the Stripe adapter against the simulated Stripe API', () => {
     expect(voided).toEqual({ kind: 'settled', outcome: { kind: 'succeeded', paymentId } });
     expect(refunded).toMatchObject({ kind: 'refunded' });
     expect(replayed).toEqual(refunded);
-    expect(second).toEqual({ kind: 'rejected', reason: 'charge_already_refunded' });
+    // Refused (charge_already_refunded), and the refusal is the order's own refund's doing.
+    expect(second).toEqual(refunded);
     expect(gateway.ledger().charges[orderId(3)]).toMatchObject({ captured: 450, refunded: 450 });
   });
 
@@ -190,6 +191,42 @@ describe('the Stripe adapter against the simulated Stripe API', () => {
       failure_reason: 'expired_or_canceled_card',
     });
     expect(gateway.ledger().charges[orderId(7)]).toMatchObject({ captured: 450, refunded: 0 });
+  });
+
+  // Stripe keeps a key's answer for 24 hours at least; a refund may stay pending for longer
+  // (`pending_reason: insufficient_funds`). Past the key's window the same key asks for a second
+  // refund (here: another key, which is what Stripe then sees), and the first refund's hold
+  // refuses it. That refusal is the order's own refund under way, not a refund that can never
+  // be made: read as a refusal, settlement would put the user's order back to PAID, and the
+  // first refund would give the money back anyway.
+  it('reads a refusal that its own pending refund causes as that refund, not as a refusal', async () => {
+    // Prepare: the order's refund is taken pending.
+    const charged = await adapter.charge({
+      idempotencyKey: orderId(8),
+      amount: 450,
+      currency: 'CNY',
+      paymentMethod: 'card',
+    });
+    const paymentId = (charged as { paymentId: string }).paymentId;
+    const request = { paymentId, amount: 450, currency: 'CNY', orderId: orderId(8) };
+    gateway.scriptNext([{ fault: 'refund_pending' }]);
+    const first = await adapter.refund({ ...request, idempotencyKey: `refund_${orderId(8)}` });
+
+    // Act: asked under a key Stripe no longer knows, while pending, then once it succeeded.
+    const stillPending = await adapter.refund({ ...request, idempotencyKey: 'pruned-1' });
+    let settled = await adapter.refund({ ...request, idempotencyKey: 'pruned-2' });
+    for (let tries = 0; settled.kind === 'unavailable' && tries < 50; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      settled = await adapter.refund({ ...request, idempotencyKey: `pruned-${tries + 3}` });
+    }
+
+    // Assess: one refund, read as pending and then as refunded, never as refused.
+    expect(first).toMatchObject({ kind: 'unavailable' });
+    expect(stillPending).toMatchObject({ kind: 'unavailable' });
+    const refunds = await stripe.refunds.list({ payment_intent: paymentId });
+    expect(refunds.data).toHaveLength(1);
+    expect(settled).toEqual({ kind: 'refunded', refundId: refunds.data[0]?.id });
+    expect(gateway.ledger().charges[orderId(8)]).toMatchObject({ captured: 450, refunded: 450 });
   });
 
   it('says a payer is missing as a misconfiguration, and a wrong key as unauthorized', async () => {

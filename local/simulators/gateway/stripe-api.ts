@@ -102,6 +102,7 @@ export class StripeApi {
       route('GET', '/v1/payment_intents/{id}', 'lookup', (c) => () => this.#retrieve(c)),
       route('POST', '/v1/payment_intents/{id}/cancel', 'void', (c) => (d) => this.#cancel(c, d)),
       route('POST', '/v1/refunds', 'refund', (c) => this.#prepareRefund(c)),
+      route('GET', '/v1/refunds', 'lookup', (c) => () => this.#listRefunds(c)),
       route('GET', '/v1/refunds/{id}', 'lookup', (c) => () => this.#retrieveRefund(c.pathId)),
     ];
   }
@@ -444,6 +445,22 @@ export class StripeApi {
       if (refund.paymentId === paymentId && refund.status === 'PENDING') pending += refund.amount;
     }
     return pending;
+  }
+
+  /** `GET /v1/refunds?payment_intent=`: the intent's refunds, newest first, one page. */
+  #listRefunds({ url }: RequestContext): Answer {
+    const intentId = url.searchParams.get('payment_intent');
+    const limit = Math.min(100, Math.max(1, Number(url.searchParams.get('limit') ?? 10) || 10));
+    const data = [...this.#work.book.refundsByKey.values()]
+      .filter((refund) => intentId === null || refund.paymentId === intentId)
+      .reverse()
+      .map((refund) => this.refundOf(refund));
+    return ok({
+      object: 'list',
+      url: '/v1/refunds',
+      has_more: data.length > limit,
+      data: data.slice(0, limit),
+    });
   }
 
   #retrieveRefund(id: string): Answer {
