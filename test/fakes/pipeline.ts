@@ -12,7 +12,7 @@ import type { PaymentRequest } from '#domain/ports.ts';
 import { defaultRiskPolicy } from '#domain/risk-policy.ts';
 import { defaultSettlementSchedule, lookupsAfterVoid, makeReconcile } from '#domain/settlement.ts';
 import { type Delivery, makeSubmitPayment, type PaymentObserver } from '#domain/submit-payment.ts';
-import { makeSweep } from '#domain/sweep.ts';
+import { makeSweep, type SweepObserver } from '#domain/sweep.ts';
 import { cautiousAgent, demoAgent, intakePolicy, latteOrder } from '../fixtures/orders.ts';
 import {
   FakeDeadLetterQueue,
@@ -45,7 +45,11 @@ export const firstDelivery: Delivery = {
  * payment submission, the user's moves, gateway callbacks and the reconciler, on one clock.
  */
 export function fakePipeline(
-  options: { readonly failOpenLimit?: number; readonly deadlines?: DeadlinePolicy } = {},
+  options: {
+    readonly failOpenLimit?: number;
+    readonly deadlines?: DeadlinePolicy;
+    readonly sweepObserver?: SweepObserver;
+  } = {},
 ) {
   const orders = new InMemoryOrders();
   const gateway = new FakeGateway();
@@ -170,7 +174,7 @@ export function fakePipeline(
       voidLookups: lookupsAfterVoid(schedule),
       batchSize: 100,
       redriveLimit: 10,
-      observer: silentSweepObserver,
+      observer: options.sweepObserver ?? silentSweepObserver,
     }),
     handleEvent: makeHandleGatewayEvent({ ...settle, callbacks }),
     reconcile,
