@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fakePipeline, firstDelivery } from '../fakes/pipeline.ts';
-import { demoAgent, latteOrder } from '../fixtures/orders.ts';
+import { fakePipeline, refundAskedOrder } from '../fakes/pipeline.ts';
 
 /*
  * An order its user asked to refund, whose payment someone refunded first outside autopay (the
@@ -13,15 +12,11 @@ import { demoAgent, latteOrder } from '../fixtures/orders.ts';
  * for a person when the gateway no longer counts the amount refunded.
  */
 
-const agentId = 'demo-agent';
-
 describe('a foreign refund that made the order REFUNDED, then failed at the gateway', () => {
   it('brings the order back to owing the money, held for a person', async () => {
     // Prepare: the user asks a refund; the merchant refunds the payment by hand first.
     const p = fakePipeline();
-    const { order } = await p.placeOrder({ agentId, idempotencyKey: 'k-1', body: latteOrder });
-    await p.submit({ orderId: order.orderId, agentId }, firstDelivery);
-    await p.lifecycle.refund(demoAgent.ownerId, order.orderId, 'refund-1', {});
+    const order = await refundAskedOrder(p);
     const paymentId = p.gateway.charges.get(order.orderId)?.paymentId ?? '';
     p.gateway.refunds.set('dashboard', { paymentId, amount: order.amount });
     await p.runChecks();
