@@ -4,6 +4,7 @@ import { type Move, moveAsDecided } from './order-moves.ts';
 import type { SettledOutcome } from './payment-ports.ts';
 import { text } from './schemas.ts';
 import { applyGatewayOutcome, checkOf, refundFailedMove, type SettleDeps } from './settlement.ts';
+import { waitsOutKeyWindow } from './sweep.ts';
 
 export const gatewayEventTypes = [
   'payment.succeeded',
@@ -118,9 +119,10 @@ export function makeHandleGatewayEvent(
     const ours = full && refundId !== undefined && refundId === order.refundId;
     if (ours || (full && order.status === 'REFUND_PENDING' && order.refundId === undefined)) {
       // Ours, or, while our refund is out and unrecorded, most likely ours: its answer records it.
-      // An order out of the due index (the sweep gave it up while the refund was pending) has
-      // nobody left to ask for that answer: the reconciler is asked now.
-      if (!ours && order.dueAt === undefined) {
+      // An order out of the due index (the sweep gave it up while the refund was pending), or
+      // left in it only for a look after the gateway's key window, has nobody asking for that
+      // answer until then: the reconciler is asked now.
+      if (!ours && (order.dueAt === undefined || waitsOutKeyWindow(order))) {
         await deps.settlementChecks.schedule(checkOf(order, 0), 0);
       }
       deps.observer.ignored(order, `${event.type} while ${order.status}`);

@@ -94,8 +94,8 @@ export interface MoveDeps {
  * status, its history entry, its deadline and the given changes, or nothing if another writer
  * moved the order first. Entering PENDING_PAYMENT opens a payment window; ending without the
  * money gives the order's auto-pay budget back, in the same write, once; entering a state
- * restarts the sweep's redrive count. A self-loop keeps the deadline; `changes.dueAt`, when
- * given, replaces the computed one.
+ * restarts the sweep's redrive count and its count of refund key windows. A self-loop keeps the
+ * deadline; `changes.dueAt`, when given, replaces the computed one.
  *
  * The entry carries a token of this call. A write refused on the SDK's resend, after an answer
  * that never came, whose order holds an entry with the token was this call's first send,
@@ -124,7 +124,12 @@ export async function moveOrder(
     endsWithoutMoney && order.spendReleased !== true ? spendClaimOf(order) : undefined;
   // Each state has its own redrive budget: one spent waiting out an outage in PENDING_PAYMENT
   // leaves the settlement that follows its backstop.
-  const budget = entering && order.redrives !== undefined ? { redrives: undefined } : {};
+  const budget = entering
+    ? {
+        ...(order.redrives === undefined ? {} : { redrives: undefined }),
+        ...(order.refundKeyWindows === undefined ? {} : { refundKeyWindows: undefined }),
+      }
+    : {};
   const fields = {
     ...window,
     ...budget,

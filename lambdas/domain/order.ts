@@ -119,6 +119,11 @@ export interface PaymentFields {
   readonly payBy?: string | undefined;
   /** How many times the sweep set the overdue order moving again; bounded by a budget. */
   readonly redrives?: number | undefined;
+  /**
+   * How many times the sweep, its budget spent on a refund, waited out the gateway's key window
+   * to send it again (`REFUND_AFTER_KEY_WINDOW`); bounded, restarts with the state.
+   */
+  readonly refundKeyWindows?: number | undefined;
   /** The order's claim on its agent-day's auto-pay budget was given back (exactly once). */
   readonly spendReleased?: boolean | undefined;
   /** Gateway refunds recorded in the history as not the order's own full refund, by id. */

@@ -1,4 +1,4 @@
-import type { Order } from './order.ts';
+import { type Order, type PaymentFields, refundFailedAtGateway } from './order.ts';
 import { earliest, isPast, type MoveDeps, moveOrder, secondsAfter } from './order-moves.ts';
 import type {
   DeadPaymentMessages,
@@ -12,8 +12,12 @@ export interface SweepObserver {
   /** An order past its deadline: counted, so an alarm can say that something is stuck. */
   pastDeadline(order: Order): void;
   expired(order: Order): void;
-  /** An order set moving as often as its budget allows: it is left, with its reason, to a person. */
-  redriveLimitReached(order: Order): void;
+  /**
+   * An order set moving as often as its budget allows: it is left, with its reason, to a person;
+   * or, an order owing a refund, sent the refund again at `again.at`, once the gateway's key
+   * window has passed, with a fresh budget (look `again.look` of the `again.of` it may have).
+   */
+  redriveLimitReached(order: Order, again?: KeyWindowLook): void;
   /** An order found through its dead payment message, out of the due index: put back in it. */
   strandedFound(order: Order): void;
   /**
@@ -39,6 +43,29 @@ export interface SweepDeps extends MoveDeps {
   readonly batchSize: number;
   /** How many times one order is set moving again before it is left to a person. */
   readonly redriveLimit: number;
+  readonly refundKeyWindow: RefundKeyWindow;
+}
+
+/**
+ * How long the gateway answers a request again as it first answered it, and how often the sweep
+ * waits that out for a refund. Stripe saves a request's first answer under its idempotency key,
+ * a 500 included, and replays it to every retry until it prunes the key, once the key is at
+ * least 24 hours old; a request under the key after that is made afresh.
+ */
+export interface RefundKeyWindow {
+  /** A little over the gateway's key window, counted from the give-up. */
+  readonly seconds: number;
+  /** Windows one refund is given before it is left to a person. */
+  readonly looks: number;
+}
+
+export const defaultRefundKeyWindow: RefundKeyWindow = { seconds: 25 * 3600, looks: 3 };
+
+/** When the sweep sends a given-up refund again, and which of its looks that is. */
+export interface KeyWindowLook {
+  readonly at: string;
+  readonly look: number;
+  readonly of: number;
 }
 
 export interface SweepReport {
@@ -56,12 +83,26 @@ export function waitingShare(batchSize: number): number {
 export const REDRIVE_LIMIT_REACHED = 'REDRIVE_LIMIT_REACHED';
 
 /**
+ * Why an order owing a refund waits, its redrive budget spent: the gateway may be replaying a
+ * saved error under the refund's key, so the refund is sent again, from the due index, once the
+ * key window has passed.
+ */
+export const REFUND_AFTER_KEY_WINDOW = 'REFUND_AFTER_KEY_WINDOW';
+
+/** An order owing a refund that the sweep gave up until the gateway's key window has passed. */
+export function waitsOutKeyWindow(order: Pick<Order, 'status' | 'lastError'>): boolean {
+  return order.status === 'REFUND_PENDING' && order.lastError === REFUND_AFTER_KEY_WINDOW;
+}
+
+/**
  * Finds every order past its deadline through the sparse due index and sets it moving again:
  * unconfirmed orders expire, lost payment messages are sent again, orders past their payment
  * window are closed, settlements and refunds get a check now, held orders a lookup. Each one it
  * finds is counted; its deadline moves on so the next run counts it again only if it is still
  * stuck then. Each order has a budget of redrives: past it, the order keeps its reason and is
- * left to a person, except that an unpaid order is still closed at the end of its window. What
+ * left to a person, except that an unpaid order is still closed at the end of its window, and
+ * that a refund, which the gateway may be answering with an error saved under its key, is sent
+ * again once the key window has passed, with a fresh budget, a bounded number of times. What
  * the sweep writes of an order is written only while its deadline is the one read: a move made
  * meanwhile that kept the status (a refund failed at the gateway, a compensation refused, both
  * taking the order out of the index) is not undone.
@@ -92,7 +133,7 @@ export function makeSweep(deps: SweepDeps) {
       const closing = order.status === 'PENDING_PAYMENT' && isPast(order.payBy, deps.clock);
       const redrives = order.redrives ?? 0;
       if (!closing && redrives >= deps.redriveLimit) {
-        await giveUp(order);
+        await giveUp(order, now);
         continue;
       }
       await redrive(order, closing);
@@ -207,18 +248,41 @@ export function makeSweep(deps: SweepDeps) {
     }
   }
 
-  /** Stops setting the order moving; an unpaid order still comes back to be closed on time. */
-  async function giveUp(order: Order): Promise<void> {
-    const given = await deps.orders.annotate(
-      order.orderId,
-      order.status,
-      {
-        lastError: REDRIVE_LIMIT_REACHED,
-        dueAt: order.status === 'PENDING_PAYMENT' ? order.payBy : undefined,
-      },
-      order.dueAt,
-    );
-    if (given) deps.observer.redriveLimitReached(order);
+  /**
+   * Stops setting the order moving; an unpaid order still comes back to be closed on time, and
+   * a refund once the gateway's key window has passed (`lookAfterKeyWindow`).
+   */
+  async function giveUp(order: Order, now: Date): Promise<void> {
+    const again = lookAfterKeyWindow(order, now);
+    const changes: Partial<PaymentFields> =
+      again === undefined
+        ? {
+            lastError: REDRIVE_LIMIT_REACHED,
+            dueAt: order.status === 'PENDING_PAYMENT' ? order.payBy : undefined,
+          }
+        : {
+            lastError: REFUND_AFTER_KEY_WINDOW,
+            dueAt: again.at,
+            redrives: undefined,
+            refundKeyWindows: again.look,
+          };
+    const given = await deps.orders.annotate(order.orderId, order.status, changes, order.dueAt);
+    if (given) deps.observer.redriveLimitReached(order, again);
+  }
+
+  /**
+   * A refund's checks and redrives may all have met one error the gateway saved under the
+   * refund's key and replays until it prunes the key. Every send of this round came before the
+   * give-up, its first one too: a key window counted from now ends after the saved answer's own,
+   * and the refund is then sent again under the same key, afresh. Past the last look, none.
+   */
+  function lookAfterKeyWindow(order: Order, now: Date): KeyWindowLook | undefined {
+    const { seconds, looks } = deps.refundKeyWindow;
+    const look = (order.refundKeyWindows ?? 0) + 1;
+    if (order.status !== 'REFUND_PENDING' || refundFailedAtGateway(order) || look > looks) {
+      return undefined;
+    }
+    return { at: secondsAfter(now, seconds), look, of: looks };
   }
 
   function nextLook(now: Date, order: Order, closing: boolean): string {

@@ -12,7 +12,12 @@ import { SqsSettlementCheckQueue } from '#adapters/sqs-settlement-checks.ts';
 import { systemClock } from '#domain/ports.ts';
 import { lookupsAfterVoid } from '#domain/settlement.ts';
 import { makeSweep } from '#domain/sweep.ts';
-import { deadlinesOf, readSweepEnvironment, voidLookupsOf } from '#shared/config.ts';
+import {
+  deadlinesOf,
+  readSweepEnvironment,
+  refundKeyWindowOf,
+  voidLookupsOf,
+} from '#shared/config.ts';
 import { sweepObserver } from '#shared/domain-events.ts';
 import { metricNames } from '#shared/metric-names.ts';
 import { logger, metrics, tracer } from '#shared/observability.ts';
@@ -35,6 +40,7 @@ const sweep = makeSweep({
   voidLookups: lookupsAfterVoid(voidLookupsOf(environment)),
   batchSize: environment.SWEEP_BATCH_SIZE,
   redriveLimit: environment.SWEEP_REDRIVE_LIMIT,
+  refundKeyWindow: refundKeyWindowOf(environment),
   observer: sweepObserver,
 });
 

@@ -4,6 +4,7 @@ import type { BreakerPolicy } from '#domain/circuit-breaker.ts';
 import type { IntakePolicy } from '#domain/schemas.ts';
 import type { SettlementSchedule } from '#domain/settlement.ts';
 import type { PaymentPolicy } from '#domain/submit-payment.ts';
+import type { RefundKeyWindow } from '#domain/sweep.ts';
 import {
   jsonRecord,
   list,
@@ -113,6 +114,17 @@ export function voidLookupsOf(
   return {
     voidLookupSeconds: environment.SETTLEMENT_VOID_LOOKUP_SECONDS,
     captureWindowSeconds: environment.GATEWAY_CAPTURE_WINDOW_SECONDS,
+  };
+}
+
+/** When the sweep sends a refund it gave up again, after the gateway's key window. */
+export function refundKeyWindowOf(environment: {
+  GATEWAY_IDEMPOTENCY_KEY_WINDOW_SECONDS: number;
+  SWEEP_REFUND_KEY_WINDOWS: number;
+}): RefundKeyWindow {
+  return {
+    seconds: environment.GATEWAY_IDEMPOTENCY_KEY_WINDOW_SECONDS,
+    looks: environment.SWEEP_REFUND_KEY_WINDOWS,
   };
 }
 
@@ -298,6 +310,9 @@ const sweepEnvironment = {
   SETTLEMENT_CHECKS: positive,
   SWEEP_BATCH_SIZE: positive,
   SWEEP_REDRIVE_LIMIT: positive,
+  GATEWAY_IDEMPOTENCY_KEY_WINDOW_SECONDS: positive,
+  // 0: a refund whose redrive budget is spent is left to a person at once.
+  SWEEP_REFUND_KEY_WINDOWS: number({ min: 0 }),
   PAYMENT_SUBMISSION_DLQ_URL: url,
   SWEEP_DEAD_LETTER_BATCH_SIZE: positive,
   // SQS takes a visibility timeout of at most 12 hours.

@@ -175,15 +175,23 @@ export const sweepObserver: SweepObserver = {
     metrics.addMetric(metricNames.ordersExpired, MetricUnit.Count, 1);
     logger.info('Order expired unconfirmed', { orderId: order.orderId });
   },
-  redriveLimitReached(order) {
+  redriveLimitReached(order, again) {
     metrics.addMetric(metricNames.redriveLimitReached, MetricUnit.Count, 1);
-    logger.error('Order set moving as often as its budget allows: left to a person', {
+    const about = {
       orderId: order.orderId,
       status: order.status,
       redrives: order.redrives,
       lastError: order.lastError,
       payBy: order.payBy,
-    });
+    };
+    if (again === undefined) {
+      logger.error('Order set moving as often as its budget allows: left to a person', about);
+      return;
+    }
+    logger.error(
+      "Refund set moving as often as its budget allows: sent again once the gateway's key window has passed",
+      { ...about, sendAgainAt: again.at, keyWindow: `${again.look} of ${again.of}` },
+    );
   },
   strandedFound(order) {
     metrics.addMetric(metricNames.strandedPaymentFound, MetricUnit.Count, 1);

@@ -501,6 +501,12 @@ export const wiring = {
         SWEEP_BATCH_SIZE: '500',
         // Times one order is set moving again before it is left, with its reason, to a person.
         SWEEP_REDRIVE_LIMIT: '10',
+        // Stripe replays a request's first answer under its key, a 500 included, until it prunes
+        // the key, at least 24 hours after: a refund whose budget is spent is sent again from the
+        // due index this long after the give-up, with a fresh budget, up to
+        // SWEEP_REFUND_KEY_WINDOWS times, before it is left to a person.
+        GATEWAY_IDEMPOTENCY_KEY_WINDOW_SECONDS: '90000',
+        SWEEP_REFUND_KEY_WINDOWS: '3',
         // Dead payment messages read per run, for orders paid at once that never got a `dueAt`.
         SWEEP_DEAD_LETTER_BATCH_SIZE: '100',
         // How long a dead payment message read stays out of the next runs' view, so that they

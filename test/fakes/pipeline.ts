@@ -12,7 +12,12 @@ import type { PaymentRequest } from '#domain/ports.ts';
 import { defaultRiskPolicy } from '#domain/risk-policy.ts';
 import { defaultSettlementSchedule, lookupsAfterVoid, makeReconcile } from '#domain/settlement.ts';
 import { type Delivery, makeSubmitPayment, type PaymentObserver } from '#domain/submit-payment.ts';
-import { makeSweep, type SweepObserver } from '#domain/sweep.ts';
+import {
+  defaultRefundKeyWindow,
+  makeSweep,
+  type RefundKeyWindow,
+  type SweepObserver,
+} from '#domain/sweep.ts';
 import { cautiousAgent, demoAgent, intakePolicy, latteOrder } from '../fixtures/orders.ts';
 import {
   FakeDeadLetterQueue,
@@ -49,6 +54,7 @@ export function fakePipeline(
     readonly failOpenLimit?: number;
     readonly deadlines?: DeadlinePolicy;
     readonly sweepObserver?: SweepObserver;
+    readonly refundKeyWindow?: RefundKeyWindow;
   } = {},
 ) {
   const orders = new InMemoryOrders();
@@ -174,6 +180,7 @@ export function fakePipeline(
       voidLookups: lookupsAfterVoid(schedule),
       batchSize: 100,
       redriveLimit: 10,
+      refundKeyWindow: options.refundKeyWindow ?? defaultRefundKeyWindow,
       observer: options.sweepObserver ?? silentSweepObserver,
     }),
     handleEvent: makeHandleGatewayEvent({ ...settle, callbacks }),

@@ -15,7 +15,7 @@ import {
 import { type Order, openOrder } from '#domain/order.ts';
 import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
 import { defaultSettlementSchedule, lookupsAfterVoid, makeReconcile } from '#domain/settlement.ts';
-import { makeSweep } from '#domain/sweep.ts';
+import { defaultRefundKeyWindow, makeSweep } from '#domain/sweep.ts';
 import { type Emulator, startDynamoDbLocal } from '../../local/runtime/emulators.ts';
 import { AwsMeter } from '../../local/tools/bench/aws-meter.ts';
 import type { MiddlewareStack } from '../../local/tools/chaos/sdk-middleware.ts';
@@ -548,6 +548,7 @@ describe('the sparse due index (DynamoDB Local)', () => {
       observer: silentSweepObserver,
       batchSize: 100,
       redriveLimit: 10,
+      refundKeyWindow: defaultRefundKeyWindow,
     });
     const advanceTo = (seconds: number) =>
       clock.advance(

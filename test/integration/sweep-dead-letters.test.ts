@@ -15,7 +15,7 @@ import { type NewOrder, openOrder } from '#domain/order.ts';
 import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
 import { systemClock } from '#domain/ports.ts';
 import { defaultSettlementSchedule, lookupsAfterVoid } from '#domain/settlement.ts';
-import { makeSweep } from '#domain/sweep.ts';
+import { defaultRefundKeyWindow, makeSweep } from '#domain/sweep.ts';
 import {
   type Emulator,
   localCredentials,
@@ -125,6 +125,7 @@ function sweepOver(
     voidLookups: lookupsAfterVoid(defaultSettlementSchedule),
     batchSize,
     redriveLimit: 10,
+    refundKeyWindow: defaultRefundKeyWindow,
     observer: silentSweepObserver,
   });
 }

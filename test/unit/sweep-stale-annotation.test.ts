@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Order } from '#domain/order.ts';
 import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
 import { lookupsAfterVoid, defaultSettlementSchedule as schedule } from '#domain/settlement.ts';
-import { makeSweep } from '#domain/sweep.ts';
+import { defaultRefundKeyWindow, makeSweep } from '#domain/sweep.ts';
 import { silentSweepObserver } from '../fakes/in-memory.ts';
 import { fakePipeline, refundAskedOrder } from '../fakes/pipeline.ts';
 
@@ -55,6 +55,7 @@ function sweepRacedBy(p: Pipeline, race: () => Promise<unknown>) {
     voidLookups: lookupsAfterVoid(schedule),
     batchSize: 100,
     redriveLimit: 10,
+    refundKeyWindow: defaultRefundKeyWindow,
     observer: silentSweepObserver,
   });
 }

@@ -2,7 +2,13 @@ import { beforeEach, describe, expect, it, type Mock, vi } from 'vitest';
 import { defaultDeadlinePolicy, type MoveDeps, secondsAfter } from '#domain/order-moves.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
 import { defaultSettlementSchedule, lookupsAfterVoid } from '#domain/settlement.ts';
-import { makeSweep, type SweepObserver, waitingShare } from '#domain/sweep.ts';
+import {
+  makeSweep,
+  REDRIVE_LIMIT_REACHED,
+  REFUND_AFTER_KEY_WINDOW,
+  type SweepObserver,
+  waitingShare,
+} from '#domain/sweep.ts';
 import {
   FakeDeadLetterQueue,
   FixedClock,
@@ -18,6 +24,7 @@ const voidLookups = lookupsAfterVoid(defaultSettlementSchedule);
 const idOf = (n: number) => `ord_${n.toString(16).padStart(32, '0')}`;
 const day = 24 * 3600;
 const redriveLimit = 3;
+const refundKeyWindow = { seconds: day + 3600, looks: 2 };
 
 describe('sweep of overdue orders', () => {
   let orders: InMemoryOrders;
@@ -60,6 +67,7 @@ describe('sweep of overdue orders', () => {
       observer,
       batchSize,
       redriveLimit,
+      refundKeyWindow,
     });
 
   /**
@@ -220,23 +228,71 @@ describe('sweep of overdue orders', () => {
       }
     }
 
-    it('counts each redrive, and past the budget leaves the order with its reason and an alarm', async () => {
+    it.each<OrderStatus>(['AWAITING_SETTLEMENT', 'HELD_FOR_REVIEW'])(
+      'counts each redrive of an order in %s, and past the budget leaves it with its reason and an alarm, for good',
+      async (status) => {
+        // Prepare
+        const order = await seed(status);
+
+        // Act: the order never moves on, however long the sweep keeps running.
+        await sweepEachTimeDue(order.orderId, 10);
+        clock.advance(10 * refundKeyWindow.seconds);
+        await sweep();
+
+        // Assess: three redrives, then left out of the index, told once; no look after a key
+        // window, for it owes no refund.
+        expect(checks.scheduled).toHaveLength(redriveLimit);
+        const left = await stored(order.orderId);
+        expect(left).toMatchObject({
+          status,
+          redrives: redriveLimit,
+          lastError: 'REDRIVE_LIMIT_REACHED',
+        });
+        expect(left.dueAt).toBeUndefined();
+        expect(left.refundKeyWindows).toBeUndefined();
+        expect(observer.redriveLimitReached).toHaveBeenCalledOnce();
+        expect(observer.redriveLimitReached).toHaveBeenCalledWith(
+          expect.objectContaining({ orderId: order.orderId }),
+          undefined,
+        );
+      },
+    );
+
+    it('sends a refund past its budget again after each key window, with a fresh budget, then leaves it for good', async () => {
       // Prepare
       const order = await seed('REFUND_PENDING');
 
-      // Act: the refund never gets through.
-      await sweepEachTimeDue(order.orderId, 10);
+      // Act: the refund is sent as often as its budget allows, and given up.
+      await sweepEachTimeDue(order.orderId, redriveLimit + 1);
+      const waiting = await stored(order.orderId);
+      const givenUpAt = clock.now();
+      // Then every time it is due again, until it is due no more.
+      await sweepEachTimeDue(order.orderId, 20);
 
-      // Assess: three redrives, then left out of the index, told once.
-      expect(checks.scheduled).toHaveLength(redriveLimit);
+      // Assess: at the first give-up it waits a key window, its budget fresh, its reason told.
+      expect(waiting).toMatchObject({
+        status: 'REFUND_PENDING',
+        lastError: REFUND_AFTER_KEY_WINDOW,
+        refundKeyWindows: 1,
+        dueAt: secondsAfter(givenUpAt, refundKeyWindow.seconds),
+      });
+      expect(waiting.redrives).toBeUndefined();
+      // A budget for the first round and for each of the two looks, then left for good.
+      expect(checks.scheduled).toHaveLength(redriveLimit * (refundKeyWindow.looks + 1));
       const left = await stored(order.orderId);
       expect(left).toMatchObject({
         status: 'REFUND_PENDING',
         redrives: redriveLimit,
-        lastError: 'REDRIVE_LIMIT_REACHED',
+        refundKeyWindows: refundKeyWindow.looks,
+        lastError: REDRIVE_LIMIT_REACHED,
       });
       expect(left.dueAt).toBeUndefined();
-      expect(observer.redriveLimitReached).toHaveBeenCalledOnce();
+      const told = observer.redriveLimitReached.mock.calls.map(([, again]) => again);
+      expect(told).toEqual([
+        { at: secondsAfter(givenUpAt, refundKeyWindow.seconds), look: 1, of: 2 },
+        expect.objectContaining({ look: 2, of: 2 }),
+        undefined,
+      ]);
     });
 
     it('still closes an unpaid order past its budget once its payment window ends', async () => {
