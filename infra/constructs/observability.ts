@@ -610,7 +610,10 @@ function stuckOrderAlarms({ alarm, metric }: AlarmKit) {
         'The sweep set an order moving as often as SWEEP_REDRIVE_LIMIT allows and has stopped: ' +
         'its payment, settlement check or refund keeps failing. The order carries lastError ' +
         'REDRIVE_LIMIT_REACHED (an unpaid one is still closed at the end of its payment ' +
-        'window). Find why in the DLQs and function logs, fix it, then redrive the order.',
+        'window). A refund carries REFUND_AFTER_KEY_WINDOW instead while the sweep waits out ' +
+        "the gateway's idempotency key window to send it again (its dueAt; refundKeyWindows of " +
+        'SWEEP_REFUND_KEY_WINDOWS). Find why in the DLQs and function logs, fix it, then ' +
+        'redrive the order.',
       metric: metric('redriveLimitReached'),
       threshold: 1,
     }),

@@ -6,6 +6,7 @@ import {
   readRotationEnvironment,
   readSweepEnvironment,
   readWebhookEndpointsEnvironment,
+  refundKeyWindowOf,
 } from '../../lambdas/shared/config.ts';
 import { functionEnvironment } from '../../lambdas/shared/function-environment.ts';
 import { wiring } from '../../lambdas/shared/wiring.ts';
@@ -101,6 +102,7 @@ describe('reading a function environment at its cold start', () => {
     // Assess
     expect(sweep.SETTLEMENT_VOID_LOOKUP_SECONDS).toEqual([3600, 86_400]);
     expect(sweep.GATEWAY_CAPTURE_WINDOW_SECONDS).toBe(7 * 86_400);
+    expect(refundKeyWindowOf(sweep)).toEqual({ seconds: 25 * 3600, looks: 3 });
     expect(faster.SETTLEMENT_VOID_LOOKUP_SECONDS).toEqual([60, 600]);
     expect(
       problemOf(() =>
