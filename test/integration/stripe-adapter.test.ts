@@ -30,6 +30,25 @@ afterAll(async () => {
 
 const orderId = (n: number) => `ord_${String(n).padStart(32, '0')}`;
 
+/** Order `n`, paid 450 CNY through the adapter, and its refund as settlement sends it. */
+async function paidOrderRefund(n: number) {
+  const charged = await adapter.charge({
+    idempotencyKey: orderId(n),
+    amount: 450,
+    currency: 'CNY',
+    paymentMethod: 'card',
+  });
+  const paymentId = (charged as { paymentId: string }).paymentId;
+  const request = {
+    paymentId,
+    amount: 450,
+    currency: 'CNY',
+    idempotencyKey: `refund_${orderId(n)}`,
+    orderId: orderId(n),
+  };
+  return { paymentId, request };
+}
+
 describe('the Stripe adapter against the simulated Stripe API', () => {
   it('charges a zero-decimal currency in its own units, lower-cased, under a key from the orderId', async () => {
     // Act
@@ -150,20 +169,7 @@ describe('the Stripe adapter against the simulated Stripe API', () => {
   // never sent back to PAID as REFUND_REJECTED.
   it('reads a refund that was pending and failed since as failed, not rejected, on a replay', async () => {
     // Prepare
-    const charged = await adapter.charge({
-      idempotencyKey: orderId(7),
-      amount: 450,
-      currency: 'CNY',
-      paymentMethod: 'card',
-    });
-    const paymentId = (charged as { paymentId: string }).paymentId;
-    const request = {
-      paymentId,
-      amount: 450,
-      currency: 'CNY',
-      idempotencyKey: `refund_${orderId(7)}`,
-      orderId: orderId(7),
-    };
+    const { paymentId, request } = await paidOrderRefund(7);
     gateway.scriptNext([{ fault: 'refund_pending_fails' }]);
 
     // Act: sent, then sent again under the same key as settlement does, until it is not pending.
@@ -227,6 +233,41 @@ describe('the Stripe adapter against the simulated Stripe API', () => {
     expect(refunds.data).toHaveLength(1);
     expect(settled).toEqual({ kind: 'refunded', refundId: refunds.data[0]?.id });
     expect(gateway.ledger().charges[orderId(8)]).toMatchObject({ captured: 450, refunded: 450 });
+  });
+
+  // Stripe saves a request's first answer under its idempotency key, a 500 included, and replays
+  // it until it prunes the key, at least 24 hours later. A refund request that made the refund
+  // and was answered 500 is answered 500 under its key until then; sent again once the key is
+  // pruned, it is a new request, which the refund it made refuses (`charge_already_refunded`):
+  // that refund carries the order's metadata.orderId and is read as the order's, not a refusal.
+  it('reads a refund answered 500 under its key as unknown until the key is pruned, then adopts the refund it made', async () => {
+    // Prepare: a key window of a quarter of a second; the refund is made and answered 500.
+    const { paymentId, request } = await paidOrderRefund(9);
+    gateway.setFaults({ idempotencyKeyWindowMs: 250 });
+    gateway.scriptNext([{ fault: 'refund_saved_error' }]);
+
+    try {
+      // Act: sent, sent again at once under the same key, then once the key is pruned.
+      const first = await adapter.refund(request);
+      const replayed = await adapter.refund(request);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const afresh = await adapter.refund(request);
+
+      // Assess: the 500 twice (a POST's 500: whether it ran is unknown, retried), then the one
+      // refund that was made, as the order's.
+      expect(first).toMatchObject({ kind: 'unknown' });
+      expect(replayed).toEqual(first);
+      const refunds = await stripe.refunds.list({ payment_intent: paymentId });
+      expect(refunds.data).toHaveLength(1);
+      expect(refunds.data[0]?.metadata).toEqual({ orderId: orderId(9) });
+      expect(afresh).toEqual({ kind: 'refunded', refundId: refunds.data[0]?.id });
+      expect(gateway.ledger()).toMatchObject({
+        charges: { [orderId(9)]: { captured: 450, refunded: 450 } },
+        refundSavedErrors: 1,
+      });
+    } finally {
+      gateway.setFaults({ idempotencyKeyWindowMs: 24 * 3_600_000 });
+    }
   });
 
   it('says a payer is missing as a misconfiguration, and a wrong key as unauthorized', async () => {

@@ -99,6 +99,7 @@ function ledger(payments: GatewayPayment[], refunds: GatewayRefund[] = []): Ledg
     strayRefundEvents: 0,
     failedRefunds: 0,
     pendingRefundsFailed: 0,
+    refundSavedErrors: 0,
     keys: { active: 1, revoked: 0 },
   };
 }

@@ -85,6 +85,8 @@ export interface Ledger {
   failedRefunds: number;
   /** Refunds made `pending` through the Stripe API that failed before they succeeded. */
   pendingRefundsFailed: number;
+  /** Refunds made through the Stripe API and answered a 500 saved under their key. */
+  refundSavedErrors: number;
   /** API keys: valid ones, and those revoked since the start (or the last reset). */
   keys: { active: number; revoked: number };
 }

@@ -59,6 +59,8 @@ export interface Decision {
   refundPending?: boolean;
   /** For a refund: it succeeds, and fails `refundFailAfterMs` later (the money comes back). */
   refundFailsLater?: boolean;
+  /** For a refund through the Stripe API: it is made, and answered a 500 saved under its key. */
+  refundSavedError?: boolean;
 }
 
 function scriptApplies(fault: ScriptedGatewayFault, kind: RouteKind): boolean {
@@ -69,7 +71,8 @@ function scriptApplies(fault: ScriptedGatewayFault, kind: RouteKind): boolean {
     fault.fault === 'refund_then_timeout' ||
     fault.fault === 'refund_pending' ||
     fault.fault === 'refund_pending_fails' ||
-    fault.fault === 'refund_fails_later'
+    fault.fault === 'refund_fails_later' ||
+    fault.fault === 'refund_saved_error'
   ) {
     return kind === 'refund';
   }
@@ -135,9 +138,11 @@ export class FaultDraws {
         const refundTimeout = chance(this.#random, this.#faults().refundThenTimeoutRate);
         const stray = this.#drawStrayRefund();
         // Drawn only when asked for, so runs without it keep the draws they always had.
-        const { refundFailRate, refundPendingRate } = this.#faults();
+        const { refundFailRate, refundPendingRate, refundSavedErrorRate } = this.#faults();
         const refundFailsLater = refundFailRate > 0 && chance(this.#random, refundFailRate);
         const refundPending = refundPendingRate > 0 && chance(this.#random, refundPendingRate);
+        const refundSavedError =
+          refundSavedErrorRate > 0 && chance(this.#random, refundSavedErrorRate);
         return {
           latencyMs,
           ...plain,
@@ -145,6 +150,7 @@ export class FaultDraws {
           ...(stray ? { stray } : {}),
           ...(refundFailsLater ? { refundFailsLater } : {}),
           ...(refundPending ? { refundPending } : {}),
+          ...(refundSavedError ? { refundSavedError } : {}),
         };
       }
       default:
@@ -254,6 +260,8 @@ export class FaultDraws {
         return { ...plain, refundPending: true, refundFailsLater: true };
       case 'refund_fails_later':
         return { ...plain, refundFailsLater: true };
+      case 'refund_saved_error':
+        return { ...plain, refundSavedError: true };
       case 'stray_refund':
         return {
           ...plain,

@@ -45,6 +45,16 @@ export interface GatewayFaults {
    * later: they succeed then, or fail then when they also draw `refundFailRate`.
    */
   refundPendingRate: number;
+  /**
+   * Refunds made through the Stripe API whose answer is a 500 after the refund was made: the
+   * 500 is saved under the request's idempotency key and replayed until the key is pruned.
+   */
+  refundSavedErrorRate: number;
+  /**
+   * How long the Stripe API replays a key's saved answer before it prunes the key and makes a
+   * request under it afresh: Stripe prunes keys at least 24 hours old.
+   */
+  idempotencyKeyWindowMs: number;
   callbacks: GatewayCallbackFaults;
 }
 
@@ -75,6 +85,8 @@ export const defaultGatewayFaults: GatewayFaults = freezeDeep({
   refundFailRate: 0,
   refundFailAfterMs: 500,
   refundPendingRate: 0,
+  refundSavedErrorRate: 0,
+  idempotencyKeyWindowMs: 24 * 3_600_000,
   callbacks: {
     enabled: true,
     delayMs: 0,
@@ -97,6 +109,7 @@ export const scriptedFaultNames = [
   'refund_pending',
   'refund_pending_fails',
   'refund_fails_later',
+  'refund_saved_error',
 ] as const;
 export const scriptedRoutes = ['create', 'lookup', 'any'] as const;
 export const strayRefundKinds = ['foreign', 'partial', 'both'] as const;
@@ -160,6 +173,8 @@ const gatewayFaultsSchema = z.strictObject({
   refundFailRate: rate(),
   refundFailAfterMs: amount(),
   refundPendingRate: rate(),
+  refundSavedErrorRate: rate(),
+  idempotencyKeyWindowMs: amount(),
   callbacks: z.strictObject({
     enabled: flag(),
     delayMs: amount(),

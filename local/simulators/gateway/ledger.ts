@@ -60,6 +60,7 @@ export class GatewayBook {
   strayRefundEvents = 0;
   failedRefunds = 0;
   pendingRefundsFailed = 0;
+  refundSavedErrors = 0;
 
   clear(): void {
     this.payments.clear();
@@ -76,6 +77,7 @@ export class GatewayBook {
     this.strayRefundEvents = 0;
     this.failedRefunds = 0;
     this.pendingRefundsFailed = 0;
+    this.refundSavedErrors = 0;
   }
 
   count(routeName: string): void {
@@ -98,6 +100,7 @@ export class GatewayBook {
       strayRefundEvents: this.strayRefundEvents,
       failedRefunds: this.failedRefunds,
       pendingRefundsFailed: this.pendingRefundsFailed,
+      refundSavedErrors: this.refundSavedErrors,
       keys,
     });
   }

@@ -365,7 +365,7 @@ export class StripeApi {
     requested: number | undefined,
     metadata: Record<string, string>,
     key: string | undefined,
-    { refundTimeout, refundPending, stray, refundFailsLater }: Decision,
+    { refundTimeout, refundPending, stray, refundFailsLater, refundSavedError }: Decision,
   ): Ran {
     const refused = (answer: Sent): Ran => ({ answer, lost: false });
     const payment = this.#stripePayment(intentId);
@@ -436,6 +436,14 @@ export class StripeApi {
         void this.#work.announce(stray.first ? [fake, real] : [real, fake]);
       }
     }
+    if (refundSavedError) {
+      // Made, and answered as a failure after it ran: #idempotent saves the 500 under the key.
+      this.#work.book.refundSavedErrors += 1;
+      return {
+        answer: stripeError(500, 'api_error', 'An unknown error occurred while refunding.'),
+        lost: false,
+      };
+    }
     return { answer: { status: 200, body: this.refundOf(refund) }, lost: refundTimeout };
   }
 
@@ -494,12 +502,19 @@ export class StripeApi {
   /**
    * Stripe's rule: the first answer under a key is saved and replayed (with the header
    * `Idempotent-Replayed: true`), the same key with other parameters is an `idempotency_error`.
-   * A request that fails before it runs (an injected fault, a validation error) saves nothing.
+   * A request that fails before it runs (an injected fault, a validation error) saves nothing;
+   * one that fails after it ran saves its 500. A key saved `idempotencyKeyWindowMs` ago is
+   * pruned: the request under it is made afresh.
    */
   #idempotent(key: string | undefined, routeName: string, params: Params, run: () => Ran): Answer {
     if (key === undefined) return sent(run());
     const fingerprint = JSON.stringify(Object.entries(params).sort());
-    const saved = this.#work.book.stripe.responses.get(key);
+    const responses = this.#work.book.stripe.responses;
+    const kept = responses.get(key);
+    const pruned =
+      kept !== undefined && Date.now() - kept.savedAt >= this.#work.faults().idempotencyKeyWindowMs;
+    if (pruned) responses.delete(key);
+    const saved = pruned ? undefined : kept;
     if (saved !== undefined) {
       if (saved.route !== routeName || saved.params !== fingerprint) {
         return stripeError(
@@ -516,6 +531,7 @@ export class StripeApi {
       params: fingerprint,
       status: ran.answer.status,
       body: structuredClone(ran.answer.body),
+      savedAt: Date.now(),
     });
     return sent(ran);
   }

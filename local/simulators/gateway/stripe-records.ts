@@ -18,12 +18,17 @@ export interface StripeRefundRecord {
   wasPending: boolean;
 }
 
-/** Stripe saves the status and body of the first request under a key, for about 24 hours. */
+/**
+ * Stripe saves the status and body of the first request under a key, a 500 included, until it
+ * prunes the key (`idempotencyKeyWindowMs` after `savedAt`).
+ */
 export interface SavedResponse {
   readonly route: string;
   readonly params: string;
   readonly status: number;
   readonly body: unknown;
+  /** When it was saved, in milliseconds since the epoch. */
+  readonly savedAt: number;
 }
 
 export class StripeRecords {
