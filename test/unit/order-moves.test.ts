@@ -53,6 +53,25 @@ describe('moving an order', () => {
     expect((await orders.get(orderId))?.status).toBe('PENDING_PAYMENT');
   });
 
+  it("restarts the sweep's redrive budget and its key windows when the order enters a state, not on a self-loop", async () => {
+    // Prepare: a refund the sweep has redriven and waited a key window for twice.
+    await seedOrder(deps, 'REFUND_PENDING', { orderId });
+    await orders.annotate(orderId, 'REFUND_PENDING', { redrives: 4, refundKeyWindows: 2 });
+
+    // Act: a self-loop, then the refusal that makes the order PAID again.
+    const looped = await moveOrder(deps, await stored(), 'REFUND_OBSERVED');
+    const kept = await stored();
+    await moveOrder(deps, kept, 'REFUND_REJECTED', { lastError: 'REFUND_REJECTED' });
+
+    // Assess
+    expect(looped.kind).toBe('applied');
+    expect(kept).toMatchObject({ redrives: 4, refundKeyWindows: 2 });
+    const paid = await stored();
+    expect(paid.status).toBe('PAID');
+    expect(paid.redrives).toBeUndefined();
+    expect(paid.refundKeyWindows).toBeUndefined();
+  });
+
   it('opens a payment window each time the order enters PENDING_PAYMENT', async () => {
     // Prepare
     const held = await seedOrder(deps, 'HELD_FOR_REVIEW', { orderId });
