@@ -101,7 +101,7 @@ function advice(error: AutopayApiError, operation: Operation, code = error.code)
     case 'FORBIDDEN':
       return 'This agent is not allowed to do this: only the user can, in their own app. Tell the user.';
     case 'AGENT_SUSPENDED':
-      return 'The user has suspended this agent: nothing was placed, and no order will be until the user resumes the agent in their app. Calling again will not help: tell the user.';
+      return 'The user has suspended this agent: this call placed nothing, and no order will be placed until the user resumes the agent in their app. An order an earlier call with the same details placed stands as it is (it may be paid): list_orders shows it. Calling again will not help: tell the user.';
     case 'AGENT_NOT_REGISTERED':
       return "autopay knows no agent for this server's token: the user must create the agent in their app and give this server that agent's token. Nothing was placed; calling again will not help: tell the user.";
     case 'INVALID_CURSOR':

@@ -419,15 +419,16 @@ export function makeReconcile(deps: ReconcileDeps) {
     // Sent even when the payment may be refunded already: a refund under our own key, made by a
     // racing delivery, comes back as ours; one made by anyone else is refused, and the refusal
     // is where the gateway is asked who gave the money back (refusedRefund).
+    const key = refundKeyOf(order);
     const refund = await gateway.refund({
       paymentId,
       amount: order.amount,
       currency: order.currency,
-      idempotencyKey: refundKeyOf(order),
+      idempotencyKey: key,
       orderId: order.orderId,
     });
     if (refund.kind === 'rejected') {
-      return refusedRefund(order, paymentId, refund.reason, receiveCount);
+      return refusedRefund(order, paymentId, { key, reason: refund.reason }, receiveCount);
     }
     if (refund.kind === 'failed') {
       return failedRefund(order, paymentId, refund);
@@ -530,7 +531,7 @@ export function makeReconcile(deps: ReconcileDeps) {
   async function refusedRefund(
     order: Order,
     paymentId: string,
-    reason: string,
+    refusal: Refusal,
     receiveCount: number,
   ): Promise<ReconcileResult> {
     const lookup = await gateway.findByIdempotencyKey(order.orderId, order.gatewayRef);
@@ -539,7 +540,7 @@ export function makeReconcile(deps: ReconcileDeps) {
     }
     return lookup.kind === 'found' && refundedInFull(order, lookup)
       ? refundedElsewhere(order, paymentId)
-      : refundRejected(order, paymentId, reason);
+      : refundRejected(order, paymentId, refusal);
   }
 
   /**
@@ -575,11 +576,15 @@ export function makeReconcile(deps: ReconcileDeps) {
   /**
    * A refund the gateway will never make is not sent again. A user's refund leaves the money
    * taken, so the order is PAID again; a compensation still owes the money back, so the order
-   * stays REFUND_PENDING, out of the sweep's reach. Either way a person is alarmed.
+   * stays REFUND_PENDING, out of the sweep's reach. Either way a person is alarmed. The refusal
+   * is of the request whose key was sent: a run that read the order before its user asked again
+   * (after an earlier refusal) hears the earlier key's refusal replayed, which says nothing of the
+   * new request, still to be sent under a key of its own.
    */
-  async function refundRejected(order: Order, paymentId: string, reason: string) {
+  async function refundRejected(order: Order, paymentId: string, { key, reason }: Refusal) {
     const result = await moveAsDecided(deps, order, (current): Move | undefined => {
       if (current.status !== 'REFUND_PENDING' || refundFailedAtGateway(current)) return undefined;
+      if (refundKeyOf(current) !== key) return undefined;
       const compensation = current.compensation === true;
       return {
         event: compensation ? 'COMPENSATION_REJECTED' : 'REFUND_REJECTED',
@@ -633,6 +638,12 @@ export function refundFailedMove(failure: {
     },
     errorCode: REFUND_FAILED,
   };
+}
+
+/** The gateway's refusal of the refund sent under `key`. */
+interface Refusal {
+  readonly key: string;
+  readonly reason: string;
 }
 
 /** Whether the gateway says the whole payment was given back already. */

@@ -274,12 +274,11 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
 
   /**
    * Whether the order's agent is suspended now: one consistent read of the agent's item, no
-   * cache, so a suspension holds every order not yet sent. An order its user confirmed out of a
-   * hold is theirs to pay, suspended agent or not.
+   * cache, so a suspension holds every order not yet sent. An order its user confirmed, out of a
+   * hold or while it waited for them, is theirs to pay, suspended agent or not.
    */
   async function agentSuspended(order: Order): Promise<boolean> {
-    const last = order.history.at(-1);
-    if (last?.from === 'HELD_FOR_REVIEW' && last.cause === 'CONFIRM') {
+    if (order.history.at(-1)?.cause === 'CONFIRM') {
       return false;
     }
     return (await deps.agents.get(order.agentId))?.suspended === true;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fakePipeline, firstDelivery } from '../fakes/pipeline.ts';
-import { demoAgent, latteOrder } from '../fixtures/orders.ts';
+import { cautiousAgent, demoAgent, latteOrder } from '../fixtures/orders.ts';
 
 const agentId = demoAgent.agentId;
 
@@ -52,6 +52,26 @@ describe('a suspended agent', () => {
     expect(result).toEqual({ kind: 'done', detail: 'PAID' });
     // Looked up first: a racing delivery may have charged it before the hold.
     expect(p.gateway.calls).toEqual([`lookup:${order.orderId}`, `charge:${order.orderId}`]);
+  });
+
+  it('pays an order its user confirmed while it waited, with one confirmation', async () => {
+    // Prepare: an order of an agent not trusted to pay waits for its user; the user suspends the
+    // agent, then confirms that order.
+    const p = fakePipeline();
+    const cautious = cautiousAgent.agentId;
+    const { order } = await p.placeOrder({
+      agentId: cautious,
+      idempotencyKey: 'k-1',
+      body: latteOrder,
+    });
+    p.agents.setSuspended(cautious, true);
+    await p.lifecycle.confirm(cautiousAgent.ownerId, order.orderId);
+
+    // Act
+    const result = await p.submit({ orderId: order.orderId, agentId: cautious }, firstDelivery);
+
+    // Assess: the confirmation is the user's consent to this order, as one out of a hold is.
+    expect(result).toEqual({ kind: 'done', detail: 'PAID' });
   });
 
   it('costs payment submission one read of the agent, and no write, when it is not suspended', async () => {
