@@ -539,28 +539,34 @@ export function makeReconcile(deps: ReconcileDeps) {
       return later(lookup, receiveCount);
     }
     return lookup.kind === 'found' && refundedInFull(order, lookup)
-      ? refundedElsewhere(order, paymentId)
+      ? refundedElsewhere(order, paymentId, refusal.key)
       : refundRejected(order, paymentId, refusal);
   }
 
   /**
    * The money is back with the user, by a refund that is not ours: the history says so (as for a
-   * foreign refund's event), then the order is REFUNDED, for it owes nothing any more.
+   * foreign refund's event), then the order is REFUNDED, for it owes nothing any more. Only for
+   * the refusal of the request the order is still asking under (`key`): the money a stale run
+   * finds given back, its user having asked again since, may be the new request's own refund,
+   * which its own run records with its id, so that a later failure of it is the order's.
    */
   async function refundedElsewhere(
     order: Order,
     paymentId: string | undefined,
+    key: string,
   ): Promise<ReconcileResult> {
     const ref = paymentId === undefined ? {} : { gatewayRef: paymentId };
-    const noted = await moveAsDecided(deps, order, (current): Move | undefined =>
+    const owing = (current: Order) =>
       current.status === 'REFUND_PENDING' &&
-      !notedForeign(current) &&
-      !refundFailedAtGateway(current)
+      !refundFailedAtGateway(current) &&
+      refundKeyOf(current) === key;
+    const noted = await moveAsDecided(deps, order, (current): Move | undefined =>
+      owing(current) && !notedForeign(current)
         ? { event: 'REFUND_OBSERVED', changes: ref, errorCode: 'FOREIGN_REFUND' }
         : undefined,
     );
     const result = await moveAsDecided(deps, noted.order, (current): Move | undefined =>
-      current.status === 'REFUND_PENDING' && !refundFailedAtGateway(current)
+      owing(current)
         ? { event: 'REFUND_SUCCEEDED', changes: { ...ref, lastError: undefined } }
         : undefined,
     );
