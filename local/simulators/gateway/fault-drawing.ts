@@ -59,8 +59,11 @@ export interface Decision {
   refundPending?: boolean;
   /** For a refund: it succeeds, and fails `refundFailAfterMs` later (the money comes back). */
   refundFailsLater?: boolean;
-  /** For a refund through the Stripe API: it is made, and answered a 500 saved under its key. */
-  refundSavedError?: boolean;
+  /**
+   * For a refund through the Stripe API: answered a 500 saved under its key, after the refund
+   * was made (`made`) or before anything was (`unmade`).
+   */
+  refundSavedError?: 'made' | 'unmade';
 }
 
 function scriptApplies(fault: ScriptedGatewayFault, kind: RouteKind): boolean {
@@ -72,7 +75,8 @@ function scriptApplies(fault: ScriptedGatewayFault, kind: RouteKind): boolean {
     fault.fault === 'refund_pending' ||
     fault.fault === 'refund_pending_fails' ||
     fault.fault === 'refund_fails_later' ||
-    fault.fault === 'refund_saved_error'
+    fault.fault === 'refund_saved_error' ||
+    fault.fault === 'refund_saved_error_unmade'
   ) {
     return kind === 'refund';
   }
@@ -138,11 +142,10 @@ export class FaultDraws {
         const refundTimeout = chance(this.#random, this.#faults().refundThenTimeoutRate);
         const stray = this.#drawStrayRefund();
         // Drawn only when asked for, so runs without it keep the draws they always had.
-        const { refundFailRate, refundPendingRate, refundSavedErrorRate } = this.#faults();
+        const { refundFailRate, refundPendingRate } = this.#faults();
         const refundFailsLater = refundFailRate > 0 && chance(this.#random, refundFailRate);
         const refundPending = refundPendingRate > 0 && chance(this.#random, refundPendingRate);
-        const refundSavedError =
-          refundSavedErrorRate > 0 && chance(this.#random, refundSavedErrorRate);
+        const refundSavedError = this.#drawRefundSavedError();
         return {
           latencyMs,
           ...plain,
@@ -156,6 +159,15 @@ export class FaultDraws {
       default:
         return { latencyMs, ...plain };
     }
+  }
+
+  /** Whether a refund's answer is a saved 500, and whether the refund was made before it. */
+  #drawRefundSavedError(): Decision['refundSavedError'] {
+    const { refundSavedErrorRate, refundSavedErrorUnmadeShare } = this.#faults();
+    if (refundSavedErrorRate === 0 || !chance(this.#random, refundSavedErrorRate)) return undefined;
+    const unmade =
+      refundSavedErrorUnmadeShare > 0 && chance(this.#random, refundSavedErrorUnmadeShare);
+    return unmade ? 'unmade' : 'made';
   }
 
   /** Whether a `payment.pending` is held back, to arrive after the event that settles it. */
@@ -261,7 +273,9 @@ export class FaultDraws {
       case 'refund_fails_later':
         return { ...plain, refundFailsLater: true };
       case 'refund_saved_error':
-        return { ...plain, refundSavedError: true };
+        return { ...plain, refundSavedError: 'made' };
+      case 'refund_saved_error_unmade':
+        return { ...plain, refundSavedError: 'unmade' };
       case 'stray_refund':
         return {
           ...plain,

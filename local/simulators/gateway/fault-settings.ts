@@ -51,6 +51,12 @@ export interface GatewayFaults {
    */
   refundSavedErrorRate: number;
   /**
+   * Of the refunds that draw `refundSavedErrorRate`, the share whose 500 came before the refund
+   * was made: the 500 is saved and replayed the same, and no refund is made (Stripe promises
+   * neither). Drawn only while above `0`.
+   */
+  refundSavedErrorUnmadeShare: number;
+  /**
    * How long the Stripe API replays a key's saved answer before it prunes the key and makes a
    * request under it afresh: Stripe prunes keys at least 24 hours old.
    */
@@ -86,6 +92,7 @@ export const defaultGatewayFaults: GatewayFaults = freezeDeep({
   refundFailAfterMs: 500,
   refundPendingRate: 0,
   refundSavedErrorRate: 0,
+  refundSavedErrorUnmadeShare: 0,
   idempotencyKeyWindowMs: 24 * 3_600_000,
   callbacks: {
     enabled: true,
@@ -110,6 +117,7 @@ export const scriptedFaultNames = [
   'refund_pending_fails',
   'refund_fails_later',
   'refund_saved_error',
+  'refund_saved_error_unmade',
 ] as const;
 export const scriptedRoutes = ['create', 'lookup', 'any'] as const;
 export const strayRefundKinds = ['foreign', 'partial', 'both'] as const;
@@ -174,6 +182,7 @@ const gatewayFaultsSchema = z.strictObject({
   refundFailAfterMs: amount(),
   refundPendingRate: rate(),
   refundSavedErrorRate: rate(),
+  refundSavedErrorUnmadeShare: rate(),
   idempotencyKeyWindowMs: amount(),
   callbacks: z.strictObject({
     enabled: flag(),

@@ -368,6 +368,11 @@ export class StripeApi {
     { refundTimeout, refundPending, stray, refundFailsLater, refundSavedError }: Decision,
   ): Ran {
     const refused = (answer: Sent): Ran => ({ answer, lost: false });
+    if (refundSavedError === 'unmade') {
+      // Failed inside Stripe before the refund was made: #idempotent saves the 500 all the same.
+      this.#work.book.refundSavedErrors += 1;
+      return refused(savedRefundError());
+    }
     const payment = this.#stripePayment(intentId);
     if (payment === undefined) return refused(noSuch('payment_intent', intentId));
     if (payment.status !== 'SUCCESS') {
@@ -436,13 +441,10 @@ export class StripeApi {
         void this.#work.announce(stray.first ? [fake, real] : [real, fake]);
       }
     }
-    if (refundSavedError) {
+    if (refundSavedError === 'made') {
       // Made, and answered as a failure after it ran: #idempotent saves the 500 under the key.
       this.#work.book.refundSavedErrors += 1;
-      return {
-        answer: stripeError(500, 'api_error', 'An unknown error occurred while refunding.'),
-        lost: false,
-      };
+      return refused(savedRefundError());
     }
     return { answer: { status: 200, body: this.refundOf(refund) }, lost: refundTimeout };
   }
@@ -641,6 +643,11 @@ function stripeEvent(
     request: { id: null, idempotency_key: null },
     type,
   };
+}
+
+/** Stripe's 500 to a refund request, which its idempotency layer saves under the key. */
+function savedRefundError(): Sent {
+  return stripeError(500, 'api_error', 'An unknown error occurred while refunding.');
 }
 
 function refundEvent(payment: GatewayPayment, refund: GatewayRefund): GatewayEvent {
