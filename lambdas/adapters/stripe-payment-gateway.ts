@@ -153,9 +153,26 @@ export class StripePaymentGateway implements PaymentGateway {
         return this.#refusal(stripe, request, error.code ?? 'refused');
       }
       const outcome = classifyError(error, 'POST');
+      if (outcome.kind === 'unknown') return this.#unknown(stripe, request, outcome);
       return isTransient(outcome) ? outcome : { kind: 'unavailable', detail: outcome.kind };
     }
     return outcomeOfRefund(refund, accepted);
+  }
+
+  /**
+   * A refund request answered so that whether it made the refund is unknown (a 500, a lost
+   * connection). Stripe saves a 500 under the key and replays it to every retry until it prunes
+   * the key, at least 24 hours later, while the refund the request may have made is already at
+   * the bank. The payment's refunds are read: the order's own, under way or succeeded, is the
+   * outcome; otherwise it stays unknown.
+   */
+  async #unknown(
+    stripe: Stripe,
+    request: RefundRequest,
+    unknown: TransientOutcome,
+  ): Promise<RefundOutcome> {
+    const own = await this.#ownRefund(stripe, request);
+    return own === undefined || !('id' in own) ? unknown : outcomeOfRefund(own, true);
   }
 
   /**
@@ -166,19 +183,33 @@ export class StripePaymentGateway implements PaymentGateway {
    * way or succeeded is the outcome; otherwise the refusal stands.
    */
   async #refusal(stripe: Stripe, request: RefundRequest, reason: string): Promise<RefundOutcome> {
-    if (request.orderId === undefined) return { kind: 'rejected', reason };
+    const own = await this.#ownRefund(stripe, request);
+    if (own === undefined) return { kind: 'rejected', reason };
+    return 'id' in own ? outcomeOfRefund(own, true) : own;
+  }
+
+  /**
+   * The payment's refund that carries the order's `metadata.orderId` and is under way or
+   * succeeded (one page of 100, newest first: a payment has a handful at most), or what kept the
+   * read from answering. A failed one is not taken: it may be an earlier request's, refused at
+   * its creation, after which the order's refund is asked again under a key of its own.
+   */
+  async #ownRefund(
+    stripe: Stripe,
+    request: RefundRequest,
+  ): Promise<Stripe.Refund | TransientOutcome | undefined> {
+    if (request.orderId === undefined) return undefined;
     let refunds: Stripe.Refund[];
     try {
       refunds = (await stripe.refunds.list({ payment_intent: request.paymentId, limit: 100 })).data;
     } catch (error) {
       return lookupFailure(classifyError(error, 'GET'));
     }
-    const own = refunds.find(
+    return refunds.find(
       (refund) =>
         refund.metadata?.orderId === request.orderId &&
         (isUnderWay(refund) || refund.status === 'succeeded'),
     );
-    return own === undefined ? { kind: 'rejected', reason } : outcomeOfRefund(own, true);
   }
 
   refreshCredentials(): Promise<void> {

@@ -236,34 +236,55 @@ describe('the Stripe adapter against the simulated Stripe API', () => {
   });
 
   // Stripe saves a request's first answer under its idempotency key, a 500 included, and replays
-  // it until it prunes the key, at least 24 hours later. A refund request that made the refund
-  // and was answered 500 is answered 500 under its key until then; sent again once the key is
-  // pruned, it is a new request, which the refund it made refuses (`charge_already_refunded`):
-  // that refund carries the order's metadata.orderId and is read as the order's, not a refusal.
-  it('reads a refund answered 500 under its key as unknown until the key is pruned, then adopts the refund it made', async () => {
-    // Prepare: a key window of a quarter of a second; the refund is made and answered 500.
+  // it until it prunes the key, at least 24 hours later; it promises nothing of whether the 500'd
+  // request made the refund. The adapter reads the payment's refunds on such an answer: the one
+  // carrying the order's metadata.orderId is the outcome at once.
+  it('adopts at once the refund that a request answered 500 under its key made', async () => {
+    // Prepare: the refund is made and answered 500.
     const { paymentId, request } = await paidOrderRefund(9);
-    gateway.setFaults({ idempotencyKeyWindowMs: 250 });
     gateway.scriptNext([{ fault: 'refund_saved_error' }]);
+
+    // Act: sent, and sent again at once under the same key (the 500 replayed).
+    const first = await adapter.refund(request);
+    const replayed = await adapter.refund(request);
+
+    // Assess: the one refund that was made, as the order's, both times.
+    const refunds = await stripe.refunds.list({ payment_intent: paymentId });
+    expect(refunds.data).toHaveLength(1);
+    expect(refunds.data[0]?.metadata).toEqual({ orderId: orderId(9) });
+    expect(first).toEqual({ kind: 'refunded', refundId: refunds.data[0]?.id });
+    expect(replayed).toEqual(first);
+    expect(gateway.ledger()).toMatchObject({
+      charges: { [orderId(9)]: { captured: 450, refunded: 450 } },
+      refundSavedErrors: 1,
+    });
+  });
+
+  it('reads a request answered 500 under its key that made no refund as unknown until the key is pruned, then makes the refund', async () => {
+    // Prepare: a key window of a quarter of a second; the 500 comes before any refund is made.
+    const { paymentId, request } = await paidOrderRefund(10);
+    gateway.setFaults({ idempotencyKeyWindowMs: 250 });
+    gateway.scriptNext([{ fault: 'refund_saved_error_unmade' }]);
 
     try {
       // Act: sent, sent again at once under the same key, then once the key is pruned.
       const first = await adapter.refund(request);
       const replayed = await adapter.refund(request);
+      const before = await stripe.refunds.list({ payment_intent: paymentId });
       await new Promise((resolve) => setTimeout(resolve, 300));
       const afresh = await adapter.refund(request);
 
-      // Assess: the 500 twice (a POST's 500: whether it ran is unknown, retried), then the one
-      // refund that was made, as the order's.
+      // Assess: the 500 twice with no refund to read (a POST's 500: unknown, retried), then the
+      // refund made afresh under the pruned key.
       expect(first).toMatchObject({ kind: 'unknown' });
       expect(replayed).toEqual(first);
+      expect(before.data).toHaveLength(0);
       const refunds = await stripe.refunds.list({ payment_intent: paymentId });
       expect(refunds.data).toHaveLength(1);
-      expect(refunds.data[0]?.metadata).toEqual({ orderId: orderId(9) });
       expect(afresh).toEqual({ kind: 'refunded', refundId: refunds.data[0]?.id });
       expect(gateway.ledger()).toMatchObject({
-        charges: { [orderId(9)]: { captured: 450, refunded: 450 } },
-        refundSavedErrors: 1,
+        charges: { [orderId(10)]: { captured: 450, refunded: 450 } },
+        refundSavedErrors: 2,
       });
     } finally {
       gateway.setFaults({ idempotencyKeyWindowMs: 24 * 3_600_000 });
