@@ -33,7 +33,8 @@ const hour = 3600;
 
 /**
  * Every refund sent within the key window of the first is answered as Stripe replays a 500;
- * `created`: the request that was answered 500 had made the refund, which the gateway holds.
+ * `created`: the request that was answered 500 had made the refund, which the gateway holds
+ * (and which the Stripe adapter, reading the payment's refunds on a 500, fails to read here).
  * `forever`: every refund is answered 500.
  */
 function savedError(
