@@ -129,6 +129,23 @@ export const chaosFaults = {
     refundPendingRate: 0.2,
     callbacks: { duplicateRate: 0.2, outOfOrderRate: 0.1, lostRate: 0.1, strayRefundRate: 0.3 },
   },
+  /**
+   * On Stripe only: refunds answered a 500 that Stripe saves under the key and replays until it
+   * prunes the key, half of them after the refund was made (read from the payment's refunds at
+   * once), half before (unknown, retried until the key is pruned, then made). The simulated
+   * Stripe keeps a key 45 s here, above the run's payment window (40 s), or a charge resent under
+   * a pruned key would make a second PaymentIntent; that is shorter than the sweep's redrive
+   * budget, so the refund is made by a retry before the sweep gives it up. A refund the sweep
+   * does give up is sent again 46 s later (less than the watch's `stallMs`), not a day later.
+   */
+  stripeSavedError: {
+    faults: {
+      refundSavedErrorRate: 0.05,
+      refundSavedErrorUnmadeShare: 0.5,
+      idempotencyKeyWindowMs: 45_000,
+    },
+    environment: { GATEWAY_IDEMPOTENCY_KEY_WINDOW_SECONDS: '46' },
+  },
   risk: {
     internalErrorRate: 0.3,
     hangRate: 0.05,
@@ -243,7 +260,10 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     logLevel: 'SILENT',
     seed: options.seed,
     scheduleSeconds: 2,
-    gatewayFaults: chaosFaults.gateway,
+    gatewayFaults: {
+      ...chaosFaults.gateway,
+      ...(options.gateway === 'stripe' ? chaosFaults.stripeSavedError.faults : {}),
+    },
     riskFaults: chaosFaults.risk,
     environment: {
       POWERTOOLS_METRICS_DISABLED: 'true',
@@ -266,6 +286,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       NOTIFICATION_BACKOFF_BASE_SECONDS: '1',
       NOTIFICATION_BACKOFF_MAX_SECONDS: '2',
       WEBHOOK_DELIVERY_TIMEOUT_MS: '500',
+      ...(options.gateway === 'stripe' ? chaosFaults.stripeSavedError.environment : {}),
     },
     // A killed batch comes back after its visibility timeout: keep it short for the run.
     queues: {
@@ -906,6 +927,14 @@ function faultsInjected(
           [
             'refund pending at Stripe, then failed (no money left)',
             ledger.pendingRefundsFailed,
+          ] as [string, number],
+          [
+            'refund answered a saved 500 after it was made (adopted at once)',
+            ledger.refundSavedErrors - ledger.refundSavedErrorsUnmade,
+          ] as [string, number],
+          [
+            'refund answered a saved 500, none made (made once the key was pruned)',
+            ledger.refundSavedErrorsUnmade,
           ] as [string, number],
         ]
       : []),

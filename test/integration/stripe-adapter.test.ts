@@ -285,6 +285,7 @@ describe('the Stripe adapter against the simulated Stripe API', () => {
       expect(gateway.ledger()).toMatchObject({
         charges: { [orderId(10)]: { captured: 450, refunded: 450 } },
         refundSavedErrors: 2,
+        refundSavedErrorsUnmade: 1,
       });
     } finally {
       gateway.setFaults({ idempotencyKeyWindowMs: 24 * 3_600_000 });

@@ -100,6 +100,7 @@ function ledger(payments: GatewayPayment[], refunds: GatewayRefund[] = []): Ledg
     failedRefunds: 0,
     pendingRefundsFailed: 0,
     refundSavedErrors: 0,
+    refundSavedErrorsUnmade: 0,
     keys: { active: 1, revoked: 0 },
   };
 }

@@ -85,8 +85,10 @@ export interface Ledger {
   failedRefunds: number;
   /** Refunds made `pending` through the Stripe API that failed before they succeeded. */
   pendingRefundsFailed: number;
-  /** Refunds made through the Stripe API and answered a 500 saved under their key. */
+  /** Refund requests through the Stripe API answered a 500 saved under their key. */
   refundSavedErrors: number;
+  /** Of `refundSavedErrors`, those whose 500 came before any refund was made. */
+  refundSavedErrorsUnmade: number;
   /** API keys: valid ones, and those revoked since the start (or the last reset). */
   keys: { active: number; revoked: number };
 }

@@ -61,6 +61,7 @@ export class GatewayBook {
   failedRefunds = 0;
   pendingRefundsFailed = 0;
   refundSavedErrors = 0;
+  refundSavedErrorsUnmade = 0;
 
   clear(): void {
     this.payments.clear();
@@ -78,6 +79,7 @@ export class GatewayBook {
     this.failedRefunds = 0;
     this.pendingRefundsFailed = 0;
     this.refundSavedErrors = 0;
+    this.refundSavedErrorsUnmade = 0;
   }
 
   count(routeName: string): void {
@@ -101,6 +103,7 @@ export class GatewayBook {
       failedRefunds: this.failedRefunds,
       pendingRefundsFailed: this.pendingRefundsFailed,
       refundSavedErrors: this.refundSavedErrors,
+      refundSavedErrorsUnmade: this.refundSavedErrorsUnmade,
       keys,
     });
   }

@@ -371,6 +371,7 @@ export class StripeApi {
     if (refundSavedError === 'unmade') {
       // Failed inside Stripe before the refund was made: #idempotent saves the 500 all the same.
       this.#work.book.refundSavedErrors += 1;
+      this.#work.book.refundSavedErrorsUnmade += 1;
       return refused(savedRefundError());
     }
     const payment = this.#stripePayment(intentId);
