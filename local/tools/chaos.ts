@@ -92,7 +92,7 @@ export const SUSPENSION_BURST = 6;
  * Orders another trusted agent places at once while its user takes `submit_payment` from its
  * trusted actions, besides `orders`.
  */
-export const RESTRAINT_BURST = 6;
+export const RESTRAINT_BURST = 10;
 
 /** The hold reasons of an order whose agent its user restrained before the charge. */
 const restraintReasons: ReadonlySet<HoldReason> = new Set<HoldReason>([
