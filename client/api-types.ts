@@ -65,7 +65,7 @@ export interface paths {
     get: operations["getAgent"];
     /**
      * Change an agent's trust, limits or rate
-     * @description Change an agent's trust, limits or rate. Applies to the agent's next order (intake and payment read the agent on every order), is kept in its history, and is safe to repeat.
+     * @description Change an agent's trust, limits or rate. Applies to the agent's next order (intake and payment read the agent on every order) and to its orders paid at once not yet sent to the gateway: one it may no longer pay on its own (its action or `submit_payment` no longer trusted, another limit currency, a per-order limit below its amount) is held (HELD_FOR_REVIEW, with holdReason ACTION_NOT_TRUSTED, LIMIT_CURRENCY_MISMATCH or OVER_ORDER_LIMIT) for its user to confirm or cancel. It is kept in its history and is safe to repeat.
      */
     patch: operations["updateAgent"];
   };
@@ -400,10 +400,10 @@ export interface components {
       gatewayRef?: string;
       declineCode?: string;
       /**
-       * @description Why the order is HELD_FOR_REVIEW; the risk check itself is not shown
+       * @description Why the order is HELD_FOR_REVIEW; the risk check itself is not shown. ACTION_NOT_TRUSTED, OVER_ORDER_LIMIT and LIMIT_CURRENCY_MISMATCH: its agent was to pay it at once, and its user changed the agent before the payment was sent so that it no longer may
        * @enum {string}
        */
-      holdReason?: "RISK_REVIEW" | "RISK_UNAVAILABLE" | "AUTHENTICATION_REQUIRED" | "AGENT_SUSPENDED";
+      holdReason?: "RISK_REVIEW" | "RISK_UNAVAILABLE" | "AUTHENTICATION_REQUIRED" | "AGENT_SUSPENDED" | "ACTION_NOT_TRUSTED" | "OVER_ORDER_LIMIT" | "LIMIT_CURRENCY_MISMATCH";
       /**
        * Format: date-time
        * @description When a pending payment must settle, or be voided (ISO 8601, UTC)
@@ -1553,7 +1553,7 @@ export interface operations {
   };
   /**
    * Change an agent's trust, limits or rate
-   * @description Change an agent's trust, limits or rate. Applies to the agent's next order (intake and payment read the agent on every order), is kept in its history, and is safe to repeat.
+   * @description Change an agent's trust, limits or rate. Applies to the agent's next order (intake and payment read the agent on every order) and to its orders paid at once not yet sent to the gateway: one it may no longer pay on its own (its action or `submit_payment` no longer trusted, another limit currency, a per-order limit below its amount) is held (HELD_FOR_REVIEW, with holdReason ACTION_NOT_TRUSTED, LIMIT_CURRENCY_MISMATCH or OVER_ORDER_LIMIT) for its user to confirm or cancel. It is kept in its history and is safe to repeat.
    */
   updateAgent: {
     parameters: {

@@ -34,6 +34,12 @@ export const holdReasons: Readonly<Record<NonNullable<Order['holdReason']>, stri
     "the card's bank asks the user to authenticate this payment, which nobody can do off-session: only the user can approve or cancel it",
   AGENT_SUSPENDED:
     'the user suspended this agent before the payment was sent: this agent may place no orders until the user resumes it',
+  ACTION_NOT_TRUSTED:
+    'before the payment was sent, the user stopped trusting this agent to pay for this action on its own: only the user can approve or cancel it',
+  OVER_ORDER_LIMIT:
+    "before the payment was sent, the user lowered this agent's per-order limit below the amount: only the user can approve or cancel it",
+  LIMIT_CURRENCY_MISMATCH:
+    "before the payment was sent, the user set this agent's limits in another currency than the order's: only the user can approve or cancel it",
 };
 
 /** One sentence per status, in the words a model should act on. */

@@ -1,4 +1,4 @@
-import type { ConfirmationReason, Money, Order } from './order.ts';
+import type { AgentRestraint, ConfirmationReason, Money, Order } from './order.ts';
 
 /** The action an agent must be trusted with for autopay to pay without asking the user. */
 export const AUTO_PAY_ACTION = 'submit_payment';
@@ -59,18 +59,9 @@ export function decideAutoPay(
   price: Money,
   now: Date,
 ): AutoPayDecision {
-  if (
-    agent === undefined ||
-    !agent.trustedActions.includes(action) ||
-    !agent.trustedActions.includes(AUTO_PAY_ACTION)
-  ) {
-    return { autoPay: false, reason: 'ACTION_NOT_TRUSTED' };
-  }
-  if (agent.limitCurrency !== price.currency) {
-    return { autoPay: false, reason: 'LIMIT_CURRENCY_MISMATCH' };
-  }
-  if (price.amount > agent.perOrderLimit) {
-    return { autoPay: false, reason: 'OVER_ORDER_LIMIT' };
+  const restraint = restraintOf(agent, action, price);
+  if (agent === undefined || restraint !== undefined) {
+    return { autoPay: false, reason: restraint ?? 'ACTION_NOT_TRUSTED' };
   }
   if (price.amount > agent.dailyLimit) {
     return { autoPay: false, reason: 'OVER_DAILY_LIMIT' };
@@ -84,6 +75,33 @@ export function decideAutoPay(
       dailyLimit: agent.dailyLimit,
     },
   };
+}
+
+/**
+ * The rule of `decideAutoPay` that holds for one order alone, whatever the agent spent today:
+ * why the agent may not pay it without asking its user, or undefined when it may. Payment
+ * submission asks it again right before the charge, since the user may have changed the agent
+ * while the order waited.
+ */
+export function restraintOf(
+  agent: AgentProfile | undefined,
+  action: string,
+  price: Money,
+): AgentRestraint | undefined {
+  if (
+    agent === undefined ||
+    !agent.trustedActions.includes(action) ||
+    !agent.trustedActions.includes(AUTO_PAY_ACTION)
+  ) {
+    return 'ACTION_NOT_TRUSTED';
+  }
+  if (agent.limitCurrency !== price.currency) {
+    return 'LIMIT_CURRENCY_MISMATCH';
+  }
+  if (price.amount > agent.perOrderLimit) {
+    return 'OVER_ORDER_LIMIT';
+  }
+  return undefined;
 }
 
 export function utcDay(at: Date): string {

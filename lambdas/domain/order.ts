@@ -70,15 +70,26 @@ export interface RiskRecord {
 }
 
 /**
+ * Why an agent's profile alone, whatever it spent today, would not let it pay an order without
+ * asking its user: the action or paying is not trusted, the currency or the per-order limit.
+ */
+export type AgentRestraint = Extract<
+  ConfirmationReason,
+  'ACTION_NOT_TRUSTED' | 'OVER_ORDER_LIMIT' | 'LIMIT_CURRENCY_MISMATCH'
+>;
+
+/**
  * Why an order waits for an operator or its user after the payment step: its risk verdict, the
- * card's issuer asks the user to authenticate (which an off-session charge cannot do), or its
- * agent was suspended before the charge.
+ * card's issuer asks the user to authenticate (which an off-session charge cannot do), or, before
+ * the charge, its agent was suspended or its user restrained it so that it may no longer pay this
+ * order on its own (an `AgentRestraint`).
  */
 export type HoldReason =
   | 'RISK_REVIEW'
   | 'RISK_UNAVAILABLE'
   | 'AUTHENTICATION_REQUIRED'
-  | 'AGENT_SUSPENDED';
+  | 'AGENT_SUSPENDED'
+  | AgentRestraint;
 
 /** Fields the payment steps may change, beside the status. */
 export interface PaymentFields {

@@ -1,6 +1,7 @@
+import { restraintOf } from './agent.ts';
 import { type BackoffPolicy, backoffSeconds } from './backoff.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
-import type { Order, PaymentFields, RiskRecord } from './order.ts';
+import type { HoldReason, Order, PaymentFields, RiskRecord } from './order.ts';
 import { type DeadlinePolicy, dueAtFor, isPast, moveOrder } from './order-moves.ts';
 import type { OrderEvent, OrderStatus } from './order-state.ts';
 import type {
@@ -50,7 +51,7 @@ export interface PaymentObserver extends SettlementObserver {
 
 export interface SubmitPaymentDeps {
   readonly orders: OrderRepository;
-  /** Read before each charge: a suspended agent's orders are held, not charged. */
+  /** Read before each charge: a suspended or restrained agent's orders are held, not charged. */
   readonly agents: AgentDirectory;
   readonly gateway: PaymentGateway;
   readonly risk: RiskEngine;
@@ -264,24 +265,28 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
     if (stopped !== undefined) {
       return stopped;
     }
-    // Read last, right before the charge, so a suspension that lands while the risk engine is
-    // asked still stops it: the order waits for its user instead of being charged.
-    if (await agentSuspended(order)) {
-      return move(order, 'HELD_FOR_REVIEW', { risk, holdReason: 'AGENT_SUSPENDED' });
+    // Read last, right before the charge, so a suspension or a restraint that lands while the
+    // risk engine is asked still stops it: the order waits for its user instead of being charged.
+    const holdReason = await agentHoldReason(order);
+    if (holdReason !== undefined) {
+      return move(order, 'HELD_FOR_REVIEW', { risk, holdReason });
     }
     return chargeAndApply(order, delivery, risk, health);
   }
 
   /**
-   * Whether the order's agent is suspended now: one consistent read of the agent's item, no
-   * cache, so a suspension holds every order not yet sent. An order its user confirmed, out of a
-   * hold or while it waited for them, is theirs to pay, suspended agent or not.
+   * Why the order's agent may not pay it now: one consistent read of the agent's item, no cache,
+   * so a suspension, or a change of its trust, limit currency or per-order limit that would no
+   * longer let it pay this order without asking, holds every order not yet sent. The daily limit
+   * is not asked again: intake claimed the order's share of it atomically. An order its user
+   * confirmed, out of a hold or while it waited for them, is theirs to pay, whatever its agent.
    */
-  async function agentSuspended(order: Order): Promise<boolean> {
-    if (order.history.at(-1)?.cause === 'CONFIRM') {
-      return false;
+  async function agentHoldReason(order: Order): Promise<HoldReason | undefined> {
+    if (order.history.some((entry) => entry.cause === 'CONFIRM')) {
+      return undefined;
     }
-    return (await deps.agents.get(order.agentId))?.suspended === true;
+    const agent = await deps.agents.get(order.agentId);
+    return agent?.suspended === true ? 'AGENT_SUSPENDED' : restraintOf(agent, order.action, order);
   }
 
   async function findEarlierCharge(

@@ -4,7 +4,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
 import { orderKey } from '#adapters/table-keys.ts';
 import { MAX_RATE_BURST, MAX_RATE_PER_SECOND } from '#domain/agent-guards.ts';
-import type { Order } from '#domain/order.ts';
+import type { HoldReason, Order } from '#domain/order.ts';
 import type { OrderStatus } from '#domain/order-state.ts';
 import { orderIdFor } from '#domain/place-order.ts';
 import { closedStatuses } from '#domain/settlement.ts';
@@ -87,6 +87,19 @@ export const defaultChaosOptions: ChaosOptions = {
 
 /** Orders a trusted agent places at once while its user suspends it, besides `orders`. */
 export const SUSPENSION_BURST = 6;
+
+/**
+ * Orders another trusted agent places at once while its user takes `submit_payment` from its
+ * trusted actions, besides `orders`.
+ */
+export const RESTRAINT_BURST = 10;
+
+/** The hold reasons of an order whose agent its user restrained before the charge. */
+const restraintReasons: ReadonlySet<HoldReason> = new Set<HoldReason>([
+  'ACTION_NOT_TRUSTED',
+  'OVER_ORDER_LIMIT',
+  'LIMIT_CURRENCY_MISMATCH',
+]);
 
 /** The agent whose orders are closed after their charge (`chaosFaults.closedAfterCharge`). */
 const closingAgentId = 'chaos-closing';
@@ -357,11 +370,38 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       requested: new Set<string>(),
       refused: 0,
     };
+    // At the same moment the user of another trusted agent takes `submit_payment` from it while
+    // its own burst is queued, and gives it back at half-way: its orders not yet sent are held.
+    const restraint = { agent: trusted[1], violations: [] as Violation[] };
     const ownerCall = (agentId: string, action: 'suspend' | 'resume') =>
       send(api, userTokens.get(agentId) ?? '', `/v1/agents/${agentId}/${action}`);
     const placed: Placed[] = [];
     const replayViolations: Violation[] = [];
     const suspensionViolations: Violation[] = [];
+    const setTrust = async (agentId: string, trustedActions: readonly string[]) => {
+      const path = `/v1/agents/${agentId}`;
+      const body = { trustedActions };
+      const answer = await send(api, userTokens.get(agentId) ?? '', path, undefined, body, 'PATCH');
+      if (answer.status !== 200) {
+        restraint.violations.push({ detail: `PATCH ${path} answered ${answer.status}` });
+      }
+    };
+    /** Places `count` orders of one agent at once (1.00, 2.00, … CNY), to be paid at once. */
+    const queueBurst = (agentId: string, tag: string, count: number) =>
+      Promise.all(
+        Array.from({ length: count }, async (_, n) => {
+          const burstKey = `${tag}-${n}-${randomUUID()}`;
+          const amount = 100 + n * 100;
+          const queued = await placeOrder(
+            api,
+            tokens.get(agentId) ?? '',
+            burstKey,
+            orderBody(amount, burstKey),
+          );
+          if (queued) placed.push({ agentId, key: burstKey, orderId: queued.orderId, amount });
+          else suspension.refused++;
+        }),
+      );
     let placing = true;
     let next = 0;
 
@@ -409,24 +449,20 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         // The race: the trusted agent's burst of orders is queued, and its user suspends it at
         // once, while payment submission works through them.
         const trustedAgent = suspension.agents[0] ?? agentId;
-        const burst = Array.from({ length: SUSPENSION_BURST }, async (_, n) => {
-          const burstKey = `chaos-${index}-burst-${n}-${randomUUID()}`;
-          const amount = 100 + n * 100;
-          const queued = await placeOrder(
-            api,
-            tokens.get(trustedAgent) ?? '',
-            burstKey,
-            orderBody(amount, burstKey),
-          );
-          if (queued)
-            placed.push({ agentId: trustedAgent, key: burstKey, orderId: queued.orderId, amount });
-          else suspension.refused++;
-        });
-        await Promise.all(burst);
+        const restrained = restraint.agent;
+        await Promise.all([
+          queueBurst(trustedAgent, `chaos-${index}-burst`, SUSPENSION_BURST),
+          restrained && queueBurst(restrained, `chaos-${index}-restraint`, RESTRAINT_BURST),
+        ]);
         for (const suspended of suspension.agents) suspension.requested.add(suspended);
-        await Promise.all(suspension.agents.map((suspended) => ownerCall(suspended, 'suspend')));
+        await Promise.all([
+          ...suspension.agents.map((suspended) => ownerCall(suspended, 'suspend')),
+          restrained && setTrust(restrained, ['order_coffee']),
+        ]);
         for (const suspended of suspension.agents) suspension.suspended.add(suspended);
-        options.log(`suspended ${suspension.agents.join(', ')} after ${index} orders`);
+        options.log(
+          `suspended ${suspension.agents.join(', ')}, restrained ${restrained} after ${index} orders`,
+        );
         // The next placement is one of the suspended agent's: it must be refused.
         agentId = suspension.agents[0] ?? agentId;
       }
@@ -434,6 +470,9 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         await ownerCall(suspension.agents[0], 'resume');
         suspension.suspended.delete(suspension.agents[0]);
         suspension.requested.delete(suspension.agents[0]);
+      }
+      if (index === suspension.resumeAt && restraint.agent !== undefined) {
+        await setTrust(restraint.agent, ['order_coffee', 'submit_payment']);
       }
       const replays = chance(orderRandom, 0.1);
       const key = `chaos-${index}-${randomUUID()}`;
@@ -595,6 +634,23 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       {
         name: 'a suspended agent placed nothing, and only a suspended one was refused',
         violations: suspensionViolations,
+      },
+      {
+        name: "a restraint was applied, and held only the restrained agent's orders",
+        violations: [
+          ...restraint.violations,
+          ...[...orders.values()]
+            .filter(
+              (order) =>
+                order.holdReason !== undefined &&
+                restraintReasons.has(order.holdReason) &&
+                order.agentId !== restraint.agent,
+            )
+            .map((order) => ({
+              orderId: order.orderId,
+              detail: `${order.agentId}'s order held ${order.holdReason}`,
+            })),
+        ],
       },
       {
         name: 'consumers were killed mid-batch',
@@ -764,9 +820,10 @@ async function send(
   path: string,
   key?: string,
   body?: unknown,
+  method: 'POST' | 'PATCH' = 'POST',
 ): Promise<UserAnswer> {
   const response = await api.fetch(`${api.url}${path}`, {
-    method: 'POST',
+    method,
     headers: {
       authorization: `Bearer ${token}`,
       'content-type': 'application/json',
@@ -949,6 +1006,7 @@ function faultsInjected(
     ['secrets rotated midway', injected.rotations],
     ['order refused: its agent suspended', injected.refusedWhileSuspended],
     ['held: agent suspended with the order queued', heldBySuspension(orders)],
+    ['held: agent restrained with the order queued', heldByRestraint(orders)],
     ['consumer killed mid-batch', injected.kills],
     ['intake: payment message refused (retried with the key)', injected.intake.sendRefused],
     ['intake: payment message sent, answer lost', injected.intake.sendAnswerLost],
@@ -998,6 +1056,13 @@ function faultsInjected(
 /** Orders payment submission held because their agent was suspended (a user may have acted since). */
 function heldBySuspension(orders: ReadonlyMap<string, Order>): number {
   return [...orders.values()].filter((order) => order.holdReason === 'AGENT_SUSPENDED').length;
+}
+
+/** Orders payment submission held because their user restrained their agent (idem). */
+function heldByRestraint(orders: ReadonlyMap<string, Order>): number {
+  return [...orders.values()].filter(
+    (order) => order.holdReason !== undefined && restraintReasons.has(order.holdReason),
+  ).length;
 }
 
 function coverageChecks(

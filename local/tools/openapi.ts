@@ -85,6 +85,9 @@ const holdReasons = [
   'RISK_UNAVAILABLE',
   'AUTHENTICATION_REQUIRED',
   'AGENT_SUSPENDED',
+  'ACTION_NOT_TRUSTED',
+  'OVER_ORDER_LIMIT',
+  'LIMIT_CURRENCY_MISMATCH',
 ] as const;
 const callbackResults = ['applied', 'unchanged', 'ignored', 'mismatch'] as const;
 
@@ -133,7 +136,12 @@ export const orderViewSchema = z.object({
   holdReason: z
     .enum(holdReasons)
     .optional()
-    .describe('Why the order is HELD_FOR_REVIEW; the risk check itself is not shown'),
+    .describe(
+      'Why the order is HELD_FOR_REVIEW; the risk check itself is not shown. ' +
+        'ACTION_NOT_TRUSTED, OVER_ORDER_LIMIT and LIMIT_CURRENCY_MISMATCH: its agent was to ' +
+        'pay it at once, and its user changed the agent before the payment was sent so that ' +
+        'it no longer may',
+    ),
   settleBy: isoTime('When a pending payment must settle, or be voided').optional(),
   refundFailure: z
     .string()
@@ -700,6 +708,14 @@ function agentRouteDocs(): Record<string, RouteDoc> {
     },
     'PATCH /v1/agents/{agentId}': {
       ...change("Change an agent's trust, limits or rate", 'update'),
+      description:
+        "Change an agent's trust, limits or rate. Applies to the agent's next order (intake " +
+        'and payment read the agent on every order) and to its orders paid at once not yet ' +
+        'sent to the gateway: one it may no longer pay on its own (its action or ' +
+        '`submit_payment` no longer trusted, another limit currency, a per-order limit below ' +
+        'its amount) is held (HELD_FOR_REVIEW, with holdReason ACTION_NOT_TRUSTED, ' +
+        'LIMIT_CURRENCY_MISMATCH or OVER_ORDER_LIMIT) for its user to confirm or cancel. It is ' +
+        'kept in its history and is safe to repeat.',
       body: {
         schema: 'PatchAgentRequest',
         required: true,

@@ -66,6 +66,27 @@ async function place(agentId: string): Promise<OrderBody> {
   return agent.place({}, `users-${agentId}-${++sequence}`);
 }
 
+/** A new agent of demo-user trusted to pay, and its order queued for payment, not yet sent. */
+async function queueTrustedOrder(name: string, key: string) {
+  const created = await call(
+    'POST',
+    '/v1/agents',
+    tokens.demoUser,
+    {
+      name,
+      trustedActions: ['order_coffee', 'submit_payment'],
+      perOrderLimit: 5000,
+      dailyLimit: 20000,
+      limitCurrency: 'CNY',
+    },
+    key,
+  );
+  const agentId = String(created.body.agentId);
+  const queued = await place(agentId);
+  expect(queued.status).toBe('PENDING_PAYMENT');
+  return { agentId, queued };
+}
+
 describe('the user confirms what their agent ordered', () => {
   it('cautious-agent orders, demo-user confirms with the user token, and it is PAID', async () => {
     // Prepare
@@ -274,22 +295,7 @@ describe('the user manages their agents', () => {
 describe('a suspended agent', () => {
   it('has its new orders refused and its queued order held, not charged; resumed, it orders again', async () => {
     // Prepare: a trusted order is queued for payment, not yet sent to the gateway.
-    const created = await call(
-      'POST',
-      '/v1/agents',
-      tokens.demoUser,
-      {
-        name: 'Suspended soon',
-        trustedActions: ['order_coffee', 'submit_payment'],
-        perOrderLimit: 5000,
-        dailyLimit: 20000,
-        limitCurrency: 'CNY',
-      },
-      'agent-3',
-    );
-    const agentId = String(created.body.agentId);
-    const queued = await place(agentId);
-    expect(queued.status).toBe('PENDING_PAYMENT');
+    const { agentId, queued } = await queueTrustedOrder('Suspended soon', 'agent-3');
 
     // Act
     const suspended = await call('POST', `/v1/agents/${agentId}/suspend`, tokens.demoUser);
@@ -325,5 +331,29 @@ describe('a suspended agent', () => {
     const resumed = await call('POST', `/v1/agents/${agentId}/resume`, tokens.demoUser);
     expect(resumed.body.suspended).toBe(false);
     expect((await place(agentId)).status).toBe('PENDING_PAYMENT');
+  });
+});
+
+describe('an agent its user restrains while its order is queued', () => {
+  it('has the order held with the reason, not charged, and the user confirming it has it paid', async () => {
+    // Prepare: a trusted order is queued for payment, not yet sent to the gateway.
+    const { agentId, queued } = await queueTrustedOrder('Restrained soon', 'agent-4');
+
+    // Act: the user lowers the per-order limit below the order's amount.
+    const patched = await call('PATCH', `/v1/agents/${agentId}`, tokens.demoUser, {
+      perOrderLimit: 100,
+    });
+    await submitPayment(queued, agentId);
+    const agent = await AgentClient.for(stack, agentId);
+    const held = await agent.get(queued.orderId);
+    const confirmed = await call('POST', `/v1/orders/${queued.orderId}/confirm`, tokens.demoUser);
+    await submitPayment(queued, agentId);
+
+    // Assess
+    expect(patched.status).toBe(200);
+    expect(held).toMatchObject({ status: 'HELD_FOR_REVIEW', holdReason: 'OVER_ORDER_LIMIT' });
+    expect(confirmed.status).toBe(202);
+    expect((await agent.get(queued.orderId)).status).toBe('PAID');
+    expect(stack.gateway.ledger().charges[queued.orderId]).toMatchObject({ captured: 450 });
   });
 });

@@ -187,6 +187,10 @@ describe('what the MCP tools tell the model', () => {
       { status: 'HELD_FOR_REVIEW', holdReason: 'AGENT_SUSPENDED' },
       /^NOT CHARGED.*AGENT_SUSPENDED: the user suspended this agent/,
     ],
+    [
+      { status: 'HELD_FOR_REVIEW', holdReason: 'OVER_ORDER_LIMIT' },
+      /^NOT CHARGED.*OVER_ORDER_LIMIT: before the payment was sent, the user lowered/,
+    ],
   ])('says what %o means for the model', (fields, said) => {
     const order = { orderId: 'ord_3', amount: 450, currency: 'CNY', ...fields } as Order;
 
