@@ -340,3 +340,63 @@ describe('the Stripe adapter against the simulated Stripe API', () => {
     expect(wrong.status).toBe(401);
   });
 });
+
+// A refund request answered 500 is read from the payment's refunds: only the order's own refund
+// under way or succeeded is adopted, not an earlier request's that failed, nor one made outside
+// autopay (no metadata), on the same payment.
+describe('a refund answered 500 beside other refunds of the same payment', () => {
+  /** Order `n` paid, and a first refund of it that was pending and failed. */
+  async function failedEarlierRefund(n: number) {
+    const order = await paidOrderRefund(n);
+    gateway.setFaults({ settleAfterMs: 50 });
+    gateway.scriptNext([{ fault: 'refund_pending_fails' }]);
+    expect(await adapter.refund(order.request)).toMatchObject({ kind: 'unavailable' });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    gateway.setFaults({ settleAfterMs: 1_000 });
+    const earlier = await stripe.refunds.list({ payment_intent: order.paymentId });
+    expect(earlier.data.map((refund) => refund.status)).toEqual(['failed']);
+    return {
+      ...order,
+      again: { ...order.request, idempotencyKey: `${order.request.idempotencyKey}_2` },
+    };
+  }
+
+  it("does not adopt an earlier request's failed refund when the 500 made nothing", async () => {
+    // Prepare
+    const { again } = await failedEarlierRefund(30);
+    gateway.scriptNext([{ fault: 'refund_saved_error_unmade' }]);
+
+    // Act
+    const outcome = await adapter.refund(again);
+
+    // Assess
+    expect(outcome).toMatchObject({ kind: 'unknown' });
+  });
+
+  it('adopts the refund the 500 made, not the earlier failed one', async () => {
+    // Prepare
+    const { paymentId, again } = await failedEarlierRefund(31);
+    gateway.scriptNext([{ fault: 'refund_saved_error' }]);
+
+    // Act
+    const outcome = await adapter.refund(again);
+
+    // Assess
+    const refunds = await stripe.refunds.list({ payment_intent: paymentId });
+    const made = refunds.data.find((refund) => refund.status === 'succeeded');
+    expect(outcome).toEqual({ kind: 'refunded', refundId: made?.id });
+  });
+
+  it('does not adopt a refund made outside autopay when the 500 made nothing', async () => {
+    // Prepare: a part refunded from the dashboard, without the order's metadata.
+    const { paymentId, request } = await paidOrderRefund(32);
+    await stripe.refunds.create({ payment_intent: paymentId, amount: 100 });
+    gateway.scriptNext([{ fault: 'refund_saved_error_unmade' }]);
+
+    // Act
+    const outcome = await adapter.refund(request);
+
+    // Assess
+    expect(outcome).toMatchObject({ kind: 'unknown' });
+  });
+});
