@@ -269,9 +269,27 @@ export function makeSubmitPayment(deps: SubmitPaymentDeps) {
     // risk engine is asked still stops it: the order waits for its user instead of being charged.
     const holdReason = await agentHoldReason(order);
     if (holdReason !== undefined) {
-      return move(order, 'HELD_FOR_REVIEW', { risk, holdReason });
+      return holdForAgent(order, risk, holdReason);
     }
     return chargeAndApply(order, delivery, risk, health);
+  }
+
+  /**
+   * Holds the order for its user because of its agent. A delivery of this message that read the
+   * agent before the change may have charged and lost its answer, or the lookup before the hold
+   * may have missed such a charge: one lookup a little later finds that money and records the
+   * order PAID, instead of leaving it held with the money taken until the review is due.
+   */
+  async function holdForAgent(
+    order: Order,
+    risk: RiskRecord,
+    holdReason: HoldReason,
+  ): Promise<SubmitResult> {
+    const result = await moveOrder(settleDeps, order, 'HELD_FOR_REVIEW', { risk, holdReason });
+    if (result.kind === 'applied') {
+      await deps.settlementChecks.schedule(checkOf(order, 0), policy.settlement.intervalSeconds);
+    }
+    return doneWith(result);
   }
 
   /**

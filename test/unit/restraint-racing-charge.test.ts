@@ -106,12 +106,44 @@ describe('a restraint hold racing a delivery whose charge is declined late', () 
     await p.lifecycle.confirm(demoAgent.ownerId, order.orderId);
     const confirmed = await p.submit(request, firstDelivery);
 
-    // Assess: the decline cannot end a held order; the user's confirmation looks it up, not a
-    // second charge.
+    // Assess: the decline cannot end a held order (the lookup after the hold finds it and leaves
+    // the order held); the user's confirmation looks it up again, and charges nothing.
     expect(late).toEqual({ kind: 'done', detail: 'already HELD_FOR_REVIEW' });
     expect(held.status).toBe('HELD_FOR_REVIEW');
     expect(confirmed).toEqual({ kind: 'done', detail: 'FAILED' });
-    expect(p.gateway.calls).toEqual([`charge:${order.orderId}`, `lookup:${order.orderId}`]);
+    expect(p.gateway.calls).toEqual([
+      `charge:${order.orderId}`,
+      `lookup:${order.orderId}`,
+      `lookup:${order.orderId}`,
+    ]);
     expect(await settle(p, order)).toEqual({ status: 'FAILED', charges: 1, net: 0, spent: 0 });
+  });
+});
+
+describe('a restraint hold after a lost answer whose charge the lookup missed', () => {
+  it('is looked up a little later and found PAID, not left held with the money taken', async () => {
+    // Prepare: the first delivery charges and loses the answer; the redelivery's lookup misses
+    // the charge (Stripe's search lags), and the user has restrained the agent meanwhile.
+    const p = fakePipeline();
+    const { order } = await p.placeOrder({ agentId, idempotencyKey: 'k-1', body: latteOrder });
+    const request = { orderId: order.orderId, agentId };
+    p.gateway.chargeScript.push('charge-then-unknown');
+    await p.submit(request, firstDelivery);
+    restrain(p, { limitCurrency: 'USD' });
+    p.gateway.lookupScript.push({ kind: 'not-found' });
+    const redelivered = await p.submit(request, { ...firstDelivery, receiveCount: 2 });
+    expect(redelivered).toEqual({ kind: 'done', detail: 'HELD_FOR_REVIEW' });
+
+    // Act: the checks scheduled so far, delivered when due; no sweep.
+    await p.runChecks();
+
+    // Assess: found within the settlement interval, not when the review falls due a day later.
+    expect(p.clock.now().toISOString() < '2026-11-23T10:00:00.000Z').toBe(true);
+    expect(await settle(p, order)).toEqual({
+      status: 'PAID',
+      charges: 1,
+      net: latteOrder.amount,
+      spent: latteOrder.amount,
+    });
   });
 });
