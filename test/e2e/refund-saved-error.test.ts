@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { signOwnerToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
-import { apiFetch } from '../support/contract.ts';
+import { askRefund } from '../support/contract.ts';
 import { AgentClient } from '../support/http.ts';
 
 /*
@@ -43,18 +43,8 @@ afterAll(async () => {
 });
 
 /** The owner asks the order's refund through the API. */
-function askRefund(orderId: string, idempotencyKey: string): Promise<Response> {
-  return signOwnerToken('demo-agent').then((token) =>
-    apiFetch(`${stack.apiUrl}/v1/orders/${orderId}/refund`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'content-type': 'application/json',
-        'idempotency-key': idempotencyKey,
-      },
-      body: JSON.stringify({ reason: 'The coffee shop was closed' }),
-    }),
-  );
+async function askOwnerRefund(orderId: string, idempotencyKey: string): Promise<Response> {
+  return askRefund(stack.apiUrl, orderId, await signOwnerToken('demo-agent'), idempotencyKey);
 }
 
 describe('a refund Stripe answered 500 and replays under its key', () => {
@@ -65,7 +55,7 @@ describe('a refund Stripe answered 500 and replays under its key', () => {
     stack.gateway.scriptNext([{ fault: 'refund_saved_error' }]);
 
     // Act
-    const asked = await askRefund(placed.orderId, 'refund-saved-500-made');
+    const asked = await askOwnerRefund(placed.orderId, 'refund-saved-500-made');
     const refunded = await agent.waitForStatus(placed.orderId, 'REFUNDED', keyWindowMs / 2);
 
     // Assess: REFUNDED within half the key window (a refund given up waits it out), by the one
@@ -84,7 +74,7 @@ describe('a refund Stripe answered 500 and replays under its key', () => {
     stack.gateway.scriptNext([{ fault: 'refund_saved_error_unmade' }]);
 
     // Act
-    const asked = await askRefund(placed.orderId, 'refund-saved-500-unmade');
+    const asked = await askOwnerRefund(placed.orderId, 'refund-saved-500-unmade');
     const waiting = await agent.waitFor(
       placed.orderId,
       (order) => order.lastError === 'REFUND_AFTER_KEY_WINDOW',

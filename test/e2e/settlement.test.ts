@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signWebhookPayload } from '#domain/webhook-signature.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
 import { defaultGatewayApiKeys } from '../../local/simulators/gateway/keys.ts';
-import { apiFetch } from '../support/contract.ts';
+import { apiFetch, askRefund } from '../support/contract.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 
 let stack: LocalRuntime;
@@ -179,15 +179,7 @@ describe('settlement on the local stack', () => {
 
 describe('refunds over HTTP', () => {
   const refund = (orderId: string, token: string, key: string) =>
-    apiFetch(`${stack.apiUrl}/v1/orders/${orderId}/refund`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'content-type': 'application/json',
-        'idempotency-key': key,
-      },
-      body: JSON.stringify({ reason: 'The coffee shop was closed' }),
-    });
+    askRefund(stack.apiUrl, orderId, token, key);
 
   it('refunds a paid order for its user, and the gateway gives all the money back', async () => {
     // Prepare

@@ -14,7 +14,7 @@ import { demoAgent } from '../../local/runtime/seed.ts';
 import { authenticationRequiredCard } from '../../local/simulators/gateway/stripe-api.ts';
 import { localTarget } from '../../ops/cli.ts';
 import { runOps } from '../../ops/commands.ts';
-import { apiFetch } from '../support/contract.ts';
+import { apiFetch, askRefund } from '../support/contract.ts';
 import { AgentClient, type OrderBody } from '../support/http.ts';
 import { type ReceivedEvent, WebhookReceiver } from '../support/webhook-receiver.ts';
 
@@ -82,18 +82,8 @@ async function pendingOrder(): Promise<OrderBody> {
   return agent.waitForStatus(placed.orderId, 'AWAITING_SETTLEMENT', 10_000);
 }
 
-function refund(orderId: string, key: string) {
-  return signOwnerToken('demo-agent').then((token) =>
-    apiFetch(`${stack.apiUrl}/v1/orders/${orderId}/refund`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'content-type': 'application/json',
-        'idempotency-key': key,
-      },
-      body: JSON.stringify({ reason: 'The coffee shop was closed' }),
-    }),
-  );
+async function refund(orderId: string, key: string) {
+  return askRefund(stack.apiUrl, orderId, await signOwnerToken('demo-agent'), key);
 }
 
 /** Registers an endpoint of demo-agent's user on the loopback receiver; answers its secret. */

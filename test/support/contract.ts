@@ -178,6 +178,24 @@ export async function apiFetch(url: string, init: RequestInit = {}): Promise<Res
   return response;
 }
 
+/** A user's refund of an order through the local API, with the reason every test gives. */
+export function askRefund(
+  apiUrl: string,
+  orderId: string,
+  token: string,
+  idempotencyKey: string,
+): Promise<Response> {
+  return apiFetch(`${apiUrl}/v1/orders/${orderId}/refund`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      'idempotency-key': idempotencyKey,
+    },
+    body: JSON.stringify({ reason: 'The coffee shop was closed' }),
+  });
+}
+
 /** `apiFetch` for clients that fetch with a Request, as the typed client (openapi-fetch) does. */
 export async function apiFetchRequest(request: Request): Promise<Response> {
   const body = request.body === null ? undefined : await request.text();
