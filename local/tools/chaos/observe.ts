@@ -1,6 +1,6 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { itemPrefixes } from '#adapters/table-keys.ts';
+import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { breakerKey, itemPrefixes } from '#adapters/table-keys.ts';
 import { type Order, refundFailedAtGateway } from '#domain/order.ts';
 import { terminalStatuses } from '#domain/order-state.ts';
 import { queueNames } from '#shared/wiring.ts';
@@ -104,6 +104,21 @@ export async function queuedMessages(stack: LocalRuntime): Promise<number> {
   return counts.reduce((sum, count) => sum + count, 0);
 }
 
+/**
+ * The gateway's circuit breaker as the payment consumers share it, when it has tripped: while it
+ * is open they return every payment message unsent, so the queue grows with the gateway idle.
+ */
+async function breakerNote(stack: LocalRuntime): Promise<string> {
+  const { Item } = await stack.dynamodb.send(
+    new GetCommand({
+      TableName: stack.tableName,
+      Key: breakerKey(stack.environment.GATEWAY_NAME ?? 'simulator'),
+    }),
+  );
+  const opened = Number(Item?.epoch ?? 0);
+  return opened === 0 ? '' : ` (breaker ${String(Item?.state)}, opened ${opened}x)`;
+}
+
 export interface WatchOptions {
   /** The order ids placed so far; read again on every look. */
   readonly placed: () => readonly string[];
@@ -173,7 +188,7 @@ export async function watchUntilQuiet(
         toldAt = Date.now();
         const waiting = [...open].map(([status, count]) => `${status} ${count}`).join(', ');
         options.log(
-          `  not settled: ${waiting || 'none'}; ${queued} message(s) queued, gateway busy with ${stack.gateway.inFlight()}, ${users.inFlight()} user request(s) out`,
+          `  not settled: ${waiting || 'none'}; ${queued} message(s) queued, gateway busy with ${stack.gateway.inFlight()}${await breakerNote(stack)}, ${users.inFlight()} user request(s) out`,
         );
       }
       quietLooks = idle ? quietLooks + 1 : 0;
