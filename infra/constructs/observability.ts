@@ -16,7 +16,7 @@ import {
   serviceDimension,
   stageDimension,
 } from '../../lambdas/shared/metric-names.ts';
-import type { FunctionSpec, QueueName } from '../../lambdas/shared/wiring.ts';
+import type { FunctionSpec, QueueName, QueueSpec } from '../../lambdas/shared/wiring.ts';
 import type { PipelineFunctions } from './functions.ts';
 import type { PipelineHttpApi } from './http-api.ts';
 import type { PipelineQueues } from './queues.ts';
@@ -112,6 +112,30 @@ export const alarmThresholds = {
   notificationLagMs: 300_000,
 } as const;
 
+const DAY_SECONDS = 86_400;
+
+/**
+ * How long a dead-letter queue is sure to keep a message after it moved there: SQS counts a
+ * standard queue's retention from the message's first send, kept through the move, and a message
+ * may have waited in its queue up to the queue's own retention before it moved.
+ */
+export function deadLetterKeptSeconds(
+  spec: Pick<QueueSpec, 'retentionDays' | 'dlqRetentionDays'>,
+): number {
+  return (spec.dlqRetentionDays - spec.retentionDays) * DAY_SECONDS;
+}
+
+/**
+ * Seconds the oldest message of a dead-letter queue may have waited there before its age alarm
+ * fires: half of what the queue is sure to keep it, so that a person still has as long again to
+ * redrive or handle it. SQS's ApproximateAgeOfOldestMessage of a DLQ counts from the move.
+ */
+export function deadLetterAgeAlarmSeconds(
+  spec: Pick<QueueSpec, 'retentionDays' | 'dlqRetentionDays'>,
+): number {
+  return deadLetterKeptSeconds(spec) / 2;
+}
+
 export interface PipelineObservabilityProps {
   /** The value of the `service` dimension: the functions' POWERTOOLS_SERVICE_NAME. */
   readonly service: string;
@@ -130,6 +154,8 @@ export interface PipelineObservabilityProps {
 
 export interface PipelineAlarms {
   readonly deadLetters: ReadonlyMap<QueueName, cloudwatch.Alarm>;
+  /** One per dead-letter queue: its oldest message nearing the end of what SQS keeps. */
+  readonly deadLetterAge: ReadonlyMap<QueueName, cloudwatch.Alarm>;
   readonly functionErrors: ReadonlyMap<string, cloudwatch.Alarm>;
   readonly functionThrottles: ReadonlyMap<string, cloudwatch.Alarm>;
   readonly gatewayErrorRate: cloudwatch.Alarm;
@@ -331,6 +357,33 @@ function platformAlarms({ alarm, props }: AlarmKit) {
     ]),
   );
 
+  const deadLetterAge = new Map(
+    [...props.queues.all].map(([name, { deadLetterQueue, spec }]) => {
+      const days = (seconds: number) => `${Number((seconds / DAY_SECONDS).toFixed(1))} days`;
+      return [
+        name,
+        alarm(`${name}DeadLetterAge`, {
+          alarmDescription:
+            `A ${name} message has been in its dead-letter queue for ` +
+            `${days(deadLetterAgeAlarmSeconds(spec))}. SQS deletes it ` +
+            `${spec.dlqRetentionDays} days after it was first sent to ${name} (kept ` +
+            `${spec.retentionDays}), so it may be gone in ` +
+            `${days(deadLetterKeptSeconds(spec) - deadLetterAgeAlarmSeconds(spec))}: fix the ` +
+            `cause and move it back with npm run ops -- --stage <stage> redrive ${name}, or ` +
+            'handle its order by hand (npm run ops -- --stage <stage> dlq lists them). The age ' +
+            'leaves out a message received three times or more without being deleted (the ' +
+            'sweep reads the payment DLQ every hour, and so does each dlq listing): the ' +
+            'DeadLetters alarm still counts it.',
+          metric: deadLetterQueue.metricApproximateAgeOfOldestMessage({
+            statistic: cloudwatch.Stats.MAXIMUM,
+            period,
+          }),
+          threshold: deadLetterAgeAlarmSeconds(spec),
+        }),
+      ];
+    }),
+  );
+
   const functionErrors = new Map<string, cloudwatch.Alarm>();
   const functionThrottles = new Map<string, cloudwatch.Alarm>();
   for (const [name, fn] of props.functions.all) {
@@ -387,13 +440,14 @@ function platformAlarms({ alarm, props }: AlarmKit) {
     );
   }
 
-  const paymentQueue = props.queues.get('paymentSubmission').queue;
+  const { queue: paymentQueue, spec: paymentSpec } = props.queues.get('paymentSubmission');
   const paymentMessageAge = alarm('PaymentMessageAge', {
     alarmDescription:
       `A payment message has waited over ${alarmThresholds.paymentMessageAgeSeconds / 3600} h: ` +
       'payments are paused (npm run ops -- --stage <stage> paused) or paymentSubmission fails ' +
       'before it handles a message (its logs, its Errors and Throttles alarms). Resume or fix it ' +
-      'well within the queue retention: an order paid at once whose message expires stays ' +
+      `well within the queue retention (${paymentSpec.retentionDays} days): an order paid at ` +
+      'once whose message expires stays ' +
       'PENDING_PAYMENT, out of the sweep.',
     metric: paymentQueue.metricApproximateAgeOfOldestMessage({
       statistic: cloudwatch.Stats.MAXIMUM,
@@ -404,6 +458,7 @@ function platformAlarms({ alarm, props }: AlarmKit) {
 
   return {
     deadLetters,
+    deadLetterAge,
     functionErrors,
     functionThrottles,
     scheduleMissed,
@@ -641,6 +696,7 @@ export function allAlarms(alarms: PipelineAlarms): cloudwatch.Alarm[] {
     ...alarms.streamLag.values(),
     ...alarms.scheduleMissed.values(),
     ...alarms.deadLetters.values(),
+    ...alarms.deadLetterAge.values(),
     ...alarms.functionErrors.values(),
     ...alarms.functionThrottles.values(),
   ];

@@ -10,6 +10,29 @@ export interface PipelineQueuesProps {
 export interface PipelineQueue {
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
+  readonly spec: QueueSpec;
+}
+
+/** SQS keeps a message 14 days at most. */
+const MAX_RETENTION_DAYS = 14;
+
+/**
+ * A standard queue's message keeps its first enqueue time in the dead-letter queue, and SQS
+ * deletes it there once the DLQ's retention has passed since that time: a DLQ that keeps no
+ * longer than its queue may delete a message the moment it arrives.
+ */
+function checkRetention(name: QueueName, spec: QueueSpec): void {
+  if (
+    spec.retentionDays <= 0 ||
+    spec.dlqRetentionDays <= spec.retentionDays ||
+    spec.dlqRetentionDays > MAX_RETENTION_DAYS
+  ) {
+    throw new Error(
+      `Queue '${name}' keeps messages ${spec.retentionDays} days and its dead-letter queue ` +
+        `${spec.dlqRetentionDays}: the dead-letter queue must keep them longer than the queue, ` +
+        `and at most ${MAX_RETENTION_DAYS} days`,
+    );
+  }
 }
 
 /** Every wiring queue with its dead-letter queue, so no message is ever dropped silently. */
@@ -22,6 +45,7 @@ export class PipelineQueues extends Construct {
     const all = new Map<QueueName, PipelineQueue>();
     for (const name of queueNames) {
       const spec = props.queues[name];
+      checkRetention(name, spec);
       const deadLetterQueue = new sqs.Queue(this, `${name}DeadLetters`, {
         retentionPeriod: Duration.days(spec.dlqRetentionDays),
         encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -34,7 +58,7 @@ export class PipelineQueues extends Construct {
         encryption: sqs.QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
       });
-      all.set(name, { queue, deadLetterQueue });
+      all.set(name, { queue, deadLetterQueue, spec });
     }
     this.all = all;
   }

@@ -43,7 +43,14 @@ export interface QueueSpec {
   readonly visibilityTimeoutSeconds: number;
   /** Deliveries before a message moves to the queue's dead-letter queue. */
   readonly maxReceiveCount: number;
+  /** Days SQS keeps a message in the queue, counted from when it was first sent. */
   readonly retentionDays: number;
+  /**
+   * Days the dead-letter queue keeps a message, counted from when it was first sent to the
+   * queue: SQS keeps a standard queue's enqueue timestamp when it moves a message to its DLQ. So
+   * longer than `retentionDays`, and at most SQS's 14; a dead message is kept at least the
+   * difference after it moved (the DLQ's `DeadLetterAge` alarm fires at half of it).
+   */
   readonly dlqRetentionDays: number;
 }
 
@@ -285,8 +292,11 @@ export const wiring = {
     paymentSubmission: {
       visibilityTimeoutSeconds: 180,
       maxReceiveCount: 8,
-      // SQS's longest: a paused payment must not lose its message (PaymentMessageAge alarms at 6 h).
-      retentionDays: 14,
+      // A paused payment must not lose its message: a pause may last up to a week
+      // (PaymentMessageAge alarms at 6 h). Each day more would be a day less in the DLQ, which
+      // SQS counts from the same first send and keeps 14 days at most: a message dead-lettered
+      // at the end of a week's pause is still kept 7 days for its alarm and a redrive.
+      retentionDays: 7,
       dlqRetentionDays: 14,
     },
     settlementCheck: {

@@ -8,7 +8,7 @@ import {
   type PipelineMetric,
   pipelineMetrics,
 } from '../../infra/constructs/observability.ts';
-import { type FunctionSpec, wiring } from '../../lambdas/shared/wiring.ts';
+import { type FunctionSpec, type QueueName, wiring } from '../../lambdas/shared/wiring.ts';
 import {
   logicalId,
   propertiesOf,
@@ -144,7 +144,7 @@ describe('PipelineObservability', () => {
       );
     });
 
-    it('fires when a payment message has waited 6 hours, far inside its 14 days of retention', () => {
+    it('fires when a payment message has waited 6 hours, far inside its 7 days of retention', () => {
       // Act
       const alarm = alarmProperties(observability().alarms.paymentMessageAge);
 
@@ -160,7 +160,53 @@ describe('PipelineObservability', () => {
         synth.serviceTemplate,
         synth.service.queues.get('paymentSubmission').queue,
       );
-      expect(queue.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+      expect(queue.MessageRetentionPeriod).toBe(7 * 24 * 3600);
+    });
+
+    it('fires on a dead letter halfway through the time its DLQ is sure to keep it', () => {
+      expect(synth.service.queues.all.size).toBeGreaterThan(0);
+      for (const [name, { queue, deadLetterQueue }] of synth.service.queues.all) {
+        // Prepare
+        const kept = propertiesOf(synth.serviceTemplate, queue).MessageRetentionPeriod as number;
+        const keptDead = propertiesOf(synth.serviceTemplate, deadLetterQueue)
+          .MessageRetentionPeriod as number;
+        const alarm = observability().alarms.deadLetterAge.get(name);
+
+        // Act
+        const properties = alarm && alarmProperties(alarm);
+
+        // Assess
+        expect(properties, name).toMatchObject({
+          Namespace: 'AWS/SQS',
+          MetricName: 'ApproximateAgeOfOldestMessage',
+          Dimensions: [
+            {
+              Name: 'QueueName',
+              Value: { 'Fn::GetAtt': [logicalId(deadLetterQueue), 'QueueName'] },
+            },
+          ],
+          Statistic: 'Maximum',
+          Period: FIVE_MINUTES,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          EvaluationPeriods: 1,
+          TreatMissingData: 'notBreaching',
+        });
+        // The DLQ's age counts from the move; what it keeps counts from the first send, which
+        // was at most the queue's retention before the move.
+        expect(properties?.Threshold, name).toBe((keptDead - kept) / 2);
+        expect(String(properties?.AlarmDescription).length, name).toBeLessThanOrEqual(1024);
+      }
+    });
+
+    it('gives the payment DLQ 3.5 days before its age alarm, and the others 5', () => {
+      // Act
+      const threshold = (name: QueueName) =>
+        alarmProperties(observability().alarms.deadLetterAge.get(name) as Alarm).Threshold;
+
+      // Assess
+      expect(threshold('paymentSubmission')).toBe(3.5 * 24 * 3600);
+      expect(threshold('settlementCheck')).toBe(5 * 24 * 3600);
+      expect(threshold('notification')).toBe(5 * 24 * 3600);
     });
 
     it('fires on the first message in any dead-letter queue, shown or hidden by a reader', () => {

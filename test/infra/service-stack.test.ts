@@ -101,6 +101,31 @@ describe('ServiceStack', () => {
       }
     });
 
+    it('keeps a dead letter longer than its queue keeps the message, as SQS counts from its first send', () => {
+      for (const [name, { queue, deadLetterQueue }] of synth.service.queues.all) {
+        // Act
+        const kept = propertiesOf(synth.serviceTemplate, queue).MessageRetentionPeriod;
+        const keptDead = propertiesOf(
+          synth.serviceTemplate,
+          deadLetterQueue,
+        ).MessageRetentionPeriod;
+
+        // Assess
+        expect(kept, name).toBe(wiring.queues[name].retentionDays * DAY_SECONDS);
+        expect(keptDead, name).toBeGreaterThan(kept as number);
+        expect(keptDead, name).toBeLessThanOrEqual(14 * DAY_SECONDS);
+      }
+    });
+
+    it('keeps a paused payment message through a week-long pause', () => {
+      // Act
+      const payment = synth.service.queues.get('paymentSubmission');
+      const kept = propertiesOf(synth.serviceTemplate, payment.queue).MessageRetentionPeriod;
+
+      // Assess
+      expect(kept).toBe(7 * DAY_SECONDS);
+    });
+
     it('encrypts every queue and refuses it any request not over TLS', () => {
       // Prepare
       const queues = synth.serviceTemplate.findResources('AWS::SQS::Queue');

@@ -15,7 +15,7 @@ import { latteOrder } from '../fixtures/orders.ts';
  * so its redrive asks the gateway before anything is charged again.
  *
  * Two ways in stay open, with no net that costs nothing per paid order:
- * - a message that outlives the queue's 14-day retention while payments are paused is gone, and
+ * - a message that outlives the queue's 7-day retention while payments are paused is gone, and
  *   so is its DLQ entry; the order is then PENDING_PAYMENT with no `dueAt`: the sweep never sees
  *   it, `ops stuck` does not list it, its 24 h payment window is never closed, and its agent-day
  *   spend stays claimed (PaymentMessageAge alarms at 6 h, long before);
