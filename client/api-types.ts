@@ -392,7 +392,22 @@ export interface components {
       confirmBy?: string;
       /** @description Payment attempts made so far */
       attempts: number;
-      /** @description The code of the last failed attempt */
+      /**
+       * @description The code of the last step that did not go through, or of what the order waits for:
+       * - GATEWAY_DECLINED: The gateway declined the payment; `declineCode` says why. Nothing was taken.
+       * - SETTLEMENT_TIMEOUT: The gateway did not settle the pending payment by `settleBy`: it was voided and the order failed.
+       * - PAYMENT_WINDOW_EXPIRED: The order could not be paid within its payment window: nothing was charged, or what was open was voided.
+       * - CIRCUIT_OPEN: The gateway was failing, so autopay held the payment back for a while; it is tried again, never charged twice.
+       * - GATEWAY_UNAUTHORIZED: The gateway refused our credentials; the payment is tried again once they are renewed.
+       * - GATEWAY_THROTTLED: The gateway asked us to slow down; the payment is tried again later.
+       * - GATEWAY_UNAVAILABLE: The gateway did not answer or failed; the payment is tried again later.
+       * - GATEWAY_OUTCOME_UNKNOWN: A gateway call ended without an answer: the payment is looked up before anything is sent again, never charged twice.
+       * - GATEWAY_MISCONFIGURED: The gateway refused the request as malformed (autopay's configuration, not the card); it is tried again while operators fix it.
+       * - REFUND_REJECTED: The gateway refused the refund for good (PAID: the money stays taken; REFUND_PENDING: the money is still owed and a person settles it).
+       * - REFUND_FAILED: The gateway failed the refund after accepting it (`refundFailure` says why): the money did not reach the user, and a person pays it back.
+       * - REDRIVE_LIMIT_REACHED: The order's step kept failing and autopay stopped retrying it; operators are alerted and settle it.
+       * - REFUND_AFTER_KEY_WINDOW: The gateway kept failing the refund, replaying one saved answer under the refund's idempotency key: autopay sends it again once the gateway's key window has passed, about a day later.
+       */
       lastError?: string;
       /** @description Present (true) when the payment ran out of retries and awaits an operator */
       deadLettered?: boolean;

@@ -75,11 +75,53 @@ export const errorCatalogue = {
 export type ErrorCode = keyof typeof errorCatalogue;
 
 /**
- * An order's `lastError` (and its history's error code) once the gateway failed its refund after
- * the refund succeeded: the money is back with the merchant and the order owes it again. Not an
- * answer to a request, so not in the catalogue above; as stable as its codes.
+ * The codes an order's `lastError` carries: why its last payment, settlement or refund step did
+ * not go through, or what it waits for. Not answers to a request, so not in the catalogue above;
+ * as stable as its codes. The OpenAPI description of `lastError` lists them with these meanings.
  */
-export const REFUND_FAILED = 'REFUND_FAILED';
+export const orderErrorCatalogue = {
+  GATEWAY_DECLINED: 'The gateway declined the payment; `declineCode` says why. Nothing was taken.',
+  SETTLEMENT_TIMEOUT:
+    'The gateway did not settle the pending payment by `settleBy`: it was voided and the order failed.',
+  PAYMENT_WINDOW_EXPIRED:
+    'The order could not be paid within its payment window: nothing was charged, or what was open was voided.',
+  CIRCUIT_OPEN:
+    'The gateway was failing, so autopay held the payment back for a while; it is tried again, never charged twice.',
+  GATEWAY_UNAUTHORIZED:
+    'The gateway refused our credentials; the payment is tried again once they are renewed.',
+  GATEWAY_THROTTLED: 'The gateway asked us to slow down; the payment is tried again later.',
+  GATEWAY_UNAVAILABLE: 'The gateway did not answer or failed; the payment is tried again later.',
+  GATEWAY_OUTCOME_UNKNOWN:
+    'A gateway call ended without an answer: the payment is looked up before anything is sent again, never charged twice.',
+  GATEWAY_MISCONFIGURED:
+    "The gateway refused the request as malformed (autopay's configuration, not the card); it is tried again while operators fix it.",
+  REFUND_REJECTED:
+    'The gateway refused the refund for good (PAID: the money stays taken; REFUND_PENDING: the money is still owed and a person settles it).',
+  REFUND_FAILED:
+    'The gateway failed the refund after accepting it (`refundFailure` says why): the money did not reach the user, and a person pays it back.',
+  REDRIVE_LIMIT_REACHED:
+    "The order's step kept failing and autopay stopped retrying it; operators are alerted and settle it.",
+  REFUND_AFTER_KEY_WINDOW:
+    "The gateway kept failing the refund, replaying one saved answer under the refund's idempotency key: autopay sends it again once the gateway's key window has passed, about a day later.",
+} as const satisfies Record<string, string>;
+
+export type OrderErrorCode = keyof typeof orderErrorCatalogue;
+
+/**
+ * `lastError` (and the history's error code) once the gateway failed an order's refund after the
+ * refund succeeded: the money is back with the merchant and the order owes it again.
+ */
+export const REFUND_FAILED = 'REFUND_FAILED' satisfies OrderErrorCode;
+
+/** Why an order the sweep stopped setting moving waits: its redrive budget is spent. */
+export const REDRIVE_LIMIT_REACHED = 'REDRIVE_LIMIT_REACHED' satisfies OrderErrorCode;
+
+/**
+ * Why an order owing a refund waits, its redrive budget spent: the gateway may be replaying a
+ * saved error under the refund's key, so the refund is sent again, from the due index, once the
+ * key window has passed.
+ */
+export const REFUND_AFTER_KEY_WINDOW = 'REFUND_AFTER_KEY_WINDOW' satisfies OrderErrorCode;
 
 export interface ErrorDetail {
   /** The field the error is about, as a dotted path (`items.0.quantity`). */

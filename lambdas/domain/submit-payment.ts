@@ -1,6 +1,7 @@
 import { restraintOf } from './agent.ts';
 import { type BackoffPolicy, backoffSeconds } from './backoff.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
+import type { OrderErrorCode } from './errors.ts';
 import type { HoldReason, Order, PaymentFields, RiskRecord } from './order.ts';
 import { type DeadlinePolicy, dueAtFor, isPast, moveOrder } from './order-moves.ts';
 import type { OrderEvent, OrderStatus } from './order-state.ts';
@@ -84,7 +85,7 @@ export type SubmitResult =
   /** Return the message to the queue, to come back after the delay. */
   | { readonly kind: 'retry'; readonly delaySeconds: number; readonly reason: string };
 
-const transientCodes: Readonly<Record<TransientOutcome['kind'], string>> = {
+const transientCodes: Readonly<Record<TransientOutcome['kind'], OrderErrorCode>> = {
   unauthorized: 'GATEWAY_UNAUTHORIZED',
   throttled: 'GATEWAY_THROTTLED',
   unavailable: 'GATEWAY_UNAVAILABLE',

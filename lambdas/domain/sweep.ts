@@ -1,3 +1,4 @@
+import { REDRIVE_LIMIT_REACHED, REFUND_AFTER_KEY_WINDOW } from './errors.ts';
 import { type Order, type PaymentFields, refundFailedAtGateway } from './order.ts';
 import { earliest, isPast, type MoveDeps, moveOrder, secondsAfter } from './order-moves.ts';
 import type {
@@ -79,15 +80,7 @@ export function waitingShare(batchSize: number): number {
   return Math.min(batchSize - 1, Math.max(1, Math.floor(batchSize / 10)));
 }
 
-/** Why an order the sweep stopped setting moving waits: its redrive budget is spent. */
-export const REDRIVE_LIMIT_REACHED = 'REDRIVE_LIMIT_REACHED';
-
-/**
- * Why an order owing a refund waits, its redrive budget spent: the gateway may be replaying a
- * saved error under the refund's key, so the refund is sent again, from the due index, once the
- * key window has passed.
- */
-export const REFUND_AFTER_KEY_WINDOW = 'REFUND_AFTER_KEY_WINDOW';
+export { REDRIVE_LIMIT_REACHED, REFUND_AFTER_KEY_WINDOW };
 
 /** An order owing a refund that the sweep gave up until the gateway's key window has passed. */
 export function waitsOutKeyWindow(order: Pick<Order, 'status' | 'lastError'>): boolean {

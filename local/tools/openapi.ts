@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as z from 'zod';
 import { type CallbackOutcome, gatewayEventSchema } from '#domain/callbacks.ts';
-import { type ErrorCode, errorCatalogue } from '#domain/errors.ts';
+import { type ErrorCode, errorCatalogue, orderErrorCatalogue } from '#domain/errors.ts';
 import { refundRequestSchema } from '#domain/lifecycle.ts';
 import {
   type AgentView,
@@ -126,7 +126,16 @@ export const orderViewSchema = z.object({
     ),
   confirmBy: isoTime('When an unconfirmed order expires').optional(),
   attempts: z.number().int().nonnegative().describe('Payment attempts made so far'),
-  lastError: z.string().optional().describe('The code of the last failed attempt'),
+  lastError: z
+    .string()
+    .optional()
+    .describe(
+      `The code of the last step that did not go through, or of what the order waits for:\n${Object.entries(
+        orderErrorCatalogue,
+      )
+        .map(([code, meaning]) => `- ${code}: ${meaning}`)
+        .join('\n')}`,
+    ),
   deadLettered: z
     .boolean()
     .optional()
