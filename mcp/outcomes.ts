@@ -4,7 +4,19 @@
  * the API's stable code and what to do about it, as a tool error (`isError: true`).
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { REDRIVE_LIMIT_REACHED, REFUND_AFTER_KEY_WINDOW, REFUND_FAILED } from '#domain/errors.ts';
+import { wiring } from '#shared/wiring.ts';
 import { AutopayApiError, type Order } from '../client/autopay-client.ts';
+
+/**
+ * How long after a hold the settlement check that looks for a racing delivery's charge runs,
+ * and how long a refund the gateway kept failing waits before it is sent again.
+ */
+const raceCheckSeconds = Number(
+  wiring.functions.paymentSubmission.environment.SETTLEMENT_INTERVAL_SECONDS,
+);
+const keyWindowHours =
+  Number(wiring.functions.sweep.environment.GATEWAY_IDEMPOTENCY_KEY_WINDOW_SECONDS) / 3600;
 
 /** 450 CNY minor units as `4.50 CNY`: the currency's own number of decimals (JPY has none). */
 function money(order: Order): string {
@@ -42,8 +54,96 @@ export const holdReasons: Readonly<Record<NonNullable<Order['holdReason']>, stri
     "before the payment was sent, the user set this agent's limits in another currency than the order's: only the user can approve or cancel it",
 };
 
+/**
+ * When autopay looks for a charge that another delivery of the order's payment may have made
+ * just before the order was held, or refused by the risk check: one settlement interval after
+ * that move, a lookup finds such a charge and records it (PAID, or given back). Undefined when
+ * the order's data leaves no such charge possible: it never had a payment message, or the
+ * gateway's own answer for its one idempotency key (the bank asked the user to authenticate)
+ * held it. `unknown` when the moment of the move is not in the history.
+ */
+function racingLookupAt(order: Order): string | 'unknown' | undefined {
+  if (order.holdReason === 'AUTHENTICATION_REQUIRED') return undefined;
+  const history = order.history ?? [];
+  const last = history.at(-1);
+  const held =
+    order.status === 'HELD_FOR_REVIEW' ||
+    (order.status === 'CANCELLED' && last?.from === 'HELD_FOR_REVIEW');
+  const refused = order.status === 'FAILED' && last?.cause === 'RISK_REJECTED';
+  if (!held && !refused) return undefined;
+  const movedAt = held ? history.findLast((entry) => entry.to === 'HELD_FOR_REVIEW')?.at : last?.at;
+  return movedAt === undefined
+    ? 'unknown'
+    : new Date(Date.parse(movedAt) + raceCheckSeconds * 1000).toISOString();
+}
+
+/** What the lookup for a racing charge means for the model now, in one or two sentences. */
+function racingCharge(lookupAt: string, now: Date, found: string): string {
+  if (lookupAt !== 'unknown' && Date.parse(lookupAt) <= now.getTime()) {
+    return `The lookup for a payment sent just before was due at ${lookupAt} and has recorded none: no charge is known.`;
+  }
+  const by =
+    lookupAt === 'unknown'
+      ? `within about ${raceCheckSeconds / 60} minutes`
+      : `by about ${lookupAt}`;
+  return `A payment sent for it just before may still be found at the gateway ${by}, and ${found}: until then, do not tell the user that nothing was charged; read it again with get_order after that.`;
+}
+
+/**
+ * A held order. No payment is sent while it is held, but one sent just before the hold may still
+ * turn up: only the gateway's own answer (authentication asked) proves that nothing was taken.
+ */
+function describeHold(order: Order, now: Date): string {
+  const why = order.holdReason
+    ? `${order.holdReason}: ${holdReasons[order.holdReason]}`
+    : 'no reason given';
+  const act =
+    'Tell the user; do not place it again. If it was placed by mistake, cancel it with cancel_order';
+  const lookupAt = racingLookupAt(order);
+  if (lookupAt === undefined) {
+    return `NOT CHARGED, HELD FOR REVIEW (${why}): the gateway asked for the authentication and took nothing; the user or an operator decides whether it is paid. ${act}.`;
+  }
+  return `HELD FOR REVIEW (${why}): autopay sends no payment while the order is held; the user or an operator decides whether it is paid. ${racingCharge(lookupAt, now, 'the order then reads PAID')} ${act} (money a racing payment took is then given back).`;
+}
+
+/** A failed order: declined, refused by the risk check, or failed for another reason. */
+function describeFailure(order: Order, now: Date): string {
+  const why = order.declineCode
+    ? `the payment was declined (${order.declineCode})`
+    : `the payment failed (${order.lastError ?? order.history?.at(-1)?.errorCode ?? 'no code'})`;
+  const again =
+    'Placing the same order again returns this same failed order: ask the user what to do (another payment method is a new order).';
+  const lookupAt = racingLookupAt(order);
+  return lookupAt === undefined
+    ? `NOT CHARGED, FAILED: ${why}. ${again}`
+    : `FAILED: ${why}. ${racingCharge(lookupAt, now, 'it is then given back automatically')} ${again}`;
+}
+
+/** A cancelled order; one cancelled while held may have met a payment that raced the hold. */
+function describeCancel(order: Order, now: Date): string {
+  const lookupAt = racingLookupAt(order);
+  return lookupAt === undefined
+    ? 'NOT CHARGED, CANCELLED: this order will not be paid.'
+    : `CANCELLED: this order will not be paid. ${racingCharge(lookupAt, now, 'it is then given back automatically')}`;
+}
+
+/** An order owing money back: on its way, delayed by the gateway, or left to a person. */
+function describeRefundOwed(order: Order): string {
+  switch (order.lastError) {
+    case REFUND_AFTER_KEY_WINDOW:
+      return `CHARGED, REFUND DELAYED BY THE GATEWAY: ${money(order)} was taken and is owed back. The payment gateway kept failing the refund, so autopay waits out the gateway's idempotency-key window (about a day: ${keyWindowHours} hours after it last tried) and then sends the refund again by itself. Tell the user the refund is delayed, not lost; do not ask for it again.`;
+    case REFUND_FAILED:
+      return `CHARGED, REFUND FAILED AT THE GATEWAY (${order.refundFailure ?? 'no reason given'}): ${money(order)} was taken, and the gateway could not return it to the card; autopay's operators pay the user back another way. Tell the user.`;
+    case 'REFUND_REJECTED':
+    case REDRIVE_LIMIT_REACHED:
+      return `CHARGED, REFUND STUCK (${order.lastError}): ${money(order)} was taken and is owed back, but the gateway has not accepted the refund; autopay's operators are alerted and settle it by hand. Tell the user.`;
+    default:
+      return `CHARGED, REFUND UNDER WAY: ${money(order)} was taken and is being given back.`;
+  }
+}
+
 /** One sentence per status, in the words a model should act on. */
-export function describeOrder(order: Order): string {
+export function describeOrder(order: Order, now = new Date()): string {
   switch (order.status) {
     case 'PAID':
       return `CHARGED: ${money(order)} was paid. The purchase is done; do not place it again.`;
@@ -58,20 +158,16 @@ export function describeOrder(order: Order): string {
         : '';
       return `NOT CHARGED, WAITING FOR THE USER: ${money(order)} is charged only if the user confirms it in their app before ${order.confirmBy ?? 'its window closes'}; after that it expires. Reason: ${order.reason ?? 'none'}, ${reason}${duplicate}. Tell the user; you cannot confirm it yourself, and placing it again does not help; if it was placed by mistake, cancel it with cancel_order.`;
     }
-    case 'HELD_FOR_REVIEW': {
-      const why = order.holdReason
-        ? `${order.holdReason}: ${holdReasons[order.holdReason]}`
-        : 'no reason given';
-      return `NOT CHARGED, HELD FOR REVIEW (${why}): the user or an operator decides whether it is paid. Tell the user; do not place it again. If it was placed by mistake, cancel it with cancel_order.`;
-    }
+    case 'HELD_FOR_REVIEW':
+      return describeHold(order, now);
     case 'FAILED':
-      return `NOT CHARGED, FAILED: ${order.declineCode ? `the payment was declined (${order.declineCode})` : `the payment failed (${order.lastError ?? 'no code'})`}. Placing the same order again returns this same failed order: ask the user what to do (another payment method is a new order).`;
+      return describeFailure(order, now);
     case 'CANCELLED':
-      return 'NOT CHARGED, CANCELLED: this order will not be paid.';
+      return describeCancel(order, now);
     case 'EXPIRED':
       return 'NOT CHARGED, EXPIRED: the user did not confirm it in time. If the user still wants it, ask them, then place it with repeatOf set to this orderId.';
     case 'REFUND_PENDING':
-      return `CHARGED, REFUND UNDER WAY: ${money(order)} was taken and is being given back.`;
+      return describeRefundOwed(order);
     case 'REFUNDED':
       return `REFUNDED: ${money(order)} was taken and given back.`;
     default:

@@ -33,7 +33,7 @@ interface Tool<Input extends z.ZodObject> {
 const tool = <Input extends z.ZodObject>(definition: Tool<Input>) => definition;
 
 const statusGuide =
-  'Statuses: PAID = charged, done. PENDING_PAYMENT = accepted, being paid. AWAITING_SETTLEMENT = submitted, the gateway settles it later. AWAITING_CONFIRMATION = not charged, the user must confirm in their app before confirmBy. HELD_FOR_REVIEW = not charged, a person decides. Only the user confirms or refunds an order, in their app; this agent may cancel its own order while it waits (cancel_order). FAILED / CANCELLED / EXPIRED = not charged. REFUND_PENDING / REFUNDED = money being given back / given back.';
+  'Statuses: PAID = charged, done. PENDING_PAYMENT = accepted, being paid. AWAITING_SETTLEMENT = submitted, the gateway settles it later. AWAITING_CONFIRMATION = not charged, the user must confirm in their app before confirmBy. HELD_FOR_REVIEW = held, a person decides; autopay sends no payment while it is held, but one sent just before the hold may still be found within minutes (it then reads PAID): the answer says until when. Only the user confirms or refunds an order, in their app; this agent may cancel its own order while it waits (cancel_order). FAILED / CANCELLED / EXPIRED = not paid; money a payment sent just before a hold or a risk refusal took is found within minutes and given back (the answer says when). REFUND_PENDING / REFUNDED = money being given back / given back; a REFUND_PENDING order with lastError REFUND_AFTER_KEY_WINDOW is delayed by the gateway and sent again by itself in about a day.';
 
 export const tools = {
   place_order: tool({

@@ -146,7 +146,7 @@ describe('what the MCP tools tell the model', () => {
     const said = describeOrder(order);
 
     expect(said).toMatch(
-      /^(CHARGED|NOT CHARGED|ACCEPTED, NOT YET CHARGED|PENDING SETTLEMENT|REFUNDED)/,
+      /^(CHARGED|NOT CHARGED|ACCEPTED, NOT YET CHARGED|PENDING SETTLEMENT|HELD FOR REVIEW|REFUNDED)/,
     );
     if (status === 'AWAITING_CONFIRMATION') {
       expect(said).toContain('before 2026-11-29T12:05:00.000Z');
@@ -185,15 +185,218 @@ describe('what the MCP tools tell the model', () => {
     ],
     [
       { status: 'HELD_FOR_REVIEW', holdReason: 'AGENT_SUSPENDED' },
-      /^NOT CHARGED.*AGENT_SUSPENDED: the user suspended this agent/,
+      /^HELD FOR REVIEW.*AGENT_SUSPENDED: the user suspended this agent/,
     ],
     [
       { status: 'HELD_FOR_REVIEW', holdReason: 'OVER_ORDER_LIMIT' },
-      /^NOT CHARGED.*OVER_ORDER_LIMIT: before the payment was sent, the user lowered/,
+      /^HELD FOR REVIEW.*OVER_ORDER_LIMIT: before the payment was sent, the user lowered/,
     ],
   ])('says what %o means for the model', (fields, said) => {
     const order = { orderId: 'ord_3', amount: 450, currency: 'CNY', ...fields } as Order;
 
     expect(describeOrder(order)).toMatch(said);
+  });
+
+  describe('an order held for review', () => {
+    const heldAt = '2026-11-29T12:00:00.000Z';
+    const held = (holdReason: string) =>
+      ({
+        orderId: 'ord_4',
+        status: 'HELD_FOR_REVIEW',
+        amount: 450,
+        currency: 'CNY',
+        holdReason,
+        attempts: 0,
+        history: [
+          { from: null, to: 'PENDING_PAYMENT', at: '2026-11-29T11:59:59.000Z', cause: 'INTAKE' },
+          { from: 'PENDING_PAYMENT', to: 'HELD_FOR_REVIEW', at: heldAt, cause: 'HELD_FOR_REVIEW' },
+        ],
+      }) as unknown as Order;
+    const at = (iso: string) => new Date(iso);
+
+    it.each(['RISK_REVIEW', 'RISK_UNAVAILABLE', 'AGENT_SUSPENDED', 'ACTION_NOT_TRUSTED'])(
+      'held for %s, promises no "not charged" while a racing payment may still be found',
+      (reason) => {
+        // Act
+        const said = describeOrder(held(reason), at('2026-11-29T12:01:00.000Z'));
+
+        // Assess
+        expect(said).not.toMatch(/NOT CHARGED/);
+        expect(said).toMatch(/^HELD FOR REVIEW/);
+        expect(said).toContain(
+          'may still be found at the gateway by about 2026-11-29T12:05:00.000Z',
+        );
+        expect(said).toContain('do not tell the user that nothing was charged');
+      },
+    );
+
+    it('says no charge is known once the lookup after the hold was due, without promising none', () => {
+      // Act
+      const said = describeOrder(held('RISK_REVIEW'), at('2026-11-29T12:06:00.000Z'));
+
+      // Assess
+      expect(said).not.toMatch(/NOT CHARGED/);
+      expect(said).toContain('was due at 2026-11-29T12:05:00.000Z and has recorded none');
+    });
+
+    it("says not charged when the gateway's own answer held it for the card's authentication", () => {
+      // Act
+      const said = describeOrder(held('AUTHENTICATION_REQUIRED'), at('2026-11-29T12:01:00.000Z'));
+
+      // Assess
+      expect(said).toMatch(/^NOT CHARGED, HELD FOR REVIEW/);
+      expect(said).toContain('the gateway asked for the authentication and took nothing');
+    });
+  });
+
+  describe('an order closed where a racing payment may still be found', () => {
+    const closed = (status: string, history: object[], fields: object = {}) =>
+      ({
+        orderId: 'ord_6',
+        status,
+        amount: 450,
+        currency: 'CNY',
+        attempts: 0,
+        history,
+        ...fields,
+      }) as unknown as Order;
+    const intake = { from: null, to: 'PENDING_PAYMENT', at: '2026-11-29T11:59:59.000Z' };
+    const hold = { from: 'PENDING_PAYMENT', to: 'HELD_FOR_REVIEW', at: '2026-11-29T12:00:00.000Z' };
+    const minuteLater = new Date('2026-11-29T12:01:00.000Z');
+
+    it('cancelled while held: no promise until the lookup after the hold was due', () => {
+      // Prepare
+      const order = closed(
+        'CANCELLED',
+        [
+          intake,
+          hold,
+          {
+            from: 'HELD_FOR_REVIEW',
+            to: 'CANCELLED',
+            at: '2026-11-29T12:00:30.000Z',
+            cause: 'CANCEL',
+          },
+        ],
+        { holdReason: 'RISK_REVIEW' },
+      );
+
+      // Act
+      const said = describeOrder(order, minuteLater);
+
+      // Assess
+      expect(said).toMatch(
+        /^CANCELLED: this order will not be paid\. A payment sent for it just before may still be found at the gateway by about 2026-11-29T12:05:00\.000Z, and it is then given back automatically/,
+      );
+    });
+
+    it('refused by the risk check: no promise until the lookup after the refusal was due', () => {
+      // Prepare
+      const refused = {
+        from: 'PENDING_PAYMENT',
+        to: 'FAILED',
+        at: '2026-11-29T12:00:00.000Z',
+        cause: 'RISK_REJECTED',
+        errorCode: 'RISK_REJECTED',
+      };
+
+      // Act
+      const said = describeOrder(closed('FAILED', [intake, refused]), minuteLater);
+
+      // Assess
+      expect(said).toMatch(
+        /^FAILED: the payment failed \(RISK_REJECTED\)\. A payment sent for it just before may still be found/,
+      );
+    });
+
+    it('cancelled while it waited for the user, or declined by the gateway: not charged', () => {
+      // Prepare
+      const waited = closed('CANCELLED', [
+        {
+          from: null,
+          to: 'AWAITING_CONFIRMATION',
+          at: '2026-11-29T12:00:00.000Z',
+          cause: 'INTAKE',
+        },
+        {
+          from: 'AWAITING_CONFIRMATION',
+          to: 'CANCELLED',
+          at: '2026-11-29T12:00:10.000Z',
+          cause: 'CANCEL',
+        },
+      ]);
+      const declined = closed(
+        'FAILED',
+        [
+          intake,
+          {
+            from: 'PENDING_PAYMENT',
+            to: 'FAILED',
+            at: '2026-11-29T12:00:00.000Z',
+            cause: 'GATEWAY_DECLINED',
+          },
+        ],
+        { declineCode: 'card_declined' },
+      );
+
+      // Act / Assess
+      expect(describeOrder(waited, minuteLater)).toBe(
+        'NOT CHARGED, CANCELLED: this order will not be paid.',
+      );
+      expect(describeOrder(declined, minuteLater)).toMatch(
+        /^NOT CHARGED, FAILED: the payment was declined \(card_declined\)/,
+      );
+    });
+  });
+
+  describe('an order owing a refund', () => {
+    const owing = (fields: Partial<Order>) =>
+      ({
+        orderId: 'ord_5',
+        status: 'REFUND_PENDING',
+        amount: 450,
+        currency: 'CNY',
+        ...fields,
+      }) as Order;
+
+    it('says a refund waiting out the gateway key window is delayed and sent again in about a day', () => {
+      // Act
+      const said = describeOrder(owing({ lastError: 'REFUND_AFTER_KEY_WINDOW' }));
+
+      // Assess
+      expect(said).toMatch(/^CHARGED, REFUND DELAYED BY THE GATEWAY: 4\.50 CNY was taken/);
+      expect(said).toContain(
+        "waits out the gateway's idempotency-key window (about a day: 25 hours",
+      );
+      expect(said).toContain('sends the refund again by itself');
+      expect(said).not.toContain('REFUND_AFTER_KEY_WINDOW');
+    });
+
+    it('says a refund the gateway failed after accepting it is paid back by a person', () => {
+      // Act
+      const said = describeOrder(
+        owing({ lastError: 'REFUND_FAILED', refundFailure: 'expired_or_canceled_card' }),
+      );
+
+      // Assess
+      expect(said).toMatch(/^CHARGED, REFUND FAILED AT THE GATEWAY \(expired_or_canceled_card\)/);
+      expect(said).toContain("autopay's operators pay the user back another way");
+      expect(said).not.toContain('being given back');
+    });
+
+    it.each(['REFUND_REJECTED', 'REDRIVE_LIMIT_REACHED'])(
+      'says a refund stopped by %s is left to the operators',
+      (lastError) => {
+        expect(describeOrder(owing({ lastError }))).toMatch(
+          /^CHARGED, REFUND STUCK.*operators are alerted and settle it by hand/,
+        );
+      },
+    );
+
+    it('says a refund on its way is being given back', () => {
+      expect(describeOrder(owing({}))).toBe(
+        'CHARGED, REFUND UNDER WAY: 4.50 CNY was taken and is being given back.',
+      );
+    });
   });
 });
