@@ -54,6 +54,7 @@ export const pipelineMetrics = {
     foreignRefund: metricNames.foreignRefund,
     refundFailed: metricNames.refundFailed,
     redriveLimitReached: metricNames.redriveLimitReached,
+    oldestDeadPaymentAge: metricNames.oldestDeadPaymentAge,
     paymentWindowExpired: metricNames.paymentWindowExpired,
     notificationsQueued: metricNames.notificationsQueued,
     notificationDelivered: consumerMetric('Notification', 'MessageHandled'),
@@ -136,6 +137,19 @@ export function deadLetterAgeAlarmSeconds(
   return deadLetterKeptSeconds(spec) / 2;
 }
 
+/**
+ * Seconds since its first send at which a payment message the sweep reads in the DLQ alarms: as
+ * long before the DLQ deletes it as the DLQ's own age alarm leaves at the least.
+ */
+export function deadPaymentExpiringSeconds(
+  spec: Pick<QueueSpec, 'retentionDays' | 'dlqRetentionDays'>,
+): number {
+  return (
+    spec.dlqRetentionDays * DAY_SECONDS -
+    (deadLetterKeptSeconds(spec) - deadLetterAgeAlarmSeconds(spec))
+  );
+}
+
 export interface PipelineObservabilityProps {
   /** The value of the `service` dimension: the functions' POWERTOOLS_SERVICE_NAME. */
   readonly service: string;
@@ -156,6 +170,11 @@ export interface PipelineAlarms {
   readonly deadLetters: ReadonlyMap<QueueName, cloudwatch.Alarm>;
   /** One per dead-letter queue: its oldest message nearing the end of what SQS keeps. */
   readonly deadLetterAge: ReadonlyMap<QueueName, cloudwatch.Alarm>;
+  /**
+   * The oldest payment message the sweep reads in the DLQ nearing its deletion: the payment
+   * DLQ's age alarm cannot see the messages the sweep receives again and again.
+   */
+  readonly deadPaymentExpiring: cloudwatch.Alarm;
   readonly functionErrors: ReadonlyMap<string, cloudwatch.Alarm>;
   readonly functionThrottles: ReadonlyMap<string, cloudwatch.Alarm>;
   readonly gatewayErrorRate: cloudwatch.Alarm;
@@ -334,7 +353,7 @@ function deadLetterDepth(name: QueueName, queue: sqs.IQueue): cloudwatch.IMetric
 }
 
 /** The platform under the pipeline: queues, functions, schedules and the HTTP API. */
-function platformAlarms({ alarm, props }: AlarmKit) {
+function platformAlarms({ alarm, metric, props }: AlarmKit) {
   const consumersOf = (queue: QueueName) =>
     Object.entries(props.functionSpecs)
       .filter(([, spec]) => spec.consumes?.queue === queue)
@@ -371,9 +390,9 @@ function platformAlarms({ alarm, props }: AlarmKit) {
             `${days(deadLetterKeptSeconds(spec) - deadLetterAgeAlarmSeconds(spec))}: fix the ` +
             `cause and move it back with npm run ops -- --stage <stage> redrive ${name}, or ` +
             'handle its order by hand (npm run ops -- --stage <stage> dlq lists them). The age ' +
-            'leaves out a message received three times or more without being deleted (the ' +
-            'sweep reads the payment DLQ every hour, and so does each dlq listing): the ' +
-            'DeadLetters alarm still counts it.',
+            'leaves out a message received three times or more without being deleted (each ' +
+            'dlq listing receives some; the sweep reads the payment DLQ every hour, watched by ' +
+            'DeadPaymentExpiring instead): the DeadLetters alarm still counts it.',
           metric: deadLetterQueue.metricApproximateAgeOfOldestMessage({
             statistic: cloudwatch.Stats.MAXIMUM,
             period,
@@ -383,6 +402,25 @@ function platformAlarms({ alarm, props }: AlarmKit) {
       ];
     }),
   );
+
+  const paymentSpec = props.queues.get('paymentSubmission').spec;
+  const expiringAt = deadPaymentExpiringSeconds(paymentSpec);
+  const deadPaymentExpiring = alarm('DeadPaymentExpiring', {
+    alarmDescription:
+      `A payment message the sweep read in its dead-letter queue was first sent ` +
+      `${Number((expiringAt / DAY_SECONDS).toFixed(1))} days ago; SQS deletes it ` +
+      `${paymentSpec.dlqRetentionDays} days after that first send, with the order it names ` +
+      'possibly charged or stuck. Fix the cause and redrive now (npm run ops -- --stage <stage> ' +
+      'redrive paymentSubmission), or settle the orders dlq lists by hand. This watches what ' +
+      'paymentSubmissionDeadLetterAge cannot: SQS leaves out of that age the messages the ' +
+      'sweep receives every hour.',
+    // The sweep hides each message it read for an hour: every one is read within the hour.
+    metric: metric('oldestDeadPaymentAge', {
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period: Duration.hours(1),
+    }),
+    threshold: expiringAt,
+  });
 
   const functionErrors = new Map<string, cloudwatch.Alarm>();
   const functionThrottles = new Map<string, cloudwatch.Alarm>();
@@ -440,7 +478,7 @@ function platformAlarms({ alarm, props }: AlarmKit) {
     );
   }
 
-  const { queue: paymentQueue, spec: paymentSpec } = props.queues.get('paymentSubmission');
+  const paymentQueue = props.queues.get('paymentSubmission').queue;
   const paymentMessageAge = alarm('PaymentMessageAge', {
     alarmDescription:
       `A payment message has waited over ${alarmThresholds.paymentMessageAgeSeconds / 3600} h: ` +
@@ -459,6 +497,7 @@ function platformAlarms({ alarm, props }: AlarmKit) {
   return {
     deadLetters,
     deadLetterAge,
+    deadPaymentExpiring,
     functionErrors,
     functionThrottles,
     scheduleMissed,
@@ -697,6 +736,7 @@ export function allAlarms(alarms: PipelineAlarms): cloudwatch.Alarm[] {
     ...alarms.scheduleMissed.values(),
     ...alarms.deadLetters.values(),
     ...alarms.deadLetterAge.values(),
+    alarms.deadPaymentExpiring,
     ...alarms.functionErrors.values(),
     ...alarms.functionThrottles.values(),
   ];

@@ -1,5 +1,6 @@
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { DeadPaymentMessages, PaymentRequest } from '#domain/ports.ts';
+import { earliest } from '#domain/order-moves.ts';
+import type { DeadPaymentMessages, DeadPaymentRequest } from '#domain/ports.ts';
 import { paymentRequestIn } from './sqs-payment-queue.ts';
 
 /** SQS hands out at most ten messages per receive. */
@@ -21,8 +22,8 @@ export class SqsDeadPaymentMessages implements DeadPaymentMessages {
     private readonly hideSeconds: number,
   ) {}
 
-  async peek(limit: number): Promise<PaymentRequest[]> {
-    const found = new Map<string, PaymentRequest>();
+  async peek(limit: number): Promise<DeadPaymentRequest[]> {
+    const found = new Map<string, DeadPaymentRequest>();
     let received = 0;
     while (received < limit) {
       const { Messages = [] } = await this.client.send(
@@ -33,15 +34,31 @@ export class SqsDeadPaymentMessages implements DeadPaymentMessages {
           // A short poll samples some of SQS's servers and may miss the few messages a DLQ
           // holds; a long poll asks them all, and ends as soon as there is something.
           WaitTimeSeconds: 1,
+          // The first send, kept through the move to the DLQ: its retention counts from it.
+          MessageSystemAttributeNames: ['SentTimestamp'],
         }),
       );
       if (Messages.length === 0) break;
       received += Messages.length;
-      for (const { Body } of Messages) {
+      for (const { Body, Attributes } of Messages) {
         const request = paymentRequestIn(Body);
-        if (request !== undefined) found.set(request.orderId, request);
+        if (request === undefined) continue;
+        const sentAt = sentAtOf(Attributes?.SentTimestamp);
+        const before = found.get(request.orderId)?.sentAt;
+        found.set(request.orderId, {
+          ...request,
+          sentAt: sentAt === undefined ? before : earliest(sentAt, before),
+        });
       }
     }
     return [...found.values()];
   }
+}
+
+/** SQS's SentTimestamp (epoch milliseconds, as a string) as an ISO time. */
+function sentAtOf(timestamp: string | undefined): string | undefined {
+  const millis = Number(timestamp);
+  return timestamp === undefined || !Number.isFinite(millis)
+    ? undefined
+    : new Date(millis).toISOString();
 }

@@ -154,17 +154,26 @@ export interface PaymentQueue {
   enqueue(request: PaymentRequest): Promise<void>;
 }
 
+/** A payment request read from a message that failed every delivery. */
+export interface DeadPaymentRequest extends PaymentRequest {
+  /**
+   * When its message was first sent to the payment queue (ISO), where known: the dead-letter
+   * queue's retention counts from it, not from the move.
+   */
+  readonly sentAt?: string | undefined;
+}
+
 /**
  * The payment messages that failed every delivery, read where they wait (the payment queue's
  * dead-letter queue) and left there: its alarm and an operator's redrive still see them.
  */
 export interface DeadPaymentMessages {
   /**
-   * The requests of up to `limit` messages waiting, each order once at most; none is removed.
-   * The messages read are kept out of the next peeks for a while, so that those read the
-   * messages behind them.
+   * The requests of up to `limit` messages waiting, each order once at most (with its oldest
+   * message's `sentAt`); none is removed. The messages read are kept out of the next peeks for
+   * a while, so that those read the messages behind them.
    */
-  peek(limit: number): Promise<PaymentRequest[]>;
+  peek(limit: number): Promise<DeadPaymentRequest[]>;
 }
 
 /** Delayed checks of a payment the gateway has not settled yet. */

@@ -3,8 +3,8 @@ import { type Order, type PaymentFields, refundFailedAtGateway } from './order.t
 import { earliest, isPast, type MoveDeps, moveOrder, secondsAfter } from './order-moves.ts';
 import type {
   DeadPaymentMessages,
+  DeadPaymentRequest,
   PaymentQueue,
-  PaymentRequest,
   SettlementCheckQueue,
 } from './ports.ts';
 import { checkOf, closedStatuses, nextLookupAfterVoid } from './settlement.ts';
@@ -26,6 +26,12 @@ export interface SweepObserver {
    * reads them again.
    */
   deadLettersUnread(error: unknown): void;
+  /**
+   * How long ago (seconds) the oldest dead payment message this run read was first sent: the
+   * dead-letter queue deletes it once its retention has passed since then. SQS's own age of a
+   * DLQ's oldest message leaves out those received three times, as the sweep's are.
+   */
+  oldestDeadPayment(ageSeconds: number): void;
 }
 
 export interface SweepDeps extends MoveDeps {
@@ -168,10 +174,11 @@ export function makeSweep(deps: SweepDeps) {
    * orders its messages name otherwise; nothing per paid order.
    */
   async function putStrandedInIndex(now: Date): Promise<void> {
-    let requests: PaymentRequest[];
+    let requests: DeadPaymentRequest[];
     let orders: Map<string, Order>;
     try {
       requests = await deps.deadPayments.peek(deps.deadLetterBatchSize);
+      reportOldest(requests, now);
       // A read of their orders that fails holds the due index back no more than the queue does.
       orders = await deps.orders.getMany(requests.map((request) => request.orderId));
     } catch (error) {
@@ -191,6 +198,15 @@ export function makeSweep(deps: SweepDeps) {
         outcomeUnknown: true,
       });
       if (put) deps.observer.strandedFound(order);
+    }
+  }
+
+  function reportOldest(requests: readonly DeadPaymentRequest[], now: Date): void {
+    const sent = requests.flatMap(({ sentAt }) =>
+      sentAt === undefined ? [] : [Date.parse(sentAt)],
+    );
+    if (sent.length > 0) {
+      deps.observer.oldestDeadPayment(Math.max(0, (now.getTime() - Math.min(...sent)) / 1000));
     }
   }
 

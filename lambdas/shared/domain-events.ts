@@ -205,4 +205,7 @@ export const sweepObserver: SweepObserver = {
       error,
     });
   },
+  oldestDeadPayment(ageSeconds) {
+    metrics.addMetric(metricNames.oldestDeadPaymentAge, MetricUnit.Seconds, ageSeconds);
+  },
 };

@@ -51,6 +51,11 @@ export const metricNames = {
   redriveLimitReached: 'RedriveLimitReached',
   /** An order paid at once found through its payment message in the DLQ, out of the due index. */
   strandedPaymentFound: 'StrandedPaymentFound',
+  /**
+   * Seconds since the oldest dead payment message a sweep run read was first sent, published by
+   * each run that reads one: the payment DLQ's retention counts from that first send.
+   */
+  oldestDeadPaymentAge: 'OldestDeadPaymentAge',
   sweepRuns: 'SweepRuns',
   webhookEndpointCreated: 'WebhookEndpointCreated',
   notificationsQueued: 'NotificationsQueued',

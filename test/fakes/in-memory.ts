@@ -31,6 +31,7 @@ import type {
   ControlPanel,
   CreateOrderOutcome,
   DeadPaymentMessages,
+  DeadPaymentRequest,
   DueLane,
   OperatorControls,
   OrderIndex,
@@ -272,7 +273,8 @@ export class RecordingPaymentQueue implements PaymentQueue {
  * (not orders), each message read hidden for `hideSeconds` on the given clock.
  */
 export class FakeDeadLetterQueue implements DeadPaymentMessages {
-  readonly messages: PaymentRequest[] = [];
+  /** With the time each was first sent (`sentAt`), when a test gives one. */
+  readonly messages: DeadPaymentRequest[] = [];
   /** When each message of `messages`, by position, shows again; none while never read. */
   private readonly hiddenUntil: number[] = [];
   peeks = 0;
@@ -283,7 +285,7 @@ export class FakeDeadLetterQueue implements DeadPaymentMessages {
     private readonly hideSeconds = 3600,
   ) {}
 
-  async peek(limit: number): Promise<PaymentRequest[]> {
+  async peek(limit: number): Promise<DeadPaymentRequest[]> {
     this.peeks++;
     if (this.failNext > 0) {
       this.failNext--;
@@ -294,10 +296,10 @@ export class FakeDeadLetterQueue implements DeadPaymentMessages {
       .map((request, position) => ({ request, position }))
       .filter(({ position }) => (this.hiddenUntil[position] ?? 0) <= now)
       .slice(0, limit);
-    const found = new Map<string, PaymentRequest>();
+    const found = new Map<string, DeadPaymentRequest>();
     for (const { request, position } of read) {
       this.hiddenUntil[position] = now + this.hideSeconds * 1000;
-      found.set(request.orderId, request);
+      if (!found.has(request.orderId)) found.set(request.orderId, request);
     }
     return [...found.values()];
   }
@@ -310,6 +312,7 @@ export const silentSweepObserver: SweepObserver = {
   redriveLimitReached: () => {},
   strandedFound: () => {},
   deadLettersUnread: () => {},
+  oldestDeadPayment: () => {},
 };
 
 export class FixedClock implements Clock {

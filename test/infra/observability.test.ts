@@ -198,6 +198,23 @@ describe('PipelineObservability', () => {
       }
     });
 
+    it("fires when a payment message the sweep reads in the DLQ has 3.5 days left of SQS's 14", () => {
+      // Act
+      const properties = alarmProperties(observability().alarms.deadPaymentExpiring);
+
+      // Assess: the sweep hides what it read for an hour, so the hour's maximum sees them all.
+      expect(properties).toMatchObject({
+        ...customMetric('oldestDeadPaymentAge'),
+        Statistic: 'Maximum',
+        Period: 3600,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Threshold: 10.5 * 24 * 3600,
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+      });
+      expect(String(properties.AlarmDescription).length).toBeLessThanOrEqual(1024);
+    });
+
     it('gives the payment DLQ 3.5 days before its age alarm, and the others 5', () => {
       // Act
       const threshold = (name: QueueName) =>

@@ -265,4 +265,30 @@ describe('the sweep and the payment dead-letter queue (fauxqs, DynamoDB Local)',
     expect(read).toEqual([[repeated], behind]);
     expect(await messagesIn(q.dlqUrl)).toBe(7);
   });
+
+  it('reads when each dead message was first sent to the payment queue, kept through the move', async () => {
+    // Prepare: a message sent to the payment queue, a moment before it dies there.
+    const q = await queues();
+    const orderId = orderIdOf(300);
+    const before = Date.now();
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: q.url,
+        MessageBody: JSON.stringify({ orderId, agentId: 'a' }),
+      }),
+    );
+    const after = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await dieOnEveryDelivery(q.url);
+    const dead = new SqsDeadPaymentMessages(sqs, q.dlqUrl, 3600);
+
+    // Act
+    const [request] = await dead.peek(10);
+
+    // Assess: SQS's SentTimestamp has millisecond precision; the move keeps it.
+    expect(request?.orderId).toBe(orderId);
+    const sentAt = Date.parse(request?.sentAt ?? '');
+    expect(sentAt).toBeGreaterThanOrEqual(before);
+    expect(sentAt).toBeLessThanOrEqual(after);
+  });
 });

@@ -49,6 +49,7 @@ describe('sweep of overdue orders', () => {
       redriveLimitReached: vi.fn(),
       strandedFound: vi.fn(),
       deadLettersUnread: vi.fn(),
+      oldestDeadPayment: vi.fn(),
     };
     deps = { orders, clock, deadlines: defaultDeadlinePolicy };
     next = 0;
@@ -520,6 +521,25 @@ describe('sweep of overdue orders', () => {
       expect(observer.strandedFound).toHaveBeenCalledTimes(1);
       expect((await stored(stranded.orderId)).deadLettered).toBe(true);
       expect(deadPayments.messages).toHaveLength(11);
+    });
+
+    it('reports how long ago the oldest dead payment message it read was first sent, and nothing when there is none', async () => {
+      // Prepare: clock at 2026-11-23T09:30:00Z; the older message was sent 10 days before.
+      const empty = await sweep();
+      const first = await paidAtOnce();
+      const second = await paidAtOnce();
+      deadPayments.messages.push(
+        { orderId: first.orderId, agentId, sentAt: '2026-11-20T09:30:00.000Z' },
+        { orderId: second.orderId, agentId, sentAt: '2026-11-13T09:30:00.000Z' },
+      );
+
+      // Act
+      await sweep();
+
+      // Assess
+      expect(empty.requeued).toBe(0);
+      expect(observer.oldestDeadPayment).toHaveBeenCalledTimes(1);
+      expect(observer.oldestDeadPayment).toHaveBeenCalledWith(10 * 86_400);
     });
 
     it('still sweeps the due index when the dead-letter queue cannot be read', async () => {
