@@ -159,12 +159,16 @@ export interface PaymentQueue {
  * dead-letter queue) and left there: its alarm and an operator's redrive still see them.
  */
 export interface DeadPaymentMessages {
+  /** The longest the queue keeps a message read out of view. */
+  readonly longestHideSeconds: number;
+  /** How many messages wait, those kept out of view included (approximately). */
+  depth(): Promise<number>;
   /**
    * The requests of up to `limit` messages waiting, each order once at most; none is removed.
-   * The messages read are kept out of the next peeks for a while, so that those read the
+   * The messages read are kept out of the next peeks for `hideSeconds`, so that those read the
    * messages behind them.
    */
-  peek(limit: number): Promise<PaymentRequest[]>;
+  peek(limit: number, hideSeconds: number): Promise<PaymentRequest[]>;
 }
 
 /** Delayed checks of a payment the gateway has not settled yet. */

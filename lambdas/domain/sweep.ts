@@ -32,8 +32,10 @@ export interface SweepDeps extends MoveDeps {
   readonly settlementChecks: SettlementCheckQueue;
   /** Read every run: a payment message that died on every delivery may have written nothing. */
   readonly deadPayments: DeadPaymentMessages;
-  /** How many dead payment messages one run reads. */
-  readonly deadLetterBatchSize: number;
+  /** How many dead payment messages one run reads, and how long it hides them. */
+  readonly deadLetters: DeadLetterWalk;
+  /** How often the sweep runs (its schedule). */
+  readonly runEverySeconds: number;
   /** The last status query, which voids a payment that is still pending. */
   readonly finalCheck: number;
   /** When, in seconds after a void, its closed order is looked up again (`lookupsAfterVoid`). */
@@ -60,6 +62,50 @@ export interface RefundKeyWindow {
 }
 
 export const defaultRefundKeyWindow: RefundKeyWindow = { seconds: 25 * 3600, looks: 3 };
+
+/**
+ * How the runs walk the payment DLQ, which they read and never empty: each run reads a share of
+ * it and hides what it read until the runs after it have read the rest.
+ */
+export interface DeadLetterWalk {
+  /** The fewest messages one run reads. */
+  readonly batchSize: number;
+  /** The most messages one run reads, however deep the queue. */
+  readonly maxBatchSize: number;
+  /** Runs one walk through the whole queue takes, while the batch may grow to keep it so. */
+  readonly cycleRuns: number;
+}
+
+export const defaultDeadLetterWalk: DeadLetterWalk = {
+  batchSize: 100,
+  maxBatchSize: 1000,
+  cycleRuns: 12,
+};
+
+/** What one run reads of a payment DLQ `depth` messages deep. */
+export interface DeadLetterRead {
+  readonly messages: number;
+  readonly hideSeconds: number;
+}
+
+/**
+ * Reads as many messages as a walk through the queue in `cycleRuns` runs needs (within the
+ * batch's bounds), and hides each for the runs the walk takes plus one, so that every message is
+ * read once a walk however deep the queue, as long as the queue can hide it that long: with the
+ * defaults and a run every 5 minutes, within an hour up to 12,000 messages, within 12 hours (SQS's
+ * longest) up to 143,000.
+ */
+export function deadLetterRead(
+  depth: number,
+  walk: DeadLetterWalk,
+  runEverySeconds: number,
+  longestHideSeconds: number,
+): DeadLetterRead {
+  const wanted = Math.ceil(depth / walk.cycleRuns);
+  const messages = Math.min(walk.maxBatchSize, Math.max(walk.batchSize, wanted));
+  const runs = Math.max(1, Math.ceil(depth / messages)) + 1;
+  return { messages, hideSeconds: Math.min(longestHideSeconds, runs * runEverySeconds) };
+}
 
 /** When the sweep sends a given-up refund again, and which of its looks that is. */
 export interface KeyWindowLook {
@@ -178,7 +224,15 @@ export function makeSweep(deps: SweepDeps) {
     let requests: PaymentRequest[];
     let orders: Map<string, Order>;
     try {
-      requests = await deps.deadPayments.peek(deps.deadLetterBatchSize);
+      const { deadPayments } = deps;
+      const depth = await deadPayments.depth();
+      const read = deadLetterRead(
+        depth,
+        deps.deadLetters,
+        deps.runEverySeconds,
+        deadPayments.longestHideSeconds,
+      );
+      requests = await deadPayments.peek(read.messages, read.hideSeconds);
       // A read of their orders that fails holds the due index back no more than the queue does.
       orders = await deps.orders.getMany(requests.map((request) => request.orderId));
     } catch (error) {

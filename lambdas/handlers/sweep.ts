@@ -13,6 +13,7 @@ import { systemClock } from '#domain/ports.ts';
 import { lookupsAfterVoid } from '#domain/settlement.ts';
 import { makeSweep } from '#domain/sweep.ts';
 import {
+  deadLetterWalkOf,
   deadlinesOf,
   readSweepEnvironment,
   refundKeyWindowOf,
@@ -28,12 +29,9 @@ const sweep = makeSweep({
   orders: new DynamoDbOrderRepository(dynamodb, environment.TABLE_NAME),
   payments: new SqsPaymentQueue(sqs, environment.PAYMENT_SUBMISSION_QUEUE_URL),
   settlementChecks: new SqsSettlementCheckQueue(sqs, environment.SETTLEMENT_CHECK_QUEUE_URL),
-  deadPayments: new SqsDeadPaymentMessages(
-    sqs,
-    environment.PAYMENT_SUBMISSION_DLQ_URL,
-    environment.SWEEP_DEAD_LETTER_HIDE_SECONDS,
-  ),
-  deadLetterBatchSize: environment.SWEEP_DEAD_LETTER_BATCH_SIZE,
+  deadPayments: new SqsDeadPaymentMessages(sqs, environment.PAYMENT_SUBMISSION_DLQ_URL),
+  deadLetters: deadLetterWalkOf(environment),
+  runEverySeconds: environment.SWEEP_EVERY_SECONDS,
   clock: systemClock,
   deadlines: deadlinesOf(environment),
   finalCheck: environment.SETTLEMENT_CHECKS,

@@ -3,6 +3,7 @@ import { defaultDeadlinePolicy, type MoveDeps, secondsAfter } from '#domain/orde
 import type { OrderStatus } from '#domain/order-state.ts';
 import { defaultSettlementSchedule, lookupsAfterVoid } from '#domain/settlement.ts';
 import {
+  defaultDeadLetterWalk,
   makeSweep,
   REDRIVE_LIMIT_REACHED,
   REFUND_AFTER_KEY_WINDOW,
@@ -61,7 +62,8 @@ describe('sweep of overdue orders', () => {
       payments,
       settlementChecks: checks,
       deadPayments,
-      deadLetterBatchSize: 10,
+      deadLetters: { ...defaultDeadLetterWalk, batchSize: 10, maxBatchSize: 10 },
+      runEverySeconds: 300,
       finalCheck,
       voidLookups,
       observer,
