@@ -2,6 +2,7 @@ import { type Order, type PaymentFields, refundFailedAtGateway } from './order.t
 import { earliest, isPast, type MoveDeps, moveOrder, secondsAfter } from './order-moves.ts';
 import type {
   DeadPaymentMessages,
+  OperatorControls,
   PaymentQueue,
   PaymentRequest,
   SettlementCheckQueue,
@@ -151,11 +152,14 @@ export function waitsOutKeyWindow(order: Pick<Order, 'status' | 'lastError'>): b
  * again once the key window has passed, with a fresh budget, a bounded number of times. What
  * the sweep writes of an order is written only while its deadline is the one read: a move made
  * meanwhile that kept the status (a refund failed at the gateway, a compensation refused, both
- * taking the order out of the index) is not undone.
+ * taking the order out of the index) is not undone. While an operator has paused payments
+ * (`controls`), an order waiting for its payment is counted and looked at again next run, its
+ * budget untouched and no message sent: nothing would receive it.
  */
 export function makeSweep(deps: SweepDeps) {
-  return async function sweep(): Promise<SweepReport> {
+  return async function sweep(controls: OperatorControls = {}): Promise<SweepReport> {
     const now = deps.clock.now();
+    const paused = controls.paymentsPaused !== undefined;
     await putStrandedInIndex(now);
     const due = await dueOrders(now);
     let expired = 0;
@@ -177,6 +181,10 @@ export function makeSweep(deps: SweepDeps) {
       pastDeadline++;
       deps.observer.pastDeadline(order);
       const closing = order.status === 'PENDING_PAYMENT' && isPast(order.payBy, deps.clock);
+      if (paused && order.status === 'PENDING_PAYMENT' && !closing) {
+        await lookAfterResume(order, now);
+        continue;
+      }
       const redrives = order.redrives ?? 0;
       if (!closing && redrives >= deps.redriveLimit) {
         await giveUp(order, now);
@@ -283,6 +291,17 @@ export function makeSweep(deps: SweepDeps) {
       { dueAt: nextLookupAfterVoid(order.voidedAt, now, deps.voidLookups) },
       order.dueAt,
     );
+  }
+
+  /**
+   * Payment submission receives nothing while payments are paused (its queue's mapping is off), so
+   * a message sent now would only wait beside the order's own. The order is looked at again next
+   * run, so that it is set moving within a run or two of the resume; its payment window still
+   * closes on time.
+   */
+  async function lookAfterResume(order: Order, now: Date): Promise<void> {
+    const dueAt = earliest(secondsAfter(now, deps.runEverySeconds), order.payBy);
+    await deps.orders.annotate(order.orderId, order.status, { dueAt }, order.dueAt);
   }
 
   async function redrive(order: Order, closing: boolean): Promise<void> {
