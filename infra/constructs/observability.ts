@@ -368,7 +368,7 @@ function platformAlarms({ alarm, metric, props }: AlarmKit) {
           `${deadLetterMeaning[name]}. See why with npm run ops -- --stage <stage> dlq and in the logs of ` +
           `${consumersOf(name)}; once the cause is fixed, move the messages back with ` +
           `npm run ops -- --stage <stage> redrive ${name}. The alarm counts hidden messages ` +
-          'too (the sweep hides the payment messages it read for an hour): a redrive moves ' +
+          'too (the sweep hides the payment messages it read, up to 12 h): a redrive moves ' +
           'those once they show again, so redrive again while the alarm fires.',
         metric: deadLetterDepth(name, deadLetterQueue),
         threshold: 1,
@@ -391,7 +391,7 @@ function platformAlarms({ alarm, metric, props }: AlarmKit) {
             `cause and move it back with npm run ops -- --stage <stage> redrive ${name}, or ` +
             'handle its order by hand (npm run ops -- --stage <stage> dlq lists them). The age ' +
             'leaves out a message received three times or more without being deleted (each ' +
-            'dlq listing receives some; the sweep reads the payment DLQ every hour, watched by ' +
+            'dlq listing receives some; the sweep reads every payment DLQ message again and again, watched by ' +
             'DeadPaymentExpiring instead): the DeadLetters alarm still counts it.',
           metric: deadLetterQueue.metricApproximateAgeOfOldestMessage({
             statistic: cloudwatch.Stats.MAXIMUM,
@@ -413,11 +413,13 @@ function platformAlarms({ alarm, metric, props }: AlarmKit) {
       'possibly charged or stuck. Fix the cause and redrive now (npm run ops -- --stage <stage> ' +
       'redrive paymentSubmission), or settle the orders dlq lists by hand. This watches what ' +
       'paymentSubmissionDeadLetterAge cannot: SQS leaves out of that age the messages the ' +
-      'sweep receives every hour.',
-    // The sweep hides each message it read for an hour: every one is read within the hour.
+      'sweep receives on each walk through the DLQ.',
+    // The sweep reads every dead message once a walk, which it hides them for: within an hour up
+    // to 12,000 messages, within SQS's longest hide (12 h) beyond. Over 12 h, every period holds
+    // each message's age at least once, however deep the DLQ.
     metric: metric('oldestDeadPaymentAge', {
       statistic: cloudwatch.Stats.MAXIMUM,
-      period: Duration.hours(1),
+      period: Duration.hours(12),
     }),
     threshold: expiringAt,
   });

@@ -1,4 +1,8 @@
-import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { earliest } from '#domain/order-moves.ts';
 import type { DeadPaymentMessages, DeadPaymentRequest } from '#domain/ports.ts';
 import { paymentRequestIn } from './sqs-payment-queue.ts';
@@ -6,23 +10,42 @@ import { paymentRequestIn } from './sqs-payment-queue.ts';
 /** SQS hands out at most ten messages per receive. */
 const RECEIVE_MAX = 10;
 
+/** SQS's longest visibility timeout: 12 hours. */
+const LONGEST_VISIBILITY_TIMEOUT_SECONDS = 43_200;
+
 /**
  * The payment queue's dead-letter queue, read and never emptied: messages are received, not
  * deleted, so they stay for the DLQ's alarm (which counts hidden messages too) and the operator's
- * redrive. Each message read stays hidden for `hideSeconds`, so that one read meets it once and
- * the next reads meet the messages behind it: a queue deeper than one read is gone through in
- * turn rather than its first messages read again every time. A redrive moves a hidden message
- * once it shows again. `limit` counts messages, not orders. Unreadable messages are left to the
- * operator.
+ * redrive. Each message read stays hidden for the `hideSeconds` the reader asks, so that one read
+ * meets it once and the next reads meet the messages behind it: a queue deeper than one read is
+ * gone through in turn rather than its first messages read again every time. A redrive moves a
+ * hidden message once it shows again. `limit` counts messages, not orders. Unreadable messages
+ * are left to the operator. SQS keeps about 120,000 messages of a standard queue in flight (hidden)
+ * at once; past that a long-polling receive answers nothing, and the read ends there.
  */
 export class SqsDeadPaymentMessages implements DeadPaymentMessages {
+  readonly longestHideSeconds = LONGEST_VISIBILITY_TIMEOUT_SECONDS;
+
   constructor(
     private readonly client: SQSClient,
     private readonly queueUrl: string,
-    private readonly hideSeconds: number,
   ) {}
 
-  async peek(limit: number): Promise<DeadPaymentRequest[]> {
+  /** Visible and hidden messages; SQS's counts may lag by a minute. */
+  async depth(): Promise<number> {
+    const { Attributes = {} } = await this.client.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: this.queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    return (
+      Number(Attributes.ApproximateNumberOfMessages ?? 0) +
+      Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0)
+    );
+  }
+
+  async peek(limit: number, hideSeconds: number): Promise<DeadPaymentRequest[]> {
     const found = new Map<string, DeadPaymentRequest>();
     let received = 0;
     while (received < limit) {
@@ -30,7 +53,7 @@ export class SqsDeadPaymentMessages implements DeadPaymentMessages {
         new ReceiveMessageCommand({
           QueueUrl: this.queueUrl,
           MaxNumberOfMessages: Math.min(RECEIVE_MAX, limit - received),
-          VisibilityTimeout: this.hideSeconds,
+          VisibilityTimeout: Math.min(hideSeconds, LONGEST_VISIBILITY_TIMEOUT_SECONDS),
           // A short poll samples some of SQS's servers and may miss the few messages a DLQ
           // holds; a long poll asks them all, and ends as soon as there is something.
           WaitTimeSeconds: 1,

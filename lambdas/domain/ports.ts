@@ -168,12 +168,16 @@ export interface DeadPaymentRequest extends PaymentRequest {
  * dead-letter queue) and left there: its alarm and an operator's redrive still see them.
  */
 export interface DeadPaymentMessages {
+  /** The longest the queue keeps a message read out of view. */
+  readonly longestHideSeconds: number;
+  /** How many messages wait, those kept out of view included (approximately). */
+  depth(): Promise<number>;
   /**
    * The requests of up to `limit` messages waiting, each order once at most (with its oldest
    * message's `sentAt`); none is removed. The messages read are kept out of the next peeks for
-   * a while, so that those read the messages behind them.
+   * `hideSeconds`, so that those read the messages behind them.
    */
-  peek(limit: number): Promise<DeadPaymentRequest[]>;
+  peek(limit: number, hideSeconds: number): Promise<DeadPaymentRequest[]>;
 }
 
 /** Delayed checks of a payment the gateway has not settled yet. */

@@ -4,6 +4,7 @@ import { earliest, isPast, type MoveDeps, moveOrder, secondsAfter } from './orde
 import type {
   DeadPaymentMessages,
   DeadPaymentRequest,
+  OperatorControls,
   PaymentQueue,
   SettlementCheckQueue,
 } from './ports.ts';
@@ -39,8 +40,10 @@ export interface SweepDeps extends MoveDeps {
   readonly settlementChecks: SettlementCheckQueue;
   /** Read every run: a payment message that died on every delivery may have written nothing. */
   readonly deadPayments: DeadPaymentMessages;
-  /** How many dead payment messages one run reads. */
-  readonly deadLetterBatchSize: number;
+  /** How many dead payment messages one run reads, and how long it hides them. */
+  readonly deadLetters: DeadLetterWalk;
+  /** How often the sweep runs (its schedule). */
+  readonly runEverySeconds: number;
   /** The last status query, which voids a payment that is still pending. */
   readonly finalCheck: number;
   /** When, in seconds after a void, its closed order is looked up again (`lookupsAfterVoid`). */
@@ -67,6 +70,50 @@ export interface RefundKeyWindow {
 }
 
 export const defaultRefundKeyWindow: RefundKeyWindow = { seconds: 25 * 3600, looks: 3 };
+
+/**
+ * How the runs walk the payment DLQ, which they read and never empty: each run reads a share of
+ * it and hides what it read until the runs after it have read the rest.
+ */
+export interface DeadLetterWalk {
+  /** The fewest messages one run reads. */
+  readonly batchSize: number;
+  /** The most messages one run reads, however deep the queue. */
+  readonly maxBatchSize: number;
+  /** Runs one walk through the whole queue takes, while the batch may grow to keep it so. */
+  readonly cycleRuns: number;
+}
+
+export const defaultDeadLetterWalk: DeadLetterWalk = {
+  batchSize: 100,
+  maxBatchSize: 1000,
+  cycleRuns: 12,
+};
+
+/** What one run reads of a payment DLQ `depth` messages deep. */
+export interface DeadLetterRead {
+  readonly messages: number;
+  readonly hideSeconds: number;
+}
+
+/**
+ * Reads as many messages as a walk through the queue in `cycleRuns` runs needs (within the
+ * batch's bounds), and hides each for the runs the walk takes plus one, so that every message is
+ * read once a walk however deep the queue, as long as the queue can hide it that long: with the
+ * defaults and a run every 5 minutes, within an hour up to 12,000 messages, within 12 hours (SQS's
+ * longest) up to 143,000.
+ */
+export function deadLetterRead(
+  depth: number,
+  walk: DeadLetterWalk,
+  runEverySeconds: number,
+  longestHideSeconds: number,
+): DeadLetterRead {
+  const wanted = Math.ceil(depth / walk.cycleRuns);
+  const messages = Math.min(walk.maxBatchSize, Math.max(walk.batchSize, wanted));
+  const runs = Math.max(1, Math.ceil(depth / messages)) + 1;
+  return { messages, hideSeconds: Math.min(longestHideSeconds, runs * runEverySeconds) };
+}
 
 /** When the sweep sends a given-up refund again, and which of its looks that is. */
 export interface KeyWindowLook {
@@ -104,11 +151,14 @@ export function waitsOutKeyWindow(order: Pick<Order, 'status' | 'lastError'>): b
  * again once the key window has passed, with a fresh budget, a bounded number of times. What
  * the sweep writes of an order is written only while its deadline is the one read: a move made
  * meanwhile that kept the status (a refund failed at the gateway, a compensation refused, both
- * taking the order out of the index) is not undone.
+ * taking the order out of the index) is not undone. While an operator has paused payments
+ * (`controls`), an order waiting for its payment is counted and looked at again next run, its
+ * budget untouched and no message sent: nothing would receive it.
  */
 export function makeSweep(deps: SweepDeps) {
-  return async function sweep(): Promise<SweepReport> {
+  return async function sweep(controls: OperatorControls = {}): Promise<SweepReport> {
     const now = deps.clock.now();
+    const paused = controls.paymentsPaused !== undefined;
     await putStrandedInIndex(now);
     const due = await dueOrders(now);
     let expired = 0;
@@ -130,6 +180,10 @@ export function makeSweep(deps: SweepDeps) {
       pastDeadline++;
       deps.observer.pastDeadline(order);
       const closing = order.status === 'PENDING_PAYMENT' && isPast(order.payBy, deps.clock);
+      if (paused && order.status === 'PENDING_PAYMENT' && !closing) {
+        await lookAfterResume(order, now);
+        continue;
+      }
       const redrives = order.redrives ?? 0;
       if (!closing && redrives >= deps.redriveLimit) {
         await giveUp(order, now);
@@ -177,7 +231,15 @@ export function makeSweep(deps: SweepDeps) {
     let requests: DeadPaymentRequest[];
     let orders: Map<string, Order>;
     try {
-      requests = await deps.deadPayments.peek(deps.deadLetterBatchSize);
+      const { deadPayments } = deps;
+      const depth = await deadPayments.depth();
+      const read = deadLetterRead(
+        depth,
+        deps.deadLetters,
+        deps.runEverySeconds,
+        deadPayments.longestHideSeconds,
+      );
+      requests = await deadPayments.peek(read.messages, read.hideSeconds);
       reportOldest(requests, now);
       // A read of their orders that fails holds the due index back no more than the queue does.
       orders = await deps.orders.getMany(requests.map((request) => request.orderId));
@@ -238,6 +300,17 @@ export function makeSweep(deps: SweepDeps) {
       { dueAt: nextLookupAfterVoid(order.voidedAt, now, deps.voidLookups) },
       order.dueAt,
     );
+  }
+
+  /**
+   * Payment submission receives nothing while payments are paused (its queue's mapping is off), so
+   * a message sent now would only wait beside the order's own. The order is looked at again next
+   * run, so that it is set moving within a run or two of the resume; its payment window still
+   * closes on time.
+   */
+  async function lookAfterResume(order: Order, now: Date): Promise<void> {
+    const dueAt = earliest(secondsAfter(now, deps.runEverySeconds), order.payBy);
+    await deps.orders.annotate(order.orderId, order.status, { dueAt }, order.dueAt);
   }
 
   async function redrive(order: Order, closing: boolean): Promise<void> {

@@ -4,7 +4,7 @@ import type { BreakerPolicy } from '#domain/circuit-breaker.ts';
 import type { IntakePolicy } from '#domain/schemas.ts';
 import type { SettlementSchedule } from '#domain/settlement.ts';
 import type { PaymentPolicy } from '#domain/submit-payment.ts';
-import type { RefundKeyWindow } from '#domain/sweep.ts';
+import type { DeadLetterWalk, RefundKeyWindow } from '#domain/sweep.ts';
 import {
   jsonRecord,
   list,
@@ -114,6 +114,19 @@ export function voidLookupsOf(
   return {
     voidLookupSeconds: environment.SETTLEMENT_VOID_LOOKUP_SECONDS,
     captureWindowSeconds: environment.GATEWAY_CAPTURE_WINDOW_SECONDS,
+  };
+}
+
+/** How the sweep walks the payment DLQ. */
+export function deadLetterWalkOf(environment: {
+  SWEEP_DEAD_LETTER_BATCH_SIZE: number;
+  SWEEP_DEAD_LETTER_MAX_BATCH_SIZE: number;
+  SWEEP_DEAD_LETTER_CYCLE_RUNS: number;
+}): DeadLetterWalk {
+  return {
+    batchSize: environment.SWEEP_DEAD_LETTER_BATCH_SIZE,
+    maxBatchSize: environment.SWEEP_DEAD_LETTER_MAX_BATCH_SIZE,
+    cycleRuns: environment.SWEEP_DEAD_LETTER_CYCLE_RUNS,
   };
 }
 
@@ -313,10 +326,12 @@ const sweepEnvironment = {
   GATEWAY_IDEMPOTENCY_KEY_WINDOW_SECONDS: positive,
   // 0: a refund whose redrive budget is spent is left to a person at once.
   SWEEP_REFUND_KEY_WINDOWS: number({ min: 0 }),
+  // The sweep's schedule, which its dead-letter walk and its pause of payments count in.
+  SWEEP_EVERY_SECONDS: positive,
   PAYMENT_SUBMISSION_DLQ_URL: url,
   SWEEP_DEAD_LETTER_BATCH_SIZE: positive,
-  // SQS takes a visibility timeout of at most 12 hours.
-  SWEEP_DEAD_LETTER_HIDE_SECONDS: number({ min: 1, max: 43_200 }),
+  SWEEP_DEAD_LETTER_MAX_BATCH_SIZE: positive,
+  SWEEP_DEAD_LETTER_CYCLE_RUNS: positive,
 };
 
 export function readSweepEnvironment(env: NodeJS.ProcessEnv = process.env) {

@@ -269,6 +269,9 @@ const money = {
  */
 const movesOrders: TableAccess = { writes: ['order', 'spend'] };
 
+/** How often the sweep runs in AWS. */
+const sweepRateMinutes = 5;
+
 export const wiring = {
   service: 'autopay',
   rotationDays: 30,
@@ -517,12 +520,16 @@ export const wiring = {
         // SWEEP_REFUND_KEY_WINDOWS times, before it is left to a person.
         GATEWAY_IDEMPOTENCY_KEY_WINDOW_SECONDS: '90000',
         SWEEP_REFUND_KEY_WINDOWS: '3',
-        // Dead payment messages read per run, for orders paid at once that never got a `dueAt`.
+        SWEEP_EVERY_SECONDS: String(sweepRateMinutes * 60),
+        // Dead payment messages read per run, for orders paid at once that never got a `dueAt`:
+        // enough for a walk through the whole DLQ in SWEEP_DEAD_LETTER_CYCLE_RUNS runs, within
+        // these bounds. Each one read stays hidden until the walk is through (12 hours at most),
+        // so that the runs read the ones behind it: every one of up to 12,000 dead messages is
+        // read within an hour, of up to SQS's ~120,000 in flight within 12 hours. A redrive moves
+        // a hidden message once it shows again.
         SWEEP_DEAD_LETTER_BATCH_SIZE: '100',
-        // How long a dead payment message read stays out of the next runs' view, so that they
-        // read the ones behind it: with 100 a run every 5 minutes, a run meets every one of up
-        // to 1,200 dead messages within an hour. A redrive moves a hidden message once it shows.
-        SWEEP_DEAD_LETTER_HIDE_SECONDS: '3600',
+        SWEEP_DEAD_LETTER_MAX_BATCH_SIZE: '1000',
+        SWEEP_DEAD_LETTER_CYCLE_RUNS: '12',
       },
       routes: [],
       table: movesOrders,
@@ -531,7 +538,7 @@ export const wiring = {
         SETTLEMENT_CHECK_QUEUE_URL: 'settlementCheck',
       },
       readsDeadLetters: { PAYMENT_SUBMISSION_DLQ_URL: 'paymentSubmission' },
-      schedule: { rateMinutes: 5 },
+      schedule: { rateMinutes: sweepRateMinutes },
     },
     webhookEndpoints: {
       entry: 'lambdas/handlers/webhook-endpoints.ts',

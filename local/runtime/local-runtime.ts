@@ -181,6 +181,9 @@ export interface LocalRuntime {
 }
 
 const tableName = `${wiring.service}-orders`;
+/** How often scheduled functions run locally unless told (AWS runs them every few minutes). */
+const DEFAULT_SCHEDULE_SECONDS = 30;
+
 /** How stale the payment poller's view of `pause payments` may be. */
 const PAYMENT_PAUSE_CACHE_MS = 1_000;
 
@@ -411,7 +414,7 @@ function runSchedules(
   handlers: Readonly<Record<string, unknown>>,
   options: LocalRuntimeOptions,
 ): () => Promise<void> {
-  const every = (options.scheduleSeconds ?? 30) * 1000;
+  const every = (options.scheduleSeconds ?? DEFAULT_SCHEDULE_SECONDS) * 1000;
   const timers: NodeJS.Timeout[] = [];
   const running = new Set<Promise<unknown>>();
   for (const [name, spec] of Object.entries(functionSpecs)) {
@@ -674,24 +677,13 @@ function setFunctionEnvironment(
   }
   const overrides = {
     ...localSettings,
-    SWEEP_DEAD_LETTER_HIDE_SECONDS: String(deadLetterHideSeconds(options)),
+    SWEEP_EVERY_SECONDS: String(options.scheduleSeconds ?? DEFAULT_SCHEDULE_SECONDS),
     ...(stripe ? { GATEWAY_NAME: 'stripe', STRIPE_PAYERS: JSON.stringify(localStripePayers) } : {}),
     ...options.environment,
     ...(options.logLevel ? { POWERTOOLS_LOG_LEVEL: options.logLevel } : {}),
   };
   Object.assign(process.env, merged, overrides);
   return { ...merged, ...overrides };
-}
-
-/**
- * The sweep hides the dead payment messages it read for as many of its runs as in AWS; the local
- * schedule is faster, so the hiding is shorter (within SQS's 12 hours).
- */
-function deadLetterHideSeconds(options: LocalRuntimeOptions): number {
-  const { environment, schedule } = wiring.functions.sweep;
-  const runsHidden =
-    Number(environment.SWEEP_DEAD_LETTER_HIDE_SECONDS) / (schedule.rateMinutes * 60);
-  return Math.min(43_200, Math.ceil(runsHidden * (options.scheduleSeconds ?? 30)));
 }
 
 function wrapHandlers(

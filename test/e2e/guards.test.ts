@@ -1,6 +1,7 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbAgentDirectory } from '#adapters/dynamodb-agents.ts';
+import { DynamoDbOrderRepository } from '#adapters/dynamodb-orders.ts';
 import { orderIdFor } from '#domain/place-order.ts';
 import { signAgentToken, signUserToken } from '../../local/runtime/auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/local-runtime.ts';
@@ -198,5 +199,35 @@ describe('the guards over HTTP on the local stack', () => {
     });
     const paid = await client.waitForStatus(placed.orderId, 'PAID', 20_000);
     expect(paid.deadLettered).toBeUndefined();
+  });
+
+  it('has the sweep count an overdue payment while payments are paused, sending nothing and spending none of its budget', async () => {
+    const { agentId, token } = await freshAgent();
+    const client = await AgentClient.for(stack, agentId);
+    await ops('pause', 'payments');
+    await switchDelay();
+    const placed = (await (await post(token, 'r-1')).json()) as OrderBody;
+    // Its message waits in the paused queue; the order is made overdue as a failed delivery
+    // would have made it.
+    const orders = new DynamoDbOrderRepository(stack.dynamodb, stack.tableName);
+    const overdue = new Date(Date.now() - 60_000).toISOString();
+    expect(await orders.annotate(placed.orderId, 'PENDING_PAYMENT', { dueAt: overdue })).toBe(true);
+
+    const report = (await stack.invoke('sweep', {})) as { requeued: number; pastDeadline: number };
+    const queued = await stack.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: stack.queueUrls.paymentSubmission.url,
+        AttributeNames: ['ApproximateNumberOfMessages'],
+      }),
+    );
+    const held = await orders.get(placed.orderId);
+    await ops('resume', 'payments');
+
+    expect(report.pastDeadline).toBeGreaterThanOrEqual(1);
+    expect(queued.Attributes?.ApproximateNumberOfMessages).toBe('1');
+    expect(held).toMatchObject({ status: 'PENDING_PAYMENT' });
+    expect(held?.redrives).toBeUndefined();
+    expect(Date.parse(held?.dueAt ?? '')).toBeGreaterThan(Date.now());
+    await client.waitForStatus(placed.orderId, 'PAID', 20_000);
   });
 });

@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 import type { Order } from '#domain/order.ts';
-import { type FakePipeline, firstDelivery } from './pipeline.ts';
+import { latteOrder } from '../fixtures/orders.ts';
+import { type FakePipeline, firstDelivery, sweepEverySeconds } from './pipeline.ts';
 
 const maxReceiveCount = 8;
 
@@ -38,11 +39,31 @@ export async function chargeThenDieOnWrites(p: FakePipeline, order: Order): Prom
  */
 export async function sweepDelivering(p: FakePipeline, days: number): Promise<void> {
   for (let run = 0; run < days * 24 * 12; run++) {
-    p.clock.advance(300);
+    p.clock.advance(sweepEverySeconds);
     await p.sweep();
     for (const message of p.payments.sent.splice(0)) {
       await p.deliver(message, firstDelivery);
     }
     await p.runChecks();
   }
+}
+
+/**
+ * `count` dead payment messages of orders long settled, then an order whose payment charged and
+ * whose every delivery died on its writes, its message last in the DLQ; no message waits to be
+ * sent.
+ */
+export async function chargedBehindDeadMessages(p: FakePipeline, count: number): Promise<Order> {
+  for (let n = 0; n < count; n++) {
+    p.deadPayments.messages.push({ orderId: `ord_gone_${n}`, agentId: 'demo-agent' });
+  }
+  const { order } = await p.placeOrder({
+    agentId: 'demo-agent',
+    idempotencyKey: 'k-1',
+    body: latteOrder,
+  });
+  await chargeThenDieOnWrites(p, order);
+  expect(p.deadPayments.messages).toHaveLength(count + 1);
+  p.payments.sent.length = 0;
+  return order;
 }

@@ -269,37 +269,51 @@ export class RecordingPaymentQueue implements PaymentQueue {
 /**
  * The payment queue's dead-letter queue: a message lands here when its last delivery failed, and
  * stays until an operator moves it (as SQS keeps it, through peeks, for its retention). As SQS
- * serves the adapter's receives: the oldest visible messages first, `limit` counting messages
- * (not orders), each message read hidden for `hideSeconds` on the given clock.
+ * serves the adapter's long-polling receives: the oldest visible messages first, `limit` counting
+ * messages (not orders), each message read hidden for `hideSeconds` (12 hours at most) on the
+ * given clock, and nothing more once `inFlightQuota` messages are hidden at once.
  */
 export class FakeDeadLetterQueue implements DeadPaymentMessages {
+  readonly longestHideSeconds = 43_200;
   /** With the time each was first sent (`sentAt`), when a test gives one. */
   readonly messages: DeadPaymentRequest[] = [];
   /** When each message of `messages`, by position, shows again; none while never read. */
   private readonly hiddenUntil: number[] = [];
   peeks = 0;
   failNext = 0;
+  /** The hiding each peek asked for, in order. */
+  readonly hides: number[] = [];
 
   constructor(
     private readonly clock: Clock,
-    private readonly hideSeconds = 3600,
+    private readonly inFlightQuota = 120_000,
   ) {}
 
-  async peek(limit: number): Promise<DeadPaymentRequest[]> {
+  async depth(): Promise<number> {
+    return this.messages.length;
+  }
+
+  async peek(limit: number, hideSeconds: number): Promise<DeadPaymentRequest[]> {
     this.peeks++;
     if (this.failNext > 0) {
       this.failNext--;
       throw new Error('queue unavailable');
     }
+    if (hideSeconds > this.longestHideSeconds) {
+      throw new Error(`VisibilityTimeout ${hideSeconds} is over 43200`);
+    }
+    this.hides.push(hideSeconds);
     const now = this.clock.now().getTime();
-    const read = this.messages
-      .map((request, position) => ({ request, position }))
-      .filter(({ position }) => (this.hiddenUntil[position] ?? 0) <= now)
-      .slice(0, limit);
+    const hidden = this.hiddenUntil.filter((until) => until > now).length;
+    const room = Math.min(limit, this.inFlightQuota - hidden);
     const found = new Map<string, DeadPaymentRequest>();
-    for (const { request, position } of read) {
-      this.hiddenUntil[position] = now + this.hideSeconds * 1000;
+    let read = 0;
+    for (let position = 0; position < this.messages.length && read < room; position++) {
+      const request = this.messages[position];
+      if (request === undefined || (this.hiddenUntil[position] ?? 0) > now) continue;
+      this.hiddenUntil[position] = now + hideSeconds * 1000;
       if (!found.has(request.orderId)) found.set(request.orderId, request);
+      read++;
     }
     return [...found.values()];
   }

@@ -13,6 +13,7 @@ import { defaultRiskPolicy } from '#domain/risk-policy.ts';
 import { defaultSettlementSchedule, lookupsAfterVoid, makeReconcile } from '#domain/settlement.ts';
 import { type Delivery, makeSubmitPayment, type PaymentObserver } from '#domain/submit-payment.ts';
 import {
+  defaultDeadLetterWalk,
   defaultRefundKeyWindow,
   makeSweep,
   type RefundKeyWindow,
@@ -38,6 +39,9 @@ export interface Told {
   foreignRefund: number;
   refundFailed: number;
 }
+
+/** How often the pipeline's sweep is meant to run, as in AWS. */
+export const sweepEverySeconds = 300;
 
 export const firstDelivery: Delivery = {
   receiveCount: 1,
@@ -175,7 +179,8 @@ export function fakePipeline(
       payments,
       settlementChecks: checks,
       deadPayments,
-      deadLetterBatchSize: 100,
+      deadLetters: defaultDeadLetterWalk,
+      runEverySeconds: sweepEverySeconds,
       finalCheck: schedule.checks,
       voidLookups: lookupsAfterVoid(schedule),
       batchSize: 100,

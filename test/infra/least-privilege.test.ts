@@ -351,18 +351,21 @@ describe('least privilege, for every function of the wiring', () => {
           .map(({ action }) => action)
           .sort(),
         name,
-      ).toEqual(read.map(() => 'sqs:ReceiveMessage'));
+      ).toEqual(read.flatMap(() => ['sqs:GetQueueAttributes', 'sqs:ReceiveMessage']));
     }
   });
 
-  it('lets the sweep only receive from the payment dead-letter queue, which hides what it read for a while, never delete', () => {
+  it('lets the sweep only read the depth of the payment dead-letter queue and receive from it, which hides what it read for a while, never delete', () => {
     // Act
     const onPaymentDeadLetters = grantsTo('sweep', 'sqs').filter(
       ({ resource }) => resource === dlqArn('paymentSubmission'),
     );
 
     // Assess
-    expect(onPaymentDeadLetters.map(({ action }) => action)).toEqual(['sqs:ReceiveMessage']);
+    expect(onPaymentDeadLetters.map(({ action }) => action).sort()).toEqual([
+      'sqs:GetQueueAttributes',
+      'sqs:ReceiveMessage',
+    ]);
   });
 
   it('reads only the secrets its spec names and writes only those it rotates', () => {

@@ -202,11 +202,12 @@ describe('PipelineObservability', () => {
       // Act
       const properties = alarmProperties(observability().alarms.deadPaymentExpiring);
 
-      // Assess: the sweep hides what it read for an hour, so the hour's maximum sees them all.
+      // Assess: the sweep reads every dead message at least once in 12 hours (SQS's longest
+      // hide), so the 12 hours' maximum sees them all.
       expect(properties).toMatchObject({
         ...customMetric('oldestDeadPaymentAge'),
         Statistic: 'Maximum',
-        Period: 3600,
+        Period: 43_200,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
         Threshold: 10.5 * 24 * 3600,
         EvaluationPeriods: 1,

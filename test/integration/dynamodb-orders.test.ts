@@ -15,7 +15,7 @@ import {
 import { type Order, openOrder } from '#domain/order.ts';
 import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
 import { defaultSettlementSchedule, lookupsAfterVoid, makeReconcile } from '#domain/settlement.ts';
-import { defaultRefundKeyWindow, makeSweep } from '#domain/sweep.ts';
+import { defaultDeadLetterWalk, defaultRefundKeyWindow, makeSweep } from '#domain/sweep.ts';
 import { type Emulator, startDynamoDbLocal } from '../../local/runtime/emulators.ts';
 import { AwsMeter } from '../../local/tools/bench/aws-meter.ts';
 import type { MiddlewareStack } from '../../local/tools/chaos/sdk-middleware.ts';
@@ -542,7 +542,8 @@ describe('the sparse due index (DynamoDB Local)', () => {
       payments: new RecordingPaymentQueue(),
       settlementChecks,
       deadPayments: new FakeDeadLetterQueue(clock),
-      deadLetterBatchSize: 10,
+      deadLetters: { ...defaultDeadLetterWalk, batchSize: 10, maxBatchSize: 10 },
+      runEverySeconds: 300,
       finalCheck: defaultSettlementSchedule.checks,
       voidLookups: lookupsAfterVoid(defaultSettlementSchedule),
       observer: silentSweepObserver,

@@ -15,7 +15,7 @@ import { type NewOrder, openOrder } from '#domain/order.ts';
 import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
 import { systemClock } from '#domain/ports.ts';
 import { defaultSettlementSchedule, lookupsAfterVoid } from '#domain/settlement.ts';
-import { defaultRefundKeyWindow, makeSweep } from '#domain/sweep.ts';
+import { defaultDeadLetterWalk, defaultRefundKeyWindow, makeSweep } from '#domain/sweep.ts';
 import {
   type Emulator,
   localCredentials,
@@ -119,8 +119,9 @@ function sweepOver(
     deadlines: defaultDeadlinePolicy,
     payments: new SqsPaymentQueue(sqs, q.url),
     settlementChecks: new SqsSettlementCheckQueue(sqs, q.checksUrl),
-    deadPayments: new SqsDeadPaymentMessages(sqs, q.dlqUrl, 3600),
-    deadLetterBatchSize: 100,
+    deadPayments: new SqsDeadPaymentMessages(sqs, q.dlqUrl),
+    deadLetters: defaultDeadLetterWalk,
+    runEverySeconds: 300,
     finalCheck: 5,
     voidLookups: lookupsAfterVoid(defaultSettlementSchedule),
     batchSize,
@@ -220,17 +221,17 @@ describe('the sweep and the payment dead-letter queue (fauxqs, DynamoDB Local)',
     for (const body of [...bodies, 'not json']) {
       await sqs.send(new SendMessageCommand({ QueueUrl: q.dlqUrl, MessageBody: body }));
     }
-    const dead = new SqsDeadPaymentMessages(sqs, q.dlqUrl, 3600);
+    const dead = new SqsDeadPaymentMessages(sqs, q.dlqUrl);
 
     // Act
-    const first = await dead.peek(100);
+    const first = await dead.peek(100, 3600);
     const depth = await sqs.send(
       new GetQueueAttributesCommand({
         QueueUrl: q.dlqUrl,
         AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
       }),
     );
-    const again = await dead.peek(100);
+    const again = await dead.peek(100, 3600);
 
     // Assess: every message is still there, hidden from the next read, and counted as held.
     expect(first.map((request) => request.orderId).sort()).toEqual(ids);
@@ -239,6 +240,43 @@ describe('the sweep and the payment dead-letter queue (fauxqs, DynamoDB Local)',
       ApproximateNumberOfMessagesNotVisible: '14',
     });
     expect(again).toEqual([]);
+  });
+
+  it("tells the depth with the hidden messages, hides each message read as long as asked within SQS's 12 hours, and shows it again after", async () => {
+    // Prepare: five dead messages.
+    const q = await queues();
+    const ids = Array.from({ length: 5 }, (_, i) => orderIdOf(300 + i));
+    for (const orderId of ids) {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: q.dlqUrl,
+          MessageBody: JSON.stringify({ orderId, agentId: 'a' }),
+        }),
+      );
+    }
+    const dead = new SqsDeadPaymentMessages(sqs, q.dlqUrl);
+
+    // Act: two read for longer than SQS allows (fauxqs, like SQS, rejects over 43,200 s), then
+    // the other three for a second, which show again after it.
+    const depthBefore = await dead.depth();
+    const long = await dead.peek(2, 50_000);
+    const depthAfter = await dead.depth();
+    const short = await dead.peek(10, 1);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const again = await dead.peek(10, 1);
+
+    // Assess
+    expect({ depthBefore, depthAfter, longest: dead.longestHideSeconds }).toEqual({
+      depthBefore: 5,
+      depthAfter: 5,
+      longest: 43_200,
+    });
+    // Which of the messages a receive hands out first is not promised.
+    const orderIds = (requests: { orderId: string }[]) => requests.map((r) => r.orderId).sort();
+    expect(orderIds(long)).toEqual(ids.slice(0, 2));
+    expect(orderIds(short)).toEqual(ids.slice(2));
+    expect(orderIds(again)).toEqual(ids.slice(2));
+    expect(await messagesIn(q.dlqUrl)).toBe(5);
   });
 
   it('counts messages, not orders, toward the limit, and the next read takes the messages behind', async () => {
@@ -254,10 +292,10 @@ describe('the sweep and the payment dead-letter queue (fauxqs, DynamoDB Local)',
         }),
       );
     }
-    const dead = new SqsDeadPaymentMessages(sqs, q.dlqUrl, 3600);
+    const dead = new SqsDeadPaymentMessages(sqs, q.dlqUrl);
 
     // Act
-    const runs = [await dead.peek(4), await dead.peek(4)];
+    const runs = [await dead.peek(4, 3600), await dead.peek(4, 3600)];
 
     // Assess: the first read's four messages were the one order's (fauxqs serves oldest first),
     // the second read the three behind them; all seven stay.
@@ -280,10 +318,10 @@ describe('the sweep and the payment dead-letter queue (fauxqs, DynamoDB Local)',
     const after = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 50));
     await dieOnEveryDelivery(q.url);
-    const dead = new SqsDeadPaymentMessages(sqs, q.dlqUrl, 3600);
+    const dead = new SqsDeadPaymentMessages(sqs, q.dlqUrl);
 
     // Act
-    const [request] = await dead.peek(10);
+    const [request] = await dead.peek(10, 3600);
 
     // Assess: SQS's SentTimestamp has millisecond precision; the move keeps it.
     expect(request?.orderId).toBe(orderId);

@@ -9,14 +9,14 @@ import { fakePipeline } from '../fakes/pipeline.ts';
 import { latteOrder } from '../fixtures/orders.ts';
 
 /*
- * The sweep finds an order whose payment message died unhandled by reading the payment DLQ, at
- * most SWEEP_DEAD_LETTER_BATCH_SIZE (100) messages a run, and never deletes there. A gateway
- * outage that outlasts eight deliveries fills the DLQ with the messages of every order placed
- * meanwhile (handled deaths: those orders are due and the sweep pays them after the outage), and
- * they stay until an operator redrives them. A message that then dies unhandled, after its first
+ * The sweep finds an order whose payment message died unhandled by reading the payment DLQ, 100
+ * messages a run while it is shallow (SWEEP_DEAD_LETTER_BATCH_SIZE), and never deletes there. A
+ * gateway outage that outlasts eight deliveries fills the DLQ with the messages of every order
+ * placed meanwhile (handled deaths: those orders are due and the sweep pays them after the
+ * outage), and they stay until an operator redrives them. A message that then dies unhandled, after its first
  * delivery charged (writes throttled, timeouts), lands behind them. Each message a run reads stays
- * hidden for a while (SWEEP_DEAD_LETTER_HIDE_SECONDS), so the next run reads the ones behind it
- * rather than the same hundred again, and the stranded order is found.
+ * hidden until the runs after it have read the rest (from the DLQ's depth), so the next run reads
+ * the ones behind it rather than the same hundred again, and the stranded order is found.
  */
 
 const agentId = 'demo-agent';

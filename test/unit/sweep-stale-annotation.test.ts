@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Order } from '#domain/order.ts';
 import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
 import { lookupsAfterVoid, defaultSettlementSchedule as schedule } from '#domain/settlement.ts';
-import { defaultRefundKeyWindow, makeSweep } from '#domain/sweep.ts';
+import { defaultDeadLetterWalk, defaultRefundKeyWindow, makeSweep } from '#domain/sweep.ts';
 import { silentSweepObserver } from '../fakes/in-memory.ts';
 import { fakePipeline, refundAskedOrder } from '../fakes/pipeline.ts';
 
@@ -50,7 +50,8 @@ function sweepRacedBy(p: Pipeline, race: () => Promise<unknown>) {
     payments: p.payments,
     settlementChecks: p.checks,
     deadPayments: p.deadPayments,
-    deadLetterBatchSize: 100,
+    deadLetters: defaultDeadLetterWalk,
+    runEverySeconds: 300,
     finalCheck: schedule.checks,
     voidLookups: lookupsAfterVoid(schedule),
     batchSize: 100,

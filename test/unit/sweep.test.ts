@@ -3,6 +3,7 @@ import { defaultDeadlinePolicy, type MoveDeps, secondsAfter } from '#domain/orde
 import type { OrderStatus } from '#domain/order-state.ts';
 import { defaultSettlementSchedule, lookupsAfterVoid } from '#domain/settlement.ts';
 import {
+  defaultDeadLetterWalk,
   makeSweep,
   REDRIVE_LIMIT_REACHED,
   REFUND_AFTER_KEY_WINDOW,
@@ -62,7 +63,8 @@ describe('sweep of overdue orders', () => {
       payments,
       settlementChecks: checks,
       deadPayments,
-      deadLetterBatchSize: 10,
+      deadLetters: { ...defaultDeadLetterWalk, batchSize: 10, maxBatchSize: 10 },
+      runEverySeconds: 300,
       finalCheck,
       voidLookups,
       observer,
@@ -121,6 +123,39 @@ describe('sweep of overdue orders', () => {
     expect(report).toEqual({ expired: 1, requeued: 0, pastDeadline: 0 });
     expect((await stored(overdue.orderId)).status).toBe('EXPIRED');
     expect(await stored(waiting.orderId)).toEqual(waiting);
+  });
+
+  it('while payments are paused, counts an overdue payment and looks at it again next run, behind the orders it can move', async () => {
+    // Prepare: a run of two; two payments overdue before a settlement is.
+    const controls = { paymentsPaused: { by: 'ops', at: clock.now().toISOString() } };
+    const first = await seed('PENDING_PAYMENT');
+    const second = await seed('PENDING_PAYMENT');
+    clock.advance(60);
+    const settling = await seed('AWAITING_SETTLEMENT');
+    clock.advance(1400);
+    sweep = sweepOf(2);
+
+    // Act
+    const reports = [await sweep(controls)];
+    clock.advance(300);
+    reports.push(await sweep(controls));
+
+    // Assess: the payments counted, nothing sent, no budget spent, each due again a run after
+    // it was looked at; the settlement, due before the second run's, had its final check asked.
+    expect(reports).toEqual([
+      { expired: 0, requeued: 0, pastDeadline: 2 },
+      { expired: 0, requeued: 1, pastDeadline: 2 },
+    ]);
+    expect(payments.sent).toEqual([]);
+    expect(checks.scheduled.map(({ orderId, check }) => ({ orderId, check }))).toEqual([
+      { orderId: settling.orderId, check: finalCheck },
+    ]);
+    const waiting = await Promise.all([first, second].map(({ orderId }) => stored(orderId)));
+    expect(waiting.map((order) => order.redrives)).toEqual([undefined, undefined]);
+    expect(waiting.map((order) => order.dueAt).sort()).toEqual([
+      secondsAfter(clock.now(), 0),
+      secondsAfter(clock.now(), 300),
+    ]);
   });
 
   it('queues the payment of an order stuck in PENDING_PAYMENT again, and looks again later', async () => {
