@@ -201,8 +201,9 @@ export const sweepObserver: SweepObserver = {
     });
   },
   deadLettersUnread(error) {
-    logger.error('The dead payment messages could not be read: the next run tries again', {
-      error,
-    });
+    logger.error(
+      'The dead payment messages could not be handled: those this run received stay hidden until the walk through the DLQ comes round to them (up to 12 hours), or until a redrive',
+      { error },
+    );
   },
 };

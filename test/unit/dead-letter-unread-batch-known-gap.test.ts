@@ -8,9 +8,8 @@ import { latteOrder } from '../fixtures/orders.ts';
  * A sweep run receives its share of the payment DLQ, which hides each message it received for
  * the whole walk through the queue (the walk's runs plus one, up to 12 hours), and only then
  * reads the orders they name. When that read fails (DynamoDB throttled, as it is when payment
- * messages die on their writes), the run logs "the next run tries again" and returns; but the
- * messages it received stay hidden for the walk, so no run reads them again until the walk comes
- * round: with 60,000 dead messages, 61 runs (about 5 hours), with 120,000 or more, 12 hours. An
+ * messages die on their writes), the run logs the error and returns; the messages it received
+ * stay hidden for the walk, so no run reads them again until the walk comes round: with 60,000 dead messages, 61 runs (about 5 hours), with 120,000 or more, 12 hours. An
  * order whose charged payment died unhandled among them stays PENDING_PAYMENT, out of the due
  * index, all that while; the same holds for a run that throws while it puts their orders in the
  * index. Showing them again needs their receipt handles (ChangeMessageVisibility to 0) or a
