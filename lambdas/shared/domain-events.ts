@@ -202,7 +202,7 @@ export const sweepObserver: SweepObserver = {
   },
   deadLettersUnread(error) {
     logger.error(
-      'The dead payment messages could not be handled: those this run received stay hidden until the walk through the DLQ comes round to them (up to 12 hours), or until a redrive',
+      'The dead payment messages could not be read: the next run reads them again, unless those this run received could not be shown again either (then the walk through the DLQ comes round to them, within 12 hours)',
       { error },
     );
   },
