@@ -317,16 +317,16 @@ export class PipelineFunctions extends Construct {
 
   /**
    * A dead-letter queue the function reads and leaves as it is: it reads its depth, receives,
-   * which hides what it received for a while, and never deletes, so the messages stay for the
-   * queue's alarm (which counts hidden messages) and the operator's redrive. SSE-SQS needs no key
-   * grant.
+   * which hides what it received for a while, shows again what it could not handle, and never
+   * deletes, so the messages stay for the queue's alarm (which counts hidden messages) and the
+   * operator's redrive. SSE-SQS needs no key grant.
    */
   private bindDeadLetters(fn: NodejsFunction, variable: string, queue: QueueName): void {
     const { deadLetterQueue } = this.props.queues.get(queue);
     fn.addEnvironment(variable, deadLetterQueue.queueUrl);
     iam.Grant.addToPrincipal({
       grantee: fn,
-      actions: ['sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
+      actions: ['sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
       resourceArns: [deadLetterQueue.queueArn],
     });
   }

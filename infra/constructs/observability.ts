@@ -368,8 +368,9 @@ function platformAlarms({ alarm, metric, props }: AlarmKit) {
           `${deadLetterMeaning[name]}. See why with npm run ops -- --stage <stage> dlq and in the logs of ` +
           `${consumersOf(name)}; once the cause is fixed, move the messages back with ` +
           `npm run ops -- --stage <stage> redrive ${name}. The alarm counts hidden messages ` +
-          'too (the sweep hides the payment messages it read, up to 12 h): a redrive moves ' +
-          'those once they show again, so redrive again while the alarm fires.',
+          'too (the sweep hides each payment message it read until its walk through the DLQ ' +
+          'is done: up to 12 hours when the DLQ is deep): a redrive moves those once they show ' +
+          'again, so redrive again while the alarm fires.',
         metric: deadLetterDepth(name, deadLetterQueue),
         threshold: 1,
       }),

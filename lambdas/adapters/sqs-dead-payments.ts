@@ -1,4 +1,5 @@
 import {
+  ChangeMessageVisibilityBatchCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   type SQSClient,
@@ -20,11 +21,14 @@ const LONGEST_VISIBILITY_TIMEOUT_SECONDS = 43_200;
  * meets it once and the next reads meet the messages behind it: a queue deeper than one read is
  * gone through in turn rather than its first messages read again every time. A redrive moves a
  * hidden message once it shows again. `limit` counts messages, not orders. Unreadable messages
- * are left to the operator. SQS keeps about 120,000 messages of a standard queue in flight (hidden)
+ * are left to the operator. `showAgain` sets the last peek's messages visible again (a visibility
+ * timeout of 0), ten to a request. SQS keeps about 120,000 messages of a standard queue in flight (hidden)
  * at once; past that a long-polling receive answers nothing, and the read ends there.
  */
 export class SqsDeadPaymentMessages implements DeadPaymentMessages {
   readonly longestHideSeconds = LONGEST_VISIBILITY_TIMEOUT_SECONDS;
+  /** The receipt handles of the messages the last peek received. */
+  private received: string[] = [];
 
   constructor(
     private readonly client: SQSClient,
@@ -47,6 +51,7 @@ export class SqsDeadPaymentMessages implements DeadPaymentMessages {
 
   async peek(limit: number, hideSeconds: number): Promise<DeadPaymentRequest[]> {
     const found = new Map<string, DeadPaymentRequest>();
+    this.received = [];
     let received = 0;
     while (received < limit) {
       const { Messages = [] } = await this.client.send(
@@ -63,7 +68,8 @@ export class SqsDeadPaymentMessages implements DeadPaymentMessages {
       );
       if (Messages.length === 0) break;
       received += Messages.length;
-      for (const { Body, Attributes } of Messages) {
+      for (const { Body, Attributes, ReceiptHandle } of Messages) {
+        if (ReceiptHandle !== undefined) this.received.push(ReceiptHandle);
         const request = paymentRequestIn(Body);
         if (request === undefined) continue;
         const sentAt = sentAtOf(Attributes?.SentTimestamp);
@@ -75,6 +81,28 @@ export class SqsDeadPaymentMessages implements DeadPaymentMessages {
       }
     }
     return [...found.values()];
+  }
+
+  async showAgain(): Promise<void> {
+    const handles = this.received;
+    this.received = [];
+    const failed: string[] = [];
+    for (let start = 0; start < handles.length; start += RECEIVE_MAX) {
+      const { Failed = [] } = await this.client.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: this.queueUrl,
+          Entries: handles.slice(start, start + RECEIVE_MAX).map((ReceiptHandle, index) => ({
+            Id: String(start + index),
+            ReceiptHandle,
+            VisibilityTimeout: 0,
+          })),
+        }),
+      );
+      failed.push(...Failed.map(({ Code }) => Code ?? 'unknown'));
+    }
+    if (failed.length > 0) {
+      throw new Error(`${failed.length} dead payment messages not shown again: ${failed[0]}`);
+    }
   }
 }
 

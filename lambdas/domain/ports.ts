@@ -178,6 +178,11 @@ export interface DeadPaymentMessages {
    * `hideSeconds`, so that those read the messages behind them.
    */
   peek(limit: number, hideSeconds: number): Promise<DeadPaymentRequest[]>;
+  /**
+   * Shows the messages the last peek received again at once, for a run that could not handle
+   * them: the next peek reads them rather than the peeks after their hiding.
+   */
+  showAgain(): Promise<void>;
 }
 
 /** Delayed checks of a payment the gateway has not settled yet. */

@@ -1,5 +1,5 @@
 import { REDRIVE_LIMIT_REACHED, REFUND_AFTER_KEY_WINDOW } from './errors.ts';
-import { type Order, type PaymentFields, refundFailedAtGateway } from './order.ts';
+import { isOrderId, type Order, type PaymentFields, refundFailedAtGateway } from './order.ts';
 import { earliest, isPast, type MoveDeps, moveOrder, secondsAfter } from './order-moves.ts';
 import type {
   DeadPaymentMessages,
@@ -23,8 +23,8 @@ export interface SweepObserver {
   /** An order found through its dead payment message, out of the due index: put back in it. */
   strandedFound(order: Order): void;
   /**
-   * The dead payment messages, or the orders they name, could not be read this run; a later run
-   * reads them again.
+   * The dead payment messages, or the orders they name, could not be read this run, or those it
+   * received could not be shown again for the next run; a later run reads them again.
    */
   deadLettersUnread(error: unknown): void;
   /**
@@ -225,13 +225,17 @@ export function makeSweep(deps: SweepDeps) {
    * delivery charged: its order, still PENDING_PAYMENT with no `dueAt`, is made due now, marked
    * as possibly charged, so that the redrive below asks the gateway before charging anything.
    * Costs one read of the dead-letter queue per run while it is empty, and one batch read of the
-   * orders its messages name otherwise; nothing per paid order.
+   * orders its messages name otherwise; nothing per paid order. Messages received whose orders
+   * could not be read are shown again for the next run, rather than hidden for the whole walk; a
+   * message naming no order id intake issues is left to the operator, so that it cannot fail the
+   * read of the others every run.
    */
   async function putStrandedInIndex(now: Date): Promise<void> {
+    const { deadPayments } = deps;
     let requests: DeadPaymentRequest[];
     let orders: Map<string, Order>;
+    let peeking = false;
     try {
-      const { deadPayments } = deps;
       const depth = await deadPayments.depth();
       const read = deadLetterRead(
         depth,
@@ -239,12 +243,15 @@ export function makeSweep(deps: SweepDeps) {
         deps.runEverySeconds,
         deadPayments.longestHideSeconds,
       );
-      requests = await deadPayments.peek(read.messages, read.hideSeconds);
-      reportOldest(requests, now);
+      peeking = true;
+      const peeked = await deadPayments.peek(read.messages, read.hideSeconds);
+      reportOldest(peeked, now);
+      requests = peeked.filter((request) => isOrderId(request.orderId));
       // A read of their orders that fails holds the due index back no more than the queue does.
       orders = await deps.orders.getMany(requests.map((request) => request.orderId));
     } catch (error) {
       deps.observer.deadLettersUnread(error);
+      if (peeking) await showAgain();
       return;
     }
     for (const { orderId } of requests) {
@@ -269,6 +276,15 @@ export function makeSweep(deps: SweepDeps) {
     );
     if (sent.length > 0) {
       deps.observer.oldestDeadPayment(Math.max(0, (now.getTime() - Math.min(...sent)) / 1000));
+    }
+  }
+
+  /** The last peek's messages, shown again; if they cannot be, the walk comes round to them. */
+  async function showAgain(): Promise<void> {
+    try {
+      await deps.deadPayments.showAgain();
+    } catch (error) {
+      deps.observer.deadLettersUnread(error);
     }
   }
 

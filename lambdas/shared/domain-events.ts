@@ -201,9 +201,10 @@ export const sweepObserver: SweepObserver = {
     });
   },
   deadLettersUnread(error) {
-    logger.error('The dead payment messages could not be read: the next run tries again', {
-      error,
-    });
+    logger.error(
+      'The dead payment messages could not be read: the next run reads them again, unless those this run received could not be shown again either (then the walk through the DLQ comes round to them, within 12 hours)',
+      { error },
+    );
   },
   oldestDeadPayment(ageSeconds) {
     metrics.addMetric(metricNames.oldestDeadPaymentAge, MetricUnit.Seconds, ageSeconds);

@@ -67,3 +67,30 @@ export async function chargedBehindDeadMessages(p: FakePipeline, count: number):
   p.payments.sent.length = 0;
   return order;
 }
+
+/** An order charged and stranded: every delivery of its message died on its writes. */
+export async function chargedAndStranded(p: FakePipeline, key: string): Promise<Order> {
+  const { order } = await p.placeOrder({
+    agentId: 'demo-agent',
+    idempotencyKey: key,
+    body: { ...latteOrder, sessionId: key },
+  });
+  await chargeThenDieOnWrites(p, order);
+  return order;
+}
+
+/** 60,000 dead messages of orders long settled, behind those already in the DLQ. */
+export function deepen(p: FakePipeline): void {
+  for (let n = 0; n < 60_000; n++) {
+    p.deadPayments.messages.push({ orderId: `ord_gone_${n}`, agentId: 'demo-agent' });
+  }
+  p.payments.sent.length = 0;
+}
+
+/** The sweep runs `count` times, five minutes apart; nothing it sends is delivered. */
+export async function sweepRunsUndelivered(p: FakePipeline, count: number): Promise<void> {
+  for (let run = 0; run < count; run++) {
+    p.clock.advance(sweepEverySeconds);
+    await p.sweep();
+  }
+}

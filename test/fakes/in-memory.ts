@@ -271,7 +271,8 @@ export class RecordingPaymentQueue implements PaymentQueue {
  * stays until an operator moves it (as SQS keeps it, through peeks, for its retention). As SQS
  * serves the adapter's long-polling receives: the oldest visible messages first, `limit` counting
  * messages (not orders), each message read hidden for `hideSeconds` (12 hours at most) on the
- * given clock, and nothing more once `inFlightQuota` messages are hidden at once.
+ * given clock, and nothing more once `inFlightQuota` messages are hidden at once. `showAgain`
+ * shows the last peek's messages again at once.
  */
 export class FakeDeadLetterQueue implements DeadPaymentMessages {
   readonly longestHideSeconds = 43_200;
@@ -283,6 +284,9 @@ export class FakeDeadLetterQueue implements DeadPaymentMessages {
   failNext = 0;
   /** The hiding each peek asked for, in order. */
   readonly hides: number[] = [];
+  /** The positions of the messages the last peek received. */
+  private received: number[] = [];
+  shownAgain = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -295,6 +299,7 @@ export class FakeDeadLetterQueue implements DeadPaymentMessages {
 
   async peek(limit: number, hideSeconds: number): Promise<DeadPaymentRequest[]> {
     this.peeks++;
+    this.received = [];
     if (this.failNext > 0) {
       this.failNext--;
       throw new Error('queue unavailable');
@@ -312,10 +317,16 @@ export class FakeDeadLetterQueue implements DeadPaymentMessages {
       const request = this.messages[position];
       if (request === undefined || (this.hiddenUntil[position] ?? 0) > now) continue;
       this.hiddenUntil[position] = now + hideSeconds * 1000;
+      this.received.push(position);
       if (!found.has(request.orderId)) found.set(request.orderId, request);
       read++;
     }
     return [...found.values()];
+  }
+
+  async showAgain(): Promise<void> {
+    for (const position of this.received.splice(0)) this.hiddenUntil[position] = 0;
+    this.shownAgain++;
   }
 }
 

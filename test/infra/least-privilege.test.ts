@@ -351,11 +351,17 @@ describe('least privilege, for every function of the wiring', () => {
           .map(({ action }) => action)
           .sort(),
         name,
-      ).toEqual(read.flatMap(() => ['sqs:GetQueueAttributes', 'sqs:ReceiveMessage']));
+      ).toEqual(
+        read.flatMap(() => [
+          'sqs:ChangeMessageVisibility',
+          'sqs:GetQueueAttributes',
+          'sqs:ReceiveMessage',
+        ]),
+      );
     }
   });
 
-  it('lets the sweep only read the depth of the payment dead-letter queue and receive from it, which hides what it read for a while, never delete', () => {
+  it('lets the sweep only read the depth of the payment dead-letter queue, receive from it, which hides what it read for a while, and show again what it could not handle, never delete', () => {
     // Act
     const onPaymentDeadLetters = grantsTo('sweep', 'sqs').filter(
       ({ resource }) => resource === dlqArn('paymentSubmission'),
@@ -363,6 +369,7 @@ describe('least privilege, for every function of the wiring', () => {
 
     // Assess
     expect(onPaymentDeadLetters.map(({ action }) => action).sort()).toEqual([
+      'sqs:ChangeMessageVisibility',
       'sqs:GetQueueAttributes',
       'sqs:ReceiveMessage',
     ]);

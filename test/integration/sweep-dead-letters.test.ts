@@ -37,6 +37,18 @@ let sequence = 0;
 
 const orderIdOf = (n: number) => `ord_${String(n).padStart(32, '0')}`;
 
+/** A dead payment message for each order, in order. */
+async function sendDead(dlqUrl: string, orderIds: readonly string[]): Promise<void> {
+  for (const orderId of orderIds) {
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: dlqUrl,
+        MessageBody: JSON.stringify({ orderId, agentId: 'a' }),
+      }),
+    );
+  }
+}
+
 /** The payment queue and its dead-letter queue, redriven after one receive, and a check queue. */
 async function queues() {
   sequence++;
@@ -246,14 +258,7 @@ describe('the sweep and the payment dead-letter queue (fauxqs, DynamoDB Local)',
     // Prepare: five dead messages.
     const q = await queues();
     const ids = Array.from({ length: 5 }, (_, i) => orderIdOf(300 + i));
-    for (const orderId of ids) {
-      await sqs.send(
-        new SendMessageCommand({
-          QueueUrl: q.dlqUrl,
-          MessageBody: JSON.stringify({ orderId, agentId: 'a' }),
-        }),
-      );
-    }
+    await sendDead(q.dlqUrl, ids);
     const dead = new SqsDeadPaymentMessages(sqs, q.dlqUrl);
 
     // Act: two read for longer than SQS allows (fauxqs, like SQS, rejects over 43,200 s), then
@@ -328,5 +333,30 @@ describe('the sweep and the payment dead-letter queue (fauxqs, DynamoDB Local)',
     const sentAt = Date.parse(request?.sentAt ?? '');
     expect(sentAt).toBeGreaterThanOrEqual(before);
     expect(sentAt).toBeLessThanOrEqual(after);
+  });
+
+  it('shows the messages of its last read again at once, more than one batch of them, and keeps them', async () => {
+    // Prepare: twelve orders' messages in the DLQ, read once (and hidden for an hour).
+    const q = await queues();
+    const ids = Array.from({ length: 12 }, (_, i) => orderIdOf(400 + i));
+    await sendDead(q.dlqUrl, ids);
+    const dead = new SqsDeadPaymentMessages(sqs, q.dlqUrl);
+    const first = await dead.peek(100, 3600);
+
+    // Act
+    await dead.showAgain();
+    const again = await dead.peek(100, 3600);
+    const hidden = await dead.peek(100, 3600);
+    await dead.showAgain();
+
+    // Assess: every message read again; a read that received nothing shows nothing again.
+    const orderIds = (requests: { orderId: string }[]) => requests.map((r) => r.orderId).sort();
+    expect({ first: orderIds(first), again: orderIds(again), hidden }).toEqual({
+      first: ids,
+      again: ids,
+      hidden: [],
+    });
+    expect(await dead.peek(100, 3600)).toEqual([]);
+    expect(await messagesIn(q.dlqUrl)).toBe(12);
   });
 });
