@@ -483,13 +483,18 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         const payments = stack.batchHolds.paymentSubmission;
         const heldSince = Date.now();
         payments.hold();
-        await bursts('held');
-        for (const suspended of suspension.agents) suspension.requested.add(suspended);
-        await Promise.all([
-          ...suspension.agents.map((suspended) => ownerCall(suspended, 'suspend')),
-          restrained && setTrust(restrained, ['order_coffee']),
-        ]);
-        const held = payments.release();
+        let held = { batches: 0, messages: 0 };
+        try {
+          await bursts('held');
+          for (const suspended of suspension.agents) suspension.requested.add(suspended);
+          await Promise.all([
+            ...suspension.agents.map((suspended) => ownerCall(suspended, 'suspend')),
+            restrained && setTrust(restrained, ['order_coffee']),
+          ]);
+        } finally {
+          // Whatever happened: a hold left on would stall every payment of the run.
+          held = payments.release();
+        }
         for (const suspended of suspension.agents) suspension.suspended.add(suspended);
         options.log(
           `suspended ${suspension.agents.join(', ')}, restrained ${restrained} after ${index} orders ` +
