@@ -52,6 +52,7 @@ import {
 } from './http-api.ts';
 import { lambdaContext } from './lambda-context.ts';
 import {
+  BatchHold,
   type DuplicateDelivery,
   type QueuePoller,
   type SqsHandler,
@@ -173,6 +174,11 @@ export interface LocalRuntime {
   readonly dynamodb: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
   readonly secretsManager: SecretsManagerClient;
+  /**
+   * One hold per queue over the batches its consumer's poller gathers (see `BatchHold`): unused
+   * unless a tool holds one, so the pollers keep Lambda's SQS behaviour.
+   */
+  readonly batchHolds: Readonly<Record<QueueName, BatchHold>>;
   /** Invokes one of the wiring's functions directly, as the Lambda Invoke API would. */
   invoke(functionName: string, event: unknown): Promise<unknown>;
   /** The environment the functions run with: endpoints, resource names, settings. */
@@ -219,6 +225,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const environment = setFunctionEnvironment(resources, services, options);
     const handlers = wrapHandlers(await loadHandlers(), options.wrapHandler);
 
+    const batchHolds = Object.fromEntries(
+      queueNames.map((queue) => [queue, new BatchHold()]),
+    ) as Record<QueueName, BatchHold>;
+
     const api = await serveHttpApi(handlers, options);
     layers.push(api.stop);
     if (options.callbacks ?? true) {
@@ -234,7 +244,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         PAYMENT_PAUSE_CACHE_MS,
       );
       const paused = async () => (await controls.read()).paymentsPaused !== undefined;
-      layers.push(pollQueues(handlers, clients.sqs, resources.queueUrls, options, paused));
+      layers.push(
+        pollQueues(handlers, clients.sqs, resources.queueUrls, batchHolds, options, paused),
+      );
       layers.push(pollStreams(handlers, clients, resources));
     }
 
@@ -249,6 +261,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       secretsManager: clients.secretsManager,
       tableName,
       queueUrls: resources.queueUrls,
+      batchHolds,
       dynamodb: clients.dynamodb,
       sqs: clients.sqs,
       environment: { ...environment, ...emulatorEnvironment(services) },
@@ -443,6 +456,7 @@ function pollQueues(
   handlers: Readonly<Record<string, unknown>>,
   sqs: SQSClient,
   queueUrls: LocalRuntime['queueUrls'],
+  holds: LocalRuntime['batchHolds'],
   options: LocalRuntimeOptions,
   paymentsPaused: () => Promise<boolean>,
 ): () => Promise<unknown> {
@@ -471,6 +485,7 @@ function pollQueues(
         ...(duplicateDelivery ? { duplicate: () => duplicateDelivery(source.queue) } : {}),
         // `npm run ops -- pause payments`: in AWS it disables this mapping.
         ...(source.queue === 'paymentSubmission' ? { paused: paymentsPaused } : {}),
+        hold: holds[source.queue],
       }),
     );
   }

@@ -50,6 +50,11 @@ export interface QueuePollerOptions {
    * source mapping, so messages wait in the queue without counting receives toward the DLQ.
    */
   readonly paused?: () => Promise<boolean>;
+  /**
+   * Keeps each batch gathered while it is held away from the handler, received and in flight,
+   * until it is released (see `BatchHold`).
+   */
+  readonly hold?: BatchHold;
 }
 
 /** How often a paused poller asks again whether it may go on. */
@@ -57,6 +62,73 @@ const PAUSED_RECHECK_MS = 250;
 
 export interface QueuePoller {
   stop(): Promise<void>;
+}
+
+/** What one hold kept from the function, counted as its pollers gathered it. */
+export interface HeldBatches {
+  readonly batches: number;
+  readonly messages: number;
+}
+
+/**
+ * A control of the local platform, not of Lambda: while held, every batch its pollers gather
+ * waits before its invocation, its messages received and in flight, their visibility timeout
+ * running as for a function slow to start; `release` hands each over, in the order gathered.
+ * Unlike `paused`, which stops receiving, it is certain: a message sent after `hold` returns
+ * reaches the function only after `release`, whatever receive (a long poll of up to 20 s) was
+ * under way. A hold longer than the visibility timeout lets its messages come back and be
+ * received again, handed over twice on release, as SQS's at-least-once delivery allows.
+ */
+export class BatchHold {
+  #gate: { readonly released: Promise<void>; readonly open: () => void } | undefined;
+  #held = { batches: 0, messages: 0 };
+
+  get holding(): boolean {
+    return this.#gate !== undefined;
+  }
+
+  /** Holds the batches gathered from now on; holding again while held changes nothing. */
+  hold(): void {
+    if (this.#gate !== undefined) return;
+    let open = () => {};
+    const released = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    this.#gate = { released, open };
+    this.#held = { batches: 0, messages: 0 };
+  }
+
+  /** Hands over every batch held and lets the next ones through; says what it held. */
+  release(): HeldBatches {
+    const gate = this.#gate;
+    this.#gate = undefined;
+    gate?.open();
+    return { ...this.#held };
+  }
+
+  /**
+   * Resolves when the poller may invoke its function with a batch of this many messages: at
+   * once unless held. False when the poller stopped meanwhile: the batch is then not invoked,
+   * and comes back after its visibility timeout, as from a disabled mapping.
+   */
+  async pass(messages: number, signal: AbortSignal): Promise<boolean> {
+    const gate = this.#gate;
+    if (gate === undefined) return true;
+    if (signal.aborted) return false;
+    this.#held.batches += 1;
+    this.#held.messages += messages;
+    let stop = () => {};
+    const stopped = new Promise<void>((resolve) => {
+      stop = resolve;
+      signal.addEventListener('abort', stop, { once: true });
+    });
+    try {
+      await Promise.race([gate.released, stopped]);
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+    return !signal.aborted;
+  }
 }
 
 /**
@@ -93,6 +165,7 @@ async function work(
     const gathered = await gather(options, signal, windowStart);
     if (gathered === undefined) return;
     if (gathered.messages.length > 0) {
+      if (options.hold && !(await options.hold.pass(gathered.messages.length, signal))) return;
       options.onBatch?.({ receives: gathered.receives, messages: gathered.messages.length });
       await invoke(options, await duplicated(options, gathered.messages, copies));
       windowStart = Date.now();

@@ -85,12 +85,15 @@ export const defaultChaosOptions: ChaosOptions = {
   gateway: 'simulator',
 };
 
-/** Orders a trusted agent places at once while its user suspends it, besides `orders`. */
+/**
+ * Orders a trusted agent places at once while its user suspends it, besides `orders`: the first
+ * third races the suspension, the rest is queued when it lands (see the placement).
+ */
 export const SUSPENSION_BURST = 6;
 
 /**
  * Orders another trusted agent places at once while its user takes `submit_payment` from its
- * trusted actions, besides `orders`.
+ * trusted actions, besides `orders`; split as `SUSPENSION_BURST` is.
  */
 export const RESTRAINT_BURST = 10;
 
@@ -391,10 +394,14 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         restraint.violations.push({ detail: `PATCH ${path} answered ${answer.status}` });
       }
     };
-    /** Places `count` orders of one agent at once (1.00, 2.00, … CNY), to be paid at once. */
-    const queueBurst = (agentId: string, tag: string, count: number) =>
+    /**
+     * Places orders `from` to `to` (excluded) of one agent's burst at once (1.00, 2.00, … CNY for
+     * the burst's first, second, …), to be paid at once.
+     */
+    const queueBurst = (agentId: string, tag: string, from: number, to: number) =>
       Promise.all(
-        Array.from({ length: count }, async (_, n) => {
+        Array.from({ length: to - from }, async (_, offset) => {
+          const n = from + offset;
           const burstKey = `${tag}-${n}-${randomUUID()}`;
           const amount = 100 + n * 100;
           const queued = await placeOrder(
@@ -451,22 +458,47 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       const pool = waits ? cautious : trusted;
       let agentId = pool[Math.floor(orderRandom() * pool.length)] as string;
       if (index === suspension.at) {
-        // The race: the trusted agent's burst of orders is queued, and its user suspends it at
-        // once, while payment submission works through them.
+        // The race: the first third of each burst is queued and payment submission works through
+        // it while its users act. Then the certainty: the payment queue's batches are held back
+        // from the function while the rest is placed and the users act, so those orders
+        // are queued (their messages in the queue or received, not handed over) when the
+        // suspension and the restraint land, and payment submission's re-read of the agent is
+        // what holds them once the batches are released.
         const trustedAgent = suspension.agents[0] ?? agentId;
         const restrained = restraint.agent;
-        await Promise.all([
-          queueBurst(trustedAgent, `chaos-${index}-burst`, SUSPENSION_BURST),
-          restrained && queueBurst(restrained, `chaos-${index}-restraint`, RESTRAINT_BURST),
-        ]);
-        for (const suspended of suspension.agents) suspension.requested.add(suspended);
-        await Promise.all([
-          ...suspension.agents.map((suspended) => ownerCall(suspended, 'suspend')),
-          restrained && setTrust(restrained, ['order_coffee']),
-        ]);
+        // Two in three held: the product holds for other reasons first now and then (the risk
+        // engine's review or rejection, a dead delivery), so more than one keeps the row certain.
+        const bursts = (part: 'racing' | 'held') => {
+          const range = (size: number) => {
+            const racing = Math.floor(size / 3);
+            return part === 'racing' ? ([0, racing] as const) : ([racing, size] as const);
+          };
+          return Promise.all([
+            queueBurst(trustedAgent, `chaos-${index}-burst`, ...range(SUSPENSION_BURST)),
+            restrained &&
+              queueBurst(restrained, `chaos-${index}-restraint`, ...range(RESTRAINT_BURST)),
+          ]);
+        };
+        await bursts('racing');
+        const payments = stack.batchHolds.paymentSubmission;
+        const heldSince = Date.now();
+        payments.hold();
+        let held = { batches: 0, messages: 0 };
+        try {
+          await bursts('held');
+          for (const suspended of suspension.agents) suspension.requested.add(suspended);
+          await Promise.all([
+            ...suspension.agents.map((suspended) => ownerCall(suspended, 'suspend')),
+            restrained && setTrust(restrained, ['order_coffee']),
+          ]);
+        } finally {
+          // Whatever happened: a hold left on would stall every payment of the run.
+          held = payments.release();
+        }
         for (const suspended of suspension.agents) suspension.suspended.add(suspended);
         options.log(
-          `suspended ${suspension.agents.join(', ')}, restrained ${restrained} after ${index} orders`,
+          `suspended ${suspension.agents.join(', ')}, restrained ${restrained} after ${index} orders ` +
+            `(payments held back ${secondsSince(heldSince)} s meanwhile: ${held.messages} messages in ${held.batches} batches)`,
         );
         // The next placement is one of the suspended agent's: it must be refused.
         agentId = suspension.agents[0] ?? agentId;

@@ -29,6 +29,11 @@ describe('the chaos run, small, on Stripe', () => {
     // The run's 60 and its suspension burst, and the retry-loop and flooding agents' orders;
     // placements refused while their agent was suspended made no order.
     expect(report.orders + report.refused).toBeGreaterThan(60 + SUSPENSION_BURST);
+    // Both hold rows every run: most of each burst is queued when its user acts.
+    for (const row of ['held: agent suspended', 'held: agent restrained']) {
+      const held = report.faults.find(({ fault }) => fault.startsWith(row));
+      expect(held?.count, row).toBeGreaterThan(0);
+    }
     expect(report.byStatus.PAID).toBeGreaterThan(0);
     expect(output).toContain(
       '| captured - refunded = amount when PAID or owing a failed refund, 0 otherwise | ok |',

@@ -14,6 +14,7 @@ import {
   startSqsLocal,
 } from '../../local/runtime/emulators.ts';
 import {
+  BatchHold,
   invoke,
   type QueuePollerOptions,
   startQueuePoller,
@@ -59,6 +60,25 @@ async function receiveAll(url: string, waitSeconds = 2): Promise<string[]> {
     }),
   );
   return (result.Messages ?? []).map((message) => message.Body ?? '');
+}
+
+async function inFlight(url: string): Promise<{ visible: number; received: number }> {
+  const result = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return {
+    visible: Number(result.Attributes?.ApproximateNumberOfMessages ?? '0'),
+    received: Number(result.Attributes?.ApproximateNumberOfMessagesNotVisible ?? '0'),
+  };
+}
+
+async function until(done: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !(await done()) && Date.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 async function sendBodies(url: string, bodies: string[]): Promise<void> {
@@ -331,12 +351,6 @@ describe('local queue poller (fauxqs)', () => {
       return { batches, told, poller };
     }
 
-    async function until(done: () => boolean, timeoutMs = 30_000): Promise<void> {
-      for (const deadline = Date.now() + timeoutMs; !done() && Date.now() < deadline; ) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-
     it('gathers the messages that come within the window into one invocation', async () => {
       // Prepare: a message stays hidden longer than the window, as in the wiring.
       const q = await queue(5, 60);
@@ -388,6 +402,106 @@ describe('local queue poller (fauxqs)', () => {
       // Assess: well within the long poll's second, not after another window.
       expect(batches.map((batch) => batch.bodies)).toEqual([['alone']]);
       expect((batches[0]?.at ?? Number.POSITIVE_INFINITY) - sentAt).toBeLessThan(1_000);
+    });
+  });
+  describe('with a batch hold, as a tool holds payments back', () => {
+    function holding(q: { url: string; arn: string }, concurrency: number) {
+      const handled: string[] = [];
+      const hold = new BatchHold();
+      const poller = startQueuePoller({
+        ...options(q, async (event) => {
+          handled.push(...event.Records.map((record) => record.body));
+          return { batchItemFailures: [] };
+        }),
+        concurrency,
+        hold,
+      });
+      return { handled, hold, poller };
+    }
+
+    it('keeps the batches received while held, and hands each over once on release', async () => {
+      // Prepare: held well within the visibility timeout.
+      const q = await queue(5, 30);
+      const { handled, hold, poller } = holding(q, 2);
+      hold.hold();
+
+      // Act: the messages received (each worker holds the batch it gathered) or still in the
+      // queue, none handed over a while later; then released.
+      await sendBodies(q.url, ['a', 'b', 'c']);
+      await until(async () => (await inFlight(q.url)).received >= 2);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const whileHeld = { handled: [...handled], queue: await inFlight(q.url) };
+      const held = hold.release();
+      await until(() => handled.length >= 3);
+      await until(async () => (await inFlight(q.url)).received === 0);
+      await poller.stop();
+
+      // Assess
+      expect(whileHeld.handled).toEqual([]);
+      expect(whileHeld.queue.visible + whileHeld.queue.received).toBe(3);
+      expect(held.messages).toBe(whileHeld.queue.received);
+      expect(held.batches).toBeGreaterThanOrEqual(1);
+      expect(held.batches).toBeLessThanOrEqual(2);
+      expect(handled.sort()).toEqual(['a', 'b', 'c']);
+      expect(hold.holding).toBe(false);
+      expect(await inFlight(q.url)).toEqual({ visible: 0, received: 0 });
+    });
+
+    it('loses nothing held past the visibility timeout: the message comes back, is held again, and every receive is handed over once', async () => {
+      // Prepare: a one-second visibility timeout, held for four, two workers.
+      const q = await queue(5, 1);
+      const receives: string[] = [];
+      const hold = new BatchHold();
+      const poller = startQueuePoller({
+        ...options(q, async (event) => {
+          receives.push(
+            ...event.Records.map((record) => record.attributes.ApproximateReceiveCount),
+          );
+          return { batchItemFailures: [] };
+        }),
+        concurrency: 2,
+        hold,
+      });
+      hold.hold();
+
+      // Act
+      await sendBodies(q.url, ['late']);
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      const held = hold.release();
+      await until(async () => {
+        const left = await inFlight(q.url);
+        return receives.length >= 2 && left.visible + left.received === 0;
+      });
+      await poller.stop();
+
+      // Assess: both workers held a receive of it; each receive was handed over once (a later
+      // one may follow, as SQS delivers at least once), and the message is gone, not dead.
+      expect(held).toEqual({ batches: 2, messages: 2 });
+      const counts = receives.map(Number).sort((a, b) => a - b);
+      expect(counts.slice(0, 2)).toEqual([1, 2]);
+      expect(new Set(counts).size).toBe(counts.length);
+      expect(await inFlight(q.url)).toEqual({ visible: 0, received: 0 });
+      expect(await receiveAll(q.dlqUrl, 1)).toEqual([]);
+    });
+
+    it('lets batches through at once when never held, and stops while held without invoking', async () => {
+      // Prepare
+      const q = await queue(5, 30);
+      const { handled, hold, poller } = holding(q, 1);
+
+      // Act: one message through unheld, one held when the poller stops.
+      await sendBodies(q.url, ['free']);
+      await until(() => handled.length === 1);
+      hold.hold();
+      await sendBodies(q.url, ['kept']);
+      await until(async () => (await inFlight(q.url)).received === 1);
+      await poller.stop();
+      const held = hold.release();
+
+      // Assess: the kept message was never invoked, and is still in flight for SQS to redeliver.
+      expect(handled).toEqual(['free']);
+      expect(held).toEqual({ batches: 1, messages: 1 });
+      expect(await inFlight(q.url)).toEqual({ visible: 0, received: 1 });
     });
   });
 });
