@@ -22,13 +22,15 @@ const LONGEST_VISIBILITY_TIMEOUT_SECONDS = 43_200;
  * gone through in turn rather than its first messages read again every time. A redrive moves a
  * hidden message once it shows again. `limit` counts messages, not orders. Unreadable messages
  * are left to the operator. `showAgain` sets the last peek's messages visible again (a visibility
- * timeout of 0), ten to a request. SQS keeps about 120,000 messages of a standard queue in flight (hidden)
+ * timeout of 0), all of them or those of the orders named, ten to a request. SQS keeps about 120,000 messages of a standard queue in flight (hidden)
  * at once; past that a long-polling receive answers nothing, and the read ends there.
  */
 export class SqsDeadPaymentMessages implements DeadPaymentMessages {
   readonly longestHideSeconds = LONGEST_VISIBILITY_TIMEOUT_SECONDS;
-  /** The receipt handles of the messages the last peek received. */
-  private received: string[] = [];
+  /** The receipt handles of the messages the last peek received, by the order each names. */
+  private received = new Map<string, string[]>();
+  /** The receipt handles of the messages the last peek received that name no order. */
+  private unreadable: string[] = [];
 
   constructor(
     private readonly client: SQSClient,
@@ -51,7 +53,8 @@ export class SqsDeadPaymentMessages implements DeadPaymentMessages {
 
   async peek(limit: number, hideSeconds: number): Promise<DeadPaymentRequest[]> {
     const found = new Map<string, DeadPaymentRequest>();
-    this.received = [];
+    this.received = new Map();
+    this.unreadable = [];
     let received = 0;
     while (received < limit) {
       const { Messages = [] } = await this.client.send(
@@ -69,8 +72,8 @@ export class SqsDeadPaymentMessages implements DeadPaymentMessages {
       if (Messages.length === 0) break;
       received += Messages.length;
       for (const { Body, Attributes, ReceiptHandle } of Messages) {
-        if (ReceiptHandle !== undefined) this.received.push(ReceiptHandle);
         const request = paymentRequestIn(Body);
+        this.keep(request?.orderId, ReceiptHandle);
         if (request === undefined) continue;
         const sentAt = sentAtOf(Attributes?.SentTimestamp);
         const before = found.get(request.orderId)?.sentAt;
@@ -83,9 +86,8 @@ export class SqsDeadPaymentMessages implements DeadPaymentMessages {
     return [...found.values()];
   }
 
-  async showAgain(): Promise<void> {
-    const handles = this.received;
-    this.received = [];
+  async showAgain(orderIds?: readonly string[]): Promise<void> {
+    const handles = this.take(orderIds);
     const failed: string[] = [];
     for (let start = 0; start < handles.length; start += RECEIVE_MAX) {
       const { Failed = [] } = await this.client.send(
@@ -103,6 +105,32 @@ export class SqsDeadPaymentMessages implements DeadPaymentMessages {
     if (failed.length > 0) {
       throw new Error(`${failed.length} dead payment messages not shown again: ${failed[0]}`);
     }
+  }
+
+  private keep(orderId: string | undefined, handle: string | undefined): void {
+    if (handle === undefined) return;
+    if (orderId === undefined) {
+      this.unreadable.push(handle);
+      return;
+    }
+    const handles = this.received.get(orderId);
+    if (handles === undefined) this.received.set(orderId, [handle]);
+    else handles.push(handle);
+  }
+
+  /** The handles of the orders named (or all), no longer kept: each is shown again once. */
+  private take(orderIds: readonly string[] | undefined): string[] {
+    if (orderIds === undefined) {
+      const all = [...this.unreadable, ...[...this.received.values()].flat()];
+      this.received = new Map();
+      this.unreadable = [];
+      return all;
+    }
+    return orderIds.flatMap((orderId) => {
+      const handles = this.received.get(orderId) ?? [];
+      this.received.delete(orderId);
+      return handles;
+    });
   }
 }
 

@@ -180,9 +180,11 @@ export interface DeadPaymentMessages {
   peek(limit: number, hideSeconds: number): Promise<DeadPaymentRequest[]>;
   /**
    * Shows the messages the last peek received again at once, for a run that could not handle
-   * them: the next peek reads them rather than the peeks after their hiding.
+   * them: the next peek reads them rather than the peeks after their hiding. Given `orderIds`,
+   * only the messages naming those orders; without, every message the peek received. A message
+   * is shown again once at most: a later call leaves it as it is.
    */
-  showAgain(): Promise<void>;
+  showAgain(orderIds?: readonly string[]): Promise<void>;
 }
 
 /** Delayed checks of a payment the gateway has not settled yet. */

@@ -28,6 +28,12 @@ export interface SweepObserver {
    */
   deadLettersUnread(error: unknown): void;
   /**
+   * The order a dead payment message names could not be put in the due index (or looked up for a
+   * dead charge) this run; its messages are shown again for the next run (`shownAgain`), or left
+   * hidden until the walk comes round when the previous run had already shown them again.
+   */
+  deadPaymentUnhandled(orderId: string, error: unknown, shownAgain: boolean): void;
+  /**
    * How long ago (seconds) the oldest dead payment message this run read was first sent: the
    * dead-letter queue deletes it once its retention has passed since then. SQS's own age of a
    * DLQ's oldest message leaves out those received three times, as the sweep's are.
@@ -156,6 +162,12 @@ export function waitsOutKeyWindow(order: Pick<Order, 'status' | 'lastError'>): b
  * budget untouched and no message sent: nothing would receive it.
  */
 export function makeSweep(deps: SweepDeps) {
+  /**
+   * The orders whose write failed in the last run and whose dead payment messages it showed
+   * again: one that fails again is left hidden for the walk. Kept by this instance only.
+   */
+  let shownAgainLastRun: ReadonlySet<string> = new Set();
+
   return async function sweep(controls: OperatorControls = {}): Promise<SweepReport> {
     const now = deps.clock.now();
     const paused = controls.paymentsPaused !== undefined;
@@ -228,10 +240,15 @@ export function makeSweep(deps: SweepDeps) {
    * orders its messages name otherwise; nothing per paid order. Messages received whose orders
    * could not be read are shown again for the next run, rather than hidden for the whole walk; a
    * message naming no order id intake issues is left to the operator, so that it cannot fail the
-   * read of the others every run.
+   * read of the others every run. Each order is handled on its own: one whose write fails is
+   * logged, the others and the due index go on, and its messages are shown again for the next
+   * run; if that run fails on it again, they stay hidden until the walk comes round. So an order
+   * whose writes keep failing is tried twice a walk, not every run.
    */
   async function putStrandedInIndex(now: Date): Promise<void> {
     const { deadPayments } = deps;
+    const shownBefore = shownAgainLastRun;
+    shownAgainLastRun = new Set();
     let requests: DeadPaymentRequest[];
     let orders: Map<string, Order>;
     let peeking = false;
@@ -254,20 +271,36 @@ export function makeSweep(deps: SweepDeps) {
       if (peeking) await showAgain();
       return;
     }
+    const again: string[] = [];
     for (const { orderId } of requests) {
-      const order = orders.get(orderId);
-      if (order !== undefined && closedStatuses.has(order.status) && !order.deadLettered) {
-        await lookForDeadCharge(order);
-        continue;
+      try {
+        await handleDeadPayment(orderId, orders.get(orderId), now);
+      } catch (error) {
+        const shown = !shownBefore.has(orderId);
+        deps.observer.deadPaymentUnhandled(orderId, error, shown);
+        if (shown) again.push(orderId);
       }
-      if (order?.status !== 'PENDING_PAYMENT' || order.dueAt !== undefined) continue;
-      const put = await deps.orders.annotate(orderId, 'PENDING_PAYMENT', {
-        dueAt: now.toISOString(),
-        deadLettered: true,
-        outcomeUnknown: true,
-      });
-      if (put) deps.observer.strandedFound(order);
     }
+    if (again.length > 0 && (await showAgain(again))) shownAgainLastRun = new Set(again);
+  }
+
+  /** What one dead payment message asks of the order it names, if anything. */
+  async function handleDeadPayment(
+    orderId: string,
+    order: Order | undefined,
+    now: Date,
+  ): Promise<void> {
+    if (order !== undefined && closedStatuses.has(order.status) && !order.deadLettered) {
+      await lookForDeadCharge(order);
+      return;
+    }
+    if (order?.status !== 'PENDING_PAYMENT' || order.dueAt !== undefined) return;
+    const put = await deps.orders.annotate(orderId, 'PENDING_PAYMENT', {
+      dueAt: now.toISOString(),
+      deadLettered: true,
+      outcomeUnknown: true,
+    });
+    if (put) deps.observer.strandedFound(order);
   }
 
   function reportOldest(requests: readonly DeadPaymentRequest[], now: Date): void {
@@ -279,12 +312,17 @@ export function makeSweep(deps: SweepDeps) {
     }
   }
 
-  /** The last peek's messages, shown again; if they cannot be, the walk comes round to them. */
-  async function showAgain(): Promise<void> {
+  /**
+   * The last peek's messages (or those of the orders named), shown again; if they cannot be, the
+   * walk comes round to them. Whether they were.
+   */
+  async function showAgain(orderIds?: readonly string[]): Promise<boolean> {
     try {
-      await deps.deadPayments.showAgain();
+      await deps.deadPayments.showAgain(orderIds);
+      return true;
     } catch (error) {
       deps.observer.deadLettersUnread(error);
+      return false;
     }
   }
 

@@ -206,6 +206,14 @@ export const sweepObserver: SweepObserver = {
       { error },
     );
   },
+  deadPaymentUnhandled(orderId, error, shownAgain) {
+    logger.error(
+      shownAgain
+        ? 'The order a dead payment message names could not be handled: its messages are shown again for the next run'
+        : 'The order a dead payment message names could not be handled again: its messages stay hidden until the walk through the DLQ comes round to them (within 12 hours)',
+      { orderId, error },
+    );
+  },
   oldestDeadPayment(ageSeconds) {
     metrics.addMetric(metricNames.oldestDeadPaymentAge, MetricUnit.Seconds, ageSeconds);
   },

@@ -272,7 +272,7 @@ export class RecordingPaymentQueue implements PaymentQueue {
  * serves the adapter's long-polling receives: the oldest visible messages first, `limit` counting
  * messages (not orders), each message read hidden for `hideSeconds` (12 hours at most) on the
  * given clock, and nothing more once `inFlightQuota` messages are hidden at once. `showAgain`
- * shows the last peek's messages again at once.
+ * shows the last peek's messages again at once, all or those of the orders named.
  */
 export class FakeDeadLetterQueue implements DeadPaymentMessages {
   readonly longestHideSeconds = 43_200;
@@ -286,7 +286,10 @@ export class FakeDeadLetterQueue implements DeadPaymentMessages {
   readonly hides: number[] = [];
   /** The positions of the messages the last peek received. */
   private received: number[] = [];
+  /** Calls of `showAgain`. */
   shownAgain = 0;
+  /** The orders each call of `showAgain` named; none for a call that named none (all). */
+  readonly shownAgainOf: (readonly string[] | undefined)[] = [];
 
   constructor(
     private readonly clock: Clock,
@@ -324,9 +327,14 @@ export class FakeDeadLetterQueue implements DeadPaymentMessages {
     return [...found.values()];
   }
 
-  async showAgain(): Promise<void> {
-    for (const position of this.received.splice(0)) this.hiddenUntil[position] = 0;
+  async showAgain(orderIds?: readonly string[]): Promise<void> {
+    const named = orderIds === undefined ? undefined : new Set(orderIds);
+    const shown = (position: number) =>
+      named === undefined || named.has(this.messages[position]?.orderId ?? '');
+    for (const position of this.received.filter(shown)) this.hiddenUntil[position] = 0;
+    this.received = this.received.filter((position) => !shown(position));
     this.shownAgain++;
+    this.shownAgainOf.push(orderIds);
   }
 }
 
@@ -337,6 +345,7 @@ export const silentSweepObserver: SweepObserver = {
   redriveLimitReached: () => {},
   strandedFound: () => {},
   deadLettersUnread: () => {},
+  deadPaymentUnhandled: () => {},
   oldestDeadPayment: () => {},
 };
 

@@ -225,6 +225,47 @@ describe('the sweep and the payment dead-letter queue (fauxqs, DynamoDB Local)',
     expect(await messagesIn(q.dlqUrl)).toBe(1);
   });
 
+  it('puts the other orders in the due index when the write of one throws, and shows only its message again for the next run', async () => {
+    // Prepare: two orders paid at once whose messages died unhandled; the first write of the
+    // first order throws (throttled).
+    const q = await queues();
+    const [first, second] = [await paidAtOnce(2), await paidAtOnce(3)];
+    const payments = new SqsPaymentQueue(sqs, q.url);
+    for (const order of [first, second]) {
+      await payments.enqueue({ orderId: order.orderId, agentId: 'demo-agent' });
+    }
+    await dieOnEveryDelivery(q.url);
+    const repository = new DynamoDbOrderRepository(table, tableName);
+    const annotate = repository.annotate.bind(repository);
+    repository.annotate = async (orderId, ...rest) => {
+      if (orderId !== first.orderId) return annotate(orderId, ...rest);
+      repository.annotate = annotate;
+      throw new Error('ProvisionedThroughputExceededException');
+    };
+    const sweep = sweepOver(q, { repository });
+
+    // Act: a run, what the DLQ shows after it, and the next run.
+    const report = await sweep();
+    const visible = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: q.dlqUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    const next = await sweep();
+
+    // Assess: the second order set moving by the first run, the first by the next; the first's
+    // message alone shown again between them.
+    expect({ first: report.requeued, next: next.requeued }).toEqual({ first: 1, next: 1 });
+    expect(visible.Attributes).toMatchObject({
+      ApproximateNumberOfMessages: '1',
+      ApproximateNumberOfMessagesNotVisible: '1',
+    });
+    for (const order of [first, second]) {
+      expect(await orders.get(order.orderId)).toMatchObject({ deadLettered: true, redrives: 1 });
+    }
+  });
+
   it('pages through more dead messages than one receive holds, each order once, skips unreadable ones, and keeps them all, hidden', async () => {
     // Prepare: twelve orders' messages, one twice, and a poison message, all in the DLQ.
     const q = await queues();
@@ -358,5 +399,34 @@ describe('the sweep and the payment dead-letter queue (fauxqs, DynamoDB Local)',
     });
     expect(await dead.peek(100, 3600)).toEqual([]);
     expect(await messagesIn(q.dlqUrl)).toBe(12);
+  });
+
+  it('shows again at once only the messages of the orders named, every message of each, once', async () => {
+    // Prepare: fifteen orders' messages, the first order's twice, all read once (hidden for an
+    // hour).
+    const q = await queues();
+    const ids = Array.from({ length: 15 }, (_, i) => orderIdOf(500 + i));
+    await sendDead(q.dlqUrl, [ids[0] as string, ...ids]);
+    const dead = new SqsDeadPaymentMessages(sqs, q.dlqUrl);
+    await dead.peek(100, 3600);
+    const named = ids.slice(0, 11);
+
+    // Act: eleven orders' twelve messages shown again (two requests), then the first order's
+    // again, which that read already showed; the next read; the first order's from it.
+    await dead.showAgain(named);
+    await dead.showAgain([ids[0] as string]);
+    const again = await dead.peek(100, 3600);
+    await dead.showAgain([ids[0] as string]);
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: q.dlqUrl, MaxNumberOfMessages: 10 }),
+    );
+
+    // Assess: the named orders read again and no other; both of the first order's messages
+    // shown again; all sixteen kept.
+    expect({
+      again: again.map((request) => request.orderId).sort(),
+      shown: Messages.map((message) => JSON.parse(message.Body ?? '{}').orderId),
+    }).toEqual({ again: named, shown: [ids[0], ids[0]] });
+    expect(await messagesIn(q.dlqUrl)).toBe(16);
   });
 });

@@ -50,6 +50,7 @@ describe('sweep of overdue orders', () => {
       redriveLimitReached: vi.fn(),
       strandedFound: vi.fn(),
       deadLettersUnread: vi.fn(),
+      deadPaymentUnhandled: vi.fn(),
       oldestDeadPayment: vi.fn(),
     };
     deps = { orders, clock, deadlines: defaultDeadlinePolicy };
