@@ -17,6 +17,7 @@ import {
   defaultRefundKeyWindow,
   makeSweep,
   type RefundKeyWindow,
+  type SweepDeps,
   type SweepObserver,
 } from '#domain/sweep.ts';
 import { cautiousAgent, demoAgent, intakePolicy, latteOrder } from '../fixtures/orders.ts';
@@ -128,6 +129,23 @@ export function fakePipeline(
     },
   });
 
+  const sweepDeps: SweepDeps = {
+    orders,
+    clock,
+    deadlines,
+    payments,
+    settlementChecks: checks,
+    deadPayments,
+    deadLetters: defaultDeadLetterWalk,
+    runEverySeconds: sweepEverySeconds,
+    finalCheck: schedule.checks,
+    voidLookups: lookupsAfterVoid(schedule),
+    batchSize: 100,
+    redriveLimit: 10,
+    refundKeyWindow: options.refundKeyWindow ?? defaultRefundKeyWindow,
+    observer: options.sweepObserver ?? silentSweepObserver,
+  };
+
   return {
     orders,
     agents,
@@ -172,22 +190,9 @@ export function fakePipeline(
       payments,
       settlementChecks: checks,
     }),
-    sweep: makeSweep({
-      orders,
-      clock,
-      deadlines,
-      payments,
-      settlementChecks: checks,
-      deadPayments,
-      deadLetters: defaultDeadLetterWalk,
-      runEverySeconds: sweepEverySeconds,
-      finalCheck: schedule.checks,
-      voidLookups: lookupsAfterVoid(schedule),
-      batchSize: 100,
-      redriveLimit: 10,
-      refundKeyWindow: options.refundKeyWindow ?? defaultRefundKeyWindow,
-      observer: options.sweepObserver ?? silentSweepObserver,
-    }),
+    sweep: makeSweep(sweepDeps),
+    /** The sweep as a fresh instance builds it: nothing kept from earlier runs. */
+    freshSweep: () => makeSweep(sweepDeps),
     handleEvent: makeHandleGatewayEvent({ ...settle, callbacks }),
     reconcile,
 

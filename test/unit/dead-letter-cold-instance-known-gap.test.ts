@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Order } from '#domain/order.ts';
-import { defaultDeadlinePolicy } from '#domain/order-moves.ts';
-import { defaultSettlementSchedule, lookupsAfterVoid } from '#domain/settlement.ts';
-import { defaultDeadLetterWalk, defaultRefundKeyWindow, makeSweep } from '#domain/sweep.ts';
+import { defaultDeadLetterWalk } from '#domain/sweep.ts';
 import { chargedAndStranded } from '../fakes/dead-deliveries.ts';
-import { silentSweepObserver } from '../fakes/in-memory.ts';
 import { type FakePipeline, fakePipeline, sweepEverySeconds } from '../fakes/pipeline.ts';
 
 /*
@@ -42,26 +39,6 @@ function failingOrdersInFront(p: FakePipeline, template: Order): Set<string> {
   return failing;
 }
 
-/** The sweep as one Lambda instance builds it at its cold start. */
-function sweepOnAFreshInstance(p: FakePipeline) {
-  return makeSweep({
-    orders: p.orders,
-    clock: p.clock,
-    deadlines: defaultDeadlinePolicy,
-    payments: p.payments,
-    settlementChecks: p.checks,
-    deadPayments: p.deadPayments,
-    deadLetters: defaultDeadLetterWalk,
-    runEverySeconds: sweepEverySeconds,
-    finalCheck: defaultSettlementSchedule.checks,
-    voidLookups: lookupsAfterVoid(defaultSettlementSchedule),
-    batchSize: 100,
-    redriveLimit: 10,
-    refundKeyWindow: defaultRefundKeyWindow,
-    observer: silentSweepObserver,
-  });
-}
-
 /** A charged order stranded behind a read's worth of orders whose writes fail. */
 async function strandedBehindFailingOrders() {
   const p = fakePipeline();
@@ -77,7 +54,7 @@ describe('a charged order stranded behind a read of dead messages whose orders c
   it('is found when every run lands on the instance of the run before', async () => {
     // Prepare
     const { p, behind } = await strandedBehindFailingOrders();
-    const sweep = sweepOnAFreshInstance(p);
+    const sweep = p.freshSweep();
 
     // Act: a day of runs, all on one warm instance.
     for (let run = 0; run < runsInADay; run++) {
@@ -98,7 +75,7 @@ describe('a charged order stranded behind a read of dead messages whose orders c
     // Act: a day of runs, each on a fresh instance.
     for (let run = 0; run < runsInADay; run++) {
       p.clock.advance(sweepEverySeconds);
-      await sweepOnAFreshInstance(p)();
+      await p.freshSweep()();
     }
 
     // Assess: the order behind was made due, and its charge is at the gateway meanwhile.
