@@ -150,6 +150,15 @@ export function deadPaymentExpiringSeconds(
   );
 }
 
+/**
+ * Seconds a payment message may wait unreceived before the last warning: a day before the
+ * payment queue deletes it, with the order paid at once it names. PaymentMessageAge has been in
+ * ALARM since its sixth hour by then, and CloudWatch notifies only on the move into ALARM.
+ */
+export function paymentMessageExpiringSeconds(spec: Pick<QueueSpec, 'retentionDays'>): number {
+  return (spec.retentionDays - 1) * DAY_SECONDS;
+}
+
 export interface PipelineObservabilityProps {
   /** The value of the `service` dimension: the functions' POWERTOOLS_SERVICE_NAME. */
   readonly service: string;
@@ -191,6 +200,8 @@ export interface PipelineAlarms {
   readonly paymentWindowExpired: cloudwatch.Alarm;
   /** The oldest payment message waiting too long (payments paused, or a consumer that dies). */
   readonly paymentMessageAge: cloudwatch.Alarm;
+  /** The oldest payment message a day from its deletion (a pause left on). */
+  readonly paymentMessageExpiring: cloudwatch.Alarm;
   readonly notificationFailureRate: cloudwatch.Alarm;
   /** One per function that reads the table's change stream. */
   readonly streamLag: ReadonlyMap<string, cloudwatch.Alarm>;
@@ -496,6 +507,19 @@ function platformAlarms({ alarm, metric, props }: AlarmKit) {
     }),
     threshold: alarmThresholds.paymentMessageAgeSeconds,
   });
+  const expiringAfter = paymentMessageExpiringSeconds(paymentSpec);
+  const paymentMessageExpiring = alarm('PaymentMessageExpiring', {
+    alarmDescription:
+      `A payment message has waited ${expiringAfter / DAY_SECONDS} days: SQS deletes it a day ` +
+      `from now (the queue keeps ${paymentSpec.retentionDays} days), and an order paid at once ` +
+      'whose message expires stays PENDING_PAYMENT, out of the sweep. Resume payments now ' +
+      '(npm run ops -- --stage <stage> paused shows who paused them) or fix paymentSubmission.',
+    metric: paymentQueue.metricApproximateAgeOfOldestMessage({
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period,
+    }),
+    threshold: expiringAfter,
+  });
 
   return {
     deadLetters,
@@ -505,6 +529,7 @@ function platformAlarms({ alarm, metric, props }: AlarmKit) {
     functionThrottles,
     scheduleMissed,
     paymentMessageAge,
+    paymentMessageExpiring,
     apiServerErrors: alarm('ApiServerErrors', {
       alarmDescription:
         'The HTTP API answered 5xx: a function failed, timed out or could not be invoked. ' +
@@ -732,6 +757,7 @@ export function allAlarms(alarms: PipelineAlarms): cloudwatch.Alarm[] {
     alarms.redriveLimitReached,
     alarms.paymentWindowExpired,
     alarms.paymentMessageAge,
+    alarms.paymentMessageExpiring,
     alarms.riskCheckBypassed,
     alarms.riskCheckRefused,
     alarms.notificationFailureRate,

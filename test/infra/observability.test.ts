@@ -163,6 +163,26 @@ describe('PipelineObservability', () => {
       expect(queue.MessageRetentionPeriod).toBe(7 * 24 * 3600);
     });
 
+    it('fires again a day before a payment message waiting in a paused queue is deleted', () => {
+      // Act
+      const alarm = alarmProperties(observability().alarms.paymentMessageExpiring);
+      const queue = synth.service.queues.get('paymentSubmission').queue;
+
+      // Assess: on the same queue's oldest message, a day inside its retention, long after
+      // PaymentMessageAge went into ALARM (and told once).
+      const kept = propertiesOf(synth.serviceTemplate, queue).MessageRetentionPeriod as number;
+      expect(alarm).toMatchObject({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateAgeOfOldestMessage',
+        Dimensions: [
+          { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(queue), 'QueueName'] } },
+        ],
+        Statistic: 'Maximum',
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Threshold: kept - 24 * 3600,
+      });
+    });
+
     it('fires on a dead letter halfway through the time its DLQ is sure to keep it', () => {
       expect(synth.service.queues.all.size).toBeGreaterThan(0);
       for (const [name, { queue, deadLetterQueue }] of synth.service.queues.all) {

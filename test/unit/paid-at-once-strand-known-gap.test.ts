@@ -18,7 +18,8 @@ import { latteOrder } from '../fixtures/orders.ts';
  * - a message that outlives the queue's 7-day retention while payments are paused is gone, and
  *   so is its DLQ entry; the order is then PENDING_PAYMENT with no `dueAt`: the sweep never sees
  *   it, `ops stuck` does not list it, its 24 h payment window is never closed, and its agent-day
- *   spend stays claimed (PaymentMessageAge alarms at 6 h, long before);
+ *   spend stays claimed (PaymentMessageAge alarms at 6 h, PaymentMessageExpiring a day
+ *   before the message goes);
  * - the HTTP functions answer through middy, whose early timeout (`timeoutEarlyInMillis`, 5 ms by
  *   default) answers 500 just before the function's deadline while the use case keeps running; in
  *   Lambda the invocation then ends normally and the environment is frozen with the put still to
