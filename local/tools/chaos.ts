@@ -702,7 +702,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         violations: injected.kills > 0 || options.kills === 0 ? [] : [{ detail: 'no kill' }],
       },
       notified,
-      settlementFaults.check(),
+      settlementFaults.check(orders),
       {
         name: 'every event that reached an endpoint was signed with its secret',
         violations:
