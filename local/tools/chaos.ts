@@ -194,8 +194,11 @@ export const chaosFaults = {
    * delivery closes the order (failed by the risk engine, or held and cancelled by the user) and
    * every later delivery dies: the sweep's lookup through the dead message finds the charge.
    * Above the fail-open limit, so a silent risk engine holds the order rather than pay it.
+   * Their charges take no gateway fault, so the first delivery charges unless the breaker is
+   * open or the risk engine stops it: the agent places orders until `orders` of them were
+   * charged and closed, `maxOrders` at most.
    */
-  closedAfterCharge: { orders: 4, amount: 4_200 },
+  closedAfterCharge: { orders: 4, amount: 4_200, maxOrders: 12 },
   /** The users' webhook endpoints: some deliveries answered 500, some never answered. */
   webhooks: { errorRate: 0.2, hangRate: 0.05 },
   /** SQS delivering a message twice: in the same batch, or a copy seconds (prod: minutes) later. */
@@ -574,9 +577,12 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     };
     // One at a time: the risk engine's rejection of the agent is for one racing delivery.
     const placeClosing = async (): Promise<void> => {
-      const { orders: count, amount } = chaosFaults.closedAfterCharge;
-      for (let n = 0; n < count; n++) {
+      const { orders: count, amount, maxOrders } = chaosFaults.closedAfterCharge;
+      let charged = 0;
+      for (let n = 0; n < maxOrders && charged < count; n++) {
         const key = `chaos-closing-${n}-${randomUUID()}`;
+        // Spared before it exists: its message may be delivered before the placement answers.
+        stack.gateway.spareCharges([orderIdFor(closingAgentId, key)]);
         const order = await placeOrder(
           api,
           tokens.get(closingAgentId) ?? '',
@@ -586,6 +592,8 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         if (order === undefined) continue;
         placed.push({ agentId: closingAgentId, key, orderId: order.orderId, amount });
         await deadDeliveries.whenClosed(order.orderId, 60_000);
+        const captured = stack.gateway.ledger().charges[order.orderId]?.captured ?? 0;
+        if (deadDeliveries.closed.has(order.orderId) && captured > 0) charged++;
       }
     };
     const watching = watchUntilQuiet(stack, users, {
@@ -694,7 +702,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         violations: injected.kills > 0 || options.kills === 0 ? [] : [{ detail: 'no kill' }],
       },
       notified,
-      settlementFaults.check(),
+      settlementFaults.check(orders),
       {
         name: 'every event that reached an endpoint was signed with its secret',
         violations:

@@ -957,6 +957,70 @@ describe('gateway simulator: administration and configuration', () => {
   });
 });
 
+describe('gateway simulator: spared charges', () => {
+  it('charges a spared order with no fault on its own API, spared over HTTP', async () => {
+    // Prepare
+    const key = newKey();
+    const spare = (body: unknown) =>
+      fetch(`${gateway.url}/admin/faults/spare`, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(5_000),
+      });
+    const spared = await spare({ orderIds: [key] });
+    const refused = await spare({ orderIds: [''] });
+    gateway.scriptNext([{ fault: 'error', status: 503 }]);
+
+    // Act
+    const charged = await create(key);
+    const other = await create(newKey());
+
+    // Assess
+    expect(spared.status).toBe(204);
+    expect(refused.status).toBe(400);
+    expect(charged.status).toBe(200);
+    expect(await charged.json()).toMatchObject({ status: 'SUCCESS' });
+    expect(gateway.ledger().charges[key]).toMatchObject({ captured: coffee.amount });
+    expect(other.status).toBe(503);
+  });
+
+  it("charges a spared order with no fault on Stripe's API, by its metadata[orderId]", async () => {
+    // Prepare
+    const orderId = newKey();
+    gateway.spareCharges([orderId]);
+    gateway.scriptNext([{ fault: 'error', status: 503 }]);
+    const intent = (order: string) =>
+      fetch(`${gateway.stripeUrl}/v1/payment_intents`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${apiKey}`,
+          'content-type': 'application/x-www-form-urlencoded',
+          'idempotency-key': `pi-${order}`,
+        },
+        body: new URLSearchParams({
+          amount: String(coffee.amount),
+          currency: 'cny',
+          confirm: 'true',
+          off_session: 'true',
+          customer: 'cus_local',
+          payment_method: 'pm_card_visa',
+          'metadata[orderId]': order,
+        }).toString(),
+        signal: AbortSignal.timeout(5_000),
+      });
+
+    // Act
+    const charged = await intent(orderId);
+    const other = await intent(newKey());
+
+    // Assess
+    expect(charged.status).toBe(200);
+    expect(await charged.json()).toMatchObject({ status: 'succeeded' });
+    expect(gateway.ledger().charges[orderId]).toMatchObject({ captured: coffee.amount });
+    expect(other.status).toBe(503);
+  });
+});
+
 describe('gateway simulator: API keys and webhook secrets', () => {
   const originalSecret = 'whsec_original_0123456789';
   const successor = 'whsec_successor_0123456789';

@@ -22,6 +22,7 @@ export interface AdminControls {
   setFaults(patch: FaultPatch<GatewayFaults>): void;
   /** Queues the faults and says how many wait now. */
   scriptNext(faults: ScriptedGatewayFault[]): number;
+  spareCharges(orderIds: string[]): void;
   reset(): void;
   settle(paymentId: string, status: 'SUCCESS' | 'FAILED'): Promise<void>;
   payment(id: string): GatewayPayment | undefined;
@@ -42,6 +43,9 @@ export async function answerAdmin(
       return gateway.faults();
     case 'POST /admin/faults/next':
       return { queued: gateway.scriptNext(parseScript(body, scriptedGatewayFaultSchema)) };
+    case 'POST /admin/faults/spare':
+      gateway.spareCharges(orderIdsIn(body));
+      return undefined;
     case 'POST /admin/reset':
       gateway.reset();
       return undefined;
@@ -53,4 +57,15 @@ export async function answerAdmin(
   if (status === undefined) throw new FaultConfigError('Send {"status": "SUCCESS" | "FAILED"}.');
   await gateway.settle(id, status);
   return gateway.payment(id);
+}
+
+function orderIdsIn(body: unknown): string[] {
+  const orderIds = isRecord(body) ? body.orderIds : undefined;
+  if (
+    !Array.isArray(orderIds) ||
+    !orderIds.every((id): id is string => typeof id === 'string' && id.length > 0)
+  ) {
+    throw new FaultConfigError('Send {"orderIds": ["<order id>", ...]}.');
+  }
+  return orderIds;
 }

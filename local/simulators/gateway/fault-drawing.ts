@@ -92,6 +92,7 @@ export class FaultDraws {
   readonly #seed: number;
   readonly #faults: () => GatewayFaults;
   readonly #script = new FaultScript<ScriptedGatewayFault>();
+  readonly #spared = new Set<string>();
   #random: Random;
   #callbackRandom: Random;
   #lateCaptureRandom: Random;
@@ -104,9 +105,10 @@ export class FaultDraws {
     this.#lateCaptureRandom = seededRandom(seed ^ LATE_CAPTURE_STREAM);
   }
 
-  /** Nothing scripted, and the draws start again from the seed. */
+  /** Nothing scripted or spared, and the draws start again from the seed. */
   reset(): void {
     this.#script.clear();
+    this.#spared.clear();
     this.#random = seededRandom(this.#seed);
     this.#callbackRandom = seededRandom(this.#seed ^ CALLBACK_STREAM);
     this.#lateCaptureRandom = seededRandom(this.#seed ^ LATE_CAPTURE_STREAM);
@@ -118,15 +120,34 @@ export class FaultDraws {
     return this.#script.size;
   }
 
-  decide(kind: RouteKind): Decision {
+  /**
+   * Charges under these order keys take no fault, drawn or scripted: they are made and answered
+   * SUCCESS. Their draws are still made, so sparing an order shifts no other request's faults.
+   */
+  spare(orderKeys: readonly string[]): void {
+    for (const key of orderKeys) this.#spared.add(key);
+  }
+
+  /** `orderKey`: the order a charge is for, as its idempotency key or Stripe metadata names it. */
+  decide(kind: RouteKind, orderKey?: string): Decision {
     const latencyMs = between(this.#random, this.#faults().latencyMs);
-    const scripted = this.#script.take((fault) => scriptApplies(fault, kind));
+    const spared = kind === 'create' && orderKey !== undefined && this.#spared.has(orderKey);
+    const scripted = spared ? undefined : this.#script.take((fault) => scriptApplies(fault, kind));
     if (scripted) return { latencyMs, ...this.#fromScript(scripted) };
     const plain = {
       charge: this.#plainCharge(),
       lateSuccess: false as const,
       refundTimeout: false,
     };
+    const drawn = this.#draw(kind, latencyMs, plain);
+    return spared ? { latencyMs, ...plain } : drawn;
+  }
+
+  #draw(
+    kind: RouteKind,
+    latencyMs: number,
+    plain: Pick<Decision, 'charge' | 'lateSuccess' | 'refundTimeout'>,
+  ): Decision {
     const mayFail = kind === 'create' || !this.#faults().transportFaultsOnlyOnCreate;
     const transport = mayFail ? this.#drawTransportFault() : undefined;
     if (transport) return { latencyMs, transport, ...plain };

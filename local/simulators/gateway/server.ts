@@ -19,7 +19,7 @@ import {
   sleep,
 } from '../faults.ts';
 import { type AdminControls, answerAdmin } from './admin.ts';
-import { type Answer, failure, type GatewayWork, type Route } from './api.ts';
+import { type Answer, failure, type GatewayWork, idempotencyKey, type Route } from './api.ts';
 import { Background } from './background.ts';
 import { CallbackSender } from './callbacks.ts';
 import type { GatewayPayment, Ledger } from './contract.ts';
@@ -36,7 +36,7 @@ import { Credentials, defaultGatewayApiKeys, defaultWebhookSecrets } from './key
 import { GatewayBook } from './ledger.ts';
 import { PaymentsApi } from './payments.ts';
 import { RefundsApi } from './refunds.ts';
-import { formParams, StripeApi } from './stripe-api.ts';
+import { formParams, StripeApi, stripeOrderKey } from './stripe-api.ts';
 // ---------------------------------------------------------------------------------------------
 // The simulator's public face.
 // ---------------------------------------------------------------------------------------------
@@ -70,6 +70,11 @@ export interface GatewaySimulator {
   setFaults(patch: FaultPatch<GatewayFaults>): void;
   faults(): GatewayFaults;
   scriptNext(faults: ScriptedGatewayFault[]): void;
+  /**
+   * Charges for these orders (the idempotency key on the simulator's API, `metadata[orderId]` on
+   * Stripe's) take no fault until a reset: a harness's way to make a given order's charge land.
+   */
+  spareCharges(orderIds: string[]): void;
   setCallbackUrl(url: string | undefined): void;
   /** Replaces the registered signing secrets; those already registered keep their ids. */
   setWebhookSecrets(secrets: string[]): void;
@@ -110,6 +115,7 @@ export async function startGatewaySimulator(
     setFaults: (patch) => gateway.setFaults(patch),
     faults: () => gateway.faults(),
     scriptNext: (faults) => gateway.scriptNext(faults),
+    spareCharges: (orderIds) => gateway.spareCharges(orderIds),
     setCallbackUrl: (url) => gateway.setCallbackUrl(url),
     setWebhookSecrets: (secrets) => gateway.setWebhookSecrets(secrets),
     setApiKeys: (keys) => gateway.setApiKeys(keys),
@@ -205,6 +211,10 @@ class Gateway implements AdminControls {
     return this.#draws.scriptNext(parseScript(faults, scriptedGatewayFaultSchema));
   }
 
+  spareCharges(orderIds: string[]): void {
+    this.#draws.spare(orderIds);
+  }
+
   setCallbackUrl(url: string | undefined): void {
     if (url !== undefined && !URL.canParse(url)) {
       throw new SimulatorError(400, 'invalid_request_error', `${url} is not a URL.`);
@@ -272,6 +282,7 @@ class Gateway implements AdminControls {
       parse: (text) => (text === undefined ? undefined : parseJson(text)),
       unmatched: () => failure(404, 'not_found', `No route ${req.method} ${url.pathname}.`),
       unauthorized: () => failure(401, 'authentication_error', 'Send Authorization: Bearer <key>.'),
+      orderKey: () => idempotencyKey(req),
     });
   }
 
@@ -293,6 +304,7 @@ class Gateway implements AdminControls {
           `Unrecognized request URL (${req.method}: ${url.pathname}).`,
         ),
       unauthorized: () => failure(401, 'invalid_request_error', 'Invalid API Key provided.'),
+      orderKey: stripeOrderKey,
       basicAuth: true,
     });
   }
@@ -306,6 +318,8 @@ class Gateway implements AdminControls {
       parse: (text: string | undefined) => unknown;
       unmatched: () => Answer;
       unauthorized: () => Answer;
+      /** The order a request is for, from its parsed body or its headers. */
+      orderKey: (body: unknown) => string | undefined;
       basicAuth?: boolean;
     },
   ): Promise<void> {
@@ -325,7 +339,7 @@ class Gateway implements AdminControls {
       this.#write(res, prepared);
       return;
     }
-    const decision = this.#draws.decide(match.route.kind);
+    const decision = this.#draws.decide(match.route.kind, face.orderKey(body));
     if (!(await sleep(decision.latencyMs, this.#life.signal))) return;
     if (decision.transport) {
       this.#injectTransportFault(decision.transport, req, res);

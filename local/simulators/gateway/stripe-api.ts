@@ -5,7 +5,7 @@
  * Form-encoded requests, Stripe's JSON shapes and error envelope, Idempotency-Key replays.
  */
 import { createHash } from 'node:crypto';
-import { unixNow } from '../faults.ts';
+import { isRecord, unixNow } from '../faults.ts';
 import {
   type Answer,
   type GatewayWork,
@@ -69,6 +69,11 @@ function metadataOf(params: Params): Record<string, string> {
     if (found?.[1]) metadata[found[1]] = value;
   }
   return metadata;
+}
+
+/** The order a PaymentIntent is created for: its `metadata[orderId]`, as autopay sends it. */
+export function stripeOrderKey(body: unknown): string | undefined {
+  return isRecord(body) ? metadataOf(body as Params).orderId : undefined;
 }
 
 function expands(params: Params, field: string): boolean {

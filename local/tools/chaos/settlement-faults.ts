@@ -1,4 +1,5 @@
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { HistoryEntry } from '#domain/order.ts';
 import type { OrderEvent } from '#domain/order-state.ts';
 import type { Random } from '../../simulators/faults.ts';
 import type { Check, Violation } from './checks.ts';
@@ -112,12 +113,19 @@ export class SettlementFaults {
     stackOf(sqs).remove(sqsMiddleware);
   }
 
-  /** Every late success whose move's answer was lost had its refund check sent before the sweep's. */
-  check(): Check {
+  /**
+   * Every late success whose move's answer was lost had its refund check sent before the sweep's,
+   * or was refunded by another writer before it was due (`histories`: the orders' at the end).
+   */
+  check(histories: ReadonlyMap<string, { readonly history: readonly HistoryEntry[] }>): Check {
     return {
       name: "a late success whose move's answer was lost is refunded at once, not by the sweep",
       violations: [...this.#lost.values()].flatMap((lost) =>
-        refundedAtOnce(lost, this.#sent.get(lost.orderId) ?? []),
+        refundedAtOnce(
+          lost,
+          this.#sent.get(lost.orderId) ?? [],
+          histories.get(lost.orderId)?.history ?? [],
+        ),
       ),
     };
   }
@@ -137,14 +145,28 @@ export class SettlementFaults {
   }
 }
 
-/** A refund check (check 0, no delay) sent after the lost answer and before the order was due. */
-export function refundedAtOnce(lost: LostCompensation, sent: readonly SentCheck[]): Violation[] {
+/**
+ * A refund check (check 0, no delay) sent after the lost answer and before the order was due; or
+ * none needed, as another writer (a racing callback or check of the same payment) read the move
+ * and recorded the refund before the order was due: the resend then finds it REFUNDED.
+ */
+export function refundedAtOnce(
+  lost: LostCompensation,
+  sent: readonly SentCheck[],
+  history: readonly HistoryEntry[],
+): Violation[] {
   const due = lost.dueAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(lost.dueAt);
-  const atOnce = sent.some(
+  const checkSent = sent.some(
     (each) =>
       each.check === 0 && each.delaySeconds === 0 && each.at >= lost.lostAt && each.at < due,
   );
-  return atOnce
+  const refundedBeforeDue = history.some(
+    (entry) =>
+      entry.from === 'REFUND_PENDING' &&
+      entry.cause === 'REFUND_SUCCEEDED' &&
+      Date.parse(entry.at) < due,
+  );
+  return checkSent || refundedBeforeDue
     ? []
     : [
         {
