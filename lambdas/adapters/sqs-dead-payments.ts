@@ -22,8 +22,9 @@ const LONGEST_VISIBILITY_TIMEOUT_SECONDS = 43_200;
  * gone through in turn rather than its first messages read again every time. A redrive moves a
  * hidden message once it shows again. `limit` counts messages, not orders. Unreadable messages
  * are left to the operator. `showAgain` sets the last peek's messages visible again (a visibility
- * timeout of 0), all of them or those of the orders named, ten to a request. SQS keeps about 120,000 messages of a standard queue in flight (hidden)
- * at once; past that a long-polling receive answers nothing, and the read ends there.
+ * timeout of 0), all of them or those of the orders named, ten to a request. SQS keeps about
+ * 120,000 messages of a standard queue in flight (hidden) at once; past that a long-polling
+ * receive answers nothing, and the read ends there.
  */
 export class SqsDeadPaymentMessages implements DeadPaymentMessages {
   readonly longestHideSeconds = LONGEST_VISIBILITY_TIMEOUT_SECONDS;
